@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Agent API keys look like `tfk_<keyId>_<secret>`:
+ * - `keyId`: 16 lower-case hex characters, public, the lookup key for the stored hash;
+ * - `secret`: 32 random bytes in base64url (43 characters), only ever stored hashed.
+ * The fixed prefix makes keys recognisable for log redaction and secret scanners.
+ * Admin tokens are `tfa_<secret>` with the same secret format.
+ */
+export const API_KEY_PREFIX = 'tfk_';
+export const ADMIN_TOKEN_PREFIX = 'tfa_';
+
+const SECRET_BYTES = 32;
+const KEY_PATTERN = /^tfk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+
+/** Matches keys and admin tokens anywhere inside a text (for redaction). */
+export const SECRET_TOKEN_PATTERN = /\btf[ka]_[A-Za-z0-9_-]{16,}/g;
+
+export interface ApiKeyParts {
+  keyId: string;
+  secret: string;
+}
+
+export function generateApiKey(): { key: string } & ApiKeyParts {
+  const keyId = randomBytes(8).toString('hex');
+  const secret = randomBytes(SECRET_BYTES).toString('base64url');
+  return { key: `${API_KEY_PREFIX}${keyId}_${secret}`, keyId, secret };
+}
+
+/** Splits a presented key; `null` when it is not in our format (answer 401, do not look it up). */
+export function parseApiKey(key: string): ApiKeyParts | null {
+  const match = KEY_PATTERN.exec(key);
+  return match ? { keyId: match[1]!, secret: match[2]! } : null;
+}
+
+export function generateAdminToken(): string {
+  return `${ADMIN_TOKEN_PREFIX}${randomBytes(SECRET_BYTES).toString('base64url')}`;
+}

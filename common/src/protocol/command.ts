@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { PROTOCOL_LIMITS } from './limits.js';
+import {
+  cloudflaredLogLevelSchema,
+  counterSchema,
+  identifierSchema,
+  imageRefSchema,
+  messageSchema,
+  nameSchema,
+  networkNameSchema,
+  timestampSchema,
+  tunnelIdSchema,
+  tunnelTokenSchema,
+} from './primitives.js';
+
+/** Optional knobs of the managed cloudflared container; absent ones use the agent's defaults. */
+export const cloudflaredSettingsSchema = z.strictObject({
+  metricsPort: z.number().int().min(1).max(65535).optional(),
+  /** Appended to `cloudflared tunnel --no-autoupdate … run`; never carries the token. */
+  extraArgs: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(PROTOCOL_LIMITS.extraArgLength)
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
+        .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters')
+        .refine((arg) => !/^--?token\b/.test(arg), {
+          message: 'the token is passed in the environment only',
+        }),
+    )
+    .max(PROTOCOL_LIMITS.extraArgs)
+    .optional(),
+  network: networkNameSchema.optional(),
+  protocol: z.enum(['auto', 'quic', 'http2']).optional(),
+  logLevel: cloudflaredLogLevelSchema.optional(),
+});
+export type CloudflaredSettings = z.infer<typeof cloudflaredSettingsSchema>;
+
+export const startTunnelPayloadSchema = z.strictObject({
+  tunnelId: tunnelIdSchema,
+  tunnelName: nameSchema,
+  token: tunnelTokenSchema,
+  cloudflaredImage: imageRefSchema,
+  settings: cloudflaredSettingsSchema.optional(),
+});
+export type StartTunnelPayload = z.infer<typeof startTunnelPayloadSchema>;
+
+export const stopTunnelPayloadSchema = z.strictObject({
+  tunnelId: tunnelIdSchema,
+  /** Why, for the agent log (e.g. `agent revoked`, `tunnel deleted by operator`). */
+  reason: messageSchema.min(1),
+});
+export type StopTunnelPayload = z.infer<typeof stopTunnelPayloadSchema>;
+
+/** Only what changes is sent; the agent restarts cloudflared only if the token or image changed. */
+export const updateTunnelPayloadSchema = z
+  .strictObject({
+    tunnelId: tunnelIdSchema,
+    token: tunnelTokenSchema.optional(),
+    cloudflaredImage: imageRefSchema.optional(),
+    settings: cloudflaredSettingsSchema.optional(),
+  })
+  .refine((p) => p.token !== undefined || p.cloudflaredImage !== undefined || p.settings !== undefined, {
+    message: 'update_tunnel needs at least one of token, cloudflaredImage, settings',
+  });
+export type UpdateTunnelPayload = z.infer<typeof updateTunnelPayloadSchema>;
+
+export const commandTypeSchema = z.enum(['start_tunnel', 'stop_tunnel', 'update_tunnel']);
+export type CommandType = z.infer<typeof commandTypeSchema>;
+
+/** Delivery lease: if no acknowledgement arrives before `expiresAt`, the command is delivered again. */
+export const commandLeaseSchema = z.strictObject({
+  expiresAt: timestampSchema,
+  /** 1 on first delivery, then 2, 3… on redeliveries. */
+  attempt: z.number().int().min(1).max(1_000_000),
+});
+export type CommandLease = z.infer<typeof commandLeaseSchema>;
+
+const envelope = {
+  /** The job id; used in the acknowledgement path. */
+  id: identifierSchema,
+  /** Monotonic per agent: a command whose version is not above the last applied one is stale. */
+  version: counterSchema,
+  issuedAt: timestampSchema,
+  lease: commandLeaseSchema.optional(),
+};
+
+export const startTunnelCommandSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('start_tunnel'),
+  payload: startTunnelPayloadSchema,
+});
+export const stopTunnelCommandSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('stop_tunnel'),
+  payload: stopTunnelPayloadSchema,
+});
+export const updateTunnelCommandSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('update_tunnel'),
+  payload: updateTunnelPayloadSchema,
+});
+
+export const commandSchema = z.discriminatedUnion('type', [
+  startTunnelCommandSchema,
+  stopTunnelCommandSchema,
+  updateTunnelCommandSchema,
+]);
+export type Command = z.infer<typeof commandSchema>;
+export type StartTunnelCommand = z.infer<typeof startTunnelCommandSchema>;
+export type StopTunnelCommand = z.infer<typeof stopTunnelCommandSchema>;
+export type UpdateTunnelCommand = z.infer<typeof updateTunnelCommandSchema>;
+
+/** Longest wait the master holds a long-poll open; the agent's HTTP timeout must exceed it. */
+export const COMMAND_POLL_MAX_WAIT_SECONDS = 30;
+export const COMMAND_POLL_DEFAULT_WAIT_SECONDS = 25;
+
+/** Query of `GET commands/next`: `?waitSeconds=N` (0 = answer at once). */
+export const nextCommandQuerySchema = z.strictObject({
+  waitSeconds: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(COMMAND_POLL_MAX_WAIT_SECONDS)
+    .default(COMMAND_POLL_DEFAULT_WAIT_SECONDS),
+});
+export type NextCommandQuery = z.infer<typeof nextCommandQuerySchema>;
+
+/**
+ * Long-poll answer. Always 200 with a JSON body: `{ command: null }` when the wait ended with nothing
+ * to do (chosen over 204 so every answer goes through one schema and one code path).
+ */
+export const nextCommandResponseSchema = z.strictObject({
+  command: commandSchema.nullable(),
+});
+export type NextCommandResponse = z.infer<typeof nextCommandResponseSchema>;

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { PROTOCOL_LIMITS } from './limits.js';
+import { containerIdSchema, imageRefSchema, nameSchema, networkNameSchema, safeKey } from './primitives.js';
+
+/** Docker's container states, as `docker inspect` reports `State.Status`. */
+export const containerStateSchema = z.enum([
+  'created',
+  'running',
+  'paused',
+  'restarting',
+  'exited',
+  'dead',
+  'removing',
+]);
+export type ContainerState = z.infer<typeof containerStateSchema>;
+
+/**
+ * Every label of the container, not only ours: the master's parser needs them all to report unknown
+ * keys under a known prefix. Keys such as `__proto__` are rejected.
+ */
+export const containerLabelsSchema = z
+  .record(safeKey(PROTOCOL_LIMITS.labelKeyLength), z.string().max(PROTOCOL_LIMITS.labelValueLength))
+  .refine((labels) => Object.keys(labels).length <= PROTOCOL_LIMITS.labelsPerContainer, {
+    message: `at most ${PROTOCOL_LIMITS.labelsPerContainer} labels`,
+  });
+export type ContainerLabels = z.infer<typeof containerLabelsSchema>;
+
+export const containerNetworkSchema = z.strictObject({
+  /** Empty when Docker has not assigned one yet (container not running). */
+  ipAddress: z.string().max(64),
+  aliases: z.array(z.string().min(1).max(PROTOCOL_LIMITS.nameLength)).max(PROTOCOL_LIMITS.aliasesPerNetwork),
+});
+export type ContainerNetwork = z.infer<typeof containerNetworkSchema>;
+
+export const exposedPortSchema = z.strictObject({
+  port: z.number().int().min(1).max(65535),
+  protocol: z.enum(['tcp', 'udp', 'sctp']),
+});
+export type ExposedPort = z.infer<typeof exposedPortSchema>;
+
+export const containerSchema = z.strictObject({
+  id: containerIdSchema,
+  /** Without Docker's leading "/". */
+  name: nameSchema,
+  image: imageRefSchema.optional(),
+  labels: containerLabelsSchema,
+  state: containerStateSchema,
+  networks: z
+    .record(safeKey(PROTOCOL_LIMITS.nameLength).pipe(networkNameSchema), containerNetworkSchema)
+    .refine((networks) => Object.keys(networks).length <= PROTOCOL_LIMITS.networksPerContainer, {
+      message: `at most ${PROTOCOL_LIMITS.networksPerContainer} networks`,
+    }),
+  exposedPorts: z.array(exposedPortSchema).max(PROTOCOL_LIMITS.portsPerContainer),
+});
+export type Container = z.infer<typeof containerSchema>;
