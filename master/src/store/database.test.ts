@@ -1,0 +1,57 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { applyMigrations, openDatabase, StoreVersionError } from './database.js';
+import { migrations } from './migrations.js';
+
+const dirs: string[] = [];
+function tempDir() {
+  const dir = mkdtempSync(join(tmpdir(), 'tunnelfleet-store-'));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('openDatabase', () => {
+  it('creates a WAL database with every table of the latest schema', () => {
+    const db = openDatabase(tempDir());
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('user_version', { simple: true })).toBe(migrations.at(-1)?.version);
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .all()
+      .map((row) => (row as { name: string }).name);
+    expect(tables).toEqual(
+      expect.arrayContaining([
+        'agent_keys',
+        'agents',
+        'audit_log',
+        'conflicts',
+        'owned_objects',
+        'routes',
+        'tunnels',
+      ]),
+    );
+    db.close();
+  });
+
+  it('reopens an existing file without reapplying migrations, keeping its rows', () => {
+    const dir = tempDir();
+    const first = openDatabase(dir);
+    first.prepare("INSERT INTO settings (key, value) VALUES ('k', 'v')").run();
+    first.close();
+    const second = openDatabase(dir);
+    expect(second.prepare("SELECT value FROM settings WHERE key = 'k'").get()).toEqual({ value: 'v' });
+    second.close();
+  });
+
+  it('refuses a file written by a newer schema', () => {
+    const db = openDatabase(tempDir());
+    db.pragma('user_version = 999');
+    expect(() => applyMigrations(db, migrations)).toThrow(StoreVersionError);
+    db.close();
+  });
+});

@@ -1,0 +1,148 @@
+/**
+ * Versioned schema migrations, applied in order at start (see `openStore`).
+ * Never edit a migration that has shipped: append a new one. `PRAGMA user_version` records how far
+ * a database file has come, so an older file is brought forward and a newer one is refused.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'agents, keys, tunnels, containers, routes, ownership, conflicts, audit log, policies',
+    sql: `
+      CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+
+      -- API keys are stored as hashes only; the secret is shown once at creation.
+      CREATE TABLE agent_keys (
+        id                 TEXT PRIMARY KEY,
+        name               TEXT NOT NULL,
+        secret_hash        TEXT NOT NULL,
+        hostname_allowlist TEXT NOT NULL DEFAULT '[]',   -- JSON array of patterns, [] = any managed zone
+        auto_approve       INTEGER NOT NULL DEFAULT 1,
+        created_at         TEXT NOT NULL,
+        revoked_at         TEXT,
+        last_used_at       TEXT
+      );
+
+      CREATE TABLE agents (
+        id                 TEXT PRIMARY KEY,
+        key_id             TEXT NOT NULL UNIQUE REFERENCES agent_keys(id),
+        name               TEXT NOT NULL,
+        status             TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'revoked')),
+        hostname           TEXT,
+        agent_version      TEXT,
+        created_at         TEXT NOT NULL,
+        approved_at        TEXT,
+        revoked_at         TEXT,
+        last_seen_at       TEXT,
+        report_sequence    INTEGER NOT NULL DEFAULT 0,
+        snapshot_fingerprint TEXT
+      );
+
+      -- Tunnels we created: one per agent, plus named shared tunnels.
+      CREATE TABLE tunnels (
+        id          TEXT PRIMARY KEY,             -- Cloudflare tunnel id
+        name        TEXT NOT NULL UNIQUE,
+        account_id  TEXT NOT NULL,
+        agent_id    TEXT REFERENCES agents(id),   -- NULL for a shared tunnel
+        created_at  TEXT NOT NULL,
+        deleted_at  TEXT
+      );
+
+      -- What each agent last reported, so a restart of the master loses nothing.
+      CREATE TABLE containers (
+        agent_id     TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+        container_id TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        labels       TEXT NOT NULL,               -- JSON object
+        ports        TEXT NOT NULL DEFAULT '[]',  -- JSON array
+        networks     TEXT NOT NULL DEFAULT '{}',  -- JSON object
+        updated_at   TEXT NOT NULL,
+        PRIMARY KEY (agent_id, container_id)
+      );
+
+      -- Desired routes, one per (agent, container, route key).
+      CREATE TABLE routes (
+        id             INTEGER PRIMARY KEY,
+        agent_id       TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+        container_id   TEXT NOT NULL,
+        container_name TEXT NOT NULL,
+        route_key      TEXT NOT NULL,
+        hostname       TEXT,                      -- NULL only for an invalid route without one
+        path           TEXT NOT NULL DEFAULT '',
+        service        TEXT,
+        zone           TEXT,
+        tunnel_name    TEXT,                      -- label-named shared tunnel, else the agent's own
+        spec           TEXT NOT NULL DEFAULT '{}', -- JSON: originRequest, access, dns, cleanup
+        status         TEXT NOT NULL CHECK (status IN
+                         ('active', 'pending_deletion', 'invalid', 'conflict', 'error', 'revoked')),
+        status_message TEXT,
+        problems       TEXT NOT NULL DEFAULT '[]', -- JSON array of label problems
+        delete_after   TEXT,                      -- deadline while pending_deletion
+        claimed_at     TEXT NOT NULL,             -- first claim wins a hostname conflict
+        created_at     TEXT NOT NULL,
+        updated_at     TEXT NOT NULL,
+        UNIQUE (agent_id, container_id, route_key)
+      );
+      CREATE INDEX routes_by_hostname ON routes(hostname, path);
+      CREATE INDEX routes_by_status ON routes(status, delete_after);
+
+      -- Every Cloudflare object Tunnelfleet created or adopted; nothing else is ever edited or deleted.
+      CREATE TABLE owned_objects (
+        id          INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL CHECK (kind IN ('dns_record', 'ingress_rule', 'access_app', 'access_policy')),
+        cf_id       TEXT,                         -- record/app/policy id; NULL for ingress rules
+        account_id  TEXT,
+        zone_id     TEXT,
+        tunnel_id   TEXT,
+        hostname    TEXT,
+        path        TEXT NOT NULL DEFAULT '',
+        adopted     INTEGER NOT NULL DEFAULT 0,
+        created_at  TEXT NOT NULL,
+        UNIQUE (kind, tunnel_id, hostname, path, cf_id)
+      );
+      CREATE INDEX owned_by_hostname ON owned_objects(kind, hostname, path);
+
+      CREATE TABLE conflicts (
+        id             INTEGER PRIMARY KEY,
+        kind           TEXT NOT NULL CHECK (kind IN ('hostname_claimed', 'foreign_dns_record', 'foreign_access_app', 'outside_allowlist')),
+        hostname       TEXT NOT NULL,
+        path           TEXT NOT NULL DEFAULT '',
+        route_id       INTEGER REFERENCES routes(id) ON DELETE CASCADE, -- the route that lost
+        holder_route_id INTEGER REFERENCES routes(id) ON DELETE SET NULL,
+        message        TEXT NOT NULL,
+        detected_at    TEXT NOT NULL,
+        resolved_at    TEXT
+      );
+
+      -- Named Access policies defined on the master and referenced by label.
+      CREATE TABLE access_policies (
+        id           TEXT PRIMARY KEY,
+        name         TEXT NOT NULL UNIQUE,
+        spec         TEXT NOT NULL,               -- JSON
+        cf_policy_id TEXT,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL
+      );
+
+      -- Every admin action and every Cloudflare write.
+      CREATE TABLE audit_log (
+        id      INTEGER PRIMARY KEY,
+        at      TEXT NOT NULL,
+        actor   TEXT NOT NULL,                    -- 'admin', 'agent:<id>', 'system'
+        action  TEXT NOT NULL,
+        target  TEXT,
+        details TEXT NOT NULL DEFAULT '{}'        -- JSON, never holding a secret
+      );
+      CREATE INDEX audit_by_time ON audit_log(at);
+    `,
+  },
+];
