@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { PROTOCOL_LIMITS } from './limits.js';
-import { containerIdSchema, imageRefSchema, nameSchema, networkNameSchema, safeKey } from './primitives.js';
+import {
+  boundedRecord,
+  containerIdSchema,
+  imageRefSchema,
+  nameSchema,
+  networkNameSchema,
+} from './primitives.js';
 
 /** Docker's container states, as `docker inspect` reports `State.Status`. */
 export const containerStateSchema = z.enum([
@@ -18,11 +24,11 @@ export type ContainerState = z.infer<typeof containerStateSchema>;
  * Every label of the container, not only ours: the master's parser needs them all to report unknown
  * keys under a known prefix. Keys such as `__proto__` are rejected.
  */
-export const containerLabelsSchema = z
-  .record(safeKey(PROTOCOL_LIMITS.labelKeyLength), z.string().max(PROTOCOL_LIMITS.labelValueLength))
-  .refine((labels) => Object.keys(labels).length <= PROTOCOL_LIMITS.labelsPerContainer, {
-    message: `at most ${PROTOCOL_LIMITS.labelsPerContainer} labels`,
-  });
+export const containerLabelsSchema = boundedRecord(
+  z.string().min(1).max(PROTOCOL_LIMITS.labelKeyLength),
+  z.string().max(PROTOCOL_LIMITS.labelValueLength),
+  PROTOCOL_LIMITS.labelsPerContainer,
+);
 export type ContainerLabels = z.infer<typeof containerLabelsSchema>;
 
 export const containerNetworkSchema = z.strictObject({
@@ -45,11 +51,7 @@ export const containerSchema = z.strictObject({
   image: imageRefSchema.optional(),
   labels: containerLabelsSchema,
   state: containerStateSchema,
-  networks: z
-    .record(safeKey(PROTOCOL_LIMITS.nameLength).pipe(networkNameSchema), containerNetworkSchema)
-    .refine((networks) => Object.keys(networks).length <= PROTOCOL_LIMITS.networksPerContainer, {
-      message: `at most ${PROTOCOL_LIMITS.networksPerContainer} networks`,
-    }),
+  networks: boundedRecord(networkNameSchema, containerNetworkSchema, PROTOCOL_LIMITS.networksPerContainer),
   exposedPorts: z.array(exposedPortSchema).max(PROTOCOL_LIMITS.portsPerContainer),
 });
 export type Container = z.infer<typeof containerSchema>;

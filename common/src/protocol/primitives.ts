@@ -4,13 +4,29 @@ import { PROTOCOL_LIMITS } from './limits.js';
 /** Keys that would reach `Object.prototype` if copied naively into a plain object. */
 const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** A record key that is bounded and can never pollute a prototype. */
-export function safeKey(maxLength: number) {
-  return z
-    .string()
-    .min(1)
-    .max(maxLength)
-    .refine((key) => !PROTOTYPE_KEYS.has(key), { message: 'reserved key name' });
+/**
+ * A record with at most `maxEntries` keys, none of which may be `__proto__`, `constructor` or
+ * `prototype`. The guard runs before zod walks the entries, so a body with a million keys is refused
+ * cheaply, and a prototype key is reported instead of silently dropped.
+ */
+export function boundedRecord<K extends z.core.$ZodRecordKey, V extends z.ZodType>(
+  key: K,
+  value: V,
+  maxEntries: number,
+) {
+  const guard = z.unknown().superRefine((input, ctx) => {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) return;
+    const keys = Object.keys(input);
+    if (keys.length > maxEntries) {
+      ctx.addIssue({ code: 'custom', message: `at most ${maxEntries} entries, got ${keys.length}` });
+      return;
+    }
+    for (const name of keys) {
+      if (PROTOTYPE_KEYS.has(name))
+        ctx.addIssue({ code: 'custom', message: 'reserved key name', path: [name] });
+    }
+  });
+  return guard.pipe(z.record(key, value));
 }
 
 /** Master-issued identifiers: agent ids, command (job) ids. */

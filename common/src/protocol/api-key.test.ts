@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { generateAdminToken, generateApiKey, parseApiKey, SECRET_TOKEN_PATTERN } from './api-key.js';
+
+describe('API keys', () => {
+  it('generates keys that parse back to their parts', () => {
+    const { key, keyId, secret } = generateApiKey();
+    expect(key).toMatch(/^tfk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    expect(parseApiKey(key)).toEqual({ keyId, secret });
+  });
+
+  it('generates distinct keys', () => {
+    expect(generateApiKey().key).not.toBe(generateApiKey().key);
+  });
+
+  it.each([
+    '',
+    'Bearer tfk_0123456789abcdef_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+    'tfk_0123456789ABCDEF_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+    'tfk_0123456789abcdef_short',
+    'tfa_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+  ])('rejects %j', (text) => {
+    expect(parseApiKey(text)).toBeNull();
+  });
+
+  it('recognises keys and admin tokens inside text', () => {
+    const text = `key=${generateApiKey().key} admin ${generateAdminToken()}`;
+    expect(text.match(SECRET_TOKEN_PATTERN)).toHaveLength(2);
+  });
+});
