@@ -1,2 +1,2 @@
-export {};
+export * from './errors/index.js';
 export * from './protocol/index.js';
