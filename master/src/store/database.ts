@@ -22,7 +22,10 @@ export class StoreVersionError extends Error {
  * Opens (creating if needed) `<dataDir>/tunnelfleet.db` in WAL mode and brings its schema up to date.
  * WAL lets the API read while the reconciler writes; `synchronous = NORMAL` is crash-safe under WAL.
  */
-export function openDatabase(dataDir: string, options: { migrations?: readonly Migration[] } = {}) {
+export function openDatabase(
+  dataDir: string,
+  options: { migrations?: readonly Migration[] } = {},
+): SqliteDatabase {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const db = new Database(join(dataDir, 'tunnelfleet.db'));
   db.pragma('journal_mode = WAL');

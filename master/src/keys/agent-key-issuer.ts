@@ -1,0 +1,38 @@
+import { generateApiKey, parseApiKey } from '@tunnelfleet/common';
+import { type AgentKeyRecord, findAgentKey, insertAgentKey } from '../store/agent-keys.js';
+import type { SqliteDatabase } from '../store/database.js';
+import { hashSecret, secretMatchesHash } from './secret-hash.js';
+
+export interface NewAgentKey {
+  /** The full key (`tfk_<id>_<secret>`): returned once, never stored, never logged. */
+  key: string;
+  record: AgentKeyRecord;
+}
+
+export function issueAgentKey(
+  db: SqliteDatabase,
+  options: { name: string; hostnameAllowlist: string[]; autoApprove: boolean },
+): NewAgentKey {
+  const { key, keyId, secret } = generateApiKey();
+  const record = insertAgentKey(db, {
+    id: keyId,
+    name: options.name,
+    secretHash: hashSecret(secret),
+    hostnameAllowlist: options.hostnameAllowlist,
+    autoApprove: options.autoApprove,
+  });
+  return { key, record };
+}
+
+/**
+ * The key record a presented bearer value belongs to, or null. Looked up by its public id, then
+ * the secret is compared in constant time. A revoked key is returned (the caller answers 401 and
+ * may say so); a malformed or unknown one is null.
+ */
+export function findPresentedAgentKey(db: SqliteDatabase, presented: string): AgentKeyRecord | null {
+  const parts = parseApiKey(presented);
+  if (!parts) return null;
+  const record = findAgentKey(db, parts.keyId);
+  if (!record) return null;
+  return secretMatchesHash(parts.secret, record.secretHash) ? record : null;
+}

@@ -1,0 +1,92 @@
+import type { SqliteDatabase } from './database.js';
+import { isoNow, parseJsonColumn, statement } from './statements.js';
+
+export interface AgentKeyRecord {
+  id: string;
+  name: string;
+  /** SHA-256 (hex) of the secret part of the key. */
+  secretHash: string;
+  /** Hostname patterns the key's agent may claim; empty = any hostname of a managed zone. */
+  hostnameAllowlist: string[];
+  autoApprove: boolean;
+  createdAt: string;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+interface AgentKeyRow {
+  id: string;
+  name: string;
+  secret_hash: string;
+  hostname_allowlist: string;
+  auto_approve: number;
+  created_at: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
+function toRecord(row: AgentKeyRow): AgentKeyRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    secretHash: row.secret_hash,
+    hostnameAllowlist: parseJsonColumn<string[]>(row.hostname_allowlist, []),
+    autoApprove: row.auto_approve === 1,
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+    lastUsedAt: row.last_used_at,
+  };
+}
+
+export function insertAgentKey(
+  db: SqliteDatabase,
+  key: Pick<AgentKeyRecord, 'id' | 'name' | 'secretHash' | 'hostnameAllowlist' | 'autoApprove'>,
+): AgentKeyRecord {
+  const createdAt = isoNow();
+  statement(
+    db,
+    `INSERT INTO agent_keys (id, name, secret_hash, hostname_allowlist, auto_approve, created_at)
+     VALUES (?, ?, ?, ?, ?, ?)`,
+  ).run(
+    key.id,
+    key.name,
+    key.secretHash,
+    JSON.stringify(key.hostnameAllowlist),
+    key.autoApprove ? 1 : 0,
+    createdAt,
+  );
+  return { ...key, createdAt, revokedAt: null, lastUsedAt: null };
+}
+
+export function findAgentKey(db: SqliteDatabase, id: string): AgentKeyRecord | undefined {
+  const row = statement(db, 'SELECT * FROM agent_keys WHERE id = ?').get(id) as AgentKeyRow | undefined;
+  return row && toRecord(row);
+}
+
+export function listAgentKeys(db: SqliteDatabase): AgentKeyRecord[] {
+  return (statement(db, 'SELECT * FROM agent_keys ORDER BY created_at, id').all() as AgentKeyRow[]).map(
+    toRecord,
+  );
+}
+
+/** Marks the key revoked; false when it does not exist or was already revoked. */
+export function revokeAgentKey(db: SqliteDatabase, id: string): boolean {
+  return (
+    statement(db, 'UPDATE agent_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(
+      isoNow(),
+      id,
+    ).changes === 1
+  );
+}
+
+/**
+ * Records that the key was used. Writes at most once a minute per key, so thousands of agents
+ * heartbeating do not turn every request into a SQLite write.
+ */
+export function touchAgentKey(db: SqliteDatabase, id: string, now = new Date()): void {
+  const staleBefore = new Date(now.getTime() - 60_000).toISOString();
+  statement(
+    db,
+    'UPDATE agent_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)',
+  ).run(now.toISOString(), id, staleBefore);
+}

@@ -1,0 +1,141 @@
+import type { SqliteDatabase } from './database.js';
+import { isoNow, statement } from './statements.js';
+
+export type AgentStatus = 'pending' | 'approved' | 'revoked';
+
+export interface AgentRecord {
+  id: string;
+  keyId: string;
+  name: string;
+  status: AgentStatus;
+  hostname: string | null;
+  agentVersion: string | null;
+  createdAt: string;
+  approvedAt: string | null;
+  revokedAt: string | null;
+  lastSeenAt: string | null;
+  /** Highest report sequence accepted; a report not above it is stale. */
+  reportSequence: number;
+  /** Fingerprint of the last snapshot applied; an identical snapshot is a no-op. */
+  snapshotFingerprint: string | null;
+}
+
+interface AgentRow {
+  id: string;
+  key_id: string;
+  name: string;
+  status: AgentStatus;
+  hostname: string | null;
+  agent_version: string | null;
+  created_at: string;
+  approved_at: string | null;
+  revoked_at: string | null;
+  last_seen_at: string | null;
+  report_sequence: number;
+  snapshot_fingerprint: string | null;
+}
+
+function toRecord(row: AgentRow): AgentRecord {
+  return {
+    id: row.id,
+    keyId: row.key_id,
+    name: row.name,
+    status: row.status,
+    hostname: row.hostname,
+    agentVersion: row.agent_version,
+    createdAt: row.created_at,
+    approvedAt: row.approved_at,
+    revokedAt: row.revoked_at,
+    lastSeenAt: row.last_seen_at,
+    reportSequence: row.report_sequence,
+    snapshotFingerprint: row.snapshot_fingerprint,
+  };
+}
+
+export function insertAgent(
+  db: SqliteDatabase,
+  agent: Pick<AgentRecord, 'id' | 'keyId' | 'name' | 'hostname' | 'agentVersion'>,
+): AgentRecord {
+  const createdAt = isoNow();
+  statement(
+    db,
+    `INSERT INTO agents (id, key_id, name, status, hostname, agent_version, created_at, last_seen_at)
+     VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)`,
+  ).run(agent.id, agent.keyId, agent.name, agent.hostname, agent.agentVersion, createdAt, createdAt);
+  return findAgent(db, agent.id)!;
+}
+
+export function findAgent(db: SqliteDatabase, id: string): AgentRecord | undefined {
+  const row = statement(db, 'SELECT * FROM agents WHERE id = ?').get(id) as AgentRow | undefined;
+  return row && toRecord(row);
+}
+
+export function findAgentByKey(db: SqliteDatabase, keyId: string): AgentRecord | undefined {
+  const row = statement(db, 'SELECT * FROM agents WHERE key_id = ?').get(keyId) as AgentRow | undefined;
+  return row && toRecord(row);
+}
+
+export function listAgents(db: SqliteDatabase, filter: { status?: AgentStatus } = {}): AgentRecord[] {
+  const rows = filter.status
+    ? statement(db, 'SELECT * FROM agents WHERE status = ? ORDER BY created_at, id').all(filter.status)
+    : statement(db, 'SELECT * FROM agents ORDER BY created_at, id').all();
+  return (rows as AgentRow[]).map(toRecord);
+}
+
+/** Refreshes what the agent says about itself at (re-)registration. */
+export function updateAgentRegistration(
+  db: SqliteDatabase,
+  id: string,
+  details: Pick<AgentRecord, 'name' | 'hostname' | 'agentVersion'>,
+): void {
+  statement(
+    db,
+    'UPDATE agents SET name = ?, hostname = ?, agent_version = ?, last_seen_at = ? WHERE id = ?',
+  ).run(details.name, details.hostname, details.agentVersion, isoNow(), id);
+}
+
+/** pending → approved; false when the agent is not pending. */
+export function approveAgent(db: SqliteDatabase, id: string): boolean {
+  return (
+    statement(
+      db,
+      "UPDATE agents SET status = 'approved', approved_at = ? WHERE id = ? AND status = 'pending'",
+    ).run(isoNow(), id).changes === 1
+  );
+}
+
+/** Any status → revoked; false when already revoked or unknown. Revocation is final. */
+export function revokeAgent(db: SqliteDatabase, id: string): boolean {
+  return (
+    statement(
+      db,
+      "UPDATE agents SET status = 'revoked', revoked_at = ? WHERE id = ? AND status != 'revoked'",
+    ).run(isoNow(), id).changes === 1
+  );
+}
+
+/**
+ * Accepts a report's sequence if it is above the last one, in one statement so two concurrent
+ * reports cannot both win. Returns false for a stale report.
+ */
+export function advanceReportSequence(db: SqliteDatabase, id: string, sequence: number): boolean {
+  return (
+    statement(
+      db,
+      'UPDATE agents SET report_sequence = ?, last_seen_at = ? WHERE id = ? AND report_sequence < ?',
+    ).run(sequence, isoNow(), id, sequence).changes === 1
+  );
+}
+
+export function setSnapshotFingerprint(db: SqliteDatabase, id: string, fingerprint: string | null): void {
+  statement(db, 'UPDATE agents SET snapshot_fingerprint = ? WHERE id = ?').run(fingerprint, id);
+}
+
+export function setAgentLastSeen(db: SqliteDatabase, id: string, at: string): void {
+  statement(db, 'UPDATE agents SET last_seen_at = ? WHERE id = ?').run(at, id);
+}
+
+/** Removes the agent; its containers and routes go with it (ON DELETE CASCADE). */
+export function deleteAgentRow(db: SqliteDatabase, id: string): boolean {
+  return statement(db, 'DELETE FROM agents WHERE id = ?').run(id).changes === 1;
+}

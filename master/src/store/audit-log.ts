@@ -1,0 +1,67 @@
+import { SECRET_TOKEN_PATTERN } from '@tunnelfleet/common';
+import type { SqliteDatabase } from './database.js';
+import { isoNow, parseJsonColumn, statement } from './statements.js';
+
+/** `admin`, `agent:<id>` or `system` (reconciler, cron, revocation follow-ups). */
+export type AuditActor = 'admin' | 'system' | `agent:${string}`;
+
+export interface AuditEntryInput {
+  actor: AuditActor;
+  /** Dotted verb, e.g. `agent.revoke`, `cloudflare.tunnel.delete`, `cloudflare.dns.create`. */
+  action: string;
+  target?: string | null;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  details: Record<string, unknown>;
+}
+
+/**
+ * Appends to the audit log: every admin action and every Cloudflare write goes through here.
+ * Details must not hold secrets; as a last line of defence anything shaped like one of our keys or
+ * tokens is replaced before it is written.
+ */
+export function recordAudit(db: SqliteDatabase, entry: AuditEntryInput): number {
+  const details = JSON.stringify(entry.details ?? {}).replace(SECRET_TOKEN_PATTERN, '[redacted]');
+  const result = statement(
+    db,
+    'INSERT INTO audit_log (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)',
+  ).run(isoNow(), entry.actor, entry.action, entry.target ?? null, details);
+  return Number(result.lastInsertRowid);
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  /** Pass as `before` to get the next (older) page; null on the last page. */
+  nextBefore: number | null;
+}
+
+/** Newest first, keyset-paged by id so pages stay stable while entries are appended. */
+export function listAudit(
+  db: SqliteDatabase,
+  options: { limit: number; before?: number; action?: string; target?: string },
+): AuditPage {
+  const rows = statement(
+    db,
+    `SELECT * FROM audit_log WHERE id < ? AND (? IS NULL OR action = ?) AND (? IS NULL OR target = ?)
+     ORDER BY id DESC LIMIT ?`,
+  ).all(
+    options.before ?? Number.MAX_SAFE_INTEGER,
+    options.action ?? null,
+    options.action ?? null,
+    options.target ?? null,
+    options.target ?? null,
+    options.limit + 1,
+  ) as { id: number; at: string; actor: string; action: string; target: string | null; details: string }[];
+  const page = rows.slice(0, options.limit);
+  return {
+    entries: page.map((row) => ({ ...row, details: parseJsonColumn(row.details, {}) })),
+    nextBefore: rows.length > options.limit ? (page.at(-1)?.id ?? null) : null,
+  };
+}

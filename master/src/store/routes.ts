@@ -1,0 +1,126 @@
+import type { SqliteDatabase } from './database.js';
+import { isoNow, parseJsonColumn, statement } from './statements.js';
+
+export type RouteStatus = 'active' | 'pending_deletion' | 'invalid' | 'conflict' | 'error' | 'revoked';
+export const ROUTE_STATUSES: readonly RouteStatus[] = [
+  'active',
+  'pending_deletion',
+  'invalid',
+  'conflict',
+  'error',
+  'revoked',
+];
+
+/** Read side of `routes` for the API; the routes engine (master/src/routes) owns the writes. */
+export interface RouteRecord {
+  id: number;
+  agentId: string;
+  containerId: string;
+  containerName: string;
+  routeKey: string;
+  hostname: string | null;
+  path: string;
+  service: string | null;
+  zone: string | null;
+  tunnelName: string | null;
+  spec: unknown;
+  status: RouteStatus;
+  statusMessage: string | null;
+  problems: unknown[];
+  deleteAfter: string | null;
+  claimedAt: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface RouteRow {
+  id: number;
+  agent_id: string;
+  container_id: string;
+  container_name: string;
+  route_key: string;
+  hostname: string | null;
+  path: string;
+  service: string | null;
+  zone: string | null;
+  tunnel_name: string | null;
+  spec: string;
+  status: RouteStatus;
+  status_message: string | null;
+  problems: string;
+  delete_after: string | null;
+  claimed_at: string;
+  created_at: string;
+  updated_at: string;
+}
+
+function toRecord(row: RouteRow): RouteRecord {
+  return {
+    id: row.id,
+    agentId: row.agent_id,
+    containerId: row.container_id,
+    containerName: row.container_name,
+    routeKey: row.route_key,
+    hostname: row.hostname,
+    path: row.path,
+    service: row.service,
+    zone: row.zone,
+    tunnelName: row.tunnel_name,
+    spec: parseJsonColumn(row.spec, {}),
+    status: row.status,
+    statusMessage: row.status_message,
+    problems: parseJsonColumn(row.problems, []),
+    deleteAfter: row.delete_after,
+    claimedAt: row.claimed_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export interface RouteFilter {
+  status?: RouteStatus;
+  agentId?: string;
+  hostname?: string;
+}
+
+/** Filters are bound parameters (`? IS NULL OR column = ?`), never spliced into the SQL. */
+export function listRoutes(db: SqliteDatabase, filter: RouteFilter = {}): RouteRecord[] {
+  const status = filter.status ?? null;
+  const agentId = filter.agentId ?? null;
+  const hostname = filter.hostname ?? null;
+  const rows = statement(
+    db,
+    `SELECT * FROM routes
+     WHERE (? IS NULL OR status = ?) AND (? IS NULL OR agent_id = ?) AND (? IS NULL OR hostname = ?)
+     ORDER BY hostname, path, id`,
+  ).all(status, status, agentId, agentId, hostname, hostname) as RouteRow[];
+  return rows.map(toRecord);
+}
+
+export function countRoutesByStatus(db: SqliteDatabase): Record<RouteStatus, number> {
+  const counts = Object.fromEntries(ROUTE_STATUSES.map((s) => [s, 0])) as Record<RouteStatus, number>;
+  const rows = statement(db, 'SELECT status, COUNT(*) AS n FROM routes GROUP BY status').all() as {
+    status: RouteStatus;
+    n: number;
+  }[];
+  for (const row of rows) counts[row.status] = row.n;
+  return counts;
+}
+
+/**
+ * Marks every route of a revoked agent `revoked` (the reconciler then removes what we own for them).
+ * Returns the hostnames affected, for the audit log.
+ */
+export function markAgentRoutesRevoked(db: SqliteDatabase, agentId: string, message: string): string[] {
+  return db.transaction(() => {
+    const rows = statement(
+      db,
+      "SELECT DISTINCT hostname FROM routes WHERE agent_id = ? AND status != 'revoked'",
+    ).all(agentId) as { hostname: string | null }[];
+    statement(
+      db,
+      "UPDATE routes SET status = 'revoked', status_message = ?, updated_at = ? WHERE agent_id = ? AND status != 'revoked'",
+    ).run(message, isoNow(), agentId);
+    return rows.flatMap((row) => (row.hostname ? [row.hostname] : []));
+  })();
+}
