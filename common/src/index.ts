@@ -1,2 +1,3 @@
+export * from './config/index.js';
 export * from './errors/index.js';
 export * from './protocol/index.js';

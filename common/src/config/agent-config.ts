@@ -1,0 +1,87 @@
+import { LOG_LEVELS } from '../logger/log-level.js';
+import { parseApiKey } from '../protocol/api-key.js';
+import { envDockerHost } from './docker-host.js';
+import { envEnum, envInt, envString, envUrl } from './env-parsers.js';
+import { type ConfigOf, envVar, optionalEnvVar } from './env-var.js';
+
+/** Environment of the agent. `agentName` is unset when the variable is: use the machine's host name. */
+export const agentConfigSpec = {
+  masterUrl: envVar('TUNNELFLEET_MASTER_URL', envUrl(), {
+    doc: 'Base URL of the Tunnelfleet master (HTTPS in production).',
+    example: 'https://tunnelfleet.example.com',
+  }),
+  apiKey: envVar(
+    'TUNNELFLEET_API_KEY',
+    envString().refine(
+      (key) => parseApiKey(key) !== null,
+      'must be an agent API key (tfk_<16 hex>_<43 chars>)',
+    ),
+    {
+      doc: 'Agent API key created on the master (shown once). Secret.',
+      example: 'tfk_0123456789abcdef_<secret>',
+      secret: true,
+    },
+  ),
+  agentName: optionalEnvVar(
+    'TUNNELFLEET_AGENT_NAME',
+    envString({
+      max: 255,
+      pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
+      patternText: 'letters, digits, "_", "." and "-" only',
+    }),
+    { doc: 'Name of this host in the dashboard.', example: 'docker-host-1', defaultDoc: 'the host name' },
+  ),
+  dockerHost: envVar('DOCKER_HOST', envDockerHost(), {
+    doc: 'Docker API endpoint: the local socket, or tcp:// to a socket proxy.',
+    example: 'tcp://socket-proxy:2375',
+    defaultValue: 'unix:///var/run/docker.sock',
+  }),
+  cloudflaredImage: envVar(
+    'CLOUDFLARED_IMAGE',
+    envString({
+      max: 512,
+      pattern: /^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$/,
+      patternText: 'must be a Docker image reference',
+    }),
+    {
+      doc: 'cloudflared image to run when the master does not name one.',
+      example: 'cloudflare/cloudflared:2025.1.0',
+      defaultValue: 'cloudflare/cloudflared:latest',
+    },
+  ),
+  cloudflaredNetwork: envVar(
+    'CLOUDFLARED_NETWORK',
+    envString({
+      max: 255,
+      pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
+      patternText: 'must be a Docker network name',
+    }),
+    {
+      doc: 'Docker network cloudflared joins (created if missing); published containers must be on it.',
+      example: 'tunnelfleet',
+      defaultValue: 'tunnelfleet',
+    },
+  ),
+  reportIntervalSeconds: envVar('REPORT_INTERVAL_SECONDS', envInt(1, 3600), {
+    doc: 'Seconds between heartbeats and periodic full snapshots (the master may override it).',
+    example: '30',
+    defaultValue: '30',
+  }),
+  dataDir: envVar('TUNNELFLEET_DATA_DIR', envString(), {
+    doc: 'Directory for agent_id and tunnel_state.json (keep it on a volume).',
+    example: '/app/data',
+    defaultValue: '/app/data',
+  }),
+  logLevel: envVar('LOG_LEVEL', envEnum(LOG_LEVELS), {
+    doc: 'Log level: trace, debug, info, warn, error, fatal or silent.',
+    example: 'info',
+    defaultValue: 'info',
+  }),
+  healthPort: envVar('TUNNELFLEET_HEALTH_PORT', envInt(0, 65535), {
+    doc: 'Port of the health endpoint used by the image HEALTHCHECK (0 turns it off).',
+    example: '8081',
+    defaultValue: '8081',
+  }),
+};
+
+export type AgentConfig = ConfigOf<typeof agentConfigSpec>;

@@ -1,0 +1,84 @@
+import { LOG_LEVELS } from '../logger/log-level.js';
+import { envCloudflareTokens } from './cloudflare-tokens.js';
+import { envDurationSeconds, envEnum, envInt, envString, envUrl } from './env-parsers.js';
+import { type ConfigOf, envVar, optionalEnvVar } from './env-var.js';
+
+/** Five or six cron fields (node-cron syntax); node-cron itself validates the details. */
+const CRON = /^\s*\S+(\s+\S+){4,5}\s*$/;
+
+/** Environment of the master. */
+export const masterConfigSpec = {
+  port: envVar('PORT', envInt(0, 65535), {
+    doc: 'HTTP port of the API and dashboard.',
+    example: '8080',
+    defaultValue: '8080',
+  }),
+  host: envVar('HOST', envString({ max: 255 }), {
+    doc: 'Address to listen on.',
+    example: '0.0.0.0',
+    defaultValue: '0.0.0.0',
+  }),
+  dataDir: envVar('TUNNELFLEET_DATA_DIR', envString(), {
+    doc: 'Directory of the SQLite database (keep it on a volume).',
+    example: '/app/data',
+    defaultValue: '/app/data',
+  }),
+  redisUrl: envVar('REDIS_URL', envUrl(['redis', 'rediss']), {
+    doc: 'Redis for queues, heartbeats and live updates (AOF persistence recommended).',
+    example: 'redis://redis:6379',
+    defaultValue: 'redis://127.0.0.1:6379',
+  }),
+  adminToken: optionalEnvVar('TUNNELFLEET_ADMIN_TOKEN', envString({ min: 32 }), {
+    doc: 'Bearer token of the admin API. Secret.',
+    example: 'tfa_<43 random base64url characters>',
+    defaultDoc: 'one is generated at first start, printed once and stored hashed',
+    secret: true,
+  }),
+  cloudflareApiToken: envVar('CLOUDFLARE_API_TOKEN', envString({ min: 8, max: 512 }), {
+    doc: 'Default Cloudflare API token (Tunnel edit, DNS edit, Access edit). Secret.',
+    example: '<40-character Cloudflare API token>',
+    secret: true,
+  }),
+  cloudflareAccountId: envVar(
+    'CLOUDFLARE_ACCOUNT_ID',
+    envString({ pattern: /^[0-9a-f]{32}$/, patternText: 'must be 32 lower-case hex characters' }),
+    { doc: 'Cloudflare account that owns the tunnels.', example: '0123456789abcdef0123456789abcdef' },
+  ),
+  cloudflareApiBaseUrl: optionalEnvVar('CLOUDFLARE_API_BASE_URL', envUrl(), {
+    doc: 'Cloudflare API base URL; set only to point at an emulator in tests.',
+    example: 'http://127.0.0.1:8787/client/v4',
+    defaultDoc: "the Cloudflare SDK's default",
+  }),
+  cloudflareTokens: optionalEnvVar('CLOUDFLARE_TOKENS', envCloudflareTokens(), {
+    doc: 'Extra tokens per zone: token@zone1,zone2;token2@zone3. A hostname uses the token of its\nlongest matching zone, else CLOUDFLARE_API_TOKEN. Secret.',
+    example: 'tokenA@example.com,example.org;tokenB@example.net',
+    defaultDoc: 'CLOUDFLARE_API_TOKEN for every zone',
+    secret: true,
+  }),
+  gracePeriodSeconds: envVar('GRACE_PERIOD_SECONDS', envDurationSeconds(0, 30 * 86_400), {
+    doc: 'How long a stopped container keeps its route before cloud objects are removed (600, 10m, 1h).',
+    example: '600',
+    defaultValue: '600',
+  }),
+  reconcileCron: envVar(
+    'RECONCILE_CRON',
+    envString({ max: 255, pattern: CRON, patternText: 'must be a cron expression with 5 or 6 fields' }),
+    {
+      doc: 'Schedule of the full reconcile that repairs drift and expires grace periods.',
+      example: '*/5 * * * *',
+      defaultValue: '*/5 * * * *',
+    },
+  ),
+  reportIntervalSeconds: envVar('REPORT_INTERVAL_SECONDS', envInt(1, 3600), {
+    doc: 'Heartbeat interval given to agents; an agent missing three is offline.',
+    example: '30',
+    defaultValue: '30',
+  }),
+  logLevel: envVar('LOG_LEVEL', envEnum(LOG_LEVELS), {
+    doc: 'Log level: trace, debug, info, warn, error, fatal or silent.',
+    example: 'info',
+    defaultValue: 'info',
+  }),
+};
+
+export type MasterConfig = ConfigOf<typeof masterConfigSpec>;
