@@ -1,1 +1,1 @@
-export {};
+export * from './cloudflare-emulator/index.js';
