@@ -1,9 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { hexId, uuid } from './ids.js';
+import { appView, policyView } from './routes/access.js';
 import { recordOperations, recordView } from './routes/dns-records.js';
 import type { RouteDeps } from './routes/route-deps.js';
 import { liveConnections, rotateSecret, tunnelView } from './routes/tunnels.js';
-import { type Account, type ApiToken, type EmulatorState, nowIso, type Tunnel, type Zone } from './state.js';
+import {
+  type AccessApp,
+  type AccessPolicy,
+  type Account,
+  type ApiToken,
+  type EmulatorState,
+  nowIso,
+  type Tunnel,
+  type Zone,
+} from './state.js';
 
 /** Test helpers that set up or read the emulator's world without going through the API. */
 export function createSeeding(state: EmulatorState, deps: RouteDeps) {
@@ -101,6 +111,46 @@ export function createSeeding(state: EmulatorState, deps: RouteDeps) {
     tunnelConfig(tunnelId: string) {
       const stored = state.tunnelConfigs.get(tunnelId);
       return stored ? { version: stored.version, config: structuredClone(stored.config) } : undefined;
+    },
+    /** An Access application created by someone else, stored as given (ids and aud added). */
+    seedAccessApp(owner: { accountId: string } | { zoneId: string }, body: Record<string, unknown>) {
+      const now = nowIso();
+      const app: AccessApp = {
+        id: uuid(),
+        scope: 'accountId' in owner ? 'accounts' : 'zones',
+        scopeId: 'accountId' in owner ? owner.accountId : owner.zoneId,
+        body: { type: 'self_hosted', session_duration: '24h', name: body.domain, ...structuredClone(body) },
+        aud: randomBytes(32).toString('hex'),
+        created_at: now,
+        updated_at: now,
+      };
+      state.accessApps.set(app.id, app);
+      return appView(state, app);
+    },
+    seedAccessPolicy(accountId: string, body: Record<string, unknown>) {
+      const now = nowIso();
+      const policy: AccessPolicy = {
+        id: uuid(),
+        accountId,
+        body: structuredClone(body),
+        created_at: now,
+        updated_at: now,
+      };
+      state.accessPolicies.set(policy.id, policy);
+      return policyView(state, policy);
+    },
+    accessApps() {
+      return [...state.accessApps.values()].map((app) => ({
+        ...appView(state, app),
+        scope: app.scope,
+        scope_id: app.scopeId,
+      }));
+    },
+    accessPolicies() {
+      return [...state.accessPolicies.values()].map((policy) => ({
+        ...policyView(state, policy),
+        account_id: policy.accountId,
+      }));
     },
     tunnelConnections(tunnelId: string) {
       return liveConnections(deps, tunnelId).map((c) => ({ ...c }));

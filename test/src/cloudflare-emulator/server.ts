@@ -13,6 +13,7 @@ import { errorEnvelope, successEnvelope } from './envelope.js';
 import { apiErrors, CloudflareApiError } from './errors.js';
 import { createFaults, type FaultSettings } from './faults.js';
 import { type ApiRequest, matchRoute, type Route } from './router.js';
+import { accessRoutes } from './routes/access.js';
 import { accountAndZoneRoutes } from './routes/accounts-zones.js';
 import { dnsRecordRoutes } from './routes/dns-records.js';
 import type { RouteDeps } from './routes/route-deps.js';
@@ -92,7 +93,12 @@ export async function startCloudflareEmulator(options: CloudflareEmulatorOptions
     edgeUrl: () => edgeUrl,
     connectionIsLive: (lastSeenMs) => Date.now() - lastSeenMs <= 3 * heartbeatSeconds * 1000,
   };
-  const routes: Route[] = [...accountAndZoneRoutes(deps), ...dnsRecordRoutes(deps), ...tunnelRoutes(deps)];
+  const routes: Route[] = [
+    ...accountAndZoneRoutes(deps),
+    ...dnsRecordRoutes(deps),
+    ...tunnelRoutes(deps),
+    ...accessRoutes(deps),
+  ];
 
   async function serveApi(req: IncomingMessage, res: ServerResponse, url: URL, call: CallRecord) {
     const method = req.method ?? 'GET';
