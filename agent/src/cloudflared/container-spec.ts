@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import type { CloudflaredSettings } from '@tunnelfleet/common';
+import type Docker from 'dockerode';
+import { MANAGED_LABEL } from '../docker/label-match.js';
+
+/** Labels that mark the managed cloudflared container and describe what it runs. */
+export const CLOUDFLARED_LABELS = {
+  managed: MANAGED_LABEL,
+  agentId: 'tunnelfleet.agent-id',
+  tunnelId: 'tunnelfleet.tunnel-id',
+  /** Lets a token change be detected without reading the container's environment. */
+  tokenHash: 'tunnelfleet.token-hash',
+  image: 'tunnelfleet.image',
+  /** Hash of everything the container was created from: a different one means replace it. */
+  specHash: 'tunnelfleet.spec-hash',
+} as const;
+export const MANAGED_CLOUDFLARED = 'cloudflared';
+
+export interface CloudflaredSpecInput {
+  agentId: string;
+  tunnelId: string;
+  token: string;
+  image: string;
+  network: string;
+  metricsPort: number;
+  settings?: CloudflaredSettings;
+}
+
+export interface CloudflaredSpec {
+  name: string;
+  specHash: string;
+  tokenHash: string;
+  network: string;
+  metricsPort: number;
+  createOptions: Docker.ContainerCreateOptions;
+}
+
+function shortHash(value: string, length: number): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, length);
+}
+
+/** Short and one-way: enough to tell tokens apart, useless to recover one. */
+export function tokenHash(token: string): string {
+  return shortHash(token, 16);
+}
+
+/** Agent ids may hold characters Docker refuses in names; a hash keeps the name valid and stable. */
+export function cloudflaredContainerName(agentId: string): string {
+  return `tunnelfleet-cloudflared-${shortHash(agentId, 12)}`;
+}
+
+/** Labels selecting this agent's managed cloudflared containers (Docker ANDs them). */
+export function managedLabelFilter(agentId: string): string[] {
+  return [`${CLOUDFLARED_LABELS.managed}=${MANAGED_CLOUDFLARED}`, `${CLOUDFLARED_LABELS.agentId}=${agentId}`];
+}
+
+export function buildCloudflaredSpec(input: CloudflaredSpecInput): CloudflaredSpec {
+  const settings = input.settings ?? {};
+  const network = settings.network ?? input.network;
+  const metricsPort = settings.metricsPort ?? input.metricsPort;
+  const cmd = [
+    'tunnel',
+    '--no-autoupdate',
+    '--metrics',
+    `0.0.0.0:${metricsPort}`,
+    ...(settings.protocol ? ['--protocol', settings.protocol] : []),
+    ...(settings.logLevel ? ['--loglevel', settings.logLevel] : []),
+    ...(settings.extraArgs ?? []),
+    'run',
+  ];
+  const hashOfToken = tokenHash(input.token);
+  const specHash = shortHash(JSON.stringify({ image: input.image, cmd, network, token: hashOfToken }), 16);
+  return {
+    name: cloudflaredContainerName(input.agentId),
+    specHash,
+    tokenHash: hashOfToken,
+    network,
+    metricsPort,
+    createOptions: {
+      name: cloudflaredContainerName(input.agentId),
+      Image: input.image,
+      Cmd: cmd,
+      // The environment, not the command line: arguments show up in `ps` and in process listings.
+      Env: [`TUNNEL_TOKEN=${input.token}`],
+      Labels: {
+        [CLOUDFLARED_LABELS.managed]: MANAGED_CLOUDFLARED,
+        [CLOUDFLARED_LABELS.agentId]: input.agentId,
+        [CLOUDFLARED_LABELS.tunnelId]: input.tunnelId,
+        [CLOUDFLARED_LABELS.tokenHash]: hashOfToken,
+        [CLOUDFLARED_LABELS.image]: input.image,
+        [CLOUDFLARED_LABELS.specHash]: specHash,
+      },
+      HostConfig: {
+        // The supervisor restarts it with backoff and can tell a crash from an operator's stop.
+        RestartPolicy: { Name: 'no' },
+        Init: true,
+        NetworkMode: network,
+      },
+    },
+  };
+}

@@ -1,0 +1,241 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  CLOUDFLARED_IMAGE,
+  connectDockerEngine,
+  ensureTestImages,
+  uniqueName,
+  waitFor,
+} from '@tunnelfleet/test';
+import type Docker from 'dockerode';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CLOUDFLARED_LABELS, managedLabelFilter, tokenHash } from './container-spec.js';
+import { CloudflaredImageUnavailableError } from './errors.js';
+import {
+  type CloudflaredDesired,
+  type CloudflaredSupervisor,
+  type CloudflaredSupervisorOptions,
+  createCloudflaredSupervisor,
+} from './supervisor.js';
+
+const logger = pino({ level: 'silent' });
+const METRICS_PORT = 20241;
+
+let docker: Docker;
+const agentIds: string[] = [];
+const networks: string[] = [];
+const supervisors: CloudflaredSupervisor[] = [];
+
+beforeAll(async () => {
+  docker = await connectDockerEngine();
+  await ensureTestImages(docker);
+});
+
+afterEach(async () => {
+  await Promise.all(supervisors.splice(0).map((supervisor) => supervisor.stop()));
+});
+
+afterAll(async () => {
+  for (const agentId of agentIds) {
+    for (const container of await managed(agentId)) {
+      await docker
+        .getContainer(container.Id)
+        .remove({ force: true })
+        .catch(() => {});
+    }
+  }
+  await Promise.all(
+    networks.map((name) =>
+      docker
+        .getNetwork(name)
+        .remove()
+        .catch(() => {}),
+    ),
+  );
+});
+
+/** A stand-alone token for the stand-in (no edge URL: ready at once). */
+function makeToken(): string {
+  const payload = { a: 'account', t: randomUUID(), s: randomBytes(32).toString('base64') };
+  return Buffer.from(JSON.stringify(payload)).toString('base64');
+}
+
+function managed(agentId: string) {
+  return docker.listContainers({ all: true, filters: { label: managedLabelFilter(agentId) } });
+}
+
+function setup() {
+  const agentId = uniqueName('agent');
+  const network = uniqueName('tf-cfd-net');
+  agentIds.push(agentId);
+  networks.push(network);
+  const desired: CloudflaredDesired = {
+    tunnelId: randomUUID(),
+    tunnelName: 'test-tunnel',
+    token: makeToken(),
+    image: CLOUDFLARED_IMAGE,
+    state: 'running',
+  };
+  const supervise = (overrides: Partial<CloudflaredSupervisorOptions> = {}) => {
+    const supervisor = createCloudflaredSupervisor({
+      docker,
+      logger,
+      agentId,
+      network,
+      image: CLOUDFLARED_IMAGE,
+      metricsPort: METRICS_PORT,
+      checkIntervalMs: 250,
+      restartBackoff: { initialDelayMs: 200, maxDelayMs: 2_000 },
+      ...overrides,
+    });
+    supervisors.push(supervisor);
+    return supervisor;
+  };
+  return { agentId, network, desired, supervise };
+}
+
+describe('createCloudflaredSupervisor', () => {
+  it('runs one labelled cloudflared with the token in its environment only, and reports ready', async () => {
+    const { agentId, network, desired, supervise } = setup();
+    const supervisor = supervise();
+    const applied = await supervisor.apply(desired);
+    expect(applied.state).toBe('running');
+    expect(applied.tunnelId).toBe(desired.tunnelId);
+
+    await waitFor(() => supervisor.status().ready, { description: 'cloudflared ready' });
+    const [info] = await managed(agentId);
+    const inspect = await docker.getContainer(info!.Id).inspect();
+    expect(inspect.Id).toBe(supervisor.status().containerId);
+    expect(inspect.Name).toMatch(/^\/tunnelfleet-cloudflared-/);
+    expect(inspect.Config.Env).toContain(`TUNNEL_TOKEN=${desired.token}`);
+    expect(inspect.Config.Cmd).toEqual([
+      'tunnel',
+      '--no-autoupdate',
+      '--metrics',
+      `0.0.0.0:${METRICS_PORT}`,
+      'run',
+    ]);
+    expect(JSON.stringify([inspect.Config.Cmd, inspect.Config.Entrypoint, inspect.Args])).not.toContain(
+      desired.token,
+    );
+    expect(inspect.Config.Labels).toMatchObject({
+      [CLOUDFLARED_LABELS.managed]: 'cloudflared',
+      [CLOUDFLARED_LABELS.agentId]: agentId,
+      [CLOUDFLARED_LABELS.tokenHash]: tokenHash(desired.token),
+      [CLOUDFLARED_LABELS.image]: CLOUDFLARED_IMAGE,
+    });
+    expect(inspect.HostConfig.RestartPolicy?.Name).toBe('no');
+    expect(inspect.HostConfig.Init).toBe(true);
+    expect(Object.keys(inspect.NetworkSettings.Networks)).toEqual([network]);
+  });
+
+  it('brings back a cloudflared killed from outside', async () => {
+    const { desired, supervise } = setup();
+    const supervisor = supervise();
+    await supervisor.apply(desired);
+    await waitFor(() => supervisor.status().ready, { description: 'cloudflared ready' });
+    const { containerId } = supervisor.status();
+
+    await docker.getContainer(containerId!).kill();
+    await waitFor(() => supervisor.status().restarts >= 1, { description: 'a restart after the kill' });
+    await waitFor(() => supervisor.status().state === 'running' && supervisor.status().ready, {
+      description: 'cloudflared running and ready again',
+    });
+    expect((await docker.getContainer(supervisor.status().containerId!).inspect()).State.Running).toBe(true);
+  });
+
+  it('recreates a cloudflared removed from outside', async () => {
+    const { agentId, desired, supervise } = setup();
+    const supervisor = supervise();
+    await supervisor.apply(desired);
+    const { containerId } = supervisor.status();
+
+    await docker.getContainer(containerId!).remove({ force: true });
+    await waitFor(() => supervisor.status().containerId !== containerId && supervisor.status().ready, {
+      description: 'a new ready cloudflared',
+    });
+    expect((await managed(agentId)).map((c) => c.Id)).toEqual([supervisor.status().containerId]);
+  });
+
+  it('replaces the container when the token changes and keeps it when nothing changes', async () => {
+    const { agentId, desired, supervise } = setup();
+    const supervisor = supervise();
+    const first = await supervisor.apply(desired);
+    const again = await supervisor.apply({ ...desired });
+    expect(again.containerId).toBe(first.containerId);
+
+    const rotated = { ...desired, token: makeToken() };
+    const second = await supervisor.apply(rotated);
+    expect(second.containerId).not.toBe(first.containerId);
+    const containers = await managed(agentId);
+    expect(containers.map((c) => c.Id)).toEqual([second.containerId]);
+    expect(containers[0]!.Labels[CLOUDFLARED_LABELS.tokenHash]).toBe(tokenHash(rotated.token));
+    expect(containers[0]!.Labels[CLOUDFLARED_LABELS.tokenHash]).not.toBe(tokenHash(desired.token));
+    await waitFor(() => supervisor.status().ready, { description: 'the new cloudflared ready' });
+  });
+
+  it('removes the container when the desired state is stopped', async () => {
+    const { agentId, desired, supervise } = setup();
+    const supervisor = supervise();
+    await supervisor.apply(desired);
+    const status = await supervisor.apply({ ...desired, state: 'stopped' });
+    expect(status).toMatchObject({ state: 'stopped', ready: false });
+    expect(status.containerId).toBeUndefined();
+    expect(await managed(agentId)).toEqual([]);
+  });
+
+  it('leaves cloudflared running when the agent stops and adopts it on the next start', async () => {
+    const { agentId, desired, supervise } = setup();
+    const before = supervise();
+    const { containerId } = await before.apply(desired);
+    await before.stop();
+    expect((await docker.getContainer(containerId!).inspect()).State.Running).toBe(true);
+
+    const after = supervise();
+    const adopted = await after.apply(desired);
+    expect(adopted.containerId).toBe(containerId);
+    // A third agent process started while the second still runs: still a single container.
+    const overlapping = supervise();
+    expect((await overlapping.apply(desired)).containerId).toBe(containerId);
+    expect((await managed(agentId)).map((c) => c.Id)).toEqual([containerId]);
+  });
+
+  it('keeps one of several leftover cloudflared containers and removes the rest', async () => {
+    const { agentId, desired, supervise } = setup();
+    const first = supervise();
+    const { containerId } = await first.apply(desired);
+    await first.stop();
+    const inspect = await docker.getContainer(containerId!).inspect();
+    for (let i = 0; i < 2; i++) {
+      await docker.createContainer({
+        name: uniqueName('tf-cfd-leftover'),
+        Image: CLOUDFLARED_IMAGE,
+        Cmd: inspect.Config.Cmd,
+        Env: inspect.Config.Env,
+        Labels: inspect.Config.Labels,
+        HostConfig: { Init: true },
+      });
+    }
+    expect(await managed(agentId)).toHaveLength(3);
+
+    const second = supervise();
+    const status = await second.apply(desired);
+    expect(status.containerId).toBe(containerId);
+    expect((await managed(agentId)).map((c) => c.Id)).toEqual([containerId]);
+  });
+
+  it('reports an image that cannot be pulled', async () => {
+    const { agentId, desired, supervise } = setup();
+    const supervisor = supervise();
+    // Nothing listens on port 1: the pull fails at once instead of waiting for a registry.
+    const image = '127.0.0.1:1/tunnelfleet/missing-cloudflared:latest';
+    await expect(supervisor.apply({ ...desired, image })).rejects.toBeInstanceOf(
+      CloudflaredImageUnavailableError,
+    );
+    const status = supervisor.status();
+    expect(status.state).toBe('missing');
+    expect(status.ready).toBe(false);
+    expect(status.lastError).toContain(image);
+    expect(await managed(agentId)).toEqual([]);
+  });
+});

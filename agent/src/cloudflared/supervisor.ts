@@ -1,0 +1,364 @@
+import type { CloudflaredSettings } from '@tunnelfleet/common';
+import type Docker from 'dockerode';
+import type { Logger } from 'pino';
+import { type BackoffOptions, createBackoff } from '../docker/backoff.js';
+import { isConflict, isNotFound, isNotModified } from '../docker/docker-errors.js';
+import { subscribeDockerEvents } from '../docker/docker-events.js';
+import {
+  buildCloudflaredSpec,
+  CLOUDFLARED_LABELS,
+  type CloudflaredSpec,
+  managedLabelFilter,
+} from './container-spec.js';
+import { CloudflaredImageUnavailableError, CloudflaredNameTakenError } from './errors.js';
+import { probeReady } from './ready-probe.js';
+
+export interface CloudflaredDesired {
+  tunnelId: string;
+  tunnelName: string;
+  token: string;
+  /** Defaults to the supervisor's `image`. */
+  image?: string;
+  state: 'running' | 'stopped';
+  settings?: CloudflaredSettings;
+}
+
+export type CloudflaredState = 'running' | 'stopped' | 'restarting' | 'missing' | 'pulling';
+
+export interface CloudflaredStatus {
+  state: CloudflaredState;
+  /** The metrics `/ready` endpoint answered 200 at the last check. */
+  ready: boolean;
+  containerId?: string;
+  tunnelId?: string;
+  /** Restarts after a crash or an outside kill/removal, since this supervisor was created. */
+  restarts: number;
+  lastError?: string;
+}
+
+export interface CloudflaredSupervisorOptions {
+  docker: Docker;
+  logger: Logger;
+  agentId: string;
+  /** Network cloudflared joins to reach the published containers; created if missing. */
+  network: string;
+  /** Image used when `apply` names none. */
+  image: string;
+  metricsPort: number;
+  /** How often the container and its `/ready` endpoint are checked besides Docker events. */
+  checkIntervalMs?: number;
+  /** Delay between restarts of a crashing cloudflared. */
+  restartBackoff?: BackoffOptions;
+  /** Up this long, a container's crash counts as the first one again. */
+  stableAfterMs?: number;
+  readyTimeoutMs?: number;
+}
+
+export interface CloudflaredSupervisor {
+  /** Converges on `desired`; resolves once the container is started (not necessarily ready) or removed. */
+  apply(desired: CloudflaredDesired): Promise<CloudflaredStatus>;
+  status(): CloudflaredStatus;
+  /** Stops supervising. cloudflared keeps serving unless `removeContainer` is set. */
+  stop(options?: { removeContainer?: boolean }): Promise<void>;
+}
+
+const DEFAULTS = {
+  checkIntervalMs: 5_000,
+  restartBackoff: { initialDelayMs: 1_000, maxDelayMs: 30_000 },
+  stableAfterMs: 60_000,
+  readyTimeoutMs: 2_000,
+};
+const STOP_TIMEOUT_SECONDS = 5;
+
+/**
+ * Runs this agent's single cloudflared container. Every operation goes through one queue, so an
+ * `apply`, a restart after a crash and a periodic check never interleave.
+ */
+export function createCloudflaredSupervisor(options: CloudflaredSupervisorOptions): CloudflaredSupervisor {
+  const { docker, agentId } = options;
+  const logger = options.logger.child({ component: 'cloudflared' });
+  const checkIntervalMs = options.checkIntervalMs ?? DEFAULTS.checkIntervalMs;
+  const stableAfterMs = options.stableAfterMs ?? DEFAULTS.stableAfterMs;
+  const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs;
+  const backoff = createBackoff(options.restartBackoff ?? DEFAULTS.restartBackoff);
+
+  let desired: CloudflaredDesired | undefined;
+  let spec: CloudflaredSpec | undefined;
+  let phase: CloudflaredState = 'stopped';
+  let ready = false;
+  let containerId: string | undefined;
+  let startedAt = 0;
+  let restarts = 0;
+  let lastError: string | undefined;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const run = <T>(task: () => Promise<T>): Promise<T> => {
+    const result = queue.then(task);
+    queue = result.catch(() => {});
+    return result;
+  };
+
+  const status = (): CloudflaredStatus => ({
+    state: phase,
+    ready,
+    ...(containerId ? { containerId } : {}),
+    ...(desired ? { tunnelId: desired.tunnelId } : {}),
+    restarts,
+    ...(lastError ? { lastError } : {}),
+  });
+
+  const setReady = (value: boolean) => {
+    if (value !== ready)
+      logger.info({ containerId, ready: value }, value ? 'cloudflared ready' : 'cloudflared not ready');
+    ready = value;
+  };
+
+  const listManaged = () =>
+    docker.listContainers({ all: true, filters: { label: managedLabelFilter(agentId) } });
+
+  const removeContainer = async (id: string) => {
+    try {
+      await docker.getContainer(id).stop({ t: STOP_TIMEOUT_SECONDS });
+    } catch (error) {
+      if (!isNotModified(error) && !isNotFound(error)) throw error;
+    }
+    try {
+      await docker.getContainer(id).remove({ force: true });
+    } catch (error) {
+      // 409: Docker is already removing it.
+      if (!isNotFound(error) && !isConflict(error)) throw error;
+    }
+  };
+
+  const ensureImage = async (image: string) => {
+    try {
+      await docker.getImage(image).inspect();
+      return;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    phase = 'pulling';
+    logger.info({ image }, 'pulling cloudflared image');
+    try {
+      const stream = await docker.pull(image);
+      await new Promise<void>((resolve, reject) => {
+        docker.modem.followProgress(stream, (error) => (error ? reject(error) : resolve()));
+      });
+    } catch (error) {
+      throw new CloudflaredImageUnavailableError(image, error);
+    }
+  };
+
+  const ensureNetwork = async (network: string) => {
+    try {
+      await docker.getNetwork(network).inspect();
+      return;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    logger.info({ network }, 'creating network for cloudflared');
+    try {
+      await docker.createNetwork({
+        Name: network,
+        CheckDuplicate: true,
+        Labels: { [CLOUDFLARED_LABELS.managed]: 'network' },
+      });
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
+  };
+
+  const startContainer = async (id: string) => {
+    try {
+      await docker.getContainer(id).start();
+    } catch (error) {
+      if (!isNotModified(error)) throw error;
+    }
+    containerId = id;
+    startedAt = Date.now();
+  };
+
+  /** Keeps one container matching `target`, removing every other managed one; undefined if none fits. */
+  const keepOne = async (target: CloudflaredSpec): Promise<Docker.ContainerInfo | undefined> => {
+    const managed = await listManaged();
+    const matching = managed
+      .filter((c) => c.Labels[CLOUDFLARED_LABELS.specHash] === target.specHash)
+      .sort((a, b) => Number(b.State === 'running') - Number(a.State === 'running') || b.Created - a.Created);
+    const keeper = matching[0];
+    for (const other of managed) {
+      if (other.Id === keeper?.Id) continue;
+      logger.info(
+        { containerId: other.Id, tokenHash: other.Labels[CLOUDFLARED_LABELS.tokenHash] },
+        keeper ? 'removing a duplicate cloudflared container' : 'removing an outdated cloudflared container',
+      );
+      await removeContainer(other.Id);
+    }
+    return keeper;
+  };
+
+  const converge = async (target: CloudflaredDesired) => {
+    if (target.state === 'stopped') {
+      cancelRestart();
+      for (const container of await listManaged()) await removeContainer(container.Id);
+      if (containerId)
+        logger.info({ containerId, tunnelId: target.tunnelId }, 'cloudflared stopped and removed');
+      containerId = undefined;
+      spec = undefined;
+      phase = 'stopped';
+      setReady(false);
+      return;
+    }
+    const image = target.image ?? options.image;
+    const next = buildCloudflaredSpec({
+      agentId,
+      tunnelId: target.tunnelId,
+      token: target.token,
+      image,
+      network: options.network,
+      metricsPort: options.metricsPort,
+      ...(target.settings ? { settings: target.settings } : {}),
+    });
+    await ensureImage(image);
+    await ensureNetwork(next.network);
+    spec = next;
+    let keeper = await keepOne(next);
+    if (!keeper) {
+      try {
+        const created = await docker.createContainer(next.createOptions);
+        logger.info(
+          { containerId: created.id, tunnelId: target.tunnelId, tokenHash: next.tokenHash, image },
+          'cloudflared created',
+        );
+        await startContainer(created.id);
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+        // Another supervisor (an agent restarting over this one) created it first: adopt it.
+        keeper = await keepOne(next);
+        if (!keeper) throw new CloudflaredNameTakenError(next.name);
+      }
+    }
+    if (keeper) {
+      if (keeper.Id !== containerId)
+        logger.info(
+          { containerId: keeper.Id, state: keeper.State },
+          'adopting existing cloudflared container',
+        );
+      if (keeper.State !== 'running') await startContainer(keeper.Id);
+      else if (keeper.Id !== containerId) {
+        containerId = keeper.Id;
+        startedAt = Date.now();
+      }
+    }
+    phase = 'running';
+    lastError = undefined;
+  };
+
+  const reconcile = async () => {
+    if (!desired) return;
+    try {
+      await converge(desired);
+    } catch (error) {
+      lastError = error instanceof Error ? error.message : String(error);
+      phase = error instanceof CloudflaredImageUnavailableError || !containerId ? 'missing' : phase;
+      setReady(false);
+      throw error;
+    }
+  };
+
+  const cancelRestart = () => {
+    if (restartTimer) clearTimeout(restartTimer);
+    restartTimer = undefined;
+  };
+
+  const scheduleRestart = (why: string) => {
+    if (restartTimer || stopped) return;
+    if (startedAt && Date.now() - startedAt >= stableAfterMs) backoff.reset();
+    const delayMs = backoff.next();
+    phase = 'restarting';
+    setReady(false);
+    logger.warn({ containerId, why, delayMs, attempt: backoff.attempts }, 'cloudflared is down; restarting');
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      void run(async () => {
+        if (stopped || desired?.state !== 'running') return;
+        restarts += 1;
+        try {
+          await reconcile();
+        } catch (error) {
+          logger.error({ err: error }, 'cloudflared restart failed');
+          scheduleRestart('restart failed');
+        }
+      });
+    }, delayMs);
+  };
+
+  /** Compares the container with what is wanted and probes readiness. */
+  const check = async () => {
+    if (stopped || restartTimer || desired?.state !== 'running' || !spec) return;
+    if (!containerId) {
+      scheduleRestart('no container');
+      return;
+    }
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await docker.getContainer(containerId).inspect();
+    } catch (error) {
+      if (isNotFound(error)) scheduleRestart('container removed');
+      else logger.warn({ err: error }, 'cannot inspect cloudflared');
+      return;
+    }
+    if (!info.State.Running) {
+      scheduleRestart(`container ${info.State.Status} (exit code ${info.State.ExitCode})`);
+      return;
+    }
+    phase = 'running';
+    if (Date.now() - startedAt >= stableAfterMs) backoff.reset();
+    const address = info.NetworkSettings.Networks[spec.network]?.IPAddress;
+    setReady(address ? await probeReady(address, spec.metricsPort, readyTimeoutMs) : false);
+  };
+
+  const runCheck = () => {
+    void run(check).catch((error) => logger.error({ err: error }, 'cloudflared check failed'));
+  };
+
+  const events = subscribeDockerEvents({
+    docker,
+    logger,
+    filters: { type: ['container'], label: managedLabelFilter(agentId), event: ['start', 'die', 'destroy'] },
+    onConnected: ({ first }) => {
+      if (!first) runCheck();
+    },
+    onEvent: runCheck,
+  });
+  const checkTimer = setInterval(runCheck, checkIntervalMs);
+  checkTimer.unref();
+
+  return {
+    apply(next) {
+      return run(async () => {
+        if (stopped) throw new Error('cloudflared supervisor is stopped');
+        desired = next;
+        cancelRestart();
+        await reconcile();
+        if (next.state === 'running') await check();
+        return status();
+      });
+    },
+    status,
+    async stop({ removeContainer: remove = false } = {}) {
+      stopped = true;
+      clearInterval(checkTimer);
+      cancelRestart();
+      events.stop();
+      await queue;
+      if (remove) {
+        for (const container of await listManaged()) await removeContainer(container.Id);
+        containerId = undefined;
+        phase = 'stopped';
+        ready = false;
+      }
+    },
+  };
+}

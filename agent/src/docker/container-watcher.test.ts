@@ -1,0 +1,169 @@
+import type { Container, ContainerChange } from '@tunnelfleet/common';
+import {
+  connectDockerEngine,
+  ensureTestImages,
+  TEST_WEB_IMAGE,
+  uniqueName,
+  waitFor,
+} from '@tunnelfleet/test';
+import type Docker from 'dockerode';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ContainerWatcher, createContainerWatcher, type ResyncReason } from './container-watcher.js';
+
+const logger = pino({ level: 'silent' });
+
+let docker: Docker;
+const containerIds: string[] = [];
+const networkIds: string[] = [];
+const watchers: ContainerWatcher[] = [];
+
+beforeAll(async () => {
+  docker = await connectDockerEngine();
+  await ensureTestImages(docker);
+});
+
+afterAll(async () => {
+  await Promise.all(watchers.map((watcher) => watcher.stop()));
+  await Promise.all(
+    containerIds.map((id) =>
+      docker
+        .getContainer(id)
+        .remove({ force: true })
+        .catch(() => {}),
+    ),
+  );
+  await Promise.all(
+    networkIds.map((id) =>
+      docker
+        .getNetwork(id)
+        .remove()
+        .catch(() => {}),
+    ),
+  );
+});
+
+/** What a consumer of the watcher would know: the resync list with every later change applied. */
+function watch() {
+  const view = new Map<string, Container>();
+  const changes: ContainerChange[] = [];
+  const resyncs: ResyncReason[] = [];
+  const watcher = createContainerWatcher({
+    docker,
+    logger,
+    relistIntervalMs: 60_000,
+    onChange: (change) => {
+      changes.push(change);
+      if (change.action === 'upsert') view.set(change.container.id, change.container);
+      else view.delete(change.containerId);
+    },
+    onResync: (containers, reason) => {
+      resyncs.push(reason);
+      view.clear();
+      for (const container of containers) view.set(container.id, container);
+    },
+  });
+  watchers.push(watcher);
+  return { watcher, view, changes, resyncs };
+}
+
+async function createContainer(
+  labels: Record<string, string>,
+  extra: Partial<Docker.ContainerCreateOptions> = {},
+) {
+  const container = await docker.createContainer({
+    name: uniqueName('tf-watch'),
+    Image: TEST_WEB_IMAGE,
+    Labels: labels,
+    HostConfig: { Init: true },
+    ...extra,
+  });
+  containerIds.push(container.id);
+  return container;
+}
+
+describe('createContainerWatcher', () => {
+  it('reports create, start, stop and removal of a labelled container and ignores others', async () => {
+    const { watcher, view, changes, resyncs } = watch();
+    await waitFor(() => resyncs.includes('initial'), { description: 'the initial resync' });
+    expect(watcher.dockerReachable).toBe(true);
+
+    const unlabelled = await createContainer({ 'com.example.role': 'not ours' });
+    await unlabelled.start();
+    const labelled = await createContainer({
+      'tunnelfleet.enable': 'true',
+      'tunnelfleet.hostname': 'watch.example.com',
+    });
+    await waitFor(() => view.get(labelled.id), { description: 'the created container' });
+    await labelled.start();
+    const running = await waitFor(
+      () => (view.get(labelled.id)?.state === 'running' ? view.get(labelled.id) : undefined),
+      {
+        description: 'the labelled container running',
+      },
+    );
+    expect(running.labels['tunnelfleet.hostname']).toBe('watch.example.com');
+    expect(running.exposedPorts).toEqual([{ port: 80, protocol: 'tcp' }]);
+    expect(running.networks.bridge?.ipAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+
+    await labelled.stop({ t: 1 });
+    await waitFor(() => view.get(labelled.id)?.state === 'exited', {
+      description: 'the labelled container exited',
+    });
+    await labelled.remove();
+    await waitFor(() => !view.has(labelled.id), { description: 'the labelled container removed' });
+    expect(changes.at(-1)).toEqual({ action: 'remove', containerId: labelled.id });
+
+    await unlabelled.remove({ force: true });
+    expect(changes.some((c) => c.action === 'upsert' && c.container.id === unlabelled.id)).toBe(false);
+    expect(watcher.containers().some((c) => c.id === unlabelled.id)).toBe(false);
+  });
+
+  it('reports a container whose labels are misspelt, for the master to flag', async () => {
+    const { view, resyncs } = watch();
+    await waitFor(() => resyncs.length > 0, { description: 'the initial resync' });
+    const typo = await createContainer({
+      'tunnelfleet.enabel': 'true',
+      'dockflare.hostnme': 'x.example.com',
+    });
+    const seen = await waitFor(() => view.get(typo.id), { description: 'the misspelt container' });
+    expect(seen.labels).toMatchObject({ 'tunnelfleet.enabel': 'true' });
+  });
+
+  it('lists containers that existed before it started, with their networks and aliases', async () => {
+    const network = await docker.createNetwork({ Name: uniqueName('tf-watch-net') });
+    networkIds.push(network.id);
+    const networkName = (await network.inspect()).Name as string;
+    const existing = await createContainer(
+      { 'labelgate.tunnel.main.hostname': 'lg.example.com' },
+      {
+        ExposedPorts: { '8080/tcp': {}, '53/udp': {} },
+        HostConfig: { Init: true, NetworkMode: networkName },
+        NetworkingConfig: { EndpointsConfig: { [networkName]: { Aliases: ['web-alias'] } } },
+      },
+    );
+    await existing.start();
+
+    const { view } = watch();
+    const seen = await waitFor(() => view.get(existing.id), { description: 'the pre-existing container' });
+    expect(seen.state).toBe('running');
+    expect(seen.networks[networkName]?.aliases).toContain('web-alias');
+    expect(seen.networks[networkName]?.ipAddress).not.toBe('');
+    expect(seen.exposedPorts).toEqual([
+      { port: 53, protocol: 'udp' },
+      { port: 80, protocol: 'tcp' },
+      { port: 8080, protocol: 'tcp' },
+    ]);
+    expect(seen.name.startsWith('/')).toBe(false);
+  });
+
+  it('reports a rename', async () => {
+    const { view, resyncs } = watch();
+    await waitFor(() => resyncs.length > 0, { description: 'the initial resync' });
+    const container = await createContainer({ 'tunnelfleet.enable': 'true' });
+    await waitFor(() => view.get(container.id), { description: 'the container' });
+    const newName = uniqueName('tf-renamed');
+    await container.rename({ name: newName });
+    await waitFor(() => view.get(container.id)?.name === newName, { description: 'the new name' });
+  });
+});
