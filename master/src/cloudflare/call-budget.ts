@@ -1,0 +1,185 @@
+import { APIConnectionError, APIError } from 'cloudflare';
+
+export type CallResult = 'ok' | 'rate_limited' | 'server_error' | 'client_error' | 'network_error';
+
+export type CallCounters = Record<CallResult, number>;
+
+export interface CallEvent {
+  token: string;
+  method: string;
+  result: CallResult;
+  status?: number;
+}
+
+export interface CallBudgetOptions {
+  /** Requests Cloudflare allows per window and token (documented: 1200 per 300 s). */
+  limit?: number;
+  windowMs?: number;
+  /** Share of the limit kept in reserve for the dashboard, clock skew and network delay. */
+  safetyMargin?: number;
+  /** Per-request timeout, started once the request leaves the queue. */
+  requestTimeoutMs?: number;
+  /** How many 429s in a row one request sits out before the 429 reaches the caller. */
+  maxRateLimitWaits?: number;
+  /** Pause used when a 429 carries no usable Retry-After. */
+  defaultRetryAfterMs?: number;
+  /** Called after every request, for metrics (e.g. a prom-client counter). */
+  onCall?: (event: CallEvent) => void;
+}
+
+export interface RetryOptions {
+  attempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+export interface CallBudget {
+  readonly tokenName: string;
+  /** `fetch` for the SDK client: every HTTP request of this token waits for a slot here. */
+  readonly fetch: typeof fetch;
+  counters(): CallCounters;
+  /** Requests sent in the current window (for tests and a metrics gauge). */
+  inWindow(): number;
+  /** Effective per-window ceiling after the safety margin. */
+  readonly ceiling: number;
+}
+
+const DEFAULTS = {
+  limit: 1200,
+  windowMs: 300_000,
+  safetyMargin: 0.1,
+  requestTimeoutMs: 30_000,
+  maxRateLimitWaits: 20,
+  defaultRetryAfterMs: 60_000,
+};
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One limiter per API token, shared by every caller of that token (it sits in the SDK's
+ * `fetch`, so pagination follow-ups and retries are counted too).
+ *
+ * A sliding log of send times keeps every window of `windowMs` under `ceiling` requests.
+ * A 429 pauses the whole token (not only the request that got it) until Retry-After has
+ * passed, then resends: Cloudflare answers 429 before doing anything, so resending is safe
+ * even for a POST. 5xx and connection errors are NOT retried here — a create that failed
+ * with 5xx may have happened — see `withRetries`.
+ */
+export function createCallBudget(tokenName: string, options: CallBudgetOptions = {}): CallBudget {
+  const opts = { ...DEFAULTS, ...options };
+  const ceiling = Math.max(1, Math.floor(opts.limit * (1 - opts.safetyMargin)));
+  const sent: number[] = [];
+  let pausedUntil = 0;
+  let queueTail: Promise<void> = Promise.resolve();
+  const counters: CallCounters = {
+    ok: 0,
+    rate_limited: 0,
+    server_error: 0,
+    client_error: 0,
+    network_error: 0,
+  };
+
+  const prune = (now: number) => {
+    while (sent.length > 0 && sent[0]! <= now - opts.windowMs) sent.shift();
+  };
+
+  async function waitForSlot(): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      prune(now);
+      const untilWindow = sent.length >= ceiling ? sent[0]! + opts.windowMs - now + 1 : 0;
+      const wait = Math.max(pausedUntil - now, untilWindow);
+      if (wait <= 0) {
+        sent.push(now);
+        return;
+      }
+      await delay(wait);
+    }
+  }
+
+  // FIFO: each request queues behind the previous one, so a burst cannot starve an older call.
+  function acquire(): Promise<void> {
+    const turn = queueTail.then(waitForSlot);
+    queueTail = turn.catch(() => {});
+    return turn;
+  }
+
+  function record(method: string, result: CallResult, status?: number) {
+    counters[result] += 1;
+    opts.onCall?.({ token: tokenName, method, result, ...(status === undefined ? {} : { status }) });
+  }
+
+  const budgetedFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const method = (init?.method ?? 'GET').toUpperCase();
+    const resendable = init?.body === undefined || init.body === null || typeof init.body === 'string';
+    for (let waits = 0; ; waits++) {
+      await acquire();
+      const signals = [AbortSignal.timeout(opts.requestTimeoutMs)];
+      if (init?.signal) signals.push(init.signal);
+      let response: Response;
+      try {
+        response = await fetch(input, { ...init, signal: AbortSignal.any(signals) });
+      } catch (err) {
+        record(method, 'network_error');
+        throw err;
+      }
+      const status = response.status;
+      if (status === 429) {
+        record(method, 'rate_limited', status);
+        pausedUntil = Math.max(pausedUntil, Date.now() + retryAfterMs(response, opts.defaultRetryAfterMs));
+        if (!resendable || waits >= opts.maxRateLimitWaits) return response;
+        await response.body?.cancel();
+        continue;
+      }
+      record(method, status >= 500 ? 'server_error' : status >= 400 ? 'client_error' : 'ok', status);
+      return response;
+    }
+  };
+
+  return {
+    tokenName,
+    fetch: budgetedFetch as typeof fetch,
+    ceiling,
+    counters: () => ({ ...counters }),
+    inWindow: () => {
+      prune(Date.now());
+      return sent.length;
+    },
+  };
+}
+
+function retryAfterMs(response: Response, fallbackMs: number): number {
+  const header = response.headers.get('retry-after');
+  if (header === null) return fallbackMs;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? fallbackMs : Math.max(0, date - Date.now());
+}
+
+/** 5xx, 429 (after the budget gave up waiting) and connection errors are worth another try. */
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof APIConnectionError) return true;
+  return (
+    err instanceof APIError && typeof err.status === 'number' && (err.status >= 500 || err.status === 429)
+  );
+}
+
+/**
+ * Retries `fn` on retryable errors with full-jitter exponential backoff. Only wrap work that
+ * is safe to repeat: a GET, a PUT of a whole document, or a unit that re-reads state before
+ * it writes (so a create whose reply was lost is found instead of made twice).
+ */
+export async function withRetries<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const attempts = options.attempts ?? 8;
+  const base = options.baseDelayMs ?? 250;
+  const max = options.maxDelayMs ?? 15_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= attempts || !isRetryable(err)) throw err;
+      await delay(Math.random() * Math.min(max, base * 2 ** (attempt - 1)));
+    }
+  }
+}
