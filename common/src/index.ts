@@ -1,3 +1,4 @@
 export * from './config/index.js';
 export * from './errors/index.js';
 export * from './protocol/index.js';
+export * from './labels/index.js';

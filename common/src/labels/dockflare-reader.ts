@@ -1,0 +1,5 @@
+import type { LabelMap, ReaderResult } from './reader.js';
+
+export function dockflareReader(_labels: LabelMap): ReaderResult {
+  return { present: false, enabled: false, drafts: [], problems: [] };
+}

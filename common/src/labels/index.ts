@@ -1,0 +1,16 @@
+export { parseContainerLabels } from './parse-container-labels.js';
+export type {
+  AccessDecision,
+  AccessPolicySpec,
+  AccessRule,
+  AccessSpec,
+  InvalidRoute,
+  LabelParseContext,
+  LabelParseResult,
+  LabelProblem,
+  LabelSource,
+  OriginAccess,
+  OriginIpRule,
+  OriginRequest,
+  ParsedRoute,
+} from './types.js';

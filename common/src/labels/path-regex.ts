@@ -1,0 +1,56 @@
+import { type Check, hasControlCharacter, ok, refuse } from './problems.js';
+
+const LONGEST = 1024;
+
+/** Constructs JavaScript accepts but Go's RE2 (which cloudflared uses) rejects. */
+function findRe2Gap(source: string): string | undefined {
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    const next = source[i + 1] ?? '';
+    if (c === '\\') {
+      if (!inClass && /[1-9]/.test(next)) return `the backreference "\\${next}"`;
+      if (next === 'k' && source[i + 2] === '<') return 'a named backreference "\\k<…>"';
+      i++;
+    } else if (inClass) {
+      if (c === ']') inClass = false;
+    } else if (c === '[') {
+      inClass = true;
+      if (next === '^') i++;
+      if (source[i + 1] === ']') i++;
+    } else if (c === '(' && next === '?') {
+      const head = source.slice(i + 2, i + 4);
+      if (head.startsWith('=')) return 'a lookahead "(?="';
+      if (head.startsWith('!')) return 'a negative lookahead "(?!"';
+      if (head === '<=') return 'a lookbehind "(?<="';
+      if (head === '<!') return 'a negative lookbehind "(?<!"';
+    }
+  }
+  return undefined;
+}
+
+/** Rewrites RE2-only syntax into its JavaScript equivalent so that compiling checks the rest. */
+function toJavaScript(source: string): string {
+  return source
+    .replace(/\(\?P</g, '(?<')
+    .replace(/\(\?[imsU]*(?:-[imsU]*)?\)/g, '')
+    .replace(/\(\?[imsU]*(?:-[imsU]*)?:/g, '(?:')
+    .replace(/\\[Az]/g, (anchor) => (anchor === '\\A' ? '^' : '$'));
+}
+
+/** A path regex as cloudflared matches it against the request path: it must compile under RE2 rules. */
+export function checkPathRegex(raw: string): Check<string> {
+  if (raw.length > LONGEST)
+    return refuse(`is too long for a path (${raw.length} characters, at most ${LONGEST})`);
+  if (hasControlCharacter(raw)) return refuse('has a control character');
+  const gap = findRe2Gap(raw);
+  if (gap) return refuse(`uses ${gap}, which cloudflared's Go regular expressions (RE2) do not support`);
+  try {
+    new RegExp(toJavaScript(raw));
+  } catch (error) {
+    const detail =
+      error instanceof Error ? (error.message.split(': ').pop() ?? error.message) : 'syntax error';
+    return refuse(`is not a valid regular expression (${detail})`);
+  }
+  return ok(raw);
+}

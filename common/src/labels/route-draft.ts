@@ -1,0 +1,135 @@
+import type { BoolDialect } from './booleans.js';
+import { checkHostname } from './hostname.js';
+import { buildOriginRequest, type OriginEntry } from './origin-request.js';
+import { checkPathRegex } from './path-regex.js';
+import { type Check, labelError, labelWarning, ok, refuse } from './problems.js';
+import { checkService, defaultService } from './service.js';
+import type {
+  AccessSpec,
+  InvalidRoute,
+  LabelParseContext,
+  LabelProblem,
+  LabelSource,
+  ParsedRoute,
+} from './types.js';
+
+/** A label and its value, kept together so every problem can name the label it came from. */
+export interface LabelValue {
+  label: string;
+  value: string;
+}
+
+/** A route as a reader found it, before the checks every label language shares. */
+export interface RouteDraft {
+  key: string;
+  source: LabelSource;
+  hostname?: LabelValue;
+  service?: LabelValue;
+  path?: LabelValue;
+  zone?: LabelValue;
+  tunnel?: LabelValue;
+  /** Where the hostname and service would be written, for "is not set" messages. */
+  hostnameLabel: string;
+  serviceLabel: string;
+  dns: boolean;
+  cleanup: boolean;
+  origin: OriginEntry[];
+  dialect: BoolDialect;
+  access?: AccessSpec;
+  /** Problems the reader already found for this route. */
+  problems: LabelProblem[];
+}
+
+/** A finished draft; `problems` holds all of the route's problems, also the warnings of a valid one. */
+export type FinishedDraft = { problems: LabelProblem[] } & (
+  | { valid: true; route: ParsedRoute }
+  | { valid: false; route: InvalidRoute }
+);
+
+const TUNNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function checkTunnelName(raw: string): Check<string> {
+  const name = raw.trim();
+  return TUNNEL_NAME.test(name)
+    ? ok(name)
+    : refuse('is not a tunnel name (letters, digits, "._-", at most 64)');
+}
+
+function checkZone(raw: string, hostname: string | undefined): Check<string> {
+  const zone = checkHostname(raw, { wildcard: false });
+  if (!zone.ok || hostname === undefined) return zone;
+  const bare = hostname.replace(/^\*\./, '');
+  if (bare !== zone.value && !bare.endsWith(`.${zone.value}`)) {
+    return refuse(`does not contain the hostname "${hostname}"`);
+  }
+  return zone;
+}
+
+/** Runs the shared checks on a draft: a route with any error comes back invalid. */
+export function finishDraft(draft: RouteDraft, context: LabelParseContext): FinishedDraft {
+  const problems = [...draft.problems];
+  const error = (label: string, value: string | undefined, reason: string) =>
+    problems.push(labelError(value === undefined ? { label, reason } : { label, value, reason }));
+
+  let hostname: string | undefined;
+  if (draft.hostname === undefined) {
+    error(draft.hostnameLabel, undefined, 'is not set; every route needs a hostname');
+  } else {
+    const checked = checkHostname(draft.hostname.value, { wildcard: true });
+    if (checked.ok) hostname = checked.value;
+    else error(draft.hostname.label, draft.hostname.value, checked.reason);
+  }
+
+  let service: string | undefined;
+  const checkedService = draft.service ? checkService(draft.service.value, context) : defaultService(context);
+  const serviceLabel = draft.service?.label ?? draft.serviceLabel;
+  if (checkedService.ok) {
+    service = checkedService.value.service;
+    if (checkedService.value.note) {
+      problems.push(
+        labelWarning({ label: serviceLabel, value: draft.service?.value, reason: checkedService.value.note }),
+      );
+    }
+  } else {
+    error(serviceLabel, draft.service?.value, checkedService.reason);
+  }
+
+  const optional = (
+    field: LabelValue | undefined,
+    check: (raw: string) => Check<string>,
+  ): string | undefined => {
+    if (field === undefined || field.value.trim() === '') return undefined;
+    const checked = check(field.value);
+    if (checked.ok) return checked.value;
+    error(field.label, field.value, checked.reason);
+    return undefined;
+  };
+  const path = optional(draft.path, checkPathRegex);
+  const zone = optional(draft.zone, (raw) => checkZone(raw, hostname));
+  const tunnel = optional(draft.tunnel, checkTunnelName);
+
+  const origin = buildOriginRequest(draft.origin, draft.dialect);
+  problems.push(...origin.problems);
+  for (const problem of problems) problem.route = draft.key;
+
+  if (hostname === undefined || service === undefined || problems.some((p) => p.severity === 'error')) {
+    const invalid: InvalidRoute = { key: draft.key, source: draft.source, problems };
+    const shownHostname = hostname ?? draft.hostname?.value.trim().slice(0, 253);
+    if (shownHostname) invalid.hostname = shownHostname;
+    return { valid: false, route: invalid, problems };
+  }
+  const route: ParsedRoute = {
+    key: draft.key,
+    source: draft.source,
+    hostname,
+    service,
+    originRequest: origin.originRequest,
+    dns: draft.dns,
+    cleanup: draft.cleanup,
+  };
+  if (path !== undefined) route.path = path;
+  if (zone !== undefined) route.zone = zone;
+  if (tunnel !== undefined) route.tunnel = tunnel;
+  if (draft.access !== undefined) route.access = draft.access;
+  return { valid: true, route, problems };
+}
