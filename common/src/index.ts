@@ -1,4 +1,5 @@
 export * from './config/index.js';
 export * from './errors/index.js';
-export * from './protocol/index.js';
 export * from './labels/index.js';
+export * from './logger/index.js';
+export * from './protocol/index.js';
