@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateAdminToken, generateApiKey, parseApiKey } from './api-key.js';
+import { generateAdminToken, generateApiKey, parseApiKey, SECRET_TOKEN_PATTERN } from './api-key.js';
 
 describe('API keys', () => {
   it('generates keys that parse back to their parts', () => {
@@ -24,5 +24,10 @@ describe('API keys', () => {
 
   it('generates admin tokens with their prefix and 32 random bytes', () => {
     expect(generateAdminToken()).toMatch(/^tfa_[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('SECRET_TOKEN_PATTERN finds keys and admin tokens inside text', () => {
+    const text = `key=${generateApiKey().key} admin ${generateAdminToken()} id tfk_short`;
+    expect(text.match(SECRET_TOKEN_PATTERN)).toHaveLength(2);
   });
 });
