@@ -50,6 +50,7 @@ export function handleEdge(deps: EdgeDeps, path: string, body: unknown, originIp
   const existing = connections.get(connectorId);
   const connection = existing ?? {
     connectorId,
+    clientId: randomUUID(),
     connectionId: randomUUID(),
     version: typeof fields.version === 'string' ? fields.version : 'unknown',
     originIp,

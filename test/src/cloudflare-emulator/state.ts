@@ -64,7 +64,10 @@ export interface TunnelConfiguration {
 }
 
 export interface EdgeConnection {
+  /** The stand-in's own id for its run (any string). */
   connectorId: string;
+  /** The API's uuid for that connector (`client_id`). */
+  clientId: string;
   connectionId: string;
   version: string;
   originIp: string;

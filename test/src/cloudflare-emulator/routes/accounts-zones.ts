@@ -34,6 +34,19 @@ export function zoneView(state: EmulatorState, zone: Zone): Record<string, unkno
     owner: { id: zone.accountId, type: 'organization', name: account?.name ?? '' },
     meta: { step: 2, custom_certificate_quota: 0, page_rule_quota: 3, phishing_detected: false },
     permissions: ['#dns_records:edit', '#dns_records:read', '#zone:read'],
+    // Free plan: the DNS comment limit (100 characters) and the tag ban follow from it.
+    plan: {
+      id: '0feeeeeeeeeeeeeeeeeeeeeeeeeeeeee',
+      name: 'Free Website',
+      price: 0,
+      currency: 'USD',
+      frequency: '',
+      is_subscribed: false,
+      can_subscribe: false,
+      legacy_id: 'free',
+      legacy_discount: false,
+      externally_managed: false,
+    },
   };
 }
 

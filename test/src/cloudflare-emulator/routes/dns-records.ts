@@ -11,6 +11,9 @@ export function recordView(record: DnsRecord): Record<string, unknown> {
   const { comment_modified_on, priority, ...rest } = record;
   return {
     ...rest,
+    // The spec declares `comment` a required string and `data` required on every record.
+    comment: rest.comment ?? '',
+    data: {},
     ...(priority === undefined ? {} : { priority }),
     ...(comment_modified_on === undefined ? {} : { comment_modified_on }),
     meta: {},

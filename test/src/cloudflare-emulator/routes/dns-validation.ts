@@ -106,7 +106,8 @@ export function validateRecordInput(body: Record<string, unknown>, zone: Zone): 
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || (ttl !== 1 && (ttl < 60 || ttl > 86400))) {
     throw apiErrors.dnsValidation(9021, 'Invalid TTL. Must be between 60 and 86400, or 1 for automatic.');
   }
-  const comment = body.comment === undefined || body.comment === null ? null : body.comment;
+  const comment =
+    body.comment === undefined || body.comment === null || body.comment === '' ? null : body.comment;
   if (comment !== null && typeof comment !== 'string') {
     throw apiErrors.dnsValidation(9102, 'Comment must be a string');
   }

@@ -160,7 +160,7 @@ export function tunnelRoutes(deps: RouteDeps): Route[] {
       const tunnel = tunnelOf(req, { allowDeleted: true });
       const version = state.tunnelConfigs.get(tunnel.id)?.version ?? 0;
       const clients = liveConnections(deps, tunnel.id).map((c) => ({
-        id: c.connectorId,
+        id: c.clientId,
         arch: 'linux_amd64',
         version: c.version,
         run_at: c.openedAt,
@@ -169,7 +169,7 @@ export function tunnelRoutes(deps: RouteDeps): Route[] {
         conns: [
           {
             id: c.connectionId,
-            client_id: c.connectorId,
+            client_id: c.clientId,
             client_version: c.version,
             colo_name: 'emu01',
             is_pending_reconnect: false,
@@ -186,10 +186,11 @@ export function tunnelRoutes(deps: RouteDeps): Route[] {
       const clientId = req.query.get('client_id');
       const connections = state.connections.get(tunnel.id);
       if (connections) {
-        if (clientId) connections.delete(clientId);
-        else connections.clear();
+        for (const [key, connection] of connections) {
+          if (!clientId || connection.clientId === clientId) connections.delete(key);
+        }
       }
-      return { result: {} };
+      return { result: null };
     }),
     route('GET', `${base}/:tunnel_id/configurations`, (req) => {
       const tunnel = tunnelOf(req, { allowDeleted: false });
