@@ -3,29 +3,42 @@ import { z } from 'zod';
 /** Where the Docker API is: a unix socket, or a TCP endpoint such as a socket proxy. */
 export type DockerEndpoint =
   | { kind: 'unix'; socketPath: string }
-  | { kind: 'tcp'; host: string; port: number };
+  | { kind: 'tcp'; host: string; port: number; protocol: 'http' | 'https' };
 
-/** `unix:///var/run/docker.sock`, `tcp://socket-proxy:2375` (`http://` is accepted as tcp). */
+function parse(raw: string): DockerEndpoint | string {
+  if (raw.startsWith('/')) return { kind: 'unix', socketPath: raw };
+  if (raw.startsWith('unix://')) {
+    const socketPath = raw.slice('unix://'.length);
+    return socketPath.startsWith('/')
+      ? { kind: 'unix', socketPath }
+      : 'a unix socket needs an absolute path (unix:///path)';
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'must be unix:///path/to/docker.sock or tcp://host:port';
+  }
+  if (!['tcp:', 'http:', 'https:'].includes(url.protocol)) {
+    return `scheme ${url.protocol} is not supported (unix://, tcp://, http://, https://)`;
+  }
+  if (url.hostname === '') return 'names no host';
+  if (url.pathname !== '' && url.pathname !== '/') return 'a path prefix is not supported';
+  const protocol = url.protocol === 'https:' ? 'https' : 'http';
+  const port = url.port === '' ? (protocol === 'https' ? 2376 : 2375) : Number(url.port);
+  // URL keeps the brackets of an IPv6 literal; the HTTP agent wants the bare address.
+  return { kind: 'tcp', host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port, protocol };
+}
+
+/**
+ * `DOCKER_HOST`: `unix:///var/run/docker.sock` (or a bare absolute path), `tcp://socket-proxy:2375`,
+ * `http(s)://host:port`. A socket proxy listens on plain HTTP, so tcp:// means http.
+ */
 export function envDockerHost() {
   return z.string().transform((text, ctx): DockerEndpoint => {
-    const value = text.trim();
-    if (value.startsWith('unix://')) {
-      const socketPath = value.slice('unix://'.length);
-      if (socketPath.startsWith('/')) return { kind: 'unix', socketPath };
-    } else if (/^(tcp|http):\/\//.test(value)) {
-      try {
-        const url = new URL(value.replace(/^tcp:/, 'http:'));
-        if (url.hostname && (url.pathname === '/' || url.pathname === '')) {
-          return { kind: 'tcp', host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 2375) };
-        }
-      } catch {
-        // reported below
-      }
-    }
-    ctx.addIssue({
-      code: 'custom',
-      message: 'must be unix:///path/to/docker.sock or tcp://host:port (TLS endpoints are not supported)',
-    });
+    const result = parse(text.trim());
+    if (typeof result !== 'string') return result;
+    ctx.addIssue({ code: 'custom', message: result });
     return z.NEVER;
   });
 }

@@ -77,21 +77,22 @@ describe('env parsers', () => {
 
   it.each([
     ['unix:///var/run/docker.sock', { kind: 'unix', socketPath: '/var/run/docker.sock' }],
-    ['tcp://socket-proxy:2375', { kind: 'tcp', host: 'socket-proxy', port: 2375 }],
-    ['tcp://10.0.0.5', { kind: 'tcp', host: '10.0.0.5', port: 2375 }],
-    ['http://[::1]:2376', { kind: 'tcp', host: '::1', port: 2376 }],
+    ['/run/docker.sock', { kind: 'unix', socketPath: '/run/docker.sock' }],
+    ['tcp://socket-proxy:2375', { kind: 'tcp', host: 'socket-proxy', port: 2375, protocol: 'http' }],
+    ['tcp://10.0.0.5', { kind: 'tcp', host: '10.0.0.5', port: 2375, protocol: 'http' }],
+    ['http://[::1]:2380', { kind: 'tcp', host: '::1', port: 2380, protocol: 'http' }],
+    ['https://docker.internal', { kind: 'tcp', host: 'docker.internal', port: 2376, protocol: 'https' }],
   ])('docker host %j', (text, endpoint) => {
     expect(envDockerHost().parse(text)).toEqual(endpoint);
   });
 
   it.each([
-    '/var/run/docker.sock',
-    'unix://relative.sock',
-    'https://docker:2376',
-    'tcp://',
-    'tcp://h:1/path',
-  ])('docker host rejects %j', (text) => {
-    expect(issues(envDockerHost(), text)).toContain('unix:///path/to/docker.sock or tcp://host:port');
+    ['unix://relative.sock', 'absolute path'],
+    ['docker.sock', 'must be unix:///path/to/docker.sock or tcp://host:port'],
+    ['ssh://user@host', 'scheme ssh: is not supported'],
+    ['tcp://h:1/path', 'a path prefix is not supported'],
+  ])('docker host rejects %j', (text, message) => {
+    expect(issues(envDockerHost(), text)).toContain(message);
   });
 
   it('cloudflare tokens: token@zones;… with lower-cased zones', () => {

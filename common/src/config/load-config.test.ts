@@ -84,7 +84,7 @@ describe('agent config', () => {
     const error = configError(() =>
       loadConfig(agentConfigSpec, {
         TUNNELFLEET_AGENT_NAME: 'bad name',
-        DOCKER_HOST: '/var/run/docker.sock',
+        DOCKER_HOST: 'ssh://host',
         CLOUDFLARED_IMAGE: 'img with spaces',
         CLOUDFLARED_NETWORK: '-net',
         REPORT_INTERVAL_SECONDS: '0',
