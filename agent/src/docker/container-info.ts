@@ -3,6 +3,7 @@ import {
   type ContainerState,
   containerStateSchema,
   type ExposedPort,
+  type LabelParseContext,
 } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 
@@ -44,4 +45,15 @@ export function exposedPorts(exposed: Record<string, unknown> | undefined): Expo
     ports.push({ port, protocol: (match[2] ?? 'tcp') as ExposedPort['protocol'] });
   }
   return ports.sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol));
+}
+
+/**
+ * What the label parser needs besides the labels: the name, and the TCP ports from which it
+ * completes a service that names no port (when exactly one is exposed).
+ */
+export function labelParseContext(container: Container): LabelParseContext {
+  return {
+    containerName: container.name,
+    exposedPorts: container.exposedPorts.filter((p) => p.protocol === 'tcp').map((p) => p.port),
+  };
 }

@@ -44,13 +44,13 @@ afterAll(async () => {
 });
 
 /** What a consumer of the watcher would know: the resync list with every later change applied. */
-function watch() {
+function watch(watchLogger = logger) {
   const view = new Map<string, Container>();
   const changes: ContainerChange[] = [];
   const resyncs: ResyncReason[] = [];
   const watcher = createContainerWatcher({
     docker,
-    logger,
+    logger: watchLogger,
     relistIntervalMs: 60_000,
     onChange: (change) => {
       changes.push(change);
@@ -119,15 +119,28 @@ describe('createContainerWatcher', () => {
     expect(watcher.containers().some((c) => c.id === unlabelled.id)).toBe(false);
   });
 
-  it('reports a container whose labels are misspelt, for the master to flag', async () => {
-    const { view, resyncs } = watch();
+  it('reports a container whose labels are misspelt, for the master to flag, and logs the problem', async () => {
+    const lines: string[] = [];
+    const { view, resyncs } = watch(
+      pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) }),
+    );
     await waitFor(() => resyncs.length > 0, { description: 'the initial resync' });
-    const typo = await createContainer({
-      'tunnelfleet.enabel': 'true',
-      'dockflare.hostnme': 'x.example.com',
+    const misspeltKey = await createContainer({
+      'tunnelfleet.enable': 'true',
+      'tunnelfleet.hostnme': 'x.example.com',
     });
-    const seen = await waitFor(() => view.get(typo.id), { description: 'the misspelt container' });
-    expect(seen.labels).toMatchObject({ 'tunnelfleet.enabel': 'true' });
+    const misspeltEnable = await createContainer({ 'tunnelfleet.enabel': 'true' });
+    const seen = await waitFor(() => view.get(misspeltKey.id), {
+      description: 'the container with a misspelt key',
+    });
+    expect(seen.labels).toMatchObject({ 'tunnelfleet.hostnme': 'x.example.com' });
+    await waitFor(() => view.get(misspeltEnable.id), { description: 'the container with a misspelt enable' });
+    await waitFor(
+      () => lines.some((line) => line.includes('tunnelfleet.hostnme') && line.includes('did you mean')),
+      {
+        description: 'a warning naming the misspelt label',
+      },
+    );
   });
 
   it('lists containers that existed before it started, with their networks and aliases', async () => {

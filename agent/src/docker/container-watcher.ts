@@ -1,8 +1,13 @@
-import { type Container, type ContainerChange, containerSchema } from '@tunnelfleet/common';
+import {
+  type Container,
+  type ContainerChange,
+  containerSchema,
+  parseContainerLabels,
+} from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { type BackoffOptions, createBackoff } from './backoff.js';
-import { normalizeContainer } from './container-info.js';
+import { labelParseContext, normalizeContainer } from './container-info.js';
 import { isNotFound } from './docker-errors.js';
 import { DEFAULT_RECONNECT, type DockerEvent, subscribeDockerEvents } from './docker-events.js';
 import { DEFAULT_LABEL_PREFIXES, hasTunnelLabels } from './label-match.js';
@@ -47,6 +52,9 @@ const CONTAINER_ACTIONS = [
 ];
 /** Network (dis)connections change a container's addresses. */
 const NETWORK_ACTIONS = ['connect', 'disconnect'];
+
+/** A container with hundreds of bad labels should not flood the log. */
+const MAX_LOGGED_PROBLEMS = 20;
 
 interface Known {
   container: Container;
@@ -128,7 +136,24 @@ export function createContainerWatcher(options: ContainerWatcherOptions): Contai
     const json = JSON.stringify(container);
     if (previous?.json === json) return;
     known.set(id, { container, json });
+    logLabelProblems(container);
     emit({ action: 'upsert', container });
+  };
+
+  /** The master judges the labels; the agent log shows the same problems to whoever reads it. */
+  const logLabelProblems = (container: Container) => {
+    const { problems } = parseContainerLabels(container.labels, labelParseContext(container));
+    for (const problem of problems.slice(0, MAX_LOGGED_PROBLEMS)) {
+      logger.warn(
+        {
+          containerName: container.name,
+          label: problem.label,
+          route: problem.route,
+          severity: problem.severity,
+        },
+        problem.message,
+      );
+    }
   };
 
   const handleEvent = async (event: DockerEvent) => {
