@@ -1,0 +1,345 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type Command,
+  type CommandAck,
+  commandSchema,
+  NotFoundError,
+  parseOrThrow,
+  TunnelfleetError,
+  ValidationError,
+} from '@tunnelfleet/common';
+import type { Logger } from 'pino';
+import { type CommandJob, createAgentCommandQueues } from './agent-command-queues.js';
+import type { CommandRequest } from './command-job.js';
+import { assertAgentId, commandKeys } from './command-keys.js';
+import { CommandQueueUnavailableError } from './command-queue-unavailable-error.js';
+import { createKeyedMutex } from './keyed-mutex.js';
+import { createPollWaiter, type PollWaiter } from './poll-waiter.js';
+import { createRedisClient, type RedisConnectionOptions } from './redis-client.js';
+import { openWakeChannel } from './wake-channel.js';
+
+export interface CommandGatewayOptions {
+  /** Redis of the master (a `redis://` URL or ioredis options). The gateway opens two connections. */
+  connection: RedisConnectionOptions;
+  logger: Logger;
+  /** How long a delivered command may stay unacknowledged before it is delivered again. */
+  leaseMs: number;
+  /** Prefix of every Redis key and channel the gateway uses (BullMQ queues included). */
+  prefix?: string;
+}
+
+export interface NextCommandOptions {
+  /** Aborting ends the poll at once with `null` (the HTTP request went away). */
+  signal?: AbortSignal;
+  /** Longest wait for a command; 0 looks once and returns. */
+  timeoutMs: number;
+}
+
+/** `already_acknowledged`: a repeated acknowledgement of a finished command; nothing changed. */
+export type AckOutcome = 'acknowledged' | 'already_acknowledged';
+
+export interface CommandStats {
+  /** Commands enqueued by this process. */
+  queued: number;
+  /** First deliveries. */
+  delivered: number;
+  /** Deliveries after a lease ran out. */
+  redelivered: number;
+  /** Acknowledged with `ok` or `ignored_stale`. */
+  acknowledged: number;
+  /** Acknowledged with `error`. */
+  failed: number;
+  /** Long-polls waiting right now. */
+  openPolls: number;
+}
+
+export interface CommandGateway {
+  /** Queues a command for the agent with the next version of that agent. Resolves with the envelope. */
+  enqueue(agentId: string, command: CommandRequest): Promise<Command>;
+  /**
+   * The agent's long-poll: the next command, or `null` when `timeoutMs` passed, `signal` aborted or
+   * `closeAgent` ended it. Throws `CommandQueueUnavailableError` if Redis is down when it starts; an
+   * outage during the wait is waited out. One command is in flight per agent: until it is acknowledged, every poll
+   * of that agent waits, and the first poll after its lease ran out receives it again (with
+   * `lease.attempt` increased); the agent's version check makes the repeat harmless.
+   */
+  next(agentId: string, options: NextCommandOptions): Promise<Command | null>;
+  /**
+   * Completes (`ok`, `ignored_stale`) or fails (`error`) the agent's command in flight. Only the
+   * agent's own commands can be found: any other id is a `NotFoundError` and changes nothing.
+   */
+  acknowledge(agentId: string, commandId: string, ack: CommandAck): Promise<AckOutcome>;
+  /** Ends the agent's open long-polls at once (revocation). Its queue is kept. */
+  closeAgent(agentId: string): void;
+  /** Ends its polls and deletes its queue with every command in it (agent deleted). */
+  purgeAgent(agentId: string): Promise<void>;
+  stats(): CommandStats;
+  close(): Promise<void>;
+}
+
+interface Lease {
+  jobId: string;
+  expiresAt: number;
+  attempt: number;
+}
+
+type Claim = { command: Command } | { inFlightUntil: number } | { empty: true };
+
+/** Command ids are UUIDs the gateway made; anything else cannot be one of them. */
+const COMMAND_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The master's side of command delivery: one BullMQ queue per agent, a lease per agent in Redis,
+ * and long-polls woken through one pub/sub subscription. It uses two Redis connections in all,
+ * whatever the number of agents.
+ *
+ * Everything touching one agent's queue runs one at a time in this process (versions are taken
+ * and jobs added in the same order; one command in flight), which assumes a single master process
+ * per Redis, as the deployment has.
+ *
+ * Resolves once connected and subscribed (it waits for Redis if Redis is not up yet).
+ */
+export async function createCommandGateway(options: CommandGatewayOptions): Promise<CommandGateway> {
+  const { logger, leaseMs } = options;
+  if (!Number.isInteger(leaseMs) || leaseMs <= 0) {
+    throw new ValidationError('command gateway options', [{ path: 'leaseMs', reason: 'a positive integer' }]);
+  }
+  const keys = commandKeys(options.prefix ?? 'tunnelfleet');
+  const redis = createRedisClient({
+    connection: options.connection,
+    name: `${keys.prefix}-cmd`,
+    logger,
+    failFast: true,
+  });
+  await redis.ready();
+  const queues = createAgentCommandQueues(redis.client, keys);
+  const mutex = createKeyedMutex();
+  const polls = new Map<string, Set<PollWaiter>>();
+  const counters = { queued: 0, delivered: 0, redelivered: 0, acknowledged: 0, failed: 0 };
+  let closed = false;
+
+  const notify = (agentId: string) => {
+    for (const waiter of polls.get(agentId) ?? []) waiter.notify();
+  };
+  // After an outage every waiting poll looks again: wakes published meanwhile were lost.
+  const notifyAll = () => {
+    for (const agentId of polls.keys()) notify(agentId);
+  };
+  const wake = await openWakeChannel({
+    connection: options.connection,
+    keys,
+    logger,
+    publisher: redis.client,
+    onWake: notify,
+    onReconnect: notifyAll,
+  });
+  redis.client.on('ready', notifyAll);
+
+  /**
+   * Runs `task` alone for this agent. Redis failures become `CommandQueueUnavailableError`; the
+   * agent's queue object is dropped then, as BullMQ never retries a queue's failed initialisation.
+   */
+  const exclusive = <T>(agentId: string, operation: string, task: () => Promise<T>): Promise<T> =>
+    mutex.run(agentId, async () => {
+      if (closed)
+        throw new TunnelfleetError('gateway_closed', 'the command gateway is closed', { httpStatus: 503 });
+      if (redis.client.status !== 'ready')
+        throw new CommandQueueUnavailableError(operation, redis.client.status);
+      try {
+        return await task();
+      } catch (error) {
+        if (error instanceof TunnelfleetError) throw error;
+        await queues.evict(agentId);
+        logger.warn({ agentId, operation, err: (error as Error).message }, 'command queue operation failed');
+        throw new CommandQueueUnavailableError(operation, error);
+      }
+    });
+
+  const readLease = async (agentId: string): Promise<Lease | undefined> => {
+    const raw = await redis.client.hgetall(keys.lease(agentId));
+    if (raw.jobId === undefined) return undefined;
+    return { jobId: raw.jobId, expiresAt: Number(raw.expiresAt), attempt: Number(raw.attempt) };
+  };
+
+  const deliver = async (agentId: string, job: CommandJob, attempt: number): Promise<Claim> => {
+    const lease: Lease = { jobId: job.id as string, expiresAt: Date.now() + leaseMs, attempt };
+    await redis.client.hset(keys.lease(agentId), lease);
+    if (attempt === 1) counters.delivered++;
+    else {
+      counters.redelivered++;
+      logger.info({ agentId, commandId: lease.jobId, attempt }, 'command lease ran out: delivering it again');
+    }
+    const command = {
+      ...job.data,
+      id: lease.jobId,
+      lease: { expiresAt: new Date(lease.expiresAt).toISOString(), attempt },
+    } as Command;
+    return { command };
+  };
+
+  /** The command this agent should receive now, if any. Runs under the agent's mutex. */
+  const claim = async (agentId: string): Promise<Claim> => {
+    const [activeId, lease] = await Promise.all([queues.activeJobId(agentId), readLease(agentId)]);
+    if (activeId !== undefined) {
+      const current = lease?.jobId === activeId ? lease : undefined;
+      if (current !== undefined && current.expiresAt > Date.now())
+        return { inFlightUntil: current.expiresAt };
+      const job = await queues.getJob(agentId, activeId);
+      if (job === undefined) {
+        logger.warn({ agentId, commandId: activeId }, 'active command without data dropped');
+        await queues.forgetActive(agentId, activeId);
+        return claim(agentId);
+      }
+      // No lease for the active job: the master stopped between taking it and writing the lease.
+      return deliver(agentId, job, (current?.attempt ?? 1) + 1);
+    }
+    const job = await queues.takeNext(agentId);
+    return job === undefined ? { empty: true } : deliver(agentId, job, 1);
+  };
+
+  const openPoll = (agentId: string): PollWaiter => {
+    const waiter = createPollWaiter();
+    let set = polls.get(agentId);
+    if (set === undefined) {
+      set = new Set();
+      polls.set(agentId, set);
+    }
+    set.add(waiter);
+    return waiter;
+  };
+
+  const endPoll = (agentId: string, waiter: PollWaiter) => {
+    const set = polls.get(agentId);
+    set?.delete(waiter);
+    if (set?.size === 0) polls.delete(agentId);
+  };
+
+  const closeAgent = (agentId: string) => {
+    for (const waiter of polls.get(agentId) ?? []) waiter.close();
+  };
+
+  return {
+    async enqueue(agentId, request) {
+      assertAgentId(agentId);
+      const id = randomUUID();
+      const issuedAt = new Date().toISOString();
+      // Validated before a version is spent, with a placeholder version.
+      parseOrThrow(commandSchema, { ...request, id, version: 0, issuedAt }, 'command');
+      const command = await exclusive(agentId, 'enqueue', async () => {
+        const version = await redis.client.incr(keys.version(agentId));
+        const data = { ...request, version, issuedAt };
+        await queues.add(agentId, id, data);
+        counters.queued++;
+        return { ...data, id } as Command;
+      });
+      await wake.publish(agentId).catch((error: Error) => {
+        // The command is queued; a poll waiting now gets it when its wait ends instead.
+        logger.warn({ agentId, err: error.message }, 'could not announce a queued command');
+      });
+      return command;
+    },
+
+    async next(agentId, { signal, timeoutMs }) {
+      assertAgentId(agentId);
+      if (closed || signal?.aborted) return null;
+      const deadline = Date.now() + timeoutMs;
+      const waiter = openPoll(agentId);
+      const onAbort = () => waiter.close();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        for (let first = true; ; ) {
+          waiter.arm();
+          const attempt = exclusive(agentId, 'next', () => claim(agentId));
+          // A claim finished after the poll ended leaves its command leased: it is delivered again later.
+          attempt.catch(() => undefined);
+          const result = await Promise.race([attempt, waiter.whenClosed]).catch((error: unknown) => {
+            // Redis down when the poll starts: say so (503). Once waiting, the poll waits the outage
+            // out and looks again when the connection is back.
+            if (first || !(error instanceof CommandQueueUnavailableError)) throw error;
+            return { empty: true } as const;
+          });
+          first = false;
+          if (result === undefined || waiter.closed) return null;
+          if ('command' in result) return result.command;
+          const now = Date.now();
+          if (now >= deadline) return null;
+          const until = 'inFlightUntil' in result ? Math.min(deadline, result.inFlightUntil) : deadline;
+          await waiter.wait(until - now);
+          if (waiter.closed) return null;
+        }
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        endPoll(agentId, waiter);
+      }
+    },
+
+    async acknowledge(agentId, commandId, ack) {
+      assertAgentId(agentId);
+      if (ack.commandId !== commandId) {
+        throw new ValidationError('acknowledgement', [
+          { path: 'commandId', reason: 'must equal the command id of the path' },
+        ]);
+      }
+      const notFound = () => new NotFoundError(`no command ${commandId} delivered to this agent`);
+      if (!COMMAND_ID.test(commandId)) throw notFound();
+      const outcome = await exclusive(agentId, 'acknowledge', async (): Promise<AckOutcome> => {
+        const job = await queues.getJob(agentId, commandId);
+        if (job === undefined) throw notFound();
+        if (job.data.version !== ack.version) {
+          throw new ValidationError('acknowledgement', [
+            { path: 'version', reason: `command ${commandId} has version ${job.data.version}` },
+          ]);
+        }
+        const state = await queues.getState(job);
+        if (state === 'completed' || state === 'failed') return 'already_acknowledged';
+        if (state !== 'active') throw notFound();
+        if (ack.status === 'error') {
+          await queues.fail(job, `${ack.error?.code ?? 'error'}: ${ack.error?.message ?? 'no message'}`);
+          counters.failed++;
+        } else {
+          await queues.complete(job, { status: ack.status, result: ack.result });
+          counters.acknowledged++;
+        }
+        const lease = await readLease(agentId);
+        if (lease?.jobId === commandId) await redis.client.del(keys.lease(agentId));
+        return 'acknowledged';
+      });
+      if (outcome === 'acknowledged') {
+        // Hands the next command to a poll that waited behind this one.
+        await wake.publish(agentId).catch((error: Error) => {
+          logger.warn({ agentId, err: error.message }, 'could not announce an acknowledgement');
+        });
+      }
+      return outcome;
+    },
+
+    closeAgent(agentId) {
+      closeAgent(agentId);
+    },
+
+    async purgeAgent(agentId) {
+      assertAgentId(agentId);
+      closeAgent(agentId);
+      await exclusive(agentId, 'purge', async () => {
+        await queues.obliterate(agentId);
+        // The version counter stays: a reused agent id must never see versions go backwards.
+        await redis.client.del(keys.lease(agentId));
+      });
+    },
+
+    stats() {
+      let openPolls = 0;
+      for (const set of polls.values()) openPolls += set.size;
+      return { ...counters, openPolls };
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const agentId of polls.keys()) closeAgent(agentId);
+      await queues.close();
+      await wake.close();
+      await redis.close();
+    },
+  };
+}
