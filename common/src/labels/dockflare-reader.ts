@@ -1,5 +1,339 @@
+import { checkAppName, checkIdps, checkSessionDuration } from './access.js';
+import { dockflareBool, looksMeantTrue } from './booleans.js';
+import { didYouMean } from './did-you-mean.js';
+import { splitList } from './lists.js';
+import type { OriginEntry, OriginKey } from './origin-request.js';
+import { labelError, labelWarning } from './problems.js';
 import type { LabelMap, ReaderResult } from './reader.js';
+import type { LabelValue, RouteDraft } from './route-draft.js';
+import type { AccessSpec, LabelProblem } from './types.js';
 
-export function dockflareReader(_labels: LabelMap): ReaderResult {
-  return { present: false, enabled: false, drafts: [], problems: [] };
+/** DockFlare's prefixes in its lookup order: the first that has a key wins, key by key. */
+const PREFIXES = ['dockflare.', 'cloudflare.tunnel.'] as const;
+
+const ORIGIN_FLAGS: Record<string, OriginKey> = {
+  no_tls_verify: 'noTLSVerify',
+  http2_origin: 'http2Origin',
+  disable_chunked_encoding: 'disableChunkedEncoding',
+  match_sni_to_host: 'matchSNItoHost',
+};
+const ORIGIN_STRINGS: Record<string, OriginKey> = {
+  originsrvname: 'originServerName',
+  httpHostHeader: 'httpHostHeader',
+};
+const ACCESS_KEYS = [
+  'access.policy',
+  'access.group',
+  'access.groups',
+  'access.name',
+  'access.session_duration',
+  'access.app_launcher_visible',
+  'access.allowed_idps',
+  'access.auto_redirect_to_identity',
+  'access.custom_rules',
+];
+const ROUTE_KEYS = [
+  'hostname',
+  'service',
+  'path',
+  'zonename',
+  ...Object.keys(ORIGIN_FLAGS),
+  ...Object.keys(ORIGIN_STRINGS),
+  ...ACCESS_KEYS,
+];
+const KNOWN_KEYS = ['enable', ...ROUTE_KEYS];
+/** DockFlare's built-in public group, which is a bypass for everyone. */
+const BYPASS_GROUP = 'public-default-bypass';
+
+type Lookup = (key: string) => LabelValue | undefined;
+
+function resolve(labels: LabelMap, suffix: string, problems: LabelProblem[]): LabelValue | undefined {
+  const found = PREFIXES.flatMap((prefix) => {
+    const value = labels.get(`${prefix}${suffix}`);
+    return value === undefined ? [] : [{ label: `${prefix}${suffix}`, value }];
+  });
+  const [winner, shadowed] = found;
+  if (winner && shadowed && shadowed.value !== winner.value) {
+    problems.push(
+      labelWarning({ ...shadowed, reason: `is ignored: ${winner.label} is set and wins, as in DockFlare` }),
+    );
+  }
+  return winner;
+}
+
+function suffixes(labels: LabelMap): string[] {
+  const out = new Set<string>();
+  for (const key of labels.keys()) {
+    for (const prefix of PREFIXES) if (key.startsWith(prefix)) out.add(key.slice(prefix.length));
+  }
+  return [...out];
+}
+
+function checkSuffixes(all: string[], lastIndex: number, problems: LabelProblem[], labels: LabelMap): void {
+  const skipped = new Set<string>();
+  for (const suffix of all) {
+    const indexed = /^(\d+)\.(.*)$/.exec(suffix);
+    const key = indexed ? (indexed[2] ?? '') : suffix;
+    const label = PREFIXES.map((p) => `${p}${suffix}`).find((l) => labels.has(l)) ?? suffix;
+    if (key === 'access.email') {
+      problems.push(
+        labelWarning({
+          label,
+          reason: 'is ignored: DockFlare never reads it either; use tunnelfleet.access.emails',
+        }),
+      );
+    } else if (!(indexed ? ROUTE_KEYS : KNOWN_KEYS).includes(key)) {
+      problems.push(
+        labelWarning({
+          label,
+          reason: `is not a DockFlare key Tunnelfleet reads; ignored${didYouMean(key, KNOWN_KEYS)}`,
+        }),
+      );
+    } else if (indexed && Number(indexed[1]) > lastIndex && !skipped.has(indexed[1] ?? '')) {
+      skipped.add(indexed[1] ?? '');
+      problems.push(
+        labelWarning({
+          label,
+          reason: `is ignored with its whole index: DockFlare stops at the first index without a hostname (index ${lastIndex + 1})`,
+        }),
+      );
+    }
+  }
+}
+
+function normalizePath(field: LabelValue | undefined): LabelValue | undefined {
+  if (field === undefined) return undefined;
+  let path = field.value.trim();
+  if (path === '') return undefined;
+  if (!path.startsWith('/')) path = `/${path}`;
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  return { label: field.label, value: path };
+}
+
+function originEntries(
+  get: Lookup,
+  service: LabelValue | undefined,
+  problems: LabelProblem[],
+): OriginEntry[] {
+  const entries: OriginEntry[] = [];
+  for (const [suffix, key] of Object.entries(ORIGIN_FLAGS)) {
+    const field = get(suffix);
+    if (field === undefined) continue;
+    if (dockflareBool.read(field.value)) entries.push({ key, ...field });
+    else if (looksMeantTrue(field.value)) {
+      problems.push(
+        labelWarning({
+          ...field,
+          reason: `is read as false, as DockFlare does (true is ${dockflareBool.spellings})`,
+        }),
+      );
+    }
+  }
+  for (const [suffix, key] of Object.entries(ORIGIN_STRINGS)) {
+    const field = get(suffix);
+    if (field !== undefined && field.value.trim() !== '')
+      entries.push({ key, label: field.label, value: field.value.trim() });
+  }
+  const scheme = service?.value.trim().split(':')[0];
+  if (entries.length > 0 && service && scheme !== 'http' && scheme !== 'https') {
+    for (const entry of entries) {
+      problems.push(
+        labelWarning({
+          label: entry.label,
+          value: entry.value,
+          reason: 'is ignored: DockFlare applies origin settings to http(s) services only',
+        }),
+      );
+    }
+    return [];
+  }
+  return entries;
+}
+
+function groupsOf(get: (key: string) => LabelValue | undefined): LabelValue | undefined {
+  const groups = get('access.groups');
+  return groups !== undefined && splitList(groups.value).length > 0 ? groups : get('access.group');
+}
+
+function buildAccess(
+  get: Lookup,
+  groupField: LabelValue | undefined,
+  problems: LabelProblem[],
+): AccessSpec | undefined {
+  const policyField = get('access.policy');
+  const policy = policyField?.value.trim().toLowerCase() ?? '';
+  const groups = groupField
+    ? splitList(groupField.value).map((g) => (g === 'bypass' ? BYPASS_GROUP : g))
+    : [];
+  if (groups.length === 0 && policy === 'bypass') groups.push(BYPASS_GROUP);
+  if (groups.length === 0 && policy === 'authenticate') groups.push('authenticated-default');
+  const settings = [
+    'access.name',
+    'access.session_duration',
+    'access.app_launcher_visible',
+    'access.allowed_idps',
+    'access.auto_redirect_to_identity',
+    'access.custom_rules',
+  ];
+  if (groups.length > 0) {
+    for (const key of settings) {
+      const field = get(key);
+      if (field)
+        problems.push(
+          labelWarning({
+            ...field,
+            reason: 'is ignored: with an access group DockFlare takes it from the group',
+          }),
+        );
+    }
+    const spec: AccessSpec = { namedPolicies: groups.filter((g) => g !== BYPASS_GROUP) };
+    if (groups.includes(BYPASS_GROUP))
+      spec.policy = { decision: 'bypass', include: [{ everyone: {} }], require: [], exclude: [] };
+    return spec;
+  }
+  if (policy === '' || policy === 'default_tld') {
+    const rules = get('access.custom_rules');
+    if (rules)
+      problems.push(
+        labelWarning({ ...rules, reason: 'is ignored: DockFlare reads it only with access.policy' }),
+      );
+    return undefined;
+  }
+  return labelDrivenApp(get, problems);
+}
+
+/** DockFlare's "other policy" mode: an app configured by labels with custom_rules as its policies. */
+function labelDrivenApp(get: Lookup, problems: LabelProblem[]): AccessSpec {
+  const spec: AccessSpec = { namedPolicies: [], inlinePolicies: [] };
+  const error = (field: LabelValue, reason: string) => problems.push(labelError({ ...field, reason }));
+  const name = get('access.name');
+  if (name) {
+    const checked = checkAppName(name.value);
+    if (checked.ok) spec.appName = checked.value;
+    else error(name, checked.reason);
+  }
+  const session = get('access.session_duration');
+  if (session) {
+    const checked = checkSessionDuration(session.value);
+    if (checked.ok) spec.sessionDuration = checked.value;
+    else error(session, checked.reason);
+  }
+  const idps = get('access.allowed_idps');
+  if (idps) {
+    const checked = checkIdps(idps.value);
+    if (checked.ok) spec.allowedIdps = checked.value;
+    else error(idps, checked.reason);
+  }
+  const launcher = get('access.app_launcher_visible');
+  if (launcher) spec.appLauncherVisible = dockflareBool.read(launcher.value) ?? false;
+  const redirect = get('access.auto_redirect_to_identity');
+  if (redirect) spec.autoRedirectToIdentity = dockflareBool.read(redirect.value) ?? false;
+  const rules = get('access.custom_rules');
+  if (rules) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(rules.value);
+    } catch {
+      parsed = undefined;
+    }
+    if (
+      Array.isArray(parsed) &&
+      parsed.every((p) => typeof p === 'object' && p !== null && !Array.isArray(p))
+    ) {
+      spec.inlinePolicies = parsed as Record<string, unknown>[];
+    } else {
+      error(rules, 'is not a JSON array of Access policy objects');
+    }
+  }
+  if (spec.inlinePolicies?.length === 0 && !rules) {
+    const policy = get('access.policy')!;
+    problems.push(
+      labelWarning({
+        ...policy,
+        reason:
+          'asks for an Access application without access.custom_rules: it has no policy and lets nobody in',
+      }),
+    );
+  }
+  return spec;
+}
+
+function draft(
+  key: string,
+  get: Lookup,
+  groups: LabelValue | undefined,
+  labelOf: (k: string) => string,
+): RouteDraft {
+  const problems: LabelProblem[] = [];
+  const service = get('service');
+  const result: RouteDraft = {
+    key,
+    source: 'dockflare',
+    hostnameLabel: labelOf('hostname'),
+    serviceLabel: labelOf('service'),
+    dns: true,
+    cleanup: true,
+    origin: originEntries(get, service, problems),
+    dialect: dockflareBool,
+    problems,
+  };
+  const hostname = get('hostname');
+  if (hostname) result.hostname = hostname;
+  if (service) result.service = service;
+  const path = normalizePath(get('path'));
+  if (path) result.path = path;
+  const zone = get('zonename');
+  if (zone) result.zone = zone;
+  const access = buildAccess(get, groups, problems);
+  if (access) result.access = access;
+  return result;
+}
+
+/** Reads DockFlare labels: `dockflare.*`, indexed `dockflare.N.*` and legacy `cloudflare.tunnel.*`. */
+export function dockflareReader(labels: LabelMap): ReaderResult {
+  const problems: LabelProblem[] = [];
+  const all = suffixes(labels);
+  if (all.length === 0) return { present: false, enabled: false, drafts: [], problems };
+  const base: Lookup = (key) => resolve(labels, key, problems);
+  const enable = base('enable');
+  if (enable === undefined || !dockflareBool.read(enable.value)) {
+    if (enable === undefined) {
+      problems.push(
+        labelWarning({
+          label: 'dockflare.enable',
+          reason: 'is not set, so the DockFlare labels are ignored, as DockFlare does',
+        }),
+      );
+    } else if (looksMeantTrue(enable.value)) {
+      problems.push(
+        labelWarning({
+          ...enable,
+          reason: `is read as false, as DockFlare does (true is ${dockflareBool.spellings})`,
+        }),
+      );
+    }
+    return { present: true, enabled: false, drafts: [], problems };
+  }
+  const labelOf = (prefix: string) => (key: string) => `${PREFIXES[0]}${prefix}${key}`;
+  const drafts: RouteDraft[] = [];
+  const baseGroups = groupsOf(base);
+  const baseHostname = base('hostname');
+  if (baseHostname && baseHostname.value.trim() !== '')
+    drafts.push(draft('dockflare', base, baseGroups, labelOf('')));
+  let index = 0;
+  for (; ; index++) {
+    const own: Lookup = (key) => resolve(labels, `${index}.${key}`, problems);
+    const hostname = own('hostname');
+    if (hostname === undefined || hostname.value.trim() === '') break;
+    const get: Lookup = (key) => own(key) ?? (key === 'hostname' ? undefined : base(key));
+    // An own or inherited bypass/authenticate policy replaces the inherited groups, as in DockFlare.
+    const policy = get('access.policy')?.value.trim().toLowerCase();
+    const migrated = policy === 'bypass' || policy === 'authenticate';
+    const groups =
+      own('access.groups') || own('access.group') ? groupsOf(own) : migrated ? undefined : baseGroups;
+    drafts.push(draft(`dockflare.${index}`, get, groups, labelOf(`${index}.`)));
+  }
+  if (drafts.length === 0) drafts.push(draft('dockflare', base, baseGroups, labelOf('')));
+  checkSuffixes(all, index - 1, problems, labels);
+  return { present: true, enabled: true, drafts, problems };
 }

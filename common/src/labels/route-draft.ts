@@ -67,7 +67,8 @@ function checkZone(raw: string, hostname: string | undefined): Check<string> {
 
 /** Runs the shared checks on a draft: a route with any error comes back invalid. */
 export function finishDraft(draft: RouteDraft, context: LabelParseContext): FinishedDraft {
-  const problems = [...draft.problems];
+  // Copies: a problem object may be shared by several drafts (an access definition bound twice).
+  const problems = draft.problems.map((problem) => ({ ...problem }));
   const error = (label: string, value: string | undefined, reason: string) =>
     problems.push(labelError(value === undefined ? { label, reason } : { label, value, reason }));
 
