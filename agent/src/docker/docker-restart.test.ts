@@ -1,0 +1,178 @@
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { open, readFile, rm } from 'node:fs/promises';
+import type { Container } from '@tunnelfleet/common';
+import {
+  CLOUDFLARED_IMAGE,
+  connectDockerEngine,
+  ensureTestImages,
+  TEST_WEB_IMAGE,
+  uniqueName,
+  waitFor,
+} from '@tunnelfleet/test';
+import type Docker from 'dockerode';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { managedLabelFilter } from '../cloudflared/container-spec.js';
+import { type CloudflaredSupervisor, createCloudflaredSupervisor } from '../cloudflared/supervisor.js';
+import { type ContainerWatcher, createContainerWatcher, type ResyncReason } from './container-watcher.js';
+
+// Restarts the machine's Docker engine: other tests using Docker at that moment may fail during
+// the outage, which is kept to the few seconds dockerd needs to come back.
+const DOCKER_PID_FILE = '/var/run/docker.pid';
+const CONTAINERD_PID_FILE = '/var/run/docker/containerd/containerd.pid';
+const DOCKERD_LOG = '/var/log/dockerd.log';
+
+let docker: Docker;
+let watcher: ContainerWatcher | undefined;
+let supervisor: CloudflaredSupervisor | undefined;
+const containerIds: string[] = [];
+const agentId = uniqueName('agent-restart');
+const network = uniqueName('tf-restart-net');
+
+beforeAll(async () => {
+  docker = await connectDockerEngine();
+  await ensureTestImages(docker);
+});
+
+afterAll(async () => {
+  await watcher?.stop();
+  await supervisor?.stop({ removeContainer: true });
+  await Promise.all(
+    containerIds.map((id) =>
+      docker
+        .getContainer(id)
+        .remove({ force: true })
+        .catch(() => {}),
+    ),
+  );
+  await docker
+    .getNetwork(network)
+    .remove()
+    .catch(() => {});
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function pidFrom(file: string): Promise<number | undefined> {
+  const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Kills dockerd as a crash would, then starts it again the way scripts/provision does. */
+async function crashAndRestartDockerd() {
+  const dockerdPid = await pidFrom(DOCKER_PID_FILE);
+  if (dockerdPid === undefined || !isAlive(dockerdPid))
+    throw new Error(`no running dockerd found in ${DOCKER_PID_FILE}`);
+  const containerdPid = await pidFrom(CONTAINERD_PID_FILE);
+  process.kill(dockerdPid, 'SIGKILL');
+  await waitFor(() => !isAlive(dockerdPid), { description: 'dockerd to exit' });
+  // dockerd's containerd dies with it; starting before it is gone would race for its socket.
+  if (containerdPid !== undefined)
+    await waitFor(() => !isAlive(containerdPid), { description: 'containerd to exit' });
+  await rm(DOCKER_PID_FILE, { force: true });
+  await rm(CONTAINERD_PID_FILE, { force: true });
+  const log = await open(DOCKERD_LOG, 'a');
+  try {
+    spawn('dockerd', [], { detached: true, stdio: ['ignore', log.fd, log.fd] }).unref();
+  } finally {
+    await log.close();
+  }
+  await waitFor(() => docker.ping().then(() => true), {
+    description: 'dockerd to answer again',
+    timeoutMs: 30_000,
+  });
+}
+
+async function createLabelled(start: boolean) {
+  const container = await docker.createContainer({
+    name: uniqueName('tf-restart'),
+    Image: TEST_WEB_IMAGE,
+    Labels: { 'tunnelfleet.enable': 'true', 'tunnelfleet.hostname': 'restart.example.com' },
+    HostConfig: { Init: true },
+  });
+  containerIds.push(container.id);
+  if (start) await container.start();
+  return container;
+}
+
+describe('a Docker daemon restart', () => {
+  // One test, so that the engine is restarted only once for both the watcher and the supervisor.
+  it('is followed by a relist that misses no change, and by cloudflared back and ready', async () => {
+    const view = new Map<string, Container>();
+    const resyncs: ResyncReason[] = [];
+    watcher = createContainerWatcher({
+      docker,
+      logger: pino({ level: 'silent' }),
+      reconnect: { initialDelayMs: 100, maxDelayMs: 1_000 },
+      onChange: (change) => {
+        if (change.action === 'upsert') view.set(change.container.id, change.container);
+        else view.delete(change.containerId);
+      },
+      onResync: (containers, reason) => {
+        resyncs.push(reason);
+        view.clear();
+        for (const container of containers) view.set(container.id, container);
+      },
+    });
+    supervisor = createCloudflaredSupervisor({
+      docker,
+      logger: pino({ level: 'silent' }),
+      agentId,
+      network,
+      image: CLOUDFLARED_IMAGE,
+      metricsPort: 20241,
+      checkIntervalMs: 250,
+      restartBackoff: { initialDelayMs: 200, maxDelayMs: 2_000 },
+    });
+    const token = Buffer.from(
+      JSON.stringify({ a: 'account', t: randomUUID(), s: randomBytes(32).toString('base64') }),
+    ).toString('base64');
+    await supervisor.apply({ tunnelId: randomUUID(), tunnelName: 'restart', token, state: 'running' });
+    await waitFor(() => supervisor?.status().ready, { description: 'cloudflared ready before the restart' });
+
+    const survivor = await createLabelled(true);
+    const doomed = await createLabelled(false);
+    await waitFor(() => view.get(survivor.id)?.state === 'running' && view.has(doomed.id), {
+      description: 'the watcher to see both containers',
+    });
+
+    await crashAndRestartDockerd();
+    // Made as soon as the engine answers: whether the watcher catches them as events or in its
+    // relist depends on its backoff, and both paths must end in the same view.
+    await doomed.remove({ force: true });
+    const newcomer = await createLabelled(true);
+
+    await waitFor(() => resyncs.includes('reconnect'), {
+      description: 'a resync after the reconnection',
+      timeoutMs: 20_000,
+    });
+    await waitFor(() => !view.has(doomed.id) && view.get(newcomer.id)?.state === 'running', {
+      description: 'the removal and the new container in the view',
+      timeoutMs: 20_000,
+    });
+    // Without live-restore the engine stops its containers when it comes back from a crash: a
+    // change made during the outage that no event announced.
+    const survivorState = (await survivor.inspect()).State.Status;
+    expect(survivorState).toBe('exited');
+    await waitFor(() => view.get(survivor.id)?.state === survivorState, {
+      description: `the survivor reported as ${survivorState}`,
+      timeoutMs: 20_000,
+    });
+    expect(watcher.dockerReachable).toBe(true);
+
+    await waitFor(() => supervisor?.status().restarts && supervisor.status().ready, {
+      description: 'cloudflared restarted and ready after the engine restart',
+      timeoutMs: 20_000,
+    });
+    const managed = await docker.listContainers({ filters: { label: managedLabelFilter(agentId) } });
+    expect(managed.map((c) => c.Id)).toEqual([supervisor.status().containerId]);
+  });
+});
