@@ -7,6 +7,7 @@ export interface ApiResult {
     success: boolean;
     errors: Array<{ code: number; message: string }>;
     messages: unknown[];
+    // biome-ignore lint/suspicious/noExplicitAny: tests read whatever shape each endpoint returns
     result: any;
     result_info?: { page: number; per_page: number; count: number; total_count: number; total_pages: number };
   };
