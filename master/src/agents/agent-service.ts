@@ -1,0 +1,297 @@
+import { randomBytes } from 'node:crypto';
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  type RegisterRequest,
+  type RegisterResponse,
+} from '@tunnelfleet/common';
+import type { Logger } from 'pino';
+import { type AgentKeyRecord, findAgentKey, revokeAgentKey } from '../store/agent-keys.js';
+import {
+  type AgentRecord,
+  approveAgent,
+  deleteAgentRow,
+  findAgent,
+  findAgentByKey,
+  insertAgent,
+  listAgents,
+  revokeAgent,
+  setAgentLastSeen,
+  updateAgentRegistration,
+} from '../store/agents.js';
+import { type AuditActor, recordAudit } from '../store/audit-log.js';
+import type { SqliteDatabase } from '../store/database.js';
+import { markAgentRoutesRevoked } from '../store/routes.js';
+import { detachAgentTunnels, findAgentTunnel, markTunnelDeleted, upsertTunnel } from '../store/tunnels.js';
+import type { HeartbeatStore } from './heartbeats.js';
+import type { LongPollRegistry } from './long-polls.js';
+import type { AgentCommandSender, AgentTunnelProvider, MasterHooks } from './ports.js';
+
+/** Agent ids we issue; only ids of this shape are adopted from an agent's cache. */
+const AGENT_ID = /^ag_[0-9a-f]{16}$/;
+
+export function agentTunnelName(agentId: string): string {
+  return `tunnelfleet-${agentId}`;
+}
+
+export interface AgentServiceDeps {
+  db: SqliteDatabase;
+  tunnels: AgentTunnelProvider;
+  commands: AgentCommandSender;
+  heartbeats: HeartbeatStore;
+  longPolls: LongPollRegistry;
+  hooks: MasterHooks;
+  logger: Logger;
+  cloudflaredImage: string;
+  reportIntervalSeconds: number;
+}
+
+export type AgentService = ReturnType<typeof createAgentService>;
+
+/**
+ * Registration, approval, revocation and deletion of agents: the decisions, each recorded in the
+ * audit log. Cloudflare and Redis are reached through the injected ports only.
+ */
+export function createAgentService(deps: AgentServiceDeps) {
+  const { db, logger } = deps;
+
+  function allowedHostnames(key: AgentKeyRecord): string[] | null {
+    return key.hostnameAllowlist.length > 0 ? key.hostnameAllowlist : null;
+  }
+
+  /** Binds the key to an agent: the one already bound, else the cached id if free, else a new one. */
+  function bindAgent(
+    key: AgentKeyRecord,
+    request: RegisterRequest,
+  ): { agent: AgentRecord; created: boolean } {
+    return db.transaction(() => {
+      const bound = findAgentByKey(db, key.id);
+      if (bound) {
+        if (request.agentId !== undefined && request.agentId !== bound.id) {
+          throw new ForbiddenError(`agentId: this key is bound to agent ${bound.id}, not ${request.agentId}`);
+        }
+        updateAgentRegistration(db, bound.id, {
+          name: request.name,
+          hostname: request.hostname,
+          agentVersion: request.agentVersion,
+        });
+        return { agent: findAgent(db, bound.id)!, created: false };
+      }
+      let id = `ag_${randomBytes(8).toString('hex')}`;
+      if (request.agentId !== undefined) {
+        if (findAgent(db, request.agentId)) {
+          throw new ForbiddenError(`agentId: ${request.agentId} belongs to another key`);
+        }
+        // A cached id is adopted (e.g. after the master's database was restored) only in our format.
+        if (AGENT_ID.test(request.agentId)) id = request.agentId;
+      }
+      const agent = insertAgent(db, {
+        id,
+        keyId: key.id,
+        name: request.name,
+        hostname: request.hostname,
+        agentVersion: request.agentVersion,
+      });
+      recordAudit(db, {
+        actor: `agent:${id}`,
+        action: 'agent.register',
+        target: id,
+        details: { keyId: key.id, name: request.name, hostname: request.hostname },
+      });
+      return { agent, created: true };
+    })();
+  }
+
+  /**
+   * Makes sure the approved agent has its tunnel and that `start_tunnel` with a current token is
+   * queued. Safe to repeat: the tunnel is found by name, and the agent applies an identical
+   * start_tunnel as a no-op — which also re-arms an agent that lost its data dir.
+   */
+  async function startAgentTunnel(agent: AgentRecord): Promise<void> {
+    const name = agentTunnelName(agent.id);
+    const tunnel = await deps.tunnels.ensureTunnel(name);
+    const created = findAgentTunnel(db, agent.id)?.id !== tunnel.id;
+    upsertTunnel(db, { id: tunnel.id, name, accountId: tunnel.accountId, agentId: agent.id });
+    if (created) {
+      recordAudit(db, {
+        actor: 'system',
+        action: 'cloudflare.tunnel.ensure',
+        target: tunnel.id,
+        details: { name, agentId: agent.id },
+      });
+    }
+    const token = await deps.tunnels.tunnelToken(tunnel.id);
+    await deps.commands.enqueue(agent.id, {
+      type: 'start_tunnel',
+      payload: { tunnelId: tunnel.id, tunnelName: name, token, cloudflaredImage: deps.cloudflaredImage },
+    });
+  }
+
+  /** Provisioning errors are reported, not thrown: the agent stays approved and a retry repairs it. */
+  async function tryStartAgentTunnel(agent: AgentRecord): Promise<string | undefined> {
+    try {
+      await startAgentTunnel(agent);
+      return undefined;
+    } catch (error) {
+      logger.error({ err: error, agentId: agent.id }, 'could not provision the agent tunnel');
+      recordAudit(db, {
+        actor: 'system',
+        action: 'agent.tunnel_failed',
+        target: agent.id,
+        details: { message: (error as Error).message },
+      });
+      return 'approved, but its tunnel could not be provisioned yet; it is retried at the next registration';
+    }
+  }
+
+  async function register(key: AgentKeyRecord, request: RegisterRequest): Promise<RegisterResponse> {
+    const { agent, created } = bindAgent(key, request);
+    await deps.heartbeats.touch(agent.id);
+    let status = agent.status;
+    let message: string | undefined;
+    if (status === 'pending' && created && key.autoApprove) {
+      approveAgent(db, agent.id);
+      recordAudit(db, {
+        actor: 'system',
+        action: 'agent.approve',
+        target: agent.id,
+        details: { auto: true },
+      });
+      status = 'approved';
+    }
+    if (status === 'approved') message = await tryStartAgentTunnel(findAgent(db, agent.id)!);
+    else message = 'waiting for an operator to approve this agent';
+    return {
+      agentId: agent.id,
+      status: status === 'approved' ? 'approved' : 'pending',
+      reportIntervalSeconds: deps.reportIntervalSeconds,
+      allowedHostnames: allowedHostnames(key),
+      serverTime: new Date().toISOString(),
+      ...(message ? { message } : {}),
+    };
+  }
+
+  function requireAgent(agentId: string): AgentRecord {
+    const agent = findAgent(db, agentId);
+    if (!agent) throw new NotFoundError(`agent ${agentId} not found`);
+    return agent;
+  }
+
+  async function approve(agentId: string, actor: AuditActor): Promise<AgentRecord> {
+    const agent = requireAgent(agentId);
+    if (agent.status === 'revoked')
+      throw new ConflictError(`agent ${agentId} is revoked and cannot be approved`);
+    if (approveAgent(db, agentId)) recordAudit(db, { actor, action: 'agent.approve', target: agentId });
+    await tryStartAgentTunnel(findAgent(db, agentId)!);
+    return findAgent(db, agentId)!;
+  }
+
+  /**
+   * Deletes the revoked agent's tunnel so its cloudflared loses the edge. Deleting (rather than
+   * rotating the secret) is the definite cut: a rotation leaves the tunnel object alive and
+   * connections made with the old secret are not guaranteed to drop, and a revoked agent is never
+   * reinstated (a re-enrolled host gets a new key, agent id and tunnel), so nothing would reuse it.
+   */
+  async function deleteAgentTunnel(agentId: string): Promise<boolean> {
+    const tunnel = findAgentTunnel(db, agentId);
+    if (!tunnel) return true;
+    try {
+      await deps.tunnels.deleteTunnel(tunnel.id);
+    } catch (error) {
+      logger.error({ err: error, agentId, tunnelId: tunnel.id }, 'could not delete the revoked agent tunnel');
+      recordAudit(db, {
+        actor: 'system',
+        action: 'cloudflare.tunnel.delete_failed',
+        target: tunnel.id,
+        details: { agentId, message: (error as Error).message },
+      });
+      return false;
+    }
+    markTunnelDeleted(db, tunnel.id);
+    recordAudit(db, {
+      actor: 'system',
+      action: 'cloudflare.tunnel.delete',
+      target: tunnel.id,
+      details: { agentId },
+    });
+    return true;
+  }
+
+  /** Ends every way the agent can still act; the order matters: first the door, then the edge. */
+  async function cutOff(agentId: string, reason: string): Promise<void> {
+    deps.longPolls.abortAll(agentId, reason);
+    await Promise.resolve(deps.commands.closeAgent(agentId));
+    await Promise.resolve(deps.commands.purgeAgent(agentId));
+    await deps.heartbeats.forget(agentId);
+    const hostnames = markAgentRoutesRevoked(db, agentId, reason);
+    recordAudit(db, { actor: 'system', action: 'routes.revoke', target: agentId, details: { hostnames } });
+    await deleteAgentTunnel(agentId);
+    try {
+      await deps.hooks.onAgentRevoked(agentId);
+    } catch (error) {
+      logger.error({ err: error, agentId }, 'onAgentRevoked hook failed');
+    }
+  }
+
+  /** Revokes the agent and its key: its very next request is refused (the database says so first). */
+  async function revoke(
+    agentId: string,
+    actor: AuditActor,
+    reason = 'revoked by operator',
+  ): Promise<AgentRecord> {
+    const agent = requireAgent(agentId);
+    const changed = db.transaction(() => {
+      const revoked = revokeAgent(db, agentId);
+      revokeAgentKey(db, agent.keyId);
+      if (revoked) recordAudit(db, { actor, action: 'agent.revoke', target: agentId, details: { reason } });
+      return revoked;
+    })();
+    if (changed) await cutOff(agentId, reason);
+    return findAgent(db, agentId)!;
+  }
+
+  async function revokeKey(keyId: string, actor: AuditActor): Promise<AgentKeyRecord> {
+    const key = findAgentKey(db, keyId);
+    if (!key) throw new NotFoundError(`key ${keyId} not found`);
+    if (revokeAgentKey(db, keyId)) recordAudit(db, { actor, action: 'key.revoke', target: keyId });
+    const agent = findAgentByKey(db, keyId);
+    if (agent) await revoke(agent.id, actor, `key ${keyId} revoked`);
+    return findAgentKey(db, keyId)!;
+  }
+
+  async function remove(agentId: string, actor: AuditActor): Promise<void> {
+    await revoke(agentId, actor, 'deleted by operator');
+    db.transaction(() => {
+      detachAgentTunnels(db, agentId);
+      deleteAgentRow(db, agentId);
+      recordAudit(db, { actor, action: 'agent.delete', target: agentId });
+    })();
+  }
+
+  /**
+   * For the cron: flags agents silent for three heartbeat intervals as offline (a status only —
+   * their routes stay, their cloudflared may still serve) and records when they were last seen.
+   */
+  async function markOfflineAgents(): Promise<string[]> {
+    const newly = await deps.heartbeats.flagOffline();
+    const seen = await deps.heartbeats.lastSeen(newly);
+    for (const agentId of newly) {
+      const at = seen.get(agentId);
+      if (at !== undefined) setAgentLastSeen(db, agentId, new Date(at).toISOString());
+      recordAudit(db, { actor: 'system', action: 'agent.offline', target: agentId });
+    }
+    return newly;
+  }
+
+  /** For the cron: retries tunnel deletions of revoked agents that failed at revocation time. */
+  async function finishRevocations(): Promise<number> {
+    let retried = 0;
+    for (const agent of listAgents(db, { status: 'revoked' })) {
+      if (findAgentTunnel(db, agent.id) && (await deleteAgentTunnel(agent.id))) retried++;
+    }
+    return retried;
+  }
+
+  return { register, approve, revoke, revokeKey, remove, markOfflineAgents, finishRevocations, requireAgent };
+}

@@ -1,0 +1,56 @@
+import type { StartTunnelPayload, StopTunnelPayload, UpdateTunnelPayload } from '@tunnelfleet/common';
+
+/**
+ * What the agent service needs of the Cloudflare layer: the agent's own tunnel. `master.ts`
+ * adapts the real layer (`master/src/cloudflare`) to this, so the agent code reads as the domain.
+ */
+export interface AgentTunnelProvider {
+  /** Creates the tunnel, or returns the existing one of that name (idempotent by name). */
+  ensureTunnel(name: string): Promise<{ id: string; name: string; accountId: string }>;
+  tunnelToken(tunnelId: string): Promise<string>;
+  /** Deletes the tunnel, dropping its connections; an already deleted tunnel is not an error. */
+  deleteTunnel(tunnelId: string): Promise<void>;
+}
+
+/** A command as the master issues it; the gateway adds id, version, issue time and lease. */
+export type CommandInput =
+  | { type: 'start_tunnel'; payload: StartTunnelPayload }
+  | { type: 'stop_tunnel'; payload: StopTunnelPayload }
+  | { type: 'update_tunnel'; payload: UpdateTunnelPayload };
+
+/** The part of the command gateway (`master/src/commands`) the agent service drives. */
+export interface AgentCommandSender {
+  enqueue(agentId: string, command: CommandInput): Promise<unknown>;
+  /** Ends the agent's open long-polls at the gateway. */
+  closeAgent(agentId: string): Promise<unknown> | unknown;
+  /** Drops everything queued for the agent. */
+  purgeAgent(agentId: string): Promise<unknown> | unknown;
+}
+
+/**
+ * Seams towards the routes engine and reconciler (master/src/routes, master/src/reconciler).
+ * Each may be async; a hook that fails is logged and never undoes the request that triggered it
+ * (the data is already in SQLite, and the periodic full reconcile catches up).
+ */
+export interface MasterHooks {
+  /**
+   * The `containers` rows of this agent changed (upserted, or marked `removed` — which a full
+   * snapshot does for every container it no longer lists). Derive desired routes from them.
+   * Called after the report's transaction committed, for pending agents too.
+   */
+  onContainersChanged(agentId: string): unknown;
+  /**
+   * The agent was revoked or deleted: its routes are already marked `revoked` and its tunnel
+   * deleted; remove the DNS records, ingress rules and Access apps we own for those routes,
+   * and hand contested hostnames over to the next claimant.
+   */
+  onAgentRevoked(agentId: string): unknown;
+  /** An operator asked for a full reconcile now (`POST /api/v1/admin/reconcile`). */
+  requestReconcile(): Promise<{ jobId?: string } | undefined> | { jobId?: string } | undefined;
+}
+
+export const noopHooks: MasterHooks = {
+  onContainersChanged: () => undefined,
+  onAgentRevoked: () => undefined,
+  requestReconcile: () => undefined,
+};

@@ -1,0 +1,134 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  AGENT_ROUTES,
+  AuthenticationError,
+  type Command,
+  ConflictError,
+  commandAckSchema,
+  ForbiddenError,
+  heartbeatRequestSchema,
+  identifierSchema,
+  MAX_AGENT_BODY_BYTES,
+  nextCommandQuerySchema,
+  parseOrThrow,
+  registerRequestSchema,
+  reportSchema,
+  ValidationError,
+} from '@tunnelfleet/common';
+import { Router } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { AgentService } from '../agents/agent-service.js';
+import type { HeartbeatStore } from '../agents/heartbeats.js';
+import type { LongPollRegistry } from '../agents/long-polls.js';
+import type { MasterHooks } from '../agents/ports.js';
+import { applyReport } from '../agents/report-intake.js';
+import type { AgentRecord } from '../store/agents.js';
+import { findAgent } from '../store/agents.js';
+import type { SqliteDatabase } from '../store/database.js';
+import { agentAuthentication, agentCaller } from './authentication.js';
+import type { FailedAuthLimiter } from './failed-auth-limiter.js';
+import { jsonBody } from './json-body.js';
+
+/** The part of the command gateway (`master/src/commands`) the HTTP API hands agents over to. */
+export interface CommandDelivery {
+  next(agentId: string, options: { signal: AbortSignal; timeoutMs: number }): Promise<Command | null>;
+  /** Must refuse a command id that is not in this agent's queue. */
+  acknowledge(agentId: string, commandId: string, ack: z.infer<typeof commandAckSchema>): Promise<unknown>;
+}
+
+export interface AgentRouterDeps {
+  db: SqliteDatabase;
+  limiter: FailedAuthLimiter;
+  agents: AgentService;
+  heartbeats: HeartbeatStore;
+  longPolls: LongPollRegistry;
+  commands: CommandDelivery;
+  hooks: MasterHooks;
+  logger: Logger;
+  reportIntervalSeconds: number;
+}
+
+const ackParamsSchema = z.strictObject({ id: identifierSchema });
+
+/** Routes under `/api/v1/agent`, as listed in `common/src/protocol/routes.ts`. */
+export function agentRouter(deps: AgentRouterDeps): Router {
+  const { db } = deps;
+  const router = Router();
+  const authenticate = agentAuthentication(db, deps.limiter);
+
+  /** The registered agent behind the key; 409 before the first registration. */
+  function registeredAgent(agent: AgentRecord | undefined): AgentRecord {
+    if (!agent) throw new ConflictError('this key has no agent yet: register first');
+    return agent;
+  }
+
+  function assertOwnId(agent: AgentRecord, claimed: string): void {
+    if (claimed !== agent.id) throw new ForbiddenError(`agentId: ${claimed} is not the agent of this key`);
+  }
+
+  router.post(AGENT_ROUTES.register, authenticate, jsonBody(), async (req, res) => {
+    const body = parseOrThrow(registerRequestSchema, req.body, 'register body');
+    res.json(await deps.agents.register(agentCaller(res).key, body));
+  });
+
+  router.post(AGENT_ROUTES.heartbeat, authenticate, jsonBody(), async (req, res) => {
+    const agent = registeredAgent(agentCaller(res).agent);
+    const body = parseOrThrow(heartbeatRequestSchema, req.body, 'heartbeat body');
+    assertOwnId(agent, body.agentId);
+    await deps.heartbeats.record(agent.id, body);
+    res.json({
+      status: agent.status === 'approved' ? 'approved' : 'pending',
+      reportIntervalSeconds: deps.reportIntervalSeconds,
+      // No snapshot applied yet (new agent, restored master, or events since): ask for one.
+      snapshotRequested: agent.snapshotFingerprint === null,
+    });
+  });
+
+  router.post(AGENT_ROUTES.reports, authenticate, jsonBody(MAX_AGENT_BODY_BYTES), async (req, res) => {
+    const agent = registeredAgent(agentCaller(res).agent);
+    const report = parseOrThrow(reportSchema, req.body, 'report body');
+    res.json(await applyReport(deps, agent, report));
+  });
+
+  router.get(AGENT_ROUTES.commandsNext, authenticate, async (req, res) => {
+    const agent = registeredAgent(agentCaller(res).agent);
+    const { waitSeconds } = parseOrThrow(nextCommandQuerySchema, { ...req.query }, 'query');
+    const poll = deps.longPolls.open(agent.id);
+    const closed = new AbortController();
+    res.once('close', () => closed.abort());
+    const signal = AbortSignal.any([poll.signal, closed.signal]);
+    let command: Command | null = null;
+    try {
+      if (agent.status === 'approved') {
+        command = await deps.commands.next(agent.id, { signal, timeoutMs: waitSeconds * 1000 });
+      } else {
+        // Pending agents get no commands; holding the poll keeps them from spinning.
+        await delay(waitSeconds * 1000, undefined, { signal }).catch(() => undefined);
+      }
+    } finally {
+      poll.release();
+    }
+    // Revoked while waiting: the answer to this very request is already a refusal.
+    if (poll.signal.aborted || findAgent(db, agent.id)?.status === 'revoked') {
+      throw new AuthenticationError('missing, invalid or revoked credentials');
+    }
+    res.json({ command });
+  });
+
+  router.post(AGENT_ROUTES.commandAck, authenticate, jsonBody(), async (req, res) => {
+    const agent = registeredAgent(agentCaller(res).agent);
+    const { id } = parseOrThrow(ackParamsSchema, { ...req.params }, 'path');
+    const ack = parseOrThrow(commandAckSchema, req.body, 'acknowledgement body');
+    if (ack.commandId !== id) {
+      throw new ValidationError('acknowledgement body', [
+        { path: 'commandId', reason: `must equal the command id of the path (${id})` },
+      ]);
+    }
+    await deps.commands.acknowledge(agent.id, id, ack);
+    deps.logger.info({ agentId: agent.id, commandId: id, status: ack.status }, 'command acknowledged');
+    res.json({ ok: true });
+  });
+
+  return router;
+}

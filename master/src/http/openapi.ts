@@ -1,0 +1,265 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import {
+  commandAckResponseSchema,
+  commandAckSchema,
+  errorBodySchema,
+  heartbeatRequestSchema,
+  heartbeatResponseSchema,
+  identifierSchema,
+  nextCommandQuerySchema,
+  nextCommandResponseSchema,
+  registerRequestSchema,
+  registerResponseSchema,
+  reportResponseSchema,
+  reportSchema,
+} from '@tunnelfleet/common';
+import { z } from 'zod';
+import { ADMIN_API_PREFIX } from './admin-router.js';
+import {
+  accessPolicyParamsSchema,
+  accessPolicyViewSchema,
+  agentDetailSchema,
+  agentIdParamsSchema,
+  agentViewSchema,
+  auditPageSchema,
+  auditQuerySchema,
+  conflictsQuerySchema,
+  conflictViewSchema,
+  createAccessPolicyRequestSchema,
+  createKeyRequestSchema,
+  createKeyResponseSchema,
+  keyIdParamsSchema,
+  keyViewSchema,
+  reconcileResponseSchema,
+  routesQuerySchema,
+  routeViewSchema,
+  updateAccessPolicyRequestSchema,
+} from './admin-schemas.js';
+
+export const OPENAPI_PATH = '/api/v1/openapi.json';
+
+type Responses = RouteConfig['responses'];
+
+function json(schema: z.ZodType, description: string) {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+const errors: Responses = {
+  400: json(errorBodySchema, 'Invalid input; the message names every bad field'),
+  401: json(errorBodySchema, 'Missing, invalid or revoked credentials'),
+  413: json(errorBodySchema, 'Body too large'),
+  429: json(errorBodySchema, 'Too many failed authentications from this address (see Retry-After)'),
+};
+
+/**
+ * The OpenAPI 3.1 description of the agent and admin APIs, generated from the very zod schemas
+ * that validate the requests, so it cannot drift from the code.
+ */
+export function buildOpenApiDocument(): object {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'agentKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'Per-agent API key `tfk_<id>_<secret>`',
+  });
+  registry.registerComponent('securitySchemes', 'adminToken', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'Admin token (TUNNELFLEET_ADMIN_TOKEN, or the one printed at first start)',
+  });
+  const agent = [{ agentKey: [] }];
+  const admin = [{ adminToken: [] }];
+  const body = (schema: z.ZodType) => ({ body: { content: { 'application/json': { schema } } } });
+  const withPathId = (path: string) => path.replace(':id', '{id}');
+
+  const agentPaths: RouteConfig[] = [
+    {
+      method: 'post',
+      path: '/api/v1/agent/register',
+      summary: 'Register (binds the key to a stable agent id; approval may create the tunnel)',
+      request: body(registerRequestSchema),
+      responses: {
+        200: json(registerResponseSchema, 'Registered'),
+        ...errors,
+        403: json(errorBodySchema, 'agentId not this key’s'),
+      },
+    },
+    {
+      method: 'post',
+      path: '/api/v1/agent/heartbeat',
+      summary: 'Heartbeat',
+      request: body(heartbeatRequestSchema),
+      responses: { 200: json(heartbeatResponseSchema, 'Recorded'), ...errors },
+    },
+    {
+      method: 'post',
+      path: '/api/v1/agent/reports',
+      summary: 'Report a container change or a full snapshot (body up to 16 MiB)',
+      request: body(reportSchema),
+      responses: { 200: json(reportResponseSchema, 'Accepted, unchanged or stale'), ...errors },
+    },
+    {
+      method: 'get',
+      path: '/api/v1/agent/commands/next',
+      summary: 'Long-poll for the next command',
+      request: { query: nextCommandQuerySchema },
+      responses: {
+        200: json(nextCommandResponseSchema, 'A command, or null when the wait ended'),
+        ...errors,
+      },
+    },
+    {
+      method: 'post',
+      path: withPathId('/api/v1/agent/commands/:id/ack'),
+      summary: 'Acknowledge a command of this agent',
+      request: { params: z.object({ id: identifierSchema }), ...body(commandAckSchema) },
+      responses: { 200: json(commandAckResponseSchema, 'Acknowledged'), ...errors },
+    },
+  ];
+  for (const route of agentPaths) registry.registerPath({ ...route, tags: ['agent'], security: agent });
+
+  const a = (path: string) => `${ADMIN_API_PREFIX}${path}`;
+  const adminPaths: RouteConfig[] = [
+    {
+      method: 'post',
+      path: a('/keys'),
+      summary: 'Create an agent key (the key is in this answer only)',
+      request: body(createKeyRequestSchema),
+      responses: { 201: json(createKeyResponseSchema, 'Created'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/keys'),
+      summary: 'List agent keys',
+      responses: { 200: json(z.object({ keys: z.array(keyViewSchema) }), 'Keys'), ...errors },
+    },
+    {
+      method: 'post',
+      path: a('/keys/{id}/revoke'),
+      summary: 'Revoke a key (and its agent)',
+      request: { params: keyIdParamsSchema },
+      responses: { 200: json(z.object({ key: keyViewSchema }), 'Revoked'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/agents'),
+      summary: 'List agents',
+      responses: { 200: json(z.object({ agents: z.array(agentViewSchema) }), 'Agents'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/agents/{id}'),
+      summary: 'Show an agent',
+      request: { params: agentIdParamsSchema },
+      responses: { 200: json(z.object({ agent: agentDetailSchema }), 'Agent'), ...errors },
+    },
+    ...(['approve', 'revoke'] as const).map(
+      (verb): RouteConfig => ({
+        method: 'post',
+        path: a(`/agents/{id}/${verb}`),
+        summary:
+          verb === 'approve'
+            ? 'Approve a pending agent'
+            : 'Revoke an agent, delete its tunnel, mark its routes',
+        request: { params: agentIdParamsSchema },
+        responses: { 200: json(z.object({ agent: agentViewSchema }), 'Done'), ...errors },
+      }),
+    ),
+    {
+      method: 'delete',
+      path: a('/agents/{id}'),
+      summary: 'Revoke and delete an agent',
+      request: { params: agentIdParamsSchema },
+      responses: { 204: { description: 'Deleted' }, ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/routes'),
+      summary: 'List routes with status and problems',
+      request: { query: routesQuerySchema },
+      responses: { 200: json(z.object({ routes: z.array(routeViewSchema) }), 'Routes'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/conflicts'),
+      summary: 'List conflicts',
+      request: { query: conflictsQuerySchema },
+      responses: { 200: json(z.object({ conflicts: z.array(conflictViewSchema) }), 'Conflicts'), ...errors },
+    },
+    {
+      method: 'post',
+      path: a('/reconcile'),
+      summary: 'Queue a full reconcile now',
+      responses: { 202: json(reconcileResponseSchema, 'Queued'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/audit'),
+      summary: 'Audit log, newest first (page with `before`)',
+      request: { query: auditQuerySchema },
+      responses: { 200: json(auditPageSchema, 'Entries'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/access-policies'),
+      summary: 'List named Access policies',
+      responses: {
+        200: json(z.object({ policies: z.array(accessPolicyViewSchema) }), 'Policies'),
+        ...errors,
+      },
+    },
+    {
+      method: 'post',
+      path: a('/access-policies'),
+      summary: 'Create a named Access policy',
+      request: body(createAccessPolicyRequestSchema),
+      responses: { 201: json(z.object({ policy: accessPolicyViewSchema }), 'Created'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/access-policies/{id}'),
+      summary: 'Show a named Access policy',
+      request: { params: accessPolicyParamsSchema },
+      responses: { 200: json(z.object({ policy: accessPolicyViewSchema }), 'Policy'), ...errors },
+    },
+    {
+      method: 'put',
+      path: a('/access-policies/{id}'),
+      summary: 'Rename or change a named Access policy',
+      request: { params: accessPolicyParamsSchema, ...body(updateAccessPolicyRequestSchema) },
+      responses: { 200: json(z.object({ policy: accessPolicyViewSchema }), 'Updated'), ...errors },
+    },
+    {
+      method: 'delete',
+      path: a('/access-policies/{id}'),
+      summary: 'Delete a named Access policy',
+      request: { params: accessPolicyParamsSchema },
+      responses: { 204: { description: 'Deleted' }, ...errors },
+    },
+  ];
+  for (const route of adminPaths) registry.registerPath({ ...route, tags: ['admin'], security: admin });
+
+  for (const [path, summary] of [
+    ['/healthz', 'The process answers'],
+    ['/readyz', 'SQLite, Redis and the Cloudflare token are usable (503 otherwise, each reported)'],
+    ['/metrics', 'Prometheus metrics'],
+  ] as const) {
+    registry.registerPath({
+      method: 'get',
+      path,
+      summary,
+      tags: ['operations'],
+      responses: { 200: { description: 'OK' } },
+    });
+  }
+
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Tunnelfleet master API',
+      version: '1',
+      description:
+        'Agent API (per-agent bearer key) and admin API (admin bearer token). Errors are `{ error: { code, message } }`.',
+    },
+  });
+}

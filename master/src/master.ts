@@ -1,0 +1,203 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger, type Logger, type MasterConfig } from '@tunnelfleet/common';
+import { Redis } from 'ioredis';
+import { createAgentService } from './agents/agent-service.js';
+import { createHeartbeatStore } from './agents/heartbeats.js';
+import { createLongPollRegistry } from './agents/long-polls.js';
+import { type AgentTunnelProvider, type MasterHooks, noopHooks } from './agents/ports.js';
+import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudflare-layer.js';
+import { type CommandGateway, createCommandGateway } from './commands/index.js';
+import { createHttpApp } from './http/app.js';
+import { createFailedAuthLimiter } from './http/failed-auth-limiter.js';
+import { adminTokenBanner, setUpAdminToken } from './keys/admin-token.js';
+import { createMasterMetrics } from './metrics/metrics.js';
+import { openDatabase, type SqliteDatabase } from './store/database.js';
+
+/** Image named in `start_tunnel` until the master config carries one (same default as the agent). */
+export const DEFAULT_CLOUDFLARED_IMAGE = 'cloudflare/cloudflared:latest';
+
+export interface MasterDeps {
+  db: SqliteDatabase;
+  /** For heartbeats and readiness; the command gateway has its own connections. */
+  redis: Redis;
+  gateway: CommandGateway;
+  cloudflare: CloudflareLayer;
+  logger: Logger;
+  /** `TUNNELFLEET_ADMIN_TOKEN`; when absent one is generated at first start and printed once. */
+  adminToken?: string;
+  reportIntervalSeconds: number;
+  cloudflaredImage?: string;
+  /** Seams for the routes engine and reconciler; no-ops until they are wired in. */
+  hooks?: Partial<MasterHooks>;
+  /** Clock of heartbeats and offline detection (tests move it instead of sleeping). */
+  now?: () => number;
+  trustProxy?: boolean | number | string;
+  /** Where the generated admin token banner goes; stdout by default. */
+  printAdminToken?: (banner: string) => void;
+}
+
+/** The agent service's view of the Cloudflare layer: its own tunnel, created idempotently by name. */
+function agentTunnels(cloudflare: CloudflareLayer, accountId: string): AgentTunnelProvider {
+  return {
+    async ensureTunnel(name) {
+      const tunnel = await cloudflare.tunnels.ensureTunnel(name);
+      return { id: tunnel.tunnelId, name: tunnel.name, accountId };
+    },
+    tunnelToken: (tunnelId) => cloudflare.tunnels.getToken(tunnelId),
+    deleteTunnel: (tunnelId) => cloudflare.tunnels.deleteTunnel(tunnelId),
+  };
+}
+
+/**
+ * Wires the master from ready-made dependencies (tests build them against a private Redis, a temp
+ * SQLite file and the Cloudflare emulator). Returns the express app and the services the cron
+ * and the routes engine use; `listen` serves it.
+ */
+export function createMaster(deps: MasterDeps & { accountId: string }) {
+  const hooks: MasterHooks = { ...noopHooks, ...deps.hooks };
+  const admin = setUpAdminToken(deps.db, deps.adminToken);
+  if (admin.generated)
+    (deps.printAdminToken ?? ((text) => process.stdout.write(text)))(adminTokenBanner(admin.generated));
+
+  const heartbeats = createHeartbeatStore({
+    redis: deps.redis,
+    intervalSeconds: deps.reportIntervalSeconds,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const longPolls = createLongPollRegistry();
+  const limiter = createFailedAuthLimiter(deps.now ? { now: deps.now } : {});
+  const metrics = createMasterMetrics({
+    db: deps.db,
+    heartbeats,
+    commandStats: () => deps.gateway.stats(),
+    cloudflareCalls: () => deps.cloudflare.callCounters(),
+  });
+  const agents = createAgentService({
+    db: deps.db,
+    tunnels: agentTunnels(deps.cloudflare, deps.accountId),
+    commands: deps.gateway,
+    heartbeats,
+    longPolls,
+    hooks,
+    logger: deps.logger.child({ component: 'agents' }),
+    cloudflaredImage: deps.cloudflaredImage ?? DEFAULT_CLOUDFLARED_IMAGE,
+    reportIntervalSeconds: deps.reportIntervalSeconds,
+  });
+
+  const app = createHttpApp({
+    logger: deps.logger.child({ component: 'http' }),
+    limiter,
+    ...(deps.trustProxy === undefined ? {} : { trustProxy: deps.trustProxy }),
+    agent: {
+      db: deps.db,
+      agents,
+      heartbeats,
+      longPolls,
+      commands: deps.gateway,
+      hooks,
+      reportIntervalSeconds: deps.reportIntervalSeconds,
+    },
+    admin: { db: deps.db, adminTokenHash: admin.hash, agents, heartbeats, hooks },
+    health: {
+      registry: metrics.registry,
+      checks: {
+        sqlite: () => deps.db.prepare('SELECT 1').get(),
+        redis: async () => {
+          if ((await deps.redis.ping()) !== 'PONG') throw new Error('PING did not answer PONG');
+        },
+        cloudflare: async () => {
+          const failed = (await deps.cloudflare.verifyTokens()).filter((check) => !check.ok);
+          if (failed.length > 0) throw new Error(failed.map((c) => `${c.name}: ${c.message}`).join('; '));
+        },
+      },
+    },
+  });
+
+  return { app, agents, heartbeats, metrics, longPolls };
+}
+
+export type Master = ReturnType<typeof createMaster>;
+
+export interface RunningMaster extends Master {
+  server: Server;
+  /** `http://host:port` the API answers on. */
+  url: string;
+  db: SqliteDatabase;
+  /** Stops accepting requests, ends long-polls, closes Redis, the gateway and SQLite. */
+  close(): Promise<void>;
+}
+
+/** Builds every dependency from the configuration, serves the API, and returns a handle to stop it. */
+export async function startMaster(
+  config: MasterConfig,
+  options: Pick<MasterDeps, 'hooks' | 'now' | 'printAdminToken' | 'cloudflaredImage' | 'trustProxy'> & {
+    logger?: Logger;
+  } = {},
+): Promise<RunningMaster> {
+  const secrets = [config.cloudflareApiToken, ...(config.adminToken ? [config.adminToken] : [])];
+  const logger = options.logger ?? createLogger({ name: 'master', level: config.logLevel, secrets });
+  const db = openDatabase(config.dataDir);
+  const redis = new Redis(config.redisUrl.toString(), {
+    connectionName: 'tunnelfleet-master',
+    maxRetriesPerRequest: 1,
+  });
+  const gateway = await createCommandGateway({
+    connection: config.redisUrl.toString(),
+    logger: logger.child({ component: 'commands' }),
+    leaseMs: 60_000,
+  });
+  const cloudflare = createCloudflareLayer(
+    {
+      defaultToken: config.cloudflareApiToken,
+      tokens: config.cloudflareTokens ?? [],
+      accountId: config.cloudflareAccountId,
+      ...(config.cloudflareApiBaseUrl
+        ? { baseURL: config.cloudflareApiBaseUrl.toString().replace(/\/$/, '') }
+        : {}),
+    },
+    logger,
+  );
+  const master = createMaster({
+    ...options,
+    db,
+    redis,
+    gateway,
+    cloudflare,
+    logger,
+    accountId: config.cloudflareAccountId,
+    reportIntervalSeconds: config.reportIntervalSeconds,
+    ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+  });
+  const server = master.app.listen(config.port, config.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  // Long-polls hold requests for up to 30 s: keep the sockets open a little longer than that.
+  server.keepAliveTimeout = 35_000;
+  server.headersTimeout = 36_000;
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  logger.info({ port: address.port, host: config.host }, 'master listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    ...master,
+    server,
+    db,
+    url: `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`,
+    close() {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await gateway.close();
+        server.closeAllConnections();
+        await stopped;
+        await redis.quit().catch(() => undefined);
+        db.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { HeartbeatStore } from '../agents/heartbeats.js';
+import { listAgents } from '../store/agents.js';
+import type { SqliteDatabase } from '../store/database.js';
+import { countRoutesByStatus } from '../store/routes.js';
+
+/** Running totals of the command gateway (`CommandGateway.stats()`). */
+export interface CommandTotals {
+  queued: number;
+  delivered: number;
+  redelivered: number;
+}
+
+/** Cloudflare calls per token name, by result (`CloudflareLayer.callCounters()`). */
+export type CloudflareCallTotals = Record<string, Record<string, number>>;
+
+/**
+ * A counter whose total is kept by another module: at scrape time it is set to that total
+ * (prom-client counters can only go up, hence reset-then-increment).
+ */
+function mirrorCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => [Record<string, string>, number][],
+) {
+  return new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) this.inc(labels, value);
+    },
+  });
+}
+
+export interface MasterMetrics {
+  readonly registry: Registry;
+  /** For the reconciler: observe each reconcile's duration (`kind` = `full` | `tunnel` | `zone`). */
+  readonly reconcileDuration: Histogram<'kind'>;
+}
+
+/**
+ * The master's Prometheus metrics, in a registry of its own (no global state, so several masters
+ * can run in one test process). Gauges read their value at scrape time from SQLite and Redis.
+ */
+export function createMasterMetrics(deps: {
+  db: SqliteDatabase;
+  heartbeats: HeartbeatStore;
+  commandStats: () => CommandTotals;
+  cloudflareCalls: () => CloudflareCallTotals;
+}): MasterMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tunnelfleet_master_' });
+
+  new Gauge({
+    name: 'tunnelfleet_routes',
+    help: 'Desired routes by status',
+    labelNames: ['status'],
+    registers: [registry],
+    collect() {
+      for (const [status, count] of Object.entries(countRoutesByStatus(deps.db))) this.set({ status }, count);
+    },
+  });
+  new Gauge({
+    name: 'tunnelfleet_agents',
+    help: 'Agents by approval status',
+    labelNames: ['status'],
+    registers: [registry],
+    collect() {
+      const counts: Record<string, number> = { pending: 0, approved: 0, revoked: 0 };
+      for (const agent of listAgents(deps.db)) counts[agent.status] = (counts[agent.status] ?? 0) + 1;
+      for (const [status, count] of Object.entries(counts)) this.set({ status }, count);
+    },
+  });
+  new Gauge({
+    name: 'tunnelfleet_agents_online',
+    help: 'Agents that sent a heartbeat within the last three intervals',
+    registers: [registry],
+    async collect() {
+      this.set(await deps.heartbeats.countOnline());
+    },
+  });
+  mirrorCounter(registry, 'tunnelfleet_commands_queued_total', 'Agent commands enqueued', [], () => [
+    [{}, deps.commandStats().queued],
+  ]);
+  mirrorCounter(
+    registry,
+    'tunnelfleet_commands_delivered_total',
+    'Agent commands handed over by long-poll (first deliveries and redeliveries after a lease ran out)',
+    ['delivery'],
+    () => {
+      const stats = deps.commandStats();
+      return [
+        [{ delivery: 'first' }, stats.delivered],
+        [{ delivery: 'redelivery' }, stats.redelivered],
+      ];
+    },
+  );
+  mirrorCounter(
+    registry,
+    'tunnelfleet_cloudflare_calls_total',
+    'Cloudflare API calls by token and result',
+    ['token', 'result'],
+    () =>
+      Object.entries(deps.cloudflareCalls()).flatMap(([token, counters]) =>
+        Object.entries(counters).map(([result, value]): [Record<string, string>, number] => [
+          { token, result },
+          value,
+        ]),
+      ),
+  );
+
+  return {
+    registry,
+    reconcileDuration: new Histogram({
+      name: 'tunnelfleet_reconcile_duration_seconds',
+      help: 'Duration of reconcile runs',
+      labelNames: ['kind'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+  };
+}
