@@ -1,14 +1,10 @@
+import { TunnelfleetError } from '@tunnelfleet/common';
 import { APIConnectionError, APIError } from 'cloudflare';
 
-// Local base class: common/src/errors does not exist yet. When it lands, make
-// CloudflareLayerError extend its base class; subclasses keep their codes.
-export class CloudflareLayerError extends Error {
-  readonly code: string;
-
+/** Base of the Cloudflare layer's errors; `code` values start with `cf_`. */
+export class CloudflareLayerError extends TunnelfleetError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
+    super(code, message, options?.cause === undefined ? {} : { cause: options.cause });
   }
 }
 

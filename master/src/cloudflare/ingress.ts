@@ -127,15 +127,14 @@ export function sameIngress(a: readonly IngressRule[], b: readonly IngressRule[]
  *
  * - Foreign rules (every rule whose key we do not own) keep their content and relative order.
  * - Owned rules no longer wanted are removed; wanted ones are (re)written.
- * - Placement: each of our rules goes into a gap between foreign rules. It must come after
- *   every overlapping foreign rule that matched before it — that is, every overlapping one
- *   when the rule is new, since inserting it earlier would steal requests the foreign rule
- *   serves today. An existing rule of ours stays before an overlapping foreign rule it
- *   already preceded. Otherwise our rules go as late as possible (just before the catch-all),
- *   so foreign rules also keep their indices where they can. Among our own rules,
- *   exact hostnames precede wildcards and longer paths precede shorter ones; a less specific
- *   rule of ours is pushed after a more specific overlapping one, never the other way round,
- *   so that ordering never moves a rule of ours in front of a foreign rule.
+ * - Placement: a new rule of ours goes after every foreign rule (just before the catch-all),
+ *   so it can never take requests that a foreign rule serves today, and foreign rules keep
+ *   their indices. A rule of ours that exists already stays between the same foreign rules
+ *   (no reshuffle, so no write, when an operator adds a rule of their own). Among our own
+ *   rules, exact hostnames precede wildcards and longer paths precede shorter ones: a less
+ *   specific rule of ours that overlaps a more specific one is moved down to it, never the
+ *   other way round, so ordering never moves a rule of ours up past a foreign rule.
+ *   An overlapping foreign rule in front of one of ours is reported in `shadowed`.
  * - The operator's catch-all stays last; without one, `http_status:404` is added.
  */
 export function mergeIngress(input: IngressMergeInput): IngressMergeResult {
@@ -176,14 +175,9 @@ export function mergeIngress(input: IngressMergeInput): IngressMergeResult {
       const before = previous.get(key);
       const kept =
         before && isDeepStrictEqual(comparable(before.rule), comparable(rule)) ? before.rule : rule;
-      let lower = 0;
-      let upper = n;
-      foreign.forEach((f, j) => {
-        if (!overlaps(f.rule, rule)) return;
-        if (before && before.pos < f.pos) upper = Math.min(upper, j);
-        else lower = j + 1;
-      });
-      return { key, rule: kept, gap: Math.max(upper, lower) };
+      // An existing rule keeps its gap; a new one goes after every foreign rule.
+      const gap = before ? foreign.filter((f) => f.pos < before.pos).length : n;
+      return { key, rule: kept, gap };
     })
     .sort((a, b) => bySpecificity(a.rule, b.rule));
   placed.forEach((r, i) => {

@@ -1,0 +1,258 @@
+import { createHash } from 'node:crypto';
+import { withRetries } from './call-budget.js';
+import { type Credentials, normalizeHostname } from './cloudflare-credentials.js';
+import { statusOf, toLayerError } from './errors.js';
+import { listAll } from './pagination.js';
+
+export type AccessDecision = 'allow' | 'deny' | 'bypass' | 'non_identity';
+
+/** One reusable policy, as labels describe it. */
+export interface AccessPolicySpec {
+  decision: AccessDecision;
+  emails?: string[];
+  emailDomains?: string[];
+  everyone?: boolean;
+  serviceTokenIds?: string[];
+  anyValidServiceToken?: boolean;
+  sessionDuration?: string;
+}
+
+/** A self-hosted Access application for a hostname (and path). */
+export interface AccessAppSpec {
+  hostname: string;
+  path?: string;
+  /** Display name; Tunnelfleet appends its marker. Defaults to the domain. */
+  name?: string;
+  sessionDuration?: string;
+  /** Built into reusable policies that Tunnelfleet owns (shared by identical specs). */
+  policies?: AccessPolicySpec[];
+  /** Reusable policies defined on the master, linked as they are, after `policies`. */
+  policyIds?: string[];
+}
+
+export interface AccessSyncInput {
+  /** Every application wanted (the whole set for the caller's scope). */
+  desired: readonly AccessAppSpec[];
+  /** Ids of the applications the caller recorded as ours: only these may be deleted. */
+  ownedAppIds: readonly string[];
+  adopt?: boolean;
+}
+
+export interface AccessAppResult {
+  status: 'ok' | 'conflict' | 'adopted' | 'error';
+  appId?: string;
+  message?: string;
+}
+
+export interface AccessSyncResult {
+  /** By domain (`hostname` or `hostname/path`). */
+  apps: Record<string, AccessAppResult>;
+  ownedAppIds: string[];
+  deletedAppIds: string[];
+}
+
+export const ACCESS_APP_MARKER = ' [tunnelfleet]';
+export const ACCESS_POLICY_PREFIX = 'tunnelfleet:';
+const DEFAULT_SESSION = '24h';
+
+interface AppState {
+  id: string;
+  domain: string;
+  name: string;
+  type: string;
+  sessionDuration: string;
+  policyIds: string[];
+}
+
+interface PolicyBody {
+  name: string;
+  decision: AccessDecision;
+  include: Record<string, unknown>[];
+  session_duration?: string;
+}
+
+/** `hostname` or `hostname/path`; a path given as an anchored regex loses its anchors. */
+export function accessDomain(hostname: string, path?: string): string {
+  const host = normalizeHostname(hostname);
+  if (!path) return host;
+  const bare = path.replace(/^\^/, '').replace(/\$$/, '');
+  return bare === '' || bare === '/' ? host : `${host}${bare.startsWith('/') ? bare : `/${bare}`}`;
+}
+
+const isOurs = (name: string) => name.endsWith(ACCESS_APP_MARKER);
+
+/** The policy a spec stands for; its name is a digest of its content, so equal specs share one. */
+export function policyBody(spec: AccessPolicySpec): PolicyBody {
+  const sorted = (list: string[] | undefined) =>
+    [...new Set((list ?? []).map((v) => v.trim().toLowerCase()))].sort();
+  const include: Record<string, unknown>[] = [
+    ...(spec.everyone ? [{ everyone: {} }] : []),
+    ...sorted(spec.emails).map((email) => ({ email: { email } })),
+    ...sorted(spec.emailDomains).map((domain) => ({ email_domain: { domain } })),
+    ...[...new Set(spec.serviceTokenIds ?? [])].sort().map((token_id) => ({ service_token: { token_id } })),
+    ...(spec.anyValidServiceToken ? [{ any_valid_service_token: {} }] : []),
+  ];
+  const content = { decision: spec.decision, include, session_duration: spec.sessionDuration ?? null };
+  const digest = createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 16);
+  return {
+    name: `${ACCESS_POLICY_PREFIX}${spec.decision}:${digest}`,
+    decision: spec.decision,
+    include,
+    ...(spec.sessionDuration ? { session_duration: spec.sessionDuration } : {}),
+  };
+}
+
+/**
+ * Keeps one self-hosted Access application per wanted domain, linked to reusable policies.
+ * An application is ours when its name carries the marker; one without it on a wanted domain is
+ * a conflict unless `adopt`. Applications are deleted only when their id is in `ownedAppIds`
+ * and they still carry the marker. Unchanged applications are not rewritten. Policies named
+ * with our prefix that no application uses any more are deleted.
+ */
+export async function syncAccessApps(creds: Credentials, input: AccessSyncInput): Promise<AccessSyncResult> {
+  const handle = creds.account();
+  const account_id = creds.accountId;
+  const api = handle.client.zeroTrust.access;
+  const retry = creds.retry;
+
+  try {
+    // Writes that may have happened before a failure are found by the next attempt's reads.
+    return await withRetries(async () => {
+      const apps = (await listAll(() => api.applications.list({ account_id, per_page: 1000 }), retry)).map(
+        toAppState,
+      );
+      const policies = await listAll(() => api.policies.list({ account_id, per_page: 1000 }), retry);
+      const policyIdByName = new Map(
+        policies.flatMap((p) => (p.id && p.name ? [[p.name, p.id] as const] : [])),
+      );
+      const linked = new Map(apps.map((app) => [app.id, app.policyIds]));
+      const result: AccessSyncResult = { apps: {}, ownedAppIds: [], deletedAppIds: [] };
+
+      const ensurePolicy = async (spec: AccessPolicySpec): Promise<string> => {
+        const body = policyBody(spec);
+        const known = policyIdByName.get(body.name);
+        if (known) return known;
+        const created = await api.policies.create({ account_id, ...body } as never);
+        policyIdByName.set(body.name, created.id!);
+        return created.id!;
+      };
+
+      const wanted = new Map<string, AccessAppSpec>();
+      for (const spec of input.desired) wanted.set(accessDomain(spec.hostname, spec.path), spec);
+
+      for (const [domain, spec] of wanted) {
+        const onDomain = apps.filter((app) => app.domain === domain);
+        const ours = onDomain.find((app) => isOurs(app.name));
+        const foreign = onDomain.filter((app) => !isOurs(app.name));
+        const problem = (spec.policies ?? []).find((p) => policyBody(p).include.length === 0);
+        if (problem || (spec.policies ?? []).length + (spec.policyIds ?? []).length === 0) {
+          // A bad spec leaves the app as it is (still ours), rather than opening or deleting it.
+          result.apps[domain] = {
+            status: 'error',
+            message: `Access for ${domain} names no one to let in`,
+            ...(ours ? { appId: ours.id } : {}),
+          };
+          continue;
+        }
+        const policyIds = [
+          ...(await sequential(spec.policies ?? [], ensurePolicy)),
+          ...(spec.policyIds ?? []),
+        ];
+        const body = {
+          type: 'self_hosted' as const,
+          domain,
+          name: `${spec.name ?? domain}${ACCESS_APP_MARKER}`,
+          session_duration: spec.sessionDuration ?? DEFAULT_SESSION,
+          policies: policyIds.map((id, i) => ({ id, precedence: i + 1 })),
+        };
+        let target: AppState | undefined = ours;
+        let status: AccessAppResult['status'] = 'ok';
+        if (!ours && foreign.length > 0) {
+          if (!input.adopt || foreign.length > 1) {
+            result.apps[domain] = {
+              status: 'conflict',
+              message: `${domain} already has an Access application Tunnelfleet does not own (${foreign
+                .map((a) => a.name)
+                .join(', ')})`,
+            };
+            continue;
+          }
+          target = foreign[0];
+          status = 'adopted';
+        }
+        if (!target) {
+          const created = await api.applications.create({ account_id, ...body });
+          result.apps[domain] = { status, appId: created.id! };
+          linked.set(created.id!, policyIds);
+          continue;
+        }
+        const same =
+          target.type === 'self_hosted' &&
+          target.name === body.name &&
+          target.sessionDuration === body.session_duration &&
+          target.policyIds.join() === policyIds.join();
+        if (!same) {
+          const id = target.id;
+          await withRetries(() => api.applications.update(id, { account_id, ...body }), retry);
+          linked.set(id, policyIds);
+        }
+        result.apps[domain] = { status, appId: target.id };
+      }
+
+      const keep = new Set(Object.values(result.apps).flatMap((r) => (r.appId ? [r.appId] : [])));
+      for (const id of input.ownedAppIds) {
+        const app = apps.find((a) => a.id === id);
+        if (keep.has(id) || !app || !isOurs(app.name)) continue;
+        try {
+          await withRetries(() => api.applications.delete(id, { account_id }), retry);
+        } catch (err) {
+          if (statusOf(err) !== 404) throw err;
+        }
+        linked.delete(id);
+        result.deletedAppIds.push(id);
+      }
+      // An owned app still wanted under another domain, or gone, is simply not kept.
+      result.ownedAppIds = [...keep].sort();
+
+      const inUse = new Set([...linked.values()].flat());
+      for (const [name, id] of policyIdByName) {
+        if (!name.startsWith(ACCESS_POLICY_PREFIX) || inUse.has(id)) continue;
+        try {
+          await withRetries(() => api.policies.delete(id, { account_id }), retry);
+        } catch (err) {
+          // Gone already, or linked meanwhile by another sync: either way it is not ours to force.
+          const status = statusOf(err);
+          if (status !== 404 && status !== 400) throw err;
+        }
+      }
+      return result;
+    }, retry);
+  } catch (err) {
+    throw toLayerError(err, handle.name, 'sync Access applications');
+  }
+}
+
+function toAppState(app: unknown): AppState {
+  const a = app as {
+    id?: string;
+    domain?: string;
+    name?: string;
+    type?: string;
+    session_duration?: string;
+    policies?: { id?: string }[];
+  };
+  return {
+    id: a.id ?? '',
+    domain: (a.domain ?? '').toLowerCase(),
+    name: a.name ?? '',
+    type: a.type ?? '',
+    sessionDuration: a.session_duration ?? DEFAULT_SESSION,
+    policyIds: (a.policies ?? []).flatMap((p) => (p.id ? [p.id] : [])),
+  };
+}
+
+async function sequential<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const item of items) out.push(await fn(item));
+  return out;
+}
