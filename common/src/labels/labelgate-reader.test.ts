@@ -291,7 +291,7 @@ const invalid: [Record<string, string>, 'error' | 'warning', string][] = [
   [
     { ...lg('tunnel.web.access', 'p'), 'labelgate.access.p.policy.include.mails': 'a@b.com' },
     'error',
-    'labelgate.access.p.policy.include.mails: has an unknown selector "mails" (did you mean "emails"?)',
+    'labelgate.access.p.policy.include.mails: "a@b.com" has an unknown selector "mails" (did you mean "emails"?)',
   ],
   [
     { ...lg('tunnel.web.access', 'p'), 'labelgate.access.p.policy.include.emails': '' },
@@ -338,7 +338,7 @@ const invalid: [Record<string, string>, 'error' | 'warning', string][] = [
       'labelgate.tunnel.api.service': 'http://a:1',
     },
     'error',
-    'labelgate.tunnel.web.hostname: "app.example.com" is a duplicate: "app.example.com" is already routed by route "labelgate.api" on this container',
+    'labelgate.tunnel.api.hostname: "APP.example.com" is a duplicate: "app.example.com" is already routed by route "labelgate.web" on this container',
   ],
 ];
 

@@ -134,11 +134,13 @@ function accessDefinition(name: string, properties: Properties, problems: LabelP
   // Labelgate's decision defaults to allow, even for service tokens.
   const policy = finishPolicy({ ...parts, decision: parts.decision ?? 'allow' });
   const first = properties.values().next().value as LabelValue;
-  if (!policy.ok)
-    problems.push(
-      labelError({ label: properties.get('policy.decision')?.label ?? first.label, reason: policy.reason }),
-    );
-  else if (policy.value) spec.policy = policy.value;
+  const hasErrors = problems.some((p) => p.severity === 'error');
+  if (!policy.ok) {
+    if (!hasErrors)
+      problems.push(
+        labelError({ label: properties.get('policy.decision')?.label ?? first.label, reason: policy.reason }),
+      );
+  } else if (policy.value) spec.policy = policy.value;
   return spec;
 }
 
