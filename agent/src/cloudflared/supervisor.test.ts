@@ -3,6 +3,7 @@ import {
   CLOUDFLARED_IMAGE,
   connectDockerEngine,
   ensureTestImages,
+  TEST_CLOUDFLARED_IMAGE,
   uniqueName,
   waitFor,
 } from '@tunnelfleet/test';
@@ -157,7 +158,7 @@ describe('createCloudflaredSupervisor', () => {
     expect((await managed(agentId)).map((c) => c.Id)).toEqual([supervisor.status().containerId]);
   });
 
-  it('replaces the container when the token changes and keeps it when nothing changes', async () => {
+  it('replaces the container when the token or image changes and keeps it when nothing changes', async () => {
     const { agentId, desired, supervise } = setup();
     const supervisor = supervise();
     const first = await supervisor.apply(desired);
@@ -172,6 +173,12 @@ describe('createCloudflaredSupervisor', () => {
     expect(containers[0]!.Labels[CLOUDFLARED_LABELS.tokenHash]).toBe(tokenHash(rotated.token));
     expect(containers[0]!.Labels[CLOUDFLARED_LABELS.tokenHash]).not.toBe(tokenHash(desired.token));
     await waitFor(() => supervisor.status().ready, { description: 'the new cloudflared ready' });
+
+    const third = await supervisor.apply({ ...rotated, image: TEST_CLOUDFLARED_IMAGE });
+    expect(third.containerId).not.toBe(second.containerId);
+    const [replaced] = await managed(agentId);
+    expect(replaced?.Labels[CLOUDFLARED_LABELS.image]).toBe(TEST_CLOUDFLARED_IMAGE);
+    expect(replaced?.Id).toBe(third.containerId);
   });
 
   it('removes the container when the desired state is stopped', async () => {
@@ -224,11 +231,11 @@ describe('createCloudflaredSupervisor', () => {
     expect((await managed(agentId)).map((c) => c.Id)).toEqual([containerId]);
   });
 
-  it('reports an image that cannot be pulled', async () => {
+  it('reports an image that cannot be pulled, and starts once it is there', async () => {
     const { agentId, desired, supervise } = setup();
     const supervisor = supervise();
     // Nothing listens on port 1: the pull fails at once instead of waiting for a registry.
-    const image = '127.0.0.1:1/tunnelfleet/missing-cloudflared:latest';
+    const image = `127.0.0.1:1/tunnelfleet/${uniqueName('missing-cloudflared')}:latest`;
     await expect(supervisor.apply({ ...desired, image })).rejects.toBeInstanceOf(
       CloudflaredImageUnavailableError,
     );
@@ -237,5 +244,19 @@ describe('createCloudflaredSupervisor', () => {
     expect(status.ready).toBe(false);
     expect(status.lastError).toContain(image);
     expect(await managed(agentId)).toEqual([]);
+
+    // The supervisor keeps retrying in the background: an image that appears later is used.
+    const [repo, tag] = [image.slice(0, image.lastIndexOf(':')), 'latest'];
+    await docker.getImage(CLOUDFLARED_IMAGE).tag({ repo, tag });
+    try {
+      await waitFor(() => supervisor.status().ready, {
+        description: 'cloudflared started from the late image',
+      });
+      expect(supervisor.status()).toMatchObject({ state: 'running', restarts: 0 });
+      expect(supervisor.status().lastError).toBeUndefined();
+    } finally {
+      await supervisor.stop({ removeContainer: true });
+      await docker.getImage(image).remove();
+    }
   });
 });

@@ -276,14 +276,15 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     if (restartTimer || stopped) return;
     if (startedAt && Date.now() - startedAt >= stableAfterMs) backoff.reset();
     const delayMs = backoff.next();
-    phase = 'restarting';
+    // Without a container (image not pullable yet, say) the retry is not a restart of anything.
+    phase = containerId ? 'restarting' : 'missing';
     setReady(false);
-    logger.warn({ containerId, why, delayMs, attempt: backoff.attempts }, 'cloudflared is down; restarting');
+    logger.warn({ containerId, why, delayMs, attempt: backoff.attempts }, 'cloudflared is down; retrying');
     restartTimer = setTimeout(() => {
       restartTimer = undefined;
       void run(async () => {
         if (stopped || desired?.state !== 'running') return;
-        restarts += 1;
+        if (containerId) restarts += 1;
         try {
           await reconcile();
         } catch (error) {
@@ -296,24 +297,28 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
 
   /** Compares the container with what is wanted and probes readiness. */
   const check = async () => {
-    if (stopped || restartTimer || desired?.state !== 'running' || !spec) return;
-    if (!containerId) {
-      scheduleRestart('no container');
+    if (stopped || restartTimer || desired?.state !== 'running') return;
+    if (!spec || !containerId) {
+      scheduleRestart('not started');
       return;
     }
     let info: Docker.ContainerInspectInfo;
     try {
       info = await docker.getContainer(containerId).inspect();
     } catch (error) {
-      if (isNotFound(error)) scheduleRestart('container removed');
-      else logger.warn({ err: error }, 'cannot inspect cloudflared');
+      if (isNotFound(error)) {
+        lastError = 'cloudflared container was removed';
+        scheduleRestart('container removed');
+      } else logger.warn({ err: error }, 'cannot inspect cloudflared');
       return;
     }
     if (!info.State.Running) {
-      scheduleRestart(`container ${info.State.Status} (exit code ${info.State.ExitCode})`);
+      lastError = `cloudflared ${info.State.Status} with exit code ${info.State.ExitCode}`;
+      scheduleRestart(lastError);
       return;
     }
     phase = 'running';
+    lastError = undefined;
     if (Date.now() - startedAt >= stableAfterMs) backoff.reset();
     const address = info.NetworkSettings.Networks[spec.network]?.IPAddress;
     setReady(address ? await probeReady(address, spec.metricsPort, readyTimeoutMs) : false);
