@@ -28,7 +28,9 @@ describe('authentication and token scopes', () => {
     const foreign = await w.api('GET', `/accounts/${other.id}/cfd_tunnel`);
     expect(foreign.status).toBe(403);
     expect(foreign.body.errors[0]?.code).toBe(9109);
-    expect((await w.api('GET', '/accounts')).body.result.map((a: { id: string }) => a.id)).toEqual([w.account.id]);
+    expect((await w.api('GET', '/accounts')).body.result.map((a: { id: string }) => a.id)).toEqual([
+      w.account.id,
+    ]);
   });
 
   it('answers unknown paths with 7000 and wrong methods with 405', async () => {
@@ -126,7 +128,12 @@ describe('faults', () => {
   it('logs every call with its route key, status and token name', async () => {
     w = await emulatorWithWorld();
     await w.api('GET', '/zones');
-    await w.api('POST', `/zones/${w.zone.id}/dns_records`, { type: 'A', name: 'x', content: '192.0.2.1', ttl: 1 });
+    await w.api('POST', `/zones/${w.zone.id}/dns_records`, {
+      type: 'A',
+      name: 'x',
+      content: '192.0.2.1',
+      ttl: 1,
+    });
     await w.api('POST', `/zones/${w.zone.id}/dns_records`, { type: 'A', name: 'x', content: 'bad', ttl: 1 });
     expect(w.emulator.calls().map((c) => [c.route, c.status, c.token])).toEqual([
       ['GET /zones', 200, 'main'],
