@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import {
+  buildCloudflaredSpec,
+  type CloudflaredSpecInput,
+  cloudflaredContainerName,
+  tokenHash,
+} from './container-spec.js';
+
+const input: CloudflaredSpecInput = {
+  agentId: 'agent:01/weird',
+  tunnelId: '6ff42ae2-765d-4adf-8112-31c55c1551ef',
+  token: 'dG9rZW4tdG9rZW4tdG9rZW4=',
+  image: 'cloudflare/cloudflared:2025.1.0',
+  network: 'tunnelfleet',
+  metricsPort: 20241,
+};
+
+describe('buildCloudflaredSpec', () => {
+  it('puts settings before "run" and the token only in the environment', () => {
+    const spec = buildCloudflaredSpec({
+      ...input,
+      settings: {
+        protocol: 'http2',
+        logLevel: 'warn',
+        extraArgs: ['--edge-ip-version', '4'],
+        metricsPort: 9000,
+      },
+    });
+    expect(spec.createOptions.Cmd).toEqual([
+      'tunnel',
+      '--no-autoupdate',
+      '--metrics',
+      '0.0.0.0:9000',
+      '--protocol',
+      'http2',
+      '--loglevel',
+      'warn',
+      '--edge-ip-version',
+      '4',
+      'run',
+    ]);
+    expect(spec.createOptions.Env).toEqual([`TUNNEL_TOKEN=${input.token}`]);
+    expect(JSON.stringify(spec.createOptions.Labels)).not.toContain(input.token);
+    expect(spec.metricsPort).toBe(9000);
+  });
+
+  it('uses the network from the settings over the default', () => {
+    const spec = buildCloudflaredSpec({ ...input, settings: { network: 'edge' } });
+    expect(spec.network).toBe('edge');
+    expect(spec.createOptions.HostConfig?.NetworkMode).toBe('edge');
+  });
+
+  it('changes its hash with the token, image, network or arguments only', () => {
+    const base = buildCloudflaredSpec(input).specHash;
+    expect(buildCloudflaredSpec({ ...input }).specHash).toBe(base);
+    expect(
+      buildCloudflaredSpec({ ...input, tunnelId: '00000000-0000-4000-8000-000000000000' }).specHash,
+    ).toBe(base);
+    for (const changed of [
+      { token: 'b3RoZXItb3RoZXItb3RoZXI=' },
+      { image: 'cloudflare/cloudflared:2025.2.0' },
+      { network: 'other' },
+      { settings: { protocol: 'quic' as const } },
+    ]) {
+      expect(buildCloudflaredSpec({ ...input, ...changed }).specHash).not.toBe(base);
+    }
+  });
+
+  it('derives a valid, stable container name and a short token hash', () => {
+    expect(cloudflaredContainerName(input.agentId)).toMatch(/^tunnelfleet-cloudflared-[0-9a-f]{12}$/);
+    expect(cloudflaredContainerName(input.agentId)).toBe(cloudflaredContainerName('agent:01/weird'));
+    expect(tokenHash(input.token)).toMatch(/^[0-9a-f]{16}$/);
+    expect(tokenHash(input.token)).not.toBe(tokenHash('b3RoZXItb3RoZXItb3RoZXI='));
+  });
+});

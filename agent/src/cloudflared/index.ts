@@ -1,0 +1,10 @@
+export { CLOUDFLARED_LABELS, cloudflaredContainerName, tokenHash } from './container-spec.js';
+export { CloudflaredImageUnavailableError, CloudflaredNameTakenError } from './errors.js';
+export {
+  type CloudflaredDesired,
+  type CloudflaredState,
+  type CloudflaredStatus,
+  type CloudflaredSupervisor,
+  type CloudflaredSupervisorOptions,
+  createCloudflaredSupervisor,
+} from './supervisor.js';

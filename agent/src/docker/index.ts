@@ -1,0 +1,16 @@
+export { type Backoff, type BackoffOptions, createBackoff } from './backoff.js';
+export { labelParseContext, normalizeContainer } from './container-info.js';
+export {
+  type ContainerWatcher,
+  type ContainerWatcherOptions,
+  createContainerWatcher,
+  DEFAULT_RELIST_INTERVAL_MS,
+  type ResyncReason,
+} from './container-watcher.js';
+export {
+  createDockerClient,
+  DEFAULT_DOCKER_SOCKET,
+  type DockerEndpoint,
+  parseDockerHost,
+} from './docker-host.js';
+export { DEFAULT_LABEL_PREFIXES, hasTunnelLabels } from './label-match.js';

@@ -1,0 +1,5 @@
+export {
+  createTunnelStateCache,
+  type TunnelStateCache,
+  type TunnelStateCacheOptions,
+} from './tunnel-state-cache.js';
