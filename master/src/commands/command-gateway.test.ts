@@ -1,5 +1,6 @@
 import { type Command, NotFoundError, ValidationError } from '@tunnelfleet/common';
 import { type RedisServerHandle, startRedisServer, waitFor } from '@tunnelfleet/test';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CommandGateway, type CommandGatewayOptions, createCommandGateway } from './command-gateway.js';
@@ -91,6 +92,26 @@ describe('command gateway', () => {
 
     await commands.acknowledge(agent, queued.id, ack(queued));
     expect(await commands.next(agent, { timeoutMs: 0 })).toBeNull();
+  });
+
+  it('delivers again a command a crashed master left active without a lease', async () => {
+    const commands = await gateway();
+    const agent = uniqueAgentId();
+    const queued = await commands.enqueue(agent, startTunnel());
+    await commands.next(agent, { timeoutMs: 0 });
+    // What a master killed between taking the job and writing its lease leaves behind.
+    const raw = new Redis(redis.url);
+    try {
+      expect(await raw.del(`tunnelfleet:cmd-lease:${agent}`)).toBe(1);
+    } finally {
+      raw.disconnect();
+    }
+
+    const restarted = await gateway();
+    expect(await restarted.next(agent, { timeoutMs: 0 })).toMatchObject({
+      id: queued.id,
+      lease: { attempt: 2 },
+    });
   });
 
   it('keeps a command queued while the agent is away and delivers it when the agent returns', async () => {

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { createKeyedMutex } from './keyed-mutex.js';
+
+describe('keyed mutex', () => {
+  it('runs tasks of one key one at a time in call order, even after a failure', async () => {
+    const mutex = createKeyedMutex();
+    const events: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+
+    const first = mutex.run('a', async () => {
+      events.push('first start');
+      await gate;
+      events.push('first end');
+      throw new Error('first failed');
+    });
+    const second = mutex.run('a', async () => {
+      events.push('second');
+      return 2;
+    });
+    const other = mutex.run('b', async () => {
+      events.push('other key');
+      return 'b';
+    });
+
+    expect(await other).toBe('b');
+    expect(events).toEqual(['first start', 'other key']);
+    release();
+    await expect(first).rejects.toThrow('first failed');
+    expect(await second).toBe(2);
+    expect(events).toEqual(['first start', 'other key', 'first end', 'second']);
+  });
+});
