@@ -246,7 +246,7 @@ const invalid: [Record<string, string>, 'error' | 'warning', string][] = [
   [
     lg('tunnel.Web.hostname', 'x.example.com'),
     'error',
-    'labelgate.tunnel.Web.hostname: is ignored: the service name "Web" is not lower-case letters, digits and inner "-", as Labelgate refuses it too',
+    'labelgate.tunnel.Web.hostname: is ignored: the service name "Web" is not lower-case letters, digits and inner "-" (at most 63), as Labelgate refuses it too',
   ],
   [
     lg('tunnel.path.hostname', 'x.example.com'),

@@ -11,7 +11,7 @@ import type { AccessSpec, LabelProblem } from './types.js';
 
 const PREFIX = 'labelgate.';
 const TYPES = ['tunnel', 'access', 'dns'];
-const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const RESERVED = new Set(
   'hostname service type target proxied ttl cleanup credential tunnel path origin access priority weight port flags tag comment'.split(
     ' ',
@@ -56,7 +56,7 @@ function group(labels: LabelMap, problems: LabelProblem[]): Map<string, Map<stri
     if (!NAME.test(name) || RESERVED.has(name)) {
       const why = RESERVED.has(name)
         ? 'is a reserved word'
-        : 'is not lower-case letters, digits and inner "-"';
+        : 'is not lower-case letters, digits and inner "-" (at most 63)';
       problems.push(
         labelError({
           label,
@@ -255,6 +255,13 @@ function tunnelDraft(
     if (definition) {
       problems.push(...definition.problems);
       draft.access = definition.spec;
+    } else if (!NAME.test(policyName)) {
+      problems.push(
+        labelError({
+          ...access,
+          reason: 'is not an access definition name (lower-case letters, digits and inner "-", at most 63)',
+        }),
+      );
     } else {
       draft.access = { namedPolicies: [policyName] };
       problems.push(

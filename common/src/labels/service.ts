@@ -120,7 +120,8 @@ export function defaultService(context: LabelParseContext): Check<ServiceResult>
     return ok({ service: `http://${name.toLowerCase()}:${ports[0]}` });
   }
   if (!name) return refuse('is not set and the container name is unknown, so it cannot be completed');
+  const example = HOST_NAME.test(name.toLowerCase()) && name.length <= 63 ? name.toLowerCase() : 'HOST';
   return refuse(
-    `is not set and ${portNote(ports)}, so it cannot be completed (write e.g. "http://${name}:PORT")`,
+    `is not set and ${portNote(ports)}, so it cannot be completed (write e.g. "http://${example}:PORT")`,
   );
 }
