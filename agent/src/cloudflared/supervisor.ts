@@ -1,6 +1,5 @@
-import type { CloudflaredSettings } from '@tunnelfleet/common';
+import type { CloudflaredSettings, Logger } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
-import type { Logger } from 'pino';
 import { type BackoffOptions, createBackoff } from '../docker/backoff.js';
 import { isConflict, isNotFound, isNotModified } from '../docker/docker-errors.js';
 import { subscribeDockerEvents } from '../docker/docker-events.js';

@@ -2,10 +2,10 @@ import {
   type Container,
   type ContainerChange,
   containerSchema,
+  type Logger,
   parseContainerLabels,
 } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
-import type { Logger } from 'pino';
 import { type BackoffOptions, createBackoff } from './backoff.js';
 import { labelParseContext, normalizeContainer } from './container-info.js';
 import { isNotFound } from './docker-errors.js';

@@ -1,5 +1,5 @@
+import type { Logger } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
-import type { Logger } from 'pino';
 import { z } from 'zod';
 import { type BackoffOptions, createBackoff } from './backoff.js';
 

@@ -1,7 +1,12 @@
 import { chmod, mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AGENT_DATA_FILES, identifierSchema, type TunnelState, tunnelStateSchema } from '@tunnelfleet/common';
-import type { Logger } from 'pino';
+import {
+  AGENT_DATA_FILES,
+  identifierSchema,
+  type Logger,
+  type TunnelState,
+  tunnelStateSchema,
+} from '@tunnelfleet/common';
 import type { z } from 'zod';
 import { writeFileAtomic } from './atomic-write.js';
 
