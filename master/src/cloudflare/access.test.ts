@@ -64,7 +64,9 @@ describe('Access sync against the emulator', () => {
     const created = await layer.syncAccessApps({ desired, ownedAppIds: [] });
     expect(Object.values(created.apps).map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
     expect(created.ownedAppIds).toHaveLength(3);
-    const admin = (await listApps()).find((a) => a.domain === 'app.example.com/admin') as {
+    const admin = (await listApps()).find(
+      (a) => (a as { domain?: string }).domain === 'app.example.com/admin',
+    ) as {
       name?: string;
       session_duration?: string;
       policies?: { id?: string }[];

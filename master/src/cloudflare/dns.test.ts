@@ -150,7 +150,7 @@ describe('DNS sync against the emulator', () => {
     expect(Object.values(first.hostnames).every((r) => r.status === 'ok')).toBe(true);
     expect(first.owned).toHaveLength(100);
     expect(dnsWrites().length).toBeLessThanOrEqual(2);
-    expect(records('example.com').filter((r) => r.name.startsWith('burst-'))).toHaveLength(100);
+    expect(records('example.com').filter((r) => String(r.name).startsWith('burst-'))).toHaveLength(100);
 
     world.emulator.clearCalls();
     const again: { owned: OwnedDnsRecord[] } = await layer.syncDnsRecords({
@@ -164,7 +164,7 @@ describe('DNS sync against the emulator', () => {
     world.emulator.clearCalls();
     await layer.syncDnsRecords({ owner: 'agent-5', owned: again.owned, desired: [] });
     expect(dnsWrites().length).toBeLessThanOrEqual(2);
-    expect(records('example.com').filter((r) => r.name.startsWith('burst-'))).toEqual([]);
+    expect(records('example.com').filter((r) => String(r.name).startsWith('burst-'))).toEqual([]);
   });
 
   it('splits a sync larger than the batch limit', async () => {
