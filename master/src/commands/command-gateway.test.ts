@@ -216,6 +216,14 @@ describe('command gateway', () => {
     expect(seen).toEqual([v1.version, v2.version, v3.version]);
   });
 
+  it('keeps versions above the one the store recorded when Redis lost its counter', async () => {
+    const commands = await gateway();
+    const agent = uniqueAgentId();
+    expect((await commands.enqueue(agent, startTunnel(), { afterVersion: 41 })).version).toBe(42);
+    expect((await commands.enqueue(agent, stopTunnel(), { afterVersion: 7 })).version).toBe(43);
+    expect((await commands.enqueue(agent, stopTunnel())).version).toBe(44);
+  });
+
   it('purges a deleted agent’s queue without ever reusing its versions', async () => {
     const commands = await gateway();
     const agent = uniqueAgentId();

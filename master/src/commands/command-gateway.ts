@@ -53,9 +53,18 @@ export interface CommandStats {
   openPolls: number;
 }
 
+export interface EnqueueOptions {
+  /**
+   * The command's version will be above this one: pass the last version the store recorded for the
+   * agent, so that versions keep increasing even if Redis lost its data (the agent would otherwise
+   * ignore every new command as stale).
+   */
+  afterVersion?: number;
+}
+
 export interface CommandGateway {
   /** Queues a command for the agent with the next version of that agent. Resolves with the envelope. */
-  enqueue(agentId: string, command: CommandRequest): Promise<Command>;
+  enqueue(agentId: string, command: CommandRequest, options?: EnqueueOptions): Promise<Command>;
   /**
    * The agent's long-poll: the next command, or `null` when `timeoutMs` passed, `signal` aborted or
    * `closeAgent` ended it. Throws `CommandQueueUnavailableError` if Redis is down when it starts; an
@@ -84,6 +93,16 @@ interface Lease {
 }
 
 type Claim = { command: Command } | { inFlightUntil: number } | { empty: true };
+
+/** INCR, raised above a floor when the counter is behind it (e.g. Redis restored without data). */
+const NEXT_VERSION = `
+local version = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[1])
+if version <= floor then
+  version = floor + 1
+  redis.call('SET', KEYS[1], version)
+end
+return version`;
 
 /** Command ids are UUIDs the gateway made; anything else cannot be one of them. */
 const COMMAND_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -219,14 +238,19 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
   };
 
   return {
-    async enqueue(agentId, request) {
+    async enqueue(agentId, request, { afterVersion = 0 } = {}) {
       assertAgentId(agentId);
+      if (!Number.isSafeInteger(afterVersion) || afterVersion < 0) {
+        throw new ValidationError('enqueue options', [
+          { path: 'afterVersion', reason: 'a non-negative integer' },
+        ]);
+      }
       const id = randomUUID();
       const issuedAt = new Date().toISOString();
       // Validated before a version is spent, with a placeholder version.
       parseOrThrow(commandSchema, { ...request, id, version: 0, issuedAt }, 'command');
       const command = await exclusive(agentId, 'enqueue', async () => {
-        const version = await redis.client.incr(keys.version(agentId));
+        const version = Number(await redis.client.eval(NEXT_VERSION, 1, keys.version(agentId), afterVersion));
         const data = { ...request, version, issuedAt };
         await queues.add(agentId, id, data);
         counters.queued++;
