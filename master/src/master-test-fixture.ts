@@ -1,0 +1,174 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AGENT_ROUTES, loadConfig, masterConfigSpec, type RegisterRequest } from '@tunnelfleet/common';
+import {
+  type CloudflareEmulator,
+  type RedisServerHandle,
+  startCloudflareEmulator,
+  startRedisServer,
+} from '@tunnelfleet/test';
+import { pino } from 'pino';
+import { type RunningMaster, startMaster } from './master.js';
+
+/**
+ * A real master for integration tests: private redis-server, SQLite in a temp dir, the Cloudflare
+ * emulator, HTTP on a loopback port. Configured through the real environment loader.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: tests read answers field by field and assert on them
+type Json = any;
+
+export interface MasterFixture {
+  master: RunningMaster;
+  redis: RedisServerHandle;
+  emulator: CloudflareEmulator;
+  accountId: string;
+  cloudflareToken: string;
+  dataDir: string;
+  adminToken: string;
+  /** Moves the heartbeat clock forward. */
+  advanceClock(ms: number): void;
+  /** JSON request to the master; `token` is sent as a bearer. */
+  request(
+    method: string,
+    path: string,
+    options?: {
+      token?: string;
+      body?: unknown;
+      rawBody?: string;
+      contentType?: string;
+      signal?: AbortSignal;
+    },
+  ): Promise<{ status: number; body: Json; headers: Headers }>;
+  admin(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Json; headers: Headers }>;
+  /** Creates a key through the admin API and registers an agent with it. */
+  enrollAgent(options?: {
+    name?: string;
+    hostnameAllowlist?: string[];
+    autoApprove?: boolean;
+  }): Promise<{ key: string; keyId: string; agentId: string; status: string }>;
+  /** Live (not deleted) tunnels of that name at the emulator, read over its HTTP API. */
+  liveTunnels(name: string): Promise<{ id: string; name: string }[]>;
+  close(): Promise<void>;
+}
+
+export const ADMIN_TOKEN = `tfa_test_${'a'.repeat(40)}`;
+
+export function registerBody(overrides: Partial<RegisterRequest> = {}): RegisterRequest {
+  return { name: 'host', agentVersion: '0.1.0', hostname: 'host.local', docker: null, ...overrides };
+}
+
+export async function startMasterFixture(
+  options: {
+    adminToken?: string | null;
+    reportIntervalSeconds?: number;
+    printAdminToken?: (text: string) => void;
+    redis?: RedisServerHandle;
+    dataDir?: string;
+  } = {},
+): Promise<MasterFixture> {
+  const redis = options.redis ?? (await startRedisServer());
+  const emulator = await startCloudflareEmulator();
+  const account = emulator.createAccount('tunnelfleet-test');
+  const cloudflareToken = emulator.createToken({ accountIds: [account.id], zoneNames: 'all' });
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tunnelfleet-master-'));
+  const adminToken = options.adminToken === undefined ? ADMIN_TOKEN : options.adminToken;
+  const config = loadConfig(masterConfigSpec, {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    TUNNELFLEET_DATA_DIR: dataDir,
+    REDIS_URL: redis.url,
+    CLOUDFLARE_API_TOKEN: cloudflareToken,
+    CLOUDFLARE_ACCOUNT_ID: account.id,
+    CLOUDFLARE_API_BASE_URL: emulator.baseUrl,
+    REPORT_INTERVAL_SECONDS: String(options.reportIntervalSeconds ?? 30),
+    LOG_LEVEL: 'silent',
+    ...(adminToken ? { TUNNELFLEET_ADMIN_TOKEN: adminToken } : {}),
+  });
+  let clockOffset = 0;
+  const master = await startMaster(config, {
+    logger: pino({ level: 'silent' }),
+    now: () => Date.now() + clockOffset,
+    printAdminToken: options.printAdminToken ?? (() => undefined),
+  });
+
+  const request: MasterFixture['request'] = async (method, path, opts = {}) => {
+    const headers: Record<string, string> = {};
+    if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+    let body: string | undefined;
+    if (opts.rawBody !== undefined || opts.body !== undefined) {
+      headers['content-type'] = opts.contentType ?? 'application/json';
+      body = opts.rawBody ?? JSON.stringify(opts.body);
+    }
+    const response = await fetch(`${master.url}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // not JSON (e.g. /metrics)
+    }
+    return { status: response.status, body: parsed, headers: response.headers };
+  };
+
+  const fixture: MasterFixture = {
+    master,
+    redis,
+    emulator,
+    accountId: account.id,
+    cloudflareToken,
+    dataDir,
+    adminToken: adminToken ?? '',
+    advanceClock(ms) {
+      clockOffset += ms;
+    },
+    request,
+    admin: (method, path, body) =>
+      request(method, `/api/v1/admin${path}`, {
+        token: adminToken ?? '',
+        ...(body === undefined ? {} : { body }),
+      }),
+    async enrollAgent(enroll = {}) {
+      const created = await fixture.admin('POST', '/keys', {
+        name: enroll.name ?? 'host',
+        hostnameAllowlist: enroll.hostnameAllowlist ?? [],
+        autoApprove: enroll.autoApprove ?? true,
+      });
+      if (created.status !== 201) throw new Error(`key creation failed: ${JSON.stringify(created.body)}`);
+      const registered = await request('POST', AGENT_ROUTES.register, {
+        token: created.body.key,
+        body: registerBody({ name: enroll.name ?? 'host' }),
+      });
+      if (registered.status !== 200)
+        throw new Error(`registration failed: ${JSON.stringify(registered.body)}`);
+      return {
+        key: created.body.key,
+        keyId: created.body.record.id,
+        agentId: registered.body.agentId,
+        status: registered.body.status,
+      };
+    },
+    async liveTunnels(name) {
+      const url = `${emulator.baseUrl}/accounts/${account.id}/cfd_tunnel?is_deleted=false&name=${encodeURIComponent(name)}`;
+      const response = await fetch(url, { headers: { authorization: `Bearer ${cloudflareToken}` } });
+      const envelope = (await response.json()) as { result: { id: string; name: string }[] };
+      return envelope.result;
+    },
+    async close() {
+      await master.close();
+      await emulator.close();
+      if (!options.redis) await redis.stop();
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return fixture;
+}
