@@ -52,6 +52,9 @@ export function createAgentCommandQueues(client: Redis, keys: CommandKeys): Agen
     if (found === undefined) {
       const queue = new Queue<CommandJobData, unknown, string>(keys.queueName(agentId), {
         connection: client,
+        // Never wait for a reconnection inside BullMQ: during an outage an operation must fail fast
+        // (the gateway reports it), not hang and hold the agent's other operations behind it.
+        skipWaitingForReady: true,
         prefix: keys.prefix,
         streams: { events: { maxLen: EVENT_STREAM_MAX_LEN } },
         defaultJobOptions: {
