@@ -1,3 +1,7 @@
+export { agentTunnelName } from './agents/agent-service.js';
+export { HEARTBEATS_KEY, MISSED_INTERVALS_OFFLINE } from './agents/heartbeats.js';
+export { checkAgentHostname } from './agents/hostname-guard.js';
+export type { MasterHooks } from './agents/ports.js';
 export {
   ACCESS_APP_MARKER,
   ACCESS_POLICY_PREFIX,
@@ -55,3 +59,14 @@ export {
 } from './cloudflare/ingress.js';
 export type { TunnelIngressSyncInput, TunnelIngressSyncResult } from './cloudflare/tunnel-ingress-sync.js';
 export type { EnsuredTunnel, TunnelConnection, TunnelRef, Tunnels } from './cloudflare/tunnels.js';
+export { checkHostnameAllowed, hostnameMatchesPattern } from './keys/hostname-allowlist.js';
+export {
+  createMaster,
+  type Master,
+  type MasterDeps,
+  type RunningMaster,
+  startMaster,
+} from './master.js';
+export type { MasterMetrics } from './metrics/metrics.js';
+export { type AuditActor, type AuditEntryInput, recordAudit } from './store/audit-log.js';
+export { openDatabase, type SqliteDatabase } from './store/database.js';

@@ -121,6 +121,7 @@ export type Master = ReturnType<typeof createMaster>;
 
 export interface RunningMaster extends Master {
   server: Server;
+  logger: Logger;
   /** `http://host:port` the API answers on. */
   url: string;
   db: SqliteDatabase;
@@ -186,6 +187,7 @@ export async function startMaster(
     ...master,
     server,
     db,
+    logger,
     url: `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`,
     close() {
       closing ??= (async () => {

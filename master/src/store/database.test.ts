@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,9 +16,11 @@ afterEach(() => {
 });
 
 describe('openDatabase', () => {
-  it('creates a WAL database with every table of the latest schema', () => {
-    const db = openDatabase(tempDir());
+  it('creates a private WAL database with every table of the latest schema', () => {
+    const dir = tempDir();
+    const db = openDatabase(dir);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(statSync(join(dir, 'tunnelfleet.db')).mode & 0o777).toBe(0o600);
     expect(db.pragma('user_version', { simple: true })).toBe(migrations.at(-1)?.version);
     const tables = db
       .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { migrations as defaultMigrations, type Migration } from './migrations.js';
@@ -27,7 +27,11 @@ export function openDatabase(
   options: { migrations?: readonly Migration[] } = {},
 ): SqliteDatabase {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = new Database(join(dataDir, 'tunnelfleet.db'));
+  const file = join(dataDir, 'tunnelfleet.db');
+  const db = new Database(file);
+  // Key and token hashes, the audit log and ownership records are for the master's eyes only;
+  // SQLite gives its -wal and -shm files the same mode.
+  chmodSync(file, 0o600);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
