@@ -2,8 +2,10 @@ export { CLOUDFLARED_LABELS, cloudflaredContainerName, tokenHash } from './conta
 export { CloudflaredImageUnavailableError, CloudflaredNameTakenError } from './errors.js';
 export {
   type CloudflaredDesired,
+  type CloudflaredRunning,
   type CloudflaredState,
   type CloudflaredStatus,
+  type CloudflaredStopped,
   type CloudflaredSupervisor,
   type CloudflaredSupervisorOptions,
   createCloudflaredSupervisor,

@@ -12,15 +12,23 @@ import {
 import { CloudflaredImageUnavailableError, CloudflaredNameTakenError } from './errors.js';
 import { probeReady } from './ready-probe.js';
 
-export interface CloudflaredDesired {
+export interface CloudflaredRunning {
+  state: 'running';
   tunnelId: string;
   tunnelName: string;
   token: string;
   /** Defaults to the supervisor's `image`. */
   image?: string;
-  state: 'running' | 'stopped';
   settings?: CloudflaredSettings;
 }
+
+/** `stop_tunnel` carries no token: stopping needs none. */
+export interface CloudflaredStopped {
+  state: 'stopped';
+  tunnelId?: string;
+}
+
+export type CloudflaredDesired = CloudflaredRunning | CloudflaredStopped;
 
 export type CloudflaredState = 'running' | 'stopped' | 'restarting' | 'missing' | 'pulling';
 
@@ -103,7 +111,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     state: phase,
     ready,
     ...(containerId ? { containerId } : {}),
-    ...(desired ? { tunnelId: desired.tunnelId } : {}),
+    ...(desired?.tunnelId ? { tunnelId: desired.tunnelId } : {}),
     restarts,
     ...(lastError ? { lastError } : {}),
   });
