@@ -59,7 +59,7 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * One limiter per API token, shared by every caller of that token (it sits in the SDK's
  * `fetch`, so pagination follow-ups and retries are counted too).
  *
- * A sliding log of send times keeps every window of `windowMs` under `ceiling` requests.
+ * A sliding log keeps every window of `windowMs` under `ceiling` requests.
  * A 429 pauses the whole token (not only the request that got it) until Retry-After has
  * passed, then resends: Cloudflare answers 429 before doing anything, so resending is safe
  * even for a POST. 5xx and connection errors are NOT retried here — a create that failed
@@ -68,9 +68,14 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export function createCallBudget(tokenName: string, options: CallBudgetOptions = {}): CallBudget {
   const opts = { ...DEFAULTS, ...options };
   const ceiling = Math.max(1, Math.floor(opts.limit * (1 - opts.safetyMargin)));
-  const sent: number[] = [];
+  // One entry per request: when its reply came back (Infinity while in flight). A request
+  // counts against the window until `windowMs` after its reply, not after its send: it reached
+  // Cloudflare somewhere in between, so counting from the reply keeps every window at
+  // Cloudflare's end under the ceiling however long the network took.
+  const slots: { done: number }[] = [];
   let pausedUntil = 0;
   let queueTail: Promise<void> = Promise.resolve();
+  let wake: (() => void) | undefined;
   const counters: CallCounters = {
     ok: 0,
     rate_limited: 0,
@@ -80,28 +85,44 @@ export function createCallBudget(tokenName: string, options: CallBudgetOptions =
   };
 
   const prune = (now: number) => {
-    while (sent.length > 0 && sent[0]! <= now - opts.windowMs) sent.shift();
+    for (let i = slots.length - 1; i >= 0; i--) {
+      if (slots[i]!.done <= now - opts.windowMs) slots.splice(i, 1);
+    }
   };
 
-  async function waitForSlot(): Promise<void> {
+  async function waitForSlot(): Promise<{ done: number }> {
     for (;;) {
       const now = Date.now();
       prune(now);
-      const untilWindow = sent.length >= ceiling ? sent[0]! + opts.windowMs - now + 1 : 0;
+      const oldest = Math.min(...slots.map((s) => s.done));
+      const untilWindow = slots.length >= ceiling ? oldest + opts.windowMs - now + 1 : 0;
       const wait = Math.max(pausedUntil - now, untilWindow);
       if (wait <= 0) {
-        sent.push(now);
-        return;
+        const slot = { done: Number.POSITIVE_INFINITY };
+        slots.push(slot);
+        return slot;
       }
-      await delay(wait);
+      // Every slot still in flight: wait for a reply rather than a time.
+      const woken = new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      await (Number.isFinite(wait) ? Promise.race([delay(wait), woken]) : woken);
     }
   }
 
   // FIFO: each request queues behind the previous one, so a burst cannot starve an older call.
-  function acquire(): Promise<void> {
+  function acquire(): Promise<{ done: number }> {
     const turn = queueTail.then(waitForSlot);
-    queueTail = turn.catch(() => {});
+    queueTail = turn.then(
+      () => {},
+      () => {},
+    );
     return turn;
+  }
+
+  function release(slot: { done: number }) {
+    slot.done = Date.now();
+    wake?.();
   }
 
   function record(method: string, result: CallResult, status?: number) {
@@ -113,16 +134,18 @@ export function createCallBudget(tokenName: string, options: CallBudgetOptions =
     const method = (init?.method ?? 'GET').toUpperCase();
     const resendable = init?.body === undefined || init.body === null || typeof init.body === 'string';
     for (let waits = 0; ; waits++) {
-      await acquire();
+      const slot = await acquire();
       const signals = [AbortSignal.timeout(opts.requestTimeoutMs)];
       if (init?.signal) signals.push(init.signal);
       let response: Response;
       try {
         response = await fetch(input, { ...init, signal: AbortSignal.any(signals) });
       } catch (err) {
+        release(slot);
         record(method, 'network_error');
         throw err;
       }
+      release(slot);
       const status = response.status;
       if (status === 429) {
         record(method, 'rate_limited', status);
@@ -143,7 +166,7 @@ export function createCallBudget(tokenName: string, options: CallBudgetOptions =
     counters: () => ({ ...counters }),
     inWindow: () => {
       prune(Date.now());
-      return sent.length;
+      return slots.length;
     },
   };
 }

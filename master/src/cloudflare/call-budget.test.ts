@@ -1,0 +1,79 @@
+import type { CallRecord } from '@tunnelfleet/test';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CallEvent } from './call-budget.js';
+import { startTestWorld, type TestWorld } from './cloudflare-test-world.js';
+
+/** Most calls any window of `windowMs` held, by arrival time at the emulator. */
+export function busiestWindow(calls: readonly CallRecord[], windowMs: number): number {
+  const times = calls.map((c) => c.time).sort((a, b) => a - b);
+  let best = 0;
+  for (let start = 0, end = 0; start < times.length; start++) {
+    while (end < times.length && times[end]! < times[start]! + windowMs) end++;
+    best = Math.max(best, end - start);
+  }
+  return best;
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('call budget against the emulator', () => {
+  let world: TestWorld | undefined;
+  afterEach(async () => {
+    expect(world?.emulator.specViolations()).toEqual([]);
+    await world?.close();
+  });
+
+  it('keeps a burst under the per-token limit, so the emulator never answers 429', async () => {
+    const limit = { requests: 10, windowSeconds: 1 };
+    world = await startTestWorld(['example.com'], { rateLimit: limit }, { limit: 10, windowMs: 1000 });
+    const creds = world.credentials();
+    const client = creds.account().client;
+    await Promise.all(Array.from({ length: 30 }, () => client.zones.list({ per_page: 50 })));
+    const calls = world.emulator.calls();
+    expect(calls).toHaveLength(30);
+    expect(calls.filter((c) => c.status === 429)).toEqual([]);
+    expect(busiestWindow(calls, 1000)).toBeLessThanOrEqual(limit.requests);
+    expect(creds.account().budget.counters()).toMatchObject({ ok: 30, rate_limited: 0 });
+  });
+
+  it('pauses the whole token for Retry-After on a 429, then resends and succeeds', async () => {
+    world = await startTestWorld();
+    const events: CallEvent[] = [];
+    const creds = world.credentials({ budget: { onCall: (e) => events.push(e) } });
+    const client = creds.account().client;
+    const emulator = world.emulator;
+    emulator.faults.set({ rateLimitStorm: true });
+    const first = client.zones.list({ per_page: 50 });
+    const second = client.accounts.list();
+    await until(() => emulator.calls().filter((c) => c.status === 429).length >= 2, 'two 429 replies');
+    emulator.faults.clear();
+    const [zones, accounts] = await Promise.all([first, second]);
+    expect(zones.result.map((z) => z.name)).toEqual(['example.com']);
+    expect(accounts.result).toHaveLength(1);
+
+    // Both requests were in flight when the first 429 came back; Retry-After is 1 s, and the
+    // token sent nothing more until it had passed.
+    const times = emulator
+      .calls()
+      .map((c) => c.time)
+      .sort((a, b) => a - b);
+    expect(times[2]! - times[1]!).toBeGreaterThanOrEqual(950);
+    expect(events.filter((e) => e.result === 'rate_limited').length).toBeGreaterThanOrEqual(2);
+    expect(events.filter((e) => e.result === 'ok')).toHaveLength(2);
+  });
+
+  it('counts 5xx and connection errors, which the layer retries with backoff', async () => {
+    world = await startTestWorld();
+    const creds = world.credentials();
+    world.emulator.faults.set({ failNext: { route: '*', status: 502, count: 2 }, dropConnections: 1 });
+    const zone = await creds.resolveZone('app.example.com');
+    expect(zone.zoneName).toBe('example.com');
+    expect(creds.account().budget.counters()).toMatchObject({ ok: 1, server_error: 2, network_error: 1 });
+  });
+});
