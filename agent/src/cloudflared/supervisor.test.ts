@@ -145,6 +145,27 @@ describe('createCloudflaredSupervisor', () => {
     expect((await docker.getContainer(supervisor.status().containerId!).inspect()).State.Running).toBe(true);
   });
 
+  it('restarts a crashing cloudflared with backoff and says why it exits', async () => {
+    const { desired, supervise } = setup();
+    const supervisor = supervise();
+    // No tunnel id or secret: the stand-in, like cloudflared, refuses it and exits 1.
+    const badToken = Buffer.from(JSON.stringify({ a: 'account-without-tunnel' })).toString('base64');
+    await supervisor.apply({ ...desired, token: badToken });
+    await waitFor(() => supervisor.status().restarts >= 2, {
+      description: 'two restarts of the crashing cloudflared',
+    });
+    const status = supervisor.status();
+    expect(status.ready).toBe(false);
+    expect(status.lastError).toContain('exit code 1');
+    expect(status.lastError).toContain('Tunnel token is not valid');
+    expect(status.lastError).not.toContain(badToken);
+
+    // A good token ends the loop.
+    await supervisor.apply(desired);
+    await waitFor(() => supervisor.status().ready, { description: 'cloudflared ready with a valid token' });
+    expect(supervisor.status().lastError).toBeUndefined();
+  });
+
   it('recreates a cloudflared removed from outside', async () => {
     const { agentId, desired, supervise } = setup();
     const supervisor = supervise();

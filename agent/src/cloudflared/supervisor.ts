@@ -1,6 +1,7 @@
 import type { CloudflaredSettings, Logger } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { type BackoffOptions, createBackoff } from '../docker/backoff.js';
+import { lastOutputLines } from '../docker/container-output.js';
 import { isConflict, isNotFound, isNotModified } from '../docker/docker-errors.js';
 import { subscribeDockerEvents } from '../docker/docker-events.js';
 import {
@@ -76,6 +77,9 @@ const DEFAULTS = {
   readyTimeoutMs: 2_000,
 };
 const STOP_TIMEOUT_SECONDS = 5;
+/** How much of a dead cloudflared's output goes into `lastError`. */
+const OUTPUT_LINES = 3;
+const OUTPUT_CHARS = 500;
 
 /**
  * Runs this agent's single cloudflared container. Every operation goes through one queue, so an
@@ -302,6 +306,17 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     }, delayMs);
   };
 
+  /** cloudflared's last words (e.g. `ERR Unauthorized: … token rejected`), with the token masked. */
+  const lastOutput = async (id: string): Promise<string> => {
+    try {
+      const lines = await lastOutputLines(docker, id, OUTPUT_LINES);
+      const text = lines.join(' | ').slice(-OUTPUT_CHARS);
+      return desired?.state === 'running' ? text.split(desired.token).join('[REDACTED]') : text;
+    } catch {
+      return '';
+    }
+  };
+
   /** Compares the container with what is wanted and probes readiness. */
   const check = async () => {
     if (stopped || restartTimer || desired?.state !== 'running') return;
@@ -320,7 +335,8 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
       return;
     }
     if (!info.State.Running) {
-      lastError = `cloudflared ${info.State.Status} with exit code ${info.State.ExitCode}`;
+      const output = await lastOutput(containerId);
+      lastError = `cloudflared ${info.State.Status} with exit code ${info.State.ExitCode}${output ? `: ${output}` : ''}`;
       scheduleRestart(lastError);
       return;
     }

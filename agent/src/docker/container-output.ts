@@ -1,0 +1,32 @@
+import type Docker from 'dockerode';
+
+/**
+ * The last lines a container printed (stdout and stderr), to say why it exited. Docker frames the
+ * output of a container without a TTY as `[stream, 0, 0, 0, size (4 bytes BE)]` + payload.
+ */
+export async function lastOutputLines(docker: Docker, containerId: string, lines: number): Promise<string[]> {
+  const raw = (await docker.getContainer(containerId).logs({
+    stdout: true,
+    stderr: true,
+    tail: lines,
+    follow: false,
+  })) as unknown as Buffer;
+  return demultiplex(raw)
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .filter((line) => line !== '');
+}
+
+export function demultiplex(raw: Buffer): string {
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= raw.length) {
+    const stream = raw[offset];
+    const size = raw.readUInt32BE(offset + 4);
+    if ((stream !== 0 && stream !== 1 && stream !== 2) || offset + 8 + size > raw.length) break;
+    chunks.push(raw.subarray(offset + 8, offset + 8 + size));
+    offset += 8 + size;
+  }
+  // Not framed (a TTY container): the bytes are the text.
+  return offset === raw.length ? Buffer.concat(chunks).toString('utf8') : raw.toString('utf8');
+}
