@@ -66,17 +66,24 @@ async function pidFrom(file: string): Promise<number | undefined> {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-/** Kills dockerd as a crash would, then starts it again the way scripts/provision does. */
-async function crashAndRestartDockerd() {
+/** Kills dockerd as a crash would (its containerd goes with it); throws before killing if none is found. */
+async function crashDockerd() {
   const dockerdPid = await pidFrom(DOCKER_PID_FILE);
   if (dockerdPid === undefined || !isAlive(dockerdPid))
     throw new Error(`no running dockerd found in ${DOCKER_PID_FILE}`);
   const containerdPid = await pidFrom(CONTAINERD_PID_FILE);
   process.kill(dockerdPid, 'SIGKILL');
-  await waitFor(() => !isAlive(dockerdPid), { description: 'dockerd to exit' });
-  // dockerd's containerd dies with it; starting before it is gone would race for its socket.
-  if (containerdPid !== undefined)
-    await waitFor(() => !isAlive(containerdPid), { description: 'containerd to exit' });
+  return async function waitUntilGone() {
+    await waitFor(() => !isAlive(dockerdPid), { description: 'dockerd to exit' });
+    // Starting again before containerd is gone would race for its socket.
+    if (containerdPid !== undefined) {
+      await waitFor(() => !isAlive(containerdPid), { description: 'containerd to exit' });
+    }
+  };
+}
+
+/** Starts dockerd the way scripts/provision does, after removing the pid files a crash leaves. */
+async function startDockerd() {
   await rm(DOCKER_PID_FILE, { force: true });
   await rm(CONTAINERD_PID_FILE, { force: true });
   const log = await open(DOCKERD_LOG, 'a');
@@ -144,7 +151,13 @@ describe('a Docker daemon restart', () => {
       description: 'the watcher to see both containers',
     });
 
-    await crashAndRestartDockerd();
+    const waitUntilGone = await crashDockerd();
+    try {
+      await waitUntilGone();
+      await waitFor(() => !watcher?.dockerReachable, { description: 'the watcher to notice the outage' });
+    } finally {
+      await startDockerd();
+    }
     // Made as soon as the engine answers: whether the watcher catches them as events or in its
     // relist depends on its backoff, and both paths must end in the same view.
     await doomed.remove({ force: true });
