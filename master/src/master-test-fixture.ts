@@ -9,6 +9,7 @@ import {
   startRedisServer,
 } from '@tunnelfleet/test';
 import { pino } from 'pino';
+import type { MasterHooks } from './agents/ports.js';
 import { type RunningMaster, startMaster } from './master.js';
 
 /**
@@ -67,6 +68,7 @@ export async function startMasterFixture(
     adminToken?: string | null;
     reportIntervalSeconds?: number;
     printAdminToken?: (text: string) => void;
+    hooks?: Partial<MasterHooks>;
     redis?: RedisServerHandle;
     dataDir?: string;
   } = {},
@@ -94,6 +96,7 @@ export async function startMasterFixture(
     logger: pino({ level: 'silent' }),
     now: () => Date.now() + clockOffset,
     printAdminToken: options.printAdminToken ?? (() => undefined),
+    ...(options.hooks ? { hooks: options.hooks } : {}),
   });
 
   const request: MasterFixture['request'] = async (method, path, opts = {}) => {

@@ -7,8 +7,20 @@ import { HEARTBEATS_KEY } from './heartbeats.js';
 
 let fx: MasterFixture;
 let redis: Redis;
+/** What the routes engine and reconciler would have been told. */
+const hookCalls: string[] = [];
 beforeAll(async () => {
-  fx = await startMasterFixture({ reportIntervalSeconds: 5 });
+  fx = await startMasterFixture({
+    reportIntervalSeconds: 5,
+    hooks: {
+      onContainersChanged: (agentId) => hookCalls.push(`changed:${agentId}`),
+      onAgentRevoked: (agentId) => hookCalls.push(`revoked:${agentId}`),
+      requestReconcile: () => {
+        hookCalls.push('reconcile');
+        return { jobId: 'full-1' };
+      },
+    },
+  });
   redis = new Redis(fx.redis.url);
 });
 afterAll(async () => {
@@ -149,11 +161,28 @@ describe('agent lifecycle', () => {
       lastSequence: 11,
     });
     expect((await report(snapshot(12, [container('a', 'a.example.com')]))).body.status).toBe('accepted');
+    // The routes engine hears of each applied report, not of stale or unchanged ones.
+    expect(hookCalls.filter((c) => c === `changed:${agent.agentId}`)).toHaveLength(2);
 
     const detail = await fx.admin('GET', `/agents/${agent.agentId}`);
     const states = Object.fromEntries(
       detail.body.agent.containers.map((c: { name: string; state: string }) => [c.name, c.state]),
     );
     expect(states).toEqual({ 'web-a': 'running', 'web-b': 'removed' });
+
+    // Having reported, the agent is no longer asked for a snapshot.
+    const beat = await fx.request('POST', AGENT_ROUTES.heartbeat, {
+      token: agent.key,
+      body: heartbeat(agent.agentId),
+    });
+    expect(beat.body.snapshotRequested).toBe(false);
+  });
+
+  it('tells the reconciler about revocations and operator reconcile requests', async () => {
+    const agent = await fx.enrollAgent({ name: 'host-e' });
+    await fx.admin('POST', `/agents/${agent.agentId}/revoke`);
+    expect(hookCalls).toContain(`revoked:${agent.agentId}`);
+    expect((await fx.admin('POST', '/reconcile')).body).toEqual({ accepted: true, jobId: 'full-1' });
+    expect(hookCalls).toContain('reconcile');
   });
 });

@@ -80,8 +80,9 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     res.json({
       status: agent.status === 'approved' ? 'approved' : 'pending',
       reportIntervalSeconds: deps.reportIntervalSeconds,
-      // No snapshot applied yet (new agent, restored master, or events since): ask for one.
-      snapshotRequested: agent.snapshotFingerprint === null,
+      // Nothing reported yet (new agent, or a master restored without its rows): ask for a snapshot.
+      // Not after mere events: the agent's periodic snapshots resync those without a storm.
+      snapshotRequested: agent.reportSequence === 0,
     });
   });
 
