@@ -1,26 +1,6 @@
-import type { CallRecord } from '@tunnelfleet/test';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CallEvent } from './call-budget.js';
-import { startTestWorld, type TestWorld } from './cloudflare-test-world.js';
-
-/** Most calls any window of `windowMs` held, by arrival time at the emulator. */
-export function busiestWindow(calls: readonly CallRecord[], windowMs: number): number {
-  const times = calls.map((c) => c.time).sort((a, b) => a - b);
-  let best = 0;
-  for (let start = 0, end = 0; start < times.length; start++) {
-    while (end < times.length && times[end]! < times[start]! + windowMs) end++;
-    best = Math.max(best, end - start);
-  }
-  return best;
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { busiestWindow, startTestWorld, type TestWorld, until } from './cloudflare-test-world.js';
 
 describe('call budget against the emulator', () => {
   let world: TestWorld | undefined;

@@ -1,4 +1,5 @@
 import {
+  type CallRecord,
   type CloudflareEmulator,
   type CloudflareEmulatorOptions,
   startCloudflareEmulator,
@@ -51,4 +52,23 @@ export async function startTestWorld(
     credentials: (extra) => createCredentials(config(extra)),
     close: () => emulator.close(),
   };
+}
+
+/** Most calls any window of `windowMs` held, by arrival time at the emulator. */
+export function busiestWindow(calls: readonly CallRecord[], windowMs: number): number {
+  const times = calls.map((c) => c.time).sort((a, b) => a - b);
+  let best = 0;
+  for (let start = 0, end = 0; start < times.length; start++) {
+    while (end < times.length && times[end]! < times[start]! + windowMs) end++;
+    best = Math.max(best, end - start);
+  }
+  return best;
+}
+
+export async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
