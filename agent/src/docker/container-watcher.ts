@@ -167,8 +167,27 @@ export function createContainerWatcher(options: ContainerWatcherOptions): Contai
     if (event.Type === 'container' && !known.has(id) && !hasTunnelLabels(event.Actor.Attributes, prefixes))
       return;
     if (event.Type === 'network' && !known.has(id)) return;
-    const container = await call(() => load(id));
+    let container: Container | undefined;
+    try {
+      container = await call(() => load(id));
+    } catch (error) {
+      logger.warn(
+        { err: error, containerId: id, action: event.Action },
+        'cannot inspect a container; will relist',
+      );
+      retrySoon();
+      return;
+    }
     upsertOrRemove(id, container);
+  };
+
+  /** After a failed Docker read: relist soon rather than wait for the periodic one. */
+  const retrySoon = () => {
+    if (retryTimer || stopped) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      enqueue(relist);
+    }, retryBackoff.next());
   };
 
   /** Runs a Docker call and records whether Docker answered. */
@@ -199,21 +218,21 @@ export function createContainerWatcher(options: ContainerWatcherOptions): Contai
     try {
       current = await listOurs();
     } catch (error) {
-      // Owe the consumer a full resync; retried soon and by the periodic relist.
+      // Owed to the consumer until a relist succeeds.
       pendingResync = reason;
       logger.warn({ err: error, reason }, 'container relist failed; will retry');
-      if (!retryTimer && !stopped) {
-        retryTimer = setTimeout(() => {
-          retryTimer = undefined;
-          if (pendingResync) enqueue(() => resync(pendingResync ?? reason));
-        }, retryBackoff.next());
-      }
+      retrySoon();
       return;
     }
     retryBackoff.reset();
     pendingResync = undefined;
+    const previous = new Map(known);
     known.clear();
-    for (const [id, container] of current) known.set(id, { container, json: JSON.stringify(container) });
+    for (const [id, container] of current) {
+      const json = JSON.stringify(container);
+      if (previous.get(id)?.json !== json) logLabelProblems(container);
+      known.set(id, { container, json });
+    }
     logger.info({ reason, containers: current.size }, 'containers resynchronised');
     if (stopped) return;
     try {
@@ -223,15 +242,18 @@ export function createContainerWatcher(options: ContainerWatcherOptions): Contai
     }
   };
 
+  /** The safety net: applies whatever differs from the current view as ordinary changes. */
   const relist = async () => {
     if (pendingResync) return resync(pendingResync);
     let current: Map<string, Container>;
     try {
       current = await listOurs();
     } catch (error) {
-      logger.warn({ err: error }, 'periodic container relist failed');
+      logger.warn({ err: error }, 'container relist failed; will retry');
+      retrySoon();
       return;
     }
+    retryBackoff.reset();
     for (const id of [...known.keys()]) if (!current.has(id)) upsertOrRemove(id, undefined);
     for (const [id, container] of current) upsertOrRemove(id, container);
   };
