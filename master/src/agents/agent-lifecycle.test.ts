@@ -85,10 +85,12 @@ describe('agent lifecycle', () => {
     expect(await fx.liveTunnels(`tunnelfleet-${agent.agentId}`)).toHaveLength(0);
     expect(await nextCommand(agent.key, 0)).toBeNull();
 
+    // The agent is already waiting when the operator approves it.
+    const waiting = nextCommand(agent.key, 30);
+    await expect.poll(() => fx.master.longPolls.count()).toBe(1);
     const approved = await fx.admin('POST', `/agents/${agent.agentId}/approve`);
     expect(approved.body.agent.status).toBe('approved');
-    const command = await nextCommand(agent.key);
-    expect(command?.type).toBe('start_tunnel');
+    expect((await waiting)?.type).toBe('start_tunnel');
     expect(await fx.liveTunnels(`tunnelfleet-${agent.agentId}`)).toHaveLength(1);
   });
 

@@ -144,9 +144,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
   router.get(p('/routes'), (req, res) => {
     const filter = parseOrThrow(routesQuerySchema, { ...req.query }, 'query');
     res.json({
-      routes: listRoutes(db, filter as Parameters<typeof listRoutes>[1]).map(
-        ({ spec: _spec, ...route }) => route,
-      ),
+      routes: listRoutes(db, filter).map(({ spec: _spec, ...route }) => route),
     });
   });
 

@@ -56,7 +56,7 @@ export const agentDetailSchema = agentViewSchema.extend({
   routes: z.number().int(),
 });
 
-export const routeStatusSchema = z.enum(ROUTE_STATUSES as [string, ...string[]]);
+export const routeStatusSchema = z.enum(ROUTE_STATUSES);
 
 export const routesQuerySchema = z.strictObject({
   status: routeStatusSchema.optional(),

@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import {
   AGENT_ROUTES,
   AuthenticationError,
@@ -99,14 +98,10 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     const closed = new AbortController();
     res.once('close', () => closed.abort());
     const signal = AbortSignal.any([poll.signal, closed.signal]);
-    let command: Command | null = null;
+    let command: Command | null;
     try {
-      if (agent.status === 'approved') {
-        command = await deps.commands.next(agent.id, { signal, timeoutMs: waitSeconds * 1000 });
-      } else {
-        // Pending agents get no commands; holding the poll keeps them from spinning.
-        await delay(waitSeconds * 1000, undefined, { signal }).catch(() => undefined);
-      }
+      // A pending agent's queue stays empty until approval queues start_tunnel, which then wakes this poll.
+      command = await deps.commands.next(agent.id, { signal, timeoutMs: waitSeconds * 1000 });
     } finally {
       poll.release();
     }

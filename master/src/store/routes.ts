@@ -1,15 +1,15 @@
 import type { SqliteDatabase } from './database.js';
 import { isoNow, parseJsonColumn, statement } from './statements.js';
 
-export type RouteStatus = 'active' | 'pending_deletion' | 'invalid' | 'conflict' | 'error' | 'revoked';
-export const ROUTE_STATUSES: readonly RouteStatus[] = [
+export const ROUTE_STATUSES = [
   'active',
   'pending_deletion',
   'invalid',
   'conflict',
   'error',
   'revoked',
-];
+] as const;
+export type RouteStatus = (typeof ROUTE_STATUSES)[number];
 
 /** Read side of `routes` for the API; the routes engine (master/src/routes) owns the writes. */
 export interface RouteRecord {
