@@ -1,3 +1,4 @@
+import Cloudflare from 'cloudflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessAppSpec } from './access.js';
 import type { CloudflareLayer } from './cloudflare-layer.js';
@@ -103,6 +104,17 @@ describe('the layer converges under a 429 storm and a 30 % 5xx rate', () => {
     const recordNames = emulator.dnsRecords('example.com').map((r) => String(r.name));
     expect(recordNames.sort()).toEqual([...hostnames, 'www.example.com'].sort());
     expect(state.apps).toHaveLength(access.length);
+    const operator = new Cloudflare({
+      apiToken: world.defaultToken,
+      baseURL: emulator.baseUrl,
+      maxRetries: 0,
+    });
+    const apps = (await operator.zeroTrust.access.applications.list({ account_id: world.accountId })).result;
+    expect(apps.map((a) => (a as { domain?: string }).domain).sort()).toEqual(
+      access.map((a) => a.hostname).sort(),
+    );
+    const policies = (await operator.zeroTrust.access.policies.list({ account_id: world.accountId })).result;
+    expect(policies).toHaveLength(2);
 
     // Converged: one more pass without faults writes nothing.
     emulator.clearCalls();
@@ -111,4 +123,52 @@ describe('the layer converges under a 429 storm and a 30 % 5xx rate', () => {
     expect(emulator.writes()).toEqual([]);
     expect(emulator.specViolations()).toEqual([]);
   }, 120_000);
+});
+
+describe('the layer on one tunnel', () => {
+  it('publishes 100 new hostnames with at most 1 configuration PUT and 2 DNS writes', async () => {
+    const world = await startTestWorld(['example.com']);
+    try {
+      const layer = world.layer();
+      const { tunnelId } = await layer.tunnels.ensureTunnel('burst-agent');
+      const hostnames = Array.from({ length: 100 }, (_, i) => `b${i}.example.com`);
+      world.emulator.clearCalls();
+      const ingress = await layer.syncTunnelIngress({
+        tunnelId,
+        ownedKeys: [],
+        desired: hostnames.map((hostname) => ({ hostname, service: 'http://web:80' })),
+      });
+      const dns = await layer.syncDnsRecords({
+        owner: 'burst-agent',
+        owned: [],
+        desired: hostnames.map((hostname) => ({ hostname, tunnelId })),
+      });
+      expect(ingress.ownedKeys).toHaveLength(100);
+      expect(dns.owned).toHaveLength(100);
+      const writes = world.emulator.writes();
+      expect(writes.filter((c) => c.path.endsWith('/configurations'))).toHaveLength(1);
+      expect(writes.filter((c) => c.path.includes('/dns_records')).length).toBeLessThanOrEqual(2);
+      expect(writes).toHaveLength(writes.filter((c) => /configurations|dns_records/.test(c.path)).length);
+      expect(world.emulator.specViolations()).toEqual([]);
+    } finally {
+      await world.close();
+    }
+  });
+
+  it('verifies its tokens and reports call counters by token', async () => {
+    const world = await startTestWorld(['example.com']);
+    try {
+      const layer = world.layer();
+      expect(await layer.verifyTokens()).toEqual([{ name: 'default', ok: true, message: 'token is active' }]);
+      const broken = world.layer({ defaultToken: 'not-a-token' });
+      const [check] = await broken.verifyTokens();
+      expect(check).toMatchObject({ name: 'default', ok: false });
+      expect(check?.message).toContain('401');
+      expect(layer.callCounters()).toEqual({
+        default: { ok: 1, rate_limited: 0, server_error: 0, client_error: 0, network_error: 0 },
+      });
+    } finally {
+      await world.close();
+    }
+  });
 });
