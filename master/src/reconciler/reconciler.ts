@@ -1,0 +1,209 @@
+import type { Logger } from '@tunnelfleet/common';
+import { type ScheduledTask, schedule } from 'node-cron';
+import type { MasterHooks } from '../agents/ports.js';
+import type { CloudflareLayer } from '../cloudflare/cloudflare-layer.js';
+import { createKeyedMutex } from '../commands/keyed-mutex.js';
+import type { RedisConnectionOptions } from '../commands/redis-client.js';
+import { listOwnedApps, listOwnedIngressRules, listOwnedRecords } from '../routes/route-repository.js';
+import { ACCESS_TARGET, type SyncTarget, tunnelTarget, zoneTarget } from '../routes/route-targets.js';
+import { createRoutesEngine, type RoutesEngine } from '../routes/routes-engine.js';
+import { listAgents } from '../store/agents.js';
+import type { SqliteDatabase } from '../store/database.js';
+import { listTunnels } from '../store/tunnels.js';
+import { readDesiredState } from './desired-state.js';
+import { createRouteOutcomes } from './route-outcomes.js';
+import { syncAccess } from './sync-access.js';
+import type { SyncContext } from './sync-context.js';
+import { createSyncQueue, type SyncQueue } from './sync-queue.js';
+import { syncTunnel } from './sync-tunnel.js';
+import { syncZone } from './sync-zone.js';
+
+export interface ReconcilerOptions {
+  db: SqliteDatabase;
+  redisConnection: RedisConnectionOptions;
+  cloudflare: CloudflareLayer;
+  logger: Logger;
+  /** Grace period of a stopped container's routes (GRACE_PERIOD_SECONDS, default 600). */
+  graceSeconds?: number;
+  /** How long a `cf-sync` job waits for more changes to its target (default 500 ms). */
+  debounceMs?: number;
+  /** Schedule of the full reconcile (RECONCILE_CRON, default every 5 minutes); null: none. */
+  cron?: string | null;
+  /** Called at each full reconcile, e.g. the agent service's offline marking. */
+  markOfflineAgents?: () => unknown;
+  /** Told how long each full reconcile took (e.g. a prom-client Histogram's `observe`). */
+  observeReconcileSeconds?: (seconds: number) => void;
+  /** Clock of grace periods (tests move it instead of waiting ten minutes). */
+  now?: () => Date;
+}
+
+export interface ReconcileSummary {
+  targets: number;
+  failed: { target: SyncTarget; message: string }[];
+  expiredRoutesDropped: number;
+  seconds: number;
+}
+
+export interface Reconciler {
+  engine: RoutesEngine;
+  /** The seams `createMaster` takes as `hooks`. */
+  hooks: Pick<MasterHooks, 'onContainersChanged' | 'onAgentRevoked' | 'requestReconcile'>;
+  /** Syncs one target now (what a `cf-sync` job runs). */
+  syncTarget(target: SyncTarget): Promise<void>;
+  /** Full reconcile: every agent's routes, grace periods, every tunnel, zone and Access app. */
+  reconcileNow(): Promise<ReconcileSummary>;
+  /** Runs a full reconcile (convergence after a restart or a crash), then schedules the cron. */
+  start(): Promise<ReconcileSummary>;
+  close(): Promise<void>;
+}
+
+/**
+ * The reconciler: routes engine + one `cf-sync` queue and worker + the periodic full reconcile.
+ * SQLite is the source of truth; every sync re-reads the whole desired state of its target and
+ * lets the layer diff it against Cloudflare, so a sync repeated, retried or run after a crash
+ * converges to the same state and writes nothing when nothing differs.
+ */
+export async function createReconciler(options: ReconcilerOptions): Promise<Reconciler> {
+  const { db, cloudflare } = options;
+  const logger = options.logger.child({ component: 'reconciler' });
+  const now = options.now ?? (() => new Date());
+  const mutex = createKeyedMutex();
+  const ctx: SyncContext = { db, cloudflare, logger, outcomes: createRouteOutcomes(db), now };
+  let queue: SyncQueue | undefined;
+
+  const engine = createRoutesEngine({
+    db,
+    logger,
+    graceSeconds: options.graceSeconds ?? 600,
+    now,
+    resolveZone: (hostname, zone) => cloudflare.resolveZone(hostname, zone),
+    onTargetsChanged: async (targets) => {
+      try {
+        await queue?.enqueue(targets);
+      } catch (error) {
+        // Redis down: SQLite has the change, the next full reconcile applies it.
+        logger.error({ err: error, targets }, 'could not enqueue cf-sync jobs');
+      }
+    },
+  });
+
+  async function runTarget(target: SyncTarget): Promise<void> {
+    if (target === ACCESS_TARGET) return syncAccess(ctx);
+    if (target.startsWith('tunnel:')) return syncTunnel(ctx, target.slice('tunnel:'.length));
+    return syncZone(ctx, target.slice('zone:'.length));
+  }
+
+  const syncTarget = (target: SyncTarget) => mutex.run(target, () => runTarget(target));
+
+  queue = await createSyncQueue({
+    connection: options.redisConnection,
+    logger,
+    debounceMs: options.debounceMs ?? 500,
+    process: syncTarget,
+  });
+
+  /** Every target with something desired or owned. */
+  async function allTargets(): Promise<SyncTarget[]> {
+    const targets = new Set<SyncTarget>();
+    const desired = readDesiredState(db, now());
+    for (const route of desired.carried) {
+      targets.add(tunnelTarget(route.tunnelId));
+      if (route.spec.dns && route.zone) targets.add(zoneTarget(route.zone));
+      if (route.spec.access) targets.add(ACCESS_TARGET);
+    }
+    for (const tunnel of listTunnels(db)) if (tunnel.deletedAt === null) targets.add(tunnelTarget(tunnel.id));
+    for (const rule of listOwnedIngressRules(db)) targets.add(tunnelTarget(rule.tunnelId));
+    for (const record of listOwnedRecords(db)) {
+      try {
+        targets.add(zoneTarget((await cloudflare.resolveZone(record.hostname)).zoneName));
+      } catch (error) {
+        logger.warn({ err: error, hostname: record.hostname }, 'zone of an owned DNS record not found');
+      }
+    }
+    if (listOwnedApps(db).length > 0) targets.add(ACCESS_TARGET);
+    for (const route of desired.withoutTunnel) {
+      const message = route.tunnelName
+        ? `tunnel "${route.tunnelName}" is not known to the master`
+        : `agent ${route.agentId} has no tunnel yet (approve it first)`;
+      db.transaction(() =>
+        ctx.outcomes.record(route, 'ingress', { status: 'error', message }, now().toISOString()),
+      )();
+    }
+    return [...targets].sort();
+  }
+
+  let running: Promise<ReconcileSummary> | undefined;
+  async function fullReconcile(): Promise<ReconcileSummary> {
+    const started = performance.now();
+    if (options.markOfflineAgents) {
+      try {
+        await options.markOfflineAgents();
+      } catch (error) {
+        logger.error({ err: error }, 'markOfflineAgents failed');
+      }
+    }
+    for (const agent of listAgents(db)) {
+      if (agent.status !== 'revoked') await engine.syncAgentRoutes(agent.id, { notify: false });
+    }
+    engine.expireGracePeriods();
+    const targets = await allTargets();
+    const synced = new Set<SyncTarget>();
+    const failed: ReconcileSummary['failed'] = [];
+    for (const target of targets) {
+      try {
+        await syncTarget(target);
+        synced.add(target);
+      } catch (error) {
+        failed.push({ target, message: (error as Error).message });
+        logger.warn({ err: error, target }, 'reconcile of a target failed; retried at the next run');
+      }
+    }
+    const expiredRoutesDropped = engine.forgetExpiredRoutes(synced);
+    const seconds = (performance.now() - started) / 1000;
+    options.observeReconcileSeconds?.(seconds);
+    logger.info(
+      { targets: targets.length, failed: failed.length, expiredRoutesDropped, seconds },
+      'full reconcile done',
+    );
+    return { targets: targets.length, failed, expiredRoutesDropped, seconds };
+  }
+
+  function reconcileNow(): Promise<ReconcileSummary> {
+    running ??= fullReconcile().finally(() => {
+      running = undefined;
+    });
+    return running;
+  }
+
+  let task: ScheduledTask | undefined;
+  return {
+    engine,
+    hooks: {
+      onContainersChanged: (agentId) => engine.syncAgentRoutes(agentId),
+      onAgentRevoked: (agentId) => engine.releaseAgentRoutes(agentId),
+      requestReconcile: () => {
+        reconcileNow().catch((error: unknown) => logger.error({ err: error }, 'full reconcile failed'));
+        return {};
+      },
+    },
+    syncTarget,
+    reconcileNow,
+    async start() {
+      const summary = await reconcileNow();
+      const cron = options.cron === undefined ? '*/5 * * * *' : options.cron;
+      if (cron !== null) {
+        task = schedule(cron, async () => {
+          await reconcileNow().catch((error: unknown) =>
+            logger.error({ err: error }, 'full reconcile failed'),
+          );
+        });
+      }
+      return summary;
+    },
+    async close() {
+      await task?.destroy();
+      await running?.catch(() => undefined);
+      await queue?.close();
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import {
+  type ConflictKind,
+  openConflict,
+  resolveConflicts,
+  setSyncedRouteStatus,
+} from '../routes/route-repository.js';
+import type { SqliteDatabase } from '../store/database.js';
+import type { RouteRecord } from '../store/routes.js';
+
+export type RoutePart = 'ingress' | 'dns' | 'access';
+
+export type PartOutcome = { status: 'ok' } | { status: 'conflict' | 'error'; message: string };
+
+const FOREIGN_KIND: Partial<Record<RoutePart, ConflictKind>> = {
+  dns: 'foreign_dns_record',
+  access: 'foreign_access_app',
+};
+
+/**
+ * A route's status is the sum of what the last sync of each of its parts found (the rule on its
+ * tunnel, the record in its zone, its Access app): any error makes it `error`, else any foreign
+ * object makes it `conflict`, else it is `active`. The per-part verdicts are kept in memory only:
+ * they are facts about Cloudflare, found again by the full reconcile after a restart.
+ */
+export function createRouteOutcomes(db: SqliteDatabase) {
+  const parts = new Map<number, Map<RoutePart, PartOutcome>>();
+
+  function record(route: RouteRecord, part: RoutePart, outcome: PartOutcome, at: string): void {
+    let known = parts.get(route.id);
+    if (!known) {
+      known = new Map();
+      parts.set(route.id, known);
+    }
+    known.set(part, outcome);
+    const kind = FOREIGN_KIND[part];
+    if (kind && outcome.status === 'conflict' && route.hostname) {
+      openConflict(
+        db,
+        {
+          kind,
+          hostname: route.hostname,
+          path: route.path,
+          routeId: route.id,
+          holderRouteId: null,
+          message: outcome.message,
+        },
+        at,
+      );
+    } else if (kind) {
+      resolveConflicts(db, route.id, at, [kind]);
+    }
+    const all = [...known.values()];
+    const error = all.find((o) => o.status === 'error');
+    const conflict = all.find((o) => o.status === 'conflict');
+    const worst = error ?? conflict;
+    // A stopped container's route keeps saying so; its parts still count once it restarts.
+    if (worst && worst.status !== 'ok') setSyncedRouteStatus(db, route.id, worst.status, worst.message, at);
+    else setSyncedRouteStatus(db, route.id, 'active', null, at);
+  }
+
+  return {
+    record,
+    forget: (routeId: number) => parts.delete(routeId),
+  };
+}
+
+export type RouteOutcomes = ReturnType<typeof createRouteOutcomes>;

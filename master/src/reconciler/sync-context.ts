@@ -1,0 +1,13 @@
+import type { Logger } from '@tunnelfleet/common';
+import type { CloudflareLayer } from '../cloudflare/cloudflare-layer.js';
+import type { SqliteDatabase } from '../store/database.js';
+import type { RouteOutcomes } from './route-outcomes.js';
+
+/** What each target's sync needs. */
+export interface SyncContext {
+  db: SqliteDatabase;
+  cloudflare: CloudflareLayer;
+  logger: Logger;
+  outcomes: RouteOutcomes;
+  now(): Date;
+}

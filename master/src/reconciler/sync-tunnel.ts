@@ -1,0 +1,98 @@
+import { TunnelNotFoundError } from '../cloudflare/errors.js';
+import { type DesiredIngressRule, ingressKey } from '../cloudflare/ingress.js';
+import { listOwnedIngressRules, replaceOwnedIngressRules } from '../routes/route-repository.js';
+import { recordAudit } from '../store/audit-log.js';
+import { type CarriedRoute, readDesiredState } from './desired-state.js';
+import { readTunnelMemo, writeTunnelMemo } from './ingress-intent.js';
+import type { SyncContext } from './sync-context.js';
+
+/** `hostname|path` back into its parts (see `ingressKey`). */
+function splitKey(key: string): { hostname: string; path: string } {
+  const bar = key.indexOf('|');
+  return bar < 0 ? { hostname: key, path: '' } : { hostname: key.slice(0, bar), path: key.slice(bar + 1) };
+}
+
+const keyOf = (route: Pick<CarriedRoute, 'hostname' | 'path'>) =>
+  ingressKey(route.hostname, route.path || undefined);
+
+/**
+ * Brings one tunnel's ingress in line with the routes it carries: one read and at most one PUT,
+ * through the layer, which keeps every rule we do not own. Ownership is recorded from what the
+ * layer returns; every route carried by the tunnel gets the verdict on its rule.
+ */
+export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<void> {
+  const { db, cloudflare } = ctx;
+  const carried = readDesiredState(db, ctx.now()).carried.filter((r) => r.tunnelId === tunnelId);
+  const desired: DesiredIngressRule[] = carried.map((r) => ({
+    hostname: r.hostname,
+    service: r.service,
+    ...(r.path ? { path: r.path } : {}),
+    ...(r.spec.originRequest && Object.keys(r.spec.originRequest).length > 0
+      ? { originRequest: r.spec.originRequest as Record<string, unknown> }
+      : {}),
+  }));
+  const wanted = new Set(carried.map(keyOf));
+  const owned = listOwnedIngressRules(db, tunnelId).map((r) => ingressKey(r.hostname, r.path || undefined));
+  const memo = readTunnelMemo(db, tunnelId);
+  // Keys written by a sync that died before recording them are ours (see ingress-intent.ts).
+  const ownedKeys = [...new Set([...owned, ...memo.intent.filter((k) => wanted.has(k))])];
+  const adding = [...wanted].filter((k) => !ownedKeys.includes(k) && !memo.foreign.includes(k));
+  if (adding.length > 0) writeTunnelMemo(db, tunnelId, { ...memo, intent: adding });
+
+  const at = () => ctx.now().toISOString();
+  let result: Awaited<ReturnType<typeof cloudflare.syncTunnelIngress>>;
+  try {
+    result = await cloudflare.syncTunnelIngress({ tunnelId, desired, ownedKeys });
+  } catch (error) {
+    if (error instanceof TunnelNotFoundError) {
+      // The tunnel is gone (a revoked agent's): nothing on it is ours any more.
+      db.transaction(() => {
+        replaceOwnedIngressRules(db, tunnelId, [], at());
+        writeTunnelMemo(db, tunnelId, { intent: [], foreign: [] });
+        for (const route of carried) {
+          if (route.route) {
+            ctx.outcomes.record(route.route, 'ingress', { status: 'error', message: error.message }, at());
+          }
+        }
+      })();
+      return;
+    }
+    const message = (error as Error).message;
+    db.transaction(() => {
+      for (const route of carried) {
+        if (route.route) ctx.outcomes.record(route.route, 'ingress', { status: 'error', message }, at());
+      }
+    })();
+    throw error;
+  }
+
+  db.transaction(() => {
+    const now = at();
+    replaceOwnedIngressRules(db, tunnelId, result.ownedKeys.map(splitKey), now);
+    writeTunnelMemo(db, tunnelId, { intent: [], foreign: result.conflicts });
+    if (result.changed) {
+      recordAudit(db, {
+        actor: 'system',
+        action: 'cloudflare.tunnel.ingress.put',
+        target: tunnelId,
+        details: { version: result.version, rules: result.ownedKeys.length, conflicts: result.conflicts },
+      });
+    }
+    const rejected = new Map(result.rejected.map((r) => [r.key, r.message]));
+    for (const route of carried) {
+      if (!route.route) continue;
+      const key = keyOf(route);
+      const problem = rejected.get(key);
+      if (problem) {
+        ctx.outcomes.record(route.route, 'ingress', { status: 'error', message: problem }, now);
+      } else if (result.conflicts.includes(key)) {
+        const message = `tunnel ${tunnelId} already has an ingress rule for ${route.hostname}${
+          route.path ? ` path ${route.path}` : ''
+        } that Tunnelfleet does not own; it is left untouched`;
+        ctx.outcomes.record(route.route, 'ingress', { status: 'conflict', message }, now);
+      } else {
+        ctx.outcomes.record(route.route, 'ingress', { status: 'ok' }, now);
+      }
+    }
+  })();
+}

@@ -1,0 +1,115 @@
+import { normalizeHostname } from '../cloudflare/cloudflare-credentials.js';
+import type { DesiredDnsRecord, DnsSyncResult, OwnedDnsRecord } from '../cloudflare/dns.js';
+import { listOwnedRecords, replaceOwnedRecords } from '../routes/route-repository.js';
+import { recordAudit } from '../store/audit-log.js';
+import { type CarriedRoute, dnsHolders, readDesiredState } from './desired-state.js';
+import type { SyncContext } from './sync-context.js';
+
+/**
+ * Owner written into the comment of no record: used for a sync whose only work is deleting
+ * records we own that nobody wants any more, in a zone where no agent wants a record.
+ */
+const CLEANUP_OWNER = 'tunnelfleet-cleanup';
+
+/**
+ * Brings one zone's CNAMEs in line: one layer sync per agent that wants records there (the
+ * record's comment names its agent), each a read of the zone and at most a batch write or two.
+ * Records we own that no route wants are handed to one of those syncs for deletion. A hostname
+ * carried by two routes on different paths gets one record, pointing where the first claim is.
+ */
+export async function syncZone(ctx: SyncContext, zoneName: string): Promise<void> {
+  const { db, cloudflare } = ctx;
+  const { zoneId } = await cloudflare.resolveZone(zoneName);
+  const carried = readDesiredState(db, ctx.now()).carried.filter((r) => r.zone === zoneName);
+  const holders = dnsHolders(carried);
+  const byOwner = new Map<string, DesiredDnsRecord[]>();
+  for (const [hostname, route] of holders) {
+    const records = byOwner.get(route.agentId) ?? [];
+    records.push({
+      hostname,
+      tunnelId: route.tunnelId,
+      ...(route.spec.zoneLabel ? { zone: route.spec.zoneLabel } : {}),
+    });
+    byOwner.set(route.agentId, records);
+  }
+  const ownedBefore = listOwnedRecords(db, zoneId);
+  const unwanted: OwnedDnsRecord[] = ownedBefore
+    .filter((r) => !holders.has(r.hostname))
+    .map((r) => ({ hostname: r.hostname, recordId: r.cfId }));
+  const calls = [...byOwner.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+  if (calls.length === 0 && unwanted.length > 0) calls.push([CLEANUP_OWNER, []]);
+
+  const results: DnsSyncResult[] = [];
+  let failure: unknown;
+  for (const [i, [owner, desired]] of calls.entries()) {
+    try {
+      results.push(await cloudflare.syncDnsRecords({ owner, desired, owned: i === 0 ? unwanted : [] }));
+    } catch (error) {
+      failure ??= error;
+      const message = (error as Error).message;
+      results.push({
+        hostnames: Object.fromEntries(
+          desired.map((d) => [normalizeHostname(d.hostname), { status: 'error', message }]),
+        ),
+        deleted: [],
+        owned: i === 0 ? unwanted : [],
+      });
+    }
+  }
+
+  db.transaction(() => {
+    const at = ctx.now().toISOString();
+    const owned = new Map<string, { hostname: string; recordId: string; adopted: boolean }>();
+    const deleted: OwnedDnsRecord[] = [];
+    const adopted = new Set<string>();
+    for (const result of results) {
+      for (const record of result.owned) owned.set(record.recordId, { ...record, adopted: false });
+      for (const verdict of Object.values(result.hostnames)) {
+        if (verdict.status === 'adopted' && verdict.recordId) adopted.add(verdict.recordId);
+      }
+      deleted.push(...result.deleted);
+    }
+    for (const id of adopted) {
+      const record = owned.get(id);
+      if (record) record.adopted = true;
+    }
+    // Records we knew of that the layer neither kept nor deleted are gone from the zone (deleted by hand).
+    const previous = new Set(ownedBefore.map((r) => r.cfId));
+    const created = [...owned.values()].filter((r) => !previous.has(r.recordId));
+    replaceOwnedRecords(db, zoneId, [...owned.values()], at);
+    if (created.length > 0 || deleted.length > 0) {
+      recordAudit(db, {
+        actor: 'system',
+        action: 'cloudflare.dns.sync',
+        target: zoneName,
+        details: {
+          created: created.map((r) => ({ hostname: r.hostname, recordId: r.recordId, adopted: r.adopted })),
+          deleted: deleted.map((r) => ({ hostname: r.hostname, recordId: r.recordId })),
+        },
+      });
+    }
+    const verdicts = new Map(results.flatMap((r) => Object.entries(r.hostnames)));
+    for (const route of carried) recordVerdict(route, verdicts.get(route.hostname), holders, at);
+  })();
+  if (failure) throw failure;
+
+  function recordVerdict(
+    route: CarriedRoute,
+    verdict: DnsSyncResult['hostnames'][string] | undefined,
+    holders: Map<string, CarriedRoute>,
+    at: string,
+  ): void {
+    if (!route.route || !route.spec.dns) return;
+    if (holders.get(route.hostname) !== route) {
+      // Another path of this hostname holds the record, for its own tunnel: nothing to say here.
+      ctx.outcomes.record(route.route, 'dns', { status: 'ok' }, at);
+      return;
+    }
+    if (!verdict || verdict.status === 'ok' || verdict.status === 'adopted') {
+      ctx.outcomes.record(route.route, 'dns', { status: 'ok' }, at);
+    } else {
+      const message = verdict.message ?? `DNS record for ${route.hostname}: ${verdict.status}`;
+      ctx.outcomes.record(route.route, 'dns', { status: verdict.status, message }, at);
+    }
+  }
+}

@@ -1,0 +1,22 @@
+import type { AccessSpec, LabelSource, OriginRequest } from '@tunnelfleet/common';
+
+/** What the `spec` column of a route holds: the parts of a parsed route without a column of their own. */
+export interface RouteSpec {
+  source?: LabelSource;
+  originRequest?: OriginRequest;
+  access?: AccessSpec;
+  /** Manage the DNS record (label `dns`, default true). */
+  dns: boolean;
+  /** Remove the cloud objects after the grace period (label `cleanup`, default true). */
+  cleanup: boolean;
+  /** The zone the labels named, if they named one (the `zone` column holds the resolved zone). */
+  zoneLabel?: string;
+}
+
+export const DEFAULT_ROUTE_SPEC: RouteSpec = { dns: true, cleanup: true };
+
+/** A stored spec is ours, but a hand-edited row must still read as something usable. */
+export function readRouteSpec(value: unknown): RouteSpec {
+  const spec = (typeof value === 'object' && value !== null ? value : {}) as Partial<RouteSpec>;
+  return { ...spec, dns: spec.dns !== false, cleanup: spec.cleanup !== false };
+}

@@ -1,0 +1,70 @@
+import type { SqliteDatabase } from '../store/database.js';
+import type { RouteRecord } from '../store/routes.js';
+import { findAgentTunnel, findTunnelByName } from '../store/tunnels.js';
+import { openConflictKinds } from './route-repository.js';
+import { readRouteSpec } from './route-spec.js';
+
+/**
+ * What a `cf-sync` job brings in line with SQLite: one tunnel's ingress, one zone's DNS records,
+ * or the account's Access applications. Also the job's deduplication id.
+ */
+export type SyncTarget = `tunnel:${string}` | `zone:${string}` | 'access';
+
+export const ACCESS_TARGET: SyncTarget = 'access';
+export const tunnelTarget = (tunnelId: string): SyncTarget => `tunnel:${tunnelId}`;
+export const zoneTarget = (zoneName: string): SyncTarget => `zone:${zoneName}`;
+
+/** The tunnel a route is served by: the shared tunnel its labels name, else its agent's own. */
+export function routeTunnelId(db: SqliteDatabase, route: Pick<RouteRecord, 'agentId' | 'tunnelName'>) {
+  const tunnel = route.tunnelName
+    ? findTunnelByName(db, route.tunnelName)
+    : findAgentTunnel(db, route.agentId);
+  return tunnel && tunnel.deletedAt === null ? tunnel.id : undefined;
+}
+
+/**
+ * Whether Cloudflare should carry the route now. A stopped container's route still does during
+ * its grace period (so a restart needs no Cloudflare call); a route that lost its hostname to an
+ * earlier claimant does not; one in conflict with a foreign object does (its sync keeps checking).
+ */
+export function isCloudDesired(db: SqliteDatabase, route: RouteRecord, now: Date): boolean {
+  if (route.hostname === null) return false;
+  const wanted =
+    route.status === 'active' ||
+    route.status === 'error' ||
+    route.status === 'conflict' ||
+    (route.status === 'pending_deletion' &&
+      route.deleteAfter !== null &&
+      route.deleteAfter > now.toISOString());
+  return wanted && !openConflictKinds(db, route.id).includes('hostname_claimed');
+}
+
+/**
+ * The route as Cloudflare would carry it, or null when it should carry nothing: two equal
+ * fingerprints mean no sync is needed for this route.
+ */
+export function cloudFingerprint(db: SqliteDatabase, route: RouteRecord, now: Date): string | null {
+  if (!isCloudDesired(db, route, now)) return null;
+  const spec = readRouteSpec(route.spec);
+  return JSON.stringify([
+    route.hostname,
+    route.path,
+    route.service,
+    routeTunnelId(db, route) ?? null,
+    route.zone,
+    spec.dns,
+    spec.originRequest ?? null,
+    spec.access ?? null,
+  ]);
+}
+
+/** The sync targets a route touches. */
+export function routeTargets(db: SqliteDatabase, route: RouteRecord): SyncTarget[] {
+  const targets: SyncTarget[] = [];
+  const tunnelId = routeTunnelId(db, route);
+  if (tunnelId) targets.push(tunnelTarget(tunnelId));
+  const spec = readRouteSpec(route.spec);
+  if (spec.dns && route.zone) targets.push(zoneTarget(route.zone));
+  if (spec.access) targets.push(ACCESS_TARGET);
+  return targets;
+}

@@ -1,0 +1,387 @@
+import { type LabelProblem, type Logger, type ParsedRoute, parseContainerLabels } from '@tunnelfleet/common';
+import { checkAgentHostname } from '../agents/hostname-guard.js';
+import { ZoneNotFoundError } from '../cloudflare/errors.js';
+import { findAgent, listAgents } from '../store/agents.js';
+import { type ContainerRecord, deleteContainer, listContainers } from '../store/containers.js';
+import type { SqliteDatabase } from '../store/database.js';
+import type { RouteRecord, RouteStatus } from '../store/routes.js';
+import { resolveClaims } from './claims.js';
+import {
+  deleteRoute,
+  insertRoute,
+  listAgentRoutes,
+  listAllRoutes,
+  listHostnameRoutes,
+  listRetainedRoutes,
+  openConflict,
+  type RouteWrite,
+  resolveConflicts,
+  saveRetainedRoutes,
+  updateRoute,
+} from './route-repository.js';
+import { type RouteSpec, readRouteSpec } from './route-spec.js';
+import { cloudFingerprint, routeTargets, routeTunnelId, type SyncTarget } from './route-targets.js';
+
+export interface RoutesEngineDeps {
+  db: SqliteDatabase;
+  logger: Logger;
+  /**
+   * The zone of a hostname among those the master manages (the Cloudflare layer's zone lookup);
+   * throws `ZoneNotFoundError` for a hostname under none of them.
+   */
+  resolveZone(hostname: string, zone?: string): Promise<{ zoneName: string }>;
+  /** How long a stopped container's routes stay published. */
+  graceSeconds: number;
+  /** Told which sync targets' desired state changed (the reconciler enqueues their jobs). */
+  onTargetsChanged(targets: SyncTarget[]): Promise<void> | void;
+  now?: () => Date;
+}
+
+export type RoutesEngine = ReturnType<typeof createRoutesEngine>;
+
+/** Docker states in which a container serves (a restart is brief; everything else is a stop). */
+const SERVING_STATES = new Set(['running', 'restarting']);
+
+type ZoneVerdict = { ok: true; zoneName: string } | { ok: false; outside: boolean; message: string };
+
+const routeId = (containerId: string, key: string) => `${containerId}\u0000${key}`;
+
+function errorMessages(problems: readonly LabelProblem[]): string {
+  return problems
+    .filter((p) => p.severity === 'error')
+    .map((p) => p.message)
+    .join('; ');
+}
+
+/**
+ * Reports → desired routes. Every derivation starts again from the agent's `containers` rows
+ * (already validated by the API), so running it twice, or after a crash, gives the same rows.
+ */
+export function createRoutesEngine(deps: RoutesEngineDeps) {
+  const { db, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  async function checkZone(route: ParsedRoute, cache: Map<string, ZoneVerdict>): Promise<ZoneVerdict> {
+    const cacheKey = `${route.hostname}\u0000${route.zone ?? ''}`;
+    const cached = cache.get(cacheKey);
+    if (cached) return cached;
+    let verdict: ZoneVerdict;
+    try {
+      const { zoneName } = await deps.resolveZone(route.hostname, route.zone);
+      verdict = { ok: true, zoneName };
+    } catch (error) {
+      const outside = error instanceof ZoneNotFoundError;
+      verdict = {
+        ok: false,
+        outside,
+        message: outside
+          ? `hostname ${route.hostname} is not in a zone this master manages (${(error as Error).message})`
+          : `could not look up the zone of ${route.hostname}: ${(error as Error).message}`,
+      };
+    }
+    cache.set(cacheKey, verdict);
+    return verdict;
+  }
+
+  interface Planned {
+    write: Omit<RouteWrite, 'claimedAt' | 'deleteAfter' | 'status'> & { status: RouteStatus | 'claimant' };
+    /** Why the route may not claim its hostname (allowlist or managed zones). */
+    outside?: string;
+  }
+
+  /** What the containers' labels ask for, before claims; zone lookups happen here, outside the transaction. */
+  async function plan(
+    agentId: string,
+    containers: readonly ContainerRecord[],
+  ): Promise<Map<string, Planned>> {
+    const planned = new Map<string, Planned>();
+    const zones = new Map<string, ZoneVerdict>();
+    for (const container of containers) {
+      if (!SERVING_STATES.has(container.state)) continue;
+      const parsed = parseContainerLabels(container.labels, {
+        containerName: container.name,
+        exposedPorts: container.ports.filter((p) => p.protocol === 'tcp').map((p) => p.port),
+      });
+      if (!parsed.enabled) continue;
+      const base = { agentId, containerId: container.containerId, containerName: container.name };
+      for (const route of parsed.routes) {
+        const spec: RouteSpec = {
+          source: route.source,
+          originRequest: route.originRequest,
+          dns: route.dns,
+          cleanup: route.cleanup,
+          ...(route.access ? { access: route.access } : {}),
+          ...(route.zone ? { zoneLabel: route.zone } : {}),
+        };
+        const warnings = parsed.problems.filter((p) => p.route === route.key);
+        const write: Planned['write'] = {
+          ...base,
+          routeKey: route.key,
+          hostname: route.hostname,
+          path: route.path ?? '',
+          service: route.service,
+          zone: null,
+          tunnelName: route.tunnel ?? null,
+          spec,
+          status: 'claimant',
+          statusMessage: null,
+          problems: warnings,
+        };
+        const allowed = checkAgentHostname(db, agentId, route.hostname);
+        const zone = await checkZone(route, zones);
+        let outside: string | undefined;
+        if (!allowed.allowed) outside = allowed.reason;
+        else if (!zone.ok && zone.outside) outside = zone.message;
+        if (zone.ok) write.zone = zone.zoneName;
+        else if (!outside) {
+          // Cloudflare could not be asked: keep the claim, show why; the full reconcile retries.
+          write.status = 'error';
+          write.statusMessage = zone.message;
+        }
+        if (outside) {
+          write.status = 'invalid';
+          write.statusMessage = outside;
+        }
+        planned.set(routeId(container.containerId, route.key), { write, ...(outside ? { outside } : {}) });
+      }
+      for (const route of parsed.invalidRoutes) {
+        planned.set(routeId(container.containerId, route.key), {
+          write: {
+            ...base,
+            routeKey: route.key,
+            hostname: route.hostname ?? null,
+            path: '',
+            service: null,
+            zone: null,
+            tunnelName: null,
+            spec: { dns: true, cleanup: true, source: route.source },
+            status: 'invalid',
+            statusMessage: errorMessages(route.problems) || 'the labels of this route are invalid',
+            problems: route.problems,
+          },
+        });
+      }
+    }
+    return planned;
+  }
+
+  function fingerprints(
+    hostnames: Iterable<string>,
+    at: Date,
+  ): Map<number, { route: RouteRecord; print: string | null }> {
+    const out = new Map<number, { route: RouteRecord; print: string | null }>();
+    for (const hostname of new Set(hostnames)) {
+      for (const route of listHostnameRoutes(db, hostname)) {
+        out.set(route.id, { route, print: cloudFingerprint(db, route, at) });
+      }
+    }
+    return out;
+  }
+
+  /** Targets whose desired state differs between two fingerprint sets. */
+  function changedTargets(
+    before: Map<number, { route: RouteRecord; print: string | null }>,
+    after: Map<number, { route: RouteRecord; print: string | null }>,
+  ): SyncTarget[] {
+    const targets = new Set<SyncTarget>();
+    for (const id of new Set([...before.keys(), ...after.keys()])) {
+      const old = before.get(id);
+      const next = after.get(id);
+      if ((old?.print ?? null) === (next?.print ?? null)) continue;
+      for (const entry of [old, next]) {
+        if (entry) for (const target of routeTargets(db, entry.route)) targets.add(target);
+      }
+    }
+    return [...targets];
+  }
+
+  function write(planned: Planned, existing: RouteRecord | undefined, at: Date): void {
+    const iso = at.toISOString();
+    const sameHostname =
+      existing !== undefined &&
+      existing.hostname === planned.write.hostname &&
+      existing.path === planned.write.path;
+    const status: RouteStatus =
+      planned.write.status !== 'claimant'
+        ? planned.write.status
+        : existing && sameHostname && (existing.status === 'error' || existing.status === 'conflict')
+          ? existing.status // the last sync's verdict stands until the next sync
+          : 'active';
+    const statusMessage =
+      planned.write.status === 'claimant' && status === existing?.status
+        ? existing.statusMessage
+        : planned.write.statusMessage;
+    const route: RouteWrite = {
+      ...planned.write,
+      status,
+      statusMessage,
+      deleteAfter: null,
+      // A route keeps its claim through a restart; a new hostname is a new claim.
+      claimedAt: existing && sameHostname ? existing.claimedAt : iso,
+    };
+    let id = existing?.id;
+    if (existing) updateRoute(db, existing.id, route, iso);
+    else id = insertRoute(db, route, iso);
+    if (id === undefined) return;
+    if (planned.outside && route.hostname) {
+      openConflict(
+        db,
+        {
+          kind: 'outside_allowlist',
+          hostname: route.hostname,
+          path: route.path,
+          routeId: id,
+          holderRouteId: null,
+          message: planned.outside,
+        },
+        iso,
+      );
+    } else {
+      resolveConflicts(db, id, iso, ['outside_allowlist']);
+    }
+    if (!sameHostname && existing) resolveConflicts(db, id, iso);
+  }
+
+  /** The route stays published for the grace period; a restart inside it changes nothing at Cloudflare. */
+  function startGrace(route: RouteRecord, at: Date): void {
+    if (route.status === 'invalid') {
+      deleteRoute(db, route.id); // nothing of it was ever published
+      return;
+    }
+    if (route.status === 'pending_deletion' || route.status === 'revoked') return;
+    const deleteAfter = new Date(at.getTime() + deps.graceSeconds * 1000).toISOString();
+    updateRoute(
+      db,
+      route.id,
+      {
+        ...route,
+        spec: readRouteSpec(route.spec),
+        problems: route.problems as LabelProblem[],
+        status: 'pending_deletion',
+        statusMessage: `container stopped; removed after ${deleteAfter} unless it starts again`,
+        deleteAfter,
+      },
+      at.toISOString(),
+    );
+  }
+
+  /**
+   * The `onContainersChanged` hook: recomputes the agent's routes from its containers, settles
+   * hostname claims, and tells the reconciler which tunnels and zones need a sync.
+   */
+  async function syncAgentRoutes(agentId: string, options: { notify?: boolean } = {}): Promise<SyncTarget[]> {
+    const agent = findAgent(db, agentId);
+    // A revoked agent's routes were marked by the revocation and stay as they are.
+    if (!agent || agent.status === 'revoked') return [];
+    const planned = await plan(agentId, listContainers(db, agentId));
+    const at = now();
+    const targets = db.transaction(() => {
+      const existing = listAgentRoutes(db, agentId);
+      const hostnames = new Set<string>();
+      for (const route of existing) if (route.hostname) hostnames.add(route.hostname);
+      for (const p of planned.values()) if (p.write.hostname) hostnames.add(p.write.hostname);
+      const before = fingerprints(hostnames, at);
+      const byId = new Map(existing.map((r) => [routeId(r.containerId, r.routeKey), r]));
+      for (const [id, p] of planned) write(p, byId.get(id), at);
+      for (const [id, route] of byId) if (!planned.has(id)) startGrace(route, at);
+      resolveClaims(db, hostnames, at);
+      return changedTargets(before, fingerprints(hostnames, at));
+    })();
+    if (targets.length > 0 && options.notify !== false) {
+      logger.debug({ agentId, targets }, 'desired routes changed');
+      await deps.onTargetsChanged(targets);
+    }
+    return targets;
+  }
+
+  /** The agent was revoked: its hostnames go to the next claimants, its objects are removed. */
+  async function releaseAgentRoutes(agentId: string): Promise<SyncTarget[]> {
+    const at = now();
+    const targets = db.transaction(() => {
+      const routes = listAgentRoutes(db, agentId);
+      const hostnames = routes.flatMap((r) => (r.hostname ? [r.hostname] : []));
+      const before = fingerprints(hostnames, at);
+      resolveClaims(db, hostnames, at);
+      const after = fingerprints(hostnames, at);
+      const changed = new Set(changedTargets(before, after));
+      // The revoked routes no longer count, whatever they counted for before.
+      for (const route of routes) for (const target of routeTargets(db, route)) changed.add(target);
+      return [...changed];
+    })();
+    if (targets.length > 0) await deps.onTargetsChanged(targets);
+    return targets;
+  }
+
+  /**
+   * Ends grace periods that ran out. A `cleanup=false` route leaves its row and becomes a retained
+   * route (its objects stay, still owned and maintained); a `cleanup=true` one stays as an expired
+   * row, carried by nothing, until `forgetExpiredRoutes` drops it once Cloudflare caught up.
+   * Returns the targets to sync.
+   */
+  function expireGracePeriods(): SyncTarget[] {
+    const at = now();
+    const iso = at.toISOString();
+    return db.transaction(() => {
+      const expired = listAllRoutes(db).filter(
+        (r) => r.status === 'pending_deletion' && r.deleteAfter !== null && r.deleteAfter <= iso,
+      );
+      if (expired.length === 0) return [];
+      const hostnames = expired.flatMap((r) => (r.hostname ? [r.hostname] : []));
+      // "Before" is judged just before the deadline: these routes were carried until now.
+      const before = fingerprints(hostnames, new Date(at.getTime() - 1));
+      const retained = listRetainedRoutes(db);
+      for (const route of expired) {
+        const spec = readRouteSpec(route.spec);
+        const tunnelId = routeTunnelId(db, route);
+        const holder = before.get(route.id)?.print !== null;
+        if (spec.cleanup) continue;
+        if (holder && route.hostname && route.service && tunnelId) {
+          retained.push({
+            agentId: route.agentId,
+            containerName: route.containerName,
+            hostname: route.hostname,
+            path: route.path,
+            service: route.service,
+            zone: route.zone,
+            tunnelId,
+            spec,
+            retainedAt: iso,
+          });
+        }
+        deleteRoute(db, route.id);
+      }
+      saveRetainedRoutes(db, retained);
+      resolveClaims(db, hostnames, at);
+      return changedTargets(before, fingerprints(hostnames, at));
+    })();
+  }
+
+  /**
+   * Drops expired routes whose targets all synced, and the `removed` containers left without
+   * routes. Called by the reconciler after a full sync.
+   */
+  function forgetExpiredRoutes(syncedTargets: ReadonlySet<SyncTarget>): number {
+    const iso = now().toISOString();
+    return db.transaction(() => {
+      let dropped = 0;
+      for (const route of listAllRoutes(db)) {
+        const expired =
+          route.status === 'pending_deletion' && route.deleteAfter !== null && route.deleteAfter <= iso;
+        if (!expired || !routeTargets(db, route).every((t) => syncedTargets.has(t))) continue;
+        deleteRoute(db, route.id);
+        dropped++;
+      }
+      for (const { id: agentId } of listAgents(db)) {
+        const withRoutes = new Set(listAgentRoutes(db, agentId).map((r) => r.containerId));
+        for (const container of listContainers(db, agentId)) {
+          if (container.state === 'removed' && !withRoutes.has(container.containerId)) {
+            deleteContainer(db, agentId, container.containerId);
+          }
+        }
+      }
+      return dropped;
+    })();
+  }
+
+  return { syncAgentRoutes, releaseAgentRoutes, expireGracePeriods, forgetExpiredRoutes };
+}
