@@ -167,6 +167,25 @@ describe('DNS sync against the emulator', () => {
     expect(records('example.com').filter((r) => String(r.name).startsWith('burst-'))).toEqual([]);
   });
 
+  it('reports a hostname it cannot place as an error and keeps its existing record', async () => {
+    const first = await layer.syncDnsRecords({
+      owner: 'agent-7',
+      owned: [],
+      desired: [{ hostname: 'kept.example.com', tunnelId: TUNNEL_A }],
+    });
+    const broken = await layer.syncDnsRecords({
+      owner: 'agent-7',
+      owned: first.owned,
+      desired: [{ hostname: 'kept.example.com', tunnelId: TUNNEL_A, zone: 'example.net' }],
+    });
+    expect(broken.hostnames['kept.example.com']?.status).toBe('error');
+    expect(broken.hostnames['kept.example.com']?.message).toContain('kept.example.com');
+    expect(broken.deleted).toEqual([]);
+    expect(broken.owned).toEqual(first.owned);
+    expect(records('example.com', 'kept.example.com')).toHaveLength(1);
+    await layer.syncDnsRecords({ owner: 'agent-7', owned: broken.owned, desired: [] });
+  });
+
   it('splits a sync larger than the batch limit', async () => {
     const small = world.layer({ dns: { batchLimit: 30 } });
     const desired = Array.from({ length: 70 }, (_, i) => ({

@@ -82,6 +82,8 @@ interface Plan {
   puts: { id: string; hostname: string; adopted: boolean }[];
   posts: { hostname: string }[];
   results: Map<string, DnsHostnameResult>;
+  /** Our records left alone because their hostname could not be synced this time. */
+  kept: OwnedDnsRecord[];
 }
 
 interface ZoneWork {
@@ -119,12 +121,15 @@ export async function syncDnsRecords(
     return work;
   };
 
+  // Wanted hostnames whose zone failed to resolve: their current records must not be deleted.
+  const unsynced = new Set<string>();
   for (const record of input.desired) {
     const hostname = normalizeHostname(record.hostname);
     try {
       (await zoneOf(hostname, record.zone)).desired.set(hostname, { ...record, hostname });
     } catch (err) {
       hostnames[hostname] = { status: 'error', message: (err as Error).message };
+      unsynced.add(hostname);
     }
   }
   const unresolvedOwned: OwnedDnsRecord[] = [];
@@ -189,7 +194,7 @@ export async function syncDnsRecords(
   }
 
   function planZone(work: ZoneWork, records: RecordResponse[], input: DnsSyncInput, comment: string): Plan {
-    const plan: Plan = { deletes: [], patches: [], puts: [], posts: [], results: new Map() };
+    const plan: Plan = { deletes: [], patches: [], puts: [], posts: [], results: new Map(), kept: [] };
     const byName = new Map<string, RecordResponse[]>();
     for (const record of records) {
       const name = normalizeHostname(record.name);
@@ -203,7 +208,8 @@ export async function syncDnsRecords(
       for (const record of list) {
         const recordOwner = commentOwner(record.comment);
         if (recordOwner === input.owner || (recordOwner && work.ownedIds.has(record.id))) {
-          plan.deletes.push({ id: record.id, hostname: name });
+          if (unsynced.has(name)) plan.kept.push({ hostname: name, recordId: record.id });
+          else plan.deletes.push({ id: record.id, hostname: name });
         }
       }
     }
@@ -292,7 +298,8 @@ export async function syncDnsRecords(
     }
     const owned = [...plan.results]
       .filter(([, r]) => r.recordId && (r.status === 'ok' || r.status === 'adopted'))
-      .map(([hostname, r]) => ({ hostname, recordId: r.recordId! }));
+      .map(([hostname, r]) => ({ hostname, recordId: r.recordId! }))
+      .concat(plan.kept);
     return { results: plan.results, deleted, owned };
   }
 
