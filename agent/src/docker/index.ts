@@ -7,10 +7,5 @@ export {
   DEFAULT_RELIST_INTERVAL_MS,
   type ResyncReason,
 } from './container-watcher.js';
-export {
-  createDockerClient,
-  DEFAULT_DOCKER_SOCKET,
-  type DockerEndpoint,
-  parseDockerHost,
-} from './docker-host.js';
+export { createDockerClient } from './docker-host.js';
 export { DEFAULT_LABEL_PREFIXES, hasTunnelLabels } from './label-match.js';
