@@ -14,6 +14,7 @@ import {
   listHostnameRoutes,
   listRetainedRoutes,
   openConflict,
+  openConflictKinds,
   type RouteWrite,
   resolveConflicts,
   saveRetainedRoutes,
@@ -328,12 +329,13 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
       if (expired.length === 0) return [];
       const hostnames = expired.flatMap((r) => (r.hostname ? [r.hostname] : []));
       // "Before" is judged just before the deadline: these routes were carried until now.
-      const before = fingerprints(hostnames, new Date(at.getTime() - 1));
+      const earliest = Math.min(...expired.map((r) => Date.parse(r.deleteAfter ?? iso)));
+      const before = fingerprints(hostnames, new Date(earliest - 1));
       const retained = listRetainedRoutes(db);
       for (const route of expired) {
         const spec = readRouteSpec(route.spec);
         const tunnelId = routeTunnelId(db, route);
-        const holder = before.get(route.id)?.print !== null;
+        const holder = !openConflictKinds(db, route.id).includes('hostname_claimed');
         if (spec.cleanup) continue;
         if (holder && route.hostname && route.service && tunnelId) {
           retained.push({

@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Container } from '@tunnelfleet/common';
+import type { RedisServerHandle } from '@tunnelfleet/test';
+import { pino } from 'pino';
+import { agentTunnelName } from '../agents/agent-service.js';
+import { startTestWorld, type TestWorld } from '../cloudflare/cloudflare-test-world.js';
+import { insertAgentKey } from '../store/agent-keys.js';
+import { approveAgent, insertAgent } from '../store/agents.js';
+import { markContainerRemoved, upsertContainer } from '../store/containers.js';
+import { openDatabase, type SqliteDatabase } from '../store/database.js';
+import { upsertTunnel } from '../store/tunnels.js';
+import { createReconciler, type Reconciler, type ReconcilerOptions } from './reconciler.js';
+
+export const GRACE_SECONDS = 600;
+
+/**
+ * For the reconciler's tests: a real SQLite file in a temp dir, the Cloudflare emulator with
+ * zone example.com, a private Redis (given), and a clock the test moves.
+ */
+export async function startReconcilerWorld(redis: RedisServerHandle, extra: Partial<ReconcilerOptions> = {}) {
+  const cf: TestWorld = await startTestWorld(['example.com']);
+  const dataDir = mkdtempSync(join(tmpdir(), 'tunnelfleet-reconciler-'));
+  const db: SqliteDatabase = openDatabase(dataDir);
+  const cloudflare = cf.layer();
+  let clock = Date.now();
+  const reconciler: Reconciler = await createReconciler({
+    db,
+    redisConnection: redis.url,
+    cloudflare,
+    logger: pino({ level: 'silent' }),
+    graceSeconds: GRACE_SECONDS,
+    debounceMs: 300,
+    cron: null,
+    now: () => new Date(clock),
+    ...extra,
+  });
+
+  /** An approved agent with its own tunnel at the emulator. */
+  async function addAgent(options: { allowlist?: string[] } = {}) {
+    const agentId = `ag_${randomBytes(8).toString('hex')}`;
+    const keyId = `key_${randomBytes(6).toString('hex')}`;
+    insertAgentKey(db, {
+      id: keyId,
+      name: keyId,
+      secretHash: randomBytes(32).toString('hex'),
+      hostnameAllowlist: options.allowlist ?? [],
+      autoApprove: true,
+    });
+    insertAgent(db, { id: agentId, keyId, name: agentId, hostname: null, agentVersion: null });
+    approveAgent(db, agentId);
+    const tunnel = await cloudflare.tunnels.ensureTunnel(agentTunnelName(agentId));
+    upsertTunnel(db, { id: tunnel.tunnelId, name: tunnel.name, accountId: cf.accountId, agentId });
+    return { agentId, tunnelId: tunnel.tunnelId };
+  }
+
+  return {
+    cf,
+    emulator: cf.emulator,
+    db,
+    dataDir,
+    cloudflare,
+    reconciler,
+    addAgent,
+    advance(seconds: number) {
+      clock += seconds * 1000;
+    },
+    /** Stores the container as a report would and runs the hook the API calls. */
+    async report(agentId: string, container: Container) {
+      upsertContainer(db, agentId, container);
+      await reconciler.hooks.onContainersChanged(agentId);
+    },
+    async remove(agentId: string, containerId: string) {
+      markContainerRemoved(db, agentId, containerId);
+      await reconciler.hooks.onContainersChanged(agentId);
+    },
+    async close() {
+      await reconciler.close();
+      db.close();
+      await cf.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type ReconcilerWorld = Awaited<ReturnType<typeof startReconcilerWorld>>;
+
+export function container(
+  name: string,
+  labels: Record<string, string>,
+  state: Container['state'] = 'running',
+): Container {
+  return {
+    id: randomBytes(32).toString('hex'),
+    name,
+    labels,
+    state,
+    networks: {},
+    exposedPorts: [{ port: 80, protocol: 'tcp' }],
+  };
+}
+
+export function webLabels(hostname: string, more: Record<string, string> = {}): Record<string, string> {
+  return {
+    'tunnelfleet.enable': 'true',
+    'tunnelfleet.hostname': hostname,
+    'tunnelfleet.service': 'http://web:80',
+    ...more,
+  };
+}
+
+/** Our CNAME(s) for a hostname at the emulator. */
+export function cnames(world: ReconcilerWorld, hostname: string) {
+  return world.emulator.dnsRecords('example.com').filter((r) => r.name === hostname);
+}
+
+export function ingressRules(
+  world: ReconcilerWorld,
+  tunnelId: string,
+): { hostname?: string; service: string }[] {
+  const config = world.emulator.tunnelConfig(tunnelId)?.config as {
+    ingress?: { hostname?: string; service: string }[];
+  };
+  return config?.ingress ?? [];
+}

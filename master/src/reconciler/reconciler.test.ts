@@ -1,0 +1,265 @@
+import { type RedisServerHandle, startRedisServer, waitFor } from '@tunnelfleet/test';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { listAudit } from '../store/audit-log.js';
+import { listConflicts } from '../store/conflicts.js';
+import { listRoutes } from '../store/routes.js';
+import {
+  cnames,
+  container,
+  GRACE_SECONDS,
+  ingressRules,
+  type ReconcilerWorld,
+  startReconcilerWorld,
+  webLabels,
+} from './reconciler-test-world.js';
+
+let redis: RedisServerHandle;
+let world: ReconcilerWorld;
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterEach(async () => {
+  await world?.close();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const hostnamesOf = (rules: { hostname?: string }[]) =>
+  rules.flatMap((r) => (r.hostname ? [r.hostname] : []));
+const dnsWrites = () => world.emulator.writes().filter((c) => c.path.includes('/dns_records'));
+const configPuts = () => world.emulator.writes().filter((c) => c.path.endsWith('/configurations'));
+
+describe('publishing', () => {
+  it('turns labelled containers into active routes, CNAMEs and ingress rules', async () => {
+    world = await startReconcilerWorld(redis);
+    const { agentId, tunnelId } = await world.addAgent();
+    await world.report(agentId, container('web', webLabels('app.example.com')));
+    await world.report(
+      agentId,
+      container('multi', {
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.api.hostname': 'api.example.com',
+        'tunnelfleet.api.service': 'http://multi:8080',
+        'tunnelfleet.admin.hostname': 'admin.example.com',
+        'tunnelfleet.admin.service': 'http://multi:9090',
+      }),
+    );
+    await waitFor(() => cnames(world, 'admin.example.com').length === 1, { description: 'the CNAMEs' });
+    await waitFor(() => hostnamesOf(ingressRules(world, tunnelId)).length === 3, {
+      description: 'the rules',
+    });
+
+    expect(listRoutes(world.db).map((r) => [r.hostname, r.status])).toEqual([
+      ['admin.example.com', 'active'],
+      ['api.example.com', 'active'],
+      ['app.example.com', 'active'],
+    ]);
+    for (const hostname of ['app.example.com', 'api.example.com', 'admin.example.com']) {
+      const [record] = cnames(world, hostname);
+      expect(record).toMatchObject({ type: 'CNAME', content: `${tunnelId}.cfargotunnel.com`, proxied: true });
+      expect(record?.comment).toBe(`managed by tunnelfleet; agent=${agentId}`);
+    }
+    expect(ingressRules(world, tunnelId)).toContainEqual({
+      hostname: 'api.example.com',
+      service: 'http://multi:8080',
+    });
+    expect(ingressRules(world, tunnelId).at(-1)).toEqual({ service: 'http_status:404' });
+    const actions = listAudit(world.db, { limit: 50 }).entries.map((e) => e.action);
+    expect(actions).toContain('cloudflare.tunnel.ingress.put');
+    expect(actions).toContain('cloudflare.dns.sync');
+  });
+
+  it('folds a burst of 100 containers into at most 1 configuration PUT and 2 DNS writes', async () => {
+    world = await startReconcilerWorld(redis, { debounceMs: 1_500 });
+    const { agentId, tunnelId } = await world.addAgent();
+    world.emulator.clearCalls();
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        world.report(agentId, container(`web-${i}`, webLabels(`app-${i}.example.com`))),
+      ),
+    );
+    await waitFor(() => world.emulator.dnsRecords('example.com').length === 100, {
+      description: '100 CNAMEs',
+      timeoutMs: 20_000,
+    });
+    await waitFor(() => hostnamesOf(ingressRules(world, tunnelId)).length === 100, {
+      description: '100 rules',
+    });
+    expect(configPuts().length).toBeLessThanOrEqual(1);
+    expect(dnsWrites().length).toBeLessThanOrEqual(2);
+    expect(listRoutes(world.db, { status: 'active' })).toHaveLength(100);
+  });
+
+  it('gives a route with bad labels status invalid, with the message, and writes nothing', async () => {
+    world = await startReconcilerWorld(redis);
+    const { agentId } = await world.addAgent();
+    world.emulator.clearCalls();
+    await world.report(agentId, container('bad', webLabels('not a hostname!')));
+    const [route] = listRoutes(world.db);
+    expect(route?.status).toBe('invalid');
+    expect(route?.statusMessage).toContain('tunnelfleet.hostname');
+    expect(route?.problems.length).toBeGreaterThan(0);
+    await world.reconciler.reconcileNow();
+    expect(world.emulator.writes()).toEqual([]);
+  });
+
+  it('refuses a hostname outside the key allowlist or the managed zones, as a recorded conflict', async () => {
+    world = await startReconcilerWorld(redis);
+    const { agentId } = await world.addAgent({ allowlist: ['*.apps.example.com'] });
+    world.emulator.clearCalls();
+    await world.report(agentId, container('a', webLabels('web.apps.example.com')));
+    await world.report(agentId, container('b', webLabels('admin.example.com')));
+    await world.report(agentId, container('c', webLabels('shop.apps.example.net')));
+    const byHost = new Map(listRoutes(world.db).map((r) => [r.hostname, r]));
+    expect(byHost.get('web.apps.example.com')?.status).toBe('active');
+    expect(byHost.get('admin.example.com')?.status).toBe('invalid');
+    expect(byHost.get('admin.example.com')?.statusMessage).toContain('allowlist');
+    expect(byHost.get('shop.apps.example.net')?.status).toBe('invalid');
+    const conflicts = listConflicts(world.db);
+    expect(conflicts.map((c) => [c.kind, c.hostname]).sort()).toEqual([
+      ['outside_allowlist', 'admin.example.com'],
+      ['outside_allowlist', 'shop.apps.example.net'],
+    ]);
+    await waitFor(() => cnames(world, 'web.apps.example.com').length === 1, {
+      description: 'the allowed CNAME',
+    });
+    expect(world.emulator.dnsRecords().map((r) => r.name)).toEqual(['web.apps.example.com']);
+  });
+});
+
+describe('grace period', () => {
+  it('restores a restarted container without any Cloudflare write, removes only ours after the grace period', async () => {
+    world = await startReconcilerWorld(redis);
+    const { agentId, tunnelId } = await world.addAgent();
+    const foreignRecord = world.emulator.seedDnsRecord('example.com', {
+      type: 'A',
+      name: 'legacy.example.com',
+      content: '192.0.2.10',
+    });
+    world.emulator.seedIngressRule(tunnelId, { hostname: 'legacy.example.com', service: 'http://legacy:80' });
+    const web = container('web', webLabels('app.example.com'));
+    await world.report(agentId, web);
+    await waitFor(() => cnames(world, 'app.example.com').length === 1, { description: 'the CNAME' });
+    await world.reconciler.reconcileNow();
+
+    world.emulator.clearCalls();
+    await world.report(agentId, { ...web, state: 'exited' });
+    const [stopped] = listRoutes(world.db);
+    expect(stopped?.status).toBe('pending_deletion');
+    expect(Date.parse(stopped?.deleteAfter ?? '')).toBeGreaterThan(Date.now() + (GRACE_SECONDS - 5) * 1000);
+    world.advance(GRACE_SECONDS / 2);
+    await world.report(agentId, web);
+    expect(listRoutes(world.db)[0]?.status).toBe('active');
+    await world.reconciler.reconcileNow();
+    expect(world.emulator.writes()).toEqual([]);
+
+    await world.remove(agentId, web.id);
+    expect(listRoutes(world.db)[0]?.status).toBe('pending_deletion');
+    world.advance(GRACE_SECONDS + 1);
+    await world.reconciler.reconcileNow();
+    expect(cnames(world, 'app.example.com')).toEqual([]);
+    expect(hostnamesOf(ingressRules(world, tunnelId))).toEqual(['legacy.example.com']);
+    expect(world.emulator.dnsRecords('example.com')).toContainEqual(foreignRecord);
+    expect(listRoutes(world.db)).toEqual([]);
+  });
+
+  it('keeps the cloud objects of a cleanup=false route after its grace period', async () => {
+    world = await startReconcilerWorld(redis);
+    const { agentId, tunnelId } = await world.addAgent();
+    const kept = container('kept', webLabels('kept.example.com', { 'tunnelfleet.cleanup': 'false' }));
+    const gone = container('gone', webLabels('gone.example.com'));
+    await world.report(agentId, kept);
+    await world.report(agentId, gone);
+    await waitFor(() => cnames(world, 'gone.example.com').length === 1, { description: 'the CNAMEs' });
+    await world.remove(agentId, kept.id);
+    await world.remove(agentId, gone.id);
+    world.advance(GRACE_SECONDS + 1);
+    await world.reconciler.reconcileNow();
+    expect(listRoutes(world.db)).toEqual([]);
+    expect(cnames(world, 'gone.example.com')).toEqual([]);
+    expect(cnames(world, 'kept.example.com')).toHaveLength(1);
+    expect(hostnamesOf(ingressRules(world, tunnelId))).toEqual(['kept.example.com']);
+    // Still ours and maintained: a hand deletion is repaired.
+    const record = cnames(world, 'kept.example.com')[0]!;
+    await world.cf
+      .layer()
+      .syncDnsRecords({
+        owner: agentId,
+        desired: [],
+        owned: [{ hostname: record.name, recordId: record.id }],
+      });
+    expect(cnames(world, 'kept.example.com')).toEqual([]);
+    await world.reconciler.reconcileNow();
+    expect(cnames(world, 'kept.example.com')).toHaveLength(1);
+  });
+});
+
+describe('hostname conflicts across agents', () => {
+  it('keeps the first claimant, records the conflict, hands over when the holder goes away', async () => {
+    world = await startReconcilerWorld(redis);
+    const first = await world.addAgent();
+    const second = await world.addAgent();
+    const a = container('a', webLabels('shared.example.com'));
+    await world.report(first.agentId, a);
+    world.advance(1);
+    await world.report(second.agentId, container('b', webLabels('shared.example.com')));
+    await waitFor(() => cnames(world, 'shared.example.com').length === 1, { description: 'the CNAME' });
+    await world.reconciler.reconcileNow();
+
+    const loser = listRoutes(world.db, { agentId: second.agentId })[0]!;
+    expect(loser.status).toBe('conflict');
+    expect(loser.statusMessage).toContain(first.agentId);
+    const [conflict] = listConflicts(world.db);
+    expect(conflict).toMatchObject({
+      kind: 'hostname_claimed',
+      hostname: 'shared.example.com',
+      routeId: loser.id,
+    });
+    expect(cnames(world, 'shared.example.com')[0]?.content).toBe(`${first.tunnelId}.cfargotunnel.com`);
+    expect(hostnamesOf(ingressRules(world, second.tunnelId))).toEqual([]);
+
+    await world.remove(first.agentId, a.id);
+    world.advance(GRACE_SECONDS + 1);
+    await world.reconciler.reconcileNow();
+    expect(listRoutes(world.db).map((r) => [r.agentId, r.status])).toEqual([[second.agentId, 'active']]);
+    expect(listConflicts(world.db)).toEqual([]);
+    expect(cnames(world, 'shared.example.com')).toHaveLength(1);
+    expect(cnames(world, 'shared.example.com')[0]?.content).toBe(`${second.tunnelId}.cfargotunnel.com`);
+    expect(hostnamesOf(ingressRules(world, second.tunnelId))).toEqual(['shared.example.com']);
+    expect(hostnamesOf(ingressRules(world, first.tunnelId))).toEqual([]);
+  });
+});
+
+describe('drift', () => {
+  it('puts back a record and a rule deleted by hand, and writes nothing when nothing drifted', async () => {
+    world = await startReconcilerWorld(redis);
+    const { agentId, tunnelId } = await world.addAgent();
+    await world.report(agentId, container('web', webLabels('app.example.com')));
+    await world.report(agentId, container('api', webLabels('api.example.com')));
+    await waitFor(() => cnames(world, 'api.example.com').length === 1, { description: 'the CNAMEs' });
+    await world.reconciler.reconcileNow();
+
+    world.emulator.clearCalls();
+    await world.reconciler.reconcileNow();
+    expect(world.emulator.writes()).toEqual([]);
+
+    const record = cnames(world, 'app.example.com')[0]!;
+    await world.cf
+      .layer()
+      .syncDnsRecords({
+        owner: agentId,
+        desired: [],
+        owned: [{ hostname: record.name, recordId: record.id }],
+      });
+    const rules = ingressRules(world, tunnelId).filter((r) => r.hostname !== 'api.example.com');
+    world.emulator.setTunnelConfig(tunnelId, { ingress: rules });
+    expect(cnames(world, 'app.example.com')).toEqual([]);
+
+    await world.reconciler.reconcileNow();
+    expect(cnames(world, 'app.example.com')).toHaveLength(1);
+    expect(hostnamesOf(ingressRules(world, tunnelId)).sort()).toEqual(['api.example.com', 'app.example.com']);
+    expect(world.emulator.dnsRecords('example.com')).toHaveLength(2);
+  });
+});
