@@ -6,6 +6,7 @@ import type { Container } from '@tunnelfleet/common';
 import type { RedisServerHandle } from '@tunnelfleet/test';
 import { pino } from 'pino';
 import { agentTunnelName } from '../agents/agent-service.js';
+import type { CloudflareLayer } from '../cloudflare/cloudflare-layer.js';
 import { startTestWorld, type TestWorld } from '../cloudflare/cloudflare-test-world.js';
 import { insertAgentKey } from '../store/agent-keys.js';
 import { approveAgent, insertAgent } from '../store/agents.js';
@@ -16,11 +17,30 @@ import { createReconciler, type Reconciler, type ReconcilerOptions } from './rec
 
 export const GRACE_SECONDS = 600;
 
+export interface ReconcilerWorld {
+  cf: TestWorld;
+  emulator: TestWorld['emulator'];
+  db: SqliteDatabase;
+  dataDir: string;
+  cloudflare: CloudflareLayer;
+  reconciler: Reconciler;
+  addAgent(options?: { allowlist?: string[] }): Promise<{ agentId: string; tunnelId: string }>;
+  /** Moves the clock of grace periods. */
+  advance(seconds: number): void;
+  /** Stores the container as a report would and runs the hook the API calls. */
+  report(agentId: string, container: Container): Promise<void>;
+  remove(agentId: string, containerId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
  * For the reconciler's tests: a real SQLite file in a temp dir, the Cloudflare emulator with
  * zone example.com, a private Redis (given), and a clock the test moves.
  */
-export async function startReconcilerWorld(redis: RedisServerHandle, extra: Partial<ReconcilerOptions> = {}) {
+export async function startReconcilerWorld(
+  redis: RedisServerHandle,
+  extra: Partial<ReconcilerOptions> = {},
+): Promise<ReconcilerWorld> {
   const cf: TestWorld = await startTestWorld(['example.com']);
   const dataDir = mkdtempSync(join(tmpdir(), 'tunnelfleet-reconciler-'));
   const db: SqliteDatabase = openDatabase(dataDir);
@@ -67,7 +87,6 @@ export async function startReconcilerWorld(redis: RedisServerHandle, extra: Part
     advance(seconds: number) {
       clock += seconds * 1000;
     },
-    /** Stores the container as a report would and runs the hook the API calls. */
     async report(agentId: string, container: Container) {
       upsertContainer(db, agentId, container);
       await reconciler.hooks.onContainersChanged(agentId);
@@ -84,8 +103,6 @@ export async function startReconcilerWorld(redis: RedisServerHandle, extra: Part
     },
   };
 }
-
-export type ReconcilerWorld = Awaited<ReturnType<typeof startReconcilerWorld>>;
 
 export function container(
   name: string,

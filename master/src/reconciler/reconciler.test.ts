@@ -183,13 +183,11 @@ describe('grace period', () => {
     expect(hostnamesOf(ingressRules(world, tunnelId))).toEqual(['kept.example.com']);
     // Still ours and maintained: a hand deletion is repaired.
     const record = cnames(world, 'kept.example.com')[0]!;
-    await world.cf
-      .layer()
-      .syncDnsRecords({
-        owner: agentId,
-        desired: [],
-        owned: [{ hostname: record.name, recordId: record.id }],
-      });
+    await world.cf.layer().syncDnsRecords({
+      owner: agentId,
+      desired: [],
+      owned: [{ hostname: String(record.name), recordId: String(record.id) }],
+    });
     expect(cnames(world, 'kept.example.com')).toEqual([]);
     await world.reconciler.reconcileNow();
     expect(cnames(world, 'kept.example.com')).toHaveLength(1);
@@ -246,13 +244,11 @@ describe('drift', () => {
     expect(world.emulator.writes()).toEqual([]);
 
     const record = cnames(world, 'app.example.com')[0]!;
-    await world.cf
-      .layer()
-      .syncDnsRecords({
-        owner: agentId,
-        desired: [],
-        owned: [{ hostname: record.name, recordId: record.id }],
-      });
+    await world.cf.layer().syncDnsRecords({
+      owner: agentId,
+      desired: [],
+      owned: [{ hostname: String(record.name), recordId: String(record.id) }],
+    });
     const rules = ingressRules(world, tunnelId).filter((r) => r.hostname !== 'api.example.com');
     world.emulator.setTunnelConfig(tunnelId, { ingress: rules });
     expect(cnames(world, 'app.example.com')).toEqual([]);
