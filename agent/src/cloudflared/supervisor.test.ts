@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   CLOUDFLARED_IMAGE,
   connectDockerEngine,
@@ -18,6 +18,7 @@ import {
   type CloudflaredSupervisorOptions,
   createCloudflaredSupervisor,
 } from './supervisor.js';
+import { standaloneTunnelToken } from './test-support.js';
 
 const logger = pino({ level: 'silent' });
 const METRICS_PORT = 20241;
@@ -55,12 +56,6 @@ afterAll(async () => {
   );
 });
 
-/** A stand-alone token for the stand-in (no edge URL: ready at once). */
-function makeToken(): string {
-  const payload = { a: 'account', t: randomUUID(), s: randomBytes(32).toString('base64') };
-  return Buffer.from(JSON.stringify(payload)).toString('base64');
-}
-
 function managed(agentId: string) {
   return docker.listContainers({ all: true, filters: { label: managedLabelFilter(agentId) } });
 }
@@ -73,7 +68,7 @@ function setup() {
   const desired: CloudflaredDesired = {
     tunnelId: randomUUID(),
     tunnelName: 'test-tunnel',
-    token: makeToken(),
+    token: standaloneTunnelToken(),
     image: CLOUDFLARED_IMAGE,
     state: 'running',
   };
@@ -186,7 +181,7 @@ describe('createCloudflaredSupervisor', () => {
     const again = await supervisor.apply({ ...desired });
     expect(again.containerId).toBe(first.containerId);
 
-    const rotated = { ...desired, token: makeToken() };
+    const rotated = { ...desired, token: standaloneTunnelToken() };
     const second = await supervisor.apply(rotated);
     expect(second.containerId).not.toBe(first.containerId);
     const containers = await managed(agentId);

@@ -1,4 +1,3 @@
-import type { Container, ContainerChange } from '@tunnelfleet/common';
 import {
   connectDockerEngine,
   ensureTestImages,
@@ -9,7 +8,8 @@ import {
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ContainerWatcher, createContainerWatcher, type ResyncReason } from './container-watcher.js';
+import type { ContainerWatcher } from './container-watcher.js';
+import { watchWithView } from './test-support.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -43,28 +43,10 @@ afterAll(async () => {
   );
 });
 
-/** What a consumer of the watcher would know: the resync list with every later change applied. */
 function watch(watchLogger = logger) {
-  const view = new Map<string, Container>();
-  const changes: ContainerChange[] = [];
-  const resyncs: ResyncReason[] = [];
-  const watcher = createContainerWatcher({
-    docker,
-    logger: watchLogger,
-    relistIntervalMs: 60_000,
-    onChange: (change) => {
-      changes.push(change);
-      if (change.action === 'upsert') view.set(change.container.id, change.container);
-      else view.delete(change.containerId);
-    },
-    onResync: (containers, reason) => {
-      resyncs.push(reason);
-      view.clear();
-      for (const container of containers) view.set(container.id, container);
-    },
-  });
-  watchers.push(watcher);
-  return { watcher, view, changes, resyncs };
+  const watched = watchWithView({ docker, logger: watchLogger, relistIntervalMs: 60_000 });
+  watchers.push(watched.watcher);
+  return watched;
 }
 
 async function createContainer(

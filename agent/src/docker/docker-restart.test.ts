@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { open, readFile, rm } from 'node:fs/promises';
-import type { Container } from '@tunnelfleet/common';
 import {
   CLOUDFLARED_IMAGE,
   connectDockerEngine,
@@ -15,7 +14,9 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { managedLabelFilter } from '../cloudflared/container-spec.js';
 import { type CloudflaredSupervisor, createCloudflaredSupervisor } from '../cloudflared/supervisor.js';
-import { type ContainerWatcher, createContainerWatcher, type ResyncReason } from './container-watcher.js';
+import { standaloneTunnelToken } from '../cloudflared/test-support.js';
+import type { ContainerWatcher } from './container-watcher.js';
+import { watchWithView } from './test-support.js';
 
 // Restarts the machine's Docker engine: other tests using Docker at that moment may fail during
 // the outage, which is kept to the few seconds dockerd needs to come back.
@@ -113,22 +114,13 @@ async function createLabelled(start: boolean) {
 describe('a Docker daemon restart', () => {
   // One test, so that the engine is restarted only once for both the watcher and the supervisor.
   it('is followed by a relist that misses no change, and by cloudflared back and ready', async () => {
-    const view = new Map<string, Container>();
-    const resyncs: ResyncReason[] = [];
-    watcher = createContainerWatcher({
+    const watched = watchWithView({
       docker,
       logger: pino({ level: 'silent' }),
       reconnect: { initialDelayMs: 100, maxDelayMs: 1_000 },
-      onChange: (change) => {
-        if (change.action === 'upsert') view.set(change.container.id, change.container);
-        else view.delete(change.containerId);
-      },
-      onResync: (containers, reason) => {
-        resyncs.push(reason);
-        view.clear();
-        for (const container of containers) view.set(container.id, container);
-      },
     });
+    const { view, resyncs } = watched;
+    watcher = watched.watcher;
     supervisor = createCloudflaredSupervisor({
       docker,
       logger: pino({ level: 'silent' }),
@@ -139,9 +131,7 @@ describe('a Docker daemon restart', () => {
       checkIntervalMs: 250,
       restartBackoff: { initialDelayMs: 200, maxDelayMs: 2_000 },
     });
-    const token = Buffer.from(
-      JSON.stringify({ a: 'account', t: randomUUID(), s: randomBytes(32).toString('base64') }),
-    ).toString('base64');
+    const token = standaloneTunnelToken();
     await supervisor.apply({ tunnelId: randomUUID(), tunnelName: 'restart', token, state: 'running' });
     await waitFor(() => supervisor?.status().ready, { description: 'cloudflared ready before the restart' });
 
