@@ -1,0 +1,298 @@
+import { readFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import {
+  type AgentConfig,
+  createLogger,
+  type DockerInfo,
+  type Logger,
+  type CloudflaredStatus as ProtocolCloudflaredStatus,
+} from '@tunnelfleet/common';
+import type Docker from 'dockerode';
+import {
+  type CloudflaredStatus,
+  type CloudflaredSupervisor,
+  createCloudflaredSupervisor,
+} from './cloudflared/index.js';
+import { type CommandLoop, createCommandExecutor, startCommandLoop } from './commands/index.js';
+import { type ContainerWatcher, createContainerWatcher, createDockerClient } from './docker/index.js';
+import {
+  DEFAULT_OUTAGE_BUDGET_MS,
+  evaluateHealth,
+  type HealthReport,
+  type HealthServer,
+  startHealthServer,
+} from './health/index.js';
+import { createMasterClient, createMasterLink, type RetryDelayOptions } from './master-client/index.js';
+import { createReporter, registerAgent } from './reporter/index.js';
+import { createTunnelStateCache } from './state/index.js';
+
+/** Knobs tests turn down; production uses the defaults. */
+export interface AgentTuning {
+  retry?: RetryDelayOptions;
+  snapshotEveryHeartbeats?: number;
+  commandWaitSeconds?: number;
+  outageBudgetMs?: number;
+  /** The revoked-key message is logged at most this often. */
+  rejectedLogIntervalMs?: number;
+  relistIntervalMs?: number;
+  cloudflaredCheckIntervalMs?: number;
+}
+
+export interface AgentDeps {
+  masterUrl: URL | string;
+  apiKey: string;
+  agentName: string;
+  dataDir: string;
+  docker: Docker;
+  logger: Logger;
+  cloudflaredImage: string;
+  cloudflaredNetwork: string;
+  /** Port of cloudflared's metrics (and `/ready`) inside its container. */
+  cloudflaredMetricsPort?: number;
+  reportIntervalSeconds: number;
+  /** 0 or absent: no health endpoint. */
+  healthPort?: number;
+  healthHost?: string;
+  tuning?: AgentTuning;
+  fetch?: typeof fetch;
+}
+
+export interface Agent {
+  /** Restores cloudflared from the cache, starts watching Docker and serving health, then reaches for the master in the background. */
+  start(): Promise<void>;
+  /** Stops everything the agent runs except cloudflared, which keeps serving. */
+  stop(): Promise<void>;
+  health(): HealthReport;
+  agentId(): string | undefined;
+  /** Port the health endpoint listens on, once started. */
+  healthPort(): number | undefined;
+}
+
+export const DEFAULT_CLOUDFLARED_METRICS_PORT = 20241;
+export const REVOKED_KEY_MESSAGE =
+  'API key rejected by the master (revoked or unknown): set a new TUNNELFLEET_API_KEY and restart the agent';
+const DEFAULT_REJECTED_LOG_INTERVAL_MS = 60_000;
+
+export const AGENT_VERSION = readAgentVersion();
+
+function readAgentVersion(): string {
+  try {
+    // One level above both src/ and dist/.
+    const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+    return (JSON.parse(text) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Wires the agent from ready-made dependencies; nothing runs until `start`. */
+export function createAgent(deps: AgentDeps): Agent {
+  const tuning = deps.tuning ?? {};
+  const logger = deps.logger;
+  const startedAt = Date.now();
+  const cache = createTunnelStateCache({ dataDir: deps.dataDir, logger });
+  const link = createMasterLink();
+  const client = createMasterClient({
+    masterUrl: deps.masterUrl,
+    apiKey: deps.apiKey,
+    link,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+  });
+  const abort = new AbortController();
+  let supervisor: CloudflaredSupervisor | undefined;
+  let watcher: ContainerWatcher | undefined;
+  let healthServer: HealthServer | undefined;
+  let commandLoop: CommandLoop | undefined;
+  let agentId: string | undefined;
+  let background: Promise<void> = Promise.resolve();
+
+  const makeSupervisor = (id: string) =>
+    createCloudflaredSupervisor({
+      docker: deps.docker,
+      logger,
+      agentId: id,
+      network: deps.cloudflaredNetwork,
+      image: deps.cloudflaredImage,
+      metricsPort: deps.cloudflaredMetricsPort ?? DEFAULT_CLOUDFLARED_METRICS_PORT,
+      ...(tuning.cloudflaredCheckIntervalMs ? { checkIntervalMs: tuning.cloudflaredCheckIntervalMs } : {}),
+    });
+
+  let executor: ReturnType<typeof createCommandExecutor> | undefined;
+  const reporter = createReporter({
+    client,
+    link,
+    logger,
+    intervalSeconds: deps.reportIntervalSeconds,
+    ...(tuning.snapshotEveryHeartbeats ? { snapshotEveryHeartbeats: tuning.snapshotEveryHeartbeats } : {}),
+    ...(tuning.retry ? { retry: tuning.retry } : {}),
+    containers: () => watcher?.containers() ?? [],
+    hostStatus: () => ({
+      cloudflared: protocolCloudflared(supervisor?.status()),
+      dockerReachable: watcher?.dockerReachable ?? false,
+      lastAppliedCommandVersion: executor?.lastAppliedVersion() ?? null,
+    }),
+  });
+
+  const health = () =>
+    evaluateHealth({
+      dockerReachable: watcher?.dockerReachable ?? false,
+      link: link.state(),
+      cloudflared: supervisor?.status(),
+      startedAt,
+      now: Date.now(),
+      outageBudgetMs: tuning.outageBudgetMs ?? DEFAULT_OUTAGE_BUDGET_MS,
+    });
+
+  let lastRejectedLogAt = Number.NEGATIVE_INFINITY;
+  link.subscribe({
+    onRejected(first) {
+      const now = Date.now();
+      if (now - lastRejectedLogAt >= (tuning.rejectedLogIntervalMs ?? DEFAULT_REJECTED_LOG_INTERVAL_MS)) {
+        lastRejectedLogAt = now;
+        logger.error(REVOKED_KEY_MESSAGE);
+      }
+      if (first && executor) {
+        // The master deletes a revoked agent's tunnel; stop our side too and keep it stopped.
+        executor
+          .stopForRevocation()
+          .catch((error) => logger.error({ err: error }, 'cannot stop cloudflared'));
+      }
+    },
+    onAccepted: () => logger.info('the master accepts the API key again'),
+    onReconnected: () => logger.info('the master is reachable again'),
+  });
+
+  const connectToMaster = async () => {
+    const registration = await registerAgent({
+      client,
+      cache,
+      logger,
+      signal: abort.signal,
+      ...(tuning.retry ? { retry: tuning.retry } : {}),
+      request: async () => ({
+        name: deps.agentName,
+        agentVersion: AGENT_VERSION,
+        hostname: osHostname(),
+        docker: await dockerInfo(deps.docker),
+      }),
+    });
+    if (!registration || !executor) return;
+    if (agentId !== registration.agentId) {
+      if (supervisor) {
+        // A new identity (new key after a revocation): the old cloudflared belongs to a dead tunnel.
+        logger.warn({ previous: agentId, agentId: registration.agentId }, 'agent identity changed');
+        await supervisor.stop({ removeContainer: true });
+        await executor.resetIdentity();
+      }
+      agentId = registration.agentId;
+      supervisor = makeSupervisor(agentId);
+    }
+    reporter.start(agentId);
+    commandLoop = startCommandLoop({
+      client,
+      executor,
+      logger,
+      ...(tuning.commandWaitSeconds === undefined ? {} : { waitSeconds: tuning.commandWaitSeconds }),
+      ...(tuning.retry ? { retry: tuning.retry } : {}),
+    });
+  };
+
+  return {
+    async start() {
+      agentId = await cache.readAgentId();
+      const initialState = await cache.readTunnelState();
+      executor = createCommandExecutor({ supervisor: () => supervisor, cache, logger, initialState });
+      if (agentId) {
+        supervisor = makeSupervisor(agentId);
+        // Before the master: a host keeps serving through master outages and its own restarts.
+        await executor
+          .restore()
+          .catch((error) =>
+            logger.error({ err: error }, 'cannot restore cloudflared yet; the supervisor retries'),
+          );
+      }
+      watcher = createContainerWatcher({
+        docker: deps.docker,
+        logger,
+        ...(tuning.relistIntervalMs ? { relistIntervalMs: tuning.relistIntervalMs } : {}),
+        onChange: (change) => reporter.containerChanged(change),
+        onResync: () => reporter.resynced(),
+      });
+      if (deps.healthPort) {
+        healthServer = await startHealthServer({
+          port: deps.healthPort,
+          ...(deps.healthHost ? { host: deps.healthHost } : {}),
+          logger,
+          report: health,
+        });
+      }
+      background = connectToMaster().catch((error) =>
+        logger.fatal({ err: error }, 'agent failed to connect'),
+      );
+    },
+
+    async stop() {
+      abort.abort();
+      await background;
+      await commandLoop?.stop();
+      await reporter.stop();
+      await watcher?.stop();
+      await supervisor?.stop();
+      await healthServer?.close();
+    },
+
+    health,
+    agentId: () => agentId,
+    healthPort: () => healthServer?.port,
+  };
+}
+
+/** Starts an agent from its environment configuration. */
+export async function startAgent(
+  config: AgentConfig,
+  options: { logger?: Logger; tuning?: AgentTuning } = {},
+): Promise<Agent> {
+  const logger =
+    options.logger ?? createLogger({ name: 'agent', level: config.logLevel, secrets: [config.apiKey] });
+  const agent = createAgent({
+    masterUrl: config.masterUrl,
+    apiKey: config.apiKey,
+    agentName: config.agentName ?? osHostname(),
+    dataDir: config.dataDir,
+    docker: createDockerClient(config.dockerHost),
+    logger,
+    cloudflaredImage: config.cloudflaredImage,
+    cloudflaredNetwork: config.cloudflaredNetwork,
+    reportIntervalSeconds: config.reportIntervalSeconds,
+    healthPort: config.healthPort,
+    ...(options.tuning ? { tuning: options.tuning } : {}),
+  });
+  await agent.start();
+  return agent;
+}
+
+/** What the master shows about the engine; null when Docker does not answer (a proxy may refuse /info, so only /version). */
+async function dockerInfo(docker: Docker): Promise<DockerInfo | null> {
+  try {
+    const version = await docker.version();
+    return {
+      serverVersion: String(version.Version).slice(0, 64),
+      apiVersion: String(version.ApiVersion).slice(0, 32),
+      os: String(version.Os).slice(0, 128),
+      arch: String(version.Arch).slice(0, 64),
+    };
+  } catch {
+    return null;
+  }
+}
+
+function protocolCloudflared(status: CloudflaredStatus | undefined): ProtocolCloudflaredStatus {
+  if (!status) return { state: 'missing', ready: false, tunnelId: null, containerId: null };
+  return {
+    // Pulling the image: no container exists yet.
+    state: status.state === 'pulling' ? 'missing' : status.state,
+    ready: status.ready,
+    tunnelId: status.tunnelId ?? null,
+    containerId: status.containerId ?? null,
+  };
+}

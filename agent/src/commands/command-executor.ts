@@ -1,0 +1,213 @@
+import {
+  type Command,
+  type CommandAck,
+  type CommandResult,
+  type Logger,
+  PROTOCOL_LIMITS,
+  TunnelfleetError,
+  type TunnelState,
+} from '@tunnelfleet/common';
+import type { CloudflaredStatus, CloudflaredSupervisor } from '../cloudflared/index.js';
+import type { TunnelStateCache } from '../state/index.js';
+
+export interface CommandExecutorOptions {
+  /** Undefined until the agent knows its id (the supervisor labels containers with it). */
+  supervisor: () => CloudflaredSupervisor | undefined;
+  cache: TunnelStateCache;
+  logger: Logger;
+  /** What `tunnel_state.json` held at start. */
+  initialState: TunnelState | undefined;
+  now?: () => Date;
+}
+
+export interface CommandExecutor {
+  /** Applies `command` at most once per version and says what happened; never throws. */
+  execute(command: Command): Promise<CommandAck>;
+  /** Brings cloudflared back as the cache describes it (at start, before the master is reached). */
+  restore(): Promise<void>;
+  /** The key was rejected: stop serving, and stay stopped across restarts. */
+  stopForRevocation(): Promise<void>;
+  /** A new agent identity starts a new command sequence: forget versions of the old one. */
+  resetIdentity(): Promise<void>;
+  lastAppliedVersion(): number | null;
+}
+
+class UnknownTunnelError extends TunnelfleetError {
+  constructor(tunnelId: string) {
+    super('unknown_tunnel', `update_tunnel for tunnel ${tunnelId}, which this agent does not run`);
+  }
+}
+
+class SupervisorNotReadyError extends TunnelfleetError {
+  constructor() {
+    super('agent_not_ready', 'the agent has no cloudflared supervisor yet');
+  }
+}
+
+/**
+ * Executes master commands through the cloudflared supervisor. Commands are delivered at least
+ * once, so each is idempotent: the tunnel state is persisted first (so a crash between the two
+ * steps converges at the next start), then applied; the version guard drops commands overtaken
+ * by a newer one, and a redelivery of the last command gets its original acknowledgement again.
+ */
+export function createCommandExecutor(options: CommandExecutorOptions): CommandExecutor {
+  const { cache } = options;
+  const logger = options.logger.child({ component: 'commands' });
+  const now = options.now ?? (() => new Date());
+  let state = options.initialState;
+  let lastVersion: number | null = state?.version ?? null;
+  let lastAck: CommandAck | undefined;
+
+  const supervisor = () => {
+    const current = options.supervisor();
+    if (!current) throw new SupervisorNotReadyError();
+    return current;
+  };
+
+  const persist = async (next: TunnelState) => {
+    await cache.writeTunnelState(next);
+    state = next;
+  };
+
+  const applyRunning = (tunnel: TunnelState) =>
+    supervisor().apply({
+      state: 'running',
+      tunnelId: tunnel.tunnelId,
+      tunnelName: tunnel.tunnelName,
+      token: tunnel.token,
+      image: tunnel.cloudflaredImage,
+      ...(tunnel.settings ? { settings: tunnel.settings } : {}),
+    });
+
+  const outcome = (before: CloudflaredStatus, after: CloudflaredStatus, fresh: CommandResult['action']) => {
+    const action: CommandResult['action'] = !before.containerId
+      ? fresh
+      : before.containerId === after.containerId
+        ? 'unchanged'
+        : 'replaced';
+    return { action, ...(after.containerId ? { containerId: after.containerId } : {}) };
+  };
+
+  const apply = async (command: Command): Promise<CommandResult> => {
+    const before = supervisor().status();
+    const stamp = { version: command.version, updatedAt: now().toISOString() };
+    switch (command.type) {
+      case 'start_tunnel': {
+        const { payload } = command;
+        const next: TunnelState = {
+          schemaVersion: 1,
+          tunnelId: payload.tunnelId,
+          tunnelName: payload.tunnelName,
+          token: payload.token,
+          cloudflaredImage: payload.cloudflaredImage,
+          ...(payload.settings ? { settings: payload.settings } : {}),
+          desiredState: 'running',
+          ...stamp,
+        };
+        await persist(next);
+        return outcome(before, await applyRunning(next), 'started');
+      }
+      case 'update_tunnel': {
+        const { payload } = command;
+        if (!state || state.tunnelId.toLowerCase() !== payload.tunnelId.toLowerCase())
+          throw new UnknownTunnelError(payload.tunnelId);
+        const next: TunnelState = {
+          ...state,
+          ...(payload.token ? { token: payload.token } : {}),
+          ...(payload.cloudflaredImage ? { cloudflaredImage: payload.cloudflaredImage } : {}),
+          ...(payload.settings ? { settings: { ...state.settings, ...payload.settings } } : {}),
+          ...stamp,
+        };
+        await persist(next);
+        // A stopped tunnel keeps its new token for the next start; nothing runs to restart.
+        if (next.desiredState !== 'running') return { action: 'unchanged' };
+        // The supervisor replaces the container only when its spec (token, image, arguments) changed.
+        return outcome(before, await applyRunning(next), 'started');
+      }
+      case 'stop_tunnel': {
+        if (state) await persist({ ...state, desiredState: 'stopped', ...stamp });
+        logger.info(
+          { tunnelId: command.payload.tunnelId, reason: command.payload.reason },
+          'stopping cloudflared',
+        );
+        await supervisor().apply({ state: 'stopped', tunnelId: command.payload.tunnelId });
+        return { action: before.containerId ? 'stopped' : 'unchanged' };
+      }
+    }
+  };
+
+  return {
+    async execute(command) {
+      const base = { commandId: command.id, version: command.version };
+      if (lastAck?.commandId === command.id && lastAck.version === command.version) {
+        logger.info(
+          { commandId: command.id, version: command.version },
+          'command redelivered; acknowledging again',
+        );
+        return lastAck;
+      }
+      if (lastVersion !== null && command.version <= lastVersion) {
+        // Equal: this very command was applied before a restart lost its acknowledgement.
+        const ack: CommandAck =
+          command.version === lastVersion
+            ? { ...base, status: 'ok', result: { action: 'unchanged' } }
+            : { ...base, status: 'ignored_stale' };
+        logger.info(
+          { commandId: command.id, type: command.type, version: command.version, lastApplied: lastVersion },
+          ack.status === 'ok' ? 'command already applied' : 'ignoring a stale command',
+        );
+        return ack;
+      }
+      let ack: CommandAck;
+      try {
+        const result = await apply(command);
+        ack = { ...base, status: 'ok', result };
+        logger.info(
+          { commandId: command.id, type: command.type, version: command.version, ...result },
+          'command applied',
+        );
+      } catch (error) {
+        ack = { ...base, status: 'error', error: protocolError(error) };
+        logger.error({ err: error, commandId: command.id, type: command.type }, 'command failed');
+      }
+      // Failed ones count too: the master sees the error and sends a newer command to fix it.
+      lastVersion = command.version;
+      lastAck = ack;
+      return ack;
+    },
+
+    async restore() {
+      if (!state) return;
+      if (state.desiredState !== 'running') {
+        logger.info({ tunnelId: state.tunnelId }, 'cached tunnel state is stopped; not starting cloudflared');
+        return;
+      }
+      logger.info(
+        { tunnelId: state.tunnelId, version: state.version },
+        'restoring cloudflared from the cache',
+      );
+      await applyRunning(state);
+    },
+
+    async stopForRevocation() {
+      if (state?.desiredState === 'running')
+        await persist({ ...state, desiredState: 'stopped', updatedAt: now().toISOString() });
+      await options.supervisor()?.apply({ state: 'stopped', ...(state ? { tunnelId: state.tunnelId } : {}) });
+    },
+
+    async resetIdentity() {
+      lastVersion = null;
+      lastAck = undefined;
+      if (state)
+        await persist({ ...state, desiredState: 'stopped', version: 0, updatedAt: now().toISOString() });
+    },
+
+    lastAppliedVersion: () => lastVersion,
+  };
+}
+
+function protocolError(error: unknown): { code: string; message: string } {
+  const code = error instanceof TunnelfleetError ? error.code : 'apply_failed';
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: code.slice(0, 64), message: message.slice(0, PROTOCOL_LIMITS.messageLength) };
+}

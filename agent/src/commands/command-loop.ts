@@ -1,0 +1,84 @@
+import { COMMAND_POLL_DEFAULT_WAIT_SECONDS, type CommandAck, type Logger } from '@tunnelfleet/common';
+import {
+  createRetryDelay,
+  type MasterClient,
+  MasterClientError,
+  pause,
+  type RetryDelayOptions,
+} from '../master-client/index.js';
+import type { CommandExecutor } from './command-executor.js';
+
+export interface CommandLoopOptions {
+  client: MasterClient;
+  executor: CommandExecutor;
+  logger: Logger;
+  waitSeconds?: number;
+  retry?: RetryDelayOptions;
+}
+
+export interface CommandLoop {
+  stop(): Promise<void>;
+}
+
+/**
+ * Long-polls the master for the next command, executes it, and acknowledges it. One command at a
+ * time, in order. An acknowledgement that cannot be delivered is retried before the next poll; if
+ * the master drops it (lease expired), it redelivers the command and the executor re-acknowledges.
+ */
+export function startCommandLoop(options: CommandLoopOptions): CommandLoop {
+  const { client, executor } = options;
+  const logger = options.logger.child({ component: 'command-loop' });
+  const waitSeconds = options.waitSeconds ?? COMMAND_POLL_DEFAULT_WAIT_SECONDS;
+  const retry = createRetryDelay(options.retry);
+  const abort = new AbortController();
+  let pendingAck: CommandAck | undefined;
+
+  const step = async () => {
+    if (pendingAck) {
+      await client.acknowledge(pendingAck);
+      pendingAck = undefined;
+    }
+    const { command } = await client.nextCommand({ waitSeconds, signal: abort.signal });
+    retry.reset();
+    if (!command) return;
+    logger.info(
+      {
+        commandId: command.id,
+        type: command.type,
+        version: command.version,
+        attempt: command.lease?.attempt,
+      },
+      'command received',
+    );
+    pendingAck = await executor.execute(command);
+    await client.acknowledge(pendingAck);
+    pendingAck = undefined;
+  };
+
+  const run = async () => {
+    while (!abort.signal.aborted) {
+      try {
+        await step();
+      } catch (error) {
+        if (abort.signal.aborted) break;
+        if (error instanceof MasterClientError && !error.retryable && pendingAck) {
+          // The master will not take this acknowledgement (e.g. the lease moved on): it redelivers.
+          logger.warn(
+            { err: error, commandId: pendingAck.commandId },
+            'acknowledgement refused; dropping it',
+          );
+          pendingAck = undefined;
+        } else logger.debug({ err: error }, 'command poll failed');
+        await pause(retry.next(error), abort.signal).done;
+      }
+    }
+  };
+
+  const running = run();
+  return {
+    async stop() {
+      abort.abort();
+      await running;
+    },
+  };
+}

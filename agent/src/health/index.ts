@@ -1,0 +1,7 @@
+export {
+  DEFAULT_OUTAGE_BUDGET_MS,
+  evaluateHealth,
+  type HealthInput,
+  type HealthReport,
+} from './health-report.js';
+export { HEALTH_PATH, type HealthServer, startHealthServer } from './health-server.js';

@@ -1,0 +1,187 @@
+import {
+  AGENT_ROUTES,
+  type CommandAck,
+  type CommandAckResponse,
+  commandAckPath,
+  commandAckResponseSchema,
+  commandAckSchema,
+  errorBodySchema,
+  formatIssuePath,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  heartbeatRequestSchema,
+  heartbeatResponseSchema,
+  type NextCommandResponse,
+  nextCommandResponseSchema,
+  type RegisterRequest,
+  type RegisterResponse,
+  type Report,
+  type ReportResponse,
+  registerRequestSchema,
+  registerResponseSchema,
+  reportResponseSchema,
+  reportSchema,
+} from '@tunnelfleet/common';
+import type { z } from 'zod';
+import {
+  MasterAuthRejectedError,
+  type MasterClientError,
+  MasterForbiddenError,
+  MasterReplyInvalidError,
+  MasterRequestError,
+  MasterServerError,
+  MasterUnreachableError,
+} from './errors.js';
+import type { MasterLink } from './master-link.js';
+
+export interface MasterClientOptions {
+  /** Base URL of the master, e.g. `https://tunnelfleet.example.com`. */
+  masterUrl: URL | string;
+  apiKey: string;
+  /** Told about every outcome (health, reconnect detection). */
+  link: MasterLink;
+  /** Deadline of an ordinary request. */
+  requestTimeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export interface NextCommandOptions {
+  waitSeconds: number;
+  signal?: AbortSignal;
+}
+
+export interface MasterClient {
+  register(body: RegisterRequest): Promise<RegisterResponse>;
+  heartbeat(body: HeartbeatRequest): Promise<HeartbeatResponse>;
+  report(body: Report): Promise<ReportResponse>;
+  /** Long-poll; `command: null` when the wait ended with nothing to do. */
+  nextCommand(options: NextCommandOptions): Promise<NextCommandResponse>;
+  acknowledge(ack: CommandAck): Promise<CommandAckResponse>;
+}
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
+/** Added to the long-poll wait so the master, not our timer, ends an idle poll. */
+const LONG_POLL_MARGIN_MS = 10_000;
+
+/**
+ * Typed client of the agent API. Bodies are checked against the protocol schemas both ways, so a
+ * bug here or a master of another version shows up as a clear error naming the field. The key
+ * only ever travels in the Authorization header; no message of this module contains it.
+ */
+export function createMasterClient(options: MasterClientOptions): MasterClient {
+  const base = new URL(options.masterUrl);
+  const fetchImpl = options.fetch ?? fetch;
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const authorization = `Bearer ${options.apiKey}`;
+
+  const call = async <T>(
+    method: 'GET' | 'POST',
+    path: string,
+    replySchema: z.ZodType<T>,
+    init: { body?: unknown; timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<T> => {
+    try {
+      const result = await send(method, path, replySchema, init);
+      options.link.recordSuccess();
+      return result;
+    } catch (error) {
+      // Our own abort (shutdown) says nothing about the master.
+      if (!init.signal?.aborted) options.link.recordFailure(error as MasterClientError);
+      throw error;
+    }
+  };
+
+  const send = async <T>(
+    method: 'GET' | 'POST',
+    path: string,
+    replySchema: z.ZodType<T>,
+    init: { body?: unknown; timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<T> => {
+    const timeout = AbortSignal.timeout(init.timeoutMs ?? requestTimeoutMs);
+    const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+    const headers: Record<string, string> = { authorization, accept: 'application/json' };
+    if (init.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetchImpl(new URL(path, base), {
+        method,
+        headers,
+        signal,
+        ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+      });
+      text = await response.text();
+    } catch (error) {
+      throw new MasterUnreachableError(path, error);
+    }
+    if (!response.ok) throw errorFor(path, response.status, text);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new MasterReplyInvalidError(path, 'not JSON');
+    }
+    const parsed = replySchema.safeParse(json);
+    if (!parsed.success) throw new MasterReplyInvalidError(path, describeIssues(parsed.error));
+    return parsed.data;
+  };
+
+  return {
+    register: (body) =>
+      call('POST', AGENT_ROUTES.register, registerResponseSchema, {
+        body: outbound(registerRequestSchema, body, 'register'),
+      }),
+    heartbeat: (body) =>
+      call('POST', AGENT_ROUTES.heartbeat, heartbeatResponseSchema, {
+        body: outbound(heartbeatRequestSchema, body, 'heartbeat'),
+      }),
+    report: (body) =>
+      call('POST', AGENT_ROUTES.reports, reportResponseSchema, {
+        body: outbound(reportSchema, body, 'report'),
+      }),
+    nextCommand: ({ waitSeconds, signal }) =>
+      call('GET', `${AGENT_ROUTES.commandsNext}?waitSeconds=${waitSeconds}`, nextCommandResponseSchema, {
+        timeoutMs: waitSeconds * 1000 + LONG_POLL_MARGIN_MS,
+        ...(signal ? { signal } : {}),
+      }),
+    acknowledge: (ack) =>
+      call('POST', commandAckPath(ack.commandId), commandAckResponseSchema, {
+        body: outbound(commandAckSchema, ack, 'acknowledgement'),
+      }),
+  };
+}
+
+/** A body we are about to send that breaks the protocol is our bug: fail loudly, do not send it. */
+function outbound<T>(schema: z.ZodType<T>, body: T, subject: string): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success)
+    throw new TypeError(`refusing to send an invalid ${subject}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+function errorFor(path: string, status: number, text: string): MasterClientError {
+  const message = errorMessage(text);
+  if (status === 401) return new MasterAuthRejectedError(path);
+  if (status === 403) return new MasterForbiddenError(path, message);
+  if (status >= 500) return new MasterServerError(path, status, message);
+  return new MasterRequestError(path, status, message);
+}
+
+/** The `{ error: { message } }` of the master, or a short excerpt of whatever else answered. */
+function errorMessage(text: string): string {
+  try {
+    const body = errorBodySchema.safeParse(JSON.parse(text));
+    if (body.success) return `${body.data.error.code}: ${body.data.error.message}`;
+  } catch {
+    // not JSON: a proxy's error page, say
+  }
+  const excerpt = text.replace(/\s+/g, ' ').trim().slice(0, 200);
+  return excerpt === '' ? 'empty body' : excerpt;
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${formatIssuePath(issue.path) || '(body)'}: ${issue.message}`)
+    .join('; ');
+}

@@ -1,0 +1,35 @@
+import { createBackoff } from '../docker/backoff.js';
+import { MasterAuthRejectedError } from './errors.js';
+
+export interface RetryDelayOptions {
+  initialDelayMs?: number;
+  /** Cap of the exponential backoff while the master is unreachable or failing. */
+  maxDelayMs?: number;
+  /** Fixed, slow pace while the key is rejected: nothing changes until an operator acts. */
+  rejectedDelayMs?: number;
+}
+
+export interface RetryDelay {
+  /** How long to wait after `error` before trying again. */
+  next(error: unknown): number;
+  /** After a success: the next failure starts from the initial delay again. */
+  reset(): void;
+}
+
+export const DEFAULT_RETRY_DELAY = { initialDelayMs: 1_000, maxDelayMs: 60_000, rejectedDelayMs: 60_000 };
+
+/**
+ * Retry pacing of the loops that talk to the master: jittered exponential backoff (so a fleet
+ * does not hammer a master that just came back in lockstep), and a slow fixed pace for a revoked key.
+ */
+export function createRetryDelay(options: RetryDelayOptions = {}): RetryDelay {
+  const backoff = createBackoff({
+    initialDelayMs: options.initialDelayMs ?? DEFAULT_RETRY_DELAY.initialDelayMs,
+    maxDelayMs: options.maxDelayMs ?? DEFAULT_RETRY_DELAY.maxDelayMs,
+  });
+  const rejectedDelayMs = options.rejectedDelayMs ?? DEFAULT_RETRY_DELAY.rejectedDelayMs;
+  return {
+    next: (error) => (error instanceof MasterAuthRejectedError ? rejectedDelayMs : backoff.next()),
+    reset: () => backoff.reset(),
+  };
+}
