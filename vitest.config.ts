@@ -3,13 +3,37 @@ import { defineConfig } from 'vitest/config';
 // One run covers every package: unit tests beside the code, cross-process tests in test/.
 // The "source" export condition lets packages import each other's TypeScript directly,
 // so a test never runs against a stale dist/.
+const shared = {
+  testTimeout: 30_000,
+  hookTimeout: 120_000,
+  pool: 'forks' as const,
+};
+
 export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'] } },
   test: {
-    include: ['{common,master,agent,test}/src/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 120_000,
-    pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: {
+          ...shared,
+          name: 'main',
+          include: ['{common,master,agent,test}/src/**/*.test.ts'],
+          exclude: ['**/*.disruptive.test.ts', '**/node_modules/**', '**/dist/**'],
+        },
+      },
+      {
+        // Tests that restart the shared Docker engine: they would break every other Docker test
+        // running beside them, so `pnpm test` runs this project alone, after the main one.
+        extends: true,
+        test: {
+          ...shared,
+          name: 'disruptive',
+          include: ['{common,master,agent,test}/src/**/*.disruptive.test.ts'],
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 });
