@@ -1,0 +1,247 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CLOUDFLARED_IMAGE,
+  connectDockerEngine,
+  ensureTestImages,
+  freePort,
+  TEST_WEB_IMAGE,
+  uniqueName,
+  waitFor,
+} from '@tunnelfleet/test';
+import type Docker from 'dockerode';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Agent, createAgent } from './agent.js';
+import { managedLabelFilter } from './cloudflared/container-spec.js';
+import { HEALTH_PATH } from './health/index.js';
+import { type MasterProcess, startMasterProcess } from './test-support/master-process.js';
+import { type RecordingProxy, startRecordingProxy } from './test-support/recording-proxy.js';
+
+const logger = pino({ level: 'silent' });
+let docker: Docker;
+let master: MasterProcess;
+const agents: Agent[] = [];
+const cleanups: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  docker = await connectDockerEngine();
+  await ensureTestImages(docker);
+  master = await startMasterProcess();
+});
+
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((agent) => agent.stop()));
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
+
+afterAll(async () => {
+  await master?.close();
+});
+
+interface Host {
+  key: string;
+  dataDir: string;
+  network: string;
+  proxy: RecordingProxy;
+  newAgent(): Promise<Agent>;
+}
+
+/** One simulated host: its key, data dir and cloudflared network; agents on it talk through a recording proxy. */
+async function host(): Promise<Host> {
+  const key = await master.createKey(uniqueName('host'));
+  const dataDir = await mkdtemp(join(tmpdir(), 'tf-agent-data-'));
+  const network = uniqueName('tf-agent-net');
+  const proxy = await startRecordingProxy(master.url);
+  const created: Host = {
+    key,
+    dataDir,
+    network,
+    proxy,
+    async newAgent() {
+      const agent = createAgent({
+        masterUrl: proxy.url,
+        apiKey: key,
+        agentName: 'test-host',
+        dataDir,
+        docker,
+        logger,
+        cloudflaredImage: CLOUDFLARED_IMAGE,
+        cloudflaredNetwork: network,
+        reportIntervalSeconds: 1,
+        healthPort: await freePort(),
+        healthHost: '127.0.0.1',
+        tuning: {
+          retry: { initialDelayMs: 100, maxDelayMs: 500, rejectedDelayMs: 500 },
+          snapshotEveryHeartbeats: 1_000_000,
+          commandWaitSeconds: 2,
+          cloudflaredCheckIntervalMs: 500,
+        },
+      });
+      agents.push(agent);
+      await agent.start();
+      return agent;
+    },
+  };
+  cleanups.push(async () => {
+    await proxy.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  cleanups.push(async () => {
+    // Runs last (reverse order): after the cloudflared containers are gone.
+    await docker.getNetwork(network).remove();
+  });
+  return created;
+}
+
+function removeCloudflaredOf(agentId: string) {
+  cleanups.unshift(async () => {
+    for (const c of await managedCloudflared(agentId))
+      await docker.getContainer(c.Id).remove({ force: true });
+  });
+}
+
+function managedCloudflared(agentId: string) {
+  return docker.listContainers({ all: true, filters: { label: managedLabelFilter(agentId) } });
+}
+
+async function runningCloudflared(agentId: string) {
+  return (await managedCloudflared(agentId)).filter((c) => c.State === 'running');
+}
+
+async function labelledContainer(labels: Record<string, string>): Promise<Docker.Container> {
+  const container = await docker.createContainer({
+    name: uniqueName('tf-agent-app'),
+    Image: TEST_WEB_IMAGE,
+    Labels: labels,
+    ExposedPorts: { '80/tcp': {} },
+    HostConfig: { Init: true },
+  });
+  cleanups.push(() => container.remove({ force: true }));
+  return container;
+}
+
+async function registered(agent: Agent): Promise<string> {
+  return waitFor(() => agent.agentId(), { description: 'the agent to register' });
+}
+
+async function masterContainerState(agentId: string, containerId: string): Promise<string | undefined> {
+  const view = await master.agent(agentId);
+  return (view.containers as { containerId: string; state: string }[]).find(
+    (c) => c.containerId === containerId,
+  )?.state;
+}
+
+async function healthz(
+  agent: Agent,
+): Promise<{ status: number; body: { revoked: boolean; healthy: boolean } }> {
+  const response = await fetch(`http://127.0.0.1:${agent.healthPort()}${HEALTH_PATH}`);
+  return { status: response.status, body: (await response.json()) as { revoked: boolean; healthy: boolean } };
+}
+
+describe('agent against the real master and Docker engine', () => {
+  it('reports labelled containers starting, stopping and going away, and a label typo as a container, not a crash', async () => {
+    const h = await host();
+    const agent = await h.newAgent();
+    const agentId = await registered(agent);
+    removeCloudflaredOf(agentId);
+    // start_tunnel from the master's registration brings cloudflared up.
+    await waitFor(async () => (await runningCloudflared(agentId)).length === 1, {
+      description: 'cloudflared to run',
+      timeoutMs: 20_000,
+    });
+
+    const app = await labelledContainer({
+      'tunnelfleet.enable': 'true',
+      'tunnelfleet.hostname': 'app.example.com',
+      'tunnelfleet.service': 'http',
+    });
+    await app.start();
+    await waitFor(async () => (await masterContainerState(agentId, app.id)) === 'running', {
+      description: 'the master to see the container running',
+    });
+    await app.stop({ t: 1 });
+    await waitFor(async () => (await masterContainerState(agentId, app.id)) === 'exited', {
+      description: 'the master to see the container stopped',
+    });
+    await app.remove();
+    await waitFor(async () => (await masterContainerState(agentId, app.id)) === 'removed', {
+      description: 'the master to see the container removed',
+    });
+
+    const typo = await labelledContainer({
+      'tunnelfleet.enable': 'true',
+      'tunnelfleet.hostnme': 'typo.example.com',
+    });
+    await typo.start();
+    await waitFor(async () => (await masterContainerState(agentId, typo.id)) === 'running', {
+      description: 'the master to receive the container with the misspelt label',
+    });
+    expect((await healthz(agent)).status).toBe(200);
+  });
+
+  it('keeps cloudflared through a master outage and an agent restart, then catches up with one snapshot', async () => {
+    const h = await host();
+    const first = await h.newAgent();
+    const agentId = await registered(first);
+    removeCloudflaredOf(agentId);
+    await waitFor(async () => (await runningCloudflared(agentId)).length === 1, {
+      description: 'cloudflared to run',
+      timeoutMs: 20_000,
+    });
+
+    await master.stop();
+    try {
+      await waitFor(() => !first.health().master.reachable, {
+        description: 'the agent to notice the outage',
+      });
+      expect((await runningCloudflared(agentId)).length).toBe(1);
+      const health = await healthz(first);
+      expect(health.status).toBe(200);
+
+      // The host reboots during the outage: agent stopped, its cloudflared gone with it.
+      agents.splice(agents.indexOf(first), 1);
+      await first.stop();
+      for (const c of await managedCloudflared(agentId))
+        await docker.getContainer(c.Id).remove({ force: true });
+      expect(await managedCloudflared(agentId)).toEqual([]);
+
+      const second = await h.newAgent();
+      await waitFor(async () => (await runningCloudflared(agentId)).length === 1, {
+        description: 'the restarted agent to bring cloudflared back from its cache',
+        timeoutMs: 20_000,
+      });
+      expect(second.health().master.reachable).toBe(false);
+
+      // Changes while the master is away: none of them may arrive as an event storm later.
+      const app = await labelledContainer({
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': 'outage.example.com',
+      });
+      await app.start();
+      await app.stop({ t: 1 });
+      await app.start();
+      await waitFor(() => second.health().docker.reachable, { description: 'the watcher to be connected' });
+      const before = h.proxy.reports.length;
+
+      await master.start();
+      await waitFor(async () => (await masterContainerState(agentId, app.id)) === 'running', {
+        description: 'the master to learn of the container started during the outage',
+      });
+      // Let a few heartbeats pass so that any further report would have been sent.
+      const heartbeatsAfter = Date.now();
+      await waitFor(
+        () => (second.health().master.lastContactAt ?? '') > new Date(heartbeatsAfter + 2000).toISOString(),
+        {
+          description: 'heartbeats to continue',
+        },
+      );
+      const after = h.proxy.reports.slice(before).filter((r) => r.status === 200);
+      expect(after.map((r) => r.kind)).toEqual(['snapshot']);
+      expect(after[0]?.containerIds).toContain(app.id);
+    } finally {
+      await master.start().catch(() => undefined);
+    }
+  });
+});
