@@ -2,7 +2,9 @@ import { type RedisServerHandle, startRedisServer, waitFor } from '@tunnelfleet/
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listAudit } from '../store/audit-log.js';
 import { listConflicts } from '../store/conflicts.js';
+import { upsertContainer } from '../store/containers.js';
 import { listRoutes } from '../store/routes.js';
+import { writeTunnelMemo } from './ingress-intent.js';
 import {
   cnames,
   container,
@@ -257,5 +259,39 @@ describe('drift', () => {
     expect(cnames(world, 'app.example.com')).toHaveLength(1);
     expect(hostnamesOf(ingressRules(world, tunnelId)).sort()).toEqual(['api.example.com', 'app.example.com']);
     expect(world.emulator.dnsRecords('example.com')).toHaveLength(2);
+  });
+});
+
+describe('crash between an ingress PUT and its ownership record', () => {
+  it('takes the rules a dead sync wrote as ours, but never a foreign rule it found before', async () => {
+    world = await startReconcilerWorld(redis);
+    const { agentId, tunnelId } = await world.addAgent();
+    world.emulator.seedIngressRule(tunnelId, { hostname: 'taken.example.com', service: 'http://theirs:80' });
+    await world.report(agentId, container('taken', webLabels('taken.example.com')));
+    await world.reconciler.reconcileNow();
+    expect(listRoutes(world.db)[0]?.status).toBe('conflict');
+
+    // What a sync that died after its PUT leaves: the rule at Cloudflare, an intent in SQLite, no ownership.
+    upsertContainer(world.db, agentId, container('new', webLabels('new.example.com')));
+    await world.reconciler.engine.syncAgentRoutes(agentId, { notify: false });
+    writeTunnelMemo(world.db, tunnelId, {
+      intent: ['new.example.com', 'taken.example.com'],
+      foreign: ['taken.example.com'],
+    });
+    await world.cloudflare.syncTunnelIngress({
+      tunnelId,
+      desired: [{ hostname: 'new.example.com', service: 'http://web:80' }],
+      ownedKeys: [],
+    });
+
+    await world.reconciler.reconcileNow();
+    const byHost = new Map(listRoutes(world.db).map((r) => [r.hostname, r.status]));
+    expect(byHost.get('new.example.com')).toBe('active');
+    expect(byHost.get('taken.example.com')).toBe('conflict');
+    expect(ingressRules(world, tunnelId)).toContainEqual({
+      hostname: 'taken.example.com',
+      service: 'http://theirs:80',
+    });
+    expect(hostnamesOf(ingressRules(world, tunnelId)).filter((h) => h === 'new.example.com')).toHaveLength(1);
   });
 });

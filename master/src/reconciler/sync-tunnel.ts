@@ -35,7 +35,9 @@ export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<vo
   const owned = listOwnedIngressRules(db, tunnelId).map((r) => ingressKey(r.hostname, r.path || undefined));
   const memo = readTunnelMemo(db, tunnelId);
   // Keys written by a sync that died before recording them are ours (see ingress-intent.ts).
-  const ownedKeys = [...new Set([...owned, ...memo.intent.filter((k) => wanted.has(k))])];
+  const ownedKeys = [
+    ...new Set([...owned, ...memo.intent.filter((k) => wanted.has(k) && !memo.foreign.includes(k))]),
+  ];
   const adding = [...wanted].filter((k) => !ownedKeys.includes(k) && !memo.foreign.includes(k));
   if (adding.length > 0) writeTunnelMemo(db, tunnelId, { ...memo, intent: adding });
 
