@@ -1,0 +1,158 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from '@tunnelfleet/common';
+import { CLOUDFLARED_IMAGE, connectDockerEngine, ensureTestImages, uniqueName } from '@tunnelfleet/test';
+import type Docker from 'dockerode';
+import pino from 'pino';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CLOUDFLARED_LABELS, managedLabelFilter } from '../cloudflared/container-spec.js';
+import { type CloudflaredSupervisor, createCloudflaredSupervisor } from '../cloudflared/supervisor.js';
+import { standaloneTunnelToken } from '../cloudflared/test-support.js';
+import { createTunnelStateCache } from '../state/index.js';
+import { createCommandExecutor } from './command-executor.js';
+
+const logger = pino({ level: 'silent' });
+let docker: Docker;
+const cleanups: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  docker = await connectDockerEngine();
+  await ensureTestImages(docker);
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
+
+async function setup() {
+  const agentId = uniqueName('agent');
+  const network = uniqueName('tf-cmd-net');
+  const dataDir = await mkdtemp(join(tmpdir(), 'tf-cmd-'));
+  const cache = createTunnelStateCache({ dataDir, logger });
+  const supervisors: CloudflaredSupervisor[] = [];
+  const managed = () => docker.listContainers({ all: true, filters: { label: managedLabelFilter(agentId) } });
+  cleanups.push(async () => {
+    await docker.getNetwork(network).remove();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  cleanups.push(async () => {
+    await Promise.all(supervisors.map((s) => s.stop()));
+    for (const c of await managed()) await docker.getContainer(c.Id).remove({ force: true });
+  });
+  /** A fresh executor over the same data dir, as after an agent restart. */
+  const executor = async () => {
+    const supervisor = createCloudflaredSupervisor({
+      docker,
+      logger,
+      agentId,
+      network,
+      image: CLOUDFLARED_IMAGE,
+      metricsPort: 20241,
+    });
+    supervisors.push(supervisor);
+    return createCommandExecutor({
+      supervisor: () => supervisor,
+      cache,
+      logger,
+      initialState: await cache.readTunnelState(),
+    });
+  };
+  return { cache, managed, executor };
+}
+
+const tunnelId = randomUUID();
+const envelope = (id: string, version: number) => ({ id, version, issuedAt: new Date().toISOString() });
+const start = (version: number, token: string): Command => ({
+  ...envelope(`cmd-${version}`, version),
+  type: 'start_tunnel',
+  payload: { tunnelId, tunnelName: 'host-a', token, cloudflaredImage: CLOUDFLARED_IMAGE },
+});
+const update = (version: number, token: string): Command => ({
+  ...envelope(`cmd-${version}`, version),
+  type: 'update_tunnel',
+  payload: { tunnelId, token },
+});
+const stop = (version: number): Command => ({
+  ...envelope(`cmd-${version}`, version),
+  type: 'stop_tunnel',
+  payload: { tunnelId, reason: 'test' },
+});
+
+describe('command executor', () => {
+  it('starts, replaces on a new token, keeps an unchanged one, and stops', async () => {
+    const { managed, executor, cache } = await setup();
+    const commands = await executor();
+    const firstToken = standaloneTunnelToken();
+
+    const started = await commands.execute(start(1, firstToken));
+    expect(started).toMatchObject({
+      commandId: 'cmd-1',
+      version: 1,
+      status: 'ok',
+      result: { action: 'started' },
+    });
+    const [first] = await managed();
+    expect(first?.State).toBe('running');
+    expect(first?.Id).toBe(started.result?.containerId);
+    expect((await cache.readTunnelState())?.version).toBe(1);
+
+    const same = await commands.execute(start(2, firstToken));
+    expect(same).toMatchObject({ status: 'ok', result: { action: 'unchanged', containerId: first?.Id } });
+
+    const secondToken = standaloneTunnelToken();
+    const rotated = await commands.execute(update(3, secondToken));
+    expect(rotated).toMatchObject({ status: 'ok', result: { action: 'replaced' } });
+    const after = await managed();
+    expect(after.map((c) => c.Id)).toEqual([rotated.result?.containerId]);
+    expect(after[0]?.Id).not.toBe(first?.Id);
+    expect(after[0]?.Labels[CLOUDFLARED_LABELS.tokenHash]).not.toBe(
+      first?.Labels[CLOUDFLARED_LABELS.tokenHash],
+    );
+    expect((await cache.readTunnelState())?.token).toBe(secondToken);
+
+    const stopped = await commands.execute(stop(4));
+    expect(stopped).toMatchObject({ status: 'ok', result: { action: 'stopped' } });
+    expect(await managed()).toEqual([]);
+    expect((await cache.readTunnelState())?.desiredState).toBe('stopped');
+  });
+
+  it('acks a stale version ignored_stale, re-acks a redelivery, and remembers the version across restarts', async () => {
+    const { managed, executor } = await setup();
+    const commands = await executor();
+    const token = standaloneTunnelToken();
+    const applied = await commands.execute(start(5, token));
+    expect(applied.status).toBe('ok');
+
+    expect(await commands.execute(stop(4))).toEqual({
+      commandId: 'cmd-4',
+      version: 4,
+      status: 'ignored_stale',
+    });
+    expect((await managed()).length).toBe(1);
+    expect(await commands.execute(start(5, token))).toEqual(applied);
+
+    const restarted = await executor();
+    expect(restarted.lastAppliedVersion()).toBe(5);
+    expect(await restarted.execute(stop(3))).toMatchObject({ status: 'ignored_stale' });
+    expect((await managed()).length).toBe(1);
+  });
+
+  it('acks an update of a tunnel it does not run as an error', async () => {
+    const { executor, managed } = await setup();
+    const commands = await executor();
+    const ack = await commands.execute(update(1, standaloneTunnelToken()));
+    expect(ack).toMatchObject({ status: 'error', error: { code: 'unknown_tunnel' } });
+    expect(await managed()).toEqual([]);
+  });
+
+  it('restores a running tunnel from the cache', async () => {
+    const { executor, managed } = await setup();
+    await (await executor()).execute(start(1, standaloneTunnelToken()));
+    for (const c of await managed()) await docker.getContainer(c.Id).remove({ force: true });
+
+    await (await executor()).restore();
+    expect((await managed()).map((c) => c.State)).toEqual(['running']);
+  });
+});
