@@ -1,0 +1,119 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { freePort } from '@tunnelfleet/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MasterProcess, startMasterProcess } from '../test-support/master-process.js';
+import {
+  MasterAuthRejectedError,
+  MasterForbiddenError,
+  MasterReplyInvalidError,
+  MasterServerError,
+  MasterUnreachableError,
+} from './errors.js';
+import { createMasterClient } from './master-client.js';
+import { createMasterLink } from './master-link.js';
+
+const registration = { name: 'host', agentVersion: '0.1.0', hostname: 'host.local', docker: null };
+const UNKNOWN_KEY = `tfk_0123456789abcdef_${'u'.repeat(43)}`;
+
+let master: MasterProcess;
+beforeAll(async () => {
+  master = await startMasterProcess();
+});
+afterAll(async () => {
+  await master?.close();
+});
+
+function client(url: string, apiKey: string) {
+  const link = createMasterLink();
+  return { link, client: createMasterClient({ masterUrl: url, apiKey, link, requestTimeoutMs: 5_000 }) };
+}
+
+/** A loopback server that always answers `status` with `body`: what a broken proxy or master does. */
+async function answering(status: number, body: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+describe('master client against the real master', () => {
+  it('registers and heartbeats with a valid key, validating the replies', async () => {
+    const { client: api, link } = client(master.url, await master.createKey('client-test'));
+    const registered = await api.register(registration);
+    expect(registered.status).toBe('approved');
+    expect(link.state()).toMatchObject({ reachable: true, revoked: false });
+    const beat = await api.heartbeat({
+      agentId: registered.agentId,
+      uptimeSeconds: 1,
+      cloudflared: { state: 'missing', ready: false, tunnelId: null, containerId: null },
+      lastAppliedCommandVersion: null,
+      dockerReachable: true,
+    });
+    expect(beat.snapshotRequested).toBe(true);
+  });
+
+  it('maps 401 to MasterAuthRejectedError and marks the link revoked, without the key in the message', async () => {
+    const { client: api, link } = client(master.url, UNKNOWN_KEY);
+    const error = await api.register(registration).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MasterAuthRejectedError);
+    expect((error as Error).message).not.toContain(UNKNOWN_KEY);
+    expect(link.state()).toMatchObject({ reachable: true, revoked: true });
+  });
+
+  it('maps 403 (an agent id that is not ours) to MasterForbiddenError', async () => {
+    const { client: api } = client(master.url, await master.createKey('client-test-403'));
+    const { agentId } = await api.register(registration);
+    const error = await api
+      .heartbeat({
+        agentId: `${agentId}x`,
+        uptimeSeconds: 1,
+        cloudflared: { state: 'missing', ready: false, tunnelId: null, containerId: null },
+        lastAppliedCommandVersion: null,
+        dockerReachable: true,
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MasterForbiddenError);
+  });
+});
+
+describe('master client failures', () => {
+  it('maps a refused connection to MasterUnreachableError and marks the link down', async () => {
+    const { client: api, link } = client(`http://127.0.0.1:${await freePort()}`, UNKNOWN_KEY);
+    const error = await api.register(registration).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MasterUnreachableError);
+    expect((error as MasterUnreachableError).retryable).toBe(true);
+    expect(link.state().reachable).toBe(false);
+  });
+
+  it('maps a 5xx to MasterServerError with the master message', async () => {
+    const { url, server } = await answering(
+      503,
+      '{"error":{"code":"redis_down","message":"queue unavailable"}}',
+    );
+    try {
+      const error = await client(url, UNKNOWN_KEY)
+        .client.register(registration)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MasterServerError);
+      expect((error as Error).message).toContain('queue unavailable');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('refuses a 200 whose body breaks the protocol, naming the field', async () => {
+    const { url, server } = await answering(200, '{"agentId":"x y","status":"approved"}');
+    try {
+      const error = await client(url, UNKNOWN_KEY)
+        .client.register(registration)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MasterReplyInvalidError);
+      expect((error as Error).message).toContain('agentId');
+    } finally {
+      server.close();
+    }
+  });
+});
