@@ -12,9 +12,10 @@ import { createHttpApp } from './http/app.js';
 import { createFailedAuthLimiter } from './http/failed-auth-limiter.js';
 import { adminTokenBanner, setUpAdminToken } from './keys/admin-token.js';
 import { createMasterMetrics } from './metrics/metrics.js';
+import { createReconciler } from './reconciler/reconciler.js';
 import { openDatabase, type SqliteDatabase } from './store/database.js';
 
-/** Image named in `start_tunnel` until the master config carries one (same default as the agent). */
+/** Image named in `start_tunnel` when none is configured (same default as the agent). */
 export const DEFAULT_CLOUDFLARED_IMAGE = 'cloudflare/cloudflared:latest';
 
 export interface MasterDeps {
@@ -132,11 +133,15 @@ export interface RunningMaster extends Master {
 /** Builds every dependency from the configuration, serves the API, and returns a handle to stop it. */
 export async function startMaster(
   config: MasterConfig,
-  options: Pick<MasterDeps, 'hooks' | 'now' | 'printAdminToken' | 'cloudflaredImage' | 'trustProxy'> & {
+  options: Pick<MasterDeps, 'hooks' | 'now' | 'printAdminToken' | 'trustProxy'> & {
     logger?: Logger;
   } = {},
 ): Promise<RunningMaster> {
-  const secrets = [config.cloudflareApiToken, ...(config.adminToken ? [config.adminToken] : [])];
+  const secrets = [
+    config.cloudflareApiToken,
+    ...(config.cloudflareTokens ?? []).map((entry) => entry.token),
+    ...(config.adminToken ? [config.adminToken] : []),
+  ];
   const logger = options.logger ?? createLogger({ name: 'master', level: config.logLevel, secrets });
   const db = openDatabase(config.dataDir);
   const redis = new Redis(config.redisUrl.toString(), {
@@ -159,8 +164,20 @@ export async function startMaster(
     },
     logger,
   );
+  const reconciler = await createReconciler({
+    db,
+    redisConnection: config.redisUrl.toString(),
+    cloudflare,
+    logger,
+    graceSeconds: config.gracePeriodSeconds,
+    debounceMs: config.syncDebounceMs,
+    cron: config.reconcileCron,
+    observeReconcileSeconds: (seconds) => master.metrics.reconcileDuration.observe({ kind: 'full' }, seconds),
+    ...(options.now ? { now: () => new Date(options.now!()) } : {}),
+  });
   const master = createMaster({
     ...options,
+    hooks: { ...reconciler.hooks, ...options.hooks },
     db,
     redis,
     gateway,
@@ -168,8 +185,18 @@ export async function startMaster(
     logger,
     accountId: config.cloudflareAccountId,
     reportIntervalSeconds: config.reportIntervalSeconds,
+    cloudflaredImage: config.cloudflaredImage,
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
   });
+  // Offline marking needs the heartbeat interval's resolution, not the full reconcile's;
+  // the same tick retries tunnel deletions of revocations Cloudflare refused earlier.
+  const housekeeping = setInterval(() => {
+    Promise.all([master.agents.markOfflineAgents(), master.agents.finishRevocations()]).catch(
+      (error: unknown) => logger.warn({ err: error }, 'agent housekeeping failed; retrying next interval'),
+    );
+  }, config.reportIntervalSeconds * 1000);
+  housekeeping.unref();
+
   const server = master.app.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -181,6 +208,8 @@ export async function startMaster(
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info({ port: address.port, host: config.host }, 'master listening');
+  // Converge on start: after a crash or an outage, SQLite is the truth and Cloudflare is brought to it.
+  reconciler.start().catch((error: unknown) => logger.error({ err: error }, 'initial reconcile failed'));
 
   let closing: Promise<void> | undefined;
   return {
@@ -191,11 +220,13 @@ export async function startMaster(
     url: `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`,
     close() {
       closing ??= (async () => {
+        clearInterval(housekeeping);
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await gateway.close();
         server.closeAllConnections();
         await stopped;
+        await reconciler.close();
         await redis.quit().catch(() => undefined);
         db.close();
       })();

@@ -69,6 +69,16 @@ export const masterConfigSpec = {
       defaultValue: '*/5 * * * *',
     },
   ),
+  syncDebounceMs: envVar('SYNC_DEBOUNCE_MS', envInt(0, 60_000), {
+    doc: 'How long a Cloudflare sync waits for more changes to the same tunnel or zone, so a burst\nof container starts becomes one configuration write.',
+    example: '500',
+    defaultValue: '500',
+  }),
+  cloudflaredImage: envVar('CLOUDFLARED_IMAGE', envString({ min: 1, max: 255 }), {
+    doc: 'cloudflared image the agents run (sent in start_tunnel; pin a version in production).',
+    example: 'cloudflare/cloudflared:2025.11.1',
+    defaultValue: 'cloudflare/cloudflared:latest',
+  }),
   reportIntervalSeconds: envVar('REPORT_INTERVAL_SECONDS', envInt(1, 3600), {
     doc: 'Heartbeat interval given to agents; an agent missing three is offline.',
     example: '30',
