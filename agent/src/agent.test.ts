@@ -89,14 +89,15 @@ async function host(): Promise<Host> {
     await rm(dataDir, { recursive: true, force: true });
   });
   cleanups.push(async () => {
-    // Runs last (reverse order): after the cloudflared containers are gone.
+    // Runs after every later-pushed cleanup: the cloudflared and app containers are gone by then.
     await docker.getNetwork(network).remove();
   });
   return created;
 }
 
 function removeCloudflaredOf(agentId: string) {
-  cleanups.unshift(async () => {
+  // Pushed after the host's network cleanup, so it runs before it (cleanups run in reverse).
+  cleanups.push(async () => {
     for (const c of await managedCloudflared(agentId))
       await docker.getContainer(c.Id).remove({ force: true });
   });
