@@ -1,0 +1,111 @@
+import type { z } from 'zod';
+import type { agentDetailSchema, agentViewSchema } from '../../http/admin-schemas.js';
+import { type CliCommand, output } from '../cli-context.js';
+import { formatTable, shortTime } from '../table.js';
+
+type AgentView = z.infer<typeof agentViewSchema>;
+type AgentDetail = z.infer<typeof agentDetailSchema>;
+
+function agentRows(agents: AgentView[]): string {
+  if (agents.length === 0)
+    return 'No agents yet. Start one with a key from: tunnelfleet keys create <name>\n';
+  return formatTable(
+    ['ID', 'NAME', 'STATUS', 'ONLINE', 'LAST SEEN', 'HOSTNAME', 'VERSION'],
+    agents.map((agent) => [
+      agent.id,
+      agent.name,
+      agent.status,
+      agent.online ? 'yes' : 'no',
+      shortTime(agent.lastSeenAt),
+      agent.hostname ?? '-',
+      agent.agentVersion ?? '-',
+    ]),
+  );
+}
+
+function agentDetail(agent: AgentDetail): string {
+  const cloudflared = agent.lastState?.cloudflared as { state?: string; ready?: boolean } | undefined;
+  const lines = [
+    ['ID', agent.id],
+    ['Name', agent.name],
+    ['Status', agent.status],
+    ['Online', agent.online ? 'yes' : 'no'],
+    ['Last seen', shortTime(agent.lastSeenAt)],
+    ['Hostname', agent.hostname ?? '-'],
+    ['Version', agent.agentVersion ?? '-'],
+    ['Key', agent.keyId],
+    [
+      'Tunnel',
+      agent.tunnel
+        ? `${agent.tunnel.name} (${agent.tunnel.id})${agent.tunnel.deletedAt ? ' deleted' : ''}`
+        : '-',
+    ],
+    [
+      'cloudflared',
+      cloudflared
+        ? `${cloudflared.state ?? '?'}${cloudflared.ready ? ', connected' : ', not connected'}`
+        : '-',
+    ],
+    ['Routes', String(agent.routes)],
+  ];
+  const width = Math.max(...lines.map(([label]) => label!.length));
+  let text = `${lines.map(([label, value]) => `${label!.padEnd(width)}  ${value}`).join('\n')}\n`;
+  if (agent.containers.length > 0) {
+    text += `\nContainers:\n${formatTable(
+      ['NAME', 'STATE', 'ID', 'UPDATED'],
+      agent.containers.map((c) => [c.name, c.state, c.containerId.slice(0, 12), shortTime(c.updatedAt)]),
+    )}`;
+  }
+  return text;
+}
+
+function agentPath(context: { positionals: string[] }, suffix = ''): string {
+  return `/agents/${encodeURIComponent(context.positionals[0]!)}${suffix}`;
+}
+
+export const agentCommands: CliCommand[] = [
+  {
+    words: ['agents', 'list'],
+    args: '',
+    summary: 'list agents with status and last heartbeat',
+    arity: 0,
+    async run(context) {
+      const answer = (await context.client().request('GET', '/agents')) as { agents: AgentView[] };
+      output(context, answer, () => agentRows(answer.agents));
+    },
+  },
+  {
+    words: ['agents', 'show'],
+    args: '<agent id>',
+    summary: 'one agent: tunnel, cloudflared, containers',
+    arity: 1,
+    async run(context) {
+      const answer = (await context.client().request('GET', agentPath(context))) as { agent: AgentDetail };
+      output(context, answer, () => agentDetail(answer.agent));
+    },
+  },
+  {
+    words: ['agents', 'approve'],
+    args: '<agent id>',
+    summary: 'approve an agent whose key asks for manual approval',
+    arity: 1,
+    async run(context) {
+      const answer = (await context.client().request('POST', agentPath(context, '/approve'))) as {
+        agent: AgentView;
+      };
+      output(context, answer, () => `Approved agent ${answer.agent.id} (${answer.agent.name}).\n`);
+    },
+  },
+  {
+    words: ['agents', 'revoke'],
+    args: '<agent id>',
+    summary: 'revoke an agent: cut off at once, its tunnel deleted, its routes marked',
+    arity: 1,
+    async run(context) {
+      const answer = (await context.client().request('POST', agentPath(context, '/revoke'))) as {
+        agent: AgentView;
+      };
+      output(context, answer, () => `Revoked agent ${answer.agent.id} (${answer.agent.name}).\n`);
+    },
+  },
+];

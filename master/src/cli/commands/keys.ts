@@ -1,0 +1,73 @@
+import type { z } from 'zod';
+import type { createKeyResponseSchema, keyViewSchema } from '../../http/admin-schemas.js';
+import { type CliCommand, output } from '../cli-context.js';
+import { formatTable, shortTime } from '../table.js';
+
+type KeyView = z.infer<typeof keyViewSchema>;
+
+function keyRows(keys: KeyView[]): string {
+  if (keys.length === 0) return 'No agent keys. Create one: tunnelfleet keys create <name>\n';
+  return formatTable(
+    ['ID', 'NAME', 'STATUS', 'AGENT', 'APPROVAL', 'ALLOWLIST', 'CREATED', 'LAST USED'],
+    keys.map((key) => [
+      key.id,
+      key.name,
+      key.revokedAt ? 'revoked' : 'active',
+      key.agentId ?? '-',
+      key.autoApprove ? 'auto' : 'manual',
+      key.hostnameAllowlist.length > 0 ? key.hostnameAllowlist.join(',') : 'any',
+      shortTime(key.createdAt),
+      shortTime(key.lastUsedAt),
+    ]),
+  );
+}
+
+export const keyCommands: CliCommand[] = [
+  {
+    words: ['keys', 'create'],
+    args: '<name> [--allow <hostname pattern>]... [--manual-approval]',
+    summary: 'create an agent API key (shown once)',
+    options: { allow: { type: 'string', multiple: true }, 'manual-approval': { type: 'boolean' } },
+    arity: 1,
+    async run(context) {
+      const body = {
+        name: context.positionals[0],
+        hostnameAllowlist: (context.options.allow as string[] | undefined) ?? [],
+        autoApprove: context.options['manual-approval'] !== true,
+      };
+      const created = (await context.client().request('POST', '/keys', body)) as z.infer<
+        typeof createKeyResponseSchema
+      >;
+      output(
+        context,
+        created,
+        () =>
+          `Created key ${created.record.id} (${created.record.name}). It is shown only this once;\n` +
+          `put this line in the agent's .env:\n\nTUNNELFLEET_API_KEY=${created.key}\n`,
+      );
+    },
+  },
+  {
+    words: ['keys', 'list'],
+    args: '',
+    summary: 'list agent keys (never the secrets)',
+    arity: 0,
+    async run(context) {
+      const answer = (await context.client().request('GET', '/keys')) as { keys: KeyView[] };
+      output(context, answer, () => keyRows(answer.keys));
+    },
+  },
+  {
+    words: ['keys', 'revoke'],
+    args: '<key id>',
+    summary: 'revoke a key: its agent is cut off at its next request and loses its tunnel',
+    arity: 1,
+    async run(context) {
+      const id = context.positionals[0]!;
+      const answer = (await context.client().request('POST', `/keys/${encodeURIComponent(id)}/revoke`)) as {
+        key: KeyView;
+      };
+      output(context, answer, () => `Revoked key ${answer.key.id} (${answer.key.name}).\n`);
+    },
+  },
+];

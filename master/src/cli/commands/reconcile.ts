@@ -1,0 +1,22 @@
+import type { z } from 'zod';
+import type { reconcileResponseSchema } from '../../http/admin-schemas.js';
+import { type CliCommand, output } from '../cli-context.js';
+
+export const reconcileCommands: CliCommand[] = [
+  {
+    words: ['reconcile'],
+    args: '',
+    summary: 'queue a full reconcile now (repairs drift in Cloudflare)',
+    arity: 0,
+    async run(context) {
+      const answer = (await context.client().request('POST', '/reconcile')) as z.infer<
+        typeof reconcileResponseSchema
+      >;
+      output(
+        context,
+        answer,
+        () => `Full reconcile queued${answer.jobId ? ` (job ${answer.jobId})` : ''}.\n`,
+      );
+    },
+  },
+];

@@ -1,0 +1,69 @@
+import type { z } from 'zod';
+import type { agentViewSchema, routeViewSchema } from '../../http/admin-schemas.js';
+import { type CliCommand, output } from '../cli-context.js';
+import { formatTable } from '../table.js';
+
+type RouteView = z.infer<typeof routeViewSchema>;
+
+/** A problem as the label parser reports it; older rows may hold plain strings. */
+function problemText(problem: unknown): string {
+  if (typeof problem === 'string') return problem;
+  const { severity, message } = (problem ?? {}) as { severity?: string; message?: string };
+  return `${severity ?? 'problem'}: ${message ?? JSON.stringify(problem)}`;
+}
+
+function routeRows(routes: RouteView[], agentNames: Map<string, string>): string {
+  if (routes.length === 0)
+    return 'No routes. Label a container with tunnelfleet.enable=true (docs/labels.md).\n';
+  let text = formatTable(
+    ['HOSTNAME', 'SERVICE', 'STATUS', 'AGENT', 'CONTAINER', 'TUNNEL'],
+    routes.map((route) => [
+      `${route.hostname ?? '-'}${route.path && route.path !== '/' ? route.path : ''}`,
+      route.service ?? '-',
+      route.status,
+      agentNames.get(route.agentId) ?? route.agentId,
+      route.containerName,
+      route.tunnelName ?? '(agent)',
+    ]),
+  );
+  const problems = routes.flatMap((route) => {
+    const where = route.hostname ?? `${route.containerName}/${route.routeKey}`;
+    const lines = route.problems.map((problem) => `${where}: ${problemText(problem)}`);
+    // The status message usually repeats the first problem; show it only when it says more.
+    if (route.statusMessage && !lines.some((line) => line.endsWith(route.statusMessage!)))
+      lines.unshift(`${where}: ${route.statusMessage}`);
+    return lines;
+  });
+  if (problems.length > 0) text += `\nProblems:\n${problems.map((line) => `  ${line}`).join('\n')}\n`;
+  return text;
+}
+
+export const routeCommands: CliCommand[] = [
+  {
+    words: ['routes', 'list'],
+    args: '[--status <status>] [--agent <agent id>] [--hostname <hostname>]',
+    summary: 'desired routes with their status and problems',
+    options: { status: { type: 'string' }, agent: { type: 'string' }, hostname: { type: 'string' } },
+    arity: 0,
+    async run(context) {
+      const query = new URLSearchParams();
+      for (const [option, parameter] of [
+        ['status', 'status'],
+        ['agent', 'agentId'],
+        ['hostname', 'hostname'],
+      ] as const) {
+        const value = context.options[option];
+        if (typeof value === 'string') query.set(parameter, value);
+      }
+      const client = context.client();
+      const answer = (await client.request('GET', `/routes${query.size > 0 ? `?${query}` : ''}`)) as {
+        routes: RouteView[];
+      };
+      if (context.json) return output(context, answer, () => '');
+      const { agents } = (await client.request('GET', '/agents')) as {
+        agents: z.infer<typeof agentViewSchema>[];
+      };
+      output(context, answer, () => routeRows(answer.routes, new Map(agents.map((a) => [a.id, a.name]))));
+    },
+  },
+];
