@@ -1,0 +1,314 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import {
+  type CloudflareEmulator,
+  type CloudflareEmulatorOptions,
+  startCloudflareEmulator,
+} from '../cloudflare-emulator/index.js';
+import { connectDockerEngine } from '../harness/docker-engine.js';
+import { freePort } from '../harness/free-port.js';
+import { HarnessError } from '../harness/harness-error.js';
+import {
+  type RedisServerHandle,
+  type RedisServerOptions,
+  startRedisServer,
+} from '../harness/redis-server.js';
+import { ensureTestImages, TEST_WEB_IMAGE } from '../harness/test-images.js';
+import { uniqueName } from '../harness/unique-name.js';
+import { waitFor } from '../harness/wait-for.js';
+import type { AdminClient } from './admin-client.js';
+import { type AgentProcess, startAgentProcess } from './agent-process.js';
+import { type CloudflareAccount, createCloudflareAccount } from './cloudflare-account.js';
+import { type MasterProcess, startMasterProcess } from './master-process.js';
+import { type SecondDockerEngine, startSecondDockerEngine } from './second-docker-engine.js';
+import { type SecretLeak, SecretRegistry } from './secret-scan.js';
+
+/** Labels the agent puts on the cloudflared container it manages (agent/src/cloudflared). */
+export const MANAGED_CLOUDFLARED_LABEL = 'tunnelfleet.managed=cloudflared';
+export const CLOUDFLARED_AGENT_ID_LABEL = 'tunnelfleet.agent-id';
+
+export interface FleetOptions {
+  /** Zones of the emulated account; default example.com and example.org. */
+  zones?: string[];
+  /** Extra master environment, e.g. `{ GRACE_PERIOD_SECONDS: '2' }`. */
+  masterEnv?: Record<string, string>;
+  /** Extra environment of both agents. */
+  agentEnv?: Record<string, string>;
+  /** Name of the second engine (host B); a test that restarts it takes its own. Default docker2. */
+  secondEngine?: string;
+  /** Default: AOF persistence, as the compose file runs Redis. */
+  redis?: RedisServerOptions;
+  emulator?: Omit<CloudflareEmulatorOptions, 'host' | 'port' | 'edgeUrl'>;
+}
+
+export interface TestContainer {
+  id: string;
+  name: string;
+  container: Docker.Container;
+}
+
+/** One simulated Docker host: an engine, a network for cloudflared and the apps, and its agent. */
+export interface FleetHost {
+  /** `host-a` (main engine) or `host-b` (second engine). */
+  readonly name: string;
+  readonly docker: Docker;
+  readonly dockerHost: string;
+  /** The agent's CLOUDFLARED_NETWORK; `runContainer` attaches apps to it. */
+  readonly network: string;
+  readonly apiKey: string;
+  readonly keyId: string;
+  readonly agent: AgentProcess;
+  /** The agent's id once it registered (waits for it). */
+  agentId(): Promise<string>;
+  /** A web container (busybox httpd on port 80) with these labels, started unless `start: false`. */
+  runContainer(options: {
+    labels: Record<string, string>;
+    name?: string;
+    start?: boolean;
+  }): Promise<TestContainer>;
+  /** The agent's managed cloudflared containers, in every state. */
+  cloudflared(): Promise<Docker.ContainerInfo[]>;
+}
+
+export interface Fleet {
+  readonly redis: RedisServerHandle;
+  readonly emulator: CloudflareEmulator;
+  readonly cloudflare: CloudflareAccount;
+  readonly master: MasterProcess;
+  readonly admin: AdminClient;
+  /** Host A runs on the main engine, host B on the second one. */
+  readonly a: FleetHost;
+  readonly b: FleetHost;
+  readonly secondEngine: SecondDockerEngine;
+  /** Secrets of this run; `collectSecrets` adds the tunnel tokens seen so far. */
+  readonly secrets: SecretRegistry;
+  /** Adds the token of every live tunnel and of each agent's cache to `secrets` (call before rotations). */
+  collectSecrets(): Promise<void>;
+  /** Collects once more, then scans the master and agent logs for every secret of the run. */
+  leakedSecrets(): Promise<SecretLeak[]>;
+  /** Stops every process and removes every container, network and temp dir the fleet created. */
+  teardown(): Promise<void>;
+}
+
+/**
+ * The whole system in processes: a private redis-server, the Cloudflare emulator (its edge
+ * reachable from containers of both engines through the docker0 gateway address), the master,
+ * and two agents as two hosts — host A on the main engine, host B on a second engine.
+ */
+export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const runDir = await mkdtemp(join(tmpdir(), 'tunnelfleet-e2e-'));
+  cleanups.push(() =>
+    process.env.TUNNELFLEET_E2E_KEEP_LOGS ? Promise.resolve() : rm(runDir, { recursive: true, force: true }),
+  );
+  const teardown = async () => {
+    const failures: string[] = [];
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await cleanup().catch((error: Error) => failures.push(error.message));
+    }
+    if (failures.length > 0) throw new HarnessError(`fleet teardown: ${failures.join('; ')}`);
+  };
+
+  try {
+    const main = await connectDockerEngine();
+    const [secondEngine, redis, emulator] = await Promise.all([
+      startSecondDockerEngine(options.secondEngine ? { name: options.secondEngine } : {}),
+      startRedisServer(options.redis ?? { appendonly: true }),
+      startEmulatorForContainers(main, options.emulator ?? {}),
+      ensureTestImages(main),
+    ]);
+    cleanups.push(
+      () => redis.stop(),
+      () => emulator.close(),
+    );
+    const cloudflare = createCloudflareAccount(emulator, options.zones ?? ['example.com', 'example.org']);
+    const master = await startMasterProcess({
+      redisUrl: redis.url,
+      cloudflare,
+      dataDir: join(runDir, 'master-data'),
+      logFile: join(runDir, 'master.log'),
+      ...(options.masterEnv ? { env: options.masterEnv } : {}),
+    });
+    cleanups.push(() => master.close());
+
+    // The harness reads tunnel tokens with a token of its own, out of the master's rate budget.
+    const inspectorToken = emulator.createToken({
+      accountIds: [cloudflare.accountId],
+      zoneNames: 'all',
+      name: 'e2e-inspector',
+    });
+    const secrets = new SecretRegistry();
+    secrets.add('admin token', master.adminToken);
+    secrets.add('Cloudflare API token', cloudflare.apiToken);
+
+    const startHost = async (
+      name: string,
+      docker: Docker,
+      dockerHost: string,
+      engine?: SecondDockerEngine,
+    ) => {
+      const network = uniqueName(`tf-e2e-${name}`);
+      await (engine
+        ? engine.createNetwork(network)
+        : docker.createNetwork({ Name: network, CheckDuplicate: true }));
+      cleanups.push(() => docker.getNetwork(network).remove());
+      const { key, keyId } = await master.admin.createKey({ name: uniqueName(name) });
+      secrets.add(`API key ${name}`, key);
+      const dataDir = join(runDir, `${name}-data`);
+      await mkdir(dataDir, { recursive: true });
+      const agent = await startAgentProcess({
+        masterUrl: master.url,
+        apiKey: key,
+        name,
+        dockerHost,
+        dataDir,
+        cloudflaredNetwork: network,
+        logFile: join(runDir, `agent-${name}.log`),
+        ...(options.agentEnv ? { env: options.agentEnv } : {}),
+      });
+      const host = createFleetHost({ name, docker, dockerHost, network, apiKey: key, keyId, agent });
+      // Runs before the network is removed (cleanups run in reverse).
+      cleanups.push(async () => {
+        await agent.stop();
+        await removeContainers(docker, { network: [network] });
+        const agentId = await agent.agentId();
+        if (agentId) await removeContainers(docker, { label: [`${CLOUDFLARED_AGENT_ID_LABEL}=${agentId}`] });
+      });
+      return host;
+    };
+    const [a, b] = await Promise.all([
+      startHost('host-a', main, process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'),
+      startHost('host-b', secondEngine.docker, secondEngine.dockerHost, secondEngine),
+    ]);
+
+    const collectSecrets = async () => {
+      for (const host of [a, b]) {
+        const token = (await host.agent.tunnelState())?.token;
+        if (typeof token === 'string') secrets.add(`tunnel token ${host.name} (cache)`, token);
+      }
+      for (const tunnel of emulator.tunnels()) {
+        if (tunnel.deleted_at) continue;
+        const token = await tunnelToken(cloudflare, inspectorToken, String(tunnel.id));
+        if (token) secrets.add(`tunnel token ${String(tunnel.name)}`, token);
+      }
+    };
+
+    return {
+      redis,
+      emulator,
+      cloudflare,
+      master,
+      admin: master.admin,
+      a,
+      b,
+      secondEngine,
+      secrets,
+      collectSecrets,
+      async leakedSecrets() {
+        await collectSecrets();
+        return secrets.scan([master.logFile, a.agent.logFile, b.agent.logFile]);
+      },
+      teardown,
+    };
+  } catch (error) {
+    await teardown().catch(() => undefined);
+    throw error;
+  }
+}
+
+function createFleetHost(parts: {
+  name: string;
+  docker: Docker;
+  dockerHost: string;
+  network: string;
+  apiKey: string;
+  keyId: string;
+  agent: AgentProcess;
+}): FleetHost {
+  const { docker, agent } = parts;
+  const agentId = () =>
+    waitFor(() => agent.agentId(), { description: `${parts.name}'s agent to register`, timeoutMs: 30_000 });
+  return {
+    ...parts,
+    agentId,
+    async runContainer({ labels, name, start = true }) {
+      const containerName = name ?? uniqueName(`tf-e2e-app-${parts.name}`);
+      const container = await docker.createContainer({
+        name: containerName,
+        Image: TEST_WEB_IMAGE,
+        Labels: labels,
+        ExposedPorts: { '80/tcp': {} },
+        HostConfig: { Init: true, NetworkMode: parts.network },
+      });
+      if (start) await container.start();
+      return { id: container.id, name: containerName, container };
+    },
+    async cloudflared() {
+      const id = await agentId();
+      return docker.listContainers({
+        all: true,
+        filters: { label: [MANAGED_CLOUDFLARED_LABEL, `${CLOUDFLARED_AGENT_ID_LABEL}=${id}`] },
+      });
+    },
+  };
+}
+
+async function removeContainers(docker: Docker, filters: Record<string, string[]>): Promise<void> {
+  const containers = await docker.listContainers({ all: true, filters });
+  await Promise.all(
+    containers.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch((error: { statusCode?: number }) => {
+          if (error.statusCode !== 404) throw error;
+        }),
+    ),
+  );
+}
+
+/**
+ * The emulator on 0.0.0.0 with its edge URL on the docker0 gateway address: containers of the
+ * main engine reach it through their bridge, and those of the second engine (no NAT, own
+ * bridges) through the host's routing, since the address is local to the host.
+ */
+async function startEmulatorForContainers(
+  main: Docker,
+  options: Omit<CloudflareEmulatorOptions, 'host' | 'port' | 'edgeUrl'>,
+): Promise<CloudflareEmulator> {
+  const bridge = await main.getNetwork('bridge').inspect();
+  const gateway = bridge.IPAM?.Config?.[0]?.Gateway as string | undefined;
+  if (!gateway) throw new HarnessError('the main Docker engine has no default bridge gateway (docker0)');
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort('0.0.0.0');
+    try {
+      return await startCloudflareEmulator({
+        ...options,
+        host: '0.0.0.0',
+        port,
+        edgeUrl: `http://${gateway}:${port}`,
+      });
+    } catch (error) {
+      if (attempt >= 5 || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    }
+  }
+}
+
+/** The current token of a tunnel, read over the API like the master does; undefined once deleted. */
+async function tunnelToken(
+  cloudflare: CloudflareAccount,
+  apiToken: string,
+  tunnelId: string,
+): Promise<string | undefined> {
+  const response = await fetch(
+    `${cloudflare.baseUrl}/accounts/${cloudflare.accountId}/cfd_tunnel/${tunnelId}/token`,
+    {
+      headers: { authorization: `Bearer ${apiToken}` },
+    },
+  );
+  if (!response.ok) return undefined;
+  const body = (await response.json()) as { result?: unknown };
+  return typeof body.result === 'string' ? body.result : undefined;
+}

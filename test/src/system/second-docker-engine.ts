@@ -1,0 +1,236 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { connectDockerEngine } from '../harness/docker-engine.js';
+import { withFileLock } from '../harness/file-lock.js';
+import { HarnessError } from '../harness/harness-error.js';
+import {
+  CLOUDFLARED_IMAGE,
+  ensureTestImages,
+  TEST_BUSYBOX_IMAGE,
+  TEST_CLOUDFLARED_IMAGE,
+  TEST_WEB_IMAGE,
+} from '../harness/test-images.js';
+import { waitFor } from '../harness/wait-for.js';
+import { isAlive, run, runPipeline } from './os-processes.js';
+
+export interface SecondDockerEngineOptions {
+  /**
+   * Names the engine's socket, directories and pid file (`/run/<name>.sock`, …). A test that
+   * restarts its engine takes a name of its own, so no other test file loses its engine meanwhile.
+   * Default `docker2`.
+   */
+  name?: string;
+}
+
+export interface SecondDockerEngine {
+  readonly name: string;
+  /** `unix:///run/<name>.sock`, the agent's DOCKER_HOST. */
+  readonly dockerHost: string;
+  readonly docker: Docker;
+  /**
+   * Creates a user network with an explicit /24 subnet of this engine's own range: the engine
+   * runs with `--bridge none` and must not pick a subnet the main engine already routes.
+   */
+  createNetwork(name: string): Promise<Docker.Network>;
+  /** SIGTERM dockerd and wait until it is gone (its containers stop with it). */
+  stop(): Promise<void>;
+  /** SIGKILL dockerd and its containerd, as a crash would. */
+  kill9(): Promise<void>;
+  /** Start dockerd again (after `stop`/`kill9`, or stop it first if it runs) and wait for it. */
+  restart(): Promise<void>;
+}
+
+const DOCKERD_START_TIMEOUT_MS = 30_000;
+const TEST_IMAGES = [TEST_BUSYBOX_IMAGE, TEST_WEB_IMAGE, TEST_CLOUDFLARED_IMAGE, CLOUDFLARED_IMAGE];
+const NAME = /^docker[2-9]$/;
+
+/**
+ * A second Docker engine beside the main one, for a second simulated host (see
+ * shared/notes/docker-engine.md): own socket, data-root, exec-root and pid file, no iptables.
+ * Its default bridge is an interface of its own (`tfbr-<name>`), not `--bridge none`: dockerd
+ * started with `--bridge none` deletes the host's `docker0`, which the main engine still uses.
+ * Reused when it already runs (by this or an earlier test run); started otherwise. The test
+ * images are copied from the main engine with `docker save | docker -H … load`.
+ */
+export async function startSecondDockerEngine(
+  options: SecondDockerEngineOptions = {},
+): Promise<SecondDockerEngine> {
+  const name = options.name ?? 'docker2';
+  if (!NAME.test(name)) throw new HarnessError(`second engine name must be docker2…docker9, got "${name}"`);
+  const paths = enginePaths(name);
+  const dockerHost = `unix://${paths.socket}`;
+  const main = await connectDockerEngine();
+  await ensureTestImages(main);
+
+  await withFileLock(join(tmpdir(), `tunnelfleet-${name}-start.lock`), async () => {
+    if (!(await answers(paths.socket))) await launchDockerd(paths);
+    await copyTestImages(main, dockerHost, new Docker({ socketPath: paths.socket }));
+  });
+  const docker = new Docker({ socketPath: paths.socket });
+  const secondOctet = subnetRange(name);
+
+  const stop = async (signal: NodeJS.Signals) => {
+    const dockerdPid = await pidFrom(paths.pidFile);
+    const containerdPid = await pidFrom(paths.containerdPidFile);
+    if (dockerdPid === undefined || !isAlive(dockerdPid)) return;
+    process.kill(dockerdPid, signal);
+    if (signal === 'SIGKILL' && containerdPid !== undefined && isAlive(containerdPid))
+      process.kill(containerdPid, 'SIGKILL');
+    await waitFor(() => !isAlive(dockerdPid), {
+      description: `${name} dockerd (pid ${dockerdPid}) to exit`,
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
+  };
+
+  return {
+    name,
+    dockerHost,
+    docker,
+    async createNetwork(networkName) {
+      // Random /24s, retried on overlap: several test files may create networks at once.
+      for (let attempt = 1; ; attempt++) {
+        const subnet = `10.${secondOctet}.${Math.floor(Math.random() * 255)}.0/24`;
+        try {
+          return await docker.createNetwork({
+            Name: networkName,
+            Driver: 'bridge',
+            CheckDuplicate: true,
+            IPAM: { Config: [{ Subnet: subnet }] },
+          });
+        } catch (error) {
+          if (attempt >= 20 || !/overlap/i.test((error as Error).message)) throw error;
+        }
+      }
+    },
+    stop: () => stop('SIGTERM'),
+    kill9: () => stop('SIGKILL'),
+    async restart() {
+      await stop('SIGTERM');
+      await launchDockerd(paths);
+    },
+  };
+}
+
+interface EnginePaths {
+  name: string;
+  socket: string;
+  dataRoot: string;
+  execRoot: string;
+  pidFile: string;
+  containerdPidFile: string;
+  log: string;
+  bridge: string;
+  /** Address of the engine's default bridge; user networks take other /24s of the same /16. */
+  bridgeAddress: string;
+}
+
+function enginePaths(name: string): EnginePaths {
+  const execRoot = `/run/${name}-exec`;
+  return {
+    name,
+    socket: `/run/${name}.sock`,
+    dataRoot: `/var/lib/${name}`,
+    execRoot,
+    pidFile: `/run/${name}.pid`,
+    containerdPidFile: join(execRoot, 'containerd/containerd.pid'),
+    log: `/var/log/${name}.log`,
+    bridge: `tfbr-${name}`,
+    bridgeAddress: `10.${subnetRange(name)}.255.1/24`,
+  };
+}
+
+/** Second octet of the engine's own 10.x.0.0/16 range (the main engine uses 172.17+ and 192.168). */
+function subnetRange(name: string): number {
+  return 200 + Number(name.slice('docker'.length));
+}
+
+async function answers(socketPath: string): Promise<boolean> {
+  try {
+    await new Docker({ socketPath }).ping();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function launchDockerd(paths: EnginePaths): Promise<void> {
+  // A crash leaves pid files behind, and dockerd refuses to start over them.
+  for (const file of [paths.pidFile, paths.containerdPidFile]) {
+    const pid = await pidFrom(file);
+    if (pid === undefined || !isAlive(pid)) await rm(file, { force: true });
+  }
+  await ensureBridge(paths);
+  const log = openSync(paths.log, 'a');
+  try {
+    const child = spawn(
+      'dockerd',
+      [
+        '-H',
+        `unix://${paths.socket}`,
+        '--data-root',
+        paths.dataRoot,
+        '--exec-root',
+        paths.execRoot,
+        '--pidfile',
+        paths.pidFile,
+        '--bridge',
+        paths.bridge,
+        '--iptables=false',
+      ],
+      { detached: true, stdio: ['ignore', log, log] },
+    );
+    child.once('error', () => undefined);
+    child.unref();
+  } finally {
+    closeSync(log);
+  }
+  await waitFor(() => answers(paths.socket), {
+    description: `${paths.name} dockerd to answer on ${paths.socket} (log: ${paths.log})`,
+    timeoutMs: DOCKERD_START_TIMEOUT_MS,
+    intervalMs: 100,
+  }).catch(async (error: Error) => {
+    const tail = (await readFile(paths.log, 'utf8').catch(() => '')).slice(-2_000);
+    throw new HarnessError(`${error.message}\n${tail}`);
+  });
+}
+
+async function ensureBridge(paths: EnginePaths): Promise<void> {
+  const exists = await run('ip', ['link', 'show', paths.bridge]).then(
+    () => true,
+    () => false,
+  );
+  if (exists) return;
+  await run('ip', ['link', 'add', paths.bridge, 'type', 'bridge']);
+  await run('ip', ['addr', 'add', paths.bridgeAddress, 'dev', paths.bridge]);
+  await run('ip', ['link', 'set', paths.bridge, 'up']);
+}
+
+/** Copies the images whose id differs from the main engine's (save/load keeps ids and labels). */
+async function copyTestImages(main: Docker, dockerHost: string, second: Docker): Promise<void> {
+  const stale: string[] = [];
+  for (const tag of TEST_IMAGES) {
+    const wanted = (await main.getImage(tag).inspect()).Id;
+    const present = await second
+      .getImage(tag)
+      .inspect()
+      .then((info) => info.Id)
+      .catch(() => undefined);
+    if (present !== wanted) stale.push(tag);
+  }
+  if (stale.length === 0) return;
+  await runPipeline(['docker', 'save', ...stale], ['docker', '-H', dockerHost, 'load', '--quiet']).catch(
+    (error: Error) => {
+      throw new HarnessError(`loading the test images into ${dockerHost} failed: ${error.message}`);
+    },
+  );
+}
+
+async function pidFrom(file: string): Promise<number | undefined> {
+  const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
