@@ -1,6 +1,12 @@
 // Builds the local test images ahead of the tests (scripts/lib/build-test-images.sh, CI).
 import { connectDockerEngine } from './docker-engine.js';
-import { ensureTestImages, TEST_BUSYBOX_IMAGE, TEST_CLOUDFLARED_IMAGE, TEST_WEB_IMAGE, CLOUDFLARED_IMAGE } from './test-images.js';
+import {
+  CLOUDFLARED_IMAGE,
+  ensureTestImages,
+  TEST_BUSYBOX_IMAGE,
+  TEST_CLOUDFLARED_IMAGE,
+  TEST_WEB_IMAGE,
+} from './test-images.js';
 
 try {
   const started = Date.now();

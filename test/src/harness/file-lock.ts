@@ -41,7 +41,10 @@ async function isStale(lockDir: string): Promise<boolean> {
   const owner = await readFile(join(lockDir, 'pid'), 'utf8').catch(() => '');
   if (owner !== '') return !isAlive(Number(owner));
   // The owner writes its pid right after mkdir: without one, only an old lock is abandoned.
-  const created = await stat(lockDir).then((info) => info.mtimeMs, () => Date.now());
+  const created = await stat(lockDir).then(
+    (info) => info.mtimeMs,
+    () => Date.now(),
+  );
   return Date.now() - created > UNOWNED_LOCK_STALE_MS;
 }
 

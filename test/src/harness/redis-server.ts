@@ -102,7 +102,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       await signal('SIGTERM');
       current = await launch(args(port), port);
     },
-    connectionCount: () => withClient(port, async (client) => Number(await client.call('CLIENT', 'LIST').then(countLines)) - 1),
+    connectionCount: () =>
+      withClient(port, async (client) => Number(await client.call('CLIENT', 'LIST').then(countLines)) - 1),
   };
 }
 
@@ -132,7 +133,11 @@ async function launch(args: string[], port: number): Promise<ChildProcess> {
         if (exited) return 'exited';
         return (await withClient(port, (client) => client.ping())) === 'PONG' ? 'ready' : false;
       },
-      { description: `redis-server on port ${port} to answer PING`, timeoutMs: START_TIMEOUT_MS, intervalMs: 20 },
+      {
+        description: `redis-server on port ${port} to answer PING`,
+        timeoutMs: START_TIMEOUT_MS,
+        intervalMs: 20,
+      },
     );
     if (state === 'exited') throw new Error('it exited');
   } catch (error) {

@@ -6,8 +6,8 @@ import { dirname, join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
-import { HarnessError } from './harness-error.js';
 import { withFileLock } from './file-lock.js';
+import { HarnessError } from './harness-error.js';
 
 /** Scratch image: Debian's static busybox with its applet links, /tmp and a `nonroot` user (65532). */
 export const TEST_BUSYBOX_IMAGE = 'tunnelfleet-test/busybox:latest';
@@ -121,14 +121,19 @@ async function importBusyboxImage(docker: Docker, spec: ImageSpec): Promise<void
       await symlink('/bin/busybox', join(rootfs, applet));
     }
     await copyTree(join(IMAGES_DIR, 'busybox'), rootfs);
-    for (const dir of ['root', 'home/nonroot', 'tmp', 'var/tmp']) await mkdir(join(rootfs, dir), { recursive: true });
+    for (const dir of ['root', 'home/nonroot', 'tmp', 'var/tmp'])
+      await mkdir(join(rootfs, dir), { recursive: true });
     await chmod(join(rootfs, 'tmp'), 0o1777);
     await chmod(join(rootfs, 'var/tmp'), 0o1777);
     const [repo, tag] = splitTag(spec.tags[0]!);
     const stream = await docker.importImage(tarDirectory(rootfs), {
       repo,
       tag,
-      changes: [`LABEL ${CONTENT_HASH_LABEL}=${spec.hash}`, 'ENV PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', 'CMD ["/bin/sh"]'],
+      changes: [
+        `LABEL ${CONTENT_HASH_LABEL}=${spec.hash}`,
+        'ENV PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+        'CMD ["/bin/sh"]',
+      ],
     });
     await followToEnd(docker, stream, `import of ${spec.tags[0]}`);
   } finally {
@@ -161,15 +166,18 @@ async function busyboxApplets(): Promise<string[]> {
 /** Docker reports build errors inside the progress stream, not as an HTTP status. */
 function followToEnd(docker: Docker, stream: NodeJS.ReadableStream, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    docker.modem.followProgress(stream, (error: Error | null, output: Array<{ error?: string; stream?: string }>) => {
-      const failed = output?.find((event) => event.error);
-      if (error || failed) {
-        const log = output?.map((event) => event.stream ?? '').join('') ?? '';
-        reject(new HarnessError(`Docker ${what} failed: ${error?.message ?? failed?.error}\n${log}`));
-      } else {
-        resolve();
-      }
-    });
+    docker.modem.followProgress(
+      stream,
+      (error: Error | null, output: Array<{ error?: string; stream?: string }>) => {
+        const failed = output?.find((event) => event.error);
+        if (error || failed) {
+          const log = output?.map((event) => event.stream ?? '').join('') ?? '';
+          reject(new HarnessError(`Docker ${what} failed: ${error?.message ?? failed?.error}\n${log}`));
+        } else {
+          resolve();
+        }
+      },
+    );
   });
 }
 
@@ -232,7 +240,9 @@ function run(command: string, args: string[]): Promise<string> {
     });
     child.once('error', reject);
     child.once('exit', (code) =>
-      code === 0 ? resolve(stdout) : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}`)),
+      code === 0
+        ? resolve(stdout)
+        : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}`)),
     );
   });
 }

@@ -1,0 +1,113 @@
+import type Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectDockerEngine } from './docker-engine.js';
+import { containerIpAddress, removeContainersByLabel, TEST_CONTAINER_LABEL } from './test-containers.js';
+import {
+  CLOUDFLARED_IMAGE,
+  CONTENT_HASH_LABEL,
+  ensureTestImages,
+  TEST_BUSYBOX_IMAGE,
+  TEST_CLOUDFLARED_IMAGE,
+  TEST_WEB_IMAGE,
+} from './test-images.js';
+import { uniqueName } from './unique-name.js';
+import { waitFor } from './wait-for.js';
+
+const METRICS_PORT = 20_241;
+/** A stand-alone token: no edge URL, so the stand-in is ready without the emulator. */
+const STANDALONE_TOKEN = Buffer.from(
+  JSON.stringify({ a: 'account', t: 'tunnel-id', s: 'c2VjcmV0' }),
+).toString('base64');
+
+describe('local test images', () => {
+  let docker: Docker;
+  const run = uniqueName('harness-images');
+
+  beforeAll(async () => {
+    docker = await connectDockerEngine();
+    await ensureTestImages(docker);
+  });
+
+  afterAll(async () => {
+    await removeContainersByLabel(docker, `harness.test.run=${run}`);
+  });
+
+  async function startStandIn(env: string[]): Promise<Docker.Container> {
+    const container = await docker.createContainer({
+      name: uniqueName('tf-standin'),
+      Image: CLOUDFLARED_IMAGE,
+      Cmd: ['tunnel', '--no-autoupdate', '--metrics', `0.0.0.0:${METRICS_PORT}`, 'run'],
+      Env: env,
+      Labels: { [TEST_CONTAINER_LABEL]: 'cloudflared', 'harness.test.run': run },
+      HostConfig: { Init: true },
+    });
+    await container.start();
+    return container;
+  }
+
+  async function logsOf(container: Docker.Container): Promise<string> {
+    return (await container.logs({ stdout: true, stderr: true })).toString('utf8');
+  }
+
+  it('are all present, labelled with their content hash, and not rebuilt when unchanged', async () => {
+    const before = await Promise.all(
+      [TEST_BUSYBOX_IMAGE, TEST_WEB_IMAGE, TEST_CLOUDFLARED_IMAGE].map((tag) =>
+        docker.getImage(tag).inspect(),
+      ),
+    );
+    for (const image of before) expect(image.Config.Labels?.[CONTENT_HASH_LABEL]).toMatch(/^[0-9a-f]{32}$/);
+
+    await ensureTestImages(await connectDockerEngine());
+
+    const after = await Promise.all(
+      [TEST_BUSYBOX_IMAGE, TEST_WEB_IMAGE, TEST_CLOUDFLARED_IMAGE].map((tag) =>
+        docker.getImage(tag).inspect(),
+      ),
+    );
+    expect(after.map((image) => image.Id)).toEqual(before.map((image) => image.Id));
+  });
+
+  it('tags the stand-in under the real cloudflared name too', async () => {
+    const [standIn, real] = await Promise.all(
+      [TEST_CLOUDFLARED_IMAGE, CLOUDFLARED_IMAGE].map((tag) => docker.getImage(tag).inspect()),
+    );
+    expect(real?.Id).toBe(standIn?.Id);
+    expect(real?.Config.User).toBe('nonroot');
+  });
+
+  it('the stand-in cloudflared with a stand-alone token answers /ready 200 on its metrics port', async () => {
+    const container = await startStandIn([`TUNNEL_TOKEN=${STANDALONE_TOKEN}`]);
+    const ip = await containerIpAddress(docker, container.id);
+    const response = await waitFor(
+      () => fetch(`http://${ip}:${METRICS_PORT}/ready`).then((r) => (r.status === 200 ? r : undefined)),
+      { description: `stand-in cloudflared /ready on ${ip}:${METRICS_PORT} to answer 200` },
+    );
+    expect(await response.json()).toMatchObject({ status: 200, readyConnections: 1 });
+    expect(await logsOf(container)).not.toContain(STANDALONE_TOKEN);
+  });
+
+  it('the stand-in without TUNNEL_TOKEN prints an error and exits 1', async () => {
+    const container = await startStandIn([]);
+    expect(await container.wait()).toMatchObject({ StatusCode: 1 });
+    expect(await logsOf(container)).toMatch(/ERR .*requires the ID or name of the tunnel/);
+  });
+
+  it('the stand-in exits 3 when /tmp/standin-exit appears', async () => {
+    const container = await startStandIn([`TUNNEL_TOKEN=${STANDALONE_TOKEN}`]);
+    await waitFor(async () => (await container.inspect()).State.Running, {
+      description: 'stand-in cloudflared to run',
+    });
+    const exec = await container.exec({ Cmd: ['touch', '/tmp/standin-exit'] });
+    await exec.start({});
+    expect(await container.wait()).toMatchObject({ StatusCode: 3 });
+    expect(await logsOf(container)).toContain('/tmp/standin-exit appeared');
+  });
+
+  it('the stand-in stops promptly with status 0 on SIGTERM', async () => {
+    const container = await startStandIn([`TUNNEL_TOKEN=${STANDALONE_TOKEN}`]);
+    await container.stop({ t: 10 });
+    const state = (await container.inspect()).State;
+    expect(state.ExitCode).toBe(0);
+    expect(await logsOf(container)).toContain('INF Tunnel server stopped');
+  });
+});
