@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -37,7 +37,7 @@ const START_TIMEOUT_MS = 10_000;
 const OUTPUT_TAIL_CHARS = 2_000;
 
 /** Every server this process started, killed when it exits so no test leaks a redis-server. */
-const live = new Set<ChildProcess>();
+const live = new Set<RedisProcess>();
 const dataDirs = new Set<string>();
 let exitHookInstalled = false;
 
@@ -70,7 +70,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
   // redis-server cannot listen on port 0: take a port the OS just freed, retry if someone else took it.
   let port = 0;
-  let child: ChildProcess | undefined;
+  let child: RedisProcess | undefined;
   for (let attempt = 1; child === undefined; attempt++) {
     port = await freePort(HOST);
     try {
@@ -80,15 +80,14 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     }
   }
 
-  let current: ChildProcess | undefined = child;
+  let current: RedisProcess | undefined = child;
   const signal = async (sig: NodeJS.Signals) => {
     const proc = current;
     current = undefined;
-    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    if (proc === undefined || !proc.running()) return;
     proc.kill(sig);
     const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await exited;
+    await proc.exited;
     clearTimeout(timer);
   };
 
@@ -109,23 +108,58 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
 class PortTakenError extends Error {}
 
-async function launch(args: string[], port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
+interface RedisProcess {
+  kill(signal: NodeJS.Signals): void;
+  running(): boolean;
+  readonly exited: Promise<void>;
+}
+
+/**
+ * A test process killed by a signal (a vitest worker timing out, say) runs no exit handler, and
+ * its redis-server would live on. So redis-server runs under this shell, which kills it when our
+ * end of the shell's stdin closes: the kernel closes it however this process dies.
+ */
+const WATCHDOG_SCRIPT = [
+  'exec 3<&0',
+  'redis-server "$@" </dev/null &',
+  'redis=$!',
+  'echo "redis-pid $redis"',
+  '{ cat <&3 >/dev/null; kill -9 "$redis" 2>/dev/null; } &',
+  'guard=$!',
+  'wait "$redis"; code=$?',
+  'kill "$guard" 2>/dev/null',
+  'exit "$code"',
+].join('\n');
+
+async function launch(args: string[], port: number): Promise<RedisProcess> {
+  const shell = spawn('sh', ['-c', WATCHDOG_SCRIPT, 'redis-watchdog', ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let output = '';
+  let redisPid: number | undefined;
   const collect = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-OUTPUT_TAIL_CHARS);
+    redisPid ??= Number(/^redis-pid (\d+)$/m.exec(output)?.[1]) || undefined;
   };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
+  shell.stdout.on('data', collect);
+  shell.stderr.on('data', collect);
   let exited = false;
-  child.once('exit', () => {
-    exited = true;
-    live.delete(child);
-  });
-  child.once('error', () => {
-    exited = true;
-  });
+  const proc: RedisProcess = {
+    kill: (signal) => {
+      if (redisPid !== undefined && !exited) process.kill(redisPid, signal);
+    },
+    running: () => !exited,
+    exited: new Promise((resolve) => {
+      shell.once('exit', () => {
+        exited = true;
+        live.delete(proc);
+        // The guard is gone: closing its stdin now only ends its orphaned `cat`.
+        shell.stdin.end();
+        resolve();
+      });
+    }),
+  };
+  live.add(proc);
 
   try {
     const state = await waitFor(
@@ -141,13 +175,14 @@ async function launch(args: string[], port: number): Promise<ChildProcess> {
     );
     if (state === 'exited') throw new Error('it exited');
   } catch (error) {
-    child.kill('SIGKILL');
+    proc.kill('SIGKILL');
+    shell.stdin.end();
     if (/Address already in use/i.test(output)) throw new PortTakenError(`port ${port} taken`);
     throw new HarnessError(
       `redis-server did not start on port ${port} (${(error as Error).message}); its output:\n${output}`,
     );
   }
-  return child;
+  return proc;
 }
 
 async function withClient<T>(port: number, use: (client: Redis) => Promise<T>): Promise<T> {
@@ -196,7 +231,7 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
+    for (const proc of live) proc.kill('SIGKILL');
     for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
   });
 }
