@@ -1,0 +1,214 @@
+/**
+ * Benchmark: Cloudflare API calls for a burst of 100 container starts on one host, through the
+ * real master (HTTP API, routes engine, reconciler with its debounce, Cloudflare layer) against
+ * the emulator, and then for a full reconcile with nothing changed. Baseline, measured in the same
+ * run against the same emulator with the official SDK: the per-change approach of DockFlare and
+ * Labelgate — for every container, GET the tunnel configuration, PUT it back with one more rule,
+ * and create its DNS record.
+ *
+ *   pnpm build && node master/dist/bench/cloudflare-economy.js [containers=100]
+ */
+import { randomBytes } from 'node:crypto';
+import { AGENT_ROUTES, type Container } from '@tunnelfleet/common';
+import { waitFor } from '@tunnelfleet/test';
+import Cloudflare from 'cloudflare';
+import { type MasterFixture, startMasterFixture } from '../master-test-fixture.js';
+
+const ZONE = 'example.com';
+/** No new call for this long after convergence: the burst's work is over. */
+const QUIET_MS = 3_000;
+
+function labelledContainer(hostname: string): Container {
+  return {
+    id: randomBytes(32).toString('hex'),
+    name: hostname.split('.')[0]!,
+    labels: {
+      'tunnelfleet.enable': 'true',
+      'tunnelfleet.hostname': hostname,
+      'tunnelfleet.service': 'http://web:80',
+    },
+    state: 'running',
+    networks: {},
+    exposedPorts: [{ port: 80, protocol: 'tcp' }],
+  };
+}
+
+async function fullReconciles(fixture: MasterFixture): Promise<number> {
+  const metrics = await fixture.request('GET', '/metrics');
+  const match = /^tunnelfleet_reconcile_duration_seconds_count\{kind="full"\} (\d+)$/m.exec(
+    String(metrics.body),
+  );
+  return Number(match?.[1] ?? 0);
+}
+
+/** Waits until the emulator has seen no API call for QUIET_MS. */
+async function quiet(fixture: MasterFixture): Promise<void> {
+  await waitFor(
+    () => {
+      const last = fixture.emulator.calls().at(-1)?.time ?? 0;
+      return Date.now() - last >= QUIET_MS;
+    },
+    { description: 'Cloudflare calls to stop', timeoutMs: 120_000, intervalMs: 100 },
+  );
+}
+
+function ingressHostnames(fixture: MasterFixture, tunnelId: string): Set<string> {
+  const config = fixture.emulator.tunnelConfig(tunnelId)?.config as { ingress?: { hostname?: string }[] };
+  return new Set((config?.ingress ?? []).flatMap((rule) => (rule.hostname ? [rule.hostname] : [])));
+}
+
+async function tunnelfleetBurst(fixture: MasterFixture, count: number) {
+  const agent = await fixture.enrollAgent({ name: 'economy' });
+  let sequence = 0;
+  const report = (body: object) =>
+    fixture.request('POST', AGENT_ROUTES.reports, {
+      token: agent.key,
+      body: { agentId: agent.agentId, sequence: ++sequence, observedAt: new Date().toISOString(), ...body },
+    });
+  const view = await fixture.admin('GET', `/agents/${agent.agentId}`);
+  const tunnelId: string | undefined = view.body.agent?.tunnel?.id;
+  if (!tunnelId) throw new Error(`agent has no tunnel: ${JSON.stringify(view.body)}`);
+  await waitFor(async () => (await fullReconciles(fixture)) >= 1, {
+    description: 'the initial full reconcile',
+  });
+  await quiet(fixture);
+  fixture.emulator.clearCalls();
+
+  // The agent reports each `start` event at once: 100 event reports, back to back.
+  const hostnames = Array.from({ length: count }, (_, i) => `app-${i}.${ZONE}`);
+  const started = performance.now();
+  for (const hostname of hostnames) {
+    const reply = await report({
+      kind: 'event',
+      change: { action: 'upsert', container: labelledContainer(hostname) },
+    });
+    if (reply.status !== 200) throw new Error(`report refused: ${JSON.stringify(reply.body)}`);
+  }
+  await waitFor(
+    () => {
+      const records = new Set(fixture.emulator.dnsRecords(ZONE).map((r) => r.name));
+      const rules = ingressHostnames(fixture, tunnelId);
+      return hostnames.every((h) => records.has(h) && rules.has(h));
+    },
+    { description: `${count} records and rules`, timeoutMs: 60_000, intervalMs: 20 },
+  );
+  const convergedMs = performance.now() - started;
+  await quiet(fixture);
+  const burstCalls = fixture.emulator.calls();
+  const burstByRoute = fixture.emulator.countsByRoute();
+  const burstWrites = fixture.emulator.writes().length;
+
+  // Steady state: a full reconcile (the cron's job) and an unchanged-snapshot cycle change nothing.
+  fixture.emulator.clearCalls();
+  const before = await fullReconciles(fixture);
+  const requested = await fixture.admin('POST', '/reconcile');
+  if (requested.status !== 202) throw new Error(`reconcile refused: ${JSON.stringify(requested.body)}`);
+  await waitFor(async () => (await fullReconciles(fixture)) > before, {
+    description: 'the full reconcile to finish',
+    timeoutMs: 60_000,
+  });
+  const steadyCalls = fixture.emulator.calls();
+  const steadyWrites = fixture.emulator.writes();
+  return { tunnelId, convergedMs, burstCalls, burstByRoute, burstWrites, steadyCalls, steadyWrites };
+}
+
+/** DockFlare/Labelgate style: one read-modify-write of the tunnel configuration and one record per change. */
+async function perChangeBaseline(fixture: MasterFixture, zoneId: string, count: number) {
+  const token = fixture.emulator.createToken({
+    accountIds: [fixture.accountId],
+    zoneNames: 'all',
+    name: 'peer',
+  });
+  const client = new Cloudflare({ apiToken: token, baseURL: fixture.emulator.baseUrl, maxRetries: 0 });
+  const tunnelId = String(fixture.emulator.seedTunnel(fixture.accountId, 'peer-tunnel').id);
+  const calls = fixture.emulator.calls().length;
+  for (let i = 0; i < count; i++) {
+    const hostname = `peer-${i}.${ZONE}`;
+    const current = await client.zeroTrust.tunnels.cloudflared.configurations.get(tunnelId, {
+      account_id: fixture.accountId,
+    });
+    const rules = (current.config?.ingress ?? []).filter((rule) => rule.hostname);
+    const ingress = [...rules, { hostname, service: 'http://web:80' }, { service: 'http_status:404' }];
+    await client.zeroTrust.tunnels.cloudflared.configurations.update(tunnelId, {
+      account_id: fixture.accountId,
+      // The SDK types every rule with a hostname; the catch-all has none (as in master/src/cloudflare).
+      config: { ingress } as never,
+    });
+    await client.dns.records.create({
+      zone_id: zoneId,
+      type: 'CNAME',
+      name: hostname,
+      content: `${tunnelId}.cfargotunnel.com`,
+      proxied: true,
+      ttl: 1,
+    });
+  }
+  return fixture.emulator.calls().length - calls;
+}
+
+async function main(): Promise<void> {
+  const count = Number(process.argv[2] ?? 100);
+  const fixture = await startMasterFixture();
+  try {
+    const zone = fixture.emulator.createZone(ZONE, fixture.accountId);
+    const ours = await tunnelfleetBurst(fixture, count);
+    fixture.emulator.clearCalls();
+    const baselineCalls = await perChangeBaseline(fixture, zone.id, count);
+
+    const row = (cells: string[]) => console.log(`| ${cells.join(' | ')} |`);
+    console.log(
+      `Cloudflare economy (${new Date().toISOString()}, node ${process.version}): burst of ${count} container starts on one host`,
+    );
+    row(['', 'API calls', 'of which writes', 'ratio baseline / Tunnelfleet']);
+    row(['---', '---', '---', '---']);
+    row([
+      'Tunnelfleet (reconciler, debounce 500 ms)',
+      String(ours.burstCalls.length),
+      String(ours.burstWrites),
+      `${(baselineCalls / ours.burstCalls.length).toFixed(1)}×`,
+    ]);
+    row([
+      'baseline: per change GET+PUT config, create record',
+      String(baselineCalls),
+      String((baselineCalls * 2) / 3),
+      '1×',
+    ]);
+    row([
+      'full reconcile, nothing changed',
+      String(ours.steadyCalls.length),
+      String(ours.steadyWrites.length),
+      '',
+    ]);
+    console.log(`\nTunnelfleet burst calls by route: ${JSON.stringify(ours.burstByRoute)}`);
+    console.log(
+      `full reconcile calls by route: ${JSON.stringify(countBy(ours.steadyCalls.map((c) => c.route ?? c.path)))}`,
+    );
+    console.log(
+      `burst converged (all ${count} records and rules at the emulator) ${(ours.convergedMs / 1000).toFixed(2)} s after the first report`,
+    );
+    const ratio = baselineCalls / ours.burstCalls.length;
+    console.log(
+      `target ≤ 5 calls: ${ours.burstCalls.length <= 5 ? 'met' : 'MISSED'} (${ours.burstCalls.length})`,
+    );
+    console.log(`target ≥ 40× fewer: ${ratio >= 40 ? 'met' : 'MISSED'} (${ratio.toFixed(1)}×)`);
+    console.log(
+      `target 0 writes in a full reconcile with nothing changed: ${ours.steadyWrites.length === 0 ? 'met' : 'MISSED'} (${ours.steadyWrites.length})`,
+    );
+  } finally {
+    await fixture.close();
+  }
+}
+
+function countBy(keys: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const key of keys) counts[key] = (counts[key] ?? 0) + 1;
+  return counts;
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

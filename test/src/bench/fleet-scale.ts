@@ -1,0 +1,270 @@
+/**
+ * Benchmark: N simulated agents speaking the real HTTP protocol (no Docker) against the real
+ * master process, each with 20 labelled containers: register, snapshot with fingerprint,
+ * heartbeats (a snapshot every 10th), container restarts as event reports, a long-poll held open.
+ * Baseline: the same run with 10 agents. Figures: client-side latency per endpoint, master RSS and
+ * CPU from /proc, Redis connections (CLIENT LIST).
+ *
+ *   pnpm build && node test/dist/bench/fleet-scale.js [agents=1000] [baselineAgents=10] [intervalSeconds=5] [steadySeconds=60]
+ *
+ * The heartbeat interval defaults to 5 s, the default 30 s compressed 6×, so a short run carries
+ * the request rate of a fleet six times larger (container restarts are compressed alike).
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import { startCloudflareEmulator } from '../cloudflare-emulator/index.js';
+import { startRedisServer } from '../harness/redis-server.js';
+import { createCloudflareAccount, type MasterProcess, startMasterProcess } from '../system/index.js';
+import { createLatencyLog, formatMs, formatRatio, type LatencyLog } from './latency-stats.js';
+import { cpuPercent, formatMb, processUsage } from './process-usage.js';
+import { type SimulatedAgent, startSimulatedAgent } from './simulated-agent.js';
+
+const CONTAINERS_PER_AGENT = 20;
+/** At the default 30 s schedule a host restarts one of its containers every 5 minutes on average. */
+const RESTART_EVERY_MS_AT_DEFAULT_SCHEDULE = 300_000;
+const KEY_CREATION_CONCURRENCY = 20;
+const ZONE = 'bench.example.com';
+
+interface FleetFigures {
+  agents: number;
+  /** Agents whose registration succeeded (a failed one retries like the real agent, 5 times). */
+  registered: number;
+  ramp: LatencyLog;
+  steady: LatencyLog;
+  errors: Map<string, number>;
+  idleRssBytes: number;
+  rssBytes: number;
+  peakRssBytes: number;
+  cpuPercent: number;
+  redisConnections: number;
+  longPollsHeld: number;
+  requestsPerSecond: number;
+  cloudflareCalls: number;
+  loadGeneratorLagP99Ms: number;
+}
+
+async function inBatches<T>(count: number, size: number, make: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = [];
+  for (let start = 0; start < count; start += size) {
+    const batch = Array.from({ length: Math.min(size, count - start) }, (_, i) => make(start + i));
+    results.push(...(await Promise.all(batch)));
+  }
+  return results;
+}
+
+/** Progress goes to stderr so stdout holds only the figures. */
+const progress = (message: string) => process.stderr.write(`[fleet-scale] ${message}\n`);
+
+async function runFleet(
+  agents: number,
+  intervalSeconds: number,
+  steadySeconds: number,
+): Promise<FleetFigures> {
+  progress(`${agents} agents: starting the master`);
+  const redis = await startRedisServer();
+  const emulator = await startCloudflareEmulator();
+  let master: MasterProcess | undefined;
+  const agentsHandles: SimulatedAgent[] = [];
+  try {
+    master = await startMasterProcess({
+      redisUrl: redis.url,
+      cloudflare: createCloudflareAccount(emulator, [ZONE]),
+      env: { REPORT_INTERVAL_SECONDS: String(intervalSeconds), LOG_LEVEL: 'warn' },
+    });
+    const pid = master.pid();
+    if (pid === undefined) throw new Error('the master process has no pid');
+    await delay(2000);
+    const idle = processUsage(pid);
+    // Pending agents (no auto-approval): registering 1,000 approved agents costs 3 Cloudflare calls
+    // each, which Cloudflare's budget (1,200 per 5 min) spreads over 14 minutes; see RESULTS.md.
+    const admin = master.admin;
+    const keys = await inBatches(agents, KEY_CREATION_CONCURRENCY, async (i) => {
+      return (await admin.createKey({ name: `bench-${i}`, autoApprove: false })).key;
+    });
+    progress(`${agents} agents: keys created, registering`);
+    const ramp = createLatencyLog();
+    const steady = createLatencyLog();
+    let current = ramp;
+    const latencies: LatencyLog = { ...ramp, add: (name, ms) => current.add(name, ms) };
+    const errors = new Map<string, number>();
+    const onError = (endpoint: string, message: string) => {
+      const key = `${endpoint}: ${message.slice(0, 80)}`;
+      errors.set(key, (errors.get(key) ?? 0) + 1);
+    };
+    // Registrations spread over 30 s: a fleet does not start in the same second.
+    const rampMs = Math.min(30_000, agents * 30);
+    for (let i = 0; i < agents; i++) {
+      agentsHandles.push(
+        startSimulatedAgent({
+          url: master.url,
+          key: keys[i]!,
+          name: `h${i}`,
+          zone: ZONE,
+          containers: CONTAINERS_PER_AGENT,
+          meanEventIntervalMs: (RESTART_EVERY_MS_AT_DEFAULT_SCHEDULE * intervalSeconds) / 30,
+          latencies,
+          onError,
+        }),
+      );
+      await delay(rampMs / agents);
+    }
+    await Promise.all(agentsHandles.map((agent) => agent.ready));
+    const registered = agentsHandles.filter((agent) => agent.registered()).length;
+    // Let the first heartbeats spread out before measuring.
+    await delay(intervalSeconds * 1000);
+
+    progress(`${agents} agents: registered, steady phase of ${steadySeconds} s`);
+    current = steady;
+    emulator.clearCalls();
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+    lag.enable();
+    const before = processUsage(pid);
+    let redisConnections = 0;
+    const deadline = Date.now() + steadySeconds * 1000;
+    while (Date.now() < deadline) {
+      await delay(Math.min(5000, deadline - Date.now()));
+      redisConnections = Math.max(redisConnections, await redis.connectionCount());
+    }
+    const after = processUsage(pid);
+    lag.disable();
+    const requests = steady.all().length;
+    current = createLatencyLog();
+    return {
+      agents,
+      registered,
+      ramp,
+      steady,
+      errors,
+      idleRssBytes: idle.rssBytes,
+      rssBytes: after.rssBytes,
+      peakRssBytes: after.peakRssBytes,
+      cpuPercent: cpuPercent(before, after),
+      redisConnections,
+      longPollsHeld: registered,
+      requestsPerSecond: requests / steadySeconds,
+      cloudflareCalls: emulator.calls().length,
+      loadGeneratorLagP99Ms: lag.percentile(99) / 1e6,
+    };
+  } finally {
+    progress(`${agents} agents: stopping`);
+    await Promise.all(agentsHandles.map((agent) => agent.stop()));
+    progress(`${agents} agents: stopping the master`);
+    await master?.close();
+    await emulator.close();
+    await redis.stop();
+  }
+}
+
+function report(baseline: FleetFigures, fleet: FleetFigures): void {
+  const row = (cells: string[]) => console.log(`| ${cells.join(' | ')} |`);
+  console.log(`\nLatency per endpoint, steady phase (client side, loopback)`);
+  row(['endpoint', 'agents', 'n', 'p50', 'p90', 'p99', 'max']);
+  row(['---', '---', '---', '---', '---', '---', '---']);
+  const endpoints = [...new Set([...baseline.steady.names(), ...fleet.steady.names()])];
+  for (const endpoint of endpoints) {
+    for (const figures of [baseline, fleet]) {
+      const s = figures.steady.summary(endpoint);
+      row([
+        endpoint,
+        String(figures.agents),
+        String(s.n),
+        formatMs(s.p50),
+        formatMs(s.p90),
+        formatMs(s.p99),
+        formatMs(s.max),
+      ]);
+    }
+  }
+  for (const figures of [baseline, fleet]) {
+    for (const endpoint of figures.ramp.names()) {
+      const s = figures.ramp.summary(endpoint);
+      row([
+        `${endpoint} (ramp)`,
+        String(figures.agents),
+        String(s.n),
+        formatMs(s.p50),
+        formatMs(s.p90),
+        formatMs(s.p99),
+        formatMs(s.max),
+      ]);
+    }
+  }
+  console.log(`\nMaster process and Redis`);
+  row(['', `${baseline.agents} agents`, `${fleet.agents} agents`, 'ratio']);
+  row(['---', '---', '---', '---']);
+  row([
+    'requests/s (excl. long-polls)',
+    baseline.requestsPerSecond.toFixed(1),
+    fleet.requestsPerSecond.toFixed(1),
+    formatRatio(fleet.requestsPerSecond, baseline.requestsPerSecond),
+  ]);
+  row(['agents registered', String(baseline.registered), String(fleet.registered), '']);
+  row(['long-polls held open', String(baseline.longPollsHeld), String(fleet.longPollsHeld), '']);
+  row(['master RSS idle (before agents)', formatMb(baseline.idleRssBytes), formatMb(fleet.idleRssBytes), '']);
+  row([
+    'master RSS end of steady phase',
+    formatMb(baseline.rssBytes),
+    formatMb(fleet.rssBytes),
+    formatRatio(fleet.rssBytes, baseline.rssBytes),
+  ]);
+  row([
+    'master RSS peak (VmHWM)',
+    formatMb(baseline.peakRssBytes),
+    formatMb(fleet.peakRssBytes),
+    formatRatio(fleet.peakRssBytes, baseline.peakRssBytes),
+  ]);
+  row(['master CPU (% of one core)', baseline.cpuPercent.toFixed(1), fleet.cpuPercent.toFixed(1), '']);
+  row([
+    'Redis connections (max seen)',
+    String(baseline.redisConnections),
+    String(fleet.redisConnections),
+    formatRatio(fleet.redisConnections, baseline.redisConnections),
+  ]);
+  row([
+    'Cloudflare calls in steady phase',
+    String(baseline.cloudflareCalls),
+    String(fleet.cloudflareCalls),
+    '',
+  ]);
+  row([
+    'load generator event-loop lag p99',
+    formatMs(baseline.loadGeneratorLagP99Ms),
+    formatMs(fleet.loadGeneratorLagP99Ms),
+    '',
+  ]);
+  for (const figures of [baseline, fleet]) {
+    for (const [error, count] of figures.errors)
+      console.log(`errors (${figures.agents} agents): ${count} × ${error}`);
+  }
+  const worstP99 = Math.max(...fleet.steady.names().map((name) => fleet.steady.summary(name).p99));
+  console.log(
+    `\ntarget p99 ≤ 50 ms: ${worstP99 <= 50 ? 'met' : 'MISSED'} (worst endpoint p99 ${formatMs(worstP99)})`,
+  );
+  console.log(
+    `target RSS ≤ 400 MB: ${fleet.peakRssBytes <= 400 * 1024 * 1024 ? 'met' : 'MISSED'} (peak ${formatMb(fleet.peakRssBytes)})`,
+  );
+  console.log(
+    `target Redis connections independent of agents: ratio ${formatRatio(fleet.redisConnections, baseline.redisConnections)}`,
+  );
+}
+
+async function main(): Promise<void> {
+  const [agents = 1000, baselineAgents = 10, intervalSeconds = 5, steadySeconds = 60] = process.argv
+    .slice(2)
+    .map(Number);
+  console.log(
+    `Fleet scale (${new Date().toISOString()}, node ${process.version}): ${agents} vs ${baselineAgents} agents, ` +
+      `${CONTAINERS_PER_AGENT} containers each, heartbeat every ${intervalSeconds} s, ${steadySeconds} s steady phase`,
+  );
+  const baseline = await runFleet(baselineAgents, intervalSeconds, steadySeconds);
+  const fleet = await runFleet(agents, intervalSeconds, steadySeconds);
+  report(baseline, fleet);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,228 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  AGENT_ROUTES,
+  COMMAND_POLL_DEFAULT_WAIT_SECONDS,
+  type Command,
+  type Container,
+  commandAckPath,
+  type HeartbeatRequest,
+  type RegisterRequest,
+  type Report,
+  snapshotFingerprint,
+} from '@tunnelfleet/common';
+import type { LatencyLog } from './latency-stats.js';
+
+/** The real agent's default: a full snapshot every 10 heartbeats. */
+const SNAPSHOT_EVERY_HEARTBEATS = 10;
+const REGISTER_ATTEMPTS = 5;
+
+export interface SimulatedAgentOptions {
+  url: string;
+  key: string;
+  /** Unique per agent: names the agent and its hostnames. */
+  name: string;
+  zone: string;
+  containers: number;
+  /** Mean time between two container restarts on this host (each one event report); 0 = none. */
+  meanEventIntervalMs: number;
+  latencies: LatencyLog;
+  onError(endpoint: string, message: string): void;
+}
+
+export interface SimulatedAgent {
+  /** Settles once registered and the first snapshot is sent, or registration gave up. */
+  readonly ready: Promise<void>;
+  registered(): boolean;
+  stop(): Promise<void>;
+}
+
+function benchContainer(agent: string, index: number, zone: string): Container {
+  const name = `svc-${index}`;
+  return {
+    id: randomBytes(32).toString('hex'),
+    name: `${agent}-${name}`,
+    image: 'ghcr.io/example/web:1.4.2',
+    labels: {
+      'com.docker.compose.project': agent,
+      'com.docker.compose.service': name,
+      'com.docker.compose.version': '2.29.1',
+      'tunnelfleet.enable': 'true',
+      'tunnelfleet.hostname': `${name}-${agent}.${zone}`,
+      'tunnelfleet.service': `http://${name}:8080`,
+    },
+    state: 'running',
+    networks: { [`${agent}_default`]: { ipAddress: `172.18.0.${index + 2}`, aliases: [name] } },
+    exposedPorts: [{ port: 8080, protocol: 'tcp' }],
+  };
+}
+
+/**
+ * One agent speaking the real HTTP protocol, without Docker: register, a snapshot of its
+ * labelled containers with their fingerprint, heartbeats on the interval the master names (a
+ * snapshot every 10th), container restarts reported as events, and a command long-poll held open.
+ * Latency of every request except the long-poll is logged under its endpoint name.
+ */
+export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAgent {
+  const stopping = new AbortController();
+  const { signal } = stopping;
+  const containers = Array.from({ length: options.containers }, (_, i) =>
+    benchContainer(options.name, i, options.zone),
+  );
+  let agentId = '';
+  let sequence = 0;
+  let reports: Promise<void> = Promise.resolve();
+  const startedAt = Date.now();
+
+  async function call<T>(endpoint: string, method: string, path: string, body?: unknown): Promise<T> {
+    const started = performance.now();
+    const response = await fetch(`${options.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${options.key}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal,
+    });
+    const text = await response.text();
+    options.latencies.add(endpoint, performance.now() - started);
+    if (!response.ok) throw new Error(`${response.status} ${text.slice(0, 200)}`);
+    return JSON.parse(text) as T;
+  }
+
+  /** Reports go one at a time, as the real reporter sends them: sequences arrive in order. */
+  function report(build: () => Report): Promise<void> {
+    reports = reports.then(async () => {
+      if (signal.aborted) return;
+      try {
+        await call('reports', 'POST', AGENT_ROUTES.reports, build());
+      } catch (error) {
+        if (!signal.aborted) options.onError('reports', (error as Error).message);
+      }
+    });
+    return reports;
+  }
+
+  const snapshot = () =>
+    report(() => ({
+      agentId,
+      sequence: ++sequence,
+      observedAt: new Date().toISOString(),
+      kind: 'snapshot',
+      fingerprint: snapshotFingerprint(containers),
+      containers,
+    }));
+
+  async function heartbeats(intervalSeconds: number): Promise<void> {
+    // Agents of a fleet start at different moments: spread the first beat over one interval.
+    await delay(Math.random() * intervalSeconds * 1000, undefined, { signal });
+    for (let beat = 1; !signal.aborted; beat++) {
+      const body: HeartbeatRequest = {
+        agentId,
+        uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
+        cloudflared: { state: 'missing', ready: false, tunnelId: null, containerId: null },
+        lastAppliedCommandVersion: null,
+        dockerReachable: true,
+      };
+      try {
+        const reply = await call<{ snapshotRequested: boolean }>(
+          'heartbeat',
+          'POST',
+          AGENT_ROUTES.heartbeat,
+          body,
+        );
+        if (reply.snapshotRequested || beat % SNAPSHOT_EVERY_HEARTBEATS === 0) void snapshot();
+      } catch (error) {
+        if (!signal.aborted) options.onError('heartbeat', (error as Error).message);
+      }
+      await delay(intervalSeconds * 1000, undefined, { signal });
+    }
+  }
+
+  /** A container stops and starts again: two event reports. */
+  async function restarts(): Promise<void> {
+    if (options.meanEventIntervalMs <= 0 || containers.length === 0) return;
+    while (!signal.aborted) {
+      await delay(-Math.log(1 - Math.random()) * options.meanEventIntervalMs, undefined, { signal });
+      const index = Math.floor(Math.random() * containers.length);
+      for (const state of ['exited', 'running'] as const) {
+        containers[index] = { ...containers[index]!, state };
+        void report(() => ({
+          agentId,
+          sequence: ++sequence,
+          observedAt: new Date().toISOString(),
+          kind: 'event',
+          change: { action: 'upsert', container: containers[index]! },
+        }));
+      }
+    }
+  }
+
+  async function commandPolls(): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        const path = `${AGENT_ROUTES.commandsNext}?waitSeconds=${COMMAND_POLL_DEFAULT_WAIT_SECONDS}`;
+        const response = await fetch(`${options.url}${path}`, {
+          headers: { authorization: `Bearer ${options.key}` },
+          signal,
+        });
+        const { command } = (await response.json()) as { command: Command | null };
+        if (command) {
+          await call('commands/ack', 'POST', commandAckPath(command.id), {
+            commandId: command.id,
+            version: command.version,
+            status: 'ok',
+          });
+        }
+      } catch (error) {
+        if (signal.aborted) return;
+        options.onError('commands/next', (error as Error).message);
+        await delay(1000, undefined, { signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  const ignoreAbort = (error: unknown) => {
+    if (!signal.aborted) options.onError('agent', (error as Error).message);
+  };
+  let loops: Promise<unknown> = Promise.resolve();
+  const ready = (async () => {
+    const registration: RegisterRequest = {
+      name: options.name,
+      agentVersion: 'bench',
+      hostname: `${options.name}.hosts.internal`,
+      docker: { serverVersion: '27.3.1', apiVersion: '1.47', os: 'linux', arch: 'x86_64' },
+    };
+    let registered: { agentId: string; reportIntervalSeconds: number } | undefined;
+    // Like the real agent: a failed registration is retried after a pause that grows.
+    for (let attempt = 1; registered === undefined; attempt++) {
+      try {
+        registered = await call('register', 'POST', AGENT_ROUTES.register, registration);
+      } catch (error) {
+        if (signal.aborted) return;
+        options.onError('register', (error as Error).message);
+        if (attempt >= REGISTER_ATTEMPTS) return;
+        await delay(1000 * 2 ** attempt, undefined, { signal });
+      }
+    }
+    agentId = registered.agentId;
+    loops = Promise.all([
+      heartbeats(registered.reportIntervalSeconds).catch(ignoreAbort),
+      restarts().catch(ignoreAbort),
+      commandPolls(),
+    ]);
+    await snapshot();
+  })();
+
+  return {
+    ready: ready.catch(ignoreAbort),
+    registered: () => agentId !== '',
+    async stop() {
+      stopping.abort();
+      await ready.catch(() => undefined);
+      await loops;
+      await reports;
+    },
+  };
+}
