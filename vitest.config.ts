@@ -24,6 +24,19 @@ export default defineConfig({
         },
       },
       {
+        // The agent's tests again, every Docker call through an haproxy socket proxy that grants
+        // only AGENT_DOCKER_PERMISSIONS: proves the agent needs nothing more from the engine.
+        extends: true,
+        test: {
+          ...shared,
+          name: 'agent-via-socket-proxy',
+          include: ['agent/src/**/*.test.ts'],
+          exclude: ['**/*.disruptive.test.ts', '**/node_modules/**', '**/dist/**'],
+          globalSetup: ['agent/src/test-support/socket-proxy-global-setup.ts'],
+          setupFiles: ['agent/src/test-support/socket-proxy-setup.ts'],
+        },
+      },
+      {
         // Tests that restart the shared Docker engine: they would break every other Docker test
         // running beside them, so `pnpm test` runs this project alone, after the main one.
         extends: true,

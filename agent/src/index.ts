@@ -8,4 +8,5 @@ export {
   REVOKED_KEY_MESSAGE,
   startAgent,
 } from './agent.js';
+export { AGENT_DOCKER_PERMISSIONS, type AgentDockerPermission } from './docker/socket-proxy-permissions.js';
 export { HEALTH_PATH, type HealthReport } from './health/index.js';

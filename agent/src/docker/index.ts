@@ -9,3 +9,4 @@ export {
 } from './container-watcher.js';
 export { createDockerClient } from './docker-host.js';
 export { DEFAULT_LABEL_PREFIXES, hasTunnelLabels } from './label-match.js';
+export { AGENT_DOCKER_PERMISSIONS, type AgentDockerPermission } from './socket-proxy-permissions.js';
