@@ -13,7 +13,7 @@ import {
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Agent, createAgent } from './agent.js';
+import { type Agent, type AgentDeps, createAgent, REVOKED_KEY_MESSAGE } from './agent.js';
 import { managedLabelFilter } from './cloudflared/container-spec.js';
 import { HEALTH_PATH } from './health/index.js';
 import { type MasterProcess, startMasterProcess } from './test-support/master-process.js';
@@ -45,7 +45,7 @@ interface Host {
   dataDir: string;
   network: string;
   proxy: RecordingProxy;
-  newAgent(): Promise<Agent>;
+  newAgent(overrides?: Partial<Pick<AgentDeps, 'now' | 'fetch' | 'logger'>>): Promise<Agent>;
 }
 
 /** One simulated host: its key, data dir and cloudflared network; agents on it talk through a recording proxy. */
@@ -59,7 +59,7 @@ async function host(): Promise<Host> {
     dataDir,
     network,
     proxy,
-    async newAgent() {
+    async newAgent(overrides = {}) {
       const agent = createAgent({
         masterUrl: proxy.url,
         apiKey: key,
@@ -78,6 +78,7 @@ async function host(): Promise<Host> {
           commandWaitSeconds: 2,
           cloudflaredCheckIntervalMs: 500,
         },
+        ...overrides,
       });
       agents.push(agent);
       await agent.start();
@@ -134,6 +135,16 @@ async function masterContainerState(agentId: string, containerId: string): Promi
   )?.state;
 }
 
+async function routesOf(
+  agentId: string,
+): Promise<
+  { containerId: string; status: string; statusMessage: string | null; problems: { label: string }[] }[]
+> {
+  const answer = await master.admin('GET', `/routes?agentId=${encodeURIComponent(agentId)}`);
+  if (answer.status !== 200) throw new Error(`routes of ${agentId}: ${answer.status}`);
+  return answer.body.routes;
+}
+
 async function healthz(
   agent: Agent,
 ): Promise<{ status: number; body: { revoked: boolean; healthy: boolean } }> {
@@ -179,6 +190,15 @@ describe('agent against the real master and Docker engine', () => {
     await waitFor(async () => (await masterContainerState(agentId, typo.id)) === 'running', {
       description: 'the master to receive the container with the misspelt label',
     });
+    // The master turns it into an invalid route whose message names the label it lacks.
+    const route = await waitFor(
+      async () => (await routesOf(agentId)).find((r) => r.containerId === typo.id && r.status === 'invalid'),
+      { description: 'the misspelt container to have an invalid route' },
+    );
+    expect(route.statusMessage).toContain('tunnelfleet.hostname');
+    expect(route.problems).toContainEqual(
+      expect.objectContaining({ severity: 'error', label: 'tunnelfleet.hostname' }),
+    );
     expect((await healthz(agent)).status).toBe(200);
   });
 
@@ -244,5 +264,43 @@ describe('agent against the real master and Docker engine', () => {
     } finally {
       await master.start().catch(() => undefined);
     }
+  });
+
+  it('logs a rejected key once a minute however often the master answers 401', async () => {
+    const h = await host();
+    let clock = Date.now();
+    let rejections = 0;
+    const lines: string[] = [];
+    const agent = await h.newAgent({
+      now: () => clock,
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (response.status === 401) rejections++;
+        return response;
+      },
+      logger: pino({ level: 'error' }, { write: (line: string) => void lines.push(line) }),
+    });
+    const agentId = await registered(agent);
+    removeCloudflaredOf(agentId);
+    const revokedMessages = () => lines.filter((line) => line.includes(REVOKED_KEY_MESSAGE)).length;
+    const moreRejections = async (count: number) => {
+      const target = rejections + count;
+      await waitFor(() => rejections >= target, { description: `${count} more 401 answers` });
+    };
+
+    expect((await master.admin('POST', `/agents/${agentId}/revoke`)).status).toBe(200);
+    await waitFor(() => revokedMessages() === 1, { description: 'the revoked-key message' });
+    await moreRejections(3);
+    expect(revokedMessages()).toBe(1);
+
+    clock += 59_999;
+    await moreRejections(3);
+    expect(revokedMessages()).toBe(1);
+
+    clock += 1;
+    await waitFor(() => revokedMessages() === 2, { description: 'the message again a minute later' });
+    await moreRejections(3);
+    expect(revokedMessages()).toBe(2);
+    expect(agent.health().revoked).toBe(true);
   });
 });

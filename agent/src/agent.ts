@@ -55,6 +55,11 @@ export interface AgentDeps {
   healthHost?: string;
   tuning?: AgentTuning;
   fetch?: typeof fetch;
+  /**
+   * Clock of the agent's own time arithmetic: health (outage budget, last contact) and the pacing
+   * of the revoked-key message. Timers and timestamps sent to the master use the real time.
+   */
+  now?: () => number;
 }
 
 export interface Agent {
@@ -89,9 +94,10 @@ function readAgentVersion(): string {
 export function createAgent(deps: AgentDeps): Agent {
   const tuning = deps.tuning ?? {};
   const logger = deps.logger;
-  const startedAt = Date.now();
+  const now = deps.now ?? Date.now;
+  const startedAt = now();
   const cache = createTunnelStateCache({ dataDir: deps.dataDir, logger });
-  const link = createMasterLink();
+  const link = createMasterLink(now);
   const client = createMasterClient({
     masterUrl: deps.masterUrl,
     apiKey: deps.apiKey,
@@ -139,16 +145,16 @@ export function createAgent(deps: AgentDeps): Agent {
       link: link.state(),
       cloudflared: supervisor?.status(),
       startedAt,
-      now: Date.now(),
+      now: now(),
       outageBudgetMs: tuning.outageBudgetMs ?? DEFAULT_OUTAGE_BUDGET_MS,
     });
 
   let lastRejectedLogAt = Number.NEGATIVE_INFINITY;
   link.subscribe({
     onRejected(first) {
-      const now = Date.now();
-      if (now - lastRejectedLogAt >= (tuning.rejectedLogIntervalMs ?? DEFAULT_REJECTED_LOG_INTERVAL_MS)) {
-        lastRejectedLogAt = now;
+      const at = now();
+      if (at - lastRejectedLogAt >= (tuning.rejectedLogIntervalMs ?? DEFAULT_REJECTED_LOG_INTERVAL_MS)) {
+        lastRejectedLogAt = at;
         logger.error(REVOKED_KEY_MESSAGE);
       }
       if (first && executor) {
