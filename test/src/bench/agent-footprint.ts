@@ -1,8 +1,8 @@
 /**
  * Benchmark: the real agent's RSS and CPU on a real Docker engine, idle and with N labelled
  * containers running, against a bare Node process (`setInterval(() => {}, 1000)`) measured the same
- * way in the same windows. Uses the whole-system harness (`startFleet`): the agent of host A on the
- * main engine, the real master, heartbeats on the default 30 s schedule, logs at the default level.
+ * way in the same windows. Uses the whole-system harness (`startFleet`): the agent of host B on a private
+ * second engine, the real master, heartbeats on the default 30 s schedule, logs at the default level.
  *
  *   pnpm build && node test/dist/bench/agent-footprint.js [containers=100] [sampleSeconds=30]
  */
@@ -13,6 +13,8 @@ import { startFleet } from '../system/index.js';
 import { cpuPercent, formatMb, type ProcessUsage, processUsage } from './process-usage.js';
 
 const SETTLE_MS = 10_000;
+/** A second engine no test uses (test files name docker2…docker10). */
+const SECOND_ENGINE = 'docker18';
 
 interface Window {
   rssBytes: number;
@@ -48,11 +50,13 @@ async function main(): Promise<void> {
   );
   const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   const fleet = await startFleet({
+    secondEngine: SECOND_ENGINE,
     masterEnv: { REPORT_INTERVAL_SECONDS: '30', LOG_LEVEL: 'warn' },
     agentEnv: { REPORT_INTERVAL_SECONDS: '30' },
   });
   try {
-    const host = fleet.a;
+    // Host B: its engine is private to this run, so the agent sees only these containers.
+    const host = fleet.b;
     const agentId = await host.agentId();
     const agentPid = host.agent.pid();
     if (agentPid === undefined || bare.pid === undefined) throw new Error('a measured process has no pid');
@@ -77,6 +81,7 @@ async function main(): Promise<void> {
             labels: {
               'tunnelfleet.enable': 'true',
               'tunnelfleet.hostname': `footprint-${i + j}.example.com`,
+              'org.tunnelfleet-bench.run': 'agent-footprint',
               'tunnelfleet.service': 'http://localhost:80',
             },
           }),

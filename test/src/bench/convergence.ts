@@ -1,7 +1,8 @@
 /**
  * Benchmark: from a container's Docker `start` event (the engine's own timestamp) to its DNS record
  * and ingress rule present at the Cloudflare emulator, one start at a time, through the whole
- * system (`startFleet`: real agent on the main engine, real master, reconciler, emulator).
+ * system (`startFleet`: the real agent of host B on a private second engine, real master, reconciler,
+ * emulator).
  * Baseline, measured in the same run: the same pipeline with the reconciler's debounce at 0, which
  * shows what the default 500 ms debounce (the price of folding a burst into one write) costs.
  *
@@ -16,6 +17,8 @@ import { formatMs, formatRatio, type LatencySummary, summarize } from './latency
 
 const ZONE = 'example.com';
 const RUN_LABEL = 'org.tunnelfleet-bench.run';
+/** Host B's engine is private to this run (test files name docker2…docker10): its agent sees only ours. */
+const SECOND_ENGINE = 'docker19';
 
 /** Engine time (ms) of each container's `start` event, keyed by container id. */
 async function watchStartEvents(docker: Docker, run: string) {
@@ -43,14 +46,15 @@ function published(fleet: Fleet, tunnelId: string, hostname: string): boolean {
 
 async function measure(debounceMs: number, starts: number): Promise<LatencySummary> {
   const fleet = await startFleet({
+    secondEngine: SECOND_ENGINE,
     zones: [ZONE],
     masterEnv: { SYNC_DEBOUNCE_MS: String(debounceMs), REPORT_INTERVAL_SECONDS: '30', LOG_LEVEL: 'warn' },
     agentEnv: { REPORT_INTERVAL_SECONDS: '30', LOG_LEVEL: 'warn' },
   });
   const run = uniqueName('conv');
-  const events = await watchStartEvents(fleet.a.docker, run);
+  const events = await watchStartEvents(fleet.b.docker, run);
   try {
-    const agentId = await fleet.a.agentId();
+    const agentId = await fleet.b.agentId();
     const tunnelId = await waitFor(
       async () => (await fleet.admin.agent(agentId)).tunnel?.id as string | undefined,
       { description: 'the agent tunnel', timeoutMs: 30_000 },
@@ -60,7 +64,7 @@ async function measure(debounceMs: number, starts: number): Promise<LatencySumma
       containers.push(
         ...(await Promise.all(
           Array.from({ length: Math.min(10, starts - i) }, (_, j) =>
-            fleet.a.runContainer({
+            fleet.b.runContainer({
               start: false,
               labels: {
                 [RUN_LABEL]: run,

@@ -24,11 +24,15 @@ const CONTAINERS_PER_AGENT = 20;
 const RESTART_EVERY_MS_AT_DEFAULT_SCHEDULE = 300_000;
 const KEY_CREATION_CONCURRENCY = 20;
 const ZONE = 'bench.example.com';
+/** After the ramp, how long the run waits for every agent's registration and first snapshot. */
+const REGISTRATION_DEADLINE_MS = 150_000;
 
 interface FleetFigures {
   agents: number;
   /** Agents whose registration succeeded (a failed one retries like the real agent, 5 times). */
   registered: number;
+  /** From the first registration to every agent registered with its first snapshot sent (or the deadline). */
+  registrationSeconds: number;
   ramp: LatencyLog;
   steady: LatencyLog;
   errors: Map<string, number>;
@@ -93,6 +97,7 @@ async function runFleet(
     };
     // Registrations spread over 30 s: a fleet does not start in the same second.
     const rampMs = Math.min(30_000, agents * 30);
+    const rampStarted = performance.now();
     for (let i = 0; i < agents; i++) {
       agentsHandles.push(
         startSimulatedAgent({
@@ -108,7 +113,12 @@ async function runFleet(
       );
       await delay(rampMs / agents);
     }
-    await Promise.all(agentsHandles.map((agent) => agent.ready));
+    // Bounded: agents not ready by then are counted, and the steady phase starts without waiting.
+    const readyBy = delay(REGISTRATION_DEADLINE_MS).then(() =>
+      progress(`${agents} agents: registration deadline`),
+    );
+    await Promise.race([Promise.all(agentsHandles.map((agent) => agent.ready)), readyBy]);
+    const registrationSeconds = (performance.now() - rampStarted) / 1000;
     const registered = agentsHandles.filter((agent) => agent.registered()).length;
     // Let the first heartbeats spread out before measuring.
     await delay(intervalSeconds * 1000);
@@ -132,6 +142,7 @@ async function runFleet(
     return {
       agents,
       registered,
+      registrationSeconds,
       ramp,
       steady,
       errors,
@@ -199,6 +210,12 @@ function report(baseline: FleetFigures, fleet: FleetFigures): void {
     formatRatio(fleet.requestsPerSecond, baseline.requestsPerSecond),
   ]);
   row(['agents registered', String(baseline.registered), String(fleet.registered), '']);
+  row([
+    'ramp: registrations + first snapshots done after (s)',
+    baseline.registrationSeconds.toFixed(1),
+    fleet.registrationSeconds.toFixed(1),
+    '',
+  ]);
   row(['long-polls held open', String(baseline.longPollsHeld), String(fleet.longPollsHeld), '']);
   row(['master RSS idle (before agents)', formatMb(baseline.idleRssBytes), formatMb(fleet.idleRssBytes), '']);
   row([

@@ -13,9 +13,18 @@ import {
 } from '@tunnelfleet/common';
 import type { LatencyLog } from './latency-stats.js';
 
+/** `fetch failed` says nothing: name the cause (ECONNRESET, UND_ERR_CONNECT_TIMEOUT, …). */
+function describe(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  const message = (error as Error).message;
+  return cause ? `${message} (${cause.code ?? cause.message})` : message;
+}
+
 /** The real agent's default: a full snapshot every 10 heartbeats. */
 const SNAPSHOT_EVERY_HEARTBEATS = 10;
 const REGISTER_ATTEMPTS = 5;
+/** A request the master has not answered by then counts as an error (the real agent's timeout). */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface SimulatedAgentOptions {
   url: string;
@@ -83,7 +92,7 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
     });
     const text = await response.text();
     options.latencies.add(endpoint, performance.now() - started);
@@ -98,7 +107,7 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
       try {
         await call('reports', 'POST', AGENT_ROUTES.reports, build());
       } catch (error) {
-        if (!signal.aborted) options.onError('reports', (error as Error).message);
+        if (!signal.aborted) options.onError('reports', describe(error));
       }
     });
     return reports;
@@ -134,7 +143,7 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
         );
         if (reply.snapshotRequested || beat % SNAPSHOT_EVERY_HEARTBEATS === 0) void snapshot();
       } catch (error) {
-        if (!signal.aborted) options.onError('heartbeat', (error as Error).message);
+        if (!signal.aborted) options.onError('heartbeat', describe(error));
       }
       await delay(intervalSeconds * 1000, undefined, { signal });
     }
@@ -177,14 +186,14 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
         }
       } catch (error) {
         if (signal.aborted) return;
-        options.onError('commands/next', (error as Error).message);
+        options.onError('commands/next', describe(error));
         await delay(1000, undefined, { signal }).catch(() => undefined);
       }
     }
   }
 
   const ignoreAbort = (error: unknown) => {
-    if (!signal.aborted) options.onError('agent', (error as Error).message);
+    if (!signal.aborted) options.onError('agent', describe(error));
   };
   let loops: Promise<unknown> = Promise.resolve();
   const ready = (async () => {
@@ -201,7 +210,7 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
         registered = await call('register', 'POST', AGENT_ROUTES.register, registration);
       } catch (error) {
         if (signal.aborted) return;
-        options.onError('register', (error as Error).message);
+        options.onError('register', describe(error));
         if (attempt >= REGISTER_ATTEMPTS) return;
         await delay(1000 * 2 ** attempt, undefined, { signal });
       }

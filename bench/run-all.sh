@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every benchmark of bench/RESULTS.md one after the other and prints their figures.
+# Needs what the tests need: redis-server, a running Docker engine (bash scripts/provision).
+# Benchmarks are not part of `pnpm test` and assert nothing; read the figures.
+#
+#   bash bench/run-all.sh            # build, then all benchmarks (about 15 minutes on 2 cores)
+#   bash bench/run-all.sh fleet      # only those whose name contains "fleet"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+only="${1:-}"
+benchmarks=(
+  "command-delivery|node master/dist/commands/bench-command-delivery.js 300 100"
+  "cloudflare-economy|node master/dist/bench/cloudflare-economy.js 100"
+  "fleet-scale|node test/dist/bench/fleet-scale.js 1000 10 5 60"
+  "agent-footprint|node test/dist/bench/agent-footprint.js 100 30"
+  "convergence|node test/dist/bench/convergence.js 200 100"
+)
+
+pnpm build
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GB", $2/1024/1024}' /proc/meminfo), $(uname -r), node $(node --version), load $(cut -d' ' -f1-3 /proc/loadavg)"
+status=0
+for entry in "${benchmarks[@]}"; do
+  name="${entry%%|*}"
+  command="${entry#*|}"
+  [[ -n "$only" && "$name" != *"$only"* ]] && continue
+  echo
+  echo "=== $name: $command"
+  # One failed benchmark does not hide the figures of the others.
+  $command || { status=$?; echo "=== $name failed with exit code $status"; }
+done
+exit "$status"
