@@ -9,7 +9,7 @@
  *   pnpm build && node master/dist/bench/cloudflare-economy.js [containers=100]
  */
 import { randomBytes } from 'node:crypto';
-import { AGENT_ROUTES, type Container } from '@tunnelfleet/common';
+import { AGENT_ROUTES, type Container, snapshotFingerprint } from '@tunnelfleet/common';
 import { waitFor } from '@tunnelfleet/test';
 import Cloudflare from 'cloudflare';
 import { type MasterFixture, startMasterFixture } from '../master-test-fixture.js';
@@ -57,14 +57,23 @@ function ingressHostnames(fixture: MasterFixture, tunnelId: string): Set<string>
   return new Set((config?.ingress ?? []).flatMap((rule) => (rule.hostname ? [rule.hostname] : [])));
 }
 
-async function tunnelfleetBurst(fixture: MasterFixture, count: number) {
-  const agent = await fixture.enrollAgent({ name: 'economy' });
+/**
+ * How the burst reaches the master. `events`: the agent's reporter sends each `start` event as its
+ * own report, one after the other (what a running agent does). `snapshot`: all 100 in one report
+ * (an agent starting, reconnecting, or asked for a snapshot).
+ */
+type Arrival = 'events' | 'snapshot';
+
+async function tunnelfleetBurst(fixture: MasterFixture, count: number, arrival: Arrival) {
+  const agent = await fixture.enrollAgent({ name: `economy-${arrival}` });
   let sequence = 0;
-  const report = (body: object) =>
-    fixture.request('POST', AGENT_ROUTES.reports, {
+  const report = async (body: object) => {
+    const reply = await fixture.request('POST', AGENT_ROUTES.reports, {
       token: agent.key,
       body: { agentId: agent.agentId, sequence: ++sequence, observedAt: new Date().toISOString(), ...body },
     });
+    if (reply.status !== 200) throw new Error(`report refused: ${JSON.stringify(reply.body)}`);
+  };
   const view = await fixture.admin('GET', `/agents/${agent.agentId}`);
   const tunnelId: string | undefined = view.body.agent?.tunnel?.id;
   if (!tunnelId) throw new Error(`agent has no tunnel: ${JSON.stringify(view.body)}`);
@@ -74,16 +83,16 @@ async function tunnelfleetBurst(fixture: MasterFixture, count: number) {
   await quiet(fixture);
   fixture.emulator.clearCalls();
 
-  // The agent reports each `start` event at once: 100 event reports, back to back.
-  const hostnames = Array.from({ length: count }, (_, i) => `app-${i}.${ZONE}`);
+  const hostnames = Array.from({ length: count }, (_, i) => `${arrival}-${i}.${ZONE}`);
+  const containers = hostnames.map(labelledContainer);
   const started = performance.now();
-  for (const hostname of hostnames) {
-    const reply = await report({
-      kind: 'event',
-      change: { action: 'upsert', container: labelledContainer(hostname) },
-    });
-    if (reply.status !== 200) throw new Error(`report refused: ${JSON.stringify(reply.body)}`);
+  if (arrival === 'snapshot') {
+    await report({ kind: 'snapshot', fingerprint: snapshotFingerprint(containers), containers });
+  } else {
+    for (const container of containers)
+      await report({ kind: 'event', change: { action: 'upsert', container } });
   }
+  const reportedMs = performance.now() - started;
   await waitFor(
     () => {
       const records = new Set(fixture.emulator.dnsRecords(ZONE).map((r) => r.name));
@@ -94,11 +103,18 @@ async function tunnelfleetBurst(fixture: MasterFixture, count: number) {
   );
   const convergedMs = performance.now() - started;
   await quiet(fixture);
-  const burstCalls = fixture.emulator.calls();
-  const burstByRoute = fixture.emulator.countsByRoute();
-  const burstWrites = fixture.emulator.writes().length;
+  return {
+    arrival,
+    reportedMs,
+    convergedMs,
+    calls: fixture.emulator.calls().length,
+    writes: fixture.emulator.writes().length,
+    byRoute: fixture.emulator.countsByRoute(),
+  };
+}
 
-  // Steady state: a full reconcile (the cron's job) and an unchanged-snapshot cycle change nothing.
+/** Steady state: a full reconcile (the cron's job) with nothing changed since the last one. */
+async function steadyReconcile(fixture: MasterFixture) {
   fixture.emulator.clearCalls();
   const before = await fullReconciles(fixture);
   const requested = await fixture.admin('POST', '/reconcile');
@@ -107,9 +123,7 @@ async function tunnelfleetBurst(fixture: MasterFixture, count: number) {
     description: 'the full reconcile to finish',
     timeoutMs: 60_000,
   });
-  const steadyCalls = fixture.emulator.calls();
-  const steadyWrites = fixture.emulator.writes();
-  return { tunnelId, convergedMs, burstCalls, burstByRoute, burstWrites, steadyCalls, steadyWrites };
+  return { calls: fixture.emulator.calls(), writes: fixture.emulator.writes().length };
 }
 
 /** DockFlare/Labelgate style: one read-modify-write of the tunnel configuration and one record per change. */
@@ -151,48 +165,50 @@ async function main(): Promise<void> {
   const fixture = await startMasterFixture();
   try {
     const zone = fixture.emulator.createZone(ZONE, fixture.accountId);
-    const ours = await tunnelfleetBurst(fixture, count);
+    const bursts = [];
+    for (const arrival of ['events', 'snapshot'] as const)
+      bursts.push(await tunnelfleetBurst(fixture, count, arrival));
+    const steady = await steadyReconcile(fixture);
     fixture.emulator.clearCalls();
     const baselineCalls = await perChangeBaseline(fixture, zone.id, count);
 
     const row = (cells: string[]) => console.log(`| ${cells.join(' | ')} |`);
     console.log(
-      `Cloudflare economy (${new Date().toISOString()}, node ${process.version}): burst of ${count} container starts on one host`,
+      `Cloudflare economy (${new Date().toISOString()}, node ${process.version}): burst of ${count} container starts on one host, default debounce 500 ms`,
     );
-    row(['', 'API calls', 'of which writes', 'ratio baseline / Tunnelfleet']);
-    row(['---', '---', '---', '---']);
+    row(['', 'API calls', 'of which writes', 'ratio baseline / Tunnelfleet', 'converged after']);
+    row(['---', '---', '---', '---', '---']);
+    for (const burst of bursts) {
+      row([
+        `Tunnelfleet, ${count} ${burst.arrival === 'events' ? 'event reports, one after the other' : 'containers in one snapshot report'}`,
+        String(burst.calls),
+        String(burst.writes),
+        `${(baselineCalls / burst.calls).toFixed(1)}×`,
+        `${(burst.convergedMs / 1000).toFixed(2)} s (reports took ${(burst.reportedMs / 1000).toFixed(2)} s)`,
+      ]);
+    }
     row([
-      'Tunnelfleet (reconciler, debounce 500 ms)',
-      String(ours.burstCalls.length),
-      String(ours.burstWrites),
-      `${(baselineCalls / ours.burstCalls.length).toFixed(1)}×`,
-    ]);
-    row([
-      'baseline: per change GET+PUT config, create record',
+      'baseline: per change GET + PUT config, create record',
       String(baselineCalls),
       String((baselineCalls * 2) / 3),
       '1×',
-    ]);
-    row([
-      'full reconcile, nothing changed',
-      String(ours.steadyCalls.length),
-      String(ours.steadyWrites.length),
       '',
     ]);
-    console.log(`\nTunnelfleet burst calls by route: ${JSON.stringify(ours.burstByRoute)}`);
+    row(['full reconcile, nothing changed', String(steady.calls.length), String(steady.writes), '', '']);
+    for (const burst of bursts)
+      console.log(`calls by route (${burst.arrival}): ${JSON.stringify(burst.byRoute)}`);
     console.log(
-      `full reconcile calls by route: ${JSON.stringify(countBy(ours.steadyCalls.map((c) => c.route ?? c.path)))}`,
+      `calls by route (full reconcile): ${JSON.stringify(countBy(steady.calls.map((c) => c.route ?? c.path)))}`,
     );
+    for (const burst of bursts) {
+      const ratio = baselineCalls / burst.calls;
+      console.log(
+        `${burst.arrival}: target ≤ 5 calls ${burst.calls <= 5 ? 'met' : 'MISSED'} (${burst.calls}); ` +
+          `target ≥ 40× fewer ${ratio >= 40 ? 'met' : 'MISSED'} (${ratio.toFixed(1)}×)`,
+      );
+    }
     console.log(
-      `burst converged (all ${count} records and rules at the emulator) ${(ours.convergedMs / 1000).toFixed(2)} s after the first report`,
-    );
-    const ratio = baselineCalls / ours.burstCalls.length;
-    console.log(
-      `target ≤ 5 calls: ${ours.burstCalls.length <= 5 ? 'met' : 'MISSED'} (${ours.burstCalls.length})`,
-    );
-    console.log(`target ≥ 40× fewer: ${ratio >= 40 ? 'met' : 'MISSED'} (${ratio.toFixed(1)}×)`);
-    console.log(
-      `target 0 writes in a full reconcile with nothing changed: ${ours.steadyWrites.length === 0 ? 'met' : 'MISSED'} (${ours.steadyWrites.length})`,
+      `target 0 writes in a full reconcile with nothing changed: ${steady.writes === 0 ? 'met' : 'MISSED'} (${steady.writes})`,
     );
   } finally {
     await fixture.close();
