@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { waitFor } from '../harness/wait-for.js';
 import { publishLabels, routesOf, uniqueHostname, useFleet, waitPublished } from './support.js';
 
-const fleet = useFleet();
+const fleet = useFleet({ secondEngine: 'docker2' });
 
-describe('publishing labelled containers on two hosts', () => {
+describe('publishing labelled containers on two hosts', { timeout: 120_000 }, () => {
   it('gives a container on each host its record, ingress rule and, when asked, an Access app', async () => {
     const onA = uniqueHostname('web-a');
     const onB = uniqueHostname('web-b', 'example.org');

@@ -13,7 +13,7 @@ export interface CloudView {
     proxied: boolean;
     comment: string | null;
   }>;
-  /** tunnel id → ingress rules (catch-all included) */
+  /** live tunnel id → ingress rules (catch-all included) */
   ingress: Map<string, Array<{ hostname?: string; path?: string; service: string }>>;
   apps: Array<{ id: string; domain: string; name: string }>;
 }
@@ -26,7 +26,7 @@ const FLEET_START_TIMEOUT_MS = 180_000;
  * for every secret of the run (API keys, tunnel tokens, the Cloudflare and admin tokens) before
  * everything it created is removed.
  */
-export function useFleet(options: FleetOptions = {}): () => Fleet {
+export function useFleet(options: FleetOptions): () => Fleet {
   let fleet: Fleet | undefined;
   beforeAll(async () => {
     fleet = await startFleet(options);
@@ -55,6 +55,8 @@ export function useFleet(options: FleetOptions = {}): () => Fleet {
 export function cloudView(fleet: Fleet): CloudView {
   const ingress = new Map<string, Array<{ hostname?: string; path?: string; service: string }>>();
   for (const tunnel of fleet.emulator.tunnels()) {
+    // A deleted tunnel routes nothing, whatever its last configuration said.
+    if (tunnel.deleted_at) continue;
     const config = fleet.emulator.tunnelConfig(String(tunnel.id))?.config as { ingress?: [] } | undefined;
     ingress.set(String(tunnel.id), config?.ingress ?? []);
   }

@@ -6,7 +6,7 @@ import { type Fleet, startFleet } from './fleet.js';
 describe('startFleet', () => {
   let fleet: Fleet;
   beforeAll(async () => {
-    fleet = await startFleet();
+    fleet = await startFleet({ secondEngine: 'docker10' });
   }, 180_000);
   afterAll(async () => {
     await fleet?.teardown();

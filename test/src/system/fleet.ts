@@ -36,8 +36,11 @@ export interface FleetOptions {
   masterEnv?: Record<string, string>;
   /** Extra environment of both agents. */
   agentEnv?: Record<string, string>;
-  /** Name of the second engine (host B); a test that restarts it takes its own. Default docker2. */
-  secondEngine?: string;
+  /**
+   * Name of host B's engine (`docker2`…`docker19`). Every agent reports every labelled container
+   * of its engine, so two fleets running at once must not share one: each test file names its own.
+   */
+  secondEngine: string;
   /** Default: AOF persistence, as the compose file runs Redis. */
   redis?: RedisServerOptions;
   emulator?: Omit<CloudflareEmulatorOptions, 'host' | 'port' | 'edgeUrl'>;
@@ -78,7 +81,10 @@ export interface Fleet {
   readonly cloudflare: CloudflareAccount;
   readonly master: MasterProcess;
   readonly admin: AdminClient;
-  /** Host A runs on the main engine, host B on the second one. */
+  /**
+   * Host A runs on the main engine, which other tests share: its agent also reports their labelled
+   * containers. Host B runs on the fleet's own engine and sees only what the test starts there.
+   */
   readonly a: FleetHost;
   readonly b: FleetHost;
   readonly secondEngine: SecondDockerEngine;
@@ -97,16 +103,17 @@ export interface Fleet {
  * reachable from containers of both engines through the docker0 gateway address), the master,
  * and two agents as two hosts — host A on the main engine, host B on a second engine.
  */
-export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
-  const cleanups: Array<() => Promise<unknown>> = [];
+export async function startFleet(options: FleetOptions): Promise<Fleet> {
+  const cleanups: Array<{ what: string; run: () => Promise<unknown> }> = [];
+  const onTeardown = (what: string, run: () => Promise<unknown>) => cleanups.push({ what, run });
   const runDir = await mkdtemp(join(tmpdir(), 'tunnelfleet-e2e-'));
-  cleanups.push(() =>
+  onTeardown('remove the run dir', () =>
     process.env.TUNNELFLEET_E2E_KEEP_LOGS ? Promise.resolve() : rm(runDir, { recursive: true, force: true }),
   );
   const teardown = async () => {
     const failures: string[] = [];
     for (const cleanup of cleanups.splice(0).reverse()) {
-      await cleanup().catch((error: Error) => failures.push(error.message));
+      await cleanup.run().catch((error: Error) => failures.push(`${cleanup.what}: ${error.message}`));
     }
     if (failures.length > 0) throw new HarnessError(`fleet teardown: ${failures.join('; ')}`);
   };
@@ -114,15 +121,13 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   try {
     const main = await connectDockerEngine();
     const [secondEngine, redis, emulator] = await Promise.all([
-      startSecondDockerEngine(options.secondEngine ? { name: options.secondEngine } : {}),
+      startSecondDockerEngine({ name: options.secondEngine }),
       startRedisServer(options.redis ?? { appendonly: true }),
       startEmulatorForContainers(main, options.emulator ?? {}),
       ensureTestImages(main),
     ]);
-    cleanups.push(
-      () => redis.stop(),
-      () => emulator.close(),
-    );
+    onTeardown('stop redis', () => redis.stop());
+    onTeardown('close the emulator', () => emulator.close());
     const cloudflare = createCloudflareAccount(emulator, options.zones ?? ['example.com', 'example.org']);
     const master = await startMasterProcess({
       redisUrl: redis.url,
@@ -131,7 +136,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       logFile: join(runDir, 'master.log'),
       ...(options.masterEnv ? { env: options.masterEnv } : {}),
     });
-    cleanups.push(() => master.close());
+    onTeardown('stop the master', () => master.close());
 
     // The harness reads tunnel tokens with a token of its own, out of the master's rate budget.
     const inspectorToken = emulator.createToken({
@@ -153,7 +158,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       await (engine
         ? engine.createNetwork(network)
         : docker.createNetwork({ Name: network, CheckDuplicate: true }));
-      cleanups.push(() => docker.getNetwork(network).remove());
+      onTeardown(`remove network ${network}`, () => docker.getNetwork(network).remove());
       const { key, keyId } = await master.admin.createKey({ name: uniqueName(name) });
       secrets.add(`API key ${name}`, key);
       const dataDir = join(runDir, `${name}-data`);
@@ -170,7 +175,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       });
       const host = createFleetHost({ name, docker, dockerHost, network, apiKey: key, keyId, agent });
       // Runs before the network is removed (cleanups run in reverse).
-      cleanups.push(async () => {
+      onTeardown(`stop ${name} and remove its containers`, async () => {
         await agent.stop();
         await removeContainers(docker, { network: [network] });
         const agentId = await agent.agentId();

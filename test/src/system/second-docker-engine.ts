@@ -46,7 +46,7 @@ export interface SecondDockerEngine {
 
 const DOCKERD_START_TIMEOUT_MS = 30_000;
 const TEST_IMAGES = [TEST_BUSYBOX_IMAGE, TEST_WEB_IMAGE, TEST_CLOUDFLARED_IMAGE, CLOUDFLARED_IMAGE];
-const NAME = /^docker[2-9]$/;
+const NAME = /^docker([2-9]|1[0-9])$/;
 
 /**
  * A second Docker engine beside the main one, for a second simulated host (see
@@ -60,7 +60,7 @@ export async function startSecondDockerEngine(
   options: SecondDockerEngineOptions = {},
 ): Promise<SecondDockerEngine> {
   const name = options.name ?? 'docker2';
-  if (!NAME.test(name)) throw new HarnessError(`second engine name must be docker2…docker9, got "${name}"`);
+  if (!NAME.test(name)) throw new HarnessError(`second engine name must be docker2…docker19, got "${name}"`);
   const paths = enginePaths(name);
   const dockerHost = `unix://${paths.socket}`;
   const main = await connectDockerEngine();
