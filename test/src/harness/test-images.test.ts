@@ -105,6 +105,10 @@ describe('local test images', () => {
 
   it('the stand-in stops promptly with status 0 on SIGTERM', async () => {
     const container = await startStandIn([`TUNNEL_TOKEN=${STANDALONE_TOKEN}`]);
+    const ip = await containerIpAddress(docker, container.id);
+    await waitFor(() => fetch(`http://${ip}:${METRICS_PORT}/ready`).then((r) => r.status === 200), {
+      description: 'stand-in cloudflared to be ready',
+    });
     await container.stop({ t: 10 });
     const state = (await container.inspect()).State;
     expect(state.ExitCode).toBe(0);
