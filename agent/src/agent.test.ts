@@ -199,6 +199,10 @@ describe('agent against the real master and Docker engine', () => {
     expect(route.problems).toContainEqual(
       expect.objectContaining({ severity: 'error', label: 'tunnelfleet.hostname' }),
     );
+    // …and the warning that points at the misspelt key itself.
+    expect(route.problems).toContainEqual(
+      expect.objectContaining({ severity: 'warning', label: 'tunnelfleet.hostnme' }),
+    );
     expect((await healthz(agent)).status).toBe(200);
   });
 

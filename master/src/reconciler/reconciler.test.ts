@@ -53,6 +53,16 @@ describe('publishing', () => {
       description: 'the rules',
     });
 
+    // Cloudflare is written before SQLite records the outcome: wait for the outcome, not only the objects.
+    await waitFor(
+      () => {
+        const actions = listAudit(world.db, { limit: 50 }).entries.map((e) => e.action);
+        return (
+          listRoutes(world.db).every((r) => r.status === 'active') && actions.includes('cloudflare.dns.sync')
+        );
+      },
+      { description: 'the sync outcomes recorded' },
+    );
     expect(listRoutes(world.db).map((r) => [r.hostname, r.status])).toEqual([
       ['admin.example.com', 'active'],
       ['api.example.com', 'active'],

@@ -105,6 +105,9 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
       });
       if (!parsed.enabled) continue;
       const base = { agentId, containerId: container.containerId, containerName: container.name };
+      // Problems of the container as a whole (a misspelt key, an unsupported peer key) name no
+      // route: show them on each of its routes so the operator sees them in the API.
+      const containerProblems = parsed.problems.filter((p) => p.route === undefined);
       for (const route of parsed.routes) {
         const spec: RouteSpec = {
           source: route.source,
@@ -114,7 +117,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
           ...(route.access ? { access: route.access } : {}),
           ...(route.zone ? { zoneLabel: route.zone } : {}),
         };
-        const warnings = parsed.problems.filter((p) => p.route === route.key);
+        const warnings = [...parsed.problems.filter((p) => p.route === route.key), ...containerProblems];
         const write: Planned['write'] = {
           ...base,
           routeKey: route.key,
@@ -158,7 +161,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
             spec: { dns: true, cleanup: true, source: route.source },
             status: 'invalid',
             statusMessage: errorMessages(route.problems) || 'the labels of this route are invalid',
-            problems: route.problems,
+            problems: [...route.problems, ...containerProblems],
           },
         });
       }
