@@ -6,21 +6,24 @@ import type { Fleet } from '../system/fleet.js';
  */
 export function seedForeignObjects(fleet: Fleet) {
   const { emulator, cloudflare } = fleet;
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const recordName = `foreign-${suffix}.example.com`;
+  const appName = `foreign-app-${suffix}.example.com`;
   const record = emulator.seedDnsRecord('example.com', {
     type: 'CNAME',
-    name: 'foreign.example.com',
+    name: recordName,
     content: 'elsewhere.example.net',
     proxied: true,
     comment: 'made by hand',
   });
-  const tunnel = emulator.seedTunnel(cloudflare.accountId, 'someone-elses-tunnel');
+  const tunnel = emulator.seedTunnel(cloudflare.accountId, `someone-elses-tunnel-${suffix}`);
   emulator.seedIngressRule(String(tunnel.id), {
     hostname: 'foreign-app.example.com',
     service: 'http://10.9.9.9:80',
   });
   const app = emulator.seedAccessApp(
     { accountId: cloudflare.accountId },
-    { domain: 'foreign-app.example.com', name: 'Hand-made app', type: 'self_hosted' },
+    { domain: appName, name: 'Hand-made app', type: 'self_hosted' },
   );
   const snapshot = () =>
     JSON.stringify({
@@ -33,8 +36,6 @@ export function seedForeignObjects(fleet: Fleet) {
     });
   const before = snapshot();
   return {
-    /** Hostnames of the seeded objects, which no test route may use. */
-    hostnames: ['foreign.example.com', 'foreign-app.example.com'],
     unchanged: () => snapshot() === before,
     describe: () => ({ before: JSON.parse(before), now: JSON.parse(snapshot()) }),
   };
