@@ -73,7 +73,14 @@ async function runFleet(
     master = await startMasterProcess({
       redisUrl: redis.url,
       cloudflare: createCloudflareAccount(emulator, [ZONE]),
-      env: { REPORT_INTERVAL_SECONDS: String(intervalSeconds), LOG_LEVEL: 'warn' },
+      env: {
+        REPORT_INTERVAL_SECONDS: String(intervalSeconds),
+        LOG_LEVEL: 'warn',
+        // e.g. FLEET_MASTER_NODE_OPTIONS="--require ./profile.cjs" to see where the master spends its time.
+        ...(process.env.FLEET_MASTER_NODE_OPTIONS
+          ? { NODE_OPTIONS: process.env.FLEET_MASTER_NODE_OPTIONS }
+          : {}),
+      },
     });
     const pid = master.pid();
     if (pid === undefined) throw new Error('the master process has no pid');
@@ -88,8 +95,13 @@ async function runFleet(
     progress(`${agents} agents: keys created, registering`);
     const ramp = createLatencyLog();
     const steady = createLatencyLog();
-    let current = ramp;
-    const latencies: LatencyLog = { ...ramp, add: (name, ms) => current.add(name, ms) };
+    // A request belongs to the phase it started in (one that started in the ramp and ended in
+    // the steady phase is a ramp figure).
+    let steadyFrom = Number.POSITIVE_INFINITY;
+    const latencies: LatencyLog = {
+      ...ramp,
+      add: (name, ms) => (performance.now() - ms < steadyFrom ? ramp : steady).add(name, ms),
+    };
     const errors = new Map<string, number>();
     const onError = (endpoint: string, message: string) => {
       const key = `${endpoint}: ${message.slice(0, 80)}`;
@@ -114,17 +126,20 @@ async function runFleet(
       await delay(rampMs / agents);
     }
     // Bounded: agents not ready by then are counted, and the steady phase starts without waiting.
-    const readyBy = delay(REGISTRATION_DEADLINE_MS).then(() =>
-      progress(`${agents} agents: registration deadline`),
+    const registrationDeadline = new AbortController();
+    const readyBy = delay(REGISTRATION_DEADLINE_MS, undefined, { signal: registrationDeadline.signal }).then(
+      () => progress(`${agents} agents: registration deadline`),
+      () => undefined,
     );
     await Promise.race([Promise.all(agentsHandles.map((agent) => agent.ready)), readyBy]);
+    registrationDeadline.abort();
     const registrationSeconds = (performance.now() - rampStarted) / 1000;
     const registered = agentsHandles.filter((agent) => agent.registered()).length;
     // Let the first heartbeats spread out before measuring.
     await delay(intervalSeconds * 1000);
 
     progress(`${agents} agents: registered, steady phase of ${steadySeconds} s`);
-    current = steady;
+    steadyFrom = performance.now();
     emulator.clearCalls();
     const lag = monitorEventLoopDelay({ resolution: 10 });
     lag.enable();
@@ -138,7 +153,6 @@ async function runFleet(
     const after = processUsage(pid);
     lag.disable();
     const requests = steady.all().length;
-    current = createLatencyLog();
     return {
       agents,
       registered,

@@ -85,6 +85,9 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
 
   async function call<T>(endpoint: string, method: string, path: string, body?: unknown): Promise<T> {
     const started = performance.now();
+    // Held in this frame until the reply is read: AbortSignal.any keeps its sources only weakly,
+    // and a collected timeout signal never fires.
+    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
     const response = await fetch(`${options.url}${path}`, {
       method,
       headers: {
@@ -92,10 +95,11 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
+      signal: AbortSignal.any([signal, timeout]),
     });
     const text = await response.text();
     options.latencies.add(endpoint, performance.now() - started);
+    timeout.throwIfAborted();
     if (!response.ok) throw new Error(`${response.status} ${text.slice(0, 200)}`);
     return JSON.parse(text) as T;
   }
