@@ -24,6 +24,8 @@ export interface RouteView {
   statusMessage: string | null;
   problems: unknown[];
   deleteAfter: string | null;
+  claimedAt: string;
+  updatedAt: string;
 }
 
 export interface AdminClient {
