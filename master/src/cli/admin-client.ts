@@ -57,7 +57,7 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
           throw new ApiError(
             response.status,
             'bad_response',
-            `${base} answered ${method} ${path} with non-JSON`,
+            `${base} answered ${method} ${ADMIN_API_PREFIX}${path} with non-JSON`,
           );
         return parsed;
       }
@@ -66,7 +66,7 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
       throw new ApiError(
         response.status,
         'http_error',
-        `${base} answered ${method} ${path} with HTTP ${response.status} (is this a Tunnelfleet master?)`,
+        `${base} answered ${method} ${ADMIN_API_PREFIX}${path} with HTTP ${response.status} (is this a Tunnelfleet master?)`,
       );
     },
   };

@@ -87,7 +87,7 @@ export const agentCommands: CliCommand[] = [
   {
     words: ['agents', 'approve'],
     args: '<agent id>',
-    summary: 'approve an agent whose key asks for manual approval',
+    summary: 'approve a pending agent (--manual-approval keys)',
     arity: 1,
     async run(context) {
       const answer = (await context.client().request('POST', agentPath(context, '/approve'))) as {
@@ -99,7 +99,7 @@ export const agentCommands: CliCommand[] = [
   {
     words: ['agents', 'revoke'],
     args: '<agent id>',
-    summary: 'revoke an agent: cut off at once, its tunnel deleted, its routes marked',
+    summary: 'revoke an agent: cut off, its tunnel deleted',
     arity: 1,
     async run(context) {
       const answer = (await context.client().request('POST', agentPath(context, '/revoke'))) as {

@@ -25,7 +25,7 @@ function keyRows(keys: KeyView[]): string {
 export const keyCommands: CliCommand[] = [
   {
     words: ['keys', 'create'],
-    args: '<name> [--allow <hostname pattern>]... [--manual-approval]',
+    args: '<name> [--allow PATTERN]... [--manual-approval]',
     summary: 'create an agent API key (shown once)',
     options: { allow: { type: 'string', multiple: true }, 'manual-approval': { type: 'boolean' } },
     arity: 1,
@@ -60,7 +60,7 @@ export const keyCommands: CliCommand[] = [
   {
     words: ['keys', 'revoke'],
     args: '<key id>',
-    summary: 'revoke a key: its agent is cut off at its next request and loses its tunnel',
+    summary: 'revoke a key and cut its agent off',
     arity: 1,
     async run(context) {
       const id = context.positionals[0]!;

@@ -6,7 +6,7 @@ export const reconcileCommands: CliCommand[] = [
   {
     words: ['reconcile'],
     args: '',
-    summary: 'queue a full reconcile now (repairs drift in Cloudflare)',
+    summary: 'queue a full reconcile now (repairs drift)',
     arity: 0,
     async run(context) {
       const answer = (await context.client().request('POST', '/reconcile')) as z.infer<

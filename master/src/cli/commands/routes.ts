@@ -41,8 +41,8 @@ function routeRows(routes: RouteView[], agentNames: Map<string, string>): string
 export const routeCommands: CliCommand[] = [
   {
     words: ['routes', 'list'],
-    args: '[--status <status>] [--agent <agent id>] [--hostname <hostname>]',
-    summary: 'desired routes with their status and problems',
+    args: '[--status S] [--agent ID] [--hostname NAME]',
+    summary: 'routes with their status and problems',
     options: { status: { type: 'string' }, agent: { type: 'string' }, hostname: { type: 'string' } },
     arity: 0,
     async run(context) {
