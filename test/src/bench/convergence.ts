@@ -91,13 +91,16 @@ async function measure(debounceMs: number, starts: number): Promise<LatencySumma
         description: `the start event of ${container.name}`,
       });
       latencies.push(publishedAt - startedAt);
+      if ((i + 1) % 50 === 0)
+        process.stderr.write(`[convergence] debounce ${debounceMs} ms: ${i + 1} starts\n`);
       // Starts are spread out, not a burst: each one is timed alone.
       await delay(50 + Math.random() * 100);
     }
     return summarize(latencies);
   } finally {
     events.close();
-    await fleet.teardown();
+    // A teardown problem (reported to the harness owner) must not throw the figures away.
+    await fleet.teardown().catch((error: Error) => process.stderr.write(`teardown: ${error.message}\n`));
   }
 }
 
@@ -106,14 +109,14 @@ async function main(): Promise<void> {
   console.log(
     `Convergence (${new Date().toISOString()}, node ${process.version}): Docker start event → record and rule at the emulator, one start at a time`,
   );
-  const ours = await measure(500, starts);
-  const noDebounce = await measure(0, baselineStarts);
   const row = (cells: string[]) => console.log(`| ${cells.join(' | ')} |`);
-  row(['', 'n', 'p50', 'p90', 'p99', 'max']);
-  row(['---', '---', '---', '---', '---', '---']);
   const line = (name: string, s: LatencySummary) =>
     row([name, String(s.n), formatMs(s.p50), formatMs(s.p90), formatMs(s.p99), formatMs(s.max)]);
+  row(['', 'n', 'p50', 'p90', 'p99', 'max']);
+  row(['---', '---', '---', '---', '---', '---']);
+  const ours = await measure(500, starts);
   line('Tunnelfleet, default debounce 500 ms', ours);
+  const noDebounce = await measure(0, baselineStarts);
   line('same pipeline, debounce 0 ms', noDebounce);
   console.log(
     `debounce cost: p50 +${formatMs(ours.p50 - noDebounce.p50)}, p99 +${formatMs(ours.p99 - noDebounce.p99)} ` +
