@@ -91,7 +91,7 @@ build_node() {
   base_rootfs "$rootfs"
   copy_with_libs "$rootfs" "$node"
   # The official node images keep node in /usr/local/bin; tini where Debian's package puts it.
-  mv "$rootfs$node" "$rootfs/usr/local/bin/node"
+  [[ "$node" == /usr/local/bin/node ]] || mv "$rootfs$node" "$rootfs/usr/local/bin/node"
   install -m 0755 "$tini" "$rootfs/usr/bin/tini"
   import_rootfs "$NODE_IMAGE" "$hash" "$rootfs" \
     'ENV PATH=/usr/local/bin:/usr/bin:/bin' 'CMD ["node"]'
