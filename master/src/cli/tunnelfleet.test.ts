@@ -177,9 +177,18 @@ describe('tunnelfleet CLI', () => {
       { description: 'the route to be active in routes list', timeoutMs: 15_000 },
     );
     expect(routes.code).toBe(0);
-    expect(routes.stdout).toMatch(/^-\s+-\s+invalid\s+cli-agent\s+typo/m);
-    expect(routes.stdout).toContain(
-      'Problems:\n  typo/default: error: tunnelfleet.hostname: is not set; every route needs a hostname\n',
+    // The exact text docs/cli.md shows.
+    expect(routes.stdout).toBe(
+      [
+        'HOSTNAME         SERVICE        STATUS   AGENT      CONTAINER  TUNNEL',
+        '-                -              invalid  cli-agent  typo       (agent)',
+        'web.example.com  http://web:80  active   cli-agent  web        (agent)',
+        '',
+        'Problems:',
+        '  typo/default: error: tunnelfleet.hostname: is not set; every route needs a hostname',
+        '  typo/default: warning: tunnelfleet.hostnme: is not a known key; ignored (did you mean "tunnelfleet.hostname"?)',
+        '',
+      ].join('\n'),
     );
     const json = JSON.parse((await run(['routes', 'list', '--json', '--status', 'active'], env)).stdout);
     expect(json.routes.map((r: { hostname: string }) => r.hostname)).toContain('web.example.com');
