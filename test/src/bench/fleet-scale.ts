@@ -76,7 +76,7 @@ async function runFleet(
       env: {
         REPORT_INTERVAL_SECONDS: String(intervalSeconds),
         LOG_LEVEL: 'warn',
-        // e.g. FLEET_MASTER_NODE_OPTIONS="--require ./profile.cjs" to see where the master spends its time.
+        // e.g. FLEET_MASTER_NODE_OPTIONS="--require $PWD/bench/cpu-profile.cjs" to see where the master spends its time.
         ...(process.env.FLEET_MASTER_NODE_OPTIONS
           ? { NODE_OPTIONS: process.env.FLEET_MASTER_NODE_OPTIONS }
           : {}),
