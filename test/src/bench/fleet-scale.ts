@@ -98,8 +98,7 @@ async function runFleet(
     // A request belongs to the phase it started in (one that started in the ramp and ended in
     // the steady phase is a ramp figure).
     let steadyFrom = Number.POSITIVE_INFINITY;
-    const latencies: LatencyLog = {
-      ...ramp,
+    const latencies: Pick<LatencyLog, 'add'> = {
       add: (name, ms) => (performance.now() - ms < steadyFrom ? ramp : steady).add(name, ms),
     };
     const errors = new Map<string, number>();

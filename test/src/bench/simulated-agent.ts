@@ -35,7 +35,7 @@ export interface SimulatedAgentOptions {
   containers: number;
   /** Mean time between two container restarts on this host (each one event report); 0 = none. */
   meanEventIntervalMs: number;
-  latencies: LatencyLog;
+  latencies: Pick<LatencyLog, 'add'>;
   onError(endpoint: string, message: string): void;
 }
 
