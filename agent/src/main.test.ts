@@ -111,7 +111,8 @@ describe('a revoked key', () => {
         description: 'cloudflared to run',
         timeoutMs: 20_000,
       });
-      expect((await health()).status).toBe(200);
+      // Healthy once the watcher has listed Docker and the master answered (start-up takes a moment).
+      await waitFor(async () => (await health()).status === 200, { description: 'health to turn healthy' });
 
       expect((await master.admin('POST', `/agents/${agentId}/revoke`)).status).toBe(200);
 
