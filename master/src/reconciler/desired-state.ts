@@ -1,8 +1,8 @@
-import { listAllRoutes, listRetainedRoutes } from '../routes/route-repository.js';
+import { listRetainedRoutes } from '../routes/retained-routes.js';
 import { type RouteSpec, readRouteSpec } from '../routes/route-spec.js';
 import { isCloudDesired, routeTunnelId } from '../routes/route-targets.js';
 import type { SqliteDatabase } from '../store/database.js';
-import type { RouteRecord } from '../store/routes.js';
+import { listRoutes, type RouteRecord } from '../store/routes.js';
 
 /** A route Cloudflare should carry: a claim holder, or a retained `cleanup=false` route (no row). */
 export interface CarriedRoute {
@@ -27,7 +27,7 @@ export interface DesiredState {
 export function readDesiredState(db: SqliteDatabase, now: Date): DesiredState {
   const carried: CarriedRoute[] = [];
   const withoutTunnel: RouteRecord[] = [];
-  for (const route of listAllRoutes(db)) {
+  for (const route of listRoutes(db)) {
     if (!isCloudDesired(db, route, now) || route.hostname === null || route.service === null) continue;
     const tunnelId = routeTunnelId(db, route);
     if (!tunnelId) {

@@ -1,11 +1,6 @@
-import {
-  type ConflictKind,
-  openConflict,
-  resolveConflicts,
-  setSyncedRouteStatus,
-} from '../routes/route-repository.js';
+import { type ConflictKind, openConflict, resolveConflicts } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
-import type { RouteRecord } from '../store/routes.js';
+import { type RouteRecord, setSyncedRouteStatus } from '../store/routes.js';
 
 export type RoutePart = 'ingress' | 'dns' | 'access';
 

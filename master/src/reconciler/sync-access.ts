@@ -1,9 +1,9 @@
 import type { AccessRule, AccessSpec } from '@tunnelfleet/common';
 import { type AccessAppSpec, type AccessPolicySpec, accessDomain } from '../cloudflare/access.js';
-import { listOwnedApps, replaceOwnedApps } from '../routes/route-repository.js';
 import { findAccessPolicyByName } from '../store/access-policies.js';
 import { recordAudit } from '../store/audit-log.js';
 import type { SqliteDatabase } from '../store/database.js';
+import { listOwnedApps, replaceOwnedApps } from '../store/owned-objects.js';
 import { type CarriedRoute, readDesiredState } from './desired-state.js';
 import type { SyncContext } from './sync-context.js';
 

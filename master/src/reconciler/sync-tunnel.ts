@@ -1,7 +1,7 @@
 import { TunnelNotFoundError } from '../cloudflare/errors.js';
 import { type DesiredIngressRule, ingressKey } from '../cloudflare/ingress.js';
-import { listOwnedIngressRules, replaceOwnedIngressRules } from '../routes/route-repository.js';
 import { recordAudit } from '../store/audit-log.js';
+import { listOwnedIngressRules, replaceOwnedIngressRules } from '../store/owned-objects.js';
 import { type CarriedRoute, readDesiredState } from './desired-state.js';
 import { readTunnelMemo, writeTunnelMemo } from './ingress-intent.js';
 import type { SyncContext } from './sync-context.js';

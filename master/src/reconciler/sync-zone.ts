@@ -1,7 +1,7 @@
 import { normalizeHostname } from '../cloudflare/cloudflare-credentials.js';
 import type { DesiredDnsRecord, DnsSyncResult, OwnedDnsRecord } from '../cloudflare/dns.js';
-import { listOwnedRecords, replaceOwnedRecords } from '../routes/route-repository.js';
 import { recordAudit } from '../store/audit-log.js';
+import { listOwnedRecords, replaceOwnedRecords } from '../store/owned-objects.js';
 import { type CarriedRoute, dnsHolders, readDesiredState } from './desired-state.js';
 import type { SyncContext } from './sync-context.js';
 

@@ -1,14 +1,7 @@
+import { openConflict, openConflictKinds, resolveConflicts } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
-import type { RouteRecord } from '../store/routes.js';
-import {
-  listHostnameRoutes,
-  listRetainedRoutes,
-  openConflict,
-  openConflictKinds,
-  resolveConflicts,
-  saveRetainedRoutes,
-  setRouteStatus,
-} from './route-repository.js';
+import { listRoutes, type RouteRecord, setRouteStatus } from '../store/routes.js';
+import { listRetainedRoutes, saveRetainedRoutes } from './retained-routes.js';
 
 /** A route that wants its hostname: running, or stopped but inside its grace period. */
 function isClaimant(route: RouteRecord, now: string): boolean {
@@ -36,7 +29,7 @@ export function resolveClaims(db: SqliteDatabase, hostnames: Iterable<string>, n
   const taken = new Set<string>();
   for (const hostname of new Set(hostnames)) {
     const byPath = new Map<string, RouteRecord[]>();
-    for (const route of listHostnameRoutes(db, hostname)) {
+    for (const route of listRoutes(db, { hostname })) {
       if (!isClaimant(route, at)) continue;
       byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);
     }

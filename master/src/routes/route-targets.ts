@@ -1,7 +1,7 @@
+import { openConflictKinds } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import type { RouteRecord } from '../store/routes.js';
 import { findAgentTunnel, findTunnelByName } from '../store/tunnels.js';
-import { openConflictKinds } from './route-repository.js';
 import { readRouteSpec } from './route-spec.js';
 
 /**

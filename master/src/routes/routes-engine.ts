@@ -2,24 +2,20 @@ import { type LabelProblem, type Logger, type ParsedRoute, parseContainerLabels 
 import { checkAgentHostname } from '../agents/hostname-guard.js';
 import { ZoneNotFoundError } from '../cloudflare/errors.js';
 import { findAgent, listAgents } from '../store/agents.js';
+import { openConflict, openConflictKinds, resolveConflicts } from '../store/conflicts.js';
 import { type ContainerRecord, deleteContainer, listContainers } from '../store/containers.js';
 import type { SqliteDatabase } from '../store/database.js';
-import type { RouteRecord, RouteStatus } from '../store/routes.js';
-import { resolveClaims } from './claims.js';
 import {
   deleteRoute,
   insertRoute,
-  listAgentRoutes,
-  listAllRoutes,
-  listHostnameRoutes,
-  listRetainedRoutes,
-  openConflict,
-  openConflictKinds,
+  listRoutes,
+  type RouteRecord,
+  type RouteStatus,
   type RouteWrite,
-  resolveConflicts,
-  saveRetainedRoutes,
   updateRoute,
-} from './route-repository.js';
+} from '../store/routes.js';
+import { resolveClaims } from './claims.js';
+import { listRetainedRoutes, saveRetainedRoutes } from './retained-routes.js';
 import { type RouteSpec, readRouteSpec } from './route-spec.js';
 import { cloudFingerprint, routeTargets, routeTunnelId, type SyncTarget } from './route-targets.js';
 
@@ -175,7 +171,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
   ): Map<number, { route: RouteRecord; print: string | null }> {
     const out = new Map<number, { route: RouteRecord; print: string | null }>();
     for (const hostname of new Set(hostnames)) {
-      for (const route of listHostnameRoutes(db, hostname)) {
+      for (const route of listRoutes(db, { hostname })) {
         out.set(route.id, { route, print: cloudFingerprint(db, route, at) });
       }
     }
@@ -280,7 +276,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
     const planned = await plan(agentId, listContainers(db, agentId));
     const at = now();
     const targets = db.transaction(() => {
-      const existing = listAgentRoutes(db, agentId);
+      const existing = listRoutes(db, { agentId });
       const hostnames = new Set<string>();
       for (const route of existing) if (route.hostname) hostnames.add(route.hostname);
       for (const p of planned.values()) if (p.write.hostname) hostnames.add(p.write.hostname);
@@ -302,7 +298,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
   async function releaseAgentRoutes(agentId: string): Promise<SyncTarget[]> {
     const at = now();
     const targets = db.transaction(() => {
-      const routes = listAgentRoutes(db, agentId);
+      const routes = listRoutes(db, { agentId });
       const hostnames = routes.flatMap((r) => (r.hostname ? [r.hostname] : []));
       const before = fingerprints(hostnames, at);
       resolveClaims(db, hostnames, at);
@@ -326,7 +322,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
     const at = now();
     const iso = at.toISOString();
     return db.transaction(() => {
-      const expired = listAllRoutes(db).filter(
+      const expired = listRoutes(db).filter(
         (r) => r.status === 'pending_deletion' && r.deleteAfter !== null && r.deleteAfter <= iso,
       );
       if (expired.length === 0) return [];
@@ -369,7 +365,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
     const iso = now().toISOString();
     return db.transaction(() => {
       let dropped = 0;
-      for (const route of listAllRoutes(db)) {
+      for (const route of listRoutes(db)) {
         const expired =
           route.status === 'pending_deletion' && route.deleteAfter !== null && route.deleteAfter <= iso;
         if (!expired || !routeTargets(db, route).every((t) => syncedTargets.has(t))) continue;
@@ -377,7 +373,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
         dropped++;
       }
       for (const { id: agentId } of listAgents(db)) {
-        const withRoutes = new Set(listAgentRoutes(db, agentId).map((r) => r.containerId));
+        const withRoutes = new Set(listRoutes(db, { agentId }).map((r) => r.containerId));
         for (const container of listContainers(db, agentId)) {
           if (container.state === 'removed' && !withRoutes.has(container.containerId)) {
             deleteContainer(db, agentId, container.containerId);

@@ -25,7 +25,6 @@ interface ConflictRow {
   resolved_at: string | null;
 }
 
-/** Read side for the API; the routes engine records and resolves conflicts. */
 export function listConflicts(
   db: SqliteDatabase,
   options: { includeResolved?: boolean } = {},
@@ -45,4 +44,77 @@ export function listConflicts(
     detectedAt: row.detected_at,
     resolvedAt: row.resolved_at,
   }));
+}
+
+export type ConflictKind = ConflictRecord['kind'];
+
+/** Opens a conflict of `kind` for the route, or refreshes the open one (one open row per kind). */
+export function openConflict(
+  db: SqliteDatabase,
+  conflict: {
+    kind: ConflictKind;
+    hostname: string;
+    path: string;
+    routeId: number;
+    holderRouteId: number | null;
+    message: string;
+  },
+  at: string,
+): void {
+  const updated = statement(
+    db,
+    `UPDATE conflicts SET holder_route_id = ?, message = ?, hostname = ?, path = ?
+     WHERE route_id = ? AND kind = ? AND resolved_at IS NULL`,
+  ).run(
+    conflict.holderRouteId,
+    conflict.message,
+    conflict.hostname,
+    conflict.path,
+    conflict.routeId,
+    conflict.kind,
+  );
+  if (updated.changes > 0) return;
+  statement(
+    db,
+    `INSERT INTO conflicts (kind, hostname, path, route_id, holder_route_id, message, detected_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    conflict.kind,
+    conflict.hostname,
+    conflict.path,
+    conflict.routeId,
+    conflict.holderRouteId,
+    conflict.message,
+    at,
+  );
+}
+
+/** Resolves the route's open conflicts of these kinds (all kinds when none are given). */
+export function resolveConflicts(
+  db: SqliteDatabase,
+  routeId: number,
+  at: string,
+  kinds: readonly ConflictKind[] = [],
+): void {
+  if (kinds.length === 0) {
+    statement(db, 'UPDATE conflicts SET resolved_at = ? WHERE route_id = ? AND resolved_at IS NULL').run(
+      at,
+      routeId,
+    );
+    return;
+  }
+  for (const kind of kinds) {
+    statement(
+      db,
+      'UPDATE conflicts SET resolved_at = ? WHERE route_id = ? AND kind = ? AND resolved_at IS NULL',
+    ).run(at, routeId, kind);
+  }
+}
+
+export function openConflictKinds(db: SqliteDatabase, routeId: number): ConflictKind[] {
+  return (
+    statement(db, 'SELECT DISTINCT kind FROM conflicts WHERE route_id = ? AND resolved_at IS NULL').all(
+      routeId,
+    ) as { kind: ConflictKind }[]
+  ).map((row) => row.kind);
 }

@@ -5,6 +5,7 @@ export * from './audit-log.js';
 export * from './conflicts.js';
 export * from './containers.js';
 export * from './database.js';
+export * from './owned-objects.js';
 export * from './routes.js';
 export * from './settings.js';
 export * from './statements.js';

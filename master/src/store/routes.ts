@@ -11,7 +11,7 @@ export const ROUTE_STATUSES = [
 ] as const;
 export type RouteStatus = (typeof ROUTE_STATUSES)[number];
 
-/** Read side of `routes` for the API; the routes engine (master/src/routes) owns the writes. */
+/** One row of `routes`; the routes engine (master/src/routes) decides what to write. */
 export interface RouteRecord {
   id: number;
   agentId: string;
@@ -75,6 +75,104 @@ function toRecord(row: RouteRow): RouteRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/** A route as the routes engine writes it: the id and timestamps are the store's. */
+export type RouteWrite = Omit<RouteRecord, 'id' | 'createdAt' | 'updatedAt' | 'problems'> & {
+  problems: readonly unknown[];
+};
+
+export function insertRoute(db: SqliteDatabase, route: RouteWrite, at: string): number {
+  const result = statement(
+    db,
+    `INSERT INTO routes (agent_id, container_id, container_name, route_key, hostname, path, service, zone,
+       tunnel_name, spec, status, status_message, problems, delete_after, claimed_at, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    route.agentId,
+    route.containerId,
+    route.containerName,
+    route.routeKey,
+    route.hostname,
+    route.path,
+    route.service,
+    route.zone,
+    route.tunnelName,
+    JSON.stringify(route.spec),
+    route.status,
+    route.statusMessage,
+    JSON.stringify(route.problems),
+    route.deleteAfter,
+    route.claimedAt,
+    at,
+    at,
+  );
+  return Number(result.lastInsertRowid);
+}
+
+export function updateRoute(db: SqliteDatabase, id: number, route: RouteWrite, at: string): void {
+  statement(
+    db,
+    `UPDATE routes SET container_name = ?, hostname = ?, path = ?, service = ?, zone = ?, tunnel_name = ?,
+       spec = ?, status = ?, status_message = ?, problems = ?, delete_after = ?, claimed_at = ?, updated_at = ?
+     WHERE id = ?`,
+  ).run(
+    route.containerName,
+    route.hostname,
+    route.path,
+    route.service,
+    route.zone,
+    route.tunnelName,
+    JSON.stringify(route.spec),
+    route.status,
+    route.statusMessage,
+    JSON.stringify(route.problems),
+    route.deleteAfter,
+    route.claimedAt,
+    at,
+    id,
+  );
+}
+
+/** Sets status and message; false when both were already so (nothing written). */
+export function setRouteStatus(
+  db: SqliteDatabase,
+  id: number,
+  status: RouteStatus,
+  message: string | null,
+  at: string,
+): boolean {
+  return (
+    statement(
+      db,
+      `UPDATE routes SET status = ?, status_message = ?, updated_at = ?
+       WHERE id = ? AND (status != ? OR status_message IS NOT ?)`,
+    ).run(status, message, at, id, status, message).changes === 1
+  );
+}
+
+/**
+ * Status from a Cloudflare sync: applied only to a route that still holds its hostname and is
+ * still wanted, as the route may have stopped or lost its claim while the sync ran.
+ */
+export function setSyncedRouteStatus(
+  db: SqliteDatabase,
+  id: number,
+  status: 'active' | 'error' | 'conflict',
+  message: string | null,
+  at: string,
+): void {
+  statement(
+    db,
+    `UPDATE routes SET status = ?, status_message = ?, updated_at = ?
+     WHERE id = ? AND status IN ('active', 'error', 'conflict') AND (status != ? OR status_message IS NOT ?)
+       AND NOT EXISTS (SELECT 1 FROM conflicts
+                       WHERE route_id = routes.id AND kind = 'hostname_claimed' AND resolved_at IS NULL)`,
+  ).run(status, message, at, id, status, message);
+}
+
+export function deleteRoute(db: SqliteDatabase, id: number): void {
+  statement(db, 'DELETE FROM routes WHERE id = ?').run(id);
 }
 
 export interface RouteFilter {

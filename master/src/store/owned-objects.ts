@@ -1,0 +1,96 @@
+import type { SqliteDatabase } from './database.js';
+import { statement } from './statements.js';
+
+/**
+ * What Tunnelfleet created at Cloudflare and may therefore change or delete: ingress rules per
+ * tunnel, DNS records per zone, Access apps. Each sync replaces its scope with what it applied.
+ */
+
+export interface OwnedIngressRule {
+  tunnelId: string;
+  hostname: string;
+  path: string;
+}
+
+export interface OwnedRecord {
+  cfId: string;
+  zoneId: string;
+  hostname: string;
+}
+
+export interface OwnedApp {
+  cfId: string;
+  hostname: string;
+  path: string;
+}
+
+export function listOwnedIngressRules(db: SqliteDatabase, tunnelId?: string): OwnedIngressRule[] {
+  return (
+    statement(
+      db,
+      `SELECT tunnel_id, hostname, path FROM owned_objects
+       WHERE kind = 'ingress_rule' AND (? IS NULL OR tunnel_id = ?) ORDER BY id`,
+    ).all(tunnelId ?? null, tunnelId ?? null) as { tunnel_id: string; hostname: string; path: string }[]
+  ).map((row) => ({ tunnelId: row.tunnel_id, hostname: row.hostname, path: row.path }));
+}
+
+/** Replaces what we own on one tunnel with what its sync returned. */
+export function replaceOwnedIngressRules(
+  db: SqliteDatabase,
+  tunnelId: string,
+  rules: readonly { hostname: string; path: string }[],
+  at: string,
+): void {
+  statement(db, "DELETE FROM owned_objects WHERE kind = 'ingress_rule' AND tunnel_id = ?").run(tunnelId);
+  for (const rule of rules) {
+    statement(
+      db,
+      `INSERT INTO owned_objects (kind, tunnel_id, hostname, path, created_at) VALUES ('ingress_rule', ?, ?, ?, ?)`,
+    ).run(tunnelId, rule.hostname, rule.path, at);
+  }
+}
+
+export function listOwnedRecords(db: SqliteDatabase, zoneId?: string): OwnedRecord[] {
+  return (
+    statement(
+      db,
+      `SELECT cf_id, zone_id, hostname FROM owned_objects
+       WHERE kind = 'dns_record' AND (? IS NULL OR zone_id = ?) ORDER BY id`,
+    ).all(zoneId ?? null, zoneId ?? null) as { cf_id: string; zone_id: string; hostname: string }[]
+  ).map((row) => ({ cfId: row.cf_id, zoneId: row.zone_id, hostname: row.hostname }));
+}
+
+export function replaceOwnedRecords(
+  db: SqliteDatabase,
+  zoneId: string,
+  records: readonly { hostname: string; recordId: string; adopted: boolean }[],
+  at: string,
+): void {
+  statement(db, "DELETE FROM owned_objects WHERE kind = 'dns_record' AND zone_id = ?").run(zoneId);
+  for (const record of records) {
+    statement(
+      db,
+      `INSERT INTO owned_objects (kind, cf_id, zone_id, hostname, adopted, created_at)
+       VALUES ('dns_record', ?, ?, ?, ?, ?)`,
+    ).run(record.recordId, zoneId, record.hostname, record.adopted ? 1 : 0, at);
+  }
+}
+
+export function listOwnedApps(db: SqliteDatabase): OwnedApp[] {
+  return (
+    statement(
+      db,
+      "SELECT cf_id, hostname, path FROM owned_objects WHERE kind = 'access_app' ORDER BY id",
+    ).all() as { cf_id: string; hostname: string; path: string }[]
+  ).map((row) => ({ cfId: row.cf_id, hostname: row.hostname, path: row.path }));
+}
+
+export function replaceOwnedApps(db: SqliteDatabase, apps: readonly OwnedApp[], at: string): void {
+  statement(db, "DELETE FROM owned_objects WHERE kind = 'access_app'").run();
+  for (const app of apps) {
+    statement(
+      db,
+      `INSERT INTO owned_objects (kind, cf_id, hostname, path, created_at) VALUES ('access_app', ?, ?, ?, ?)`,
+    ).run(app.cfId, app.hostname, app.path, at);
+  }
+}
