@@ -8,23 +8,19 @@ export interface HttpAnswer {
   body: AdminJson;
 }
 
-/** One route as `GET /api/v1/admin/routes` shows it. */
+/**
+ * The fields of a route (`GET /api/v1/admin/routes`) that the tests read; the master's
+ * `routeViewSchema` is the full shape (test/ does not build against the master).
+ */
 export interface RouteView {
   id: number;
   agentId: string;
-  containerId: string;
-  containerName: string;
   routeKey: string;
   hostname: string | null;
-  path: string;
-  service: string | null;
-  zone: string | null;
-  tunnelName: string | null;
   status: string;
   statusMessage: string | null;
   problems: unknown[];
   deleteAfter: string | null;
-  claimedAt: string;
   updatedAt: string;
 }
 
