@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { MasterProcess } from '@tunnelfleet/test';
 import {
   CLOUDFLARED_IMAGE,
   connectDockerEngine,
@@ -16,8 +17,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Agent, type AgentDeps, createAgent, REVOKED_KEY_MESSAGE } from './agent.js';
 import { managedLabelFilter } from './cloudflared/container-spec.js';
 import { HEALTH_PATH } from './health/index.js';
-import { type MasterProcess, startMasterProcess } from './test-support/master-process.js';
 import { type RecordingProxy, startRecordingProxy } from './test-support/recording-proxy.js';
+import { startTestMaster } from './test-support/test-master.js';
 
 const logger = pino({ level: 'silent' });
 let docker: Docker;
@@ -28,7 +29,7 @@ const cleanups: (() => Promise<unknown>)[] = [];
 beforeAll(async () => {
   docker = await connectDockerEngine();
   await ensureTestImages(docker);
-  master = await startMasterProcess();
+  master = await startTestMaster();
 });
 
 afterEach(async () => {
@@ -50,7 +51,7 @@ interface Host {
 
 /** One simulated host: its key, data dir and cloudflared network; agents on it talk through a recording proxy. */
 async function host(): Promise<Host> {
-  const key = await master.createKey(uniqueName('host'));
+  const { key } = await master.admin.createKey({ name: uniqueName('host') });
   const dataDir = await mkdtemp(join(tmpdir(), 'tf-agent-data-'));
   const network = uniqueName('tf-agent-net');
   const proxy = await startRecordingProxy(master.url);
@@ -129,7 +130,7 @@ async function registered(agent: Agent): Promise<string> {
 }
 
 async function masterContainerState(agentId: string, containerId: string): Promise<string | undefined> {
-  const view = await master.agent(agentId);
+  const view = await master.admin.agent(agentId);
   return (view.containers as { containerId: string; state: string }[]).find(
     (c) => c.containerId === containerId,
   )?.state;
@@ -140,7 +141,7 @@ async function routesOf(
 ): Promise<
   { containerId: string; status: string; statusMessage: string | null; problems: { label: string }[] }[]
 > {
-  const answer = await master.admin('GET', `/routes?agentId=${encodeURIComponent(agentId)}`);
+  const answer = await master.admin.request('GET', `/routes?agentId=${encodeURIComponent(agentId)}`);
   if (answer.status !== 200) throw new Error(`routes of ${agentId}: ${answer.status}`);
   return answer.body.routes;
 }
@@ -292,7 +293,7 @@ describe('agent against the real master and Docker engine', () => {
       await waitFor(() => rejections >= target, { description: `${count} more 401 answers` });
     };
 
-    expect((await master.admin('POST', `/agents/${agentId}/revoke`)).status).toBe(200);
+    expect((await master.admin.request('POST', `/agents/${agentId}/revoke`)).status).toBe(200);
     await waitFor(() => revokedMessages() === 1, { description: 'the revoked-key message' });
     await moreRejections(3);
     expect(revokedMessages()).toBe(1);

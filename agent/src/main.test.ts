@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { MasterProcess } from '@tunnelfleet/test';
 import {
   CLOUDFLARED_IMAGE,
   connectDockerEngine,
@@ -17,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REVOKED_KEY_MESSAGE } from './agent.js';
 import { managedLabelFilter } from './cloudflared/container-spec.js';
 import { HEALTH_PATH } from './health/index.js';
-import { type MasterProcess, startMasterProcess } from './test-support/master-process.js';
+import { startTestMaster } from './test-support/test-master.js';
 
 const AGENT_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const VALID_KEY = `tfk_0123456789abcdef_${'k'.repeat(43)}`;
@@ -72,14 +73,14 @@ describe('a revoked key', () => {
   beforeAll(async () => {
     docker = await connectDockerEngine();
     await ensureTestImages(docker);
-    master = await startMasterProcess();
+    master = await startTestMaster();
   });
   afterAll(async () => {
     await master?.close();
   });
 
   it('stops cloudflared, turns health to 503 and keeps the process alive', async () => {
-    const key = await master.createKey(uniqueName('revoked-host'));
+    const { key } = await master.admin.createKey({ name: uniqueName('revoked-host') });
     const dataDir = await mkdtemp(join(tmpdir(), 'tf-agent-main-'));
     const network = uniqueName('tf-agent-net');
     const healthPort = await freePort();
@@ -114,7 +115,7 @@ describe('a revoked key', () => {
       // Healthy once the watcher has listed Docker and the master answered (start-up takes a moment).
       await waitFor(async () => (await health()).status === 200, { description: 'health to turn healthy' });
 
-      expect((await master.admin('POST', `/agents/${agentId}/revoke`)).status).toBe(200);
+      expect((await master.admin.request('POST', `/agents/${agentId}/revoke`)).status).toBe(200);
 
       await waitFor(async () => (await health()).status === 503, { description: 'health to turn unhealthy' });
       expect((await health()).body.revoked).toBe(true);

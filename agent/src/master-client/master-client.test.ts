@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { MasterProcess } from '@tunnelfleet/test';
 import { freePort } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MasterProcess, startMasterProcess } from '../test-support/master-process.js';
+import { startTestMaster } from '../test-support/test-master.js';
 import {
   MasterAuthRejectedError,
   MasterForbiddenError,
@@ -18,7 +19,7 @@ const UNKNOWN_KEY = `tfk_0123456789abcdef_${'u'.repeat(43)}`;
 
 let master: MasterProcess;
 beforeAll(async () => {
-  master = await startMasterProcess();
+  master = await startTestMaster();
 });
 afterAll(async () => {
   await master?.close();
@@ -41,7 +42,10 @@ async function answering(status: number, body: string): Promise<{ url: string; s
 
 describe('master client against the real master', () => {
   it('registers and heartbeats with a valid key, validating the replies', async () => {
-    const { client: api, link } = client(master.url, await master.createKey('client-test'));
+    const { client: api, link } = client(
+      master.url,
+      (await master.admin.createKey({ name: 'client-test' })).key,
+    );
     const registered = await api.register(registration);
     expect(registered.status).toBe('approved');
     expect(link.state()).toMatchObject({ reachable: true, revoked: false });
@@ -64,7 +68,10 @@ describe('master client against the real master', () => {
   });
 
   it('maps 403 (an agent id that is not ours) to MasterForbiddenError', async () => {
-    const { client: api } = client(master.url, await master.createKey('client-test-403'));
+    const { client: api } = client(
+      master.url,
+      (await master.admin.createKey({ name: 'client-test-403' })).key,
+    );
     const { agentId } = await api.register(registration);
     const error = await api
       .heartbeat({
