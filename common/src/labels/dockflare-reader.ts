@@ -3,7 +3,7 @@ import { dockflareBool, looksMeantTrue } from './booleans.js';
 import { didYouMean } from './did-you-mean.js';
 import { splitList } from './lists.js';
 import type { OriginEntry, OriginKey } from './origin-request.js';
-import { labelError, labelWarning } from './problems.js';
+import { type Check, checkLabel, labelError, labelWarning } from './problems.js';
 import type { LabelMap, ReaderResult } from './reader.js';
 import type { LabelValue, RouteDraft } from './route-draft.js';
 import type { AccessSpec, LabelProblem } from './types.js';
@@ -206,24 +206,16 @@ function buildAccess(
 function labelDrivenApp(get: Lookup, problems: LabelProblem[]): AccessSpec {
   const spec: AccessSpec = { namedPolicies: [], inlinePolicies: [] };
   const error = (field: LabelValue, reason: string) => problems.push(labelError({ ...field, reason }));
-  const name = get('access.name');
-  if (name) {
-    const checked = checkAppName(name.value);
-    if (checked.ok) spec.appName = checked.value;
-    else error(name, checked.reason);
-  }
-  const session = get('access.session_duration');
-  if (session) {
-    const checked = checkSessionDuration(session.value);
-    if (checked.ok) spec.sessionDuration = checked.value;
-    else error(session, checked.reason);
-  }
-  const idps = get('access.allowed_idps');
-  if (idps) {
-    const checked = checkIdps(idps.value);
-    if (checked.ok) spec.allowedIdps = checked.value;
-    else error(idps, checked.reason);
-  }
+  const checked = <T>(key: string, check: (raw: string) => Check<T>): T | undefined => {
+    const field = get(key);
+    return field && checkLabel(field, check, problems);
+  };
+  const appName = checked('access.name', checkAppName);
+  if (appName !== undefined) spec.appName = appName;
+  const sessionDuration = checked('access.session_duration', checkSessionDuration);
+  if (sessionDuration !== undefined) spec.sessionDuration = sessionDuration;
+  const allowedIdps = checked('access.allowed_idps', checkIdps);
+  if (allowedIdps !== undefined) spec.allowedIdps = allowedIdps;
   const launcher = get('access.app_launcher_visible');
   if (launcher) spec.appLauncherVisible = dockflareBool.read(launcher.value) ?? false;
   const redirect = get('access.auto_redirect_to_identity');

@@ -4,7 +4,7 @@ import { labelgateBool } from './booleans.js';
 import { didYouMean } from './did-you-mean.js';
 import { parseDuration } from './duration.js';
 import { ORIGIN_KEYS, type OriginEntry, resolveOriginKey } from './origin-request.js';
-import { labelError, labelWarning } from './problems.js';
+import { checkLabel, labelError, labelWarning } from './problems.js';
 import type { LabelMap, ReaderResult } from './reader.js';
 import type { LabelValue, RouteDraft } from './route-draft.js';
 import type { AccessSpec, LabelProblem } from './types.js';
@@ -120,13 +120,11 @@ function accessDefinition(name: string, properties: Properties, problems: LabelP
     } else if (property === 'policy.name') {
       parts.name = field.value.trim();
     } else if (property === 'app_name') {
-      const checked = checkAppName(field.value);
-      if (checked.ok) spec.appName = checked.value;
-      else error(field, checked.reason);
+      const appName = checkLabel(field, checkAppName, problems);
+      if (appName !== undefined) spec.appName = appName;
     } else if (property === 'session_duration') {
-      const checked = checkSessionDuration(field.value);
-      if (checked.ok) spec.sessionDuration = checked.value;
-      else error(field, checked.reason);
+      const sessionDuration = checkLabel(field, checkSessionDuration, problems);
+      if (sessionDuration !== undefined) spec.sessionDuration = sessionDuration;
     } else {
       problems.push(unknownProperty(field, property, ACCESS_PROPS, `${PREFIX}access.${name}.`));
     }

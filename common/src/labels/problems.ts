@@ -52,3 +52,15 @@ export type Check<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 export const ok = <T>(value: T): Check<T> => ({ ok: true, value });
 export const refuse = <T = never>(reason: string): Check<T> => ({ ok: false, reason });
+
+/** One label's checked value, or undefined after recording an error that names the label. */
+export function checkLabel<T>(
+  field: { label: string; value: string },
+  check: (raw: string) => Check<T>,
+  problems: LabelProblem[],
+): T | undefined {
+  const checked = check(field.value);
+  if (checked.ok) return checked.value;
+  problems.push(labelError({ label: field.label, value: field.value, reason: checked.reason }));
+  return undefined;
+}

@@ -2,7 +2,7 @@ import type { BoolDialect } from './booleans.js';
 import { checkHostname } from './hostname.js';
 import { buildOriginRequest, type OriginEntry } from './origin-request.js';
 import { checkPathRegex } from './path-regex.js';
-import { type Check, labelError, labelWarning, ok, refuse } from './problems.js';
+import { type Check, checkLabel, labelError, labelWarning, ok, refuse } from './problems.js';
 import { checkService, defaultService } from './service.js';
 import type {
   AccessSpec,
@@ -76,9 +76,7 @@ export function finishDraft(draft: RouteDraft, context: LabelParseContext): Fini
   if (draft.hostname === undefined) {
     error(draft.hostnameLabel, undefined, 'is not set; every route needs a hostname');
   } else {
-    const checked = checkHostname(draft.hostname.value, { wildcard: true });
-    if (checked.ok) hostname = checked.value;
-    else error(draft.hostname.label, draft.hostname.value, checked.reason);
+    hostname = checkLabel(draft.hostname, (raw) => checkHostname(raw, { wildcard: true }), problems);
   }
 
   let service: string | undefined;
@@ -98,13 +96,8 @@ export function finishDraft(draft: RouteDraft, context: LabelParseContext): Fini
   const optional = (
     field: LabelValue | undefined,
     check: (raw: string) => Check<string>,
-  ): string | undefined => {
-    if (field === undefined || field.value.trim() === '') return undefined;
-    const checked = check(field.value);
-    if (checked.ok) return checked.value;
-    error(field.label, field.value, checked.reason);
-    return undefined;
-  };
+  ): string | undefined =>
+    field === undefined || field.value.trim() === '' ? undefined : checkLabel(field, check, problems);
   const path = optional(draft.path, checkPathRegex);
   const zone = optional(draft.zone, (raw) => checkZone(raw, hostname));
   const tunnel = optional(draft.tunnel, checkTunnelName);
