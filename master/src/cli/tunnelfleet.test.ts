@@ -135,6 +135,15 @@ describe('tunnelfleet CLI', () => {
     expect(invalid.stderr).toContain('hostnameAllowlist');
   });
 
+  it('agents approve lets a pending agent in', async () => {
+    const pending = await fx.enrollAgent({ name: 'cli-pending', autoApprove: false });
+    expect(pending.status).toBe('pending');
+    const approved = await run(['agents', 'approve', pending.agentId], env);
+    expect(approved).toMatchObject({ code: 0, stdout: `Approved agent ${pending.agentId} (cli-pending).\n` });
+    const shown = await run(['agents', 'show', pending.agentId], env);
+    expect(shown.stdout).toMatch(/^Status\s+approved$/m);
+  });
+
   it('agents list/show/revoke, routes list with problems, conflicts and reconcile', async () => {
     const agent = await fx.enrollAgent({ name: 'cli-agent' });
     const containers = [

@@ -63,6 +63,22 @@ function agentPath(context: { positionals: string[] }, suffix = ''): string {
   return `/agents/${encodeURIComponent(context.positionals[0]!)}${suffix}`;
 }
 
+/** `agents approve|revoke <agent id>`: one POST, answered with the agent. */
+function agentAction(action: 'approve' | 'revoke', summary: string, done: string): CliCommand {
+  return {
+    words: ['agents', action],
+    args: '<agent id>',
+    summary,
+    arity: 1,
+    async run(context) {
+      const answer = (await context.client().request('POST', agentPath(context, `/${action}`))) as {
+        agent: AgentView;
+      };
+      output(context, answer, () => `${done} agent ${answer.agent.id} (${answer.agent.name}).\n`);
+    },
+  };
+}
+
 export const agentCommands: CliCommand[] = [
   {
     words: ['agents', 'list'],
@@ -84,28 +100,6 @@ export const agentCommands: CliCommand[] = [
       output(context, answer, () => agentDetail(answer.agent));
     },
   },
-  {
-    words: ['agents', 'approve'],
-    args: '<agent id>',
-    summary: 'approve a pending agent (--manual-approval keys)',
-    arity: 1,
-    async run(context) {
-      const answer = (await context.client().request('POST', agentPath(context, '/approve'))) as {
-        agent: AgentView;
-      };
-      output(context, answer, () => `Approved agent ${answer.agent.id} (${answer.agent.name}).\n`);
-    },
-  },
-  {
-    words: ['agents', 'revoke'],
-    args: '<agent id>',
-    summary: 'revoke an agent: cut off, its tunnel deleted',
-    arity: 1,
-    async run(context) {
-      const answer = (await context.client().request('POST', agentPath(context, '/revoke'))) as {
-        agent: AgentView;
-      };
-      output(context, answer, () => `Revoked agent ${answer.agent.id} (${answer.agent.name}).\n`);
-    },
-  },
+  agentAction('approve', 'approve a pending agent (--manual-approval keys)', 'Approved'),
+  agentAction('revoke', 'revoke an agent: cut off, its tunnel deleted', 'Revoked'),
 ];
