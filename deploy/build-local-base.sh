@@ -63,8 +63,11 @@ base_rootfs() {
 
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 
+# current IMAGE HASH: true (and says so) when IMAGE was built from inputs of this hash.
 current() {
-  [[ "$(docker image inspect -f "{{ index .Config.Labels \"$HASH_LABEL\" }}" "$1" 2>/dev/null || true)" == "$2" ]]
+  [[ "$(docker image inspect -f "{{ index .Config.Labels \"$HASH_LABEL\" }}" "$1" 2>/dev/null || true)" == "$2" ]] ||
+    return 1
+  say "$1 is current"
 }
 
 # import IMAGE HASH ROOTFS CHANGE...: `docker import` with Dockerfile-style changes.
@@ -83,10 +86,7 @@ build_node() {
   node="$(need node nodejs)"
   tini="$(need tini-static tini)"
   hash="$(hash_of "$node" "$tini" "${BASH_SOURCE[0]}")"
-  if current "$NODE_IMAGE" "$hash"; then
-    say "$NODE_IMAGE is current"
-    return
-  fi
+  current "$NODE_IMAGE" "$hash" && return
   rootfs="$work/node"
   base_rootfs "$rootfs"
   copy_with_libs "$rootfs" "$node"
@@ -102,10 +102,7 @@ build_redis() {
   server="$(need redis-server redis-server)"
   cli="$(need redis-cli redis-tools)"
   hash="$(hash_of "$server" "$cli" "${BASH_SOURCE[0]}")"
-  if current "$REDIS_IMAGE" "$hash"; then
-    say "$REDIS_IMAGE is current"
-    return
-  fi
+  current "$REDIS_IMAGE" "$hash" && return
   rootfs="$work/redis"
   base_rootfs "$rootfs"
   copy_with_libs "$rootfs" "$server" "$cli"
@@ -125,10 +122,7 @@ build_proxy() {
   haproxy="$(need haproxy haproxy)"
   config="$DEPLOY_DIR/socket-proxy/haproxy.cfg"
   hash="$(hash_of "$haproxy" "$config" "${BASH_SOURCE[0]}")"
-  if current "$PROXY_IMAGE" "$hash"; then
-    say "$PROXY_IMAGE is current"
-    return
-  fi
+  current "$PROXY_IMAGE" "$hash" && return
   rootfs="$work/proxy"
   base_rootfs "$rootfs"
   copy_with_libs "$rootfs" "$haproxy"
