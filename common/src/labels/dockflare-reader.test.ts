@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { appLabels, expectedRoute } from '../test-support/label-fixtures.js';
 import { parseContainerLabels } from './parse-container-labels.js';
 import type { ParsedRoute } from './types.js';
 
 const on = { 'dockflare.enable': 'true' };
-const base = { ...on, 'dockflare.hostname': 'app.example.com', 'dockflare.service': 'http://web:8080' };
-const route = (extra: Partial<ParsedRoute> = {}): ParsedRoute => ({
-  key: 'dockflare',
-  source: 'dockflare',
-  hostname: 'app.example.com',
-  service: 'http://web:8080',
-  originRequest: {},
-  dns: true,
-  cleanup: true,
-  ...extra,
-});
+const base = appLabels('dockflare');
+const route = expectedRoute('dockflare', 'dockflare');
 const bypass = {
   namedPolicies: [],
   policy: { decision: 'bypass', include: [{ everyone: {} }], require: [], exclude: [] },

@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { appLabels } from '../test-support/label-fixtures.js';
 import { parseContainerLabels } from './parse-container-labels.js';
 
-const base = {
-  'tunnelfleet.enable': 'true',
-  'tunnelfleet.hostname': 'app.example.com',
-  'tunnelfleet.service': 'http://web:8080',
-};
+const base = appLabels('tunnelfleet');
 const tf = (key: string, value: string) => ({ ...base, [`tunnelfleet.${key}`]: value });
 
 /** [labels, severity, exact message] — each one a specific label and reason. */

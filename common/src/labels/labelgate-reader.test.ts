@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { expectedRoute } from '../test-support/label-fixtures.js';
 import { parseContainerLabels } from './parse-container-labels.js';
 import type { ParsedRoute } from './types.js';
 
@@ -6,16 +7,7 @@ const web = {
   'labelgate.tunnel.web.hostname': 'app.example.com',
   'labelgate.tunnel.web.service': 'http://web:8080',
 };
-const route = (extra: Partial<ParsedRoute> = {}): ParsedRoute => ({
-  key: 'labelgate.web',
-  source: 'labelgate',
-  hostname: 'app.example.com',
-  service: 'http://web:8080',
-  originRequest: {},
-  dns: true,
-  cleanup: true,
-  ...extra,
-});
+const route = expectedRoute('labelgate.web', 'labelgate');
 const lg = (key: string, value: string) => ({ ...web, [`labelgate.${key}`]: value });
 
 describe('Labelgate labels map to routes', () => {

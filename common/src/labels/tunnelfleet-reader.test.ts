@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { appLabels, expectedRoute } from '../test-support/label-fixtures.js';
 import { parseContainerLabels } from './parse-container-labels.js';
 import type { ParsedRoute } from './types.js';
 
 const on = { 'tunnelfleet.enable': 'true' };
-const base = { ...on, 'tunnelfleet.hostname': 'app.example.com', 'tunnelfleet.service': 'http://web:8080' };
-const route = (extra: Partial<ParsedRoute> = {}): ParsedRoute => ({
-  key: 'default',
-  source: 'tunnelfleet',
-  hostname: 'app.example.com',
-  service: 'http://web:8080',
-  originRequest: {},
-  dns: true,
-  cleanup: true,
-  ...extra,
-});
+const base = appLabels('tunnelfleet');
+const route = expectedRoute('default', 'tunnelfleet');
 
 describe('tunnelfleet labels: every key', () => {
   const cases: [string, Record<string, string>, ParsedRoute[]][] = [
