@@ -181,17 +181,25 @@ export interface RouteFilter {
   hostname?: string;
 }
 
-/** Filters are bound parameters (`? IS NULL OR column = ?`), never spliced into the SQL. */
+/** Filter values are bound parameters; only fixed column names go into the SQL text. */
 export function listRoutes(db: SqliteDatabase, filter: RouteFilter = {}): RouteRecord[] {
-  const status = filter.status ?? null;
-  const agentId = filter.agentId ?? null;
-  const hostname = filter.hostname ?? null;
-  const rows = statement(
-    db,
-    `SELECT * FROM routes
-     WHERE (? IS NULL OR status = ?) AND (? IS NULL OR agent_id = ?) AND (? IS NULL OR hostname = ?)
-     ORDER BY hostname, path, id`,
-  ).all(status, status, agentId, agentId, hostname, hostname) as RouteRow[];
+  // Only the filters given go into the SQL: `(? IS NULL OR col = ?)` would keep SQLite from using
+  // the indexes, and every report reads an agent's routes (a full scan per report at fleet scale).
+  const clauses: string[] = [];
+  const params: string[] = [];
+  for (const [column, value] of [
+    ['status', filter.status],
+    ['agent_id', filter.agentId],
+    ['hostname', filter.hostname],
+  ] as const) {
+    if (value === undefined) continue;
+    clauses.push(`${column} = ?`);
+    params.push(value);
+  }
+  const where = clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '';
+  const rows = statement(db, `SELECT * FROM routes ${where} ORDER BY hostname, path, id`).all(
+    ...params,
+  ) as RouteRow[];
   return rows.map(toRecord);
 }
 
