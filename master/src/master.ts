@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger, type Logger, type MasterConfig } from '@tunnelfleet/common';
+import { createLogger, type Logger, type MasterConfig, type TrustProxy } from '@tunnelfleet/common';
 import { Redis } from 'ioredis';
 import { createAgentService } from './agents/agent-service.js';
 import { createHeartbeatStore } from './agents/heartbeats.js';
@@ -33,7 +33,8 @@ export interface MasterDeps {
   hooks?: Partial<MasterHooks>;
   /** Clock of heartbeats and offline detection (tests move it instead of sleeping). */
   now?: () => number;
-  trustProxy?: boolean | number | string;
+  /** `TRUST_PROXY`; `startMaster` takes it from the configuration unless given. */
+  trustProxy?: TrustProxy;
   /** Where the generated admin token banner goes; stdout by default. */
   printAdminToken?: (banner: string) => void;
 }
@@ -171,6 +172,7 @@ export async function startMaster(
     logger,
     graceSeconds: config.gracePeriodSeconds,
     debounceMs: config.syncDebounceMs,
+    maxWaitMs: config.syncMaxWaitMs,
     cron: config.reconcileCron,
     observeReconcileSeconds: (seconds) => master.metrics.reconcileDuration.observe({ kind: 'full' }, seconds),
     ...(options.now ? { now: () => new Date(options.now!()) } : {}),
@@ -186,6 +188,7 @@ export async function startMaster(
     accountId: config.cloudflareAccountId,
     reportIntervalSeconds: config.reportIntervalSeconds,
     cloudflaredImage: config.cloudflaredImage,
+    trustProxy: options.trustProxy ?? config.trustProxy,
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
   });
   // Offline marking needs the heartbeat interval's resolution, not the full reconcile's;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { envCloudflareTokens } from './cloudflare-tokens.js';
 import { envDockerHost } from './docker-host.js';
 import { envBool, envDurationSeconds, envEnum, envInt, envList, envString, envUrl } from './env-parsers.js';
+import { envTrustProxy } from './trust-proxy.js';
 
 function issues(
   schema: { safeParse(v: string): { success: boolean; error?: { issues: { message: string }[] } } },
@@ -114,5 +115,26 @@ describe('env parsers', () => {
     const text2 = issues(envCloudflareTokens(), text);
     expect(text2).toContain(message);
     expect(text2).not.toContain('bad token');
+  });
+
+  it.each([
+    ['false', false],
+    [' 1 ', 1],
+    ['0', 0],
+    ['loopback', ['loopback']],
+    ['10.0.0.0/8, 192.168.1.7', ['10.0.0.0/8', '192.168.1.7/32']],
+    ['LinkLocal,::1', ['linklocal', '::1/128']],
+  ])('trust proxy %j → %j', (text, value) => {
+    expect(envTrustProxy().parse(text)).toEqual(value);
+  });
+
+  it.each([
+    ['true', "would believe any client's X-Forwarded-For"],
+    ['101', 'must be at most 100 hops'],
+    ['proxy.example.com', '"proxy.example.com" is not an IP address or CIDR range'],
+    ['10.0.0.0/33', '"10.0.0.0/33" has the prefix length "/33", out of range 0-32'],
+    ['loopback,', '"" is not an IP address'],
+  ])('trust proxy rejects %j', (text, message) => {
+    expect(issues(envTrustProxy(), text)).toContain(message);
   });
 });

@@ -6,3 +6,4 @@ export * from './env-var.js';
 export * from './load-config.js';
 export * from './master-config.js';
 export * from './render-env-example.js';
+export * from './trust-proxy.js';

@@ -121,6 +121,7 @@ describe('master config', () => {
     expect(config).toMatchObject({
       port: 8080,
       host: '0.0.0.0',
+      trustProxy: false,
       adminToken: undefined,
       cloudflareApiBaseUrl: undefined,
       cloudflareTokens: undefined,

@@ -2,6 +2,7 @@ import { LOG_LEVELS } from '../logger/log-level.js';
 import { envCloudflareTokens } from './cloudflare-tokens.js';
 import { envDurationSeconds, envEnum, envInt, envString, envUrl } from './env-parsers.js';
 import { type ConfigOf, envVar, optionalEnvVar } from './env-var.js';
+import { envTrustProxy } from './trust-proxy.js';
 
 /** Five or six cron fields (node-cron syntax); node-cron itself validates the details. */
 const CRON = /^\s*\S+(\s+\S+){4,5}\s*$/;
@@ -17,6 +18,11 @@ export const masterConfigSpec = {
     doc: 'Address to listen on.',
     example: '0.0.0.0',
     defaultValue: '0.0.0.0',
+  }),
+  trustProxy: envVar('TRUST_PROXY', envTrustProxy(), {
+    doc: "Proxies in front of the master (a TLS proxy) whose X-Forwarded-For is believed, so the\nfailed-authentication limit counts each client, not the proxy: false, a hop count (1 = one\nproxy), or the proxies' addresses and ranges (loopback, 10.0.0.0/8, …).",
+    example: 'loopback',
+    defaultValue: 'false',
   }),
   dataDir: envVar('TUNNELFLEET_DATA_DIR', envString(), {
     doc: 'Directory of the SQLite database (keep it on a volume).',
@@ -70,9 +76,14 @@ export const masterConfigSpec = {
     },
   ),
   syncDebounceMs: envVar('SYNC_DEBOUNCE_MS', envInt(0, 60_000), {
-    doc: 'How long a Cloudflare sync waits for more changes to the same tunnel or zone, so a burst\nof container starts becomes one configuration write.',
-    example: '500',
-    defaultValue: '500',
+    doc: 'A tunnel or zone is synced to Cloudflare once no change has come for it for this long, so a\nburst of container starts becomes one configuration write.',
+    example: '150',
+    defaultValue: '150',
+  }),
+  syncMaxWaitMs: envVar('SYNC_MAX_WAIT_MS', envInt(0, 600_000), {
+    doc: 'Longest wait between the first unsynced change of a tunnel or zone and its sync.',
+    example: '2000',
+    defaultValue: '2000',
   }),
   cloudflaredImage: envVar('CLOUDFLARED_IMAGE', envString({ min: 1, max: 255 }), {
     doc: 'cloudflared image the agents run (sent in start_tunnel; pin a version in production).',

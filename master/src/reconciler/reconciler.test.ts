@@ -84,7 +84,8 @@ describe('publishing', () => {
   });
 
   it('folds a burst of 100 containers into at most 1 configuration PUT and 2 DNS writes', async () => {
-    world = await startReconcilerWorld(redis, { debounceMs: 1_500 });
+    // The reports of a burst come close together: one quiet window and no cap between them.
+    world = await startReconcilerWorld(redis, { debounceMs: 1_500, maxWaitMs: 60_000 });
     const { agentId, tunnelId } = await world.addAgent();
     world.emulator.clearCalls();
     await Promise.all(

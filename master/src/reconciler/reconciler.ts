@@ -25,8 +25,10 @@ export interface ReconcilerOptions {
   logger: Logger;
   /** Grace period of a stopped container's routes (GRACE_PERIOD_SECONDS, default 600). */
   graceSeconds?: number;
-  /** How long a `cf-sync` job waits for more changes to its target (default 500 ms). */
+  /** A target syncs once quiet this long (default 150 ms)… */
   debounceMs?: number;
+  /** …or this long after its first unsynced change (default 2 s). */
+  maxWaitMs?: number;
   /** Schedule of the full reconcile (RECONCILE_CRON, default every 5 minutes); null: none. */
   cron?: string | null;
   /** Called at each full reconcile, e.g. the agent service's offline marking. */
@@ -98,7 +100,8 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   queue = await createSyncQueue({
     connection: options.redisConnection,
     logger,
-    debounceMs: options.debounceMs ?? 500,
+    debounceMs: options.debounceMs ?? 150,
+    maxWaitMs: options.maxWaitMs ?? 2_000,
     process: syncTarget,
   });
 
