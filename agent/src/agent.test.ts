@@ -1,12 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MasterProcess } from '@tunnelfleet/test';
 import {
   CLOUDFLARED_IMAGE,
-  connectDockerEngine,
-  ensureTestImages,
   freePort,
+  type MasterProcess,
   TEST_WEB_IMAGE,
   uniqueName,
   waitFor,
@@ -18,6 +16,7 @@ import { type Agent, type AgentDeps, createAgent, REVOKED_KEY_MESSAGE } from './
 import { managedLabelFilter } from './cloudflared/container-spec.js';
 import { HEALTH_PATH } from './health/index.js';
 import { type RecordingProxy, startRecordingProxy } from './test-support/recording-proxy.js';
+import { connectTestDocker } from './test-support/test-docker.js';
 import { startTestMaster } from './test-support/test-master.js';
 
 const logger = pino({ level: 'silent' });
@@ -27,8 +26,7 @@ const agents: Agent[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
-  docker = await connectDockerEngine();
-  await ensureTestImages(docker);
+  docker = await connectTestDocker();
   master = await startTestMaster();
 });
 

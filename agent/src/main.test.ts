@@ -4,20 +4,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MasterProcess } from '@tunnelfleet/test';
-import {
-  CLOUDFLARED_IMAGE,
-  connectDockerEngine,
-  ensureTestImages,
-  freePort,
-  uniqueName,
-  waitFor,
-} from '@tunnelfleet/test';
+import { CLOUDFLARED_IMAGE, freePort, type MasterProcess, uniqueName, waitFor } from '@tunnelfleet/test';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REVOKED_KEY_MESSAGE } from './agent.js';
 import { managedLabelFilter } from './cloudflared/container-spec.js';
 import { HEALTH_PATH } from './health/index.js';
+import { connectTestDocker } from './test-support/test-docker.js';
 import { startTestMaster } from './test-support/test-master.js';
 
 const AGENT_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -71,8 +64,7 @@ describe('a revoked key', () => {
   let docker: Docker;
   let master: MasterProcess;
   beforeAll(async () => {
-    docker = await connectDockerEngine();
-    await ensureTestImages(docker);
+    docker = await connectTestDocker();
     master = await startTestMaster();
   });
   afterAll(async () => {

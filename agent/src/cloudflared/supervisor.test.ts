@@ -1,15 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import {
-  CLOUDFLARED_IMAGE,
-  connectDockerEngine,
-  ensureTestImages,
-  TEST_CLOUDFLARED_IMAGE,
-  uniqueName,
-  waitFor,
-} from '@tunnelfleet/test';
+import { CLOUDFLARED_IMAGE, TEST_CLOUDFLARED_IMAGE, uniqueName, waitFor } from '@tunnelfleet/test';
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connectTestDocker, removeLeftovers } from '../test-support/test-docker.js';
 import { CLOUDFLARED_LABELS, managedLabelFilter, tokenHash } from './container-spec.js';
 import { CloudflaredImageUnavailableError } from './errors.js';
 import {
@@ -29,8 +23,7 @@ const networks: string[] = [];
 const supervisors: CloudflaredSupervisor[] = [];
 
 beforeAll(async () => {
-  docker = await connectDockerEngine();
-  await ensureTestImages(docker);
+  docker = await connectTestDocker();
 });
 
 afterEach(async () => {
@@ -38,22 +31,8 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  for (const agentId of agentIds) {
-    for (const container of await managed(agentId)) {
-      await docker
-        .getContainer(container.Id)
-        .remove({ force: true })
-        .catch(() => {});
-    }
-  }
-  await Promise.all(
-    networks.map((name) =>
-      docker
-        .getNetwork(name)
-        .remove()
-        .catch(() => {}),
-    ),
-  );
+  const containers = (await Promise.all(agentIds.map((id) => managed(id)))).flat().map((c) => c.Id);
+  await removeLeftovers(docker, { containers, networks });
 });
 
 function managed(agentId: string) {

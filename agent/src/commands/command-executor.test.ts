@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from '@tunnelfleet/common';
-import { CLOUDFLARED_IMAGE, connectDockerEngine, ensureTestImages, uniqueName } from '@tunnelfleet/test';
+import { CLOUDFLARED_IMAGE, uniqueName } from '@tunnelfleet/test';
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { CLOUDFLARED_LABELS, managedLabelFilter } from '../cloudflared/container
 import { type CloudflaredSupervisor, createCloudflaredSupervisor } from '../cloudflared/supervisor.js';
 import { standaloneTunnelToken } from '../cloudflared/test-support.js';
 import { createTunnelStateCache } from '../state/index.js';
+import { connectTestDocker } from '../test-support/test-docker.js';
 import { createCommandExecutor } from './command-executor.js';
 
 const logger = pino({ level: 'silent' });
@@ -18,8 +19,7 @@ let docker: Docker;
 const cleanups: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
-  docker = await connectDockerEngine();
-  await ensureTestImages(docker);
+  docker = await connectTestDocker();
 });
 
 afterEach(async () => {

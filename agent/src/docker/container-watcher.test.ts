@@ -1,13 +1,8 @@
-import {
-  connectDockerEngine,
-  ensureTestImages,
-  TEST_WEB_IMAGE,
-  uniqueName,
-  waitFor,
-} from '@tunnelfleet/test';
+import { TEST_WEB_IMAGE, uniqueName, waitFor } from '@tunnelfleet/test';
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectTestDocker, removeLeftovers } from '../test-support/test-docker.js';
 import type { ContainerWatcher } from './container-watcher.js';
 import { watchWithView } from './test-support.js';
 
@@ -19,28 +14,12 @@ const networkIds: string[] = [];
 const watchers: ContainerWatcher[] = [];
 
 beforeAll(async () => {
-  docker = await connectDockerEngine();
-  await ensureTestImages(docker);
+  docker = await connectTestDocker();
 });
 
 afterAll(async () => {
   await Promise.all(watchers.map((watcher) => watcher.stop()));
-  await Promise.all(
-    containerIds.map((id) =>
-      docker
-        .getContainer(id)
-        .remove({ force: true })
-        .catch(() => {}),
-    ),
-  );
-  await Promise.all(
-    networkIds.map((id) =>
-      docker
-        .getNetwork(id)
-        .remove()
-        .catch(() => {}),
-    ),
-  );
+  await removeLeftovers(docker, { containers: containerIds, networks: networkIds });
 });
 
 function watch(watchLogger = logger) {

@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { MasterProcess } from '@tunnelfleet/test';
-import { freePort } from '@tunnelfleet/test';
+import { freePort, type MasterProcess } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestMaster } from '../test-support/test-master.js';
 import {
