@@ -174,7 +174,7 @@ async function main(): Promise<void> {
 
     const row = (cells: string[]) => console.log(`| ${cells.join(' | ')} |`);
     console.log(
-      `Cloudflare economy (${new Date().toISOString()}, node ${process.version}): burst of ${count} container starts on one host, default debounce 500 ms`,
+      `Cloudflare economy (${new Date().toISOString()}, node ${process.version}): burst of ${count} container starts on one host, default SYNC_DEBOUNCE_MS / SYNC_MAX_WAIT_MS`,
     );
     row(['', 'API calls', 'of which writes', 'ratio baseline / Tunnelfleet', 'converged after']);
     row(['---', '---', '---', '---', '---']);

@@ -4,7 +4,7 @@
  * system (`startFleet`: the real agent of host B on a private second engine, real master, reconciler,
  * emulator).
  * Baseline, measured in the same run: the same pipeline with the reconciler's debounce at 0, which
- * shows what the default 500 ms debounce (the price of folding a burst into one write) costs.
+ * shows what the default quiet window (SYNC_DEBOUNCE_MS, the price of folding a burst into one write) costs.
  *
  *   pnpm build && node test/dist/bench/convergence.js [starts=200] [baselineStarts=100]
  */
@@ -43,6 +43,9 @@ function published(fleet: Fleet, tunnelId: string, hostname: string): boolean {
   const config = fleet.emulator.tunnelConfig(tunnelId)?.config as { ingress?: { hostname?: string }[] };
   return (config?.ingress ?? []).some((rule) => rule.hostname === hostname);
 }
+
+/** The master's default SYNC_DEBOUNCE_MS (common/src/config/master-config.ts). */
+const DEFAULT_DEBOUNCE_MS = 150;
 
 async function measure(debounceMs: number, starts: number): Promise<LatencySummary> {
   const fleet = await startFleet({
@@ -114,8 +117,8 @@ async function main(): Promise<void> {
     row([name, String(s.n), formatMs(s.p50), formatMs(s.p90), formatMs(s.p99), formatMs(s.max)]);
   row(['', 'n', 'p50', 'p90', 'p99', 'max']);
   row(['---', '---', '---', '---', '---', '---']);
-  const ours = await measure(500, starts);
-  line('Tunnelfleet, default debounce 500 ms', ours);
+  const ours = await measure(DEFAULT_DEBOUNCE_MS, starts);
+  line(`Tunnelfleet, default debounce ${DEFAULT_DEBOUNCE_MS} ms`, ours);
   const noDebounce = await measure(0, baselineStarts);
   line('same pipeline, debounce 0 ms', noDebounce);
   console.log(
