@@ -1,3 +1,4 @@
+import type { TrustProxy } from '@tunnelfleet/common';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { type AdminRouterDeps, adminRouter } from './admin-router.js';
@@ -13,10 +14,10 @@ export interface HttpAppDeps {
   limiter: AgentRouterDeps['limiter'];
   logger: Logger;
   /**
-   * Express `trust proxy` value: set it when a TLS proxy sits in front of the master, so failed
-   * authentications are counted per client, not per proxy. Default: trust no proxy.
+   * Express `trust proxy` (`TRUST_PROXY`): set it when a TLS proxy sits in front of the master, so
+   * failed authentications are counted per client, not per proxy. Default: trust no proxy.
    */
-  trustProxy?: boolean | number | string;
+  trustProxy?: TrustProxy;
 }
 
 export function createHttpApp(deps: HttpAppDeps): Express {
