@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // tunnelfleet: the operator's CLI over the master's admin API.
 import { parseArgs } from 'node:util';
+import { runLabelsCheck } from '@tunnelfleet/common/labels-check';
 import { createAdminClient } from './admin-client.js';
 import type { CliCommand, CliContext } from './cli-context.js';
 import { CliError, EXIT, type ExitCode, UsageError } from './cli-errors.js';
 import { agentCommands } from './commands/agents.js';
 import { conflictCommands } from './commands/conflicts.js';
 import { keyCommands } from './commands/keys.js';
-import { runLabelsCli } from './commands/labels.js';
 import { reconcileCommands } from './commands/reconcile.js';
 import { routeCommands } from './commands/routes.js';
 
@@ -67,7 +67,7 @@ function masterUrl(raw: string): URL {
 async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<ExitCode | number> {
   // The label checker has its own arguments (FILE, -): hand them over untouched.
   const first = argv.find((arg) => !arg.startsWith('-'));
-  if (first === 'labels') return runLabelsCli(argv.slice(argv.indexOf('labels') + 1));
+  if (first === 'labels') return runLabelsCheck(argv.slice(argv.indexOf('labels') + 1), process);
 
   const allOptions = Object.assign({}, GLOBAL_OPTIONS, ...COMMANDS.map((c) => c.options ?? {}));
   let parsed: ReturnType<typeof parseArgs>;
