@@ -39,6 +39,7 @@ export interface MasterFixture {
       rawBody?: string;
       contentType?: string;
       signal?: AbortSignal;
+      headers?: Record<string, string>;
     },
   ): Promise<{ status: number; body: Json; headers: Headers }>;
   admin(
@@ -71,6 +72,8 @@ export async function startMasterFixture(
     hooks?: Partial<MasterHooks>;
     redis?: RedisServerHandle;
     dataDir?: string;
+    /** More variables of `masterConfigSpec`, e.g. `{ TRUST_PROXY: 'loopback' }`. */
+    env?: Record<string, string>;
   } = {},
 ): Promise<MasterFixture> {
   const redis = options.redis ?? (await startRedisServer());
@@ -90,6 +93,7 @@ export async function startMasterFixture(
     REPORT_INTERVAL_SECONDS: String(options.reportIntervalSeconds ?? 30),
     LOG_LEVEL: 'silent',
     ...(adminToken ? { TUNNELFLEET_ADMIN_TOKEN: adminToken } : {}),
+    ...options.env,
   });
   let clockOffset = 0;
   const master = await startMaster(config, {
@@ -100,7 +104,7 @@ export async function startMasterFixture(
   });
 
   const request: MasterFixture['request'] = async (method, path, opts = {}) => {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...opts.headers };
     if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
     let body: string | undefined;
     if (opts.rawBody !== undefined || opts.body !== undefined) {

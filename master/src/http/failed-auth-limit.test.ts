@@ -36,6 +36,27 @@ describe('failed authentication limit over HTTP', () => {
   });
 });
 
+describe('failed authentication limit behind a TLS proxy', () => {
+  it.each([
+    ['loopback', 'counts each forwarded client', 401],
+    ['false', 'counts every client as the proxy (the default)', 429],
+  ])('TRUST_PROXY=%s %s', async (trustProxy, _what, otherClientStatus) => {
+    const fx = await startMasterFixture({ env: { TRUST_PROXY: trustProxy } });
+    try {
+      const guess = (client: string) =>
+        fx.request('GET', '/api/v1/admin/agents', {
+          token: 'tfa_guess',
+          headers: { 'x-forwarded-for': client },
+        });
+      for (let i = 0; i < 20; i++) expect((await guess('203.0.113.1')).status).toBe(401);
+      expect((await guess('203.0.113.1')).status).toBe(429);
+      expect((await guess('203.0.113.2')).status).toBe(otherClientStatus);
+    } finally {
+      await fx.close();
+    }
+  });
+});
+
 describe('createFailedAuthLimiter', () => {
   it('counts per address and forgets after the window', () => {
     let now = 0;
