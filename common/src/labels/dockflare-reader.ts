@@ -21,10 +21,8 @@ const ORIGIN_STRINGS: Record<string, OriginKey> = {
   originsrvname: 'originServerName',
   httpHostHeader: 'httpHostHeader',
 };
-const ACCESS_KEYS = [
-  'access.policy',
-  'access.group',
-  'access.groups',
+/** What an access group overrides: DockFlare takes these from the group when there is one. */
+const ACCESS_SETTINGS = [
   'access.name',
   'access.session_duration',
   'access.app_launcher_visible',
@@ -32,6 +30,7 @@ const ACCESS_KEYS = [
   'access.auto_redirect_to_identity',
   'access.custom_rules',
 ];
+const ACCESS_KEYS = ['access.policy', 'access.group', 'access.groups', ...ACCESS_SETTINGS];
 const ROUTE_KEYS = [
   'hostname',
   'service',
@@ -167,16 +166,8 @@ function buildAccess(
     : [];
   if (groups.length === 0 && policy === 'bypass') groups.push(BYPASS_GROUP);
   if (groups.length === 0 && policy === 'authenticate') groups.push('authenticated-default');
-  const settings = [
-    'access.name',
-    'access.session_duration',
-    'access.app_launcher_visible',
-    'access.allowed_idps',
-    'access.auto_redirect_to_identity',
-    'access.custom_rules',
-  ];
   if (groups.length > 0) {
-    for (const key of settings) {
+    for (const key of ACCESS_SETTINGS) {
       const field = get(key);
       if (field)
         problems.push(
