@@ -82,28 +82,35 @@ export type RouteWrite = Omit<RouteRecord, 'id' | 'createdAt' | 'updatedAt' | 'p
   problems: readonly unknown[];
 };
 
+/** What a write sets on a new row and an existing one alike: each column with its value. */
+const WRITTEN: readonly (readonly [column: string, value: (route: RouteWrite) => unknown])[] = [
+  ['container_name', (route) => route.containerName],
+  ['hostname', (route) => route.hostname],
+  ['path', (route) => route.path],
+  ['service', (route) => route.service],
+  ['zone', (route) => route.zone],
+  ['tunnel_name', (route) => route.tunnelName],
+  ['spec', (route) => JSON.stringify(route.spec)],
+  ['status', (route) => route.status],
+  ['status_message', (route) => route.statusMessage],
+  ['problems', (route) => JSON.stringify(route.problems)],
+  ['delete_after', (route) => route.deleteAfter],
+  ['claimed_at', (route) => route.claimedAt],
+];
+const WRITTEN_COLUMNS = WRITTEN.map(([column]) => column);
+const writtenValues = (route: RouteWrite) => WRITTEN.map(([, value]) => value(route));
+
+const INSERT_ROUTE = `INSERT INTO routes (agent_id, container_id, route_key, ${WRITTEN_COLUMNS.join(', ')},
+   created_at, updated_at) VALUES (?, ?, ?, ${WRITTEN_COLUMNS.map(() => '?').join(', ')}, ?, ?)`;
+const UPDATE_ROUTE = `UPDATE routes SET ${WRITTEN_COLUMNS.map((column) => `${column} = ?`).join(', ')},
+   updated_at = ? WHERE id = ?`;
+
 export function insertRoute(db: SqliteDatabase, route: RouteWrite, at: string): number {
-  const result = statement(
-    db,
-    `INSERT INTO routes (agent_id, container_id, container_name, route_key, hostname, path, service, zone,
-       tunnel_name, spec, status, status_message, problems, delete_after, claimed_at, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(
+  const result = statement(db, INSERT_ROUTE).run(
     route.agentId,
     route.containerId,
-    route.containerName,
     route.routeKey,
-    route.hostname,
-    route.path,
-    route.service,
-    route.zone,
-    route.tunnelName,
-    JSON.stringify(route.spec),
-    route.status,
-    route.statusMessage,
-    JSON.stringify(route.problems),
-    route.deleteAfter,
-    route.claimedAt,
+    ...writtenValues(route),
     at,
     at,
   );
@@ -111,27 +118,7 @@ export function insertRoute(db: SqliteDatabase, route: RouteWrite, at: string): 
 }
 
 export function updateRoute(db: SqliteDatabase, id: number, route: RouteWrite, at: string): void {
-  statement(
-    db,
-    `UPDATE routes SET container_name = ?, hostname = ?, path = ?, service = ?, zone = ?, tunnel_name = ?,
-       spec = ?, status = ?, status_message = ?, problems = ?, delete_after = ?, claimed_at = ?, updated_at = ?
-     WHERE id = ?`,
-  ).run(
-    route.containerName,
-    route.hostname,
-    route.path,
-    route.service,
-    route.zone,
-    route.tunnelName,
-    JSON.stringify(route.spec),
-    route.status,
-    route.statusMessage,
-    JSON.stringify(route.problems),
-    route.deleteAfter,
-    route.claimedAt,
-    at,
-    id,
-  );
+  statement(db, UPDATE_ROUTE).run(...writtenValues(route), at, id);
 }
 
 /** Sets status and message; false when both were already so (nothing written). */
