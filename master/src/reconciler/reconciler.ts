@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from '@tunnelfleet/common';
 import { type ScheduledTask, schedule } from 'node-cron';
 import type { MasterHooks } from '../agents/ports.js';
@@ -146,7 +147,11 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
       }
     }
     for (const agent of listAgents(db)) {
-      if (agent.status !== 'revoked') await engine.syncAgentRoutes(agent.id, { notify: false });
+      if (agent.status === 'revoked') continue;
+      await engine.syncAgentRoutes(agent.id, { notify: false });
+      // SQLite calls are synchronous: give the event loop back between agents, or a fleet-wide
+      // reconcile holds every heartbeat and long-poll of the API for seconds.
+      await yieldToEventLoop();
     }
     engine.expireGracePeriods();
     const targets = await allTargets();
