@@ -52,7 +52,11 @@ async function main(): Promise<void> {
   const fleet = await startFleet({
     secondEngine: SECOND_ENGINE,
     masterEnv: { REPORT_INTERVAL_SECONDS: '30', LOG_LEVEL: 'warn' },
-    agentEnv: { REPORT_INTERVAL_SECONDS: '30' },
+    // AGENT_NODE_OPTIONS: the V8 flags the agent image runs with (deploy/agent.Dockerfile), to compare.
+    agentEnv: {
+      REPORT_INTERVAL_SECONDS: '30',
+      ...(process.env.AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.AGENT_NODE_OPTIONS } : {}),
+    },
   });
   try {
     // Host B: its engine is private to this run, so the agent sees only these containers.
