@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { open, readFile, rm } from 'node:fs/promises';
 import {
   CLOUDFLARED_IMAGE,
   connectDockerEngine,
   ensureTestImages,
+  signalDockerd,
+  startDockerd,
   TEST_WEB_IMAGE,
   uniqueName,
   waitFor,
@@ -18,12 +18,7 @@ import { standaloneTunnelToken } from '../cloudflared/test-support.js';
 import type { ContainerWatcher } from './container-watcher.js';
 import { watchWithView } from './test-support.js';
 
-// Restarts the machine's Docker engine: other tests using Docker at that moment may fail during
-// the outage, which is kept to the few seconds dockerd needs to come back.
-const DOCKER_PID_FILE = '/var/run/docker.pid';
-const CONTAINERD_PID_FILE = '/var/run/docker/containerd/containerd.pid';
-const DOCKERD_LOG = '/var/log/dockerd.log';
-
+// Restarts the machine's Docker engine: runs in the `disruptive` project, alone.
 let docker: Docker;
 let watcher: ContainerWatcher | undefined;
 let supervisor: CloudflaredSupervisor | undefined;
@@ -52,52 +47,6 @@ afterAll(async () => {
     .remove()
     .catch(() => {});
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function pidFrom(file: string): Promise<number | undefined> {
-  const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-/** Kills dockerd as a crash would (its containerd goes with it); throws before killing if none is found. */
-async function crashDockerd() {
-  const dockerdPid = await pidFrom(DOCKER_PID_FILE);
-  if (dockerdPid === undefined || !isAlive(dockerdPid))
-    throw new Error(`no running dockerd found in ${DOCKER_PID_FILE}`);
-  const containerdPid = await pidFrom(CONTAINERD_PID_FILE);
-  process.kill(dockerdPid, 'SIGKILL');
-  return async function waitUntilGone() {
-    await waitFor(() => !isAlive(dockerdPid), { description: 'dockerd to exit' });
-    // Starting again before containerd is gone would race for its socket.
-    if (containerdPid !== undefined) {
-      await waitFor(() => !isAlive(containerdPid), { description: 'containerd to exit' });
-    }
-  };
-}
-
-/** Starts dockerd the way scripts/provision does, after removing the pid files a crash leaves. */
-async function startDockerd() {
-  await rm(DOCKER_PID_FILE, { force: true });
-  await rm(CONTAINERD_PID_FILE, { force: true });
-  const log = await open(DOCKERD_LOG, 'a');
-  try {
-    spawn('dockerd', [], { detached: true, stdio: ['ignore', log.fd, log.fd] }).unref();
-  } finally {
-    await log.close();
-  }
-  await waitFor(() => docker.ping().then(() => true), {
-    description: 'dockerd to answer again',
-    timeoutMs: 30_000,
-  });
-}
 
 async function createLabelled(start: boolean) {
   const container = await docker.createContainer({
@@ -141,12 +90,12 @@ describe('a Docker daemon restart', () => {
       description: 'the watcher to see both containers',
     });
 
-    const waitUntilGone = await crashDockerd();
+    const waitUntilGone = await signalDockerd('SIGKILL');
     try {
       await waitUntilGone();
       await waitFor(() => !watcher?.dockerReachable, { description: 'the watcher to notice the outage' });
     } finally {
-      await startDockerd();
+      await startDockerd(docker);
     }
     // Made as soon as the engine answers: whether the watcher catches them as events or in its
     // relist depends on its backoff, and both paths must end in the same view.

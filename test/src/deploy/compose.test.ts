@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CloudflareEmulator, startCloudflareEmulator } from '../cloudflare-emulator/index.js';
 import { connectDockerEngine } from '../harness/docker-engine.js';
 import { freePort } from '../harness/free-port.js';
+import { hostAddressForEngine } from '../harness/host-network.js';
 import { ensureTestImages, TEST_WEB_IMAGE } from '../harness/test-images.js';
 import { uniqueName } from '../harness/unique-name.js';
 import { waitFor } from '../harness/wait-for.js';
 import { type ComposeProject, composeProject, requireDockerCompose } from './compose-project.js';
-import { hostAddressForContainers } from './host-address.js';
 
 /**
  * The operator's path end to end: both images built offline from locally made bases, master +
@@ -70,7 +70,7 @@ beforeAll(async () => {
     maxBuffer: 64 * 1024 * 1024,
   });
 
-  const hostIp = hostAddressForContainers();
+  const hostIp = await hostAddressForEngine(docker);
   const emulatorPort = await freePort('0.0.0.0');
   emulator = await startCloudflareEmulator({
     host: '0.0.0.0',

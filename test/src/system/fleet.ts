@@ -10,6 +10,7 @@ import {
 import { connectDockerEngine } from '../harness/docker-engine.js';
 import { freePort } from '../harness/free-port.js';
 import { HarnessError } from '../harness/harness-error.js';
+import { hostAddressForEngine } from '../harness/host-network.js';
 import {
   type RedisServerHandle,
   type RedisServerOptions,
@@ -100,7 +101,7 @@ export interface Fleet {
 
 /**
  * The whole system in processes: a private redis-server, the Cloudflare emulator (its edge
- * reachable from containers of both engines through the docker0 gateway address), the master,
+ * reachable from containers of both engines at an address of this host), the master,
  * and two agents as two hosts — host A on the main engine, host B on a second engine.
  */
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
@@ -275,17 +276,15 @@ async function removeContainers(docker: Docker, filters: Record<string, string[]
 }
 
 /**
- * The emulator on 0.0.0.0 with its edge URL on the docker0 gateway address: containers of the
- * main engine reach it through their bridge, and those of the second engine (no NAT, own
- * bridges) through the host's routing, since the address is local to the host.
+ * The emulator on 0.0.0.0 with its edge URL on an address of this host that containers reach
+ * (`hostAddressForEngine`): containers of the main engine through their bridge, and those of
+ * the second engine (no NAT, own bridges) through the host's routing, since the address is local.
  */
 async function startEmulatorForContainers(
   main: Docker,
   options: Omit<CloudflareEmulatorOptions, 'host' | 'port' | 'edgeUrl'>,
 ): Promise<CloudflareEmulator> {
-  const bridge = await main.getNetwork('bridge').inspect();
-  const gateway = bridge.IPAM?.Config?.[0]?.Gateway as string | undefined;
-  if (!gateway) throw new HarnessError('the main Docker engine has no default bridge gateway (docker0)');
+  const hostAddress = await hostAddressForEngine(main);
   for (let attempt = 1; ; attempt++) {
     const port = await freePort('0.0.0.0');
     try {
@@ -293,7 +292,7 @@ async function startEmulatorForContainers(
         ...options,
         host: '0.0.0.0',
         port,
-        edgeUrl: `http://${gateway}:${port}`,
+        edgeUrl: `http://${hostAddress}:${port}`,
       });
     } catch (error) {
       if (attempt >= 5 || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
