@@ -1,5 +1,5 @@
 import type { TrustProxy } from '@tunnelfleet/common';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { type AdminRouterDeps, adminRouter } from './admin-router.js';
 import { type AgentRouterDeps, agentRouter } from './agent-router.js';
@@ -20,10 +20,35 @@ export interface HttpAppDeps {
   trustProxy?: TrustProxy;
 }
 
+const UNTRUSTED_PROXY_WARNING_INTERVAL_MS = 10 * 60_000;
+
+/**
+ * A request with `X-Forwarded-For` while no proxy is trusted most likely came through a proxy
+ * that `TRUST_PROXY` does not name: every client then shares the proxy's address, and failed
+ * logins are counted for all of them together. Said at most every ten minutes, not per request.
+ */
+function warnOfUntrustedProxy(logger: Logger): RequestHandler {
+  let warnedAt = Number.NEGATIVE_INFINITY;
+  return (req, _res, next) => {
+    if (
+      req.headers['x-forwarded-for'] !== undefined &&
+      Date.now() - warnedAt >= UNTRUSTED_PROXY_WARNING_INTERVAL_MS
+    ) {
+      warnedAt = Date.now();
+      logger.warn(
+        { remoteAddress: req.socket.remoteAddress },
+        'request with X-Forwarded-For while TRUST_PROXY trusts no proxy: clients behind that proxy share its address; set TRUST_PROXY (docs/operations.md)',
+      );
+    }
+    next();
+  };
+}
+
 export function createHttpApp(deps: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.trustProxy ?? false);
+  if (!deps.trustProxy) app.use(warnOfUntrustedProxy(deps.logger));
   const openApi = buildOpenApiDocument();
   app.get(OPENAPI_PATH, (_req, res) => {
     res.json(openApi);

@@ -1,11 +1,11 @@
-import { AuthenticationError } from '@tunnelfleet/common';
+import { AuthenticationError, parseApiKey } from '@tunnelfleet/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { adminTokenMatches } from '../keys/admin-token.js';
 import { findPresentedAgentKey } from '../keys/agent-key-issuer.js';
 import { type AgentKeyRecord, touchAgentKey } from '../store/agent-keys.js';
 import { type AgentRecord, findAgentByKey } from '../store/agents.js';
 import type { SqliteDatabase } from '../store/database.js';
-import type { FailedAuthLimiter } from './failed-auth-limiter.js';
+import type { FailedAuthLimiter, FailedAuthSubjects } from './failed-auth-limiter.js';
 
 /** What agent authentication leaves on `res.locals` for the handlers. */
 export interface AgentCaller {
@@ -30,20 +30,23 @@ function clientAddress(req: Request): string {
  */
 const REFUSED = 'missing, invalid or revoked credentials';
 
+/** 401, or 429 once the caller's address or presented key has failed too often. */
+function refusal(limiter: FailedAuthLimiter, subjects: FailedAuthSubjects): Error {
+  return limiter.recordFailure(subjects) ?? new AuthenticationError(REFUSED);
+}
+
 /**
  * Agent requests: `Authorization: Bearer tfk_<id>_<secret>`. The key and its agent are read from
  * SQLite on every request, so a revocation is effective at the very next one.
  */
 export function agentAuthentication(db: SqliteDatabase, limiter: FailedAuthLimiter): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    const address = clientAddress(req);
-    limiter.assertAllowed(address);
     const presented = bearerToken(req);
     const key = presented === undefined ? null : findPresentedAgentKey(db, presented);
     const agent = key ? findAgentByKey(db, key.id) : undefined;
     if (!key || key.revokedAt !== null || agent?.status === 'revoked') {
-      limiter.recordFailure(address);
-      throw new AuthenticationError(REFUSED);
+      const keyId = presented === undefined ? undefined : parseApiKey(presented)?.keyId;
+      throw refusal(limiter, { address: clientAddress(req), ...(keyId ? { keyId } : {}) });
     }
     touchAgentKey(db, key.id);
     res.locals.caller = { key, agent } satisfies AgentCaller;
@@ -58,12 +61,9 @@ export function agentCaller(res: Response): AgentCaller {
 /** Admin requests: `Authorization: Bearer <admin token>`, checked against its stored hash. */
 export function adminAuthentication(adminTokenHash: string, limiter: FailedAuthLimiter): RequestHandler {
   return (req: Request, _res: Response, next: NextFunction) => {
-    const address = clientAddress(req);
-    limiter.assertAllowed(address);
     const presented = bearerToken(req);
     if (presented === undefined || !adminTokenMatches(presented, adminTokenHash)) {
-      limiter.recordFailure(address);
-      throw new AuthenticationError(REFUSED);
+      throw refusal(limiter, { address: clientAddress(req) });
     }
     next();
   };
