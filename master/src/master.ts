@@ -35,6 +35,8 @@ export interface MasterDeps {
   now?: () => number;
   /** `TRUST_PROXY`; `startMaster` takes it from the configuration unless given. */
   trustProxy?: TrustProxy;
+  /** `METRICS_TOKEN`: the bearer token `/metrics` requires, if any. */
+  metricsToken?: string;
   /** Where the generated admin token banner goes; stdout by default. */
   printAdminToken?: (banner: string) => void;
 }
@@ -103,6 +105,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     admin: { db: deps.db, adminTokenHash: admin.hash, agents, heartbeats, hooks },
     health: {
       registry: metrics.registry,
+      ...(deps.metricsToken === undefined ? {} : { metricsToken: deps.metricsToken }),
       checks: {
         sqlite: () => deps.db.prepare('SELECT 1').get(),
         redis: async () => {
@@ -142,6 +145,7 @@ export async function startMaster(
     config.cloudflareApiToken,
     ...(config.cloudflareTokens ?? []).map((entry) => entry.token),
     ...(config.adminToken ? [config.adminToken] : []),
+    ...(config.metricsToken ? [config.metricsToken] : []),
   ];
   const logger = options.logger ?? createLogger({ name: 'master', level: config.logLevel, secrets });
   const db = openDatabase(config.dataDir);
@@ -190,6 +194,7 @@ export async function startMaster(
     cloudflaredImage: config.cloudflaredImage,
     trustProxy: options.trustProxy ?? config.trustProxy,
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+    ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
   });
   // Offline marking needs the heartbeat interval's resolution, not the full reconcile's;
   // the same tick retries tunnel deletions of revocations Cloudflare refused earlier.

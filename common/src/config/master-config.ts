@@ -40,6 +40,12 @@ export const masterConfigSpec = {
     defaultDoc: 'one is generated at first start, printed once and stored hashed',
     secret: true,
   }),
+  metricsToken: optionalEnvVar('METRICS_TOKEN', envString({ min: 32, max: 512 }), {
+    doc: 'Bearer token that GET /metrics then requires (Prometheus: authorization.credentials).\nSecret.',
+    example: '<32 or more random characters>',
+    defaultDoc: '/metrics answers anyone who reaches the port: keep it to your monitoring network',
+    secret: true,
+  }),
   cloudflareApiToken: envVar('CLOUDFLARE_API_TOKEN', envString({ min: 8, max: 512 }), {
     doc: 'Default Cloudflare API token (Tunnel edit, DNS edit, Access edit). Secret.',
     example: '<40-character Cloudflare API token>',

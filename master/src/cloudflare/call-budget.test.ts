@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CallEvent } from './call-budget.js';
+import { CallBudgetQueueFullError, type CallEvent } from './call-budget.js';
 import { busiestWindow, startTestWorld, type TestWorld, until } from './cloudflare-test-world.js';
 
 describe('call budget against the emulator', () => {
@@ -55,5 +55,24 @@ describe('call budget against the emulator', () => {
     const zone = await creds.resolveZone('app.example.com');
     expect(zone.zoneName).toBe('example.com');
     expect(creds.account().budget.counters()).toMatchObject({ ok: 1, server_error: 2, network_error: 1 });
+  });
+
+  it('refuses calls beyond its queue bound with a typed error, says so once, and takes calls again once it drains', async () => {
+    world = await startTestWorld();
+    const full: { token: string; queued: number }[] = [];
+    const creds = world.credentials({
+      budget: { limit: 2, windowMs: 60_000, safetyMargin: 0, maxQueued: 3, onQueueFull: (e) => full.push(e) },
+    });
+    const budget = creds.account().budget;
+    const url = `${world.emulator.baseUrl}/user/tokens/verify`;
+    const sent = [budget.fetch(url), budget.fetch(url)];
+    await Promise.all(sent);
+    // The window is used up: these three wait for a minute.
+    const waiting = [budget.fetch(url), budget.fetch(url), budget.fetch(url)];
+    expect(budget.queued()).toBe(3);
+    await expect(budget.fetch(url)).rejects.toBeInstanceOf(CallBudgetQueueFullError);
+    await expect(budget.fetch(url)).rejects.toThrow(/3 requests already wait/);
+    expect(full).toEqual([{ token: budget.tokenName, queued: 3 }]);
+    for (const call of waiting) call.catch(() => {});
   });
 });

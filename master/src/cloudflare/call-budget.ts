@@ -23,8 +23,30 @@ export interface CallBudgetOptions {
   maxRateLimitWaits?: number;
   /** Pause used when a 429 carries no usable Retry-After. */
   defaultRetryAfterMs?: number;
+  /**
+   * Most requests that may wait for a slot at once (default 10,000: about 45 minutes of
+   * Cloudflare's budget, room for a whole fleet enrolling at once). One more is refused with
+   * `CallBudgetQueueFullError`.
+   */
+  maxQueued?: number;
   /** Called after every request, for metrics (e.g. a prom-client counter). */
   onCall?: (event: CallEvent) => void;
+  /** Called when the queue becomes full (once, until it has room again), e.g. to log it. */
+  onQueueFull?: (event: { token: string; queued: number }) => void;
+}
+
+/**
+ * A request refused because too many already wait for this token's budget: without a bound, a
+ * flood of callers (or a loop) would pile up promises for hours and hide the cause.
+ */
+export class CallBudgetQueueFullError extends Error {
+  constructor(
+    readonly tokenName: string,
+    readonly queued: number,
+  ) {
+    super(`${queued} requests already wait for the Cloudflare call budget of token "${tokenName}"`);
+    this.name = 'CallBudgetQueueFullError';
+  }
 }
 
 export interface RetryOptions {
@@ -42,6 +64,8 @@ export interface CallBudget {
   inWindow(): number;
   /** Effective per-window ceiling after the safety margin. */
   readonly ceiling: number;
+  /** Requests waiting for a slot now. */
+  queued(): number;
 }
 
 const DEFAULTS = {
@@ -75,6 +99,9 @@ export function createCallBudget(tokenName: string, options: CallBudgetOptions =
   const slots: { done: number }[] = [];
   let pausedUntil = 0;
   let queueTail: Promise<void> = Promise.resolve();
+  const maxQueued = opts.maxQueued ?? 10_000;
+  let queued = 0;
+  let full = false;
   let wake: (() => void) | undefined;
   const counters: CallCounters = {
     ok: 0,
@@ -112,7 +139,16 @@ export function createCallBudget(tokenName: string, options: CallBudgetOptions =
 
   // FIFO: each request queues behind the previous one, so a burst cannot starve an older call.
   function acquire(): Promise<{ done: number }> {
-    const turn = queueTail.then(waitForSlot);
+    if (queued >= maxQueued) {
+      if (!full) opts.onQueueFull?.({ token: tokenName, queued });
+      full = true;
+      return Promise.reject(new CallBudgetQueueFullError(tokenName, queued));
+    }
+    full = false;
+    queued++;
+    const turn = queueTail.then(waitForSlot).finally(() => {
+      queued--;
+    });
     queueTail = turn.then(
       () => {},
       () => {},
@@ -163,6 +199,7 @@ export function createCallBudget(tokenName: string, options: CallBudgetOptions =
     tokenName,
     fetch: budgetedFetch as typeof fetch,
     ceiling,
+    queued: () => queued,
     counters: () => ({ ...counters }),
     inWindow: () => {
       prune(Date.now());

@@ -1,7 +1,12 @@
 import type { Logger } from '@tunnelfleet/common';
 import { type AccessSyncInput, type AccessSyncResult, syncAccessApps } from './access.js';
 import type { CallCounters } from './call-budget.js';
-import { type CloudflareConfig, createCredentials, type ResolvedZone } from './cloudflare-credentials.js';
+import {
+  type CloudflareConfig,
+  type Credentials,
+  createCredentials,
+  type ResolvedZone,
+} from './cloudflare-credentials.js';
 import { type DnsOptions, type DnsSyncInput, type DnsSyncResult, syncDnsRecords } from './dns.js';
 import { toLayerError } from './errors.js';
 import {
@@ -13,7 +18,12 @@ import { createTunnels, type Tunnels } from './tunnels.js';
 
 export interface CloudflareLayerConfig extends CloudflareConfig {
   dns?: DnsOptions;
+  /** How long a token check is reused (default 60 s). */
+  tokenCheckTtlMs?: number;
 }
+
+/** `/readyz` is unauthenticated: one verify call per probe would let anyone drain the budget. */
+const TOKEN_CHECK_TTL_MS = 60_000;
 
 export interface TokenCheck {
   name: string;
@@ -28,7 +38,10 @@ export interface CloudflareLayer {
   syncAccessApps(input: AccessSyncInput): Promise<AccessSyncResult>;
   resolveZone(hostname: string, zone?: string): Promise<ResolvedZone>;
   invalidateZones(tokenName?: string): void;
-  /** Asks Cloudflare whether each configured token is valid and active. */
+  /**
+   * Whether each configured token is valid and active. Cloudflare is asked at most once per TTL,
+   * and callers that come while a check runs share it.
+   */
   verifyTokens(): Promise<TokenCheck[]>;
   /** Calls per token name, by result (for metrics). */
   callCounters(): Record<string, CallCounters>;
@@ -39,8 +52,18 @@ export interface CloudflareLayer {
  * one after the other (each is read-merge-write, so two at once could undo each other).
  */
 export function createCloudflareLayer(config: CloudflareLayerConfig, logger: Logger): CloudflareLayer {
-  const creds = createCredentials(config);
   const log = logger.child({ component: 'cloudflare' });
+  const creds = createCredentials({
+    ...config,
+    budget: {
+      ...config.budget,
+      onQueueFull: ({ token, queued }) =>
+        log.warn(
+          { token, queued },
+          'Cloudflare call budget queue is full: further calls are refused until it drains',
+        ),
+    },
+  });
   const tails = new Map<string, Promise<unknown>>();
   const serialized = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
     const run = (tails.get(key) ?? Promise.resolve()).then(fn, fn);
@@ -92,21 +115,41 @@ export function createCloudflareLayer(config: CloudflareLayerConfig, logger: Log
       }),
     resolveZone: (hostname, zone) => creds.resolveZone(hostname, zone),
     invalidateZones: (tokenName) => creds.invalidateZones(tokenName),
-    verifyTokens: () =>
-      Promise.all(
-        creds.handles().map(async (handle) => {
-          try {
-            const reply = await handle.client.user.tokens.verify();
-            return { name: handle.name, ok: reply.status === 'active', message: `token is ${reply.status}` };
-          } catch (err) {
-            return {
-              name: handle.name,
-              ok: false,
-              message: toLayerError(err, handle.name, 'verify token').message,
-            };
-          }
-        }),
-      ),
+    verifyTokens: createTokenVerifier(creds, config.tokenCheckTtlMs ?? TOKEN_CHECK_TTL_MS),
     callCounters: () => Object.fromEntries(creds.handles().map((h) => [h.name, h.budget.counters()])),
+  };
+}
+
+function createTokenVerifier(creds: Credentials, ttlMs: number): () => Promise<TokenCheck[]> {
+  const verifyAll = () =>
+    Promise.all(
+      creds.handles().map(async (handle) => {
+        try {
+          const reply = await handle.client.user.tokens.verify();
+          return { name: handle.name, ok: reply.status === 'active', message: `token is ${reply.status}` };
+        } catch (err) {
+          return {
+            name: handle.name,
+            ok: false,
+            message: toLayerError(err, handle.name, 'verify token').message,
+          };
+        }
+      }),
+    );
+  let current: Promise<TokenCheck[]> | undefined;
+  let settledAt = Number.NEGATIVE_INFINITY;
+  return () => {
+    // One check in flight at a time, shared by every caller, and its result kept for the TTL
+    // after it settles. A check never rejects (failures are results), so nothing poisons it.
+    const inFlight = current !== undefined && settledAt === Number.NEGATIVE_INFINITY;
+    if (!current || (!inFlight && Date.now() - settledAt >= ttlMs)) {
+      settledAt = Number.NEGATIVE_INFINITY;
+      const check = verifyAll();
+      current = check;
+      void check.then(() => {
+        if (current === check) settledAt = Date.now();
+      });
+    }
+    return current;
   };
 }

@@ -1,5 +1,7 @@
+import { AuthenticationError } from '@tunnelfleet/common';
 import { Router } from 'express';
 import type { Registry } from 'prom-client';
+import { hashSecret, secretMatchesHash } from '../keys/secret-hash.js';
 
 /** One dependency check of `/readyz`; throws (or rejects) when the dependency is not usable. */
 export type ReadinessCheck = () => unknown;
@@ -10,6 +12,8 @@ export interface HealthRouterDeps {
   registry: Registry;
   /** Upper bound of one check, so a hung dependency makes the master unready instead of hanging. */
   checkTimeoutMs?: number;
+  /** `METRICS_TOKEN`: when set, `/metrics` requires it as a bearer token. */
+  metricsToken?: string;
 }
 
 async function runCheck(
@@ -49,7 +53,14 @@ export function healthRouter(deps: HealthRouterDeps): Router {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unready', checks });
   });
 
-  router.get('/metrics', async (_req, res) => {
+  const metricsTokenHash = deps.metricsToken === undefined ? undefined : hashSecret(deps.metricsToken);
+  router.get('/metrics', async (req, res) => {
+    if (metricsTokenHash !== undefined) {
+      const presented = /^Bearer (\S+)$/.exec(req.get('authorization') ?? '')?.[1];
+      if (presented === undefined || !secretMatchesHash(presented, metricsTokenHash)) {
+        throw new AuthenticationError('GET /metrics requires the METRICS_TOKEN bearer token');
+      }
+    }
     res.type(deps.registry.contentType).send(await deps.registry.metrics());
   });
 

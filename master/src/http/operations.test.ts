@@ -73,13 +73,41 @@ describe('operations endpoints and admin resources', () => {
       status: 'ready',
       checks: { sqlite: { ok: true }, redis: { ok: true }, cloudflare: { ok: true } },
     });
+  });
 
-    fx.emulator.faults.set({ failNext: { route: '*', status: 403, count: 10 } });
-    const cloudflareDown = await fx.request('GET', '/readyz');
-    fx.emulator.faults.clear();
-    expect(cloudflareDown.status).toBe(503);
-    expect(cloudflareDown.body.checks.cloudflare.ok).toBe(false);
-    expect(cloudflareDown.body.checks.redis.ok).toBe(true);
+  it('/readyz reports a refused Cloudflare token as unready', async () => {
+    const down = await startMasterFixture();
+    try {
+      down.emulator.faults.set({ failNext: { route: '*', status: 403, count: 10 } });
+      const cloudflareDown = await down.request('GET', '/readyz');
+      expect(cloudflareDown.status).toBe(503);
+      expect(cloudflareDown.body.checks.cloudflare.ok).toBe(false);
+      expect(cloudflareDown.body.checks.redis.ok).toBe(true);
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('/readyz, unauthenticated, cannot spend the Cloudflare budget: 200 probes, one token check', async () => {
+    const isVerify = (call: { path: string }) => call.path.endsWith('/user/tokens/verify');
+    const before = fx.emulator.calls().filter(isVerify).length;
+    const answers = await Promise.all(Array.from({ length: 200 }, () => fx.request('GET', '/readyz')));
+    expect(answers.every((answer) => answer.status === 200)).toBe(true);
+    expect(fx.emulator.calls().filter(isVerify).length - before).toBeLessThanOrEqual(1);
+  });
+
+  it('/metrics requires METRICS_TOKEN when one is set', async () => {
+    const metricsToken = 'm'.repeat(40);
+    const guarded = await startMasterFixture({ env: { METRICS_TOKEN: metricsToken } });
+    try {
+      expect((await guarded.request('GET', '/metrics')).status).toBe(401);
+      expect((await guarded.request('GET', '/metrics', { token: 'n'.repeat(40) })).status).toBe(401);
+      const allowed = await guarded.request('GET', '/metrics', { token: metricsToken });
+      expect(allowed.status).toBe(200);
+      expect(allowed.body).toContain('tunnelfleet_agents_online');
+    } finally {
+      await guarded.close();
+    }
   });
 
   it('/metrics exposes the named series', async () => {
