@@ -71,13 +71,20 @@ export const networkNameSchema = z
   .max(PROTOCOL_LIMITS.nameLength)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a Docker network name');
 
-/** Human-readable name without control characters. */
+/**
+ * Human-readable name (agents, keys, hosts) as shown in the CLI, the API and logs. Control
+ * characters (C0, DEL, C1: \p{Cc}), format characters (bidi overrides and isolates such as U+202E,
+ * zero-width characters, the BOM: \p{Cf}) and line or paragraph separators are refused: they let
+ * `prod-db\u202e…` display as another name, or forge extra lines in a table or a log.
+ */
 export const nameSchema = z
   .string()
   .min(1)
   .max(PROTOCOL_LIMITS.nameLength)
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters');
+  .regex(
+    /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u,
+    'no control, format (bidi, zero-width) or line-separator characters',
+  );
 
 /** Free text (reasons, error messages). */
 export const messageSchema = z.string().max(PROTOCOL_LIMITS.messageLength);

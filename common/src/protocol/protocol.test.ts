@@ -69,12 +69,21 @@ describe('register', () => {
 
   it('accepts a request with and without docker info', () => {
     expect(registerRequestSchema.parse(valid)).toEqual(valid);
+    expect(registerRequestSchema.parse({ ...valid, name: 'Büro-Server ☁ 東京' }).name).toBe(
+      'Büro-Server ☁ 東京',
+    );
     expect(registerRequestSchema.parse({ ...valid, docker: null, agentId: 'ag_1' }).agentId).toBe('ag_1');
   });
 
   it.each([
     ['missing name', ['name'], undefined, 'name'],
     ['name with newline', ['name'], 'a\nb', 'control'],
+    ['name with a right-to-left override', ['name'], 'prod-db\u202egpj.exe', 'bidi'],
+    ['name with a bidi isolate', ['name'], 'prod\u2066db', 'bidi'],
+    ['name with a C1 control', ['name'], 'prod\u0085db', 'control'],
+    ['name with a zero-width space', ['name'], 'prod\u200bdb', 'zero-width'],
+    ['name with a line separator', ['name'], 'prod\u2028db', 'line-separator'],
+    ['hostname with a bidi override', ['hostname'], 'host\u202e', 'bidi'],
     ['huge name', ['name'], 'x'.repeat(10_000), 'name'],
     ['number version', ['agentVersion'], 1, 'agentVersion'],
     ['extra field', ['isAdmin'], true, 'isAdmin'],
