@@ -10,7 +10,7 @@ import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudf
 import { type CommandGateway, createCommandGateway } from './commands/index.js';
 import { createHttpApp } from './http/app.js';
 import { createFailedAuthLimiter } from './http/failed-auth-limiter.js';
-import { adminTokenBanner, setUpAdminToken } from './keys/admin-token.js';
+import { adminTokenBanner, setUpAdminToken, writeAdminTokenFile } from './keys/admin-token.js';
 import { createMasterMetrics } from './metrics/metrics.js';
 import { createReconciler } from './reconciler/reconciler.js';
 import { openDatabase, type SqliteDatabase } from './store/database.js';
@@ -25,8 +25,10 @@ export interface MasterDeps {
   gateway: CommandGateway;
   cloudflare: CloudflareLayer;
   logger: Logger;
-  /** `TUNNELFLEET_ADMIN_TOKEN`; when absent one is generated at first start and printed once. */
+  /** `TUNNELFLEET_ADMIN_TOKEN`; when absent one is generated at first start, into a file in `dataDir`. */
   adminToken?: string;
+  /** `TUNNELFLEET_DATA_DIR`: where a generated admin token is written (mode 0600). */
+  dataDir: string;
   reportIntervalSeconds: number;
   cloudflaredImage?: string;
   /** Seams for the routes engine and reconciler; no-ops until they are wired in. */
@@ -37,7 +39,7 @@ export interface MasterDeps {
   trustProxy?: TrustProxy;
   /** `METRICS_TOKEN`: the bearer token `/metrics` requires, if any. */
   metricsToken?: string;
-  /** Where the generated admin token banner goes; stdout by default. */
+  /** Where the banner naming the generated admin token's file goes; stdout by default. */
   printAdminToken?: (banner: string) => void;
 }
 
@@ -61,8 +63,10 @@ function agentTunnels(cloudflare: CloudflareLayer, accountId: string): AgentTunn
 export function createMaster(deps: MasterDeps & { accountId: string }) {
   const hooks: MasterHooks = { ...noopHooks, ...deps.hooks };
   const admin = setUpAdminToken(deps.db, deps.adminToken);
-  if (admin.generated)
-    (deps.printAdminToken ?? ((text) => process.stdout.write(text)))(adminTokenBanner(admin.generated));
+  if (admin.generated) {
+    const file = writeAdminTokenFile(deps.dataDir, admin.generated);
+    (deps.printAdminToken ?? ((text) => process.stdout.write(text)))(adminTokenBanner(file));
+  }
 
   const heartbeats = createHeartbeatStore({
     redis: deps.redis,
@@ -190,6 +194,7 @@ export async function startMaster(
     cloudflare,
     logger,
     accountId: config.cloudflareAccountId,
+    dataDir: config.dataDir,
     reportIntervalSeconds: config.reportIntervalSeconds,
     cloudflaredImage: config.cloudflaredImage,
     trustProxy: options.trustProxy ?? config.trustProxy,

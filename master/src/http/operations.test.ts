@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_ROUTES } from '@tunnelfleet/common';
@@ -21,7 +21,7 @@ describe('admin token generated at first start', () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('is printed once, works, is stored as a hash only, and survives a restart', async () => {
+  it('is written once to a 0600 file in the data dir, never to the output, works, is stored as a hash only, and survives a restart', async () => {
     const printed: string[] = [];
     const first = await startMasterFixture({
       adminToken: null,
@@ -30,18 +30,23 @@ describe('admin token generated at first start', () => {
       printAdminToken: (t) => printed.push(t),
     });
     expect(printed).toHaveLength(1);
-    const token = /(tfa_[A-Za-z0-9_-]{43})/.exec(printed[0]!)?.[1];
-    expect(token).toBeDefined();
-    expect(printed[0]).toMatch(/shown ONCE/);
-    const listed = await first.request('GET', '/api/v1/admin/agents', { token: token! });
+    const file = join(dataDir, 'admin-token');
+    expect(printed[0]).toContain(file);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const token = readFileSync(file, 'utf8').trim();
+    expect(token).toMatch(/^tfa_[A-Za-z0-9_-]{43}$/);
+    expect(printed[0]).not.toContain(token);
+    const listed = await first.request('GET', '/api/v1/admin/agents', { token });
     expect(listed.status).toBe(200);
-    expect(getSetting(first.master.db, SETTING_KEYS.adminTokenHash)).toBe(hashSecret(token!));
+    expect(getSetting(first.master.db, SETTING_KEYS.adminTokenHash)).toBe(hashSecret(token));
     first.master.db.pragma('wal_checkpoint(TRUNCATE)');
     await first.close();
     const bytes = readdirSync(dataDir)
+      .filter((name) => name !== 'admin-token')
       .map((name) => readFileSync(join(dataDir, name)).toString('latin1'))
       .join('');
     expect(bytes).not.toContain(token);
+    rmSync(file);
 
     const again: string[] = [];
     const second = await startMasterFixture({
@@ -51,7 +56,8 @@ describe('admin token generated at first start', () => {
       printAdminToken: (t) => again.push(t),
     });
     expect(again).toHaveLength(0);
-    expect((await second.request('GET', '/api/v1/admin/agents', { token: token! })).status).toBe(200);
+    expect((await second.request('GET', '/api/v1/admin/agents', { token })).status).toBe(200);
+    expect(existsSync(file)).toBe(false);
     await second.close();
   });
 });

@@ -1,3 +1,5 @@
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { generateAdminToken, parseApiKey } from '@tunnelfleet/common';
 import type { SqliteDatabase } from '../store/database.js';
 import { getSetting, SETTING_KEYS, setSetting } from '../store/settings.js';
@@ -46,20 +48,34 @@ export function adminTokenMatches(presented: string, hash: string): boolean {
   return secretMatchesHash(presented, hash);
 }
 
+/** Where a generated admin token is handed over: a file in the data dir, readable by its owner only. */
+export const ADMIN_TOKEN_FILE = 'admin-token';
+
 /**
- * The banner shown once when a token is generated. Written straight to stdout, not through the
- * logger: the logger redacts tokens (rightly), and this one line is the operator's only chance to
- * copy it.
+ * Writes a generated admin token to `<dataDir>/admin-token` (mode 0600, written to a temp file
+ * and renamed, so no reader sees half of it) and returns the path. A file, not stdout: output
+ * lives on in `docker logs` and log collectors, where anyone with access to them could read it.
  */
-export function adminTokenBanner(token: string): string {
+export function writeAdminTokenFile(dataDir: string, token: string): string {
+  const path = join(dataDir, ADMIN_TOKEN_FILE);
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  renameSync(temp, path);
+  return path;
+}
+
+/** The banner shown once when a token is generated: where to read it, never the token itself. */
+export function adminTokenBanner(path: string): string {
   const rule = '='.repeat(78);
   return [
     rule,
-    'TUNNELFLEET ADMIN TOKEN (generated at first start; shown ONCE, only its hash is stored):',
+    'TUNNELFLEET ADMIN TOKEN generated at first start (only its hash is stored). It is in:',
     '',
-    `    ${token}`,
+    `    ${path}   (mode 0600)`,
     '',
-    'Keep it in a password manager. To choose your own, set TUNNELFLEET_ADMIN_TOKEN.',
+    'Read it (docker compose -f docker-compose.master.yml exec master cat /app/data/admin-token),',
+    'keep it in a password manager, then delete the file. To choose your own, set',
+    'TUNNELFLEET_ADMIN_TOKEN.',
     rule,
     '',
   ].join('\n');
