@@ -18,45 +18,69 @@ function describePath(path: string): string {
 }
 
 /**
- * Settles who holds each of these hostnames (per path): the earliest claimant keeps it, every
- * other claimant is a `conflict` with an open `hostname_claimed` conflict naming the holder. A
- * former loser whose holder went away becomes the holder (hand-over). A route that claims a
- * hostname kept for a `cleanup=false` route that is gone takes it over from that retained route.
- * Runs inside the caller's transaction.
+ * Settles who holds each of these hostnames. The hostname is the unit of ownership: the agent of
+ * its earliest claimant holds every path of it, so another agent can never slip a route (or an
+ * Access app: a bypass on `/admin`) onto a hostname it does not hold. Within the holding agent,
+ * each path goes to its earliest claimant. Every other claimant is a `conflict` with an open
+ * `hostname_claimed` conflict naming the holder. A former loser whose holder went away becomes
+ * the holder (hand-over). A route that claims a hostname kept for a `cleanup=false` route that is
+ * gone takes it over from that retained route. Runs inside the caller's transaction.
  */
 export function resolveClaims(db: SqliteDatabase, hostnames: Iterable<string>, now: Date): void {
   const at = now.toISOString();
   const taken = new Set<string>();
   for (const hostname of new Set(hostnames)) {
-    const byPath = new Map<string, RouteRecord[]>();
-    for (const route of listRoutes(db, { hostname })) {
-      if (!isClaimant(route, at)) continue;
-      byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);
-    }
-    for (const [path, claimants] of byPath) {
-      taken.add(`${hostname}\u0000${path}`);
-      const [holder, ...losers] = claimants.sort(byClaim);
-      if (!holder) continue;
-      if (openConflictKinds(db, holder.id).includes('hostname_claimed')) {
-        resolveConflicts(db, holder.id, at, ['hostname_claimed']);
-        if (holder.status === 'conflict' && openConflictKinds(db, holder.id).length === 0) {
-          setRouteStatus(db, holder.id, 'active', null, at);
-        }
-      }
-      for (const loser of losers) {
-        const message =
-          `hostname ${hostname}${describePath(path)} is already held by container ${holder.containerName} ` +
-          `on agent ${holder.agentId} (claimed ${holder.claimedAt}); this route takes over when that one goes away`;
-        openConflict(
-          db,
-          { kind: 'hostname_claimed', hostname, path, routeId: loser.id, holderRouteId: holder.id, message },
-          at,
-        );
-        if (loser.status !== 'pending_deletion') setRouteStatus(db, loser.id, 'conflict', message, at);
+    const claimants = listRoutes(db, { hostname })
+      .filter((route) => isClaimant(route, at))
+      .sort(byClaim);
+    const holdingAgent = claimants[0]?.agentId;
+    if (holdingAgent === undefined) continue;
+    taken.add(hostname);
+    const holderOfPath = new Map<string, RouteRecord>();
+    for (const claimant of claimants) {
+      const holder =
+        claimant.agentId === holdingAgent ? (holderOfPath.get(claimant.path) ?? claimant) : claimants[0]!;
+      if (holder === claimant) {
+        holderOfPath.set(claimant.path, claimant);
+        holdClaim(db, claimant, at);
+      } else {
+        loseClaim(db, claimant, holder, at);
       }
     }
   }
   const retained = listRetainedRoutes(db);
-  const kept = retained.filter((r) => !taken.has(`${r.hostname}\u0000${r.path}`));
+  const kept = retained.filter((r) => !taken.has(r.hostname));
   if (kept.length !== retained.length) saveRetainedRoutes(db, kept);
+}
+
+function holdClaim(db: SqliteDatabase, holder: RouteRecord, at: string): void {
+  if (!openConflictKinds(db, holder.id).includes('hostname_claimed')) return;
+  resolveConflicts(db, holder.id, at, ['hostname_claimed']);
+  if (holder.status === 'conflict' && openConflictKinds(db, holder.id).length === 0) {
+    setRouteStatus(db, holder.id, 'active', null, at);
+  }
+}
+
+function loseClaim(db: SqliteDatabase, loser: RouteRecord, holder: RouteRecord, at: string): void {
+  const hostname = holder.hostname!;
+  const what =
+    loser.agentId === holder.agentId
+      ? `hostname ${hostname}${describePath(loser.path)} is already held by container ${holder.containerName}`
+      : `hostname ${hostname} (every path of it) is held by agent ${holder.agentId}`;
+  const message =
+    `${what} on agent ${holder.agentId} (claimed ${holder.claimedAt}); ` +
+    'this route takes over when that one goes away';
+  openConflict(
+    db,
+    {
+      kind: 'hostname_claimed',
+      hostname,
+      path: loser.path,
+      routeId: loser.id,
+      holderRouteId: holder.id,
+      message,
+    },
+    at,
+  );
+  if (loser.status !== 'pending_deletion') setRouteStatus(db, loser.id, 'conflict', message, at);
 }

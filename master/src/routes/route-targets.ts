@@ -1,7 +1,7 @@
 import { openConflictKinds } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import type { RouteRecord } from '../store/routes.js';
-import { findAgentTunnel, findTunnelByName } from '../store/tunnels.js';
+import { findAgentTunnel } from '../store/tunnels.js';
 import { readRouteSpec } from './route-spec.js';
 
 /**
@@ -14,12 +14,27 @@ export const ACCESS_TARGET: SyncTarget = 'access';
 export const tunnelTarget = (tunnelId: string): SyncTarget => `tunnel:${tunnelId}`;
 export const zoneTarget = (zoneName: string): SyncTarget => `zone:${zoneName}`;
 
-/** The tunnel a route is served by: the shared tunnel its labels name, else its agent's own. */
+/**
+ * The tunnel a route is served by: its agent's own, and never another's. A `tunnel` label may
+ * only name that same tunnel (shared tunnels, which list their member agents, come with fleet
+ * operations); a route whose label names any other tunnel is served by none. Tunnel names are
+ * not secrets (`tunnelfleet-<agent id>`), so a name alone must never open another host's tunnel.
+ */
 export function routeTunnelId(db: SqliteDatabase, route: Pick<RouteRecord, 'agentId' | 'tunnelName'>) {
-  const tunnel = route.tunnelName
-    ? findTunnelByName(db, route.tunnelName)
-    : findAgentTunnel(db, route.agentId);
-  return tunnel && tunnel.deletedAt === null ? tunnel.id : undefined;
+  const own = findAgentTunnel(db, route.agentId);
+  if (!own || (route.tunnelName !== null && route.tunnelName !== own.name)) return undefined;
+  return own.id;
+}
+
+/** Why a route's `tunnel` label is refused, or undefined when it is absent or names the agent's own. */
+export function tunnelLabelProblem(db: SqliteDatabase, agentId: string, tunnelName: string | undefined) {
+  if (tunnelName === undefined) return undefined;
+  const own = findAgentTunnel(db, agentId);
+  if (own && own.name === tunnelName) return undefined;
+  return (
+    `tunnel "${tunnelName}" is not this agent's tunnel: a route may use only its own agent's tunnel ` +
+    `(${own ? `"${own.name}"` : 'not created yet'}); remove the tunnel label`
+  );
 }
 
 /**

@@ -17,7 +17,13 @@ import {
 import { resolveClaims } from './claims.js';
 import { listRetainedRoutes, saveRetainedRoutes } from './retained-routes.js';
 import { type RouteSpec, readRouteSpec } from './route-spec.js';
-import { cloudFingerprint, routeTargets, routeTunnelId, type SyncTarget } from './route-targets.js';
+import {
+  cloudFingerprint,
+  routeTargets,
+  routeTunnelId,
+  type SyncTarget,
+  tunnelLabelProblem,
+} from './route-targets.js';
 
 export interface RoutesEngineDeps {
   db: SqliteDatabase;
@@ -138,9 +144,10 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
           write.status = 'error';
           write.statusMessage = zone.message;
         }
-        if (outside) {
+        const tunnelProblem = tunnelLabelProblem(db, agentId, route.tunnel);
+        if (outside ?? tunnelProblem) {
           write.status = 'invalid';
-          write.statusMessage = outside;
+          write.statusMessage = outside ?? tunnelProblem ?? null;
         }
         planned.set(routeId(container.containerId, route.key), { write, ...(outside ? { outside } : {}) });
       }

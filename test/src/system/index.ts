@@ -4,5 +4,6 @@ export * from './cloudflare-account.js';
 export * from './fleet.js';
 export * from './master-process.js';
 export * from './node-service.js';
+export * from './protocol-agent.js';
 export * from './second-docker-engine.js';
 export * from './secret-scan.js';

@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../harness/wait-for.js';
+import type { Fleet } from '../system/fleet.js';
+import { connectProtocolAgent, type ProtocolAgent, reportedContainer } from '../system/protocol-agent.js';
+import {
+  CONVERGE_TIMEOUT_MS,
+  cloudView,
+  publishLabels,
+  routesOf,
+  tunnelIdOf,
+  uniqueHostname,
+  useFleet,
+  waitPublished,
+} from './support.js';
+
+// A compromised or careless host, played by an agent that speaks the real protocol (no engine
+// behind it), attacks what host B (a real agent on its own engine) publishes. Each attack must
+// end in a refusal or an invalid/conflict route naming why, with B's records, ingress rules and
+// Access apps at the emulator unchanged, byte for byte.
+const fleet = useFleet({ secondEngine: 'docker11' });
+
+/** Everything of the victim's at Cloudflare, serialised: any change to it shows as a diff. */
+function victimState(f: Fleet, victimHostname: string, victimTunnelId: string): string {
+  const view = cloudView(f);
+  const onVictimHostname = (name: string) => name === victimHostname || name.endsWith(`.${victimHostname}`);
+  const tunnel = f.emulator.tunnelConfig(victimTunnelId);
+  return JSON.stringify(
+    {
+      records: view.records.filter((record) => onVictimHostname(record.name)),
+      tunnelConfig: tunnel,
+      // The whole app objects (cloudView types only the fields tests usually read).
+      apps: view.apps.filter((app) => onVictimHostname(app.domain.split('/')[0]!)),
+    },
+    null,
+    2,
+  );
+}
+
+/**
+ * The attacker also publishes one honest route in the victim's zone: once its record exists, the
+ * zone's sync that would have carried an attack has run.
+ */
+async function waitForBarrier(f: Fleet, barrier: string) {
+  await waitFor(() => cloudView(f).records.some((record) => record.name === barrier), {
+    description: `the attacker's own route ${barrier} published (the sync after the attack ran)`,
+    timeoutMs: CONVERGE_TIMEOUT_MS,
+  });
+}
+
+async function attacker(f: Fleet, name: string, hostnameAllowlist: string[]): Promise<ProtocolAgent> {
+  const { key } = await f.admin.createKey({ name, autoApprove: true, hostnameAllowlist });
+  f.secrets.add(`API key ${name}`, key);
+  return connectProtocolAgent(f.master.url, key, name);
+}
+
+describe('isolation between agents', { timeout: 180_000 }, () => {
+  it("refuses a tunnel label naming another agent's tunnel, and B's tunnel, records and apps stay as they were", async () => {
+    const f = fleet();
+    const victim = uniqueHostname('secure', 'example.org');
+    await f.b.runContainer({
+      labels: publishLabels(victim, { 'tunnelfleet.access.emails': 'boss@example.com' }),
+    });
+    await waitPublished(f, f.b, victim, { access: true });
+    const victimTunnel = await tunnelIdOf(f, f.b);
+    const victimTunnelName = `tunnelfleet-${await f.b.agentId()}`;
+    const before = victimState(f, victim, victimTunnel);
+
+    const own = uniqueHostname('c', 'example.com');
+    const sub = `x.${victim}`;
+    const barrier = uniqueHostname('barrier', 'example.org');
+    const c = await attacker(f, 'attacker-c', [own, sub, barrier]);
+    const answer = await c.report([
+      // Serve an allowed hostname through B's tunnel, into B's private network.
+      reportedContainer('c1', 'hijack', {
+        ...publishLabels(own),
+        'tunnelfleet.tunnel': victimTunnelName,
+        'tunnelfleet.service': 'http://10.0.0.5:8080',
+      }),
+      // A rule with path "." sorts before B's own rules in B's tunnel and takes its traffic.
+      reportedContainer('c2', 'shadow', {
+        ...publishLabels(sub),
+        'tunnelfleet.path': '.',
+        'tunnelfleet.tunnel': victimTunnelName,
+        'tunnelfleet.service': 'http://10.0.0.5:8080',
+      }),
+      reportedContainer(
+        'c3',
+        'honest',
+        publishLabels(barrier, { 'tunnelfleet.service': 'http://10.0.0.6:80' }),
+      ),
+    ]);
+    expect(answer.status).toBe(200);
+    await waitForBarrier(f, barrier);
+
+    for (const hostname of [own, sub]) {
+      const [route] = await routesOf(f, hostname);
+      expect(route?.status, hostname).toBe('invalid');
+      expect(route?.statusMessage).toContain(`tunnel "${victimTunnelName}" is not this agent's tunnel`);
+    }
+    const view = cloudView(f);
+    expect(view.records.filter((record) => record.name === own || record.name === sub)).toEqual([]);
+    expect(
+      [...view.ingress.values()].flat().filter((rule) => rule.service === 'http://10.0.0.5:8080'),
+    ).toEqual([]);
+    expect(victimState(f, victim, victimTunnel)).toBe(before);
+  });
+
+  it("refuses a claim on any path of a hostname another agent holds: no Access bypass beside B's app", async () => {
+    const f = fleet();
+    const victim = uniqueHostname('admin', 'example.org');
+    await f.b.runContainer({
+      labels: publishLabels(victim, { 'tunnelfleet.access.emails': 'boss@example.com' }),
+    });
+    await waitPublished(f, f.b, victim, { access: true });
+    const victimTunnel = await tunnelIdOf(f, f.b);
+    const before = victimState(f, victim, victimTunnel);
+    const victimAgent = await f.b.agentId();
+
+    const barrier = uniqueHostname('barrier', 'example.org');
+    const careless = await attacker(f, 'attacker-b', [victim, barrier]);
+    const answer = await careless.report([
+      reportedContainer('b1', 'bypass', {
+        ...publishLabels(victim),
+        'tunnelfleet.path': '^/admin',
+        'tunnelfleet.access.policy': 'bypass',
+        'tunnelfleet.service': 'http://10.0.0.7:80',
+      }),
+      reportedContainer(
+        'b2',
+        'honest',
+        publishLabels(barrier, { 'tunnelfleet.service': 'http://10.0.0.6:80' }),
+      ),
+    ]);
+    expect(answer.status).toBe(200);
+    await waitForBarrier(f, barrier);
+
+    const attackRoute = (await routesOf(f, victim)).find((route) => route.agentId === careless.agentId);
+    expect(attackRoute?.status).toBe('conflict');
+    expect(attackRoute?.statusMessage).toContain(
+      `hostname ${victim} (every path of it) is held by agent ${victimAgent}`,
+    );
+    const conflicts = await f.admin.conflicts();
+    expect(
+      conflicts.some(
+        (conflict: { routeId: number; kind: string }) =>
+          conflict.routeId === attackRoute?.id && conflict.kind === 'hostname_claimed',
+      ),
+    ).toBe(true);
+    expect(cloudView(f).apps.filter((app) => app.domain.startsWith(`${victim}/`))).toEqual([]);
+    expect(victimState(f, victim, victimTunnel)).toBe(before);
+  });
+});

@@ -1,0 +1,67 @@
+import {
+  AGENT_ROUTES,
+  type Container,
+  type RegisterResponse,
+  type ReportResponse,
+  snapshotFingerprint,
+} from '@tunnelfleet/common';
+import { HarnessError } from '../harness/harness-error.js';
+
+/**
+ * An agent that is only its protocol: it registers with a key and reports whatever containers a
+ * test makes up, as a compromised or careless host could. No Docker engine and no cloudflared
+ * behind it; everything it sends goes through the master's real HTTP API.
+ */
+export interface ProtocolAgent {
+  readonly agentId: string;
+  /** Sends a full snapshot of these containers; returns the master's answer. */
+  report(containers: Container[]): Promise<{ status: number; body: ReportResponse | { error: unknown } }>;
+}
+
+export async function connectProtocolAgent(
+  masterUrl: string,
+  key: string,
+  name: string,
+): Promise<ProtocolAgent> {
+  const call = async (path: string, body: unknown) => {
+    const response = await fetch(`${masterUrl}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as unknown };
+  };
+  const registered = await call(AGENT_ROUTES.register, {
+    name,
+    agentVersion: '0.0.0-protocol',
+    hostname: name,
+    docker: null,
+  });
+  if (registered.status !== 200) {
+    throw new HarnessError(
+      `protocol agent ${name}: register answered ${registered.status}: ${JSON.stringify(registered.body)}`,
+    );
+  }
+  const { agentId } = registered.body as RegisterResponse;
+  let sequence = 0;
+  return {
+    agentId,
+    async report(containers) {
+      sequence += 1;
+      const answer = await call(AGENT_ROUTES.reports, {
+        agentId,
+        sequence,
+        observedAt: new Date().toISOString(),
+        kind: 'snapshot',
+        fingerprint: snapshotFingerprint(containers),
+        containers,
+      });
+      return answer as { status: number; body: ReportResponse | { error: unknown } };
+    },
+  };
+}
+
+/** A running container as an agent reports it, with these labels. */
+export function reportedContainer(id: string, name: string, labels: Record<string, string>): Container {
+  return { id: id.padEnd(64, '0'), name, labels, state: 'running', networks: {}, exposedPorts: [] };
+}
