@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  AuthenticationError,
   ConflictError,
   ForbiddenError,
   NotFoundError,
@@ -56,6 +57,21 @@ export type AgentService = ReturnType<typeof createAgentService>;
 export function createAgentService(deps: AgentServiceDeps) {
   const { db, logger } = deps;
 
+  /**
+   * The agent as it is now, or undefined once it or its key is revoked (or it is deleted). Every
+   * await of a registration or an approval is a window in which an operator may revoke: whatever
+   * is written or queued after one is re-checked against this, so no tunnel or token outlives a
+   * revocation that raced it.
+   */
+  function unrevoked(agentId: string): AgentRecord | undefined {
+    const agent = findAgent(db, agentId);
+    const key = agent && findAgentKey(db, agent.keyId);
+    return agent && key && agent.status !== 'revoked' && key.revokedAt === null ? agent : undefined;
+  }
+
+  /** Refusal of a caller revoked while its request was in flight: the same 401 as at the door. */
+  const revokedMeanwhile = () => new AuthenticationError('missing, invalid or revoked credentials');
+
   function allowedHostnames(key: AgentKeyRecord): string[] | null {
     return key.hostnameAllowlist.length > 0 ? key.hostnameAllowlist : null;
   }
@@ -66,6 +82,8 @@ export function createAgentService(deps: AgentServiceDeps) {
     request: RegisterRequest,
   ): { agent: AgentRecord; created: boolean } {
     return db.transaction(() => {
+      // The key was checked at the door, but its body was read since: a revocation may have won.
+      if (findAgentKey(db, key.id)?.revokedAt !== null) throw revokedMeanwhile();
       const bound = findAgentByKey(db, key.id);
       if (bound) {
         if (request.agentId !== undefined && request.agentId !== bound.id) {
@@ -112,6 +130,7 @@ export function createAgentService(deps: AgentServiceDeps) {
     const name = agentTunnelName(agent.id);
     const tunnel = await deps.tunnels.ensureTunnel(name);
     const created = findAgentTunnel(db, agent.id)?.id !== tunnel.id;
+    // Recorded even if a revocation came meanwhile, so that one of the two deletes it at Cloudflare.
     upsertTunnel(db, { id: tunnel.id, name, accountId: tunnel.accountId, agentId: agent.id });
     if (created) {
       recordAudit(db, {
@@ -121,11 +140,24 @@ export function createAgentService(deps: AgentServiceDeps) {
         details: { name, agentId: agent.id },
       });
     }
+    if (!unrevoked(agent.id)) return withdrawTunnel(agent.id);
     const token = await deps.tunnels.tunnelToken(tunnel.id);
+    if (!unrevoked(agent.id)) return withdrawTunnel(agent.id);
     await deps.commands.enqueue(agent.id, {
       type: 'start_tunnel',
       payload: { tunnelId: tunnel.id, tunnelName: name, token, cloudflaredImage: deps.cloudflaredImage },
     });
+    if (!unrevoked(agent.id)) {
+      // The revocation purged the queue before this command landed in it.
+      await deps.commands.purgeAgent(agent.id);
+      return withdrawTunnel(agent.id);
+    }
+  }
+
+  /** A revocation raced the provisioning: delete what it made, and refuse the caller. */
+  async function withdrawTunnel(agentId: string): Promise<never> {
+    await deleteAgentTunnel(agentId);
+    throw revokedMeanwhile();
   }
 
   /** Provisioning errors are reported, not thrown: the agent stays approved and a retry repairs it. */
@@ -134,6 +166,7 @@ export function createAgentService(deps: AgentServiceDeps) {
       await startAgentTunnel(agent);
       return undefined;
     } catch (error) {
+      if (error instanceof AuthenticationError) throw error;
       logger.error({ err: error, agentId: agent.id }, 'could not provision the agent tunnel');
       recordAudit(db, {
         actor: 'system',
@@ -148,23 +181,24 @@ export function createAgentService(deps: AgentServiceDeps) {
   async function register(key: AgentKeyRecord, request: RegisterRequest): Promise<RegisterResponse> {
     const { agent, created } = bindAgent(key, request);
     await deps.heartbeats.touch(agent.id);
-    let status = agent.status;
-    let message: string | undefined;
-    if (status === 'pending' && created && key.autoApprove) {
-      approveAgent(db, agent.id);
+    let current = unrevoked(agent.id);
+    if (!current) throw revokedMeanwhile();
+    if (current.status === 'pending' && created && key.autoApprove && approveAgent(db, agent.id)) {
       recordAudit(db, {
         actor: 'system',
         action: 'agent.approve',
         target: agent.id,
         details: { auto: true },
       });
-      status = 'approved';
+      current = findAgent(db, agent.id)!;
     }
-    if (status === 'approved') message = await tryStartAgentTunnel(findAgent(db, agent.id)!);
-    else message = 'waiting for an operator to approve this agent';
+    const message =
+      current.status === 'approved'
+        ? await tryStartAgentTunnel(current)
+        : 'waiting for an operator to approve this agent';
     return {
       agentId: agent.id,
-      status: status === 'approved' ? 'approved' : 'pending',
+      status: current.status === 'approved' ? 'approved' : 'pending',
       reportIntervalSeconds: deps.reportIntervalSeconds,
       allowedHostnames: allowedHostnames(key),
       serverTime: new Date().toISOString(),
@@ -183,7 +217,10 @@ export function createAgentService(deps: AgentServiceDeps) {
     if (agent.status === 'revoked')
       throw new ConflictError(`agent ${agentId} is revoked and cannot be approved`);
     if (approveAgent(db, agentId)) recordAudit(db, { actor, action: 'agent.approve', target: agentId });
-    await tryStartAgentTunnel(findAgent(db, agentId)!);
+    await tryStartAgentTunnel(findAgent(db, agentId)!).catch((error: unknown) => {
+      // Revoked while its tunnel was being made: the tunnel is gone again, the answer says revoked.
+      if (!(error instanceof AuthenticationError)) throw error;
+    });
     return findAgent(db, agentId)!;
   }
 

@@ -23,7 +23,29 @@ export function createFaults(random: () => number = Math.random) {
   let settings: FaultSettings = {};
   let failNextLeft = 0;
   let dropsLeft = 0;
+  // Held requests: a test opens a window in which a call of the master is in flight, to play a
+  // race deterministically (e.g. a revocation while a registration waits for Cloudflare).
+  let heldRoute: string | undefined;
+  const waiting: Array<() => void> = [];
   return {
+    /** From now on, calls of `route` (a route key) wait before they are served, until `release`. */
+    hold(route: string): void {
+      heldRoute = route;
+    },
+    /** Serves every held call, and holds no more. */
+    release(): void {
+      heldRoute = undefined;
+      for (const resume of waiting.splice(0)) resume();
+    },
+    /** How many calls wait now. */
+    held(): number {
+      return waiting.length;
+    },
+    /** Resolves at once, or when `release` is called if `route` is held. */
+    waitIfHeld(route: string): Promise<void> {
+      if (route !== heldRoute) return Promise.resolve();
+      return new Promise((resume) => waiting.push(resume));
+    },
     set(next: FaultSettings): void {
       settings = { ...settings, ...next };
       if (next.failNext) failNextLeft = next.failNext.count;
@@ -33,6 +55,8 @@ export function createFaults(random: () => number = Math.random) {
       settings = {};
       failNextLeft = 0;
       dropsLeft = 0;
+      heldRoute = undefined;
+      for (const resume of waiting.splice(0)) resume();
     },
     latencyMs(): number {
       return settings.latencyMs ?? 0;

@@ -120,6 +120,7 @@ export async function startCloudflareEmulator(options: CloudflareEmulatorOptions
       if (match.kind === 'no-route') throw apiErrors.noRoute();
       if (match.kind === 'method-not-allowed') throw apiErrors.methodNotAllowed();
       call.route = match.route.key;
+      await faults.waitIfHeld(match.route.key);
       if (validator) violations.push(...validator.validateRequest(method, path, url.searchParams, body));
       token = authenticate(state, req.headers.authorization);
       call.token = token.name;
@@ -225,6 +226,9 @@ export async function startCloudflareEmulator(options: CloudflareEmulatorOptions
     faults: {
       set: (settings: FaultSettings) => faults.set(settings),
       clear: () => faults.clear(),
+      hold: (route: string) => faults.hold(route),
+      release: () => faults.release(),
+      held: () => faults.held(),
     },
     /** Every API call so far (edge calls are not logged). */
     calls: () => log.all(),
