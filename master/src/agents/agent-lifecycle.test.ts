@@ -3,7 +3,7 @@ import { decodeTunnelToken, waitFor } from '@tunnelfleet/test';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MasterFixture, registerBody, startMasterFixture } from '../master-test-fixture.js';
-import { HEARTBEATS_KEY } from './heartbeats.js';
+import { createRedisKeys } from '../redis/index.js';
 
 let fx: MasterFixture;
 let redis: Redis;
@@ -87,7 +87,7 @@ describe('agent lifecycle', () => {
 
     // The agent is already waiting when the operator approves it.
     const waiting = nextCommand(agent.key, 30);
-    await expect.poll(() => fx.master.longPolls.count()).toBe(1);
+    await expect.poll(() => fx.master.openLongPolls()).toBe(1);
     const approved = await fx.admin('POST', `/agents/${agent.agentId}/approve`);
     expect(approved.body.agent.status).toBe('approved');
     expect((await waiting)?.type).toBe('start_tunnel');
@@ -104,8 +104,8 @@ describe('agent lifecycle', () => {
       status: 200,
       body: { status: 'approved', reportIntervalSeconds: 5, snapshotRequested: true },
     });
-    expect(Number(await redis.zscore(HEARTBEATS_KEY, agent.agentId))).toBeGreaterThan(0);
-    expect(JSON.parse((await redis.hget('tunnelfleet:agent-state', agent.agentId))!)).toMatchObject({
+    expect(Number(await redis.zscore(createRedisKeys().heartbeats, agent.agentId))).toBeGreaterThan(0);
+    expect(JSON.parse((await redis.hget(createRedisKeys().agentState, agent.agentId))!)).toMatchObject({
       cloudflared: { state: 'running' },
       dockerReachable: true,
     });

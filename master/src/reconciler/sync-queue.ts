@@ -1,13 +1,14 @@
 import type { Logger } from '@tunnelfleet/common';
 import { Queue, Worker } from 'bullmq';
-import { createRedisClient, type RedisConnectionOptions } from '../commands/redis-client.js';
+import { createRedisClient, createRedisKeys, type RedisConnectionOptions } from '../redis/index.js';
 import type { SyncTarget } from '../routes/route-targets.js';
 
-export const SYNC_QUEUE_NAME = 'cf-sync';
 const REQUEUE_DELAY_MS = 1_000;
 
 export interface SyncQueueOptions {
   connection: RedisConnectionOptions;
+  /** Prefix of the queue's Redis keys (`REDIS_KEY_PREFIX`). */
+  prefix?: string;
   logger: Logger;
   /** A target syncs once no change has come for it for this long… */
   debounceMs: number;
@@ -35,17 +36,21 @@ export interface SyncQueue {
  * (`keepLastIfActive`), so a change made during a sync is never lost.
  */
 export async function createSyncQueue(options: SyncQueueOptions): Promise<SyncQueue> {
+  const keys = createRedisKeys(options.prefix);
   const redis = createRedisClient({
     connection: options.connection,
-    name: 'tunnelfleet-cf-sync',
+    name: `${keys.prefix}-cf-sync`,
     logger: options.logger,
     failFast: false,
   });
-  const queue = new Queue<{ target: SyncTarget }>(SYNC_QUEUE_NAME, { connection: redis.client });
+  const queue = new Queue<{ target: SyncTarget }>(keys.syncQueue, {
+    connection: redis.client,
+    prefix: keys.prefix,
+  });
   const worker = new Worker<{ target: SyncTarget }>(
-    SYNC_QUEUE_NAME,
+    keys.syncQueue,
     async (job) => options.process(job.data.target),
-    { connection: redis.client, concurrency: options.concurrency ?? 4 },
+    { connection: redis.client, prefix: keys.prefix, concurrency: options.concurrency ?? 4 },
   );
   worker.on('failed', (job, error) => {
     options.logger.warn(
