@@ -1,4 +1,3 @@
-export type { RedisConnectionOptions } from '../redis/index.js';
 export * from './command-gateway.js';
 export type { CommandRequest } from './command-job.js';
 export { CommandQueueUnavailableError } from './command-queue-unavailable-error.js';

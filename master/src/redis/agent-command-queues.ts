@@ -134,8 +134,8 @@ export function createAgentCommandQueues({
       await entry(agentId).queue.add(data.type, data, { jobId });
     },
     async activeJob(agentId) {
-      const [oldest] = await entry(agentId).queue.getActive(0, 0);
-      return oldest;
+      // Newest first; jobs whose data is gone are left out, so a stray id cannot hide the real one.
+      return (await entry(agentId).queue.getActive()).at(-1);
     },
     async getJob(agentId, jobId) {
       return entry(agentId).queue.getJob(jobId);
