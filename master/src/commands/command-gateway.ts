@@ -12,7 +12,10 @@ import type { Logger } from 'pino';
 import {
   assertAgentId,
   type CommandJob,
+  type CommandLease,
   createAgentCommandQueues,
+  createCommandLeases,
+  createCommandVersions,
   createRedisClient,
   createRedisKeys,
   openWakeChannel,
@@ -94,23 +97,7 @@ export interface CommandGateway {
   close(): Promise<void>;
 }
 
-interface Lease {
-  jobId: string;
-  expiresAt: number;
-  attempt: number;
-}
-
 type Claim = { command: Command } | { inFlightUntil: number } | { empty: true };
-
-/** INCR, raised above a floor when the counter is behind it (e.g. Redis restored without data). */
-const NEXT_VERSION = `
-local version = redis.call('INCR', KEYS[1])
-local floor = tonumber(ARGV[1])
-if version <= floor then
-  version = floor + 1
-  redis.call('SET', KEYS[1], version)
-end
-return version`;
 
 /** Command ids are UUIDs the gateway made; anything else cannot be one of them. */
 const COMMAND_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -140,6 +127,8 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
   });
   await redis.ready();
   const queues = createAgentCommandQueues({ client: redis.client, keys, lockMs: leaseMs });
+  const leases = createCommandLeases(redis.client, keys);
+  const versions = createCommandVersions(redis.client, keys);
   const mutex = createKeyedMutex();
   const polls = new Map<string, Set<PollWaiter>>();
   const counters = { queued: 0, delivered: 0, redelivered: 0, acknowledged: 0, failed: 0 };
@@ -182,15 +171,9 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
       }
     });
 
-  const readLease = async (agentId: string): Promise<Lease | undefined> => {
-    const raw = await redis.client.hgetall(keys.commandLease(agentId));
-    if (raw.jobId === undefined) return undefined;
-    return { jobId: raw.jobId, expiresAt: Number(raw.expiresAt), attempt: Number(raw.attempt) };
-  };
-
   const deliver = async (agentId: string, job: CommandJob, attempt: number): Promise<Claim> => {
-    const lease: Lease = { jobId: job.id as string, expiresAt: Date.now() + leaseMs, attempt };
-    await redis.client.hset(keys.commandLease(agentId), lease);
+    const lease: CommandLease = { jobId: job.id as string, expiresAt: Date.now() + leaseMs, attempt };
+    await leases.write(agentId, lease);
     if (attempt === 1) counters.delivered++;
     else {
       counters.redelivered++;
@@ -206,7 +189,7 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
 
   /** The command this agent should receive now, if any. Runs under the agent's mutex. */
   const claim = async (agentId: string): Promise<Claim> => {
-    const [active, lease] = await Promise.all([queues.activeJob(agentId), readLease(agentId)]);
+    const [active, lease] = await Promise.all([queues.activeJob(agentId), leases.read(agentId)]);
     if (active !== undefined) {
       const current = lease?.jobId === active.id ? lease : undefined;
       if (current !== undefined && current.expiresAt > Date.now())
@@ -254,9 +237,7 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
       // Validated before a version is spent, with a placeholder version.
       parseOrThrow(commandSchema, { ...request, id, version: 0, issuedAt }, 'command');
       const command = await exclusive(agentId, 'enqueue', async () => {
-        const version = Number(
-          await redis.client.eval(NEXT_VERSION, 1, keys.commandVersion(agentId), afterVersion),
-        );
+        const version = await versions.next(agentId, afterVersion);
         const data = { ...request, version, issuedAt };
         await queues.add(agentId, id, data);
         counters.queued++;
@@ -334,8 +315,7 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
           await queues.complete(agentId, job, { status: ack.status, result: ack.result });
           counters.acknowledged++;
         }
-        const lease = await readLease(agentId);
-        if (lease?.jobId === commandId) await redis.client.del(keys.commandLease(agentId));
+        await leases.clear(agentId, commandId);
         return 'acknowledged';
       });
       if (outcome === 'acknowledged') {
@@ -357,7 +337,7 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
       await exclusive(agentId, 'purge', async () => {
         await queues.obliterate(agentId);
         // The version counter stays: a reused agent id must never see versions go backwards.
-        await redis.client.del(keys.commandLease(agentId));
+        await leases.clear(agentId);
       });
     },
 
