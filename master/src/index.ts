@@ -1,5 +1,5 @@
 export { agentTunnelName } from './agents/agent-service.js';
-export { HEARTBEATS_KEY, MISSED_INTERVALS_OFFLINE } from './agents/heartbeats.js';
+export { MISSED_INTERVALS_OFFLINE } from './agents/heartbeats.js';
 export { checkAgentHostname } from './agents/hostname-guard.js';
 export type { MasterHooks } from './agents/ports.js';
 export {

@@ -1,10 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger, type MasterConfig, type TrustProxy } from '@tunnelfleet/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { createAgentService } from './agents/agent-service.js';
-import { createHeartbeatStore } from './agents/heartbeats.js';
-import { createLongPollRegistry } from './agents/long-polls.js';
 import { type AgentTunnelProvider, type MasterHooks, noopHooks } from './agents/ports.js';
 import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudflare-layer.js';
 import { type CommandGateway, createCommandGateway } from './commands/index.js';
@@ -13,6 +11,7 @@ import { createFailedAuthLimiter } from './http/failed-auth-limiter.js';
 import { adminTokenBanner, setUpAdminToken, writeAdminTokenFile } from './keys/admin-token.js';
 import { createMasterMetrics } from './metrics/metrics.js';
 import { createReconciler } from './reconciler/reconciler.js';
+import { createHeartbeatStore, createRedisClient, createRedisKeys } from './redis/index.js';
 import { openDatabase, type SqliteDatabase } from './store/database.js';
 
 /** Image named in `start_tunnel` when none is configured (same default as the agent). */
@@ -22,6 +21,8 @@ export interface MasterDeps {
   db: SqliteDatabase;
   /** For heartbeats and readiness; the command gateway has its own connections. */
   redis: Redis;
+  /** Prefix of the heartbeat keys (`REDIS_KEY_PREFIX`): the gateway's, so one master's keys share it. */
+  redisPrefix?: string;
   gateway: CommandGateway;
   cloudflare: CloudflareLayer;
   logger: Logger;
@@ -70,10 +71,10 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
 
   const heartbeats = createHeartbeatStore({
     redis: deps.redis,
+    keys: createRedisKeys(deps.redisPrefix),
     intervalSeconds: deps.reportIntervalSeconds,
     ...(deps.now ? { now: deps.now } : {}),
   });
-  const longPolls = createLongPollRegistry();
   const limiter = createFailedAuthLimiter(deps.now ? { now: deps.now } : {});
   const metrics = createMasterMetrics({
     db: deps.db,
@@ -86,7 +87,6 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     tunnels: agentTunnels(deps.cloudflare, deps.accountId),
     commands: deps.gateway,
     heartbeats,
-    longPolls,
     hooks,
     logger: deps.logger.child({ component: 'agents' }),
     cloudflaredImage: deps.cloudflaredImage ?? DEFAULT_CLOUDFLARED_IMAGE,
@@ -101,7 +101,6 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       db: deps.db,
       agents,
       heartbeats,
-      longPolls,
       commands: deps.gateway,
       hooks,
       reportIntervalSeconds: deps.reportIntervalSeconds,
@@ -123,7 +122,9 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     },
   });
 
-  return { app, agents, heartbeats, metrics, longPolls };
+  /** Open long-polls: the gateway holds the one registry of them. */
+  const openLongPolls = () => deps.gateway.stats().openPolls;
+  return { app, agents, heartbeats, metrics, openLongPolls };
 }
 
 export type Master = ReturnType<typeof createMaster>;
@@ -153,12 +154,15 @@ export async function startMaster(
   ];
   const logger = options.logger ?? createLogger({ name: 'master', level: config.logLevel, secrets });
   const db = openDatabase(config.dataDir);
-  const redis = new Redis(config.redisUrl.toString(), {
-    connectionName: 'tunnelfleet-master',
-    maxRetriesPerRequest: 1,
+  const redis = createRedisClient({
+    connection: config.redisUrl.toString(),
+    name: `${config.redisKeyPrefix}-master`,
+    logger,
+    failFast: true,
   });
   const gateway = await createCommandGateway({
     connection: config.redisUrl.toString(),
+    prefix: config.redisKeyPrefix,
     logger: logger.child({ component: 'commands' }),
     leaseMs: 60_000,
   });
@@ -176,6 +180,7 @@ export async function startMaster(
   const reconciler = await createReconciler({
     db,
     redisConnection: config.redisUrl.toString(),
+    redisPrefix: config.redisKeyPrefix,
     cloudflare,
     logger,
     graceSeconds: config.gracePeriodSeconds,
@@ -189,7 +194,8 @@ export async function startMaster(
     ...options,
     hooks: { ...reconciler.hooks, ...options.hooks },
     db,
-    redis,
+    redis: redis.client,
+    redisPrefix: config.redisKeyPrefix,
     gateway,
     cloudflare,
     logger,
@@ -240,7 +246,7 @@ export async function startMaster(
         server.closeAllConnections();
         await stopped;
         await reconciler.close();
-        await redis.quit().catch(() => undefined);
+        await redis.close().catch(() => undefined);
         db.close();
       })();
       return closing;

@@ -34,6 +34,15 @@ export const masterConfigSpec = {
     example: 'redis://redis:6379',
     defaultValue: 'redis://127.0.0.1:6379',
   }),
+  redisKeyPrefix: envVar(
+    'REDIS_KEY_PREFIX',
+    envString({ pattern: /^[A-Za-z0-9_-]{1,64}$/, patternText: 'must be 1-64 letters, digits, "_" or "-"' }),
+    {
+      doc: 'Prefix of every Redis key, queue and channel of the master (two masters may share a Redis\nwith different prefixes).',
+      example: 'tunnelfleet',
+      defaultValue: 'tunnelfleet',
+    },
+  ),
   adminToken: optionalEnvVar('TUNNELFLEET_ADMIN_TOKEN', envString({ min: 32 }), {
     doc: 'Bearer token of the admin API. Secret.',
     example: 'tfa_<43 random base64url characters>',

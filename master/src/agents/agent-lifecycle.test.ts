@@ -3,8 +3,10 @@ import { decodeTunnelToken, waitFor } from '@tunnelfleet/test';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MasterFixture, registerBody, startMasterFixture } from '../master-test-fixture.js';
-import { HEARTBEATS_KEY } from './heartbeats.js';
+import { createRedisKeys } from '../redis/index.js';
 
+/** Not the default prefix, so the test sees that `REDIS_KEY_PREFIX` reaches every key. */
+const keys = createRedisKeys('lifecycle');
 let fx: MasterFixture;
 let redis: Redis;
 /** What the routes engine and reconciler would have been told. */
@@ -12,6 +14,7 @@ const hookCalls: string[] = [];
 beforeAll(async () => {
   fx = await startMasterFixture({
     reportIntervalSeconds: 5,
+    env: { REDIS_KEY_PREFIX: keys.prefix },
     hooks: {
       onContainersChanged: (agentId) => hookCalls.push(`changed:${agentId}`),
       onAgentRevoked: (agentId) => hookCalls.push(`revoked:${agentId}`),
@@ -87,7 +90,7 @@ describe('agent lifecycle', () => {
 
     // The agent is already waiting when the operator approves it.
     const waiting = nextCommand(agent.key, 30);
-    await expect.poll(() => fx.master.longPolls.count()).toBe(1);
+    await expect.poll(() => fx.master.openLongPolls()).toBe(1);
     const approved = await fx.admin('POST', `/agents/${agent.agentId}/approve`);
     expect(approved.body.agent.status).toBe('approved');
     expect((await waiting)?.type).toBe('start_tunnel');
@@ -104,8 +107,8 @@ describe('agent lifecycle', () => {
       status: 200,
       body: { status: 'approved', reportIntervalSeconds: 5, snapshotRequested: true },
     });
-    expect(Number(await redis.zscore(HEARTBEATS_KEY, agent.agentId))).toBeGreaterThan(0);
-    expect(JSON.parse((await redis.hget('tunnelfleet:agent-state', agent.agentId))!)).toMatchObject({
+    expect(Number(await redis.zscore(keys.heartbeats, agent.agentId))).toBeGreaterThan(0);
+    expect(JSON.parse((await redis.hget(keys.agentState, agent.agentId))!)).toMatchObject({
       cloudflared: { state: 'running' },
       dockerReachable: true,
     });
@@ -127,6 +130,8 @@ describe('agent lifecycle', () => {
 
     await fx.request('POST', AGENT_ROUTES.heartbeat, { token: agent.key, body: heartbeat(agent.agentId) });
     await waitFor(online, { description: 'agent back online' });
+    // Commands, heartbeats and the cf-sync queue: all under the configured prefix.
+    expect((await redis.keys('*')).filter((key) => !key.startsWith(`${keys.prefix}:`))).toEqual([]);
   });
 
   it('persists reports, skips stale sequences and unchanged snapshots, and marks missing containers removed', async () => {

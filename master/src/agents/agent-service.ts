@@ -26,7 +26,6 @@ import type { SqliteDatabase } from '../store/database.js';
 import { markAgentRoutesRevoked } from '../store/routes.js';
 import { detachAgentTunnels, findAgentTunnel, markTunnelDeleted, upsertTunnel } from '../store/tunnels.js';
 import type { HeartbeatStore } from './heartbeats.js';
-import type { LongPollRegistry } from './long-polls.js';
 import type { AgentCommandSender, AgentTunnelProvider, MasterHooks } from './ports.js';
 
 /** Agent ids we issue; only ids of this shape are adopted from an agent's cache. */
@@ -41,7 +40,6 @@ export interface AgentServiceDeps {
   tunnels: AgentTunnelProvider;
   commands: AgentCommandSender;
   heartbeats: HeartbeatStore;
-  longPolls: LongPollRegistry;
   hooks: MasterHooks;
   logger: Logger;
   cloudflaredImage: string;
@@ -257,7 +255,6 @@ export function createAgentService(deps: AgentServiceDeps) {
 
   /** Ends every way the agent can still act; the order matters: first the door, then the edge. */
   async function cutOff(agentId: string, reason: string): Promise<void> {
-    deps.longPolls.abortAll(agentId, reason);
     await Promise.resolve(deps.commands.closeAgent(agentId));
     await Promise.resolve(deps.commands.purgeAgent(agentId));
     await deps.heartbeats.forget(agentId);

@@ -56,7 +56,7 @@ describe('revocation', () => {
         token: bystander.key,
         signal: bystanderController.signal,
       });
-      await expect.poll(() => fx.master.longPolls.count()).toBe(2);
+      await expect.poll(() => fx.master.openLongPolls()).toBe(2);
 
       const revoked =
         what === 'agent'
@@ -90,7 +90,7 @@ describe('revocation', () => {
       expect(routes.find((r) => r.agentId === bystander.agentId)?.status).toBe('active');
 
       // The bystander's poll is still open and it keeps working.
-      expect(fx.master.longPolls.count()).toBe(1);
+      expect(fx.master.openLongPolls()).toBe(1);
       bystanderController.abort();
       await bystanderPoll.catch(() => undefined);
       const beat = await fx.request('POST', AGENT_ROUTES.heartbeat, {

@@ -9,14 +9,22 @@ import {
   ValidationError,
 } from '@tunnelfleet/common';
 import type { Logger } from 'pino';
-import { type CommandJob, createAgentCommandQueues } from './agent-command-queues.js';
+import {
+  assertAgentId,
+  type CommandJob,
+  type CommandLease,
+  createAgentCommandQueues,
+  createCommandLeases,
+  createCommandVersions,
+  createRedisClient,
+  createRedisKeys,
+  openWakeChannel,
+  type RedisConnectionOptions,
+} from '../redis/index.js';
 import type { CommandRequest } from './command-job.js';
-import { assertAgentId, commandKeys } from './command-keys.js';
 import { CommandQueueUnavailableError } from './command-queue-unavailable-error.js';
 import { createKeyedMutex } from './keyed-mutex.js';
 import { createPollWaiter, type PollWaiter } from './poll-waiter.js';
-import { createRedisClient, type RedisConnectionOptions } from './redis-client.js';
-import { openWakeChannel } from './wake-channel.js';
 
 export interface CommandGatewayOptions {
   /** Redis of the master (a `redis://` URL or ioredis options). The gateway opens two connections. */
@@ -24,7 +32,7 @@ export interface CommandGatewayOptions {
   logger: Logger;
   /** How long a delivered command may stay unacknowledged before it is delivered again. */
   leaseMs: number;
-  /** Prefix of every Redis key and channel the gateway uses (BullMQ queues included). */
+  /** Prefix of every Redis key and channel the gateway uses (BullMQ queues included); `REDIS_KEY_PREFIX`. */
   prefix?: string;
 }
 
@@ -78,7 +86,10 @@ export interface CommandGateway {
    * agent's own commands can be found: any other id is a `NotFoundError` and changes nothing.
    */
   acknowledge(agentId: string, commandId: string, ack: CommandAck): Promise<AckOutcome>;
-  /** Ends the agent's open long-polls at once (revocation). Its queue is kept. */
+  /**
+   * Ends the agent's open long-polls at once (revocation): they return `null`. Its queue is kept.
+   * The gateway is the one registry of open long-polls.
+   */
   closeAgent(agentId: string): void;
   /** Ends its polls and deletes its queue with every command in it (agent deleted). */
   purgeAgent(agentId: string): Promise<void>;
@@ -86,23 +97,7 @@ export interface CommandGateway {
   close(): Promise<void>;
 }
 
-interface Lease {
-  jobId: string;
-  expiresAt: number;
-  attempt: number;
-}
-
 type Claim = { command: Command } | { inFlightUntil: number } | { empty: true };
-
-/** INCR, raised above a floor when the counter is behind it (e.g. Redis restored without data). */
-const NEXT_VERSION = `
-local version = redis.call('INCR', KEYS[1])
-local floor = tonumber(ARGV[1])
-if version <= floor then
-  version = floor + 1
-  redis.call('SET', KEYS[1], version)
-end
-return version`;
 
 /** Command ids are UUIDs the gateway made; anything else cannot be one of them. */
 const COMMAND_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -123,7 +118,7 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
   if (!Number.isInteger(leaseMs) || leaseMs <= 0) {
     throw new ValidationError('command gateway options', [{ path: 'leaseMs', reason: 'a positive integer' }]);
   }
-  const keys = commandKeys(options.prefix ?? 'tunnelfleet');
+  const keys = createRedisKeys(options.prefix);
   const redis = createRedisClient({
     connection: options.connection,
     name: `${keys.prefix}-cmd`,
@@ -131,7 +126,9 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
     failFast: true,
   });
   await redis.ready();
-  const queues = createAgentCommandQueues(redis.client, keys);
+  const queues = createAgentCommandQueues({ client: redis.client, keys, lockMs: leaseMs });
+  const leases = createCommandLeases(redis.client, keys);
+  const versions = createCommandVersions(redis.client, keys);
   const mutex = createKeyedMutex();
   const polls = new Map<string, Set<PollWaiter>>();
   const counters = { queued: 0, delivered: 0, redelivered: 0, acknowledged: 0, failed: 0 };
@@ -174,15 +171,9 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
       }
     });
 
-  const readLease = async (agentId: string): Promise<Lease | undefined> => {
-    const raw = await redis.client.hgetall(keys.lease(agentId));
-    if (raw.jobId === undefined) return undefined;
-    return { jobId: raw.jobId, expiresAt: Number(raw.expiresAt), attempt: Number(raw.attempt) };
-  };
-
   const deliver = async (agentId: string, job: CommandJob, attempt: number): Promise<Claim> => {
-    const lease: Lease = { jobId: job.id as string, expiresAt: Date.now() + leaseMs, attempt };
-    await redis.client.hset(keys.lease(agentId), lease);
+    const lease: CommandLease = { jobId: job.id as string, expiresAt: Date.now() + leaseMs, attempt };
+    await leases.write(agentId, lease);
     if (attempt === 1) counters.delivered++;
     else {
       counters.redelivered++;
@@ -198,19 +189,15 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
 
   /** The command this agent should receive now, if any. Runs under the agent's mutex. */
   const claim = async (agentId: string): Promise<Claim> => {
-    const [activeId, lease] = await Promise.all([queues.activeJobId(agentId), readLease(agentId)]);
-    if (activeId !== undefined) {
-      const current = lease?.jobId === activeId ? lease : undefined;
+    const [active, lease] = await Promise.all([queues.activeJob(agentId), leases.read(agentId)]);
+    if (active !== undefined) {
+      const current = lease?.jobId === active.id ? lease : undefined;
       if (current !== undefined && current.expiresAt > Date.now())
         return { inFlightUntil: current.expiresAt };
-      const job = await queues.getJob(agentId, activeId);
-      if (job === undefined) {
-        logger.warn({ agentId, commandId: activeId }, 'active command without data dropped');
-        await queues.forgetActive(agentId, activeId);
-        return claim(agentId);
-      }
-      // No lease for the active job: the master stopped between taking it and writing the lease.
-      return deliver(agentId, job, (current?.attempt ?? 1) + 1);
+      // The lease ran out, or there is none: the master stopped between taking the job and writing it.
+      const job = await queues.hold(agentId, active);
+      if (job === undefined) return claim(agentId);
+      return deliver(agentId, job, job.id === active.id ? (current?.attempt ?? 1) + 1 : 1);
     }
     const job = await queues.takeNext(agentId);
     return job === undefined ? { empty: true } : deliver(agentId, job, 1);
@@ -250,7 +237,7 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
       // Validated before a version is spent, with a placeholder version.
       parseOrThrow(commandSchema, { ...request, id, version: 0, issuedAt }, 'command');
       const command = await exclusive(agentId, 'enqueue', async () => {
-        const version = Number(await redis.client.eval(NEXT_VERSION, 1, keys.version(agentId), afterVersion));
+        const version = await versions.next(agentId, afterVersion);
         const data = { ...request, version, issuedAt };
         await queues.add(agentId, id, data);
         counters.queued++;
@@ -318,14 +305,17 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
         if (state === 'completed' || state === 'failed') return 'already_acknowledged';
         if (state !== 'active') throw notFound();
         if (ack.status === 'error') {
-          await queues.fail(job, `${ack.error?.code ?? 'error'}: ${ack.error?.message ?? 'no message'}`);
+          await queues.fail(
+            agentId,
+            job,
+            `${ack.error?.code ?? 'error'}: ${ack.error?.message ?? 'no message'}`,
+          );
           counters.failed++;
         } else {
-          await queues.complete(job, { status: ack.status, result: ack.result });
+          await queues.complete(agentId, job, { status: ack.status, result: ack.result });
           counters.acknowledged++;
         }
-        const lease = await readLease(agentId);
-        if (lease?.jobId === commandId) await redis.client.del(keys.lease(agentId));
+        await leases.clear(agentId, commandId);
         return 'acknowledged';
       });
       if (outcome === 'acknowledged') {
@@ -347,7 +337,7 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
       await exclusive(agentId, 'purge', async () => {
         await queues.obliterate(agentId);
         // The version counter stays: a reused agent id must never see versions go backwards.
-        await redis.client.del(keys.lease(agentId));
+        await leases.clear(agentId);
       });
     },
 

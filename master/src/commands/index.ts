@@ -1,4 +1,3 @@
 export * from './command-gateway.js';
 export type { CommandRequest } from './command-job.js';
 export { CommandQueueUnavailableError } from './command-queue-unavailable-error.js';
-export type { RedisConnectionOptions } from './redis-client.js';

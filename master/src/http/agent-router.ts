@@ -19,7 +19,6 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { AgentService } from '../agents/agent-service.js';
 import type { HeartbeatStore } from '../agents/heartbeats.js';
-import type { LongPollRegistry } from '../agents/long-polls.js';
 import type { MasterHooks } from '../agents/ports.js';
 import { applyReport } from '../agents/report-intake.js';
 import type { AgentRecord } from '../store/agents.js';
@@ -41,7 +40,6 @@ export interface AgentRouterDeps {
   limiter: FailedAuthLimiter;
   agents: AgentService;
   heartbeats: HeartbeatStore;
-  longPolls: LongPollRegistry;
   commands: CommandDelivery;
   hooks: MasterHooks;
   logger: Logger;
@@ -94,19 +92,17 @@ export function agentRouter(deps: AgentRouterDeps): Router {
   router.get(AGENT_ROUTES.commandsNext, authenticate, async (req, res) => {
     const agent = registeredAgent(agentCaller(res).agent);
     const { waitSeconds } = parseOrThrow(nextCommandQuerySchema, { ...req.query }, 'query');
-    const poll = deps.longPolls.open(agent.id);
     const closed = new AbortController();
     res.once('close', () => closed.abort());
-    const signal = AbortSignal.any([poll.signal, closed.signal]);
-    let command: Command | null;
-    try {
-      // A pending agent's queue stays empty until approval queues start_tunnel, which then wakes this poll.
-      command = await deps.commands.next(agent.id, { signal, timeoutMs: waitSeconds * 1000 });
-    } finally {
-      poll.release();
-    }
-    // Revoked while waiting: the answer to this very request is already a refusal.
-    if (poll.signal.aborted || findAgent(db, agent.id)?.status === 'revoked') {
+    // A pending agent's queue stays empty until approval queues start_tunnel, which then wakes this
+    // poll. Revocation and deletion end it at the gateway (`closeAgent`), with `null`.
+    const command = await deps.commands.next(agent.id, {
+      signal: closed.signal,
+      timeoutMs: waitSeconds * 1000,
+    });
+    // Revoked or deleted while waiting: the answer to this very request is already a refusal.
+    const current = findAgent(db, agent.id);
+    if (current === undefined || current.status === 'revoked') {
       throw new AuthenticationError('missing, invalid or revoked credentials');
     }
     res.json({ command });

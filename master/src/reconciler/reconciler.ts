@@ -4,7 +4,7 @@ import { type ScheduledTask, schedule } from 'node-cron';
 import type { MasterHooks } from '../agents/ports.js';
 import type { CloudflareLayer } from '../cloudflare/cloudflare-layer.js';
 import { createKeyedMutex } from '../commands/keyed-mutex.js';
-import type { RedisConnectionOptions } from '../commands/redis-client.js';
+import type { RedisConnectionOptions } from '../redis/index.js';
 import { ACCESS_TARGET, type SyncTarget, tunnelTarget, zoneTarget } from '../routes/route-targets.js';
 import { createRoutesEngine, type RoutesEngine } from '../routes/routes-engine.js';
 import { listAgents } from '../store/agents.js';
@@ -22,6 +22,8 @@ import { syncZone } from './sync-zone.js';
 export interface ReconcilerOptions {
   db: SqliteDatabase;
   redisConnection: RedisConnectionOptions;
+  /** Prefix of the sync queue's Redis keys (`REDIS_KEY_PREFIX`, default "tunnelfleet"). */
+  redisPrefix?: string;
   cloudflare: CloudflareLayer;
   logger: Logger;
   /** Grace period of a stopped container's routes (GRACE_PERIOD_SECONDS, default 600). */
@@ -100,6 +102,7 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
 
   queue = await createSyncQueue({
     connection: options.redisConnection,
+    ...(options.redisPrefix === undefined ? {} : { prefix: options.redisPrefix }),
     logger,
     debounceMs: options.debounceMs ?? 150,
     maxWaitMs: options.maxWaitMs ?? 2_000,

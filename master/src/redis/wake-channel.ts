@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { CommandKeys } from './command-keys.js';
 import { createRedisClient, type RedisConnectionOptions } from './redis-client.js';
+import type { RedisKeys } from './redis-keys.js';
 
 export interface WakeChannel {
   /** Tells every process (this one included) that `agentId`'s queue changed. */
@@ -10,7 +10,7 @@ export interface WakeChannel {
 
 export interface WakeChannelOptions {
   connection: RedisConnectionOptions;
-  keys: CommandKeys;
+  keys: RedisKeys;
   logger: Logger;
   /** Publishing goes through the caller's command connection; a subscriber connection cannot. */
   publisher: { publish(channel: string, message: string): Promise<number> };

@@ -1,0 +1,86 @@
+import type { HeartbeatRequest } from '@tunnelfleet/common';
+import { type RedisServerHandle, startRedisServer } from '@tunnelfleet/test';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHeartbeatStore } from './heartbeat-store.js';
+import { createRedisKeys } from './redis-keys.js';
+
+const INTERVAL_SECONDS = 5;
+
+let server: RedisServerHandle;
+let redis: Redis;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  redis = new Redis(server.url);
+});
+afterAll(async () => {
+  redis?.disconnect();
+  await server?.stop();
+});
+
+function beat(agentId: string): HeartbeatRequest {
+  return {
+    agentId,
+    uptimeSeconds: 1,
+    cloudflared: { state: 'running', ready: true, tunnelId: null, containerId: null },
+    lastAppliedCommandVersion: null,
+    dockerReachable: true,
+  };
+}
+
+/** A store over a clock the test moves. */
+function store(prefix: string) {
+  let now = Date.parse('2026-12-04T12:00:00Z');
+  const heartbeats = createHeartbeatStore({
+    redis,
+    keys: createRedisKeys(prefix),
+    intervalSeconds: INTERVAL_SECONDS,
+    now: () => now,
+  });
+  return {
+    heartbeats,
+    advance(ms: number) {
+      now += ms;
+    },
+  };
+}
+
+describe('heartbeat store', () => {
+  it('keeps its keys under the configured prefix, apart from another prefix on the same Redis', async () => {
+    const a = store('fleet-a');
+    const b = store('fleet-b');
+    await a.heartbeats.record('agent-1', beat('agent-1'));
+
+    expect(await redis.keys('*')).toEqual(
+      expect.arrayContaining(['fleet-a:heartbeats', 'fleet-a:agent-state']),
+    );
+    expect((await redis.keys('*')).filter((key) => !key.startsWith('fleet-a:'))).toEqual([]);
+    expect(await a.heartbeats.lastState('agent-1')).toMatchObject({ cloudflared: { state: 'running' } });
+    expect(await b.heartbeats.lastState('agent-1')).toBeNull();
+    expect(await a.heartbeats.countOnline()).toBe(1);
+    expect(await b.heartbeats.countOnline()).toBe(0);
+  });
+
+  it('flags a silent agent offline once, and reports it back when it beats again', async () => {
+    const { heartbeats, advance } = store('fleet-c');
+    await heartbeats.record('agent-1', beat('agent-1'));
+    await heartbeats.record('agent-2', beat('agent-2'));
+
+    advance(3 * INTERVAL_SECONDS * 1000 - 1);
+    expect(await heartbeats.flagOffline()).toEqual([]);
+    await heartbeats.touch('agent-2');
+    advance(1);
+    expect(await heartbeats.flagOffline()).toEqual(['agent-1']);
+    expect(await heartbeats.flagOffline()).toEqual([]);
+    expect(await heartbeats.countOnline()).toBe(1);
+
+    expect(await heartbeats.record('agent-1', beat('agent-1'))).toEqual({ cameBack: true });
+    expect(await heartbeats.record('agent-1', beat('agent-1'))).toEqual({ cameBack: false });
+    await heartbeats.forget('agent-1');
+    expect(await heartbeats.lastSeen(['agent-1', 'agent-2'])).toEqual(
+      new Map([['agent-2', expect.any(Number)]]),
+    );
+    expect(await heartbeats.lastState('agent-1')).toBeNull();
+  });
+});
