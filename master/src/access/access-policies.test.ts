@@ -66,9 +66,16 @@ describe('named Access policies changed through the admin API', () => {
     return listRoutesResponseSchema.parse(answer.body).routes[0];
   }
 
-  const cfPolicy = () => fx.emulator.accessPolicies().find((p) => p.name === CF_NAME);
-  const docsApp = () => fx.emulator.accessApps().find((a) => a.domain === HOSTNAME);
-  const linkedPolicyIds = () => ((docsApp()?.policies ?? []) as { id: string }[]).map((policy) => policy.id);
+  /** Our policy and the route's app as the emulator holds them (its views are loosely typed). */
+  const cfPolicy = () =>
+    (fx.emulator.accessPolicies() as unknown as { id: string; name: string; include: unknown[] }[]).find(
+      (p) => p.name === CF_NAME,
+    );
+  const docsApp = () =>
+    (fx.emulator.accessApps() as unknown as { domain: string; policies: { id: string }[] }[]).find(
+      (a) => a.domain === HOSTNAME,
+    );
+  const linkedPolicyIds = () => (docsApp()?.policies ?? []).map((policy) => policy.id);
 
   it('reach Cloudflare within the sync debounce, without a reconcile', async () => {
     await waitFor(async () => (await fullReconciles()) === 1, { description: 'the reconcile at start' });
