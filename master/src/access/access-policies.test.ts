@@ -148,6 +148,7 @@ describe('named Access policies changed through the admin API', () => {
     await waitFor(() => cfPolicy() === undefined, { description: 'the deleted policy gone from Cloudflare' });
     expect((await route())?.status).toBe('active');
 
+    expect(fx.emulator.specViolations()).toEqual([]);
     // No full reconcile ran besides the one at start: the per-target sync did it all.
     expect(await fullReconciles()).toBe(1);
     const audit = await fx.admin('GET', `/audit?target=${policyId}`);
