@@ -177,7 +177,9 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
       const linked = new Map(apps.map((app) => [app.id, app.policyIds]));
       const result: AccessSyncResult = { apps: {}, ownedAppIds: [], deletedAppIds: [], namedPolicyIds: {} };
 
-      // Named policies first, so the applications below can link them by id.
+      // Named policies first, so the applications below can link them by id. One Cloudflare
+      // refuses (e.g. a group id it does not know) fails only the apps naming it, not the sync.
+      const refusedNamed = new Map<string, string>();
       for (const named of input.namedPolicies ?? []) {
         const cfName = namedPolicyCfName(named.name);
         const body = {
@@ -188,21 +190,28 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
           exclude: [...named.exclude],
         };
         const current = policies.find((p) => p.name === cfName);
-        if (!current) {
-          const created = await api.policies.create({ account_id, ...body } as never);
-          policyIdByName.set(cfName, created.id!);
-          result.namedPolicyIds[named.name] = created.id!;
-          continue;
+        try {
+          if (!current) {
+            const created = await api.policies.create({ account_id, ...body } as never);
+            policyIdByName.set(cfName, created.id!);
+            result.namedPolicyIds[named.name] = created.id!;
+            continue;
+          }
+          const same =
+            current.decision === body.decision &&
+            sameRules(current.include, body.include) &&
+            sameRules(current.require, body.require) &&
+            sameRules(current.exclude, body.exclude);
+          if (!same) {
+            await withRetries(() => api.policies.update(current.id, { account_id, ...body } as never), retry);
+          }
+          result.namedPolicyIds[named.name] = current.id;
+        } catch (err) {
+          if (statusOf(err) !== 400) throw err;
+          refusedNamed.set(named.name, (err as Error).message);
+          // Not ours to delete below while the master still defines it.
+          if (current) policyIdByName.delete(cfName);
         }
-        const same =
-          current.decision === body.decision &&
-          sameRules(current.include, body.include) &&
-          sameRules(current.require, body.require) &&
-          sameRules(current.exclude, body.exclude);
-        if (!same) {
-          await withRetries(() => api.policies.update(current.id, { account_id, ...body } as never), retry);
-        }
-        result.namedPolicyIds[named.name] = current.id;
       }
 
       const ensurePolicy = async (spec: AccessPolicySpec): Promise<string> => {
@@ -222,11 +231,15 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
         const ours = onDomain.find((app) => isOurs(app.name));
         const foreign = onDomain.filter((app) => !isOurs(app.name));
         const problem = (spec.policies ?? []).find((p) => policyBody(p).include.length === 0);
-        const unknownNamed = (spec.namedPolicies ?? []).find((name) => !result.namedPolicyIds[name]);
-        if (unknownNamed) {
+        const unusable = (spec.namedPolicies ?? []).find((name) => !result.namedPolicyIds[name]);
+        if (unusable) {
+          // Left as it is (still ours), like a bad spec: never opened by dropping a policy.
+          const refused = refusedNamed.get(unusable);
           result.apps[domain] = {
             status: 'error',
-            message: `Access policy "${unknownNamed}" is not defined on the master`,
+            message: refused
+              ? `Access policy "${unusable}" was refused by Cloudflare: ${refused}`
+              : `Access policy "${unusable}" is not defined on the master`,
             ...(ours ? { appId: ours.id } : {}),
           };
           continue;
