@@ -3,6 +3,7 @@ import {
   ADMIN_API_PREFIX,
   type AgentActionResponse,
   type AgentDetailResponse,
+  type AgentView,
   type AuditPage,
   accessPolicyParamsSchema,
   agentIdParamsSchema,
@@ -75,7 +76,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
   router.use(ADMIN_API_PREFIX, adminAuthentication(deps.adminTokenHash, deps.limiter));
   const p = (path: string) => `${ADMIN_API_PREFIX}${path}`;
 
-  async function agentViews(agents: AgentRecord[]) {
+  async function agentViews(agents: AgentRecord[]): Promise<AgentView[]> {
     const seen = await deps.heartbeats.lastSeen(agents.map((a) => a.id));
     return agents.map(({ reportSequence: _s, snapshotFingerprint: _f, ...agent }) => {
       const lastSeen = seen.get(agent.id);
