@@ -1,3 +1,4 @@
+export * from './admin-api/index.js';
 export * from './config/index.js';
 export * from './errors/index.js';
 export * from './labels/index.js';

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger, type MasterConfig, type TrustProxy } from '@tunnelfleet/common';
 import type { Redis } from 'ioredis';
+import { createAccessPolicyService } from './access/access-policy-service.js';
 import { createAgentService } from './agents/agent-service.js';
 import { type AgentTunnelProvider, type MasterHooks, noopHooks } from './agents/ports.js';
 import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudflare-layer.js';
@@ -105,7 +106,14 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       hooks,
       reportIntervalSeconds: deps.reportIntervalSeconds,
     },
-    admin: { db: deps.db, adminTokenHash: admin.hash, agents, heartbeats, hooks },
+    admin: {
+      db: deps.db,
+      adminTokenHash: admin.hash,
+      agents,
+      heartbeats,
+      hooks,
+      accessPolicies: createAccessPolicyService({ db: deps.db, hooks }),
+    },
     health: {
       registry: metrics.registry,
       ...(deps.metricsToken === undefined ? {} : { metricsToken: deps.metricsToken }),

@@ -18,6 +18,7 @@ beforeAll(async () => {
     hooks: {
       onContainersChanged: (agentId) => hookCalls.push(`changed:${agentId}`),
       onAgentRevoked: (agentId) => hookCalls.push(`revoked:${agentId}`),
+      onAgentApproved: (agentId) => hookCalls.push(`approved:${agentId}`),
       requestReconcile: () => {
         hookCalls.push('reconcile');
         return { jobId: 'full-1' };
@@ -93,6 +94,8 @@ describe('agent lifecycle', () => {
     await expect.poll(() => fx.master.openLongPolls()).toBe(1);
     const approved = await fx.admin('POST', `/agents/${agent.agentId}/approve`);
     expect(approved.body.agent.status).toBe('approved');
+    // The routes engine is told, so routes reported while pending are carried now.
+    expect(hookCalls).toContain(`approved:${agent.agentId}`);
     expect((await waiting)?.type).toBe('start_tunnel');
     expect(await fx.liveTunnels(`tunnelfleet-${agent.agentId}`)).toHaveLength(1);
   });

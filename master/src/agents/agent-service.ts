@@ -8,6 +8,7 @@ import {
   type RegisterResponse,
 } from '@tunnelfleet/common';
 import type { Logger } from 'pino';
+import { issueAgentKey, type NewAgentKey } from '../keys/agent-key-issuer.js';
 import { type AgentKeyRecord, findAgentKey, revokeAgentKey } from '../store/agent-keys.js';
 import {
   type AgentRecord,
@@ -215,11 +216,41 @@ export function createAgentService(deps: AgentServiceDeps) {
     if (agent.status === 'revoked')
       throw new ConflictError(`agent ${agentId} is revoked and cannot be approved`);
     if (approveAgent(db, agentId)) recordAudit(db, { actor, action: 'agent.approve', target: agentId });
-    await tryStartAgentTunnel(findAgent(db, agentId)!).catch((error: unknown) => {
+    const problem = await tryStartAgentTunnel(findAgent(db, agentId)!).catch((error: unknown) => {
       // Revoked while its tunnel was being made: the tunnel is gone again, the answer says revoked.
-      if (!(error instanceof AuthenticationError)) throw error;
+      if (error instanceof AuthenticationError) return 'revoked meanwhile';
+      throw error;
     });
+    // Routes reported while pending waited for this tunnel: carry them now, not at the next cron.
+    if (problem === undefined) {
+      try {
+        await deps.hooks.onAgentApproved(agentId);
+      } catch (error) {
+        logger.error({ err: error, agentId }, 'onAgentApproved hook failed');
+      }
+    }
     return findAgent(db, agentId)!;
+  }
+
+  /** A new agent key; the secret is in the answer only, the store keeps its hash. */
+  function createKey(
+    options: { name: string; hostnameAllowlist: string[]; autoApprove: boolean },
+    actor: AuditActor,
+  ): NewAgentKey {
+    return db.transaction(() => {
+      const issued = issueAgentKey(db, options);
+      recordAudit(db, {
+        actor,
+        action: 'key.create',
+        target: issued.record.id,
+        details: {
+          name: issued.record.name,
+          hostnameAllowlist: issued.record.hostnameAllowlist,
+          autoApprove: issued.record.autoApprove,
+        },
+      });
+      return issued;
+    })();
   }
 
   /**
@@ -327,5 +358,15 @@ export function createAgentService(deps: AgentServiceDeps) {
     return retried;
   }
 
-  return { register, approve, revoke, revokeKey, remove, markOfflineAgents, finishRevocations, requireAgent };
+  return {
+    register,
+    approve,
+    revoke,
+    createKey,
+    revokeKey,
+    remove,
+    markOfflineAgents,
+    finishRevocations,
+    requireAgent,
+  };
 }

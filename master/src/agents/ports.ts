@@ -1,4 +1,5 @@
 import type { StartTunnelPayload, StopTunnelPayload, UpdateTunnelPayload } from '@tunnelfleet/common';
+import type { SyncTarget } from '../routes/route-targets.js';
 
 /**
  * What the agent service needs of the Cloudflare layer: the agent's own tunnel. `master.ts`
@@ -45,6 +46,16 @@ export interface MasterHooks {
    * and hand contested hostnames over to the next claimant.
    */
   onAgentRevoked(agentId: string): unknown;
+  /**
+   * The agent was approved and its tunnel provisioned: routes that waited for the tunnel can be
+   * carried now.
+   */
+  onAgentApproved(agentId: string): unknown;
+  /**
+   * Something the listed targets are built from changed outside the routes engine (e.g. a named
+   * Access policy): sync them within the debounce instead of at the next full reconcile.
+   */
+  markDirty(targets: readonly SyncTarget[]): unknown;
   /** An operator asked for a full reconcile now (`POST /api/v1/admin/reconcile`). */
   requestReconcile(): Promise<{ jobId?: string } | undefined> | { jobId?: string } | undefined;
 }
@@ -52,5 +63,7 @@ export interface MasterHooks {
 export const noopHooks: MasterHooks = {
   onContainersChanged: () => undefined,
   onAgentRevoked: () => undefined,
+  onAgentApproved: () => undefined,
+  markDirty: () => undefined,
   requestReconcile: () => undefined,
 };

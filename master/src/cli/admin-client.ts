@@ -1,15 +1,18 @@
-import { errorBodySchema } from '@tunnelfleet/common';
+import { ADMIN_API_PREFIX, errorBodySchema } from '@tunnelfleet/common';
+import type { z } from 'zod';
 import { ApiError, UnreachableError } from './cli-errors.js';
 
-/**
- * Same prefix as the master's admin router; not imported from it so the CLI loads no server code
- * (the CLI tests run against a real master and would catch a drift).
- */
-const ADMIN_API_PREFIX = '/api/v1/admin';
-
 export interface AdminClient {
-  /** JSON request to `/api/v1/admin<path>`; resolves with the parsed body, `null` for 204. */
-  request(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown>;
+  /**
+   * JSON request to `/api/v1/admin<path>`; resolves with the body parsed by `response`, the admin
+   * API's response schema from `@tunnelfleet/common` (a body that does not match is an error).
+   */
+  request<S extends z.ZodType>(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    response: S,
+    body?: unknown,
+  ): Promise<z.output<S>>;
 }
 
 export interface AdminClientOptions {
@@ -23,7 +26,7 @@ export interface AdminClientOptions {
 export function createAdminClient(options: AdminClientOptions): AdminClient {
   const base = options.url.href.replace(/\/+$/, '');
   return {
-    async request(method, path, body) {
+    async request(method, path, responseSchema, body) {
       let response: Response;
       try {
         response = await fetch(`${base}${ADMIN_API_PREFIX}${path}`, {
@@ -59,7 +62,16 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
             'bad_response',
             `${base} answered ${method} ${ADMIN_API_PREFIX}${path} with non-JSON`,
           );
-        return parsed;
+        const answer = responseSchema.safeParse(parsed);
+        if (!answer.success)
+          throw new ApiError(
+            response.status,
+            'bad_response',
+            `${base} answered ${method} ${ADMIN_API_PREFIX}${path} with an unexpected body (${answer.error.issues
+              .map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`)
+              .join('; ')}); is the CLI the master's version?`,
+          );
+        return answer.data;
       }
       const error = errorBodySchema.safeParse(parsed);
       if (error.success) throw new ApiError(response.status, error.data.error.code, error.data.error.message);

@@ -1,6 +1,11 @@
 import Cloudflare from 'cloudflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCESS_APP_MARKER, ACCESS_POLICY_PREFIX, type AccessAppSpec } from './access.js';
+import {
+  ACCESS_APP_MARKER,
+  ACCESS_POLICY_PREFIX,
+  type AccessAppSpec,
+  type NamedAccessPolicy,
+} from './access.js';
 import type { CloudflareLayer } from './cloudflare-layer.js';
 import { startTestWorld, type TestWorld } from './cloudflare-test-world.js';
 
@@ -138,5 +143,61 @@ describe('Access sync against the emulator', () => {
     });
     expect((await listPolicies()).filter((p) => p.name?.startsWith(ACCESS_POLICY_PREFIX))).toHaveLength(1);
     await layer.syncAccessApps({ desired: [], ownedAppIds: result.ownedAppIds });
+  });
+
+  it('pushes named policies, links them by name, and refuses to open an app whose policy Cloudflare refused', async () => {
+    const ops = (email: string): NamedAccessPolicy => ({
+      name: 'ops',
+      decision: 'allow',
+      include: [{ email: { email } }],
+      require: [],
+      exclude: [],
+    });
+    const desired: AccessAppSpec[] = [{ hostname: 'ops.example.com', namedPolicies: ['ops'] }];
+    const first = await layer.syncAccessApps({
+      desired,
+      ownedAppIds: [],
+      namedPolicies: [ops('a@example.com')],
+    });
+    const opsId = first.namedPolicyIds.ops!;
+    const opsAt = async () => (await listPolicies()).find((p) => p.name === `ops${ACCESS_APP_MARKER}`);
+    expect((await opsAt())?.id).toBe(opsId);
+    const appOf = async () =>
+      ((await listApps()) as { domain?: string; policies?: { id?: string }[] }[]).find(
+        (a) => a.domain === 'ops.example.com',
+      );
+    expect((await appOf())?.policies?.map((p) => p.id)).toEqual([opsId]);
+
+    // A caller that passes no named policies leaves them alone.
+    await layer.syncAccessApps({ desired: [], ownedAppIds: first.ownedAppIds });
+    expect((await opsAt())?.id).toBe(opsId);
+
+    // An edit Cloudflare refuses: the app keeps its policy and is reported, the sync goes on.
+    const created = await layer.syncAccessApps({
+      desired,
+      ownedAppIds: [],
+      namedPolicies: [ops('a@example.com')],
+    });
+    world.emulator.faults.set({
+      failNext: { route: 'PUT /accounts/:id/access/policies/:id', status: 400, count: 1 },
+    });
+    const refused = await layer.syncAccessApps({
+      desired,
+      ownedAppIds: created.ownedAppIds,
+      namedPolicies: [ops('b@example.com')],
+    });
+    world.emulator.faults.clear();
+    expect(refused.apps['ops.example.com']?.status).toBe('error');
+    expect(refused.apps['ops.example.com']?.message).toContain(
+      'Access policy "ops" was refused by Cloudflare',
+    );
+    expect(refused.ownedAppIds).toEqual(created.ownedAppIds);
+    expect((await appOf())?.policies?.map((p) => p.id)).toEqual([opsId]);
+    expect(JSON.stringify((await opsAt())?.include)).toContain('a@example.com');
+
+    // Gone from the master: unlinked and deleted.
+    await layer.syncAccessApps({ desired: [], ownedAppIds: created.ownedAppIds, namedPolicies: [] });
+    expect(await opsAt()).toBeUndefined();
+    expect(await appOf()).toBeUndefined();
   });
 });

@@ -26,8 +26,19 @@ export interface AccessAppSpec {
   sessionDuration?: string;
   /** Built into reusable policies that Tunnelfleet owns (shared by identical specs). */
   policies?: AccessPolicySpec[];
-  /** Reusable policies defined on the master, linked as they are, after `policies`. */
+  /** Reusable policies linked by id as they are, after `policies`. */
   policyIds?: string[];
+  /** Named policies of `AccessSyncInput.namedPolicies`, linked by name after `policyIds`. */
+  namedPolicies?: string[];
+}
+
+/** A named policy defined on the master, its rules in the API's shape; pushed as a reusable policy. */
+export interface NamedAccessPolicy {
+  name: string;
+  decision: AccessDecision;
+  include: readonly Record<string, unknown>[];
+  require: readonly Record<string, unknown>[];
+  exclude: readonly Record<string, unknown>[];
 }
 
 export interface AccessSyncInput {
@@ -36,6 +47,11 @@ export interface AccessSyncInput {
   /** Ids of the applications the caller recorded as ours: only these may be deleted. */
   ownedAppIds: readonly string[];
   adopt?: boolean;
+  /**
+   * Every named policy defined on the master (the whole set): each is created or updated at
+   * Cloudflare, and one of ours whose name is not here is deleted once no application links it.
+   */
+  namedPolicies?: readonly NamedAccessPolicy[];
 }
 
 export interface AccessAppResult {
@@ -49,6 +65,8 @@ export interface AccessSyncResult {
   apps: Record<string, AccessAppResult>;
   ownedAppIds: string[];
   deletedAppIds: string[];
+  /** Cloudflare's policy id of each named policy, by name. */
+  namedPolicyIds: Record<string, string>;
 }
 
 export const ACCESS_APP_MARKER = ' [tunnelfleet]';
@@ -80,6 +98,35 @@ export function accessDomain(hostname: string, path?: string): string {
 }
 
 const isOurs = (name: string) => name.endsWith(ACCESS_APP_MARKER);
+
+/**
+ * A named policy's name at Cloudflare: the master's name with our marker. Not the digest prefix:
+ * digest policies are deleted as soon as no app links them, a named policy lives until deleted.
+ */
+export const namedPolicyCfName = (name: string) => `${name}${ACCESS_APP_MARKER}`;
+
+interface PolicyState {
+  id: string;
+  name: string;
+  decision: string;
+  include: unknown[];
+  require: unknown[];
+  exclude: unknown[];
+}
+
+function toPolicyState(policy: unknown): PolicyState {
+  const p = policy as Partial<PolicyState>;
+  return {
+    id: p.id ?? '',
+    name: p.name ?? '',
+    decision: p.decision ?? '',
+    include: p.include ?? [],
+    require: p.require ?? [],
+    exclude: p.exclude ?? [],
+  };
+}
+
+const sameRules = (a: readonly unknown[], b: readonly unknown[]) => JSON.stringify(a) === JSON.stringify(b);
 
 /** The policy a spec stands for; its name is a digest of its content, so equal specs share one. */
 export function policyBody(spec: AccessPolicySpec): PolicyBody {
@@ -121,12 +168,51 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
       const apps = (await listAll(() => api.applications.list({ account_id, per_page: 1000 }), retry)).map(
         toAppState,
       );
-      const policies = await listAll(() => api.policies.list({ account_id, per_page: 1000 }), retry);
+      const policies = (await listAll(() => api.policies.list({ account_id, per_page: 1000 }), retry)).map(
+        toPolicyState,
+      );
       const policyIdByName = new Map(
         policies.flatMap((p) => (p.id && p.name ? [[p.name, p.id] as const] : [])),
       );
       const linked = new Map(apps.map((app) => [app.id, app.policyIds]));
-      const result: AccessSyncResult = { apps: {}, ownedAppIds: [], deletedAppIds: [] };
+      const result: AccessSyncResult = { apps: {}, ownedAppIds: [], deletedAppIds: [], namedPolicyIds: {} };
+
+      // Named policies first, so the applications below can link them by id. One Cloudflare
+      // refuses (e.g. a group id it does not know) fails only the apps naming it, not the sync.
+      const refusedNamed = new Map<string, string>();
+      for (const named of input.namedPolicies ?? []) {
+        const cfName = namedPolicyCfName(named.name);
+        const body = {
+          name: cfName,
+          decision: named.decision,
+          include: [...named.include],
+          require: [...named.require],
+          exclude: [...named.exclude],
+        };
+        const current = policies.find((p) => p.name === cfName);
+        try {
+          if (!current) {
+            const created = await api.policies.create({ account_id, ...body } as never);
+            policyIdByName.set(cfName, created.id!);
+            result.namedPolicyIds[named.name] = created.id!;
+            continue;
+          }
+          const same =
+            current.decision === body.decision &&
+            sameRules(current.include, body.include) &&
+            sameRules(current.require, body.require) &&
+            sameRules(current.exclude, body.exclude);
+          if (!same) {
+            await withRetries(() => api.policies.update(current.id, { account_id, ...body } as never), retry);
+          }
+          result.namedPolicyIds[named.name] = current.id;
+        } catch (err) {
+          if (statusOf(err) !== 400) throw err;
+          refusedNamed.set(named.name, (err as Error).message);
+          // Not ours to delete below while the master still defines it.
+          if (current) policyIdByName.delete(cfName);
+        }
+      }
 
       const ensurePolicy = async (spec: AccessPolicySpec): Promise<string> => {
         const body = policyBody(spec);
@@ -145,7 +231,22 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
         const ours = onDomain.find((app) => isOurs(app.name));
         const foreign = onDomain.filter((app) => !isOurs(app.name));
         const problem = (spec.policies ?? []).find((p) => policyBody(p).include.length === 0);
-        if (problem || (spec.policies ?? []).length + (spec.policyIds ?? []).length === 0) {
+        const unusable = (spec.namedPolicies ?? []).find((name) => !result.namedPolicyIds[name]);
+        if (unusable) {
+          // Left as it is (still ours), like a bad spec: never opened by dropping a policy.
+          const refused = refusedNamed.get(unusable);
+          result.apps[domain] = {
+            status: 'error',
+            message: refused
+              ? `Access policy "${unusable}" was refused by Cloudflare: ${refused}`
+              : `Access policy "${unusable}" is not defined on the master`,
+            ...(ours ? { appId: ours.id } : {}),
+          };
+          continue;
+        }
+        const linkCount =
+          (spec.policies ?? []).length + (spec.policyIds ?? []).length + (spec.namedPolicies ?? []).length;
+        if (problem || linkCount === 0) {
           // A bad spec leaves the app as it is (still ours), rather than opening or deleting it.
           result.apps[domain] = {
             status: 'error',
@@ -157,6 +258,7 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
         const policyIds = [
           ...(await sequential(spec.policies ?? [], ensurePolicy)),
           ...(spec.policyIds ?? []),
+          ...(spec.namedPolicies ?? []).map((name) => result.namedPolicyIds[name]!),
         ];
         const body = {
           type: 'self_hosted' as const,
@@ -215,8 +317,12 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
       result.ownedAppIds = [...keep].sort();
 
       const inUse = new Set([...linked.values()].flat());
+      const namedIds = new Set(Object.values(result.namedPolicyIds));
+      const namedGiven = input.namedPolicies !== undefined;
       for (const [name, id] of policyIdByName) {
-        if (!name.startsWith(ACCESS_POLICY_PREFIX) || inUse.has(id)) continue;
+        const stale =
+          name.startsWith(ACCESS_POLICY_PREFIX) || (namedGiven && isOurs(name) && !namedIds.has(id));
+        if (!stale || inUse.has(id)) continue;
         try {
           await withRetries(() => api.policies.delete(id, { account_id }), retry);
         } catch (err) {

@@ -7,6 +7,7 @@ import { createKeyedMutex } from '../commands/keyed-mutex.js';
 import type { RedisConnectionOptions } from '../redis/index.js';
 import { ACCESS_TARGET, type SyncTarget, tunnelTarget, zoneTarget } from '../routes/route-targets.js';
 import { createRoutesEngine, type RoutesEngine } from '../routes/routes-engine.js';
+import { listAccessPolicies } from '../store/access-policies.js';
 import { listAgents } from '../store/agents.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { listOwnedApps, listOwnedIngressRules, listOwnedRecords } from '../store/owned-objects.js';
@@ -52,7 +53,10 @@ export interface ReconcileSummary {
 export interface Reconciler {
   engine: RoutesEngine;
   /** The seams `createMaster` takes as `hooks`. */
-  hooks: Pick<MasterHooks, 'onContainersChanged' | 'onAgentRevoked' | 'requestReconcile'>;
+  hooks: Pick<
+    MasterHooks,
+    'onContainersChanged' | 'onAgentRevoked' | 'onAgentApproved' | 'markDirty' | 'requestReconcile'
+  >;
   /** Syncs one target now (what a `cf-sync` job runs). */
   syncTarget(target: SyncTarget): Promise<void>;
   /** Full reconcile: every agent's routes, grace periods, every tunnel, zone and Access app. */
@@ -82,15 +86,17 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     graceSeconds: options.graceSeconds ?? 600,
     now,
     resolveZone: (hostname, zone) => cloudflare.resolveZone(hostname, zone),
-    onTargetsChanged: async (targets) => {
-      try {
-        await queue?.enqueue(targets);
-      } catch (error) {
-        // Redis down: SQLite has the change, the next full reconcile applies it.
-        logger.error({ err: error, targets }, 'could not enqueue cf-sync jobs');
-      }
-    },
+    onTargetsChanged: (targets) => markDirty(targets),
   });
+
+  async function markDirty(targets: readonly SyncTarget[]): Promise<void> {
+    try {
+      await queue?.enqueue(targets);
+    } catch (error) {
+      // Redis down: SQLite has the change, the next full reconcile applies it.
+      logger.error({ err: error, targets }, 'could not enqueue cf-sync jobs');
+    }
+  }
 
   async function runTarget(target: SyncTarget): Promise<void> {
     if (target === ACCESS_TARGET) return syncAccess(ctx);
@@ -127,7 +133,8 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
         logger.warn({ err: error, hostname: record.hostname }, 'zone of an owned DNS record not found');
       }
     }
-    if (listOwnedApps(db).length > 0) targets.add(ACCESS_TARGET);
+    // Named policies are pushed to Cloudflare by the Access sync, used by a route or not.
+    if (listOwnedApps(db).length > 0 || listAccessPolicies(db).length > 0) targets.add(ACCESS_TARGET);
     for (const route of desired.withoutTunnel) {
       const message = route.tunnelName
         ? `tunnel "${route.tunnelName}" is not known to the master`
@@ -192,6 +199,8 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     hooks: {
       onContainersChanged: (agentId) => engine.syncAgentRoutes(agentId),
       onAgentRevoked: (agentId) => engine.releaseAgentRoutes(agentId),
+      onAgentApproved: (agentId) => engine.syncAgentRoutes(agentId),
+      markDirty,
       requestReconcile: () => {
         reconcileNow().catch((error: unknown) => logger.error({ err: error }, 'full reconcile failed'));
         return {};

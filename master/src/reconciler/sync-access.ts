@@ -1,6 +1,11 @@
 import type { AccessRule, AccessSpec } from '@tunnelfleet/common';
-import { type AccessAppSpec, type AccessPolicySpec, accessDomain } from '../cloudflare/access.js';
-import { findAccessPolicyByName } from '../store/access-policies.js';
+import {
+  type AccessAppSpec,
+  type AccessPolicySpec,
+  accessDomain,
+  type NamedAccessPolicy,
+} from '../cloudflare/access.js';
+import { findAccessPolicyByName, listAccessPolicies, setAccessPolicyCfId } from '../store/access-policies.js';
 import { recordAudit } from '../store/audit-log.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { listOwnedApps, replaceOwnedApps } from '../store/owned-objects.js';
@@ -51,14 +56,12 @@ export function translateAccess(db: SqliteDatabase, route: CarriedRoute, access:
     if (typeof rules === 'string') return { ok: false, message: rules };
     spec.policies = [{ decision: access.policy.decision, ...rules }];
   }
-  const policyIds: string[] = [];
   for (const name of access.namedPolicies) {
-    const policy = findAccessPolicyByName(db, name);
-    if (!policy) return { ok: false, message: `Access policy "${name}" is not defined on the master` };
-    if (!policy.cfPolicyId) return { ok: false, message: `Access policy "${name}" is not at Cloudflare yet` };
-    policyIds.push(policy.cfPolicyId);
+    if (!findAccessPolicyByName(db, name))
+      return { ok: false, message: `Access policy "${name}" is not defined on the master` };
   }
-  if (policyIds.length > 0) spec.policyIds = policyIds;
+  // The layer pushes the named policies in the same sync and links them by name.
+  if (access.namedPolicies.length > 0) spec.namedPolicies = [...access.namedPolicies];
   return { ok: true, spec };
 }
 
@@ -85,10 +88,17 @@ export async function syncAccess(ctx: SyncContext): Promise<void> {
     }
   })();
   const ownedBefore = listOwnedApps(db);
-  if (desired.length === 0 && ownedBefore.length === 0) return;
+  const namedPolicies = listAccessPolicies(db).map(
+    ({ name, spec }): NamedAccessPolicy => ({ name, ...spec }),
+  );
+  // No early return when nothing is wanted: a deleted named policy may still be at Cloudflare.
   let result: Awaited<ReturnType<typeof cloudflare.syncAccessApps>>;
   try {
-    result = await cloudflare.syncAccessApps({ desired, ownedAppIds: ownedBefore.map((a) => a.cfId) });
+    result = await cloudflare.syncAccessApps({
+      desired,
+      ownedAppIds: ownedBefore.map((a) => a.cfId),
+      namedPolicies,
+    });
   } catch (error) {
     const message = (error as Error).message;
     db.transaction(() => {
@@ -115,6 +125,9 @@ export async function syncAccess(ctx: SyncContext): Promise<void> {
       };
     });
     replaceOwnedApps(db, kept, now);
+    for (const [name, cfPolicyId] of Object.entries(result.namedPolicyIds)) {
+      setAccessPolicyCfId(db, name, cfPolicyId);
+    }
     const previous = new Set(ownedBefore.map((a) => a.cfId));
     const created = kept.filter((a) => !previous.has(a.cfId));
     if (created.length > 0 || result.deletedAppIds.length > 0) {

@@ -1,4 +1,10 @@
-import { type LabelProblem, type Logger, type ParsedRoute, parseContainerLabels } from '@tunnelfleet/common';
+import {
+  type LabelProblem,
+  type Logger,
+  type ParsedRoute,
+  parseContainerLabels,
+  type RouteStatus,
+} from '@tunnelfleet/common';
 import { checkAgentHostname } from '../agents/hostname-guard.js';
 import { ZoneNotFoundError } from '../cloudflare/errors.js';
 import { findAgent, listAgents } from '../store/agents.js';
@@ -10,7 +16,6 @@ import {
   insertRoute,
   listRoutes,
   type RouteRecord,
-  type RouteStatus,
   type RouteWrite,
   updateRoute,
 } from '../store/routes.js';

@@ -1,3 +1,4 @@
+import type { NamedAccessPolicySpec } from '@tunnelfleet/common';
 import type { SqliteDatabase } from './database.js';
 import { isoNow, parseJsonColumn, statement } from './statements.js';
 
@@ -5,7 +6,8 @@ import { isoNow, parseJsonColumn, statement } from './statements.js';
 export interface AccessPolicyRecord {
   id: string;
   name: string;
-  spec: unknown;
+  /** Validated by the admin API before it is written. */
+  spec: NamedAccessPolicySpec;
   cfPolicyId: string | null;
   createdAt: string;
   updatedAt: string;
@@ -24,7 +26,7 @@ function toRecord(row: AccessPolicyRow): AccessPolicyRecord {
   return {
     id: row.id,
     name: row.name,
-    spec: parseJsonColumn(row.spec, {}),
+    spec: parseJsonColumn(row.spec, {}) as NamedAccessPolicySpec,
     cfPolicyId: row.cf_policy_id,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -33,7 +35,7 @@ function toRecord(row: AccessPolicyRow): AccessPolicyRecord {
 
 export function insertAccessPolicy(
   db: SqliteDatabase,
-  policy: { id: string; name: string; spec: unknown },
+  policy: { id: string; name: string; spec: NamedAccessPolicySpec },
 ): AccessPolicyRecord {
   const at = isoNow();
   statement(
@@ -66,7 +68,7 @@ export function listAccessPolicies(db: SqliteDatabase): AccessPolicyRecord[] {
 export function updateAccessPolicy(
   db: SqliteDatabase,
   id: string,
-  changes: { name?: string; spec?: unknown },
+  changes: { name?: string; spec?: NamedAccessPolicySpec },
 ): AccessPolicyRecord | undefined {
   const current = findAccessPolicy(db, id);
   if (!current) return undefined;
@@ -77,6 +79,15 @@ export function updateAccessPolicy(
     id,
   );
   return findAccessPolicy(db, id);
+}
+
+/** Records the id Cloudflare gave the policy of that name (after a sync pushed it). */
+export function setAccessPolicyCfId(db: SqliteDatabase, name: string, cfPolicyId: string): void {
+  statement(db, 'UPDATE access_policies SET cf_policy_id = ? WHERE name = ? AND cf_policy_id IS NOT ?').run(
+    cfPolicyId,
+    name,
+    cfPolicyId,
+  );
 }
 
 export function deleteAccessPolicy(db: SqliteDatabase, id: string): boolean {

@@ -1,15 +1,6 @@
+import { ROUTE_STATUSES, type RouteStatus } from '@tunnelfleet/common';
 import type { SqliteDatabase } from './database.js';
 import { isoNow, parseJsonColumn, statement } from './statements.js';
-
-export const ROUTE_STATUSES = [
-  'active',
-  'pending_deletion',
-  'invalid',
-  'conflict',
-  'error',
-  'revoked',
-] as const;
-export type RouteStatus = (typeof ROUTE_STATUSES)[number];
 
 /** One row of `routes`; the routes engine (master/src/routes) decides what to write. */
 export interface RouteRecord {

@@ -64,13 +64,10 @@ async function main(): Promise<void> {
     const agentId = await host.agentId();
     const agentPid = host.agent.pid();
     if (agentPid === undefined || bare.pid === undefined) throw new Error('a measured process has no pid');
-    const tunnelId = await waitFor(
-      async () => (await fleet.admin.agent(agentId)).tunnel?.id as string | undefined,
-      {
-        description: 'the agent tunnel',
-        timeoutMs: 30_000,
-      },
-    );
+    const tunnelId = await waitFor(async () => (await fleet.admin.agent(agentId)).tunnel?.id, {
+      description: 'the agent tunnel',
+      timeoutMs: 30_000,
+    });
     await waitFor(() => fleet.emulator.tunnelConnections(tunnelId).length > 0, {
       description: 'cloudflared connected to the emulated edge',
       timeoutMs: 60_000,

@@ -58,10 +58,10 @@ async function measure(debounceMs: number, starts: number): Promise<LatencySumma
   const events = await watchStartEvents(fleet.b.docker, run);
   try {
     const agentId = await fleet.b.agentId();
-    const tunnelId = await waitFor(
-      async () => (await fleet.admin.agent(agentId)).tunnel?.id as string | undefined,
-      { description: 'the agent tunnel', timeoutMs: 30_000 },
-    );
+    const tunnelId = await waitFor(async () => (await fleet.admin.agent(agentId)).tunnel?.id, {
+      description: 'the agent tunnel',
+      timeoutMs: 30_000,
+    });
     const containers: TestContainer[] = [];
     for (let i = 0; i < starts; i += 10) {
       containers.push(

@@ -142,8 +142,7 @@ describe('isolation between agents', { timeout: 180_000 }, () => {
     const conflicts = await f.admin.conflicts();
     expect(
       conflicts.some(
-        (conflict: { routeId: number; kind: string }) =>
-          conflict.routeId === attackRoute?.id && conflict.kind === 'hostname_claimed',
+        (conflict) => conflict.routeId === attackRoute?.id && conflict.kind === 'hostname_claimed',
       ),
     ).toBe(true);
     expect(cloudView(f).apps.filter((app) => app.domain.startsWith(`${victim}/`))).toEqual([]);

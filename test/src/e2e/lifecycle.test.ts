@@ -111,7 +111,7 @@ describe('routes over a container lifecycle', { timeout: 120_000 }, () => {
     await waitRouteStatus(fleet(), hostname, agentB, 'conflict');
     expect((await routesOf(fleet(), hostname)).find((r) => r.agentId === agentA)?.status).toBe('active');
     const conflicts = await fleet().admin.conflicts();
-    expect(conflicts.filter((c: { hostname: string }) => c.hostname === hostname)).toEqual([
+    expect(conflicts.filter((c) => c.hostname === hostname)).toEqual([
       expect.objectContaining({ kind: 'hostname_claimed' }),
     ]);
     // Cloudflare still sends the hostname to the first host.

@@ -121,12 +121,12 @@ describe('outages', { timeout: 180_000 }, () => {
       const traffic = (async () => {
         for (const hostname of hostnames) await b.runContainer({ labels: publishLabels(hostname) });
       })();
-      await admin.request('POST', `/agents/${idC}/approve`);
+      await admin.approveAgent(idC);
       await redis.restart();
       await traffic;
 
       await Promise.all(hostnames.map((hostname) => waitPublished(fleet(), b, hostname)));
-      const tunnelC = await waitFor(async () => (await admin.agent(idC)).tunnel?.id as string | undefined, {
+      const tunnelC = await waitFor(async () => (await admin.agent(idC)).tunnel?.id, {
         description: "host C's tunnel",
         timeoutMs: 60_000,
       });

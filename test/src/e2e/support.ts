@@ -1,6 +1,6 @@
+import type { RouteView } from '@tunnelfleet/common';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { waitFor } from '../harness/wait-for.js';
-import type { RouteView } from '../system/admin-client.js';
 import { type Fleet, type FleetHost, type FleetOptions, startFleet } from '../system/fleet.js';
 
 /** What a user checks at Cloudflare: records, ingress rules per tunnel, Access applications. */
@@ -70,13 +70,10 @@ export function cloudView(fleet: Fleet): CloudView {
 /** The id of the host's own tunnel, once the master created it and the host's cloudflared connected. */
 export async function tunnelIdOf(fleet: Fleet, host: FleetHost): Promise<string> {
   const agentId = await host.agentId();
-  const tunnelId = await waitFor(
-    async () => (await fleet.admin.agent(agentId)).tunnel?.id as string | undefined,
-    {
-      description: `${host.name}'s tunnel at the master`,
-      timeoutMs: CONVERGE_TIMEOUT_MS,
-    },
-  );
+  const tunnelId = await waitFor(async () => (await fleet.admin.agent(agentId)).tunnel?.id, {
+    description: `${host.name}'s tunnel at the master`,
+    timeoutMs: CONVERGE_TIMEOUT_MS,
+  });
   await waitFor(() => fleet.emulator.tunnelConnections(tunnelId).length > 0, {
     description: `${host.name}'s cloudflared to connect to the edge`,
     timeoutMs: CONVERGE_TIMEOUT_MS,

@@ -1,43 +1,52 @@
-/** The master's admin API over HTTP, as an operator's script would use it. */
+import {
+  ADMIN_API_PREFIX,
+  type AgentDetail,
+  type AgentView,
+  agentActionResponseSchema,
+  agentDetailResponseSchema,
+  type ConflictView,
+  createKeyResponseSchema,
+  type KeyView,
+  listAgentsResponseSchema,
+  listConflictsResponseSchema,
+  listKeysResponseSchema,
+  listRoutesResponseSchema,
+  type RouteStatus,
+  type RouteView,
+  reconcileResponseSchema,
+  revokeKeyResponseSchema,
+} from '@tunnelfleet/common';
+import type { z } from 'zod';
 
-// biome-ignore lint/suspicious/noExplicitAny: answers are read field by field by the tests that assert on them
-export type AdminJson = any;
+/**
+ * The master's admin API over HTTP, as an operator's script would use it. Answers are parsed
+ * with the admin API's response schemas (`@tunnelfleet/common`), so a master that drifts from
+ * the contract fails the tests that read it.
+ */
 
 export interface HttpAnswer {
   status: number;
-  body: AdminJson;
-}
-
-/**
- * The fields of a route (`GET /api/v1/admin/routes`) that the tests read; the master's
- * `routeViewSchema` is the full shape (test/ does not build against the master).
- */
-export interface RouteView {
-  id: number;
-  agentId: string;
-  routeKey: string;
-  hostname: string | null;
-  status: string;
-  statusMessage: string | null;
-  problems: unknown[];
-  deleteAfter: string | null;
-  updatedAt: string;
+  /** Parsed JSON, or the text when the answer is not JSON. */
+  body: unknown;
 }
 
 export interface AdminClient {
   readonly baseUrl: string;
+  /** A raw request, for tests of refusals; the typed methods below are for everything else. */
   request(method: string, path: string, body?: unknown): Promise<HttpAnswer>;
   /** A new agent key; `key` is the secret shown once. */
   createKey(options: { name: string; autoApprove?: boolean; hostnameAllowlist?: string[] }): Promise<{
     key: string;
     keyId: string;
   }>;
-  agents(): Promise<AdminJson[]>;
-  agent(agentId: string): Promise<AdminJson>;
-  revokeAgent(agentId: string): Promise<AdminJson>;
-  revokeKey(keyId: string): Promise<AdminJson>;
-  routes(filter?: { status?: string; agentId?: string; hostname?: string }): Promise<RouteView[]>;
-  conflicts(includeResolved?: boolean): Promise<AdminJson[]>;
+  keys(): Promise<KeyView[]>;
+  agents(): Promise<AgentView[]>;
+  agent(agentId: string): Promise<AgentDetail>;
+  approveAgent(agentId: string): Promise<AgentView>;
+  revokeAgent(agentId: string): Promise<AgentView>;
+  revokeKey(keyId: string): Promise<KeyView>;
+  routes(filter?: { status?: RouteStatus; agentId?: string; hostname?: string }): Promise<RouteView[]>;
+  conflicts(includeResolved?: boolean): Promise<ConflictView[]>;
   /** `POST /api/v1/admin/reconcile`: a full reconcile now. */
   reconcile(): Promise<void>;
 }
@@ -53,7 +62,7 @@ export class AdminApiError extends Error {
 }
 
 export function createAdminClient(masterUrl: string, adminToken: string): AdminClient {
-  const baseUrl = `${masterUrl}/api/v1/admin`;
+  const baseUrl = `${masterUrl}${ADMIN_API_PREFIX}`;
 
   const request = async (method: string, path: string, body?: unknown): Promise<HttpAnswer> => {
     const response = await fetch(`${baseUrl}${path}`, {
@@ -74,38 +83,88 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
     return { status: response.status, body: parsed };
   };
 
-  const expect = async (what: string, status: number, method: string, path: string, body?: unknown) => {
+  /** The answer, parsed by its response schema; any other status or shape is an AdminApiError. */
+  const expect = async <S extends z.ZodType>(
+    what: string,
+    status: number,
+    schema: S,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<z.output<S>> => {
     const answer = await request(method, path, body);
     if (answer.status !== status) throw new AdminApiError(what, answer);
-    return answer.body;
+    const parsed = schema.safeParse(answer.body);
+    if (!parsed.success)
+      throw new AdminApiError(`${what} (answer off the schema: ${parsed.error.message})`, answer);
+    return parsed.data;
   };
+  const agentPath = (agentId: string) => `/agents/${encodeURIComponent(agentId)}`;
 
   return {
     baseUrl,
     request,
     async createKey({ name, autoApprove = true, hostnameAllowlist = [] }) {
-      const body = await expect('create key', 201, 'POST', '/keys', { name, autoApprove, hostnameAllowlist });
-      return { key: body.key as string, keyId: body.record.id as string };
+      const created = await expect('create key', 201, createKeyResponseSchema, 'POST', '/keys', {
+        name,
+        autoApprove,
+        hostnameAllowlist,
+      });
+      return { key: created.key, keyId: created.record.id };
     },
-    agents: async () => (await expect('list agents', 200, 'GET', '/agents')).agents,
+    keys: async () => (await expect('list keys', 200, listKeysResponseSchema, 'GET', '/keys')).keys,
+    agents: async () => (await expect('list agents', 200, listAgentsResponseSchema, 'GET', '/agents')).agents,
     agent: async (agentId) =>
-      (await expect(`agent ${agentId}`, 200, 'GET', `/agents/${encodeURIComponent(agentId)}`)).agent,
+      (await expect(`agent ${agentId}`, 200, agentDetailResponseSchema, 'GET', agentPath(agentId))).agent,
+    approveAgent: async (agentId) =>
+      (
+        await expect(
+          `approve agent ${agentId}`,
+          200,
+          agentActionResponseSchema,
+          'POST',
+          `${agentPath(agentId)}/approve`,
+        )
+      ).agent,
     revokeAgent: async (agentId) =>
-      (await expect(`revoke agent ${agentId}`, 200, 'POST', `/agents/${encodeURIComponent(agentId)}/revoke`))
-        .agent,
+      (
+        await expect(
+          `revoke agent ${agentId}`,
+          200,
+          agentActionResponseSchema,
+          'POST',
+          `${agentPath(agentId)}/revoke`,
+        )
+      ).agent,
     revokeKey: async (keyId) =>
-      (await expect(`revoke key ${keyId}`, 200, 'POST', `/keys/${encodeURIComponent(keyId)}/revoke`)).key,
+      (
+        await expect(
+          `revoke key ${keyId}`,
+          200,
+          revokeKeyResponseSchema,
+          'POST',
+          `/keys/${encodeURIComponent(keyId)}/revoke`,
+        )
+      ).key,
     async routes(filter = {}) {
       const query = new URLSearchParams(
         Object.entries(filter).filter(([, v]) => v !== undefined) as [string, string][],
       );
       const suffix = query.size > 0 ? `?${query}` : '';
-      return (await expect('list routes', 200, 'GET', `/routes${suffix}`)).routes;
+      return (await expect('list routes', 200, listRoutesResponseSchema, 'GET', `/routes${suffix}`)).routes;
     },
     conflicts: async (includeResolved = false) =>
-      (await expect('list conflicts', 200, 'GET', `/conflicts?includeResolved=${includeResolved}`)).conflicts,
+      (
+        await expect(
+          'list conflicts',
+          200,
+          listConflictsResponseSchema,
+          'GET',
+          `/conflicts?includeResolved=${includeResolved}`,
+        )
+      ).conflicts,
     async reconcile() {
-      await expect('reconcile', 202, 'POST', '/reconcile');
+      await expect('reconcile', 202, reconcileResponseSchema, 'POST', '/reconcile');
     },
   };
 }

@@ -18,17 +18,14 @@ describe('startFleet', () => {
     const ids = await Promise.all([fleet.a.agentId(), fleet.b.agentId()]);
     expect(new Set(ids).size).toBe(2);
     const agents = await fleet.admin.agents();
-    expect(agents.map((agent: { id: string }) => agent.id).sort()).toEqual([...ids].sort());
+    expect(agents.map((agent) => agent.id).sort()).toEqual([...ids].sort());
 
     for (const host of [fleet.a, fleet.b]) {
-      const detail = await waitFor(
-        async () => {
-          const agent = await fleet.admin.agent(await host.agentId());
-          return agent.tunnel ? agent : undefined;
-        },
-        { description: `${host.name}'s tunnel`, timeoutMs: 30_000 },
-      );
-      await waitFor(() => fleet.emulator.tunnelConnections(detail.tunnel.id).length > 0, {
+      const tunnel = await waitFor(async () => (await fleet.admin.agent(await host.agentId())).tunnel, {
+        description: `${host.name}'s tunnel`,
+        timeoutMs: 30_000,
+      });
+      await waitFor(() => fleet.emulator.tunnelConnections(tunnel.id).length > 0, {
         description: `${host.name}'s cloudflared to connect to the emulated edge`,
         timeoutMs: 60_000,
       });

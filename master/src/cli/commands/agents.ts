@@ -1,10 +1,12 @@
-import type { z } from 'zod';
-import type { agentDetailSchema, agentViewSchema } from '../../http/admin-schemas.js';
+import {
+  type AgentDetail,
+  type AgentView,
+  agentActionResponseSchema,
+  agentDetailResponseSchema,
+  listAgentsResponseSchema,
+} from '@tunnelfleet/common';
 import { type CliCommand, output } from '../cli-context.js';
 import { formatTable, shortTime } from '../table.js';
-
-type AgentView = z.infer<typeof agentViewSchema>;
-type AgentDetail = z.infer<typeof agentDetailSchema>;
 
 function agentRows(agents: AgentView[]): string {
   if (agents.length === 0)
@@ -71,9 +73,9 @@ function agentAction(action: 'approve' | 'revoke', summary: string, done: string
     summary,
     arity: 1,
     async run(context) {
-      const answer = (await context.client().request('POST', agentPath(context, `/${action}`))) as {
-        agent: AgentView;
-      };
+      const answer = await context
+        .client()
+        .request('POST', agentPath(context, `/${action}`), agentActionResponseSchema);
       output(context, answer, () => `${done} agent ${answer.agent.id} (${answer.agent.name}).\n`);
     },
   };
@@ -86,7 +88,7 @@ export const agentCommands: CliCommand[] = [
     summary: 'list agents with status and last heartbeat',
     arity: 0,
     async run(context) {
-      const answer = (await context.client().request('GET', '/agents')) as { agents: AgentView[] };
+      const answer = await context.client().request('GET', '/agents', listAgentsResponseSchema);
       output(context, answer, () => agentRows(answer.agents));
     },
   },
@@ -96,7 +98,7 @@ export const agentCommands: CliCommand[] = [
     summary: 'one agent: tunnel, cloudflared, containers',
     arity: 1,
     async run(context) {
-      const answer = (await context.client().request('GET', agentPath(context))) as { agent: AgentDetail };
+      const answer = await context.client().request('GET', agentPath(context), agentDetailResponseSchema);
       output(context, answer, () => agentDetail(answer.agent));
     },
   },

@@ -1,9 +1,6 @@
-import type { z } from 'zod';
-import type { conflictViewSchema } from '../../http/admin-schemas.js';
+import { listConflictsResponseSchema } from '@tunnelfleet/common';
 import { type CliCommand, output } from '../cli-context.js';
 import { formatTable, shortTime } from '../table.js';
-
-type ConflictView = z.infer<typeof conflictViewSchema>;
 
 export const conflictCommands: CliCommand[] = [
   {
@@ -14,9 +11,9 @@ export const conflictCommands: CliCommand[] = [
     arity: 0,
     async run(context) {
       const all = context.options.all === true;
-      const answer = (await context.client().request('GET', `/conflicts?includeResolved=${all}`)) as {
-        conflicts: ConflictView[];
-      };
+      const answer = await context
+        .client()
+        .request('GET', `/conflicts?includeResolved=${all}`, listConflictsResponseSchema);
       output(context, answer, () =>
         answer.conflicts.length === 0
           ? `No ${all ? '' : 'open '}conflicts.\n`

@@ -1,9 +1,11 @@
-import type { z } from 'zod';
-import type { createKeyResponseSchema, keyViewSchema } from '../../http/admin-schemas.js';
+import {
+  createKeyResponseSchema,
+  type KeyView,
+  listKeysResponseSchema,
+  revokeKeyResponseSchema,
+} from '@tunnelfleet/common';
 import { type CliCommand, output } from '../cli-context.js';
 import { formatTable, shortTime } from '../table.js';
-
-type KeyView = z.infer<typeof keyViewSchema>;
 
 function keyRows(keys: KeyView[]): string {
   if (keys.length === 0) return 'No agent keys. Create one: tunnelfleet keys create <name>\n';
@@ -35,9 +37,7 @@ export const keyCommands: CliCommand[] = [
         hostnameAllowlist: (context.options.allow as string[] | undefined) ?? [],
         autoApprove: context.options['manual-approval'] !== true,
       };
-      const created = (await context.client().request('POST', '/keys', body)) as z.infer<
-        typeof createKeyResponseSchema
-      >;
+      const created = await context.client().request('POST', '/keys', createKeyResponseSchema, body);
       output(
         context,
         created,
@@ -53,7 +53,7 @@ export const keyCommands: CliCommand[] = [
     summary: 'list agent keys (never the secrets)',
     arity: 0,
     async run(context) {
-      const answer = (await context.client().request('GET', '/keys')) as { keys: KeyView[] };
+      const answer = await context.client().request('GET', '/keys', listKeysResponseSchema);
       output(context, answer, () => keyRows(answer.keys));
     },
   },
@@ -64,9 +64,9 @@ export const keyCommands: CliCommand[] = [
     arity: 1,
     async run(context) {
       const id = context.positionals[0]!;
-      const answer = (await context.client().request('POST', `/keys/${encodeURIComponent(id)}/revoke`)) as {
-        key: KeyView;
-      };
+      const answer = await context
+        .client()
+        .request('POST', `/keys/${encodeURIComponent(id)}/revoke`, revokeKeyResponseSchema);
       output(context, answer, () => `Revoked key ${answer.key.id} (${answer.key.name}).\n`);
     },
   },

@@ -1,5 +1,4 @@
-import type { z } from 'zod';
-import type { reconcileResponseSchema } from '../../http/admin-schemas.js';
+import { reconcileResponseSchema } from '@tunnelfleet/common';
 import { type CliCommand, output } from '../cli-context.js';
 
 export const reconcileCommands: CliCommand[] = [
@@ -9,9 +8,7 @@ export const reconcileCommands: CliCommand[] = [
     summary: 'queue a full reconcile now (repairs drift)',
     arity: 0,
     async run(context) {
-      const answer = (await context.client().request('POST', '/reconcile')) as z.infer<
-        typeof reconcileResponseSchema
-      >;
+      const answer = await context.client().request('POST', '/reconcile', reconcileResponseSchema);
       output(
         context,
         answer,

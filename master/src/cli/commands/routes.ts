@@ -1,9 +1,6 @@
-import type { z } from 'zod';
-import type { agentViewSchema, routeViewSchema } from '../../http/admin-schemas.js';
+import { listAgentsResponseSchema, listRoutesResponseSchema, type RouteView } from '@tunnelfleet/common';
 import { type CliCommand, output } from '../cli-context.js';
 import { formatTable } from '../table.js';
-
-type RouteView = z.infer<typeof routeViewSchema>;
 
 /** A problem as the label parser reports it; older rows may hold plain strings. */
 function problemText(problem: unknown): string {
@@ -56,13 +53,13 @@ export const routeCommands: CliCommand[] = [
         if (typeof value === 'string') query.set(parameter, value);
       }
       const client = context.client();
-      const answer = (await client.request('GET', `/routes${query.size > 0 ? `?${query}` : ''}`)) as {
-        routes: RouteView[];
-      };
+      const answer = await client.request(
+        'GET',
+        `/routes${query.size > 0 ? `?${query}` : ''}`,
+        listRoutesResponseSchema,
+      );
       if (context.json) return output(context, answer, () => '');
-      const { agents } = (await client.request('GET', '/agents')) as {
-        agents: z.infer<typeof agentViewSchema>[];
-      };
+      const { agents } = await client.request('GET', '/agents', listAgentsResponseSchema);
       output(context, answer, () => routeRows(answer.routes, new Map(agents.map((a) => [a.id, a.name]))));
     },
   },

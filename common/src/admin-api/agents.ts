@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { identifierSchema } from '../protocol/primitives.js';
+
+/** Agents: `/agents`, `/agents/:id`, `/agents/:id/approve`, `/agents/:id/revoke`. */
+
+export const agentIdParamsSchema = z.strictObject({ id: identifierSchema });
+
+export const agentViewSchema = z.object({
+  id: z.string(),
+  keyId: z.string(),
+  name: z.string(),
+  status: z.enum(['pending', 'approved', 'revoked']),
+  online: z.boolean(),
+  lastSeenAt: z.string().nullable(),
+  hostname: z.string().nullable(),
+  agentVersion: z.string().nullable(),
+  createdAt: z.string(),
+  approvedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});
+export type AgentView = z.infer<typeof agentViewSchema>;
+
+export const agentDetailSchema = agentViewSchema.extend({
+  tunnel: z.object({ id: z.string(), name: z.string(), deletedAt: z.string().nullable() }).nullable(),
+  lastState: z.record(z.string(), z.unknown()).nullable(),
+  containers: z.array(
+    z.object({ containerId: z.string(), name: z.string(), state: z.string(), updatedAt: z.string() }),
+  ),
+  routes: z.number().int(),
+});
+export type AgentDetail = z.infer<typeof agentDetailSchema>;
+
+export const listAgentsResponseSchema = z.object({ agents: z.array(agentViewSchema) });
+export type ListAgentsResponse = z.infer<typeof listAgentsResponseSchema>;
+
+export const agentDetailResponseSchema = z.object({ agent: agentDetailSchema });
+export type AgentDetailResponse = z.infer<typeof agentDetailResponseSchema>;
+
+/** The answer to approve and revoke: the agent as it is now. */
+export const agentActionResponseSchema = z.object({ agent: agentViewSchema });
+export type AgentActionResponse = z.infer<typeof agentActionResponseSchema>;

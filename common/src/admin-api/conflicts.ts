@@ -1,0 +1,23 @@
+import { z } from 'zod';
+
+/** Hostname conflicts: `/conflicts`. */
+
+export const conflictsQuerySchema = z.strictObject({
+  includeResolved: z.enum(['true', 'false']).default('false'),
+});
+
+export const conflictViewSchema = z.object({
+  id: z.number().int(),
+  kind: z.enum(['hostname_claimed', 'foreign_dns_record', 'foreign_access_app', 'outside_allowlist']),
+  hostname: z.string(),
+  path: z.string(),
+  routeId: z.number().int().nullable(),
+  holderRouteId: z.number().int().nullable(),
+  message: z.string(),
+  detectedAt: z.string(),
+  resolvedAt: z.string().nullable(),
+});
+export type ConflictView = z.infer<typeof conflictViewSchema>;
+
+export const listConflictsResponseSchema = z.object({ conflicts: z.array(conflictViewSchema) });
+export type ListConflictsResponse = z.infer<typeof listConflictsResponseSchema>;

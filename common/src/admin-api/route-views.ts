@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { PROTOCOL_LIMITS } from '../protocol/limits.js';
+import { identifierSchema } from '../protocol/primitives.js';
+
+/** Published routes (hostname + path of a container): `/routes`. */
+
+export const ROUTE_STATUSES = [
+  'active',
+  'pending_deletion',
+  'invalid',
+  'conflict',
+  'error',
+  'revoked',
+] as const;
+export type RouteStatus = (typeof ROUTE_STATUSES)[number];
+export const routeStatusSchema = z.enum(ROUTE_STATUSES);
+
+export const routesQuerySchema = z.strictObject({
+  status: routeStatusSchema.optional(),
+  agentId: identifierSchema.optional(),
+  hostname: z.string().min(1).max(PROTOCOL_LIMITS.hostnameLength).optional(),
+});
+export type RoutesQuery = z.infer<typeof routesQuerySchema>;
+
+export const routeViewSchema = z.object({
+  id: z.number().int(),
+  agentId: z.string(),
+  containerId: z.string(),
+  containerName: z.string(),
+  routeKey: z.string(),
+  hostname: z.string().nullable(),
+  path: z.string(),
+  service: z.string().nullable(),
+  zone: z.string().nullable(),
+  tunnelName: z.string().nullable(),
+  status: routeStatusSchema,
+  statusMessage: z.string().nullable(),
+  problems: z.array(z.unknown()),
+  deleteAfter: z.string().nullable(),
+  claimedAt: z.string(),
+  updatedAt: z.string(),
+});
+export type RouteView = z.infer<typeof routeViewSchema>;
+
+export const listRoutesResponseSchema = z.object({ routes: z.array(routeViewSchema) });
+export type ListRoutesResponse = z.infer<typeof listRoutesResponseSchema>;
