@@ -1,8 +1,8 @@
 import Cloudflare from 'cloudflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestWorld, type TestWorld } from '../../test/cloudflare-test-world.js';
 import { ACCESS_APP_MARKER, ACCESS_POLICY_PREFIX, type AccessAppSpec } from './access.js';
 import type { CloudflareLayer } from './cloudflare-layer.js';
-import { startTestWorld, type TestWorld } from './cloudflare-test-world.js';
 
 describe('Access sync against the emulator', () => {
   let world: TestWorld;
