@@ -32,8 +32,8 @@ export default defineConfig({
           name: 'agent-via-socket-proxy',
           include: ['agent/src/**/*.test.ts'],
           exclude: ['**/*.disruptive.test.ts', '**/node_modules/**', '**/dist/**'],
-          globalSetup: ['agent/src/test-support/socket-proxy-global-setup.ts'],
-          setupFiles: ['agent/src/test-support/socket-proxy-setup.ts'],
+          globalSetup: ['agent/test/socket-proxy-global-setup.ts'],
+          setupFiles: ['agent/test/socket-proxy-setup.ts'],
         },
       },
       {

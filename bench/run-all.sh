@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 
 only="${1:-}"
 benchmarks=(
-  "command-delivery|node master/dist/commands/bench-command-delivery.js 300 100"
-  "cloudflare-economy|node master/dist/bench/cloudflare-economy.js 100"
+  "command-delivery|node master/test/dist/test/bench/command-delivery.js 300 100"
+  "cloudflare-economy|node master/test/dist/test/bench/cloudflare-economy.js 100"
   "fleet-scale|node test/dist/bench/fleet-scale.js 1000 10 5 60"
   "agent-footprint|node test/dist/bench/agent-footprint.js 100 30"
   "convergence|node test/dist/bench/convergence.js 200 100"

@@ -47,8 +47,6 @@ COPY agent/package.json agent/
 RUN pnpm install --frozen-lockfile --filter tunnelfleet --filter '@tunnelfleet/agent...'
 COPY common/tsconfig.json common/
 COPY common/src common/src
-COPY test/tsconfig.json test/
-COPY test/src test/src
 COPY agent/tsconfig.json agent/
 COPY agent/src agent/src
 COPY deploy/build-app.sh deploy/

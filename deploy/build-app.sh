@@ -19,16 +19,28 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 rm -rf "$out"
 # --legacy: a plain copy of the production dependency tree, no injected-workspace setting needed.
+# Each workspace package ships only dist/ ("files" in its package.json).
 pnpm --filter "@tunnelfleet/$pkg" deploy --prod --legacy "$out" >&2
 
-# What only the compiler, the tests or node-gyp use: sources, type declarations, source maps,
-# test files, and better-sqlite3's build intermediates (the .node binding is all it loads).
-rm -rf "$out/src" "$out/tsconfig.json"
-find "$out/dist" \( -name '*.test.*' -o -name '*test-support*' -o -name '*-test-*' -o -name '*.map' \
-  -o -name '*.d.ts' -o -name '.tsbuildinfo' \) -prune -exec rm -rf {} +
+# dist/ is then emitted afresh from each workspace package's production tsconfig (its src/ without
+# the specs; fixtures and benchmarks live outside src/): exactly the product's modules, never a
+# stale file a developer's dist/ still holds from code since moved or deleted. The workspace build
+# has already type-checked them; source maps and declarations are for the compiler only.
+emit_product() { # <workspace package dir> <dist dir to replace>
+  rm -rf "$2"
+  pnpm exec tsc -p "$1/tsconfig.json" --outDir "$2" --noCheck --composite false --incremental false \
+    --tsBuildInfoFile null --declaration false --declarationMap false --sourceMap false >&2
+}
+emit_product "$pkg" "$out/dist"
+for dependency in "$out"/node_modules/.pnpm/@tunnelfleet+*/node_modules/@tunnelfleet/*; do
+  [[ -d "$dependency" ]] || continue
+  emit_product "$(basename "$dependency")" "$dependency/dist"
+done
+
+# Of the dependencies, what node never loads: TypeScript sources, source maps, docs, and
+# better-sqlite3's build intermediates (the .node binding is all it loads).
 find "$out/node_modules" -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' \
   -o -name '*.md' -o -name '*.tsbuildinfo' \) -delete
-find "$out/node_modules" -type d -path '*/@tunnelfleet/*/src' -prune -exec rm -rf {} +
 for sqlite in "$out"/node_modules/.pnpm/better-sqlite3@*/node_modules/better-sqlite3; do
   [[ -d "$sqlite" ]] || continue
   find "$sqlite/build" -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +

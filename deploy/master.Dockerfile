@@ -51,8 +51,6 @@ COPY agent/package.json agent/
 RUN pnpm install --frozen-lockfile
 COPY common/tsconfig.json common/
 COPY common/src common/src
-COPY test/tsconfig.json test/
-COPY test/src test/src
 COPY master/tsconfig.json master/
 COPY master/src master/src
 COPY deploy/build-app.sh deploy/

@@ -12,12 +12,12 @@ import {
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type RecordingProxy, startRecordingProxy } from '../test/recording-proxy.js';
+import { connectTestDocker } from '../test/test-docker.js';
+import { startTestMaster } from '../test/test-master.js';
 import { type Agent, type AgentDeps, createAgent, REVOKED_KEY_MESSAGE } from './agent.js';
 import { managedLabelFilter } from './cloudflared/container-spec.js';
 import { HEALTH_PATH } from './health/index.js';
-import { type RecordingProxy, startRecordingProxy } from './test-support/recording-proxy.js';
-import { connectTestDocker } from './test-support/test-docker.js';
-import { startTestMaster } from './test-support/test-master.js';
 
 const logger = pino({ level: 'silent' });
 let docker: Docker;

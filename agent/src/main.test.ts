@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { CLOUDFLARED_IMAGE, freePort, type MasterProcess, uniqueName, waitFor } from '@tunnelfleet/test';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectTestDocker } from '../test/test-docker.js';
+import { startTestMaster } from '../test/test-master.js';
 import { REVOKED_KEY_MESSAGE } from './agent.js';
 import { managedLabelFilter } from './cloudflared/container-spec.js';
 import { HEALTH_PATH } from './health/index.js';
-import { connectTestDocker } from './test-support/test-docker.js';
-import { startTestMaster } from './test-support/test-master.js';
 
 const AGENT_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const VALID_KEY = `tfk_0123456789abcdef_${'k'.repeat(43)}`;

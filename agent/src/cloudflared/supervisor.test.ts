@@ -3,7 +3,8 @@ import { CLOUDFLARED_IMAGE, TEST_CLOUDFLARED_IMAGE, uniqueName, waitFor } from '
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectTestDocker, removeLeftovers } from '../test-support/test-docker.js';
+import { standaloneTunnelToken } from '../../test/standalone-tunnel-token.js';
+import { connectTestDocker, removeLeftovers } from '../../test/test-docker.js';
 import { CLOUDFLARED_LABELS, managedLabelFilter, tokenHash } from './container-spec.js';
 import { CloudflaredImageUnavailableError } from './errors.js';
 import {
@@ -12,7 +13,6 @@ import {
   type CloudflaredSupervisorOptions,
   createCloudflaredSupervisor,
 } from './supervisor.js';
-import { standaloneTunnelToken } from './test-support.js';
 
 const logger = pino({ level: 'silent' });
 const METRICS_PORT = 20241;

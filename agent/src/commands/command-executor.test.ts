@@ -7,11 +7,11 @@ import { CLOUDFLARED_IMAGE, uniqueName } from '@tunnelfleet/test';
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { standaloneTunnelToken } from '../../test/standalone-tunnel-token.js';
+import { connectTestDocker } from '../../test/test-docker.js';
 import { CLOUDFLARED_LABELS, managedLabelFilter } from '../cloudflared/container-spec.js';
 import { type CloudflaredSupervisor, createCloudflaredSupervisor } from '../cloudflared/supervisor.js';
-import { standaloneTunnelToken } from '../cloudflared/test-support.js';
 import { createTunnelStateCache } from '../state/index.js';
-import { connectTestDocker } from '../test-support/test-docker.js';
 import { createCommandExecutor } from './command-executor.js';
 
 const logger = pino({ level: 'silent' });

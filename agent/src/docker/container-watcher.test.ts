@@ -2,9 +2,9 @@ import { TEST_WEB_IMAGE, uniqueName, waitFor } from '@tunnelfleet/test';
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectTestDocker, removeLeftovers } from '../test-support/test-docker.js';
+import { connectTestDocker, removeLeftovers } from '../../test/test-docker.js';
+import { watchWithView } from '../../test/watch-with-view.js';
 import type { ContainerWatcher } from './container-watcher.js';
-import { watchWithView } from './test-support.js';
 
 const logger = pino({ level: 'silent' });
 

@@ -12,11 +12,11 @@ import {
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { standaloneTunnelToken } from '../../test/standalone-tunnel-token.js';
+import { watchWithView } from '../../test/watch-with-view.js';
 import { managedLabelFilter } from '../cloudflared/container-spec.js';
 import { type CloudflaredSupervisor, createCloudflaredSupervisor } from '../cloudflared/supervisor.js';
-import { standaloneTunnelToken } from '../cloudflared/test-support.js';
 import type { ContainerWatcher } from './container-watcher.js';
-import { watchWithView } from './test-support.js';
 
 // Restarts the machine's Docker engine: runs in the `disruptive` project, alone.
 let docker: Docker;

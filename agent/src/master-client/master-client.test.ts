@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freePort, type MasterProcess } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestMaster } from '../test-support/test-master.js';
+import { startTestMaster } from '../../test/test-master.js';
 import {
   MasterAuthRejectedError,
   MasterForbiddenError,

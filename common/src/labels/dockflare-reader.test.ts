@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appLabels, expectedRoute } from '../test-support/label-fixtures.js';
+import { appLabels, expectedRoute } from '../../test/label-fixtures.js';
 import { parseContainerLabels } from './parse-container-labels.js';
 import type { ParsedRoute } from './types.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appLabels } from '../test-support/label-fixtures.js';
+import { appLabels } from '../../test/label-fixtures.js';
 import { parseContainerLabels } from './parse-container-labels.js';
 
 const base = appLabels('tunnelfleet');

@@ -2,7 +2,7 @@ import { AGENT_ROUTES, type Command, commandAckPath } from '@tunnelfleet/common'
 import { decodeTunnelToken, waitFor } from '@tunnelfleet/test';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MasterFixture, registerBody, startMasterFixture } from '../master-test-fixture.js';
+import { type MasterFixture, registerBody, startMasterFixture } from '../../test/master-test-fixture.js';
 import { createRedisKeys } from '../redis/index.js';
 
 /** Not the default prefix, so the test sees that `REDIS_KEY_PREFIX` reaches every key. */

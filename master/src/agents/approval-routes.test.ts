@@ -6,7 +6,7 @@ import {
 } from '@tunnelfleet/common';
 import { waitFor } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MasterFixture, startMasterFixture } from '../master-test-fixture.js';
+import { type MasterFixture, startMasterFixture } from '../../test/master-test-fixture.js';
 
 const HOSTNAME = 'pending.example.com';
 

@@ -1,7 +1,7 @@
 import { AGENT_ROUTES } from '@tunnelfleet/common';
 import { waitFor } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MasterFixture, registerBody, startMasterFixture } from '../master-test-fixture.js';
+import { type MasterFixture, registerBody, startMasterFixture } from '../../test/master-test-fixture.js';
 import { findAgentKey } from '../store/agent-keys.js';
 import { findAgentByKey } from '../store/agents.js';
 

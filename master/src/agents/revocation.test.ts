@@ -1,6 +1,6 @@
 import { AGENT_ROUTES, type Command, commandAckPath } from '@tunnelfleet/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MasterFixture, startMasterFixture } from '../master-test-fixture.js';
+import { type MasterFixture, startMasterFixture } from '../../test/master-test-fixture.js';
 
 let fx: MasterFixture;
 beforeAll(async () => {

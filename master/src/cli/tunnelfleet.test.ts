@@ -5,7 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { AGENT_ROUTES, type Container, snapshotFingerprint } from '@tunnelfleet/common';
 import { freePort, waitFor } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, type MasterFixture, registerBody, startMasterFixture } from '../master-test-fixture.js';
+import {
+  ADMIN_TOKEN,
+  type MasterFixture,
+  registerBody,
+  startMasterFixture,
+} from '../../test/master-test-fixture.js';
 
 const masterDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = join(masterDir, 'dist/cli/tunnelfleet.js');

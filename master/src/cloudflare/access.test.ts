@@ -1,5 +1,6 @@
 import Cloudflare from 'cloudflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestWorld, type TestWorld } from '../../test/cloudflare-test-world.js';
 import {
   ACCESS_APP_MARKER,
   ACCESS_POLICY_PREFIX,
@@ -7,7 +8,6 @@ import {
   type NamedAccessPolicy,
 } from './access.js';
 import type { CloudflareLayer } from './cloudflare-layer.js';
-import { startTestWorld, type TestWorld } from './cloudflare-test-world.js';
 
 describe('Access sync against the emulator', () => {
   let world: TestWorld;

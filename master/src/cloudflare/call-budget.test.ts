@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { busiestWindow, startTestWorld, type TestWorld, until } from '../../test/cloudflare-test-world.js';
 import { CallBudgetQueueFullError, type CallEvent } from './call-budget.js';
-import { busiestWindow, startTestWorld, type TestWorld, until } from './cloudflare-test-world.js';
 
 describe('call budget against the emulator', () => {
   let world: TestWorld | undefined;

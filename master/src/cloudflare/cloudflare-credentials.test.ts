@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestWorld, type TestWorld } from '../../test/cloudflare-test-world.js';
 import { createCredentials } from './cloudflare-credentials.js';
-import { startTestWorld, type TestWorld } from './cloudflare-test-world.js';
 import {
   CloudflarePermissionError,
   InvalidCredentialsConfigError,

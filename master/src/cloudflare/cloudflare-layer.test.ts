@@ -1,8 +1,8 @@
 import Cloudflare from 'cloudflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { busiestWindow, startTestWorld, type TestWorld } from '../../test/cloudflare-test-world.js';
 import type { AccessAppSpec } from './access.js';
 import type { CloudflareLayer } from './cloudflare-layer.js';
-import { busiestWindow, startTestWorld, type TestWorld } from './cloudflare-test-world.js';
 import type { OwnedDnsRecord } from './dns.js';
 
 const LIMIT = { requests: 40, windowSeconds: 2 };

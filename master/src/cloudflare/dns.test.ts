@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestWorld, type TestWorld } from '../../test/cloudflare-test-world.js';
 import type { CloudflareLayer } from './cloudflare-layer.js';
-import { startTestWorld, type TestWorld } from './cloudflare-test-world.js';
 import { DNS_COMMENT_PREFIX, type OwnedDnsRecord } from './dns.js';
 
 const TUNNEL_A = '11111111-1111-4111-8111-111111111111';

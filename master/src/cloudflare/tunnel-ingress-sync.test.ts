@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestWorld, type TestWorld } from '../../test/cloudflare-test-world.js';
 import type { CloudflareLayer } from './cloudflare-layer.js';
-import { startTestWorld, type TestWorld } from './cloudflare-test-world.js';
 import { IngressRuleLimitError } from './errors.js';
 import { ingressKey } from './ingress.js';
 

@@ -1,7 +1,7 @@
 import { decodeTunnelToken } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestWorld, type TestWorld } from '../../test/cloudflare-test-world.js';
 import type { CloudflareLayer } from './cloudflare-layer.js';
-import { startTestWorld, type TestWorld } from './cloudflare-test-world.js';
 import { CloudflarePermissionError, TunnelNotFoundError } from './errors.js';
 
 describe('tunnels against the emulator', () => {

@@ -1,8 +1,8 @@
 import { startRedisServer } from '@tunnelfleet/test';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { startTunnel } from '../../test/test-commands.js';
 import { type CommandGateway, createCommandGateway } from './command-gateway.js';
-import { startTunnel } from './test-commands.js';
 
 /** Queues, delivers and acknowledges one command for each agent, all agents at once. */
 async function exercise(commands: CommandGateway, agentIds: string[]): Promise<void> {

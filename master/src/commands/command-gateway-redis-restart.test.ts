@@ -2,9 +2,9 @@ import type { Command } from '@tunnelfleet/common';
 import { startRedisServer, waitFor } from '@tunnelfleet/test';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { startTunnel, stopTunnel, uniqueAgentId } from '../../test/test-commands.js';
 import { createCommandGateway } from './command-gateway.js';
 import { CommandQueueUnavailableError } from './command-queue-unavailable-error.js';
-import { startTunnel, stopTunnel, uniqueAgentId } from './test-commands.js';
 
 describe('command gateway across a Redis crash', () => {
   it('refuses work clearly while Redis is down, then delivers every queued command once it is back', async () => {

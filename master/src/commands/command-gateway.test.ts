@@ -3,8 +3,8 @@ import { type RedisServerHandle, startRedisServer, waitFor } from '@tunnelfleet/
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTunnel, stopTunnel, uniqueAgentId } from '../../test/test-commands.js';
 import { type CommandGateway, type CommandGatewayOptions, createCommandGateway } from './command-gateway.js';
-import { startTunnel, stopTunnel, uniqueAgentId } from './test-commands.js';
 
 const LONG_WAIT_MS = 20_000;
 

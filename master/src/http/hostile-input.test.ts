@@ -1,6 +1,6 @@
 import { AGENT_ROUTES, type Command, commandAckPath } from '@tunnelfleet/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MasterFixture, registerBody, startMasterFixture } from '../master-test-fixture.js';
+import { type MasterFixture, registerBody, startMasterFixture } from '../../test/master-test-fixture.js';
 
 let fx: MasterFixture;
 let alice: Awaited<ReturnType<MasterFixture['enrollAgent']>>;

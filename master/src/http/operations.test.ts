@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { AGENT_ROUTES } from '@tunnelfleet/common';
 import { type RedisServerHandle, startRedisServer } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MasterFixture, registerBody, startMasterFixture } from '../../test/master-test-fixture.js';
 import { checkAgentHostname } from '../agents/hostname-guard.js';
 import { hashSecret } from '../keys/secret-hash.js';
-import { type MasterFixture, registerBody, startMasterFixture } from '../master-test-fixture.js';
 import { getSetting, SETTING_KEYS } from '../store/settings.js';
 
 describe('admin token generated at first start', () => {

@@ -7,19 +7,19 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type RedisServerHandle, startRedisServer, waitFor } from '@tunnelfleet/test';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startTestWorld, type TestWorld } from '../../test/cloudflare-test-world.js';
+import { container, webLabels } from '../../test/reconciler-test-world.js';
 import { agentTunnelName } from '../agents/agent-service.js';
-import { startTestWorld, type TestWorld } from '../cloudflare/cloudflare-test-world.js';
 import { insertAgentKey } from '../store/agent-keys.js';
 import { approveAgent, insertAgent } from '../store/agents.js';
 import { upsertContainer } from '../store/containers.js';
 import { openDatabase, type SqliteDatabase } from '../store/database.js';
 import { listRoutes } from '../store/routes.js';
 import { upsertTunnel } from '../store/tunnels.js';
-import { container, webLabels } from './reconciler-test-world.js';
 
 const ROUTES = 200;
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const childScript = fileURLToPath(new URL('../../dist/reconciler/crash-child.js', import.meta.url));
+const childScript = fileURLToPath(new URL('../../test/dist/test/crash-child.js', import.meta.url));
 
 let redis: RedisServerHandle;
 let cf: TestWorld;
@@ -28,7 +28,7 @@ let dataDir: string;
 
 beforeAll(async () => {
   // The child runs the compiled master: build it so it is this code, not a stale dist.
-  await promisify(execFile)('pnpm', ['exec', 'tsc', '-b', 'master'], { cwd: repoRoot });
+  await promisify(execFile)('pnpm', ['exec', 'tsc', '-b', 'master/test'], { cwd: repoRoot });
   redis = await startRedisServer();
   cf = await startTestWorld(['example.com']);
   dataDir = mkdtempSync(join(tmpdir(), 'tunnelfleet-crash-'));

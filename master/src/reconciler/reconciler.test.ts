@@ -1,10 +1,5 @@
 import { type RedisServerHandle, startRedisServer, waitFor } from '@tunnelfleet/test';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { listAudit } from '../store/audit-log.js';
-import { listConflicts } from '../store/conflicts.js';
-import { upsertContainer } from '../store/containers.js';
-import { listRoutes } from '../store/routes.js';
-import { writeTunnelMemo } from './ingress-intent.js';
 import {
   cnames,
   container,
@@ -13,7 +8,12 @@ import {
   type ReconcilerWorld,
   startReconcilerWorld,
   webLabels,
-} from './reconciler-test-world.js';
+} from '../../test/reconciler-test-world.js';
+import { listAudit } from '../store/audit-log.js';
+import { listConflicts } from '../store/conflicts.js';
+import { upsertContainer } from '../store/containers.js';
+import { listRoutes } from '../store/routes.js';
+import { writeTunnelMemo } from './ingress-intent.js';
 
 let redis: RedisServerHandle;
 let world: ReconcilerWorld;

@@ -1,8 +1,8 @@
 import { type RedisServerHandle, startRedisServer, waitFor } from '@tunnelfleet/test';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTunnel, stopTunnel, uniqueAgentId } from '../../test/test-commands.js';
 import type { CommandJobData } from '../commands/command-job.js';
-import { startTunnel, stopTunnel, uniqueAgentId } from '../commands/test-commands.js';
 import { type AgentCommandQueues, createAgentCommandQueues } from './agent-command-queues.js';
 import { createRedisKeys } from './redis-keys.js';
 

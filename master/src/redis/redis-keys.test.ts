@@ -3,8 +3,8 @@ import { type RedisServerHandle, startRedisServer } from '@tunnelfleet/test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTunnel, stopTunnel, uniqueAgentId } from '../../test/test-commands.js';
 import { createCommandGateway } from '../commands/command-gateway.js';
-import { startTunnel, stopTunnel, uniqueAgentId } from '../commands/test-commands.js';
 import { createHeartbeatStore } from './heartbeat-store.js';
 import { createRedisKeys } from './redis-keys.js';
 

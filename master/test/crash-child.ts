@@ -4,9 +4,9 @@
  * line and exits. The test kills it with SIGKILL at chosen points and runs another.
  */
 import { pino } from 'pino';
-import { createCloudflareLayer } from '../cloudflare/cloudflare-layer.js';
-import { openDatabase } from '../store/database.js';
-import { createReconciler } from './reconciler.js';
+import { createCloudflareLayer } from '#master/cloudflare/cloudflare-layer.js';
+import { createReconciler } from '#master/reconciler/reconciler.js';
+import { openDatabase } from '#master/store/database.js';
 
 function env(name: string): string {
   const value = process.env[name];

@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import type { Container } from '@tunnelfleet/common';
 import type { RedisServerHandle } from '@tunnelfleet/test';
 import { pino } from 'pino';
-import { agentTunnelName } from '../agents/agent-service.js';
-import type { CloudflareLayer } from '../cloudflare/cloudflare-layer.js';
-import { startTestWorld, type TestWorld } from '../cloudflare/cloudflare-test-world.js';
-import { insertAgentKey } from '../store/agent-keys.js';
-import { approveAgent, insertAgent } from '../store/agents.js';
-import { markContainerRemoved, upsertContainer } from '../store/containers.js';
-import { openDatabase, type SqliteDatabase } from '../store/database.js';
-import { upsertTunnel } from '../store/tunnels.js';
-import { createReconciler, type Reconciler, type ReconcilerOptions } from './reconciler.js';
+import { agentTunnelName } from '#master/agents/agent-service.js';
+import type { CloudflareLayer } from '#master/cloudflare/cloudflare-layer.js';
+import { createReconciler, type Reconciler, type ReconcilerOptions } from '#master/reconciler/reconciler.js';
+import { insertAgentKey } from '#master/store/agent-keys.js';
+import { approveAgent, insertAgent } from '#master/store/agents.js';
+import { markContainerRemoved, upsertContainer } from '#master/store/containers.js';
+import { openDatabase, type SqliteDatabase } from '#master/store/database.js';
+import { upsertTunnel } from '#master/store/tunnels.js';
+import { startTestWorld, type TestWorld } from './cloudflare-test-world.js';
 
 export const GRACE_SECONDS = 600;
 

@@ -9,8 +9,8 @@ import {
   startRedisServer,
 } from '@tunnelfleet/test';
 import { pino } from 'pino';
-import type { MasterHooks } from './agents/ports.js';
-import { type RunningMaster, startMaster } from './master.js';
+import type { MasterHooks } from '#master/agents/ports.js';
+import { type RunningMaster, startMaster } from '#master/master.js';
 
 /**
  * A real master for integration tests: private redis-server, SQLite in a temp dir, the Cloudflare

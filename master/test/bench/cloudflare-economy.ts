@@ -6,7 +6,7 @@
  * Labelgate — for every container, GET the tunnel configuration, PUT it back with one more rule,
  * and create its DNS record.
  *
- *   pnpm build && node master/dist/bench/cloudflare-economy.js [containers=100]
+ *   pnpm build && node master/test/dist/test/bench/cloudflare-economy.js [containers=100]
  */
 import { randomBytes } from 'node:crypto';
 import { AGENT_ROUTES, type Container, snapshotFingerprint } from '@tunnelfleet/common';

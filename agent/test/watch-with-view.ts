@@ -4,7 +4,7 @@ import {
   type ContainerWatcherOptions,
   createContainerWatcher,
   type ResyncReason,
-} from './container-watcher.js';
+} from '../src/docker/container-watcher.js';
 
 export interface WatchedView {
   watcher: ContainerWatcher;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CommandRequest } from './command-job.js';
+import type { CommandRequest } from '#master/commands/command-job.js';
 
 /** Sample commands for the gateway's tests. */
 export function startTunnel(name = 'host-a'): CommandRequest {

@@ -1,6 +1,6 @@
 import { connectDockerEngine, ensureTestImages, startDockerSocketProxy } from '@tunnelfleet/test';
 import type { TestProject } from 'vitest/node';
-import { AGENT_DOCKER_PERMISSIONS } from '../docker/socket-proxy-permissions.js';
+import { AGENT_DOCKER_PERMISSIONS } from '../src/docker/socket-proxy-permissions.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

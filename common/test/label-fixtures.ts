@@ -1,4 +1,4 @@
-import type { ParsedRoute } from '../labels/types.js';
+import type { ParsedRoute } from '../src/labels/types.js';
 
 /** The route every label test starts from: app.example.com to http://web:8080. */
 export const APP_HOSTNAME = 'app.example.com';

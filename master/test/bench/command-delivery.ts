@@ -2,15 +2,15 @@
  * Benchmark: a command queued at the master → received by the agent's long-poll, p50/p99, against a
  * naive agent that polls every 250 ms, measured in the same run on a private redis-server.
  *
- *   pnpm build && node master/dist/commands/bench-command-delivery.js [commands=300] [baselineCommands=100]
+ *   pnpm build && node master/test/dist/test/bench/command-delivery.js [commands=300] [baselineCommands=100]
  *
  * Latencies are taken at the gateway (enqueue called → `next` resolved), without HTTP in between.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { startRedisServer } from '@tunnelfleet/test';
 import { pino } from 'pino';
-import { type CommandGateway, createCommandGateway } from './command-gateway.js';
-import { startTunnel } from './test-commands.js';
+import { type CommandGateway, createCommandGateway } from '#master/commands/command-gateway.js';
+import { startTunnel } from '../test-commands.js';
 
 const NAIVE_POLL_INTERVAL_MS = 250;
 

@@ -5,13 +5,17 @@ import {
   startCloudflareEmulator,
 } from '@tunnelfleet/test';
 import { pino } from 'pino';
-import type { CallBudgetOptions } from './call-budget.js';
-import { type CloudflareConfig, type Credentials, createCredentials } from './cloudflare-credentials.js';
+import type { CallBudgetOptions } from '#master/cloudflare/call-budget.js';
+import {
+  type CloudflareConfig,
+  type Credentials,
+  createCredentials,
+} from '#master/cloudflare/cloudflare-credentials.js';
 import {
   type CloudflareLayer,
   type CloudflareLayerConfig,
   createCloudflareLayer,
-} from './cloudflare-layer.js';
+} from '#master/cloudflare/cloudflare-layer.js';
 
 /** For the layer's tests: an emulator with one account, zones, and an all-zones default token. */
 export interface TestWorld {
