@@ -1,3 +1,4 @@
+export * from './concurrency/keyed-mutex.js';
 export * from './config/index.js';
 export * from './errors/index.js';
 export * from './labels/index.js';

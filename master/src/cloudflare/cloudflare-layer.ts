@@ -1,4 +1,4 @@
-import type { Logger } from '@tunnelfleet/common';
+import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
 import { type AccessSyncInput, type AccessSyncResult, syncAccessApps } from './access.js';
 import type { CallCounters } from './call-budget.js';
 import { type CloudflareConfig, createCredentials, type ResolvedZone } from './cloudflare-credentials.js';
@@ -41,21 +41,12 @@ export interface CloudflareLayer {
 export function createCloudflareLayer(config: CloudflareLayerConfig, logger: Logger): CloudflareLayer {
   const creds = createCredentials(config);
   const log = logger.child({ component: 'cloudflare' });
-  const tails = new Map<string, Promise<unknown>>();
-  const serialized = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
-    const run = (tails.get(key) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.catch(() => {});
-    tails.set(key, tail);
-    void tail.then(() => {
-      if (tails.get(key) === tail) tails.delete(key);
-    });
-    return run;
-  };
+  const mutex = createKeyedMutex();
 
   return {
     tunnels: createTunnels(creds),
     syncTunnelIngress: (input) =>
-      serialized(`ingress:${input.tunnelId}`, async () => {
+      mutex.run(`ingress:${input.tunnelId}`, async () => {
         const result = await syncTunnelIngress(creds, input);
         log.info(
           {
@@ -72,7 +63,7 @@ export function createCloudflareLayer(config: CloudflareLayerConfig, logger: Log
         return result;
       }),
     syncDnsRecords: (input) =>
-      serialized(`dns:${input.owner}`, async () => {
+      mutex.run(`dns:${input.owner}`, async () => {
         const result = await syncDnsRecords(creds, input, config.dns);
         const problems = Object.entries(result.hostnames).filter(([, r]) => r.status !== 'ok');
         log.info(
@@ -82,7 +73,7 @@ export function createCloudflareLayer(config: CloudflareLayerConfig, logger: Log
         return result;
       }),
     syncAccessApps: (input) =>
-      serialized('access', async () => {
+      mutex.run('access', async () => {
         const result = await syncAccessApps(creds, input);
         log.info(
           { apps: result.ownedAppIds.length, deleted: result.deletedAppIds.length },

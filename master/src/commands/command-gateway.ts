@@ -3,6 +3,7 @@ import {
   type Command,
   type CommandAck,
   commandSchema,
+  createKeyedMutex,
   NotFoundError,
   parseOrThrow,
   TunnelfleetError,
@@ -13,7 +14,6 @@ import { type CommandJob, createAgentCommandQueues } from './agent-command-queue
 import type { CommandRequest } from './command-job.js';
 import { assertAgentId, commandKeys } from './command-keys.js';
 import { CommandQueueUnavailableError } from './command-queue-unavailable-error.js';
-import { createKeyedMutex } from './keyed-mutex.js';
 import { createPollWaiter, type PollWaiter } from './poll-waiter.js';
 import { createRedisClient, type RedisConnectionOptions } from './redis-client.js';
 import { openWakeChannel } from './wake-channel.js';

@@ -1,9 +1,8 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { Logger } from '@tunnelfleet/common';
+import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
 import { type ScheduledTask, schedule } from 'node-cron';
 import type { MasterHooks } from '../agents/ports.js';
 import type { CloudflareLayer } from '../cloudflare/cloudflare-layer.js';
-import { createKeyedMutex } from '../commands/keyed-mutex.js';
 import type { RedisConnectionOptions } from '../commands/redis-client.js';
 import { ACCESS_TARGET, type SyncTarget, tunnelTarget, zoneTarget } from '../routes/route-targets.js';
 import { createRoutesEngine, type RoutesEngine } from '../routes/routes-engine.js';
