@@ -37,7 +37,7 @@ export interface ContainerWatcher {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_RELIST_INTERVAL_MS = 60_000;
+const DEFAULT_RELIST_INTERVAL_MS = 60_000;
 
 const CONTAINER_ACTIONS = [
   'create',

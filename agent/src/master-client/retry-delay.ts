@@ -16,7 +16,7 @@ export interface RetryDelay {
   reset(): void;
 }
 
-export const DEFAULT_RETRY_DELAY = { initialDelayMs: 1_000, maxDelayMs: 60_000, rejectedDelayMs: 60_000 };
+const DEFAULT_RETRY_DELAY = { initialDelayMs: 1_000, maxDelayMs: 60_000, rejectedDelayMs: 60_000 };
 
 /**
  * Retry pacing of the loops that talk to the master: jittered exponential backoff (so a fleet

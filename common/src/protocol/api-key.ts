@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
  * The fixed prefix makes keys recognisable for log redaction and secret scanners.
  * Admin tokens are `tfa_<secret>` with the same secret format.
  */
-export const API_KEY_PREFIX = 'tfk_';
-export const ADMIN_TOKEN_PREFIX = 'tfa_';
+const API_KEY_PREFIX = 'tfk_';
+const ADMIN_TOKEN_PREFIX = 'tfa_';
 
 const SECRET_BYTES = 32;
 const KEY_PATTERN = /^tfk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;

@@ -4,12 +4,12 @@ import type { Redis } from 'ioredis';
 /** Sorted set: member = agent id, score = last heartbeat (ms since epoch). */
 export const HEARTBEATS_KEY = 'tunnelfleet:heartbeats';
 /** Hash: agent id → JSON of the last reported state (cloudflared, Docker, uptime…). */
-export const AGENT_STATE_KEY = 'tunnelfleet:agent-state';
+const AGENT_STATE_KEY = 'tunnelfleet:agent-state';
 /** Set of agents already flagged offline, so each transition is reported once. */
-export const OFFLINE_KEY = 'tunnelfleet:offline';
+const OFFLINE_KEY = 'tunnelfleet:offline';
 
 /** An agent missing this many heartbeat intervals is offline. */
-export const MISSED_INTERVALS_OFFLINE = 3;
+const MISSED_INTERVALS_OFFLINE = 3;
 
 export interface AgentState extends Omit<HeartbeatRequest, 'agentId'> {
   receivedAt: string;

@@ -82,7 +82,7 @@ export function accessDomain(hostname: string, path?: string): string {
 const isOurs = (name: string) => name.endsWith(ACCESS_APP_MARKER);
 
 /** The policy a spec stands for; its name is a digest of its content, so equal specs share one. */
-export function policyBody(spec: AccessPolicySpec): PolicyBody {
+function policyBody(spec: AccessPolicySpec): PolicyBody {
   const sorted = (list: string[] | undefined) =>
     [...new Set((list ?? []).map((v) => v.trim().toLowerCase()))].sort();
   const include: Record<string, unknown>[] = [

@@ -3,7 +3,7 @@ import { Queue, Worker } from 'bullmq';
 import { createRedisClient, type RedisConnectionOptions } from '../commands/redis-client.js';
 import type { SyncTarget } from '../routes/route-targets.js';
 
-export const SYNC_QUEUE_NAME = 'cf-sync';
+const SYNC_QUEUE_NAME = 'cf-sync';
 const REQUEUE_DELAY_MS = 1_000;
 
 export interface SyncQueueOptions {

@@ -51,5 +51,3 @@ export function createRateLimiter(options: RateLimitOptions, now: () => number =
     },
   };
 }
-
-export type RateLimiter = ReturnType<typeof createRateLimiter>;

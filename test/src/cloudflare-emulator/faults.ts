@@ -64,5 +64,3 @@ export function createFaults(random: () => number = Math.random) {
     },
   };
 }
-
-export type Faults = ReturnType<typeof createFaults>;

@@ -18,7 +18,7 @@ export interface CloudView {
   apps: Array<{ id: string; domain: string; name: string }>;
 }
 
-export const CONVERGE_TIMEOUT_MS = 60_000;
+const CONVERGE_TIMEOUT_MS = 60_000;
 const FLEET_START_TIMEOUT_MS = 180_000;
 
 /**

@@ -12,7 +12,7 @@ import { waitFor } from './wait-for.js';
  * The permission flags of tecnativa/docker-socket-proxy: each opens one section of the Docker API
  * to GET/HEAD; `POST` additionally allows every other method on the open sections.
  */
-export const DOCKER_API_SECTIONS = [
+const DOCKER_API_SECTIONS = [
   'AUTH',
   'BUILD',
   'COMMIT',
