@@ -27,7 +27,7 @@ import { createReporter, registerAgent } from './reporter/index.js';
 import { createTunnelStateCache } from './state/index.js';
 
 /** Knobs tests turn down; production uses the defaults. */
-export interface AgentTuning {
+interface AgentTuning {
   retry?: RetryDelayOptions;
   snapshotEveryHeartbeats?: number;
   commandWaitSeconds?: number;

@@ -13,7 +13,7 @@ import {
 import { CloudflaredImageUnavailableError, CloudflaredNameTakenError } from './errors.js';
 import { probeReady } from './ready-probe.js';
 
-export interface CloudflaredRunning {
+interface CloudflaredRunning {
   state: 'running';
   tunnelId: string;
   tunnelName: string;
@@ -24,7 +24,7 @@ export interface CloudflaredRunning {
 }
 
 /** `stop_tunnel` carries no token: stopping needs none. */
-export interface CloudflaredStopped {
+interface CloudflaredStopped {
   state: 'stopped';
   tunnelId?: string;
 }

@@ -9,7 +9,7 @@ export interface RetryDelayOptions {
   rejectedDelayMs?: number;
 }
 
-export interface RetryDelay {
+interface RetryDelay {
   /** How long to wait after `error` before trying again. */
   next(error: unknown): number;
   /** After a success: the next failure starts from the initial delay again. */

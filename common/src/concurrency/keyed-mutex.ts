@@ -1,4 +1,4 @@
-export interface KeyedMutex {
+interface KeyedMutex {
   /** Runs `task` after every task queued earlier under the same key has settled. */
   run<T>(key: string, task: () => Promise<T>): Promise<T>;
   /** Settles (never rejects) once every task queued so far under `key` has settled. */

@@ -152,7 +152,7 @@ function checkValue(kind: Kind, text: string, dialect: BoolDialect): Check<unkno
   }
 }
 
-export interface OriginResult {
+interface OriginResult {
   originRequest: OriginRequest;
   problems: LabelProblem[];
 }

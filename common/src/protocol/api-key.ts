@@ -16,7 +16,7 @@ const KEY_PATTERN = /^tfk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 /** Matches keys and admin tokens anywhere inside a text. For logs use `maskSecrets`, which knows more shapes. */
 export const SECRET_TOKEN_PATTERN = /\btf[ka]_[A-Za-z0-9_-]{16,}/g;
 
-export interface ApiKeyParts {
+interface ApiKeyParts {
   keyId: string;
   secret: string;
 }

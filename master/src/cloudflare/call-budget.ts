@@ -1,6 +1,6 @@
 import { APIConnectionError, APIError } from 'cloudflare';
 
-export type CallResult = 'ok' | 'rate_limited' | 'server_error' | 'client_error' | 'network_error';
+type CallResult = 'ok' | 'rate_limited' | 'server_error' | 'client_error' | 'network_error';
 
 export type CallCounters = Record<CallResult, number>;
 

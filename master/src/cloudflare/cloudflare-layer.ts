@@ -15,7 +15,7 @@ export interface CloudflareLayerConfig extends CloudflareConfig {
   dns?: DnsOptions;
 }
 
-export interface TokenCheck {
+interface TokenCheck {
   name: string;
   ok: boolean;
   message: string;

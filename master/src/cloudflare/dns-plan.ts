@@ -12,7 +12,7 @@ export interface OwnedDnsRecord {
   recordId: string;
 }
 
-export type DnsRecordStatus = 'ok' | 'conflict' | 'adopted' | 'error';
+type DnsRecordStatus = 'ok' | 'conflict' | 'adopted' | 'error';
 
 export interface DnsHostnameResult {
   status: DnsRecordStatus;

@@ -17,7 +17,7 @@ export interface DesiredIngressRule {
   originRequest?: Record<string, unknown>;
 }
 
-export interface IngressMergeInput {
+interface IngressMergeInput {
   current: readonly IngressRule[];
   desired: readonly DesiredIngressRule[];
   /** Keys (see `ingressKey`) of the rules Tunnelfleet wrote before: only these may change. */

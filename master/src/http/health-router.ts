@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { Registry } from 'prom-client';
 
 /** One dependency check of `/readyz`; throws (or rejects) when the dependency is not usable. */
-export type ReadinessCheck = () => unknown;
+type ReadinessCheck = () => unknown;
 
 export interface HealthRouterDeps {
   /** e.g. `{ sqlite, redis, cloudflare }`; each is reported by name. */

@@ -3,7 +3,7 @@ import { type AgentKeyRecord, findAgentKey, insertAgentKey } from '../store/agen
 import type { SqliteDatabase } from '../store/database.js';
 import { hashSecret, secretMatchesHash } from './secret-hash.js';
 
-export interface NewAgentKey {
+interface NewAgentKey {
   /** The full key (`tfk_<id>_<secret>`): returned once, never stored, never logged. */
   key: string;
   record: AgentKeyRecord;

@@ -26,7 +26,7 @@ const REGISTER_ATTEMPTS = 5;
 /** A request the master has not answered by then counts as an error (the real agent's timeout). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-export interface SimulatedAgentOptions {
+interface SimulatedAgentOptions {
   url: string;
   key: string;
   /** Unique per agent: names the agent and its hostnames. */

@@ -13,7 +13,7 @@ export interface FaultSettings {
   rateLimitStorm?: boolean;
 }
 
-export type FaultDecision =
+type FaultDecision =
   | { kind: 'none' }
   | { kind: 'drop' }
   | { kind: 'error'; status: number }

@@ -38,10 +38,10 @@ const DOCKER_API_SECTIONS = [
   'VOLUMES',
 ] as const;
 
-export type DockerApiSection = (typeof DOCKER_API_SECTIONS)[number];
-export type DockerSocketProxyPermission = DockerApiSection | 'POST';
+type DockerApiSection = (typeof DOCKER_API_SECTIONS)[number];
+type DockerSocketProxyPermission = DockerApiSection | 'POST';
 
-export interface DockerSocketProxyOptions {
+interface DockerSocketProxyOptions {
   /** What the proxy lets through; everything else is answered 403. */
   permissions: readonly DockerSocketProxyPermission[];
   /** The engine's unix socket. */
