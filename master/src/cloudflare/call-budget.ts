@@ -1,3 +1,4 @@
+import { createKeyedMutex } from '@tunnelfleet/common';
 import { APIConnectionError, APIError } from 'cloudflare';
 
 type CallResult = 'ok' | 'rate_limited' | 'server_error' | 'client_error' | 'network_error';
@@ -74,7 +75,7 @@ export function createCallBudget(tokenName: string, options: CallBudgetOptions =
   // Cloudflare's end under the ceiling however long the network took.
   const slots: { done: number }[] = [];
   let pausedUntil = 0;
-  let queueTail: Promise<void> = Promise.resolve();
+  const turns = createKeyedMutex();
   let wake: (() => void) | undefined;
   const counters: CallCounters = {
     ok: 0,
@@ -112,12 +113,7 @@ export function createCallBudget(tokenName: string, options: CallBudgetOptions =
 
   // FIFO: each request queues behind the previous one, so a burst cannot starve an older call.
   function acquire(): Promise<{ done: number }> {
-    const turn = queueTail.then(waitForSlot);
-    queueTail = turn.then(
-      () => {},
-      () => {},
-    );
-    return turn;
+    return turns.run('slot', waitForSlot);
   }
 
   function release(slot: { done: number }) {
