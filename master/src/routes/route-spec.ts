@@ -13,13 +13,14 @@ export interface RouteSpec {
   zoneLabel?: string;
 }
 
-/**
- * Whether Cloudflare carries a field: `cloud` ones make the route's fingerprint, so changing one
- * syncs; `local` ones only the master reads. A field added to a route without an entry here does
- * not compile: whoever adds an option must decide.
- */
+/** Whether Cloudflare carries a field of a route (`cloud`) or only the master reads it (`local`). */
 export type Reach = 'cloud' | 'local';
 
+/**
+ * The reach of every spec field: the `cloud` ones make the route's fingerprint, so changing one
+ * syncs. A field added to `RouteSpec` without an entry here does not compile: whoever adds an
+ * option must decide.
+ */
 export const ROUTE_SPEC_REACH = {
   source: 'local',
   originRequest: 'cloud',
