@@ -27,7 +27,7 @@ import { createReporter, registerAgent } from './reporter/index.js';
 import { createTunnelStateCache } from './state/index.js';
 
 /** Knobs tests turn down; production uses the defaults. */
-export interface AgentTuning {
+interface AgentTuning {
   retry?: RetryDelayOptions;
   snapshotEveryHeartbeats?: number;
   commandWaitSeconds?: number;
@@ -73,12 +73,12 @@ export interface Agent {
   healthPort(): number | undefined;
 }
 
-export const DEFAULT_CLOUDFLARED_METRICS_PORT = 20241;
+const DEFAULT_CLOUDFLARED_METRICS_PORT = 20241;
 export const REVOKED_KEY_MESSAGE =
   'API key rejected by the master (revoked or unknown): set a new TUNNELFLEET_API_KEY and restart the agent';
 const DEFAULT_REJECTED_LOG_INTERVAL_MS = 60_000;
 
-export const AGENT_VERSION = readAgentVersion();
+const AGENT_VERSION = readAgentVersion();
 
 function readAgentVersion(): string {
   try {

@@ -2,7 +2,7 @@ import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AGENT_ROUTES } from '@tunnelfleet/common';
 
-export interface ReceivedReport {
+interface ReceivedReport {
   kind: 'event' | 'snapshot';
   /** Upstream status: only reports the master answered reached it. */
   status: number;

@@ -6,7 +6,7 @@ import {
   type ResyncReason,
 } from '../src/docker/container-watcher.js';
 
-export interface WatchedView {
+interface WatchedView {
   watcher: ContainerWatcher;
   /** What a consumer knows: the last resync list with every later change applied. */
   view: Map<string, Container>;

@@ -1,8 +1,8 @@
 import type { ParsedRoute } from '../src/labels/types.js';
 
 /** The route every label test starts from: app.example.com to http://web:8080. */
-export const APP_HOSTNAME = 'app.example.com';
-export const APP_SERVICE = 'http://web:8080';
+const APP_HOSTNAME = 'app.example.com';
+const APP_SERVICE = 'http://web:8080';
 
 /** `<prefix>.enable`, `.hostname` and `.service` for that route, e.g. `appLabels('dockflare')`. */
 export function appLabels(prefix: string): Record<string, string> {

@@ -16,7 +16,7 @@ import { createHeartbeatStore, createRedisClient, createRedisKeys } from './redi
 import { openDatabase, type SqliteDatabase } from './store/database.js';
 
 /** Image named in `start_tunnel` when none is configured (same default as the agent). */
-export const DEFAULT_CLOUDFLARED_IMAGE = 'cloudflare/cloudflared:latest';
+const DEFAULT_CLOUDFLARED_IMAGE = 'cloudflare/cloudflared:latest';
 
 export interface MasterDeps {
   db: SqliteDatabase;
@@ -33,7 +33,7 @@ export interface MasterDeps {
   dataDir: string;
   reportIntervalSeconds: number;
   cloudflaredImage?: string;
-  /** Seams for the routes engine and reconciler; no-ops until they are wired in. */
+  /** Seams towards the routes engine and reconciler (`startMaster` passes the reconciler's); a missing one is a no-op. */
   hooks?: Partial<MasterHooks>;
   /** Clock of heartbeats and offline detection (tests move it instead of sleeping). */
   now?: () => number;

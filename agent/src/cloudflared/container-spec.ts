@@ -14,7 +14,7 @@ export const CLOUDFLARED_LABELS = {
   /** Hash of everything the container was created from: a different one means replace it. */
   specHash: 'tunnelfleet.spec-hash',
 } as const;
-export const MANAGED_CLOUDFLARED = 'cloudflared';
+const MANAGED_CLOUDFLARED = 'cloudflared';
 
 export interface CloudflaredSpecInput {
   agentId: string;

@@ -1,4 +1,4 @@
-import type { CloudflaredSettings, Logger } from '@tunnelfleet/common';
+import { type CloudflaredSettings, createKeyedMutex, type Logger } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { type BackoffOptions, createBackoff } from '../docker/backoff.js';
 import { lastOutputLines } from '../docker/container-output.js';
@@ -13,7 +13,7 @@ import {
 import { CloudflaredImageUnavailableError, CloudflaredNameTakenError } from './errors.js';
 import { probeReady } from './ready-probe.js';
 
-export interface CloudflaredRunning {
+interface CloudflaredRunning {
   state: 'running';
   tunnelId: string;
   tunnelName: string;
@@ -24,7 +24,7 @@ export interface CloudflaredRunning {
 }
 
 /** `stop_tunnel` carries no token: stopping needs none. */
-export interface CloudflaredStopped {
+interface CloudflaredStopped {
   state: 'stopped';
   tunnelId?: string;
 }
@@ -103,13 +103,9 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
   let lastError: string | undefined;
   let restartTimer: NodeJS.Timeout | undefined;
   let stopped = false;
-  let queue: Promise<unknown> = Promise.resolve();
-
-  const run = <T>(task: () => Promise<T>): Promise<T> => {
-    const result = queue.then(task);
-    queue = result.catch(() => {});
-    return result;
-  };
+  // One key: every operation on the one container waits for the one before it.
+  const mutex = createKeyedMutex();
+  const run = <T>(task: () => Promise<T>): Promise<T> => mutex.run('cloudflared', task);
 
   const status = (): CloudflaredStatus => ({
     state: phase,
@@ -380,7 +376,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
       clearInterval(checkTimer);
       cancelRestart();
       events.stop();
-      await queue;
+      await mutex.idle('cloudflared');
       if (remove) {
         for (const container of await listManaged()) await removeContainer(container.Id);
         containerId = undefined;

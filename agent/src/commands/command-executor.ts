@@ -10,7 +10,7 @@ import {
 import type { CloudflaredStatus, CloudflaredSupervisor } from '../cloudflared/index.js';
 import type { TunnelStateCache } from '../state/index.js';
 
-export interface CommandExecutorOptions {
+interface CommandExecutorOptions {
   /** Undefined until the agent knows its id (the supervisor labels containers with it). */
   supervisor: () => CloudflaredSupervisor | undefined;
   cache: TunnelStateCache;

@@ -8,7 +8,7 @@ import {
 } from '../master-client/index.js';
 import type { CommandExecutor } from './command-executor.js';
 
-export interface CommandLoopOptions {
+interface CommandLoopOptions {
   client: MasterClient;
   executor: CommandExecutor;
   logger: Logger;

@@ -1,6 +1,2 @@
-export {
-  type CommandExecutor,
-  type CommandExecutorOptions,
-  createCommandExecutor,
-} from './command-executor.js';
-export { type CommandLoop, type CommandLoopOptions, startCommandLoop } from './command-loop.js';
+export { createCommandExecutor } from './command-executor.js';
+export { type CommandLoop, startCommandLoop } from './command-loop.js';

@@ -3,7 +3,7 @@ export interface BackoffOptions {
   maxDelayMs: number;
 }
 
-export interface Backoff {
+interface Backoff {
   /** The delay before the next attempt; each call doubles the base up to the cap. */
   next(): number;
   reset(): void;

@@ -2,6 +2,7 @@ import {
   type Container,
   type ContainerChange,
   containerSchema,
+  createKeyedMutex,
   type Logger,
   parseContainerLabels,
 } from '@tunnelfleet/common';
@@ -36,7 +37,7 @@ export interface ContainerWatcher {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_RELIST_INTERVAL_MS = 60_000;
+const DEFAULT_RELIST_INTERVAL_MS = 60_000;
 
 const CONTAINER_ACTIONS = [
   'create',
@@ -73,7 +74,7 @@ export function createContainerWatcher(options: ContainerWatcherOptions): Contai
   const relistIntervalMs = options.relistIntervalMs ?? DEFAULT_RELIST_INTERVAL_MS;
   const known = new Map<string, Known>();
   const retryBackoff = createBackoff(options.reconnect ?? DEFAULT_RECONNECT);
-  let queue: Promise<void> = Promise.resolve();
+  const mutex = createKeyedMutex();
   let stopped = false;
   let lastCallOk = false;
   /** A full resync that failed and is still owed to the consumer. */
@@ -81,7 +82,7 @@ export function createContainerWatcher(options: ContainerWatcherOptions): Contai
   let retryTimer: NodeJS.Timeout | undefined;
 
   const enqueue = (task: () => Promise<void>) => {
-    queue = queue.then(async () => {
+    void mutex.run('containers', async () => {
       if (stopped) return;
       try {
         await task();
@@ -285,7 +286,7 @@ export function createContainerWatcher(options: ContainerWatcherOptions): Contai
       clearInterval(relistTimer);
       if (retryTimer) clearTimeout(retryTimer);
       subscription.stop();
-      await queue;
+      await mutex.idle('containers');
     },
   };
 }

@@ -1,5 +1,5 @@
 /** dockerode rejects with the HTTP status of the Docker API in `statusCode`. */
-export function dockerStatusCode(error: unknown): number | undefined {
+function dockerStatusCode(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const status = (error as { statusCode?: unknown }).statusCode;
   return typeof status === 'number' ? status : undefined;

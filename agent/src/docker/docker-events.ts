@@ -37,7 +37,7 @@ export function parseDockerEventLine(line: string): { event: DockerEvent } | { p
 
 export const DEFAULT_RECONNECT: BackoffOptions = { initialDelayMs: 250, maxDelayMs: 10_000 };
 
-export interface DockerEventSubscriptionOptions {
+interface DockerEventSubscriptionOptions {
   docker: Docker;
   logger: Logger;
   filters: Record<string, string[]>;
@@ -51,7 +51,7 @@ export interface DockerEventSubscriptionOptions {
   reconnect?: BackoffOptions;
 }
 
-export interface DockerEventSubscription {
+interface DockerEventSubscription {
   readonly connected: boolean;
   stop(): void;
 }

@@ -25,5 +25,3 @@ export const AGENT_DOCKER_PERMISSIONS = [
   'PING',
   'POST',
 ] as const;
-
-export type AgentDockerPermission = (typeof AGENT_DOCKER_PERMISSIONS)[number];

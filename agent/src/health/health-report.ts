@@ -16,7 +16,7 @@ export interface HealthReport {
   revoked: boolean;
 }
 
-export interface HealthInput {
+interface HealthInput {
   dockerReachable: boolean;
   link: MasterLinkState;
   cloudflared: CloudflaredStatus | undefined;

@@ -1,7 +1,2 @@
-export {
-  DEFAULT_OUTAGE_BUDGET_MS,
-  evaluateHealth,
-  type HealthInput,
-  type HealthReport,
-} from './health-report.js';
+export { DEFAULT_OUTAGE_BUDGET_MS, evaluateHealth, type HealthReport } from './health-report.js';
 export { HEALTH_PATH, type HealthServer, startHealthServer } from './health-server.js';

@@ -34,7 +34,7 @@ import {
 } from './errors.js';
 import type { MasterLink } from './master-link.js';
 
-export interface MasterClientOptions {
+interface MasterClientOptions {
   /** Base URL of the master, e.g. `https://tunnelfleet.example.com`. */
   masterUrl: URL | string;
   apiKey: string;

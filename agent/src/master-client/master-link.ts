@@ -9,7 +9,7 @@ export interface MasterLinkState {
   revoked: boolean;
 }
 
-export interface MasterLinkListener {
+interface MasterLinkListener {
   /** Reachable again after at least one failed request (not on the first contact). */
   onReconnected?(): void;
   /** Every 401; `first` is true on the change from accepted to rejected. */

@@ -9,14 +9,14 @@ export interface RetryDelayOptions {
   rejectedDelayMs?: number;
 }
 
-export interface RetryDelay {
+interface RetryDelay {
   /** How long to wait after `error` before trying again. */
   next(error: unknown): number;
   /** After a success: the next failure starts from the initial delay again. */
   reset(): void;
 }
 
-export const DEFAULT_RETRY_DELAY = { initialDelayMs: 1_000, maxDelayMs: 60_000, rejectedDelayMs: 60_000 };
+const DEFAULT_RETRY_DELAY = { initialDelayMs: 1_000, maxDelayMs: 60_000, rejectedDelayMs: 60_000 };
 
 /**
  * Retry pacing of the loops that talk to the master: jittered exponential backoff (so a fleet

@@ -1,2 +1,2 @@
-export { type RegisterAgentOptions, registerAgent } from './register-agent.js';
-export { createReporter, type Reporter, type ReporterOptions, type SnapshotReason } from './reporter.js';
+export { registerAgent } from './register-agent.js';
+export { createReporter } from './reporter.js';

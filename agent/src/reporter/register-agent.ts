@@ -8,7 +8,7 @@ import {
 } from '../master-client/index.js';
 import type { TunnelStateCache } from '../state/index.js';
 
-export interface RegisterAgentOptions {
+interface RegisterAgentOptions {
   client: MasterClient;
   cache: TunnelStateCache;
   logger: Logger;

@@ -15,7 +15,7 @@ import {
   type RetryDelayOptions,
 } from '../master-client/index.js';
 
-export interface ReporterOptions {
+interface ReporterOptions {
   client: MasterClient;
   link: MasterLink;
   logger: Logger;
@@ -35,9 +35,9 @@ export interface ReporterOptions {
   now?: () => number;
 }
 
-export type SnapshotReason = 'start' | 'docker-resync' | 'master-reconnect' | 'periodic' | 'requested';
+type SnapshotReason = 'start' | 'docker-resync' | 'master-reconnect' | 'periodic' | 'requested';
 
-export interface Reporter {
+interface Reporter {
   /** Begins heartbeats and reports once the agent id is known. */
   start(agentId: string): void;
   /** From the Docker watcher: one container changed. */

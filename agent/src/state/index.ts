@@ -1,5 +1,1 @@
-export {
-  createTunnelStateCache,
-  type TunnelStateCache,
-  type TunnelStateCacheOptions,
-} from './tunnel-state-cache.js';
+export { createTunnelStateCache, type TunnelStateCache } from './tunnel-state-cache.js';

@@ -14,7 +14,7 @@ import { writeFileAtomic } from './atomic-write.js';
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
-export interface TunnelStateCacheOptions {
+interface TunnelStateCacheOptions {
   dataDir: string;
   logger: Logger;
 }

@@ -5,7 +5,7 @@ export interface ContainerLabels {
   exposedPorts?: number[];
 }
 
-export type LabelInput = { ok: true; containers: ContainerLabels[] } | { ok: false; error: string };
+type LabelInput = { ok: true; containers: ContainerLabels[] } | { ok: false; error: string };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -6,7 +6,7 @@ import { type ContainerReport, formatReport, hasErrors } from './format-report.j
 import { readLabelInput } from './label-input.js';
 
 /** Where the check reads standard input from and writes to (`process` fits). */
-export interface LabelsCheckIo {
+interface LabelsCheckIo {
   stdin: AsyncIterable<string | Uint8Array>;
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown };

@@ -11,9 +11,9 @@ export const errorBodySchema = z.object({
     details: z.record(z.string(), z.unknown()).optional(),
   }),
 });
-export type ErrorBody = z.infer<typeof errorBodySchema>;
+type ErrorBody = z.infer<typeof errorBodySchema>;
 
-export interface HttpErrorResponse {
+interface HttpErrorResponse {
   status: number;
   headers: Record<string, string>;
   body: ErrorBody;

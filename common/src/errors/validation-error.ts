@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { TunnelfleetError } from './tunnelfleet-error.js';
 
-export interface ValidationIssue {
+interface ValidationIssue {
   /** Where in the input, e.g. `containers[0].labels["tunnelfleet.enable"]`; empty for the root. */
   path: string;
   reason: string;

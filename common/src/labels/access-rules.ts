@@ -42,7 +42,7 @@ export function resolveSelector(written: string): Selector | undefined {
 const EMAIL_LOCAL = /^[a-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export function checkEmail(raw: string): Check<string> {
+function checkEmail(raw: string): Check<string> {
   const email = raw.trim().toLowerCase();
   const at = email.lastIndexOf('@');
   if (at <= 0)
@@ -57,7 +57,7 @@ export function checkEmail(raw: string): Check<string> {
   return ok(email);
 }
 
-export function checkEmailDomain(raw: string): Check<string> {
+function checkEmailDomain(raw: string): Check<string> {
   const domain = checkHostname(raw.trim().replace(/^@/, ''), { wildcard: false });
   return domain.ok
     ? domain

@@ -54,7 +54,7 @@ export function checkAppName(raw: string): Check<string> {
   return hasControlCharacter(name) ? refuse('has a control character') : ok(name);
 }
 
-export function checkPolicyNames(raw: string): Check<string[]> {
+function checkPolicyNames(raw: string): Check<string[]> {
   const names = splitList(raw);
   if (names.length === 0) return refuse('is empty (expected the name of a policy defined on the master)');
   const bad = names.find((name) => !NAME.test(name));

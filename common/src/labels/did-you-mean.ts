@@ -1,7 +1,7 @@
 const LONGEST_COMPARED = 64;
 
 /** Levenshtein distance, used only on short keys. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];

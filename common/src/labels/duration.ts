@@ -38,7 +38,7 @@ export function parseDuration(raw: string): Check<bigint> {
   return ok(total);
 }
 
-export interface SecondsRange {
+interface SecondsRange {
   min: number;
   max: number;
 }

@@ -24,7 +24,7 @@ function checkLabel(label: string): string | undefined {
   return undefined;
 }
 
-export interface HostnameOptions {
+interface HostnameOptions {
   /** Allow a leftmost `*.` label. */
   wildcard: boolean;
   /** Allow a name of one label (zones and origin names may be; public hostnames may not). */

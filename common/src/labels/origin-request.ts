@@ -57,7 +57,7 @@ export function resolveOriginKey(written: string): OriginKey | undefined {
   return BY_FOLDED.get(written.split('.').map(foldKey).join('.'));
 }
 
-export const DURATION_RANGE = { min: 1, max: 86_400 };
+const DURATION_RANGE = { min: 1, max: 86_400 };
 const CONNECTIONS_RANGE = { min: 1, max: 10_000 };
 
 /** One `origin.<key>` label after key resolution. */
@@ -152,7 +152,7 @@ function checkValue(kind: Kind, text: string, dialect: BoolDialect): Check<unkno
   }
 }
 
-export interface OriginResult {
+interface OriginResult {
   originRequest: OriginRequest;
   problems: LabelProblem[];
 }

@@ -24,7 +24,7 @@ export function showLabel(label: string): string {
   return cut.replace(CONTROL, '?');
 }
 
-export interface ProblemInput {
+interface ProblemInput {
   label: string;
   value?: string;
   /** Completes the sentence `<label>: "<value>" <reason>` (or `<label>: <reason>` without a value). */

@@ -12,7 +12,7 @@ const EXAMPLES =
   'http://web:8080, https://…, tcp://…:5432, ssh://…:22, rdp://…:3389, unix:/path, http_status:404';
 const LONGEST = 2048;
 
-export interface ServiceResult {
+interface ServiceResult {
   service: string;
   /** Set when the service was completed or left to a default the operator may not expect. */
   note?: string;

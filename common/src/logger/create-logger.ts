@@ -4,7 +4,7 @@ import { createSecretMasker } from './mask-secrets.js';
 import { REDACT_PATHS, REDACTED } from './redact-paths.js';
 import { scrubSecretFields } from './scrub-secret-fields.js';
 
-export interface LoggerOptions {
+interface LoggerOptions {
   /** Component name, e.g. `agent` or `master`; appears as `name` on every line. */
   name: string;
   level?: LogLevel;

@@ -6,11 +6,10 @@ import { containerIdSchema, counterSchema, identifierSchema, protocolErrorSchema
  * `error`: could not be applied, `error` says why;
  * `ignored_stale`: its version was not above the last applied one, nothing done.
  */
-export const ackStatusSchema = z.enum(['ok', 'error', 'ignored_stale']);
-export type AckStatus = z.infer<typeof ackStatusSchema>;
+const ackStatusSchema = z.enum(['ok', 'error', 'ignored_stale']);
 
 /** What the agent did, for the audit log and the dashboard. */
-export const commandResultSchema = z.strictObject({
+const commandResultSchema = z.strictObject({
   action: z.enum(['started', 'restarted', 'replaced', 'stopped', 'unchanged']),
   containerId: containerIdSchema.optional(),
 });

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
  * The fixed prefix makes keys recognisable for log redaction and secret scanners.
  * Admin tokens are `tfa_<secret>` with the same secret format.
  */
-export const API_KEY_PREFIX = 'tfk_';
-export const ADMIN_TOKEN_PREFIX = 'tfa_';
+const API_KEY_PREFIX = 'tfk_';
+const ADMIN_TOKEN_PREFIX = 'tfa_';
 
 const SECRET_BYTES = 32;
 const KEY_PATTERN = /^tfk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
@@ -16,7 +16,7 @@ const KEY_PATTERN = /^tfk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 /** Matches keys and admin tokens anywhere inside a text. For logs use `maskSecrets`, which knows more shapes. */
 export const SECRET_TOKEN_PATTERN = /\btf[ka]_[A-Za-z0-9_-]{16,}/g;
 
-export interface ApiKeyParts {
+interface ApiKeyParts {
   keyId: string;
   secret: string;
 }

@@ -37,7 +37,7 @@ export const cloudflaredSettingsSchema = z.strictObject({
 });
 export type CloudflaredSettings = z.infer<typeof cloudflaredSettingsSchema>;
 
-export const startTunnelPayloadSchema = z.strictObject({
+const startTunnelPayloadSchema = z.strictObject({
   tunnelId: tunnelIdSchema,
   tunnelName: nameSchema,
   token: tunnelTokenSchema,
@@ -46,7 +46,7 @@ export const startTunnelPayloadSchema = z.strictObject({
 });
 export type StartTunnelPayload = z.infer<typeof startTunnelPayloadSchema>;
 
-export const stopTunnelPayloadSchema = z.strictObject({
+const stopTunnelPayloadSchema = z.strictObject({
   tunnelId: tunnelIdSchema,
   /** Why, for the agent log (e.g. `agent revoked`, `tunnel deleted by operator`). */
   reason: messageSchema.min(1),
@@ -54,7 +54,7 @@ export const stopTunnelPayloadSchema = z.strictObject({
 export type StopTunnelPayload = z.infer<typeof stopTunnelPayloadSchema>;
 
 /** Only what changes is sent; the agent restarts cloudflared only if the token or image changed. */
-export const updateTunnelPayloadSchema = z
+const updateTunnelPayloadSchema = z
   .strictObject({
     tunnelId: tunnelIdSchema,
     token: tunnelTokenSchema.optional(),
@@ -66,16 +66,12 @@ export const updateTunnelPayloadSchema = z
   });
 export type UpdateTunnelPayload = z.infer<typeof updateTunnelPayloadSchema>;
 
-export const commandTypeSchema = z.enum(['start_tunnel', 'stop_tunnel', 'update_tunnel']);
-export type CommandType = z.infer<typeof commandTypeSchema>;
-
 /** Delivery lease: if no acknowledgement arrives before `expiresAt`, the command is delivered again. */
-export const commandLeaseSchema = z.strictObject({
+const commandLeaseSchema = z.strictObject({
   expiresAt: timestampSchema,
   /** 1 on first delivery, then 2, 3… on redeliveries. */
   attempt: z.number().int().min(1).max(1_000_000),
 });
-export type CommandLease = z.infer<typeof commandLeaseSchema>;
 
 const envelope = {
   /** The job id; used in the acknowledgement path. */
@@ -86,17 +82,17 @@ const envelope = {
   lease: commandLeaseSchema.optional(),
 };
 
-export const startTunnelCommandSchema = z.strictObject({
+const startTunnelCommandSchema = z.strictObject({
   ...envelope,
   type: z.literal('start_tunnel'),
   payload: startTunnelPayloadSchema,
 });
-export const stopTunnelCommandSchema = z.strictObject({
+const stopTunnelCommandSchema = z.strictObject({
   ...envelope,
   type: z.literal('stop_tunnel'),
   payload: stopTunnelPayloadSchema,
 });
-export const updateTunnelCommandSchema = z.strictObject({
+const updateTunnelCommandSchema = z.strictObject({
   ...envelope,
   type: z.literal('update_tunnel'),
   payload: updateTunnelPayloadSchema,
@@ -108,12 +104,9 @@ export const commandSchema = z.discriminatedUnion('type', [
   updateTunnelCommandSchema,
 ]);
 export type Command = z.infer<typeof commandSchema>;
-export type StartTunnelCommand = z.infer<typeof startTunnelCommandSchema>;
-export type StopTunnelCommand = z.infer<typeof stopTunnelCommandSchema>;
-export type UpdateTunnelCommand = z.infer<typeof updateTunnelCommandSchema>;
 
 /** Longest wait the master holds a long-poll open; the agent's HTTP timeout must exceed it. */
-export const COMMAND_POLL_MAX_WAIT_SECONDS = 30;
+const COMMAND_POLL_MAX_WAIT_SECONDS = 30;
 export const COMMAND_POLL_DEFAULT_WAIT_SECONDS = 25;
 
 /** Query of `GET commands/next`: `?waitSeconds=N` (0 = answer at once). */
@@ -125,7 +118,6 @@ export const nextCommandQuerySchema = z.strictObject({
     .max(COMMAND_POLL_MAX_WAIT_SECONDS)
     .default(COMMAND_POLL_DEFAULT_WAIT_SECONDS),
 });
-export type NextCommandQuery = z.infer<typeof nextCommandQuerySchema>;
 
 /**
  * Long-poll answer. Always 200 with a JSON body: `{ command: null }` when the wait ended with nothing

@@ -24,21 +24,20 @@ export type ContainerState = z.infer<typeof containerStateSchema>;
  * Every label of the container, not only ours: the master's parser needs them all to report unknown
  * keys under a known prefix. Keys such as `__proto__` are rejected.
  */
-export const containerLabelsSchema = boundedRecord(
+const containerLabelsSchema = boundedRecord(
   z.string().min(1).max(PROTOCOL_LIMITS.labelKeyLength),
   z.string().max(PROTOCOL_LIMITS.labelValueLength),
   PROTOCOL_LIMITS.labelsPerContainer,
 );
 export type ContainerLabels = z.infer<typeof containerLabelsSchema>;
 
-export const containerNetworkSchema = z.strictObject({
+const containerNetworkSchema = z.strictObject({
   /** Empty when Docker has not assigned one yet (container not running). */
   ipAddress: z.string().max(64),
   aliases: z.array(z.string().min(1).max(PROTOCOL_LIMITS.nameLength)).max(PROTOCOL_LIMITS.aliasesPerNetwork),
 });
-export type ContainerNetwork = z.infer<typeof containerNetworkSchema>;
 
-export const exposedPortSchema = z.strictObject({
+const exposedPortSchema = z.strictObject({
   port: z.number().int().min(1).max(65535),
   protocol: z.enum(['tcp', 'udp', 'sctp']),
 });

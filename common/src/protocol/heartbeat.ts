@@ -12,10 +12,10 @@ import { approvalStatusSchema } from './register.js';
  * `missing`: no managed cloudflared container exists (never started or removed);
  * `restarting`: the supervisor is backing off before starting it again.
  */
-export const cloudflaredStateSchema = z.enum(['running', 'stopped', 'restarting', 'missing']);
+const cloudflaredStateSchema = z.enum(['running', 'stopped', 'restarting', 'missing']);
 export type CloudflaredState = z.infer<typeof cloudflaredStateSchema>;
 
-export const cloudflaredStatusSchema = z.strictObject({
+const cloudflaredStatusSchema = z.strictObject({
   state: cloudflaredStateSchema,
   /** cloudflared's metrics `/ready` answered 200 (it has at least one edge connection). */
   ready: z.boolean(),

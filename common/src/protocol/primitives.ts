@@ -100,7 +100,6 @@ export const protocolErrorSchema = z.strictObject({
   code: z.string().min(1).max(64),
   message: messageSchema,
 });
-export type ProtocolError = z.infer<typeof protocolErrorSchema>;
 
 /** cloudflared log levels the supervisor may pass with `--loglevel`. */
 export const cloudflaredLogLevelSchema = z.enum(['debug', 'info', 'warn', 'error', 'fatal']);

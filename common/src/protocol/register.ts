@@ -3,7 +3,7 @@ import { PROTOCOL_LIMITS } from './limits.js';
 import { identifierSchema, messageSchema, nameSchema, timestampSchema } from './primitives.js';
 
 /** What the agent knows of its Docker engine; `null` in the request when Docker is unreachable. */
-export const dockerInfoSchema = z.strictObject({
+const dockerInfoSchema = z.strictObject({
   serverVersion: z.string().max(64),
   apiVersion: z.string().max(32),
   os: z.string().max(128),
@@ -25,7 +25,6 @@ export type RegisterRequest = z.infer<typeof registerRequestSchema>;
 
 /** `pending` agents may heartbeat and report but receive no commands until approved. */
 export const approvalStatusSchema = z.enum(['pending', 'approved']);
-export type ApprovalStatus = z.infer<typeof approvalStatusSchema>;
 
 /** Hostname pattern of an allowlist: `app.example.com` or `*.apps.example.com`. */
 export const hostnamePatternSchema = z

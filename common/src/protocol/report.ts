@@ -16,7 +16,7 @@ const reportBase = {
   observedAt: timestampSchema,
 };
 
-export const containerChangeSchema = z.discriminatedUnion('action', [
+const containerChangeSchema = z.discriminatedUnion('action', [
   /** The container was created, started, stopped, renamed or relabelled: its full current view. */
   z.strictObject({ action: z.literal('upsert'), container: containerSchema }),
   /** The container no longer exists. */
@@ -24,14 +24,13 @@ export const containerChangeSchema = z.discriminatedUnion('action', [
 ]);
 export type ContainerChange = z.infer<typeof containerChangeSchema>;
 
-export const eventReportSchema = z.strictObject({
+const eventReportSchema = z.strictObject({
   ...reportBase,
   kind: z.literal('event'),
   change: containerChangeSchema,
 });
-export type EventReport = z.infer<typeof eventReportSchema>;
 
-export const snapshotReportSchema = z
+const snapshotReportSchema = z
   .strictObject({
     ...reportBase,
     kind: z.literal('snapshot'),
@@ -44,7 +43,6 @@ export const snapshotReportSchema = z
     message: 'duplicate container id',
     path: ['containers'],
   });
-export type SnapshotReport = z.infer<typeof snapshotReportSchema>;
 
 export const reportSchema = z.discriminatedUnion('kind', [eventReportSchema, snapshotReportSchema]);
 export type Report = z.infer<typeof reportSchema>;

@@ -12,7 +12,7 @@
  *
  * Errors are `{ error: { code, message } }` (see `errors/`).
  */
-export const AGENT_API_PREFIX = '/api/v1/agent';
+const AGENT_API_PREFIX = '/api/v1/agent';
 
 export const AGENT_ROUTES = {
   register: `${AGENT_API_PREFIX}/register`,

@@ -5,8 +5,8 @@ import type { SqliteDatabase } from '../store/database.js';
 
 /**
  * May this agent claim this hostname under its key's allowlist? The routes engine calls this for
- * every hostname it derives from a report and, on a refusal, gives the route status `conflict`
- * with a conflict of kind `outside_allowlist` carrying `reason` — so an agent can never claim a
+ * every hostname it derives from a report and, on a refusal, gives the route status `invalid`
+ * and opens a conflict of kind `outside_allowlist` carrying `reason` — so an agent can never claim a
  * hostname outside its allowlist, and the operator sees why. (The managed-zones check is the
  * routes engine's too.) An unknown or revoked agent may claim nothing.
  */

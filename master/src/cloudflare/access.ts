@@ -129,7 +129,7 @@ function toPolicyState(policy: unknown): PolicyState {
 const sameRules = (a: readonly unknown[], b: readonly unknown[]) => JSON.stringify(a) === JSON.stringify(b);
 
 /** The policy a spec stands for; its name is a digest of its content, so equal specs share one. */
-export function policyBody(spec: AccessPolicySpec): PolicyBody {
+function policyBody(spec: AccessPolicySpec): PolicyBody {
   const sorted = (list: string[] | undefined) =>
     [...new Set((list ?? []).map((v) => v.trim().toLowerCase()))].sort();
   const include: Record<string, unknown>[] = [

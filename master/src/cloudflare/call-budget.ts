@@ -1,6 +1,7 @@
+import { createKeyedMutex } from '@tunnelfleet/common';
 import { APIConnectionError, APIError } from 'cloudflare';
 
-export type CallResult = 'ok' | 'rate_limited' | 'server_error' | 'client_error' | 'network_error';
+type CallResult = 'ok' | 'rate_limited' | 'server_error' | 'client_error' | 'network_error';
 
 export type CallCounters = Record<CallResult, number>;
 
@@ -98,7 +99,7 @@ export function createCallBudget(tokenName: string, options: CallBudgetOptions =
   // Cloudflare's end under the ceiling however long the network took.
   const slots: { done: number }[] = [];
   let pausedUntil = 0;
-  let queueTail: Promise<void> = Promise.resolve();
+  const turns = createKeyedMutex();
   const maxQueued = opts.maxQueued ?? 10_000;
   let queued = 0;
   let full = false;
@@ -146,14 +147,9 @@ export function createCallBudget(tokenName: string, options: CallBudgetOptions =
     }
     full = false;
     queued++;
-    const turn = queueTail.then(waitForSlot).finally(() => {
+    return turns.run('slot', waitForSlot).finally(() => {
       queued--;
     });
-    queueTail = turn.then(
-      () => {},
-      () => {},
-    );
-    return turn;
   }
 
   function release(slot: { done: number }) {

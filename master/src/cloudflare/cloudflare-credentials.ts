@@ -8,7 +8,7 @@ import {
 import { InvalidCredentialsConfigError, toLayerError, ZoneNotFoundError } from './errors.js';
 import { listAll } from './pagination.js';
 
-export interface CloudflareTokenConfig {
+interface CloudflareTokenConfig {
   token: string;
   /** Zones (apex names) this token is meant for; hostnames under them use it. */
   zones: string[];

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busiestWindow, startTestWorld, type TestWorld } from '../../test/cloudflare-test-world.js';
 import type { AccessAppSpec } from './access.js';
 import type { CloudflareLayer } from './cloudflare-layer.js';
-import type { OwnedDnsRecord } from './dns.js';
+import type { OwnedDnsRecord } from './dns-plan.js';
 
 const LIMIT = { requests: 40, windowSeconds: 2 };
 

@@ -1,4 +1,4 @@
-import type { Logger } from '@tunnelfleet/common';
+import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
 import { type AccessSyncInput, type AccessSyncResult, syncAccessApps } from './access.js';
 import type { CallCounters } from './call-budget.js';
 import {
@@ -25,7 +25,7 @@ export interface CloudflareLayerConfig extends CloudflareConfig {
 /** `/readyz` is unauthenticated: one verify call per probe would let anyone drain the budget. */
 const TOKEN_CHECK_TTL_MS = 60_000;
 
-export interface TokenCheck {
+interface TokenCheck {
   name: string;
   ok: boolean;
   message: string;
@@ -64,21 +64,12 @@ export function createCloudflareLayer(config: CloudflareLayerConfig, logger: Log
         ),
     },
   });
-  const tails = new Map<string, Promise<unknown>>();
-  const serialized = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
-    const run = (tails.get(key) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.catch(() => {});
-    tails.set(key, tail);
-    void tail.then(() => {
-      if (tails.get(key) === tail) tails.delete(key);
-    });
-    return run;
-  };
+  const mutex = createKeyedMutex();
 
   return {
     tunnels: createTunnels(creds),
     syncTunnelIngress: (input) =>
-      serialized(`ingress:${input.tunnelId}`, async () => {
+      mutex.run(`ingress:${input.tunnelId}`, async () => {
         const result = await syncTunnelIngress(creds, input);
         log.info(
           {
@@ -95,7 +86,7 @@ export function createCloudflareLayer(config: CloudflareLayerConfig, logger: Log
         return result;
       }),
     syncDnsRecords: (input) =>
-      serialized(`dns:${input.owner}`, async () => {
+      mutex.run(`dns:${input.owner}`, async () => {
         const result = await syncDnsRecords(creds, input, config.dns);
         const problems = Object.entries(result.hostnames).filter(([, r]) => r.status !== 'ok');
         log.info(
@@ -105,7 +96,7 @@ export function createCloudflareLayer(config: CloudflareLayerConfig, logger: Log
         return result;
       }),
     syncAccessApps: (input) =>
-      serialized('access', async () => {
+      mutex.run('access', async () => {
         const result = await syncAccessApps(creds, input);
         log.info(
           { apps: result.ownedAppIds.length, deleted: result.deletedAppIds.length },

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestWorld, type TestWorld } from '../../test/cloudflare-test-world.js';
 import type { CloudflareLayer } from './cloudflare-layer.js';
-import { DNS_COMMENT_PREFIX, type OwnedDnsRecord } from './dns.js';
+import { DNS_COMMENT_PREFIX, type OwnedDnsRecord } from './dns-plan.js';
 
 const TUNNEL_A = '11111111-1111-4111-8111-111111111111';
 const TUNNEL_B = '22222222-2222-4222-8222-222222222222';

@@ -17,7 +17,7 @@ export interface DesiredIngressRule {
   originRequest?: Record<string, unknown>;
 }
 
-export interface IngressMergeInput {
+interface IngressMergeInput {
   current: readonly IngressRule[];
   desired: readonly DesiredIngressRule[];
   /** Keys (see `ingressKey`) of the rules Tunnelfleet wrote before: only these may change. */
@@ -39,12 +39,11 @@ export interface IngressMergeResult {
 }
 
 export const MAX_INGRESS_RULES = 1000;
-export const DEFAULT_CATCH_ALL: IngressRule = { service: 'http_status:404' };
+const DEFAULT_CATCH_ALL: IngressRule = { service: 'http_status:404' };
 
 const HOSTNAME_RE = /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9-]{2,63}$/;
 const SERVICE_RE =
   /^(https?|tcp|ssh|rdp|smb|wss?):\/\/[^\s/]+\S*$|^unix(\+tls)?:\S+$|^http_status:[1-5]\d\d$|^(hello_world|hello-world|bastion|socks-proxy)$/;
-/^(https?|tcp|ssh|rdp|smb|unix|unix\+tls):\/\/\S+$|^http_status:[1-5]\d\d$|^hello_world$|^bastion$/;
 
 /** Identity of a rule: lower-case hostname, plus its path when it has one. */
 export function ingressKey(hostname: string, path?: string): string {

@@ -4,16 +4,16 @@ import type { Credentials } from './cloudflare-credentials.js';
 import { statusOf, TunnelNotFoundError, toLayerError } from './errors.js';
 import { listAll } from './pagination.js';
 
-export interface TunnelRef {
+interface TunnelRef {
   tunnelId: string;
   name: string;
 }
 
-export interface EnsuredTunnel extends TunnelRef {
+interface EnsuredTunnel extends TunnelRef {
   created: boolean;
 }
 
-export interface TunnelConnection {
+interface TunnelConnection {
   clientId: string;
   version?: string;
   connectedAt?: string;

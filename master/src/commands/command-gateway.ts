@@ -3,6 +3,7 @@ import {
   type Command,
   type CommandAck,
   commandSchema,
+  createKeyedMutex,
   NotFoundError,
   parseOrThrow,
   TunnelfleetError,
@@ -23,7 +24,6 @@ import {
 } from '../redis/index.js';
 import type { CommandRequest } from './command-job.js';
 import { CommandQueueUnavailableError } from './command-queue-unavailable-error.js';
-import { createKeyedMutex } from './keyed-mutex.js';
 import { createPollWaiter, type PollWaiter } from './poll-waiter.js';
 
 export interface CommandGatewayOptions {

@@ -7,7 +7,7 @@ import { errorHandler, notFound } from './error-handling.js';
 import { type HealthRouterDeps, healthRouter } from './health-router.js';
 import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
 
-export interface HttpAppDeps {
+interface HttpAppDeps {
   agent: Omit<AgentRouterDeps, 'limiter' | 'logger'>;
   admin: Omit<AdminRouterDeps, 'limiter'>;
   health: HealthRouterDeps;

@@ -8,7 +8,7 @@ import type { SqliteDatabase } from '../store/database.js';
 import type { FailedAuthLimiter, FailedAuthSubjects } from './failed-auth-limiter.js';
 
 /** What agent authentication leaves on `res.locals` for the handlers. */
-export interface AgentCaller {
+interface AgentCaller {
   key: AgentKeyRecord;
   /** Undefined until the key's first registration. */
   agent: AgentRecord | undefined;

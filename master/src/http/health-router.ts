@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { hashSecret, secretMatchesHash } from '../keys/secret-hash.js';
 
 /** One dependency check of `/readyz`; throws (or rejects) when the dependency is not usable. */
-export type ReadinessCheck = () => unknown;
+type ReadinessCheck = () => unknown;
 
 export interface HealthRouterDeps {
   /** e.g. `{ sqlite, redis, cloudflare }`; each is reported by name. */

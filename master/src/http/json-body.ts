@@ -2,7 +2,7 @@ import { ValidationError } from '@tunnelfleet/common';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 
 /** Default body limit of the API; reports have their own, larger one. */
-export const DEFAULT_BODY_LIMIT_BYTES = 16 * 1024;
+const DEFAULT_BODY_LIMIT_BYTES = 16 * 1024;
 
 /**
  * JSON body parsing with a size limit. Mounted after authentication, so an anonymous caller can

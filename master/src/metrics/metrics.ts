@@ -5,14 +5,14 @@ import type { SqliteDatabase } from '../store/database.js';
 import { countRoutesByStatus } from '../store/routes.js';
 
 /** Running totals of the command gateway (`CommandGateway.stats()`). */
-export interface CommandTotals {
+interface CommandTotals {
   queued: number;
   delivered: number;
   redelivered: number;
 }
 
 /** Cloudflare calls per token name, by result (`CloudflareLayer.callCounters()`). */
-export type CloudflareCallTotals = Record<string, Record<string, number>>;
+type CloudflareCallTotals = Record<string, Record<string, number>>;
 
 /**
  * A counter whose total is kept by another module: at scrape time it is set to that total

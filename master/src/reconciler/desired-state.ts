@@ -17,7 +17,7 @@ export interface CarriedRoute {
   claimedAt: string;
 }
 
-export interface DesiredState {
+interface DesiredState {
   carried: CarriedRoute[];
   /** Routes that should be carried but have no tunnel to be carried by. */
   withoutTunnel: RouteRecord[];

@@ -10,7 +10,7 @@ import { parseJsonColumn, statement } from '../store/statements.js';
  * Keys a sync already found held by a foreign rule are never put in an intent, so a foreign rule
  * is only ever taken for ours if it appeared on a brand-new key in that same crash window.
  */
-export interface TunnelSyncMemo {
+interface TunnelSyncMemo {
   /** Keys about to be added by a sync in flight. */
   intent: string[];
   /** Keys found held by foreign rules at the last sync. */

@@ -1,9 +1,8 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { Logger } from '@tunnelfleet/common';
+import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
 import { type ScheduledTask, schedule } from 'node-cron';
 import type { MasterHooks } from '../agents/ports.js';
 import type { CloudflareLayer } from '../cloudflare/cloudflare-layer.js';
-import { createKeyedMutex } from '../commands/keyed-mutex.js';
 import type { RedisConnectionOptions } from '../redis/index.js';
 import { ACCESS_TARGET, type SyncTarget, tunnelTarget, zoneTarget } from '../routes/route-targets.js';
 import { createRoutesEngine, type RoutesEngine } from '../routes/routes-engine.js';
@@ -35,8 +34,6 @@ export interface ReconcilerOptions {
   maxWaitMs?: number;
   /** Schedule of the full reconcile (RECONCILE_CRON, default every 5 minutes); null: none. */
   cron?: string | null;
-  /** Called at each full reconcile, e.g. the agent service's offline marking. */
-  markOfflineAgents?: () => unknown;
   /** Told how long each full reconcile took (e.g. a prom-client Histogram's `observe`). */
   observeReconcileSeconds?: (seconds: number) => void;
   /** Clock of grace periods (tests move it instead of waiting ten minutes). */
@@ -149,13 +146,6 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   let running: Promise<ReconcileSummary> | undefined;
   async function fullReconcile(): Promise<ReconcileSummary> {
     const started = performance.now();
-    if (options.markOfflineAgents) {
-      try {
-        await options.markOfflineAgents();
-      } catch (error) {
-        logger.error({ err: error }, 'markOfflineAgents failed');
-      }
-    }
     for (const agent of listAgents(db)) {
       if (agent.status === 'revoked') continue;
       await engine.syncAgentRoutes(agent.id, { notify: false });

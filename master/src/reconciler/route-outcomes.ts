@@ -2,9 +2,9 @@ import { type ConflictKind, openConflict, resolveConflicts } from '../store/conf
 import type { SqliteDatabase } from '../store/database.js';
 import { type RouteRecord, setSyncedRouteStatus } from '../store/routes.js';
 
-export type RoutePart = 'ingress' | 'dns' | 'access';
+type RoutePart = 'ingress' | 'dns' | 'access';
 
-export type PartOutcome = { status: 'ok' } | { status: 'conflict' | 'error'; message: string };
+type PartOutcome = { status: 'ok' } | { status: 'conflict' | 'error'; message: string };
 
 const FOREIGN_KIND: Partial<Record<RoutePart, ConflictKind>> = {
   dns: 'foreign_dns_record',

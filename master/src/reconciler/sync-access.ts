@@ -35,7 +35,7 @@ function translateRules(rules: readonly AccessRule[]): Omit<AccessPolicySpec, 'd
 }
 
 /** The labels' Access request in the layer's terms, or why it cannot be honoured. */
-export function translateAccess(db: SqliteDatabase, route: CarriedRoute, access: AccessSpec): Translation {
+function translateAccess(db: SqliteDatabase, route: CarriedRoute, access: AccessSpec): Translation {
   const spec: AccessAppSpec = {
     hostname: route.hostname,
     ...(route.path ? { path: route.path } : {}),

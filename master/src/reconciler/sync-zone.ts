@@ -1,5 +1,6 @@
 import { normalizeHostname } from '../cloudflare/cloudflare-credentials.js';
-import type { DesiredDnsRecord, DnsSyncResult, OwnedDnsRecord } from '../cloudflare/dns.js';
+import type { DnsSyncResult } from '../cloudflare/dns.js';
+import type { DesiredDnsRecord, OwnedDnsRecord } from '../cloudflare/dns-plan.js';
 import { recordAudit } from '../store/audit-log.js';
 import { listOwnedRecords, replaceOwnedRecords } from '../store/owned-objects.js';
 import { type CarriedRoute, dnsHolders, readDesiredState } from './desired-state.js';

@@ -13,7 +13,24 @@ export interface RouteSpec {
   zoneLabel?: string;
 }
 
-export const DEFAULT_ROUTE_SPEC: RouteSpec = { dns: true, cleanup: true };
+/** Whether Cloudflare carries a field of a route (`cloud`) or only the master reads it (`local`). */
+export type Reach = 'cloud' | 'local';
+
+/**
+ * The reach of every spec field: the `cloud` ones make the route's fingerprint, so changing one
+ * syncs. A field added to `RouteSpec` without an entry here does not compile: whoever adds an
+ * option must decide.
+ */
+export const ROUTE_SPEC_REACH = {
+  source: 'local',
+  originRequest: 'cloud',
+  access: 'cloud',
+  dns: 'cloud',
+  // Grace-period bookkeeping: Cloudflare carries the route the same either way.
+  cleanup: 'local',
+  // Resolved into the route's `zone` column, which is `cloud`.
+  zoneLabel: 'local',
+} as const satisfies Record<keyof RouteSpec, Reach>;
 
 /** A stored spec is ours, but a hand-edited row must still read as something usable. */
 export function readRouteSpec(value: unknown): RouteSpec {

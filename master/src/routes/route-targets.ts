@@ -1,8 +1,9 @@
+import { stableStringify } from '@tunnelfleet/common';
 import { openConflictKinds } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import type { RouteRecord } from '../store/routes.js';
 import { findAgentTunnel } from '../store/tunnels.js';
-import { readRouteSpec } from './route-spec.js';
+import { type Reach, ROUTE_SPEC_REACH, readRouteSpec } from './route-spec.js';
 
 /**
  * What a `cf-sync` job brings in line with SQLite: one tunnel's ingress, one zone's DNS records,
@@ -55,22 +56,49 @@ export function isCloudDesired(db: SqliteDatabase, route: RouteRecord, now: Date
 }
 
 /**
+ * The columns of a route as `ROUTE_SPEC_REACH` sorts the spec's fields. `status` and `deleteAfter`
+ * decide whether Cloudflare carries the route at all (`isCloudDesired`), not how.
+ */
+export const ROUTE_COLUMN_REACH = {
+  id: 'local',
+  // The owner of its DNS records (their comment names the agent) and, unless the labels name a
+  // shared tunnel, the tunnel that serves it.
+  agentId: 'cloud',
+  containerId: 'local',
+  containerName: 'local',
+  routeKey: 'local',
+  hostname: 'cloud',
+  path: 'cloud',
+  service: 'cloud',
+  zone: 'cloud',
+  tunnelName: 'cloud',
+  spec: 'cloud',
+  status: 'local',
+  statusMessage: 'local',
+  problems: 'local',
+  deleteAfter: 'local',
+  claimedAt: 'local',
+  createdAt: 'local',
+  updatedAt: 'local',
+} as const satisfies Record<keyof RouteRecord, Reach>;
+
+function cloudFields<T extends object>(value: T, reach: Record<keyof T, Reach>): Partial<T> {
+  const keys = (Object.keys(reach) as (keyof T)[]).filter((key) => reach[key] === 'cloud');
+  return Object.fromEntries(keys.map((key) => [key, value[key] ?? null])) as Partial<T>;
+}
+
+/**
  * The route as Cloudflare would carry it, or null when it should carry nothing: two equal
- * fingerprints mean no sync is needed for this route.
+ * fingerprints mean no sync is needed for this route. Every `cloud` column and spec field is in
+ * it, and the tunnel the route resolves to (a shared tunnel can be created or deleted meanwhile).
  */
 export function cloudFingerprint(db: SqliteDatabase, route: RouteRecord, now: Date): string | null {
   if (!isCloudDesired(db, route, now)) return null;
-  const spec = readRouteSpec(route.spec);
-  return JSON.stringify([
-    route.hostname,
-    route.path,
-    route.service,
-    routeTunnelId(db, route) ?? null,
-    route.zone,
-    spec.dns,
-    spec.originRequest ?? null,
-    spec.access ?? null,
-  ]);
+  return stableStringify({
+    ...cloudFields(route, ROUTE_COLUMN_REACH),
+    spec: cloudFields(readRouteSpec(route.spec), ROUTE_SPEC_REACH),
+    tunnelId: routeTunnelId(db, route) ?? null,
+  });
 }
 
 /** The sync targets a route touches. */

@@ -1,7 +1,7 @@
 import type { SqliteDatabase } from './database.js';
 import { isoNow, statement } from './statements.js';
 
-export type AgentStatus = 'pending' | 'approved' | 'revoked';
+type AgentStatus = 'pending' | 'approved' | 'revoked';
 
 export interface AgentRecord {
   id: string;

@@ -5,7 +5,7 @@ import { isoNow, parseJsonColumn, statement } from './statements.js';
 /** `admin`, `agent:<id>` or `system` (reconciler, cron, revocation follow-ups). */
 export type AuditActor = 'admin' | 'system' | `agent:${string}`;
 
-export interface AuditEntryInput {
+interface AuditEntryInput {
   actor: AuditActor;
   /** Dotted verb, e.g. `agent.revoke`, `cloudflare.tunnel.delete`, `cloudflare.dns.create`. */
   action: string;
@@ -13,7 +13,7 @@ export interface AuditEntryInput {
   details?: Record<string, unknown>;
 }
 
-export interface AuditEntry {
+interface AuditEntry {
   id: number;
   at: string;
   actor: string;
@@ -36,7 +36,7 @@ export function recordAudit(db: SqliteDatabase, entry: AuditEntryInput): number 
   return Number(result.lastInsertRowid);
 }
 
-export interface AuditPage {
+interface AuditPage {
   entries: AuditEntry[];
   /** Pass as `before` to get the next (older) page; null on the last page. */
   nextBefore: number | null;

@@ -1,7 +1,7 @@
 import type { SqliteDatabase } from './database.js';
 import { statement } from './statements.js';
 
-export interface ConflictRecord {
+interface ConflictRecord {
   id: number;
   kind: 'hostname_claimed' | 'foreign_dns_record' | 'foreign_access_app' | 'outside_allowlist';
   hostname: string;

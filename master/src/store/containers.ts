@@ -7,7 +7,7 @@ import { isoNow, parseJsonColumn, statement } from './statements.js';
  * snapshot) keeps its row with state `removed` and its last labels, so the routes engine can
  * still tell which routes it carried and start their grace period.
  */
-export type StoredContainerState = Container['state'] | 'removed';
+type StoredContainerState = Container['state'] | 'removed';
 
 export interface ContainerRecord {
   agentId: string;

@@ -6,19 +6,19 @@ import { statement } from './statements.js';
  * tunnel, DNS records per zone, Access apps. Each sync replaces its scope with what it applied.
  */
 
-export interface OwnedIngressRule {
+interface OwnedIngressRule {
   tunnelId: string;
   hostname: string;
   path: string;
 }
 
-export interface OwnedRecord {
+interface OwnedRecord {
   cfId: string;
   zoneId: string;
   hostname: string;
 }
 
-export interface OwnedApp {
+interface OwnedApp {
   cfId: string;
   hostname: string;
   path: string;

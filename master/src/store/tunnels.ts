@@ -1,7 +1,7 @@
 import type { SqliteDatabase } from './database.js';
 import { isoNow, statement } from './statements.js';
 
-export interface TunnelRecord {
+interface TunnelRecord {
   id: string;
   name: string;
   accountId: string;

@@ -6,6 +6,7 @@ import {
   type Command,
   type Container,
   commandAckPath,
+  createKeyedMutex,
   type HeartbeatRequest,
   type RegisterRequest,
   type Report,
@@ -26,7 +27,7 @@ const REGISTER_ATTEMPTS = 5;
 /** A request the master has not answered by then counts as an error (the real agent's timeout). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-export interface SimulatedAgentOptions {
+interface SimulatedAgentOptions {
   url: string;
   key: string;
   /** Unique per agent: names the agent and its hostnames. */
@@ -80,7 +81,7 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
   );
   let agentId = '';
   let sequence = 0;
-  let reports: Promise<void> = Promise.resolve();
+  const reports = createKeyedMutex();
   const startedAt = Date.now();
 
   async function call<T>(endpoint: string, method: string, path: string, body?: unknown): Promise<T> {
@@ -106,7 +107,7 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
 
   /** Reports go one at a time, as the real reporter sends them: sequences arrive in order. */
   function report(build: () => Report): Promise<void> {
-    reports = reports.then(async () => {
+    return reports.run('reports', async () => {
       if (signal.aborted) return;
       try {
         await call('reports', 'POST', AGENT_ROUTES.reports, build());
@@ -114,7 +115,6 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
         if (!signal.aborted) options.onError('reports', describe(error));
       }
     });
-    return reports;
   }
 
   const snapshot = () =>
@@ -235,7 +235,7 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
       stopping.abort();
       await ready.catch(() => undefined);
       await loops;
-      await reports;
+      await reports.idle('reports');
     },
   };
 }

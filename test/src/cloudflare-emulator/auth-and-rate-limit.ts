@@ -19,7 +19,7 @@ export function authenticate(state: EmulatorState, authorization: string | undef
   throw apiErrors.authentication();
 }
 
-export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 /**
  * Fixed window per token. Going over the budget blocks the token for a whole window from that
@@ -51,5 +51,3 @@ export function createRateLimiter(options: RateLimitOptions, now: () => number =
     },
   };
 }
-
-export type RateLimiter = ReturnType<typeof createRateLimiter>;

@@ -34,5 +34,3 @@ export function createCallLog() {
     },
   };
 }
-
-export type CallLog = ReturnType<typeof createCallLog>;

@@ -3,12 +3,12 @@ import { type EmulatorState, nowIso, type Tunnel } from './state.js';
 import { decodeTunnelToken } from './tunnel-token.js';
 
 /** The emulated Cloudflare edge that the stand-in cloudflared registers with (EDGE-PROTOCOL.md). */
-export interface EdgeReply {
+interface EdgeReply {
   status: number;
   body: Record<string, unknown>;
 }
 
-export interface EdgeDeps {
+interface EdgeDeps {
   state: EmulatorState;
   heartbeatSeconds: number;
   now: () => number;

@@ -9,7 +9,7 @@ export interface ResultInfo {
   total_pages: number;
 }
 
-export interface Envelope {
+interface Envelope {
   success: boolean;
   errors: ErrorItem[];
   messages: ErrorItem[];

@@ -13,7 +13,7 @@ export interface FaultSettings {
   rateLimitStorm?: boolean;
 }
 
-export type FaultDecision =
+type FaultDecision =
   | { kind: 'none' }
   | { kind: 'drop' }
   | { kind: 'error'; status: number }
@@ -88,5 +88,3 @@ export function createFaults(random: () => number = Math.random) {
     },
   };
 }
-
-export type Faults = ReturnType<typeof createFaults>;

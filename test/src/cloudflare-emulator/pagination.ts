@@ -1,7 +1,7 @@
 import type { ResultInfo } from './envelope.js';
 import { apiErrors } from './errors.js';
 
-export interface PageLimits {
+interface PageLimits {
   defaultPerPage: number;
   maxPerPage: number;
 }

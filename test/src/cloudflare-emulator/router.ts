@@ -11,13 +11,13 @@ export interface ApiRequest {
   token: ApiToken;
 }
 
-export interface ApiReply {
+interface ApiReply {
   status?: number;
   result: unknown;
   resultInfo?: ResultInfo;
 }
 
-export type Handler = (request: ApiRequest) => ApiReply;
+type Handler = (request: ApiRequest) => ApiReply;
 
 export interface Route {
   method: string;
@@ -35,7 +35,7 @@ export function routeKey(method: string, pattern: string): string {
   return `${method} ${pattern.replace(/:[a-z_]+/g, ':id')}`;
 }
 
-export type RouteMatch =
+type RouteMatch =
   | { kind: 'found'; route: Route; params: Record<string, string> }
   | { kind: 'method-not-allowed' }
   | { kind: 'no-route' };

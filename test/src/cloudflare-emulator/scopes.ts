@@ -3,7 +3,7 @@ import { isHexId } from './ids.js';
 import type { Account, ApiToken, EmulatorState, Zone } from './state.js';
 
 /** What a token may see: its accounts, and its zones inside those accounts. */
-export function canSeeZone(token: ApiToken, zone: Zone): boolean {
+function canSeeZone(token: ApiToken, zone: Zone): boolean {
   if (!token.accountIds.has(zone.accountId)) return false;
   return token.zoneNames === 'all' || token.zoneNames.has(zone.name);
 }

@@ -57,7 +57,7 @@ export interface Tunnel {
   conns_inactive_at?: string;
 }
 
-export interface TunnelConfiguration {
+interface TunnelConfiguration {
   version: number;
   config: Record<string, unknown>;
   created_at: string;

@@ -1,6 +1,6 @@
 import { type CloudflareEmulatorOptions, startCloudflareEmulator } from './server.js';
 
-export interface ApiResult {
+interface ApiResult {
   status: number;
   headers: Headers;
   body: {

@@ -70,7 +70,7 @@ function header(lines: string[]): string {
   return `${lines.map((line) => `# ${line}`.trimEnd()).join('\n')}\n\n`;
 }
 
-export function renderMasterEnvExample(): string {
+function renderMasterEnvExample(): string {
   return (
     header([
       'Tunnelfleet master: copy to .env next to docker-compose.master.yml and fill in the required',
@@ -84,7 +84,7 @@ export function renderMasterEnvExample(): string {
   );
 }
 
-export function renderAgentEnvExample(): string {
+function renderAgentEnvExample(): string {
   const spec = {
     ...without(agentConfigSpec, AGENT_SET_BY_COMPOSE),
     // In a container the host name is the container ID: name the host explicitly.

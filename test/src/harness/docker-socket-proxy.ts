@@ -12,7 +12,7 @@ import { waitFor } from './wait-for.js';
  * The permission flags of tecnativa/docker-socket-proxy: each opens one section of the Docker API
  * to GET/HEAD; `POST` additionally allows every other method on the open sections.
  */
-export const DOCKER_API_SECTIONS = [
+const DOCKER_API_SECTIONS = [
   'AUTH',
   'BUILD',
   'COMMIT',
@@ -38,10 +38,10 @@ export const DOCKER_API_SECTIONS = [
   'VOLUMES',
 ] as const;
 
-export type DockerApiSection = (typeof DOCKER_API_SECTIONS)[number];
-export type DockerSocketProxyPermission = DockerApiSection | 'POST';
+type DockerApiSection = (typeof DOCKER_API_SECTIONS)[number];
+type DockerSocketProxyPermission = DockerApiSection | 'POST';
 
-export interface DockerSocketProxyOptions {
+interface DockerSocketProxyOptions {
   /** What the proxy lets through; everything else is answered 403. */
   permissions: readonly DockerSocketProxyPermission[];
   /** The engine's unix socket. */

@@ -6,7 +6,7 @@ import { uniqueName } from './unique-name.js';
 /** On every container the harness starts, so a test (or a human) can find and remove leftovers. */
 export const TEST_CONTAINER_LABEL = 'org.tunnelfleet-test.container';
 
-export interface TestWebContainerOptions {
+interface TestWebContainerOptions {
   /** Labels under test, e.g. `{ 'tunnelfleet.enable': 'true', ... }`. */
   labels?: Record<string, string>;
   /** Default: a unique `tf-web-…` name. */
@@ -19,7 +19,7 @@ export interface TestWebContainerOptions {
   start?: boolean;
 }
 
-export interface TestWebContainer {
+interface TestWebContainer {
   readonly id: string;
   readonly name: string;
   readonly container: Docker.Container;

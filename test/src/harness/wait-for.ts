@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { WaitTimeoutError } from './harness-error.js';
 
-export interface WaitForOptions {
+interface WaitForOptions {
   /** What is awaited, for the timeout message, e.g. "container web-1 to be running". */
   description: string;
   timeoutMs?: number;

@@ -51,7 +51,7 @@ export interface AdminClient {
   reconcile(): Promise<void>;
 }
 
-export class AdminApiError extends Error {
+class AdminApiError extends Error {
   override readonly name = 'AdminApiError';
   constructor(
     readonly what: string,

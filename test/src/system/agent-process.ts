@@ -8,7 +8,7 @@ import { createNodeService, type NodeService } from './node-service.js';
 
 const AGENT_MAIN = fileURLToPath(new URL('../../../agent/dist/main.js', import.meta.url));
 
-export interface AgentProcessOptions {
+interface AgentProcessOptions {
   masterUrl: string;
   apiKey: string;
   /** TUNNELFLEET_AGENT_NAME */

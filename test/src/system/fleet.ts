@@ -27,7 +27,7 @@ import { type SecondDockerEngine, startSecondDockerEngine } from './second-docke
 import { type SecretLeak, SecretRegistry } from './secret-scan.js';
 
 /** Labels the agent puts on the cloudflared container it manages (agent/src/cloudflared). */
-export const MANAGED_CLOUDFLARED_LABEL = 'tunnelfleet.managed=cloudflared';
+const MANAGED_CLOUDFLARED_LABEL = 'tunnelfleet.managed=cloudflared';
 export const CLOUDFLARED_AGENT_ID_LABEL = 'tunnelfleet.agent-id';
 
 export interface FleetOptions {

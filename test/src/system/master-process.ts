@@ -10,7 +10,7 @@ import { createNodeService, type NodeService } from './node-service.js';
 
 const MASTER_MAIN = fileURLToPath(new URL('../../../master/dist/main.js', import.meta.url));
 
-export interface MasterProcessOptions {
+interface MasterProcessOptions {
   redisUrl: string;
   /** The emulated Cloudflare account the master manages. */
   cloudflare: CloudflareAccount;

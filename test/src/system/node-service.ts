@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { HarnessError } from '../harness/harness-error.js';
 import { waitFor } from '../harness/wait-for.js';
 
-export interface NodeServiceOptions {
+interface NodeServiceOptions {
   /** Names the service in messages, e.g. `master` or `agent host-b`. */
   label: string;
   /** Built entry point, e.g. `master/dist/main.js`. */

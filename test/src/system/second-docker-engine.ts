@@ -17,7 +17,7 @@ import {
 import { waitFor } from '../harness/wait-for.js';
 import { isAlive, run, runPipeline } from './os-processes.js';
 
-export interface SecondDockerEngineOptions {
+interface SecondDockerEngineOptions {
   /**
    * Names the engine's socket, directories and pid file (`/run/<name>.sock`, …). A test that
    * restarts its engine takes a name of its own, so no other test file loses its engine meanwhile.

@@ -4,7 +4,7 @@ import { requireAccount, requireZone, visibleZones } from '../scopes.js';
 import type { Account, EmulatorState, Zone } from '../state.js';
 import type { RouteDeps } from './route-deps.js';
 
-export function accountView(account: Account): Record<string, unknown> {
+function accountView(account: Account): Record<string, unknown> {
   return {
     id: account.id,
     name: account.name,
@@ -14,7 +14,7 @@ export function accountView(account: Account): Record<string, unknown> {
   };
 }
 
-export function zoneView(state: EmulatorState, zone: Zone): Record<string, unknown> {
+function zoneView(state: EmulatorState, zone: Zone): Record<string, unknown> {
   const account = state.accounts.get(zone.accountId);
   return {
     id: zone.id,

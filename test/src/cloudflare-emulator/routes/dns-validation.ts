@@ -6,9 +6,9 @@ import type { DnsRecord, Zone } from '../state.js';
  * The plan the emulated zones are on decides the comment and tag limits. Free: 100-character
  * comments and no tags (tags are a paid feature); paid plans: 500 characters and 20 tags.
  */
-export const COMMENT_LIMIT_FREE = 100;
+const COMMENT_LIMIT_FREE = 100;
 
-export const RECORD_TYPES = new Set([
+const RECORD_TYPES = new Set([
   'A',
   'AAAA',
   'CAA',
@@ -35,7 +35,7 @@ const PROXIABLE = new Set(['A', 'AAAA', 'CNAME']);
 const LABEL = /^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)$/;
 
 /** The FQDN of a record name as the live API stores it: relative names get the zone appended. */
-export function normalizeRecordName(raw: unknown, zone: Zone): string {
+function normalizeRecordName(raw: unknown, zone: Zone): string {
   if (typeof raw !== 'string' || raw.trim() === '') throw apiErrors.dnsNameInvalid();
   let name = raw.trim().toLowerCase().replace(/\.$/, '');
   if (name === '@') name = zone.name;

@@ -32,4 +32,32 @@ describe('keyed mutex', () => {
     expect(await second).toBe(2);
     expect(events).toEqual(['first start', 'other key', 'first end', 'second']);
   });
+
+  it('reports a key idle only once every task queued under it has settled', async () => {
+    const mutex = createKeyedMutex();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let finished = 0;
+    void mutex.run('a', async () => {
+      await gate;
+      finished += 1;
+    });
+    const failing = mutex.run('a', async () => {
+      finished += 1;
+      throw new Error('second failed');
+    });
+    failing.catch(() => {});
+
+    let idle = false;
+    const waiting = mutex.idle('a').then(() => {
+      idle = true;
+    });
+    await mutex.idle('b');
+    expect(idle).toBe(false);
+    release();
+    await waiting;
+    expect(finished).toBe(2);
+  });
 });

@@ -1,0 +1,165 @@
+import { normalizeHostname } from './cloudflare-credentials.js';
+
+export interface DesiredDnsRecord {
+  hostname: string;
+  tunnelId: string;
+  /** Zone named by the route's label, when it names one. */
+  zone?: string;
+}
+
+export interface OwnedDnsRecord {
+  hostname: string;
+  recordId: string;
+}
+
+type DnsRecordStatus = 'ok' | 'conflict' | 'adopted' | 'error';
+
+export interface DnsHostnameResult {
+  status: DnsRecordStatus;
+  recordId?: string;
+  message?: string;
+}
+
+/** A record as read from the zone: the fields the plan looks at (the SDK's records fit it). */
+export interface CurrentDnsRecord {
+  id: string;
+  name: string;
+  type: string;
+  content?: string | null;
+  proxied?: boolean;
+  ttl?: number;
+  comment?: string | null;
+}
+
+/** What every record we write looks like: a proxied CNAME to the tunnel, with our comment. */
+export interface TunnelCname {
+  name: string;
+  type: 'CNAME';
+  content: string;
+  proxied: true;
+  ttl: 1;
+  comment: string;
+}
+
+/** The calls to make in one zone, and what each wanted hostname ends up as if they succeed. */
+export interface DnsZonePlan {
+  deletes: { id: string; hostname: string }[];
+  /** Our CNAME, rewritten in place. */
+  patches: { id: string; hostname: string; record: TunnelCname }[];
+  /** A record of another type (ours, or adopted) replaced by our CNAME. */
+  puts: { id: string; hostname: string; record: TunnelCname }[];
+  posts: { hostname: string; record: TunnelCname }[];
+  /** Per wanted hostname; a posted one gets its record id once the call answers. */
+  results: Map<string, DnsHostnameResult>;
+  /** Our records left alone because their hostname could not be synced this time. */
+  kept: OwnedDnsRecord[];
+}
+
+export interface DnsZonePlanInput {
+  /** The owner (agent id) syncing now. */
+  owner: string;
+  /** Its ownership comment (`ownershipComment(owner)`). */
+  comment: string;
+  /** What the owner wants in this zone, by normalized hostname. */
+  desired: ReadonlyMap<string, DesiredDnsRecord>;
+  /** The zone's records that matter: every marked one, and any on a wanted hostname. */
+  current: readonly CurrentDnsRecord[];
+  /** Ids of records the caller recorded as this owner's before (a route that moved agent). */
+  ownedIds: ReadonlySet<string>;
+  /** Hostnames the owner wants but whose zone could not be resolved: never delete their records. */
+  unsynced: ReadonlySet<string>;
+  /** Take over a lone foreign A, AAAA or CNAME on a wanted hostname instead of reporting a conflict. */
+  adopt: boolean;
+}
+
+export const DNS_COMMENT_PREFIX = 'managed by tunnelfleet; agent=';
+const OWNER_RE = /^managed by tunnelfleet; agent=(\S+)/i;
+const ADOPTABLE_TYPES = new Set(['A', 'AAAA', 'CNAME']);
+
+/** Owner written in a record's comment, if Tunnelfleet wrote it. */
+function commentOwner(comment: string | null | undefined): string | undefined {
+  return comment ? OWNER_RE.exec(comment)?.[1] : undefined;
+}
+
+function tunnelCname(hostname: string, want: DesiredDnsRecord, comment: string): TunnelCname {
+  return {
+    name: hostname,
+    type: 'CNAME',
+    content: `${want.tunnelId}.cfargotunnel.com`,
+    proxied: true,
+    ttl: 1,
+    comment,
+  };
+}
+
+function matches(record: CurrentDnsRecord, wanted: TunnelCname): boolean {
+  return (
+    record.type === 'CNAME' &&
+    normalizeHostname(record.content ?? '') === wanted.content &&
+    record.proxied === true &&
+    record.ttl === 1 &&
+    record.comment === wanted.comment
+  );
+}
+
+/**
+ * Decides the calls that bring one zone in line with what an owner wants; no I/O.
+ *
+ * Ownership: a record is ours when its comment carries our marker. Records of this owner that
+ * no desired hostname needs are deleted; a marked record of another owner is only touched when
+ * this owner wants its hostname (the route moved), or deleted when its id is in `ownedIds`.
+ * A record without the marker is never changed unless `adopt` is set; otherwise its hostname is
+ * a conflict.
+ */
+export function planZone(input: DnsZonePlanInput): DnsZonePlan {
+  const plan: DnsZonePlan = { deletes: [], patches: [], puts: [], posts: [], results: new Map(), kept: [] };
+  const byName = new Map<string, CurrentDnsRecord[]>();
+  for (const record of input.current) {
+    const name = normalizeHostname(record.name);
+    const list = byName.get(name) ?? [];
+    if (!list.some((r) => r.id === record.id)) list.push(record);
+    byName.set(name, list);
+  }
+
+  for (const [name, list] of byName) {
+    if (input.desired.has(name)) continue;
+    for (const record of list) {
+      const recordOwner = commentOwner(record.comment);
+      if (recordOwner === input.owner || (recordOwner && input.ownedIds.has(record.id))) {
+        if (input.unsynced.has(name)) plan.kept.push({ hostname: name, recordId: record.id });
+        else plan.deletes.push({ id: record.id, hostname: name });
+      }
+    }
+  }
+
+  for (const [hostname, want] of input.desired) {
+    const record = tunnelCname(hostname, want, input.comment);
+    const list = byName.get(hostname) ?? [];
+    const marked = list.filter((r) => commentOwner(r.comment) !== undefined);
+    const foreign = list.filter((r) => commentOwner(r.comment) === undefined);
+    const [ours, ...extra] = marked;
+    for (const duplicate of extra) plan.deletes.push({ id: duplicate.id, hostname });
+    const [lone] = foreign;
+    if (ours) {
+      if (!matches(ours, record)) {
+        if (ours.type === 'CNAME') plan.patches.push({ id: ours.id, hostname, record });
+        else plan.puts.push({ id: ours.id, hostname, record });
+      }
+      plan.results.set(hostname, { status: 'ok', recordId: ours.id });
+    } else if (!lone) {
+      plan.posts.push({ hostname, record });
+    } else if (input.adopt && foreign.length === 1 && ADOPTABLE_TYPES.has(lone.type)) {
+      plan.puts.push({ id: lone.id, hostname, record });
+      plan.results.set(hostname, { status: 'adopted', recordId: lone.id });
+    } else {
+      const existing = foreign.map((r) => `${r.type} ${r.content ?? ''}`.trim()).join(', ');
+      plan.results.set(hostname, {
+        status: 'conflict',
+        message: `${hostname} already has a record Tunnelfleet does not own (${existing})${
+          input.adopt ? '; adoption needs exactly one A, AAAA or CNAME record' : ''
+        }`,
+      });
+    }
+  }
+  return plan;
+}

@@ -1,0 +1,184 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { insertAgentKey } from '../store/agent-keys.js';
+import { insertAgent } from '../store/agents.js';
+import { openConflict } from '../store/conflicts.js';
+import { openDatabase, type SqliteDatabase } from '../store/database.js';
+import { insertRoute, listRoutes, type RouteRecord } from '../store/routes.js';
+import { markTunnelDeleted, upsertTunnel } from '../store/tunnels.js';
+import type { Reach, ROUTE_SPEC_REACH, RouteSpec } from './route-spec.js';
+import { cloudFingerprint, type ROUTE_COLUMN_REACH, routeTargets } from './route-targets.js';
+
+/** The keys a reach table marks `cloud` (or `local`): a test table typed with it must list each. */
+type KeysOf<T extends Record<string, Reach>, R extends Reach> = {
+  [K in keyof T]: T[K] extends R ? K : never;
+}[keyof T];
+
+const NOW = new Date('2026-12-04T12:00:00.000Z');
+const LATER = '2026-12-04T12:10:00.000Z';
+
+let dir: string;
+let db: SqliteDatabase;
+let route: RouteRecord;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tunnelfleet-route-targets-'));
+  db = openDatabase(dir);
+  for (const agentId of ['ag_a', 'ag_b']) {
+    insertAgentKey(db, {
+      id: `key_${agentId}`,
+      name: agentId,
+      secretHash: 'x',
+      hostnameAllowlist: [],
+      autoApprove: true,
+    });
+    insertAgent(db, {
+      id: agentId,
+      keyId: `key_${agentId}`,
+      name: agentId,
+      hostname: null,
+      agentVersion: null,
+    });
+    upsertTunnel(db, { id: `tunnel-${agentId}`, name: `tf-${agentId}`, accountId: 'acc', agentId });
+  }
+  upsertTunnel(db, { id: 'tunnel-shared', name: 'shared', accountId: 'acc', agentId: null });
+  const id = insertRoute(
+    db,
+    {
+      agentId: 'ag_a',
+      containerId: 'c1',
+      containerName: 'web',
+      routeKey: 'default',
+      hostname: 'app.example.com',
+      path: '',
+      service: 'http://web:80',
+      zone: 'example.com',
+      tunnelName: null,
+      spec: { dns: true, cleanup: true, source: 'tunnelfleet', originRequest: {} },
+      status: 'active',
+      statusMessage: null,
+      problems: [],
+      deleteAfter: null,
+      claimedAt: NOW.toISOString(),
+    },
+    NOW.toISOString(),
+  );
+  route = listRoutes(db).find((r) => r.id === id)!;
+});
+afterEach(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const print = (r: RouteRecord) => cloudFingerprint(db, r, NOW);
+const withSpec = (spec: Partial<RouteSpec>): RouteRecord => ({
+  ...route,
+  spec: { ...(route.spec as RouteSpec), ...spec },
+});
+
+describe('cloudFingerprint', () => {
+  it('changes with every column Cloudflare carries', () => {
+    const changed: { [K in KeysOf<typeof ROUTE_COLUMN_REACH, 'cloud'>]: RouteRecord[K] } = {
+      agentId: 'ag_b',
+      hostname: 'www.example.com',
+      path: '/api',
+      service: 'http://web:8080',
+      zone: 'example.net',
+      tunnelName: 'shared',
+      spec: { dns: false, cleanup: true },
+    };
+    for (const [column, value] of Object.entries(changed)) {
+      expect(print({ ...route, [column]: value }), column).not.toBe(print(route));
+    }
+  });
+
+  it('changes with every spec field Cloudflare carries', () => {
+    const changed: { [K in KeysOf<typeof ROUTE_SPEC_REACH, 'cloud'>]-?: RouteSpec[K] } = {
+      originRequest: { noTLSVerify: true },
+      access: { namedPolicies: ['staff'] },
+      dns: false,
+    };
+    for (const [field, value] of Object.entries(changed)) {
+      expect(print(withSpec({ [field]: value })), field).not.toBe(print(route));
+    }
+  });
+
+  it('stays the same when only what the master alone reads changes', () => {
+    const columns: Omit<
+      { [K in KeysOf<typeof ROUTE_COLUMN_REACH, 'local'>]: RouteRecord[K] },
+      // These two decide whether Cloudflare carries the route at all: tested below.
+      'status' | 'deleteAfter'
+    > = {
+      id: route.id + 100,
+      containerId: 'c2',
+      containerName: 'web-renamed',
+      routeKey: 'api',
+      statusMessage: 'a message',
+      problems: [{ severity: 'warning', message: 'a warning' }],
+      claimedAt: LATER,
+      createdAt: LATER,
+      updatedAt: LATER,
+    };
+    for (const [column, value] of Object.entries(columns)) {
+      expect(print({ ...route, [column]: value }), column).toBe(print(route));
+    }
+    const fields: { [K in KeysOf<typeof ROUTE_SPEC_REACH, 'local'>]-?: RouteSpec[K] } = {
+      source: 'dockflare',
+      cleanup: false,
+      zoneLabel: 'example.com',
+    };
+    for (const [field, value] of Object.entries(fields)) {
+      expect(print(withSpec({ [field]: value })), field).toBe(print(route));
+    }
+  });
+
+  it('changes when the shared tunnel a route names is deleted', () => {
+    const shared = { ...route, tunnelName: 'shared' };
+    const before = print(shared);
+    markTunnelDeleted(db, 'tunnel-shared');
+    expect(print(shared)).not.toBe(before);
+  });
+
+  it('is the same for a stopped container inside its grace period, so a restart needs no sync', () => {
+    const stopped: RouteRecord = { ...route, status: 'pending_deletion', deleteAfter: LATER };
+    expect(print(stopped)).toBe(print(route));
+    expect(cloudFingerprint(db, stopped, new Date(LATER))).toBeNull();
+  });
+
+  it('is null for a route Cloudflare must not carry: invalid, revoked, or lost its hostname', () => {
+    expect(print({ ...route, status: 'invalid' })).toBeNull();
+    expect(print({ ...route, status: 'revoked' })).toBeNull();
+    openConflict(
+      db,
+      {
+        kind: 'hostname_claimed',
+        hostname: 'app.example.com',
+        path: '',
+        routeId: route.id,
+        holderRouteId: null,
+        message: 'held by another route',
+      },
+      NOW.toISOString(),
+    );
+    expect(print({ ...route, status: 'conflict' })).toBeNull();
+  });
+});
+
+describe('routeTargets', () => {
+  it('names the agent’s tunnel, the zone of its DNS record and, with Access, the account’s apps', () => {
+    expect(routeTargets(db, route)).toEqual(['tunnel:tunnel-ag_a', 'zone:example.com']);
+    expect(routeTargets(db, withSpec({ access: { namedPolicies: ['staff'] } }))).toEqual([
+      'tunnel:tunnel-ag_a',
+      'zone:example.com',
+      'access',
+    ]);
+  });
+
+  it('names the shared tunnel the labels ask for, and no zone when DNS is not managed', () => {
+    expect(routeTargets(db, { ...withSpec({ dns: false }), tunnelName: 'shared' })).toEqual([
+      'tunnel:tunnel-shared',
+    ]);
+  });
+});

@@ -1,0 +1,228 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Container } from '@tunnelfleet/common';
+import { type CloudflareEmulator, startCloudflareEmulator } from '@tunnelfleet/test';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { container, webLabels } from '../../test/reconciler-test-world.js';
+import { type CloudflareLayer, createCloudflareLayer } from '../cloudflare/cloudflare-layer.js';
+import { insertAgentKey } from '../store/agent-keys.js';
+import { approveAgent, insertAgent } from '../store/agents.js';
+import { listConflicts } from '../store/conflicts.js';
+import { upsertContainer } from '../store/containers.js';
+import { openDatabase, type SqliteDatabase } from '../store/database.js';
+import { listRoutes } from '../store/routes.js';
+import { upsertTunnel } from '../store/tunnels.js';
+import { listRetainedRoutes } from './retained-routes.js';
+import type { SyncTarget } from './route-targets.js';
+import { createRoutesEngine, type RoutesEngine } from './routes-engine.js';
+
+const GRACE_SECONDS = 600;
+
+// Zone lookups go through the real Cloudflare layer to the emulator, which manages example.com.
+let emulator: CloudflareEmulator;
+let cloudflare: CloudflareLayer;
+beforeAll(async () => {
+  emulator = await startCloudflareEmulator();
+  const account = emulator.createAccount('acme');
+  emulator.createZone('example.com', account.id);
+  cloudflare = createCloudflareLayer(
+    {
+      tokens: [],
+      defaultToken: emulator.createToken({ accountIds: [account.id], zoneNames: 'all', name: 'default' }),
+      accountId: account.id,
+      baseURL: emulator.baseUrl,
+    },
+    pino({ level: 'silent' }),
+  );
+});
+afterAll(() => emulator.close());
+
+let dir: string;
+let db: SqliteDatabase;
+let clock: number;
+let engine: RoutesEngine;
+/** Every batch of targets the engine asked the reconciler to sync. */
+let notified: SyncTarget[][];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tunnelfleet-routes-engine-'));
+  db = openDatabase(dir);
+  clock = Date.parse('2026-12-04T12:00:00.000Z');
+  notified = [];
+  engine = createRoutesEngine({
+    db,
+    logger: pino({ level: 'silent' }),
+    resolveZone: (hostname, zone) => cloudflare.resolveZone(hostname, zone),
+    graceSeconds: GRACE_SECONDS,
+    onTargetsChanged: (targets) => {
+      notified.push(targets);
+    },
+    now: () => new Date(clock),
+  });
+});
+afterEach(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** An approved agent whose key allows `allowlist` (everything when empty), with its own tunnel. */
+function addAgent(id: string, allowlist: string[] = []) {
+  insertAgentKey(db, {
+    id: `key_${id}`,
+    name: id,
+    secretHash: 'x',
+    hostnameAllowlist: allowlist,
+    autoApprove: true,
+  });
+  insertAgent(db, { id, keyId: `key_${id}`, name: id, hostname: null, agentVersion: null });
+  approveAgent(db, id);
+  upsertTunnel(db, { id: `tunnel-${id}`, name: `tf-${id}`, accountId: 'acc', agentId: id });
+  return id;
+}
+
+/** Stores the container as the agent API does, then runs the hook the API calls. */
+function report(agentId: string, reported: Container) {
+  upsertContainer(db, agentId, reported);
+  return engine.syncAgentRoutes(agentId);
+}
+
+const routesOf = (agentId: string) => listRoutes(db, { agentId });
+const advance = (seconds: number) => {
+  clock += seconds * 1000;
+};
+
+describe('routes engine', () => {
+  it('turns a labelled running container into an active route and asks to sync its tunnel and zone', async () => {
+    const agent = addAgent('ag_a');
+    const targets = await report(agent, container('web', webLabels('app.example.com')));
+    expect(routesOf(agent)).toEqual([
+      expect.objectContaining({
+        hostname: 'app.example.com',
+        service: 'http://web:80',
+        zone: 'example.com',
+        status: 'active',
+      }),
+    ]);
+    expect(targets.sort()).toEqual(['tunnel:tunnel-ag_a', 'zone:example.com']);
+    expect(notified).toEqual([targets]);
+  });
+
+  it('asks for no sync when the same report comes again', async () => {
+    const agent = addAgent('ag_a');
+    const web = container('web', webLabels('app.example.com'));
+    await report(agent, web);
+    expect(await report(agent, web)).toEqual([]);
+  });
+
+  it('syncs the tunnel when a label changes how Cloudflare reaches the origin', async () => {
+    const agent = addAgent('ag_a');
+    const web = container('web', webLabels('app.example.com'));
+    await report(agent, web);
+    const targets = await report(agent, {
+      ...web,
+      labels: webLabels('app.example.com', { 'tunnelfleet.origin.noTLSVerify': 'true' }),
+    });
+    expect(targets).toContain('tunnel:tunnel-ag_a');
+  });
+
+  it('gives the hostname to the first agent that claimed it; the second sees who holds it', async () => {
+    const first = addAgent('ag_a');
+    const second = addAgent('ag_b');
+    await report(first, container('web', webLabels('app.example.com')));
+    advance(1);
+    const targets = await report(second, container('copy', webLabels('app.example.com')));
+
+    const [holder] = routesOf(first);
+    const [loser] = routesOf(second);
+    expect(holder?.status).toBe('active');
+    expect(loser?.status).toBe('conflict');
+    expect(loser?.statusMessage).toContain('already held by container web on agent ag_a');
+    expect(listConflicts(db)).toEqual([
+      expect.objectContaining({ kind: 'hostname_claimed', routeId: loser?.id, holderRouteId: holder?.id }),
+    ]);
+    // The loser is carried by nothing: Cloudflare stays as the holder has it.
+    expect(targets).toEqual([]);
+  });
+
+  it('hands the hostname over when the holder’s container is gone past its grace period', async () => {
+    const first = addAgent('ag_a');
+    const second = addAgent('ag_b');
+    const web = container('web', webLabels('app.example.com'));
+    await report(first, web);
+    advance(1);
+    await report(second, container('copy', webLabels('app.example.com')));
+
+    await report(first, { ...web, state: 'exited' });
+    expect(routesOf(second)[0]?.status).toBe('conflict');
+    advance(GRACE_SECONDS + 1);
+    const targets = engine.expireGracePeriods();
+
+    expect(routesOf(second)[0]?.status).toBe('active');
+    expect(listConflicts(db)).toEqual([]);
+    expect(targets).toContain('tunnel:tunnel-ag_b');
+  });
+
+  it('keeps a restarted container’s route as it was, with nothing to sync', async () => {
+    const agent = addAgent('ag_a');
+    const web = container('web', webLabels('app.example.com'));
+    await report(agent, web);
+    expect(await report(agent, { ...web, state: 'exited' })).toEqual([]);
+    expect(routesOf(agent)[0]?.status).toBe('pending_deletion');
+    advance(GRACE_SECONDS / 2);
+    expect(await report(agent, web)).toEqual([]);
+    expect(routesOf(agent)[0]).toEqual(expect.objectContaining({ status: 'active', deleteAfter: null }));
+  });
+
+  it('marks a route with bad labels invalid, with the reason, and asks for no sync', async () => {
+    const agent = addAgent('ag_a');
+    const targets = await report(agent, container('bad', webLabels('not a hostname!')));
+    const [route] = routesOf(agent);
+    expect(route?.status).toBe('invalid');
+    expect(route?.statusMessage).toContain('tunnelfleet.hostname');
+    expect(targets).toEqual([]);
+  });
+
+  it('refuses a hostname outside the agent key’s allowlist or the managed zones, as an open conflict', async () => {
+    const agent = addAgent('ag_a', ['*.apps.example.com', 'shop.example.net']);
+    await report(agent, container('ok', webLabels('web.apps.example.com')));
+    await report(agent, container('outside', webLabels('admin.example.com')));
+    await report(agent, container('unmanaged', webLabels('shop.example.net')));
+
+    const byHost = new Map(routesOf(agent).map((r) => [r.hostname, r]));
+    expect(byHost.get('web.apps.example.com')?.status).toBe('active');
+    for (const hostname of ['admin.example.com', 'shop.example.net']) {
+      expect(byHost.get(hostname)?.status, hostname).toBe('invalid');
+    }
+    expect(byHost.get('admin.example.com')?.statusMessage).toContain('allowlist');
+    expect(byHost.get('shop.example.net')?.statusMessage).toContain('not in a zone this master manages');
+    expect(
+      listConflicts(db)
+        .map((c) => [c.kind, c.hostname])
+        .sort(),
+    ).toEqual([
+      ['outside_allowlist', 'admin.example.com'],
+      ['outside_allowlist', 'shop.example.net'],
+    ]);
+  });
+
+  it('keeps a cleanup=false route as a retained route once its container is gone for good', async () => {
+    const agent = addAgent('ag_a');
+    const wiki = container('wiki', webLabels('wiki.example.com', { 'tunnelfleet.cleanup': 'false' }));
+    await report(agent, wiki);
+    await report(agent, { ...wiki, state: 'exited' });
+    advance(GRACE_SECONDS + 1);
+    engine.expireGracePeriods();
+
+    expect(routesOf(agent)).toEqual([]);
+    expect(listRetainedRoutes(db)).toEqual([
+      expect.objectContaining({ hostname: 'wiki.example.com', tunnelId: 'tunnel-ag_a', agentId: agent }),
+    ]);
+
+    // A new container that claims the hostname takes it over.
+    await report(agent, container('wiki-2', webLabels('wiki.example.com')));
+    expect(listRetainedRoutes(db)).toEqual([]);
+    expect(routesOf(agent)[0]?.status).toBe('active');
+  });
+});
