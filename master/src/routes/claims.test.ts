@@ -37,13 +37,18 @@ afterEach(() => {
 });
 
 /** A route of `agent` that wants HOST (at `path`) since `claimedAt`. */
-function claim(agent: string, claimedAt: string, extra: { path?: string; status?: RouteStatus } = {}) {
+function claim(
+  agent: string,
+  claimedAt: string,
+  extra: { path?: string; status?: RouteStatus; container?: string } = {},
+) {
+  const container = extra.container ?? `${agent}-web`;
   return insertRoute(
     db,
     {
       agentId: agent,
-      containerId: `${agent}-web`,
-      containerName: `${agent}-web`,
+      containerId: container,
+      containerName: container,
       routeKey: extra.path ?? 'default',
       hostname: HOST,
       path: extra.path ?? '',
@@ -72,7 +77,9 @@ describe('resolveClaims', () => {
 
     expect(routeOf(early).status).toBe('active');
     expect(routeOf(late).status).toBe('conflict');
-    expect(routeOf(late).statusMessage).toContain('already held by container ag_a-web on agent ag_a');
+    expect(routeOf(late).statusMessage).toContain(
+      `hostname ${HOST} (every path of it) is held by agent ag_a`,
+    );
     expect(openConflicts()).toEqual([
       expect.objectContaining({
         kind: 'hostname_claimed',
@@ -83,12 +90,27 @@ describe('resolveClaims', () => {
     ]);
   });
 
-  it('lets routes of one hostname on different paths each hold their own', () => {
+  it("gives every path of a hostname to the agent holding it: another agent's path is a conflict", () => {
     const root = claim('ag_a', minutesAgo(5));
-    const api = claim('ag_b', minutesAgo(1), { path: '/api' });
+    const admin = claim('ag_b', minutesAgo(1), { path: '^/admin' });
     resolveClaims(db, [HOST], NOW);
-    expect([routeOf(root).status, routeOf(api).status]).toEqual(['active', 'active']);
-    expect(openConflicts()).toEqual([]);
+    expect([routeOf(root).status, routeOf(admin).status]).toEqual(['active', 'conflict']);
+    expect(openConflicts().map((c) => [c.routeId, c.holderRouteId, c.path])).toEqual([
+      [admin, root, '^/admin'],
+    ]);
+  });
+
+  it('lets routes of the holding agent on different paths each hold their own', () => {
+    const root = claim('ag_a', minutesAgo(5));
+    const api = claim('ag_a', minutesAgo(1), { path: '/api' });
+    const apiAgain = claim('ag_a', minutesAgo(0.5), { path: '/api', container: 'ag_a-api2' });
+    resolveClaims(db, [HOST], NOW);
+    expect([routeOf(root).status, routeOf(api).status, routeOf(apiAgain).status]).toEqual([
+      'active',
+      'active',
+      'conflict',
+    ]);
+    expect(routeOf(apiAgain).statusMessage).toContain('with path "/api" is already held by container');
   });
 
   it('hands the hostname to the next claimant once the holder’s grace period ran out', () => {

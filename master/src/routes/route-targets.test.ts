@@ -134,11 +134,10 @@ describe('cloudFingerprint', () => {
     }
   });
 
-  it('changes when the shared tunnel a route names is deleted', () => {
-    const shared = { ...route, tunnelName: 'shared' };
-    const before = print(shared);
-    markTunnelDeleted(db, 'tunnel-shared');
-    expect(print(shared)).not.toBe(before);
+  it("changes when the agent's own tunnel is deleted", () => {
+    const before = print(route);
+    markTunnelDeleted(db, 'tunnel-ag_a');
+    expect(print(route)).not.toBe(before);
   });
 
   it('is the same for a stopped container inside its grace period, so a restart needs no sync', () => {
@@ -176,9 +175,15 @@ describe('routeTargets', () => {
     ]);
   });
 
-  it('names the shared tunnel the labels ask for, and no zone when DNS is not managed', () => {
-    expect(routeTargets(db, { ...withSpec({ dns: false }), tunnelName: 'shared' })).toEqual([
-      'tunnel:tunnel-shared',
+  it("names the agent's own tunnel when the tunnel label names it, and no zone when DNS is not managed", () => {
+    expect(routeTargets(db, { ...withSpec({ dns: false }), tunnelName: 'tf-ag_a' })).toEqual([
+      'tunnel:tunnel-ag_a',
     ]);
+  });
+
+  it("names no tunnel at all when the tunnel label names another agent's tunnel or an admin's", () => {
+    for (const tunnelName of ['tf-ag_b', 'shared']) {
+      expect(routeTargets(db, { ...withSpec({ dns: false }), tunnelName })).toEqual([]);
+    }
   });
 });

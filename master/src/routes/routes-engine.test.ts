@@ -138,7 +138,7 @@ describe('routes engine', () => {
     const [loser] = routesOf(second);
     expect(holder?.status).toBe('active');
     expect(loser?.status).toBe('conflict');
-    expect(loser?.statusMessage).toContain('already held by container web on agent ag_a');
+    expect(loser?.statusMessage).toContain('(every path of it) is held by agent ag_a');
     expect(listConflicts(db)).toEqual([
       expect.objectContaining({ kind: 'hostname_claimed', routeId: loser?.id, holderRouteId: holder?.id }),
     ]);
