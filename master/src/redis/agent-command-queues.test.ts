@@ -1,29 +1,23 @@
-import { type RedisServerHandle, startRedisServer, waitFor } from '@tunnelfleet/test';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '@tunnelfleet/test';
+import { describe, expect, it } from 'vitest';
 import { startTunnel, stopTunnel, uniqueAgentId } from '../../test/test-commands.js';
+import { useRedis } from '../../test/use-redis.js';
 import type { CommandJobData } from '../commands/command-job.js';
 import { type AgentCommandQueues, createAgentCommandQueues } from './agent-command-queues.js';
 import { createRedisKeys } from './redis-keys.js';
 
-let server: RedisServerHandle;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = new Redis(server.url);
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
+const redisUnderTest = useRedis();
 
 function data(version: number, request = startTunnel()): CommandJobData {
   return { ...request, version, issuedAt: new Date().toISOString() } as CommandJobData;
 }
 
 async function withQueues(lockMs: number, run: (queues: AgentCommandQueues) => Promise<void>) {
-  const queues = createAgentCommandQueues({ client: redis, keys: createRedisKeys('queues-test'), lockMs });
+  const queues = createAgentCommandQueues({
+    client: redisUnderTest().redis,
+    keys: createRedisKeys('queues-test'),
+    lockMs,
+  });
   try {
     await run(queues);
   } finally {
@@ -60,17 +54,23 @@ describe('agent command queues', () => {
       const taken = await queues.takeNext(agent);
       await queues.add(agent, 'later', data(2, stopTunnel()));
       // BullMQ's lock of the job (`<prefix>:<queue>:<id>:lock`) expires without renewal.
-      await waitFor(async () => (await redis.exists(`queues-test:agent-cmd-${agent}:first:lock`)) === 0, {
-        description: 'the lock of the taken job ran out',
-      });
+      await waitFor(
+        async () => (await redisUnderTest().redis.exists(`queues-test:agent-cmd-${agent}:first:lock`)) === 0,
+        {
+          description: 'the lock of the taken job ran out',
+        },
+      );
 
       const held = await queues.hold(agent, taken!);
       expect(held?.id).toBe('first');
       expect((await queues.activeJob(agent))?.id).toBe('first');
 
-      await waitFor(async () => (await redis.exists(`queues-test:agent-cmd-${agent}:first:lock`)) === 0, {
-        description: 'the lock ran out again',
-      });
+      await waitFor(
+        async () => (await redisUnderTest().redis.exists(`queues-test:agent-cmd-${agent}:first:lock`)) === 0,
+        {
+          description: 'the lock ran out again',
+        },
+      );
       await queues.complete(agent, held!, { status: 'ok' });
       expect(await queues.getState(held!)).toBe('completed');
       expect((await queues.takeNext(agent))?.id).toBe('later');

@@ -1,23 +1,12 @@
 import type { HeartbeatRequest } from '@tunnelfleet/common';
-import { type RedisServerHandle, startRedisServer } from '@tunnelfleet/test';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useRedis } from '../../test/use-redis.js';
 import { createHeartbeatStore } from './heartbeat-store.js';
 import { createRedisKeys } from './redis-keys.js';
 
 const INTERVAL_SECONDS = 5;
 
-let server: RedisServerHandle;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = new Redis(server.url);
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
+const redisUnderTest = useRedis();
 
 function beat(agentId: string): HeartbeatRequest {
   return {
@@ -33,7 +22,7 @@ function beat(agentId: string): HeartbeatRequest {
 function store(prefix: string) {
   let now = Date.parse('2026-12-04T12:00:00Z');
   const heartbeats = createHeartbeatStore({
-    redis,
+    redis: redisUnderTest().redis,
     keys: createRedisKeys(prefix),
     intervalSeconds: INTERVAL_SECONDS,
     now: () => now,
@@ -52,10 +41,10 @@ describe('heartbeat store', () => {
     const b = store('fleet-b');
     await a.heartbeats.record('agent-1', beat('agent-1'));
 
-    expect(await redis.keys('*')).toEqual(
+    expect(await redisUnderTest().redis.keys('*')).toEqual(
       expect.arrayContaining(['fleet-a:heartbeats', 'fleet-a:agent-state']),
     );
-    expect((await redis.keys('*')).filter((key) => !key.startsWith('fleet-a:'))).toEqual([]);
+    expect((await redisUnderTest().redis.keys('*')).filter((key) => !key.startsWith('fleet-a:'))).toEqual([]);
     expect(await a.heartbeats.lastState('agent-1')).toMatchObject({ cloudflared: { state: 'running' } });
     expect(await b.heartbeats.lastState('agent-1')).toBeNull();
     expect(await a.heartbeats.countOnline()).toBe(1);
