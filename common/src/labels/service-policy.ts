@@ -28,7 +28,7 @@ export const SERVICE_KIND_MEANINGS: Record<ServiceKind, string> = {
 
 export interface ServicePolicy {
   /** Kinds of service, refused by default, that this key may publish. */
-  allow: ServiceKind[];
+  allow: readonly ServiceKind[];
   /**
    * Narrowed: a URL service must name the reporting container itself (its name, a network alias
    * or an address as reported in the snapshot). Applies after the refused kinds.
@@ -38,7 +38,7 @@ export interface ServicePolicy {
 
 /** A key created without a service policy: nothing of `SERVICE_KINDS`, any container. */
 export const DEFAULT_SERVICE_POLICY: ServicePolicy = Object.freeze({
-  allow: Object.freeze([]) as unknown as ServiceKind[],
+  allow: Object.freeze([]),
   containerOnly: false,
 });
 
