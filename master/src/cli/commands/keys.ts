@@ -3,7 +3,6 @@ import {
   type KeyView,
   listKeysResponseSchema,
   revokeKeyResponseSchema,
-  SERVICE_KINDS,
 } from '@tunnelfleet/common';
 import { type CliCommand, output } from '../cli-context.js';
 import { formatTable, shortTime } from '../table.js';
@@ -36,7 +35,7 @@ function keyRows(keys: KeyView[]): string {
 export const keyCommands: CliCommand[] = [
   {
     words: ['keys', 'create'],
-    args: `<name> [--allow PATTERN]... [--manual-approval] [--allow-service ${SERVICE_KINDS.join('|')}]... [--container-only]`,
+    args: '<name> [--allow P]... [--allow-service K]... [--container-only] [--manual-approval]',
     summary: 'create an agent API key (shown once)',
     options: {
       allow: { type: 'string', multiple: true },
