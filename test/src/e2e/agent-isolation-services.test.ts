@@ -76,7 +76,7 @@ describe('services an agent may not publish', { timeout: 180_000 }, () => {
     const host = await attacker(f, 'attacker-services', [...hostnames, barrier]);
     const answer = await host.report([
       ...attacks.map((attack, index) =>
-        reportedContainer(`s${index.toString(16)}`, `svc${index}`, {
+        reportedContainer(`a${index.toString(16)}`, `svc${index}`, {
           ...publishLabels(hostnames[index]!, { 'tunnelfleet.service': attack.service }),
           ...attack.origin,
         }),
