@@ -19,7 +19,8 @@ export const servicePolicySchema = z.strictObject({
     .array(z.enum(SERVICE_KINDS))
     .max(SERVICE_KINDS.length)
     .refine((kinds) => new Set(kinds).size === kinds.length, 'lists a kind twice')
-    .readonly(),
+    .readonly()
+    .default([]),
   containerOnly: z.boolean().default(false),
 });
 

@@ -148,7 +148,7 @@ describe('the service policy of an agent key', () => {
   it("narrowed to the own container, publishes the container's names and addresses and nothing of another's", async () => {
     const agent = await fx.enrollAgent({
       name: 'own-container',
-      servicePolicy: { allow: [], containerOnly: true },
+      servicePolicy: { containerOnly: true },
     });
     const networks = { app: { ipAddress: '172.20.0.7', aliases: ['api-alias'] } };
     await report(agent, [
