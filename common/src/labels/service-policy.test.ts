@@ -36,6 +36,7 @@ const refusedByDefault: [string, ServiceKind][] = [
   ['http://[::ffff:a9fe:a9fe]:8080', 'link-local'],
   ['http://[0:0:0:0:0:ffff:169.254.169.254]', 'link-local'],
   ['http://[64:ff9b::169.254.169.254]', 'link-local'],
+  ['http://[::ffff:0:169.254.169.254]', 'link-local'],
   ['http://[fe80::1]', 'link-local'],
   ['http://[FEBF::1]', 'link-local'],
   ['http://[fd00:ec2::254]', 'link-local'],

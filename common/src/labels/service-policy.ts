@@ -128,22 +128,20 @@ function ipv4Kind(octets: readonly number[]): ServiceKind | undefined {
   return undefined;
 }
 
+// The first 96 bits of IPv6 ranges whose last 32 bits are an IPv4 address the packet ends up at:
+// mapped (::ffff:0:0/96), compatible (::/96), translated (::ffff:0:0:0/96), NAT64 (64:ff9b::/96).
+const IPV4_CARRIERS = new Set(['0:0:0:0:0:ffff', '0:0:0:0:0:0', '0:0:0:0:ffff:0', '64:ff9b:0:0:0:0']);
+const AWS_METADATA_V6 = 'fd00:ec2:0:0:0:0:0:254';
+
 function ipv6Kind(groups: readonly number[]): ServiceKind | undefined {
-  const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = groups;
-  const high96Zero = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0;
-  if (high96Zero && g6 === 0 && (g7 === 0 || g7 === 1)) return 'loopback'; // :: and ::1
-  if ((g0 & 0xffc0) === 0xfe80) return 'link-local';
-  if (groups.join(':') === [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254].join(':')) return 'link-local';
-  // An IPv4 address inside IPv6: mapped (::ffff:0:0/96), compatible (::/96), translated
-  // (::ffff:0:0:0/96) and NAT64 (64:ff9b::/96) all end up at the IPv4 address.
-  const embedsIpv4 =
-    (g0 === 0 &&
-      g1 === 0 &&
-      g2 === 0 &&
-      g3 === 0 &&
-      ((g4 === 0 && (g5 === 0xffff || g5 === 0)) || (g4 === 0xffff && g5 === 0))) ||
-    (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0);
-  return embedsIpv4 ? ipv4Kind([g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff]) : undefined;
+  const hex = groups.map((group) => group.toString(16));
+  const address = hex.join(':');
+  if (address === '0:0:0:0:0:0:0:0' || address === '0:0:0:0:0:0:0:1') return 'loopback'; // :: and ::1
+  if (((groups[0] ?? 0) & 0xffc0) === 0xfe80) return 'link-local'; // fe80::/10
+  if (address === AWS_METADATA_V6) return 'link-local';
+  if (!IPV4_CARRIERS.has(hex.slice(0, 6).join(':'))) return undefined;
+  const [high = 0, low = 0] = groups.slice(6);
+  return ipv4Kind([high >> 8, high & 0xff, low >> 8, low & 0xff]);
 }
 
 function nameKind(host: string): ServiceKind | undefined {
