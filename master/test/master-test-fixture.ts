@@ -1,7 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_ROUTES, loadConfig, masterConfigSpec, type RegisterRequest } from '@tunnelfleet/common';
+import {
+  AGENT_ROUTES,
+  type CreateKeyRequest,
+  loadConfig,
+  masterConfigSpec,
+  type RegisterRequest,
+} from '@tunnelfleet/common';
 import {
   type CloudflareEmulator,
   type RedisServerHandle,
@@ -52,6 +58,7 @@ export interface MasterFixture {
     name?: string;
     hostnameAllowlist?: string[];
     autoApprove?: boolean;
+    servicePolicy?: CreateKeyRequest['servicePolicy'];
   }): Promise<{ key: string; keyId: string; agentId: string; status: string }>;
   /** Live (not deleted) tunnels of that name at the emulator, read over its HTTP API. */
   liveTunnels(name: string): Promise<{ id: string; name: string }[]>;
@@ -149,6 +156,7 @@ export async function startMasterFixture(
         name: enroll.name ?? 'host',
         hostnameAllowlist: enroll.hostnameAllowlist ?? [],
         autoApprove: enroll.autoApprove ?? true,
+        ...(enroll.servicePolicy ? { servicePolicy: enroll.servicePolicy } : {}),
       });
       if (created.status !== 201) throw new Error(`key creation failed: ${JSON.stringify(created.body)}`);
       const registered = await request('POST', AGENT_ROUTES.register, {

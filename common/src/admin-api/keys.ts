@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_SERVICE_POLICY, SERVICE_KINDS } from '../labels/service-policy.js';
 import { PROTOCOL_LIMITS } from '../protocol/limits.js';
 import { nameSchema } from '../protocol/primitives.js';
 import { hostnamePatternSchema } from '../protocol/register.js';
@@ -8,12 +9,29 @@ import { hostnamePatternSchema } from '../protocol/register.js';
 export const keyIdSchema = z.string().regex(/^[0-9a-f]{16}$/, '16 lower-case hex characters (the key id)');
 export const keyIdParamsSchema = z.strictObject({ id: keyIdSchema });
 
+/**
+ * Which services the key's agent may publish. By default none of `SERVICE_KINDS` (loopback,
+ * link-local and cloud metadata, unix sockets, bastion, SOCKS): `allow` opens kinds one by one,
+ * `containerOnly` narrows URL services to the reporting container's own names and addresses.
+ */
+export const servicePolicySchema = z.strictObject({
+  allow: z
+    .array(z.enum(SERVICE_KINDS))
+    .max(SERVICE_KINDS.length)
+    .refine((kinds) => new Set(kinds).size === kinds.length, 'lists a kind twice')
+    .readonly()
+    .default([]),
+  containerOnly: z.boolean().default(false),
+});
+
 export const createKeyRequestSchema = z.strictObject({
   name: nameSchema,
   /** Hostname patterns the agent may claim; empty or absent = any hostname of a managed zone. */
   hostnameAllowlist: z.array(hostnamePatternSchema).max(PROTOCOL_LIMITS.allowedHostnames).default([]),
   /** Approve the agent at its first registration (default); false = an operator approves it. */
   autoApprove: z.boolean().default(true),
+  /** Absent = the default policy: refuse every kind of `SERVICE_KINDS`, any container's services. */
+  servicePolicy: servicePolicySchema.default(DEFAULT_SERVICE_POLICY),
 });
 export type CreateKeyRequest = z.input<typeof createKeyRequestSchema>;
 
@@ -23,6 +41,7 @@ export const keyViewSchema = z.object({
   name: z.string(),
   hostnameAllowlist: z.array(z.string()),
   autoApprove: z.boolean(),
+  servicePolicy: z.object({ allow: z.array(z.enum(SERVICE_KINDS)).readonly(), containerOnly: z.boolean() }),
   createdAt: z.string(),
   revokedAt: z.string().nullable(),
   lastUsedAt: z.string().nullable(),

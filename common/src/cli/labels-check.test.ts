@@ -31,4 +31,38 @@ describe('runLabelsCheck (the checker in-process, as tunnelfleet labels runs it)
     expect(usage).toMatchObject({ code: 2, stdout: '' });
     expect(usage.stderr).toContain('tunnelfleet-labels: unknown command "chek"');
   });
+
+  it('reports services a key refuses by default, as the master does, and --allow-service opens a kind', async () => {
+    const labels = (service: string) =>
+      `tunnelfleet.enable=true\ntunnelfleet.hostname=app.example.com\ntunnelfleet.service=${service}\n`;
+    for (const [service, rule] of [
+      ['http://0xa9.0xfe.0xa9.0xfe', 'link-local'],
+      ['http://localhost:8080', 'loopback'],
+      ['unix:/var/run/docker.sock', 'unix'],
+      ['bastion', 'bastion'],
+    ]) {
+      const refused = await check(['check'], labels(service!));
+      expect(refused.code, service).toBe(1);
+      expect(refused.stdout).toContain(`is refused by the key's service policy`);
+      expect(refused.stdout).toContain(`--allow-service ${rule}`);
+    }
+    const socks = await check(
+      ['check', '--json'],
+      `${labels('http://web:80')}tunnelfleet.origin.proxyType=socks\n`,
+    );
+    expect(socks.code).toBe(1);
+    expect(JSON.parse(socks.stdout)[0].invalidRoutes[0].problems[0]).toMatchObject({
+      label: 'tunnelfleet.origin.proxyType',
+      severity: 'error',
+    });
+
+    const opened = await check(['check', '--allow-service', 'loopback'], labels('http://localhost:8080'));
+    expect(opened).toMatchObject({ code: 0, stderr: '' });
+    expect(opened.stdout).toContain('1 container, 1 route, 0 invalid, 0 errors');
+    const unknown = await check(['check', '--allow-service', 'everything'], labels('http://web:80'));
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(
+      '--allow-service takes one of loopback, link-local, unix, bastion, socks',
+    );
+  });
 });

@@ -2,6 +2,7 @@
 // `tunnelfleet labels` run it in their own process. With the bin, the only I/O of common.
 import { readFile } from 'node:fs/promises';
 import { parseContainerLabels } from '../labels/index.js';
+import { DEFAULT_SERVICE_POLICY, SERVICE_KINDS, type ServiceKind } from '../labels/service-policy.js';
 import { type ContainerReport, formatReport, hasErrors } from './format-report.js';
 import { readLabelInput } from './label-input.js';
 
@@ -12,11 +13,13 @@ interface LabelsCheckIo {
   stderr: { write(text: string): unknown };
 }
 
-const USAGE = `Usage: tunnelfleet-labels check [--json] [FILE|-]
+const USAGE = `Usage: tunnelfleet-labels check [--json] [--allow-service KIND]... [FILE|-]
 
 Reads container labels from docker inspect JSON (one container or an array) or key=value
 lines, from FILE or standard input (-, the default), and prints the routes and problems.
-  --json   machine-readable output
+Services are judged by a key's default service policy, as the master judges them.
+  --json                 machine-readable output
+  --allow-service KIND   judge as a key that allows KIND (${SERVICE_KINDS.join(', ')})
 Exit code: 0 no label errors, 1 label errors found, 2 usage or input error.
 `;
 
@@ -39,15 +42,24 @@ export async function runLabelsCheck(argv: readonly string[], io: LabelsCheckIo)
     return EXIT_OK;
   }
   const json = rest.includes('--json');
-  const files = rest.filter((arg) => arg !== '--json');
+  const allow: string[] = [];
+  const files: string[] = [];
+  for (let index = 0; index < rest.length; index++) {
+    const arg = rest[index]!;
+    if (arg === '--allow-service') allow.push(rest[++index] ?? '');
+    else if (arg !== '--json') files.push(arg);
+  }
   const unknown = files.find((arg) => arg.startsWith('-') && arg !== '-');
-  if (command !== 'check' || files.length > 1 || unknown !== undefined) {
+  const badKind = allow.find((kind) => !(SERVICE_KINDS as readonly string[]).includes(kind));
+  if (command !== 'check' || files.length > 1 || unknown !== undefined || badKind !== undefined) {
     const why =
       command !== 'check'
         ? `unknown command "${command ?? ''}"`
         : unknown
           ? `unknown option "${unknown}"`
-          : 'give at most one FILE';
+          : badKind !== undefined
+            ? `--allow-service takes one of ${SERVICE_KINDS.join(', ')}, not "${badKind}"`
+            : 'give at most one FILE';
     io.stderr.write(`tunnelfleet-labels: ${why}\n\n${USAGE}`);
     return EXIT_USAGE;
   }
@@ -71,6 +83,7 @@ export async function runLabelsCheck(argv: readonly string[], io: LabelsCheckIo)
     result: parseContainerLabels(container.labels, {
       containerName: container.name,
       exposedPorts: container.exposedPorts,
+      servicePolicy: { ...DEFAULT_SERVICE_POLICY, allow: allow as ServiceKind[] },
     }),
   }));
   io.stdout.write(

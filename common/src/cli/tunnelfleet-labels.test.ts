@@ -156,6 +156,8 @@ describe('tunnelfleet-labels check', () => {
   it('--help prints the usage and exits 0', async () => {
     const result = await run(['--help']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('Usage: tunnelfleet-labels check [--json] [FILE|-]');
+    expect(result.stdout).toContain(
+      'Usage: tunnelfleet-labels check [--json] [--allow-service KIND]... [FILE|-]',
+    );
   });
 });

@@ -1,4 +1,14 @@
 export { parseContainerLabels } from './parse-container-labels.js';
+export {
+  checkServicePolicy,
+  DEFAULT_SERVICE_POLICY,
+  type OwnContainer,
+  SERVICE_KIND_MEANINGS,
+  SERVICE_KINDS,
+  type ServiceKind,
+  type ServicePolicy,
+  type ServiceVerdict,
+} from './service-policy.js';
 export type {
   AccessDecision,
   AccessPolicySpec,

@@ -4,6 +4,7 @@ import { buildOriginRequest, type OriginEntry } from './origin-request.js';
 import { checkPathRegex } from './path-regex.js';
 import { type Check, checkLabel, labelError, labelWarning, ok, refuse } from './problems.js';
 import { checkService, defaultService } from './service.js';
+import { checkServicePolicy } from './service-policy.js';
 import type {
   AccessSpec,
   InvalidRoute,
@@ -104,6 +105,24 @@ export function finishDraft(draft: RouteDraft, context: LabelParseContext): Fini
 
   const origin = buildOriginRequest(draft.origin, draft.dialect);
   problems.push(...origin.problems);
+  if (service !== undefined && context.servicePolicy !== undefined) {
+    const verdict = checkServicePolicy(
+      { service, originRequest: origin.originRequest },
+      context.servicePolicy,
+      {
+        name: context.containerName ?? '',
+        networks: context.networks ?? {},
+      },
+    );
+    if (!verdict.allowed) {
+      // Name the label that asked for it: the origin option, else the service (or its default).
+      const originKey =
+        verdict.rule === 'socks' ? 'proxyType' : verdict.rule === 'bastion' ? 'bastionMode' : undefined;
+      const option = originKey && draft.origin.findLast((entry) => entry.key === originKey);
+      if (option && service !== 'bastion') error(option.label, option.value, verdict.reason);
+      else error(serviceLabel, draft.service?.value ?? service, verdict.reason);
+    }
+  }
   for (const problem of problems) problem.route = draft.key;
 
   if (hostname === undefined || service === undefined || problems.some((p) => p.severity === 'error')) {

@@ -1,3 +1,5 @@
+import type { OwnContainer, ServicePolicy } from './service-policy.js';
+
 /** Which label language a route was read from. */
 export type LabelSource = 'tunnelfleet' | 'dockflare' | 'labelgate';
 
@@ -141,4 +143,12 @@ export interface LabelParseContext {
   containerName?: string;
   /** Ports the container exposes, used to complete a service that names none. */
   exposedPorts?: number[];
+  /**
+   * The agent key's service policy: a route whose service it refuses is invalid. The master and
+   * `labels check` always pass one; without it only the labels' syntax is checked (the agent's
+   * own log, which cannot know its key's policy).
+   */
+  servicePolicy?: ServicePolicy;
+  /** The container's networks as reported, for a `containerOnly` service policy. */
+  networks?: OwnContainer['networks'];
 }

@@ -6,6 +6,7 @@ import {
   NotFoundError,
   type RegisterRequest,
   type RegisterResponse,
+  type ServicePolicy,
 } from '@tunnelfleet/common';
 import type { Logger } from 'pino';
 import { issueAgentKey, type NewAgentKey } from '../keys/agent-key-issuer.js';
@@ -234,7 +235,12 @@ export function createAgentService(deps: AgentServiceDeps) {
 
   /** A new agent key; the secret is in the answer only, the store keeps its hash. */
   function createKey(
-    options: { name: string; hostnameAllowlist: string[]; autoApprove: boolean },
+    options: {
+      name: string;
+      hostnameAllowlist: string[];
+      autoApprove: boolean;
+      servicePolicy: ServicePolicy;
+    },
     actor: AuditActor,
   ): NewAgentKey {
     return db.transaction(() => {
@@ -247,6 +253,7 @@ export function createAgentService(deps: AgentServiceDeps) {
           name: issued.record.name,
           hostnameAllowlist: issued.record.hostnameAllowlist,
           autoApprove: issued.record.autoApprove,
+          servicePolicy: issued.record.servicePolicy,
         },
       });
       return issued;

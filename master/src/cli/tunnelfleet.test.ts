@@ -140,6 +140,35 @@ describe('tunnelfleet CLI', () => {
     expect(invalid.stderr).toContain('hostnameAllowlist');
   });
 
+  it('keys create opens service kinds or narrows to the own container, and says so', async () => {
+    const opened = await run(
+      [
+        'keys',
+        'create',
+        'cli-svc',
+        '--allow-service',
+        'loopback',
+        '--allow-service',
+        'unix',
+        '--container-only',
+      ],
+      env,
+    );
+    expect(opened.code).toBe(0);
+    expect(opened.stdout).toMatch(/^Services: own container \+loopback,unix /m);
+    const plain = JSON.parse((await run(['keys', 'create', 'cli-svc-default', '--json'], env)).stdout);
+    expect(plain.record.servicePolicy).toEqual({ allow: [], containerOnly: false });
+
+    const list = await run(['keys', 'list'], env);
+    expect(list.stdout).toMatch(/^ID\s+NAME\s+STATUS\s+AGENT\s+APPROVAL\s+ALLOWLIST\s+SERVICES/);
+    expect(list.stdout).toMatch(/cli-svc\s+active\s+-\s+auto\s+any\s+own container \+loopback,unix/);
+    expect(list.stdout).toMatch(/cli-svc-default\s+active\s+-\s+auto\s+any\s+default/);
+
+    const unknown = await run(['keys', 'create', 'x', '--allow-service', 'everything'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('servicePolicy.allow');
+  });
+
   it('agents approve lets a pending agent in', async () => {
     const pending = await fx.enrollAgent({ name: 'cli-pending', autoApprove: false });
     expect(pending.status).toBe('pending');

@@ -33,7 +33,9 @@ function usage(): string {
   const lines = COMMANDS.map(
     (c) => `  ${`${c.words.join(' ')} ${c.args}`.trimEnd().padEnd(width)}  ${c.summary}`,
   );
-  lines.push(`  ${'labels check [--json] [FILE|-]'.padEnd(width)}  check container labels offline`);
+  lines.push(
+    `  ${'labels check [--json] [--allow-service K]... [FILE|-]'.padEnd(width)}  check container labels offline`,
+  );
   return `Usage: tunnelfleet <command> [--json] [--url URL] [--token TOKEN]
 
 Commands:

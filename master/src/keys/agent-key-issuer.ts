@@ -1,4 +1,4 @@
-import { generateApiKey, parseApiKey } from '@tunnelfleet/common';
+import { generateApiKey, parseApiKey, type ServicePolicy } from '@tunnelfleet/common';
 import { type AgentKeyRecord, findAgentKey, insertAgentKey } from '../store/agent-keys.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { hashSecret, secretMatchesHash } from './secret-hash.js';
@@ -11,7 +11,7 @@ export interface NewAgentKey {
 
 export function issueAgentKey(
   db: SqliteDatabase,
-  options: { name: string; hostnameAllowlist: string[]; autoApprove: boolean },
+  options: { name: string; hostnameAllowlist: string[]; autoApprove: boolean; servicePolicy?: ServicePolicy },
 ): NewAgentKey {
   const { key, keyId, secret } = generateApiKey();
   const record = insertAgentKey(db, {
@@ -20,6 +20,7 @@ export function issueAgentKey(
     secretHash: hashSecret(secret),
     hostnameAllowlist: options.hostnameAllowlist,
     autoApprove: options.autoApprove,
+    ...(options.servicePolicy ? { servicePolicy: options.servicePolicy } : {}),
   });
   return { key, record };
 }

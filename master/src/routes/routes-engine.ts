@@ -1,4 +1,5 @@
 import {
+  DEFAULT_SERVICE_POLICY,
   type LabelProblem,
   type Logger,
   type ParsedRoute,
@@ -7,6 +8,7 @@ import {
 } from '@tunnelfleet/common';
 import { checkAgentHostname } from '../agents/hostname-guard.js';
 import { ZoneNotFoundError } from '../cloudflare/errors.js';
+import { findAgentKey } from '../store/agent-keys.js';
 import { findAgent, listAgents } from '../store/agents.js';
 import { openConflict, openConflictKinds, resolveConflicts } from '../store/conflicts.js';
 import { type ContainerRecord, deleteContainer, listContainers } from '../store/containers.js';
@@ -104,11 +106,17 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
   ): Promise<Map<string, Planned>> {
     const planned = new Map<string, Planned>();
     const zones = new Map<string, ZoneVerdict>();
+    // The parser judges each service by the key's policy: a refused one is an invalid route,
+    // never published. An agent without a key (deleted meanwhile) gets the default policy.
+    const agent = findAgent(db, agentId);
+    const servicePolicy = (agent && findAgentKey(db, agent.keyId)?.servicePolicy) ?? DEFAULT_SERVICE_POLICY;
     for (const container of containers) {
       if (!SERVING_STATES.has(container.state)) continue;
       const parsed = parseContainerLabels(container.labels, {
         containerName: container.name,
         exposedPorts: container.ports.filter((p) => p.protocol === 'tcp').map((p) => p.port),
+        networks: container.networks,
+        servicePolicy,
       });
       if (!parsed.enabled) continue;
       const base = { agentId, containerId: container.containerId, containerName: container.name };

@@ -1,3 +1,4 @@
+import { DEFAULT_SERVICE_POLICY, type ServicePolicy, servicePolicySchema } from '@tunnelfleet/common';
 import type { SqliteDatabase } from './database.js';
 import { isoNow, parseJsonColumn, statement } from './statements.js';
 
@@ -9,6 +10,8 @@ export interface AgentKeyRecord {
   /** Hostname patterns the key's agent may claim; empty = any hostname of a managed zone. */
   hostnameAllowlist: string[];
   autoApprove: boolean;
+  /** Which services the key's agent may publish (`checkServicePolicy`). */
+  servicePolicy: ServicePolicy;
   createdAt: string;
   revokedAt: string | null;
   lastUsedAt: string | null;
@@ -20,9 +23,16 @@ interface AgentKeyRow {
   secret_hash: string;
   hostname_allowlist: string;
   auto_approve: number;
+  service_policy: string;
   created_at: string;
   revoked_at: string | null;
   last_used_at: string | null;
+}
+
+/** A stored policy that does not read back (edited by hand) is the default one: fail closed. */
+function readServicePolicy(text: string): ServicePolicy {
+  const parsed = servicePolicySchema.safeParse(parseJsonColumn<unknown>(text, null));
+  return parsed.success ? parsed.data : DEFAULT_SERVICE_POLICY;
 }
 
 function toRecord(row: AgentKeyRow): AgentKeyRecord {
@@ -32,6 +42,7 @@ function toRecord(row: AgentKeyRow): AgentKeyRecord {
     secretHash: row.secret_hash,
     hostnameAllowlist: parseJsonColumn<string[]>(row.hostname_allowlist, []),
     autoApprove: row.auto_approve === 1,
+    servicePolicy: readServicePolicy(row.service_policy),
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
     lastUsedAt: row.last_used_at,
@@ -40,22 +51,25 @@ function toRecord(row: AgentKeyRow): AgentKeyRecord {
 
 export function insertAgentKey(
   db: SqliteDatabase,
-  key: Pick<AgentKeyRecord, 'id' | 'name' | 'secretHash' | 'hostnameAllowlist' | 'autoApprove'>,
+  key: Pick<AgentKeyRecord, 'id' | 'name' | 'secretHash' | 'hostnameAllowlist' | 'autoApprove'> &
+    Partial<Pick<AgentKeyRecord, 'servicePolicy'>>,
 ): AgentKeyRecord {
+  const servicePolicy = key.servicePolicy ?? DEFAULT_SERVICE_POLICY;
   const createdAt = isoNow();
   statement(
     db,
-    `INSERT INTO agent_keys (id, name, secret_hash, hostname_allowlist, auto_approve, created_at)
-     VALUES (?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO agent_keys (id, name, secret_hash, hostname_allowlist, auto_approve, service_policy, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     key.id,
     key.name,
     key.secretHash,
     JSON.stringify(key.hostnameAllowlist),
     key.autoApprove ? 1 : 0,
+    JSON.stringify(servicePolicy),
     createdAt,
   );
-  return { ...key, createdAt, revokedAt: null, lastUsedAt: null };
+  return { ...key, servicePolicy, createdAt, revokedAt: null, lastUsedAt: null };
 }
 
 export function findAgentKey(db: SqliteDatabase, id: string): AgentKeyRecord | undefined {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { findAgentKey } from './agent-keys.js';
 import { applyMigrations, openDatabase, StoreVersionError } from './database.js';
 import { migrations } from './migrations.js';
 
@@ -55,5 +56,28 @@ describe('openDatabase', () => {
     db.pragma('user_version = 999');
     expect(() => applyMigrations(db, migrations)).toThrow(StoreVersionError);
     db.close();
+  });
+
+  it('brings a key of a file from before the service policy forward with the default policy, and reads a garbled policy as the default', () => {
+    const dir = tempDir();
+    const before = openDatabase(dir, { migrations: migrations.filter((m) => m.version === 1) });
+    const insert =
+      "INSERT INTO agent_keys (id, name, secret_hash, created_at) VALUES (?, 'old', 'h', '2026-01-01T00:00:00Z')";
+    before.prepare(insert).run('00000000000000a1');
+    before.close();
+    const after = openDatabase(dir);
+    expect(findAgentKey(after, '00000000000000a1')?.servicePolicy).toEqual({
+      allow: [],
+      containerOnly: false,
+    });
+    after.prepare(insert).run('00000000000000a2');
+    after
+      .prepare('UPDATE agent_keys SET service_policy = \'{"allow":["everything"]}\' WHERE id = ?')
+      .run('00000000000000a2');
+    expect(findAgentKey(after, '00000000000000a2')?.servicePolicy).toEqual({
+      allow: [],
+      containerOnly: false,
+    });
+    after.close();
   });
 });

@@ -145,4 +145,14 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX audit_by_time ON audit_log(at);
     `,
   },
+  {
+    version: 2,
+    description: 'a service policy per agent key',
+    // Keys made before this migration get the default policy: their agents' loopback, metadata,
+    // unix, bastion and SOCKS routes turn invalid until a key that allows them replaces it.
+    sql: `
+      ALTER TABLE agent_keys ADD COLUMN service_policy TEXT NOT NULL
+        DEFAULT '{"allow":[],"containerOnly":false}';  -- JSON, see servicePolicySchema
+    `,
+  },
 ];

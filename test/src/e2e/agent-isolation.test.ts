@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../harness/wait-for.js';
-import type { Fleet } from '../system/fleet.js';
-import { connectProtocolAgent, type ProtocolAgent, reportedContainer } from '../system/protocol-agent.js';
+import { reportedContainer } from '../system/protocol-agent.js';
 import {
-  CONVERGE_TIMEOUT_MS,
+  attacker,
   cloudView,
   publishLabels,
   routesOf,
   tunnelIdOf,
   uniqueHostname,
   useFleet,
+  victimState,
+  waitForBarrier,
   waitPublished,
 } from './support.js';
 
@@ -18,40 +18,6 @@ import {
 // end in a refusal or an invalid/conflict route naming why, with B's records, ingress rules and
 // Access apps at the emulator unchanged, byte for byte.
 const fleet = useFleet({ secondEngine: 'docker11' });
-
-/** Everything of the victim's at Cloudflare, serialised: any change to it shows as a diff. */
-function victimState(f: Fleet, victimHostname: string, victimTunnelId: string): string {
-  const view = cloudView(f);
-  const onVictimHostname = (name: string) => name === victimHostname || name.endsWith(`.${victimHostname}`);
-  const tunnel = f.emulator.tunnelConfig(victimTunnelId);
-  return JSON.stringify(
-    {
-      records: view.records.filter((record) => onVictimHostname(record.name)),
-      tunnelConfig: tunnel,
-      // The whole app objects (cloudView types only the fields tests usually read).
-      apps: view.apps.filter((app) => onVictimHostname(app.domain.split('/')[0]!)),
-    },
-    null,
-    2,
-  );
-}
-
-/**
- * The attacker also publishes one honest route in the victim's zone: once its record exists, the
- * zone's sync that would have carried an attack has run.
- */
-async function waitForBarrier(f: Fleet, barrier: string) {
-  await waitFor(() => cloudView(f).records.some((record) => record.name === barrier), {
-    description: `the attacker's own route ${barrier} published (the sync after the attack ran)`,
-    timeoutMs: CONVERGE_TIMEOUT_MS,
-  });
-}
-
-async function attacker(f: Fleet, name: string, hostnameAllowlist: string[]): Promise<ProtocolAgent> {
-  const { key } = await f.admin.createKey({ name, autoApprove: true, hostnameAllowlist });
-  f.secrets.add(`API key ${name}`, key);
-  return connectProtocolAgent(f.master.url, key, name);
-}
 
 describe('isolation between agents', { timeout: 180_000 }, () => {
   it("refuses a tunnel label naming another agent's tunnel, and B's tunnel, records and apps stay as they were", async () => {

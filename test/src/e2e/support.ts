@@ -1,7 +1,8 @@
-import type { RouteView } from '@tunnelfleet/common';
+import type { CreateKeyRequest, RouteView } from '@tunnelfleet/common';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { waitFor } from '../harness/wait-for.js';
 import { type Fleet, type FleetHost, type FleetOptions, startFleet } from '../system/fleet.js';
+import { connectProtocolAgent, type ProtocolAgent } from '../system/protocol-agent.js';
 
 /** What a user checks at Cloudflare: records, ingress rules per tunnel, Access applications. */
 export interface CloudView {
@@ -221,4 +222,49 @@ export function publishLabels(hostname: string, extra: Record<string, string> = 
 /** A hostname no other test of the run uses. */
 export function uniqueHostname(prefix: string, zone = 'example.com'): string {
   return `${prefix}-${Math.random().toString(36).slice(2, 8)}.${zone}`;
+}
+
+/** Everything of the victim's at Cloudflare, serialised: any change to it shows as a diff. */
+export function victimState(f: Fleet, victimHostname: string, victimTunnelId: string): string {
+  const view = cloudView(f);
+  const onVictimHostname = (name: string) => name === victimHostname || name.endsWith(`.${victimHostname}`);
+  const tunnel = f.emulator.tunnelConfig(victimTunnelId);
+  return JSON.stringify(
+    {
+      records: view.records.filter((record) => onVictimHostname(record.name)),
+      tunnelConfig: tunnel,
+      // The whole app objects (cloudView types only the fields tests usually read).
+      apps: view.apps.filter((app) => onVictimHostname(app.domain.split('/')[0]!)),
+    },
+    null,
+    2,
+  );
+}
+
+/**
+ * The attacker also publishes one honest route in the victim's zone: once its record exists, the
+ * zone's sync that would have carried an attack has run.
+ */
+export async function waitForBarrier(f: Fleet, barrier: string) {
+  await waitFor(() => cloudView(f).records.some((record) => record.name === barrier), {
+    description: `the attacker's own route ${barrier} published (the sync after the attack ran)`,
+    timeoutMs: CONVERGE_TIMEOUT_MS,
+  });
+}
+
+/** An agent that speaks only the protocol, with its own key: the compromised or careless host. */
+export async function attacker(
+  f: Fleet,
+  name: string,
+  hostnameAllowlist: string[],
+  servicePolicy?: CreateKeyRequest['servicePolicy'],
+): Promise<ProtocolAgent> {
+  const { key } = await f.admin.createKey({
+    name,
+    autoApprove: true,
+    hostnameAllowlist,
+    ...(servicePolicy ? { servicePolicy } : {}),
+  });
+  f.secrets.add(`API key ${name}`, key);
+  return connectProtocolAgent(f.master.url, key, name);
 }

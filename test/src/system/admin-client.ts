@@ -5,6 +5,7 @@ import {
   agentActionResponseSchema,
   agentDetailResponseSchema,
   type ConflictView,
+  type CreateKeyRequest,
   createKeyResponseSchema,
   type KeyView,
   listAgentsResponseSchema,
@@ -35,7 +36,12 @@ export interface AdminClient {
   /** A raw request, for tests of refusals; the typed methods below are for everything else. */
   request(method: string, path: string, body?: unknown): Promise<HttpAnswer>;
   /** A new agent key; `key` is the secret shown once. */
-  createKey(options: { name: string; autoApprove?: boolean; hostnameAllowlist?: string[] }): Promise<{
+  createKey(options: {
+    name: string;
+    autoApprove?: boolean;
+    hostnameAllowlist?: string[];
+    servicePolicy?: CreateKeyRequest['servicePolicy'];
+  }): Promise<{
     key: string;
     keyId: string;
   }>;
@@ -104,11 +110,12 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
   return {
     baseUrl,
     request,
-    async createKey({ name, autoApprove = true, hostnameAllowlist = [] }) {
+    async createKey({ name, autoApprove = true, hostnameAllowlist = [], servicePolicy }) {
       const created = await expect('create key', 201, createKeyResponseSchema, 'POST', '/keys', {
         name,
         autoApprove,
         hostnameAllowlist,
+        ...(servicePolicy ? { servicePolicy } : {}),
       });
       return { key: created.key, keyId: created.record.id };
     },

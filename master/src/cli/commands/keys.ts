@@ -7,10 +7,17 @@ import {
 import { type CliCommand, output } from '../cli-context.js';
 import { formatTable, shortTime } from '../table.js';
 
+/** `default`, `+loopback,unix`, `own container +unix`: what the key's agent may publish beyond the default. */
+function servicesColumn(policy: KeyView['servicePolicy']): string {
+  const opened = policy.allow.length > 0 ? `+${policy.allow.join(',')}` : '';
+  const scope = policy.containerOnly ? 'own container' : '';
+  return [scope, opened].filter(Boolean).join(' ') || 'default';
+}
+
 function keyRows(keys: KeyView[]): string {
   if (keys.length === 0) return 'No agent keys. Create one: tunnelfleet keys create <name>\n';
   return formatTable(
-    ['ID', 'NAME', 'STATUS', 'AGENT', 'APPROVAL', 'ALLOWLIST', 'CREATED', 'LAST USED'],
+    ['ID', 'NAME', 'STATUS', 'AGENT', 'APPROVAL', 'ALLOWLIST', 'SERVICES', 'CREATED', 'LAST USED'],
     keys.map((key) => [
       key.id,
       key.name,
@@ -18,6 +25,7 @@ function keyRows(keys: KeyView[]): string {
       key.agentId ?? '-',
       key.autoApprove ? 'auto' : 'manual',
       key.hostnameAllowlist.length > 0 ? key.hostnameAllowlist.join(',') : 'any',
+      servicesColumn(key.servicePolicy),
       shortTime(key.createdAt),
       shortTime(key.lastUsedAt),
     ]),
@@ -27,15 +35,24 @@ function keyRows(keys: KeyView[]): string {
 export const keyCommands: CliCommand[] = [
   {
     words: ['keys', 'create'],
-    args: '<name> [--allow PATTERN]... [--manual-approval]',
+    args: '<name> [--allow P]... [--allow-service K]... [--container-only] [--manual-approval]',
     summary: 'create an agent API key (shown once)',
-    options: { allow: { type: 'string', multiple: true }, 'manual-approval': { type: 'boolean' } },
+    options: {
+      allow: { type: 'string', multiple: true },
+      'manual-approval': { type: 'boolean' },
+      'allow-service': { type: 'string', multiple: true },
+      'container-only': { type: 'boolean' },
+    },
     arity: 1,
     async run(context) {
       const body = {
         name: context.positionals[0],
         hostnameAllowlist: (context.options.allow as string[] | undefined) ?? [],
         autoApprove: context.options['manual-approval'] !== true,
+        servicePolicy: {
+          allow: (context.options['allow-service'] as string[] | undefined) ?? [],
+          containerOnly: context.options['container-only'] === true,
+        },
       };
       const created = await context.client().request('POST', '/keys', createKeyResponseSchema, body);
       output(
@@ -43,7 +60,8 @@ export const keyCommands: CliCommand[] = [
         created,
         () =>
           `Created key ${created.record.id} (${created.record.name}). It is shown only this once;\n` +
-          `put this line in the agent's .env:\n\nTUNNELFLEET_API_KEY=${created.key}\n`,
+          `put this line in the agent's .env:\n\nTUNNELFLEET_API_KEY=${created.key}\n` +
+          `\nServices: ${servicesColumn(created.record.servicePolicy)} (docs/enrollment.md, "Service policy")\n`,
       );
     },
   },
