@@ -26,7 +26,7 @@ export function diagnoseExit(exitCode: number, output: readonly string[]): ExitD
       message: `cloudflared refused its command line (${usage}); not restarting until the settings change`,
       retry: false,
     };
-  if (output.some((line) => line.includes('Provided Tunnel token is not valid')))
+  if (exitCode === 255 && output.some((line) => line.includes('Provided Tunnel token is not valid')))
     return {
       code: 'token_refused',
       message: 'cloudflared refused the tunnel token as invalid; not restarting until a new token arrives',
