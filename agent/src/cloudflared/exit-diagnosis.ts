@@ -11,15 +11,16 @@ const LAST_WORDS_CHARS = 500;
 
 /**
  * Why cloudflared stopped, from its exit code and output, as measured on release 2023.7.3:
- * - a flag it does not know, or on the wrong side of `run`, prints `Incorrect Usage: …` and its help
- *   text and exits **0**: a configuration error, restarting it would loop forever;
+ * - a flag it does not know, or on the wrong side of `run`, prints `Incorrect Usage: …` (a `run`
+ *   flag) or `Incorrect Usage. …` (a `tunnel` flag), then its help text, and exits **0**: a
+ *   configuration error, restarting it would loop forever;
  * - a token that is not base64 JSON exits 255 with `Provided Tunnel token is not valid.`;
  * - when the edge's SRV records cannot be looked up (offline, DNS broken) it exits 1 within a
  *   second: worth retrying, with backoff.
  * The help text never becomes the message: it says nothing about what went wrong.
  */
 export function diagnoseExit(exitCode: number, output: readonly string[]): ExitDiagnosis {
-  const usage = output.map((line) => /Incorrect Usage: (.*)$/.exec(line)?.[1]).find(Boolean);
+  const usage = output.map((line) => /Incorrect Usage[.:] (.*)$/.exec(line)?.[1]).find(Boolean);
   if (usage)
     return {
       code: 'invalid_arguments',

@@ -6,7 +6,7 @@ import {
 } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { type BackoffOptions, createBackoff } from '../docker/backoff.js';
-import { lastOutputLines } from '../docker/container-output.js';
+import { earlyOutputLines, lastOutputLines } from '../docker/container-output.js';
 import { isConflict, isNotFound, isNotModified } from '../docker/docker-errors.js';
 import { subscribeDockerEvents } from '../docker/docker-events.js';
 import {
@@ -85,8 +85,13 @@ const DEFAULTS = {
   stableAfterMs: 60_000,
   readyTimeoutMs: 2_000,
 };
-/** Enough of a dead cloudflared's output to hold a usage error above its help text (~60 lines). */
-const OUTPUT_LINES = 120;
+/** Enough of a dead cloudflared's output for its last words (the edge lookup error is the last). */
+const OUTPUT_LINES = 40;
+/**
+ * A usage error is printed at once, above a help text of up to ~200 lines: after an exit 0 the
+ * supervisor reads this much of the run's start as well as its end.
+ */
+const EARLY_OUTPUT_SECONDS = 5;
 
 /**
  * Runs this agent's single cloudflared container. Every operation goes through one queue, so an
@@ -318,10 +323,18 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     }, delayMs);
   };
 
-  /** cloudflared's last words (e.g. `ERR Unauthorized: … token rejected`), with the token masked. */
-  const lastOutput = async (id: string): Promise<string[]> => {
+  /**
+   * cloudflared's last words (e.g. `ERR Unauthorized: … token rejected`), after the start of its
+   * run when it exited 0 (where a usage error is), with the token masked.
+   */
+  const exitOutput = async (id: string, state: Docker.ContainerInspectInfo['State']): Promise<string[]> => {
     try {
-      const lines = await lastOutputLines(docker, id, OUTPUT_LINES);
+      const lines = [
+        ...(state.ExitCode === 0
+          ? await earlyOutputLines(docker, id, state.StartedAt, EARLY_OUTPUT_SECONDS)
+          : []),
+        ...(await lastOutputLines(docker, id, OUTPUT_LINES)),
+      ];
       const token = desired?.state === 'running' ? desired.token : undefined;
       return token ? lines.map((line) => line.split(token).join('[REDACTED]')) : lines;
     } catch {
@@ -355,7 +368,10 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
       return;
     }
     if (!info.State.Running) {
-      const { retry, ...diagnosis } = diagnoseExit(info.State.ExitCode, await lastOutput(containerId));
+      const { retry, ...diagnosis } = diagnoseExit(
+        info.State.ExitCode,
+        await exitOutput(containerId, info.State),
+      );
       problem = diagnosis;
       lastError = diagnosis.message;
       if (retry) scheduleRestart(diagnosis.message, diagnosis.code);

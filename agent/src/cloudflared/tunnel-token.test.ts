@@ -4,7 +4,11 @@ import { CloudflaredTokenMalformedError } from './errors.js';
 import { checkTunnelTokenShape } from './tunnel-token.js';
 
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
-const claims = { a: 'c0ffee00c0ffee00c0ffee00c0ffee00', t: randomUUID(), s: randomBytes(32).toString('base64') };
+const claims = {
+  a: 'c0ffee00c0ffee00c0ffee00c0ffee00',
+  t: randomUUID(),
+  s: randomBytes(32).toString('base64'),
+};
 
 describe('checkTunnelTokenShape', () => {
   it('accepts base64 JSON with an account tag, a tunnel id and a secret, as Cloudflare issues them', () => {
