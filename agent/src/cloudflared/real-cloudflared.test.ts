@@ -172,7 +172,8 @@ describe('the real cloudflared runs the command lines the agent builds', () => {
     // As the supervisor stops it: no timeout of its own, so Docker waits the container's StopTimeout.
     await container.stop();
     const stopped = await container.inspect();
-    expect(stopped.Config.StopTimeout).toBe(15);
+    // dockerode's inspect type lacks the field Docker does return.
+    expect((stopped.Config as { StopTimeout?: number }).StopTimeout).toBe(15);
     // 0, not 137: cloudflared finished its shutdown before Docker resorted to SIGKILL.
     expect(stopped.State.ExitCode).toBe(0);
     expect((await lastOutputLines(docker, container.id, 200)).join('\n')).toContain(
