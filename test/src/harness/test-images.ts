@@ -13,7 +13,7 @@ import { HarnessError } from './harness-error.js';
 export const TEST_BUSYBOX_IMAGE = 'tunnelfleet-test/busybox:latest';
 /** busybox httpd on `$PORT` (default 80) answering every request with the container's hostname. */
 export const TEST_WEB_IMAGE = 'tunnelfleet-test/web:latest';
-/** The stand-in cloudflared of EDGE-PROTOCOL.md. */
+/** The stand-in cloudflared of test/images/EDGE-PROTOCOL.md. */
 export const TEST_CLOUDFLARED_IMAGE = 'tunnelfleet-test/cloudflared:latest';
 /** The stand-in again, under the real name, so the agent's pull-if-missing path finds it locally. */
 export const CLOUDFLARED_IMAGE = 'cloudflare/cloudflared:latest';
