@@ -173,6 +173,17 @@ describe('command executor', () => {
     expect((await cache.readTunnelState())?.token).toBe(good);
   });
 
+  it('does not start cloudflared from a cached token that is malformed', async () => {
+    const { executor, managed, cache } = await setup();
+    await (await executor()).execute(start(1, standaloneTunnelToken()));
+    for (const c of await managed()) await docker.getContainer(c.Id).remove({ force: true });
+    const cached = await cache.readTunnelState();
+    await cache.writeTunnelState({ ...cached!, token: Buffer.from('not json at all').toString('base64') });
+
+    await (await executor()).restore();
+    expect(await managed()).toEqual([]);
+  });
+
   it('restores a running tunnel from the cache', async () => {
     const { executor, managed } = await setup();
     await (await executor()).execute(start(1, standaloneTunnelToken()));

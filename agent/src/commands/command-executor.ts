@@ -193,8 +193,16 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
         { tunnelId: state.tunnelId, version: state.version },
         'restoring cloudflared from the cache',
       );
-      // A cache written by an older agent may hold a token this one refuses: wait for a new one.
-      checkTunnelTokenShape(state.token);
+      try {
+        checkTunnelTokenShape(state.token);
+      } catch (error) {
+        // Written by an older agent, or by hand: starting cloudflared on it would only fail.
+        logger.error(
+          { err: error, tunnelId: state.tunnelId },
+          'not restoring cloudflared: the cached token is malformed; waiting for a new one from the master',
+        );
+        return;
+      }
       await applyRunning(state);
     },
 
