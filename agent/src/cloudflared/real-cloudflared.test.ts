@@ -1,4 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   type CloudflaredSettings,
@@ -9,6 +12,7 @@ import {
 import {
   containerIpAddress,
   ensureRealCloudflaredImage,
+  freePort,
   REAL_CLOUDFLARED_IMAGE,
   uniqueName,
   waitFor,
@@ -17,6 +21,8 @@ import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectTestDocker, removeLeftovers } from '../../test/test-docker.js';
+import { startTestMaster } from '../../test/test-master.js';
+import { createAgent } from '../agent.js';
 import { lastOutputLines } from '../docker/container-output.js';
 import { buildCloudflaredSpec, managedLabelFilter } from './container-spec.js';
 import {
@@ -265,5 +271,54 @@ describe('the supervisor runs the real cloudflared', () => {
     expect(retries.length).toBeGreaterThanOrEqual(3);
     // 40 is warn in pino: the first one only; the repeats go to debug.
     expect(retries.filter((line) => line.level === 40)).toHaveLength(1);
+  });
+});
+
+describe('the agent with the real cloudflared, on a host that cannot reach Cloudflare', () => {
+  it("tells the master its cloudflared cannot reach Cloudflare's edge", async () => {
+    // The master hands out the real image in start_tunnel; its emulator's token has the real shape.
+    const master = await startTestMaster({ env: { CLOUDFLARED_IMAGE: REAL_CLOUDFLARED_IMAGE } });
+    const dataDir = await mkdtemp(join(tmpdir(), 'tf-agent-real-'));
+    try {
+      const { key } = await master.admin.createKey({ name: uniqueName('host-real') });
+      const agent = createAgent({
+        masterUrl: master.url,
+        apiKey: key,
+        agentName: 'offline-host',
+        dataDir,
+        docker,
+        logger: pino({ level: 'silent' }),
+        cloudflaredImage: REAL_CLOUDFLARED_IMAGE,
+        cloudflaredNetwork: network,
+        reportIntervalSeconds: 1,
+        healthPort: await freePort(),
+        healthHost: '127.0.0.1',
+        tuning: { cloudflaredCheckIntervalMs: 250 },
+      });
+      await agent.start();
+      try {
+        const agentId = await waitFor(() => agent.agentId(), { description: 'the agent to register' });
+        agentIds.push(agentId);
+        const cloudflared = await waitFor(
+          async () => {
+            const state = (await master.admin.agent(agentId)).lastState?.cloudflared as
+              | { state: string; problem?: { code: string; message: string } }
+              | undefined;
+            return state?.problem ? state : undefined;
+          },
+          { description: "the master to hear about cloudflared's problem", timeoutMs: 60_000 },
+        );
+        expect(cloudflared.problem).toMatchObject({
+          code: 'edge_unreachable',
+          message: expect.stringMatching(/^cannot reach Cloudflare's edge/),
+        });
+        expect(['restarting', 'running']).toContain(cloudflared.state);
+      } finally {
+        await agent.stop();
+      }
+    } finally {
+      await master.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
