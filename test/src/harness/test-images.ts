@@ -63,24 +63,18 @@ async function ensureAll(docker: Docker): Promise<void> {
   await ensureSpecs(docker, await imageSpecs());
 }
 
-const realEnsured = new WeakMap<Docker, Promise<void>>();
-
 /**
- * Builds `REAL_CLOUDFLARED_IMAGE` from the real binary at `REAL_CLOUDFLARED_BINARY`, on top of the
- * other test images. Apart from them: only the contract tests need it, and only they fail (saying
- * where the binary belongs) when it is missing.
+ * Builds `REAL_CLOUDFLARED_IMAGE` from the real binary (`REAL_CLOUDFLARED_BINARY` unless told),
+ * on top of the other test images. Apart from them: only the contract tests need it, and only they
+ * fail (saying where the binary belongs) when it is missing.
  */
-export function ensureRealCloudflaredImage(docker: Docker): Promise<void> {
-  let pending = realEnsured.get(docker);
-  if (pending === undefined) {
-    pending = (async () => {
-      await ensureTestImages(docker);
-      await ensureSpecs(docker, [await realCloudflaredSpec()]);
-    })();
-    realEnsured.set(docker, pending);
-    pending.catch(() => realEnsured.delete(docker));
-  }
-  return pending;
+export async function ensureRealCloudflaredImage(
+  docker: Docker,
+  binary = REAL_CLOUDFLARED_BINARY,
+): Promise<void> {
+  const spec = await realCloudflaredSpec(binary);
+  await ensureTestImages(docker);
+  await ensureSpecs(docker, [spec]);
 }
 
 async function ensureSpecs(docker: Docker, specs: ImageSpec[]): Promise<void> {
@@ -107,10 +101,10 @@ async function busyboxBaseHash(): Promise<string> {
   return hashOf(ROOTFS_RECIPE_VERSION, busybox, await hashDirectory(join(IMAGES_DIR, 'busybox')));
 }
 
-async function realCloudflaredSpec(): Promise<ImageSpec> {
-  const binary = await readFile(REAL_CLOUDFLARED_BINARY).catch(() => {
+async function realCloudflaredSpec(binaryPath: string): Promise<ImageSpec> {
+  const binary = await readFile(binaryPath).catch(() => {
     throw new HarnessError(
-      `real cloudflared not found at ${REAL_CLOUDFLARED_BINARY}: the contract tests need release 2023.7.3 ` +
+      `real cloudflared not found at ${binaryPath}: the contract tests need release 2023.7.3 ` +
         'there, in shared/bin/ beside the repository (see docs/development.md, "Test images")',
     );
   });
@@ -127,7 +121,7 @@ async function realCloudflaredSpec(): Promise<ImageSpec> {
       const staged = await mkdtemp(join(tmpdir(), 'tunnelfleet-cloudflared-real-'));
       try {
         await copyTree(context, staged);
-        await copyFile(REAL_CLOUDFLARED_BINARY, join(staged, 'cloudflared'));
+        await copyFile(binaryPath, join(staged, 'cloudflared'));
         await chmod(join(staged, 'cloudflared'), 0o755);
         await buildFromDirectory(staged)(docker, spec);
       } finally {
