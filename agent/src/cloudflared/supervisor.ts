@@ -88,7 +88,7 @@ const DEFAULTS = {
 /** Enough of a dead cloudflared's output for its last words (the edge lookup error is the last). */
 const OUTPUT_LINES = 40;
 /**
- * A usage error is printed at once, above a help text of up to ~200 lines: after an exit 0 the
+ * A usage error is printed at once, above ~60 (`run`) to ~100 (`tunnel`) lines of help: after an exit 0 the
  * supervisor reads this much of the run's start as well as its end.
  */
 const EARLY_OUTPUT_SECONDS = 5;
