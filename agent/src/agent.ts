@@ -300,5 +300,6 @@ function protocolCloudflared(status: CloudflaredStatus | undefined): ProtocolClo
     ready: status.ready,
     tunnelId: status.tunnelId ?? null,
     containerId: status.containerId ?? null,
+    ...(status.problem ? { problem: status.problem } : {}),
   };
 }

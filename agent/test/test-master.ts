@@ -9,9 +9,11 @@ import {
 /**
  * The real master as its own process (the harness's `startMasterProcess`, which keeps its port
  * across `stop`/`start`) with a private redis-server and the Cloudflare emulator; `close` stops
- * all three.
+ * all three. `env` overrides the master's variables (e.g. `CLOUDFLARED_IMAGE`).
  */
-export async function startTestMaster(): Promise<MasterProcess> {
+export async function startTestMaster(
+  options: { env?: Record<string, string> } = {},
+): Promise<MasterProcess> {
   const redis = await startRedisServer();
   const emulator = await startCloudflareEmulator();
   const stopBackends = async () => {
@@ -22,6 +24,7 @@ export async function startTestMaster(): Promise<MasterProcess> {
     const master = await startMasterProcess({
       redisUrl: redis.url,
       cloudflare: createCloudflareAccount(emulator, []),
+      ...(options.env ? { env: options.env } : {}),
     });
     return {
       ...master,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the local test images (busybox base, web, stand-in cloudflared) through the harness,
-# so they exist before the tests run. Idempotent: unchanged images are not rebuilt.
+# Builds the local test images (busybox base, web, stand-in cloudflared, then the real cloudflared
+# from ../shared/bin beside the repository) through the harness, so they exist before the tests
+# run. Idempotent: unchanged images are not rebuilt.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # Type errors anywhere in test/ are the typecheck phase's business: tsc -b still emits the

@@ -66,6 +66,21 @@ describe('buildCloudflaredSpec', () => {
     }
   });
 
+  it("gives Docker a stop timeout beyond cloudflared's grace period, so a stop lets requests finish", () => {
+    // cloudflared waits up to --grace-period (30 s by default) for in-flight requests after SIGTERM.
+    expect(buildCloudflaredSpec(input).createOptions.StopTimeout).toBe(35);
+    for (const [extraArgs, timeout] of [
+      [['--grace-period', '1m'], 65],
+      [['--grace-period=90s'], 95],
+      [['--edge-ip-version', '4', '--grace-period', '1m30s'], 95],
+      [['--grace-period', '2500ms'], 8],
+    ] as const) {
+      const spec = buildCloudflaredSpec({ ...input, settings: { extraArgs: [...extraArgs] } });
+      expect(spec.createOptions.StopTimeout).toBe(timeout);
+      expect(spec.stopTimeoutSeconds).toBe(timeout);
+    }
+  });
+
   it('derives a valid, stable container name and a short token hash', () => {
     expect(cloudflaredContainerName(input.agentId)).toMatch(/^tunnelfleet-cloudflared-[0-9a-f]{12}$/);
     expect(cloudflaredContainerName(input.agentId)).toBe(cloudflaredContainerName('agent:01/weird'));

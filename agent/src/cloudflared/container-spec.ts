@@ -15,6 +15,10 @@ export const CLOUDFLARED_LABELS = {
   specHash: 'tunnelfleet.spec-hash',
 } as const;
 const MANAGED_CLOUDFLARED = 'cloudflared';
+/** cloudflared's own default for `--grace-period`: how long it lets in-flight requests finish. */
+export const DEFAULT_GRACE_PERIOD_SECONDS = 30;
+/** Beyond the grace period: cloudflared's own shutdown after the last request, and tini's. */
+const STOP_MARGIN_SECONDS = 5;
 
 export interface CloudflaredSpecInput {
   agentId: string;
@@ -32,6 +36,8 @@ export interface CloudflaredSpec {
   tokenHash: string;
   network: string;
   metricsPort: number;
+  /** What Docker waits after SIGTERM before SIGKILL: the grace period plus a margin. */
+  stopTimeoutSeconds: number;
   createOptions: Docker.ContainerCreateOptions;
 }
 
@@ -68,6 +74,7 @@ export function buildCloudflaredSpec(input: CloudflaredSpecInput): CloudflaredSp
     ...(settings.extraArgs ?? []),
     'run',
   ];
+  const stopTimeoutSeconds = Math.ceil(gracePeriodSeconds(cmd)) + STOP_MARGIN_SECONDS;
   const hashOfToken = tokenHash(input.token);
   const specHash = shortHash(JSON.stringify({ image: input.image, cmd, network, token: hashOfToken }), 16);
   return {
@@ -76,12 +83,15 @@ export function buildCloudflaredSpec(input: CloudflaredSpecInput): CloudflaredSp
     tokenHash: hashOfToken,
     network,
     metricsPort,
+    stopTimeoutSeconds,
     createOptions: {
       name: cloudflaredContainerName(input.agentId),
       Image: input.image,
       Cmd: cmd,
       // The environment, not the command line: arguments show up in `ps` and in process listings.
       Env: [`TUNNEL_TOKEN=${input.token}`],
+      // Every stop (token rotation, image update, `docker stop` by an operator) waits this long.
+      StopTimeout: stopTimeoutSeconds,
       Labels: {
         [CLOUDFLARED_LABELS.managed]: MANAGED_CLOUDFLARED,
         [CLOUDFLARED_LABELS.agentId]: input.agentId,
@@ -98,4 +108,33 @@ export function buildCloudflaredSpec(input: CloudflaredSpecInput): CloudflaredSp
       },
     },
   };
+}
+
+/** The `--grace-period` in `args` (`--grace-period 1m` or `=1m`), else cloudflared's default. */
+export function gracePeriodSeconds(args: readonly string[]): number {
+  let value: string | undefined;
+  args.forEach((arg, i) => {
+    if (arg === '--grace-period' || arg === '-grace-period') value = args[i + 1];
+    else if (/^--?grace-period=/.test(arg)) value = arg.slice(arg.indexOf('=') + 1);
+  });
+  return (value === undefined ? undefined : goDurationSeconds(value)) ?? DEFAULT_GRACE_PERIOD_SECONDS;
+}
+
+const GO_DURATION_UNITS: Record<string, number> = {
+  ns: 1e-9,
+  us: 1e-6,
+  µs: 1e-6,
+  ms: 1e-3,
+  s: 1,
+  m: 60,
+  h: 3600,
+};
+
+/** A Go duration (`30s`, `1m30s`, `1.5h`) in seconds; undefined if it is not one. */
+function goDurationSeconds(text: string): number | undefined {
+  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) return undefined;
+  let seconds = 0;
+  for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g))
+    seconds += Number(amount) * GO_DURATION_UNITS[unit!]!;
+  return seconds;
 }

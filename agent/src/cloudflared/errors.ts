@@ -29,3 +29,10 @@ export class CloudflaredNameTakenError extends TunnelfleetError {
 function reason(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
+
+/** A tunnel token that cloudflared would refuse; `what` says what is wrong, never the token. */
+export class CloudflaredTokenMalformedError extends TunnelfleetError {
+  constructor(what: string) {
+    super('tunnel_token_malformed', `the tunnel token is malformed: ${what}`, { httpStatus: 422 });
+  }
+}

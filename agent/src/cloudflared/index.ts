@@ -3,3 +3,4 @@ export {
   type CloudflaredSupervisor,
   createCloudflaredSupervisor,
 } from './supervisor.js';
+export { checkTunnelTokenShape } from './tunnel-token.js';

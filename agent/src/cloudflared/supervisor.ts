@@ -1,7 +1,12 @@
-import { type CloudflaredSettings, createKeyedMutex, type Logger } from '@tunnelfleet/common';
+import {
+  type CloudflaredProblem,
+  type CloudflaredSettings,
+  createKeyedMutex,
+  type Logger,
+} from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { type BackoffOptions, createBackoff } from '../docker/backoff.js';
-import { lastOutputLines } from '../docker/container-output.js';
+import { earlyOutputLines, lastOutputLines } from '../docker/container-output.js';
 import { isConflict, isNotFound, isNotModified } from '../docker/docker-errors.js';
 import { subscribeDockerEvents } from '../docker/docker-events.js';
 import {
@@ -11,6 +16,7 @@ import {
   managedLabelFilter,
 } from './container-spec.js';
 import { CloudflaredImageUnavailableError, CloudflaredNameTakenError } from './errors.js';
+import { diagnoseExit } from './exit-diagnosis.js';
 import { probeReady } from './ready-probe.js';
 
 interface CloudflaredRunning {
@@ -31,7 +37,8 @@ interface CloudflaredStopped {
 
 export type CloudflaredDesired = CloudflaredRunning | CloudflaredStopped;
 
-export type CloudflaredState = 'running' | 'stopped' | 'restarting' | 'missing' | 'pulling';
+/** `failed`: cloudflared refused its configuration and is not restarted until an `apply` changes it. */
+export type CloudflaredState = 'running' | 'stopped' | 'restarting' | 'missing' | 'pulling' | 'failed';
 
 export interface CloudflaredStatus {
   state: CloudflaredState;
@@ -42,6 +49,8 @@ export interface CloudflaredStatus {
   /** Restarts after a crash or an outside kill/removal, since this supervisor was created. */
   restarts: number;
   lastError?: string;
+  /** Why cloudflared last exited; kept through restarts until it is ready or an `apply` comes. */
+  problem?: CloudflaredProblem;
 }
 
 export interface CloudflaredSupervisorOptions {
@@ -76,10 +85,13 @@ const DEFAULTS = {
   stableAfterMs: 60_000,
   readyTimeoutMs: 2_000,
 };
-const STOP_TIMEOUT_SECONDS = 5;
-/** How much of a dead cloudflared's output goes into `lastError`. */
-const OUTPUT_LINES = 3;
-const OUTPUT_CHARS = 500;
+/** Enough of a dead cloudflared's output for its last words (the edge lookup error is the last). */
+const OUTPUT_LINES = 40;
+/**
+ * A usage error is printed at once, above ~60 (`run`) to ~100 (`tunnel`) lines of help: after an exit 0 the
+ * supervisor reads this much of the run's start as well as its end.
+ */
+const EARLY_OUTPUT_SECONDS = 5;
 
 /**
  * Runs this agent's single cloudflared container. Every operation goes through one queue, so an
@@ -101,6 +113,9 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
   let startedAt = 0;
   let restarts = 0;
   let lastError: string | undefined;
+  let problem: CloudflaredProblem | undefined;
+  /** What the last "down; retrying" warning was about: the same cause again is logged at debug. */
+  let warnedAbout: string | undefined;
   let restartTimer: NodeJS.Timeout | undefined;
   let stopped = false;
   // One key: every operation on the one container waits for the one before it.
@@ -114,6 +129,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     ...(desired?.tunnelId ? { tunnelId: desired.tunnelId } : {}),
     restarts,
     ...(lastError ? { lastError } : {}),
+    ...(problem ? { problem } : {}),
   });
 
   const setReady = (value: boolean) => {
@@ -127,7 +143,9 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
 
   const removeContainer = async (id: string) => {
     try {
-      await docker.getContainer(id).stop({ t: STOP_TIMEOUT_SECONDS });
+      // No timeout here: Docker uses the container's own StopTimeout, which follows the grace
+      // period cloudflared runs with (container-spec.ts), so in-flight requests can finish.
+      await docker.getContainer(id).stop();
     } catch (error) {
       if (!isNotModified(error) && !isNotFound(error)) throw error;
     }
@@ -279,14 +297,17 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     restartTimer = undefined;
   };
 
-  const scheduleRestart = (why: string) => {
+  /** `cause` groups repeats of one failure (a long-offline host) so they do not flood the log. */
+  const scheduleRestart = (why: string, cause = why) => {
     if (restartTimer || stopped) return;
     if (startedAt && Date.now() - startedAt >= stableAfterMs) backoff.reset();
     const delayMs = backoff.next();
     // Without a container (image not pullable yet, say) the retry is not a restart of anything.
     phase = containerId ? 'restarting' : 'missing';
     setReady(false);
-    logger.warn({ containerId, why, delayMs, attempt: backoff.attempts }, 'cloudflared is down; retrying');
+    const level = cause === warnedAbout ? 'debug' : 'warn';
+    warnedAbout = cause;
+    logger[level]({ containerId, why, delayMs, attempt: backoff.attempts }, 'cloudflared is down; retrying');
     restartTimer = setTimeout(() => {
       restartTimer = undefined;
       void run(async () => {
@@ -302,20 +323,36 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     }, delayMs);
   };
 
-  /** cloudflared's last words (e.g. `ERR Unauthorized: … token rejected`), with the token masked. */
-  const lastOutput = async (id: string): Promise<string> => {
+  /**
+   * cloudflared's last words (e.g. `ERR Unauthorized: … token rejected`), after the start of its
+   * run when it exited 0 (where a usage error is), with the token masked.
+   */
+  const exitOutput = async (id: string, state: Docker.ContainerInspectInfo['State']): Promise<string[]> => {
     try {
-      const lines = await lastOutputLines(docker, id, OUTPUT_LINES);
-      const text = lines.join(' | ').slice(-OUTPUT_CHARS);
-      return desired?.state === 'running' ? text.split(desired.token).join('[REDACTED]') : text;
+      const lines = [
+        ...(state.ExitCode === 0
+          ? await earlyOutputLines(docker, id, state.StartedAt, EARLY_OUTPUT_SECONDS)
+          : []),
+        ...(await lastOutputLines(docker, id, OUTPUT_LINES)),
+      ];
+      const token = desired?.state === 'running' ? desired.token : undefined;
+      return token ? lines.map((line) => line.split(token).join('[REDACTED]')) : lines;
     } catch {
-      return '';
+      return [];
     }
+  };
+
+  /** Restarting cannot help: wait for an `apply` with another configuration. */
+  const fail = (why: CloudflaredProblem) => {
+    cancelRestart();
+    phase = 'failed';
+    setReady(false);
+    logger.error({ containerId, code: why.code, why: why.message }, 'cloudflared refused its configuration');
   };
 
   /** Compares the container with what is wanted and probes readiness. */
   const check = async () => {
-    if (stopped || restartTimer || desired?.state !== 'running') return;
+    if (stopped || restartTimer || phase === 'failed' || desired?.state !== 'running') return;
     if (!spec || !containerId) {
       scheduleRestart('not started');
       return;
@@ -331,9 +368,14 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
       return;
     }
     if (!info.State.Running) {
-      const output = await lastOutput(containerId);
-      lastError = `cloudflared ${info.State.Status} with exit code ${info.State.ExitCode}${output ? `: ${output}` : ''}`;
-      scheduleRestart(lastError);
+      const { retry, ...diagnosis } = diagnoseExit(
+        info.State.ExitCode,
+        await exitOutput(containerId, info.State),
+      );
+      problem = diagnosis;
+      lastError = diagnosis.message;
+      if (retry) scheduleRestart(diagnosis.message, diagnosis.code);
+      else fail(diagnosis);
       return;
     }
     phase = 'running';
@@ -341,6 +383,10 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     if (Date.now() - startedAt >= stableAfterMs) backoff.reset();
     const address = info.NetworkSettings.Networks[spec.network]?.IPAddress;
     setReady(address ? await probeReady(address, spec.metricsPort, readyTimeoutMs) : false);
+    if (ready) {
+      problem = undefined;
+      warnedAbout = undefined;
+    }
   };
 
   const runCheck = () => {
@@ -364,6 +410,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
       return run(async () => {
         if (stopped) throw new Error('cloudflared supervisor is stopped');
         desired = next;
+        problem = undefined;
         cancelRestart();
         await reconcile();
         if (next.state === 'running') await check();

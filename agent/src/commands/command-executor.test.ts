@@ -147,6 +147,43 @@ describe('command executor', () => {
     expect(await managed()).toEqual([]);
   });
 
+  it('refuses a malformed token before persisting it or starting any container, saying what is wrong', async () => {
+    const { executor, managed, cache } = await setup();
+    const commands = await executor();
+    // Base64 of a JSON without the secret: the real cloudflared would start and be refused by the edge.
+    const noSecret = Buffer.from(JSON.stringify({ a: 'account', t: tunnelId })).toString('base64');
+    const refused = await commands.execute(start(1, noSecret));
+    expect(refused).toMatchObject({
+      status: 'error',
+      error: { code: 'tunnel_token_malformed', message: expect.stringContaining('tunnel secret ("s"') },
+    });
+    expect(refused.error?.message).not.toContain(noSecret);
+    expect(await managed()).toEqual([]);
+    expect(await cache.readTunnelState()).toBeUndefined();
+
+    // A running tunnel keeps its container and cached token when an update brings a bad one.
+    const good = standaloneTunnelToken();
+    const started = await commands.execute(start(2, good));
+    const notJson = Buffer.from('not json at all').toString('base64');
+    expect(await commands.execute(update(3, notJson))).toMatchObject({
+      status: 'error',
+      error: { code: 'tunnel_token_malformed', message: expect.stringContaining('not of JSON') },
+    });
+    expect((await managed()).map((c) => c.Id)).toEqual([started.result?.containerId]);
+    expect((await cache.readTunnelState())?.token).toBe(good);
+  });
+
+  it('does not start cloudflared from a cached token that is malformed', async () => {
+    const { executor, managed, cache } = await setup();
+    await (await executor()).execute(start(1, standaloneTunnelToken()));
+    for (const c of await managed()) await docker.getContainer(c.Id).remove({ force: true });
+    const cached = await cache.readTunnelState();
+    await cache.writeTunnelState({ ...cached!, token: Buffer.from('not json at all').toString('base64') });
+
+    await (await executor()).restore();
+    expect(await managed()).toEqual([]);
+  });
+
   it('restores a running tunnel from the cache', async () => {
     const { executor, managed } = await setup();
     await (await executor()).execute(start(1, standaloneTunnelToken()));

@@ -7,7 +7,11 @@ import {
   TunnelfleetError,
   type TunnelState,
 } from '@tunnelfleet/common';
-import type { CloudflaredStatus, CloudflaredSupervisor } from '../cloudflared/index.js';
+import {
+  type CloudflaredStatus,
+  type CloudflaredSupervisor,
+  checkTunnelTokenShape,
+} from '../cloudflared/index.js';
 import type { TunnelStateCache } from '../state/index.js';
 
 interface CommandExecutorOptions {
@@ -94,6 +98,8 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
     switch (command.type) {
       case 'start_tunnel': {
         const { payload } = command;
+        // Before anything is persisted or started: cloudflared would only exit 255 on it.
+        checkTunnelTokenShape(payload.token);
         const next: TunnelState = {
           schemaVersion: 1,
           tunnelId: payload.tunnelId,
@@ -111,6 +117,7 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
         const { payload } = command;
         if (!state || state.tunnelId.toLowerCase() !== payload.tunnelId.toLowerCase())
           throw new UnknownTunnelError(payload.tunnelId);
+        if (payload.token) checkTunnelTokenShape(payload.token);
         const next: TunnelState = {
           ...state,
           ...(payload.token ? { token: payload.token } : {}),
@@ -186,6 +193,16 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
         { tunnelId: state.tunnelId, version: state.version },
         'restoring cloudflared from the cache',
       );
+      try {
+        checkTunnelTokenShape(state.token);
+      } catch (error) {
+        // Written by an older agent, or by hand: starting cloudflared on it would only fail.
+        logger.error(
+          { err: error, tunnelId: state.tunnelId },
+          'not restoring cloudflared: the cached token is malformed; waiting for a new one from the master',
+        );
+        return;
+      }
       await applyRunning(state);
     },
 

@@ -1,3 +1,4 @@
+import type { CloudflaredProblem } from '@tunnelfleet/common';
 import type { CloudflaredStatus } from '../cloudflared/index.js';
 import type { MasterLinkState } from '../master-client/index.js';
 
@@ -11,7 +12,13 @@ export interface HealthReport {
     /** Unreachable for less than the budget: cloudflared keeps serving, nothing is wrong yet. */
     withinOutageBudget: boolean;
   };
-  cloudflared: { state: string; ready: boolean; restarts: number; lastError?: string };
+  cloudflared: {
+    state: string;
+    ready: boolean;
+    restarts: number;
+    lastError?: string;
+    problem?: CloudflaredProblem;
+  };
   /** The master rejected the API key: only an operator can fix it. */
   revoked: boolean;
 }
@@ -51,6 +58,7 @@ export function evaluateHealth(input: HealthInput): HealthReport {
       ready: cloudflared?.ready ?? false,
       restarts: cloudflared?.restarts ?? 0,
       ...(cloudflared?.lastError ? { lastError: cloudflared.lastError } : {}),
+      ...(cloudflared?.problem ? { problem: cloudflared.problem } : {}),
     },
     revoked: link.revoked,
   };

@@ -4,16 +4,30 @@ import {
   counterSchema,
   identifierSchema,
   imageRefSchema,
+  messageSchema,
   tunnelIdSchema,
 } from './primitives.js';
 import { approvalStatusSchema } from './register.js';
 
 /**
  * `missing`: no managed cloudflared container exists (never started or removed);
- * `restarting`: the supervisor is backing off before starting it again.
+ * `restarting`: the supervisor is backing off before starting it again;
+ * `failed`: cloudflared refused its configuration (command line, token) and is not restarted
+ * until a command changes it.
  */
-const cloudflaredStateSchema = z.enum(['running', 'stopped', 'restarting', 'missing']);
+const cloudflaredStateSchema = z.enum(['running', 'stopped', 'restarting', 'missing', 'failed']);
 export type CloudflaredState = z.infer<typeof cloudflaredStateSchema>;
+
+/**
+ * Why cloudflared last stopped, while it is down. `edge_unreachable`: it could not find Cloudflare's
+ * edge (offline host, broken DNS) and exited, as it does; `invalid_arguments` and `token_refused`:
+ * it refused its configuration; `exited`: any other exit.
+ */
+const cloudflaredProblemSchema = z.strictObject({
+  code: z.enum(['edge_unreachable', 'invalid_arguments', 'token_refused', 'exited']),
+  message: messageSchema,
+});
+export type CloudflaredProblem = z.infer<typeof cloudflaredProblemSchema>;
 
 const cloudflaredStatusSchema = z.strictObject({
   state: cloudflaredStateSchema,
@@ -22,6 +36,7 @@ const cloudflaredStatusSchema = z.strictObject({
   tunnelId: tunnelIdSchema.nullable(),
   containerId: containerIdSchema.nullable(),
   image: imageRefSchema.nullable().optional(),
+  problem: cloudflaredProblemSchema.optional(),
 });
 export type CloudflaredStatus = z.infer<typeof cloudflaredStatusSchema>;
 

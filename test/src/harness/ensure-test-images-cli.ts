@@ -2,7 +2,9 @@
 import { connectDockerEngine } from './docker-engine.js';
 import {
   CLOUDFLARED_IMAGE,
+  ensureRealCloudflaredImage,
   ensureTestImages,
+  REAL_CLOUDFLARED_IMAGE,
   TEST_BUSYBOX_IMAGE,
   TEST_CLOUDFLARED_IMAGE,
   TEST_WEB_IMAGE,
@@ -10,8 +12,17 @@ import {
 
 try {
   const started = Date.now();
-  await ensureTestImages(await connectDockerEngine());
-  const images = [TEST_BUSYBOX_IMAGE, TEST_WEB_IMAGE, TEST_CLOUDFLARED_IMAGE, CLOUDFLARED_IMAGE].join(', ');
+  const docker = await connectDockerEngine();
+  await ensureTestImages(docker);
+  // Last, so a missing real binary (its error says where it belongs) leaves the others built.
+  await ensureRealCloudflaredImage(docker);
+  const images = [
+    TEST_BUSYBOX_IMAGE,
+    TEST_WEB_IMAGE,
+    TEST_CLOUDFLARED_IMAGE,
+    CLOUDFLARED_IMAGE,
+    REAL_CLOUDFLARED_IMAGE,
+  ].join(', ');
   console.log(`test images ready in ${Date.now() - started} ms: ${images}`);
 } catch (error) {
   console.error(`test images: ${(error as Error).message}`);

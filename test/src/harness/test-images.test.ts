@@ -5,7 +5,10 @@ import { containerIpAddress, removeContainersByLabel, TEST_CONTAINER_LABEL } fro
 import {
   CLOUDFLARED_IMAGE,
   CONTENT_HASH_LABEL,
+  ensureRealCloudflaredImage,
   ensureTestImages,
+  REAL_CLOUDFLARED_BINARY,
+  REAL_CLOUDFLARED_IMAGE,
   TEST_BUSYBOX_IMAGE,
   TEST_CLOUDFLARED_IMAGE,
   TEST_WEB_IMAGE,
@@ -65,6 +68,24 @@ describe('local test images', () => {
       ),
     );
     expect(after.map((image) => image.Id)).toEqual(before.map((image) => image.Id));
+  });
+
+  it('builds the real cloudflared image from ../shared/bin beside the repository, shaped like the official one', async () => {
+    expect(REAL_CLOUDFLARED_BINARY).toMatch(/\/shared\/bin\/cloudflared-2023\.7\.3-linux-amd64$/);
+    await ensureRealCloudflaredImage(docker);
+    const image = await docker.getImage(REAL_CLOUDFLARED_IMAGE).inspect();
+    expect(image.Config).toMatchObject({
+      User: 'nonroot',
+      Entrypoint: ['/usr/local/bin/cloudflared', '--no-autoupdate'],
+    });
+    expect(image.Config.Labels?.[CONTENT_HASH_LABEL]).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('says where the real cloudflared belongs when the binary is missing', async () => {
+    const missing = `/nonexistent/${uniqueName('shared')}/bin/cloudflared-2023.7.3-linux-amd64`;
+    await expect(ensureRealCloudflaredImage(docker, missing)).rejects.toThrow(
+      `real cloudflared not found at ${missing}: the contract tests need release 2023.7.3 there, in shared/bin/ beside the repository`,
+    );
   });
 
   it('tags the stand-in under the real cloudflared name too', async () => {

@@ -13,10 +13,16 @@ import { HarnessError } from './harness-error.js';
 export const TEST_BUSYBOX_IMAGE = 'tunnelfleet-test/busybox:latest';
 /** busybox httpd on `$PORT` (default 80) answering every request with the container's hostname. */
 export const TEST_WEB_IMAGE = 'tunnelfleet-test/web:latest';
-/** The stand-in cloudflared of EDGE-PROTOCOL.md. */
+/** The stand-in cloudflared of test/images/EDGE-PROTOCOL.md. */
 export const TEST_CLOUDFLARED_IMAGE = 'tunnelfleet-test/cloudflared:latest';
 /** The stand-in again, under the real name, so the agent's pull-if-missing path finds it locally. */
 export const CLOUDFLARED_IMAGE = 'cloudflare/cloudflared:latest';
+/** The real cloudflared (see `ensureRealCloudflaredImage`), for contract tests of how the agent runs it. */
+export const REAL_CLOUDFLARED_IMAGE = 'tunnelfleet-test/cloudflared-real:2023.7.3';
+/** Where the real binary lives: `../shared/bin/` beside the repository (CI puts it there). */
+export const REAL_CLOUDFLARED_BINARY = fileURLToPath(
+  new URL('../../../../shared/bin/cloudflared-2023.7.3-linux-amd64', import.meta.url),
+);
 
 /**
  * Image label holding the hash of what an image was built from. Not under `tunnelfleet.`:
@@ -54,7 +60,24 @@ export function ensureTestImages(docker: Docker): Promise<void> {
 }
 
 async function ensureAll(docker: Docker): Promise<void> {
-  const specs = await imageSpecs();
+  await ensureSpecs(docker, await imageSpecs());
+}
+
+/**
+ * Builds `REAL_CLOUDFLARED_IMAGE` from the real binary (`REAL_CLOUDFLARED_BINARY` unless told),
+ * on top of the other test images. Apart from them: only the contract tests need it, and only they
+ * fail (saying where the binary belongs) when it is missing.
+ */
+export async function ensureRealCloudflaredImage(
+  docker: Docker,
+  binary = REAL_CLOUDFLARED_BINARY,
+): Promise<void> {
+  const spec = await realCloudflaredSpec(binary);
+  await ensureTestImages(docker);
+  await ensureSpecs(docker, [spec]);
+}
+
+async function ensureSpecs(docker: Docker, specs: ImageSpec[]): Promise<void> {
   if (await allCurrent(docker, specs)) return;
   const lockName = `tunnelfleet-test-images-${hashOf(engineAddress(docker))}.lock`;
   await withFileLock(join(tmpdir(), lockName), async () => {
@@ -71,11 +94,45 @@ function engineAddress(docker: Docker): string {
   return modem.host ? `${modem.host}:${modem.port}` : 'default';
 }
 
-async function imageSpecs(): Promise<ImageSpec[]> {
+async function busyboxBaseHash(): Promise<string> {
   const busybox = await readFile(BUSYBOX_BINARY).catch(() => {
     throw new HarnessError(`${BUSYBOX_BINARY} not found (Debian busybox-static): run bash scripts/provision`);
   });
-  const baseHash = hashOf(ROOTFS_RECIPE_VERSION, busybox, await hashDirectory(join(IMAGES_DIR, 'busybox')));
+  return hashOf(ROOTFS_RECIPE_VERSION, busybox, await hashDirectory(join(IMAGES_DIR, 'busybox')));
+}
+
+async function realCloudflaredSpec(binaryPath: string): Promise<ImageSpec> {
+  const binary = await readFile(binaryPath).catch(() => {
+    throw new HarnessError(
+      `real cloudflared not found at ${binaryPath}: the contract tests need release 2023.7.3 ` +
+        'there, in shared/bin/ beside the repository (see docs/development.md, "Test images")',
+    );
+  });
+  const context = join(IMAGES_DIR, 'cloudflared-real');
+  return {
+    tags: [REAL_CLOUDFLARED_IMAGE],
+    hash: hashOf(
+      await busyboxBaseHash(),
+      await hashDirectory(context),
+      createHash('sha256').update(binary).digest('hex'),
+    ),
+    build: async (docker, spec) => {
+      // The binary lives outside the repository: stage a context holding both.
+      const staged = await mkdtemp(join(tmpdir(), 'tunnelfleet-cloudflared-real-'));
+      try {
+        await copyTree(context, staged);
+        await copyFile(binaryPath, join(staged, 'cloudflared'));
+        await chmod(join(staged, 'cloudflared'), 0o755);
+        await buildFromDirectory(staged)(docker, spec);
+      } finally {
+        await rm(staged, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+async function imageSpecs(): Promise<ImageSpec[]> {
+  const baseHash = await busyboxBaseHash();
   return [
     { tags: [TEST_BUSYBOX_IMAGE], hash: baseHash, build: importBusyboxImage },
     {
@@ -142,9 +199,13 @@ async function importBusyboxImage(docker: Docker, spec: ImageSpec): Promise<void
 }
 
 function buildFromContext(context: string) {
+  return buildFromDirectory(join(IMAGES_DIR, context));
+}
+
+function buildFromDirectory(dir: string) {
   return async (docker: Docker, spec: ImageSpec): Promise<void> => {
     const [first, ...others] = spec.tags;
-    const stream = await docker.buildImage(tarDirectory(join(IMAGES_DIR, context)), {
+    const stream = await docker.buildImage(tarDirectory(dir), {
       t: first,
       labels: { [CONTENT_HASH_LABEL]: spec.hash },
       rm: true,

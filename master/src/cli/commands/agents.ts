@@ -26,7 +26,9 @@ function agentRows(agents: AgentView[]): string {
 }
 
 function agentDetail(agent: AgentDetail): string {
-  const cloudflared = agent.lastState?.cloudflared as { state?: string; ready?: boolean } | undefined;
+  const cloudflared = agent.lastState?.cloudflared as
+    | { state?: string; ready?: boolean; problem?: { message?: string } }
+    | undefined;
   const lines = [
     ['ID', agent.id],
     ['Name', agent.name],
@@ -45,7 +47,9 @@ function agentDetail(agent: AgentDetail): string {
     [
       'cloudflared',
       cloudflared
-        ? `${cloudflared.state ?? '?'}${cloudflared.ready ? ', connected' : ', not connected'}`
+        ? `${cloudflared.state ?? '?'}${cloudflared.ready ? ', connected' : ', not connected'}${
+            cloudflared.problem?.message ? `: ${cloudflared.problem.message}` : ''
+          }`
         : '-',
     ],
     ['Routes', String(agent.routes)],
