@@ -4,12 +4,19 @@ import { type ScheduledTask, schedule } from 'node-cron';
 import type { MasterHooks } from '../agents/ports.js';
 import type { CloudflareLayer } from '../cloudflare/cloudflare-layer.js';
 import type { RedisConnectionOptions } from '../redis/index.js';
-import { ACCESS_TARGET, type SyncTarget, tunnelTarget, zoneTarget } from '../routes/route-targets.js';
+import {
+  ACCESS_TARGET,
+  routeTargets,
+  type SyncTarget,
+  tunnelTarget,
+  zoneTarget,
+} from '../routes/route-targets.js';
 import { createRoutesEngine, type RoutesEngine } from '../routes/routes-engine.js';
 import { listAccessPolicies } from '../store/access-policies.js';
 import { listAgents } from '../store/agents.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { listOwnedApps, listOwnedIngressRules, listOwnedRecords } from '../store/owned-objects.js';
+import { listRoutes } from '../store/routes.js';
 import { listTunnels } from '../store/tunnels.js';
 import { readDesiredState } from './desired-state.js';
 import { createRouteOutcomes } from './route-outcomes.js';
@@ -189,7 +196,12 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     hooks: {
       onContainersChanged: (agentId) => engine.syncAgentRoutes(agentId),
       onAgentRevoked: (agentId) => engine.releaseAgentRoutes(agentId),
-      onAgentApproved: (agentId) => engine.syncAgentRoutes(agentId),
+      onAgentApproved: async (agentId) => {
+        await engine.syncAgentRoutes(agentId);
+        // Its tunnel was made before this ran, so the routes' fingerprints show no change: sync
+        // the targets of every route of the agent anyway, now that a tunnel can carry them.
+        await markDirty(listRoutes(db, { agentId }).flatMap((route) => routeTargets(db, route)));
+      },
       markDirty,
       requestReconcile: () => {
         reconcileNow().catch((error: unknown) => logger.error({ err: error }, 'full reconcile failed'));
