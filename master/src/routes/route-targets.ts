@@ -64,8 +64,12 @@ export const ROUTE_COLUMN_REACH = {
   // The owner of its DNS records (their comment names the agent) and, unless the labels name a
   // shared tunnel, the tunnel that serves it.
   agentId: 'cloud',
+  // Who serves the route: a successor serving the same labels changes nothing at Cloudflare.
+  identity: 'local',
   containerId: 'local',
   containerName: 'local',
+  replicas: 'local',
+  replaced: 'local',
   routeKey: 'local',
   hostname: 'cloud',
   path: 'cloud',
