@@ -4,7 +4,13 @@ import { type ScheduledTask, schedule } from 'node-cron';
 import type { MasterHooks } from '../agents/ports.js';
 import type { CloudflareLayer } from '../cloudflare/cloudflare-layer.js';
 import type { RedisConnectionOptions } from '../redis/index.js';
-import { ACCESS_TARGET, type SyncTarget, tunnelTarget, zoneTarget } from '../routes/route-targets.js';
+import {
+  ACCESS_TARGET,
+  routeTargets,
+  type SyncTarget,
+  tunnelTarget,
+  zoneTarget,
+} from '../routes/route-targets.js';
 import { createRoutesEngine, type RoutesEngine } from '../routes/routes-engine.js';
 import { listAccessPolicies } from '../store/access-policies.js';
 import { listAgents } from '../store/agents.js';
@@ -74,7 +80,10 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   const logger = options.logger.child({ component: 'reconciler' });
   const now = options.now ?? (() => new Date());
   const mutex = createKeyedMutex();
-  const ctx: SyncContext = { db, cloudflare, logger, outcomes: createRouteOutcomes(db), now };
+  const outcomes = createRouteOutcomes(db, (route) => {
+    void markDirty(routeTargets(db, route));
+  });
+  const ctx: SyncContext = { db, cloudflare, logger, outcomes, now };
   let queue: SyncQueue | undefined;
 
   const engine = createRoutesEngine({
