@@ -68,7 +68,7 @@ describe('route identity: who a route belongs to', { timeout: 120_000 }, () => {
         replaced: [expect.objectContaining({ containerId: old.id, containerName: name })],
       }),
     ]);
-    expect((await fleet().admin.conflicts()).filter((c) => c.hostname === hostname)).toEqual([]);
+    expect((await fleet().admin.conflicts(true)).filter((c) => c.hostname === hostname)).toEqual([]);
     await expectConverged(fleet());
   });
 
@@ -139,7 +139,7 @@ describe('route identity: who a route belongs to', { timeout: 120_000 }, () => {
       expect.objectContaining({ status: 'active', identity: `compose:${project}/web`, replicas: 3 }),
     ]);
     expect(replicas.map((r) => r.id)).toContain(route.containerId);
-    expect((await fleet().admin.conflicts()).filter((c) => c.hostname === hostname)).toEqual([]);
+    expect((await fleet().admin.conflicts(true)).filter((c) => c.hostname === hostname)).toEqual([]);
     await expectConverged(fleet());
 
     // Scaled down to the others: one of them takes over, nothing is unpublished meanwhile.
