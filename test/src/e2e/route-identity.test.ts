@@ -68,6 +68,43 @@ describe('route identity: who a route belongs to', { timeout: 120_000 }, () => {
         replaced: [expect.objectContaining({ containerId: old.id, containerName: name })],
       }),
     ]);
+    // Resolved conflicts included: none was ever opened for the hostname.
+    expect((await fleet().admin.conflicts(true)).filter((c) => c.hostname === hostname)).toEqual([]);
+    await expectConverged(fleet());
+  });
+
+  it('follows a compose service through compose’s own recreate: rename, stop, create, start, remove', async () => {
+    const { b } = fleet();
+    const hostname = uniqueHostname('compose');
+    const project = `tf-e2e-${hostname.slice(8, 14)}`;
+    const name = `${project}-web-1`;
+    const labels = (port: number) => ({
+      ...publishLabels(hostname, { 'tunnelfleet.service': `http://web:${port}` }),
+      ...composeLabels(project, 'web'),
+    });
+    const old = await b.runContainer({ name, labels: labels(80) });
+    await waitPublished(fleet(), b, hostname);
+
+    await old.container.rename({ name: `${old.id.slice(0, 12)}_${name}` });
+    await old.container.stop({ t: 1 });
+    const recreated = await b.runContainer({ name, labels: labels(8080) });
+    await old.container.remove({ force: true });
+    await waitFor(
+      () => rulesFor(cloudView(fleet()), hostname).find((rule) => rule.service === 'http://web:8080'),
+      {
+        description: 'the new service at the emulator, well inside the grace period',
+        timeoutMs: TAKEOVER_TIMEOUT_MS,
+      },
+    );
+
+    expect(await routesOf(fleet(), hostname)).toEqual([
+      expect.objectContaining({
+        status: 'active',
+        identity: `compose:${project}/web`,
+        containerId: recreated.id,
+        replaced: [expect.objectContaining({ containerId: old.id })],
+      }),
+    ]);
     expect((await fleet().admin.conflicts(true)).filter((c) => c.hostname === hostname)).toEqual([]);
     await expectConverged(fleet());
   });
