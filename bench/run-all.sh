@@ -15,6 +15,7 @@ benchmarks=(
   "fleet-scale|node test/dist/bench/fleet-scale.js 1000 10 5 60"
   "agent-footprint|node test/dist/bench/agent-footprint.js 100 30"
   "convergence|node test/dist/bench/convergence.js 200 100"
+  "recreate|node test/dist/bench/recreate.js 100"
 )
 
 pnpm build

@@ -22,11 +22,25 @@ export const routesQuerySchema = z.strictObject({
 });
 export type RoutesQuery = z.infer<typeof routesQuerySchema>;
 
+/** A container that served a route before the one serving it now (a recreate or a scale-down). */
+export const replacedContainerSchema = z.object({
+  containerId: z.string(),
+  containerName: z.string(),
+  replacedAt: z.string(),
+});
+
 export const routeViewSchema = z.object({
   id: z.number().int(),
   agentId: z.string(),
+  /** Who the route belongs to on its agent: `compose:<project>/<service>` or `container:<name>`. */
+  identity: z.string(),
+  /** The container serving the route now. */
   containerId: z.string(),
   containerName: z.string(),
+  /** Running containers of the identity carrying the route (a scaled service); one serves. */
+  replicas: z.number().int(),
+  /** Earlier servers, newest first. */
+  replaced: z.array(replacedContainerSchema),
   routeKey: z.string(),
   hostname: z.string().nullable(),
   path: z.string(),

@@ -254,6 +254,53 @@ describe('tunnelfleet CLI', () => {
     expect((await run(['agents', 'show', 'ag_missing'], env)).code).toBe(1);
   });
 
+  it('routes list names the replica that serves a scaled service and the container it replaced', async () => {
+    const agent = await fx.enrollAgent({ name: 'cli-compose' });
+    const labels = {
+      'tunnelfleet.enable': 'true',
+      'tunnelfleet.hostname': 'shop.example.com',
+      'tunnelfleet.service': 'http://web:80',
+      'com.docker.compose.project': 'shop',
+      'com.docker.compose.service': 'web',
+    };
+    const first = container('shop-web-1', labels);
+    const second = container('shop-web-2', labels);
+    // `docker compose up -d` after an edit: shop-web-1 recreated (a new id), shop-web-2 kept.
+    const recreated = container('shop-web-1', { ...labels, 'tunnelfleet.service': 'http://web:8080' });
+    for (const [sequence, containers] of [
+      [1, [first, second]],
+      [2, [recreated, second]],
+    ] as const) {
+      const report = await fx.request('POST', AGENT_ROUTES.reports, {
+        token: agent.key,
+        body: {
+          agentId: agent.agentId,
+          sequence,
+          observedAt: new Date().toISOString(),
+          kind: 'snapshot',
+          fingerprint: snapshotFingerprint([...containers]),
+          containers,
+        },
+      });
+      expect(report.status).toBe(200);
+    }
+
+    const listed = await waitFor(
+      async () => {
+        const out = await run(['routes', 'list', '--agent', agent.agentId], env);
+        return out.stdout.includes('http://web:8080') ? out : undefined;
+      },
+      { description: 'the recreated service in routes list', timeoutMs: 15_000 },
+    );
+    expect(listed.stdout).toMatch(
+      /^shop\.example\.com\s+http:\/\/web:8080\s+active\s+cli-compose\s+shop-web-1 \(1 of 2 replicas\)/m,
+    );
+    expect(listed.stdout).toContain(
+      `Replaced:\n  shop.example.com: served by shop-web-1 (${recreated.id.slice(0, 12)}), which replaced ` +
+        `shop-web-1 (${first.id.slice(0, 12)}) at `,
+    );
+  });
+
   it('labels check is the label checker with its own exit codes', async () => {
     const sample = join(masterDir, '../examples/labels/compose-mixed.json');
     const checked = await run(['labels', 'check', sample]);

@@ -1,6 +1,7 @@
 import { listRetainedRoutes } from '../routes/retained-routes.js';
 import { type RouteSpec, readRouteSpec } from '../routes/route-spec.js';
-import { isCloudDesired, routeTunnelId } from '../routes/route-targets.js';
+import { foreignConflicts, isCloudDesired, routeTunnelId } from '../routes/route-targets.js';
+import type { ConflictKind } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { listRoutes, type RouteRecord } from '../store/routes.js';
 
@@ -15,6 +16,8 @@ export interface CarriedRoute {
   zone: string | null;
   spec: RouteSpec;
   claimedAt: string;
+  /** Open conflicts with foreign objects: only the sync that checks each of them carries the route. */
+  foreignConflicts: readonly ConflictKind[];
 }
 
 interface DesiredState {
@@ -44,10 +47,17 @@ export function readDesiredState(db: SqliteDatabase, now: Date): DesiredState {
       zone: route.zone,
       spec: readRouteSpec(route.spec),
       claimedAt: route.claimedAt,
+      foreignConflicts: foreignConflicts(db, route.id),
     });
   }
   for (const kept of listRetainedRoutes(db)) {
-    carried.push({ route: null, ...kept, spec: readRouteSpec(kept.spec), claimedAt: kept.retainedAt });
+    carried.push({
+      route: null,
+      ...kept,
+      spec: readRouteSpec(kept.spec),
+      claimedAt: kept.retainedAt,
+      foreignConflicts: [],
+    });
   }
   return { carried, withoutTunnel };
 }

@@ -243,6 +243,36 @@ describe('hostname conflicts across agents', () => {
   });
 });
 
+describe('conflicts with foreign objects', () => {
+  it('publishes no ingress rule for a route whose hostname has a foreign DNS record', async () => {
+    world = await startReconcilerWorld(redis);
+    const { agentId, tunnelId } = await world.addAgent();
+    world.emulator.seedDnsRecord('example.com', {
+      type: 'CNAME',
+      name: 'taken.example.com',
+      content: 'elsewhere.example.net',
+      proxied: true,
+      comment: 'made by hand',
+    });
+    await world.report(agentId, container('web', webLabels('taken.example.com')));
+    await world.report(agentId, container('free', webLabels('free.example.com')));
+    await waitFor(() => listRoutes(world.db, { agentId }).some((r) => r.status === 'conflict'), {
+      description: 'the conflict',
+    });
+    await world.reconciler.reconcileNow();
+
+    const byHost = new Map(listRoutes(world.db, { agentId }).map((r) => [r.hostname, r]));
+    expect(byHost.get('taken.example.com')?.status).toBe('conflict');
+    expect(listConflicts(world.db)).toEqual([
+      expect.objectContaining({ kind: 'foreign_dns_record', hostname: 'taken.example.com' }),
+    ]);
+    expect(hostnamesOf(ingressRules(world, tunnelId))).toEqual(['free.example.com']);
+    expect(cnames(world, 'taken.example.com')).toEqual([
+      expect.objectContaining({ content: 'elsewhere.example.net' }),
+    ]);
+  });
+});
+
 describe('drift', () => {
   it('puts back a record and a rule deleted by hand, and writes nothing when nothing drifted', async () => {
     world = await startReconcilerWorld(redis);

@@ -81,7 +81,10 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   const logger = options.logger.child({ component: 'reconciler' });
   const now = options.now ?? (() => new Date());
   const mutex = createKeyedMutex();
-  const ctx: SyncContext = { db, cloudflare, logger, outcomes: createRouteOutcomes(db), now };
+  const outcomes = createRouteOutcomes(db, (route) => {
+    void markDirty(routeTargets(db, route));
+  });
+  const ctx: SyncContext = { db, cloudflare, logger, outcomes, now };
   let queue: SyncQueue | undefined;
 
   const engine = createRoutesEngine({

@@ -1,4 +1,4 @@
-import { type ConflictKind, openConflict, resolveConflicts } from '../store/conflicts.js';
+import { type ConflictKind, openConflict, openConflictKinds, resolveConflicts } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { type RouteRecord, setSyncedRouteStatus } from '../store/routes.js';
 
@@ -17,7 +17,11 @@ const FOREIGN_KIND: Partial<Record<RoutePart, ConflictKind>> = {
  * object makes it `conflict`, else it is `active`. The per-part verdicts are kept in memory only:
  * they are facts about Cloudflare, found again by the full reconcile after a restart.
  */
-export function createRouteOutcomes(db: SqliteDatabase) {
+export function createRouteOutcomes(
+  db: SqliteDatabase,
+  /** A foreign conflict of the route opened or closed: what its other parts publish changes. */
+  onForeignConflictChanged: (route: RouteRecord) => void,
+) {
   const parts = new Map<number, Map<RoutePart, PartOutcome>>();
 
   function record(route: RouteRecord, part: RoutePart, outcome: PartOutcome, at: string): void {
@@ -28,6 +32,7 @@ export function createRouteOutcomes(db: SqliteDatabase) {
     }
     known.set(part, outcome);
     const kind = FOREIGN_KIND[part];
+    const wasOpen = kind !== undefined && openConflictKinds(db, route.id).includes(kind);
     if (kind && outcome.status === 'conflict' && route.hostname) {
       openConflict(
         db,
@@ -44,6 +49,7 @@ export function createRouteOutcomes(db: SqliteDatabase) {
     } else if (kind) {
       resolveConflicts(db, route.id, at, [kind]);
     }
+    if (kind && wasOpen !== openConflictKinds(db, route.id).includes(kind)) onForeignConflictChanged(route);
     const all = [...known.values()];
     const error = all.find((o) => o.status === 'error');
     const conflict = all.find((o) => o.status === 'conflict');

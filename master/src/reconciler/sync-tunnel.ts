@@ -22,7 +22,10 @@ const keyOf = (route: Pick<CarriedRoute, 'hostname' | 'path'>) =>
  */
 export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<void> {
   const { db, cloudflare } = ctx;
-  const carried = readDesiredState(db, ctx.now()).carried.filter((r) => r.tunnelId === tunnelId);
+  // A route in conflict with a foreign record or app is not half published: no rule until it wins.
+  const carried = readDesiredState(db, ctx.now()).carried.filter(
+    (r) => r.tunnelId === tunnelId && r.foreignConflicts.length === 0,
+  );
   const desired: DesiredIngressRule[] = carried.map((r) => ({
     hostname: r.hostname,
     service: r.service,

@@ -21,7 +21,11 @@ const CLEANUP_OWNER = 'tunnelfleet-cleanup';
 export async function syncZone(ctx: SyncContext, zoneName: string): Promise<void> {
   const { db, cloudflare } = ctx;
   const { zoneId } = await cloudflare.resolveZone(zoneName);
-  const carried = readDesiredState(db, ctx.now()).carried.filter((r) => r.zone === zoneName);
+  // A route in conflict with a foreign Access app gets no record until it wins; one in conflict
+  // with a foreign record stays here, as this sync is what finds the record gone.
+  const carried = readDesiredState(db, ctx.now()).carried.filter(
+    (r) => r.zone === zoneName && !r.foreignConflicts.includes('foreign_access_app'),
+  );
   const holders = dnsHolders(carried);
   const byOwner = new Map<string, DesiredDnsRecord[]>();
   for (const [hostname, route] of holders) {

@@ -47,8 +47,11 @@ function claim(
     db,
     {
       agentId: agent,
+      identity: `container:${container}`,
       containerId: container,
       containerName: container,
+      replicas: 1,
+      replaced: [],
       routeKey: extra.path ?? 'default',
       hostname: HOST,
       path: extra.path ?? '',

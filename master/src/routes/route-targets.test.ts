@@ -48,8 +48,11 @@ beforeEach(() => {
     db,
     {
       agentId: 'ag_a',
+      identity: 'container:web',
       containerId: 'c1',
       containerName: 'web',
+      replicas: 1,
+      replaced: [],
       routeKey: 'default',
       hostname: 'app.example.com',
       path: '',
@@ -112,8 +115,11 @@ describe('cloudFingerprint', () => {
       'status' | 'deleteAfter'
     > = {
       id: route.id + 100,
+      identity: 'compose:shop/web',
       containerId: 'c2',
       containerName: 'web-renamed',
+      replicas: 3,
+      replaced: [{ containerId: 'c1', containerName: 'web', replacedAt: LATER }],
       routeKey: 'api',
       statusMessage: 'a message',
       problems: [{ severity: 'warning', message: 'a warning' }],

@@ -1,5 +1,5 @@
 import { stableStringify } from '@tunnelfleet/common';
-import { openConflictKinds } from '../store/conflicts.js';
+import { type ConflictKind, openConflictKinds } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import type { RouteRecord } from '../store/routes.js';
 import { findAgentTunnel } from '../store/tunnels.js';
@@ -41,7 +41,9 @@ export function tunnelLabelProblem(db: SqliteDatabase, agentId: string, tunnelNa
 /**
  * Whether Cloudflare should carry the route now. A stopped container's route still does during
  * its grace period (so a restart needs no Cloudflare call); a route that lost its hostname to an
- * earlier claimant does not; one in conflict with a foreign object does (its sync keeps checking).
+ * earlier claimant does not. One in conflict with a foreign object is still checked by the sync
+ * of that part (its zone for a record, Access for an app), which is how it wins, but is published
+ * nowhere else until then (`foreignConflicts`).
  */
 export function isCloudDesired(db: SqliteDatabase, route: RouteRecord, now: Date): boolean {
   if (route.hostname === null) return false;
@@ -55,6 +57,13 @@ export function isCloudDesired(db: SqliteDatabase, route: RouteRecord, now: Date
   return wanted && !openConflictKinds(db, route.id).includes('hostname_claimed');
 }
 
+/** The foreign objects (a DNS record, an Access app) that keep a route unpublished until it wins. */
+export const FOREIGN_CONFLICT_KINDS: readonly ConflictKind[] = ['foreign_dns_record', 'foreign_access_app'];
+
+export function foreignConflicts(db: SqliteDatabase, routeId: number): ConflictKind[] {
+  return openConflictKinds(db, routeId).filter((kind) => FOREIGN_CONFLICT_KINDS.includes(kind));
+}
+
 /**
  * The columns of a route as `ROUTE_SPEC_REACH` sorts the spec's fields. `status` and `deleteAfter`
  * decide whether Cloudflare carries the route at all (`isCloudDesired`), not how.
@@ -64,8 +73,12 @@ export const ROUTE_COLUMN_REACH = {
   // The owner of its DNS records (their comment names the agent) and, unless the labels name a
   // shared tunnel, the tunnel that serves it.
   agentId: 'cloud',
+  // Who serves the route: a successor serving the same labels changes nothing at Cloudflare.
+  identity: 'local',
   containerId: 'local',
   containerName: 'local',
+  replicas: 'local',
+  replaced: 'local',
   routeKey: 'local',
   hostname: 'cloud',
   path: 'cloud',

@@ -10,7 +10,7 @@ import { type CloudflareLayer, createCloudflareLayer } from '../cloudflare/cloud
 import { insertAgentKey } from '../store/agent-keys.js';
 import { approveAgent, insertAgent } from '../store/agents.js';
 import { listConflicts } from '../store/conflicts.js';
-import { upsertContainer } from '../store/containers.js';
+import { markContainerRemoved, upsertContainer } from '../store/containers.js';
 import { openDatabase, type SqliteDatabase } from '../store/database.js';
 import { listRoutes } from '../store/routes.js';
 import { upsertTunnel } from '../store/tunnels.js';
@@ -224,5 +224,148 @@ describe('routes engine', () => {
     await report(agent, container('wiki-2', webLabels('wiki.example.com')));
     expect(listRetainedRoutes(db)).toEqual([]);
     expect(routesOf(agent)[0]?.status).toBe('active');
+  });
+
+  describe('route identity: a recreated container is the same route', () => {
+    const compose = (project: string, service: string) => ({
+      'com.docker.compose.project': project,
+      'com.docker.compose.service': service,
+    });
+    /** What `docker rm -f` reports: the container is gone. */
+    function remove(agentId: string, removed: Container) {
+      markContainerRemoved(db, agentId, removed.id);
+      return engine.syncAgentRoutes(agentId);
+    }
+
+    it('hands a removed container’s route to a new one of the same name at once, with its new labels', async () => {
+      const agent = addAgent('ag_a');
+      const old = container('web', webLabels('app.example.com'));
+      await report(agent, old);
+      const [before] = routesOf(agent);
+      advance(5);
+      await remove(agent, old);
+      const recreated = container(
+        'web',
+        webLabels('app.example.com', { 'tunnelfleet.service': 'http://web:8080' }),
+      );
+      const targets = await report(agent, recreated);
+
+      expect(routesOf(agent)).toEqual([
+        expect.objectContaining({
+          id: before?.id,
+          containerId: recreated.id,
+          service: 'http://web:8080',
+          status: 'active',
+          deleteAfter: null,
+          claimedAt: before?.claimedAt,
+          replaced: [
+            { containerId: old.id, containerName: 'web', replacedAt: new Date(clock).toISOString() },
+          ],
+        }),
+      ]);
+      expect(listConflicts(db)).toEqual([]);
+      expect(targets).toContain('tunnel:tunnel-ag_a');
+    });
+
+    it('asks for no sync when the successor carries the same labels', async () => {
+      const agent = addAgent('ag_a');
+      const old = container('web', webLabels('app.example.com'));
+      await report(agent, old);
+      expect(await remove(agent, old)).toEqual([]);
+      expect(await report(agent, container('web', webLabels('app.example.com')))).toEqual([]);
+      expect(routesOf(agent)[0]?.status).toBe('active');
+    });
+
+    it('follows a compose service through a recreate, whatever the old container is renamed to', async () => {
+      const agent = addAgent('ag_a');
+      const labels = { ...webLabels('shop.example.com'), ...compose('shop', 'web') };
+      const old = container('shop-web-1', labels);
+      await report(agent, old);
+      // Compose stops and renames the old one, starts the new one, then removes the old one.
+      await report(agent, { ...old, name: `${old.id.slice(0, 12)}_shop-web-1`, state: 'exited' });
+      const recreated = container('shop-web-1', { ...labels, 'tunnelfleet.service': 'http://web:8080' });
+      await report(agent, recreated);
+      await remove(agent, old);
+
+      expect(routesOf(agent)).toEqual([
+        expect.objectContaining({
+          identity: 'compose:shop/web',
+          containerId: recreated.id,
+          service: 'http://web:8080',
+          status: 'active',
+        }),
+      ]);
+      expect(listConflicts(db)).toEqual([]);
+    });
+
+    it('lets one replica of a scaled service serve, without a conflict, and hands over on scale-down', async () => {
+      const agent = addAgent('ag_a');
+      const labels = { ...webLabels('shop.example.com'), ...compose('shop', 'web') };
+      const first = container('shop-web-1', labels);
+      const second = container('shop-web-2', labels);
+      await report(agent, first);
+      await report(agent, second);
+
+      expect(routesOf(agent)).toEqual([
+        expect.objectContaining({ containerName: 'shop-web-1', replicas: 2, status: 'active' }),
+      ]);
+      expect(listConflicts(db)).toEqual([]);
+
+      const targets = await remove(agent, first);
+      expect(routesOf(agent)).toEqual([
+        expect.objectContaining({
+          containerName: 'shop-web-2',
+          replicas: 1,
+          status: 'active',
+          deleteAfter: null,
+        }),
+      ]);
+      expect(targets).toEqual([]);
+    });
+
+    it('ends at once a route the successor’s labels no longer ask for', async () => {
+      const agent = addAgent('ag_a');
+      const old = container(
+        'web',
+        webLabels('app.example.com', {
+          'tunnelfleet.admin.hostname': 'admin.example.com',
+          'tunnelfleet.admin.service': 'http://web:9090',
+        }),
+      );
+      await report(agent, old);
+      await remove(agent, old);
+      const targets = await report(agent, container('web', webLabels('app.example.com')));
+
+      const byHost = new Map(routesOf(agent).map((r) => [r.hostname, r]));
+      expect(byHost.get('app.example.com')?.status).toBe('active');
+      expect(byHost.get('admin.example.com')).toEqual(
+        expect.objectContaining({ status: 'pending_deletion', deleteAfter: new Date(clock).toISOString() }),
+      );
+      expect(targets).toContain('tunnel:tunnel-ag_a');
+    });
+
+    it('keeps the grace period for a container removed with no successor', async () => {
+      const agent = addAgent('ag_a');
+      const old = container('web', webLabels('app.example.com'));
+      await report(agent, old);
+      expect(await remove(agent, old)).toEqual([]);
+      expect(routesOf(agent)[0]).toEqual(
+        expect.objectContaining({
+          status: 'pending_deletion',
+          deleteAfter: new Date(clock + GRACE_SECONDS * 1000).toISOString(),
+        }),
+      );
+    });
+
+    it('treats containers of other names or other services as other claimants', async () => {
+      const agent = addAgent('ag_a');
+      await report(agent, container('web', webLabels('app.example.com')));
+      advance(1);
+      await report(agent, container('copy', webLabels('app.example.com')));
+      expect(routesOf(agent).map((r) => [r.containerName, r.status])).toEqual([
+        ['web', 'active'],
+        ['copy', 'conflict'],
+      ]);
+    });
   });
 });

@@ -23,6 +23,8 @@ import {
 } from '../store/routes.js';
 import { resolveClaims } from './claims.js';
 import { listRetainedRoutes, saveRetainedRoutes } from './retained-routes.js';
+import { routeIdentity } from './route-identity.js';
+import { assignServers } from './route-servers.js';
 import { type RouteSpec, readRouteSpec } from './route-spec.js';
 import {
   cloudFingerprint,
@@ -54,7 +56,8 @@ const SERVING_STATES = new Set(['running', 'restarting']);
 
 type ZoneVerdict = { ok: true; zoneName: string } | { ok: false; outside: boolean; message: string };
 
-const routeId = (containerId: string, key: string) => `${containerId}\u0000${key}`;
+/** How many earlier servers a route remembers. */
+const REPLACED_KEPT = 5;
 
 function errorMessages(problems: readonly LabelProblem[]): string {
   return problems
@@ -94,17 +97,16 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
   }
 
   interface Planned {
-    write: Omit<RouteWrite, 'claimedAt' | 'deleteAfter' | 'status'> & { status: RouteStatus | 'claimant' };
+    write: Omit<RouteWrite, 'claimedAt' | 'deleteAfter' | 'status' | 'replicas' | 'replaced'> & {
+      status: RouteStatus | 'claimant';
+    };
     /** Why the route may not claim its hostname (allowlist or managed zones). */
     outside?: string;
   }
 
   /** What the containers' labels ask for, before claims; zone lookups happen here, outside the transaction. */
-  async function plan(
-    agentId: string,
-    containers: readonly ContainerRecord[],
-  ): Promise<Map<string, Planned>> {
-    const planned = new Map<string, Planned>();
+  async function plan(agentId: string, containers: readonly ContainerRecord[]): Promise<Planned[]> {
+    const planned: Planned[] = [];
     const zones = new Map<string, ZoneVerdict>();
     // The parser judges each service by the key's policy: a refused one is an invalid route,
     // never published. An agent without a key (deleted meanwhile) gets the default policy.
@@ -119,7 +121,12 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
         servicePolicy,
       });
       if (!parsed.enabled) continue;
-      const base = { agentId, containerId: container.containerId, containerName: container.name };
+      const base = {
+        agentId,
+        identity: routeIdentity(container),
+        containerId: container.containerId,
+        containerName: container.name,
+      };
       // Problems of the container as a whole (a misspelt key, an unsupported peer key) name no
       // route: show them on each of its routes so the operator sees them in the API.
       const containerProblems = parsed.problems.filter((p) => p.route === undefined);
@@ -162,10 +169,10 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
           write.status = 'invalid';
           write.statusMessage = outside ?? tunnelProblem ?? null;
         }
-        planned.set(routeId(container.containerId, route.key), { write, ...(outside ? { outside } : {}) });
+        planned.push({ write, ...(outside ? { outside } : {}) });
       }
       for (const route of parsed.invalidRoutes) {
-        planned.set(routeId(container.containerId, route.key), {
+        planned.push({
           write: {
             ...base,
             routeKey: route.key,
@@ -215,7 +222,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
     return [...targets];
   }
 
-  function write(planned: Planned, existing: RouteRecord | undefined, at: Date): void {
+  function write(planned: Planned, existing: RouteRecord | undefined, replicas: number, at: Date): void {
     const iso = at.toISOString();
     const sameHostname =
       existing !== undefined &&
@@ -231,8 +238,18 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
       planned.write.status === 'claimant' && status === existing?.status
         ? existing.statusMessage
         : planned.write.statusMessage;
+    // A successor (recreate, or another replica) takes the row over: remember whom it replaced.
+    const replaced =
+      existing && existing.containerId !== planned.write.containerId
+        ? [
+            { containerId: existing.containerId, containerName: existing.containerName, replacedAt: iso },
+            ...existing.replaced,
+          ].slice(0, REPLACED_KEPT)
+        : (existing?.replaced ?? []);
     const route: RouteWrite = {
       ...planned.write,
+      replicas,
+      replaced,
       status,
       statusMessage,
       deleteAfter: null,
@@ -262,27 +279,66 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
     if (!sameHostname && existing) resolveConflicts(db, id, iso);
   }
 
-  /** The route stays published for the grace period; a restart inside it changes nothing at Cloudflare. */
-  function startGrace(route: RouteRecord, at: Date): void {
+  /**
+   * A route no running container serves. With no successor it stays published for the grace
+   * period (a restart inside it changes nothing at Cloudflare); when its identity still runs, the
+   * successor's labels no longer ask for it, so it ends now. Returns the route if it ended now.
+   */
+  function endServing(route: RouteRecord, succeeded: boolean, at: Date): RouteRecord | undefined {
     if (route.status === 'invalid') {
       deleteRoute(db, route.id); // nothing of it was ever published
-      return;
+      return undefined;
     }
-    if (route.status === 'pending_deletion' || route.status === 'revoked') return;
-    const deleteAfter = new Date(at.getTime() + deps.graceSeconds * 1000).toISOString();
+    if (route.status === 'revoked') return undefined;
+    if (route.status === 'pending_deletion' && !succeeded) return undefined;
+    const deleteAfter = succeeded
+      ? at.toISOString()
+      : new Date(at.getTime() + deps.graceSeconds * 1000).toISOString();
+    const ended: RouteRecord = {
+      ...route,
+      status: 'pending_deletion',
+      statusMessage: succeeded
+        ? `container ${route.containerName} was replaced by one whose labels no longer ask for this route`
+        : `container stopped; removed after ${deleteAfter} unless it starts again`,
+      deleteAfter,
+    };
     updateRoute(
       db,
       route.id,
-      {
-        ...route,
-        spec: readRouteSpec(route.spec),
-        problems: route.problems as LabelProblem[],
-        status: 'pending_deletion',
-        statusMessage: `container stopped; removed after ${deleteAfter} unless it starts again`,
-        deleteAfter,
-      },
+      { ...ended, spec: readRouteSpec(route.spec), problems: route.problems as LabelProblem[] },
       at.toISOString(),
     );
+    return succeeded ? ended : undefined;
+  }
+
+  /**
+   * Routes whose time ran out: a `cleanup=false` route leaves its row and becomes a retained route
+   * (its objects stay, still owned and maintained); a `cleanup=true` one stays as an expired row,
+   * carried by nothing, until `forgetExpiredRoutes` drops it once Cloudflare caught up.
+   */
+  function retire(expired: readonly RouteRecord[], iso: string): void {
+    const retained = listRetainedRoutes(db);
+    for (const route of expired) {
+      const spec = readRouteSpec(route.spec);
+      if (spec.cleanup) continue;
+      const tunnelId = routeTunnelId(db, route);
+      const holder = !openConflictKinds(db, route.id).includes('hostname_claimed');
+      if (holder && route.hostname && route.service && tunnelId) {
+        retained.push({
+          agentId: route.agentId,
+          containerName: route.containerName,
+          hostname: route.hostname,
+          path: route.path,
+          service: route.service,
+          zone: route.zone,
+          tunnelId,
+          spec,
+          retainedAt: iso,
+        });
+      }
+      deleteRoute(db, route.id);
+    }
+    saveRetainedRoutes(db, retained);
   }
 
   /**
@@ -293,17 +349,28 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
     const agent = findAgent(db, agentId);
     // A revoked agent's routes were marked by the revocation and stay as they are.
     if (!agent || agent.status === 'revoked') return [];
-    const planned = await plan(agentId, listContainers(db, agentId));
+    const containers = listContainers(db, agentId);
+    const planned = await plan(agentId, containers);
+    const runningIdentities = new Set(
+      containers.filter((c) => SERVING_STATES.has(c.state)).map((c) => routeIdentity(c)),
+    );
     const at = now();
     const targets = db.transaction(() => {
       const existing = listRoutes(db, { agentId });
       const hostnames = new Set<string>();
       for (const route of existing) if (route.hostname) hostnames.add(route.hostname);
-      for (const p of planned.values()) if (p.write.hostname) hostnames.add(p.write.hostname);
+      for (const p of planned) if (p.write.hostname) hostnames.add(p.write.hostname);
       const before = fingerprints(hostnames, at);
-      const byId = new Map(existing.map((r) => [routeId(r.containerId, r.routeKey), r]));
-      for (const [id, p] of planned) write(p, byId.get(id), at);
-      for (const [id, route] of byId) if (!planned.has(id)) startGrace(route, at);
+      const servers = assignServers(
+        planned.map((p) => ({ ...p.write, planned: p })),
+        existing,
+        runningIdentities,
+      );
+      for (const { server, existing: row, replicas } of servers.assignments) {
+        write(server.planned, row, replicas, at);
+      }
+      const ended = servers.orphans.flatMap(({ route, succeeded }) => endServing(route, succeeded, at) ?? []);
+      retire(ended, at.toISOString());
       resolveClaims(db, hostnames, at);
       return changedTargets(before, fingerprints(hostnames, at));
     })();
@@ -332,12 +399,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
     return targets;
   }
 
-  /**
-   * Ends grace periods that ran out. A `cleanup=false` route leaves its row and becomes a retained
-   * route (its objects stay, still owned and maintained); a `cleanup=true` one stays as an expired
-   * row, carried by nothing, until `forgetExpiredRoutes` drops it once Cloudflare caught up.
-   * Returns the targets to sync.
-   */
+  /** Ends grace periods that ran out (see `retire`). Returns the targets to sync. */
   function expireGracePeriods(): SyncTarget[] {
     const at = now();
     const iso = at.toISOString();
@@ -350,28 +412,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
       // "Before" is judged just before the deadline: these routes were carried until now.
       const earliest = Math.min(...expired.map((r) => Date.parse(r.deleteAfter ?? iso)));
       const before = fingerprints(hostnames, new Date(earliest - 1));
-      const retained = listRetainedRoutes(db);
-      for (const route of expired) {
-        const spec = readRouteSpec(route.spec);
-        const tunnelId = routeTunnelId(db, route);
-        const holder = !openConflictKinds(db, route.id).includes('hostname_claimed');
-        if (spec.cleanup) continue;
-        if (holder && route.hostname && route.service && tunnelId) {
-          retained.push({
-            agentId: route.agentId,
-            containerName: route.containerName,
-            hostname: route.hostname,
-            path: route.path,
-            service: route.service,
-            zone: route.zone,
-            tunnelId,
-            spec,
-            retainedAt: iso,
-          });
-        }
-        deleteRoute(db, route.id);
-      }
-      saveRetainedRoutes(db, retained);
+      retire(expired, iso);
       resolveClaims(db, hostnames, at);
       return changedTargets(before, fingerprints(hostnames, at));
     })();

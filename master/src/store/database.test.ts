@@ -80,4 +80,42 @@ describe('openDatabase', () => {
     });
     after.close();
   });
+
+  it('gives routes of a version 1 file their identity: the compose service, else the container name', () => {
+    const db = openDatabase(tempDir(), { migrations: migrations.filter((m) => m.version <= 2) });
+    const at = '2026-12-04T12:00:00.000Z';
+    db.prepare("INSERT INTO agent_keys (id, name, secret_hash, created_at) VALUES ('k', 'k', 'x', ?)").run(
+      at,
+    );
+    db.prepare(
+      "INSERT INTO agents (id, key_id, name, status, created_at) VALUES ('ag', 'k', 'ag', 'approved', ?)",
+    ).run(at);
+    const addContainer = db.prepare(
+      "INSERT INTO containers (agent_id, container_id, name, state, labels, updated_at) VALUES ('ag', ?, ?, 'running', ?, ?)",
+    );
+    addContainer.run(
+      'c1',
+      'shop-web-1',
+      JSON.stringify({ 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'web' }),
+      at,
+    );
+    addContainer.run('c2', 'wiki', JSON.stringify({ 'tunnelfleet.enable': 'true' }), at);
+    const addRoute = db.prepare(
+      `INSERT INTO routes (agent_id, container_id, container_name, route_key, status, claimed_at, created_at, updated_at)
+       VALUES ('ag', ?, ?, 'default', 'active', ?, ?, ?)`,
+    );
+    addRoute.run('c1', 'shop-web-1', at, at, at);
+    addRoute.run('c2', 'wiki', at, at, at);
+    addRoute.run('gone', 'old', at, at, at);
+
+    applyMigrations(db, migrations);
+    expect(
+      db.prepare('SELECT container_id, identity, replicas, replaced FROM routes ORDER BY id').all(),
+    ).toEqual([
+      { container_id: 'c1', identity: 'compose:shop/web', replicas: 1, replaced: '[]' },
+      { container_id: 'c2', identity: 'container:wiki', replicas: 1, replaced: '[]' },
+      { container_id: 'gone', identity: 'container:old', replicas: 1, replaced: '[]' },
+    ]);
+    db.close();
+  });
 });

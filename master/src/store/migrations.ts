@@ -155,4 +155,26 @@ export const migrations: readonly Migration[] = [
         DEFAULT '{"allow":[],"containerOnly":false}';  -- JSON, see servicePolicySchema
     `,
   },
+  {
+    version: 3,
+    description: 'routes belong to a compose service or a container name, and keep who served them',
+    sql: `
+      -- Who a route belongs to on its agent (see routes/route-identity.ts): a successor with the
+      -- same identity takes the row over instead of claiming the hostname again.
+      ALTER TABLE routes ADD COLUMN identity TEXT NOT NULL DEFAULT '';
+      -- How many running containers of that identity carry the route (compose --scale); one serves.
+      ALTER TABLE routes ADD COLUMN replicas INTEGER NOT NULL DEFAULT 1;
+      -- JSON array of the containers that served the route before, newest first.
+      ALTER TABLE routes ADD COLUMN replaced TEXT NOT NULL DEFAULT '[]';
+      UPDATE routes SET identity = coalesce(
+        (SELECT 'compose:' || json_extract(c.labels, '$."com.docker.compose.project"') || '/' ||
+                json_extract(c.labels, '$."com.docker.compose.service"')
+         FROM containers c
+         WHERE c.agent_id = routes.agent_id AND c.container_id = routes.container_id
+           AND json_extract(c.labels, '$."com.docker.compose.project"') IS NOT NULL
+           AND json_extract(c.labels, '$."com.docker.compose.service"') IS NOT NULL),
+        'container:' || container_name);
+      CREATE INDEX routes_by_identity ON routes(agent_id, identity, route_key);
+    `,
+  },
 ];

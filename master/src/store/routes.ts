@@ -2,12 +2,26 @@ import { ROUTE_STATUSES, type RouteStatus } from '@tunnelfleet/common';
 import type { SqliteDatabase } from './database.js';
 import { isoNow, parseJsonColumn, statement } from './statements.js';
 
+/** A container that served a route before the one serving it now (a recreate or a scale-down). */
+export interface ReplacedContainer {
+  containerId: string;
+  containerName: string;
+  replacedAt: string;
+}
+
 /** One row of `routes`; the routes engine (master/src/routes) decides what to write. */
 export interface RouteRecord {
   id: number;
   agentId: string;
+  /** Who the route belongs to on its agent: a compose service or a container name (route-identity.ts). */
+  identity: string;
+  /** The container that serves the route now. */
   containerId: string;
   containerName: string;
+  /** Running containers of the identity that carry the route (scaled replicas); one of them serves. */
+  replicas: number;
+  /** Earlier servers, newest first. */
+  replaced: ReplacedContainer[];
   routeKey: string;
   hostname: string | null;
   path: string;
@@ -27,8 +41,11 @@ export interface RouteRecord {
 interface RouteRow {
   id: number;
   agent_id: string;
+  identity: string;
   container_id: string;
   container_name: string;
+  replicas: number;
+  replaced: string;
   route_key: string;
   hostname: string | null;
   path: string;
@@ -49,8 +66,11 @@ function toRecord(row: RouteRow): RouteRecord {
   return {
     id: row.id,
     agentId: row.agent_id,
+    identity: row.identity,
     containerId: row.container_id,
     containerName: row.container_name,
+    replicas: row.replicas,
+    replaced: parseJsonColumn(row.replaced, []),
     routeKey: row.route_key,
     hostname: row.hostname,
     path: row.path,
@@ -69,13 +89,18 @@ function toRecord(row: RouteRow): RouteRecord {
 }
 
 /** A route as the routes engine writes it: the id and timestamps are the store's. */
-export type RouteWrite = Omit<RouteRecord, 'id' | 'createdAt' | 'updatedAt' | 'problems'> & {
+export type RouteWrite = Omit<RouteRecord, 'id' | 'createdAt' | 'updatedAt' | 'problems' | 'replaced'> & {
   problems: readonly unknown[];
+  replaced: readonly ReplacedContainer[];
 };
 
 /** What a write sets on a new row and an existing one alike: each column with its value. */
 const WRITTEN: readonly (readonly [column: string, value: (route: RouteWrite) => unknown])[] = [
+  ['identity', (route) => route.identity],
+  ['container_id', (route) => route.containerId],
   ['container_name', (route) => route.containerName],
+  ['replicas', (route) => route.replicas],
+  ['replaced', (route) => JSON.stringify(route.replaced)],
   ['hostname', (route) => route.hostname],
   ['path', (route) => route.path],
   ['service', (route) => route.service],
@@ -91,15 +116,14 @@ const WRITTEN: readonly (readonly [column: string, value: (route: RouteWrite) =>
 const WRITTEN_COLUMNS = WRITTEN.map(([column]) => column);
 const writtenValues = (route: RouteWrite) => WRITTEN.map(([, value]) => value(route));
 
-const INSERT_ROUTE = `INSERT INTO routes (agent_id, container_id, route_key, ${WRITTEN_COLUMNS.join(', ')},
-   created_at, updated_at) VALUES (?, ?, ?, ${WRITTEN_COLUMNS.map(() => '?').join(', ')}, ?, ?)`;
+const INSERT_ROUTE = `INSERT INTO routes (agent_id, route_key, ${WRITTEN_COLUMNS.join(', ')},
+   created_at, updated_at) VALUES (?, ?, ${WRITTEN_COLUMNS.map(() => '?').join(', ')}, ?, ?)`;
 const UPDATE_ROUTE = `UPDATE routes SET ${WRITTEN_COLUMNS.map((column) => `${column} = ?`).join(', ')},
    updated_at = ? WHERE id = ?`;
 
 export function insertRoute(db: SqliteDatabase, route: RouteWrite, at: string): number {
   const result = statement(db, INSERT_ROUTE).run(
     route.agentId,
-    route.containerId,
     route.routeKey,
     ...writtenValues(route),
     at,

@@ -19,7 +19,7 @@ function routeRows(routes: RouteView[], agentNames: Map<string, string>): string
       route.service ?? '-',
       route.status,
       agentNames.get(route.agentId) ?? route.agentId,
-      route.containerName,
+      route.replicas > 1 ? `${route.containerName} (1 of ${route.replicas} replicas)` : route.containerName,
       route.tunnelName ?? '(agent)',
     ]),
   );
@@ -32,6 +32,17 @@ function routeRows(routes: RouteView[], agentNames: Map<string, string>): string
     return lines;
   });
   if (problems.length > 0) text += `\nProblems:\n${problems.map((line) => `  ${line}`).join('\n')}\n`;
+  // Who served a route before: a recreate (`docker compose up -d`) or a scale-down hands it over.
+  const history = routes.flatMap((route) => {
+    const last = route.replaced[0];
+    if (!last) return [];
+    const where = route.hostname ?? `${route.containerName}/${route.routeKey}`;
+    return [
+      `${where}: served by ${route.containerName} (${route.containerId.slice(0, 12)}), which replaced ` +
+        `${last.containerName} (${last.containerId.slice(0, 12)}) at ${last.replacedAt}`,
+    ];
+  });
+  if (history.length > 0) text += `\nReplaced:\n${history.map((line) => `  ${line}`).join('\n')}\n`;
   return text;
 }
 
