@@ -72,7 +72,7 @@ export function createAgentService(deps: AgentServiceDeps) {
   const revokedMeanwhile = () => new AuthenticationError('missing, invalid or revoked credentials');
 
   function allowedHostnames(key: AgentKeyRecord): string[] | null {
-    return key.hostnameAllowlist.length > 0 ? key.hostnameAllowlist : null;
+    return key.allowAnyHostname ? null : key.hostnameAllowlist;
   }
 
   /** Binds the key to an agent: the one already bound, else the cached id if free, else a new one. */
@@ -234,7 +234,7 @@ export function createAgentService(deps: AgentServiceDeps) {
 
   /** A new agent key; the secret is in the answer only, the store keeps its hash. */
   function createKey(
-    options: { name: string; hostnameAllowlist: string[]; autoApprove: boolean },
+    options: Pick<AgentKeyRecord, 'name' | 'hostnameAllowlist' | 'allowAnyHostname' | 'autoApprove'>,
     actor: AuditActor,
   ): NewAgentKey {
     return db.transaction(() => {
@@ -246,6 +246,7 @@ export function createAgentService(deps: AgentServiceDeps) {
         details: {
           name: issued.record.name,
           hostnameAllowlist: issued.record.hostnameAllowlist,
+          allowAnyHostname: issued.record.allowAnyHostname,
           autoApprove: issued.record.autoApprove,
         },
       });

@@ -110,12 +110,18 @@ describe('tunnelfleet CLI', () => {
     expect(body.record).toMatchObject({
       name: 'cli-host',
       hostnameAllowlist: ['*.example.com'],
+      allowAnyHostname: false,
       autoApprove: true,
     });
 
-    const readable = await run(['keys', 'create', 'cli-host-2', '--manual-approval'], env);
+    const unscoped = await run(['keys', 'create', 'cli-unscoped'], env);
+    expect(unscoped.code).toBe(1);
+    expect(unscoped.stderr).toContain('--allow-any');
+
+    const readable = await run(['keys', 'create', 'cli-host-2', '--allow-any', '--manual-approval'], env);
     expect(readable.code).toBe(0);
     expect(readable.stdout).toMatch(/^Created key [0-9a-f]{16} \(cli-host-2\)/);
+    expect(readable.stdout).toContain('any hostname of a managed zone, but no wildcard hostname');
     expect(readable.stdout).toMatch(/^TUNNELFLEET_API_KEY=tfk_[0-9a-f]{16}_\S+$/m);
 
     const list = await run(['keys', 'list'], env);
@@ -124,7 +130,7 @@ describe('tunnelfleet CLI', () => {
     expect(list.stdout).toMatch(
       new RegExp(`^${body.record.id}\\s+cli-host\\s+active\\s+-\\s+auto\\s+\\*\\.example\\.com`, 'm'),
     );
-    expect(list.stdout).toMatch(/cli-host-2\s+active\s+-\s+manual\s+any/);
+    expect(list.stdout).toMatch(/cli-host-2\s+active\s+-\s+manual\s+any \(no wildcards\)/);
     expect(list.stdout).not.toContain('tfk_');
 
     const revoked = await run(['keys', 'revoke', body.record.id], env);

@@ -11,7 +11,7 @@ export interface NewAgentKey {
 
 export function issueAgentKey(
   db: SqliteDatabase,
-  options: { name: string; hostnameAllowlist: string[]; autoApprove: boolean },
+  options: Pick<AgentKeyRecord, 'name' | 'hostnameAllowlist' | 'allowAnyHostname' | 'autoApprove'>,
 ): NewAgentKey {
   const { key, keyId, secret } = generateApiKey();
   const record = insertAgentKey(db, {
@@ -19,6 +19,7 @@ export function issueAgentKey(
     name: options.name,
     secretHash: hashSecret(secret),
     hostnameAllowlist: options.hostnameAllowlist,
+    allowAnyHostname: options.allowAnyHostname,
     autoApprove: options.autoApprove,
   });
   return { key, record };

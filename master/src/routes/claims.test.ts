@@ -26,6 +26,7 @@ beforeEach(() => {
       name: agent,
       secretHash: 'x',
       hostnameAllowlist: [],
+      allowAnyHostname: true,
       autoApprove: true,
     });
     insertAgent(db, { id: agent, keyId: `k_${agent}`, name: agent, hostname: null, agentVersion: null });

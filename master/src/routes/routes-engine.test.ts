@@ -74,6 +74,7 @@ function addAgent(id: string, allowlist: string[] = []) {
     name: id,
     secretHash: 'x',
     hostnameAllowlist: allowlist,
+    allowAnyHostname: allowlist.length === 0,
     autoApprove: true,
   });
   insertAgent(db, { id, keyId: `key_${id}`, name: id, hostname: null, agentVersion: null });

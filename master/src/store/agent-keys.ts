@@ -6,8 +6,10 @@ export interface AgentKeyRecord {
   name: string;
   /** SHA-256 (hex) of the secret part of the key. */
   secretHash: string;
-  /** Hostname patterns the key's agent may claim; empty = any hostname of a managed zone. */
+  /** Hostname patterns the key's agent may claim (empty when `allowAnyHostname`). */
   hostnameAllowlist: string[];
+  /** Any hostname of a managed zone except wildcards: the operator chose it at creation. */
+  allowAnyHostname: boolean;
   autoApprove: boolean;
   createdAt: string;
   revokedAt: string | null;
@@ -19,6 +21,7 @@ interface AgentKeyRow {
   name: string;
   secret_hash: string;
   hostname_allowlist: string;
+  allow_any_hostname: number;
   auto_approve: number;
   created_at: string;
   revoked_at: string | null;
@@ -31,6 +34,7 @@ function toRecord(row: AgentKeyRow): AgentKeyRecord {
     name: row.name,
     secretHash: row.secret_hash,
     hostnameAllowlist: parseJsonColumn<string[]>(row.hostname_allowlist, []),
+    allowAnyHostname: row.allow_any_hostname === 1,
     autoApprove: row.auto_approve === 1,
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
@@ -40,18 +44,23 @@ function toRecord(row: AgentKeyRow): AgentKeyRecord {
 
 export function insertAgentKey(
   db: SqliteDatabase,
-  key: Pick<AgentKeyRecord, 'id' | 'name' | 'secretHash' | 'hostnameAllowlist' | 'autoApprove'>,
+  key: Pick<
+    AgentKeyRecord,
+    'id' | 'name' | 'secretHash' | 'hostnameAllowlist' | 'allowAnyHostname' | 'autoApprove'
+  >,
 ): AgentKeyRecord {
   const createdAt = isoNow();
   statement(
     db,
-    `INSERT INTO agent_keys (id, name, secret_hash, hostname_allowlist, auto_approve, created_at)
-     VALUES (?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO agent_keys
+       (id, name, secret_hash, hostname_allowlist, allow_any_hostname, auto_approve, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     key.id,
     key.name,
     key.secretHash,
     JSON.stringify(key.hostnameAllowlist),
+    key.allowAnyHostname ? 1 : 0,
     key.autoApprove ? 1 : 0,
     createdAt,
   );

@@ -34,7 +34,10 @@ export interface AdminClient {
   readonly baseUrl: string;
   /** A raw request, for tests of refusals; the typed methods below are for everything else. */
   request(method: string, path: string, body?: unknown): Promise<HttpAnswer>;
-  /** A new agent key; `key` is the secret shown once. */
+  /**
+   * A new agent key; `key` is the secret shown once. Without an allowlist the key is created with
+   * `allowAnyHostname: true` (the tests' usual agent), so a test asks for the scope it is about.
+   */
   createKey(options: { name: string; autoApprove?: boolean; hostnameAllowlist?: string[] }): Promise<{
     key: string;
     keyId: string;
@@ -109,6 +112,7 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
         name,
         autoApprove,
         hostnameAllowlist,
+        allowAnyHostname: hostnameAllowlist.length === 0,
       });
       return { key: created.key, keyId: created.record.id };
     },

@@ -7,6 +7,11 @@ import {
 import { type CliCommand, output } from '../cli-context.js';
 import { formatTable, shortTime } from '../table.js';
 
+/** Which hostnames the key's agent may claim, as the CLI shows it. */
+function scopeText(key: KeyView): string {
+  return key.allowAnyHostname ? 'any (no wildcards)' : key.hostnameAllowlist.join(',');
+}
+
 function keyRows(keys: KeyView[]): string {
   if (keys.length === 0) return 'No agent keys. Create one: tunnelfleet keys create <name>\n';
   return formatTable(
@@ -17,7 +22,7 @@ function keyRows(keys: KeyView[]): string {
       key.revokedAt ? 'revoked' : 'active',
       key.agentId ?? '-',
       key.autoApprove ? 'auto' : 'manual',
-      key.hostnameAllowlist.length > 0 ? key.hostnameAllowlist.join(',') : 'any',
+      scopeText(key),
       shortTime(key.createdAt),
       shortTime(key.lastUsedAt),
     ]),
@@ -27,14 +32,19 @@ function keyRows(keys: KeyView[]): string {
 export const keyCommands: CliCommand[] = [
   {
     words: ['keys', 'create'],
-    args: '<name> [--allow PATTERN]... [--manual-approval]',
-    summary: 'create an agent API key (shown once)',
-    options: { allow: { type: 'string', multiple: true }, 'manual-approval': { type: 'boolean' } },
+    args: '<name> (--allow PATTERN... | --allow-any) [--manual-approval]',
+    summary: 'create an agent API key (shown once) for the listed hostnames, or any but wildcards',
+    options: {
+      allow: { type: 'string', multiple: true },
+      'allow-any': { type: 'boolean' },
+      'manual-approval': { type: 'boolean' },
+    },
     arity: 1,
     async run(context) {
       const body = {
         name: context.positionals[0],
         hostnameAllowlist: (context.options.allow as string[] | undefined) ?? [],
+        allowAnyHostname: context.options['allow-any'] === true,
         autoApprove: context.options['manual-approval'] !== true,
       };
       const created = await context.client().request('POST', '/keys', createKeyResponseSchema, body);
@@ -42,7 +52,11 @@ export const keyCommands: CliCommand[] = [
         context,
         created,
         () =>
-          `Created key ${created.record.id} (${created.record.name}). It is shown only this once;\n` +
+          `Created key ${created.record.id} (${created.record.name}).\n` +
+          (created.record.allowAnyHostname
+            ? 'Its agent may claim any hostname of a managed zone, but no wildcard hostname.\n'
+            : `Its agent may claim only: ${created.record.hostnameAllowlist.join(', ')}\n`) +
+          'The key is shown only this once;\n' +
           `put this line in the agent's .env:\n\nTUNNELFLEET_API_KEY=${created.key}\n`,
       );
     },
