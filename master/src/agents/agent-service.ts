@@ -9,6 +9,7 @@ import {
 } from '@tunnelfleet/common';
 import type { Logger } from 'pino';
 import { issueAgentKey, type NewAgentKey } from '../keys/agent-key-issuer.js';
+import type { RetainedRouteService } from '../routes/retained-route-service.js';
 import { type AgentKeyRecord, findAgentKey, revokeAgentKey } from '../store/agent-keys.js';
 import {
   type AgentRecord,
@@ -42,6 +43,8 @@ export interface AgentServiceDeps {
   commands: AgentCommandSender;
   heartbeats: HeartbeatStore;
   hooks: MasterHooks;
+  /** Retained routes end with their agent. */
+  retainedRoutes: Pick<RetainedRouteService, 'releaseAgent'>;
   logger: Logger;
   cloudflaredImage: string;
   reportIntervalSeconds: number;
@@ -292,6 +295,7 @@ export function createAgentService(deps: AgentServiceDeps) {
     await deps.heartbeats.forget(agentId);
     const hostnames = markAgentRoutesRevoked(db, agentId, reason);
     recordAudit(db, { actor: 'system', action: 'routes.revoke', target: agentId, details: { hostnames } });
+    await deps.retainedRoutes.releaseAgent(agentId);
     await deleteAgentTunnel(agentId);
     try {
       await deps.hooks.onAgentRevoked(agentId);
@@ -328,6 +332,8 @@ export function createAgentService(deps: AgentServiceDeps) {
 
   async function remove(agentId: string, actor: AuditActor): Promise<void> {
     await revoke(agentId, actor, 'deleted by operator');
+    // An agent revoked before revocations released retained routes may still hold some.
+    await deps.retainedRoutes.releaseAgent(agentId);
     db.transaction(() => {
       detachAgentTunnels(db, agentId);
       deleteAgentRow(db, agentId);

@@ -4,7 +4,13 @@ import { type ScheduledTask, schedule } from 'node-cron';
 import type { MasterHooks } from '../agents/ports.js';
 import type { CloudflareLayer } from '../cloudflare/cloudflare-layer.js';
 import type { RedisConnectionOptions } from '../redis/index.js';
-import { ACCESS_TARGET, type SyncTarget, tunnelTarget, zoneTarget } from '../routes/route-targets.js';
+import {
+  ACCESS_TARGET,
+  carriedRouteTargets,
+  type SyncTarget,
+  tunnelTarget,
+  zoneTarget,
+} from '../routes/route-targets.js';
 import { createRoutesEngine, type RoutesEngine } from '../routes/routes-engine.js';
 import { listAccessPolicies } from '../store/access-policies.js';
 import { listAgents } from '../store/agents.js';
@@ -116,11 +122,7 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   async function allTargets(): Promise<SyncTarget[]> {
     const targets = new Set<SyncTarget>();
     const desired = readDesiredState(db, now());
-    for (const route of desired.carried) {
-      targets.add(tunnelTarget(route.tunnelId));
-      if (route.spec.dns && route.zone) targets.add(zoneTarget(route.zone));
-      if (route.spec.access) targets.add(ACCESS_TARGET);
-    }
+    for (const route of desired.carried) for (const target of carriedRouteTargets(route)) targets.add(target);
     for (const tunnel of listTunnels(db)) if (tunnel.deletedAt === null) targets.add(tunnelTarget(tunnel.id));
     for (const rule of listOwnedIngressRules(db)) targets.add(tunnelTarget(rule.tunnelId));
     for (const record of listOwnedRecords(db)) {

@@ -9,7 +9,12 @@ import { listConflicts } from '../store/conflicts.js';
 import { openDatabase, type SqliteDatabase } from '../store/database.js';
 import { insertRoute, listRoutes, type RouteRecord, updateRoute } from '../store/routes.js';
 import { resolveClaims } from './claims.js';
-import { listRetainedRoutes, type RetainedRoute, saveRetainedRoutes } from './retained-routes.js';
+import {
+  listRetainedRoutes,
+  newRetainedRouteId,
+  type RetainedRoute,
+  saveRetainedRoutes,
+} from './retained-routes.js';
 
 const NOW = new Date('2026-12-04T12:00:00.000Z');
 const minutesAgo = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000).toISOString();
@@ -161,6 +166,7 @@ describe('resolveClaims', () => {
 
   it('gives a hostname kept for a cleanup=false route that is gone to the route that claims it now', () => {
     const retained = (hostname: string): RetainedRoute => ({
+      id: newRetainedRouteId(),
       agentId: 'ag_c',
       containerName: 'old',
       hostname,

@@ -218,7 +218,12 @@ describe('routes engine', () => {
 
     expect(routesOf(agent)).toEqual([]);
     expect(listRetainedRoutes(db)).toEqual([
-      expect.objectContaining({ hostname: 'wiki.example.com', tunnelId: 'tunnel-ag_a', agentId: agent }),
+      expect.objectContaining({
+        id: expect.stringMatching(/^rr_[0-9a-f]{16}$/),
+        hostname: 'wiki.example.com',
+        tunnelId: 'tunnel-ag_a',
+        agentId: agent,
+      }),
     ]);
 
     // A new container that claims the hostname takes it over.

@@ -20,7 +20,7 @@ import {
   updateRoute,
 } from '../store/routes.js';
 import { resolveClaims } from './claims.js';
-import { listRetainedRoutes, saveRetainedRoutes } from './retained-routes.js';
+import { listRetainedRoutes, newRetainedRouteId, saveRetainedRoutes } from './retained-routes.js';
 import { type RouteSpec, readRouteSpec } from './route-spec.js';
 import {
   cloudFingerprint,
@@ -350,6 +350,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
         if (spec.cleanup) continue;
         if (holder && route.hostname && route.service && tunnelId) {
           retained.push({
+            id: newRetainedRouteId(),
             agentId: route.agentId,
             containerName: route.containerName,
             hostname: route.hostname,
