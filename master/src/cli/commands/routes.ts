@@ -3,7 +3,6 @@ import {
   listAgentsResponseSchema,
   listRoutesResponseSchema,
   type RetainedRouteView,
-  type RouteView,
 } from '@tunnelfleet/common';
 import { z } from 'zod';
 import { type CliCommand, output } from '../cli-context.js';
