@@ -70,12 +70,12 @@ describe('key scopes and retained routes against another agent', { timeout: 180_
     const answer = await agent.report([
       // Served for every name of the zone nobody else claims, B's future ones included.
       reportedContainer(
-        'w1',
+        'f1',
         'catch-all',
         publishLabels(wildcard, { 'tunnelfleet.service': 'http://10.0.0.5:80' }),
       ),
       reportedContainer(
-        'w2',
+        'f2',
         'honest',
         publishLabels(barrier, { 'tunnelfleet.service': 'http://10.0.0.6:80' }),
       ),
@@ -112,7 +112,7 @@ describe('key scopes and retained routes against another agent', { timeout: 180_
       'tunnelfleet.cleanup': 'false',
       'tunnelfleet.access.emails': 'mallory@example.com',
     });
-    expect((await agent.report([reportedContainer('r1', 'lingering', labels)])).status).toBe(200);
+    expect((await agent.report([reportedContainer('d1', 'lingering', labels)])).status).toBe(200);
     await waitFor(
       () => {
         const view = cloudView(f);
