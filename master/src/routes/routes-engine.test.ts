@@ -16,6 +16,7 @@ import { listRoutes } from '../store/routes.js';
 import { upsertTunnel } from '../store/tunnels.js';
 import { listRetainedRoutes } from './retained-routes.js';
 import type { SyncTarget } from './route-targets.js';
+import { routeTargets } from './route-targets.js';
 import { createRoutesEngine, type RoutesEngine } from './routes-engine.js';
 
 const GRACE_SECONDS = 600;
@@ -230,5 +231,20 @@ describe('routes engine', () => {
     await report(agent, container('wiki-2', webLabels('wiki.example.com')));
     expect(listRetainedRoutes(db)).toEqual([]);
     expect(routesOf(agent)[0]?.status).toBe('active');
+  });
+
+  it('keeps a cleanup=false route whose deadline passed after the grace expiry, for the next one to retain', async () => {
+    const agent = addAgent('ag_a');
+    const wiki = container('wiki', webLabels('wiki.example.com', { 'tunnelfleet.cleanup': 'false' }));
+    await report(agent, wiki);
+    await report(agent, { ...wiki, state: 'exited' });
+    // A full reconcile expired grace periods a moment before this deadline, synced, then forgets.
+    advance(GRACE_SECONDS + 1);
+    const everyTarget = new Set(routesOf(agent).flatMap((route) => routeTargets(db, route)));
+    expect(engine.forgetExpiredRoutes(everyTarget)).toBe(0);
+    expect(routesOf(agent)).toEqual([expect.objectContaining({ status: 'pending_deletion' })]);
+
+    engine.expireGracePeriods();
+    expect(listRetainedRoutes(db)).toEqual([expect.objectContaining({ hostname: 'wiki.example.com' })]);
   });
 });

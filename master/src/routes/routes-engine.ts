@@ -371,8 +371,8 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
   }
 
   /**
-   * Drops expired routes whose targets all synced, and the `removed` containers left without
-   * routes. Called by the reconciler after a full sync.
+   * Drops expired `cleanup=true` routes whose targets all synced, and the `removed` containers left
+   * without routes. Called by the reconciler after a full sync.
    */
   function forgetExpiredRoutes(syncedTargets: ReadonlySet<SyncTarget>): number {
     const iso = now().toISOString();
@@ -381,7 +381,10 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
       for (const route of listRoutes(db)) {
         const expired =
           route.status === 'pending_deletion' && route.deleteAfter !== null && route.deleteAfter <= iso;
-        if (!expired || !routeTargets(db, route).every((t) => syncedTargets.has(t))) continue;
+        // A cleanup=false route whose deadline passed after this reconcile's expireGracePeriods
+        // becomes a retained route at the next one: dropping its row here would lose it.
+        if (!expired || !readRouteSpec(route.spec).cleanup) continue;
+        if (!routeTargets(db, route).every((t) => syncedTargets.has(t))) continue;
         deleteRoute(db, route.id);
         dropped++;
       }
