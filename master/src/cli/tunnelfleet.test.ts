@@ -239,4 +239,66 @@ describe('tunnelfleet CLI', () => {
     expect(checked.stdout).toMatch(/\d+ containers?, \d+ routes?/);
     expect((await run(['labels', 'check', '/nonexistent/file'])).code).toBe(2);
   });
+
+  it('routes list shows retained routes in their own section; routes delete-retained ends one', async () => {
+    const agent = await fx.enrollAgent({ name: 'cli-keeper' });
+    const kept = {
+      ...container('wiki', {
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': 'kept.example.com',
+        'tunnelfleet.service': 'http://wiki:80',
+        'tunnelfleet.cleanup': 'false',
+      }),
+    };
+    for (const [sequence, containers] of [
+      [1, [kept]],
+      [2, [{ ...kept, state: 'exited' as const }]],
+    ] as const) {
+      const report = await fx.request('POST', AGENT_ROUTES.reports, {
+        token: agent.key,
+        body: {
+          agentId: agent.agentId,
+          sequence,
+          observedAt: new Date().toISOString(),
+          kind: 'snapshot',
+          fingerprint: snapshotFingerprint([...containers]),
+          containers,
+        },
+      });
+      expect(report.body.status).toBe('accepted');
+    }
+    // Past the grace period (600 s by default), a full reconcile makes it a retained route.
+    fx.advanceClock(601_000);
+    expect((await run(['reconcile'], env)).code).toBe(0);
+    const listed = await waitFor(
+      async () => {
+        const answer = await run(['routes', 'list', '--agent', agent.agentId], env);
+        return answer.stdout.includes('Retained') ? answer : undefined;
+      },
+      { description: 'the retained route in routes list', timeoutMs: 15_000 },
+    );
+    expect(listed.code).toBe(0);
+    const id = /^(rr_[0-9a-f]{16})\s+kept\.example\.com\s+http:\/\/wiki:80\s+cli-keeper\s+wiki\s/m.exec(
+      listed.stdout,
+    )?.[1];
+    expect(listed.stdout).toMatch(
+      /^No routes\. .*\n\nRetained \(tunnelfleet\.cleanup=false, container gone;/,
+    );
+    expect(id).toBeDefined();
+    const onlyRetained = JSON.parse(
+      (await run(['routes', 'list', '--status', 'retained', '--json'], env)).stdout,
+    );
+    expect(onlyRetained.routes).toEqual([]);
+    expect(onlyRetained.retained.map((r: { id: string }) => r.id)).toEqual([id]);
+
+    const deleted = await run(['routes', 'delete-retained', id!], env);
+    expect(deleted).toMatchObject({
+      code: 0,
+      stdout: `Deleted retained route ${id}; Cloudflare follows within seconds.\n`,
+    });
+    expect((await run(['routes', 'list', '--agent', agent.agentId], env)).stdout).not.toContain('Retained');
+    const missing = await run(['routes', 'delete-retained', id!], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`retained route ${id} not found`);
+  });
 });
