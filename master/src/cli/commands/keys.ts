@@ -13,7 +13,8 @@ function scopeText(key: KeyView): string {
 }
 
 function keyRows(keys: KeyView[]): string {
-  if (keys.length === 0) return 'No agent keys. Create one: tunnelfleet keys create <name>\n';
+  if (keys.length === 0)
+    return 'No agent keys. Create one: tunnelfleet keys create <name> --allow PATTERN (or --allow-any)\n';
   return formatTable(
     ['ID', 'NAME', 'STATUS', 'AGENT', 'APPROVAL', 'ALLOWLIST', 'CREATED', 'LAST USED'],
     keys.map((key) => [
