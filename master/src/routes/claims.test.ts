@@ -5,6 +5,7 @@ import type { RouteStatus } from '@tunnelfleet/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { insertAgentKey } from '../store/agent-keys.js';
 import { insertAgent } from '../store/agents.js';
+import { listAudit } from '../store/audit-log.js';
 import { listConflicts } from '../store/conflicts.js';
 import { openDatabase, type SqliteDatabase } from '../store/database.js';
 import { insertRoute, listRoutes, type RouteRecord, updateRoute } from '../store/routes.js';
@@ -181,5 +182,8 @@ describe('resolveClaims', () => {
     claim('ag_a', minutesAgo(1));
     resolveClaims(db, [HOST], NOW);
     expect(listRetainedRoutes(db).map((r) => r.hostname)).toEqual(['wiki.example.com']);
+    expect(listAudit(db, { limit: 10, action: 'route.retained.replace' }).entries).toEqual([
+      expect.objectContaining({ actor: 'system', details: { agentId: 'ag_c', hostname: HOST, path: '' } }),
+    ]);
   });
 });
