@@ -13,6 +13,7 @@ import { adminTokenBanner, setUpAdminToken, writeAdminTokenFile } from './keys/a
 import { createMasterMetrics } from './metrics/metrics.js';
 import { createReconciler } from './reconciler/reconciler.js';
 import { createHeartbeatStore, createRedisClient, createRedisKeys } from './redis/index.js';
+import { createRetainedRouteService } from './routes/retained-route-service.js';
 import { openDatabase, type SqliteDatabase } from './store/database.js';
 
 /** Image named in `start_tunnel` when none is configured (same default as the agent). */
@@ -83,12 +84,14 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     commandStats: () => deps.gateway.stats(),
     cloudflareCalls: () => deps.cloudflare.callCounters(),
   });
+  const retainedRoutes = createRetainedRouteService({ db: deps.db, hooks });
   const agents = createAgentService({
     db: deps.db,
     tunnels: agentTunnels(deps.cloudflare, deps.accountId),
     commands: deps.gateway,
     heartbeats,
     hooks,
+    retainedRoutes,
     logger: deps.logger.child({ component: 'agents' }),
     cloudflaredImage: deps.cloudflaredImage ?? DEFAULT_CLOUDFLARED_IMAGE,
     reportIntervalSeconds: deps.reportIntervalSeconds,
@@ -113,6 +116,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       heartbeats,
       hooks,
       accessPolicies: createAccessPolicyService({ db: deps.db, hooks }),
+      retainedRoutes,
     },
     health: {
       registry: metrics.registry,

@@ -53,7 +53,10 @@ export interface MasterFixture {
     path: string,
     body?: unknown,
   ): Promise<{ status: number; body: Json; headers: Headers }>;
-  /** Creates a key through the admin API and registers an agent with it. */
+  /**
+   * Creates a key through the admin API and registers an agent with it. Without an allowlist the
+   * key allows any hostname (`allowAnyHostname: true`).
+   */
   enrollAgent(options?: {
     name?: string;
     hostnameAllowlist?: string[];
@@ -155,6 +158,7 @@ export async function startMasterFixture(
       const created = await fixture.admin('POST', '/keys', {
         name: enroll.name ?? 'host',
         hostnameAllowlist: enroll.hostnameAllowlist ?? [],
+        allowAnyHostname: enroll.hostnameAllowlist === undefined,
         autoApprove: enroll.autoApprove ?? true,
         ...(enroll.servicePolicy ? { servicePolicy: enroll.servicePolicy } : {}),
       });

@@ -67,6 +67,7 @@ export async function startReconcilerWorld(
       name: keyId,
       secretHash: randomBytes(32).toString('hex'),
       hostnameAllowlist: options.allowlist ?? [],
+      allowAnyHostname: options.allowlist === undefined,
       autoApprove: true,
     });
     insertAgent(db, { id: agentId, keyId, name: agentId, hostname: null, agentVersion: null });

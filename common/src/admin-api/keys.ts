@@ -24,22 +24,53 @@ export const servicePolicySchema = z.strictObject({
   containerOnly: z.boolean().default(false),
 });
 
-export const createKeyRequestSchema = z.strictObject({
-  name: nameSchema,
-  /** Hostname patterns the agent may claim; empty or absent = any hostname of a managed zone. */
-  hostnameAllowlist: z.array(hostnamePatternSchema).max(PROTOCOL_LIMITS.allowedHostnames).default([]),
-  /** Approve the agent at its first registration (default); false = an operator approves it. */
-  autoApprove: z.boolean().default(true),
-  /** Absent = the default policy: refuse every kind of `SERVICE_KINDS`, any container's services. */
-  servicePolicy: servicePolicySchema.default(DEFAULT_SERVICE_POLICY),
-});
+/** Why a key needs a deliberate hostname scope: an unscoped key could claim any name of every zone. */
+export const KEY_SCOPE_REQUIRED =
+  'a key needs a hostname scope: list the patterns its agent may claim in hostnameAllowlist ' +
+  '(CLI: --allow PATTERN), or set allowAnyHostname: true (CLI: --allow-any) to let it claim any ' +
+  'hostname of a managed zone except wildcards';
+
+export const createKeyRequestSchema = z
+  .strictObject({
+    name: nameSchema,
+    /**
+     * Hostname patterns the agent may claim. A wildcard hostname (`*.apps.example.com`) is
+     * claimable only through a pattern naming that wildcard or a broader one (`*.example.com`).
+     */
+    hostnameAllowlist: z.array(hostnamePatternSchema).max(PROTOCOL_LIMITS.allowedHostnames).default([]),
+    /**
+     * Any hostname of a managed zone, but no wildcard hostname (a `*.zone` route would catch every
+     * unclaimed name of the zone). Exclusive with a non-empty `hostnameAllowlist`; one of the two
+     * is required, so that no key is unscoped by accident.
+     */
+    allowAnyHostname: z.boolean().default(false),
+    /** Approve the agent at its first registration (default); false = an operator approves it. */
+    autoApprove: z.boolean().default(true),
+    /** Absent = the default policy: refuse every kind of `SERVICE_KINDS`, any container's services. */
+    servicePolicy: servicePolicySchema.default(DEFAULT_SERVICE_POLICY),
+  })
+  .superRefine((body, context) => {
+    const listed = body.hostnameAllowlist.length > 0;
+    if (listed && body.allowAnyHostname) {
+      context.addIssue({
+        code: 'custom',
+        path: ['allowAnyHostname'],
+        message: 'give either hostnameAllowlist or allowAnyHostname: true, not both',
+      });
+    } else if (!listed && !body.allowAnyHostname) {
+      context.addIssue({ code: 'custom', path: ['hostnameAllowlist'], message: KEY_SCOPE_REQUIRED });
+    }
+  });
 export type CreateKeyRequest = z.input<typeof createKeyRequestSchema>;
 
 /** A key as the API shows it: never its secret nor the secret's hash. */
 export const keyViewSchema = z.object({
   id: keyIdSchema,
   name: z.string(),
+  /** The patterns its agent may claim; empty when `allowAnyHostname`. */
   hostnameAllowlist: z.array(z.string()),
+  /** Any hostname of a managed zone except wildcards (keys from before scopes were required are). */
+  allowAnyHostname: z.boolean(),
   autoApprove: z.boolean(),
   servicePolicy: z.object({ allow: z.array(z.enum(SERVICE_KINDS)).readonly(), containerOnly: z.boolean() }),
   createdAt: z.string(),

@@ -2,7 +2,12 @@ import { z } from 'zod';
 import { PROTOCOL_LIMITS } from '../protocol/limits.js';
 import { identifierSchema } from '../protocol/primitives.js';
 
-/** Published routes (hostname + path of a container): `/routes`. */
+/**
+ * Published routes (hostname + path of a container): `/routes`. Beside them, retained routes: a
+ * `cleanup=false` route whose container is gone for good stays published, with no container, until
+ * an operator deletes it (`DELETE /routes/retained/:id`), its agent is revoked or deleted, or a new
+ * route claims its hostname.
+ */
 
 export const ROUTE_STATUSES = [
   'active',
@@ -15,8 +20,11 @@ export const ROUTE_STATUSES = [
 export type RouteStatus = (typeof ROUTE_STATUSES)[number];
 export const routeStatusSchema = z.enum(ROUTE_STATUSES);
 
+/** `status=retained` lists only retained routes; any other status only container routes. */
+export const RETAINED_STATUS = 'retained';
+
 export const routesQuerySchema = z.strictObject({
-  status: routeStatusSchema.optional(),
+  status: z.enum([...ROUTE_STATUSES, RETAINED_STATUS]).optional(),
   agentId: identifierSchema.optional(),
   hostname: z.string().min(1).max(PROTOCOL_LIMITS.hostnameLength).optional(),
 });
@@ -56,5 +64,29 @@ export const routeViewSchema = z.object({
 });
 export type RouteView = z.infer<typeof routeViewSchema>;
 
-export const listRoutesResponseSchema = z.object({ routes: z.array(routeViewSchema) });
+export const retainedRouteIdSchema = z
+  .string()
+  .regex(/^rr_[0-9a-f]{16}$/, '"rr_" and 16 lower-case hex characters (a retained route id)');
+export const retainedRouteParamsSchema = z.strictObject({ id: retainedRouteIdSchema });
+
+/** A retained route: still published (rule, record, app) on its agent's tunnel, without a container. */
+export const retainedRouteViewSchema = z.object({
+  id: retainedRouteIdSchema,
+  agentId: z.string(),
+  /** The container that published it, gone since. */
+  containerName: z.string(),
+  hostname: z.string(),
+  path: z.string(),
+  service: z.string(),
+  zone: z.string().nullable(),
+  tunnelId: z.string(),
+  retainedAt: z.string(),
+});
+export type RetainedRouteView = z.infer<typeof retainedRouteViewSchema>;
+
+export const listRoutesResponseSchema = z.object({
+  routes: z.array(routeViewSchema),
+  /** Retained routes matching the same `agentId` and `hostname` filters. */
+  retained: z.array(retainedRouteViewSchema),
+});
 export type ListRoutesResponse = z.infer<typeof listRoutesResponseSchema>;

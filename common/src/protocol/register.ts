@@ -39,7 +39,10 @@ export const registerResponseSchema = z.strictObject({
   status: approvalStatusSchema,
   /** Heartbeat and periodic snapshot interval the master wants (overrides the local setting). */
   reportIntervalSeconds: z.number().int().min(1).max(3600),
-  /** Hostname patterns this agent's key may claim; `null` means "any hostname in a managed zone". */
+  /**
+   * Hostname patterns this agent's key may claim; `null` means "any hostname in a managed zone,
+   * except wildcard hostnames" (a key created with `allowAnyHostname`).
+   */
   allowedHostnames: z.array(hostnamePatternSchema).max(PROTOCOL_LIMITS.allowedHostnames).nullable(),
   serverTime: timestampSchema,
   /** Optional operator note (e.g. why the agent is pending). */

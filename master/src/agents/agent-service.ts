@@ -10,6 +10,7 @@ import {
 } from '@tunnelfleet/common';
 import type { Logger } from 'pino';
 import { issueAgentKey, type NewAgentKey } from '../keys/agent-key-issuer.js';
+import type { RetainedRouteService } from '../routes/retained-route-service.js';
 import { type AgentKeyRecord, findAgentKey, revokeAgentKey } from '../store/agent-keys.js';
 import {
   type AgentRecord,
@@ -43,6 +44,8 @@ export interface AgentServiceDeps {
   commands: AgentCommandSender;
   heartbeats: HeartbeatStore;
   hooks: MasterHooks;
+  /** Retained routes end with their agent. */
+  retainedRoutes: Pick<RetainedRouteService, 'releaseAgent'>;
   logger: Logger;
   cloudflaredImage: string;
   reportIntervalSeconds: number;
@@ -73,7 +76,7 @@ export function createAgentService(deps: AgentServiceDeps) {
   const revokedMeanwhile = () => new AuthenticationError('missing, invalid or revoked credentials');
 
   function allowedHostnames(key: AgentKeyRecord): string[] | null {
-    return key.hostnameAllowlist.length > 0 ? key.hostnameAllowlist : null;
+    return key.allowAnyHostname ? null : key.hostnameAllowlist;
   }
 
   /** Binds the key to an agent: the one already bound, else the cached id if free, else a new one. */
@@ -235,10 +238,7 @@ export function createAgentService(deps: AgentServiceDeps) {
 
   /** A new agent key; the secret is in the answer only, the store keeps its hash. */
   function createKey(
-    options: {
-      name: string;
-      hostnameAllowlist: string[];
-      autoApprove: boolean;
+    options: Pick<AgentKeyRecord, 'name' | 'hostnameAllowlist' | 'allowAnyHostname' | 'autoApprove'> & {
       servicePolicy: ServicePolicy;
     },
     actor: AuditActor,
@@ -252,6 +252,7 @@ export function createAgentService(deps: AgentServiceDeps) {
         details: {
           name: issued.record.name,
           hostnameAllowlist: issued.record.hostnameAllowlist,
+          allowAnyHostname: issued.record.allowAnyHostname,
           autoApprove: issued.record.autoApprove,
           servicePolicy: issued.record.servicePolicy,
         },
@@ -298,6 +299,7 @@ export function createAgentService(deps: AgentServiceDeps) {
     await deps.heartbeats.forget(agentId);
     const hostnames = markAgentRoutesRevoked(db, agentId, reason);
     recordAudit(db, { actor: 'system', action: 'routes.revoke', target: agentId, details: { hostnames } });
+    await deps.retainedRoutes.releaseAgent(agentId);
     await deleteAgentTunnel(agentId);
     try {
       await deps.hooks.onAgentRevoked(agentId);
@@ -334,6 +336,8 @@ export function createAgentService(deps: AgentServiceDeps) {
 
   async function remove(agentId: string, actor: AuditActor): Promise<void> {
     await revoke(agentId, actor, 'deleted by operator');
+    // An agent revoked before revocations released retained routes may still hold some.
+    await deps.retainedRoutes.releaseAgent(agentId);
     db.transaction(() => {
       detachAgentTunnels(db, agentId);
       deleteAgentRow(db, agentId);

@@ -16,5 +16,5 @@ export function checkAgentHostname(db: SqliteDatabase, agentId: string, hostname
   if (!agent || !key || agent.status === 'revoked' || key.revokedAt !== null) {
     return { allowed: false, reason: `agent ${agentId} is unknown or revoked` };
   }
-  return checkHostnameAllowed(hostname, key.hostnameAllowlist);
+  return checkHostnameAllowed(hostname, key);
 }

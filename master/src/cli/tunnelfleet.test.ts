@@ -110,12 +110,18 @@ describe('tunnelfleet CLI', () => {
     expect(body.record).toMatchObject({
       name: 'cli-host',
       hostnameAllowlist: ['*.example.com'],
+      allowAnyHostname: false,
       autoApprove: true,
     });
 
-    const readable = await run(['keys', 'create', 'cli-host-2', '--manual-approval'], env);
+    const unscoped = await run(['keys', 'create', 'cli-unscoped'], env);
+    expect(unscoped.code).toBe(1);
+    expect(unscoped.stderr).toContain('--allow-any');
+
+    const readable = await run(['keys', 'create', 'cli-host-2', '--allow-any', '--manual-approval'], env);
     expect(readable.code).toBe(0);
     expect(readable.stdout).toMatch(/^Created key [0-9a-f]{16} \(cli-host-2\)/);
+    expect(readable.stdout).toContain('any hostname of a managed zone, but no wildcard hostname');
     expect(readable.stdout).toMatch(/^TUNNELFLEET_API_KEY=tfk_[0-9a-f]{16}_\S+$/m);
 
     const list = await run(['keys', 'list'], env);
@@ -124,7 +130,7 @@ describe('tunnelfleet CLI', () => {
     expect(list.stdout).toMatch(
       new RegExp(`^${body.record.id}\\s+cli-host\\s+active\\s+-\\s+auto\\s+\\*\\.example\\.com`, 'm'),
     );
-    expect(list.stdout).toMatch(/cli-host-2\s+active\s+-\s+manual\s+any/);
+    expect(list.stdout).toMatch(/cli-host-2\s+active\s+-\s+manual\s+any \(no wildcards\)/);
     expect(list.stdout).not.toContain('tfk_');
 
     const revoked = await run(['keys', 'revoke', body.record.id], env);
@@ -308,5 +314,67 @@ describe('tunnelfleet CLI', () => {
     expect(checked.stdout).toMatch(/^Container /m);
     expect(checked.stdout).toMatch(/\d+ containers?, \d+ routes?/);
     expect((await run(['labels', 'check', '/nonexistent/file'])).code).toBe(2);
+  });
+
+  it('routes list shows retained routes in their own section; routes delete-retained ends one', async () => {
+    const agent = await fx.enrollAgent({ name: 'cli-keeper' });
+    const kept = {
+      ...container('wiki', {
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': 'kept.example.com',
+        'tunnelfleet.service': 'http://wiki:80',
+        'tunnelfleet.cleanup': 'false',
+      }),
+    };
+    for (const [sequence, containers] of [
+      [1, [kept]],
+      [2, [{ ...kept, state: 'exited' as const }]],
+    ] as const) {
+      const report = await fx.request('POST', AGENT_ROUTES.reports, {
+        token: agent.key,
+        body: {
+          agentId: agent.agentId,
+          sequence,
+          observedAt: new Date().toISOString(),
+          kind: 'snapshot',
+          fingerprint: snapshotFingerprint([...containers]),
+          containers,
+        },
+      });
+      expect(report.body.status).toBe('accepted');
+    }
+    // Past the grace period (600 s by default), a full reconcile makes it a retained route.
+    fx.advanceClock(601_000);
+    expect((await run(['reconcile'], env)).code).toBe(0);
+    const listed = await waitFor(
+      async () => {
+        const answer = await run(['routes', 'list', '--agent', agent.agentId], env);
+        return answer.stdout.includes('Retained') ? answer : undefined;
+      },
+      { description: 'the retained route in routes list', timeoutMs: 15_000 },
+    );
+    expect(listed.code).toBe(0);
+    const id = /^(rr_[0-9a-f]{16})\s+kept\.example\.com\s+http:\/\/wiki:80\s+cli-keeper\s+wiki\s/m.exec(
+      listed.stdout,
+    )?.[1];
+    expect(listed.stdout).toMatch(
+      /^No routes\. .*\n\nRetained \(tunnelfleet\.cleanup=false, container gone;/,
+    );
+    expect(id).toBeDefined();
+    const onlyRetained = JSON.parse(
+      (await run(['routes', 'list', '--status', 'retained', '--json'], env)).stdout,
+    );
+    expect(onlyRetained.routes).toEqual([]);
+    expect(onlyRetained.retained.map((r: { id: string }) => r.id)).toEqual([id]);
+
+    const deleted = await run(['routes', 'delete-retained', id!], env);
+    expect(deleted).toMatchObject({
+      code: 0,
+      stdout: `Deleted retained route ${id}; Cloudflare follows within seconds.\n`,
+    });
+    expect((await run(['routes', 'list', '--agent', agent.agentId], env)).stdout).not.toContain('Retained');
+    const missing = await run(['routes', 'delete-retained', id!], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`retained route ${id} not found`);
   });
 });

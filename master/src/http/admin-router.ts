@@ -20,8 +20,10 @@ import {
   type ListKeysResponse,
   type ListRoutesResponse,
   parseOrThrow,
+  RETAINED_STATUS,
   type ReconcileResponse,
   type RevokeKeyResponse,
+  retainedRouteParamsSchema,
   routesQuerySchema,
   updateAccessPolicyRequestSchema,
 } from '@tunnelfleet/common';
@@ -32,6 +34,7 @@ import { agentTunnelName } from '../agents/agent-service.js';
 import type { HeartbeatStore } from '../agents/heartbeats.js';
 import type { MasterHooks } from '../agents/ports.js';
 import { requestReconcile } from '../reconciler/request-reconcile.js';
+import type { RetainedRouteService } from '../routes/retained-route-service.js';
 import { type AgentKeyRecord, listAgentKeys } from '../store/agent-keys.js';
 import { type AgentRecord, findAgentByKey, listAgents } from '../store/agents.js';
 import { listAudit } from '../store/audit-log.js';
@@ -57,6 +60,7 @@ export interface AdminRouterDeps {
   heartbeats: HeartbeatStore;
   hooks: Pick<MasterHooks, 'requestReconcile'>;
   accessPolicies: AccessPolicyService;
+  retainedRoutes: RetainedRouteService;
 }
 
 /** Never exposes the hash: a key is shown by id, name and settings only. */
@@ -147,10 +151,22 @@ export function adminRouter(deps: AdminRouterDeps): Router {
   });
 
   router.get(p('/routes'), (req, res) => {
-    const filter = parseOrThrow(routesQuerySchema, { ...req.query }, 'query');
+    const { status, ...filter } = parseOrThrow(routesQuerySchema, { ...req.query }, 'query');
     send<ListRoutesResponse>(res, 200, {
-      routes: listRoutes(db, filter).map(({ spec: _spec, ...route }) => route),
+      routes:
+        status === RETAINED_STATUS
+          ? []
+          : listRoutes(db, { ...filter, ...(status ? { status } : {}) }).map(
+              ({ spec: _spec, ...route }) => route,
+            ),
+      retained: status === undefined || status === RETAINED_STATUS ? deps.retainedRoutes.list(filter) : [],
     });
+  });
+
+  router.delete(p('/routes/retained/:id'), async (req, res) => {
+    const { id } = parseOrThrow(retainedRouteParamsSchema, { ...req.params }, 'path');
+    await deps.retainedRoutes.remove(id, 'admin');
+    res.status(204).end();
   });
 
   router.get(p('/conflicts'), (req, res) => {

@@ -31,6 +31,7 @@ import {
   registerResponseSchema,
   reportResponseSchema,
   reportSchema,
+  retainedRouteParamsSchema,
   revokeKeyResponseSchema,
   routesQuerySchema,
   updateAccessPolicyRequestSchema,
@@ -176,9 +177,16 @@ export function buildOpenApiDocument(): object {
     {
       method: 'get',
       path: a('/routes'),
-      summary: 'List routes with status and problems',
+      summary: 'List routes with status and problems, and retained routes',
       request: { query: routesQuerySchema },
       responses: { 200: json(listRoutesResponseSchema, 'Routes'), ...errors },
+    },
+    {
+      method: 'delete',
+      path: a('/routes/retained/{id}'),
+      summary: 'Delete a retained route (its Cloudflare objects are withdrawn by the next sync)',
+      request: { params: retainedRouteParamsSchema },
+      responses: { 204: { description: 'Deleted' }, ...errors },
     },
     {
       method: 'get',

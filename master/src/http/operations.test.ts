@@ -167,6 +167,37 @@ describe('operations endpoints and admin resources', () => {
     expect(checkAgentHostname(fx.master.db, agentId, 'web.apps.example.com').allowed).toBe(false);
   });
 
+  it('creates a key only with a hostname scope, and says which one it got', async () => {
+    const unscoped = await fx.admin('POST', '/keys', { name: 'unscoped' });
+    expect(unscoped.status).toBe(400);
+    expect(unscoped.body.error.message).toContain('hostnameAllowlist');
+    expect(unscoped.body.error.message).toContain('allowAnyHostname: true');
+    const both = await fx.admin('POST', '/keys', {
+      name: 'both',
+      hostnameAllowlist: ['web.example.com'],
+      allowAnyHostname: true,
+    });
+    expect(both.status).toBe(400);
+    expect(both.body.error.message).toContain('not both');
+    const names = (await fx.admin('GET', '/keys')).body.keys.map((k: { name: string }) => k.name);
+    expect(names).not.toContain('unscoped');
+    expect(names).not.toContain('both');
+
+    const anyHost = await fx.admin('POST', '/keys', { name: 'any', allowAnyHostname: true });
+    expect(anyHost.status).toBe(201);
+    expect(anyHost.body.record).toMatchObject({ hostnameAllowlist: [], allowAnyHostname: true });
+    const registered = await fx.request('POST', AGENT_ROUTES.register, {
+      token: anyHost.body.key,
+      body: registerBody(),
+    });
+    expect(registered.body.allowedHostnames).toBeNull();
+    const agentId = registered.body.agentId as string;
+    expect(checkAgentHostname(fx.master.db, agentId, 'login.example.com')).toEqual({ allowed: true });
+    expect(checkAgentHostname(fx.master.db, agentId, '*.example.com')).toMatchObject({ allowed: false });
+    const audit = await fx.admin('GET', '/audit?action=key.create');
+    expect(audit.body.entries[0].details).toMatchObject({ allowAnyHostname: true, hostnameAllowlist: [] });
+  });
+
   it('manages named Access policies and records each change in the paged audit log', async () => {
     const spec = { decision: 'allow', include: [{ email_domain: { domain: 'example.com' } }] };
     const created = await fx.admin('POST', '/access-policies', { name: 'staff', spec });

@@ -11,7 +11,9 @@ export interface NewAgentKey {
 
 export function issueAgentKey(
   db: SqliteDatabase,
-  options: { name: string; hostnameAllowlist: string[]; autoApprove: boolean; servicePolicy?: ServicePolicy },
+  options: Pick<AgentKeyRecord, 'name' | 'hostnameAllowlist' | 'allowAnyHostname' | 'autoApprove'> & {
+    servicePolicy?: ServicePolicy;
+  },
 ): NewAgentKey {
   const { key, keyId, secret } = generateApiKey();
   const record = insertAgentKey(db, {
@@ -19,6 +21,7 @@ export function issueAgentKey(
     name: options.name,
     secretHash: hashSecret(secret),
     hostnameAllowlist: options.hostnameAllowlist,
+    allowAnyHostname: options.allowAnyHostname,
     autoApprove: options.autoApprove,
     ...(options.servicePolicy ? { servicePolicy: options.servicePolicy } : {}),
   });

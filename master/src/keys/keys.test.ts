@@ -5,6 +5,7 @@ import { generateApiKey, parseApiKey } from '@tunnelfleet/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findAgentKey, listAgentKeys, revokeAgentKey } from '../store/agent-keys.js';
 import { openDatabase } from '../store/database.js';
+import { migrations } from '../store/migrations.js';
 import { getSetting, SETTING_KEYS } from '../store/settings.js';
 import { AdminTokenError, adminTokenMatches, setUpAdminToken } from './admin-token.js';
 import { findPresentedAgentKey, issueAgentKey } from './agent-key-issuer.js';
@@ -32,7 +33,12 @@ describe('agent keys', () => {
   it('stores only the hash: the secret appears nowhere in the database files', () => {
     const dir = tempDir();
     const db = openDatabase(dir);
-    const { key, record } = issueAgentKey(db, { name: 'host-a', hostnameAllowlist: [], autoApprove: true });
+    const { key, record } = issueAgentKey(db, {
+      name: 'host-a',
+      hostnameAllowlist: [],
+      allowAnyHostname: true,
+      autoApprove: true,
+    });
     const secret = parseApiKey(key)!.secret;
     db.pragma('wal_checkpoint(TRUNCATE)');
     const bytes = databaseBytes(dir);
@@ -45,7 +51,12 @@ describe('agent keys', () => {
 
   it('finds a presented key by id and accepts only the exact secret', () => {
     const db = openDatabase(tempDir());
-    const { key, record } = issueAgentKey(db, { name: 'host-a', hostnameAllowlist: [], autoApprove: false });
+    const { key, record } = issueAgentKey(db, {
+      name: 'host-a',
+      hostnameAllowlist: [],
+      allowAnyHostname: true,
+      autoApprove: false,
+    });
     expect(findPresentedAgentKey(db, key)?.id).toBe(record.id);
     const last = key.at(-1) === 'A' ? 'B' : 'A';
     expect(findPresentedAgentKey(db, `${key.slice(0, -1)}${last}`)).toBeNull();
@@ -59,15 +70,41 @@ describe('agent keys', () => {
     const { record } = issueAgentKey(db, {
       name: 'edge',
       hostnameAllowlist: ['*.apps.example.com'],
+      allowAnyHostname: false,
       autoApprove: false,
     });
     expect(findAgentKey(db, record.id)).toMatchObject({
       hostnameAllowlist: ['*.apps.example.com'],
+      allowAnyHostname: false,
       autoApprove: false,
     });
     expect(revokeAgentKey(db, record.id)).toBe(true);
     expect(revokeAgentKey(db, record.id)).toBe(false);
     expect(listAgentKeys(db)[0]?.revokedAt).not.toBeNull();
+    db.close();
+  });
+
+  it('keeps a key from before scopes were required (empty allowlist) allowing any hostname', () => {
+    const dir = tempDir();
+    const before = openDatabase(dir, { migrations: migrations.filter((m) => m.version === 1) });
+    const insert = before.prepare(
+      `INSERT INTO agent_keys (id, name, secret_hash, hostname_allowlist, created_at)
+       VALUES (?, ?, 'x', ?, '2026-01-01T00:00:00.000Z')`,
+    );
+    insert.run('00000000000000a1', 'old-any', '[]');
+    insert.run('00000000000000a2', 'old-listed', '["*.apps.example.com"]');
+    before.close();
+    const db = openDatabase(dir);
+    expect(
+      listAgentKeys(db).map(({ name, hostnameAllowlist, allowAnyHostname }) => ({
+        name,
+        hostnameAllowlist,
+        allowAnyHostname,
+      })),
+    ).toEqual([
+      { name: 'old-any', hostnameAllowlist: [], allowAnyHostname: true },
+      { name: 'old-listed', hostnameAllowlist: ['*.apps.example.com'], allowAnyHostname: false },
+    ]);
     db.close();
   });
 
@@ -92,11 +129,34 @@ describe('hostname allowlist', () => {
     expect(hostnameMatchesPattern(hostname, pattern)).toBe(expected);
   });
 
-  it('allows anything with an empty list and explains a refusal', () => {
-    expect(checkHostnameAllowed('x.example.com', [])).toEqual({ allowed: true });
-    const verdict = checkHostnameAllowed('x.other.net', ['*.apps.example.com']);
+  const anyHostname = { hostnameAllowlist: [], allowAnyHostname: true };
+  const listed = (...hostnameAllowlist: string[]) => ({ hostnameAllowlist, allowAnyHostname: false });
+
+  it('allows any plain hostname to an allow-any key, and explains a refusal by an allowlist', () => {
+    expect(checkHostnameAllowed('x.example.com', anyHostname)).toEqual({ allowed: true });
+    const verdict = checkHostnameAllowed('x.other.net', listed('*.apps.example.com'));
     expect(verdict.allowed).toBe(false);
     expect(verdict.allowed === false && verdict.reason).toContain('x.other.net');
+    expect(checkHostnameAllowed('x.example.com', listed())).toMatchObject({ allowed: false });
+  });
+
+  it('allows a wildcard hostname only through that wildcard or a broader one, never to allow-any', () => {
+    expect(checkHostnameAllowed('*.example.com', anyHostname)).toEqual({
+      allowed: false,
+      reason: expect.stringMatching(
+        /wildcard hostname \*\.example\.com .*any hostname, which never includes wildcards/,
+      ),
+    });
+    expect(checkHostnameAllowed('*.apps.example.com', listed('*.apps.example.com'))).toEqual({
+      allowed: true,
+    });
+    expect(checkHostnameAllowed('*.apps.example.com', listed('*.example.com'))).toEqual({ allowed: true });
+    expect(checkHostnameAllowed('*.example.com', listed('*.apps.example.com'))).toMatchObject({
+      allowed: false,
+    });
+    expect(checkHostnameAllowed('*.example.com', listed('web.example.com'))).toMatchObject({
+      allowed: false,
+    });
   });
 });
 

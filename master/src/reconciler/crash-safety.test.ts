@@ -80,6 +80,7 @@ it('converges after the reconciler is killed with SIGKILL in the middle of a 200
     name: keyId,
     secretHash: 'x'.repeat(64),
     hostnameAllowlist: [],
+    allowAnyHostname: true,
     autoApprove: true,
   });
   insertAgent(db, { id: agentId, keyId, name: agentId, hostname: null, agentVersion: null });

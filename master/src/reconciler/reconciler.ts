@@ -6,6 +6,7 @@ import type { CloudflareLayer } from '../cloudflare/cloudflare-layer.js';
 import type { RedisConnectionOptions } from '../redis/index.js';
 import {
   ACCESS_TARGET,
+  carriedRouteTargets,
   routeTargets,
   type SyncTarget,
   tunnelTarget,
@@ -126,11 +127,7 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   async function allTargets(): Promise<SyncTarget[]> {
     const targets = new Set<SyncTarget>();
     const desired = readDesiredState(db, now());
-    for (const route of desired.carried) {
-      targets.add(tunnelTarget(route.tunnelId));
-      if (route.spec.dns && route.zone) targets.add(zoneTarget(route.zone));
-      if (route.spec.access) targets.add(ACCESS_TARGET);
-    }
+    for (const route of desired.carried) for (const target of carriedRouteTargets(route)) targets.add(target);
     for (const tunnel of listTunnels(db)) if (tunnel.deletedAt === null) targets.add(tunnelTarget(tunnel.id));
     for (const rule of listOwnedIngressRules(db)) targets.add(tunnelTarget(rule.tunnelId));
     for (const record of listOwnedRecords(db)) {

@@ -5,11 +5,17 @@ import type { RouteStatus } from '@tunnelfleet/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { insertAgentKey } from '../store/agent-keys.js';
 import { insertAgent } from '../store/agents.js';
+import { listAudit } from '../store/audit-log.js';
 import { listConflicts } from '../store/conflicts.js';
 import { openDatabase, type SqliteDatabase } from '../store/database.js';
 import { insertRoute, listRoutes, type RouteRecord, updateRoute } from '../store/routes.js';
 import { resolveClaims } from './claims.js';
-import { listRetainedRoutes, type RetainedRoute, saveRetainedRoutes } from './retained-routes.js';
+import {
+  listRetainedRoutes,
+  newRetainedRouteId,
+  type RetainedRoute,
+  saveRetainedRoutes,
+} from './retained-routes.js';
 
 const NOW = new Date('2026-12-04T12:00:00.000Z');
 const minutesAgo = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000).toISOString();
@@ -26,6 +32,7 @@ beforeEach(() => {
       name: agent,
       secretHash: 'x',
       hostnameAllowlist: [],
+      allowAnyHostname: true,
       autoApprove: true,
     });
     insertAgent(db, { id: agent, keyId: `k_${agent}`, name: agent, hostname: null, agentVersion: null });
@@ -163,6 +170,7 @@ describe('resolveClaims', () => {
 
   it('gives a hostname kept for a cleanup=false route that is gone to the route that claims it now', () => {
     const retained = (hostname: string): RetainedRoute => ({
+      id: newRetainedRouteId(),
       agentId: 'ag_c',
       containerName: 'old',
       hostname,
@@ -177,5 +185,8 @@ describe('resolveClaims', () => {
     claim('ag_a', minutesAgo(1));
     resolveClaims(db, [HOST], NOW);
     expect(listRetainedRoutes(db).map((r) => r.hostname)).toEqual(['wiki.example.com']);
+    expect(listAudit(db, { limit: 10, action: 'route.retained.replace' }).entries).toEqual([
+      expect.objectContaining({ actor: 'system', details: { agentId: 'ag_c', hostname: HOST, path: '' } }),
+    ]);
   });
 });

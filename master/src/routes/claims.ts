@@ -1,7 +1,8 @@
+import { recordAudit } from '../store/audit-log.js';
 import { openConflict, openConflictKinds, resolveConflicts } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { listRoutes, type RouteRecord, setRouteStatus } from '../store/routes.js';
-import { listRetainedRoutes, saveRetainedRoutes } from './retained-routes.js';
+import { removeRetainedRoutes } from './retained-routes.js';
 
 /** A route that wants its hostname: running, or stopped but inside its grace period. */
 function isClaimant(route: RouteRecord, now: string): boolean {
@@ -48,9 +49,14 @@ export function resolveClaims(db: SqliteDatabase, hostnames: Iterable<string>, n
       }
     }
   }
-  const retained = listRetainedRoutes(db);
-  const kept = retained.filter((r) => !taken.has(r.hostname));
-  if (kept.length !== retained.length) saveRetainedRoutes(db, kept);
+  for (const replaced of removeRetainedRoutes(db, (r) => taken.has(r.hostname))) {
+    recordAudit(db, {
+      actor: 'system',
+      action: 'route.retained.replace',
+      target: replaced.id,
+      details: { agentId: replaced.agentId, hostname: replaced.hostname, path: replaced.path },
+    });
+  }
 }
 
 function holdClaim(db: SqliteDatabase, holder: RouteRecord, at: string): void {

@@ -32,6 +32,7 @@ beforeEach(() => {
       name: agentId,
       secretHash: 'x',
       hostnameAllowlist: [],
+      allowAnyHostname: true,
       autoApprove: true,
     });
     insertAgent(db, {

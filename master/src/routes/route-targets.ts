@@ -3,7 +3,7 @@ import { type ConflictKind, openConflictKinds } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import type { RouteRecord } from '../store/routes.js';
 import { findAgentTunnel } from '../store/tunnels.js';
-import { type Reach, ROUTE_SPEC_REACH, readRouteSpec } from './route-spec.js';
+import { type Reach, ROUTE_SPEC_REACH, type RouteSpec, readRouteSpec } from './route-spec.js';
 
 /**
  * What a `cf-sync` job brings in line with SQLite: one tunnel's ingress, one zone's DNS records,
@@ -112,6 +112,18 @@ export function cloudFingerprint(db: SqliteDatabase, route: RouteRecord, now: Da
     spec: cloudFields(readRouteSpec(route.spec), ROUTE_SPEC_REACH),
     tunnelId: routeTunnelId(db, route) ?? null,
   });
+}
+
+/** The sync targets of a route Cloudflare carries (or carried): its tunnel, its zone, Access. */
+export function carriedRouteTargets(route: {
+  tunnelId: string;
+  zone: string | null;
+  spec: Pick<RouteSpec, 'dns' | 'access'>;
+}): SyncTarget[] {
+  const targets: SyncTarget[] = [tunnelTarget(route.tunnelId)];
+  if (route.spec.dns && route.zone) targets.push(zoneTarget(route.zone));
+  if (route.spec.access) targets.push(ACCESS_TARGET);
+  return targets;
 }
 
 /** The sync targets a route touches. */

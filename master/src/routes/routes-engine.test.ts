@@ -16,6 +16,7 @@ import { listRoutes } from '../store/routes.js';
 import { upsertTunnel } from '../store/tunnels.js';
 import { listRetainedRoutes } from './retained-routes.js';
 import type { SyncTarget } from './route-targets.js';
+import { routeTargets } from './route-targets.js';
 import { createRoutesEngine, type RoutesEngine } from './routes-engine.js';
 
 const GRACE_SECONDS = 600;
@@ -74,6 +75,7 @@ function addAgent(id: string, allowlist: string[] = []) {
     name: id,
     secretHash: 'x',
     hostnameAllowlist: allowlist,
+    allowAnyHostname: allowlist.length === 0,
     autoApprove: true,
   });
   insertAgent(db, { id, keyId: `key_${id}`, name: id, hostname: null, agentVersion: null });
@@ -217,7 +219,12 @@ describe('routes engine', () => {
 
     expect(routesOf(agent)).toEqual([]);
     expect(listRetainedRoutes(db)).toEqual([
-      expect.objectContaining({ hostname: 'wiki.example.com', tunnelId: 'tunnel-ag_a', agentId: agent }),
+      expect.objectContaining({
+        id: expect.stringMatching(/^rr_[0-9a-f]{16}$/),
+        hostname: 'wiki.example.com',
+        tunnelId: 'tunnel-ag_a',
+        agentId: agent,
+      }),
     ]);
 
     // A new container that claims the hostname takes it over.
@@ -367,5 +374,20 @@ describe('routes engine', () => {
         ['copy', 'conflict'],
       ]);
     });
+  });
+
+  it('keeps a cleanup=false route whose deadline passed after the grace expiry, for the next one to retain', async () => {
+    const agent = addAgent('ag_a');
+    const wiki = container('wiki', webLabels('wiki.example.com', { 'tunnelfleet.cleanup': 'false' }));
+    await report(agent, wiki);
+    await report(agent, { ...wiki, state: 'exited' });
+    // A full reconcile expired grace periods a moment before this deadline, synced, then forgets.
+    advance(GRACE_SECONDS + 1);
+    const everyTarget = new Set(routesOf(agent).flatMap((route) => routeTargets(db, route)));
+    expect(engine.forgetExpiredRoutes(everyTarget)).toBe(0);
+    expect(routesOf(agent)).toEqual([expect.objectContaining({ status: 'pending_deletion' })]);
+
+    engine.expireGracePeriods();
+    expect(listRetainedRoutes(db)).toEqual([expect.objectContaining({ hostname: 'wiki.example.com' })]);
   });
 });

@@ -22,7 +22,7 @@ import {
   updateRoute,
 } from '../store/routes.js';
 import { resolveClaims } from './claims.js';
-import { listRetainedRoutes, saveRetainedRoutes } from './retained-routes.js';
+import { listRetainedRoutes, newRetainedRouteId, saveRetainedRoutes } from './retained-routes.js';
 import { routeIdentity } from './route-identity.js';
 import { assignServers } from './route-servers.js';
 import { type RouteSpec, readRouteSpec } from './route-spec.js';
@@ -325,6 +325,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
       const holder = !openConflictKinds(db, route.id).includes('hostname_claimed');
       if (holder && route.hostname && route.service && tunnelId) {
         retained.push({
+          id: newRetainedRouteId(),
           agentId: route.agentId,
           containerName: route.containerName,
           hostname: route.hostname,
@@ -419,8 +420,8 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
   }
 
   /**
-   * Drops expired routes whose targets all synced, and the `removed` containers left without
-   * routes. Called by the reconciler after a full sync.
+   * Drops expired `cleanup=true` routes whose targets all synced, and the `removed` containers left
+   * without routes. Called by the reconciler after a full sync.
    */
   function forgetExpiredRoutes(syncedTargets: ReadonlySet<SyncTarget>): number {
     const iso = now().toISOString();
@@ -429,7 +430,10 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
       for (const route of listRoutes(db)) {
         const expired =
           route.status === 'pending_deletion' && route.deleteAfter !== null && route.deleteAfter <= iso;
-        if (!expired || !routeTargets(db, route).every((t) => syncedTargets.has(t))) continue;
+        // A cleanup=false route whose deadline passed after this reconcile's expireGracePeriods
+        // becomes a retained route at the next one: dropping its row here would lose it.
+        if (!expired || !readRouteSpec(route.spec).cleanup) continue;
+        if (!routeTargets(db, route).every((t) => syncedTargets.has(t))) continue;
         deleteRoute(db, route.id);
         dropped++;
       }

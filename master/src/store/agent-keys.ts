@@ -7,8 +7,10 @@ export interface AgentKeyRecord {
   name: string;
   /** SHA-256 (hex) of the secret part of the key. */
   secretHash: string;
-  /** Hostname patterns the key's agent may claim; empty = any hostname of a managed zone. */
+  /** Hostname patterns the key's agent may claim (empty when `allowAnyHostname`). */
   hostnameAllowlist: string[];
+  /** Any hostname of a managed zone except wildcards: the operator chose it at creation. */
+  allowAnyHostname: boolean;
   autoApprove: boolean;
   /** Which services the key's agent may publish (`checkServicePolicy`). */
   servicePolicy: ServicePolicy;
@@ -22,6 +24,7 @@ interface AgentKeyRow {
   name: string;
   secret_hash: string;
   hostname_allowlist: string;
+  allow_any_hostname: number;
   auto_approve: number;
   service_policy: string;
   created_at: string;
@@ -41,6 +44,7 @@ function toRecord(row: AgentKeyRow): AgentKeyRecord {
     name: row.name,
     secretHash: row.secret_hash,
     hostnameAllowlist: parseJsonColumn<string[]>(row.hostname_allowlist, []),
+    allowAnyHostname: row.allow_any_hostname === 1,
     autoApprove: row.auto_approve === 1,
     servicePolicy: readServicePolicy(row.service_policy),
     createdAt: row.created_at,
@@ -51,20 +55,25 @@ function toRecord(row: AgentKeyRow): AgentKeyRecord {
 
 export function insertAgentKey(
   db: SqliteDatabase,
-  key: Pick<AgentKeyRecord, 'id' | 'name' | 'secretHash' | 'hostnameAllowlist' | 'autoApprove'> &
+  key: Pick<
+    AgentKeyRecord,
+    'id' | 'name' | 'secretHash' | 'hostnameAllowlist' | 'allowAnyHostname' | 'autoApprove'
+  > &
     Partial<Pick<AgentKeyRecord, 'servicePolicy'>>,
 ): AgentKeyRecord {
   const servicePolicy = key.servicePolicy ?? DEFAULT_SERVICE_POLICY;
   const createdAt = isoNow();
   statement(
     db,
-    `INSERT INTO agent_keys (id, name, secret_hash, hostname_allowlist, auto_approve, service_policy, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO agent_keys
+       (id, name, secret_hash, hostname_allowlist, allow_any_hostname, auto_approve, service_policy, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     key.id,
     key.name,
     key.secretHash,
     JSON.stringify(key.hostnameAllowlist),
+    key.allowAnyHostname ? 1 : 0,
     key.autoApprove ? 1 : 0,
     JSON.stringify(servicePolicy),
     createdAt,

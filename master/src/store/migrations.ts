@@ -177,4 +177,20 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX routes_by_identity ON routes(agent_id, identity, route_key);
     `,
   },
+  {
+    version: 4,
+    description: 'agent keys: an explicit "any hostname" scope; retained routes get ids',
+    sql: `
+      -- A key must now be scoped on purpose: an allowlist, or "any hostname" chosen explicitly.
+      -- Keys from before, whose empty allowlist meant "any", keep that meaning, now shown as such.
+      ALTER TABLE agent_keys ADD COLUMN allow_any_hostname INTEGER NOT NULL DEFAULT 0;
+      UPDATE agent_keys SET allow_any_hostname = 1 WHERE hostname_allowlist = '[]';
+
+      -- Retained routes (a JSON document in settings) get the ids the admin API deletes them by.
+      UPDATE settings
+         SET value = (SELECT json_group_array(json_set(kept.value, '$.id', 'rr_' || lower(hex(randomblob(8)))))
+                        FROM json_each(settings.value) AS kept)
+       WHERE key = 'routes.retained' AND json_valid(value);
+    `,
+  },
 ];

@@ -112,7 +112,14 @@ beforeAll(async () => {
   );
 
   // Enrollment as docs/enrollment.md shows it: the CLI inside the master container.
-  const created = await master.exec('master', ['tunnelfleet', 'keys', 'create', 'compose-host', '--json']);
+  const created = await master.exec('master', [
+    'tunnelfleet',
+    'keys',
+    'create',
+    'compose-host',
+    '--allow-any',
+    '--json',
+  ]);
   if (created.code !== 0) throw new Error(`keys create failed: ${created.stderr}`);
   const { key } = JSON.parse(created.stdout) as { key: string };
   agentKey = key;

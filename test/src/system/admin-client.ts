@@ -12,12 +12,13 @@ import {
   listConflictsResponseSchema,
   listKeysResponseSchema,
   listRoutesResponseSchema,
+  type RetainedRouteView,
   type RouteStatus,
   type RouteView,
   reconcileResponseSchema,
   revokeKeyResponseSchema,
 } from '@tunnelfleet/common';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /**
  * The master's admin API over HTTP, as an operator's script would use it. Answers are parsed
@@ -35,7 +36,10 @@ export interface AdminClient {
   readonly baseUrl: string;
   /** A raw request, for tests of refusals; the typed methods below are for everything else. */
   request(method: string, path: string, body?: unknown): Promise<HttpAnswer>;
-  /** A new agent key; `key` is the secret shown once. */
+  /**
+   * A new agent key; `key` is the secret shown once. Without an allowlist the key is created with
+   * `allowAnyHostname: true` (the tests' usual agent), so a test asks for the scope it is about.
+   */
   createKey(options: {
     name: string;
     autoApprove?: boolean;
@@ -51,7 +55,11 @@ export interface AdminClient {
   approveAgent(agentId: string): Promise<AgentView>;
   revokeAgent(agentId: string): Promise<AgentView>;
   revokeKey(keyId: string): Promise<KeyView>;
+  /** `DELETE /agents/:id`: revokes (if not yet) and deletes the agent. */
+  deleteAgent(agentId: string): Promise<void>;
   routes(filter?: { status?: RouteStatus; agentId?: string; hostname?: string }): Promise<RouteView[]>;
+  /** Retained routes (`cleanup=false`, container gone), as `GET /routes` lists them. */
+  retainedRoutes(filter?: { agentId?: string; hostname?: string }): Promise<RetainedRouteView[]>;
   conflicts(includeResolved?: boolean): Promise<ConflictView[]>;
   /** `POST /api/v1/admin/reconcile`: a full reconcile now. */
   reconcile(): Promise<void>;
@@ -106,6 +114,13 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
     return parsed.data;
   };
   const agentPath = (agentId: string) => `/agents/${encodeURIComponent(agentId)}`;
+  const listRoutes = (filter: Record<string, string | undefined>) => {
+    const query = new URLSearchParams(
+      Object.entries(filter).filter(([, v]) => v !== undefined) as [string, string][],
+    );
+    const suffix = query.size > 0 ? `?${query}` : '';
+    return expect('list routes', 200, listRoutesResponseSchema, 'GET', `/routes${suffix}`);
+  };
 
   return {
     baseUrl,
@@ -116,6 +131,7 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
         autoApprove,
         hostnameAllowlist,
         ...(servicePolicy ? { servicePolicy } : {}),
+        allowAnyHostname: hostnameAllowlist.length === 0,
       });
       return { key: created.key, keyId: created.record.id };
     },
@@ -153,13 +169,11 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
           `/keys/${encodeURIComponent(keyId)}/revoke`,
         )
       ).key,
-    async routes(filter = {}) {
-      const query = new URLSearchParams(
-        Object.entries(filter).filter(([, v]) => v !== undefined) as [string, string][],
-      );
-      const suffix = query.size > 0 ? `?${query}` : '';
-      return (await expect('list routes', 200, listRoutesResponseSchema, 'GET', `/routes${suffix}`)).routes;
+    async deleteAgent(agentId) {
+      await expect(`delete agent ${agentId}`, 204, z.null(), 'DELETE', agentPath(agentId));
     },
+    routes: async (filter = {}) => (await listRoutes(filter)).routes,
+    retainedRoutes: async (filter = {}) => (await listRoutes({ ...filter, status: 'retained' })).retained,
     conflicts: async (includeResolved = false) =>
       (
         await expect(

@@ -10,7 +10,7 @@ import { formatTable, shortTime } from '../table.js';
 
 function agentRows(agents: AgentView[]): string {
   if (agents.length === 0)
-    return 'No agents yet. Start one with a key from: tunnelfleet keys create <name>\n';
+    return 'No agents yet. Start one with a key from: tunnelfleet keys create <name> --allow PATTERN (or --allow-any)\n';
   return formatTable(
     ['ID', 'NAME', 'STATUS', 'ONLINE', 'LAST SEEN', 'HOSTNAME', 'VERSION'],
     agents.map((agent) => [

@@ -14,8 +14,14 @@ function servicesColumn(policy: KeyView['servicePolicy']): string {
   return [scope, opened].filter(Boolean).join(' ') || 'default';
 }
 
+/** Which hostnames the key's agent may claim, as the CLI shows it. */
+function scopeText(key: KeyView): string {
+  return key.allowAnyHostname ? 'any (no wildcards)' : key.hostnameAllowlist.join(',');
+}
+
 function keyRows(keys: KeyView[]): string {
-  if (keys.length === 0) return 'No agent keys. Create one: tunnelfleet keys create <name>\n';
+  if (keys.length === 0)
+    return 'No agent keys. Create one: tunnelfleet keys create <name> --allow PATTERN (or --allow-any)\n';
   return formatTable(
     ['ID', 'NAME', 'STATUS', 'AGENT', 'APPROVAL', 'ALLOWLIST', 'SERVICES', 'CREATED', 'LAST USED'],
     keys.map((key) => [
@@ -24,7 +30,7 @@ function keyRows(keys: KeyView[]): string {
       key.revokedAt ? 'revoked' : 'active',
       key.agentId ?? '-',
       key.autoApprove ? 'auto' : 'manual',
-      key.hostnameAllowlist.length > 0 ? key.hostnameAllowlist.join(',') : 'any',
+      scopeText(key),
       servicesColumn(key.servicePolicy),
       shortTime(key.createdAt),
       shortTime(key.lastUsedAt),
@@ -35,10 +41,11 @@ function keyRows(keys: KeyView[]): string {
 export const keyCommands: CliCommand[] = [
   {
     words: ['keys', 'create'],
-    args: '<name> [--allow P]... [--allow-service K]... [--container-only] [--manual-approval]',
-    summary: 'create an agent API key (shown once)',
+    args: '<name> (--allow PATTERN... | --allow-any) [--allow-service K]... [--container-only] [--manual-approval]',
+    summary: 'create an agent API key (shown once) for the listed hostnames, or any but wildcards',
     options: {
       allow: { type: 'string', multiple: true },
+      'allow-any': { type: 'boolean' },
       'manual-approval': { type: 'boolean' },
       'allow-service': { type: 'string', multiple: true },
       'container-only': { type: 'boolean' },
@@ -48,6 +55,7 @@ export const keyCommands: CliCommand[] = [
       const body = {
         name: context.positionals[0],
         hostnameAllowlist: (context.options.allow as string[] | undefined) ?? [],
+        allowAnyHostname: context.options['allow-any'] === true,
         autoApprove: context.options['manual-approval'] !== true,
         servicePolicy: {
           allow: (context.options['allow-service'] as string[] | undefined) ?? [],
@@ -59,7 +67,11 @@ export const keyCommands: CliCommand[] = [
         context,
         created,
         () =>
-          `Created key ${created.record.id} (${created.record.name}). It is shown only this once;\n` +
+          `Created key ${created.record.id} (${created.record.name}).\n` +
+          (created.record.allowAnyHostname
+            ? 'Its agent may claim any hostname of a managed zone, but no wildcard hostname.\n'
+            : `Its agent may claim only: ${created.record.hostnameAllowlist.join(', ')}\n`) +
+          'The key is shown only this once;\n' +
           `put this line in the agent's .env:\n\nTUNNELFLEET_API_KEY=${created.key}\n` +
           `\nServices: ${servicesColumn(created.record.servicePolicy)} (docs/enrollment.md, "Service policy")\n`,
       );

@@ -1,6 +1,12 @@
-import { listAgentsResponseSchema, listRoutesResponseSchema, type RouteView } from '@tunnelfleet/common';
+import {
+  type ListRoutesResponse,
+  listAgentsResponseSchema,
+  listRoutesResponseSchema,
+  type RetainedRouteView,
+} from '@tunnelfleet/common';
+import { z } from 'zod';
 import { type CliCommand, output } from '../cli-context.js';
-import { formatTable } from '../table.js';
+import { formatTable, shortTime } from '../table.js';
 
 /** A problem as the label parser reports it; older rows may hold plain strings. */
 function problemText(problem: unknown): string {
@@ -9,9 +15,32 @@ function problemText(problem: unknown): string {
   return `${severity ?? 'problem'}: ${message ?? JSON.stringify(problem)}`;
 }
 
-function routeRows(routes: RouteView[], agentNames: Map<string, string>): string {
+/**
+ * Retained routes have no container and stay published until deleted: a section of their own,
+ * with the id `routes delete-retained` takes, so an operator sees what is still served.
+ */
+function retainedRows(retained: RetainedRouteView[], agentNames: Map<string, string>): string {
+  return (
+    '\nRetained (tunnelfleet.cleanup=false, container gone; still published until deleted with ' +
+    '`tunnelfleet routes delete-retained <id>` or their agent is revoked):\n' +
+    formatTable(
+      ['ID', 'HOSTNAME', 'SERVICE', 'AGENT', 'CONTAINER', 'RETAINED'],
+      retained.map((route) => [
+        route.id,
+        `${route.hostname}${route.path && route.path !== '/' ? route.path : ''}`,
+        route.service,
+        agentNames.get(route.agentId) ?? route.agentId,
+        route.containerName,
+        shortTime(route.retainedAt),
+      ]),
+    )
+  );
+}
+
+function routeRows({ routes, retained }: ListRoutesResponse, agentNames: Map<string, string>): string {
+  const kept = retained.length > 0 ? retainedRows(retained, agentNames) : '';
   if (routes.length === 0)
-    return 'No routes. Label a container with tunnelfleet.enable=true (docs/labels.md).\n';
+    return `No routes. Label a container with tunnelfleet.enable=true (docs/labels.md).\n${kept}`;
   let text = formatTable(
     ['HOSTNAME', 'SERVICE', 'STATUS', 'AGENT', 'CONTAINER', 'TUNNEL'],
     routes.map((route) => [
@@ -43,14 +72,14 @@ function routeRows(routes: RouteView[], agentNames: Map<string, string>): string
     ];
   });
   if (history.length > 0) text += `\nReplaced:\n${history.map((line) => `  ${line}`).join('\n')}\n`;
-  return text;
+  return text + kept;
 }
 
 export const routeCommands: CliCommand[] = [
   {
     words: ['routes', 'list'],
-    args: '[--status S] [--agent ID] [--hostname NAME]',
-    summary: 'routes with their status and problems',
+    args: '[--status S|retained] [--agent ID] [--hostname NAME]',
+    summary: 'routes with their status and problems, then retained routes',
     options: { status: { type: 'string' }, agent: { type: 'string' }, hostname: { type: 'string' } },
     arity: 0,
     async run(context) {
@@ -71,7 +100,23 @@ export const routeCommands: CliCommand[] = [
       );
       if (context.json) return output(context, answer, () => '');
       const { agents } = await client.request('GET', '/agents', listAgentsResponseSchema);
-      output(context, answer, () => routeRows(answer.routes, new Map(agents.map((a) => [a.id, a.name]))));
+      output(context, answer, () => routeRows(answer, new Map(agents.map((a) => [a.id, a.name]))));
+    },
+  },
+  {
+    words: ['routes', 'delete-retained'],
+    args: '<retained route id>',
+    summary: 'stop publishing a retained route (its rule, record and app are removed)',
+    arity: 1,
+    async run(context) {
+      const id = context.positionals[0]!;
+      // 204: no body.
+      await context.client().request('DELETE', `/routes/retained/${encodeURIComponent(id)}`, z.null());
+      output(
+        context,
+        { deleted: id },
+        () => `Deleted retained route ${id}; Cloudflare follows within seconds.\n`,
+      );
     },
   },
 ];
