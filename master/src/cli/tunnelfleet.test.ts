@@ -152,6 +152,7 @@ describe('tunnelfleet CLI', () => {
         'keys',
         'create',
         'cli-svc',
+        '--allow-any',
         '--allow-service',
         'loopback',
         '--allow-service',
@@ -162,15 +163,19 @@ describe('tunnelfleet CLI', () => {
     );
     expect(opened.code).toBe(0);
     expect(opened.stdout).toMatch(/^Services: own container \+loopback,unix /m);
-    const plain = JSON.parse((await run(['keys', 'create', 'cli-svc-default', '--json'], env)).stdout);
+    const plain = JSON.parse(
+      (await run(['keys', 'create', 'cli-svc-default', '--allow-any', '--json'], env)).stdout,
+    );
     expect(plain.record.servicePolicy).toEqual({ allow: [], containerOnly: false });
 
     const list = await run(['keys', 'list'], env);
     expect(list.stdout).toMatch(/^ID\s+NAME\s+STATUS\s+AGENT\s+APPROVAL\s+ALLOWLIST\s+SERVICES/);
-    expect(list.stdout).toMatch(/cli-svc\s+active\s+-\s+auto\s+any\s+own container \+loopback,unix/);
-    expect(list.stdout).toMatch(/cli-svc-default\s+active\s+-\s+auto\s+any\s+default/);
+    expect(list.stdout).toMatch(
+      /cli-svc\s+active\s+-\s+auto\s+any \(no wildcards\)\s+own container \+loopback,unix/,
+    );
+    expect(list.stdout).toMatch(/cli-svc-default\s+active\s+-\s+auto\s+any \(no wildcards\)\s+default/);
 
-    const unknown = await run(['keys', 'create', 'x', '--allow-service', 'everything'], env);
+    const unknown = await run(['keys', 'create', 'x', '--allow-any', '--allow-service', 'everything'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('servicePolicy.allow');
   });

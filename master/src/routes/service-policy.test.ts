@@ -176,12 +176,14 @@ describe('the service policy of an agent key', () => {
   it('shows the policy on the key and refuses an unknown kind', async () => {
     const created = await fx.admin('POST', '/keys', {
       name: 'shown',
+      allowAnyHostname: true,
       servicePolicy: { allow: ['unix', 'socks'] },
     });
     expect(created.status).toBe(201);
     expect(created.body.record.servicePolicy).toEqual({ allow: ['unix', 'socks'], containerOnly: false });
     const refused = await fx.admin('POST', '/keys', {
       name: 'bad',
+      allowAnyHostname: true,
       servicePolicy: { allow: ['everything'] },
     });
     expect(refused.status).toBe(400);
