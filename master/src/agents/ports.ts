@@ -21,7 +21,15 @@ export type CommandInput =
 
 /** The part of the command gateway (`master/src/commands`) the agent service drives. */
 export interface AgentCommandSender {
-  enqueue(agentId: string, command: CommandInput): Promise<unknown>;
+  /**
+   * Queues the command with a version above `afterVersion` (what the store knows was issued or
+   * applied), whatever the Redis counter remembers; resolves with the version it got.
+   */
+  enqueue(
+    agentId: string,
+    command: CommandInput,
+    options: { afterVersion: number },
+  ): Promise<{ version: number }>;
   /** Ends the agent's open long-polls at the gateway. */
   closeAgent(agentId: string): Promise<unknown> | unknown;
   /** Drops everything queued for the agent. */

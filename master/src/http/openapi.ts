@@ -154,14 +154,18 @@ export function buildOpenApiDocument(): object {
       request: { params: agentIdParamsSchema },
       responses: { 200: json(agentDetailResponseSchema, 'Agent'), ...errors },
     },
-    ...(['approve', 'revoke'] as const).map(
-      (verb): RouteConfig => ({
+    ...(
+      [
+        ['approve', 'Approve a pending agent'],
+        ['revoke', 'Revoke an agent, delete its tunnel, mark its routes'],
+        ['pause', "Stop the agent's cloudflared and keep it stopped; its routes are kept"],
+        ['resume', "Start a paused agent's cloudflared again"],
+      ] as const
+    ).map(
+      ([verb, summary]): RouteConfig => ({
         method: 'post',
         path: a(`/agents/{id}/${verb}`),
-        summary:
-          verb === 'approve'
-            ? 'Approve a pending agent'
-            : 'Revoke an agent, delete its tunnel, mark its routes',
+        summary,
         request: { params: agentIdParamsSchema },
         responses: { 200: json(agentActionResponseSchema, 'Done'), ...errors },
       }),

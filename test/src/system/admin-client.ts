@@ -44,6 +44,8 @@ export interface AdminClient {
   agent(agentId: string): Promise<AgentDetail>;
   approveAgent(agentId: string): Promise<AgentView>;
   revokeAgent(agentId: string): Promise<AgentView>;
+  pauseAgent(agentId: string): Promise<AgentView>;
+  resumeAgent(agentId: string): Promise<AgentView>;
   revokeKey(keyId: string): Promise<KeyView>;
   routes(filter?: { status?: RouteStatus; agentId?: string; hostname?: string }): Promise<RouteView[]>;
   conflicts(includeResolved?: boolean): Promise<ConflictView[]>;
@@ -134,6 +136,26 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
           agentActionResponseSchema,
           'POST',
           `${agentPath(agentId)}/revoke`,
+        )
+      ).agent,
+    pauseAgent: async (agentId) =>
+      (
+        await expect(
+          `pause agent ${agentId}`,
+          200,
+          agentActionResponseSchema,
+          'POST',
+          `${agentPath(agentId)}/pause`,
+        )
+      ).agent,
+    resumeAgent: async (agentId) =>
+      (
+        await expect(
+          `resume agent ${agentId}`,
+          200,
+          agentActionResponseSchema,
+          'POST',
+          `${agentPath(agentId)}/resume`,
         )
       ).agent,
     revokeKey: async (keyId) =>

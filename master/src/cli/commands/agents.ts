@@ -12,11 +12,12 @@ function agentRows(agents: AgentView[]): string {
   if (agents.length === 0)
     return 'No agents yet. Start one with a key from: tunnelfleet keys create <name>\n';
   return formatTable(
-    ['ID', 'NAME', 'STATUS', 'ONLINE', 'LAST SEEN', 'HOSTNAME', 'VERSION'],
+    ['ID', 'NAME', 'STATUS', 'TUNNEL', 'ONLINE', 'LAST SEEN', 'HOSTNAME', 'VERSION'],
     agents.map((agent) => [
       agent.id,
       agent.name,
       agent.status,
+      agent.tunnelStatus,
       agent.online ? 'yes' : 'no',
       shortTime(agent.lastSeenAt),
       agent.hostname ?? '-',
@@ -42,6 +43,7 @@ function agentDetail(agent: AgentDetail): string {
         ? `${agent.tunnel.name} (${agent.tunnel.id})${agent.tunnel.deletedAt ? ' deleted' : ''}`
         : '-',
     ],
+    ['Tunnel status', agent.pausedAt ? `paused since ${shortTime(agent.pausedAt)}` : 'running'],
     [
       'cloudflared',
       cloudflared
@@ -65,8 +67,12 @@ function agentPath(context: { positionals: string[] }, suffix = ''): string {
   return `/agents/${encodeURIComponent(context.positionals[0]!)}${suffix}`;
 }
 
-/** `agents approve|revoke <agent id>`: one POST, answered with the agent. */
-function agentAction(action: 'approve' | 'revoke', summary: string, done: string): CliCommand {
+/** `agents approve|revoke|pause|resume <agent id>`: one POST, answered with the agent. */
+function agentAction(
+  action: 'approve' | 'revoke' | 'pause' | 'resume',
+  summary: string,
+  done: string,
+): CliCommand {
   return {
     words: ['agents', action],
     args: '<agent id>',
@@ -104,4 +110,6 @@ export const agentCommands: CliCommand[] = [
   },
   agentAction('approve', 'approve a pending agent (--manual-approval keys)', 'Approved'),
   agentAction('revoke', 'revoke an agent: cut off, its tunnel deleted', 'Revoked'),
+  agentAction('pause', "stop an agent's cloudflared and keep it stopped; routes are kept", 'Paused'),
+  agentAction('resume', "start a paused agent's cloudflared again", 'Resumed'),
 ];
