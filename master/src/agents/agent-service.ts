@@ -277,10 +277,12 @@ export function createAgentService(deps: AgentServiceDeps) {
   /** Starts the paused agent's cloudflared again, with a current token. */
   async function resume(agentId: string, actor: AuditActor): Promise<AgentRecord> {
     const agent = requireApproved(agentId, 'resumed');
-    if (setAgentPaused(db, agentId, false)) recordAudit(db, { actor, action: 'agent.resume', target: agentId });
+    if (setAgentPaused(db, agentId, false))
+      recordAudit(db, { actor, action: 'agent.resume', target: agentId });
     await startAgentTunnel(agent).catch((error: unknown) => {
       // Revoked while resuming: the operator's request is not the one with bad credentials.
-      if (error instanceof AuthenticationError) throw new ConflictError(`agent ${agentId} was revoked meanwhile`);
+      if (error instanceof AuthenticationError)
+        throw new ConflictError(`agent ${agentId} was revoked meanwhile`);
       throw error;
     });
     return findAgent(db, agentId)!;

@@ -28,7 +28,12 @@ async function applyNext(key: string): Promise<Command> {
   expect(command).not.toBeNull();
   const ack = await fx.request('POST', commandAckPath(command!.id), {
     token: key,
-    body: { commandId: command!.id, version: command!.version, status: 'ok', result: { action: 'unchanged' } },
+    body: {
+      commandId: command!.id,
+      version: command!.version,
+      status: 'ok',
+      result: { action: 'unchanged' },
+    },
   });
   expect(ack.status).toBe(200);
   return command!;

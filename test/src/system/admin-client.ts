@@ -2,8 +2,10 @@ import {
   ADMIN_API_PREFIX,
   type AgentDetail,
   type AgentView,
+  type AuditPage,
   agentActionResponseSchema,
   agentDetailResponseSchema,
+  auditPageSchema,
   type ConflictView,
   createKeyResponseSchema,
   type KeyView,
@@ -48,6 +50,8 @@ export interface AdminClient {
   resumeAgent(agentId: string): Promise<AgentView>;
   revokeKey(keyId: string): Promise<KeyView>;
   routes(filter?: { status?: RouteStatus; agentId?: string; hostname?: string }): Promise<RouteView[]>;
+  /** The newest audit entries about `target`. */
+  audit(filter: { target: string }): Promise<AuditPage>;
   conflicts(includeResolved?: boolean): Promise<ConflictView[]>;
   /** `POST /api/v1/admin/reconcile`: a full reconcile now. */
   reconcile(): Promise<void>;
@@ -175,6 +179,8 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
       const suffix = query.size > 0 ? `?${query}` : '';
       return (await expect('list routes', 200, listRoutesResponseSchema, 'GET', `/routes${suffix}`)).routes;
     },
+    audit: ({ target }) =>
+      expect('audit log', 200, auditPageSchema, 'GET', `/audit?target=${encodeURIComponent(target)}`),
     conflicts: async (includeResolved = false) =>
       (
         await expect(

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../harness/wait-for.js';
+import type { Fleet, FleetHost } from '../system/fleet.js';
+import {
+  CONVERGE_TIMEOUT_MS,
+  cloudView,
+  publishLabels,
+  routesOf,
+  tunnelIdOf,
+  uniqueHostname,
+  useFleet,
+  waitPublished,
+} from './support.js';
+
+// Redis without persistence: its restart below loses every key, as a wiped Redis would.
+const fleet = useFleet({ secondEngine: 'docker17', redis: { appendonly: false } });
+
+const runningCloudflared = async (host: FleetHost) =>
+  (await host.cloudflared()).filter((container) => container.State === 'running');
+
+async function waitCloudflaredStopped(fleet: Fleet, host: FleetHost, tunnelId: string, why: string) {
+  await waitFor(async () => (await runningCloudflared(host)).length === 0, {
+    description: `${host.name}'s cloudflared to stop (${why})`,
+    timeoutMs: CONVERGE_TIMEOUT_MS,
+  });
+  await waitFor(() => fleet.emulator.tunnelConnections(tunnelId).length === 0, {
+    description: `${host.name}'s tunnel to have no connector left (${why})`,
+    timeoutMs: CONVERGE_TIMEOUT_MS,
+  });
+}
+
+async function waitCloudflaredConnected(fleet: Fleet, host: FleetHost, tunnelId: string, why: string) {
+  await waitFor(async () => (await runningCloudflared(host)).length === 1, {
+    description: `${host.name}'s cloudflared running (${why})`,
+    timeoutMs: CONVERGE_TIMEOUT_MS,
+  });
+  await waitFor(() => fleet.emulator.tunnelConnections(tunnelId).length > 0, {
+    description: `${host.name}'s cloudflared connected (${why})`,
+    timeoutMs: CONVERGE_TIMEOUT_MS,
+  });
+}
+
+/** What a user would compare at Cloudflare for one hostname: its records, rules and apps. */
+function publication(fleet: Fleet, hostname: string) {
+  const view = cloudView(fleet);
+  return {
+    records: view.records.filter((record) => record.name === hostname),
+    rules: [...view.ingress.entries()].map(([tunnelId, rules]) => ({
+      tunnelId,
+      rules: rules.filter((rule) => rule.hostname === hostname),
+    })),
+    apps: view.apps.filter((app) => app.domain === hostname),
+  };
+}
+
+describe('pausing and resuming a host', { timeout: 240_000 }, () => {
+  it('stops and starts its cloudflared, keeps its routes, deletes nothing at Cloudflare, survives an agent restart', async () => {
+    const { b, admin, emulator } = fleet();
+    const agentB = await b.agentId();
+    const tunnelB = await tunnelIdOf(fleet(), b);
+    const hostname = uniqueHostname('paused');
+    await b.runContainer({ labels: publishLabels(hostname) });
+    await waitPublished(fleet(), b, hostname);
+    const published = publication(fleet(), hostname);
+    const deletesBefore = emulator.writes().filter((write) => write.method === 'DELETE').length;
+
+    expect((await admin.pauseAgent(agentB)).tunnelStatus).toBe('paused');
+    await waitCloudflaredStopped(fleet(), b, tunnelB, 'paused');
+
+    // The agent restarts: it registers again and must not get its tunnel back.
+    const restartedAt = Date.now();
+    await b.agent.restart();
+    await waitFor(
+      async () => {
+        const state = (await admin.agent(agentB)).lastState as { receivedAt?: string } | null;
+        return state?.receivedAt !== undefined && Date.parse(state.receivedAt) > restartedAt;
+      },
+      { description: 'a heartbeat of the restarted agent', timeoutMs: CONVERGE_TIMEOUT_MS },
+    );
+    expect(await runningCloudflared(b)).toEqual([]);
+    expect(emulator.tunnelConnections(tunnelB)).toEqual([]);
+    expect((await b.agent.tunnelState())?.desiredState).toBe('stopped');
+    expect((await admin.agent(agentB)).tunnelStatus).toBe('paused');
+    // Its routes stay in the store, and their Cloudflare objects stay as they were.
+    expect((await routesOf(fleet(), hostname)).map((route) => route.status)).toEqual(['active']);
+    expect(publication(fleet(), hostname)).toEqual(published);
+
+    expect((await admin.resumeAgent(agentB)).tunnelStatus).toBe('running');
+    await waitCloudflaredConnected(fleet(), b, tunnelB, 'resumed');
+    expect(publication(fleet(), hostname)).toEqual(published);
+    expect(emulator.writes().filter((write) => write.method === 'DELETE')).toHaveLength(deletesBefore);
+
+    const audit = await admin.audit({ target: agentB });
+    expect(audit.entries.map((entry) => entry.action)).toEqual(
+      expect.arrayContaining(['agent.pause', 'agent.resume']),
+    );
+  });
+
+  it('applies the next command after Redis lost all its data', async () => {
+    const { b, admin, redis } = fleet();
+    const agentB = await b.agentId();
+    const tunnelB = await tunnelIdOf(fleet(), b);
+    const appliedBefore = Number((await b.agent.tunnelState())?.version);
+    expect(appliedBefore).toBeGreaterThan(1);
+
+    await redis.restart();
+
+    await admin.pauseAgent(agentB);
+    await waitCloudflaredStopped(fleet(), b, tunnelB, 'paused after the wipe');
+    expect(Number((await b.agent.tunnelState())?.version)).toBeGreaterThan(appliedBefore);
+    await admin.resumeAgent(agentB);
+    await waitCloudflaredConnected(fleet(), b, tunnelB, 'resumed after the wipe');
+  });
+});
