@@ -3,7 +3,7 @@ import { identifierSchema } from '../protocol/primitives.js';
 
 /**
  * Agents: `/agents`, `/agents/:id`, `/agents/:id/approve`, `/agents/:id/revoke`,
- * `/agents/:id/pause`, `/agents/:id/resume`.
+ * `/agents/:id/pause`, `/agents/:id/resume`, `/agents/:id/rotate-secret`, `/agents/rotate-secret`.
  */
 
 export const agentIdParamsSchema = z.strictObject({ id: identifierSchema });
@@ -42,6 +42,19 @@ export type ListAgentsResponse = z.infer<typeof listAgentsResponseSchema>;
 export const agentDetailResponseSchema = z.object({ agent: agentDetailSchema });
 export type AgentDetailResponse = z.infer<typeof agentDetailResponseSchema>;
 
-/** The answer to approve, revoke, pause and resume: the agent as it is now. */
+/** The answer to approve, revoke, pause, resume and rotate-secret: the agent as it is now. */
 export const agentActionResponseSchema = z.object({ agent: agentViewSchema });
 export type AgentActionResponse = z.infer<typeof agentActionResponseSchema>;
+
+/** `POST /agents/rotate-secret`: every approved agent's tunnel secret, one result per agent. */
+export const rotateAllResponseSchema = z.object({
+  results: z.array(
+    z.object({
+      agentId: z.string(),
+      /** False when this agent's rotation failed (`error` says why); the others went on. */
+      rotated: z.boolean(),
+      error: z.string().optional(),
+    }),
+  ),
+});
+export type RotateAllResponse = z.infer<typeof rotateAllResponseSchema>;

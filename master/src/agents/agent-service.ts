@@ -288,6 +288,44 @@ export function createAgentService(deps: AgentServiceDeps) {
     return findAgent(db, agentId)!;
   }
 
+  /**
+   * Gives the agent's tunnel a new secret at Cloudflare and sends the new token (`update_tunnel`):
+   * the agent replaces cloudflared, and the old token is refused from then on. A paused agent
+   * keeps the token for its next start.
+   */
+  async function rotateSecret(agentId: string, actor: AuditActor): Promise<AgentRecord> {
+    requireApproved(agentId, 'given a new tunnel secret');
+    const tunnel = findAgentTunnel(db, agentId);
+    if (!tunnel) throw new ConflictError(`agent ${agentId} has no tunnel yet`);
+    const token = await deps.tunnels.rotateTunnelSecret(tunnel.id);
+    recordAudit(db, {
+      actor,
+      action: 'agent.rotate_secret',
+      target: agentId,
+      details: { tunnelId: tunnel.id },
+    });
+    await sendCommand(agentId, { type: 'update_tunnel', payload: { tunnelId: tunnel.id, token } });
+    return findAgent(db, agentId)!;
+  }
+
+  /** Rotates every approved agent's secret (after a suspected leak); one failure stops no other. */
+  async function rotateAllSecrets(
+    actor: AuditActor,
+  ): Promise<Array<{ agentId: string; rotated: boolean; error?: string }>> {
+    const results: Array<{ agentId: string; rotated: boolean; error?: string }> = [];
+    for (const agent of listAgents(db, { status: 'approved' })) {
+      if (!findAgentTunnel(db, agent.id)) continue;
+      try {
+        await rotateSecret(agent.id, actor);
+        results.push({ agentId: agent.id, rotated: true });
+      } catch (error) {
+        logger.error({ err: error, agentId: agent.id }, 'could not rotate the tunnel secret');
+        results.push({ agentId: agent.id, rotated: false, error: (error as Error).message });
+      }
+    }
+    return results;
+  }
+
   /** The agent reported (heartbeat) or acknowledged this command version: never issue one below it. */
   function noteAppliedVersion(agentId: string, version: number): void {
     raiseCommandVersion(db, agentId, version);
@@ -424,6 +462,8 @@ export function createAgentService(deps: AgentServiceDeps) {
     approve,
     pause,
     resume,
+    rotateSecret,
+    rotateAllSecrets,
     noteAppliedVersion,
     revoke,
     createKey,

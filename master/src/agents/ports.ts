@@ -9,6 +9,8 @@ export interface AgentTunnelProvider {
   /** Creates the tunnel, or returns the existing one of that name (idempotent by name). */
   ensureTunnel(name: string): Promise<{ id: string; name: string; accountId: string }>;
   tunnelToken(tunnelId: string): Promise<string>;
+  /** Gives the tunnel a new secret (tokens made with the old one are refused); the new token. */
+  rotateTunnelSecret(tunnelId: string): Promise<string>;
   /** Deletes the tunnel, dropping its connections; an already deleted tunnel is not an error. */
   deleteTunnel(tunnelId: string): Promise<void>;
 }

@@ -22,6 +22,7 @@ import {
   parseOrThrow,
   type ReconcileResponse,
   type RevokeKeyResponse,
+  type RotateAllResponse,
   routesQuerySchema,
   updateAccessPolicyRequestSchema,
 } from '@tunnelfleet/common';
@@ -150,6 +151,16 @@ export function adminRouter(deps: AdminRouterDeps): Router {
   router.post(p('/agents/:id/resume'), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
     const [view] = await agentViews([await deps.agents.resume(id, 'admin')]);
+    send<AgentActionResponse>(res, 200, { agent: view! });
+  });
+
+  router.post(p('/agents/rotate-secret'), async (_req, res) => {
+    send<RotateAllResponse>(res, 200, { results: await deps.agents.rotateAllSecrets('admin') });
+  });
+
+  router.post(p('/agents/:id/rotate-secret'), async (req, res) => {
+    const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
+    const [view] = await agentViews([await deps.agents.rotateSecret(id, 'admin')]);
     send<AgentActionResponse>(res, 200, { agent: view! });
   });
 

@@ -32,6 +32,7 @@ import {
   reportResponseSchema,
   reportSchema,
   revokeKeyResponseSchema,
+  rotateAllResponseSchema,
   routesQuerySchema,
   updateAccessPolicyRequestSchema,
 } from '@tunnelfleet/common';
@@ -160,6 +161,7 @@ export function buildOpenApiDocument(): object {
         ['revoke', 'Revoke an agent, delete its tunnel, mark its routes'],
         ['pause', "Stop the agent's cloudflared and keep it stopped; its routes are kept"],
         ['resume', "Start a paused agent's cloudflared again"],
+        ['rotate-secret', "Give the agent's tunnel a new secret and send it the new token"],
       ] as const
     ).map(
       ([verb, summary]): RouteConfig => ({
@@ -170,6 +172,12 @@ export function buildOpenApiDocument(): object {
         responses: { 200: json(agentActionResponseSchema, 'Done'), ...errors },
       }),
     ),
+    {
+      method: 'post',
+      path: a('/agents/rotate-secret'),
+      summary: "Give every approved agent's tunnel a new secret (after a suspected leak)",
+      responses: { 200: json(rotateAllResponseSchema, 'One result per agent'), ...errors },
+    },
     {
       method: 'delete',
       path: a('/agents/{id}'),

@@ -105,7 +105,11 @@ describe('pausing and resuming a host', { timeout: 240_000 }, () => {
 
     await redis.restart();
 
-    await admin.pauseAgent(agentB);
+    // Until the master is back on Redis, the request is refused (503); an operator tries again.
+    await waitFor(() => admin.pauseAgent(agentB).catch(() => undefined), {
+      description: 'the master to take a pause once Redis is back',
+      timeoutMs: CONVERGE_TIMEOUT_MS,
+    });
     await waitCloudflaredStopped(fleet(), b, tunnelB, 'paused after the wipe');
     expect(Number((await b.agent.tunnelState())?.version)).toBeGreaterThan(appliedBefore);
     await admin.resumeAgent(agentB);

@@ -4,8 +4,10 @@ import {
   agentActionResponseSchema,
   agentDetailResponseSchema,
   listAgentsResponseSchema,
+  rotateAllResponseSchema,
 } from '@tunnelfleet/common';
 import { type CliCommand, output } from '../cli-context.js';
+import { UsageError } from '../cli-errors.js';
 import { formatTable, shortTime } from '../table.js';
 
 function agentRows(agents: AgentView[]): string {
@@ -112,4 +114,36 @@ export const agentCommands: CliCommand[] = [
   agentAction('revoke', 'revoke an agent: cut off, its tunnel deleted', 'Revoked'),
   agentAction('pause', "stop an agent's cloudflared and keep it stopped; routes are kept", 'Paused'),
   agentAction('resume', "start a paused agent's cloudflared again", 'Resumed'),
+  {
+    words: ['agents', 'rotate'],
+    args: '<agent id> | --all',
+    summary: "give an agent's tunnel (or every agent's) a new secret; the old token stops working",
+    options: { all: { type: 'boolean' } },
+    arity: [0, 1],
+    async run(context) {
+      const all = context.options.all === true;
+      if (all === (context.positionals.length === 1))
+        throw new UsageError('agents rotate takes an agent id or --all, not both');
+      if (!all) {
+        const answer = await context
+          .client()
+          .request('POST', agentPath(context, '/rotate-secret'), agentActionResponseSchema);
+        output(
+          context,
+          answer,
+          () => `Rotated the tunnel secret of agent ${answer.agent.id} (${answer.agent.name}).\n`,
+        );
+        return;
+      }
+      const answer = await context.client().request('POST', '/agents/rotate-secret', rotateAllResponseSchema);
+      output(context, answer, () =>
+        answer.results.length === 0
+          ? 'No approved agent with a tunnel.\n'
+          : formatTable(
+              ['AGENT', 'ROTATED', 'ERROR'],
+              answer.results.map((r) => [r.agentId, r.rotated ? 'yes' : 'no', r.error ?? '-']),
+            ),
+      );
+    },
+  },
 ];
