@@ -1,4 +1,5 @@
 import { AGENT_ROUTES, type Command, commandAckPath } from '@tunnelfleet/common';
+import { decodeTunnelToken } from '@tunnelfleet/test';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MasterFixture, registerBody, startMasterFixture } from '../../test/master-test-fixture.js';
@@ -128,5 +129,47 @@ describe('command versions after Redis lost its data', () => {
 
     await fx.admin('POST', `/agents/${agent.agentId}/pause`);
     expect((await applyNext(agent.key)).version).toBeGreaterThan(500);
+  });
+});
+
+describe('rotating tunnel secrets', () => {
+  it('sends update_tunnel with a token of a new secret for the same tunnel, audited', async () => {
+    const agent = await fx.enrollAgent({ name: 'rotated' });
+    const start = (await applyNext(agent.key)) as Extract<Command, { type: 'start_tunnel' }>;
+
+    const answer = await fx.admin('POST', `/agents/${agent.agentId}/rotate-secret`);
+    expect(answer.status).toBe(200);
+    const update = await applyNext(agent.key);
+    expect(update.type).toBe('update_tunnel');
+    if (update.type !== 'update_tunnel') return;
+    expect(update.payload.tunnelId).toBe(start.payload.tunnelId);
+    const before = decodeTunnelToken(start.payload.token);
+    const after = decodeTunnelToken(update.payload.token);
+    expect(after?.t).toBe(before?.t);
+    expect(after?.s).not.toBe(before?.s);
+
+    const audit = await fx.admin('GET', `/audit?target=${agent.agentId}`);
+    expect((audit.body.entries as { action: string }[]).map((e) => e.action)).toContain(
+      'agent.rotate_secret',
+    );
+  });
+
+  it('rotates every approved agent with a tunnel at once', async () => {
+    const one = await fx.enrollAgent({ name: 'leak-1' });
+    const two = await fx.enrollAgent({ name: 'leak-2' });
+    await applyNext(one.key);
+    await applyNext(two.key);
+
+    const answer = await fx.admin('POST', '/agents/rotate-secret');
+    expect(answer.status).toBe(200);
+    const results = answer.body.results as { agentId: string; rotated: boolean }[];
+    expect(results).toEqual(
+      expect.arrayContaining([
+        { agentId: one.agentId, rotated: true },
+        { agentId: two.agentId, rotated: true },
+      ]),
+    );
+    expect((await applyNext(one.key)).type).toBe('update_tunnel');
+    expect((await applyNext(two.key)).type).toBe('update_tunnel');
   });
 });

@@ -48,6 +48,7 @@ export interface AdminClient {
   revokeAgent(agentId: string): Promise<AgentView>;
   pauseAgent(agentId: string): Promise<AgentView>;
   resumeAgent(agentId: string): Promise<AgentView>;
+  rotateSecret(agentId: string): Promise<AgentView>;
   revokeKey(keyId: string): Promise<KeyView>;
   routes(filter?: { status?: RouteStatus; agentId?: string; hostname?: string }): Promise<RouteView[]>;
   /** The newest audit entries about `target`. */
@@ -160,6 +161,16 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
           agentActionResponseSchema,
           'POST',
           `${agentPath(agentId)}/resume`,
+        )
+      ).agent,
+    rotateSecret: async (agentId) =>
+      (
+        await expect(
+          `rotate the secret of agent ${agentId}`,
+          200,
+          agentActionResponseSchema,
+          'POST',
+          `${agentPath(agentId)}/rotate-secret`,
         )
       ).agent,
     revokeKey: async (keyId) =>
