@@ -7,10 +7,12 @@ import {
   cloudView,
   publishLabels,
   routesOf,
+  rulesFor,
   tunnelIdOf,
   uniqueHostname,
   useFleet,
   waitPublished,
+  waitUnpublished,
 } from './support.js';
 
 // Redis without persistence: its restart below loses every key, as a wiped Redis would.
@@ -46,10 +48,7 @@ function publication(fleet: Fleet, hostname: string) {
   const view = cloudView(fleet);
   return {
     records: view.records.filter((record) => record.name === hostname),
-    rules: [...view.ingress.entries()].map(([tunnelId, rules]) => ({
-      tunnelId,
-      rules: rules.filter((rule) => rule.hostname === hostname),
-    })),
+    rules: rulesFor(view, hostname),
     apps: view.apps.filter((app) => app.domain === hostname),
   };
 }
@@ -180,5 +179,37 @@ describe("rotating a host's tunnel secret", { timeout: 240_000 }, () => {
     );
     const audit = await admin.audit({ target: agentB });
     expect(audit.entries.map((entry) => entry.action)).toContain('agent.rotate_secret');
+  });
+});
+
+// Last in the file: host B is gone afterwards.
+describe('decommissioning a host', { timeout: 240_000 }, () => {
+  it('deletes its tunnel and withdraws its records, rules and Access apps, cleanup=false ones too', async () => {
+    const { a, b, admin, emulator } = fleet();
+    const agentB = await b.agentId();
+    const tunnelB = await tunnelIdOf(fleet(), b);
+    const guarded = uniqueHostname('decom-access');
+    const kept = uniqueHostname('decom-kept');
+    const bystander = uniqueHostname('decom-bystander');
+    await b.runContainer({
+      labels: publishLabels(guarded, { 'tunnelfleet.access.emails': 'boss@example.com' }),
+    });
+    await b.runContainer({ labels: publishLabels(kept, { 'tunnelfleet.cleanup': 'false' }) });
+    await a.runContainer({ labels: publishLabels(bystander) });
+    await Promise.all([
+      waitPublished(fleet(), b, guarded, { access: true }),
+      waitPublished(fleet(), b, kept),
+      waitPublished(fleet(), a, bystander),
+    ]);
+    const untouched = publication(fleet(), bystander);
+
+    await admin.deleteAgent(agentB);
+
+    await Promise.all([waitUnpublished(fleet(), guarded), waitUnpublished(fleet(), kept)]);
+    expect(emulator.tunnels().find((tunnel) => tunnel.id === tunnelB)?.deleted_at).toBeTruthy();
+    await waitCloudflaredStopped(fleet(), b, tunnelB, 'decommissioned');
+    expect((await admin.agents()).map((agent) => agent.id)).not.toContain(agentB);
+    expect(await routesOf(fleet(), guarded)).toEqual([]);
+    expect(publication(fleet(), bystander)).toEqual(untouched);
   });
 });

@@ -49,6 +49,8 @@ export interface AdminClient {
   pauseAgent(agentId: string): Promise<AgentView>;
   resumeAgent(agentId: string): Promise<AgentView>;
   rotateSecret(agentId: string): Promise<AgentView>;
+  /** `DELETE /agents/:id`: decommissions the host. */
+  deleteAgent(agentId: string): Promise<void>;
   revokeKey(keyId: string): Promise<KeyView>;
   routes(filter?: { status?: RouteStatus; agentId?: string; hostname?: string }): Promise<RouteView[]>;
   /** The newest audit entries about `target`. */
@@ -173,6 +175,10 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
           `${agentPath(agentId)}/rotate-secret`,
         )
       ).agent,
+    deleteAgent: async (agentId) => {
+      const answer = await request('DELETE', agentPath(agentId));
+      if (answer.status !== 204) throw new AdminApiError(`delete agent ${agentId}`, answer);
+    },
     revokeKey: async (keyId) =>
       (
         await expect(

@@ -112,12 +112,12 @@ export const agentCommands: CliCommand[] = [
   },
   agentAction('approve', 'approve a pending agent (--manual-approval keys)', 'Approved'),
   agentAction('revoke', 'revoke an agent: cut off, its tunnel deleted', 'Revoked'),
-  agentAction('pause', "stop an agent's cloudflared and keep it stopped; routes are kept", 'Paused'),
+  agentAction('pause', "stop an agent's cloudflared until resumed; routes are kept", 'Paused'),
   agentAction('resume', "start a paused agent's cloudflared again", 'Resumed'),
   {
     words: ['agents', 'rotate'],
     args: '<agent id> | --all',
-    summary: "give an agent's tunnel (or every agent's) a new secret; the old token stops working",
+    summary: 'new tunnel secret for an agent (--all: every agent)',
     options: { all: { type: 'boolean' } },
     arity: [0, 1],
     async run(context) {
