@@ -143,9 +143,16 @@ export function setAgentLastSeen(db: SqliteDatabase, id: string, at: string): vo
   statement(db, 'UPDATE agents SET last_seen_at = ? WHERE id = ?').run(at, id);
 }
 
-/** Raises the agent's known command version to `version`; never lowers it. */
+/**
+ * Raises the agent's known command version to `version`; never lowers it. Writes nothing when it
+ * is not higher, so the heartbeat of every agent costs no write in the steady state.
+ */
 export function raiseCommandVersion(db: SqliteDatabase, id: string, version: number): void {
-  statement(db, 'UPDATE agents SET command_version = MAX(command_version, ?) WHERE id = ?').run(version, id);
+  statement(db, 'UPDATE agents SET command_version = ? WHERE id = ? AND command_version < ?').run(
+    version,
+    id,
+    version,
+  );
 }
 
 /** Marks the tunnel paused (keeps the first pause time) or running; false when nothing changed. */
