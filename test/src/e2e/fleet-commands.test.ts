@@ -15,8 +15,13 @@ import {
   waitUnpublished,
 } from './support.js';
 
-// Redis without persistence: its restart below loses every key, as a wiped Redis would.
-const fleet = useFleet({ secondEngine: 'docker17', redis: { appendonly: false } });
+// Redis without persistence: its restart below loses every key, as a wiped Redis would. A short
+// grace period and a cron every second retain a cleanup=false route within the test.
+const fleet = useFleet({
+  secondEngine: 'docker17',
+  redis: { appendonly: false },
+  masterEnv: { GRACE_PERIOD_SECONDS: '2', RECONCILE_CRON: '* * * * * *' },
+});
 
 const runningCloudflared = async (host: FleetHost) =>
   (await host.cloudflared()).filter((container) => container.State === 'running');
@@ -188,6 +193,21 @@ describe('decommissioning a host', { timeout: 240_000 }, () => {
     const { a, b, admin, emulator } = fleet();
     const agentB = await b.agentId();
     const tunnelB = await tunnelIdOf(fleet(), b);
+    // A cleanup=false route whose container is gone for good: retained, still published.
+    const retained = uniqueHostname('decom-retained');
+    const gone = await b.runContainer({
+      labels: publishLabels(retained, { 'tunnelfleet.cleanup': 'false' }),
+    });
+    const retainedPublication = await waitPublished(fleet(), b, retained);
+    await gone.container.remove({ force: true });
+    await waitFor(async () => (await routesOf(fleet(), retained)).length === 0, {
+      description: `the grace period of ${retained} to end`,
+      timeoutMs: CONVERGE_TIMEOUT_MS,
+    });
+    expect(cloudView(fleet()).records.filter((r) => r.name === retained)).toEqual([
+      retainedPublication.record,
+    ]);
+
     const guarded = uniqueHostname('decom-access');
     const kept = uniqueHostname('decom-kept');
     const bystander = uniqueHostname('decom-bystander');
@@ -205,7 +225,11 @@ describe('decommissioning a host', { timeout: 240_000 }, () => {
 
     await admin.deleteAgent(agentB);
 
-    await Promise.all([waitUnpublished(fleet(), guarded), waitUnpublished(fleet(), kept)]);
+    await Promise.all([
+      waitUnpublished(fleet(), guarded),
+      waitUnpublished(fleet(), kept),
+      waitUnpublished(fleet(), retained),
+    ]);
     expect(emulator.tunnels().find((tunnel) => tunnel.id === tunnelB)?.deleted_at).toBeTruthy();
     await waitCloudflaredStopped(fleet(), b, tunnelB, 'decommissioned');
     expect((await admin.agents()).map((agent) => agent.id)).not.toContain(agentB);
