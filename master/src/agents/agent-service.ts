@@ -304,7 +304,14 @@ export function createAgentService(deps: AgentServiceDeps) {
       target: agentId,
       details: { tunnelId: tunnel.id },
     });
+    const revokedDuringRotation = () => new ConflictError(`agent ${agentId} was revoked meanwhile`);
+    if (!unrevoked(agentId)) throw revokedDuringRotation();
     await sendCommand(agentId, { type: 'update_tunnel', payload: { tunnelId: tunnel.id, token } });
+    if (!unrevoked(agentId)) {
+      // The revocation purged the queue before this token landed in it: no token outlives it.
+      await deps.commands.purgeAgent(agentId);
+      throw revokedDuringRotation();
+    }
     return findAgent(db, agentId)!;
   }
 
