@@ -54,6 +54,7 @@ function agentTunnels(cloudflare: CloudflareLayer, accountId: string): AgentTunn
       return { id: tunnel.tunnelId, name: tunnel.name, accountId };
     },
     tunnelToken: (tunnelId) => cloudflare.tunnels.getToken(tunnelId),
+    rotateTunnelSecret: (tunnelId) => cloudflare.tunnels.rotateToken(tunnelId),
     deleteTunnel: (tunnelId) => cloudflare.tunnels.deleteTunnel(tunnelId),
   };
 }

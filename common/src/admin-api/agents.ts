@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { identifierSchema } from '../protocol/primitives.js';
 
-/** Agents: `/agents`, `/agents/:id`, `/agents/:id/approve`, `/agents/:id/revoke`. */
+/**
+ * Agents: `/agents`, `/agents/:id`, `/agents/:id/approve`, `/agents/:id/revoke`,
+ * `/agents/:id/pause`, `/agents/:id/resume`, `/agents/:id/rotate-secret`, `/agents/rotate-secret`.
+ */
 
 export const agentIdParamsSchema = z.strictObject({ id: identifierSchema });
 
@@ -17,6 +20,9 @@ export const agentViewSchema = z.object({
   createdAt: z.string(),
   approvedAt: z.string().nullable(),
   revokedAt: z.string().nullable(),
+  /** `paused`: an operator stopped its cloudflared (`pause`); its routes are kept. */
+  tunnelStatus: z.enum(['running', 'paused']),
+  pausedAt: z.string().nullable(),
 });
 export type AgentView = z.infer<typeof agentViewSchema>;
 
@@ -36,6 +42,19 @@ export type ListAgentsResponse = z.infer<typeof listAgentsResponseSchema>;
 export const agentDetailResponseSchema = z.object({ agent: agentDetailSchema });
 export type AgentDetailResponse = z.infer<typeof agentDetailResponseSchema>;
 
-/** The answer to approve and revoke: the agent as it is now. */
+/** The answer to approve, revoke, pause, resume and rotate-secret: the agent as it is now. */
 export const agentActionResponseSchema = z.object({ agent: agentViewSchema });
 export type AgentActionResponse = z.infer<typeof agentActionResponseSchema>;
+
+/** `POST /agents/rotate-secret`: every approved agent's tunnel secret, one result per agent. */
+export const rotateAllResponseSchema = z.object({
+  results: z.array(
+    z.object({
+      agentId: z.string(),
+      /** False when this agent's rotation failed (`error` says why); the others went on. */
+      rotated: z.boolean(),
+      error: z.string().optional(),
+    }),
+  ),
+});
+export type RotateAllResponse = z.infer<typeof rotateAllResponseSchema>;

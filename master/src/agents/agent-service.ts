@@ -20,8 +20,10 @@ import {
   findAgentByKey,
   insertAgent,
   listAgents,
+  raiseCommandVersion,
   revokeAgent,
   setAgentLastSeen,
+  setAgentPaused,
   updateAgentRegistration,
 } from '../store/agents.js';
 import { type AuditActor, recordAudit } from '../store/audit-log.js';
@@ -29,7 +31,7 @@ import type { SqliteDatabase } from '../store/database.js';
 import { markAgentRoutesRevoked } from '../store/routes.js';
 import { detachAgentTunnels, findAgentTunnel, markTunnelDeleted, upsertTunnel } from '../store/tunnels.js';
 import type { HeartbeatStore } from './heartbeats.js';
-import type { AgentCommandSender, AgentTunnelProvider, MasterHooks } from './ports.js';
+import type { AgentCommandSender, AgentTunnelProvider, CommandInput, MasterHooks } from './ports.js';
 
 /** Agent ids we issue; only ids of this shape are adopted from an agent's cache. */
 const AGENT_ID = /^ag_[0-9a-f]{16}$/;
@@ -70,6 +72,18 @@ export function createAgentService(deps: AgentServiceDeps) {
     const agent = findAgent(db, agentId);
     const key = agent && findAgentKey(db, agent.keyId);
     return agent && key && agent.status !== 'revoked' && key.revokedAt === null ? agent : undefined;
+  }
+
+  /**
+   * Queues a command above every version the store knows of (issued, or applied by the agent), so
+   * that a Redis which lost its counter cannot issue versions the agent ignores as stale; records
+   * the version issued.
+   */
+  async function sendCommand(agentId: string, command: CommandInput): Promise<number> {
+    const afterVersion = findAgent(db, agentId)?.commandVersion ?? 0;
+    const { version } = await deps.commands.enqueue(agentId, command, { afterVersion });
+    raiseCommandVersion(db, agentId, version);
+    return version;
   }
 
   /** Refusal of a caller revoked while its request was in flight: the same 401 as at the door. */
@@ -127,7 +141,8 @@ export function createAgentService(deps: AgentServiceDeps) {
   /**
    * Makes sure the approved agent has its tunnel and that `start_tunnel` with a current token is
    * queued. Safe to repeat: the tunnel is found by name, and the agent applies an identical
-   * start_tunnel as a no-op — which also re-arms an agent that lost its data dir.
+   * start_tunnel as a no-op — which also re-arms an agent that lost its data dir. A paused agent
+   * gets its tunnel but no start_tunnel: it stays stopped until an operator resumes it.
    */
   async function startAgentTunnel(agent: AgentRecord): Promise<void> {
     const name = agentTunnelName(agent.id);
@@ -144,9 +159,10 @@ export function createAgentService(deps: AgentServiceDeps) {
       });
     }
     if (!unrevoked(agent.id)) return withdrawTunnel(agent.id);
+    if (findAgent(db, agent.id)?.pausedAt) return;
     const token = await deps.tunnels.tunnelToken(tunnel.id);
     if (!unrevoked(agent.id)) return withdrawTunnel(agent.id);
-    await deps.commands.enqueue(agent.id, {
+    await sendCommand(agent.id, {
       type: 'start_tunnel',
       payload: { tunnelId: tunnel.id, tunnelName: name, token, cloudflaredImage: deps.cloudflaredImage },
     });
@@ -234,6 +250,96 @@ export function createAgentService(deps: AgentServiceDeps) {
       }
     }
     return findAgent(db, agentId)!;
+  }
+
+  function requireApproved(agentId: string, action: string): AgentRecord {
+    const agent = requireAgent(agentId);
+    if (agent.status !== 'approved') {
+      throw new ConflictError(`agent ${agentId} is ${agent.status}: only an approved agent can be ${action}`);
+    }
+    return agent;
+  }
+
+  /**
+   * Stops the agent's cloudflared and keeps it stopped (re-registration and agent restarts
+   * included) until `resume`. Its routes and their Cloudflare objects are kept: the hostnames stay
+   * routed to a tunnel with no connector. Repeating it re-sends `stop_tunnel`.
+   */
+  async function pause(agentId: string, actor: AuditActor): Promise<AgentRecord> {
+    requireApproved(agentId, 'paused');
+    if (setAgentPaused(db, agentId, true)) recordAudit(db, { actor, action: 'agent.pause', target: agentId });
+    const tunnel = findAgentTunnel(db, agentId);
+    if (tunnel) {
+      await sendCommand(agentId, {
+        type: 'stop_tunnel',
+        payload: { tunnelId: tunnel.id, reason: 'paused by operator' },
+      });
+    }
+    return findAgent(db, agentId)!;
+  }
+
+  /** Starts the paused agent's cloudflared again, with a current token. */
+  async function resume(agentId: string, actor: AuditActor): Promise<AgentRecord> {
+    const agent = requireApproved(agentId, 'resumed');
+    if (setAgentPaused(db, agentId, false))
+      recordAudit(db, { actor, action: 'agent.resume', target: agentId });
+    await startAgentTunnel(agent).catch((error: unknown) => {
+      // Revoked while resuming: the operator's request is not the one with bad credentials.
+      if (error instanceof AuthenticationError)
+        throw new ConflictError(`agent ${agentId} was revoked meanwhile`);
+      throw error;
+    });
+    return findAgent(db, agentId)!;
+  }
+
+  /**
+   * Gives the agent's tunnel a new secret at Cloudflare and sends the new token (`update_tunnel`):
+   * the agent replaces cloudflared, and the old token is refused from then on. A paused agent
+   * keeps the token for its next start.
+   */
+  async function rotateSecret(agentId: string, actor: AuditActor): Promise<AgentRecord> {
+    requireApproved(agentId, 'given a new tunnel secret');
+    const tunnel = findAgentTunnel(db, agentId);
+    if (!tunnel) throw new ConflictError(`agent ${agentId} has no tunnel yet`);
+    const token = await deps.tunnels.rotateTunnelSecret(tunnel.id);
+    recordAudit(db, {
+      actor,
+      action: 'agent.rotate_secret',
+      target: agentId,
+      details: { tunnelId: tunnel.id },
+    });
+    const revokedDuringRotation = () => new ConflictError(`agent ${agentId} was revoked meanwhile`);
+    if (!unrevoked(agentId)) throw revokedDuringRotation();
+    await sendCommand(agentId, { type: 'update_tunnel', payload: { tunnelId: tunnel.id, token } });
+    if (!unrevoked(agentId)) {
+      // The revocation purged the queue before this token landed in it: no token outlives it.
+      await deps.commands.purgeAgent(agentId);
+      throw revokedDuringRotation();
+    }
+    return findAgent(db, agentId)!;
+  }
+
+  /** Rotates every approved agent's secret (after a suspected leak); one failure stops no other. */
+  async function rotateAllSecrets(
+    actor: AuditActor,
+  ): Promise<Array<{ agentId: string; rotated: boolean; error?: string }>> {
+    const results: Array<{ agentId: string; rotated: boolean; error?: string }> = [];
+    for (const agent of listAgents(db, { status: 'approved' })) {
+      if (!findAgentTunnel(db, agent.id)) continue;
+      try {
+        await rotateSecret(agent.id, actor);
+        results.push({ agentId: agent.id, rotated: true });
+      } catch (error) {
+        logger.error({ err: error, agentId: agent.id }, 'could not rotate the tunnel secret');
+        results.push({ agentId: agent.id, rotated: false, error: (error as Error).message });
+      }
+    }
+    return results;
+  }
+
+  /** The agent reported (heartbeat) or acknowledged this command version: never issue one below it. */
+  function noteAppliedVersion(agentId: string, version: number): void {
+    raiseCommandVersion(db, agentId, version);
   }
 
   /** A new agent key; the secret is in the answer only, the store keeps its hash. */
@@ -372,6 +478,11 @@ export function createAgentService(deps: AgentServiceDeps) {
   return {
     register,
     approve,
+    pause,
+    resume,
+    rotateSecret,
+    rotateAllSecrets,
+    noteAppliedVersion,
     revoke,
     createKey,
     revokeKey,

@@ -9,6 +9,8 @@ export interface AgentTunnelProvider {
   /** Creates the tunnel, or returns the existing one of that name (idempotent by name). */
   ensureTunnel(name: string): Promise<{ id: string; name: string; accountId: string }>;
   tunnelToken(tunnelId: string): Promise<string>;
+  /** Gives the tunnel a new secret (tokens made with the old one are refused); the new token. */
+  rotateTunnelSecret(tunnelId: string): Promise<string>;
   /** Deletes the tunnel, dropping its connections; an already deleted tunnel is not an error. */
   deleteTunnel(tunnelId: string): Promise<void>;
 }
@@ -21,7 +23,15 @@ export type CommandInput =
 
 /** The part of the command gateway (`master/src/commands`) the agent service drives. */
 export interface AgentCommandSender {
-  enqueue(agentId: string, command: CommandInput): Promise<unknown>;
+  /**
+   * Queues the command with a version above `afterVersion` (what the store knows was issued or
+   * applied), whatever the Redis counter remembers; resolves with the version it got.
+   */
+  enqueue(
+    agentId: string,
+    command: CommandInput,
+    options: { afterVersion: number },
+  ): Promise<{ version: number }>;
   /** Ends the agent's open long-polls at the gateway. */
   closeAgent(agentId: string): Promise<unknown> | unknown;
   /** Drops everything queued for the agent. */

@@ -17,8 +17,8 @@ export interface CliCommand {
   summary: string;
   /** Command-specific options (the global ones are always allowed). */
   options?: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
-  /** Positional arguments: exactly this many. */
-  arity: number;
+  /** Positional arguments: exactly this many, or from `[min, max]` (an id or an option instead). */
+  arity: number | readonly [min: number, max: number];
   run(context: CliContext): Promise<void>;
 }
 

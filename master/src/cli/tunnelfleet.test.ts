@@ -214,13 +214,33 @@ describe('tunnelfleet CLI', () => {
 
     const agents = await run(['agents', 'list'], env);
     expect(agents.code).toBe(0);
-    expect(agents.stdout).toMatch(new RegExp(`^${agent.agentId}\\s+cli-agent\\s+approved\\s+yes`, 'm'));
+    expect(agents.stdout).toMatch(
+      new RegExp(`^${agent.agentId}\\s+cli-agent\\s+approved\\s+running\\s+yes`, 'm'),
+    );
 
     const shown = await run(['agents', 'show', agent.agentId], env);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^Status\s+approved$/m);
     expect(shown.stdout).toMatch(/^Tunnel\s+tunnelfleet-\S+ \([0-9a-f-]{36}\)$/m);
     expect(shown.stdout).toMatch(/^web\s+running/m);
+
+    const paused = await run(['agents', 'pause', agent.agentId], env);
+    expect(paused).toMatchObject({ code: 0, stdout: `Paused agent ${agent.agentId} (cli-agent).\n` });
+    expect((await run(['agents', 'show', agent.agentId], env)).stdout).toMatch(
+      /^Tunnel status\s+paused since /m,
+    );
+    const resumed = await run(['agents', 'resume', agent.agentId], env);
+    expect(resumed).toMatchObject({ code: 0, stdout: `Resumed agent ${agent.agentId} (cli-agent).\n` });
+    const rotated = await run(['agents', 'rotate', agent.agentId], env);
+    expect(rotated).toMatchObject({
+      code: 0,
+      stdout: `Rotated the tunnel secret of agent ${agent.agentId} (cli-agent).\n`,
+    });
+    const rotatedAll = JSON.parse((await run(['agents', 'rotate', '--all', '--json'], env)).stdout);
+    expect(rotatedAll.results).toContainEqual({ agentId: agent.agentId, rotated: true });
+    const both = await run(['agents', 'rotate', agent.agentId, '--all'], env);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('an agent id or --all');
 
     const routes = await waitFor(
       async () => {

@@ -87,9 +87,10 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<ExitCode | n
   if (!command) throw new UsageError(`unknown command "${positionals.join(' ')}"`);
   const args = positionals.slice(command.words.length);
   const name = command.words.join(' ');
-  if (args.length !== command.arity)
+  const [min, max] = typeof command.arity === 'number' ? [command.arity, command.arity] : command.arity;
+  if (args.length < min || args.length > max)
     throw new UsageError(
-      `${name} takes ${command.arity || 'no'} argument(s): tunnelfleet ${name} ${command.args}`,
+      `${name} takes ${max === min ? min || 'no' : `${min} to ${max}`} argument(s): tunnelfleet ${name} ${command.args}`,
     );
   const foreign = Object.keys(values).find(
     (key) => !(key in GLOBAL_OPTIONS) && !(key in (command.options ?? {})),

@@ -23,6 +23,7 @@ import {
   RETAINED_STATUS,
   type ReconcileResponse,
   type RevokeKeyResponse,
+  type RotateAllResponse,
   retainedRouteParamsSchema,
   routesQuerySchema,
   updateAccessPolicyRequestSchema,
@@ -82,10 +83,11 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   async function agentViews(agents: AgentRecord[]): Promise<AgentView[]> {
     const seen = await deps.heartbeats.lastSeen(agents.map((a) => a.id));
-    return agents.map(({ reportSequence: _s, snapshotFingerprint: _f, ...agent }) => {
+    return agents.map(({ reportSequence: _s, snapshotFingerprint: _f, commandVersion: _v, ...agent }) => {
       const lastSeen = seen.get(agent.id);
       return {
         ...agent,
+        tunnelStatus: agent.pausedAt === null ? 'running' : 'paused',
         online: agent.status !== 'revoked' && deps.heartbeats.isOnline(lastSeen),
         lastSeenAt: lastSeen === undefined ? agent.lastSeenAt : new Date(lastSeen).toISOString(),
       };
@@ -141,6 +143,28 @@ export function adminRouter(deps: AdminRouterDeps): Router {
   router.post(p('/agents/:id/revoke'), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
     const [view] = await agentViews([await deps.agents.revoke(id, 'admin')]);
+    send<AgentActionResponse>(res, 200, { agent: view! });
+  });
+
+  router.post(p('/agents/:id/pause'), async (req, res) => {
+    const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
+    const [view] = await agentViews([await deps.agents.pause(id, 'admin')]);
+    send<AgentActionResponse>(res, 200, { agent: view! });
+  });
+
+  router.post(p('/agents/:id/resume'), async (req, res) => {
+    const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
+    const [view] = await agentViews([await deps.agents.resume(id, 'admin')]);
+    send<AgentActionResponse>(res, 200, { agent: view! });
+  });
+
+  router.post(p('/agents/rotate-secret'), async (_req, res) => {
+    send<RotateAllResponse>(res, 200, { results: await deps.agents.rotateAllSecrets('admin') });
+  });
+
+  router.post(p('/agents/:id/rotate-secret'), async (req, res) => {
+    const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
+    const [view] = await agentViews([await deps.agents.rotateSecret(id, 'admin')]);
     send<AgentActionResponse>(res, 200, { agent: view! });
   });
 

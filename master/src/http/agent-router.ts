@@ -74,6 +74,8 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     const body = parseOrThrow(heartbeatRequestSchema, req.body, 'heartbeat body');
     assertOwnId(agent, body.agentId);
     await deps.heartbeats.record(agent.id, body);
+    if (body.lastAppliedCommandVersion !== null)
+      deps.agents.noteAppliedVersion(agent.id, body.lastAppliedCommandVersion);
     res.json({
       status: agent.status === 'approved' ? 'approved' : 'pending',
       reportIntervalSeconds: deps.reportIntervalSeconds,
@@ -118,6 +120,7 @@ export function agentRouter(deps: AgentRouterDeps): Router {
       ]);
     }
     await deps.commands.acknowledge(agent.id, id, ack);
+    deps.agents.noteAppliedVersion(agent.id, ack.version);
     deps.logger.info({ agentId: agent.id, commandId: id, status: ack.status }, 'command acknowledged');
     res.json({ ok: true });
   });

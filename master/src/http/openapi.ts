@@ -33,6 +33,7 @@ import {
   reportSchema,
   retainedRouteParamsSchema,
   revokeKeyResponseSchema,
+  rotateAllResponseSchema,
   routesQuerySchema,
   updateAccessPolicyRequestSchema,
 } from '@tunnelfleet/common';
@@ -155,18 +156,29 @@ export function buildOpenApiDocument(): object {
       request: { params: agentIdParamsSchema },
       responses: { 200: json(agentDetailResponseSchema, 'Agent'), ...errors },
     },
-    ...(['approve', 'revoke'] as const).map(
-      (verb): RouteConfig => ({
+    ...(
+      [
+        ['approve', 'Approve a pending agent'],
+        ['revoke', 'Revoke an agent, delete its tunnel, mark its routes'],
+        ['pause', "Stop the agent's cloudflared and keep it stopped; its routes are kept"],
+        ['resume', "Start a paused agent's cloudflared again"],
+        ['rotate-secret', "Give the agent's tunnel a new secret and send it the new token"],
+      ] as const
+    ).map(
+      ([verb, summary]): RouteConfig => ({
         method: 'post',
         path: a(`/agents/{id}/${verb}`),
-        summary:
-          verb === 'approve'
-            ? 'Approve a pending agent'
-            : 'Revoke an agent, delete its tunnel, mark its routes',
+        summary,
         request: { params: agentIdParamsSchema },
         responses: { 200: json(agentActionResponseSchema, 'Done'), ...errors },
       }),
     ),
+    {
+      method: 'post',
+      path: a('/agents/rotate-secret'),
+      summary: "Give every approved agent's tunnel a new secret (after a suspected leak)",
+      responses: { 200: json(rotateAllResponseSchema, 'One result per agent'), ...errors },
+    },
     {
       method: 'delete',
       path: a('/agents/{id}'),

@@ -387,8 +387,20 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
     const at = now();
     const targets = db.transaction(() => {
       const routes = listRoutes(db, { agentId });
-      const hostnames = routes.flatMap((r) => (r.hostname ? [r.hostname] : []));
+      // Its retained (cleanup=false) routes go too: they were served by its tunnel, now deleted, and
+      // would otherwise keep a record and an Access app for a hostname nothing serves any more.
+      const retained = listRetainedRoutes(db);
+      const released = retained.filter((kept) => kept.agentId === agentId);
+      const hostnames = [
+        ...routes.flatMap((r) => (r.hostname ? [r.hostname] : [])),
+        ...released.map((kept) => kept.hostname),
+      ];
       const before = fingerprints(hostnames, at);
+      if (released.length > 0)
+        saveRetainedRoutes(
+          db,
+          retained.filter((kept) => kept.agentId !== agentId),
+        );
       resolveClaims(db, hostnames, at);
       const after = fingerprints(hostnames, at);
       const changed = new Set(changedTargets(before, after));

@@ -18,6 +18,10 @@ export interface AgentRecord {
   reportSequence: number;
   /** Fingerprint of the last snapshot applied; an identical snapshot is a no-op. */
   snapshotFingerprint: string | null;
+  /** Highest command version issued to the agent or applied by it (the Redis counter's floor). */
+  commandVersion: number;
+  /** When an operator paused the agent's tunnel; null while it runs. */
+  pausedAt: string | null;
 }
 
 interface AgentRow {
@@ -33,6 +37,8 @@ interface AgentRow {
   last_seen_at: string | null;
   report_sequence: number;
   snapshot_fingerprint: string | null;
+  command_version: number;
+  paused_at: string | null;
 }
 
 function toRecord(row: AgentRow): AgentRecord {
@@ -49,6 +55,8 @@ function toRecord(row: AgentRow): AgentRecord {
     lastSeenAt: row.last_seen_at,
     reportSequence: row.report_sequence,
     snapshotFingerprint: row.snapshot_fingerprint,
+    commandVersion: row.command_version,
+    pausedAt: row.paused_at,
   };
 }
 
@@ -133,6 +141,28 @@ export function setSnapshotFingerprint(db: SqliteDatabase, id: string, fingerpri
 
 export function setAgentLastSeen(db: SqliteDatabase, id: string, at: string): void {
   statement(db, 'UPDATE agents SET last_seen_at = ? WHERE id = ?').run(at, id);
+}
+
+/**
+ * Raises the agent's known command version to `version`; never lowers it. Writes nothing when it
+ * is not higher, so the heartbeat of every agent costs no write in the steady state.
+ */
+export function raiseCommandVersion(db: SqliteDatabase, id: string, version: number): void {
+  statement(db, 'UPDATE agents SET command_version = ? WHERE id = ? AND command_version < ?').run(
+    version,
+    id,
+    version,
+  );
+}
+
+/** Marks the tunnel paused (keeps the first pause time) or running; false when nothing changed. */
+export function setAgentPaused(db: SqliteDatabase, id: string, paused: boolean): boolean {
+  return (
+    (paused
+      ? statement(db, 'UPDATE agents SET paused_at = ? WHERE id = ? AND paused_at IS NULL').run(isoNow(), id)
+      : statement(db, 'UPDATE agents SET paused_at = NULL WHERE id = ? AND paused_at IS NOT NULL').run(id)
+    ).changes === 1
+  );
 }
 
 /** Removes the agent; its containers and routes go with it (ON DELETE CASCADE). */

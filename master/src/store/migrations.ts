@@ -193,4 +193,15 @@ export const migrations: readonly Migration[] = [
        WHERE key = 'routes.retained' AND json_valid(value);
     `,
   },
+  {
+    version: 5,
+    description: 'command versions known to the store; paused tunnels',
+    sql: `
+      -- Highest command version issued to the agent or reported applied by it: the floor of the
+      -- Redis counter, so versions never go backwards when Redis loses its data.
+      ALTER TABLE agents ADD COLUMN command_version INTEGER NOT NULL DEFAULT 0;
+      -- Set while an operator keeps the agent's tunnel stopped; registration does not restart it.
+      ALTER TABLE agents ADD COLUMN paused_at TEXT;
+    `,
+  },
 ];

@@ -2,8 +2,10 @@ import {
   ADMIN_API_PREFIX,
   type AgentDetail,
   type AgentView,
+  type AuditPage,
   agentActionResponseSchema,
   agentDetailResponseSchema,
+  auditPageSchema,
   type ConflictView,
   type CreateKeyRequest,
   createKeyResponseSchema,
@@ -18,7 +20,7 @@ import {
   reconcileResponseSchema,
   revokeKeyResponseSchema,
 } from '@tunnelfleet/common';
-import { z } from 'zod';
+import type { z } from 'zod';
 
 /**
  * The master's admin API over HTTP, as an operator's script would use it. Answers are parsed
@@ -54,12 +56,17 @@ export interface AdminClient {
   agent(agentId: string): Promise<AgentDetail>;
   approveAgent(agentId: string): Promise<AgentView>;
   revokeAgent(agentId: string): Promise<AgentView>;
-  revokeKey(keyId: string): Promise<KeyView>;
-  /** `DELETE /agents/:id`: revokes (if not yet) and deletes the agent. */
+  pauseAgent(agentId: string): Promise<AgentView>;
+  resumeAgent(agentId: string): Promise<AgentView>;
+  rotateSecret(agentId: string): Promise<AgentView>;
+  /** `DELETE /agents/:id`: decommissions the host. */
   deleteAgent(agentId: string): Promise<void>;
+  revokeKey(keyId: string): Promise<KeyView>;
   routes(filter?: { status?: RouteStatus; agentId?: string; hostname?: string }): Promise<RouteView[]>;
   /** Retained routes (`cleanup=false`, container gone), as `GET /routes` lists them. */
   retainedRoutes(filter?: { agentId?: string; hostname?: string }): Promise<RetainedRouteView[]>;
+  /** The newest audit entries about `target`. */
+  audit(filter: { target: string }): Promise<AuditPage>;
   conflicts(includeResolved?: boolean): Promise<ConflictView[]>;
   /** `POST /api/v1/admin/reconcile`: a full reconcile now. */
   reconcile(): Promise<void>;
@@ -159,6 +166,40 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
           `${agentPath(agentId)}/revoke`,
         )
       ).agent,
+    pauseAgent: async (agentId) =>
+      (
+        await expect(
+          `pause agent ${agentId}`,
+          200,
+          agentActionResponseSchema,
+          'POST',
+          `${agentPath(agentId)}/pause`,
+        )
+      ).agent,
+    resumeAgent: async (agentId) =>
+      (
+        await expect(
+          `resume agent ${agentId}`,
+          200,
+          agentActionResponseSchema,
+          'POST',
+          `${agentPath(agentId)}/resume`,
+        )
+      ).agent,
+    rotateSecret: async (agentId) =>
+      (
+        await expect(
+          `rotate the secret of agent ${agentId}`,
+          200,
+          agentActionResponseSchema,
+          'POST',
+          `${agentPath(agentId)}/rotate-secret`,
+        )
+      ).agent,
+    deleteAgent: async (agentId) => {
+      const answer = await request('DELETE', agentPath(agentId));
+      if (answer.status !== 204) throw new AdminApiError(`delete agent ${agentId}`, answer);
+    },
     revokeKey: async (keyId) =>
       (
         await expect(
@@ -169,11 +210,10 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
           `/keys/${encodeURIComponent(keyId)}/revoke`,
         )
       ).key,
-    async deleteAgent(agentId) {
-      await expect(`delete agent ${agentId}`, 204, z.null(), 'DELETE', agentPath(agentId));
-    },
     routes: async (filter = {}) => (await listRoutes(filter)).routes,
     retainedRoutes: async (filter = {}) => (await listRoutes({ ...filter, status: 'retained' })).retained,
+    audit: ({ target }) =>
+      expect('audit log', 200, auditPageSchema, 'GET', `/audit?target=${encodeURIComponent(target)}`),
     conflicts: async (includeResolved = false) =>
       (
         await expect(

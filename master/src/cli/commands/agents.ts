@@ -4,19 +4,22 @@ import {
   agentActionResponseSchema,
   agentDetailResponseSchema,
   listAgentsResponseSchema,
+  rotateAllResponseSchema,
 } from '@tunnelfleet/common';
 import { type CliCommand, output } from '../cli-context.js';
+import { UsageError } from '../cli-errors.js';
 import { formatTable, shortTime } from '../table.js';
 
 function agentRows(agents: AgentView[]): string {
   if (agents.length === 0)
     return 'No agents yet. Start one with a key from: tunnelfleet keys create <name> --allow PATTERN (or --allow-any)\n';
   return formatTable(
-    ['ID', 'NAME', 'STATUS', 'ONLINE', 'LAST SEEN', 'HOSTNAME', 'VERSION'],
+    ['ID', 'NAME', 'STATUS', 'TUNNEL', 'ONLINE', 'LAST SEEN', 'HOSTNAME', 'VERSION'],
     agents.map((agent) => [
       agent.id,
       agent.name,
       agent.status,
+      agent.tunnelStatus,
       agent.online ? 'yes' : 'no',
       shortTime(agent.lastSeenAt),
       agent.hostname ?? '-',
@@ -44,6 +47,7 @@ function agentDetail(agent: AgentDetail): string {
         ? `${agent.tunnel.name} (${agent.tunnel.id})${agent.tunnel.deletedAt ? ' deleted' : ''}`
         : '-',
     ],
+    ['Tunnel status', agent.pausedAt ? `paused since ${shortTime(agent.pausedAt)}` : 'running'],
     [
       'cloudflared',
       cloudflared
@@ -69,8 +73,12 @@ function agentPath(context: { positionals: string[] }, suffix = ''): string {
   return `/agents/${encodeURIComponent(context.positionals[0]!)}${suffix}`;
 }
 
-/** `agents approve|revoke <agent id>`: one POST, answered with the agent. */
-function agentAction(action: 'approve' | 'revoke', summary: string, done: string): CliCommand {
+/** `agents approve|revoke|pause|resume <agent id>`: one POST, answered with the agent. */
+function agentAction(
+  action: 'approve' | 'revoke' | 'pause' | 'resume',
+  summary: string,
+  done: string,
+): CliCommand {
   return {
     words: ['agents', action],
     args: '<agent id>',
@@ -108,4 +116,38 @@ export const agentCommands: CliCommand[] = [
   },
   agentAction('approve', 'approve a pending agent (--manual-approval keys)', 'Approved'),
   agentAction('revoke', 'revoke an agent: cut off, its tunnel deleted', 'Revoked'),
+  agentAction('pause', "stop an agent's cloudflared until resumed; routes are kept", 'Paused'),
+  agentAction('resume', "start a paused agent's cloudflared again", 'Resumed'),
+  {
+    words: ['agents', 'rotate'],
+    args: '<agent id> | --all',
+    summary: 'new tunnel secret for an agent (--all: every agent)',
+    options: { all: { type: 'boolean' } },
+    arity: [0, 1],
+    async run(context) {
+      const all = context.options.all === true;
+      if (all === (context.positionals.length === 1))
+        throw new UsageError('agents rotate takes an agent id or --all, not both');
+      if (!all) {
+        const answer = await context
+          .client()
+          .request('POST', agentPath(context, '/rotate-secret'), agentActionResponseSchema);
+        output(
+          context,
+          answer,
+          () => `Rotated the tunnel secret of agent ${answer.agent.id} (${answer.agent.name}).\n`,
+        );
+        return;
+      }
+      const answer = await context.client().request('POST', '/agents/rotate-secret', rotateAllResponseSchema);
+      output(context, answer, () =>
+        answer.results.length === 0
+          ? 'No approved agent with a tunnel.\n'
+          : formatTable(
+              ['AGENT', 'ROTATED', 'ERROR'],
+              answer.results.map((r) => [r.agentId, r.rotated ? 'yes' : 'no', r.error ?? '-']),
+            ),
+      );
+    },
+  },
 ];
