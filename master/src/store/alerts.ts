@@ -272,14 +272,15 @@ export function listAlertDeliveries(
   const rows = statement(
     db,
     `${DELIVERY_VIEW}
-     WHERE (?1 IS NULL OR d.receiver_id = ?1) AND (?2 IS NULL OR d.status = ?2) AND (?3 IS NULL OR d.event_seq = ?3)
-     ORDER BY d.id DESC LIMIT ?4`,
-  ).all(
-    filter.receiverId ?? null,
-    filter.status ?? null,
-    filter.eventSeq ?? null,
-    filter.limit,
-  ) as DeliveryViewRow[];
+     WHERE (@receiverId IS NULL OR d.receiver_id = @receiverId) AND (@status IS NULL OR d.status = @status)
+       AND (@eventSeq IS NULL OR d.event_seq = @eventSeq)
+     ORDER BY d.id DESC LIMIT @limit`,
+  ).all({
+    receiverId: filter.receiverId ?? null,
+    status: filter.status ?? null,
+    eventSeq: filter.eventSeq ?? null,
+    limit: filter.limit,
+  }) as DeliveryViewRow[];
   return rows.map(toDeliveryView);
 }
 
