@@ -51,8 +51,8 @@ const events = (context: CliContext) => (context.options.event as string[] | und
 export const alertCommands: CliCommand[] = [
   {
     words: ['alerts', 'add'],
-    args: '<name> <webhook url> [--format generic|slack|discord|ntfy] [--event TYPE]...',
-    summary: 'add a webhook receiver (its signing secret is shown once)',
+    args: '<name> <url> [--format F] [--event T]...',
+    summary: 'add a webhook receiver, F: generic|slack|discord|ntfy (secret shown once)',
     options: { format: { type: 'string' }, event: { type: 'string', multiple: true } },
     arity: 2,
     async run(context) {
@@ -88,8 +88,8 @@ export const alertCommands: CliCommand[] = [
   },
   {
     words: ['alerts', 'update'],
-    args: '<receiver id> [--format F] [--event TYPE]... [--all-events] [--enable|--disable]',
-    summary: 'change a receiver: its format, the events it gets, on or off',
+    args: '<id> [--format F] [--event T]... [--all-events] [--enable|--disable]',
+    summary: 'change a receiver: format, events (T), on or off',
     options: {
       format: { type: 'string' },
       event: { type: 'string', multiple: true },
@@ -121,7 +121,7 @@ export const alertCommands: CliCommand[] = [
   },
   {
     words: ['alerts', 'remove'],
-    args: '<receiver id>',
+    args: '<id>',
     summary: 'remove a receiver and drop its pending deliveries',
     arity: 1,
     async run(context) {
@@ -133,7 +133,7 @@ export const alertCommands: CliCommand[] = [
   },
   {
     words: ['alerts', 'test'],
-    args: '<receiver id>',
+    args: '<id>',
     summary: 'send a test event to one receiver',
     arity: 1,
     async run(context) {
