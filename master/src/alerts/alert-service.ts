@@ -74,6 +74,7 @@ export function createAlertService(deps: AlertServiceDeps) {
   let poller: NodeJS.Timeout | undefined;
   let closed = false;
   const sends = new Set<Promise<void>>();
+  const stopping = new AbortController();
 
   const iso = (ms = now()) => new Date(ms).toISOString();
 
@@ -130,6 +131,7 @@ export function createAlertService(deps: AlertServiceDeps) {
       timeoutMs: deps.timeoutMs,
       deliveryId: delivery.id,
       nowSeconds: Math.floor(now() / 1000),
+      signal: stopping.signal,
     })
       .then((problem) => {
         if (!closed) settle(delivery, problem);
@@ -182,11 +184,15 @@ export function createAlertService(deps: AlertServiceDeps) {
       wake();
     },
 
-    /** Stops the worker; waits for sends in flight (each bounded by the timeout). Pending rows stay. */
+    /**
+     * Stops the worker and cuts sends in flight short: their rows stay pending (an interrupted
+     * attempt is not counted) and the next start sends them again.
+     */
     async close(): Promise<void> {
       closed = true;
       clearTimeout(timer);
       clearInterval(poller);
+      stopping.abort();
       await Promise.allSettled([...sends]);
     },
 

@@ -10,6 +10,7 @@ import {
   snapshotFingerprint,
 } from '@tunnelfleet/common';
 import { startRedisServer, waitFor } from '@tunnelfleet/test';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MasterFixture, startMasterFixture } from '../../test/master-test-fixture.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../test/webhook-receiver.js';
@@ -313,18 +314,24 @@ describe('alert webhooks', () => {
 });
 
 describe('alert deliveries across a master restart', () => {
-  it('sends what was still pending when the master stopped', async () => {
+  it('sends what was pending or in flight when the master stopped', async () => {
     const receiver = await startWebhookReceiver();
     const redis = await startRedisServer();
     const dataDir = mkdtempSync(join(tmpdir(), 'tunnelfleet-alerts-'));
-    const env = { ...ENV, ALERT_MAX_ATTEMPTS: '50' };
+    // A receiver that hangs for longer than any test: the stop must cut the attempt short.
+    const env = { ...ENV, ALERT_TIMEOUT_MS: '60000' };
     try {
-      receiver.behave('/later', 'fail');
+      receiver.behave('/later', 'hang');
       const before = await startMasterFixture({ env, redis, dataDir });
       const { id } = await addReceiver(before, receiver, '/later', 'generic', ['rollout.halted']);
       await before.admin('POST', `/alerts/receivers/${id}/test`);
       const [refused] = await receiver.waitForCount('/later', 1);
       await before.close();
+      const interrupted = new Database(join(dataDir, 'tunnelfleet.db'), { readonly: true });
+      expect(interrupted.prepare('SELECT status, attempts FROM alert_deliveries').all()).toEqual([
+        { status: 'pending', attempts: 0 },
+      ]);
+      interrupted.close();
 
       receiver.behave('/later', 'ok');
       const after = await startMasterFixture({ env, redis, dataDir });

@@ -3,21 +3,21 @@ import { renderAlert } from './alert-formats.js';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './webhook-signature.js';
 
 /**
- * Sends one event to one receiver. Resolves to undefined when the receiver answered 2xx, else to
+ * Sends one event to one receiver (`signal` ends it early: the master is stopping). Resolves to undefined when the receiver answered 2xx, else to
  * why not. Never throws and never waits longer than `timeoutMs`, body included: a receiver that
  * hangs costs one slot for that long, nothing more.
  */
 export async function sendWebhook(
   receiver: AlertReceiverRecord,
   event: AlertEventRecord,
-  options: { timeoutMs: number; deliveryId: number; nowSeconds: number },
+  options: { timeoutMs: number; deliveryId: number; nowSeconds: number; signal: AbortSignal },
 ): Promise<string | undefined> {
   const rendered = renderAlert(receiver.format, event);
   try {
     const response = await fetch(receiver.url, {
       method: 'POST',
       redirect: 'error',
-      signal: AbortSignal.timeout(options.timeoutMs),
+      signal: AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]),
       headers: {
         ...rendered.headers,
         'content-type': rendered.contentType,
