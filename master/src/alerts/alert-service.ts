@@ -152,11 +152,9 @@ export function createAlertService(deps: AlertServiceDeps) {
       fanOutAlertEvents(db, iso());
       const free = MAX_IN_FLIGHT - inFlight.size;
       if (free > 0) for (const delivery of dueAlertDeliveries(db, iso(), inFlight, free)) startSend(delivery);
-      const next = nextAlertRetryAt(db);
-      if (next !== undefined && inFlight.size < MAX_IN_FLIGHT) {
-        const wait = Math.max(0, Date.parse(next) - now());
-        if (wait > 0) schedule(wait);
-      }
+      // Due ones beyond the free slots start when a send finishes (it wakes the worker).
+      const next = nextAlertRetryAt(db, iso());
+      if (next !== undefined) schedule(Math.max(1, Date.parse(next) - now()));
     } catch (error) {
       logger.error({ err: error }, 'alert outbox pass failed; retrying at the next poll');
     }

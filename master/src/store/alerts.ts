@@ -201,12 +201,12 @@ export function dueAlertDeliveries(
   return due;
 }
 
-/** Earliest retry still waiting, if any: when the worker should look again. */
-export function nextAlertRetryAt(db: SqliteDatabase): string | undefined {
+/** Earliest retry due after `after`, if any: when the worker should look again. */
+export function nextAlertRetryAt(db: SqliteDatabase, after: string): string | undefined {
   const row = statement(
     db,
-    "SELECT MIN(next_attempt_at) AS at FROM alert_deliveries WHERE status = 'pending'",
-  ).get() as { at: string | null };
+    "SELECT MIN(next_attempt_at) AS at FROM alert_deliveries WHERE status = 'pending' AND next_attempt_at > ?",
+  ).get(after) as { at: string | null };
   return row.at ?? undefined;
 }
 
