@@ -20,7 +20,7 @@ const SEVERITY: Record<AlertEventType, Severity> = {
 const text = (value: unknown) => (value === undefined || value === null ? '' : String(value));
 
 /** One line a person reads first, built only from the event's own data. */
-export function alertSummary(event: Pick<AlertEventRecord, 'type' | 'data'>): string {
+function alertSummary(event: Pick<AlertEventRecord, 'type' | 'data'>): string {
   const d = event.data;
   const agent = text(d.agentName ?? d.agentId);
   const route = `${text(d.hostname)}${text(d.path)}`;
@@ -51,7 +51,7 @@ export function alertSummary(event: Pick<AlertEventRecord, 'type' | 'data'>): st
 }
 
 /** The `generic` body: a stable envelope receivers can parse (documented in docs/operations.md). */
-export function alertEnvelope(event: AlertEventRecord) {
+function alertEnvelope(event: AlertEventRecord) {
   return {
     id: event.id,
     type: event.type,
