@@ -12,7 +12,7 @@ import {
 import { startRedisServer, waitFor } from '@tunnelfleet/test';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MasterFixture, startMasterFixture } from '../../test/master-test-fixture.js';
+import { type MasterFixture, registerBody, startMasterFixture } from '../../test/master-test-fixture.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../test/webhook-receiver.js';
 import { setSyncedRouteStatus } from '../store/routes.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhookSignature } from './webhook-signature.js';
@@ -233,6 +233,18 @@ describe('alert webhooks', () => {
     await beat('running', true);
     await beat('running', true);
     expect(mine('agent.online')).toHaveLength(1);
+
+    // A second outage is a second transition; a restarted agent comes back by registering.
+    fx.advanceClock(4 * 30_000);
+    await fx.master.agents.markOfflineAgents();
+    expect(mine('agent.offline')).toHaveLength(2);
+    const registered = await fx.request('POST', AGENT_ROUTES.register, {
+      token: agent.key,
+      body: registerBody({ name: 'flaky-host', agentId: agent.agentId }),
+    });
+    expect(registered.status).toBe(200);
+    await beat('running', true);
+    expect(mine('agent.online')).toHaveLength(2);
 
     await beat('stopped', false);
     await beat('stopped', false);
