@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { createAccessPolicyService } from './access/access-policy-service.js';
 import { createAgentService } from './agents/agent-service.js';
 import { type AgentTunnelProvider, type MasterHooks, noopHooks } from './agents/ports.js';
+import { type AlertService, createAlertService } from './alerts/alert-service.js';
 import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudflare-layer.js';
 import { type CommandGateway, createCommandGateway } from './commands/index.js';
 import { createHttpApp } from './http/app.js';
@@ -27,6 +28,8 @@ export interface MasterDeps {
   redisPrefix?: string;
   gateway: CommandGateway;
   cloudflare: CloudflareLayer;
+  /** Webhook alerts; `startMaster` builds it first, so the Cloudflare layer can raise alerts too. */
+  alerts: AlertService;
   logger: Logger;
   /** `TUNNELFLEET_ADMIN_TOKEN`; when absent one is generated at first start, into a file in `dataDir`. */
   adminToken?: string;
@@ -93,6 +96,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     heartbeats,
     hooks,
     retainedRoutes,
+    alerts: deps.alerts.sink,
     logger: deps.logger.child({ component: 'agents' }),
     cloudflaredImage: deps.cloudflaredImage ?? DEFAULT_CLOUDFLARED_IMAGE,
     reportIntervalSeconds: deps.reportIntervalSeconds,
@@ -108,6 +112,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       heartbeats,
       commands: deps.gateway,
       hooks,
+      alerts: deps.alerts.sink,
       reportIntervalSeconds: deps.reportIntervalSeconds,
     },
     admin: {
@@ -119,6 +124,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       accessPolicies: createAccessPolicyService({ db: deps.db, hooks }),
       retainedRoutes,
     },
+    alerts: deps.alerts,
     health: {
       registry: metrics.registry,
       ...(deps.metricsToken === undefined ? {} : { metricsToken: deps.metricsToken }),
@@ -137,7 +143,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
 
   /** Open long-polls: the gateway holds the one registry of them. */
   const openLongPolls = () => deps.gateway.stats().openPolls;
-  return { app, agents, heartbeats, metrics, openLongPolls };
+  return { app, agents, heartbeats, metrics, alerts: deps.alerts, openLongPolls };
 }
 
 export type Master = ReturnType<typeof createMaster>;
@@ -179,6 +185,14 @@ export async function startMaster(
     logger: logger.child({ component: 'commands' }),
     leaseMs: 60_000,
   });
+  const alerts = createAlertService({
+    db,
+    logger: logger.child({ component: 'alerts' }),
+    timeoutMs: config.alertTimeoutMs,
+    retry: { maxAttempts: config.alertMaxAttempts, baseMs: config.alertRetryBaseMs, maxMs: 15 * 60_000 },
+    secrets,
+    ...(options.now ? { now: options.now } : {}),
+  });
   const cloudflare = createCloudflareLayer(
     {
       defaultToken: config.cloudflareApiToken,
@@ -189,6 +203,7 @@ export async function startMaster(
         : {}),
     },
     logger,
+    alerts.sink,
   );
   const reconciler = await createReconciler({
     db,
@@ -211,6 +226,7 @@ export async function startMaster(
     redisPrefix: config.redisKeyPrefix,
     gateway,
     cloudflare,
+    alerts,
     logger,
     accountId: config.cloudflareAccountId,
     dataDir: config.dataDir,
@@ -221,10 +237,15 @@ export async function startMaster(
     ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
   });
   // Offline marking needs the heartbeat interval's resolution, not the full reconcile's;
-  // the same tick retries tunnel deletions of revocations Cloudflare refused earlier.
+  // the same tick retries tunnel deletions of revocations Cloudflare refused earlier, and checks
+  // the Cloudflare tokens (at most once a minute: the check is cached) so a failing one alerts.
   const housekeeping = setInterval(() => {
-    Promise.all([master.agents.markOfflineAgents(), master.agents.finishRevocations()]).catch(
-      (error: unknown) => logger.warn({ err: error }, 'agent housekeeping failed; retrying next interval'),
+    Promise.all([
+      master.agents.markOfflineAgents(),
+      master.agents.finishRevocations(),
+      cloudflare.verifyTokens(),
+    ]).catch((error: unknown) =>
+      logger.warn({ err: error }, 'agent housekeeping failed; retrying next interval'),
     );
   }, config.reportIntervalSeconds * 1000);
   housekeeping.unref();
@@ -240,6 +261,7 @@ export async function startMaster(
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info({ port: address.port, host: config.host }, 'master listening');
+  alerts.start();
   // Converge on start: after a crash or an outage, SQLite is the truth and Cloudflare is brought to it.
   reconciler.start().catch((error: unknown) => logger.error({ err: error }, 'initial reconcile failed'));
 
@@ -259,6 +281,7 @@ export async function startMaster(
         server.closeAllConnections();
         await stopped;
         await reconciler.close();
+        await alerts.close();
         await redis.close().catch(() => undefined);
         db.close();
       })();

@@ -5,6 +5,7 @@ import {
   startCloudflareEmulator,
 } from '@tunnelfleet/test';
 import { pino } from 'pino';
+import type { AlertSink } from '#master/alerts/alert-sink.js';
 import type { CallBudgetOptions } from '#master/cloudflare/call-budget.js';
 import {
   type CloudflareConfig,
@@ -23,7 +24,8 @@ export interface TestWorld {
   accountId: string;
   defaultToken: string;
   config(extra?: Partial<CloudflareLayerConfig>): CloudflareLayerConfig;
-  layer(extra?: Partial<CloudflareLayerConfig>): CloudflareLayer;
+  /** `alerts` receives what the layer raises (failing tokens, a full call queue). */
+  layer(extra?: Partial<CloudflareLayerConfig>, alerts?: AlertSink): CloudflareLayer;
   credentials(extra?: Partial<CloudflareConfig>): Credentials;
   close(): Promise<void>;
 }
@@ -52,7 +54,7 @@ export async function startTestWorld(
     accountId: account.id,
     defaultToken,
     config,
-    layer: (extra) => createCloudflareLayer(config(extra), pino({ level: 'silent' })),
+    layer: (extra, alerts) => createCloudflareLayer(config(extra), pino({ level: 'silent' }), alerts),
     credentials: (extra) => createCredentials(config(extra)),
     close: () => emulator.close(),
   };

@@ -1,5 +1,6 @@
 export * from './access-policies.js';
 export * from './agents.js';
+export * from './alerts.js';
 export * from './audit.js';
 export * from './conflicts.js';
 export * from './keys.js';

@@ -100,6 +100,21 @@ export const masterConfigSpec = {
     example: '2000',
     defaultValue: '2000',
   }),
+  alertTimeoutMs: envVar('ALERT_TIMEOUT_MS', envInt(100, 60_000), {
+    doc: 'Longest wait for an alert receiver to answer one webhook; a receiver that hangs counts as a failed attempt.',
+    example: '5000',
+    defaultValue: '5000',
+  }),
+  alertMaxAttempts: envVar('ALERT_MAX_ATTEMPTS', envInt(1, 50), {
+    doc: 'Attempts per alert delivery (the first included) before it is recorded as failed.',
+    example: '8',
+    defaultValue: '8',
+  }),
+  alertRetryBaseMs: envVar('ALERT_RETRY_BASE_MS', envInt(10, 3_600_000), {
+    doc: 'Delay before the second attempt of an alert delivery; it doubles with each further attempt\n(with jitter), up to 15 minutes.',
+    example: '2000',
+    defaultValue: '2000',
+  }),
   cloudflaredImage: envVar('CLOUDFLARED_IMAGE', envString({ min: 1, max: 255 }), {
     doc: 'cloudflared image the agents run (sent in start_tunnel; pin a version in production).',
     example: 'cloudflare/cloudflared:2025.11.1',

@@ -9,6 +9,7 @@ import {
   type ServicePolicy,
 } from '@tunnelfleet/common';
 import type { Logger } from 'pino';
+import type { AlertSink } from '../alerts/alert-sink.js';
 import { issueAgentKey, type NewAgentKey } from '../keys/agent-key-issuer.js';
 import type { RetainedRouteService } from '../routes/retained-route-service.js';
 import { type AgentKeyRecord, findAgentKey, revokeAgentKey } from '../store/agent-keys.js';
@@ -48,6 +49,7 @@ export interface AgentServiceDeps {
   hooks: MasterHooks;
   /** Retained routes end with their agent. */
   retainedRoutes: Pick<RetainedRouteService, 'releaseAgent'>;
+  alerts: AlertSink;
   logger: Logger;
   cloudflaredImage: string;
   reportIntervalSeconds: number;
@@ -199,7 +201,8 @@ export function createAgentService(deps: AgentServiceDeps) {
 
   async function register(key: AgentKeyRecord, request: RegisterRequest): Promise<RegisterResponse> {
     const { agent, created } = bindAgent(key, request);
-    await deps.heartbeats.touch(agent.id);
+    const { cameBack } = await deps.heartbeats.touch(agent.id);
+    if (cameBack) deps.alerts.emit('agent.online', { agentId: agent.id, agentName: agent.name });
     let current = unrevoked(agent.id);
     if (!current) throw revokedMeanwhile();
     if (current.status === 'pending' && created && key.autoApprove && approveAgent(db, agent.id)) {
@@ -427,7 +430,10 @@ export function createAgentService(deps: AgentServiceDeps) {
       if (revoked) recordAudit(db, { actor, action: 'agent.revoke', target: agentId, details: { reason } });
       return revoked;
     })();
-    if (changed) await cutOff(agentId, reason);
+    if (changed) {
+      deps.alerts.emit('agent.revoked', { agentId, agentName: agent.name, reason });
+      await cutOff(agentId, reason);
+    }
     return findAgent(db, agentId)!;
   }
 
@@ -462,6 +468,11 @@ export function createAgentService(deps: AgentServiceDeps) {
       const at = seen.get(agentId);
       if (at !== undefined) setAgentLastSeen(db, agentId, new Date(at).toISOString());
       recordAudit(db, { actor: 'system', action: 'agent.offline', target: agentId });
+      deps.alerts.emit('agent.offline', {
+        agentId,
+        agentName: findAgent(db, agentId)?.name,
+        lastSeenAt: at === undefined ? null : new Date(at).toISOString(),
+      });
     }
     return newly;
   }

@@ -89,7 +89,11 @@ describe('pause and resume', () => {
   });
 
   it('refuses to pause an agent that is not approved', async () => {
-    const created = await fx.admin('POST', '/keys', { name: 'manual', autoApprove: false, allowAnyHostname: true });
+    const created = await fx.admin('POST', '/keys', {
+      name: 'manual',
+      autoApprove: false,
+      allowAnyHostname: true,
+    });
     const registered = await fx.request('POST', AGENT_ROUTES.register, {
       token: created.body.key,
       body: registerBody({ name: 'manual' }),

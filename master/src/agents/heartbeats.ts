@@ -9,10 +9,16 @@ export interface AgentState extends Omit<HeartbeatRequest, 'agentId'> {
 
 /** Presence of agents: kept in Redis by `master/src/redis/heartbeat-store.ts`. */
 export interface HeartbeatStore {
-  /** Records a heartbeat; `cameBack` is true when the agent had been flagged offline. */
-  record(agentId: string, request: HeartbeatRequest): Promise<{ cameBack: boolean }>;
+  /**
+   * Records a heartbeat; `cameBack` is true when the agent had been flagged offline, `previous` is
+   * the state it replaced (for alerts on changes).
+   */
+  record(
+    agentId: string,
+    request: HeartbeatRequest,
+  ): Promise<{ cameBack: boolean; previous: AgentState | null }>;
   /** Presence for a registration or any request that proves the agent is alive. */
-  touch(agentId: string): Promise<void>;
+  touch(agentId: string): Promise<{ cameBack: boolean }>;
   lastSeen(agentIds: readonly string[]): Promise<Map<string, number>>;
   lastState(agentId: string): Promise<AgentState | null>;
   isOnline(lastSeenMs: number | undefined): boolean;

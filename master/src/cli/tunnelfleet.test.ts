@@ -11,6 +11,7 @@ import {
   registerBody,
   startMasterFixture,
 } from '../../test/master-test-fixture.js';
+import { startWebhookReceiver } from '../../test/webhook-receiver.js';
 
 const masterDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = join(masterDir, 'dist/cli/tunnelfleet.js');
@@ -330,6 +331,59 @@ describe('tunnelfleet CLI', () => {
       `Replaced:\n  shop.example.com: served by shop-web-1 (${recreated.id.slice(0, 12)}), which replaced ` +
         `shop-web-1 (${first.id.slice(0, 12)}) at `,
     );
+  });
+
+  it('alerts add shows the secret once; list, test, deliveries, update and remove', async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const added = await run(
+        [
+          'alerts',
+          'add',
+          'ops-chat',
+          receiver.url('/hooks/secret-path'),
+          '--format',
+          'slack',
+          '--event',
+          'agent.offline',
+        ],
+        env,
+      );
+      expect(added.code).toBe(0);
+      const secret = added.stdout.match(/^(tfw_\S+)$/m)?.[1];
+      expect(secret).toBeDefined();
+      const id = added.stdout.match(/Added receiver (ar_[0-9a-f]{16})/)?.[1];
+
+      const listed = await run(['alerts', 'list'], env);
+      expect(listed.stdout).toMatch(
+        new RegExp(`${id}\\s+ops-chat\\s+slack\\s+http://127\\.0\\.0\\.1:\\d+/…\\s+agent\\.offline\\s+yes`),
+      );
+      expect(listed.stdout).not.toContain(secret);
+      expect(listed.stdout).not.toContain('secret-path');
+
+      expect((await run(['alerts', 'test', id!], env)).code).toBe(0);
+      const [hook] = await receiver.waitForCount('/hooks/secret-path', 1);
+      expect(JSON.parse(hook!.body).text).toBe('[info] Test alert for receiver ops-chat');
+      const delivered = await waitFor(
+        async () => {
+          const answer = await run(['alerts', 'deliveries', '--receiver', id!, '--json'], env);
+          const [delivery] = JSON.parse(answer.stdout).deliveries;
+          return delivery?.status === 'delivered' ? delivery : undefined;
+        },
+        { description: 'the test delivery listed as delivered' },
+      );
+      expect(delivered).toMatchObject({ eventType: 'alert.test', attempts: 1 });
+
+      const updated = await run(['alerts', 'update', id!, '--all-events', '--disable', '--json'], env);
+      expect(JSON.parse(updated.stdout).receiver).toMatchObject({ events: [], enabled: false });
+      expect((await run(['alerts', 'update', id!], env)).code).toBe(2);
+      expect((await run(['alerts', 'remove', id!], env)).code).toBe(0);
+      const gone = await run(['alerts', 'remove', id!], env);
+      expect(gone.code).toBe(1);
+      expect(gone.stderr).toContain(`alert receiver ${id} not found`);
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('labels check is the label checker with its own exit codes', async () => {

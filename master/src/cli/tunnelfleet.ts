@@ -6,6 +6,7 @@ import { createAdminClient } from './admin-client.js';
 import type { CliCommand, CliContext } from './cli-context.js';
 import { CliError, EXIT, type ExitCode, UsageError } from './cli-errors.js';
 import { agentCommands } from './commands/agents.js';
+import { alertCommands } from './commands/alerts.js';
 import { conflictCommands } from './commands/conflicts.js';
 import { keyCommands } from './commands/keys.js';
 import { reconcileCommands } from './commands/reconcile.js';
@@ -17,6 +18,7 @@ const COMMANDS: CliCommand[] = [
   ...routeCommands,
   ...conflictCommands,
   ...reconcileCommands,
+  ...alertCommands,
 ];
 
 const DEFAULT_URL = 'http://127.0.0.1:8080';

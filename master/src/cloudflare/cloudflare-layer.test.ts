@@ -155,6 +155,27 @@ describe('the layer on one tunnel', () => {
     }
   });
 
+  it('raises an alert when a token starts failing verification, once', async () => {
+    const world = await startTestWorld(['example.com']);
+    try {
+      const raised: { type: string; data: Record<string, unknown> }[] = [];
+      const alerts = { emit: (type: string, data: Record<string, unknown>) => raised.push({ type, data }) };
+      const broken = world.layer({ defaultToken: 'not-a-token', tokenCheckTtlMs: 0 }, alerts);
+      await broken.verifyTokens();
+      await broken.verifyTokens();
+      // Once per change, not per check; and the token by name, never its value.
+      expect(raised).toEqual([
+        {
+          type: 'cloudflare.token_failed',
+          data: { token: 'default', message: expect.stringContaining('401') },
+        },
+      ]);
+      expect(JSON.stringify(raised)).not.toContain('not-a-token');
+    } finally {
+      await world.close();
+    }
+  });
+
   it('verifies its tokens and reports call counters by token', async () => {
     const world = await startTestWorld(['example.com']);
     try {

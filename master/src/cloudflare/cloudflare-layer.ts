@@ -1,4 +1,5 @@
 import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
+import type { AlertSink } from '../alerts/alert-sink.js';
 import { type AccessSyncInput, type AccessSyncResult, syncAccessApps } from './access.js';
 import type { CallCounters } from './call-budget.js';
 import {
@@ -51,17 +52,23 @@ export interface CloudflareLayer {
  * The master's one door to Cloudflare. Syncs of the same tunnel, DNS owner or Access scope run
  * one after the other (each is read-merge-write, so two at once could undo each other).
  */
-export function createCloudflareLayer(config: CloudflareLayerConfig, logger: Logger): CloudflareLayer {
+export function createCloudflareLayer(
+  config: CloudflareLayerConfig,
+  logger: Logger,
+  alerts?: AlertSink,
+): CloudflareLayer {
   const log = logger.child({ component: 'cloudflare' });
   const creds = createCredentials({
     ...config,
     budget: {
       ...config.budget,
-      onQueueFull: ({ token, queued }) =>
+      onQueueFull: ({ token, queued }) => {
         log.warn(
           { token, queued },
           'Cloudflare call budget queue is full: further calls are refused until it drains',
-        ),
+        );
+        alerts?.emit('cloudflare.budget_exhausted', { token, queued });
+      },
     },
   });
   const mutex = createKeyedMutex();
@@ -106,12 +113,27 @@ export function createCloudflareLayer(config: CloudflareLayerConfig, logger: Log
       }),
     resolveZone: (hostname, zone) => creds.resolveZone(hostname, zone),
     invalidateZones: (tokenName) => creds.invalidateZones(tokenName),
-    verifyTokens: createTokenVerifier(creds, config.tokenCheckTtlMs ?? TOKEN_CHECK_TTL_MS),
+    verifyTokens: createTokenVerifier(creds, config.tokenCheckTtlMs ?? TOKEN_CHECK_TTL_MS, alerts),
     callCounters: () => Object.fromEntries(creds.handles().map((h) => [h.name, h.budget.counters()])),
   };
 }
 
-function createTokenVerifier(creds: Credentials, ttlMs: number): () => Promise<TokenCheck[]> {
+function createTokenVerifier(
+  creds: Credentials,
+  ttlMs: number,
+  alerts: AlertSink | undefined,
+): () => Promise<TokenCheck[]> {
+  // Tokens whose last check failed: a token alerts when it starts failing, not at every check.
+  const failing = new Set<string>();
+  const alertOnChange = (checks: TokenCheck[]) => {
+    for (const check of checks) {
+      if (!check.ok && !failing.has(check.name)) {
+        failing.add(check.name);
+        alerts?.emit('cloudflare.token_failed', { token: check.name, message: check.message });
+      } else if (check.ok) failing.delete(check.name);
+    }
+    return checks;
+  };
   const verifyAll = () =>
     Promise.all(
       creds.handles().map(async (handle) => {
@@ -126,7 +148,7 @@ function createTokenVerifier(creds: Credentials, ttlMs: number): () => Promise<T
           };
         }
       }),
-    );
+    ).then(alertOnChange);
   let current: Promise<TokenCheck[]> | undefined;
   let settledAt = Number.NEGATIVE_INFINITY;
   return () => {

@@ -21,6 +21,8 @@ import type { AgentService } from '../agents/agent-service.js';
 import type { HeartbeatStore } from '../agents/heartbeats.js';
 import type { MasterHooks } from '../agents/ports.js';
 import { applyReport } from '../agents/report-intake.js';
+import type { AlertSink } from '../alerts/alert-sink.js';
+import { heartbeatAlerts } from '../alerts/heartbeat-alerts.js';
 import type { AgentRecord } from '../store/agents.js';
 import { findAgent } from '../store/agents.js';
 import type { SqliteDatabase } from '../store/database.js';
@@ -42,6 +44,7 @@ export interface AgentRouterDeps {
   heartbeats: HeartbeatStore;
   commands: CommandDelivery;
   hooks: MasterHooks;
+  alerts: AlertSink;
   logger: Logger;
   reportIntervalSeconds: number;
 }
@@ -73,9 +76,14 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     const agent = registeredAgent(agentCaller(res).agent);
     const body = parseOrThrow(heartbeatRequestSchema, req.body, 'heartbeat body');
     assertOwnId(agent, body.agentId);
-    await deps.heartbeats.record(agent.id, body);
+    const { cameBack, previous } = await deps.heartbeats.record(agent.id, body);
     if (body.lastAppliedCommandVersion !== null)
       deps.agents.noteAppliedVersion(agent.id, body.lastAppliedCommandVersion);
+    for (const alert of heartbeatAlerts(previous, body, cameBack)) {
+      // A paused host's cloudflared is down on purpose: that is no alert.
+      if (agent.pausedAt !== null && alert.type.startsWith('cloudflared.')) continue;
+      deps.alerts.emit(alert.type, { agentId: agent.id, agentName: agent.name, ...alert.data });
+    }
     res.json({
       status: agent.status === 'approved' ? 'approved' : 'pending',
       reportIntervalSeconds: deps.reportIntervalSeconds,

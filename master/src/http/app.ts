@@ -1,8 +1,10 @@
 import type { TrustProxy } from '@tunnelfleet/common';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import type { AlertService } from '../alerts/alert-service.js';
 import { type AdminRouterDeps, adminRouter } from './admin-router.js';
 import { type AgentRouterDeps, agentRouter } from './agent-router.js';
+import { alertsRouter } from './alerts-router.js';
 import { errorHandler, notFound } from './error-handling.js';
 import { type HealthRouterDeps, healthRouter } from './health-router.js';
 import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
@@ -10,6 +12,7 @@ import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
 interface HttpAppDeps {
   agent: Omit<AgentRouterDeps, 'limiter' | 'logger'>;
   admin: Omit<AdminRouterDeps, 'limiter'>;
+  alerts: AlertService;
   health: HealthRouterDeps;
   limiter: AgentRouterDeps['limiter'];
   logger: Logger;
@@ -56,6 +59,9 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.use(healthRouter(deps.health));
   app.use(agentRouter({ ...deps.agent, limiter: deps.limiter, logger: deps.logger }));
   app.use(adminRouter({ ...deps.admin, limiter: deps.limiter }));
+  app.use(
+    alertsRouter({ alerts: deps.alerts, limiter: deps.limiter, adminTokenHash: deps.admin.adminTokenHash }),
+  );
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

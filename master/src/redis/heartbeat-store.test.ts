@@ -64,8 +64,12 @@ describe('heartbeat store', () => {
     expect(await heartbeats.flagOffline()).toEqual([]);
     expect(await heartbeats.countOnline()).toBe(1);
 
-    expect(await heartbeats.record('agent-1', beat('agent-1'))).toEqual({ cameBack: true });
-    expect(await heartbeats.record('agent-1', beat('agent-1'))).toEqual({ cameBack: false });
+    expect(await heartbeats.record('agent-1', beat('agent-1'))).toMatchObject({ cameBack: true });
+    // The state it replaced comes back too: alerts compare it with the new one.
+    expect(await heartbeats.record('agent-1', beat('agent-1'))).toMatchObject({
+      cameBack: false,
+      previous: { cloudflared: { state: 'running' } },
+    });
     await heartbeats.forget('agent-1');
     expect(await heartbeats.lastSeen(['agent-1', 'agent-2'])).toEqual(
       new Map([['agent-2', expect.any(Number)]]),

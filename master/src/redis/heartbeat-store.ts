@@ -30,11 +30,17 @@ export function createHeartbeatStore(options: {
     async record(agentId, request) {
       const { agentId: _omit, ...state } = request;
       const entry: AgentState = { ...state, receivedAt: new Date(now()).toISOString() };
-      await redis.hset(keys.agentState, agentId, JSON.stringify(entry));
-      return { cameBack: await touch(agentId) };
+      const replaced = await redis
+        .multi()
+        .hget(keys.agentState, agentId)
+        .hset(keys.agentState, agentId, JSON.stringify(entry))
+        .exec();
+      const before = replaced?.[0]?.[1];
+      const previous = typeof before === 'string' ? (JSON.parse(before) as AgentState) : null;
+      return { cameBack: await touch(agentId), previous };
     },
     async touch(agentId) {
-      await touch(agentId);
+      return { cameBack: await touch(agentId) };
     },
     async lastSeen(agentIds) {
       const seen = new Map<string, number>();

@@ -204,4 +204,67 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE agents ADD COLUMN paused_at TEXT;
     `,
   },
+  {
+    version: 6,
+    description: 'alert receivers, the alert outbox and its deliveries; route status triggers',
+    sql: `
+      -- Webhook receivers. The secret is the HMAC key itself (a signature needs it, a hash would not
+      -- do), kept in this 0600 file like the rest of the master's state and never shown again.
+      CREATE TABLE alert_receivers (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        url         TEXT NOT NULL,
+        format      TEXT NOT NULL CHECK (format IN ('generic', 'slack', 'discord', 'ntfy')),
+        events      TEXT NOT NULL DEFAULT '[]',   -- JSON array of event types; empty = all
+        secret      TEXT NOT NULL,
+        enabled     INTEGER NOT NULL DEFAULT 1,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+      );
+
+      -- The outbox: every event, written in the same transaction as what caused it where SQLite
+      -- is the cause, and fanned out to receivers' deliveries by the alert service.
+      CREATE TABLE alert_events (
+        seq          INTEGER PRIMARY KEY,
+        id           TEXT NOT NULL UNIQUE DEFAULT ('ev_' || lower(hex(randomblob(8)))),
+        type         TEXT NOT NULL,
+        occurred_at  TEXT NOT NULL,
+        data         TEXT NOT NULL DEFAULT '{}',  -- JSON, never holding a secret
+        receiver_id  TEXT,                        -- set for a test event: that receiver only
+        fanned_out   INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX alert_events_to_fan_out ON alert_events(fanned_out, seq);
+
+      CREATE TABLE alert_deliveries (
+        id               INTEGER PRIMARY KEY,
+        event_seq        INTEGER NOT NULL REFERENCES alert_events(seq) ON DELETE CASCADE,
+        receiver_id      TEXT NOT NULL REFERENCES alert_receivers(id) ON DELETE CASCADE,
+        status           TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TEXT,
+        last_error       TEXT,
+        created_at       TEXT NOT NULL,
+        delivered_at     TEXT
+      );
+      CREATE INDEX alert_deliveries_due ON alert_deliveries(status, next_attempt_at);
+
+      -- A route entering error or conflict, however it gets there (routes engine, claims, syncs):
+      -- one event per transition, never one per sync that confirms the same status.
+      CREATE TRIGGER routes_alert_on_insert AFTER INSERT ON routes
+        WHEN NEW.status IN ('error', 'conflict')
+      BEGIN
+        INSERT INTO alert_events (type, occurred_at, data) VALUES ('route.' || NEW.status, NEW.updated_at,
+          json_object('routeId', NEW.id, 'agentId', NEW.agent_id, 'hostname', NEW.hostname, 'path', NEW.path,
+                      'containerName', NEW.container_name, 'message', NEW.status_message));
+      END;
+      CREATE TRIGGER routes_alert_on_status AFTER UPDATE OF status ON routes
+        WHEN NEW.status IN ('error', 'conflict') AND OLD.status IS NOT NEW.status
+      BEGIN
+        INSERT INTO alert_events (type, occurred_at, data) VALUES ('route.' || NEW.status, NEW.updated_at,
+          json_object('routeId', NEW.id, 'agentId', NEW.agent_id, 'hostname', NEW.hostname, 'path', NEW.path,
+                      'containerName', NEW.container_name, 'previousStatus', OLD.status,
+                      'message', NEW.status_message));
+      END;
+    `,
+  },
 ];

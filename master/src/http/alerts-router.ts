@@ -1,0 +1,74 @@
+import {
+  ADMIN_API_PREFIX,
+  type AlertReceiverResponse,
+  alertDeliveriesQuerySchema,
+  alertReceiverParamsSchema,
+  type CreateAlertReceiverResponse,
+  createAlertReceiverRequestSchema,
+  type ListAlertDeliveriesResponse,
+  type ListAlertReceiversResponse,
+  parseOrThrow,
+  type TestAlertResponse,
+  updateAlertReceiverRequestSchema,
+} from '@tunnelfleet/common';
+import { type Response, Router } from 'express';
+import type { AlertService } from '../alerts/alert-service.js';
+import { adminAuthentication } from './authentication.js';
+import type { FailedAuthLimiter } from './failed-auth-limiter.js';
+import { jsonBody } from './json-body.js';
+
+function send<T>(res: Response, status: number, body: T): void {
+  res.status(status).json(body);
+}
+
+export interface AlertsRouterDeps {
+  alerts: AlertService;
+  limiter: FailedAuthLimiter;
+  adminTokenHash: string;
+}
+
+/** `/api/v1/admin/alerts/…`: webhook receivers, a test send, and the delivery log. */
+export function alertsRouter(deps: AlertsRouterDeps): Router {
+  const { alerts } = deps;
+  const router = Router();
+  const base = `${ADMIN_API_PREFIX}/alerts`;
+  router.use(base, adminAuthentication(deps.adminTokenHash, deps.limiter));
+
+  router.post(`${base}/receivers`, jsonBody(), (req, res) => {
+    const body = parseOrThrow(createAlertReceiverRequestSchema, req.body, 'alert receiver body');
+    send<CreateAlertReceiverResponse>(res, 201, alerts.createReceiver(body, 'admin'));
+  });
+
+  router.get(`${base}/receivers`, (_req, res) => {
+    send<ListAlertReceiversResponse>(res, 200, { receivers: alerts.listReceivers() });
+  });
+
+  router.get(`${base}/receivers/:id`, (req, res) => {
+    const { id } = parseOrThrow(alertReceiverParamsSchema, { ...req.params }, 'path');
+    send<AlertReceiverResponse>(res, 200, { receiver: alerts.getReceiver(id) });
+  });
+
+  router.patch(`${base}/receivers/:id`, jsonBody(), (req, res) => {
+    const { id } = parseOrThrow(alertReceiverParamsSchema, { ...req.params }, 'path');
+    const body = parseOrThrow(updateAlertReceiverRequestSchema, req.body, 'alert receiver body');
+    send<AlertReceiverResponse>(res, 200, { receiver: alerts.updateReceiver(id, body, 'admin') });
+  });
+
+  router.delete(`${base}/receivers/:id`, (req, res) => {
+    const { id } = parseOrThrow(alertReceiverParamsSchema, { ...req.params }, 'path');
+    alerts.removeReceiver(id, 'admin');
+    res.status(204).end();
+  });
+
+  router.post(`${base}/receivers/:id/test`, (req, res) => {
+    const { id } = parseOrThrow(alertReceiverParamsSchema, { ...req.params }, 'path');
+    send<TestAlertResponse>(res, 202, { delivery: alerts.sendTest(id, 'admin') });
+  });
+
+  router.get(`${base}/deliveries`, (req, res) => {
+    const query = parseOrThrow(alertDeliveriesQuerySchema, { ...req.query }, 'query');
+    send<ListAlertDeliveriesResponse>(res, 200, { deliveries: alerts.listDeliveries(query) });
+  });
+
+  return router;
+}
