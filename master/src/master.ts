@@ -9,6 +9,7 @@ import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudf
 import { type CommandGateway, createCommandGateway } from './commands/index.js';
 import { createHttpApp } from './http/app.js';
 import { createFailedAuthLimiter } from './http/failed-auth-limiter.js';
+import { createReportRateLimiter } from './http/report-rate-limiter.js';
 import { adminTokenBanner, setUpAdminToken, writeAdminTokenFile } from './keys/admin-token.js';
 import { createMasterMetrics } from './metrics/metrics.js';
 import { createReconciler } from './reconciler/reconciler.js';
@@ -32,6 +33,8 @@ export interface MasterDeps {
   /** `TUNNELFLEET_DATA_DIR`: where a generated admin token is written (mode 0600). */
   dataDir: string;
   reportIntervalSeconds: number;
+  /** `AGENT_REPORT_BURST` and `AGENT_REPORTS_PER_MINUTE`: the rate limit of each agent's reports. */
+  reportRate: { burst: number; perMinute: number };
   cloudflaredImage?: string;
   /** Seams towards the routes engine and reconciler (`startMaster` passes the reconciler's); a missing one is a no-op. */
   hooks?: Partial<MasterHooks>;
@@ -77,6 +80,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     ...(deps.now ? { now: deps.now } : {}),
   });
   const limiter = createFailedAuthLimiter(deps.now ? { now: deps.now } : {});
+  const reportRate = createReportRateLimiter({ ...deps.reportRate, ...(deps.now ? { now: deps.now } : {}) });
   const metrics = createMasterMetrics({
     db: deps.db,
     heartbeats,
@@ -105,6 +109,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       commands: deps.gateway,
       hooks,
       reportIntervalSeconds: deps.reportIntervalSeconds,
+      reportRate,
     },
     admin: {
       db: deps.db,
@@ -210,6 +215,7 @@ export async function startMaster(
     accountId: config.cloudflareAccountId,
     dataDir: config.dataDir,
     reportIntervalSeconds: config.reportIntervalSeconds,
+    reportRate: { burst: config.agentReportBurst, perMinute: config.agentReportsPerMinute },
     cloudflaredImage: config.cloudflaredImage,
     trustProxy: options.trustProxy ?? config.trustProxy,
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),

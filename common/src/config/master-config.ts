@@ -110,6 +110,16 @@ export const masterConfigSpec = {
     example: '30',
     defaultValue: '30',
   }),
+  agentReportBurst: envVar('AGENT_REPORT_BURST', envInt(1, 100_000), {
+    doc: 'Reports (container events and snapshots) one agent may send at once: its start-up or\nreconnect burst. Above it, and above AGENT_REPORTS_PER_MINUTE, the master answers 429 with\nRetry-After and the agent sends one snapshot when that has passed.',
+    example: '120',
+    defaultValue: '120',
+  }),
+  agentReportsPerMinute: envVar('AGENT_REPORTS_PER_MINUTE', envInt(1, 600_000), {
+    doc: 'Steady rate of reports per agent once its burst is spent.',
+    example: '60',
+    defaultValue: '60',
+  }),
   logLevel: envVar('LOG_LEVEL', envEnum(LOG_LEVELS), {
     doc: 'Log level: trace, debug, info, warn, error, fatal or silent.',
     example: 'info',

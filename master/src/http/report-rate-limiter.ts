@@ -1,0 +1,57 @@
+import { RateLimitedError } from '@tunnelfleet/common';
+
+export interface ReportRateOptions {
+  /** Reports an agent may send at once after a quiet spell: its start-up or reconnect burst. */
+  burst: number;
+  /** Steady rate once the burst is spent. */
+  perMinute: number;
+  now?: () => number;
+}
+
+export interface ReportRateLimiter {
+  /** Takes one report's token from the agent's bucket, or returns the 429 to answer instead. */
+  take(agentId: string): RateLimitedError | undefined;
+}
+
+/**
+ * Token bucket per agent for `POST /api/v1/agent/reports`, checked before the body is read, so an
+ * agent sending large snapshots in a loop costs the master one parse per token. A real agent
+ * spends the burst at start-up (one snapshot, then one event per container that starts), and when
+ * refused it waits for Retry-After and sends one snapshot that carries every change it held back.
+ * In memory: it guards this process. Full buckets are dropped when the table grows, so deleted
+ * agents do not accumulate.
+ */
+export function createReportRateLimiter(options: ReportRateOptions): ReportRateLimiter {
+  const { burst, perMinute } = options;
+  const now = options.now ?? Date.now;
+  const tokensPerMs = perMinute / 60_000;
+  const buckets = new Map<string, { tokens: number; at: number }>();
+
+  const refilled = (bucket: { tokens: number; at: number }, at: number) =>
+    Math.min(burst, bucket.tokens + (at - bucket.at) * tokensPerMs);
+
+  return {
+    take(agentId) {
+      const at = now();
+      let bucket = buckets.get(agentId);
+      if (bucket === undefined) {
+        if (buckets.size >= 10_000) {
+          for (const [id, other] of buckets) if (refilled(other, at) >= burst) buckets.delete(id);
+        }
+        bucket = { tokens: burst, at };
+        buckets.set(agentId, bucket);
+      }
+      bucket.tokens = refilled(bucket, at);
+      bucket.at = at;
+      if (bucket.tokens >= 1) {
+        bucket.tokens -= 1;
+        return undefined;
+      }
+      const retryAfterSeconds = (1 - bucket.tokens) / tokensPerMs / 1000;
+      return new RateLimitedError(
+        retryAfterSeconds,
+        `too many reports from this agent (at most ${perMinute} a minute after a burst of ${burst}); send one snapshot after Retry-After`,
+      );
+    },
+  };
+}
