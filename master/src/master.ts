@@ -152,6 +152,14 @@ export interface RunningMaster extends Master {
   close(): Promise<void>;
 }
 
+/** `REDIS_URL` with the password of `REDIS_PASSWORD_FILE` in it, when one is given. */
+function redisUrlWithPassword(url: URL, password: string | undefined): string {
+  if (password === undefined) return url.toString();
+  const withPassword = new URL(url);
+  withPassword.password = encodeURIComponent(password);
+  return withPassword.toString();
+}
+
 /** Builds every dependency from the configuration, serves the API, and returns a handle to stop it. */
 export async function startMaster(
   config: MasterConfig,
@@ -164,17 +172,19 @@ export async function startMaster(
     ...(config.cloudflareTokens ?? []).map((entry) => entry.token),
     ...(config.adminToken ? [config.adminToken] : []),
     ...(config.metricsToken ? [config.metricsToken] : []),
+    ...(config.redisPassword ? [config.redisPassword] : []),
   ];
   const logger = options.logger ?? createLogger({ name: 'master', level: config.logLevel, secrets });
   const db = openDatabase(config.dataDir);
+  const redisConnection = redisUrlWithPassword(config.redisUrl, config.redisPassword);
   const redis = createRedisClient({
-    connection: config.redisUrl.toString(),
+    connection: redisConnection,
     name: `${config.redisKeyPrefix}-master`,
     logger,
     failFast: true,
   });
   const gateway = await createCommandGateway({
-    connection: config.redisUrl.toString(),
+    connection: redisConnection,
     prefix: config.redisKeyPrefix,
     logger: logger.child({ component: 'commands' }),
     leaseMs: 60_000,
@@ -192,7 +202,7 @@ export async function startMaster(
   );
   const reconciler = await createReconciler({
     db,
-    redisConnection: config.redisUrl.toString(),
+    redisConnection,
     redisPrefix: config.redisKeyPrefix,
     cloudflare,
     logger,

@@ -1,6 +1,6 @@
 import { LOG_LEVELS } from '../logger/log-level.js';
 import { envCloudflareTokens } from './cloudflare-tokens.js';
-import { envDurationSeconds, envEnum, envInt, envString, envUrl } from './env-parsers.js';
+import { envDurationSeconds, envEnum, envInt, envSecretFile, envString, envUrl } from './env-parsers.js';
 import { type ConfigOf, envVar, optionalEnvVar } from './env-var.js';
 import { envTrustProxy } from './trust-proxy.js';
 
@@ -33,6 +33,11 @@ export const masterConfigSpec = {
     doc: 'Redis for queues, heartbeats and live updates (AOF persistence recommended).',
     example: 'redis://redis:6379',
     defaultValue: 'redis://127.0.0.1:6379',
+  }),
+  redisPassword: optionalEnvVar('REDIS_PASSWORD_FILE', envSecretFile(), {
+    doc: 'File holding the Redis password (a Docker secret), read once at start; it overrides a\npassword in REDIS_URL, so the password is neither in the environment nor in a URL.',
+    example: '/run/secrets/redis_password',
+    defaultDoc: 'the password in REDIS_URL, if any',
   }),
   redisKeyPrefix: envVar(
     'REDIS_KEY_PREFIX',
