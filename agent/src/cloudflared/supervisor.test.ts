@@ -5,7 +5,12 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { standaloneTunnelToken } from '../../test/standalone-tunnel-token.js';
 import { connectTestDocker, removeLeftovers } from '../../test/test-docker.js';
-import { CLOUDFLARED_LABELS, managedLabelFilter, tokenHash } from './container-spec.js';
+import {
+  CLOUDFLARED_LABELS,
+  cloudflaredMetricsNetwork,
+  managedLabelFilter,
+  tokenHash,
+} from './container-spec.js';
 import { CloudflaredImageUnavailableError } from './errors.js';
 import {
   type CloudflaredDesired,
@@ -43,7 +48,7 @@ function setup() {
   const agentId = uniqueName('agent');
   const network = uniqueName('tf-cfd-net');
   agentIds.push(agentId);
-  networks.push(network);
+  networks.push(network, cloudflaredMetricsNetwork(network));
   const desired: CloudflaredDesired = {
     tunnelId: randomUUID(),
     tunnelName: 'test-tunnel',
@@ -57,6 +62,7 @@ function setup() {
       logger,
       agentId,
       network,
+      metricsNetwork: cloudflaredMetricsNetwork(network),
       image: CLOUDFLARED_IMAGE,
       metricsPort: METRICS_PORT,
       checkIntervalMs: 250,

@@ -176,7 +176,10 @@ describe('compose deployment', () => {
       const info = await docker.getContainer(await project.containerId(service)).inspect();
       expect(info.Config.User, `${service} user`).toBe('65532:65532');
       expect(info.Config.Healthcheck?.Test?.join(' '), `${service} health check`).toContain('/healthz');
-      expect(info.Mounts.map((mount) => mount.Destination)).toEqual(['/app/data']);
+      expect(info.Mounts.map((mount) => mount.Destination).sort()).toEqual(
+        // The Redis password reaches the master as a read-only secret file.
+        service === 'master' ? ['/app/data', '/run/secrets/redis_password'] : ['/app/data'],
+      );
       expect((await project.exec(service, ['id', '-u'])).stdout.trim()).toBe('65532');
     }
     const agentInfo = await docker.getContainer(await agent.containerId('agent')).inspect();
