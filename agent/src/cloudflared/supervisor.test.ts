@@ -30,7 +30,12 @@ const METRICS_PORT = 20241;
 
 let docker: Docker;
 const agentIds: string[] = [];
-const networks: string[] = [];
+/**
+ * One shared network (and so one metrics network) for every test, as on a real host: each network
+ * takes one of the engine's few address pools, and the engine is shared with other test runs
+ * ("could not find an available, non-overlapping IPv4 address pool" otherwise).
+ */
+const network = uniqueName('tf-cfd-net');
 const supervisors: CloudflaredSupervisor[] = [];
 
 beforeAll(async () => {
@@ -43,7 +48,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   const containers = (await Promise.all(agentIds.map((id) => managed(id)))).flat().map((c) => c.Id);
-  await removeLeftovers(docker, { containers, networks });
+  await removeLeftovers(docker, { containers, networks: [network, cloudflaredMetricsNetwork(network)] });
 });
 
 /** `wget` of `url` from a throwaway container on `network`: `reached` (200) or `unreachable`. */
@@ -73,9 +78,7 @@ function managed(agentId: string) {
 
 function setup() {
   const agentId = uniqueName('agent');
-  const network = uniqueName('tf-cfd-net');
   agentIds.push(agentId);
-  networks.push(network, cloudflaredMetricsNetwork(network));
   const desired: CloudflaredDesired = {
     tunnelId: randomUUID(),
     tunnelName: 'test-tunnel',
