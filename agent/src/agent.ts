@@ -273,6 +273,7 @@ export async function startAgent(
     cloudflaredNetwork: config.cloudflaredNetwork,
     reportIntervalSeconds: config.reportIntervalSeconds,
     healthPort: config.healthPort,
+    healthHost: config.healthHost,
     ...(options.tuning ? { tuning: options.tuning } : {}),
   });
   await agent.start();
