@@ -80,6 +80,21 @@ describe('report rate limit per agent', () => {
     expect(accepted.body.status).toBe('accepted');
     expect((await report(flooder)).status).toBe(429);
   });
+
+  it('charges a large report one more token per MiB of body', async () => {
+    const agent = await fx.enrollAgent({ name: 'big-reporter' });
+    // 2 MiB of valid JSON (whitespace is JSON): 1 + 2 tokens, the whole bucket of 3.
+    const large = JSON.stringify(event(agent.agentId)).padEnd(2 * 1024 * 1024, ' ');
+    expect(
+      (await fx.request('POST', AGENT_ROUTES.reports, { token: agent.key, rawBody: large })).status,
+    ).toBe(200);
+    const next = await fx.request('POST', AGENT_ROUTES.reports, {
+      token: agent.key,
+      body: event(agent.agentId),
+    });
+    expect(next.status).toBe(429);
+    expect(Number(next.headers.get('retry-after'))).toBe(10);
+  });
 });
 
 describe('long-polls per agent', () => {
@@ -132,15 +147,24 @@ describe('long-polls per agent', () => {
 });
 
 describe('report body limit', () => {
+  // The default bucket: a largest snapshot costs 16 of its 120 tokens.
+  let big: MasterFixture;
+  beforeAll(async () => {
+    big = await startMasterFixture();
+  });
+  afterAll(async () => {
+    await big?.close();
+  });
+
   it('is the largest valid snapshot: containersPerSnapshot containers of containerJsonBytes each', async () => {
-    const agent = await fx.enrollAgent({ name: 'big-host' });
+    const agent = await big.enrollAgent({ name: 'big-host' });
     const containers = Array.from({ length: PROTOCOL_LIMITS.containersPerSnapshot }, (_, i) =>
       containerOfSize(i, PROTOCOL_LIMITS.containerJsonBytes),
     );
     expect(JSON.stringify(containers[0]).length).toBe(PROTOCOL_LIMITS.containerJsonBytes);
     const largest = JSON.stringify(snapshot(agent.agentId, containers));
     expect(largest.length).toBeLessThanOrEqual(MAX_AGENT_BODY_BYTES);
-    const accepted = await fx.request('POST', AGENT_ROUTES.reports, { token: agent.key, rawBody: largest });
+    const accepted = await big.request('POST', AGENT_ROUTES.reports, { token: agent.key, rawBody: largest });
     expect(accepted.status).toBe(200);
     expect(accepted.body.status).toBe('accepted');
 
@@ -148,16 +172,19 @@ describe('report body limit', () => {
     const body = JSON.stringify(snapshot(agent.agentId, containers.slice(0, 1)));
     const atLimit = body.padEnd(MAX_AGENT_BODY_BYTES, ' ');
     expect(
-      (await fx.request('POST', AGENT_ROUTES.reports, { token: agent.key, rawBody: atLimit })).status,
+      (await big.request('POST', AGENT_ROUTES.reports, { token: agent.key, rawBody: atLimit })).status,
     ).toBe(200);
-    const over = await fx.request('POST', AGENT_ROUTES.reports, { token: agent.key, rawBody: `${atLimit} ` });
+    const over = await big.request('POST', AGENT_ROUTES.reports, {
+      token: agent.key,
+      rawBody: `${atLimit} `,
+    });
     expect(over.status).toBe(413);
     expect(over.body.error.code).toBe('entity_too_large');
   });
 
   it('refuses a container whose JSON is over containerJsonBytes, naming the limit', async () => {
-    const agent = await fx.enrollAgent({ name: 'fat-container' });
-    const answer = await fx.request('POST', AGENT_ROUTES.reports, {
+    const agent = await big.enrollAgent({ name: 'fat-container' });
+    const answer = await big.request('POST', AGENT_ROUTES.reports, {
       token: agent.key,
       body: snapshot(agent.agentId, [containerOfSize(1, PROTOCOL_LIMITS.containerJsonBytes + 1)]),
     });

@@ -86,8 +86,11 @@ export function agentRouter(deps: AgentRouterDeps): Router {
   });
 
   /** Before the body is read: a refused report costs the master no parse. */
-  const reportRateLimit: RequestHandler = (_req, res, next) => {
-    const refused = deps.reportRate.take(registeredAgent(agentCaller(res).agent).id);
+  const reportRateLimit: RequestHandler = (req, res, next) => {
+    // Without a Content-Length (chunked), count the largest body that can pass.
+    const declared = Number(req.get('content-length'));
+    const bodyBytes = Number.isSafeInteger(declared) && declared >= 0 ? declared : MAX_AGENT_BODY_BYTES;
+    const refused = deps.reportRate.take(registeredAgent(agentCaller(res).agent).id, bodyBytes);
     if (refused) throw refused;
     next();
   };
