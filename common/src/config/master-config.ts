@@ -116,7 +116,7 @@ export const masterConfigSpec = {
     defaultValue: '30',
   }),
   agentReportBurst: envVar('AGENT_REPORT_BURST', envInt(1, 100_000), {
-    doc: 'Reports (container events and snapshots) one agent may send at once: its start-up or\nreconnect burst. A report costs one token, plus one per MiB of body. Above the burst, and\nabove AGENT_REPORTS_PER_MINUTE, the master answers 429 with Retry-After and the agent sends one\nsnapshot when that has passed.',
+    doc: 'Reports (container events and snapshots) one agent may send at once: its start-up or\nreconnect burst. A report costs one token, plus one per 256 KiB of body. Above the burst, and\nabove AGENT_REPORTS_PER_MINUTE, the master answers 429 with Retry-After and the agent sends one\nsnapshot when that has passed.',
     example: '120',
     defaultValue: '120',
   }),
