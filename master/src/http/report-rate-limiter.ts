@@ -1,9 +1,9 @@
 import { RateLimitedError } from '@tunnelfleet/common';
 
 export interface ReportRateOptions {
-  /** Reports an agent may send at once after a quiet spell: its start-up or reconnect burst. */
+  /** Tokens an agent may spend at once after a quiet spell: its start-up or reconnect burst. */
   burst: number;
-  /** Steady rate once the burst is spent. */
+  /** Tokens given back per minute once the burst is spent. */
   perMinute: number;
   now?: () => number;
 }
@@ -25,9 +25,9 @@ const BYTES_PER_TOKEN = 256 * 1024;
  * agent sending large snapshots in a loop is held to a bounded share of the master's time: a
  * snapshot costs a token per 256 KiB (measured: 0.1 s of parsing and schema checks for the
  * largest snapshot, 16 MB of long labels, 63 tokens; 0.2 to 0.6 s for 2.8 MB of 256 short labels
- * on each of 1,000 containers, 11 tokens). A real agent
- * spends the burst at start-up (one snapshot, then one event per container that starts), and when
- * refused it waits for Retry-After and sends one snapshot that carries every change it held back.
+ * on each of 1,000 containers, 11 tokens). A real agent spends the burst at start-up (one
+ * snapshot, then one event per container that starts), and when refused it waits for Retry-After
+ * and sends one snapshot that carries every change it held back.
  * In memory: it guards this process. Full buckets are dropped when the table grows, so deleted
  * agents do not accumulate.
  */
