@@ -16,7 +16,7 @@ import { type RecordingProxy, startRecordingProxy } from '../test/recording-prox
 import { connectTestDocker } from '../test/test-docker.js';
 import { startTestMaster } from '../test/test-master.js';
 import { type Agent, type AgentDeps, createAgent, REVOKED_KEY_MESSAGE } from './agent.js';
-import { managedLabelFilter } from './cloudflared/container-spec.js';
+import { cloudflaredMetricsNetwork, managedLabelFilter } from './cloudflared/container-spec.js';
 import { HEALTH_PATH } from './health/index.js';
 
 const logger = pino({ level: 'silent' });
@@ -91,6 +91,11 @@ async function host(): Promise<Host> {
   cleanups.push(async () => {
     // Runs after every later-pushed cleanup: the cloudflared and app containers are gone by then.
     await docker.getNetwork(network).remove();
+    // Created with the first cloudflared; not every test starts one.
+    await docker
+      .getNetwork(cloudflaredMetricsNetwork(network))
+      .remove()
+      .catch(() => undefined);
   });
   return created;
 }

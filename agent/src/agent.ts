@@ -11,6 +11,7 @@ import type Docker from 'dockerode';
 import {
   type CloudflaredStatus,
   type CloudflaredSupervisor,
+  cloudflaredMetricsNetwork,
   createCloudflaredSupervisor,
 } from './cloudflared/index.js';
 import { type CommandLoop, createCommandExecutor, startCommandLoop } from './commands/index.js';
@@ -118,6 +119,7 @@ export function createAgent(deps: AgentDeps): Agent {
       logger,
       agentId: id,
       network: deps.cloudflaredNetwork,
+      metricsNetwork: cloudflaredMetricsNetwork(deps.cloudflaredNetwork),
       image: deps.cloudflaredImage,
       metricsPort: deps.cloudflaredMetricsPort ?? DEFAULT_CLOUDFLARED_METRICS_PORT,
       ...(tuning.cloudflaredCheckIntervalMs ? { checkIntervalMs: tuning.cloudflaredCheckIntervalMs } : {}),
@@ -271,6 +273,7 @@ export async function startAgent(
     cloudflaredNetwork: config.cloudflaredNetwork,
     reportIntervalSeconds: config.reportIntervalSeconds,
     healthPort: config.healthPort,
+    healthHost: config.healthHost,
     ...(options.tuning ? { tuning: options.tuning } : {}),
   });
   await agent.start();

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTestDocker } from '../test/test-docker.js';
 import { startTestMaster } from '../test/test-master.js';
 import { REVOKED_KEY_MESSAGE } from './agent.js';
-import { managedLabelFilter } from './cloudflared/container-spec.js';
+import { cloudflaredMetricsNetwork, managedLabelFilter } from './cloudflared/container-spec.js';
 import { HEALTH_PATH } from './health/index.js';
 
 const AGENT_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -137,10 +137,11 @@ describe('a revoked key', () => {
         });
         for (const c of left) await docker.getContainer(c.Id).remove({ force: true });
       }
-      await docker
-        .getNetwork(network)
-        .remove()
-        .catch(() => undefined);
+      for (const name of [network, cloudflaredMetricsNetwork(network)])
+        await docker
+          .getNetwork(name)
+          .remove()
+          .catch(() => undefined);
       await rm(dataDir, { recursive: true, force: true });
     }
   });

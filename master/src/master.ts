@@ -10,6 +10,7 @@ import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudf
 import { type CommandGateway, createCommandGateway } from './commands/index.js';
 import { createHttpApp } from './http/app.js';
 import { createFailedAuthLimiter } from './http/failed-auth-limiter.js';
+import { createReportRateLimiter } from './http/report-rate-limiter.js';
 import { adminTokenBanner, setUpAdminToken, writeAdminTokenFile } from './keys/admin-token.js';
 import { createMasterMetrics } from './metrics/metrics.js';
 import { createReconciler } from './reconciler/reconciler.js';
@@ -36,6 +37,8 @@ export interface MasterDeps {
   /** `TUNNELFLEET_DATA_DIR`: where a generated admin token is written (mode 0600). */
   dataDir: string;
   reportIntervalSeconds: number;
+  /** `AGENT_REPORT_BURST` and `AGENT_REPORTS_PER_MINUTE`: the rate limit of each agent's reports. */
+  reportRate: { burst: number; perMinute: number };
   cloudflaredImage?: string;
   /** Seams towards the routes engine and reconciler (`startMaster` passes the reconciler's); a missing one is a no-op. */
   hooks?: Partial<MasterHooks>;
@@ -82,6 +85,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     ...(deps.now ? { now: deps.now } : {}),
   });
   const limiter = createFailedAuthLimiter(deps.now ? { now: deps.now } : {});
+  const reportRate = createReportRateLimiter({ ...deps.reportRate, ...(deps.now ? { now: deps.now } : {}) });
   const metrics = createMasterMetrics({
     db: deps.db,
     heartbeats,
@@ -114,6 +118,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       hooks,
       alerts: deps.alerts.sink,
       reportIntervalSeconds: deps.reportIntervalSeconds,
+      reportRate,
     },
     admin: {
       db: deps.db,
@@ -158,6 +163,14 @@ export interface RunningMaster extends Master {
   close(): Promise<void>;
 }
 
+/** `REDIS_URL` with the password of `REDIS_PASSWORD_FILE` in it, when one is given. */
+function redisUrlWithPassword(url: URL, password: string | undefined): string {
+  if (password === undefined) return url.toString();
+  const withPassword = new URL(url);
+  withPassword.password = encodeURIComponent(password);
+  return withPassword.toString();
+}
+
 /** Builds every dependency from the configuration, serves the API, and returns a handle to stop it. */
 export async function startMaster(
   config: MasterConfig,
@@ -170,17 +183,19 @@ export async function startMaster(
     ...(config.cloudflareTokens ?? []).map((entry) => entry.token),
     ...(config.adminToken ? [config.adminToken] : []),
     ...(config.metricsToken ? [config.metricsToken] : []),
+    ...(config.redisPassword ? [config.redisPassword] : []),
   ];
   const logger = options.logger ?? createLogger({ name: 'master', level: config.logLevel, secrets });
   const db = openDatabase(config.dataDir);
+  const redisConnection = redisUrlWithPassword(config.redisUrl, config.redisPassword);
   const redis = createRedisClient({
-    connection: config.redisUrl.toString(),
+    connection: redisConnection,
     name: `${config.redisKeyPrefix}-master`,
     logger,
     failFast: true,
   });
   const gateway = await createCommandGateway({
-    connection: config.redisUrl.toString(),
+    connection: redisConnection,
     prefix: config.redisKeyPrefix,
     logger: logger.child({ component: 'commands' }),
     leaseMs: 60_000,
@@ -207,7 +222,7 @@ export async function startMaster(
   );
   const reconciler = await createReconciler({
     db,
-    redisConnection: config.redisUrl.toString(),
+    redisConnection,
     redisPrefix: config.redisKeyPrefix,
     cloudflare,
     logger,
@@ -231,6 +246,7 @@ export async function startMaster(
     accountId: config.cloudflareAccountId,
     dataDir: config.dataDir,
     reportIntervalSeconds: config.reportIntervalSeconds,
+    reportRate: { burst: config.agentReportBurst, perMinute: config.agentReportsPerMinute },
     cloudflaredImage: config.cloudflaredImage,
     trustProxy: options.trustProxy ?? config.trustProxy,
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),

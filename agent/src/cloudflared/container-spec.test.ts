@@ -12,6 +12,7 @@ const input: CloudflaredSpecInput = {
   token: 'dG9rZW4tdG9rZW4tdG9rZW4=',
   image: 'cloudflare/cloudflared:2025.1.0',
   network: 'tunnelfleet',
+  metricsNetwork: 'tunnelfleet-metrics',
   metricsPort: 20241,
 };
 
@@ -30,7 +31,7 @@ describe('buildCloudflaredSpec', () => {
       'tunnel',
       '--no-autoupdate',
       '--metrics',
-      '0.0.0.0:9000',
+      `${spec.metricsAlias}:9000`,
       '--protocol',
       'http2',
       '--loglevel',
@@ -42,6 +43,15 @@ describe('buildCloudflaredSpec', () => {
     expect(spec.createOptions.Env).toEqual([`TUNNEL_TOKEN=${input.token}`]);
     expect(JSON.stringify(spec.createOptions.Labels)).not.toContain(input.token);
     expect(spec.metricsPort).toBe(9000);
+  });
+
+  it('puts the metrics server on the metrics network alone, under an alias that exists only there', () => {
+    const spec = buildCloudflaredSpec(input);
+    expect(spec.metricsNetwork).toBe('tunnelfleet-metrics');
+    expect(spec.metricsAlias).toMatch(/^tunnelfleet-metrics-[0-9a-f]{12}$/);
+    expect(spec.createOptions.Cmd).toContain(`${spec.metricsAlias}:20241`);
+    expect(JSON.stringify(spec.createOptions.Cmd)).not.toContain('0.0.0.0');
+    expect(spec.createOptions.HostConfig?.NetworkMode).toBe('tunnelfleet');
   });
 
   it('uses the network from the settings over the default', () => {
@@ -60,6 +70,7 @@ describe('buildCloudflaredSpec', () => {
       { token: 'b3RoZXItb3RoZXItb3RoZXI=' },
       { image: 'cloudflare/cloudflared:2025.2.0' },
       { network: 'other' },
+      { metricsNetwork: 'other-metrics' },
       { settings: { protocol: 'quic' as const } },
     ]) {
       expect(buildCloudflaredSpec({ ...input, ...changed }).specHash).not.toBe(base);

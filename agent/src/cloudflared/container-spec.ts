@@ -26,6 +26,8 @@ export interface CloudflaredSpecInput {
   token: string;
   image: string;
   network: string;
+  /** Network only the agent and cloudflared share, where its metrics server listens. */
+  metricsNetwork: string;
   metricsPort: number;
   settings?: CloudflaredSettings;
 }
@@ -35,6 +37,14 @@ export interface CloudflaredSpec {
   specHash: string;
   tokenHash: string;
   network: string;
+  metricsNetwork: string;
+  /**
+   * cloudflared's name on `metricsNetwork` only. `--metrics <alias>:<port>` makes cloudflared
+   * resolve it at start and listen on that network's address alone: its metrics, `/config` (every
+   * ingress rule of the tunnel) and pprof are out of reach of the published containers that share
+   * `network`. Connect the container with this alias before starting it.
+   */
+  metricsAlias: string;
   metricsPort: number;
   /** What Docker waits after SIGTERM before SIGKILL: the grace period plus a margin. */
   stopTimeoutSeconds: number;
@@ -43,6 +53,15 @@ export interface CloudflaredSpec {
 
 function shortHash(value: string, length: number): string {
   return createHash('sha256').update(value).digest('hex').slice(0, length);
+}
+
+/**
+ * The internal network of cloudflared's metrics: the shared network's name with `-metrics`, so
+ * that agents on one engine with different `CLOUDFLARED_NETWORK`s keep apart, and
+ * docker-compose.agent.yml can name it without another setting.
+ */
+export function cloudflaredMetricsNetwork(network: string): string {
+  return `${network}-metrics`;
 }
 
 /** Short and one-way: enough to tell tokens apart, useless to recover one. */
@@ -63,12 +82,14 @@ export function managedLabelFilter(agentId: string): string[] {
 export function buildCloudflaredSpec(input: CloudflaredSpecInput): CloudflaredSpec {
   const settings = input.settings ?? {};
   const network = settings.network ?? input.network;
+  const { metricsNetwork } = input;
   const metricsPort = settings.metricsPort ?? input.metricsPort;
+  const metricsAlias = `tunnelfleet-metrics-${shortHash(input.agentId, 12)}`;
   const cmd = [
     'tunnel',
     '--no-autoupdate',
     '--metrics',
-    `0.0.0.0:${metricsPort}`,
+    `${metricsAlias}:${metricsPort}`,
     ...(settings.protocol ? ['--protocol', settings.protocol] : []),
     ...(settings.logLevel ? ['--loglevel', settings.logLevel] : []),
     ...(settings.extraArgs ?? []),
@@ -76,12 +97,17 @@ export function buildCloudflaredSpec(input: CloudflaredSpecInput): CloudflaredSp
   ];
   const stopTimeoutSeconds = Math.ceil(gracePeriodSeconds(cmd)) + STOP_MARGIN_SECONDS;
   const hashOfToken = tokenHash(input.token);
-  const specHash = shortHash(JSON.stringify({ image: input.image, cmd, network, token: hashOfToken }), 16);
+  const specHash = shortHash(
+    JSON.stringify({ image: input.image, cmd, network, metricsNetwork, token: hashOfToken }),
+    16,
+  );
   return {
     name: cloudflaredContainerName(input.agentId),
     specHash,
     tokenHash: hashOfToken,
     network,
+    metricsNetwork,
+    metricsAlias,
     metricsPort,
     stopTimeoutSeconds,
     createOptions: {

@@ -1,3 +1,4 @@
+export { cloudflaredMetricsNetwork } from './container-spec.js';
 export {
   type CloudflaredStatus,
   type CloudflaredSupervisor,

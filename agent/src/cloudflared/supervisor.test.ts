@@ -1,11 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { CLOUDFLARED_IMAGE, TEST_CLOUDFLARED_IMAGE, uniqueName, waitFor } from '@tunnelfleet/test';
+import {
+  CLOUDFLARED_IMAGE,
+  TEST_BUSYBOX_IMAGE,
+  TEST_CLOUDFLARED_IMAGE,
+  uniqueName,
+  waitFor,
+} from '@tunnelfleet/test';
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { standaloneTunnelToken } from '../../test/standalone-tunnel-token.js';
 import { connectTestDocker, removeLeftovers } from '../../test/test-docker.js';
-import { CLOUDFLARED_LABELS, managedLabelFilter, tokenHash } from './container-spec.js';
+import {
+  CLOUDFLARED_LABELS,
+  cloudflaredMetricsNetwork,
+  managedLabelFilter,
+  tokenHash,
+} from './container-spec.js';
 import { CloudflaredImageUnavailableError } from './errors.js';
 import {
   type CloudflaredDesired,
@@ -19,7 +30,12 @@ const METRICS_PORT = 20241;
 
 let docker: Docker;
 const agentIds: string[] = [];
-const networks: string[] = [];
+/**
+ * One shared network (and so one metrics network) for every test, as on a real host: each network
+ * takes one of the engine's few address pools, and the engine is shared with other test runs
+ * ("could not find an available, non-overlapping IPv4 address pool" otherwise).
+ */
+const network = uniqueName('tf-cfd-net');
 const supervisors: CloudflaredSupervisor[] = [];
 
 beforeAll(async () => {
@@ -32,8 +48,29 @@ afterEach(async () => {
 
 afterAll(async () => {
   const containers = (await Promise.all(agentIds.map((id) => managed(id)))).flat().map((c) => c.Id);
-  await removeLeftovers(docker, { containers, networks });
+  await removeLeftovers(docker, { containers, networks: [network, cloudflaredMetricsNetwork(network)] });
 });
+
+/** `wget` of `url` from a throwaway container on `network`: `reached` (200) or `unreachable`. */
+async function fetchFrom(network: string, url: string): Promise<'reached' | 'unreachable'> {
+  const container = await docker.createContainer({
+    Image: TEST_BUSYBOX_IMAGE,
+    Cmd: [
+      'sh',
+      '-c',
+      `if timeout 5 wget -q -O /dev/null ${url}; then echo REACHED; else echo UNREACHABLE; fi`,
+    ],
+    HostConfig: { NetworkMode: network },
+  });
+  try {
+    await container.start();
+    await container.wait();
+    const output = (await container.logs({ stdout: true, stderr: true })).toString();
+    return output.includes('REACHED') && !output.includes('UNREACHABLE') ? 'reached' : 'unreachable';
+  } finally {
+    await container.remove({ force: true });
+  }
+}
 
 function managed(agentId: string) {
   return docker.listContainers({ all: true, filters: { label: managedLabelFilter(agentId) } });
@@ -41,9 +78,7 @@ function managed(agentId: string) {
 
 function setup() {
   const agentId = uniqueName('agent');
-  const network = uniqueName('tf-cfd-net');
   agentIds.push(agentId);
-  networks.push(network);
   const desired: CloudflaredDesired = {
     tunnelId: randomUUID(),
     tunnelName: 'test-tunnel',
@@ -57,6 +92,7 @@ function setup() {
       logger,
       agentId,
       network,
+      metricsNetwork: cloudflaredMetricsNetwork(network),
       image: CLOUDFLARED_IMAGE,
       metricsPort: METRICS_PORT,
       checkIntervalMs: 250,
@@ -87,7 +123,7 @@ describe('createCloudflaredSupervisor', () => {
       'tunnel',
       '--no-autoupdate',
       '--metrics',
-      `0.0.0.0:${METRICS_PORT}`,
+      expect.stringMatching(new RegExp(`^tunnelfleet-metrics-[0-9a-f]{12}:${METRICS_PORT}$`)),
       'run',
     ]);
     expect(JSON.stringify([inspect.Config.Cmd, inspect.Config.Entrypoint, inspect.Args])).not.toContain(
@@ -101,7 +137,31 @@ describe('createCloudflaredSupervisor', () => {
     });
     expect(inspect.HostConfig.RestartPolicy?.Name).toBe('no');
     expect(inspect.HostConfig.Init).toBe(true);
-    expect(Object.keys(inspect.NetworkSettings.Networks)).toEqual([network]);
+    expect(Object.keys(inspect.NetworkSettings.Networks).sort()).toEqual(
+      [network, cloudflaredMetricsNetwork(network)].sort(),
+    );
+  });
+
+  it("keeps cloudflared's metrics out of reach of the containers on the shared network", async () => {
+    const { agentId, network, desired, supervise } = setup();
+    const supervisor = supervise();
+    await supervisor.apply(desired);
+    await waitFor(() => supervisor.status().ready, { description: 'cloudflared ready' });
+    const inspect = await docker.getContainer((await managed(agentId))[0]!.Id).inspect();
+    const metricsNetwork = cloudflaredMetricsNetwork(network);
+    const sharedAddress = inspect.NetworkSettings.Networks[network]?.IPAddress;
+    const metricsAddress = inspect.NetworkSettings.Networks[metricsNetwork]?.IPAddress;
+    const alias = (inspect.Config.Cmd[3] ?? '').split(':')[0];
+
+    // What a published container tries: the port on cloudflared's address, its other address, its alias.
+    for (const target of [sharedAddress, metricsAddress, alias]) {
+      expect(
+        await fetchFrom(network, `http://${target}:${METRICS_PORT}/ready`),
+        `from ${network} to ${target}`,
+      ).toBe('unreachable');
+    }
+    // The same request from the metrics network gets through: the refusals above are the isolation.
+    expect(await fetchFrom(metricsNetwork, `http://${alias}:${METRICS_PORT}/ready`)).toBe('reached');
   });
 
   it('brings back a cloudflared killed from outside', async () => {

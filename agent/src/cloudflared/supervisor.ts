@@ -59,6 +59,12 @@ export interface CloudflaredSupervisorOptions {
   agentId: string;
   /** Network cloudflared joins to reach the published containers; created if missing. */
   network: string;
+  /**
+   * Internal network of cloudflared's metrics (`/ready` is probed there), created if missing. The
+   * agent must reach it: an agent in a container is attached to it (docker-compose.agent.yml), one
+   * on the host reaches every bridge network.
+   */
+  metricsNetwork: string;
   /** Image used when `apply` names none. */
   image: string;
   metricsPort: number;
@@ -176,18 +182,19 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     }
   };
 
-  const ensureNetwork = async (network: string) => {
+  const ensureNetwork = async (network: string, { internal }: { internal: boolean }) => {
     try {
       await docker.getNetwork(network).inspect();
       return;
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
-    logger.info({ network }, 'creating network for cloudflared');
+    logger.info({ network, internal }, 'creating network for cloudflared');
     try {
       await docker.createNetwork({
         Name: network,
         CheckDuplicate: true,
+        Internal: internal,
         Labels: { [CLOUDFLARED_LABELS.managed]: 'network' },
       });
     } catch (error) {
@@ -205,11 +212,19 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     startedAt = Date.now();
   };
 
-  /** Keeps one container matching `target`, removing every other managed one; undefined if none fits. */
+  /**
+   * Keeps one container matching `target`, removing every other managed one; undefined if none
+   * fits. One never connected to the metrics network (the agent stopped between creating and
+   * connecting it) does not fit: its metrics could not be probed.
+   */
   const keepOne = async (target: CloudflaredSpec): Promise<Docker.ContainerInfo | undefined> => {
     const managed = await listManaged();
     const matching = managed
-      .filter((c) => c.Labels[CLOUDFLARED_LABELS.specHash] === target.specHash)
+      .filter(
+        (c) =>
+          c.Labels[CLOUDFLARED_LABELS.specHash] === target.specHash &&
+          c.NetworkSettings?.Networks?.[target.metricsNetwork] !== undefined,
+      )
       .sort((a, b) => Number(b.State === 'running') - Number(a.State === 'running') || b.Created - a.Created);
     const keeper = matching[0];
     for (const other of managed) {
@@ -242,16 +257,23 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
       token: target.token,
       image,
       network: options.network,
+      metricsNetwork: options.metricsNetwork,
       metricsPort: options.metricsPort,
       ...(target.settings ? { settings: target.settings } : {}),
     });
     await ensureImage(image);
-    await ensureNetwork(next.network);
+    await ensureNetwork(next.network, { internal: false });
+    // Internal: nothing on it reaches out, and only the agent and cloudflared are attached.
+    await ensureNetwork(next.metricsNetwork, { internal: true });
     spec = next;
     let keeper = await keepOne(next);
     if (!keeper) {
       try {
         const created = await docker.createContainer(next.createOptions);
+        // Before start: cloudflared resolves its metrics alias once, when it starts.
+        await docker
+          .getNetwork(next.metricsNetwork)
+          .connect({ Container: created.id, EndpointConfig: { Aliases: [next.metricsAlias] } });
         logger.info(
           { containerId: created.id, tunnelId: target.tunnelId, tokenHash: next.tokenHash, image },
           'cloudflared created',
@@ -381,7 +403,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     phase = 'running';
     lastError = undefined;
     if (Date.now() - startedAt >= stableAfterMs) backoff.reset();
-    const address = info.NetworkSettings.Networks[spec.network]?.IPAddress;
+    const address = info.NetworkSettings.Networks[spec.metricsNetwork]?.IPAddress;
     setReady(address ? await probeReady(address, spec.metricsPort, readyTimeoutMs) : false);
     if (ready) {
       problem = undefined;

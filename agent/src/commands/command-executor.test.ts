@@ -9,7 +9,11 @@ import pino from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { standaloneTunnelToken } from '../../test/standalone-tunnel-token.js';
 import { connectTestDocker } from '../../test/test-docker.js';
-import { CLOUDFLARED_LABELS, managedLabelFilter } from '../cloudflared/container-spec.js';
+import {
+  CLOUDFLARED_LABELS,
+  cloudflaredMetricsNetwork,
+  managedLabelFilter,
+} from '../cloudflared/container-spec.js';
 import { type CloudflaredSupervisor, createCloudflaredSupervisor } from '../cloudflared/supervisor.js';
 import { createTunnelStateCache } from '../state/index.js';
 import { createCommandExecutor } from './command-executor.js';
@@ -35,6 +39,7 @@ async function setup() {
   const managed = () => docker.listContainers({ all: true, filters: { label: managedLabelFilter(agentId) } });
   cleanups.push(async () => {
     await docker.getNetwork(network).remove();
+    await docker.getNetwork(cloudflaredMetricsNetwork(network)).remove();
     await rm(dataDir, { recursive: true, force: true });
   });
   cleanups.push(async () => {
@@ -48,6 +53,7 @@ async function setup() {
       logger,
       agentId,
       network,
+      metricsNetwork: cloudflaredMetricsNetwork(network),
       image: CLOUDFLARED_IMAGE,
       metricsPort: 20241,
     });

@@ -14,7 +14,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { standaloneTunnelToken } from '../../test/standalone-tunnel-token.js';
 import { watchWithView } from '../../test/watch-with-view.js';
-import { managedLabelFilter } from '../cloudflared/container-spec.js';
+import { cloudflaredMetricsNetwork, managedLabelFilter } from '../cloudflared/container-spec.js';
 import { type CloudflaredSupervisor, createCloudflaredSupervisor } from '../cloudflared/supervisor.js';
 import type { ContainerWatcher } from './container-watcher.js';
 
@@ -42,10 +42,11 @@ afterAll(async () => {
         .catch(() => {}),
     ),
   );
-  await docker
-    .getNetwork(network)
-    .remove()
-    .catch(() => {});
+  for (const name of [network, cloudflaredMetricsNetwork(network)])
+    await docker
+      .getNetwork(name)
+      .remove()
+      .catch(() => {});
 });
 
 async function createLabelled(start: boolean) {
@@ -75,6 +76,7 @@ describe('a Docker daemon restart', () => {
       logger: pino({ level: 'silent' }),
       agentId,
       network,
+      metricsNetwork: cloudflaredMetricsNetwork(network),
       image: CLOUDFLARED_IMAGE,
       metricsPort: 20241,
       checkIntervalMs: 250,

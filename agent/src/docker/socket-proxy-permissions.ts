@@ -9,7 +9,7 @@
  *   stop and remove the managed cloudflared.
  * - EVENTS: the container event stream (`/events`).
  * - IMAGES: inspect the cloudflared image, pull it when missing (`POST /images/create`).
- * - NETWORKS: inspect and create cloudflared's network.
+ * - NETWORKS: inspect and create cloudflared's two networks, connect cloudflared to the metrics one.
  * - VERSION: the engine version reported at registration (`/version`; not `/info`, which
  *   tells far more about the host).
  * - PING: `/_ping`. The agent does not call it; the proxy grants it by default and a health

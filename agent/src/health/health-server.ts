@@ -46,10 +46,13 @@ export async function startHealthServer(options: {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
+    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  options.logger.info({ port, path: HEALTH_PATH }, 'health endpoint listening');
+  options.logger.info(
+    { port, host: options.host ?? '127.0.0.1', path: HEALTH_PATH },
+    'health endpoint listening',
+  );
   return {
     port,
     close: () =>

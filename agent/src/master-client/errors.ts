@@ -37,16 +37,36 @@ export class MasterForbiddenError extends MasterClientError {
   }
 }
 
-/** Any other 4xx: the request itself is wrong; retrying it unchanged will not help (429 excepted). */
+/** Any other 4xx: the request itself is wrong; retrying it unchanged will not help (408 excepted). */
 export class MasterRequestError extends MasterClientError {
   readonly status: number;
 
   constructor(path: string, status: number, message: string) {
     super('master_request_rejected', `the master rejected ${path} (${status}): ${message}`, {
-      retryable: status === 408 || status === 429,
+      retryable: status === 408,
       status,
     });
     this.status = status;
+  }
+}
+
+/**
+ * 429: this agent sent more than the master accepts (its report rate limit). The master is fine;
+ * nothing may be sent on that path before `retryAfterMs` has passed.
+ */
+export class MasterRateLimitedError extends MasterClientError {
+  readonly retryAfterMs: number;
+
+  constructor(path: string, retryAfterMs: number, message: string) {
+    super(
+      'master_rate_limited',
+      `the master asks to slow down on ${path} (429, retry after ${retryAfterMs} ms): ${message}`,
+      {
+        retryable: true,
+        status: 429,
+      },
+    );
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

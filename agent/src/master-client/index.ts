@@ -1,4 +1,4 @@
-export { MasterClientError, MasterForbiddenError } from './errors.js';
+export { MasterClientError, MasterForbiddenError, MasterRateLimitedError } from './errors.js';
 export { createMasterClient, type MasterClient } from './master-client.js';
 export { createMasterLink, type MasterLink, type MasterLinkState } from './master-link.js';
 export { pause } from './pause.js';

@@ -6,6 +6,7 @@ import { startTestMaster } from '../../test/test-master.js';
 import {
   MasterAuthRejectedError,
   MasterForbiddenError,
+  MasterRateLimitedError,
   MasterReplyInvalidError,
   MasterServerError,
   MasterUnreachableError,
@@ -30,9 +31,13 @@ function client(url: string, apiKey: string) {
 }
 
 /** A loopback server that always answers `status` with `body`: what a broken proxy or master does. */
-async function answering(status: number, body: string): Promise<{ url: string; server: Server }> {
+async function answering(
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ url: string; server: Server }> {
   const server = createServer((_req, res) => {
-    res.writeHead(status, { 'content-type': 'application/json' });
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -105,6 +110,24 @@ describe('master client failures', () => {
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(MasterServerError);
       expect((error as Error).message).toContain('queue unavailable');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('maps a 429 to MasterRateLimitedError carrying Retry-After, and keeps the link up', async () => {
+    const { url, server } = await answering(
+      429,
+      '{"error":{"code":"rate_limited","message":"too many reports from this agent"}}',
+      { 'retry-after': '7' },
+    );
+    try {
+      const { client: api, link } = client(url, UNKNOWN_KEY);
+      const error = await api.register(registration).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MasterRateLimitedError);
+      expect((error as MasterRateLimitedError).retryAfterMs).toBe(7000);
+      expect((error as Error).message).toContain('too many reports');
+      expect(link.state().reachable).toBe(true);
     } finally {
       server.close();
     }

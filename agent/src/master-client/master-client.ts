@@ -27,6 +27,7 @@ import {
   MasterAuthRejectedError,
   type MasterClientError,
   MasterForbiddenError,
+  MasterRateLimitedError,
   MasterReplyInvalidError,
   MasterRequestError,
   MasterServerError,
@@ -114,7 +115,7 @@ export function createMasterClient(options: MasterClientOptions): MasterClient {
     } catch (error) {
       throw new MasterUnreachableError(path, error);
     }
-    if (!response.ok) throw errorFor(path, response.status, text);
+    if (!response.ok) throw errorFor(path, response, text);
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -159,12 +160,25 @@ function outbound<T>(schema: z.ZodType<T>, body: T, subject: string): T {
   return parsed.data;
 }
 
-function errorFor(path: string, status: number, text: string): MasterClientError {
+/** Without a usable Retry-After a 429 still waits this long. */
+const DEFAULT_RETRY_AFTER_MS = 1_000;
+
+function errorFor(path: string, response: Response, text: string): MasterClientError {
+  const { status } = response;
   const message = errorMessage(text);
   if (status === 401) return new MasterAuthRejectedError(path);
   if (status === 403) return new MasterForbiddenError(path, message);
+  if (status === 429) return new MasterRateLimitedError(path, retryAfterMs(response.headers), message);
   if (status >= 500) return new MasterServerError(path, status, message);
   return new MasterRequestError(path, status, message);
+}
+
+/** `Retry-After` in seconds (what the master sends) or as an HTTP date. */
+function retryAfterMs(headers: Headers): number {
+  const value = headers.get('retry-after')?.trim() ?? '';
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? DEFAULT_RETRY_AFTER_MS : Math.max(0, date - Date.now());
 }
 
 /** The `{ error: { message } }` of the master, or a short excerpt of whatever else answered. */

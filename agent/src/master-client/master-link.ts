@@ -1,4 +1,4 @@
-import { MasterAuthRejectedError, type MasterClientError } from './errors.js';
+import { MasterAuthRejectedError, type MasterClientError, MasterRateLimitedError } from './errors.js';
 
 export interface MasterLinkState {
   /** The last request got an HTTP answer that was not a 5xx. */
@@ -60,8 +60,8 @@ export function createMasterLink(now: () => number = Date.now): MasterLink {
         notify((l) => l.onRejected?.(first));
         return;
       }
-      if (!error.retryable) {
-        // A 4xx is an answer too: the link works, the request was wrong.
+      if (!error.retryable || error instanceof MasterRateLimitedError) {
+        // A 4xx is an answer too: the link works; the request was wrong, or came too soon.
         state.reachable = true;
         state.lastContactAt = now();
         return;

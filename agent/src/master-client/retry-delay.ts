@@ -1,5 +1,5 @@
 import { createBackoff } from '../docker/backoff.js';
-import { MasterAuthRejectedError } from './errors.js';
+import { MasterAuthRejectedError, MasterRateLimitedError } from './errors.js';
 
 export interface RetryDelayOptions {
   initialDelayMs?: number;
@@ -20,7 +20,8 @@ const DEFAULT_RETRY_DELAY = { initialDelayMs: 1_000, maxDelayMs: 60_000, rejecte
 
 /**
  * Retry pacing of the loops that talk to the master: jittered exponential backoff (so a fleet
- * does not hammer a master that just came back in lockstep), and a slow fixed pace for a revoked key.
+ * does not hammer a master that just came back in lockstep), a slow fixed pace for a revoked key,
+ * and never sooner than a 429's Retry-After.
  */
 export function createRetryDelay(options: RetryDelayOptions = {}): RetryDelay {
   const backoff = createBackoff({
@@ -29,7 +30,12 @@ export function createRetryDelay(options: RetryDelayOptions = {}): RetryDelay {
   });
   const rejectedDelayMs = options.rejectedDelayMs ?? DEFAULT_RETRY_DELAY.rejectedDelayMs;
   return {
-    next: (error) => (error instanceof MasterAuthRejectedError ? rejectedDelayMs : backoff.next()),
+    next: (error) => {
+      if (error instanceof MasterAuthRejectedError) return rejectedDelayMs;
+      // Never before the master's Retry-After; the backoff grows if it keeps refusing.
+      if (error instanceof MasterRateLimitedError) return Math.max(error.retryAfterMs, backoff.next());
+      return backoff.next();
+    },
     reset: () => backoff.reset(),
   };
 }

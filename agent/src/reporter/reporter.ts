@@ -11,6 +11,7 @@ import {
   createRetryDelay,
   type MasterClient,
   type MasterLink,
+  MasterRateLimitedError,
   pause,
   type RetryDelayOptions,
 } from '../master-client/index.js';
@@ -149,9 +150,17 @@ export function createReporter(options: ReporterOptions): Reporter {
         retry.reset();
       } catch (error) {
         if (abort.signal.aborted) break;
-        logger.debug({ err: error }, 'report failed; a snapshot will follow');
-        const wait = pause(retry.next(error), abort.signal);
-        wakeWorker = wait.wake;
+        const delayMs = retry.next(error);
+        const wait = pause(delayMs, abort.signal);
+        if (error instanceof MasterRateLimitedError) {
+          // Changes meanwhile must not wake the worker before Retry-After: the snapshot owed now,
+          // taken when the wait ends, carries them all.
+          logger.info({ retryAfterMs: delayMs }, 'master rate-limited our reports; one snapshot follows');
+          wakeWorker = () => {};
+        } else {
+          logger.debug({ err: error }, 'report failed; a snapshot will follow');
+          wakeWorker = wait.wake;
+        }
         await wait.done;
       }
     }

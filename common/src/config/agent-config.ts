@@ -82,6 +82,11 @@ export const agentConfigSpec = {
     example: '8081',
     defaultValue: '8081',
   }),
+  healthHost: envVar('TUNNELFLEET_HEALTH_HOST', envString({ max: 255 }), {
+    doc: 'Address the health endpoint listens on. Loopback keeps it from the published containers,\nwhich share a network with the agent; the image HEALTHCHECK asks on loopback. 0.0.0.0 only\nfor a monitor that must reach it from outside the container.',
+    example: '127.0.0.1',
+    defaultValue: '127.0.0.1',
+  }),
 };
 
 export type AgentConfig = ConfigOf<typeof agentConfigSpec>;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /**
@@ -94,4 +95,30 @@ export function envList<T>(item: z.ZodType<T, string>, options: { max?: number }
         .filter((part) => part.length > 0),
     )
     .pipe(z.array(item).max(max, `must list at most ${max} items`));
+}
+
+/**
+ * A secret kept in a file (a Docker secret under `/run/secrets`), so that it appears neither in the
+ * environment nor on a command line: the variable names the file, the value is its content, read
+ * once when the configuration is loaded. One trailing newline is dropped (`echo pw > file`).
+ */
+export function envSecretFile() {
+  return z.string().transform((path, ctx) => {
+    let content: string;
+    try {
+      content = readFileSync(path, 'utf8');
+    } catch (error) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      });
+      return z.NEVER;
+    }
+    const secret = content.replace(/\r?\n$/, '');
+    if (secret === '' || /[\r\n]/.test(secret)) {
+      ctx.addIssue({ code: 'custom', message: `${path} must hold one line, the secret` });
+      return z.NEVER;
+    }
+    return secret;
+  });
 }

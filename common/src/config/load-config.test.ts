@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ConfigError } from '../errors/config-error.js';
 import { type AgentConfig, agentConfigSpec } from './agent-config.js';
@@ -142,6 +145,32 @@ describe('master config', () => {
     expect(config.cloudflareTokens).toEqual([{ token: 'tokenA123', zones: ['example.com'] }]);
     expect(config.cloudflareApiBaseUrl?.port).toBe('9999');
     expect(config.gracePeriodSeconds).toBe(900);
+  });
+
+  it('reads the Redis password from REDIS_PASSWORD_FILE, and names a missing or malformed file without its content', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tunnelfleet-config-'));
+    try {
+      const file = join(dir, 'redis_password');
+      writeFileSync(file, 'p4ssw0rd-from-a-secret\n');
+      expect(loadConfig(masterConfigSpec, { ...required, REDIS_PASSWORD_FILE: file }).redisPassword).toBe(
+        'p4ssw0rd-from-a-secret',
+      );
+
+      const missing = configError(() =>
+        loadConfig(masterConfigSpec, { ...required, REDIS_PASSWORD_FILE: join(dir, 'absent') }),
+      );
+      expect(missing.variables).toEqual(['REDIS_PASSWORD_FILE']);
+      expect(missing.message).toContain('ENOENT');
+
+      writeFileSync(file, 'line-one-secret\nline-two\n');
+      const twoLines = configError(() =>
+        loadConfig(masterConfigSpec, { ...required, REDIS_PASSWORD_FILE: file }),
+      );
+      expect(twoLines.message).toContain('must hold one line');
+      expect(twoLines.message).not.toContain('line-one-secret');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('names each bad variable without echoing secrets', () => {

@@ -1,6 +1,6 @@
 import { LOG_LEVELS } from '../logger/log-level.js';
 import { envCloudflareTokens } from './cloudflare-tokens.js';
-import { envDurationSeconds, envEnum, envInt, envString, envUrl } from './env-parsers.js';
+import { envDurationSeconds, envEnum, envInt, envSecretFile, envString, envUrl } from './env-parsers.js';
 import { type ConfigOf, envVar, optionalEnvVar } from './env-var.js';
 import { envTrustProxy } from './trust-proxy.js';
 
@@ -33,6 +33,11 @@ export const masterConfigSpec = {
     doc: 'Redis for queues, heartbeats and live updates (AOF persistence recommended).',
     example: 'redis://redis:6379',
     defaultValue: 'redis://127.0.0.1:6379',
+  }),
+  redisPassword: optionalEnvVar('REDIS_PASSWORD_FILE', envSecretFile(), {
+    doc: 'File holding the Redis password (a Docker secret), read once at start; it overrides a\npassword in REDIS_URL, so the password is neither in the environment nor in a URL.',
+    example: '/run/secrets/redis_password',
+    defaultDoc: 'the password in REDIS_URL, if any',
   }),
   redisKeyPrefix: envVar(
     'REDIS_KEY_PREFIX',
@@ -124,6 +129,16 @@ export const masterConfigSpec = {
     doc: 'Heartbeat interval given to agents; an agent missing three is offline.',
     example: '30',
     defaultValue: '30',
+  }),
+  agentReportBurst: envVar('AGENT_REPORT_BURST', envInt(1, 100_000), {
+    doc: 'Reports (container events and snapshots) one agent may send at once: its start-up or\nreconnect burst. A report costs one token, plus one per 256 KiB of body. Above the burst, and\nabove AGENT_REPORTS_PER_MINUTE, the master answers 429 with Retry-After and the agent sends one\nsnapshot when that has passed.',
+    example: '120',
+    defaultValue: '120',
+  }),
+  agentReportsPerMinute: envVar('AGENT_REPORTS_PER_MINUTE', envInt(1, 600_000), {
+    doc: 'Steady rate of report tokens per agent once its burst is spent.',
+    example: '60',
+    defaultValue: '60',
   }),
   logLevel: envVar('LOG_LEVEL', envEnum(LOG_LEVELS), {
     doc: 'Log level: trace, debug, info, warn, error, fatal or silent.',

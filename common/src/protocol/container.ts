@@ -43,14 +43,24 @@ const exposedPortSchema = z.strictObject({
 });
 export type ExposedPort = z.infer<typeof exposedPortSchema>;
 
-export const containerSchema = z.strictObject({
-  id: containerIdSchema,
-  /** Without Docker's leading "/". */
-  name: nameSchema,
-  image: imageRefSchema.optional(),
-  labels: containerLabelsSchema,
-  state: containerStateSchema,
-  networks: boundedRecord(networkNameSchema, containerNetworkSchema, PROTOCOL_LIMITS.networksPerContainer),
-  exposedPorts: z.array(exposedPortSchema).max(PROTOCOL_LIMITS.portsPerContainer),
-});
+const utf8 = new TextEncoder();
+
+export const containerSchema = z
+  .strictObject({
+    id: containerIdSchema,
+    /** Without Docker's leading "/". */
+    name: nameSchema,
+    image: imageRefSchema.optional(),
+    labels: containerLabelsSchema,
+    state: containerStateSchema,
+    networks: boundedRecord(networkNameSchema, containerNetworkSchema, PROTOCOL_LIMITS.networksPerContainer),
+    exposedPorts: z.array(exposedPortSchema).max(PROTOCOL_LIMITS.portsPerContainer),
+  })
+  // The bound the master's body limit is computed from (`MAX_AGENT_BODY_BYTES`).
+  .refine(
+    (container) => utf8.encode(JSON.stringify(container)).length <= PROTOCOL_LIMITS.containerJsonBytes,
+    {
+      message: `at most ${PROTOCOL_LIMITS.containerJsonBytes} bytes of JSON per container (labels, networks and ports together)`,
+    },
+  );
 export type Container = z.infer<typeof containerSchema>;

@@ -9,14 +9,28 @@ export const PROTOCOL_LIMITS = {
   nameLength: 255,
   /** Characters of a free-text message (errors, reasons). */
   messageLength: 2000,
-  /** Labels on one container. */
-  labelsPerContainer: 1000,
+  /**
+   * Labels on one container (its image's included). Real containers carry tens; the master's work
+   * per snapshot grows with the number of labels in it (about 0.5 s for 1,000 containers of 256
+   * labels, four times that at 1,000 labels each).
+   */
+  labelsPerContainer: 256,
   /** Characters of one label key. */
   labelKeyLength: 512,
   /** Characters of one label value. */
   labelValueLength: 4096,
-  /** Containers in one snapshot. */
-  containersPerSnapshot: 5000,
+  /**
+   * Containers in one snapshot: the most containers carrying Tunnelfleet labels one host may run
+   * (docs/agent.md). Containers without our labels are never reported and do not count.
+   */
+  containersPerSnapshot: 1000,
+  /**
+   * Bytes of one container's JSON as the agent sends it (`JSON.stringify`, UTF-8): all its labels,
+   * networks and ports together. The per-field limits bound each part; this bounds their sum, which
+   * the per-field limits alone would put in the gigabytes. A container over it is left out of the
+   * reports, with a warning in the agent's log.
+   */
+  containerJsonBytes: 16 * 1024,
   /** Networks one container is attached to. */
   networksPerContainer: 64,
   /** Aliases of a container on one network. */
@@ -38,7 +52,16 @@ export const PROTOCOL_LIMITS = {
 } as const;
 
 /**
- * Body size the master should accept on the agent API (express `json({ limit })`). A full snapshot
- * of many containers is the largest body; anything above this is refused before parsing.
+ * Bytes of a snapshot's JSON besides its containers: agent id (128), sequence, timestamp,
+ * fingerprint (71), kind, keys and brackets come to under 400; the rest is headroom.
  */
-export const MAX_AGENT_BODY_BYTES = 16 * 1024 * 1024;
+const SNAPSHOT_ENVELOPE_BYTES = 1024;
+
+/**
+ * Body size the master accepts on `POST /api/v1/agent/reports` (express `json({ limit })`): the
+ * largest valid snapshot, `containersPerSnapshot` containers of `containerJsonBytes` each with a
+ * comma between them, plus the envelope. Anything above it is refused before parsing. 16,386,024
+ * bytes (15.6 MiB) with the limits above.
+ */
+export const MAX_AGENT_BODY_BYTES =
+  SNAPSHOT_ENVELOPE_BYTES + PROTOCOL_LIMITS.containersPerSnapshot * (PROTOCOL_LIMITS.containerJsonBytes + 1);

@@ -158,7 +158,9 @@ describe('container', () => {
     const labels = Object.fromEntries(
       Array.from({ length: PROTOCOL_LIMITS.labelsPerContainer + 1 }, (_, i) => [`k${i}`, 'v']),
     );
-    expect(rejects(containerSchema, { ...container, labels })).toContain('at most 1000 entries');
+    expect(rejects(containerSchema, { ...container, labels })).toContain(
+      `at most ${PROTOCOL_LIMITS.labelsPerContainer} entries`,
+    );
   });
 
   it.each(['__proto__', 'constructor', 'prototype'])('rejects the prototype key %s in labels', (key) => {

@@ -34,6 +34,8 @@ export interface CommandGatewayOptions {
   leaseMs: number;
   /** Prefix of every Redis key and channel the gateway uses (BullMQ queues included); `REDIS_KEY_PREFIX`. */
   prefix?: string;
+  /** Long-polls one agent may hold open; opening one more ends its oldest. Default 2. */
+  maxPollsPerAgent?: number;
 }
 
 export interface NextCommandOptions {
@@ -78,7 +80,8 @@ export interface CommandGateway {
    * `closeAgent` ended it. Throws `CommandQueueUnavailableError` if Redis is down when it starts; an
    * outage during the wait is waited out. One command is in flight per agent: until it is acknowledged, every poll
    * of that agent waits, and the first poll after its lease ran out receives it again (with
-   * `lease.attempt` increased); the agent's version check makes the repeat harmless.
+   * `lease.attempt` increased); the agent's version check makes the repeat harmless. An agent holds
+   * at most `maxPollsPerAgent` polls: a new one ends its oldest open one, which returns `null`.
    */
   next(agentId: string, options: NextCommandOptions): Promise<Command | null>;
   /**
@@ -99,6 +102,12 @@ export interface CommandGateway {
 
 type Claim = { command: Command } | { inFlightUntil: number } | { empty: true };
 
+/**
+ * A real agent holds one poll; the second is its next one arriving before the master noticed the
+ * first one's connection die (a NAT dropped it, the agent restarted).
+ */
+const DEFAULT_MAX_POLLS_PER_AGENT = 2;
+
 /** Command ids are UUIDs the gateway made; anything else cannot be one of them. */
 const COMMAND_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -115,6 +124,7 @@ const COMMAND_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
  */
 export async function createCommandGateway(options: CommandGatewayOptions): Promise<CommandGateway> {
   const { logger, leaseMs } = options;
+  const maxPollsPerAgent = options.maxPollsPerAgent ?? DEFAULT_MAX_POLLS_PER_AGENT;
   if (!Number.isInteger(leaseMs) || leaseMs <= 0) {
     throw new ValidationError('command gateway options', [{ path: 'leaseMs', reason: 'a positive integer' }]);
   }
@@ -203,6 +213,13 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
     return job === undefined ? { empty: true } : deliver(agentId, job, 1);
   };
 
+  /**
+   * Registers a new poll and ends the agent's oldest open ones beyond the cap. The newest poll wins
+   * rather than being refused: an agent that reconnects leaves polls behind on dead connections
+   * that the master only notices when their wait ends, and refusing its new poll would hold its
+   * commands back until then. A poll ended this way answers `null`; the one that replaced it gets
+   * the commands.
+   */
   const openPoll = (agentId: string): PollWaiter => {
     const waiter = createPollWaiter();
     let set = polls.get(agentId);
@@ -210,6 +227,8 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
       set = new Set();
       polls.set(agentId, set);
     }
+    const open = [...set].filter((other) => !other.closed);
+    for (const oldest of open.slice(0, Math.max(0, open.length - maxPollsPerAgent + 1))) oldest.close();
     set.add(waiter);
     return waiter;
   };

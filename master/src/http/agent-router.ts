@@ -14,7 +14,7 @@ import {
   reportSchema,
   ValidationError,
 } from '@tunnelfleet/common';
-import { Router } from 'express';
+import { type RequestHandler, Router } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { AgentService } from '../agents/agent-service.js';
@@ -29,6 +29,7 @@ import type { SqliteDatabase } from '../store/database.js';
 import { agentAuthentication, agentCaller } from './authentication.js';
 import type { FailedAuthLimiter } from './failed-auth-limiter.js';
 import { jsonBody } from './json-body.js';
+import type { ReportRateLimiter } from './report-rate-limiter.js';
 
 /** The part of the command gateway (`master/src/commands`) the HTTP API hands agents over to. */
 export interface CommandDelivery {
@@ -47,6 +48,7 @@ export interface AgentRouterDeps {
   alerts: AlertSink;
   logger: Logger;
   reportIntervalSeconds: number;
+  reportRate: ReportRateLimiter;
 }
 
 const ackParamsSchema = z.strictObject({ id: identifierSchema });
@@ -93,11 +95,27 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     });
   });
 
-  router.post(AGENT_ROUTES.reports, authenticate, jsonBody(MAX_AGENT_BODY_BYTES), async (req, res) => {
-    const agent = registeredAgent(agentCaller(res).agent);
-    const report = parseOrThrow(reportSchema, req.body, 'report body');
-    res.json(await applyReport(deps, agent, report));
-  });
+  /** Before the body is read: a refused report costs the master no parse. */
+  const reportRateLimit: RequestHandler = (req, res, next) => {
+    // Without a Content-Length (chunked), count the largest body that can pass.
+    const declared = Number(req.get('content-length'));
+    const bodyBytes = Number.isSafeInteger(declared) && declared >= 0 ? declared : MAX_AGENT_BODY_BYTES;
+    const refused = deps.reportRate.take(registeredAgent(agentCaller(res).agent).id, bodyBytes);
+    if (refused) throw refused;
+    next();
+  };
+
+  router.post(
+    AGENT_ROUTES.reports,
+    authenticate,
+    reportRateLimit,
+    jsonBody(MAX_AGENT_BODY_BYTES),
+    async (req, res) => {
+      const agent = registeredAgent(agentCaller(res).agent);
+      const report = parseOrThrow(reportSchema, req.body, 'report body');
+      res.json(await applyReport(deps, agent, report));
+    },
+  );
 
   router.get(AGENT_ROUTES.commandsNext, authenticate, async (req, res) => {
     const agent = registeredAgent(agentCaller(res).agent);

@@ -162,7 +162,7 @@ const cases: Case[] = [
     message: /commandId/,
   },
   {
-    name: 'report over 16 MiB',
+    name: 'report over MAX_AGENT_BODY_BYTES (15.6 MiB)',
     method: 'POST',
     path: AGENT_ROUTES.reports,
     token: agentKey,

@@ -31,6 +31,7 @@ import {
   listConflictsResponseSchema,
   listKeysResponseSchema,
   listRoutesResponseSchema,
+  MAX_AGENT_BODY_BYTES,
   nextCommandQuerySchema,
   nextCommandResponseSchema,
   reconcileResponseSchema,
@@ -60,7 +61,10 @@ const errors: Responses = {
   400: json(errorBodySchema, 'Invalid input; the message names every bad field'),
   401: json(errorBodySchema, 'Missing, invalid or revoked credentials'),
   413: json(errorBodySchema, 'Body too large'),
-  429: json(errorBodySchema, 'Too many failed authentications from this address (see Retry-After)'),
+  429: json(
+    errorBodySchema,
+    'Too many failed authentications, or too many reports from this agent (see Retry-After)',
+  ),
 };
 
 /**
@@ -106,7 +110,7 @@ export function buildOpenApiDocument(): object {
     {
       method: 'post',
       path: '/api/v1/agent/reports',
-      summary: 'Report a container change or a full snapshot (body up to 16 MiB)',
+      summary: `Report a container change or a full snapshot (body up to ${MAX_AGENT_BODY_BYTES} bytes; rate-limited per agent)`,
       request: body(reportSchema),
       responses: { 200: json(reportResponseSchema, 'Accepted, unchanged or stale'), ...errors },
     },

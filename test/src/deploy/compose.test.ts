@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AGENT_ROUTES } from '@tunnelfleet/common';
@@ -24,6 +27,7 @@ const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const TAG = 'compose-test';
 const ADMIN_TOKEN = `tfa_${randomBytes(32).toString('base64url')}`;
+const REDIS_PASSWORD = randomBytes(24).toString('hex');
 
 let docker: Docker;
 let emulator: CloudflareEmulator;
@@ -33,6 +37,7 @@ let masterPort: number;
 let network: string;
 let zoneName: string;
 let agentKey: string;
+let secretsDir: string | undefined;
 const webContainers: string[] = [];
 
 /** The CLI from the workspace, against the master's published port. */
@@ -83,11 +88,16 @@ beforeAll(async () => {
   const cloudflareToken = emulator.createToken({ accountIds: [account.id], zoneNames: 'all' });
 
   masterPort = await freePort('0.0.0.0');
+  // As docs/deployment.md has it: the password in a file the containers' users can read.
+  secretsDir = mkdtempSync(join(tmpdir(), 'tf-compose-secrets-'));
+  const passwordFile = join(secretsDir, 'redis_password');
+  writeFileSync(passwordFile, `${REDIS_PASSWORD}\n`);
+  chmodSync(passwordFile, 0o644);
   master = composeProject({
     file: `${root}docker-compose.master.yml`,
     name: uniqueName('tfmaster'),
     env: {
-      REDIS_PASSWORD: randomBytes(24).toString('hex'),
+      REDIS_PASSWORD_HOST_FILE: passwordFile,
       TUNNELFLEET_BIND: '0.0.0.0',
       TUNNELFLEET_PORT: String(masterPort),
       TUNNELFLEET_MASTER_IMAGE: `tunnelfleet/master:${TAG}`,
@@ -161,6 +171,7 @@ afterAll(async () => {
   await agent?.destroy();
   await master?.destroy();
   await emulator?.close();
+  if (secretsDir) rmSync(secretsDir, { recursive: true, force: true });
 }, 120_000);
 
 describe('compose deployment', () => {
@@ -172,7 +183,10 @@ describe('compose deployment', () => {
       const info = await docker.getContainer(await project.containerId(service)).inspect();
       expect(info.Config.User, `${service} user`).toBe('65532:65532');
       expect(info.Config.Healthcheck?.Test?.join(' '), `${service} health check`).toContain('/healthz');
-      expect(info.Mounts.map((mount) => mount.Destination)).toEqual(['/app/data']);
+      expect(info.Mounts.map((mount) => mount.Destination).sort()).toEqual(
+        // The Redis password reaches the master as a read-only secret file.
+        service === 'master' ? ['/app/data', '/run/secrets/redis_password'] : ['/app/data'],
+      );
       expect((await project.exec(service, ['id', '-u'])).stdout.trim()).toBe('65532');
     }
     const agentInfo = await docker.getContainer(await agent.containerId('agent')).inspect();
@@ -185,10 +199,35 @@ describe('compose deployment', () => {
     expect(await statusFromInside(agent, 'agent', 'http://socket-proxy:2375/v1.41/info')).toBe('403');
     expect(await statusFromInside(agent, 'agent', 'http://socket-proxy:2375/v1.41/volumes')).toBe('403');
 
-    const redis = await docker.getContainer(await master.containerId('redis')).inspect();
-    expect(redis.Config.Cmd).toEqual(
-      expect.arrayContaining(['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']),
-    );
+    const redisConfig = async (name: string) =>
+      (
+        await master.exec('redis', [
+          'sh',
+          '-c',
+          `REDISCLI_AUTH="$(cat /run/secrets/redis_password)" redis-cli config get ${name}`,
+        ])
+      ).stdout
+        .trim()
+        .split('\n');
+    expect(await redisConfig('appendonly')).toEqual(['appendonly', 'yes']);
+    expect(await redisConfig('maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
+    expect(await redisConfig('requirepass')).toEqual(['requirepass', REDIS_PASSWORD]);
+  }, 60_000);
+
+  it('keeps the Redis password out of docker inspect and of every process command line', async () => {
+    for (const service of ['master', 'redis']) {
+      const container = docker.getContainer(await master.containerId(service));
+      const inspected = JSON.stringify(await container.inspect());
+      expect(inspected, `docker inspect ${service}`).not.toContain(REDIS_PASSWORD);
+      expect(inspected).toContain('/run/secrets/redis_password');
+      // `docker top` lists every process of the container with its full command line, as `ps` does.
+      const top = JSON.stringify(await container.top({ ps_args: '-eo pid,args' }));
+      expect(top, `processes of ${service}`).not.toContain(REDIS_PASSWORD);
+      expect(top).toMatch(service === 'redis' ? /redis-server/ : /node/);
+    }
+    // Redis does require it.
+    const anonymous = await master.exec('redis', ['redis-cli', 'ping']);
+    expect(`${anonymous.stdout}${anonymous.stderr}`).toMatch(/NOAUTH/);
   }, 60_000);
 
   it('publishes a labelled container on the agent host: DNS record and ingress rule', async () => {

@@ -32,7 +32,7 @@ describe('deploy/.env.*.example', () => {
         expect(text).not.toMatch(new RegExp(`^#? ?${variable.name}=`, 'm'));
       else expect(text).toMatch(new RegExp(`^#? ?${variable.name}=`, 'm'));
     }
-    expect(text).toMatch(/^REDIS_PASSWORD=$/m);
+    expect(text).toMatch(/^# REDIS_PASSWORD_HOST_FILE=\.\/redis_password$/m);
   });
 
   it('explains every agent variable except the ones the compose file sets', () => {

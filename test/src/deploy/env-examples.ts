@@ -17,10 +17,10 @@ import {
 const IMAGE = envString({ max: 512 });
 
 const masterComposeSpec = {
-  redisPassword: envVar('REDIS_PASSWORD', envString({ min: 16 }), {
-    doc: 'Password of the bundled Redis; the master gets REDIS_URL built from it. Use hex so it stays\nURL-safe: openssl rand -hex 32. Secret.',
-    example: '<64 hex characters>',
-    secret: true,
+  redisPasswordHostFile: envVar('REDIS_PASSWORD_HOST_FILE', envString(), {
+    doc: 'File on this host holding the password of the bundled Redis, one line:\n(umask 022; openssl rand -hex 32 > redis_password). Both services read it as the secret\n/run/secrets/redis_password; it is never in the environment nor on a command line.',
+    example: './redis_password',
+    defaultValue: './redis_password',
   }),
   bind: envVar('TUNNELFLEET_BIND', envString(), {
     doc: 'Host address the API port is published on. Keep 127.0.0.1 behind a TLS proxy on this host;\n0.0.0.0 only if the proxy runs elsewhere.',
@@ -58,7 +58,13 @@ const agentComposeSpec = {
 } satisfies ConfigSpec;
 
 /** Variables docker-compose.master.yml sets itself (an .env value would be ignored). */
-export const MASTER_SET_BY_COMPOSE = ['REDIS_URL', 'TUNNELFLEET_DATA_DIR', 'PORT', 'HOST'];
+export const MASTER_SET_BY_COMPOSE = [
+  'REDIS_URL',
+  'REDIS_PASSWORD_FILE',
+  'TUNNELFLEET_DATA_DIR',
+  'PORT',
+  'HOST',
+];
 /** Variables docker-compose.agent.yml sets itself. */
 export const AGENT_SET_BY_COMPOSE = ['DOCKER_HOST', 'TUNNELFLEET_DATA_DIR'];
 

@@ -145,6 +145,11 @@ describe('outages', { timeout: 180_000 }, () => {
       });
       for (const c of leftovers) await engine.docker.getContainer(c.Id).remove({ force: true });
       await engine.docker.getNetwork(network).remove();
+      // The agent's cloudflared metrics network (agent/src/cloudflared/container-spec.ts).
+      await engine.docker
+        .getNetwork(`${network}-metrics`)
+        .remove()
+        .catch(() => undefined);
       await rm(dataDir, { recursive: true, force: true });
     }
   });

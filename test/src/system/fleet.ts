@@ -160,6 +160,14 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         ? engine.createNetwork(network)
         : docker.createNetwork({ Name: network, CheckDuplicate: true }));
       onTeardown(`remove network ${network}`, () => docker.getNetwork(network).remove());
+      // The agent's cloudflared metrics network (agent/src/cloudflared/container-spec.ts), made
+      // with its first cloudflared.
+      onTeardown(`remove network ${network}-metrics`, () =>
+        docker
+          .getNetwork(`${network}-metrics`)
+          .remove()
+          .catch(() => undefined),
+      );
       const { key, keyId } = await master.admin.createKey({ name: uniqueName(name) });
       secrets.add(`API key ${name}`, key);
       const dataDir = join(runDir, `${name}-data`);
