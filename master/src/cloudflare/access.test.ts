@@ -54,17 +54,17 @@ describe('Access sync against the emulator', () => {
     const desired: AccessAppSpec[] = [
       {
         hostname: 'app.example.com',
-        policies: [{ decision: 'allow', emails: ['a@example.com', 'B@example.com'] }],
+        policies: [{ decision: 'allow', include: [{ email: { email: 'a@example.com' } }, { email: { email: 'b@example.com' } }] }],
       },
       {
         hostname: 'app.example.com',
         path: '/admin',
         name: 'Admin',
         sessionDuration: '1h',
-        policies: [{ decision: 'allow', emailDomains: ['example.com'] }],
+        policies: [{ decision: 'allow', include: [{ email_domain: { domain: 'example.com' } }] }],
         policyIds: [foreignPolicy.id!],
       },
-      { hostname: 'hooks.example.com', policies: [{ decision: 'bypass', everyone: true }] },
+      { hostname: 'hooks.example.com', policies: [{ decision: 'bypass', include: [{ everyone: {} }] }] },
     ];
     const created = await layer.syncAccessApps({ desired, ownedAppIds: [] });
     expect(Object.values(created.apps).map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
@@ -87,7 +87,7 @@ describe('Access sync against the emulator', () => {
 
     world.emulator.clearCalls();
     const changed: AccessAppSpec[] = [
-      { hostname: 'app.example.com', policies: [{ decision: 'allow', emails: ['a@example.com'] }] },
+      { hostname: 'app.example.com', policies: [{ decision: 'allow', include: [{ email: { email: 'a@example.com' } }] }] },
       desired[1]!,
     ];
     const updated = await layer.syncAccessApps({ desired: changed, ownedAppIds: same.ownedAppIds });
@@ -114,7 +114,7 @@ describe('Access sync against the emulator', () => {
       name: 'Wiki',
     });
     const desired: AccessAppSpec[] = [
-      { hostname: 'wiki.example.com', policies: [{ decision: 'allow', everyone: true }] },
+      { hostname: 'wiki.example.com', policies: [{ decision: 'allow', include: [{ everyone: {} }] }] },
     ];
     const conflict = await layer.syncAccessApps({ desired, ownedAppIds: [] });
     expect(conflict.apps['wiki.example.com']?.status).toBe('conflict');
@@ -133,7 +133,7 @@ describe('Access sync against the emulator', () => {
   });
 
   it('shares one reusable policy between apps with the same spec', async () => {
-    const spec = { decision: 'allow' as const, emails: ['team@example.com'] };
+    const spec = { decision: 'allow' as const, include: [{ email: { email: 'team@example.com' } }] };
     const result = await layer.syncAccessApps({
       desired: [
         { hostname: 'one.example.com', policies: [spec] },

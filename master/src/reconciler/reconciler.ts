@@ -74,7 +74,14 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   const logger = options.logger.child({ component: 'reconciler' });
   const now = options.now ?? (() => new Date());
   const mutex = createKeyedMutex();
-  const ctx: SyncContext = { db, cloudflare, logger, outcomes: createRouteOutcomes(db), now };
+  const ctx: SyncContext = {
+    db,
+    cloudflare,
+    logger,
+    outcomes: createRouteOutcomes(db),
+    now,
+    markDirty: (targets) => markDirty(targets),
+  };
   let queue: SyncQueue | undefined;
 
   const engine = createRoutesEngine({

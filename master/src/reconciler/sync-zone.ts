@@ -2,7 +2,8 @@ import { normalizeHostname } from '../cloudflare/cloudflare-credentials.js';
 import type { DnsSyncResult } from '../cloudflare/dns.js';
 import type { DesiredDnsRecord, OwnedDnsRecord } from '../cloudflare/dns-plan.js';
 import { recordAudit } from '../store/audit-log.js';
-import { listOwnedRecords, replaceOwnedRecords } from '../store/owned-objects.js';
+import { ACCESS_TARGET } from '../routes/route-targets.js';
+import { listOwnedApps, listOwnedRecords, replaceOwnedRecords } from '../store/owned-objects.js';
 import { type CarriedRoute, dnsHolders, readDesiredState } from './desired-state.js';
 import type { SyncContext } from './sync-context.js';
 
@@ -21,7 +22,8 @@ const CLEANUP_OWNER = 'tunnelfleet-cleanup';
 export async function syncZone(ctx: SyncContext, zoneName: string): Promise<void> {
   const { db, cloudflare } = ctx;
   const { zoneId } = await cloudflare.resolveZone(zoneName);
-  const carried = readDesiredState(db, ctx.now()).carried.filter((r) => r.zone === zoneName);
+  // Only published routes: one whose Access app is not in place yet gets no CNAME (fail closed).
+  const carried = readDesiredState(db, ctx.now()).published.filter((r) => r.zone === zoneName);
   const holders = dnsHolders(carried);
   const byOwner = new Map<string, DesiredDnsRecord[]>();
   for (const [hostname, route] of holders) {
@@ -92,6 +94,9 @@ export async function syncZone(ctx: SyncContext, zoneName: string): Promise<void
     const verdicts = new Map(results.flatMap((r) => Object.entries(r.hostnames)));
     for (const route of carried) recordVerdict(route, verdicts.get(route.hostname), holders, at);
   })();
+  // An Access app outlives its hostname's record until the record is gone (removal: DNS first).
+  const deletedHosts = new Set(results.flatMap((r) => r.deleted.map((d) => d.hostname)));
+  if (listOwnedApps(db).some((a) => deletedHosts.has(a.hostname))) await ctx.markDirty([ACCESS_TARGET]);
   if (failure) throw failure;
 
   function recordVerdict(
