@@ -54,7 +54,12 @@ describe('Access sync against the emulator', () => {
     const desired: AccessAppSpec[] = [
       {
         hostname: 'app.example.com',
-        policies: [{ decision: 'allow', include: [{ email: { email: 'a@example.com' } }, { email: { email: 'b@example.com' } }] }],
+        policies: [
+          {
+            decision: 'allow',
+            include: [{ email: { email: 'a@example.com' } }, { email: { email: 'b@example.com' } }],
+          },
+        ],
       },
       {
         hostname: 'app.example.com',
@@ -87,7 +92,10 @@ describe('Access sync against the emulator', () => {
 
     world.emulator.clearCalls();
     const changed: AccessAppSpec[] = [
-      { hostname: 'app.example.com', policies: [{ decision: 'allow', include: [{ email: { email: 'a@example.com' } }] }] },
+      {
+        hostname: 'app.example.com',
+        policies: [{ decision: 'allow', include: [{ email: { email: 'a@example.com' } }] }],
+      },
       desired[1]!,
     ];
     const updated = await layer.syncAccessApps({ desired: changed, ownedAppIds: same.ownedAppIds });
@@ -124,7 +132,11 @@ describe('Access sync against the emulator', () => {
     expect((await listApps()).filter((a) => a.id === theirs.id)).toHaveLength(1);
 
     const adopted = await layer.syncAccessApps({ desired, ownedAppIds: [], adopt: true });
-    expect(adopted.apps['wiki.example.com']).toEqual({ status: 'adopted', appId: theirs.id });
+    expect(adopted.apps['wiki.example.com']).toEqual({
+      status: 'adopted',
+      appId: theirs.id,
+      aud: theirs.aud,
+    });
     const app = (await listApps()).find((a) => a.id === theirs.id);
     expect(app?.name).toBe(`wiki.example.com${ACCESS_APP_MARKER}`);
     await layer.syncAccessApps({ desired: [], ownedAppIds: adopted.ownedAppIds });

@@ -166,7 +166,9 @@ export async function syncAccess(ctx: SyncContext): Promise<void> {
         path: route?.path ?? previous?.path ?? '',
       };
     });
-    const retained = ownedBefore.filter((a) => stillServed.has(a.cfId) && !kept.some((k) => k.cfId === a.cfId));
+    const retained = ownedBefore.filter(
+      (a) => stillServed.has(a.cfId) && !kept.some((k) => k.cfId === a.cfId),
+    );
     replaceOwnedApps(db, [...kept, ...retained], now);
     for (const [name, cfPolicyId] of Object.entries(result.namedPolicyIds)) {
       setAccessPolicyCfId(db, name, cfPolicyId);
@@ -207,7 +209,11 @@ export async function syncAccess(ctx: SyncContext): Promise<void> {
  * Owned apps whose domain no route wants any more but whose ingress rule (or, for a whole
  * hostname, CNAME) is still ours: kept until the tunnel and zone syncs have taken those away.
  */
-function servedApps(db: SqliteDatabase, owned: readonly OwnedApp[], wanted: ReadonlySet<string>): Set<string> {
+function servedApps(
+  db: SqliteDatabase,
+  owned: readonly OwnedApp[],
+  wanted: ReadonlySet<string>,
+): Set<string> {
   const rules = new Set(listOwnedIngressRules(db).map((r) => ingressKey(r.hostname, r.path || undefined)));
   const records = new Set(listOwnedRecords(db).map((r) => r.hostname));
   return new Set(

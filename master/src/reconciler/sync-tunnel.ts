@@ -1,7 +1,7 @@
 import { TunnelNotFoundError } from '../cloudflare/errors.js';
 import { type DesiredIngressRule, ingressKey } from '../cloudflare/ingress.js';
-import { recordAudit } from '../store/audit-log.js';
 import { ACCESS_TARGET } from '../routes/route-targets.js';
+import { recordAudit } from '../store/audit-log.js';
 import { listOwnedApps, listOwnedIngressRules, replaceOwnedIngressRules } from '../store/owned-objects.js';
 import { type CarriedRoute, readDesiredState } from './desired-state.js';
 import { readTunnelMemo, writeTunnelMemo } from './ingress-intent.js';

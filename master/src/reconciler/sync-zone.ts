@@ -1,8 +1,8 @@
 import { normalizeHostname } from '../cloudflare/cloudflare-credentials.js';
 import type { DnsSyncResult } from '../cloudflare/dns.js';
 import type { DesiredDnsRecord, OwnedDnsRecord } from '../cloudflare/dns-plan.js';
-import { recordAudit } from '../store/audit-log.js';
 import { ACCESS_TARGET } from '../routes/route-targets.js';
+import { recordAudit } from '../store/audit-log.js';
 import { listOwnedApps, listOwnedRecords, replaceOwnedRecords } from '../store/owned-objects.js';
 import { type CarriedRoute, dnsHolders, readDesiredState } from './desired-state.js';
 import type { SyncContext } from './sync-context.js';
