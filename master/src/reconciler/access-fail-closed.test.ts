@@ -36,7 +36,15 @@ interface Rule {
 
 const rulesFor = (tunnelId: string, hostname: string) =>
   (ingressRules(world, tunnelId) as Rule[]).filter((r) => r.hostname === hostname);
-const appsOn = (domain: string) => world.emulator.accessApps().filter((a) => a.domain === domain);
+interface App {
+  id: string;
+  domain: string;
+  aud: string;
+  policies: { name: string; decision: string; include: unknown[]; require: unknown[]; exclude: unknown[] }[];
+}
+
+const allApps = () => world.emulator.accessApps() as unknown as App[];
+const appsOn = (domain: string) => allApps().filter((a) => a.domain === domain);
 const routeOf = (hostname: string) => listRoutes(world.db).find((r) => r.hostname === hostname);
 
 /** The team name of the emulated account's Access organization, read as any API client would. */
@@ -72,12 +80,7 @@ describe('Access fails closed', () => {
 
     const [app] = appsOn('secure.example.com');
     expect(app).toBeDefined();
-    const policies = app!.policies as {
-      decision: string;
-      include: unknown[];
-      require: unknown[];
-      exclude: unknown[];
-    }[];
+    const policies = app!.policies;
     expect(policies).toHaveLength(1);
     expect(policies[0]).toMatchObject({
       decision: 'allow',
@@ -147,7 +150,7 @@ describe('Access fails closed', () => {
     await world.reconciler.reconcileNow();
     await waitFor(() => rulesFor(tunnelId, 'named.example.com').length === 1, { description: 'the rule' });
     const [app] = appsOn('named.example.com');
-    expect((app!.policies as { name: string }[]).map((p) => p.name)).toEqual(['staff [tunnelfleet]']);
+    expect(app!.policies.map((p) => p.name)).toEqual(['staff [tunnelfleet]']);
     expect(rulesFor(tunnelId, 'named.example.com')[0]?.originRequest?.access?.audTag).toEqual([app!.aud]);
   });
 
@@ -174,7 +177,7 @@ describe('Access fails closed', () => {
     expect(rules.map((r) => r.path)).toEqual(['^/console']);
     const [app] = appsOn('paths.example.com/console');
     expect(rules[0]?.originRequest?.access?.audTag).toEqual([app!.aud]);
-    expect(world.emulator.accessApps().map((a) => a.domain)).toEqual(['paths.example.com/console']);
+    expect(allApps().map((a) => a.domain)).toEqual(['paths.example.com/console']);
     const refused = listRoutes(world.db).find((r) => r.path === '^/(admin|api)');
     expect(refused?.status).toBe('error');
     expect(refused?.statusMessage).toMatch(/no Access application domain \(a path prefix\) covers exactly/);
@@ -193,7 +196,7 @@ describe('Access fails closed', () => {
 
     // Deleted by hand: the next sync puts a new app in place and the rule follows its new audience.
     const client = new Cloudflare({ apiToken: world.cf.defaultToken, baseURL: world.emulator.baseUrl });
-    await client.zeroTrust.access.applications.delete(first!.id as string, {
+    await client.zeroTrust.access.applications.delete(first!.id, {
       account_id: world.cf.accountId,
     });
     await world.reconciler.reconcileNow();
