@@ -25,6 +25,7 @@ const SETTINGS = [
 
 /** Every key accepted after `tunnelfleet.access.`. */
 export const ACCESS_KEYS: readonly string[] = [
+  'public',
   ...SETTINGS,
   ...SELECTORS,
   ...SELECTORS.map((s) => `require.${s}`),
@@ -104,13 +105,27 @@ export function finishPolicy(parts: PolicyParts): Check<AccessPolicySpec | undef
   return ok(policy);
 }
 
-/** Builds a route's AccessSpec from its `tunnelfleet.[<route>.]access.*` labels. */
+/**
+ * Builds a route's AccessSpec from its `tunnelfleet.[<route>.]access.*` labels, or reads
+ * `access.public`, which says the route is public on purpose and so takes no other Access key.
+ */
 export function buildAccess(
   entries: readonly AccessEntry[],
   dialect: BoolDialect,
   labelPrefix: string,
-): { access?: AccessSpec; problems: LabelProblem[] } {
+): { access?: AccessSpec; public?: true; problems: LabelProblem[] } {
   const problems: LabelProblem[] = [];
+  const publicEntry = entries.find((e) => foldKey(e.key) === foldKey('public'));
+  if (publicEntry) {
+    const value = dialect.read(publicEntry.value);
+    const fail = (reason: string) =>
+      problems.push(labelError({ label: publicEntry.label, value: publicEntry.value, reason }));
+    if (value === undefined) fail(`is not a boolean (use ${dialect.spellings})`);
+    else if (entries.length > 1) {
+      fail(`cannot be combined with other ${labelPrefix}access.* labels: a route is public or protected`);
+    } else if (value) return { public: true, problems };
+    return { problems };
+  }
   if (entries.length === 0) return { problems };
   const spec: AccessSpec = { namedPolicies: [] };
   const parts: PolicyParts = { include: [], require: [], exclude: [] };

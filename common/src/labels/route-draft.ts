@@ -36,6 +36,7 @@ export interface RouteDraft {
   origin: OriginEntry[];
   dialect: BoolDialect;
   access?: AccessSpec;
+  public?: true;
   /** Problems the reader already found for this route. */
   problems: LabelProblem[];
 }
@@ -125,5 +126,6 @@ export function finishDraft(draft: RouteDraft, context: LabelParseContext): Fini
   if (zone !== undefined) route.zone = zone;
   if (tunnel !== undefined) route.tunnel = tunnel;
   if (draft.access !== undefined) route.access = draft.access;
+  if (draft.public) route.public = true;
   return { valid: true, route, problems };
 }

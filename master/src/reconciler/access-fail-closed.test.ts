@@ -225,3 +225,42 @@ describe('Access fails closed', () => {
     expect(appDeleted).toBeGreaterThan(recordDeleted);
   });
 });
+
+describe('dropping Access from a published route', () => {
+  it('is refused unless the labels say access.public=true', async () => {
+    world = await startReconcilerWorld(redis);
+    const { agentId, tunnelId } = await world.addAgent();
+    const guarded = container(
+      'v1',
+      webLabels('keep.example.com', { 'tunnelfleet.access.emails': 'a@example.com' }),
+    );
+    await world.report(agentId, guarded);
+    await waitFor(() => cnames(world, 'keep.example.com').length === 1, { description: 'the CNAME' });
+    expect(appsOn('keep.example.com')).toHaveLength(1);
+
+    // The container is recreated with its access labels gone, as `docker compose up` does.
+    await world.remove(agentId, guarded.id);
+    const open = container('v2', webLabels('keep.example.com'));
+    await world.report(agentId, open);
+    const refused = listRoutes(world.db).find((r) => r.containerId === open.id);
+    expect(refused?.status).toBe('invalid');
+    expect(refused?.statusMessage).toMatch(/drop the Access of keep\.example\.com.*access\.public=true/);
+    // The refusal holds once the old container's grace period is over: nothing turns public.
+    world.advance(GRACE_SECONDS + 1);
+    await world.reconciler.reconcileNow();
+    expect(listRoutes(world.db).find((r) => r.containerId === open.id)?.status).toBe('invalid');
+    expect(rulesFor(tunnelId, 'keep.example.com').filter((r) => !r.originRequest?.access)).toEqual([]);
+    await waitFor(() => appsOn('keep.example.com').length === 0, { description: 'the old app removed' });
+    expectUnpublished(tunnelId, 'keep.example.com');
+
+    await world.remove(agentId, open.id);
+    const explicit = container('v3', webLabels('keep.example.com', { 'tunnelfleet.access.public': 'true' }));
+    await world.report(agentId, explicit);
+    await waitFor(
+      () => rulesFor(tunnelId, 'keep.example.com').some((r) => r.originRequest?.access === undefined),
+      { description: 'the public rule' },
+    );
+    expect(appsOn('keep.example.com')).toEqual([]);
+    expect(listRoutes(world.db).find((r) => r.containerId === explicit.id)?.status).toBe('active');
+  });
+});

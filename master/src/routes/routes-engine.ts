@@ -19,6 +19,7 @@ import {
   type RouteWrite,
   updateRoute,
 } from '../store/routes.js';
+import { refusedAccessRemoval } from './access-removal.js';
 import { resolveClaims } from './claims.js';
 import { listRetainedRoutes, saveRetainedRoutes } from './retained-routes.js';
 import { type RouteSpec, readRouteSpec } from './route-spec.js';
@@ -153,6 +154,16 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
         if (outside ?? tunnelProblem) {
           write.status = 'invalid';
           write.statusMessage = outside ?? tunnelProblem ?? null;
+        }
+        const accessKept = refusedAccessRemoval(
+          db,
+          { ...route, path: write.path, agentId, containerId: container.containerId, routeKey: route.key },
+          now(),
+        );
+        if (accessKept && write.status !== 'invalid') {
+          write.status = 'invalid';
+          write.statusMessage = accessKept.message;
+          write.spec = { ...spec, access: accessKept.access };
         }
         planned.set(routeId(container.containerId, route.key), { write, ...(outside ? { outside } : {}) });
       }
