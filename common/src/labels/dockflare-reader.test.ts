@@ -136,6 +136,18 @@ describe('DockFlare labels map to routes', () => {
     expect(result.routes).toEqual(routes);
   });
 
+  it('refuses Access on a path: DockFlare paths are unanchored regexes no Access domain covers', () => {
+    const result = parseContainerLabels({
+      ...base,
+      'dockflare.path': '/admin/',
+      'dockflare.access.policy': 'bypass',
+    });
+    expect(result.routes).toEqual([]);
+    expect(result.problems.filter((p) => p.severity === 'error').map((p) => p.label)).toEqual([
+      'dockflare.path',
+    ]);
+  });
+
   it('indexed routes fall back to every base key but hostname', () => {
     const result = parseContainerLabels({
       ...base,
@@ -143,7 +155,6 @@ describe('DockFlare labels map to routes', () => {
       'dockflare.no_tls_verify': 'true',
       'dockflare.access.group': 'staff',
       'dockflare.0.hostname': 'a.example.com',
-      'dockflare.0.path': '/a/',
       'dockflare.1.hostname': 'b.example.com',
       'dockflare.1.service': 'http://b:80',
       'dockflare.1.access.policy': 'bypass',
@@ -156,7 +167,6 @@ describe('DockFlare labels map to routes', () => {
         ...common,
         key: 'dockflare.0',
         hostname: 'a.example.com',
-        path: '/a',
         access: { namedPolicies: ['staff'] },
       }),
       route({

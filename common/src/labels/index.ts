@@ -1,4 +1,5 @@
 export { parseContainerLabels } from './parse-container-labels.js';
+export { accessPathProblem } from './path-regex.js';
 export type {
   AccessDecision,
   AccessPolicySpec,

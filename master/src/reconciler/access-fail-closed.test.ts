@@ -178,9 +178,12 @@ describe('Access fails closed', () => {
     const [app] = appsOn('paths.example.com/console');
     expect(rules[0]?.originRequest?.access?.audTag).toEqual([app!.aud]);
     expect(allApps().map((a) => a.domain)).toEqual(['paths.example.com/console']);
-    const refused = listRoutes(world.db).find((r) => r.path === '^/(admin|api)');
-    expect(refused?.status).toBe('error');
-    expect(refused?.statusMessage).toMatch(/no Access application domain \(a path prefix\) covers exactly/);
+    // The label parser refuses it, as the offline label checker does: the route is invalid.
+    const refused = listRoutes(world.db).find((r) => r.routeKey === 'alt');
+    expect(refused?.status).toBe('invalid');
+    expect(refused?.statusMessage).toMatch(
+      /tunnelfleet\.alt\.path: .*no Access application domain \(a path prefix\) covers exactly/,
+    );
   });
 
   it('takes the rule and the CNAME away before the app, and re-guards a rule whose app was deleted by hand', async () => {

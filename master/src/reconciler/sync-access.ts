@@ -1,4 +1,4 @@
-import { type AccessSpec, stableStringify } from '@tunnelfleet/common';
+import { type AccessSpec, accessPathProblem, stableStringify } from '@tunnelfleet/common';
 import {
   type AccessAppSpec,
   type AccessDecision,
@@ -47,24 +47,11 @@ function inlinePolicy(raw: Record<string, unknown>, index: number): AccessPolicy
   };
 }
 
-/**
- * Why an Access app cannot protect exactly what the path routes, or undefined when it can. An
- * app's domain takes a path prefix, not a regex: only a literal path (`^/admin` → `host/admin`)
- * maps onto one; anything else would leave part of what the ingress rule routes unprotected.
- */
-function pathProblem(path: string): string | undefined {
-  // cloudflared's path regex is unanchored: only `^` followed by literal characters is a prefix.
-  if (path === '' || /^\^\/[A-Za-z0-9_~/-]*\$?$/.test(path)) return undefined;
-  return (
-    `path ${JSON.stringify(path)} is a regex that no Access application domain (a path prefix) ` +
-    'covers exactly; protect an anchored literal prefix such as ^/admin, or the whole hostname'
-  );
-}
-
 /** The labels' Access request in the layer's terms, or why it cannot be honoured. */
 function translateAccess(db: SqliteDatabase, route: CarriedRoute, access: AccessSpec): Translation {
-  const problem = pathProblem(route.path);
-  if (problem) return { ok: false, message: problem };
+  // Refused by the label parser already; checked again for a route stored before that check.
+  const problem = accessPathProblem(route.path);
+  if (problem) return { ok: false, message: `path ${JSON.stringify(route.path)} ${problem}` };
   const spec: AccessAppSpec = {
     hostname: route.hostname,
     ...(route.path ? { path: route.path } : {}),
