@@ -157,6 +157,30 @@ describe('Access sync against the emulator', () => {
     await layer.syncAccessApps({ desired: [], ownedAppIds: result.ownedAppIds });
   });
 
+  it('fails only the app whose label-written policy Cloudflare refuses', async () => {
+    world.emulator.faults.set({
+      failNext: { route: 'POST /accounts/:id/access/policies', status: 400, count: 1 },
+    });
+    const result = await layer.syncAccessApps({
+      desired: [
+        {
+          hostname: 'refused.example.com',
+          policies: [{ decision: 'allow', include: [{ group: { id: 'g1' } }] }],
+        },
+        { hostname: 'fine.example.com', policies: [{ decision: 'allow', include: [{ everyone: {} }] }] },
+      ],
+      ownedAppIds: [],
+    });
+    world.emulator.faults.clear();
+    expect(result.apps['refused.example.com']).toMatchObject({ status: 'error' });
+    expect(result.apps['refused.example.com']?.message).toMatch(/^Cloudflare refused the Access policy/);
+    expect(result.apps['fine.example.com']).toMatchObject({ status: 'ok' });
+    const domains = (await listApps()).map((a) => (a as { domain?: string }).domain);
+    expect(domains).toContain('fine.example.com');
+    expect(domains).not.toContain('refused.example.com');
+    await layer.syncAccessApps({ desired: [], ownedAppIds: result.ownedAppIds });
+  });
+
   it('pushes named policies, links them by name, and refuses to open an app whose policy Cloudflare refused', async () => {
     const ops = (email: string): NamedAccessPolicy => ({
       name: 'ops',

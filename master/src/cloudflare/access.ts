@@ -279,8 +279,21 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
           };
           continue;
         }
+        let built: string[];
+        try {
+          built = await sequential(spec.policies ?? [], ensurePolicy);
+        } catch (err) {
+          // A rule Cloudflare refuses (e.g. a group id it does not know) fails this app only.
+          if (statusOf(err) !== 400) throw err;
+          result.apps[domain] = {
+            status: 'error',
+            message: `Cloudflare refused the Access policy of ${domain}: ${(err as Error).message}`,
+            ...(ours ? { appId: ours.id } : {}),
+          };
+          continue;
+        }
         const policyIds = [
-          ...(await sequential(spec.policies ?? [], ensurePolicy)),
+          ...built,
           ...(spec.policyIds ?? []),
           ...(spec.namedPolicies ?? []).map((name) => result.namedPolicyIds[name]!),
         ];
