@@ -220,3 +220,39 @@ function applySetting(
       return 'unknown';
   }
 }
+
+const DECISIONS: readonly string[] = ['allow', 'deny', 'bypass', 'non_identity'];
+const isRuleList = (value: unknown): value is AccessRule[] =>
+  Array.isArray(value) &&
+  value.every(
+    (rule) =>
+      typeof rule === 'object' &&
+      rule !== null &&
+      !Array.isArray(rule) &&
+      Object.keys(rule).length === 1 &&
+      typeof Object.values(rule)[0] === 'object',
+  );
+
+/**
+ * One policy of DockFlare's `access.custom_rules`, passed through to Cloudflare as written, as a
+ * policy Cloudflare can take: a decision it knows and include / require / exclude lists of rules
+ * with one selector each (the selectors are Cloudflare's, checked by Cloudflare). Shared by the
+ * label parser and the master's Access sync, so the checker and the master agree.
+ */
+export function checkInlinePolicy(raw: Record<string, unknown>, index: number): Check<AccessPolicySpec> {
+  const where = `has policy #${index + 1}, which`;
+  if (typeof raw.decision !== 'string' || !DECISIONS.includes(raw.decision)) {
+    return refuse(`${where} has no decision Cloudflare knows (allow, deny, bypass, non_identity)`);
+  }
+  const lists = { include: raw.include, require: raw.require ?? [], exclude: raw.exclude ?? [] };
+  for (const [key, list] of Object.entries(lists)) {
+    if (!isRuleList(list)) return refuse(`${where} has a ${key} that is not a list of one-selector rules`);
+  }
+  if ((lists.include as AccessRule[]).length === 0) return refuse(`${where} includes no one`);
+  return ok({
+    decision: raw.decision as AccessDecision,
+    include: lists.include as AccessRule[],
+    require: lists.require as AccessRule[],
+    exclude: lists.exclude as AccessRule[],
+  });
+}

@@ -288,6 +288,28 @@ const invalid: [Record<string, string>, 'error' | 'warning', string][] = [
     'dockflare.access.custom_rules: "{nope" is not a JSON array of Access policy objects',
   ],
   [
+    {
+      ...base,
+      'dockflare.access.policy': 'x',
+      'dockflare.access.custom_rules':
+        '[{"decision":"allow","include":[{"everyone":{}}]},{"decision":"let_in","include":[]}]',
+    },
+    'error',
+    expect.stringMatching(
+      /has policy #2, which has no decision Cloudflare knows \(allow, deny, bypass, non_identity\)$/,
+    ),
+  ],
+  [
+    {
+      ...base,
+      'dockflare.access.policy': 'x',
+      'dockflare.access.custom_rules':
+        '[{"decision":"allow","include":[{"email":{"email":"a@b.c"},"ip":{"ip":"1.2.3.4/32"}}]}]',
+    },
+    'error',
+    expect.stringMatching(/has policy #1, which has a include that is not a list of one-selector rules$/),
+  ],
+  [
     { ...base, 'dockflare.access.policy': 'x', 'dockflare.access.session_duration': 'long' },
     'error',
     'dockflare.access.session_duration: "long" is not a duration (use e.g. "30s", "1m30s", "2h" or a number of seconds)',

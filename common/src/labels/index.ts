@@ -1,3 +1,4 @@
+export { checkInlinePolicy } from './access.js';
 export { parseContainerLabels } from './parse-container-labels.js';
 export { accessPathProblem } from './path-regex.js';
 export type {

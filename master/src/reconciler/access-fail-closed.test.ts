@@ -267,3 +267,92 @@ describe('dropping Access from a published route', () => {
     expect(listRoutes(world.db).find((r) => r.containerId === explicit.id)?.status).toBe('active');
   });
 });
+
+describe('every selector the labels accept', () => {
+  const uuid = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
+  const selectors: [name: string, label: string, value: string, rule: Record<string, unknown>][] = [
+    ['emails', 'emails', 'a@example.com', { email: { email: 'a@example.com' } }],
+    ['email-domains', 'email_domains', 'corp.example', { email_domain: { domain: 'corp.example' } }],
+    ['everyone', 'everyone', 'true', { everyone: {} }],
+    ['service-token', 'service_tokens', uuid, { service_token: { token_id: uuid } }],
+    ['any-token', 'service_tokens', 'any', { any_valid_service_token: {} }],
+    ['groups', 'groups', uuid, { group: { id: uuid } }],
+    ['ip-ranges', 'ip_ranges', '10.0.0.0/8', { ip: { ip: '10.0.0.0/8' } }],
+    ['countries', 'countries', 'de', { geo: { country_code: 'DE' } }],
+    ['login-methods', 'login_methods', uuid, { login_method: { id: uuid } }],
+    ['certificate', 'certificate', 'true', { certificate: {} }],
+  ];
+  const lists = [
+    ['i', 'include', ''],
+    ['r', 'require', 'require.'],
+    ['x', 'exclude', 'exclude.'],
+  ] as const;
+
+  it('builds each in include, require and exclude, and publishes each route behind its app', async () => {
+    world = await startReconcilerWorld(redis);
+    const { agentId, tunnelId } = await world.addAgent();
+    const labels: Record<string, string> = {
+      'tunnelfleet.enable': 'true',
+      'tunnelfleet.service': 'http://web:80',
+    };
+    for (const [name, label, value] of selectors) {
+      for (const [short, , prefix] of lists) {
+        const route = `tunnelfleet.${short}-${name}`;
+        labels[`${route}.hostname`] = `${short}-${name}.example.com`;
+        labels[`${route}.access.${prefix}${label}`] = value;
+        // Require and exclude narrow an include: give them one.
+        if (prefix) labels[`${route}.access.email_domains`] = 'example.com';
+      }
+    }
+    await world.report(agentId, container('selectors', labels));
+    const expected = selectors.length * lists.length;
+    await waitFor(() => hostnamesWithAccess(tunnelId).length === expected, {
+      description: `${expected} protected rules`,
+    });
+
+    for (const [name, , , rule] of selectors) {
+      for (const [short, list] of lists) {
+        const hostname = `${short}-${name}.example.com`;
+        const [app] = appsOn(hostname);
+        expect(app?.policies, hostname).toHaveLength(1);
+        expect(app!.policies[0]![list], `${hostname} ${list}`).toContainEqual(rule);
+        expect(rulesFor(tunnelId, hostname)[0]?.originRequest?.access?.audTag).toEqual([app!.aud]);
+      }
+    }
+  });
+
+  it("builds DockFlare's access.custom_rules policies", async () => {
+    world = await startReconcilerWorld(redis);
+    const { agentId, tunnelId } = await world.addAgent();
+    const custom = [
+      {
+        decision: 'allow',
+        include: [{ email_domain: { domain: 'example.com' } }],
+        require: [{ geo: { country_code: 'DE' } }],
+      },
+      { decision: 'deny', include: [{ ip: { ip: '192.0.2.0/24' } }] },
+    ];
+    await world.report(
+      agentId,
+      container('legacy', {
+        'dockflare.enable': 'true',
+        'dockflare.hostname': 'legacy.example.com',
+        'dockflare.service': 'http://legacy:80',
+        'dockflare.access.policy': 'custom',
+        'dockflare.access.custom_rules': JSON.stringify(custom),
+      }),
+    );
+    await waitFor(() => rulesFor(tunnelId, 'legacy.example.com').length === 1, { description: 'the rule' });
+    const [app] = appsOn('legacy.example.com');
+    expect(app!.policies.map((p) => [p.decision, p.include, p.require, p.exclude])).toEqual([
+      ['allow', custom[0]!.include, custom[0]!.require, []],
+      ['deny', custom[1]!.include, [], []],
+    ]);
+  });
+});
+
+function hostnamesWithAccess(tunnelId: string): string[] {
+  return (ingressRules(world, tunnelId) as Rule[]).flatMap((r) =>
+    r.hostname && r.originRequest?.access ? [r.hostname] : [],
+  );
+}

@@ -1,7 +1,6 @@
-import { type AccessSpec, accessPathProblem, stableStringify } from '@tunnelfleet/common';
+import { type AccessSpec, accessPathProblem, checkInlinePolicy, stableStringify } from '@tunnelfleet/common';
 import {
   type AccessAppSpec,
-  type AccessDecision,
   type AccessPolicySpec,
   accessDomain,
   type NamedAccessPolicy,
@@ -24,29 +23,6 @@ import type { SyncContext } from './sync-context.js';
 
 type Translation = { ok: true; spec: AccessAppSpec } | { ok: false; message: string };
 
-const DECISIONS: readonly string[] = ['allow', 'deny', 'bypass', 'non_identity'];
-const isRuleList = (value: unknown): value is Record<string, unknown>[] =>
-  Array.isArray(value) &&
-  value.every((r) => typeof r === 'object' && r !== null && !Array.isArray(r) && Object.keys(r).length === 1);
-
-/** A DockFlare `access.custom_rules` policy in the layer's terms, or why it is not one. */
-function inlinePolicy(raw: Record<string, unknown>, index: number): AccessPolicySpec | string {
-  const where = `access.custom_rules policy #${index + 1}`;
-  if (typeof raw.decision !== 'string' || !DECISIONS.includes(raw.decision))
-    return `${where} has no decision Cloudflare knows (allow, deny, bypass, non_identity)`;
-  const lists = { include: raw.include, require: raw.require ?? [], exclude: raw.exclude ?? [] };
-  for (const [key, list] of Object.entries(lists)) {
-    if (!isRuleList(list)) return `${where}: ${key} is not a list of rules with one selector each`;
-  }
-  if ((lists.include as unknown[]).length === 0) return `${where} includes no one`;
-  return {
-    decision: raw.decision as AccessDecision,
-    include: lists.include as Record<string, unknown>[],
-    require: lists.require as Record<string, unknown>[],
-    exclude: lists.exclude as Record<string, unknown>[],
-  };
-}
-
 /** The labels' Access request in the layer's terms, or why it cannot be honoured. */
 function translateAccess(db: SqliteDatabase, route: CarriedRoute, access: AccessSpec): Translation {
   // Refused by the label parser already; checked again for a route stored before that check.
@@ -64,9 +40,11 @@ function translateAccess(db: SqliteDatabase, route: CarriedRoute, access: Access
     policies.push({ decision, include, require, exclude });
   }
   for (const [i, raw] of (access.inlinePolicies ?? []).entries()) {
-    const policy = inlinePolicy(raw, i);
-    if (typeof policy === 'string') return { ok: false, message: policy };
-    policies.push(policy);
+    // Refused by the label parser already; checked again for a route stored before that check.
+    const policy = checkInlinePolicy(raw, i);
+    if (!policy.ok) return { ok: false, message: `access.custom_rules ${policy.reason}` };
+    const { decision, include, require, exclude } = policy.value;
+    policies.push({ decision, include, require, exclude });
   }
   if (policies.length > 0) spec.policies = policies;
   for (const name of access.namedPolicies) {
