@@ -10,7 +10,7 @@ import {
   startReconcilerWorld,
   webLabels,
 } from '../../test/reconciler-test-world.js';
-import { insertAccessPolicy } from '../store/access-policies.js';
+import { deleteAccessPolicy, insertAccessPolicy } from '../store/access-policies.js';
 import { listRoutes } from '../store/routes.js';
 
 let redis: RedisServerHandle;
@@ -152,6 +152,36 @@ describe('Access fails closed', () => {
     const [app] = appsOn('named.example.com');
     expect(app!.policies.map((p) => p.name)).toEqual(['staff [tunnelfleet]']);
     expect(rulesFor(tunnelId, 'named.example.com')[0]?.originRequest?.access?.audTag).toEqual([app!.aud]);
+  });
+
+  it('withdraws the routes of a named policy that disappears, never leaving them public', async () => {
+    world = await startReconcilerWorld(redis);
+    const { agentId, tunnelId } = await world.addAgent();
+    insertAccessPolicy(world.db, {
+      id: 'pol_ops',
+      name: 'ops',
+      spec: {
+        decision: 'allow',
+        include: [{ email: { email: 'ops@example.com' } }],
+        require: [],
+        exclude: [],
+      },
+    });
+    await world.report(
+      agentId,
+      container('ops', webLabels('ops.example.com', { 'tunnelfleet.access.named_policy': 'ops' })),
+    );
+    await waitFor(() => cnames(world, 'ops.example.com').length === 1, { description: 'the CNAME' });
+    expect(rulesFor(tunnelId, 'ops.example.com')).toHaveLength(1);
+
+    // The admin API refuses this while a route names the policy (409); the store can still lose it.
+    deleteAccessPolicy(world.db, 'pol_ops');
+    await world.reconciler.reconcileNow();
+    await waitFor(() => appsOn('ops.example.com').length === 0, { description: 'the app removed last' });
+    expectUnpublished(tunnelId, 'ops.example.com');
+    expect(routeOf('ops.example.com')?.statusMessage).toBe(
+      'Access policy "ops" is not defined on the master; the route is not published until its Access is in place',
+    );
   });
 
   it('refuses Access on a path regex no app domain covers, and maps an anchored literal prefix', async () => {
