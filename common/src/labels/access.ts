@@ -95,6 +95,8 @@ export function finishPolicy(parts: PolicyParts): Check<AccessPolicySpec | undef
     include.length > 0 && include.every((r) => 'service_token' in r || 'any_valid_service_token' in r);
   const decision = parts.decision ?? (onlyTokens ? 'non_identity' : 'allow');
   const included = decision === 'bypass' && include.length === 0 ? [{ everyone: {} } as AccessRule] : include;
+  const mixed = bypassProblem(decision, [...included, ...require, ...exclude]);
+  if (mixed) return refuse(mixed);
   if (included.length === 0) {
     return refuse(
       `needs at least one include rule for the decision "${decision}" (e.g. emails, email_domains, everyone)`,
@@ -222,6 +224,24 @@ function applySetting(
 }
 
 const DECISIONS: readonly string[] = ['allow', 'deny', 'bypass', 'non_identity'];
+
+/** Selectors that need a signed-in identity, which a `bypass` decision never asks for. */
+const IDENTITY_SELECTORS = new Set(['email', 'email_domain', 'email_list', 'group', 'login_method']);
+
+/**
+ * Why a policy mixes `bypass` with identity selectors, or undefined. Bypass skips sign-in, so
+ * Cloudflare cannot evaluate an identity rule there: such a policy has let everyone in for a peer
+ * tool. Refused, so that what reads as "only these people" never means "everyone".
+ */
+export function bypassProblem(decision: AccessDecision, rules: readonly object[]): string | undefined {
+  if (decision !== 'bypass') return undefined;
+  const identity = rules.flatMap((rule) => Object.keys(rule)).filter((key) => IDENTITY_SELECTORS.has(key));
+  if (identity.length === 0) return undefined;
+  return (
+    `mixes the decision "bypass" (no sign-in) with identity rules (${[...new Set(identity)].join(', ')}), ` +
+    'which a bypass cannot check; use "allow" for people, and bypass only with everyone, IP ranges or countries'
+  );
+}
 const isRuleList = (value: unknown): value is AccessRule[] =>
   Array.isArray(value) &&
   value.every(
@@ -249,6 +269,12 @@ export function checkInlinePolicy(raw: Record<string, unknown>, index: number): 
     if (!isRuleList(list)) return refuse(`${where} has a ${key} that is not a list of one-selector rules`);
   }
   if ((lists.include as AccessRule[]).length === 0) return refuse(`${where} includes no one`);
+  const mixed = bypassProblem(raw.decision as AccessDecision, [
+    ...(lists.include as AccessRule[]),
+    ...(lists.require as AccessRule[]),
+    ...(lists.exclude as AccessRule[]),
+  ]);
+  if (mixed) return refuse(`${where} ${mixed}`);
   return ok({
     decision: raw.decision as AccessDecision,
     include: lists.include as AccessRule[],

@@ -332,6 +332,17 @@ describe('tunnelfleet access: public on purpose, and paths Access can cover', ()
     expect(errorsOf({ 'tunnelfleet.path': path, 'tunnelfleet.access.emails': 'a@example.com' })).toEqual([]);
   });
 
+  it('refuses bypass mixed with identity selectors, which a bypass cannot check', () => {
+    expect(
+      errorsOf({ 'tunnelfleet.access.policy': 'bypass', 'tunnelfleet.access.emails': 'a@example.com' }),
+    ).toEqual([
+      expect.stringMatching(/^tunnelfleet\.access\.policy: .*mixes the decision "bypass".*\(email\)/),
+    ]);
+    expect(
+      errorsOf({ 'tunnelfleet.access.policy': 'bypass', 'tunnelfleet.access.ip_ranges': '10.0.0.0/8' }),
+    ).toEqual([]);
+  });
+
   it('leaves any path regex alone on a route without Access', () => {
     expect(errorsOf({ 'tunnelfleet.path': '^/(admin|api)' })).toEqual([]);
   });
