@@ -68,7 +68,8 @@ const withheld = (message: string) => `${message}; the route is not published un
  */
 export async function syncAccess(ctx: SyncContext): Promise<void> {
   const { db, cloudflare } = ctx;
-  const carried = readDesiredState(db, ctx.now()).carried.filter((r) => r.spec.access);
+  const desiredState = readDesiredState(db, ctx.now());
+  const carried = desiredState.carried.filter((r) => r.spec.access);
   const at = () => ctx.now().toISOString();
   const desired: AccessAppSpec[] = [];
   const byDomain = new Map<string, CarriedRoute>();
@@ -85,7 +86,7 @@ export async function syncAccess(ctx: SyncContext): Promise<void> {
     }
   })();
   const ownedBefore = listOwnedApps(db);
-  const stillServed = servedApps(db, ownedBefore, new Set(byDomain.keys()));
+  const stillServed = servedApps(db, ownedBefore, new Set(byDomain.keys()), desiredState.published);
   const namedPolicies = listAccessPolicies(db).map(
     ({ name, spec }): NamedAccessPolicy => ({ name, ...spec }),
   );
@@ -172,15 +173,22 @@ export async function syncAccess(ctx: SyncContext): Promise<void> {
 
 /**
  * Owned apps whose domain no route wants any more but whose ingress rule (or, for a whole
- * hostname, CNAME) is still ours: kept until the tunnel and zone syncs have taken those away.
+ * hostname, CNAME about to go) is still ours: kept until the tunnel and zone syncs have taken
+ * those away. A CNAME another route of the hostname still wants does not hold the app back.
  */
 function servedApps(
   db: SqliteDatabase,
   owned: readonly OwnedApp[],
   wanted: ReadonlySet<string>,
+  published: readonly CarriedRoute[],
 ): Set<string> {
   const rules = new Set(listOwnedIngressRules(db).map((r) => ingressKey(r.hostname, r.path || undefined)));
-  const records = new Set(listOwnedRecords(db).map((r) => r.hostname));
+  const recordsKept = new Set(published.filter((r) => r.spec.dns).map((r) => r.hostname));
+  const records = new Set(
+    listOwnedRecords(db)
+      .map((r) => r.hostname)
+      .filter((hostname) => !recordsKept.has(hostname)),
+  );
   return new Set(
     owned
       .filter((app) => !wanted.has(accessDomain(app.hostname, app.path || undefined)))
