@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type Cloudflare from 'cloudflare';
 import { withRetries } from './call-budget.js';
 import { type Credentials, normalizeHostname } from './cloudflare-credentials.js';
-import { statusOf, toLayerError } from './errors.js';
+import { AccessOrganizationMissingError, statusOf, toLayerError } from './errors.js';
 import { listAll } from './pagination.js';
 
 export type AccessDecision = 'allow' | 'deny' | 'bypass' | 'non_identity';
@@ -384,7 +384,7 @@ async function accessTeamName(client: Cloudflare, account_id: string): Promise<s
   const authDomain = organization.auth_domain ?? '';
   const teamName = authDomain.toLowerCase().replace(/\.cloudflareaccess\.com$/, '');
   if (teamName === '' || teamName === authDomain.toLowerCase()) {
-    throw new Error(`the account's Access organization has no team domain (auth_domain "${authDomain}")`);
+    throw new AccessOrganizationMissingError(authDomain);
   }
   return teamName;
 }
