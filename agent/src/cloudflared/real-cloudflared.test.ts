@@ -24,7 +24,7 @@ import { connectTestDocker, removeLeftovers } from '../../test/test-docker.js';
 import { startTestMaster } from '../../test/test-master.js';
 import { createAgent } from '../agent.js';
 import { lastOutputLines } from '../docker/container-output.js';
-import { buildCloudflaredSpec, managedLabelFilter } from './container-spec.js';
+import { buildCloudflaredSpec, cloudflaredMetricsNetwork, managedLabelFilter } from './container-spec.js';
 import {
   type CloudflaredSupervisor,
   type CloudflaredSupervisorOptions,
@@ -47,6 +47,7 @@ const CLOSED_EDGE = ['--edge', '127.0.0.1:1'];
 
 let docker: Docker;
 let network: string;
+let metricsNetwork: string;
 const agentIds: string[] = [];
 const containers: string[] = [];
 const supervisors: CloudflaredSupervisor[] = [];
@@ -56,7 +57,9 @@ beforeAll(async () => {
   // Fails here, saying where the binary belongs, when ../shared/bin has no real cloudflared.
   await ensureRealCloudflaredImage(docker);
   network = uniqueName('tf-cfd-real');
+  metricsNetwork = cloudflaredMetricsNetwork(network);
   await docker.createNetwork({ Name: network });
+  await docker.createNetwork({ Name: metricsNetwork, Internal: true });
 });
 
 afterEach(async () => {
@@ -71,7 +74,7 @@ afterAll(async () => {
   );
   await removeLeftovers(docker, {
     containers: [...containers, ...managed.flat().map((c) => c.Id)],
-    networks: network ? [network] : [],
+    networks: network ? [network, metricsNetwork] : [],
   });
 });
 
@@ -90,11 +93,16 @@ async function runSpec(settings: CloudflaredSettings, token = realShapedToken())
     token,
     image: REAL_CLOUDFLARED_IMAGE,
     network,
+    metricsNetwork,
     metricsPort: METRICS_PORT,
     settings,
   });
   const container = await docker.createContainer(spec.createOptions);
   containers.push(container.id);
+  // As the supervisor does: its metrics alias exists on the metrics network only.
+  await docker
+    .getNetwork(metricsNetwork)
+    .connect({ Container: container.id, EndpointConfig: { Aliases: [spec.metricsAlias] } });
   await container.start();
   return { spec, container };
 }
@@ -114,6 +122,7 @@ function supervise(overrides: Partial<CloudflaredSupervisorOptions> = {}) {
     logger: pino({ level: 'silent' }),
     agentId,
     network,
+    metricsNetwork,
     image: REAL_CLOUDFLARED_IMAGE,
     metricsPort: METRICS_PORT,
     checkIntervalMs: 250,
@@ -161,7 +170,7 @@ describe('the real cloudflared runs the command lines the agent builds', () => {
   it('answers /ready with 503 and its JSON while not connected, and stops gracefully on SIGTERM', async () => {
     const { spec, container } = await runSpec({ extraArgs: [...CLOSED_EDGE, '--grace-period', '10s'] });
     expect(spec.createOptions.StopTimeout).toBe(15);
-    const address = await containerIpAddress(docker, container.id, network);
+    const address = await containerIpAddress(docker, container.id, metricsNetwork);
     const ready = await waitFor(
       () => fetch(`http://${address}:${METRICS_PORT}/ready`).catch(() => undefined),
       { description: "the real cloudflared's metrics server" },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bypassProblem } from '../labels/access.js';
 import { identifierSchema } from '../protocol/primitives.js';
 
 /** Named Access policies that labels refer to: `/access-policies`, `/access-policies/:id`. */
@@ -23,12 +24,18 @@ export const accessRuleSchema = z.union([
 const accessRules = z.array(accessRuleSchema).max(100);
 
 /** What a named policy decides, pushed to Cloudflare as a reusable policy. */
-export const namedAccessPolicySpecSchema = z.strictObject({
-  decision: z.enum(['allow', 'deny', 'bypass', 'non_identity']),
-  include: accessRules.min(1),
-  require: accessRules.default([]),
-  exclude: accessRules.default([]),
-});
+export const namedAccessPolicySpecSchema = z
+  .strictObject({
+    decision: z.enum(['allow', 'deny', 'bypass', 'non_identity']),
+    include: accessRules.min(1),
+    require: accessRules.default([]),
+    exclude: accessRules.default([]),
+  })
+  .superRefine((spec, ctx) => {
+    // The same rule as for label-written policies: a bypass never names people.
+    const problem = bypassProblem(spec.decision, [...spec.include, ...spec.require, ...spec.exclude]);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['decision'], message: problem });
+  });
 export type NamedAccessPolicySpec = z.infer<typeof namedAccessPolicySpecSchema>;
 
 /** The name labels use to refer to the policy (`tunnelfleet.access.named_policy=<name>`). */

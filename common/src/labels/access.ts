@@ -25,6 +25,7 @@ const SETTINGS = [
 
 /** Every key accepted after `tunnelfleet.access.`. */
 export const ACCESS_KEYS: readonly string[] = [
+  'public',
   ...SETTINGS,
   ...SELECTORS,
   ...SELECTORS.map((s) => `require.${s}`),
@@ -94,6 +95,8 @@ export function finishPolicy(parts: PolicyParts): Check<AccessPolicySpec | undef
     include.length > 0 && include.every((r) => 'service_token' in r || 'any_valid_service_token' in r);
   const decision = parts.decision ?? (onlyTokens ? 'non_identity' : 'allow');
   const included = decision === 'bypass' && include.length === 0 ? [{ everyone: {} } as AccessRule] : include;
+  const mixed = bypassProblem(decision, [...included, ...require, ...exclude]);
+  if (mixed) return refuse(mixed);
   if (included.length === 0) {
     return refuse(
       `needs at least one include rule for the decision "${decision}" (e.g. emails, email_domains, everyone)`,
@@ -104,13 +107,27 @@ export function finishPolicy(parts: PolicyParts): Check<AccessPolicySpec | undef
   return ok(policy);
 }
 
-/** Builds a route's AccessSpec from its `tunnelfleet.[<route>.]access.*` labels. */
+/**
+ * Builds a route's AccessSpec from its `tunnelfleet.[<route>.]access.*` labels, or reads
+ * `access.public`, which says the route is public on purpose and so takes no other Access key.
+ */
 export function buildAccess(
   entries: readonly AccessEntry[],
   dialect: BoolDialect,
   labelPrefix: string,
-): { access?: AccessSpec; problems: LabelProblem[] } {
+): { access?: AccessSpec; public?: true; problems: LabelProblem[] } {
   const problems: LabelProblem[] = [];
+  const publicEntry = entries.find((e) => foldKey(e.key) === foldKey('public'));
+  if (publicEntry) {
+    const value = dialect.read(publicEntry.value);
+    const fail = (reason: string) =>
+      problems.push(labelError({ label: publicEntry.label, value: publicEntry.value, reason }));
+    if (value === undefined) fail(`is not a boolean (use ${dialect.spellings})`);
+    else if (entries.length > 1) {
+      fail(`cannot be combined with other ${labelPrefix}access.* labels: a route is public or protected`);
+    } else if (value) return { public: true, problems };
+    return { problems };
+  }
   if (entries.length === 0) return { problems };
   const spec: AccessSpec = { namedPolicies: [] };
   const parts: PolicyParts = { include: [], require: [], exclude: [] };
@@ -204,4 +221,64 @@ function applySetting(
     default:
       return 'unknown';
   }
+}
+
+const DECISIONS: readonly string[] = ['allow', 'deny', 'bypass', 'non_identity'];
+
+/** Selectors that need a signed-in identity, which a `bypass` decision never asks for. */
+const IDENTITY_SELECTORS = new Set(['email', 'email_domain', 'email_list', 'group', 'login_method']);
+
+/**
+ * Why a policy mixes `bypass` with identity selectors, or undefined. Bypass skips sign-in, so
+ * Cloudflare cannot evaluate an identity rule there: such a policy has let everyone in for a peer
+ * tool. Refused, so that what reads as "only these people" never means "everyone".
+ */
+export function bypassProblem(decision: AccessDecision, rules: readonly object[]): string | undefined {
+  if (decision !== 'bypass') return undefined;
+  const identity = rules.flatMap((rule) => Object.keys(rule)).filter((key) => IDENTITY_SELECTORS.has(key));
+  if (identity.length === 0) return undefined;
+  return (
+    `mixes the decision "bypass" (no sign-in) with identity rules (${[...new Set(identity)].join(', ')}), ` +
+    'which a bypass cannot check; use "allow" for people, and bypass only with everyone, IP ranges or countries'
+  );
+}
+const isRuleList = (value: unknown): value is AccessRule[] =>
+  Array.isArray(value) &&
+  value.every(
+    (rule) =>
+      typeof rule === 'object' &&
+      rule !== null &&
+      !Array.isArray(rule) &&
+      Object.keys(rule).length === 1 &&
+      typeof Object.values(rule)[0] === 'object',
+  );
+
+/**
+ * One policy of DockFlare's `access.custom_rules`, passed through to Cloudflare as written, as a
+ * policy Cloudflare can take: a decision it knows and include / require / exclude lists of rules
+ * with one selector each (the selectors are Cloudflare's, checked by Cloudflare). Shared by the
+ * label parser and the master's Access sync, so the checker and the master agree.
+ */
+export function checkInlinePolicy(raw: Record<string, unknown>, index: number): Check<AccessPolicySpec> {
+  const where = `has policy #${index + 1}, which`;
+  if (typeof raw.decision !== 'string' || !DECISIONS.includes(raw.decision)) {
+    return refuse(`${where} has no decision Cloudflare knows (allow, deny, bypass, non_identity)`);
+  }
+  const lists = { include: raw.include, require: raw.require ?? [], exclude: raw.exclude ?? [] };
+  for (const [key, list] of Object.entries(lists)) {
+    if (!isRuleList(list)) return refuse(`${where} has a ${key} that is not a list of one-selector rules`);
+  }
+  if ((lists.include as AccessRule[]).length === 0) return refuse(`${where} includes no one`);
+  const mixed = bypassProblem(raw.decision as AccessDecision, [
+    ...(lists.include as AccessRule[]),
+    ...(lists.require as AccessRule[]),
+    ...(lists.exclude as AccessRule[]),
+  ]);
+  if (mixed) return refuse(`${where} ${mixed}`);
+  return ok({
+    decision: raw.decision as AccessDecision,
+    include: lists.include as AccessRule[],
+    require: lists.require as AccessRule[],
+    exclude: lists.exclude as AccessRule[],
+  });
 }

@@ -136,6 +136,18 @@ describe('DockFlare labels map to routes', () => {
     expect(result.routes).toEqual(routes);
   });
 
+  it('refuses Access on a path: DockFlare paths are unanchored regexes no Access domain covers', () => {
+    const result = parseContainerLabels({
+      ...base,
+      'dockflare.path': '/admin/',
+      'dockflare.access.policy': 'bypass',
+    });
+    expect(result.routes).toEqual([]);
+    expect(result.problems.filter((p) => p.severity === 'error').map((p) => p.label)).toEqual([
+      'dockflare.path',
+    ]);
+  });
+
   it('indexed routes fall back to every base key but hostname', () => {
     const result = parseContainerLabels({
       ...base,
@@ -143,7 +155,6 @@ describe('DockFlare labels map to routes', () => {
       'dockflare.no_tls_verify': 'true',
       'dockflare.access.group': 'staff',
       'dockflare.0.hostname': 'a.example.com',
-      'dockflare.0.path': '/a/',
       'dockflare.1.hostname': 'b.example.com',
       'dockflare.1.service': 'http://b:80',
       'dockflare.1.access.policy': 'bypass',
@@ -156,7 +167,6 @@ describe('DockFlare labels map to routes', () => {
         ...common,
         key: 'dockflare.0',
         hostname: 'a.example.com',
-        path: '/a',
         access: { namedPolicies: ['staff'] },
       }),
       route({
@@ -276,6 +286,28 @@ const invalid: [Record<string, string>, 'error' | 'warning', string][] = [
     { ...base, 'dockflare.access.policy': 'x', 'dockflare.access.custom_rules': '{nope' },
     'error',
     'dockflare.access.custom_rules: "{nope" is not a JSON array of Access policy objects',
+  ],
+  [
+    {
+      ...base,
+      'dockflare.access.policy': 'x',
+      'dockflare.access.custom_rules':
+        '[{"decision":"allow","include":[{"everyone":{}}]},{"decision":"let_in","include":[]}]',
+    },
+    'error',
+    expect.stringMatching(
+      /has policy #2, which has no decision Cloudflare knows \(allow, deny, bypass, non_identity\)$/,
+    ),
+  ],
+  [
+    {
+      ...base,
+      'dockflare.access.policy': 'x',
+      'dockflare.access.custom_rules':
+        '[{"decision":"allow","include":[{"email":{"email":"a@b.c"},"ip":{"ip":"1.2.3.4/32"}}]}]',
+    },
+    'error',
+    expect.stringMatching(/has policy #1, which has a include that is not a list of one-selector rules$/),
   ],
   [
     { ...base, 'dockflare.access.policy': 'x', 'dockflare.access.session_duration': 'long' },

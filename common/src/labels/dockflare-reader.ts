@@ -1,4 +1,4 @@
-import { checkAppName, checkIdps, checkSessionDuration } from './access.js';
+import { checkAppName, checkIdps, checkInlinePolicy, checkSessionDuration } from './access.js';
 import { dockflareBool, looksMeantTrue } from './booleans.js';
 import { didYouMean } from './did-you-mean.js';
 import { splitList } from './lists.js';
@@ -224,6 +224,10 @@ function labelDrivenApp(get: Lookup, problems: LabelProblem[]): AccessSpec {
       parsed.every((p) => typeof p === 'object' && p !== null && !Array.isArray(p))
     ) {
       spec.inlinePolicies = parsed as Record<string, unknown>[];
+      const refused = spec.inlinePolicies
+        .map((policy, i) => checkInlinePolicy(policy, i))
+        .find((checked) => !checked.ok);
+      if (refused && !refused.ok) error(rules, refused.reason);
     } else {
       error(rules, 'is not a JSON array of Access policy objects');
     }

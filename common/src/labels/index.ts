@@ -1,4 +1,6 @@
+export { checkInlinePolicy } from './access.js';
 export { parseContainerLabels } from './parse-container-labels.js';
+export { accessPathProblem } from './path-regex.js';
 export {
   checkServicePolicy,
   DEFAULT_SERVICE_POLICY,

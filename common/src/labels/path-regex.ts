@@ -54,3 +54,17 @@ export function checkPathRegex(raw: string): Check<string> {
   }
   return ok(raw);
 }
+
+/**
+ * Why Access cannot protect exactly what a route's path routes, or undefined when it can. An
+ * Access application domain takes a path prefix, not a regex, and cloudflared's path regex is
+ * unanchored: only `^` followed by literal characters (optionally ending in `$`) is a prefix,
+ * `^/admin` → `host/admin`. Shared by the label parser (the checker) and the master's Access sync.
+ */
+export function accessPathProblem(path: string): string | undefined {
+  if (path === '' || /^\^\/[A-Za-z0-9_~/-]*\$?$/.test(path)) return undefined;
+  return (
+    'is a regex that no Access application domain (a path prefix) covers exactly; protect an ' +
+    'anchored literal prefix such as ^/admin, or the whole hostname'
+  );
+}

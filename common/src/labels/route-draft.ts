@@ -1,7 +1,7 @@
 import type { BoolDialect } from './booleans.js';
 import { checkHostname } from './hostname.js';
 import { buildOriginRequest, type OriginEntry } from './origin-request.js';
-import { checkPathRegex } from './path-regex.js';
+import { accessPathProblem, checkPathRegex } from './path-regex.js';
 import { type Check, checkLabel, labelError, labelWarning, ok, refuse } from './problems.js';
 import { checkService, defaultService } from './service.js';
 import { checkServicePolicy } from './service-policy.js';
@@ -37,6 +37,7 @@ export interface RouteDraft {
   origin: OriginEntry[];
   dialect: BoolDialect;
   access?: AccessSpec;
+  public?: true;
   /** Problems the reader already found for this route. */
   problems: LabelProblem[];
 }
@@ -100,6 +101,8 @@ export function finishDraft(draft: RouteDraft, context: LabelParseContext): Fini
   ): string | undefined =>
     field === undefined || field.value.trim() === '' ? undefined : checkLabel(field, check, problems);
   const path = optional(draft.path, checkPathRegex);
+  const pathProblem = draft.access && path !== undefined ? accessPathProblem(path) : undefined;
+  if (pathProblem && draft.path) error(draft.path.label, draft.path.value, pathProblem);
   const zone = optional(draft.zone, (raw) => checkZone(raw, hostname));
   const tunnel = optional(draft.tunnel, checkTunnelName);
 
@@ -144,5 +147,6 @@ export function finishDraft(draft: RouteDraft, context: LabelParseContext): Fini
   if (zone !== undefined) route.zone = zone;
   if (tunnel !== undefined) route.tunnel = tunnel;
   if (draft.access !== undefined) route.access = draft.access;
+  if (draft.public) route.public = true;
   return { valid: true, route, problems };
 }

@@ -300,6 +300,54 @@ describe('tunnelfleet access.* keys', () => {
   });
 });
 
+describe('tunnelfleet access: public on purpose, and paths Access can cover', () => {
+  const errorsOf = (labels: Record<string, string>) =>
+    parseContainerLabels({ ...base, ...labels })
+      .problems.filter((p) => p.severity === 'error')
+      .map((p) => `${p.label}: ${p.message}`);
+
+  it('access.public=true marks the route public and builds no Access', () => {
+    const result = parseContainerLabels({ ...base, 'tunnelfleet.access.public': 'true' });
+    expect(result.problems).toEqual([]);
+    expect(result.routes[0]).toMatchObject({ public: true });
+    expect(result.routes[0]?.access).toBeUndefined();
+  });
+
+  it('access.public does not combine with Access rules', () => {
+    expect(
+      errorsOf({ 'tunnelfleet.access.public': 'true', 'tunnelfleet.access.emails': 'a@example.com' }),
+    ).toEqual([expect.stringMatching(/^tunnelfleet\.access\.public: .*cannot be combined/)]);
+  });
+
+  it.each([['^/(admin|api)'], ['/admin'], ['\\.php$'], ['^/v1.0']])(
+    'refuses Access on the path %s, which no application domain covers exactly',
+    (path) => {
+      expect(errorsOf({ 'tunnelfleet.path': path, 'tunnelfleet.access.emails': 'a@example.com' })).toEqual([
+        expect.stringMatching(/^tunnelfleet\.path: .*no Access application domain \(a path prefix\)/),
+      ]);
+    },
+  );
+
+  it.each([['^/admin'], ['^/admin/'], ['^/admin$']])('accepts Access on the literal prefix %s', (path) => {
+    expect(errorsOf({ 'tunnelfleet.path': path, 'tunnelfleet.access.emails': 'a@example.com' })).toEqual([]);
+  });
+
+  it('refuses bypass mixed with identity selectors, which a bypass cannot check', () => {
+    expect(
+      errorsOf({ 'tunnelfleet.access.policy': 'bypass', 'tunnelfleet.access.emails': 'a@example.com' }),
+    ).toEqual([
+      expect.stringMatching(/^tunnelfleet\.access\.policy: .*mixes the decision "bypass".*\(email\)/),
+    ]);
+    expect(
+      errorsOf({ 'tunnelfleet.access.policy': 'bypass', 'tunnelfleet.access.ip_ranges': '10.0.0.0/8' }),
+    ).toEqual([]);
+  });
+
+  it('leaves any path regex alone on a route without Access', () => {
+    expect(errorsOf({ 'tunnelfleet.path': '^/(admin|api)' })).toEqual([]);
+  });
+});
+
 describe('tunnelfleet named routes', () => {
   it('named routes inherit service, zone, tunnel, dns, cleanup, origin and access from the base keys', () => {
     const result = parseContainerLabels({

@@ -162,6 +162,7 @@ function draftFor(key: string, own: RouteLabels, base: RouteLabels | undefined):
   );
   draft.problems.push(...access.problems);
   if (access.access !== undefined) draft.access = access.access;
+  if (access.public) draft.public = true;
   return draft;
 }
 

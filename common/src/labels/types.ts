@@ -117,6 +117,11 @@ export interface ParsedRoute {
   /** Remove cloud resources after the grace period. */
   cleanup: boolean;
   access?: AccessSpec;
+  /**
+   * `access.public=true`: the route is public on purpose. Without it, a change that drops the
+   * Access of a route that is published is refused (see docs/access.md).
+   */
+  public?: true;
 }
 
 /** A route the labels describe but that has at least one error. */

@@ -77,6 +77,15 @@ describe('named Access policies changed through the admin API', () => {
     );
   const linkedPolicyIds = () => (docsApp()?.policies ?? []).map((policy) => policy.id);
 
+  it('refuses a bypass policy that names people, as the label parser does', async () => {
+    const answer = await fx.admin('POST', '/access-policies', {
+      name: 'open-for-staff',
+      spec: { decision: 'bypass', include: [{ email_domain: { domain: 'example.com' } }] },
+    });
+    expect(answer.status).toBe(400);
+    expect(JSON.stringify(answer.body)).toContain('mixes the decision \\"bypass\\"');
+  });
+
   it('reach Cloudflare within the sync debounce, without a reconcile', async () => {
     await waitFor(async () => (await fullReconciles()) === 1, { description: 'the reconcile at start' });
     const agent = await fx.enrollAgent({ name: 'docs-host' });

@@ -32,8 +32,8 @@ export type AccessPolicyService = ReturnType<typeof createAccessPolicyService>;
  * The named Access policies labels refer to (`tunnelfleet.access.named_policy`). Every change is
  * written to SQLite, audited, and the Access sync target marked dirty: the Access sync pushes the
  * policies to Cloudflare as reusable policies and links them to the apps of the routes naming
- * them, so a change reaches Cloudflare within the sync debounce. Tunnels and DNS records do not
- * depend on a policy, so they are not marked.
+ * them, so a change reaches Cloudflare within the sync debounce. Tunnels and DNS records are
+ * not marked here: the Access sync queues them itself when what may be published changes.
  */
 export function createAccessPolicyService(deps: AccessPolicyServiceDeps) {
   const { db } = deps;
@@ -51,9 +51,9 @@ export function createAccessPolicyService(deps: AccessPolicyServiceDeps) {
   }
 
   /**
-   * Routes name policies by name: removing or renaming a policy a route names would leave the
-   * route's Access application without it, and the Access sync then deletes that application,
-   * opening the hostname to anyone. Refused while a route (other than a revoked one) names it.
+   * Routes name policies by name: removing or renaming a policy a route names would take the
+   * route's Access away, and the Access sync would then withdraw the route (fail closed) and take
+   * a working hostname offline. Refused while a route (other than a revoked one) names it.
    */
   function refuseWhileNamed(policy: AccessPolicyRecord, change: string): void {
     const hostnames = listRoutes(db)

@@ -54,17 +54,22 @@ describe('Access sync against the emulator', () => {
     const desired: AccessAppSpec[] = [
       {
         hostname: 'app.example.com',
-        policies: [{ decision: 'allow', emails: ['a@example.com', 'B@example.com'] }],
+        policies: [
+          {
+            decision: 'allow',
+            include: [{ email: { email: 'a@example.com' } }, { email: { email: 'b@example.com' } }],
+          },
+        ],
       },
       {
         hostname: 'app.example.com',
         path: '/admin',
         name: 'Admin',
         sessionDuration: '1h',
-        policies: [{ decision: 'allow', emailDomains: ['example.com'] }],
+        policies: [{ decision: 'allow', include: [{ email_domain: { domain: 'example.com' } }] }],
         policyIds: [foreignPolicy.id!],
       },
-      { hostname: 'hooks.example.com', policies: [{ decision: 'bypass', everyone: true }] },
+      { hostname: 'hooks.example.com', policies: [{ decision: 'bypass', include: [{ everyone: {} }] }] },
     ];
     const created = await layer.syncAccessApps({ desired, ownedAppIds: [] });
     expect(Object.values(created.apps).map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
@@ -87,7 +92,10 @@ describe('Access sync against the emulator', () => {
 
     world.emulator.clearCalls();
     const changed: AccessAppSpec[] = [
-      { hostname: 'app.example.com', policies: [{ decision: 'allow', emails: ['a@example.com'] }] },
+      {
+        hostname: 'app.example.com',
+        policies: [{ decision: 'allow', include: [{ email: { email: 'a@example.com' } }] }],
+      },
       desired[1]!,
     ];
     const updated = await layer.syncAccessApps({ desired: changed, ownedAppIds: same.ownedAppIds });
@@ -114,7 +122,7 @@ describe('Access sync against the emulator', () => {
       name: 'Wiki',
     });
     const desired: AccessAppSpec[] = [
-      { hostname: 'wiki.example.com', policies: [{ decision: 'allow', everyone: true }] },
+      { hostname: 'wiki.example.com', policies: [{ decision: 'allow', include: [{ everyone: {} }] }] },
     ];
     const conflict = await layer.syncAccessApps({ desired, ownedAppIds: [] });
     expect(conflict.apps['wiki.example.com']?.status).toBe('conflict');
@@ -124,7 +132,11 @@ describe('Access sync against the emulator', () => {
     expect((await listApps()).filter((a) => a.id === theirs.id)).toHaveLength(1);
 
     const adopted = await layer.syncAccessApps({ desired, ownedAppIds: [], adopt: true });
-    expect(adopted.apps['wiki.example.com']).toEqual({ status: 'adopted', appId: theirs.id });
+    expect(adopted.apps['wiki.example.com']).toEqual({
+      status: 'adopted',
+      appId: theirs.id,
+      aud: theirs.aud,
+    });
     const app = (await listApps()).find((a) => a.id === theirs.id);
     expect(app?.name).toBe(`wiki.example.com${ACCESS_APP_MARKER}`);
     await layer.syncAccessApps({ desired: [], ownedAppIds: adopted.ownedAppIds });
@@ -133,7 +145,7 @@ describe('Access sync against the emulator', () => {
   });
 
   it('shares one reusable policy between apps with the same spec', async () => {
-    const spec = { decision: 'allow' as const, emails: ['team@example.com'] };
+    const spec = { decision: 'allow' as const, include: [{ email: { email: 'team@example.com' } }] };
     const result = await layer.syncAccessApps({
       desired: [
         { hostname: 'one.example.com', policies: [spec] },
@@ -142,6 +154,30 @@ describe('Access sync against the emulator', () => {
       ownedAppIds: [],
     });
     expect((await listPolicies()).filter((p) => p.name?.startsWith(ACCESS_POLICY_PREFIX))).toHaveLength(1);
+    await layer.syncAccessApps({ desired: [], ownedAppIds: result.ownedAppIds });
+  });
+
+  it('fails only the app whose label-written policy Cloudflare refuses', async () => {
+    world.emulator.faults.set({
+      failNext: { route: 'POST /accounts/:id/access/policies', status: 400, count: 1 },
+    });
+    const result = await layer.syncAccessApps({
+      desired: [
+        {
+          hostname: 'refused.example.com',
+          policies: [{ decision: 'allow', include: [{ group: { id: 'g1' } }] }],
+        },
+        { hostname: 'fine.example.com', policies: [{ decision: 'allow', include: [{ everyone: {} }] }] },
+      ],
+      ownedAppIds: [],
+    });
+    world.emulator.faults.clear();
+    expect(result.apps['refused.example.com']).toMatchObject({ status: 'error' });
+    expect(result.apps['refused.example.com']?.message).toMatch(/^Cloudflare refused the Access policy/);
+    expect(result.apps['fine.example.com']).toMatchObject({ status: 'ok' });
+    const domains = (await listApps()).map((a) => (a as { domain?: string }).domain);
+    expect(domains).toContain('fine.example.com');
+    expect(domains).not.toContain('refused.example.com');
     await layer.syncAccessApps({ desired: [], ownedAppIds: result.ownedAppIds });
   });
 

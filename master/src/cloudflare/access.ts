@@ -1,19 +1,21 @@
 import { createHash } from 'node:crypto';
+import type Cloudflare from 'cloudflare';
 import { withRetries } from './call-budget.js';
 import { type Credentials, normalizeHostname } from './cloudflare-credentials.js';
-import { statusOf, toLayerError } from './errors.js';
+import { AccessOrganizationMissingError, statusOf, toLayerError } from './errors.js';
 import { listAll } from './pagination.js';
 
 export type AccessDecision = 'allow' | 'deny' | 'bypass' | 'non_identity';
 
-/** One reusable policy, as labels describe it. */
+/** One Access rule in the API's shape, e.g. `{ email: { email: 'a@example.com' } }`. */
+export type AccessRuleBody = Readonly<Record<string, unknown>>;
+
+/** One reusable policy, as labels describe it: Cloudflare's include / require / exclude rules. */
 export interface AccessPolicySpec {
   decision: AccessDecision;
-  emails?: string[];
-  emailDomains?: string[];
-  everyone?: boolean;
-  serviceTokenIds?: string[];
-  anyValidServiceToken?: boolean;
+  include: readonly AccessRuleBody[];
+  require?: readonly AccessRuleBody[];
+  exclude?: readonly AccessRuleBody[];
   sessionDuration?: string;
 }
 
@@ -57,6 +59,8 @@ export interface AccessSyncInput {
 export interface AccessAppResult {
   status: 'ok' | 'conflict' | 'adopted' | 'error';
   appId?: string;
+  /** The app's audience tag, which `originRequest.access` checks Access tokens against. */
+  aud?: string;
   message?: string;
 }
 
@@ -67,6 +71,8 @@ export interface AccessSyncResult {
   deletedAppIds: string[];
   /** Cloudflare's policy id of each named policy, by name. */
   namedPolicyIds: Record<string, string>;
+  /** The account's Access team name (`<team>.cloudflareaccess.com`), from its organization. */
+  teamName: string;
 }
 
 export const ACCESS_APP_MARKER = ' [tunnelfleet]';
@@ -75,6 +81,7 @@ const DEFAULT_SESSION = '24h';
 
 interface AppState {
   id: string;
+  aud: string;
   domain: string;
   name: string;
   type: string;
@@ -85,7 +92,9 @@ interface AppState {
 interface PolicyBody {
   name: string;
   decision: AccessDecision;
-  include: Record<string, unknown>[];
+  include: AccessRuleBody[];
+  require: AccessRuleBody[];
+  exclude: AccessRuleBody[];
   session_duration?: string;
 }
 
@@ -128,23 +137,31 @@ function toPolicyState(policy: unknown): PolicyState {
 
 const sameRules = (a: readonly unknown[], b: readonly unknown[]) => JSON.stringify(a) === JSON.stringify(b);
 
+/** Rules in a canonical order without repeats, so equal sets digest alike. */
+function canonicalRules(rules: readonly AccessRuleBody[] | undefined): AccessRuleBody[] {
+  const byText = new Map((rules ?? []).map((rule) => [JSON.stringify(rule), rule]));
+  return [...byText.keys()].sort().map((text) => byText.get(text)!);
+}
+
 /** The policy a spec stands for; its name is a digest of its content, so equal specs share one. */
 function policyBody(spec: AccessPolicySpec): PolicyBody {
-  const sorted = (list: string[] | undefined) =>
-    [...new Set((list ?? []).map((v) => v.trim().toLowerCase()))].sort();
-  const include: Record<string, unknown>[] = [
-    ...(spec.everyone ? [{ everyone: {} }] : []),
-    ...sorted(spec.emails).map((email) => ({ email: { email } })),
-    ...sorted(spec.emailDomains).map((domain) => ({ email_domain: { domain } })),
-    ...[...new Set(spec.serviceTokenIds ?? [])].sort().map((token_id) => ({ service_token: { token_id } })),
-    ...(spec.anyValidServiceToken ? [{ any_valid_service_token: {} }] : []),
-  ];
-  const content = { decision: spec.decision, include, session_duration: spec.sessionDuration ?? null };
+  const include = canonicalRules(spec.include);
+  const require = canonicalRules(spec.require);
+  const exclude = canonicalRules(spec.exclude);
+  const content = {
+    decision: spec.decision,
+    include,
+    require,
+    exclude,
+    session_duration: spec.sessionDuration ?? null,
+  };
   const digest = createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 16);
   return {
     name: `${ACCESS_POLICY_PREFIX}${spec.decision}:${digest}`,
     decision: spec.decision,
     include,
+    require,
+    exclude,
     ...(spec.sessionDuration ? { session_duration: spec.sessionDuration } : {}),
   };
 }
@@ -165,6 +182,7 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
   try {
     // Writes that may have happened before a failure are found by the next attempt's reads.
     return await withRetries(async () => {
+      const teamName = await accessTeamName(handle.client, account_id);
       const apps = (await listAll(() => api.applications.list({ account_id, per_page: 1000 }), retry)).map(
         toAppState,
       );
@@ -175,7 +193,13 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
         policies.flatMap((p) => (p.id && p.name ? [[p.name, p.id] as const] : [])),
       );
       const linked = new Map(apps.map((app) => [app.id, app.policyIds]));
-      const result: AccessSyncResult = { apps: {}, ownedAppIds: [], deletedAppIds: [], namedPolicyIds: {} };
+      const result: AccessSyncResult = {
+        apps: {},
+        ownedAppIds: [],
+        deletedAppIds: [],
+        namedPolicyIds: {},
+        teamName,
+      };
 
       // Named policies first, so the applications below can link them by id. One Cloudflare
       // refuses (e.g. a group id it does not know) fails only the apps naming it, not the sync.
@@ -255,8 +279,21 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
           };
           continue;
         }
+        let built: string[];
+        try {
+          built = await sequential(spec.policies ?? [], ensurePolicy);
+        } catch (err) {
+          // A rule Cloudflare refuses (e.g. a group id it does not know) fails this app only.
+          if (statusOf(err) !== 400) throw err;
+          result.apps[domain] = {
+            status: 'error',
+            message: `Cloudflare refused the Access policy of ${domain}: ${(err as Error).message}`,
+            ...(ours ? { appId: ours.id } : {}),
+          };
+          continue;
+        }
         const policyIds = [
-          ...(await sequential(spec.policies ?? [], ensurePolicy)),
+          ...built,
           ...(spec.policyIds ?? []),
           ...(spec.namedPolicies ?? []).map((name) => result.namedPolicyIds[name]!),
         ];
@@ -284,7 +321,7 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
         }
         if (!target) {
           const created = await api.applications.create({ account_id, ...body });
-          result.apps[domain] = { status, appId: created.id! };
+          result.apps[domain] = { status, appId: created.id!, aud: created.aud ?? '' };
           linked.set(created.id!, policyIds);
           continue;
         }
@@ -298,7 +335,7 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
           await withRetries(() => api.applications.update(id, { account_id, ...body }), retry);
           linked.set(id, policyIds);
         }
-        result.apps[domain] = { status, appId: target.id };
+        result.apps[domain] = { status, appId: target.id, aud: target.aud };
       }
 
       const keep = new Set(Object.values(result.apps).flatMap((r) => (r.appId ? [r.appId] : [])));
@@ -338,9 +375,24 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
   }
 }
 
+/**
+ * The team name of the account's Access organization: what cloudflared checks an Access token's
+ * issuer against (`originRequest.access.teamName`). An account without one has no Access at all.
+ */
+async function accessTeamName(client: Cloudflare, account_id: string): Promise<string> {
+  const organization = await client.zeroTrust.organizations.list({ account_id });
+  const authDomain = organization.auth_domain ?? '';
+  const teamName = authDomain.toLowerCase().replace(/\.cloudflareaccess\.com$/, '');
+  if (teamName === '' || teamName === authDomain.toLowerCase()) {
+    throw new AccessOrganizationMissingError(authDomain);
+  }
+  return teamName;
+}
+
 function toAppState(app: unknown): AppState {
   const a = app as {
     id?: string;
+    aud?: string;
     domain?: string;
     name?: string;
     type?: string;
@@ -349,6 +401,7 @@ function toAppState(app: unknown): AppState {
   };
   return {
     id: a.id ?? '',
+    aud: a.aud ?? '',
     domain: (a.domain ?? '').toLowerCase(),
     name: a.name ?? '',
     type: a.type ?? '',

@@ -22,7 +22,7 @@ describe('the layer converges under a 429 storm and a 30 % 5xx rate', () => {
   const hostnames = Array.from({ length: 15 }, (_, i) => `svc-${i}.example.com`);
   const access: AccessAppSpec[] = hostnames.slice(0, 4).map((hostname, i) => ({
     hostname,
-    policies: [{ decision: 'allow', emails: [`user${i % 2}@example.com`] }],
+    policies: [{ decision: 'allow', include: [{ email: { email: `user${i % 2}@example.com` } }] }],
   }));
 
   /** What the reconciler does: repeat each sync, carrying its ownership forward, until all is ok. */

@@ -70,6 +70,16 @@ export class IngressRuleLimitError extends CloudflareLayerError {
   }
 }
 
+/** The account has no Access organization (team domain): no app can be built or checked at the origin. */
+export class AccessOrganizationMissingError extends CloudflareLayerError {
+  constructor(readonly authDomain: string) {
+    super(
+      'cf_access_organization_missing',
+      `the account's Access organization has no team domain (auth_domain "${authDomain}"): set up Zero Trust first`,
+    );
+  }
+}
+
 export class TunnelNotFoundError extends CloudflareLayerError {
   constructor(readonly tunnelId: string) {
     super('cf_tunnel_not_found', `tunnel ${tunnelId} does not exist`);

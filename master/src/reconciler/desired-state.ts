@@ -1,9 +1,11 @@
+import { accessDomain } from '../cloudflare/access.js';
 import { listRetainedRoutes } from '../routes/retained-routes.js';
 import { type RouteSpec, readRouteSpec } from '../routes/route-spec.js';
 import { foreignConflicts, isCloudDesired, routeTunnelId } from '../routes/route-targets.js';
 import type { ConflictKind } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { listRoutes, type RouteRecord } from '../store/routes.js';
+import { readAccessGuards } from './access-guards.js';
 
 /** A route Cloudflare should carry: a claim holder, or a retained `cleanup=false` route (no row). */
 export interface CarriedRoute {
@@ -20,8 +22,27 @@ export interface CarriedRoute {
   foreignConflicts: readonly ConflictKind[];
 }
 
+/** What `originRequest.access` of a protected route's ingress rule holds. */
+export interface AccessCheck {
+  required: true;
+  teamName: string;
+  audTag: string[];
+}
+
+/** A carried route whose Access, if it asks for any, is in place: its rule and CNAME may exist. */
+export interface PublishedRoute extends CarriedRoute {
+  /** Set when the route asks for Access: cloudflared then refuses requests without its token. */
+  accessCheck?: AccessCheck;
+}
+
 interface DesiredState {
+  /** Every route Cloudflare should carry, whether or not its Access is in place yet. */
   carried: CarriedRoute[];
+  /**
+   * The carried routes that may be published now: those that ask for no Access, and those whose
+   * Access app the last Access sync confirmed (see access-guards.ts). Never one without the other.
+   */
+  published: PublishedRoute[];
   /** Routes that should be carried but have no tunnel to be carried by. */
   withoutTunnel: RouteRecord[];
 }
@@ -59,7 +80,14 @@ export function readDesiredState(db: SqliteDatabase, now: Date): DesiredState {
       foreignConflicts: [],
     });
   }
-  return { carried, withoutTunnel };
+  const guards = readAccessGuards(db);
+  const published = carried.flatMap((route): PublishedRoute[] => {
+    if (!route.spec.access) return [route];
+    const aud = guards.apps[accessDomain(route.hostname, route.path || undefined)];
+    if (!aud || guards.teamName === null) return [];
+    return [{ ...route, accessCheck: { required: true, teamName: guards.teamName, audTag: [aud] } }];
+  });
+  return { carried, published, withoutTunnel };
 }
 
 /** Of several carried routes on one hostname (different paths), the DNS record follows the first claim. */

@@ -82,10 +82,16 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   const logger = options.logger.child({ component: 'reconciler' });
   const now = options.now ?? (() => new Date());
   const mutex = createKeyedMutex();
-  const outcomes = createRouteOutcomes(db, (route) => {
-    void markDirty(routeTargets(db, route));
-  });
-  const ctx: SyncContext = { db, cloudflare, logger, outcomes, now };
+  const ctx: SyncContext = {
+    db,
+    cloudflare,
+    logger,
+    outcomes: createRouteOutcomes(db, (route) => {
+      void markDirty(routeTargets(db, route));
+    }),
+    now,
+    markDirty: (targets) => markDirty(targets),
+  };
   let queue: SyncQueue | undefined;
 
   const engine = createRoutesEngine({

@@ -1,61 +1,52 @@
-import type { AccessRule, AccessSpec } from '@tunnelfleet/common';
+import { type AccessSpec, accessPathProblem, checkInlinePolicy, stableStringify } from '@tunnelfleet/common';
 import {
   type AccessAppSpec,
   type AccessPolicySpec,
   accessDomain,
   type NamedAccessPolicy,
 } from '../cloudflare/access.js';
+import { ingressKey } from '../cloudflare/ingress.js';
+import { type SyncTarget, tunnelTarget, zoneTarget } from '../routes/route-targets.js';
 import { findAccessPolicyByName, listAccessPolicies, setAccessPolicyCfId } from '../store/access-policies.js';
 import { recordAudit } from '../store/audit-log.js';
 import type { SqliteDatabase } from '../store/database.js';
-import { listOwnedApps, replaceOwnedApps } from '../store/owned-objects.js';
+import {
+  listOwnedApps,
+  listOwnedIngressRules,
+  listOwnedRecords,
+  type OwnedApp,
+  replaceOwnedApps,
+} from '../store/owned-objects.js';
+import { type AccessGuards, readAccessGuards, writeAccessGuards } from './access-guards.js';
 import { type CarriedRoute, readDesiredState } from './desired-state.js';
 import type { SyncContext } from './sync-context.js';
 
 type Translation = { ok: true; spec: AccessAppSpec } | { ok: false; message: string };
 
-function translateRules(rules: readonly AccessRule[]): Omit<AccessPolicySpec, 'decision'> | string {
-  const emails: string[] = [];
-  const emailDomains: string[] = [];
-  const serviceTokenIds: string[] = [];
-  const out: Omit<AccessPolicySpec, 'decision'> = {};
-  for (const rule of rules) {
-    if ('email' in rule) emails.push(rule.email.email);
-    else if ('email_domain' in rule) emailDomains.push(rule.email_domain.domain);
-    else if ('everyone' in rule) out.everyone = true;
-    else if ('service_token' in rule) serviceTokenIds.push(rule.service_token.token_id);
-    else if ('any_valid_service_token' in rule) out.anyValidServiceToken = true;
-    else
-      return `Access rule ${Object.keys(rule)[0]} is not supported yet; use a named policy defined on the master`;
-  }
-  if (emails.length > 0) out.emails = emails;
-  if (emailDomains.length > 0) out.emailDomains = emailDomains;
-  if (serviceTokenIds.length > 0) out.serviceTokenIds = serviceTokenIds;
-  return out;
-}
-
 /** The labels' Access request in the layer's terms, or why it cannot be honoured. */
 function translateAccess(db: SqliteDatabase, route: CarriedRoute, access: AccessSpec): Translation {
+  // Refused by the label parser already; checked again for a route stored before that check.
+  const problem = accessPathProblem(route.path);
+  if (problem) return { ok: false, message: `path ${JSON.stringify(route.path)} ${problem}` };
   const spec: AccessAppSpec = {
     hostname: route.hostname,
     ...(route.path ? { path: route.path } : {}),
     ...(access.appName ? { name: access.appName } : {}),
     ...(access.sessionDuration ? { sessionDuration: access.sessionDuration } : {}),
   };
-  if (access.inlinePolicies && access.inlinePolicies.length > 0) {
-    return {
-      ok: false,
-      message: 'inline Access policies (access.custom_rules) are not supported; use a named policy',
-    };
-  }
+  const policies: AccessPolicySpec[] = [];
   if (access.policy) {
-    if (access.policy.require.length > 0 || access.policy.exclude.length > 0) {
-      return { ok: false, message: 'Access require/exclude rules are not supported yet; use a named policy' };
-    }
-    const rules = translateRules(access.policy.include);
-    if (typeof rules === 'string') return { ok: false, message: rules };
-    spec.policies = [{ decision: access.policy.decision, ...rules }];
+    const { decision, include, require, exclude } = access.policy;
+    policies.push({ decision, include, require, exclude });
   }
+  for (const [i, raw] of (access.inlinePolicies ?? []).entries()) {
+    // Refused by the label parser already; checked again for a route stored before that check.
+    const policy = checkInlinePolicy(raw, i);
+    if (!policy.ok) return { ok: false, message: `access.custom_rules ${policy.reason}` };
+    const { decision, include, require, exclude } = policy.value;
+    policies.push({ decision, include, require, exclude });
+  }
+  if (policies.length > 0) spec.policies = policies;
   for (const name of access.namedPolicies) {
     if (!findAccessPolicyByName(db, name))
       return { ok: false, message: `Access policy "${name}" is not defined on the master` };
@@ -65,13 +56,20 @@ function translateAccess(db: SqliteDatabase, route: CarriedRoute, access: Access
   return { ok: true, spec };
 }
 
+/** A route held back by its Access: the status says why, and that nothing of it is published. */
+const withheld = (message: string) => `${message}; the route is not published until its Access is in place`;
+
 /**
- * Brings the account's Access applications in line with the routes that ask for one. Applications
- * we own that no route wants are deleted by the layer (only those carrying our marker).
+ * Brings the account's Access applications in line with the routes that ask for one, and decides
+ * which of those routes may be published (see access-guards.ts): a route is published only once
+ * its app is confirmed, and withdrawn as soon as it is not. Applications we own that no route
+ * wants are deleted by the layer (only those carrying our marker), but not while the ingress rule
+ * or the CNAME of their domain is still ours at Cloudflare: removal takes those first.
  */
 export async function syncAccess(ctx: SyncContext): Promise<void> {
   const { db, cloudflare } = ctx;
-  const carried = readDesiredState(db, ctx.now()).carried.filter((r) => r.spec.access);
+  const desiredState = readDesiredState(db, ctx.now());
+  const carried = desiredState.carried.filter((r) => r.spec.access);
   const at = () => ctx.now().toISOString();
   const desired: AccessAppSpec[] = [];
   const byDomain = new Map<string, CarriedRoute>();
@@ -79,8 +77,8 @@ export async function syncAccess(ctx: SyncContext): Promise<void> {
     for (const route of carried) {
       const translated = translateAccess(db, route, route.spec.access!);
       if (!translated.ok) {
-        if (route.route)
-          ctx.outcomes.record(route.route, 'access', { status: 'error', message: translated.message }, at());
+        const message = withheld(translated.message);
+        if (route.route) ctx.outcomes.record(route.route, 'access', { status: 'error', message }, at());
         continue;
       }
       desired.push(translated.spec);
@@ -88,24 +86,34 @@ export async function syncAccess(ctx: SyncContext): Promise<void> {
     }
   })();
   const ownedBefore = listOwnedApps(db);
+  const stillServed = servedApps(db, ownedBefore, new Set(byDomain.keys()), desiredState.published);
   const namedPolicies = listAccessPolicies(db).map(
     ({ name, spec }): NamedAccessPolicy => ({ name, ...spec }),
   );
+  const guardsBefore = readAccessGuards(db);
   // No early return when nothing is wanted: a deleted named policy may still be at Cloudflare.
   let result: Awaited<ReturnType<typeof cloudflare.syncAccessApps>>;
   try {
     result = await cloudflare.syncAccessApps({
       desired,
-      ownedAppIds: ownedBefore.map((a) => a.cfId),
+      ownedAppIds: ownedBefore.filter((a) => !stillServed.has(a.cfId)).map((a) => a.cfId),
       namedPolicies,
     });
   } catch (error) {
-    const message = (error as Error).message;
+    const message = withheld((error as Error).message);
     db.transaction(() => {
-      for (const route of byDomain.values()) {
-        if (route.route) ctx.outcomes.record(route.route, 'access', { status: 'error', message }, at());
+      // The apps already in place still stand; a domain not confirmed before stays unpublished.
+      const apps = Object.fromEntries(
+        Object.entries(guardsBefore.apps).filter(([domain]) => byDomain.has(domain)),
+      );
+      writeAccessGuards(db, { ...guardsBefore, apps });
+      for (const [domain, route] of byDomain) {
+        if (route.route && !apps[domain]) {
+          ctx.outcomes.record(route.route, 'access', { status: 'error', message }, at());
+        }
       }
     })();
+    await publishChanges(ctx, guardsBefore, carried);
     throw error;
   }
   db.transaction(() => {
@@ -124,7 +132,10 @@ export async function syncAccess(ctx: SyncContext): Promise<void> {
         path: route?.path ?? previous?.path ?? '',
       };
     });
-    replaceOwnedApps(db, kept, now);
+    const retained = ownedBefore.filter(
+      (a) => stillServed.has(a.cfId) && !kept.some((k) => k.cfId === a.cfId),
+    );
+    replaceOwnedApps(db, [...kept, ...retained], now);
     for (const [name, cfPolicyId] of Object.entries(result.namedPolicyIds)) {
       setAccessPolicyCfId(db, name, cfPolicyId);
     }
@@ -141,15 +152,63 @@ export async function syncAccess(ctx: SyncContext): Promise<void> {
         },
       });
     }
+    const guarded: Record<string, string> = {};
     for (const [domain, route] of byDomain) {
-      if (!route.route) continue;
       const app = result.apps[domain];
-      if (!app || app.status === 'ok' || app.status === 'adopted') {
+      const confirmed = app && (app.status === 'ok' || app.status === 'adopted') && app.aud;
+      if (confirmed) guarded[domain] = app.aud!;
+      if (!route.route) continue;
+      if (confirmed) {
         ctx.outcomes.record(route.route, 'access', { status: 'ok' }, now);
       } else {
-        const message = app.message ?? `Access application for ${domain}: ${app.status}`;
-        ctx.outcomes.record(route.route, 'access', { status: app.status, message }, now);
+        const status = app?.status === 'conflict' ? 'conflict' : 'error';
+        const message = withheld(app?.message ?? `Access application for ${domain}: not in place`);
+        ctx.outcomes.record(route.route, 'access', { status, message }, now);
       }
     }
+    writeAccessGuards(db, { teamName: result.teamName, apps: guarded });
   })();
+  await publishChanges(ctx, guardsBefore, carried);
+}
+
+/**
+ * Owned apps whose domain no route wants any more but whose ingress rule (or, for a whole
+ * hostname, CNAME about to go) is still ours: kept until the tunnel and zone syncs have taken
+ * those away. A CNAME another route of the hostname still wants does not hold the app back.
+ */
+function servedApps(
+  db: SqliteDatabase,
+  owned: readonly OwnedApp[],
+  wanted: ReadonlySet<string>,
+  published: readonly CarriedRoute[],
+): Set<string> {
+  const rules = new Set(listOwnedIngressRules(db).map((r) => ingressKey(r.hostname, r.path || undefined)));
+  const recordsKept = new Set(published.filter((r) => r.spec.dns).map((r) => r.hostname));
+  const records = new Set(
+    listOwnedRecords(db)
+      .map((r) => r.hostname)
+      .filter((hostname) => !recordsKept.has(hostname)),
+  );
+  return new Set(
+    owned
+      .filter((app) => !wanted.has(accessDomain(app.hostname, app.path || undefined)))
+      .filter(
+        (app) =>
+          rules.has(ingressKey(app.hostname, app.path || undefined)) ||
+          (app.path === '' && records.has(app.hostname)),
+      )
+      .map((app) => app.cfId),
+  );
+}
+
+/** Queues the tunnel and zone syncs of the protected routes when what may be published changed. */
+async function publishChanges(ctx: SyncContext, before: AccessGuards, carried: readonly CarriedRoute[]) {
+  const after = readAccessGuards(ctx.db);
+  if (stableStringify(after) === stableStringify(before)) return;
+  const targets = new Set<SyncTarget>();
+  for (const route of carried) {
+    targets.add(tunnelTarget(route.tunnelId));
+    if (route.spec.dns && route.zone) targets.add(zoneTarget(route.zone));
+  }
+  await ctx.markDirty([...targets]);
 }

@@ -1,5 +1,6 @@
 import type { Logger } from '@tunnelfleet/common';
 import type { CloudflareLayer } from '../cloudflare/cloudflare-layer.js';
+import type { SyncTarget } from '../routes/route-targets.js';
 import type { SqliteDatabase } from '../store/database.js';
 import type { RouteOutcomes } from './route-outcomes.js';
 
@@ -9,5 +10,7 @@ export interface SyncContext {
   cloudflare: CloudflareLayer;
   logger: Logger;
   outcomes: RouteOutcomes;
+  /** Queues other targets' syncs (the Access sync's verdicts decide what the others publish). */
+  markDirty(targets: readonly SyncTarget[]): Promise<void>;
   now(): Date;
 }

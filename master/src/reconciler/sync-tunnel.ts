@@ -1,7 +1,8 @@
 import { TunnelNotFoundError } from '../cloudflare/errors.js';
 import { type DesiredIngressRule, ingressKey } from '../cloudflare/ingress.js';
+import { ACCESS_TARGET } from '../routes/route-targets.js';
 import { recordAudit } from '../store/audit-log.js';
-import { listOwnedIngressRules, replaceOwnedIngressRules } from '../store/owned-objects.js';
+import { listOwnedApps, listOwnedIngressRules, replaceOwnedIngressRules } from '../store/owned-objects.js';
 import { type CarriedRoute, readDesiredState } from './desired-state.js';
 import { readTunnelMemo, writeTunnelMemo } from './ingress-intent.js';
 import type { SyncContext } from './sync-context.js';
@@ -22,18 +23,23 @@ const keyOf = (route: Pick<CarriedRoute, 'hostname' | 'path'>) =>
  */
 export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<void> {
   const { db, cloudflare } = ctx;
-  // A route in conflict with a foreign record or app is not half published: no rule until it wins.
-  const carried = readDesiredState(db, ctx.now()).carried.filter(
+  // Only published routes: one whose Access app is not in place yet gets no rule (fail closed),
+  // and one in conflict with a foreign record or app is not half published: no rule until it wins.
+  const carried = readDesiredState(db, ctx.now()).published.filter(
     (r) => r.tunnelId === tunnelId && r.foreignConflicts.length === 0,
   );
-  const desired: DesiredIngressRule[] = carried.map((r) => ({
-    hostname: r.hostname,
-    service: r.service,
-    ...(r.path ? { path: r.path } : {}),
-    ...(r.spec.originRequest && Object.keys(r.spec.originRequest).length > 0
-      ? { originRequest: r.spec.originRequest as Record<string, unknown> }
-      : {}),
-  }));
+  const desired: DesiredIngressRule[] = carried.map((r) => {
+    const originRequest: Record<string, unknown> = {
+      ...(r.spec.originRequest ?? {}),
+      ...(r.accessCheck ? { access: r.accessCheck } : {}),
+    };
+    return {
+      hostname: r.hostname,
+      service: r.service,
+      ...(r.path ? { path: r.path } : {}),
+      ...(Object.keys(originRequest).length > 0 ? { originRequest } : {}),
+    };
+  });
   const wanted = new Set(carried.map(keyOf));
   const owned = listOwnedIngressRules(db, tunnelId).map((r) => ingressKey(r.hostname, r.path || undefined));
   const memo = readTunnelMemo(db, tunnelId);
@@ -71,6 +77,8 @@ export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<vo
     throw error;
   }
 
+  const kept = new Set(result.ownedKeys);
+  const dropped = ownedKeys.filter((k) => !kept.has(k));
   db.transaction(() => {
     const now = at();
     replaceOwnedIngressRules(db, tunnelId, result.ownedKeys.map(splitKey), now);
@@ -100,4 +108,7 @@ export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<vo
       }
     }
   })();
+  // An Access app outlives its route's rule until the rule is gone (removal: ingress first).
+  const apps = new Set(listOwnedApps(db).map((a) => ingressKey(a.hostname, a.path || undefined)));
+  if (dropped.some((k) => apps.has(k))) await ctx.markDirty([ACCESS_TARGET]);
 }

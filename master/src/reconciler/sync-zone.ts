@@ -1,8 +1,9 @@
 import { normalizeHostname } from '../cloudflare/cloudflare-credentials.js';
 import type { DnsSyncResult } from '../cloudflare/dns.js';
 import type { DesiredDnsRecord, OwnedDnsRecord } from '../cloudflare/dns-plan.js';
+import { ACCESS_TARGET } from '../routes/route-targets.js';
 import { recordAudit } from '../store/audit-log.js';
-import { listOwnedRecords, replaceOwnedRecords } from '../store/owned-objects.js';
+import { listOwnedApps, listOwnedRecords, replaceOwnedRecords } from '../store/owned-objects.js';
 import { type CarriedRoute, dnsHolders, readDesiredState } from './desired-state.js';
 import type { SyncContext } from './sync-context.js';
 
@@ -21,9 +22,10 @@ const CLEANUP_OWNER = 'tunnelfleet-cleanup';
 export async function syncZone(ctx: SyncContext, zoneName: string): Promise<void> {
   const { db, cloudflare } = ctx;
   const { zoneId } = await cloudflare.resolveZone(zoneName);
+  // Only published routes: one whose Access app is not in place yet gets no CNAME (fail closed).
   // A route in conflict with a foreign Access app gets no record until it wins; one in conflict
   // with a foreign record stays here, as this sync is what finds the record gone.
-  const carried = readDesiredState(db, ctx.now()).carried.filter(
+  const carried = readDesiredState(db, ctx.now()).published.filter(
     (r) => r.zone === zoneName && !r.foreignConflicts.includes('foreign_access_app'),
   );
   const holders = dnsHolders(carried);
@@ -96,6 +98,9 @@ export async function syncZone(ctx: SyncContext, zoneName: string): Promise<void
     const verdicts = new Map(results.flatMap((r) => Object.entries(r.hostnames)));
     for (const route of carried) recordVerdict(route, verdicts.get(route.hostname), holders, at);
   })();
+  // An Access app outlives its hostname's record until the record is gone (removal: DNS first).
+  const deletedHosts = new Set(results.flatMap((r) => r.deleted.map((d) => d.hostname)));
+  if (listOwnedApps(db).some((a) => deletedHosts.has(a.hostname))) await ctx.markDirty([ACCESS_TARGET]);
   if (failure) throw failure;
 
   function recordVerdict(

@@ -21,6 +21,7 @@ import {
   type RouteWrite,
   updateRoute,
 } from '../store/routes.js';
+import { refusedAccessRemoval } from './access-removal.js';
 import { resolveClaims } from './claims.js';
 import { listRetainedRoutes, newRetainedRouteId, saveRetainedRoutes } from './retained-routes.js';
 import { routeIdentity } from './route-identity.js';
@@ -168,6 +169,16 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
         if (outside ?? tunnelProblem) {
           write.status = 'invalid';
           write.statusMessage = outside ?? tunnelProblem ?? null;
+        }
+        const accessKept = refusedAccessRemoval(
+          db,
+          { ...route, path: write.path, agentId, containerId: container.containerId, routeKey: route.key },
+          now(),
+        );
+        if (accessKept && write.status !== 'invalid') {
+          write.status = 'invalid';
+          write.statusMessage = accessKept.message;
+          write.spec = { ...spec, access: accessKept.access };
         }
         planned.push({ write, ...(outside ? { outside } : {}) });
       }

@@ -18,7 +18,7 @@ interface OwnedRecord {
   hostname: string;
 }
 
-interface OwnedApp {
+export interface OwnedApp {
   cfId: string;
   hostname: string;
   path: string;

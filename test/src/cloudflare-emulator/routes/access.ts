@@ -380,7 +380,25 @@ export function accessRoutes({ state }: RouteDeps): Route[] {
     }),
   ];
 
+  // Every emulated account has its Zero Trust organization set up, its team named after the account id.
+  const organizationRoutes: Route[] = [
+    route('GET', '/accounts/:account_id/access/organizations', (req) => {
+      const account = requireAccount(state, req.token, req.params.account_id!, req.path);
+      return {
+        result: {
+          auth_domain: `team-${account.id.slice(0, 8)}.cloudflareaccess.com`,
+          name: account.name,
+          is_ui_read_only: false,
+          session_duration: '24h',
+          created_at: account.created_on,
+          updated_at: account.created_on,
+        },
+      };
+    }),
+  ];
+
   return [
+    ...organizationRoutes,
     ...appRoutes('accounts'),
     ...appRoutes('zones'),
     ...serviceTokenRoutes('accounts'),
