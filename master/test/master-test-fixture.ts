@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AGENT_ROUTES,
+  type Container,
   type CreateKeyRequest,
   loadConfig,
   masterConfigSpec,
   type RegisterRequest,
+  snapshotFingerprint,
 } from '@tunnelfleet/common';
 import {
   type CloudflareEmulator,
@@ -57,6 +59,12 @@ export interface MasterFixture {
    * Creates a key through the admin API and registers an agent with it. Without an allowlist the
    * key allows any hostname (`allowAnyHostname: true`).
    */
+  /** Sends a full snapshot of `containers` as the agent, with `sequence`, as a real agent reports. */
+  reportSnapshot(
+    agent: { key: string; agentId: string },
+    sequence: number,
+    containers: readonly Container[],
+  ): Promise<{ status: number; body: Json; headers: Headers }>;
   enrollAgent(options?: {
     name?: string;
     hostnameAllowlist?: string[];
@@ -153,6 +161,18 @@ export async function startMasterFixture(
       request(method, `/api/v1/admin${path}`, {
         token: adminToken ?? '',
         ...(body === undefined ? {} : { body }),
+      }),
+    reportSnapshot: (agent, sequence, containers) =>
+      request('POST', AGENT_ROUTES.reports, {
+        token: agent.key,
+        body: {
+          agentId: agent.agentId,
+          sequence,
+          observedAt: new Date().toISOString(),
+          kind: 'snapshot',
+          fingerprint: snapshotFingerprint(containers),
+          containers,
+        },
       }),
     async enrollAgent(enroll = {}) {
       const created = await fixture.admin('POST', '/keys', {

@@ -1,10 +1,8 @@
 import {
-  AGENT_ROUTES,
   accessPolicyResponseSchema,
   type Container,
   listRoutesResponseSchema,
   type NamedAccessPolicySpec,
-  snapshotFingerprint,
 } from '@tunnelfleet/common';
 import { waitFor } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,17 +89,7 @@ describe('named Access policies changed through the admin API', () => {
     const agent = await fx.enrollAgent({ name: 'docs-host' });
     let sequence = 0;
     const report = async (container: Container) => {
-      const answer = await fx.request('POST', AGENT_ROUTES.reports, {
-        token: agent.key,
-        body: {
-          agentId: agent.agentId,
-          sequence: ++sequence,
-          observedAt: new Date().toISOString(),
-          kind: 'snapshot',
-          fingerprint: snapshotFingerprint([container]),
-          containers: [container],
-        },
-      });
+      const answer = await fx.reportSnapshot(agent, ++sequence, [container]);
       expect(answer.body.status).toBe('accepted');
     };
 

@@ -1,9 +1,4 @@
-import {
-  AGENT_ROUTES,
-  type Container,
-  listRoutesResponseSchema,
-  snapshotFingerprint,
-} from '@tunnelfleet/common';
+import { type Container, listRoutesResponseSchema } from '@tunnelfleet/common';
 import { waitFor } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MasterFixture, startMasterFixture } from '../../test/master-test-fixture.js';
@@ -36,17 +31,7 @@ describe('approving an agent through the admin API', () => {
       networks: {},
       exposedPorts: [{ port: 80, protocol: 'tcp' }],
     };
-    const report = await fx.request('POST', AGENT_ROUTES.reports, {
-      token: agent.key,
-      body: {
-        agentId: agent.agentId,
-        sequence: 1,
-        observedAt: new Date().toISOString(),
-        kind: 'snapshot',
-        fingerprint: snapshotFingerprint([container]),
-        containers: [container],
-      },
-    });
+    const report = await fx.reportSnapshot(agent, 1, [container]);
     expect(report.body.status).toBe('accepted');
     const hasCname = () => fx.emulator.dnsRecords('example.com').some((r) => r.name === HOSTNAME);
     expect(hasCname()).toBe(false);

@@ -7,7 +7,6 @@ import {
   type Container,
   listAlertDeliveriesResponseSchema,
   listRoutesResponseSchema,
-  snapshotFingerprint,
 } from '@tunnelfleet/common';
 import { startRedisServer, waitFor } from '@tunnelfleet/test';
 import Database from 'better-sqlite3';
@@ -267,17 +266,7 @@ describe('alert webhooks', () => {
     const second = await fx.enrollAgent({ name: 'second' });
     const report = (agent: { key: string; agentId: string }, sequence: number, id: string) => {
       const containers = [webContainer(hostname, id)];
-      return fx.request('POST', AGENT_ROUTES.reports, {
-        token: agent.key,
-        body: {
-          agentId: agent.agentId,
-          sequence,
-          observedAt: new Date().toISOString(),
-          kind: 'snapshot',
-          fingerprint: snapshotFingerprint(containers),
-          containers,
-        },
-      });
+      return fx.reportSnapshot(agent, sequence, containers);
     };
     expect((await report(first, 1, 'a')).body.status).toBe('accepted');
     const routes = async () =>
@@ -288,17 +277,7 @@ describe('alert webhooks', () => {
     expect((await report(second, 1, 'b')).body.status).toBe('accepted');
     // The same claim reported again keeps the conflict: no second event.
     const containers = [webContainer(hostname, 'b'), webContainer('other.example.com', 'c')];
-    await fx.request('POST', AGENT_ROUTES.reports, {
-      token: second.key,
-      body: {
-        agentId: second.agentId,
-        sequence: 2,
-        observedAt: new Date().toISOString(),
-        kind: 'snapshot',
-        fingerprint: snapshotFingerprint(containers),
-        containers,
-      },
-    });
+    await fx.reportSnapshot(second, 2, containers);
     const [hook] = await receiver.waitForCount('/routes', 1);
     expect(signatureValid(hook!, secret)).toBe(true);
     expect(JSON.parse(hook!.body)).toMatchObject({

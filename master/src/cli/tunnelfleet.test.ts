@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_ROUTES, type Container, snapshotFingerprint } from '@tunnelfleet/common';
+import { AGENT_ROUTES, type Container } from '@tunnelfleet/common';
 import { freePort, waitFor } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -200,17 +200,7 @@ describe('tunnelfleet CLI', () => {
       }),
       container('typo', { 'tunnelfleet.enable': 'true', 'tunnelfleet.hostnme': 'typo.example.com' }),
     ];
-    const report = await fx.request('POST', AGENT_ROUTES.reports, {
-      token: agent.key,
-      body: {
-        agentId: agent.agentId,
-        sequence: 1,
-        observedAt: new Date().toISOString(),
-        kind: 'snapshot',
-        fingerprint: snapshotFingerprint(containers),
-        containers,
-      },
-    });
+    const report = await fx.reportSnapshot(agent, 1, containers);
     expect(report.status).toBe(200);
 
     const agents = await run(['agents', 'list'], env);
@@ -303,17 +293,7 @@ describe('tunnelfleet CLI', () => {
       [1, [first, second]],
       [2, [recreated, second]],
     ] as const) {
-      const report = await fx.request('POST', AGENT_ROUTES.reports, {
-        token: agent.key,
-        body: {
-          agentId: agent.agentId,
-          sequence,
-          observedAt: new Date().toISOString(),
-          kind: 'snapshot',
-          fingerprint: snapshotFingerprint([...containers]),
-          containers,
-        },
-      });
+      const report = await fx.reportSnapshot(agent, sequence, containers);
       expect(report.status).toBe(200);
     }
 
@@ -409,17 +389,7 @@ describe('tunnelfleet CLI', () => {
       [1, [kept]],
       [2, [{ ...kept, state: 'exited' as const }]],
     ] as const) {
-      const report = await fx.request('POST', AGENT_ROUTES.reports, {
-        token: agent.key,
-        body: {
-          agentId: agent.agentId,
-          sequence,
-          observedAt: new Date().toISOString(),
-          kind: 'snapshot',
-          fingerprint: snapshotFingerprint([...containers]),
-          containers,
-        },
-      });
+      const report = await fx.reportSnapshot(agent, sequence, containers);
       expect(report.body.status).toBe('accepted');
     }
     // Past the grace period (600 s by default), a full reconcile makes it a retained route.

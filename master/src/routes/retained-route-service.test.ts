@@ -1,10 +1,8 @@
 import {
-  AGENT_ROUTES,
   auditPageSchema,
   type Container,
   listRoutesResponseSchema,
   type RetainedRouteView,
-  snapshotFingerprint,
 } from '@tunnelfleet/common';
 import { waitFor } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,17 +37,7 @@ function wiki(hostname: string, state: Container['state']): Container {
 }
 
 async function report(agent: { key: string; agentId: string }, sequence: number, containers: Container[]) {
-  const answer = await fx.request('POST', AGENT_ROUTES.reports, {
-    token: agent.key,
-    body: {
-      agentId: agent.agentId,
-      sequence,
-      observedAt: new Date().toISOString(),
-      kind: 'snapshot',
-      fingerprint: snapshotFingerprint(containers),
-      containers,
-    },
-  });
+  const answer = await fx.reportSnapshot(agent, sequence, containers);
   expect(answer.body.status).toBe('accepted');
 }
 

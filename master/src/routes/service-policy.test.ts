@@ -1,10 +1,4 @@
-import {
-  AGENT_ROUTES,
-  type Container,
-  listRoutesResponseSchema,
-  type RouteView,
-  snapshotFingerprint,
-} from '@tunnelfleet/common';
+import { type Container, listRoutesResponseSchema, type RouteView } from '@tunnelfleet/common';
 import { waitFor } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MasterFixture, startMasterFixture } from '../../test/master-test-fixture.js';
@@ -46,17 +40,7 @@ describe('the service policy of an agent key', () => {
   });
 
   async function report(agent: { key: string; agentId: string }, containers: Container[]) {
-    const answer = await fx.request('POST', AGENT_ROUTES.reports, {
-      token: agent.key,
-      body: {
-        agentId: agent.agentId,
-        sequence: Date.now(),
-        observedAt: new Date().toISOString(),
-        kind: 'snapshot',
-        fingerprint: snapshotFingerprint(containers),
-        containers,
-      },
-    });
+    const answer = await fx.reportSnapshot(agent, Date.now(), containers);
     expect(answer.body.status).toBe('accepted');
   }
 
