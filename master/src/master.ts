@@ -40,6 +40,8 @@ export interface MasterDeps {
   /** `AGENT_REPORT_BURST` and `AGENT_REPORTS_PER_MINUTE`: the rate limit of each agent's reports. */
   reportRate: { burst: number; perMinute: number };
   cloudflaredImage?: string;
+  /** `REQUIRE_ACCESS` (default false): reported beside the public routes. */
+  requireAccess?: boolean;
   /** Seams towards the routes engine and reconciler (`startMaster` passes the reconciler's); a missing one is a no-op. */
   hooks?: Partial<MasterHooks>;
   /** Clock of heartbeats and offline detection (tests move it instead of sleeping). */
@@ -128,6 +130,8 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       hooks,
       accessPolicies: createAccessPolicyService({ db: deps.db, hooks }),
       retainedRoutes,
+      requireAccess: deps.requireAccess ?? false,
+      now: () => new Date(deps.now?.() ?? Date.now()),
     },
     alerts: deps.alerts,
     health: {
@@ -227,6 +231,7 @@ export async function startMaster(
     cloudflare,
     logger,
     graceSeconds: config.gracePeriodSeconds,
+    requireAccess: config.requireAccess,
     debounceMs: config.syncDebounceMs,
     maxWaitMs: config.syncMaxWaitMs,
     cron: config.reconcileCron,
@@ -248,6 +253,7 @@ export async function startMaster(
     reportIntervalSeconds: config.reportIntervalSeconds,
     reportRate: { burst: config.agentReportBurst, perMinute: config.agentReportsPerMinute },
     cloudflaredImage: config.cloudflaredImage,
+    requireAccess: config.requireAccess,
     trustProxy: options.trustProxy ?? config.trustProxy,
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
     ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),

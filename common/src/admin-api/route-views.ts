@@ -90,3 +90,28 @@ export const listRoutesResponseSchema = z.object({
   retained: z.array(retainedRouteViewSchema),
 });
 export type ListRoutesResponse = z.infer<typeof listRoutesResponseSchema>;
+
+/**
+ * A hostname (and path) Cloudflare serves without Access: `GET /routes/public`. Under
+ * `REQUIRE_ACCESS=true` only routes marked public on purpose (`tunnelfleet.access.public=true`)
+ * can be here, and retained or earlier routes published before the setting was turned on.
+ */
+export const publicRouteViewSchema = z.object({
+  hostname: z.string(),
+  path: z.string(),
+  service: z.string().nullable(),
+  agentId: z.string(),
+  containerName: z.string(),
+  /** The container route's status, or `retained` for a retained route. */
+  status: z.enum([...ROUTE_STATUSES, RETAINED_STATUS]),
+  /** The labels say `access.public=true`: public on purpose, not a forgotten label. */
+  markedPublic: z.boolean(),
+});
+export type PublicRouteView = z.infer<typeof publicRouteViewSchema>;
+
+export const publicRoutesResponseSchema = z.object({
+  /** Whether the master runs with `REQUIRE_ACCESS=true`. */
+  requireAccess: z.boolean(),
+  routes: z.array(publicRouteViewSchema),
+});
+export type PublicRoutesResponse = z.infer<typeof publicRoutesResponseSchema>;

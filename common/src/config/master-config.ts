@@ -1,6 +1,14 @@
 import { LOG_LEVELS } from '../logger/log-level.js';
 import { envCloudflareTokens } from './cloudflare-tokens.js';
-import { envDurationSeconds, envEnum, envInt, envSecretFile, envString, envUrl } from './env-parsers.js';
+import {
+  envBool,
+  envDurationSeconds,
+  envEnum,
+  envInt,
+  envSecretFile,
+  envString,
+  envUrl,
+} from './env-parsers.js';
 import { type ConfigOf, envVar, optionalEnvVar } from './env-var.js';
 import { envTrustProxy } from './trust-proxy.js';
 
@@ -95,6 +103,11 @@ export const masterConfigSpec = {
       defaultValue: '*/5 * * * *',
     },
   ),
+  requireAccess: envVar('REQUIRE_ACCESS', envBool(), {
+    doc: 'Every published hostname must have Access (access.* labels) or be marked public on purpose\n(tunnelfleet.access.public=true); any other route is invalid and not published. GET\n/api/v1/admin/routes/public (`tunnelfleet routes public`) lists the public ones either way.',
+    example: 'true',
+    defaultValue: 'false',
+  }),
   syncDebounceMs: envVar('SYNC_DEBOUNCE_MS', envInt(0, 60_000), {
     doc: 'A tunnel or zone is synced to Cloudflare once no change has come for it for this long, so a\nburst of container starts becomes one configuration write.',
     example: '150',

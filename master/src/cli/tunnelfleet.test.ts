@@ -426,4 +426,47 @@ describe('tunnelfleet CLI', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(`retained route ${id} not found`);
   });
+
+  it('routes public lists the hostnames served without Access and says whether they are marked public', async () => {
+    const agent = await fx.enrollAgent({ name: 'cli-public' });
+    const web = { 'tunnelfleet.enable': 'true', 'tunnelfleet.service': 'http://site:80' };
+    const report = await fx.reportSnapshot(agent, 1, [
+      container('site', { ...web, 'tunnelfleet.hostname': 'site.example.com' }),
+      container('blog', {
+        ...web,
+        'tunnelfleet.hostname': 'blog.example.com',
+        'tunnelfleet.access.public': 'true',
+      }),
+      container('staff', {
+        ...web,
+        'tunnelfleet.hostname': 'staff.example.com',
+        'tunnelfleet.access.emails': 'a@example.com',
+      }),
+    ]);
+    expect(report.status).toBe(200);
+
+    const listed = await waitFor(
+      async () => {
+        const answer = await run(['routes', 'public'], env);
+        return /^site\.example\.com/m.test(answer.stdout) && /^blog\.example\.com/m.test(answer.stdout)
+          ? answer
+          : undefined;
+      },
+      { description: 'both public routes in routes public', timeoutMs: 15_000 },
+    );
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(
+      /^blog\.example\.com\s+http:\/\/site:80\s+active\s+cli-public\s+blog\s+marked public$/m,
+    );
+    expect(listed.stdout).toMatch(
+      /^site\.example\.com\s+http:\/\/site:80\s+active\s+cli-public\s+site\s+no access\.\* labels$/m,
+    );
+    expect(listed.stdout).not.toContain('staff.example.com');
+    expect(listed.stdout).toMatch(
+      /\nREQUIRE_ACCESS is off: a route without access\.\* labels is published without Access\.\n$/,
+    );
+    const json = JSON.parse((await run(['routes', 'public', '--json'], env)).stdout);
+    expect(json.requireAccess).toBe(false);
+    expect(json.routes.map((r: { hostname: string }) => r.hostname)).not.toContain('staff.example.com');
+  });
 });

@@ -19,6 +19,7 @@ import {
   type ListConflictsResponse,
   type ListKeysResponse,
   type ListRoutesResponse,
+  type PublicRoutesResponse,
   parseOrThrow,
   RETAINED_STATUS,
   type ReconcileResponse,
@@ -35,6 +36,7 @@ import { agentTunnelName } from '../agents/agent-service.js';
 import type { HeartbeatStore } from '../agents/heartbeats.js';
 import type { MasterHooks } from '../agents/ports.js';
 import { requestReconcile } from '../reconciler/request-reconcile.js';
+import { listPublicRoutes } from '../routes/public-routes.js';
 import type { RetainedRouteService } from '../routes/retained-route-service.js';
 import { type AgentKeyRecord, listAgentKeys } from '../store/agent-keys.js';
 import { type AgentRecord, findAgentByKey, listAgents } from '../store/agents.js';
@@ -62,6 +64,10 @@ export interface AdminRouterDeps {
   hooks: Pick<MasterHooks, 'requestReconcile'>;
   accessPolicies: AccessPolicyService;
   retainedRoutes: RetainedRouteService;
+  /** `REQUIRE_ACCESS`, shown with the public-routes report. */
+  requireAccess: boolean;
+  /** Clock of grace periods: whether a stopped container's route is still served. */
+  now: () => Date;
 }
 
 /** Never exposes the hash: a key is shown by id, name and settings only. */
@@ -184,6 +190,13 @@ export function adminRouter(deps: AdminRouterDeps): Router {
               ({ spec: _spec, ...route }) => route,
             ),
       retained: status === undefined || status === RETAINED_STATUS ? deps.retainedRoutes.list(filter) : [],
+    });
+  });
+
+  router.get(p('/routes/public'), (_req, res) => {
+    send<PublicRoutesResponse>(res, 200, {
+      requireAccess: deps.requireAccess,
+      routes: listPublicRoutes(db, deps.now()),
     });
   });
 

@@ -34,6 +34,7 @@ import {
   MAX_AGENT_BODY_BYTES,
   nextCommandQuerySchema,
   nextCommandResponseSchema,
+  publicRoutesResponseSchema,
   reconcileResponseSchema,
   registerRequestSchema,
   registerResponseSchema,
@@ -205,6 +206,12 @@ export function buildOpenApiDocument(): object {
       summary: 'List routes with status and problems, and retained routes',
       request: { query: routesQuerySchema },
       responses: { 200: json(listRoutesResponseSchema, 'Routes'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/routes/public'),
+      summary: 'List the hostnames served without Access (REQUIRE_ACCESS guardrail report)',
+      responses: { 200: json(publicRoutesResponseSchema, 'Public routes'), ...errors },
     },
     {
       method: 'delete',

@@ -36,6 +36,8 @@ export interface ReconcilerOptions {
   logger: Logger;
   /** Grace period of a stopped container's routes (GRACE_PERIOD_SECONDS, default 600). */
   graceSeconds?: number;
+  /** REQUIRE_ACCESS: a route without Access that is not marked public is invalid (default false). */
+  requireAccess?: boolean;
   /** A target syncs once quiet this long (default 150 ms)… */
   debounceMs?: number;
   /** …or this long after its first unsynced change (default 2 s). */
@@ -98,6 +100,7 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     db,
     logger,
     graceSeconds: options.graceSeconds ?? 600,
+    requireAccess: options.requireAccess ?? false,
     now,
     resolveZone: (hostname, zone) => cloudflare.resolveZone(hostname, zone),
     onTargetsChanged: (targets) => markDirty(targets),

@@ -5,6 +5,8 @@ export interface RouteSpec {
   source?: LabelSource;
   originRequest?: OriginRequest;
   access?: AccessSpec;
+  /** `access.public=true`: published without Access on purpose (the public-routes report says so). */
+  public?: true;
   /** Manage the DNS record (label `dns`, default true). */
   dns: boolean;
   /** Remove the cloud objects after the grace period (label `cleanup`, default true). */
@@ -25,6 +27,8 @@ export const ROUTE_SPEC_REACH = {
   source: 'local',
   originRequest: 'cloud',
   access: 'cloud',
+  // Cloudflare carries a public route the same whether or not the labels said so.
+  public: 'local',
   dns: 'cloud',
   // Grace-period bookkeeping: Cloudflare carries the route the same either way.
   cleanup: 'local',

@@ -133,6 +133,7 @@ describe('cloudFingerprint', () => {
     }
     const fields: { [K in KeysOf<typeof ROUTE_SPEC_REACH, 'local'>]-?: RouteSpec[K] } = {
       source: 'dockflare',
+      public: true,
       cleanup: false,
       zoneLabel: 'example.com',
     };

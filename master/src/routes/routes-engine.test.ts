@@ -57,6 +57,7 @@ beforeEach(() => {
     logger: pino({ level: 'silent' }),
     resolveZone: (hostname, zone) => cloudflare.resolveZone(hostname, zone),
     graceSeconds: GRACE_SECONDS,
+    requireAccess: false,
     onTargetsChanged: (targets) => {
       notified.push(targets);
     },

@@ -23,6 +23,7 @@ import {
 } from '../store/routes.js';
 import { refusedAccessRemoval } from './access-removal.js';
 import { resolveClaims } from './claims.js';
+import { missingAccessProblem } from './public-routes.js';
 import { listRetainedRoutes, newRetainedRouteId, saveRetainedRoutes } from './retained-routes.js';
 import { routeIdentity } from './route-identity.js';
 import { assignServers } from './route-servers.js';
@@ -45,6 +46,8 @@ export interface RoutesEngineDeps {
   resolveZone(hostname: string, zone?: string): Promise<{ zoneName: string }>;
   /** How long a stopped container's routes stay published. */
   graceSeconds: number;
+  /** REQUIRE_ACCESS: a route without Access that is not marked public is invalid. */
+  requireAccess: boolean;
   /** Told which sync targets' desired state changed (the reconciler enqueues their jobs). */
   onTargetsChanged(targets: SyncTarget[]): Promise<void> | void;
   now?: () => Date;
@@ -138,6 +141,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
           dns: route.dns,
           cleanup: route.cleanup,
           ...(route.access ? { access: route.access } : {}),
+          ...(route.public ? { public: true as const } : {}),
           ...(route.zone ? { zoneLabel: route.zone } : {}),
         };
         const warnings = [...parsed.problems.filter((p) => p.route === route.key), ...containerProblems];
@@ -166,9 +170,10 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
           write.statusMessage = zone.message;
         }
         const tunnelProblem = tunnelLabelProblem(db, agentId, route.tunnel);
-        if (outside ?? tunnelProblem) {
+        const unguarded = deps.requireAccess ? missingAccessProblem(route) : undefined;
+        if (outside ?? tunnelProblem ?? unguarded) {
           write.status = 'invalid';
-          write.statusMessage = outside ?? tunnelProblem ?? null;
+          write.statusMessage = outside ?? tunnelProblem ?? unguarded ?? null;
         }
         const accessKept = refusedAccessRemoval(
           db,

@@ -2,6 +2,8 @@ import {
   type ListRoutesResponse,
   listAgentsResponseSchema,
   listRoutesResponseSchema,
+  type PublicRoutesResponse,
+  publicRoutesResponseSchema,
   type RetainedRouteView,
 } from '@tunnelfleet/common';
 import { z } from 'zod';
@@ -75,6 +77,29 @@ function routeRows({ routes, retained }: ListRoutesResponse, agentNames: Map<str
   return text + kept;
 }
 
+/** The public-routes report: what anyone can reach, and whether the labels meant it. */
+function publicRows(
+  { requireAccess, routes }: PublicRoutesResponse,
+  agentNames: Map<string, string>,
+): string {
+  const setting = requireAccess
+    ? 'REQUIRE_ACCESS is on: a route without Access is published only when marked tunnelfleet.access.public=true.'
+    : 'REQUIRE_ACCESS is off: a route without access.* labels is published without Access.';
+  if (routes.length === 0) return `No hostname is served without Access.\n${setting}\n`;
+  const table = formatTable(
+    ['HOSTNAME', 'SERVICE', 'STATUS', 'AGENT', 'CONTAINER', 'PUBLIC'],
+    routes.map((route) => [
+      `${route.hostname}${route.path && route.path !== '/' ? route.path : ''}`,
+      route.service ?? '-',
+      route.status,
+      agentNames.get(route.agentId) ?? route.agentId,
+      route.containerName,
+      route.markedPublic ? 'marked public' : 'no access.* labels',
+    ]),
+  );
+  return `${table}\n${setting}\n`;
+}
+
 export const routeCommands: CliCommand[] = [
   {
     words: ['routes', 'list'],
@@ -101,6 +126,19 @@ export const routeCommands: CliCommand[] = [
       if (context.json) return output(context, answer, () => '');
       const { agents } = await client.request('GET', '/agents', listAgentsResponseSchema);
       output(context, answer, () => routeRows(answer, new Map(agents.map((a) => [a.id, a.name]))));
+    },
+  },
+  {
+    words: ['routes', 'public'],
+    args: '',
+    summary: 'hostnames served without Access, and whether their labels mark them public',
+    arity: 0,
+    async run(context) {
+      const client = context.client();
+      const answer = await client.request('GET', '/routes/public', publicRoutesResponseSchema);
+      if (context.json) return output(context, answer, () => '');
+      const { agents } = await client.request('GET', '/agents', listAgentsResponseSchema);
+      output(context, answer, () => publicRows(answer, new Map(agents.map((a) => [a.id, a.name]))));
     },
   },
   {

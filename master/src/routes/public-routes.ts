@@ -1,0 +1,55 @@
+import type { ParsedRoute, PublicRouteView } from '@tunnelfleet/common';
+import type { SqliteDatabase } from '../store/database.js';
+import { listRoutes } from '../store/routes.js';
+import { listRetainedRoutes } from './retained-routes.js';
+import { readRouteSpec } from './route-spec.js';
+import { isCloudDesired } from './route-targets.js';
+
+/**
+ * Under REQUIRE_ACCESS, why a route may not be published: it has no Access and its labels do not
+ * say it is public on purpose. Undefined when it may.
+ */
+export function missingAccessProblem(route: Pick<ParsedRoute, 'hostname' | 'path' | 'access' | 'public'>) {
+  if (route.access || route.public) return undefined;
+  const where = `${route.hostname}${route.path ? ` path ${route.path}` : ''}`;
+  return (
+    `REQUIRE_ACCESS is on and ${where} has no Access: refused; add access.* labels, or set ` +
+    'tunnelfleet.access.public=true to publish it without Access on purpose'
+  );
+}
+
+/**
+ * The hostnames Cloudflare serves without Access: container routes it carries (`isCloudDesired`)
+ * and retained routes, each with no Access in its spec. `markedPublic` tells a route public on
+ * purpose (`access.public=true`) from one that merely lacks Access labels.
+ */
+export function listPublicRoutes(db: SqliteDatabase, now: Date): PublicRouteView[] {
+  const routes: PublicRouteView[] = [];
+  for (const route of listRoutes(db)) {
+    const spec = readRouteSpec(route.spec);
+    if (spec.access || route.hostname === null || !isCloudDesired(db, route, now)) continue;
+    routes.push({
+      hostname: route.hostname,
+      path: route.path,
+      service: route.service,
+      agentId: route.agentId,
+      containerName: route.containerName,
+      status: route.status,
+      markedPublic: spec.public === true,
+    });
+  }
+  for (const route of listRetainedRoutes(db)) {
+    const spec = readRouteSpec(route.spec);
+    if (spec.access) continue;
+    routes.push({
+      hostname: route.hostname,
+      path: route.path,
+      service: route.service,
+      agentId: route.agentId,
+      containerName: route.containerName,
+      status: 'retained',
+      markedPublic: spec.public === true,
+    });
+  }
+  return routes.sort((a, b) => a.hostname.localeCompare(b.hostname) || a.path.localeCompare(b.path));
+}
