@@ -65,4 +65,38 @@ describe('runLabelsCheck (the checker in-process, as tunnelfleet labels runs it)
       '--allow-service takes one of loopback, link-local, unix, bastion, socks',
     );
   });
+
+  it('--require-access judges as a master with REQUIRE_ACCESS=true', async () => {
+    const labels =
+      'tunnelfleet.enable=true\ntunnelfleet.hostname=app.example.com\ntunnelfleet.service=http://web:80\n';
+    expect((await check(['check'], labels)).code).toBe(0);
+    const refused = await check(['check', '--json', '--require-access'], labels);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)[0].invalidRoutes[0].problems).toEqual([
+      {
+        severity: 'error',
+        label: 'tunnelfleet.hostname',
+        value: 'app.example.com',
+        route: 'default',
+        message:
+          'tunnelfleet.hostname: "app.example.com" has no Access and REQUIRE_ACCESS is on: add access.* ' +
+          'labels, or set tunnelfleet.access.public=true to publish it without Access on purpose',
+      },
+    ]);
+    for (const access of ['tunnelfleet.access.public=true', 'tunnelfleet.access.emails=a@example.com']) {
+      expect((await check(['check', '--require-access'], `${labels}${access}\n`)).code, access).toBe(0);
+    }
+    const dockflare = await check(
+      ['check', '--require-access'],
+      'cloudflare.tunnel.enable=true\ncloudflare.tunnel.hostname=app.example.com\ncloudflare.tunnel.service=http://web:80\n',
+    );
+    expect(dockflare.code).toBe(1);
+    expect(dockflare.stdout).toContain('a bypass policy for everyone keeps it public behind an Access app');
+    const bypass = await check(
+      ['check', '--require-access'],
+      'cloudflare.tunnel.enable=true\ncloudflare.tunnel.hostname=app.example.com\n' +
+        'cloudflare.tunnel.service=http://web:80\ncloudflare.tunnel.access.policy=bypass\n',
+    );
+    expect(bypass.code).toBe(0);
+  });
 });

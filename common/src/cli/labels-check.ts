@@ -13,13 +13,14 @@ interface LabelsCheckIo {
   stderr: { write(text: string): unknown };
 }
 
-const USAGE = `Usage: tunnelfleet-labels check [--json] [--allow-service KIND]... [FILE|-]
+const USAGE = `Usage: tunnelfleet-labels check [--json] [--allow-service KIND]... [--require-access] [FILE|-]
 
 Reads container labels from docker inspect JSON (one container or an array) or key=value
 lines, from FILE or standard input (-, the default), and prints the routes and problems.
 Services are judged by a key's default service policy, as the master judges them.
   --json                 machine-readable output
   --allow-service KIND   judge as a key that allows KIND (${SERVICE_KINDS.join(', ')})
+  --require-access       judge as a master with REQUIRE_ACCESS=true
 Exit code: 0 no label errors, 1 label errors found, 2 usage or input error.
 `;
 
@@ -42,12 +43,13 @@ export async function runLabelsCheck(argv: readonly string[], io: LabelsCheckIo)
     return EXIT_OK;
   }
   const json = rest.includes('--json');
+  const requireAccess = rest.includes('--require-access');
   const allow: string[] = [];
   const files: string[] = [];
   for (let index = 0; index < rest.length; index++) {
     const arg = rest[index]!;
     if (arg === '--allow-service') allow.push(rest[++index] ?? '');
-    else if (arg !== '--json') files.push(arg);
+    else if (arg !== '--json' && arg !== '--require-access') files.push(arg);
   }
   const unknown = files.find((arg) => arg.startsWith('-') && arg !== '-');
   const badKind = allow.find((kind) => !(SERVICE_KINDS as readonly string[]).includes(kind));
@@ -84,6 +86,7 @@ export async function runLabelsCheck(argv: readonly string[], io: LabelsCheckIo)
       containerName: container.name,
       exposedPorts: container.exposedPorts,
       servicePolicy: { ...DEFAULT_SERVICE_POLICY, allow: allow as ServiceKind[] },
+      requireAccess,
     }),
   }));
   io.stdout.write(

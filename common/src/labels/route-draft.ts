@@ -126,6 +126,19 @@ export function finishDraft(draft: RouteDraft, context: LabelParseContext): Fini
       else error(serviceLabel, draft.service?.value ?? service, verdict.reason);
     }
   }
+  if (context.requireAccess && !draft.access && !draft.public) {
+    // Only Tunnelfleet's labels can say "public on purpose"; a peer's route is public through an
+    // Access app whose policy is a bypass for everyone.
+    const remedy =
+      draft.source === 'tunnelfleet'
+        ? 'add access.* labels, or set tunnelfleet.access.public=true to publish it without Access on purpose'
+        : 'add its Access labels (a bypass policy for everyone keeps it public behind an Access app)';
+    error(
+      draft.hostname?.label ?? draft.hostnameLabel,
+      draft.hostname?.value,
+      `has no Access and REQUIRE_ACCESS is on: ${remedy}`,
+    );
+  }
   for (const problem of problems) problem.route = draft.key;
 
   if (hostname === undefined || service === undefined || problems.some((p) => p.severity === 'error')) {

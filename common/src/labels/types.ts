@@ -156,4 +156,9 @@ export interface LabelParseContext {
   servicePolicy?: ServicePolicy;
   /** The container's networks as reported, for a `containerOnly` service policy. */
   networks?: OwnContainer['networks'];
+  /**
+   * `REQUIRE_ACCESS` of the master (`labels check --require-access`): a route with no Access that
+   * is not marked `access.public=true` is invalid.
+   */
+  requireAccess?: boolean;
 }

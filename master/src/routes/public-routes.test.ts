@@ -66,8 +66,8 @@ describe('REQUIRE_ACCESS and the public-routes report', () => {
     const forgotten = settled.get('forgotten.example.com')!;
     expect(forgotten.status).toBe('invalid');
     expect(forgotten.statusMessage).toBe(
-      'REQUIRE_ACCESS is on and forgotten.example.com has no Access: refused; add access.* labels, ' +
-        'or set tunnelfleet.access.public=true to publish it without Access on purpose',
+      'tunnelfleet.hostname: "forgotten.example.com" has no Access and REQUIRE_ACCESS is on: add ' +
+        'access.* labels, or set tunnelfleet.access.public=true to publish it without Access on purpose',
     );
     expect(cname('forgotten.example.com')).toEqual([]);
 

@@ -1,22 +1,9 @@
-import type { ParsedRoute, PublicRouteView } from '@tunnelfleet/common';
+import type { PublicRouteView } from '@tunnelfleet/common';
 import type { SqliteDatabase } from '../store/database.js';
 import { listRoutes } from '../store/routes.js';
 import { listRetainedRoutes } from './retained-routes.js';
 import { readRouteSpec } from './route-spec.js';
 import { isCloudDesired } from './route-targets.js';
-
-/**
- * Under REQUIRE_ACCESS, why a route may not be published: it has no Access and its labels do not
- * say it is public on purpose. Undefined when it may.
- */
-export function missingAccessProblem(route: Pick<ParsedRoute, 'hostname' | 'path' | 'access' | 'public'>) {
-  if (route.access || route.public) return undefined;
-  const where = `${route.hostname}${route.path ? ` path ${route.path}` : ''}`;
-  return (
-    `REQUIRE_ACCESS is on and ${where} has no Access: refused; add access.* labels, or set ` +
-    'tunnelfleet.access.public=true to publish it without Access on purpose'
-  );
-}
 
 /**
  * The hostnames Cloudflare serves without Access: container routes it carries (`isCloudDesired`)

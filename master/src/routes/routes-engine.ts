@@ -23,7 +23,6 @@ import {
 } from '../store/routes.js';
 import { refusedAccessRemoval } from './access-removal.js';
 import { resolveClaims } from './claims.js';
-import { missingAccessProblem } from './public-routes.js';
 import { listRetainedRoutes, newRetainedRouteId, saveRetainedRoutes } from './retained-routes.js';
 import { routeIdentity } from './route-identity.js';
 import { assignServers } from './route-servers.js';
@@ -46,7 +45,7 @@ export interface RoutesEngineDeps {
   resolveZone(hostname: string, zone?: string): Promise<{ zoneName: string }>;
   /** How long a stopped container's routes stay published. */
   graceSeconds: number;
-  /** REQUIRE_ACCESS: a route without Access that is not marked public is invalid. */
+  /** REQUIRE_ACCESS: the label parser makes a route without Access, not marked public, invalid. */
   requireAccess: boolean;
   /** Told which sync targets' desired state changed (the reconciler enqueues their jobs). */
   onTargetsChanged(targets: SyncTarget[]): Promise<void> | void;
@@ -123,6 +122,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
         exposedPorts: container.ports.filter((p) => p.protocol === 'tcp').map((p) => p.port),
         networks: container.networks,
         servicePolicy,
+        requireAccess: deps.requireAccess,
       });
       if (!parsed.enabled) continue;
       const base = {
@@ -170,10 +170,9 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
           write.statusMessage = zone.message;
         }
         const tunnelProblem = tunnelLabelProblem(db, agentId, route.tunnel);
-        const unguarded = deps.requireAccess ? missingAccessProblem(route) : undefined;
-        if (outside ?? tunnelProblem ?? unguarded) {
+        if (outside ?? tunnelProblem) {
           write.status = 'invalid';
-          write.statusMessage = outside ?? tunnelProblem ?? unguarded ?? null;
+          write.statusMessage = outside ?? tunnelProblem ?? null;
         }
         const accessKept = refusedAccessRemoval(
           db,
