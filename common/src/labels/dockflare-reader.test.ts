@@ -182,6 +182,30 @@ describe('DockFlare labels map to routes', () => {
     );
   });
 
+  it('base and indexed labels on the same hostname and path: the last definition wins, as in DockFlare', () => {
+    const result = parseContainerLabels({
+      ...base,
+      'dockflare.path': '/api',
+      'dockflare.0.hostname': 'app.example.com',
+      'dockflare.0.service': 'http://api:9000',
+      'dockflare.1.hostname': 'app.example.com',
+      'dockflare.1.path': '/other',
+    });
+    expect(result.routes.map((r) => [r.key, r.hostname, r.path, r.service])).toEqual([
+      ['dockflare.0', 'app.example.com', '/api', 'http://api:9000'],
+      ['dockflare.1', 'app.example.com', '/other', 'http://web:8080'],
+    ]);
+    expect(result.invalidRoutes).toEqual([]);
+    expect(result.problems).toContainEqual(
+      expect.objectContaining({
+        severity: 'warning',
+        route: 'dockflare.0',
+        message:
+          'dockflare.hostname: "app.example.com" is defined again by dockflare.0.hostname, whose definition wins, as in DockFlare',
+      }),
+    );
+  });
+
   it('an index with an error does not stop the scan', () => {
     const result = parseContainerLabels({
       ...base,
@@ -341,8 +365,18 @@ const invalid: [Record<string, string>, 'error' | 'warning', string][] = [
   ],
   [
     { ...base, 'dockflare.0.hostname': 'app.example.com' },
+    'warning',
+    'dockflare.hostname: "app.example.com" is defined again by dockflare.0.hostname, whose definition wins, as in DockFlare',
+  ],
+  [
+    {
+      ...base,
+      'dockflare.access.policy': 'bypass',
+      'dockflare.0.hostname': 'App.example.com',
+      'dockflare.0.access.policy': '',
+    },
     'error',
-    'dockflare.0.hostname: "app.example.com" is a duplicate: "app.example.com" is already routed by route "dockflare" on this container',
+    'dockflare.0.hostname: "App.example.com" drops the Access that dockflare.hostname asks for on the same hostname and path: refused, so that it never turns public; give both definitions the same access.* labels',
   ],
   [
     { ...on, 'dockflare.service': 'http://web:80' },

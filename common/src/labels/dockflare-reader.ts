@@ -276,6 +276,35 @@ function draft(
   return result;
 }
 
+/**
+ * DockFlare keys a rule by hostname and path and lets the later definition (base first, then 0,
+ * 1, …) overwrite an earlier one: the same here, with a warning on the route that won. When the
+ * overwritten definition asked for Access and the winner does not, the winner is an error rather
+ * than a silent loss of Access.
+ */
+function lastDefinitionWins(drafts: RouteDraft[]): RouteDraft[] {
+  const identity = (d: RouteDraft) => `${d.hostname?.value.trim().toLowerCase()}\u0000${d.path?.value ?? ''}`;
+  const last = new Map<string, RouteDraft>();
+  for (const d of drafts) last.set(identity(d), d);
+  return drafts.filter((d) => {
+    const winner = last.get(identity(d))!;
+    if (winner === d) return true;
+    const reason = `is defined again by ${winner.hostname!.label}, whose definition wins, as in DockFlare`;
+    winner.problems.push(labelWarning({ ...d.hostname!, reason }));
+    if (d.access && !winner.access) {
+      winner.problems.push(
+        labelError({
+          ...winner.hostname!,
+          reason:
+            `drops the Access that ${d.hostname!.label} asks for on the same hostname and path: refused, ` +
+            'so that it never turns public; give both definitions the same access.* labels',
+        }),
+      );
+    }
+    return false;
+  });
+}
+
 /** Reads DockFlare labels: `dockflare.*`, indexed `dockflare.N.*` and legacy `cloudflare.tunnel.*`. */
 export function dockflareReader(labels: LabelMap): ReaderResult {
   const problems: LabelProblem[] = [];
@@ -322,5 +351,5 @@ export function dockflareReader(labels: LabelMap): ReaderResult {
   }
   if (drafts.length === 0) drafts.push(draft('dockflare', base, baseGroups, labelOf('')));
   checkSuffixes(all, index - 1, problems, labels);
-  return { present: true, enabled: true, drafts, problems };
+  return { present: true, enabled: true, drafts: lastDefinitionWins(drafts), problems };
 }

@@ -91,6 +91,24 @@ describe('Labelgate labels map to routes', () => {
     expect(result.routes).toEqual(routes);
   });
 
+  it('empty origin values are unset, as in Labelgate, without a problem', () => {
+    const labels: Record<string, string> = { ...web };
+    for (const property of [
+      'connect_timeout',
+      'keep_alive_connections',
+      'origin_server_name',
+      'ca_pool',
+      'http_host_header',
+      'proxy_type',
+      'no_tls_verify',
+    ]) {
+      labels[`labelgate.tunnel.web.origin.${property}`] = property === 'ca_pool' ? '  ' : '';
+    }
+    const result = parseContainerLabels(labels);
+    expect(result.problems).toEqual([]);
+    expect(result.routes).toEqual([route()]);
+  });
+
   it('access definitions bound with access=<name>', () => {
     const token = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
     const result = parseContainerLabels({

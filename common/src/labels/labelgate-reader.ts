@@ -169,6 +169,8 @@ function originEntry(
     );
     return undefined;
   }
+  // Labelgate treats an empty value as unset (compose's `${VAR:-}` leaves one): nothing to report.
+  if (field.value.trim() === '') return undefined;
   const entry = { key, ...field };
   if (!isLabelgateUnset(entry)) return entry;
   problems.push(
