@@ -1,6 +1,7 @@
 import { checkAppName, checkIdps, checkInlinePolicy, checkSessionDuration } from './access.js';
 import { dockflareBool, looksMeantTrue } from './booleans.js';
 import { didYouMean } from './did-you-mean.js';
+import { DOCKFLARE_AUTHENTICATED_GROUP, DOCKFLARE_BYPASS_GROUP } from './dockflare-groups.js';
 import { splitList } from './lists.js';
 import type { OriginEntry, OriginKey } from './origin-request.js';
 import { type Check, checkLabel, labelError, labelWarning } from './problems.js';
@@ -41,8 +42,6 @@ const ROUTE_KEYS = [
   ...ACCESS_KEYS,
 ];
 const KNOWN_KEYS = ['enable', ...ROUTE_KEYS];
-/** DockFlare's built-in public group, which is a bypass for everyone. */
-const BYPASS_GROUP = 'public-default-bypass';
 
 type Lookup = (key: string) => LabelValue | undefined;
 
@@ -162,10 +161,10 @@ function buildAccess(
   const policyField = get('access.policy');
   const policy = policyField?.value.trim().toLowerCase() ?? '';
   const groups = groupField
-    ? splitList(groupField.value).map((g) => (g === 'bypass' ? BYPASS_GROUP : g))
+    ? splitList(groupField.value).map((g) => (g === 'bypass' ? DOCKFLARE_BYPASS_GROUP : g))
     : [];
-  if (groups.length === 0 && policy === 'bypass') groups.push(BYPASS_GROUP);
-  if (groups.length === 0 && policy === 'authenticate') groups.push('authenticated-default');
+  if (groups.length === 0 && policy === 'bypass') groups.push(DOCKFLARE_BYPASS_GROUP);
+  if (groups.length === 0 && policy === 'authenticate') groups.push(DOCKFLARE_AUTHENTICATED_GROUP);
   if (groups.length > 0) {
     for (const key of ACCESS_SETTINGS) {
       const field = get(key);
@@ -177,8 +176,8 @@ function buildAccess(
           }),
         );
     }
-    const spec: AccessSpec = { namedPolicies: groups.filter((g) => g !== BYPASS_GROUP) };
-    if (groups.includes(BYPASS_GROUP))
+    const spec: AccessSpec = { namedPolicies: groups.filter((g) => g !== DOCKFLARE_BYPASS_GROUP) };
+    if (groups.includes(DOCKFLARE_BYPASS_GROUP))
       spec.policy = { decision: 'bypass', include: [{ everyone: {} }], require: [], exclude: [] };
     return spec;
   }

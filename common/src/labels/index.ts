@@ -1,4 +1,11 @@
 export { checkInlinePolicy } from './access.js';
+export {
+  CREATE_DOCKFLARE_DEFAULTS_COMMAND,
+  DOCKFLARE_AUTHENTICATED_GROUP,
+  DOCKFLARE_BYPASS_GROUP,
+  dockflareDefaultPolicies,
+  undefinedPolicyMessage,
+} from './dockflare-groups.js';
 export { parseContainerLabels } from './parse-container-labels.js';
 export { accessPathProblem } from './path-regex.js';
 export {

@@ -469,4 +469,83 @@ describe('tunnelfleet CLI', () => {
     expect(json.requireAccess).toBe(false);
     expect(json.routes.map((r: { hostname: string }) => r.hostname)).not.toContain('staff.example.com');
   });
+
+  it("access-policies create-dockflare-defaults defines DockFlare's groups, which the route's message names", async () => {
+    const agent = await fx.enrollAgent({ name: 'cli-dockflare' });
+    const report = await fx.reportSnapshot(agent, 1, [
+      container('intranet', {
+        'dockflare.enable': 'true',
+        'dockflare.hostname': 'intranet.example.com',
+        'dockflare.service': 'http://intranet:80',
+        'dockflare.access.policy': 'authenticate',
+      }),
+    ]);
+    expect(report.status).toBe(200);
+    const route = async () =>
+      (await fx.admin('GET', '/routes?hostname=intranet.example.com')).body.routes[0] as
+        | { status: string; statusMessage: string | null }
+        | undefined;
+    const waiting = await waitFor(async () => ((await route())?.status === 'error' ? route() : undefined), {
+      description: 'the route waiting for authenticated-default',
+    });
+    expect(waiting!.statusMessage).toBe(
+      'Access policy "authenticated-default" is not defined on the master (DockFlare\'s group: create it ' +
+        'with `tunnelfleet access-policies create-dockflare-defaults --email you@example.com`); the route ' +
+        'is not published until its Access is in place',
+    );
+
+    const nobody = await run(['access-policies', 'create-dockflare-defaults'], env);
+    expect(nobody.code).toBe(2);
+    expect(nobody.stderr).toContain('--email ADDRESS or --email-domain DOMAIN');
+
+    const created = await run(
+      [
+        'access-policies',
+        'create-dockflare-defaults',
+        '--email',
+        'boss@example.com',
+        '--email-domain',
+        'corp.example',
+      ],
+      env,
+    );
+    expect(created).toMatchObject({
+      code: 0,
+      stdout:
+        'Created named Access policy authenticated-default.\nCreated named Access policy public-default-bypass.\n',
+    });
+    await waitFor(async () => (await route())?.status === 'active', { description: 'the route published' });
+    const app = (
+      fx.emulator.accessApps() as unknown as {
+        domain: string;
+        policies: { name: string; decision: string; include: unknown[] }[];
+      }[]
+    ).find((a) => a.domain === 'intranet.example.com');
+    expect(app?.policies).toEqual([
+      expect.objectContaining({
+        name: 'authenticated-default [tunnelfleet]',
+        decision: 'allow',
+        include: [{ email: { email: 'boss@example.com' } }, { email_domain: { domain: 'corp.example' } }],
+      }),
+    ]);
+
+    const again = await run(
+      ['access-policies', 'create-dockflare-defaults', '--email', 'x@example.com'],
+      env,
+    );
+    expect(again.stdout).toBe(
+      'Kept named Access policy authenticated-default: it is defined already.\n' +
+        'Kept named Access policy public-default-bypass: it is defined already.\n',
+    );
+    const listed = await run(['access-policies', 'list', '--json'], env);
+    expect(
+      JSON.parse(listed.stdout).policies.map((p: { name: string; spec: { decision: string } }) => [
+        p.name,
+        p.spec.decision,
+      ]),
+    ).toEqual([
+      ['authenticated-default', 'allow'],
+      ['public-default-bypass', 'bypass'],
+    ]);
+  });
 });

@@ -5,6 +5,7 @@ import { runLabelsCheck } from '@tunnelfleet/common/labels-check';
 import { createAdminClient } from './admin-client.js';
 import type { CliCommand, CliContext } from './cli-context.js';
 import { CliError, EXIT, type ExitCode, UsageError } from './cli-errors.js';
+import { accessPolicyCommands } from './commands/access-policies.js';
 import { agentCommands } from './commands/agents.js';
 import { alertCommands } from './commands/alerts.js';
 import { conflictCommands } from './commands/conflicts.js';
@@ -17,6 +18,7 @@ const COMMANDS: CliCommand[] = [
   ...agentCommands,
   ...routeCommands,
   ...conflictCommands,
+  ...accessPolicyCommands,
   ...reconcileCommands,
   ...alertCommands,
 ];

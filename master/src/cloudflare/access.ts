@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { undefinedPolicyMessage } from '@tunnelfleet/common';
 import type Cloudflare from 'cloudflare';
 import { withRetries } from './call-budget.js';
 import { type Credentials, normalizeHostname } from './cloudflare-credentials.js';
@@ -263,7 +264,7 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
             status: 'error',
             message: refused
               ? `Access policy "${unusable}" was refused by Cloudflare: ${refused}`
-              : `Access policy "${unusable}" is not defined on the master`,
+              : undefinedPolicyMessage(unusable),
             ...(ours ? { appId: ours.id } : {}),
           };
           continue;

@@ -1,4 +1,10 @@
-import { type AccessSpec, accessPathProblem, checkInlinePolicy, stableStringify } from '@tunnelfleet/common';
+import {
+  type AccessSpec,
+  accessPathProblem,
+  checkInlinePolicy,
+  stableStringify,
+  undefinedPolicyMessage,
+} from '@tunnelfleet/common';
 import {
   type AccessAppSpec,
   type AccessPolicySpec,
@@ -48,8 +54,7 @@ function translateAccess(db: SqliteDatabase, route: CarriedRoute, access: Access
   }
   if (policies.length > 0) spec.policies = policies;
   for (const name of access.namedPolicies) {
-    if (!findAccessPolicyByName(db, name))
-      return { ok: false, message: `Access policy "${name}" is not defined on the master` };
+    if (!findAccessPolicyByName(db, name)) return { ok: false, message: undefinedPolicyMessage(name) };
   }
   // The layer pushes the named policies in the same sync and links them by name.
   if (access.namedPolicies.length > 0) spec.namedPolicies = [...access.namedPolicies];
