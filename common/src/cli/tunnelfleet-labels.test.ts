@@ -157,7 +157,7 @@ describe('tunnelfleet-labels check', () => {
     const result = await run(['--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(
-      'Usage: tunnelfleet-labels check [--json] [--allow-service KIND]... [FILE|-]',
+      'Usage: tunnelfleet-labels check [--json] [--allow-service KIND]... [--require-access] [FILE|-]',
     );
   });
 });
