@@ -7,6 +7,7 @@ import {
   type CloudflaredSettings,
   cloudflaredLogLevelSchema,
   cloudflaredSettingsSchema,
+  cloudflaredTunnelOptionsSchema,
   heartbeatRequestSchema,
 } from '@tunnelfleet/common';
 import {
@@ -133,26 +134,46 @@ function supervise(overrides: Partial<CloudflaredSupervisorOptions> = {}) {
   return supervisor;
 }
 
-/** Every combination of the settings that change the command line, as the API allows them. */
+/**
+ * Every protocol with every log level and with and without post-quantum, as the API allows them
+ * (post-quantum is refused with http2), and every value of the other typed settings spread over
+ * them, so that each value appears with several others on one command line.
+ */
 function everyCommandLineSetting(): CloudflaredSettings[] {
-  const protocols = [undefined, ...cloudflaredSettingsSchema.shape.protocol.unwrap().options];
+  const options = cloudflaredTunnelOptionsSchema.shape;
+  const protocols = [undefined, ...options.protocol.unwrap().options];
   const logLevels = [undefined, ...cloudflaredLogLevelSchema.options];
+  const edgeIpVersions = [undefined, ...options.edgeIpVersion.unwrap().options];
+  const regions = [undefined, ...options.region.unwrap().options];
+  const retries = [undefined, 0, 5, 100];
   const combinations: CloudflaredSettings[] = [];
   protocols.forEach((protocol, i) => {
     logLevels.forEach((logLevel, j) => {
-      combinations.push({
-        ...(protocol ? { protocol } : {}),
-        ...(logLevel ? { logLevel } : {}),
-        ...((i + j) % 2 === 1 ? { metricsPort: 9000 + i * 10 + j } : {}),
-        ...((i + j) % 3 === 0 ? { extraArgs: ['--grace-period', '45s'] } : {}),
-      });
+      for (const postQuantum of [false, true]) {
+        const k = i + j + (postQuantum ? 1 : 0);
+        const edgeIpVersion = edgeIpVersions[k % edgeIpVersions.length];
+        const region = regions[k % regions.length];
+        const retry = retries[k % retries.length];
+        const settings: CloudflaredSettings = {
+          ...(protocol ? { protocol } : {}),
+          ...(logLevel ? { logLevel } : {}),
+          ...(postQuantum ? { postQuantum } : {}),
+          ...(edgeIpVersion ? { edgeIpVersion } : {}),
+          ...(region ? { region } : {}),
+          ...(retry !== undefined ? { retries: retry } : {}),
+          ...(k % 3 === 1 ? { gracePeriodSeconds: 45 } : {}),
+          ...(k % 2 === 1 ? { metricsPort: 9000 + k } : {}),
+          ...(k % 3 === 0 ? { extraArgs: ['--grace-period', '45s'] } : {}),
+        };
+        if (cloudflaredSettingsSchema.safeParse(settings).success) combinations.push(settings);
+      }
     });
   });
   return combinations;
 }
 
 describe('the real cloudflared runs the command lines the agent builds', () => {
-  it('accepts every combination of protocol, log level, metrics port and grace period', async () => {
+  it('accepts every typed setting, and every protocol with every log level and post-quantum', async () => {
     const combinations = everyCommandLineSetting();
     // Four at a time: the machine is shared.
     for (let i = 0; i < combinations.length; i += 4) {
@@ -194,6 +215,14 @@ describe('the real cloudflared runs the command lines the agent builds', () => {
     expect((await lastOutputLines(docker, container.id, 200)).join('\n')).toContain(
       'Initiating graceful shutdown',
     );
+  });
+
+  it('refuses post-quantum with http2 as the settings schema does', async () => {
+    const settings = { protocol: 'http2' as const, postQuantum: true };
+    expect(cloudflaredSettingsSchema.safeParse(settings).success).toBe(false);
+    const run = await runToExit(settings);
+    expect(run.output).toContain('post-quantum is only supported with the quic transport');
+    expect(run.exitCode).toBe(1);
   });
 
   it('refuses the tokens the agent refuses, with exit code 255', async () => {

@@ -13,6 +13,15 @@ import {
   tunnelTokenSchema,
 } from './primitives.js';
 
+/** cloudflared 2023.7.3 exits 1 with "post-quantum is only supported with the quic transport". */
+export function postQuantumNeedsQuic(options: { protocol?: string; postQuantum?: boolean }): boolean {
+  return !(options.postQuantum && options.protocol === 'http2');
+}
+export const POST_QUANTUM_NEEDS_QUIC = {
+  message: 'postQuantum needs the quic protocol (or auto), not http2',
+  path: ['postQuantum'],
+};
+
 /**
  * The typed options an operator chooses for cloudflared, fleet-wide or per host (the admin API's
  * `PUT /cloudflared`); absent ones are cloudflared's own defaults. Each maps to one flag, on the
@@ -54,7 +63,7 @@ export const cloudflaredSettingsSchema = z.strictObject({
     .optional(),
   network: networkNameSchema.optional(),
   ...cloudflaredTunnelOptionsSchema.shape,
-});
+}).refine(postQuantumNeedsQuic, POST_QUANTUM_NEEDS_QUIC);
 export type CloudflaredSettings = z.infer<typeof cloudflaredSettingsSchema>;
 
 const startTunnelPayloadSchema = z.strictObject({
