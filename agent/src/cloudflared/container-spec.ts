@@ -147,7 +147,9 @@ function tunnelFlags(settings: CloudflaredSettings): string[] {
     ...(settings.edgeIpVersion ? ['--edge-ip-version', settings.edgeIpVersion] : []),
     ...(settings.region ? ['--region', settings.region] : []),
     ...(settings.retries !== undefined ? ['--retries', String(settings.retries)] : []),
-    ...(settings.gracePeriodSeconds !== undefined ? ['--grace-period', `${settings.gracePeriodSeconds}s`] : []),
+    ...(settings.gracePeriodSeconds !== undefined
+      ? ['--grace-period', `${settings.gracePeriodSeconds}s`]
+      : []),
   ];
 }
 

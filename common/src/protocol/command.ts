@@ -44,26 +44,28 @@ export const cloudflaredTunnelOptionsSchema = z.strictObject({
 export type CloudflaredTunnelOptions = z.infer<typeof cloudflaredTunnelOptionsSchema>;
 
 /** Optional knobs of the managed cloudflared container; absent ones use the agent's defaults. */
-export const cloudflaredSettingsSchema = z.strictObject({
-  metricsPort: z.number().int().min(1).max(65535).optional(),
-  /** Appended to `cloudflared tunnel --no-autoupdate … run`; never carries the token. */
-  extraArgs: z
-    .array(
-      z
-        .string()
-        .min(1)
-        .max(PROTOCOL_LIMITS.extraArgLength)
-        // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
-        .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters')
-        .refine((arg) => !/^--?token\b/.test(arg), {
-          message: 'the token is passed in the environment only',
-        }),
-    )
-    .max(PROTOCOL_LIMITS.extraArgs)
-    .optional(),
-  network: networkNameSchema.optional(),
-  ...cloudflaredTunnelOptionsSchema.shape,
-}).refine(postQuantumNeedsQuic, POST_QUANTUM_NEEDS_QUIC);
+export const cloudflaredSettingsSchema = z
+  .strictObject({
+    metricsPort: z.number().int().min(1).max(65535).optional(),
+    /** Appended to `cloudflared tunnel --no-autoupdate … run`; never carries the token. */
+    extraArgs: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(PROTOCOL_LIMITS.extraArgLength)
+          // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
+          .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters')
+          .refine((arg) => !/^--?token\b/.test(arg), {
+            message: 'the token is passed in the environment only',
+          }),
+      )
+      .max(PROTOCOL_LIMITS.extraArgs)
+      .optional(),
+    network: networkNameSchema.optional(),
+    ...cloudflaredTunnelOptionsSchema.shape,
+  })
+  .refine(postQuantumNeedsQuic, POST_QUANTUM_NEEDS_QUIC);
 export type CloudflaredSettings = z.infer<typeof cloudflaredSettingsSchema>;
 
 const startTunnelPayloadSchema = z.strictObject({

@@ -4,9 +4,13 @@ import {
   ConflictError,
   ForbiddenError,
   NotFoundError,
+  POST_QUANTUM_NEEDS_QUIC,
+  type PutCloudflaredRequest,
+  postQuantumNeedsQuic,
   type RegisterRequest,
   type RegisterResponse,
   type ServicePolicy,
+  ValidationError,
 } from '@tunnelfleet/common';
 import type { Logger } from 'pino';
 import type { AlertSink } from '../alerts/alert-sink.js';
@@ -28,9 +32,20 @@ import {
   updateAgentRegistration,
 } from '../store/agents.js';
 import { type AuditActor, recordAudit } from '../store/audit-log.js';
+import {
+  type CloudflaredConfig,
+  findCloudflaredConfig,
+  saveCloudflaredConfig,
+} from '../store/cloudflared-configs.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { markAgentRoutesRevoked } from '../store/routes.js';
 import { detachAgentTunnels, findAgentTunnel, markTunnelDeleted, upsertTunnel } from '../store/tunnels.js';
+import {
+  type EffectiveCloudflared,
+  effectiveCloudflared,
+  mergeCloudflared,
+  sameCloudflared,
+} from './cloudflared-config.js';
 import type { HeartbeatStore } from './heartbeats.js';
 import type { AgentCommandSender, AgentTunnelProvider, CommandInput, MasterHooks } from './ports.js';
 
@@ -51,6 +66,7 @@ export interface AgentServiceDeps {
   retainedRoutes: Pick<RetainedRouteService, 'releaseAgent'>;
   alerts: AlertSink;
   logger: Logger;
+  /** The image when neither the fleet nor the agent names one (`CLOUDFLARED_IMAGE`). */
   cloudflaredImage: string;
   reportIntervalSeconds: number;
 }
@@ -164,9 +180,16 @@ export function createAgentService(deps: AgentServiceDeps) {
     if (findAgent(db, agent.id)?.pausedAt) return;
     const token = await deps.tunnels.tunnelToken(tunnel.id);
     if (!unrevoked(agent.id)) return withdrawTunnel(agent.id);
+    const cloudflared = effectiveCloudflared(db, agent.id, deps.cloudflaredImage);
     await sendCommand(agent.id, {
       type: 'start_tunnel',
-      payload: { tunnelId: tunnel.id, tunnelName: name, token, cloudflaredImage: deps.cloudflaredImage },
+      payload: {
+        tunnelId: tunnel.id,
+        tunnelName: name,
+        token,
+        cloudflaredImage: cloudflared.image,
+        settings: cloudflared.settings,
+      },
     });
     if (!unrevoked(agent.id)) {
       // The revocation purged the queue before this command landed in it.
@@ -320,6 +343,76 @@ export function createAgentService(deps: AgentServiceDeps) {
       throw revokedDuringRotation();
     }
     return findAgent(db, agentId)!;
+  }
+
+  /**
+   * Replaces the fleet's (`agentId` null) or one agent's choice of cloudflared image and settings,
+   * and sends `update_tunnel` with the whole effective image and settings to each approved, running
+   * agent whose effective ones changed. A paused agent gets them with `start_tunnel` at resume; a
+   * pending one at approval. The agent recreates cloudflared only if its command line or image
+   * changed.
+   */
+  async function setCloudflared(
+    agentId: string | null,
+    request: PutCloudflaredRequest,
+    actor: AuditActor,
+  ): Promise<{ config: CloudflaredConfig; updatedAgents: string[] }> {
+    if (agentId !== null && requireAgent(agentId).status === 'revoked')
+      throw new ConflictError(`agent ${agentId} is revoked`);
+    const chosen = { image: request.image ?? null, settings: request.settings ?? {} };
+    const fleet = findCloudflaredConfig(db, null);
+    const affected = (agentId === null ? listAgents(db) : [findAgent(db, agentId)!]).filter(
+      (agent) => agent.status !== 'revoked',
+    );
+    const changes = affected.map((agent) => {
+      const override = findCloudflaredConfig(db, agent.id);
+      const before = mergeCloudflared(deps.cloudflaredImage, fleet, override);
+      const after =
+        agentId === null
+          ? mergeCloudflared(deps.cloudflaredImage, chosen, override)
+          : mergeCloudflared(deps.cloudflaredImage, fleet, chosen);
+      return { agent, before, after };
+    });
+    // Each level may be valid alone and not together (post-quantum here, http2 there).
+    const refused = changes.filter(({ after }) => !postQuantumNeedsQuic(after.settings));
+    if (refused.length > 0) {
+      throw new ValidationError('cloudflared settings', [
+        {
+          path: 'settings.postQuantum',
+          reason: `${POST_QUANTUM_NEEDS_QUIC.message}; with the other level's settings it would be so for ${refused.map(({ agent }) => agent.id).join(', ')}`,
+        },
+      ]);
+    }
+    const config = saveCloudflaredConfig(db, agentId, chosen);
+    recordAudit(db, {
+      actor,
+      action: 'cloudflared.set',
+      target: agentId ?? 'fleet',
+      details: { image: chosen.image, settings: chosen.settings },
+    });
+    const updatedAgents: string[] = [];
+    for (const { agent, before, after } of changes) {
+      if (sameCloudflared(before, after) || !(await sendCloudflared(agent.id, after))) continue;
+      updatedAgents.push(agent.id);
+    }
+    return { config, updatedAgents };
+  }
+
+  /** `update_tunnel` with `cloudflared` to an approved, running agent; false when none is due. */
+  async function sendCloudflared(agentId: string, cloudflared: EffectiveCloudflared): Promise<boolean> {
+    const agent = unrevoked(agentId);
+    const tunnel = findAgentTunnel(db, agentId);
+    if (agent?.status !== 'approved' || agent.pausedAt || !tunnel) return false;
+    await sendCommand(agentId, {
+      type: 'update_tunnel',
+      payload: { tunnelId: tunnel.id, cloudflaredImage: cloudflared.image, settings: cloudflared.settings },
+    });
+    // The revocation purged the queue before this command landed in it.
+    if (!unrevoked(agentId)) {
+      await deps.commands.purgeAgent(agentId);
+      return false;
+    }
+    return true;
   }
 
   /** Rotates every approved agent's secret (after a suspected leak); one failure stops no other. */
@@ -493,6 +586,12 @@ export function createAgentService(deps: AgentServiceDeps) {
     resume,
     rotateSecret,
     rotateAllSecrets,
+    setCloudflared,
+    cloudflaredFor: (agentId: string) => effectiveCloudflared(db, agentId, deps.cloudflaredImage),
+    fleetCloudflared: () => ({
+      config: findCloudflaredConfig(db, null),
+      defaultImage: deps.cloudflaredImage,
+    }),
     noteAppliedVersion,
     revoke,
     createKey,

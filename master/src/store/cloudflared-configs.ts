@@ -23,10 +23,16 @@ function toConfig(row: ConfigRow): CloudflaredConfig {
 }
 
 /** The fleet default (`agentId` null) or the agent's override; undefined when none was set. */
-export function findCloudflaredConfig(db: SqliteDatabase, agentId: string | null): CloudflaredConfig | undefined {
+export function findCloudflaredConfig(
+  db: SqliteDatabase,
+  agentId: string | null,
+): CloudflaredConfig | undefined {
   const row = (
     agentId === null
-      ? statement(db, 'SELECT image, settings, updated_at FROM cloudflared_configs WHERE agent_id IS NULL').get()
+      ? statement(
+          db,
+          'SELECT image, settings, updated_at FROM cloudflared_configs WHERE agent_id IS NULL',
+        ).get()
       : statement(db, 'SELECT image, settings, updated_at FROM cloudflared_configs WHERE agent_id = ?').get(
           agentId,
         )

@@ -1,0 +1,36 @@
+import { type CloudflaredTunnelOptions, stableStringify } from '@tunnelfleet/common';
+import { type CloudflaredConfig, findCloudflaredConfig } from '../store/cloudflared-configs.js';
+import type { SqliteDatabase } from '../store/database.js';
+
+/** The image and settings an agent is sent: its override over the fleet default over the master's. */
+export interface EffectiveCloudflared {
+  image: string;
+  settings: CloudflaredTunnelOptions;
+  overridden: boolean;
+}
+
+/** Field by field: a setting the override leaves out is the fleet's. */
+export function mergeCloudflared(
+  defaultImage: string,
+  fleet: Pick<CloudflaredConfig, 'image' | 'settings'> | undefined,
+  override: Pick<CloudflaredConfig, 'image' | 'settings'> | undefined,
+): EffectiveCloudflared {
+  return {
+    image: override?.image ?? fleet?.image ?? defaultImage,
+    settings: { ...fleet?.settings, ...override?.settings },
+    overridden: override !== undefined,
+  };
+}
+
+export function effectiveCloudflared(
+  db: SqliteDatabase,
+  agentId: string,
+  defaultImage: string,
+): EffectiveCloudflared {
+  return mergeCloudflared(defaultImage, findCloudflaredConfig(db, null), findCloudflaredConfig(db, agentId));
+}
+
+/** Whether the agent must be told: what it is sent differs (key order does not count). */
+export function sameCloudflared(a: EffectiveCloudflared, b: EffectiveCloudflared): boolean {
+  return stableStringify([a.image, a.settings]) === stableStringify([b.image, b.settings]);
+}
