@@ -7,6 +7,7 @@ import type { CliCommand, CliContext } from './cli-context.js';
 import { CliError, EXIT, type ExitCode, UsageError } from './cli-errors.js';
 import { agentCommands } from './commands/agents.js';
 import { alertCommands } from './commands/alerts.js';
+import { cloudflaredCommands } from './commands/cloudflared.js';
 import { conflictCommands } from './commands/conflicts.js';
 import { keyCommands } from './commands/keys.js';
 import { reconcileCommands } from './commands/reconcile.js';
@@ -15,6 +16,7 @@ import { routeCommands } from './commands/routes.js';
 const COMMANDS: CliCommand[] = [
   ...keyCommands,
   ...agentCommands,
+  ...cloudflaredCommands,
   ...routeCommands,
   ...conflictCommands,
   ...reconcileCommands,
