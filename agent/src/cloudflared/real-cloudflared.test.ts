@@ -266,6 +266,39 @@ describe('the supervisor runs the real cloudflared', () => {
     expect(info.State).toMatchObject({ Running: false, ExitCode: 0 });
   });
 
+  it("reports the real cloudflared's release and connector id from its metrics server", async () => {
+    const supervisor = supervise();
+    await supervisor.apply({
+      state: 'running',
+      tunnelId: randomUUID(),
+      tunnelName: 'contract',
+      token: realShapedToken(),
+      settings: { extraArgs: CLOSED_EDGE },
+    });
+    const status = await waitFor(() => (supervisor.status().version ? supervisor.status() : undefined), {
+      description: 'the supervisor to read build_info from /metrics',
+    });
+    expect(status).toMatchObject({
+      ready: false,
+      image: REAL_CLOUDFLARED_IMAGE,
+      version: '2023.7.3',
+      connectorId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
+    // Its /config says version -1 until the edge sends one: not a version it serves.
+    expect(status.configVersion).toBeUndefined();
+    expect(() =>
+      heartbeatRequestSchema.shape.cloudflared.parse({
+        state: 'running',
+        ready: false,
+        tunnelId: null,
+        containerId: status.containerId,
+        image: status.image,
+        version: status.version,
+        connectorId: status.connectorId,
+      }),
+    ).not.toThrow();
+  });
+
   it('shows an offline host as "cannot reach Cloudflare\'s edge", backs off, and warns once', async () => {
     const lines: { level: number; msg: string }[] = [];
     const logger = pino(

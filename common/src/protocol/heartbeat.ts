@@ -41,7 +41,7 @@ const cloudflaredStatusSchema = z.strictObject({
   /** cloudflared's release, from the `build_info` metric (`2023.7.3`). */
   version: z.string().min(1).max(64).optional(),
   /** From cloudflared's `/ready`: this host's connector of the tunnel. */
-  connectorId: z.uuid().optional(),
+  connectorId: z.guid().optional(),
   /** The version of the tunnel configuration cloudflared serves (its `/config`). */
   configVersion: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
