@@ -38,27 +38,35 @@ async function waitCloudflared(
   return container;
 }
 
-/** What `GET /agents` says the host's cloudflared runs, once it reports `version`. */
-async function waitReportedVersion(f: Fleet, host: FleetHost, version: string) {
+/** What `GET /agents` says the host's cloudflared runs, once it reports `version` while connected. */
+async function waitReported(f: Fleet, host: FleetHost, version: string) {
   const agentId = await host.agentId();
   return waitFor(
     async () => {
       const view = (await f.admin.agents()).find((agent) => agent.id === agentId);
-      return view?.cloudflared?.version === version ? view.cloudflared : undefined;
+      // The connector id comes from `/ready`, which the stand-in answers only while connected.
+      return view?.cloudflared?.version === version && view.cloudflared.connectorId
+        ? view.cloudflared
+        : undefined;
     },
     { description: `${host.name} to report cloudflared ${version}`, timeoutMs: CONVERGE_TIMEOUT_MS },
   );
 }
 
-/** Resolves once the agent applied a command issued after `before` (its tunnel state's version). */
-async function waitApplied(host: FleetHost, before: number) {
-  return waitFor(
+/**
+ * Resolves once the agent reported (heartbeat `lastAppliedCommandVersion`) that it finished applying
+ * a command issued after `before`: a container it was going to replace has been replaced by then.
+ */
+async function waitApplied(f: Fleet, host: FleetHost, before: number) {
+  const agentId = await host.agentId();
+  await waitFor(
     async () => {
-      const state = await host.agent.tunnelState();
-      return Number(state?.version) > before ? state : undefined;
+      const state = (await f.admin.agent(agentId)).lastState as { lastAppliedCommandVersion?: number } | null;
+      return (state?.lastAppliedCommandVersion ?? 0) > before;
     },
     { description: `${host.name} to apply the next command`, timeoutMs: CONVERGE_TIMEOUT_MS },
   );
+  return host.agent.tunnelState();
 }
 
 describe("choosing cloudflared's image and settings", { timeout: 240_000 }, () => {
@@ -66,8 +74,8 @@ describe("choosing cloudflared's image and settings", { timeout: 240_000 }, () =
     const { a, b, admin } = fleet();
     const before = await waitCloudflared(fleet(), b, 'first start', () => true);
     expect(before.Image).toBe(CLOUDFLARED_IMAGE);
-    const reported = await waitReportedVersion(fleet(), b, 'standin');
-    expect(reported).toMatchObject({ image: CLOUDFLARED_IMAGE, connectorId: expect.any(String) });
+    const reported = await waitReported(fleet(), b, 'standin');
+    expect(reported.image).toBe(CLOUDFLARED_IMAGE);
 
     const answer = await admin.setCloudflared({ image: TEST_CLOUDFLARED_NEXT_IMAGE });
     expect(answer.updatedAgents.sort()).toEqual([await a.agentId(), await b.agentId()].sort());
@@ -80,8 +88,10 @@ describe("choosing cloudflared's image and settings", { timeout: 240_000 }, () =
         (container) => container.Image === TEST_CLOUDFLARED_NEXT_IMAGE,
       );
       if (host === b) expect(after.Id).not.toBe(before.Id);
-      const now = await waitReportedVersion(fleet(), host, TEST_CLOUDFLARED_NEXT_VERSION);
+      const now = await waitReported(fleet(), host, TEST_CLOUDFLARED_NEXT_VERSION);
       expect(now.image).toBe(TEST_CLOUDFLARED_NEXT_IMAGE);
+      // A new container is a new connector of the tunnel.
+      if (host === b) expect(now.connectorId).not.toBe(reported.connectorId);
     }
     // One container per host: the old one is gone, not left stopped beside the new one.
     expect(await b.cloudflared()).toHaveLength(1);
@@ -89,8 +99,11 @@ describe("choosing cloudflared's image and settings", { timeout: 240_000 }, () =
 
   it('recreates nothing for a change that leaves the command line as it was, and only the host it names', async () => {
     const { a, b, admin } = fleet();
-    const aBefore = await waitCloudflared(fleet(), a, 'before', () => true);
-    const bBefore = await waitCloudflared(fleet(), b, 'before', () => true);
+    // Where the test above leaves the fleet, whether it ran or not.
+    await admin.setCloudflared({ image: TEST_CLOUDFLARED_NEXT_IMAGE });
+    const onNextImage = (container: Docker.ContainerInfo) => container.Image === TEST_CLOUDFLARED_NEXT_IMAGE;
+    const aBefore = await waitCloudflared(fleet(), a, 'before', onNextImage);
+    const bBefore = await waitCloudflared(fleet(), b, 'before', onNextImage);
     const bVersion = Number((await b.agent.tunnelState())?.version);
 
     // post-quantum off is cloudflared's default and adds no flag: the agents get new settings only.
@@ -99,7 +112,7 @@ describe("choosing cloudflared's image and settings", { timeout: 240_000 }, () =
       settings: { postQuantum: false },
     });
     expect(answer.updatedAgents).toContain(await b.agentId());
-    const applied = await waitApplied(b, bVersion);
+    const applied = await waitApplied(fleet(), b, bVersion);
     expect(applied?.settings).toEqual({ postQuantum: false });
     expect((await runningCloudflared(b))?.Id).toBe(bBefore.Id);
 
@@ -107,7 +120,7 @@ describe("choosing cloudflared's image and settings", { timeout: 240_000 }, () =
     const aVersion = Number((await a.agent.tunnelState())?.version);
     const override = await admin.setCloudflared({ settings: { logLevel: 'debug' } }, await a.agentId());
     expect(override.updatedAgents).toEqual([await a.agentId()]);
-    await waitApplied(a, aVersion);
+    await waitApplied(fleet(), a, aVersion);
     const aAfter = await waitCloudflared(
       fleet(),
       a,
@@ -121,6 +134,6 @@ describe("choosing cloudflared's image and settings", { timeout: 240_000 }, () =
     expect((await runningCloudflared(b))?.Id).toBe(bBefore.Id);
 
     const audit = await admin.audit({ target: 'fleet' });
-    expect(audit.entries.filter((entry) => entry.action === 'cloudflared.set')).toHaveLength(2);
+    expect(audit.entries.filter((entry) => entry.action === 'cloudflared.set')).toHaveLength(3);
   });
 });

@@ -51,9 +51,9 @@ function configText(config: CloudflaredConfigView, fallbackImage: string): strin
 export const cloudflaredCommands: CliCommand[] = [
   {
     words: ['cloudflared', 'set'],
-    args: '[--agent ID] [--image REF] [--protocol P] [--loglevel L] [--edge-ip-version V] [--region R] [--retries N] [--grace-period SECONDS] [--post-quantum]',
+    args: '[--agent ID] [--image REF] [SETTING...]',
     summary:
-      "replace the fleet's (or, with --agent, one host's) cloudflared image and settings; running agents are updated",
+      "replace the fleet's (--agent: one host's) cloudflared image and settings; SETTING: --protocol auto|quic|http2, --loglevel L, --edge-ip-version auto|4|6, --region us, --retries N, --grace-period SECONDS, --post-quantum",
     options: {
       image: { type: 'string' },
       protocol: { type: 'string' },
