@@ -18,7 +18,9 @@ export function mergeCloudflared(
   return {
     image: override?.image ?? fleet?.image ?? defaultImage,
     settings: { ...fleet?.settings, ...override?.settings },
-    overridden: override !== undefined,
+    // An override that names nothing (`cloudflared set --agent ID` alone) is the fleet's choice.
+    overridden:
+      override !== undefined && (override.image !== null || Object.keys(override.settings).length > 0),
   };
 }
 
