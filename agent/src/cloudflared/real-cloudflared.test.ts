@@ -175,6 +175,26 @@ function everyCommandLineSetting(): CloudflaredSettings[] {
 describe('the real cloudflared runs the command lines the agent builds', () => {
   it('accepts every typed setting, and every protocol with every log level and post-quantum', async () => {
     const combinations = everyCommandLineSetting();
+    // Every value of every typed setting is on some command line, and post-quantum with each protocol it allows.
+    const options = cloudflaredTunnelOptionsSchema.shape;
+    const values: Array<[keyof CloudflaredSettings, readonly unknown[]]> = [
+      ['edgeIpVersion', options.edgeIpVersion.unwrap().options],
+      ['region', options.region.unwrap().options],
+      ['retries', [0, 5, 100]],
+      ['gracePeriodSeconds', [45]],
+      ['logLevel', cloudflaredLogLevelSchema.options],
+    ];
+    for (const [key, wanted] of values)
+      for (const value of wanted)
+        expect(
+          combinations.some((c) => c[key] === value),
+          `${key}=${value}`,
+        ).toBe(true);
+    for (const protocol of [undefined, 'auto', 'quic'])
+      expect(
+        combinations.some((c) => c.postQuantum && c.protocol === protocol),
+        `post-quantum with ${protocol}`,
+      ).toBe(true);
     // Four at a time: the machine is shared.
     for (let i = 0; i < combinations.length; i += 4) {
       const runs = await Promise.all(combinations.slice(i, i + 4).map((settings) => runToExit(settings)));
