@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   AuthenticationError,
   ConflictError,
+  createKeyedMutex,
   ForbiddenError,
   NotFoundError,
   POST_QUANTUM_NEEDS_QUIC,
@@ -104,6 +105,21 @@ export function createAgentService(deps: AgentServiceDeps) {
     return version;
   }
 
+  const cloudflaredTurns = createKeyedMutex();
+  /**
+   * Queues a command carrying the agent's image and settings as the store has them now. One at a
+   * time per agent: of two changes in flight, the later read is also the later (higher) version,
+   * so the agent never ends on the older choice.
+   */
+  function sendWithCloudflared(
+    agentId: string,
+    command: (cloudflared: EffectiveCloudflared) => CommandInput,
+  ): Promise<number> {
+    return cloudflaredTurns.run(agentId, () =>
+      sendCommand(agentId, command(effectiveCloudflared(db, agentId, deps.cloudflaredImage))),
+    );
+  }
+
   /** Refusal of a caller revoked while its request was in flight: the same 401 as at the door. */
   const revokedMeanwhile = () => new AuthenticationError('missing, invalid or revoked credentials');
 
@@ -180,8 +196,7 @@ export function createAgentService(deps: AgentServiceDeps) {
     if (findAgent(db, agent.id)?.pausedAt) return;
     const token = await deps.tunnels.tunnelToken(tunnel.id);
     if (!unrevoked(agent.id)) return withdrawTunnel(agent.id);
-    const cloudflared = effectiveCloudflared(db, agent.id, deps.cloudflaredImage);
-    await sendCommand(agent.id, {
+    await sendWithCloudflared(agent.id, (cloudflared) => ({
       type: 'start_tunnel',
       payload: {
         tunnelId: tunnel.id,
@@ -190,7 +205,7 @@ export function createAgentService(deps: AgentServiceDeps) {
         cloudflaredImage: cloudflared.image,
         settings: cloudflared.settings,
       },
-    });
+    }));
     if (!unrevoked(agent.id)) {
       // The revocation purged the queue before this command landed in it.
       await deps.commands.purgeAgent(agent.id);
@@ -392,21 +407,21 @@ export function createAgentService(deps: AgentServiceDeps) {
     });
     const updatedAgents: string[] = [];
     for (const { agent, before, after } of changes) {
-      if (sameCloudflared(before, after) || !(await sendCloudflared(agent.id, after))) continue;
+      if (sameCloudflared(before, after) || !(await sendCloudflared(agent.id))) continue;
       updatedAgents.push(agent.id);
     }
     return { config, updatedAgents };
   }
 
-  /** `update_tunnel` with `cloudflared` to an approved, running agent; false when none is due. */
-  async function sendCloudflared(agentId: string, cloudflared: EffectiveCloudflared): Promise<boolean> {
+  /** `update_tunnel` with its image and settings to an approved, running agent; false when none is due. */
+  async function sendCloudflared(agentId: string): Promise<boolean> {
     const agent = unrevoked(agentId);
     const tunnel = findAgentTunnel(db, agentId);
     if (agent?.status !== 'approved' || agent.pausedAt || !tunnel) return false;
-    await sendCommand(agentId, {
+    await sendWithCloudflared(agentId, (cloudflared) => ({
       type: 'update_tunnel',
       payload: { tunnelId: tunnel.id, cloudflaredImage: cloudflared.image, settings: cloudflared.settings },
-    });
+    }));
     // The revocation purged the queue before this command landed in it.
     if (!unrevoked(agentId)) {
       await deps.commands.purgeAgent(agentId);
