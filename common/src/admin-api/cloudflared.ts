@@ -28,8 +28,13 @@ export type CloudflaredConfigView = z.infer<typeof cloudflaredConfigViewSchema>;
 export const putCloudflaredResponseSchema = z.object({
   /** What is now chosen at the level the PUT named. */
   config: cloudflaredConfigViewSchema,
-  /** Approved, running agents sent `update_tunnel` because what they run with changed. */
+  /**
+   * Approved, running agents it applies to, sent `update_tunnel` (each recreates cloudflared only
+   * if its image or command line changed).
+   */
   updatedAgents: z.array(z.string()),
+  /** Agents that could not be sent it (the command queue failed): repeat the PUT. */
+  failedAgents: z.array(z.object({ agentId: z.string(), error: z.string() })),
 });
 export type PutCloudflaredResponse = z.infer<typeof putCloudflaredResponseSchema>;
 

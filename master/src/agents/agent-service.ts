@@ -41,12 +41,7 @@ import {
 import type { SqliteDatabase } from '../store/database.js';
 import { markAgentRoutesRevoked } from '../store/routes.js';
 import { detachAgentTunnels, findAgentTunnel, markTunnelDeleted, upsertTunnel } from '../store/tunnels.js';
-import {
-  type EffectiveCloudflared,
-  effectiveCloudflared,
-  mergeCloudflared,
-  sameCloudflared,
-} from './cloudflared-config.js';
+import { type EffectiveCloudflared, effectiveCloudflared, mergeCloudflared } from './cloudflared-config.js';
 import type { HeartbeatStore } from './heartbeats.js';
 import type { AgentCommandSender, AgentTunnelProvider, CommandInput, MasterHooks } from './ports.js';
 
@@ -363,7 +358,7 @@ export function createAgentService(deps: AgentServiceDeps) {
   /**
    * Replaces the fleet's (`agentId` null) or one agent's choice of cloudflared image and settings,
    * and sends `update_tunnel` with the whole effective image and settings to each approved, running
-   * agent whose effective ones changed. A paused agent gets them with `start_tunnel` at resume; a
+   * agent it applies to. A paused agent gets them with `start_tunnel` at resume; a
    * pending one at approval. The agent recreates cloudflared only if its command line or image
    * changed.
    */
@@ -371,7 +366,11 @@ export function createAgentService(deps: AgentServiceDeps) {
     agentId: string | null,
     request: PutCloudflaredRequest,
     actor: AuditActor,
-  ): Promise<{ config: CloudflaredConfig; updatedAgents: string[] }> {
+  ): Promise<{
+    config: CloudflaredConfig;
+    updatedAgents: string[];
+    failedAgents: Array<{ agentId: string; error: string }>;
+  }> {
     if (agentId !== null && requireAgent(agentId).status === 'revoked')
       throw new ConflictError(`agent ${agentId} is revoked`);
     const chosen = { image: request.image ?? null, settings: request.settings ?? {} };
@@ -379,15 +378,13 @@ export function createAgentService(deps: AgentServiceDeps) {
     const affected = (agentId === null ? listAgents(db) : [findAgent(db, agentId)!]).filter(
       (agent) => agent.status !== 'revoked',
     );
-    const changes = affected.map((agent) => {
-      const override = findCloudflaredConfig(db, agent.id);
-      const before = mergeCloudflared(deps.cloudflaredImage, fleet, override);
-      const after =
+    const changes = affected.map((agent) => ({
+      agent,
+      after:
         agentId === null
-          ? mergeCloudflared(deps.cloudflaredImage, chosen, override)
-          : mergeCloudflared(deps.cloudflaredImage, fleet, chosen);
-      return { agent, before, after };
-    });
+          ? mergeCloudflared(deps.cloudflaredImage, chosen, findCloudflaredConfig(db, agent.id))
+          : mergeCloudflared(deps.cloudflaredImage, fleet, chosen),
+    }));
     // Each level may be valid alone and not together (post-quantum here, http2 there).
     const refused = changes.filter(({ after }) => !postQuantumNeedsQuic(after.settings));
     if (refused.length > 0) {
@@ -405,12 +402,19 @@ export function createAgentService(deps: AgentServiceDeps) {
       target: agentId ?? 'fleet',
       details: { image: chosen.image, settings: chosen.settings },
     });
+    // Sent even where nothing changed: the agent recreates nothing then, and repeating a `set`
+    // repairs a host that missed the last one. One host that cannot be told stops no other.
     const updatedAgents: string[] = [];
-    for (const { agent, before, after } of changes) {
-      if (sameCloudflared(before, after) || !(await sendCloudflared(agent.id))) continue;
-      updatedAgents.push(agent.id);
+    const failedAgents: Array<{ agentId: string; error: string }> = [];
+    for (const { agent } of changes) {
+      try {
+        if (await sendCloudflared(agent.id)) updatedAgents.push(agent.id);
+      } catch (error) {
+        logger.error({ err: error, agentId: agent.id }, "could not send cloudflared's image and settings");
+        failedAgents.push({ agentId: agent.id, error: (error as Error).message });
+      }
     }
-    return { config, updatedAgents };
+    return { config, updatedAgents, failedAgents };
   }
 
   /** `update_tunnel` with its image and settings to an approved, running agent; false when none is due. */

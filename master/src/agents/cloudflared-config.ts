@@ -1,4 +1,4 @@
-import { type CloudflaredTunnelOptions, stableStringify } from '@tunnelfleet/common';
+import type { CloudflaredTunnelOptions } from '@tunnelfleet/common';
 import { type CloudflaredConfig, findCloudflaredConfig } from '../store/cloudflared-configs.js';
 import type { SqliteDatabase } from '../store/database.js';
 
@@ -30,9 +30,4 @@ export function effectiveCloudflared(
   defaultImage: string,
 ): EffectiveCloudflared {
   return mergeCloudflared(defaultImage, findCloudflaredConfig(db, null), findCloudflaredConfig(db, agentId));
-}
-
-/** Whether the agent must be told: what it is sent differs (key order does not count). */
-export function sameCloudflared(a: EffectiveCloudflared, b: EffectiveCloudflared): boolean {
-  return stableStringify([a.image, a.settings]) === stableStringify([b.image, b.settings]);
 }

@@ -223,10 +223,15 @@ describe("cloudflared's image and settings", () => {
       defaultImage: expect.any(String),
     });
 
-    // The same choice again changes nothing an agent runs with: nothing is sent.
+    // The same choice again is sent again: it repairs a host that missed it (the agent recreates
+    // nothing for it), now to the resumed host too.
     const again = await fx.admin('PUT', '/cloudflared', { image: FLEET_IMAGE, settings });
-    expect(again.body.updatedAgents).toEqual([]);
-    expect(await nextCommand(running.key, 0)).toBeNull();
+    expect(again.body).toMatchObject({ failedAgents: [] });
+    expect(again.body.updatedAgents).toEqual(expect.arrayContaining([running.agentId, paused.agentId]));
+    expect(await applyNext(running.key)).toMatchObject({
+      type: 'update_tunnel',
+      payload: { cloudflaredImage: FLEET_IMAGE, settings },
+    });
   });
 
   it("applies a host's override over the fleet's, field by field, and audits both levels", async () => {
@@ -253,13 +258,15 @@ describe("cloudflared's image and settings", () => {
       overridden: true,
     });
 
-    // The fleet's protocol is overridden here: this host runs with the same as before.
-    const fleet = await fx.admin('PUT', '/cloudflared', {
+    // The fleet's protocol is overridden here: this host keeps its own, and gets the fleet's retries.
+    await fx.admin('PUT', '/cloudflared', {
       image: FLEET_IMAGE,
-      settings: { ...fleetSettings, protocol: 'auto' },
+      settings: { ...fleetSettings, protocol: 'auto', retries: 4 },
     });
-    expect(fleet.body.updatedAgents).not.toContain(host.agentId);
-    expect(await nextCommand(host.key, 0)).toBeNull();
+    expect(await applyNext(host.key)).toMatchObject({
+      type: 'update_tunnel',
+      payload: { cloudflaredImage: HOST_IMAGE, settings: { ...merged, retries: 4 } },
+    });
 
     const audit = await fx.admin('GET', '/audit?action=cloudflared.set');
     const targets = (audit.body.entries as { target: string; actor: string; action: string }[])

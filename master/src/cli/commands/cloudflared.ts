@@ -53,7 +53,7 @@ export const cloudflaredCommands: CliCommand[] = [
     words: ['cloudflared', 'set'],
     args: '[--agent ID] [--image REF] [SETTING...]',
     summary:
-      "replace the fleet's (--agent: one host's) cloudflared image and settings; SETTING: --protocol auto|quic|http2, --loglevel L, --edge-ip-version auto|4|6, --region us, --retries N, --grace-period SECONDS, --post-quantum",
+      "replace the fleet's (--agent: one host's) cloudflared image and settings, and send them; SETTING: --protocol auto|quic|http2, --loglevel L, --edge-ip-version auto|4|6, --region us, --retries N, --grace-period SECONDS, --post-quantum",
     options: {
       image: { type: 'string' },
       protocol: { type: 'string' },
@@ -77,8 +77,11 @@ export const cloudflaredCommands: CliCommand[] = [
         const sent =
           answer.updatedAgents.length > 0
             ? `Sent to ${answer.updatedAgents.length} running agent(s): ${answer.updatedAgents.join(', ')}\n`
-            : 'No running agent runs with anything different: nothing sent.\n';
-        return `Saved for ${scope}:\n${configText(answer.config, agent ? "the fleet's" : "the master's CLOUDFLARED_IMAGE")}${sent}`;
+            : 'No running agent to send it to now; each gets it when it starts.\n';
+        const failed = answer.failedAgents
+          .map(({ agentId, error }) => `Could not send it to ${agentId}: ${error} (run the same set again)\n`)
+          .join('');
+        return `Saved for ${scope}:\n${configText(answer.config, agent ? "the fleet's" : "the master's CLOUDFLARED_IMAGE")}${sent}${failed}`;
       });
     },
   },
