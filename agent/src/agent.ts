@@ -304,5 +304,9 @@ function protocolCloudflared(status: CloudflaredStatus | undefined): ProtocolClo
     tunnelId: status.tunnelId ?? null,
     containerId: status.containerId ?? null,
     ...(status.problem ? { problem: status.problem } : {}),
+    ...(status.image ? { image: status.image } : {}),
+    ...(status.version ? { version: status.version } : {}),
+    ...(status.connectorId ? { connectorId: status.connectorId } : {}),
+    ...(status.configVersion !== undefined ? { configVersion: status.configVersion } : {}),
   };
 }

@@ -45,6 +45,46 @@ describe('buildCloudflaredSpec', () => {
     expect(spec.metricsPort).toBe(9000);
   });
 
+  it('maps each typed setting to its flag, on the side of "run" cloudflared defines it', () => {
+    const spec = buildCloudflaredSpec({
+      ...input,
+      settings: {
+        protocol: 'quic',
+        logLevel: 'debug',
+        edgeIpVersion: '6',
+        region: 'us',
+        retries: 7,
+        gracePeriodSeconds: 45,
+        postQuantum: true,
+      },
+    });
+    expect(spec.createOptions.Cmd).toEqual([
+      'tunnel',
+      '--no-autoupdate',
+      '--metrics',
+      `${spec.metricsAlias}:20241`,
+      '--protocol',
+      'quic',
+      '--loglevel',
+      'debug',
+      '--edge-ip-version',
+      '6',
+      '--region',
+      'us',
+      '--retries',
+      '7',
+      '--grace-period',
+      '45s',
+      'run',
+      '--post-quantum',
+    ]);
+    expect(spec.stopTimeoutSeconds).toBe(50);
+    // Off is cloudflared's default: no flag at all, so the command line (and hash) is unchanged.
+    expect(buildCloudflaredSpec({ ...input, settings: { postQuantum: false } }).specHash).toBe(
+      buildCloudflaredSpec(input).specHash,
+    );
+  });
+
   it('puts the metrics server on the metrics network alone, under an alias that exists only there', () => {
     const spec = buildCloudflaredSpec(input);
     expect(spec.metricsNetwork).toBe('tunnelfleet-metrics');
@@ -72,6 +112,8 @@ describe('buildCloudflaredSpec', () => {
       { network: 'other' },
       { metricsNetwork: 'other-metrics' },
       { settings: { protocol: 'quic' as const } },
+      { settings: { retries: 3 } },
+      { settings: { postQuantum: true } },
     ]) {
       expect(buildCloudflaredSpec({ ...input, ...changed }).specHash).not.toBe(base);
     }

@@ -90,10 +90,10 @@ export function buildCloudflaredSpec(input: CloudflaredSpecInput): CloudflaredSp
     '--no-autoupdate',
     '--metrics',
     `${metricsAlias}:${metricsPort}`,
-    ...(settings.protocol ? ['--protocol', settings.protocol] : []),
-    ...(settings.logLevel ? ['--loglevel', settings.logLevel] : []),
+    ...tunnelFlags(settings),
     ...(settings.extraArgs ?? []),
     'run',
+    ...runFlags(settings),
   ];
   const stopTimeoutSeconds = Math.ceil(gracePeriodSeconds(cmd)) + STOP_MARGIN_SECONDS;
   const hashOfToken = tokenHash(input.token);
@@ -134,6 +134,28 @@ export function buildCloudflaredSpec(input: CloudflaredSpecInput): CloudflaredSp
       },
     },
   };
+}
+
+/**
+ * The flags of `cloudflared tunnel`, before `run`. cloudflared 2023.7.3 refuses a flag on the wrong
+ * side of `run` as a usage error (real-cloudflared.test.ts holds every setting to this).
+ */
+function tunnelFlags(settings: CloudflaredSettings): string[] {
+  return [
+    ...(settings.protocol ? ['--protocol', settings.protocol] : []),
+    ...(settings.logLevel ? ['--loglevel', settings.logLevel] : []),
+    ...(settings.edgeIpVersion ? ['--edge-ip-version', settings.edgeIpVersion] : []),
+    ...(settings.region ? ['--region', settings.region] : []),
+    ...(settings.retries !== undefined ? ['--retries', String(settings.retries)] : []),
+    ...(settings.gracePeriodSeconds !== undefined
+      ? ['--grace-period', `${settings.gracePeriodSeconds}s`]
+      : []),
+  ];
+}
+
+/** The flags of `cloudflared tunnel run`, after `run`. */
+function runFlags(settings: CloudflaredSettings): string[] {
+  return settings.postQuantum ? ['--post-quantum'] : [];
 }
 
 /** The `--grace-period` in `args` (`--grace-period 1m` or `=1m`), else cloudflared's default. */

@@ -7,6 +7,7 @@ import {
   type CloudflaredSettings,
   cloudflaredLogLevelSchema,
   cloudflaredSettingsSchema,
+  cloudflaredTunnelOptionsSchema,
   heartbeatRequestSchema,
 } from '@tunnelfleet/common';
 import {
@@ -133,27 +134,67 @@ function supervise(overrides: Partial<CloudflaredSupervisorOptions> = {}) {
   return supervisor;
 }
 
-/** Every combination of the settings that change the command line, as the API allows them. */
+/**
+ * Every protocol with every log level and with and without post-quantum, as the API allows them
+ * (post-quantum is refused with http2), and every value of the other typed settings spread over
+ * them, so that each value appears with several others on one command line.
+ */
 function everyCommandLineSetting(): CloudflaredSettings[] {
-  const protocols = [undefined, ...cloudflaredSettingsSchema.shape.protocol.unwrap().options];
+  const options = cloudflaredTunnelOptionsSchema.shape;
+  const protocols = [undefined, ...options.protocol.unwrap().options];
   const logLevels = [undefined, ...cloudflaredLogLevelSchema.options];
+  const edgeIpVersions = [undefined, ...options.edgeIpVersion.unwrap().options];
+  const regions = [undefined, ...options.region.unwrap().options];
+  const retries = [undefined, 0, 5, 100];
   const combinations: CloudflaredSettings[] = [];
   protocols.forEach((protocol, i) => {
     logLevels.forEach((logLevel, j) => {
-      combinations.push({
-        ...(protocol ? { protocol } : {}),
-        ...(logLevel ? { logLevel } : {}),
-        ...((i + j) % 2 === 1 ? { metricsPort: 9000 + i * 10 + j } : {}),
-        ...((i + j) % 3 === 0 ? { extraArgs: ['--grace-period', '45s'] } : {}),
-      });
+      for (const postQuantum of [false, true]) {
+        const k = i + j + (postQuantum ? 1 : 0);
+        const edgeIpVersion = edgeIpVersions[k % edgeIpVersions.length];
+        const region = regions[k % regions.length];
+        const retry = retries[k % retries.length];
+        const settings: CloudflaredSettings = {
+          ...(protocol ? { protocol } : {}),
+          ...(logLevel ? { logLevel } : {}),
+          ...(postQuantum ? { postQuantum } : {}),
+          ...(edgeIpVersion ? { edgeIpVersion } : {}),
+          ...(region ? { region } : {}),
+          ...(retry !== undefined ? { retries: retry } : {}),
+          ...(k % 3 === 1 ? { gracePeriodSeconds: 45 } : {}),
+          ...(k % 2 === 1 ? { metricsPort: 9000 + k } : {}),
+          ...(k % 3 === 0 ? { extraArgs: ['--grace-period', '45s'] } : {}),
+        };
+        if (cloudflaredSettingsSchema.safeParse(settings).success) combinations.push(settings);
+      }
     });
   });
   return combinations;
 }
 
 describe('the real cloudflared runs the command lines the agent builds', () => {
-  it('accepts every combination of protocol, log level, metrics port and grace period', async () => {
+  it('accepts every typed setting, and every protocol with every log level and post-quantum', async () => {
     const combinations = everyCommandLineSetting();
+    // Every value of every typed setting is on some command line, and post-quantum with each protocol it allows.
+    const options = cloudflaredTunnelOptionsSchema.shape;
+    const values: Array<[keyof CloudflaredSettings, readonly unknown[]]> = [
+      ['edgeIpVersion', options.edgeIpVersion.unwrap().options],
+      ['region', options.region.unwrap().options],
+      ['retries', [0, 5, 100]],
+      ['gracePeriodSeconds', [45]],
+      ['logLevel', cloudflaredLogLevelSchema.options],
+    ];
+    for (const [key, wanted] of values)
+      for (const value of wanted)
+        expect(
+          combinations.some((c) => c[key] === value),
+          `${key}=${value}`,
+        ).toBe(true);
+    for (const protocol of [undefined, 'auto', 'quic'])
+      expect(
+        combinations.some((c) => c.postQuantum && c.protocol === protocol),
+        `post-quantum with ${protocol}`,
+      ).toBe(true);
     // Four at a time: the machine is shared.
     for (let i = 0; i < combinations.length; i += 4) {
       const runs = await Promise.all(combinations.slice(i, i + 4).map((settings) => runToExit(settings)));
@@ -196,6 +237,14 @@ describe('the real cloudflared runs the command lines the agent builds', () => {
     );
   });
 
+  it('refuses post-quantum with http2 as the settings schema does', async () => {
+    const settings = { protocol: 'http2' as const, postQuantum: true };
+    expect(cloudflaredSettingsSchema.safeParse(settings).success).toBe(false);
+    const run = await runToExit(settings);
+    expect(run.output).toContain('post-quantum is only supported with the quic transport');
+    expect(run.exitCode).toBe(1);
+  });
+
   it('refuses the tokens the agent refuses, with exit code 255', async () => {
     const malformed = [
       'not a token!',
@@ -235,6 +284,39 @@ describe('the supervisor runs the real cloudflared', () => {
     expect(status.lastError).not.toMatch(/USAGE:|OPTIONS:|NAME:/);
     const info = await docker.getContainer(status.containerId!).inspect();
     expect(info.State).toMatchObject({ Running: false, ExitCode: 0 });
+  });
+
+  it("reports the real cloudflared's release and connector id from its metrics server", async () => {
+    const supervisor = supervise();
+    await supervisor.apply({
+      state: 'running',
+      tunnelId: randomUUID(),
+      tunnelName: 'contract',
+      token: realShapedToken(),
+      settings: { extraArgs: CLOSED_EDGE },
+    });
+    const status = await waitFor(() => (supervisor.status().version ? supervisor.status() : undefined), {
+      description: 'the supervisor to read build_info from /metrics',
+    });
+    expect(status).toMatchObject({
+      ready: false,
+      image: REAL_CLOUDFLARED_IMAGE,
+      version: '2023.7.3',
+      connectorId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
+    // Its /config says version -1 until the edge sends one: not a version it serves.
+    expect(status.configVersion).toBeUndefined();
+    expect(() =>
+      heartbeatRequestSchema.shape.cloudflared.parse({
+        state: 'running',
+        ready: false,
+        tunnelId: null,
+        containerId: status.containerId,
+        image: status.image,
+        version: status.version,
+        connectorId: status.connectorId,
+      }),
+    ).not.toThrow();
   });
 
   it('shows an offline host as "cannot reach Cloudflare\'s edge", backs off, and warns once', async () => {

@@ -17,7 +17,7 @@ import {
 } from './container-spec.js';
 import { CloudflaredImageUnavailableError, CloudflaredNameTakenError } from './errors.js';
 import { diagnoseExit } from './exit-diagnosis.js';
-import { probeReady } from './ready-probe.js';
+import { probeReady, probeVersion } from './ready-probe.js';
 
 interface CloudflaredRunning {
   state: 'running';
@@ -51,6 +51,12 @@ export interface CloudflaredStatus {
   lastError?: string;
   /** Why cloudflared last exited; kept through restarts until it is ready or an `apply` comes. */
   problem?: CloudflaredProblem;
+  /** The image of the container it runs. */
+  image?: string;
+  /** From its metrics server (ready-probe.ts), once it has answered. */
+  version?: string;
+  connectorId?: string;
+  configVersion?: number;
 }
 
 export interface CloudflaredSupervisorOptions {
@@ -120,6 +126,8 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
   let restarts = 0;
   let lastError: string | undefined;
   let problem: CloudflaredProblem | undefined;
+  /** What its metrics server said at the last check; `version` is read once per container. */
+  let identity: { containerId?: string; version?: string; connectorId?: string; configVersion?: number } = {};
   /** What the last "down; retrying" warning was about: the same cause again is logged at debug. */
   let warnedAbout: string | undefined;
   let restartTimer: NodeJS.Timeout | undefined;
@@ -136,6 +144,14 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     restarts,
     ...(lastError ? { lastError } : {}),
     ...(problem ? { problem } : {}),
+    ...(containerId && spec ? { image: spec.createOptions.Image } : {}),
+    ...(containerId && identity.containerId === containerId
+      ? {
+          ...(identity.version ? { version: identity.version } : {}),
+          ...(identity.connectorId ? { connectorId: identity.connectorId } : {}),
+          ...(identity.configVersion !== undefined ? { configVersion: identity.configVersion } : {}),
+        }
+      : {}),
   });
 
   const setReady = (value: boolean) => {
@@ -404,7 +420,23 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     lastError = undefined;
     if (Date.now() - startedAt >= stableAfterMs) backoff.reset();
     const address = info.NetworkSettings.Networks[spec.metricsNetwork]?.IPAddress;
-    setReady(address ? await probeReady(address, spec.metricsPort, readyTimeoutMs) : false);
+    const readiness = address
+      ? await probeReady(address, spec.metricsPort, readyTimeoutMs)
+      : { ready: false };
+    setReady(readiness.ready);
+    if (address) {
+      // A new container may run another release: its version is read again, once.
+      const version =
+        identity.containerId === containerId && identity.version
+          ? identity.version
+          : await probeVersion(address, spec.metricsPort, readyTimeoutMs);
+      identity = {
+        containerId,
+        ...(version ? { version } : {}),
+        ...(readiness.connectorId ? { connectorId: readiness.connectorId } : {}),
+        ...(readiness.configVersion !== undefined ? { configVersion: readiness.configVersion } : {}),
+      };
+    }
     if (ready) {
       problem = undefined;
       warnedAbout = undefined;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from '@tunnelfleet/common';
+import type { CloudflaredSettings, Command } from '@tunnelfleet/common';
 import { CLOUDFLARED_IMAGE, uniqueName } from '@tunnelfleet/test';
 import type Docker from 'dockerode';
 import pino from 'pino';
@@ -122,6 +122,39 @@ describe('command executor', () => {
     expect(stopped).toMatchObject({ status: 'ok', result: { action: 'stopped' } });
     expect(await managed()).toEqual([]);
     expect((await cache.readTunnelState())?.desiredState).toBe('stopped');
+  });
+
+  it('takes the settings of update_tunnel as a whole, and replaces cloudflared only when its command line changes', async () => {
+    const { managed, executor, cache } = await setup();
+    const commands = await executor();
+    const token = standaloneTunnelToken();
+    const settings = (version: number, value: CloudflaredSettings): Command => ({
+      ...envelope(`cmd-${version}`, version),
+      type: 'update_tunnel',
+      payload: { tunnelId, settings: value },
+    });
+    await commands.execute(start(1, token));
+    const [first] = await managed();
+
+    const logged = await commands.execute(settings(2, { logLevel: 'debug', retries: 3 }));
+    expect(logged).toMatchObject({ status: 'ok', result: { action: 'replaced' } });
+    const [second] = await managed();
+    expect((await docker.getContainer(second!.Id).inspect()).Config.Cmd).toEqual(
+      expect.arrayContaining(['--loglevel', 'debug', '--retries', '3']),
+    );
+    expect(second?.Id).not.toBe(first?.Id);
+
+    // The master cleared the log level: it must be gone, not kept from the settings before.
+    const cleared = await commands.execute(settings(3, { retries: 3 }));
+    expect(cleared).toMatchObject({ status: 'ok', result: { action: 'replaced' } });
+    expect((await cache.readTunnelState())?.settings).toEqual({ retries: 3 });
+    const [third] = await managed();
+    expect((await docker.getContainer(third!.Id).inspect()).Config.Cmd).not.toContain('--loglevel');
+
+    // Off is cloudflared's default: no flag, the same command line, the same container.
+    const same = await commands.execute(settings(4, { retries: 3, postQuantum: false }));
+    expect(same).toMatchObject({ status: 'ok', result: { action: 'unchanged', containerId: third?.Id } });
+    expect((await managed()).map((c) => c.Id)).toEqual([third?.Id]);
   });
 
   it('acks a stale version ignored_stale, re-acks a redelivery, and remembers the version across restarts', async () => {

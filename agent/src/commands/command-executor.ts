@@ -122,7 +122,8 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
           ...state,
           ...(payload.token ? { token: payload.token } : {}),
           ...(payload.cloudflaredImage ? { cloudflaredImage: payload.cloudflaredImage } : {}),
-          ...(payload.settings ? { settings: { ...state.settings, ...payload.settings } } : {}),
+          // The master sends the whole effective settings: one it cleared must be gone here too.
+          ...(payload.settings ? { settings: payload.settings } : {}),
           ...stamp,
         };
         await persist(next);

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { identifierSchema } from '../protocol/primitives.js';
+import { effectiveCloudflaredSchema, runningCloudflaredSchema } from './cloudflared.js';
 
 /**
  * Agents: `/agents`, `/agents/:id`, `/agents/:id/approve`, `/agents/:id/revoke`,
- * `/agents/:id/pause`, `/agents/:id/resume`, `/agents/:id/rotate-secret`, `/agents/rotate-secret`.
+ * `/agents/:id/pause`, `/agents/:id/resume`, `/agents/:id/rotate-secret`, `/agents/rotate-secret`
+ * (`/agents/:id/cloudflared`: see cloudflared.ts).
  */
 
 export const agentIdParamsSchema = z.strictObject({ id: identifierSchema });
@@ -23,6 +25,8 @@ export const agentViewSchema = z.object({
   /** `paused`: an operator stopped its cloudflared (`pause`); its routes are kept. */
   tunnelStatus: z.enum(['running', 'paused']),
   pausedAt: z.string().nullable(),
+  /** What its cloudflared runs, as last reported: how version skew across the fleet shows. */
+  cloudflared: runningCloudflaredSchema.nullable(),
 });
 export type AgentView = z.infer<typeof agentViewSchema>;
 
@@ -33,6 +37,8 @@ export const agentDetailSchema = agentViewSchema.extend({
     z.object({ containerId: z.string(), name: z.string(), state: z.string(), updatedAt: z.string() }),
   ),
   routes: z.number().int(),
+  /** The image and settings the master sends it. */
+  cloudflaredConfig: effectiveCloudflaredSchema,
 });
 export type AgentDetail = z.infer<typeof agentDetailSchema>;
 

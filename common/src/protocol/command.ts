@@ -13,28 +13,59 @@ import {
   tunnelTokenSchema,
 } from './primitives.js';
 
-/** Optional knobs of the managed cloudflared container; absent ones use the agent's defaults. */
-export const cloudflaredSettingsSchema = z.strictObject({
-  metricsPort: z.number().int().min(1).max(65535).optional(),
-  /** Appended to `cloudflared tunnel --no-autoupdate … run`; never carries the token. */
-  extraArgs: z
-    .array(
-      z
-        .string()
-        .min(1)
-        .max(PROTOCOL_LIMITS.extraArgLength)
-        // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
-        .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters')
-        .refine((arg) => !/^--?token\b/.test(arg), {
-          message: 'the token is passed in the environment only',
-        }),
-    )
-    .max(PROTOCOL_LIMITS.extraArgs)
-    .optional(),
-  network: networkNameSchema.optional(),
+/** cloudflared 2023.7.3 exits 1 with "post-quantum is only supported with the quic transport". */
+export function postQuantumNeedsQuic(options: { protocol?: string; postQuantum?: boolean }): boolean {
+  return !(options.postQuantum && options.protocol === 'http2');
+}
+export const POST_QUANTUM_NEEDS_QUIC = {
+  message: 'postQuantum needs the quic protocol (or auto), not http2',
+  path: ['postQuantum'],
+};
+
+/**
+ * The typed options an operator chooses for cloudflared, fleet-wide or per host (the admin API's
+ * `PUT /cloudflared`); absent ones are cloudflared's own defaults. Each maps to one flag, on the
+ * side of `run` cloudflared defines it (container-spec.ts).
+ */
+export const cloudflaredTunnelOptionsSchema = z.strictObject({
   protocol: z.enum(['auto', 'quic', 'http2']).optional(),
   logLevel: cloudflaredLogLevelSchema.optional(),
+  /** `--edge-ip-version`: which IP family reaches Cloudflare's edge. */
+  edgeIpVersion: z.enum(['auto', '4', '6']).optional(),
+  /** `--region`: `us` keeps edge connections in the US region; absent is the global network. */
+  region: z.enum(['us']).optional(),
+  /** `--retries`: connection attempts before cloudflared gives up on an edge address. */
+  retries: z.number().int().min(0).max(100).optional(),
+  /** `--grace-period`: how long in-flight requests may finish after SIGTERM. */
+  gracePeriodSeconds: z.number().int().min(0).max(3600).optional(),
+  /** `--post-quantum` (a flag of `run`): post-quantum key agreement; needs the QUIC protocol. */
+  postQuantum: z.boolean().optional(),
 });
+export type CloudflaredTunnelOptions = z.infer<typeof cloudflaredTunnelOptionsSchema>;
+
+/** Optional knobs of the managed cloudflared container; absent ones use the agent's defaults. */
+export const cloudflaredSettingsSchema = z
+  .strictObject({
+    metricsPort: z.number().int().min(1).max(65535).optional(),
+    /** Appended to `cloudflared tunnel --no-autoupdate … run`; never carries the token. */
+    extraArgs: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(PROTOCOL_LIMITS.extraArgLength)
+          // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
+          .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters')
+          .refine((arg) => !/^--?token\b/.test(arg), {
+            message: 'the token is passed in the environment only',
+          }),
+      )
+      .max(PROTOCOL_LIMITS.extraArgs)
+      .optional(),
+    network: networkNameSchema.optional(),
+    ...cloudflaredTunnelOptionsSchema.shape,
+  })
+  .refine(postQuantumNeedsQuic, POST_QUANTUM_NEEDS_QUIC);
 export type CloudflaredSettings = z.infer<typeof cloudflaredSettingsSchema>;
 
 const startTunnelPayloadSchema = z.strictObject({
@@ -53,7 +84,10 @@ const stopTunnelPayloadSchema = z.strictObject({
 });
 export type StopTunnelPayload = z.infer<typeof stopTunnelPayloadSchema>;
 
-/** Only what changes is sent; the agent restarts cloudflared only if the token or image changed. */
+/**
+ * Only what changes is sent; `settings`, when sent, replaces the agent's settings as a whole. The
+ * agent restarts cloudflared only if what it runs with (token, image, command line) changed.
+ */
 const updateTunnelPayloadSchema = z
   .strictObject({
     tunnelId: tunnelIdSchema,

@@ -37,6 +37,13 @@ const cloudflaredStatusSchema = z.strictObject({
   containerId: containerIdSchema.nullable(),
   image: imageRefSchema.nullable().optional(),
   problem: cloudflaredProblemSchema.optional(),
+  // Optional, so that agents from before they were reported stay compatible.
+  /** cloudflared's release, from the `build_info` metric (`2023.7.3`). */
+  version: z.string().min(1).max(64).optional(),
+  /** From cloudflared's `/ready`: this host's connector of the tunnel. */
+  connectorId: z.guid().optional(),
+  /** The version of the tunnel configuration cloudflared serves (its `/config`). */
+  configVersion: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export type CloudflaredStatus = z.infer<typeof cloudflaredStatusSchema>;
 

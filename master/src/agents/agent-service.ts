@@ -2,11 +2,16 @@ import { randomBytes } from 'node:crypto';
 import {
   AuthenticationError,
   ConflictError,
+  createKeyedMutex,
   ForbiddenError,
   NotFoundError,
+  POST_QUANTUM_NEEDS_QUIC,
+  type PutCloudflaredRequest,
+  postQuantumNeedsQuic,
   type RegisterRequest,
   type RegisterResponse,
   type ServicePolicy,
+  ValidationError,
 } from '@tunnelfleet/common';
 import type { Logger } from 'pino';
 import type { AlertSink } from '../alerts/alert-sink.js';
@@ -28,9 +33,15 @@ import {
   updateAgentRegistration,
 } from '../store/agents.js';
 import { type AuditActor, recordAudit } from '../store/audit-log.js';
+import {
+  type CloudflaredConfig,
+  findCloudflaredConfig,
+  saveCloudflaredConfig,
+} from '../store/cloudflared-configs.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { markAgentRoutesRevoked } from '../store/routes.js';
 import { detachAgentTunnels, findAgentTunnel, markTunnelDeleted, upsertTunnel } from '../store/tunnels.js';
+import { type EffectiveCloudflared, effectiveCloudflared, mergeCloudflared } from './cloudflared-config.js';
 import type { HeartbeatStore } from './heartbeats.js';
 import type { AgentCommandSender, AgentTunnelProvider, CommandInput, MasterHooks } from './ports.js';
 
@@ -51,6 +62,7 @@ export interface AgentServiceDeps {
   retainedRoutes: Pick<RetainedRouteService, 'releaseAgent'>;
   alerts: AlertSink;
   logger: Logger;
+  /** The image when neither the fleet nor the agent names one (`CLOUDFLARED_IMAGE`). */
   cloudflaredImage: string;
   reportIntervalSeconds: number;
 }
@@ -86,6 +98,21 @@ export function createAgentService(deps: AgentServiceDeps) {
     const { version } = await deps.commands.enqueue(agentId, command, { afterVersion });
     raiseCommandVersion(db, agentId, version);
     return version;
+  }
+
+  const cloudflaredTurns = createKeyedMutex();
+  /**
+   * Queues a command carrying the agent's image and settings as the store has them now. One at a
+   * time per agent: of two changes in flight, the later read is also the later (higher) version,
+   * so the agent never ends on the older choice.
+   */
+  function sendWithCloudflared(
+    agentId: string,
+    command: (cloudflared: EffectiveCloudflared) => CommandInput,
+  ): Promise<number> {
+    return cloudflaredTurns.run(agentId, () =>
+      sendCommand(agentId, command(effectiveCloudflared(db, agentId, deps.cloudflaredImage))),
+    );
   }
 
   /** Refusal of a caller revoked while its request was in flight: the same 401 as at the door. */
@@ -164,10 +191,16 @@ export function createAgentService(deps: AgentServiceDeps) {
     if (findAgent(db, agent.id)?.pausedAt) return;
     const token = await deps.tunnels.tunnelToken(tunnel.id);
     if (!unrevoked(agent.id)) return withdrawTunnel(agent.id);
-    await sendCommand(agent.id, {
+    await sendWithCloudflared(agent.id, (cloudflared) => ({
       type: 'start_tunnel',
-      payload: { tunnelId: tunnel.id, tunnelName: name, token, cloudflaredImage: deps.cloudflaredImage },
-    });
+      payload: {
+        tunnelId: tunnel.id,
+        tunnelName: name,
+        token,
+        cloudflaredImage: cloudflared.image,
+        settings: cloudflared.settings,
+      },
+    }));
     if (!unrevoked(agent.id)) {
       // The revocation purged the queue before this command landed in it.
       await deps.commands.purgeAgent(agent.id);
@@ -320,6 +353,85 @@ export function createAgentService(deps: AgentServiceDeps) {
       throw revokedDuringRotation();
     }
     return findAgent(db, agentId)!;
+  }
+
+  /**
+   * Replaces the fleet's (`agentId` null) or one agent's choice of cloudflared image and settings,
+   * and sends `update_tunnel` with the whole effective image and settings to each approved, running
+   * agent it applies to. A paused agent gets them with `start_tunnel` at resume; a
+   * pending one at approval. The agent recreates cloudflared only if its command line or image
+   * changed.
+   */
+  async function setCloudflared(
+    agentId: string | null,
+    request: PutCloudflaredRequest,
+    actor: AuditActor,
+  ): Promise<{
+    config: CloudflaredConfig;
+    updatedAgents: string[];
+    failedAgents: Array<{ agentId: string; error: string }>;
+  }> {
+    if (agentId !== null && requireAgent(agentId).status === 'revoked')
+      throw new ConflictError(`agent ${agentId} is revoked`);
+    const chosen = { image: request.image ?? null, settings: request.settings ?? {} };
+    const fleet = findCloudflaredConfig(db, null);
+    const affected = (agentId === null ? listAgents(db) : [findAgent(db, agentId)!]).filter(
+      (agent) => agent.status !== 'revoked',
+    );
+    const changes = affected.map((agent) => ({
+      agent,
+      after:
+        agentId === null
+          ? mergeCloudflared(deps.cloudflaredImage, chosen, findCloudflaredConfig(db, agent.id))
+          : mergeCloudflared(deps.cloudflaredImage, fleet, chosen),
+    }));
+    // Each level may be valid alone and not together (post-quantum here, http2 there).
+    const refused = changes.filter(({ after }) => !postQuantumNeedsQuic(after.settings));
+    if (refused.length > 0) {
+      throw new ValidationError('cloudflared settings', [
+        {
+          path: 'settings.postQuantum',
+          reason: `${POST_QUANTUM_NEEDS_QUIC.message}; with the other level's settings it would be so for ${refused.map(({ agent }) => agent.id).join(', ')}`,
+        },
+      ]);
+    }
+    const config = saveCloudflaredConfig(db, agentId, chosen);
+    recordAudit(db, {
+      actor,
+      action: 'cloudflared.set',
+      target: agentId ?? 'fleet',
+      details: { image: chosen.image, settings: chosen.settings },
+    });
+    // Sent even where nothing changed: the agent recreates nothing then, and repeating a `set`
+    // repairs a host that missed the last one. One host that cannot be told stops no other.
+    const updatedAgents: string[] = [];
+    const failedAgents: Array<{ agentId: string; error: string }> = [];
+    for (const { agent } of changes) {
+      try {
+        if (await sendCloudflared(agent.id)) updatedAgents.push(agent.id);
+      } catch (error) {
+        logger.error({ err: error, agentId: agent.id }, "could not send cloudflared's image and settings");
+        failedAgents.push({ agentId: agent.id, error: (error as Error).message });
+      }
+    }
+    return { config, updatedAgents, failedAgents };
+  }
+
+  /** `update_tunnel` with its image and settings to an approved, running agent; false when none is due. */
+  async function sendCloudflared(agentId: string): Promise<boolean> {
+    const agent = unrevoked(agentId);
+    const tunnel = findAgentTunnel(db, agentId);
+    if (agent?.status !== 'approved' || agent.pausedAt || !tunnel) return false;
+    await sendWithCloudflared(agentId, (cloudflared) => ({
+      type: 'update_tunnel',
+      payload: { tunnelId: tunnel.id, cloudflaredImage: cloudflared.image, settings: cloudflared.settings },
+    }));
+    // The revocation purged the queue before this command landed in it.
+    if (!unrevoked(agentId)) {
+      await deps.commands.purgeAgent(agentId);
+      return false;
+    }
+    return true;
   }
 
   /** Rotates every approved agent's secret (after a suspected leak); one failure stops no other. */
@@ -493,6 +605,12 @@ export function createAgentService(deps: AgentServiceDeps) {
     resume,
     rotateSecret,
     rotateAllSecrets,
+    setCloudflared,
+    cloudflaredFor: (agentId: string) => effectiveCloudflared(db, agentId, deps.cloudflaredImage),
+    fleetCloudflared: () => ({
+      config: findCloudflaredConfig(db, null),
+      defaultImage: deps.cloudflaredImage,
+    }),
     noteAppliedVersion,
     revoke,
     createKey,

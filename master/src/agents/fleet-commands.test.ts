@@ -177,3 +177,153 @@ describe('rotating tunnel secrets', () => {
     expect((await applyNext(two.key)).type).toBe('update_tunnel');
   });
 });
+
+describe("cloudflared's image and settings", () => {
+  type UpdateTunnel = Extract<Command, { type: 'update_tunnel' }>;
+  type StartTunnel = Extract<Command, { type: 'start_tunnel' }>;
+  const FLEET_IMAGE = 'cloudflare/cloudflared:2024.1.0';
+  const HOST_IMAGE = 'cloudflare/cloudflared:2024.2.0';
+
+  it('sends a fleet change to running agents only, and the rest get it when they start', async () => {
+    const running = await fx.enrollAgent({ name: 'cfd-running' });
+    const paused = await fx.enrollAgent({ name: 'cfd-paused' });
+    const start = (await applyNext(running.key)) as StartTunnel;
+    await applyNext(paused.key);
+    await fx.admin('POST', `/agents/${paused.agentId}/pause`);
+    await applyNext(paused.key);
+
+    const settings = { protocol: 'http2', retries: 3, gracePeriodSeconds: 45 };
+    const put = await fx.admin('PUT', '/cloudflared', { image: FLEET_IMAGE, settings });
+    expect(put.status).toBe(200);
+    expect(put.body.config).toMatchObject({ image: FLEET_IMAGE, settings });
+    expect(put.body.updatedAgents).toContain(running.agentId);
+    expect(put.body.updatedAgents).not.toContain(paused.agentId);
+
+    const update = (await applyNext(running.key)) as UpdateTunnel;
+    expect(update).toMatchObject({
+      type: 'update_tunnel',
+      payload: { tunnelId: start.payload.tunnelId, cloudflaredImage: FLEET_IMAGE, settings },
+    });
+    // No token: the secret is not what changed.
+    expect(update.payload.token).toBeUndefined();
+    expect(await nextCommand(paused.key, 0)).toBeNull();
+
+    await fx.admin('POST', `/agents/${paused.agentId}/resume`);
+    expect(await applyNext(paused.key)).toMatchObject({
+      type: 'start_tunnel',
+      payload: { cloudflaredImage: FLEET_IMAGE, settings },
+    });
+    const newcomer = await fx.enrollAgent({ name: 'cfd-newcomer' });
+    expect(await applyNext(newcomer.key)).toMatchObject({
+      type: 'start_tunnel',
+      payload: { cloudflaredImage: FLEET_IMAGE, settings },
+    });
+    expect((await fx.admin('GET', '/cloudflared')).body).toMatchObject({
+      config: { image: FLEET_IMAGE, settings },
+      defaultImage: expect.any(String),
+    });
+
+    // The same choice again is sent again: it repairs a host that missed it (the agent recreates
+    // nothing for it), now to the resumed host too.
+    const again = await fx.admin('PUT', '/cloudflared', { image: FLEET_IMAGE, settings });
+    expect(again.body).toMatchObject({ failedAgents: [] });
+    expect(again.body.updatedAgents).toEqual(expect.arrayContaining([running.agentId, paused.agentId]));
+    expect(await applyNext(running.key)).toMatchObject({
+      type: 'update_tunnel',
+      payload: { cloudflaredImage: FLEET_IMAGE, settings },
+    });
+  });
+
+  it("applies a host's override over the fleet's, field by field, and audits both levels", async () => {
+    const host = await fx.enrollAgent({ name: 'cfd-override' });
+    await applyNext(host.key);
+    const fleetSettings = { protocol: 'http2', retries: 3 };
+    await fx.admin('PUT', '/cloudflared', { image: FLEET_IMAGE, settings: fleetSettings });
+    await applyNext(host.key);
+
+    const put = await fx.admin('PUT', `/agents/${host.agentId}/cloudflared`, {
+      image: HOST_IMAGE,
+      settings: { protocol: 'quic', postQuantum: true },
+    });
+    expect(put.status).toBe(200);
+    expect(put.body.updatedAgents).toEqual([host.agentId]);
+    const merged = { protocol: 'quic', retries: 3, postQuantum: true };
+    expect(await applyNext(host.key)).toMatchObject({
+      type: 'update_tunnel',
+      payload: { cloudflaredImage: HOST_IMAGE, settings: merged },
+    });
+    expect((await fx.admin('GET', `/agents/${host.agentId}`)).body.agent.cloudflaredConfig).toEqual({
+      image: HOST_IMAGE,
+      settings: merged,
+      overridden: true,
+    });
+
+    // The fleet's protocol is overridden here: this host keeps its own, and gets the fleet's retries.
+    await fx.admin('PUT', '/cloudflared', {
+      image: FLEET_IMAGE,
+      settings: { ...fleetSettings, protocol: 'auto', retries: 4 },
+    });
+    expect(await applyNext(host.key)).toMatchObject({
+      type: 'update_tunnel',
+      payload: { cloudflaredImage: HOST_IMAGE, settings: { ...merged, retries: 4 } },
+    });
+
+    const audit = await fx.admin('GET', '/audit?action=cloudflared.set');
+    const targets = (audit.body.entries as { target: string; actor: string; action: string }[])
+      .filter((entry) => entry.action === 'cloudflared.set')
+      .map((entry) => `${entry.actor}:${entry.target}`);
+    expect(targets).toEqual(expect.arrayContaining(['admin:fleet', `admin:${host.agentId}`]));
+  });
+
+  it('refuses post-quantum with http2, also when the two come from different levels', async () => {
+    const host = await fx.enrollAgent({ name: 'cfd-http2' });
+    await applyNext(host.key);
+    const alone = await fx.admin('PUT', '/cloudflared', {
+      settings: { protocol: 'http2', postQuantum: true },
+    });
+    expect(alone.status).toBe(400);
+    expect(alone.body.error.message).toContain('postQuantum needs the quic protocol');
+
+    await fx.admin('PUT', `/agents/${host.agentId}/cloudflared`, { settings: { protocol: 'http2' } });
+    await applyNext(host.key);
+    const before = (await fx.admin('GET', '/cloudflared')).body.config;
+    const combined = await fx.admin('PUT', '/cloudflared', { settings: { postQuantum: true } });
+    expect(combined.status).toBe(400);
+    expect(combined.body.error.message).toContain(host.agentId);
+    // Refused whole: the fleet default is as it was, and no agent was told anything.
+    expect((await fx.admin('GET', '/cloudflared')).body.config).toEqual(before);
+    expect(await nextCommand(host.key, 0)).toBeNull();
+
+    const unknown = await fx.admin('PUT', '/cloudflared', { settings: { extraArgs: ['--anything'] } });
+    expect(unknown.status).toBe(400);
+  });
+
+  it('lists which cloudflared version each agent runs, from its heartbeat', async () => {
+    const host = await fx.enrollAgent({ name: 'cfd-version' });
+    const connectorId = '0b6a1b2c-3d4e-4f50-8a6b-7c8d9e0f1a2b';
+    const beat = await fx.request('POST', AGENT_ROUTES.heartbeat, {
+      token: host.key,
+      body: {
+        ...heartbeat(host.agentId, null),
+        cloudflared: {
+          state: 'running',
+          ready: true,
+          tunnelId: null,
+          containerId: null,
+          image: FLEET_IMAGE,
+          version: '2024.1.0',
+          connectorId,
+          configVersion: 4,
+        },
+      },
+    });
+    expect(beat.status).toBe(200);
+    const listed = (await fx.admin('GET', '/agents')).body.agents as { id: string; cloudflared: unknown }[];
+    expect(listed.find((agent) => agent.id === host.agentId)?.cloudflared).toEqual({
+      image: FLEET_IMAGE,
+      version: '2024.1.0',
+      connectorId,
+      configVersion: 4,
+    });
+  });
+});

@@ -8,7 +8,7 @@ export interface AdminClient {
    * API's response schema from `@tunnelfleet/common` (a body that does not match is an error).
    */
   request<S extends z.ZodType>(
-    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
     response: S,
     body?: unknown,

@@ -190,6 +190,88 @@ describe('tunnelfleet CLI', () => {
     expect(shown.stdout).toMatch(/^Status\s+approved$/m);
   });
 
+  it('cloudflared set for the fleet and one host; agents list and show which cloudflared runs', async () => {
+    const agent = await fx.enrollAgent({ name: 'cli-cloudflared' });
+    const fleet = await run(
+      [
+        'cloudflared',
+        'set',
+        '--image',
+        'cloudflare/cloudflared:2024.1.0',
+        '--protocol',
+        'http2',
+        '--retries',
+        '3',
+      ],
+      env,
+    );
+    expect(fleet.code).toBe(0);
+    expect(fleet.stdout).toContain('Saved for the fleet:');
+    expect(fleet.stdout).toMatch(/^Image\s+cloudflare\/cloudflared:2024\.1\.0$/m);
+    expect(fleet.stdout).toMatch(/^Settings\s+protocol=http2 retries=3$/m);
+    expect(fleet.stdout).toContain(agent.agentId);
+    const shownFleet = await run(['cloudflared', 'show'], env);
+    expect(shownFleet.stdout).toMatch(/^Settings\s+protocol=http2 retries=3$/m);
+
+    const host = await run(
+      [
+        'cloudflared',
+        'set',
+        '--agent',
+        agent.agentId,
+        '--protocol',
+        'quic',
+        '--post-quantum',
+        '--grace-period',
+        '45',
+      ],
+      env,
+    );
+    expect(host.code).toBe(0);
+    expect(host.stdout).toContain(`Saved for agent ${agent.agentId}:`);
+    expect(host.stdout).toMatch(/^Settings\s+protocol=quic gracePeriodSeconds=45 postQuantum=true$/m);
+    expect(host.stdout).toContain(`Sent to 1 running agent(s): ${agent.agentId}`);
+
+    const refused = await run(['cloudflared', 'set', '--protocol', 'tcp'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('settings.protocol');
+    const notANumber = await run(['cloudflared', 'set', '--retries', 'many'], env);
+    expect(notANumber).toMatchObject({ code: 2 });
+    expect(notANumber.stderr).toContain('--retries takes a whole number');
+
+    const beat = await fx.request('POST', AGENT_ROUTES.heartbeat, {
+      token: agent.key,
+      body: {
+        agentId: agent.agentId,
+        uptimeSeconds: 5,
+        cloudflared: {
+          state: 'running',
+          ready: true,
+          tunnelId: null,
+          containerId: null,
+          image: 'cloudflare/cloudflared:2024.2.0',
+          version: '2024.2.0',
+        },
+        lastAppliedCommandVersion: null,
+        dockerReachable: true,
+      },
+    });
+    expect(beat.status).toBe(200);
+    const listed = await run(['agents', 'list'], env);
+    expect(listed.stdout).toMatch(/\bCLOUDFLARED$/m);
+    expect(listed.stdout).toMatch(
+      new RegExp(`^${agent.agentId}\\s+cli-cloudflared\\s.*\\s2024\\.2\\.0$`, 'm'),
+    );
+    const shown = await run(['agents', 'show', agent.agentId], env);
+    expect(shown.stdout).toMatch(/^cloudflared runs\s+2024\.2\.0 \(cloudflare\/cloudflared:2024\.2\.0\)$/m);
+    expect(shown.stdout).toMatch(
+      /^cloudflared wanted\s+cloudflare\/cloudflared:2024\.1\.0, protocol=quic retries=3 gracePeriodSeconds=45 postQuantum=true \(this host's override\)$/m,
+    );
+
+    // Back to the defaults, so that the other tests' agents start as before.
+    expect((await run(['cloudflared', 'set'], env)).code).toBe(0);
+  });
+
   it('agents list/show/revoke, routes list with problems, conflicts and reconcile', async () => {
     const agent = await fx.enrollAgent({ name: 'cli-agent' });
     const containers = [

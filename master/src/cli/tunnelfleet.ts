@@ -8,6 +8,7 @@ import { CliError, EXIT, type ExitCode, UsageError } from './cli-errors.js';
 import { accessPolicyCommands } from './commands/access-policies.js';
 import { agentCommands } from './commands/agents.js';
 import { alertCommands } from './commands/alerts.js';
+import { cloudflaredCommands } from './commands/cloudflared.js';
 import { conflictCommands } from './commands/conflicts.js';
 import { keyCommands } from './commands/keys.js';
 import { reconcileCommands } from './commands/reconcile.js';
@@ -16,6 +17,7 @@ import { routeCommands } from './commands/routes.js';
 const COMMANDS: CliCommand[] = [
   ...keyCommands,
   ...agentCommands,
+  ...cloudflaredCommands,
   ...routeCommands,
   ...conflictCommands,
   ...accessPolicyCommands,

@@ -12,6 +12,7 @@ import {
   conflictsQuerySchema,
   createAccessPolicyRequestSchema,
   createKeyRequestSchema,
+  type FleetCloudflaredResponse,
   type KeyView,
   keyIdParamsSchema,
   type ListAccessPoliciesResponse,
@@ -20,7 +21,9 @@ import {
   type ListKeysResponse,
   type ListRoutesResponse,
   type PublicRoutesResponse,
+  type PutCloudflaredResponse,
   parseOrThrow,
+  putCloudflaredRequestSchema,
   RETAINED_STATUS,
   type ReconcileResponse,
   type RevokeKeyResponse,
@@ -33,7 +36,7 @@ import { type Response, Router } from 'express';
 import type { AccessPolicyService } from '../access/access-policy-service.js';
 import type { AgentService } from '../agents/agent-service.js';
 import { agentTunnelName } from '../agents/agent-service.js';
-import type { HeartbeatStore } from '../agents/heartbeats.js';
+import type { AgentState, HeartbeatStore } from '../agents/heartbeats.js';
 import type { MasterHooks } from '../agents/ports.js';
 import { requestReconcile } from '../reconciler/request-reconcile.js';
 import { listPublicRoutes } from '../routes/public-routes.js';
@@ -41,6 +44,7 @@ import type { RetainedRouteService } from '../routes/retained-route-service.js';
 import { type AgentKeyRecord, listAgentKeys } from '../store/agent-keys.js';
 import { type AgentRecord, findAgentByKey, listAgents } from '../store/agents.js';
 import { listAudit } from '../store/audit-log.js';
+import type { CloudflaredConfig } from '../store/cloudflared-configs.js';
 import { listConflicts } from '../store/conflicts.js';
 import { listContainers } from '../store/containers.js';
 import type { SqliteDatabase } from '../store/database.js';
@@ -76,6 +80,22 @@ function keyView(db: SqliteDatabase, key: AgentKeyRecord): KeyView {
   return { ...view, agentId: findAgentByKey(db, key.id)?.id ?? null };
 }
 
+/** What the agent's last heartbeat says its cloudflared runs. */
+function runningCloudflared(state: AgentState | null): AgentView['cloudflared'] {
+  if (!state) return null;
+  const { cloudflared } = state;
+  return {
+    image: cloudflared.image ?? null,
+    version: cloudflared.version ?? null,
+    connectorId: cloudflared.connectorId ?? null,
+    configVersion: cloudflared.configVersion ?? null,
+  };
+}
+
+function configView(config: CloudflaredConfig | undefined) {
+  return config ?? { image: null, settings: {}, updatedAt: null };
+}
+
 /**
  * Routes under `/api/v1/admin`: each parses its input with the schemas of `@tunnelfleet/common`,
  * calls a service (which audits the change with actor `admin` and tells the reconciler what
@@ -89,10 +109,12 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   async function agentViews(agents: AgentRecord[]): Promise<AgentView[]> {
     const seen = await deps.heartbeats.lastSeen(agents.map((a) => a.id));
-    return agents.map(({ reportSequence: _s, snapshotFingerprint: _f, commandVersion: _v, ...agent }) => {
+    const states = await Promise.all(agents.map((a) => deps.heartbeats.lastState(a.id)));
+    return agents.map(({ reportSequence: _s, snapshotFingerprint: _f, commandVersion: _v, ...agent }, i) => {
       const lastSeen = seen.get(agent.id);
       return {
         ...agent,
+        cloudflared: runningCloudflared(states[i] ?? null),
         tunnelStatus: agent.pausedAt === null ? 'running' : 'paused',
         online: agent.status !== 'revoked' && deps.heartbeats.isOnline(lastSeen),
         lastSeenAt: lastSeen === undefined ? agent.lastSeenAt : new Date(lastSeen).toISOString(),
@@ -136,6 +158,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
           updatedAt,
         })),
         routes: listRoutes(db, { agentId: id }).length,
+        cloudflaredConfig: deps.agents.cloudflaredFor(id),
       },
     });
   });
@@ -162,6 +185,22 @@ export function adminRouter(deps: AdminRouterDeps): Router {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
     const [view] = await agentViews([await deps.agents.resume(id, 'admin')]);
     send<AgentActionResponse>(res, 200, { agent: view! });
+  });
+
+  router.get(p('/cloudflared'), (_req, res) => {
+    const { config, defaultImage } = deps.agents.fleetCloudflared();
+    send<FleetCloudflaredResponse>(res, 200, { config: configView(config), defaultImage });
+  });
+
+  router.put(p('/cloudflared'), jsonBody(), async (req, res) => {
+    const body = parseOrThrow(putCloudflaredRequestSchema, req.body, 'cloudflared body');
+    send<PutCloudflaredResponse>(res, 200, await deps.agents.setCloudflared(null, body, 'admin'));
+  });
+
+  router.put(p('/agents/:id/cloudflared'), jsonBody(), async (req, res) => {
+    const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
+    const body = parseOrThrow(putCloudflaredRequestSchema, req.body, 'cloudflared body');
+    send<PutCloudflaredResponse>(res, 200, await deps.agents.setCloudflared(id, body, 'admin'));
   });
 
   router.post(p('/agents/rotate-secret'), async (_req, res) => {

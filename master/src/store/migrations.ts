@@ -267,4 +267,23 @@ export const migrations: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 7,
+    description: "cloudflared's image and settings, for the fleet and per agent",
+    sql: `
+      -- The row without an agent is the fleet default; an agent's row overrides it field by field.
+      -- image NULL: the fleet's (or the master's CLOUDFLARED_IMAGE); settings: JSON, typed by
+      -- cloudflaredTunnelOptionsSchema, {} = cloudflared's defaults.
+      CREATE TABLE cloudflared_configs (
+        id          INTEGER PRIMARY KEY,
+        agent_id    TEXT UNIQUE REFERENCES agents(id) ON DELETE CASCADE,
+        image       TEXT,
+        settings    TEXT NOT NULL DEFAULT '{}',
+        updated_at  TEXT NOT NULL
+      );
+      -- UNIQUE lets many NULLs through: one fleet row only.
+      CREATE UNIQUE INDEX cloudflared_configs_one_fleet ON cloudflared_configs((agent_id IS NULL))
+        WHERE agent_id IS NULL;
+    `,
+  },
 ];

@@ -9,34 +9,15 @@
  *   pnpm build && node test/dist/bench/convergence.js [starts=200] [baselineStarts=100]
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type Docker from 'dockerode';
 import { uniqueName } from '../harness/unique-name.js';
 import { waitFor } from '../harness/wait-for.js';
 import { type Fleet, startFleet, type TestContainer } from '../system/index.js';
 import { formatMs, formatRatio, type LatencySummary, summarize } from './latency-stats.js';
+import { RUN_LABEL, watchStartEvents } from './start-events.js';
 
 const ZONE = 'example.com';
-const RUN_LABEL = 'org.tunnelfleet-bench.run';
 /** Host B's engine is private to this run (test files name docker2…docker10): its agent sees only ours. */
 const SECOND_ENGINE = 'docker19';
-
-/** Engine time (ms) of each container's `start` event, keyed by container id. */
-async function watchStartEvents(docker: Docker, run: string) {
-  const startedAt = new Map<string, number>();
-  const stream = (await docker.getEvents({
-    filters: { type: ['container'], event: ['start'], label: [`${RUN_LABEL}=${run}`] },
-  })) as NodeJS.ReadableStream & { destroy(): void };
-  let buffered = '';
-  stream.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
-      const event = JSON.parse(buffered.slice(0, newline)) as { id: string; timeNano: number };
-      buffered = buffered.slice(newline + 1);
-      startedAt.set(event.id, event.timeNano / 1e6);
-    }
-  });
-  return { startedAt, close: () => stream.destroy() };
-}
 
 function published(fleet: Fleet, tunnelId: string, hostname: string): boolean {
   if (!fleet.emulator.dnsRecords(ZONE).some((record) => record.name === hostname)) return false;

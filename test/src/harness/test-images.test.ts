@@ -11,6 +11,8 @@ import {
   REAL_CLOUDFLARED_IMAGE,
   TEST_BUSYBOX_IMAGE,
   TEST_CLOUDFLARED_IMAGE,
+  TEST_CLOUDFLARED_NEXT_IMAGE,
+  TEST_CLOUDFLARED_NEXT_VERSION,
   TEST_WEB_IMAGE,
 } from './test-images.js';
 import { uniqueName } from './unique-name.js';
@@ -35,10 +37,10 @@ describe('local test images', () => {
     await removeContainersByLabel(docker, `harness.test.run=${run}`);
   });
 
-  async function startStandIn(env: string[]): Promise<Docker.Container> {
+  async function startStandIn(env: string[], image = CLOUDFLARED_IMAGE): Promise<Docker.Container> {
     const container = await docker.createContainer({
       name: uniqueName('tf-standin'),
-      Image: CLOUDFLARED_IMAGE,
+      Image: image,
       Cmd: ['tunnel', '--no-autoupdate', '--metrics', `0.0.0.0:${METRICS_PORT}`, 'run'],
       Env: env,
       Labels: { [TEST_CONTAINER_LABEL]: 'cloudflared', 'harness.test.run': run },
@@ -105,6 +107,26 @@ describe('local test images', () => {
     );
     expect(await response.json()).toMatchObject({ status: 200, readyConnections: 1 });
     expect(await logsOf(container)).not.toContain(STANDALONE_TOKEN);
+  });
+
+  it("the stand-in reports its release in /metrics' build_info, as cloudflared does; the next tag another", async () => {
+    for (const [image, version] of [
+      [CLOUDFLARED_IMAGE, 'standin'],
+      [TEST_CLOUDFLARED_NEXT_IMAGE, TEST_CLOUDFLARED_NEXT_VERSION],
+    ] as const) {
+      const container = await startStandIn([`TUNNEL_TOKEN=${STANDALONE_TOKEN}`], image);
+      const ip = await containerIpAddress(docker, container.id);
+      const metrics = await waitFor(
+        () =>
+          fetch(`http://${ip}:${METRICS_PORT}/metrics`).then((r) =>
+            r.status === 200 ? r.text() : undefined,
+          ),
+        { description: `${image} /metrics on ${ip}:${METRICS_PORT}` },
+      );
+      expect(metrics).toContain(
+        `build_info{goversion="standin",revision="standin",type="",version="${version}"} 1`,
+      );
+    }
   });
 
   it('the stand-in without TUNNEL_TOKEN prints an error and exits 1', async () => {

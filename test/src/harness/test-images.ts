@@ -15,6 +15,9 @@ export const TEST_BUSYBOX_IMAGE = 'tunnelfleet-test/busybox:latest';
 export const TEST_WEB_IMAGE = 'tunnelfleet-test/web:latest';
 /** The stand-in cloudflared of test/images/EDGE-PROTOCOL.md. */
 export const TEST_CLOUDFLARED_IMAGE = 'tunnelfleet-test/cloudflared:latest';
+/** The stand-in reporting another release in build_info: an image change a test can tell apart. */
+export const TEST_CLOUDFLARED_NEXT_IMAGE = 'tunnelfleet-test/cloudflared:next';
+export const TEST_CLOUDFLARED_NEXT_VERSION = '2099.1.0';
 /** The stand-in again, under the real name, so the agent's pull-if-missing path finds it locally. */
 export const CLOUDFLARED_IMAGE = 'cloudflare/cloudflared:latest';
 /** The real cloudflared (see `ensureRealCloudflaredImage`), for contract tests of how the agent runs it. */
@@ -145,6 +148,15 @@ async function imageSpecs(): Promise<ImageSpec[]> {
       hash: hashOf(baseHash, await hashDirectory(join(IMAGES_DIR, 'cloudflared'))),
       build: buildFromContext('cloudflared'),
     },
+    {
+      tags: [TEST_CLOUDFLARED_NEXT_IMAGE],
+      hash: hashOf(
+        baseHash,
+        await hashDirectory(join(IMAGES_DIR, 'cloudflared')),
+        TEST_CLOUDFLARED_NEXT_VERSION,
+      ),
+      build: buildFromContext('cloudflared', { STANDIN_VERSION: TEST_CLOUDFLARED_NEXT_VERSION }),
+    },
   ];
 }
 
@@ -198,15 +210,16 @@ async function importBusyboxImage(docker: Docker, spec: ImageSpec): Promise<void
   }
 }
 
-function buildFromContext(context: string) {
-  return buildFromDirectory(join(IMAGES_DIR, context));
+function buildFromContext(context: string, buildargs: Record<string, string> = {}) {
+  return buildFromDirectory(join(IMAGES_DIR, context), buildargs);
 }
 
-function buildFromDirectory(dir: string) {
+function buildFromDirectory(dir: string, buildargs: Record<string, string> = {}) {
   return async (docker: Docker, spec: ImageSpec): Promise<void> => {
     const [first, ...others] = spec.tags;
     const stream = await docker.buildImage(tarDirectory(dir), {
       t: first,
+      buildargs,
       labels: { [CONTENT_HASH_LABEL]: spec.hash },
       rm: true,
       forcerm: true,

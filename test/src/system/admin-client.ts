@@ -14,6 +14,9 @@ import {
   listConflictsResponseSchema,
   listKeysResponseSchema,
   listRoutesResponseSchema,
+  type PutCloudflaredRequest,
+  type PutCloudflaredResponse,
+  putCloudflaredResponseSchema,
   type RetainedRouteView,
   type RouteStatus,
   type RouteView,
@@ -59,6 +62,8 @@ export interface AdminClient {
   pauseAgent(agentId: string): Promise<AgentView>;
   resumeAgent(agentId: string): Promise<AgentView>;
   rotateSecret(agentId: string): Promise<AgentView>;
+  /** `PUT /cloudflared` without `agentId`, `PUT /agents/:id/cloudflared` with one. */
+  setCloudflared(request: PutCloudflaredRequest, agentId?: string): Promise<PutCloudflaredResponse>;
   /** `DELETE /agents/:id`: decommissions the host. */
   deleteAgent(agentId: string): Promise<void>;
   revokeKey(keyId: string): Promise<KeyView>;
@@ -196,6 +201,15 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
           `${agentPath(agentId)}/rotate-secret`,
         )
       ).agent,
+    setCloudflared: (body, agentId) =>
+      expect(
+        `set cloudflared for ${agentId ?? 'the fleet'}`,
+        200,
+        putCloudflaredResponseSchema,
+        'PUT',
+        agentId ? `${agentPath(agentId)}/cloudflared` : '/cloudflared',
+        body,
+      ),
     deleteAgent: async (agentId) => {
       const answer = await request('DELETE', agentPath(agentId));
       if (answer.status !== 204) throw new AdminApiError(`delete agent ${agentId}`, answer);

@@ -12,6 +12,7 @@ import {
   ensureTestImages,
   TEST_BUSYBOX_IMAGE,
   TEST_CLOUDFLARED_IMAGE,
+  TEST_CLOUDFLARED_NEXT_IMAGE,
   TEST_WEB_IMAGE,
 } from '../harness/test-images.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -45,7 +46,14 @@ export interface SecondDockerEngine {
 }
 
 const DOCKERD_START_TIMEOUT_MS = 30_000;
-const TEST_IMAGES = [TEST_BUSYBOX_IMAGE, TEST_WEB_IMAGE, TEST_CLOUDFLARED_IMAGE, CLOUDFLARED_IMAGE];
+const TEST_IMAGES = [
+  TEST_BUSYBOX_IMAGE,
+  TEST_WEB_IMAGE,
+  TEST_CLOUDFLARED_IMAGE,
+  TEST_CLOUDFLARED_NEXT_IMAGE,
+  TEST_CLOUDFLARED_NEXT_IMAGE,
+  CLOUDFLARED_IMAGE,
+];
 const NAME = /^docker([2-9]|1[0-9])$/;
 
 /**

@@ -9,12 +9,13 @@ import {
 import { type CliCommand, output } from '../cli-context.js';
 import { UsageError } from '../cli-errors.js';
 import { formatTable, shortTime } from '../table.js';
+import { settingsText } from './cloudflared.js';
 
 function agentRows(agents: AgentView[]): string {
   if (agents.length === 0)
     return 'No agents yet. Start one with a key from: tunnelfleet keys create <name> --allow PATTERN (or --allow-any)\n';
   return formatTable(
-    ['ID', 'NAME', 'STATUS', 'TUNNEL', 'ONLINE', 'LAST SEEN', 'HOSTNAME', 'VERSION'],
+    ['ID', 'NAME', 'STATUS', 'TUNNEL', 'ONLINE', 'LAST SEEN', 'HOSTNAME', 'VERSION', 'CLOUDFLARED'],
     agents.map((agent) => [
       agent.id,
       agent.name,
@@ -24,6 +25,7 @@ function agentRows(agents: AgentView[]): string {
       shortTime(agent.lastSeenAt),
       agent.hostname ?? '-',
       agent.agentVersion ?? '-',
+      agent.cloudflared?.version ?? '-',
     ]),
   );
 }
@@ -55,6 +57,20 @@ function agentDetail(agent: AgentDetail): string {
             cloudflared.problem?.message ? `: ${cloudflared.problem.message}` : ''
           }`
         : '-',
+    ],
+    [
+      'cloudflared runs',
+      agent.cloudflared
+        ? `${agent.cloudflared.version ?? 'version unknown'} (${agent.cloudflared.image ?? 'image unknown'})${
+            agent.cloudflared.connectorId ? `, connector ${agent.cloudflared.connectorId}` : ''
+          }${agent.cloudflared.configVersion !== null ? `, config version ${agent.cloudflared.configVersion}` : ''}`
+        : '-',
+    ],
+    [
+      'cloudflared wanted',
+      `${agent.cloudflaredConfig.image}, ${settingsText(agent.cloudflaredConfig.settings)}${
+        agent.cloudflaredConfig.overridden ? " (this host's override)" : ''
+      }`,
     ],
     ['Routes', String(agent.routes)],
   ];
