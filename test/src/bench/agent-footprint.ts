@@ -13,7 +13,7 @@ import { startFleet } from '../system/index.js';
 import { cpuPercent, formatMb, type ProcessUsage, processUsage } from './process-usage.js';
 
 const SETTLE_MS = 10_000;
-/** A second engine no test uses (test files name docker2…docker10). */
+/** A second engine no test file uses (they name docker2…docker17 and docker20; benches docker18…docker21). */
 const SECOND_ENGINE = 'docker18';
 
 interface Window {

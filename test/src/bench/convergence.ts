@@ -16,7 +16,7 @@ import { formatMs, formatRatio, type LatencySummary, summarize } from './latency
 import { RUN_LABEL, watchStartEvents } from './start-events.js';
 
 const ZONE = 'example.com';
-/** Host B's engine is private to this run (test files name docker2…docker10): its agent sees only ours. */
+/** Host B's engine is private to this run (no test file uses it): its agent sees only ours. */
 const SECOND_ENGINE = 'docker19';
 
 function published(fleet: Fleet, tunnelId: string, hostname: string): boolean {

@@ -19,8 +19,8 @@ import { formatMs, formatRatio, summarize } from './latency-stats.js';
 import { RUN_LABEL, watchStartEvents } from './start-events.js';
 
 const ZONE = 'example.com';
-/** Host B's engine is private to this run; the same as the route-identity e2e test (never run both at once). */
-const SECOND_ENGINE = 'docker15';
+/** Host B's engine is private to this run (no test file uses it): its agent sees only ours. */
+const SECOND_ENGINE = 'docker21';
 /** The master's default SYNC_DEBOUNCE_MS (common/src/config/master-config.ts). */
 const DEFAULT_DEBOUNCE_MS = 150;
 

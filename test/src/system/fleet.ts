@@ -38,7 +38,7 @@ export interface FleetOptions {
   /** Extra environment of both agents. */
   agentEnv?: Record<string, string>;
   /**
-   * Name of host B's engine (`docker2`…`docker19`). Every agent reports every labelled container
+   * Name of host B's engine (`docker2`…`docker29`). Every agent reports every labelled container
    * of its engine, so two fleets running at once must not share one: each test file names its own.
    */
   secondEngine: string;

@@ -54,7 +54,7 @@ const TEST_IMAGES = [
   TEST_CLOUDFLARED_NEXT_IMAGE,
   CLOUDFLARED_IMAGE,
 ];
-const NAME = /^docker([2-9]|1[0-9])$/;
+const NAME = /^docker([2-9]|[12][0-9])$/;
 
 /**
  * A second Docker engine beside the main one, for a second simulated host (see
@@ -68,7 +68,7 @@ export async function startSecondDockerEngine(
   options: SecondDockerEngineOptions = {},
 ): Promise<SecondDockerEngine> {
   const name = options.name ?? 'docker2';
-  if (!NAME.test(name)) throw new HarnessError(`second engine name must be docker2…docker19, got "${name}"`);
+  if (!NAME.test(name)) throw new HarnessError(`second engine name must be docker2…docker29, got "${name}"`);
   const paths = enginePaths(name);
   const dockerHost = `unix://${paths.socket}`;
   const main = await connectDockerEngine();
