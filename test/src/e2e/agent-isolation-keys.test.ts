@@ -6,11 +6,11 @@ import {
   CONVERGE_TIMEOUT_MS,
   cloudView,
   publishLabels,
+  publishVictim,
   routesOf,
-  tunnelIdOf,
   uniqueHostname,
   useFleet,
-  waitPublished,
+  victimState,
 } from './support.js';
 
 // What a key allows, and what outlives an agent: a compromised host, played by an agent that
@@ -23,31 +23,6 @@ const fleet = useFleet({
   secondEngine: 'docker12',
   masterEnv: { GRACE_PERIOD_SECONDS: '2', RECONCILE_CRON: '* * * * * *' },
 });
-
-/** Everything of the victim's at Cloudflare, serialised: any change to it shows as a diff. */
-function victimState(f: Fleet, victimHostname: string, victimTunnelId: string): string {
-  const view = cloudView(f);
-  return JSON.stringify(
-    {
-      records: view.records.filter((record) => record.name === victimHostname),
-      tunnelConfig: f.emulator.tunnelConfig(victimTunnelId),
-      apps: view.apps.filter((app) => app.domain.split('/')[0] === victimHostname),
-    },
-    null,
-    2,
-  );
-}
-
-/** B publishes a hostname behind an Access app; returns what to compare at the end. */
-async function victim(f: Fleet) {
-  const hostname = uniqueHostname('victim', 'example.org');
-  await f.b.runContainer({
-    labels: publishLabels(hostname, { 'tunnelfleet.access.emails': 'boss@example.com' }),
-  });
-  await waitPublished(f, f.b, hostname, { access: true });
-  const tunnelId = await tunnelIdOf(f, f.b);
-  return { hostname, tunnelId, before: victimState(f, hostname, tunnelId) };
-}
 
 /** A protocol agent whose key allows any hostname (the harness's default without an allowlist). */
 async function attacker(f: Fleet, name: string): Promise<{ agent: ProtocolAgent; keyId: string }> {
@@ -63,7 +38,7 @@ async function attacker(f: Fleet, name: string): Promise<{ agent: ProtocolAgent;
 describe('key scopes and retained routes against another agent', { timeout: 180_000 }, () => {
   it('refuses a wildcard hostname to an allow-any key: nothing catches the zone, B unchanged', async () => {
     const f = fleet();
-    const b = await victim(f);
+    const b = await publishVictim(f, 'victim');
     const wildcard = '*.example.org';
     const barrier = uniqueHostname('barrier', 'example.org');
     const { agent } = await attacker(f, 'attacker-wildcard');
@@ -104,7 +79,7 @@ describe('key scopes and retained routes against another agent', { timeout: 180_
 
   it("lists an agent's retained route, and its revocation and deletion withdraw it; B unchanged", async () => {
     const f = fleet();
-    const b = await victim(f);
+    const b = await publishVictim(f, 'victim');
     const kept = uniqueHostname('kept', 'example.org');
     const { agent } = await attacker(f, 'attacker-retained');
     const labels = publishLabels(kept, {

@@ -7,6 +7,7 @@ import {
   CONVERGE_TIMEOUT_MS,
   cloudView,
   publishLabels,
+  publishVictim,
   routesOf,
   rulesFor,
   tunnelIdOf,
@@ -41,13 +42,7 @@ async function waitServed(f: Fleet, hostname: string, service: string) {
 describe('services an agent may not publish', { timeout: 180_000 }, () => {
   it('refuses metadata, loopback, sockets, bastion and SOCKS in every spelling, and B stays as it was', async () => {
     const f = fleet();
-    const victim = uniqueHostname('victim', 'example.org');
-    await f.b.runContainer({
-      labels: publishLabels(victim, { 'tunnelfleet.access.emails': 'boss@example.com' }),
-    });
-    await waitPublished(f, f.b, victim, { access: true });
-    const victimTunnel = await tunnelIdOf(f, f.b);
-    const before = victimState(f, victim, victimTunnel);
+    const { hostname: victim, tunnelId: victimTunnel, before } = await publishVictim(f, 'victim');
 
     const attacks: { service: string; rule: string; origin?: Record<string, string> }[] = [
       { service: 'http://169.254.169.254', rule: 'link-local' },

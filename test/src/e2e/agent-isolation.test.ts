@@ -4,13 +4,12 @@ import {
   attacker,
   cloudView,
   publishLabels,
+  publishVictim,
   routesOf,
-  tunnelIdOf,
   uniqueHostname,
   useFleet,
   victimState,
   waitForBarrier,
-  waitPublished,
 } from './support.js';
 
 // A compromised or careless host, played by an agent that speaks the real protocol (no engine
@@ -22,14 +21,8 @@ const fleet = useFleet({ secondEngine: 'docker11' });
 describe('isolation between agents', { timeout: 180_000 }, () => {
   it("refuses a tunnel label naming another agent's tunnel, and B's tunnel, records and apps stay as they were", async () => {
     const f = fleet();
-    const victim = uniqueHostname('secure', 'example.org');
-    await f.b.runContainer({
-      labels: publishLabels(victim, { 'tunnelfleet.access.emails': 'boss@example.com' }),
-    });
-    await waitPublished(f, f.b, victim, { access: true });
-    const victimTunnel = await tunnelIdOf(f, f.b);
+    const { hostname: victim, tunnelId: victimTunnel, before } = await publishVictim(f, 'secure');
     const victimTunnelName = `tunnelfleet-${await f.b.agentId()}`;
-    const before = victimState(f, victim, victimTunnel);
 
     const own = uniqueHostname('c', 'example.com');
     const sub = `x.${victim}`;
@@ -73,13 +66,7 @@ describe('isolation between agents', { timeout: 180_000 }, () => {
 
   it("refuses a claim on any path of a hostname another agent holds: no Access bypass beside B's app", async () => {
     const f = fleet();
-    const victim = uniqueHostname('admin', 'example.org');
-    await f.b.runContainer({
-      labels: publishLabels(victim, { 'tunnelfleet.access.emails': 'boss@example.com' }),
-    });
-    await waitPublished(f, f.b, victim, { access: true });
-    const victimTunnel = await tunnelIdOf(f, f.b);
-    const before = victimState(f, victim, victimTunnel);
+    const { hostname: victim, tunnelId: victimTunnel, before } = await publishVictim(f, 'admin');
     const victimAgent = await f.b.agentId();
 
     const barrier = uniqueHostname('barrier', 'example.org');

@@ -242,6 +242,20 @@ export function victimState(f: Fleet, victimHostname: string, victimTunnelId: st
 }
 
 /**
+ * Host B publishes a hostname of `example.org` behind an Access app: the victim of an attack test.
+ * Returns its tunnel and its state at Cloudflare, to compare with `victimState` at the end.
+ */
+export async function publishVictim(f: Fleet, prefix: string) {
+  const hostname = uniqueHostname(prefix, 'example.org');
+  await f.b.runContainer({
+    labels: publishLabels(hostname, { 'tunnelfleet.access.emails': 'boss@example.com' }),
+  });
+  await waitPublished(f, f.b, hostname, { access: true });
+  const tunnelId = await tunnelIdOf(f, f.b);
+  return { hostname, tunnelId, before: victimState(f, hostname, tunnelId) };
+}
+
+/**
  * The attacker also publishes one honest route in the victim's zone: once its record exists, the
  * zone's sync that would have carried an attack has run.
  */
