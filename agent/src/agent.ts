@@ -2,8 +2,12 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import {
   type AgentConfig,
+  ConfigError,
+  checkLabelPrefixes,
   createLogger,
   type DockerInfo,
+  LABEL_PREFIX_VARIABLES,
+  type LabelPrefixes,
   type Logger,
   type CloudflaredStatus as ProtocolCloudflaredStatus,
 } from '@tunnelfleet/common';
@@ -51,6 +55,8 @@ export interface AgentDeps {
   /** Port of cloudflared's metrics (and `/ready`) inside its container. */
   cloudflaredMetricsPort?: number;
   reportIntervalSeconds: number;
+  /** The host's custom DockFlare and Labelgate prefixes (normalized); sent with the registration. */
+  labelPrefixes?: LabelPrefixes;
   /** 0 or absent: no health endpoint. */
   healthPort?: number;
   healthHost?: string;
@@ -182,6 +188,7 @@ export function createAgent(deps: AgentDeps): Agent {
         agentVersion: AGENT_VERSION,
         hostname: osHostname(),
         docker: await dockerInfo(deps.docker),
+        ...(hasCustomPrefix(deps.labelPrefixes) ? { labelPrefixes: deps.labelPrefixes } : {}),
       }),
     });
     if (!registration || !executor) return;
@@ -222,6 +229,7 @@ export function createAgent(deps: AgentDeps): Agent {
       watcher = createContainerWatcher({
         docker: deps.docker,
         logger,
+        ...(deps.labelPrefixes ? { labelPrefixes: deps.labelPrefixes } : {}),
         ...(tuning.relistIntervalMs ? { relistIntervalMs: tuning.relistIntervalMs } : {}),
         onChange: (change) => reporter.containerChanged(change),
         onResync: () => reporter.resynced(),
@@ -262,6 +270,12 @@ export async function startAgent(
 ): Promise<Agent> {
   const logger =
     options.logger ?? createLogger({ name: 'agent', level: config.logLevel, secrets: [config.apiKey] });
+  const labelPrefixes = checkLabelPrefixes({
+    dockflare: config.dockflareLabelPrefix,
+    labelgate: config.labelgateLabelPrefix,
+  });
+  if (!labelPrefixes.ok)
+    throw new ConfigError([{ variable: LABEL_PREFIX_VARIABLES.labelgate, reason: labelPrefixes.reason }]);
   const agent = createAgent({
     masterUrl: config.masterUrl,
     apiKey: config.apiKey,
@@ -272,12 +286,17 @@ export async function startAgent(
     cloudflaredImage: config.cloudflaredImage,
     cloudflaredNetwork: config.cloudflaredNetwork,
     reportIntervalSeconds: config.reportIntervalSeconds,
+    labelPrefixes: labelPrefixes.value,
     healthPort: config.healthPort,
     healthHost: config.healthHost,
     ...(options.tuning ? { tuning: options.tuning } : {}),
   });
   await agent.start();
   return agent;
+}
+
+function hasCustomPrefix(prefixes: LabelPrefixes | undefined): prefixes is LabelPrefixes {
+  return prefixes?.dockflare !== undefined || prefixes?.labelgate !== undefined;
 }
 
 /** What the master shows about the engine; null when Docker does not answer (a proxy may refuse /info, so only /version). */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { agentConfigSpec, ConfigError, loadConfig } from '@tunnelfleet/common';
-import { startAgent } from './agent.js';
+import { type Agent, startAgent } from './agent.js';
 
 /** sysexits.h EX_CONFIG: a supervisor (compose, systemd) can tell "fix the environment" from a crash. */
 const EXIT_CONFIG = 78;
@@ -11,15 +11,14 @@ const EXIT_CONFIG = 78;
  * serving, so restarting or upgrading the agent never interrupts the tunnel.
  */
 async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig<typeof agentConfigSpec>>;
+  let agent: Agent;
   try {
-    config = loadConfig(agentConfigSpec);
+    agent = await startAgent(loadConfig(agentConfigSpec));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`tunnelfleet agent: ${error.message}\n`);
     process.exit(EXIT_CONFIG);
   }
-  const agent = await startAgent(config);
   let stopping = false;
   const stop = () => {
     if (stopping) return;

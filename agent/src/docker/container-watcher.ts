@@ -3,7 +3,9 @@ import {
   type ContainerChange,
   containerSchema,
   createKeyedMutex,
+  type LabelPrefixes,
   type Logger,
+  labelPrefixesOf,
   parseContainerLabels,
 } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
@@ -11,15 +13,18 @@ import { type BackoffOptions, createBackoff } from './backoff.js';
 import { labelParseContext, normalizeContainer } from './container-info.js';
 import { isNotFound } from './docker-errors.js';
 import { DEFAULT_RECONNECT, type DockerEvent, subscribeDockerEvents } from './docker-events.js';
-import { DEFAULT_LABEL_PREFIXES, hasTunnelLabels } from './label-match.js';
+import { hasTunnelLabels } from './label-match.js';
 
 export type ResyncReason = 'initial' | 'reconnect';
 
 export interface ContainerWatcherOptions {
   docker: Docker;
   logger: Logger;
-  /** Label prefixes that make a container ours to report; defaults to every dialect we read. */
-  labelPrefixes?: readonly string[];
+  /**
+   * The host's custom DockFlare and Labelgate prefixes: a container with a label under them, or
+   * under a built-in prefix, is ours to report.
+   */
+  labelPrefixes?: LabelPrefixes;
   /** Safety-net full list in case an event was lost; its differences arrive through `onChange`. */
   relistIntervalMs?: number;
   /** One container appeared, changed or disappeared. */
@@ -70,7 +75,7 @@ interface Known {
  */
 export function createContainerWatcher(options: ContainerWatcherOptions): ContainerWatcher {
   const { docker, logger, onChange, onResync } = options;
-  const prefixes = options.labelPrefixes ?? DEFAULT_LABEL_PREFIXES;
+  const prefixes = labelPrefixesOf(options.labelPrefixes);
   const relistIntervalMs = options.relistIntervalMs ?? DEFAULT_RELIST_INTERVAL_MS;
   const known = new Map<string, Known>();
   const retryBackoff = createBackoff(options.reconnect ?? DEFAULT_RECONNECT);
@@ -143,7 +148,10 @@ export function createContainerWatcher(options: ContainerWatcherOptions): Contai
 
   /** The master judges the labels; the agent log shows the same problems to whoever reads it. */
   const logLabelProblems = (container: Container) => {
-    const { problems } = parseContainerLabels(container.labels, labelParseContext(container));
+    const { problems } = parseContainerLabels(container.labels, {
+      ...labelParseContext(container),
+      ...(options.labelPrefixes ? { labelPrefixes: options.labelPrefixes } : {}),
+    });
     for (const problem of problems.slice(0, MAX_LOGGED_PROBLEMS)) {
       logger.warn(
         {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LABEL_PREFIXES, hasTunnelLabels } from './label-match.js';
+import { labelPrefixesOf } from '@tunnelfleet/common';
+import { hasTunnelLabels } from './label-match.js';
 
 describe('hasTunnelLabels', () => {
   it.each([
@@ -14,7 +15,14 @@ describe('hasTunnelLabels', () => {
     [null, false],
     [{ 'tunnelfleet.managed': 'cloudflared', 'tunnelfleet.agent-id': 'a' }, false],
   ])('%j → %s', (labels, expected) => {
-    expect(hasTunnelLabels(labels, DEFAULT_LABEL_PREFIXES)).toBe(expected);
+    expect(hasTunnelLabels(labels, labelPrefixesOf())).toBe(expected);
+  });
+
+  it("reports a container labelled only under the host's custom DockFlare or Labelgate prefix", () => {
+    const prefixes = labelPrefixesOf({ dockflare: 'mycorp.', labelgate: 'edge.' });
+    expect(hasTunnelLabels({ 'mycorp.enable': 'true' }, prefixes)).toBe(true);
+    expect(hasTunnelLabels({ 'edge.tunnel.web.hostname': 'a.example.com' }, prefixes)).toBe(true);
+    expect(hasTunnelLabels({ 'mycorp.enable': 'true' }, labelPrefixesOf())).toBe(false);
   });
 
   it('reads only the prefixes it is given', () => {

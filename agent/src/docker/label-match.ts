@@ -1,11 +1,3 @@
-/** Prefixes of every label dialect we read (ours, DockFlare's, its legacy form, Labelgate's). */
-export const DEFAULT_LABEL_PREFIXES = [
-  'tunnelfleet.',
-  'dockflare.',
-  'cloudflare.tunnel.',
-  'labelgate.',
-] as const;
-
 /** Set on the cloudflared container the agent itself manages: never a route source. */
 export const MANAGED_LABEL = 'tunnelfleet.managed';
 

@@ -1,7 +1,7 @@
-// `tunnelfleet-labels check [--json] [FILE|-]` as a function: the bin and the master's
+// `tunnelfleet-labels check [--json] [options] [FILE|-]` as a function: the bin and the master's
 // `tunnelfleet labels` run it in their own process. With the bin, the only I/O of common.
 import { readFile } from 'node:fs/promises';
-import { parseContainerLabels } from '../labels/index.js';
+import { checkLabelPrefixes, parseContainerLabels } from '../labels/index.js';
 import { DEFAULT_SERVICE_POLICY, SERVICE_KINDS, type ServiceKind } from '../labels/service-policy.js';
 import { type ContainerReport, formatReport, hasErrors } from './format-report.js';
 import { readLabelInput } from './label-input.js';
@@ -13,7 +13,8 @@ interface LabelsCheckIo {
   stderr: { write(text: string): unknown };
 }
 
-const USAGE = `Usage: tunnelfleet-labels check [--json] [--allow-service KIND]... [--require-access] [FILE|-]
+const USAGE = `Usage: tunnelfleet-labels check [--json] [--allow-service KIND]... [--require-access]
+         [--dockflare-prefix PREFIX] [--labelgate-prefix PREFIX] [FILE|-]
 
 Reads container labels from docker inspect JSON (one container or an array) or key=value
 lines, from FILE or standard input (-, the default), and prints the routes and problems.
@@ -21,6 +22,8 @@ Services are judged by a key's default service policy, as the master judges them
   --json                 machine-readable output
   --allow-service KIND   judge as a key that allows KIND (${SERVICE_KINDS.join(', ')})
   --require-access       judge as a master with REQUIRE_ACCESS=true
+  --dockflare-prefix P   read DockFlare labels under P too, as an agent with LABEL_PREFIX=P
+  --labelgate-prefix P   read Labelgate labels under P, as an agent with LABELGATE_LABEL_PREFIX=P
 Exit code: 0 no label errors, 1 label errors found, 2 usage or input error.
 `;
 
@@ -46,10 +49,19 @@ export async function runLabelsCheck(argv: readonly string[], io: LabelsCheckIo)
   const requireAccess = rest.includes('--require-access');
   const allow: string[] = [];
   const files: string[] = [];
+  const prefixes: { dockflare?: string; labelgate?: string } = {};
   for (let index = 0; index < rest.length; index++) {
     const arg = rest[index]!;
     if (arg === '--allow-service') allow.push(rest[++index] ?? '');
+    else if (arg === '--dockflare-prefix') prefixes.dockflare = rest[++index] ?? '';
+    else if (arg === '--labelgate-prefix') prefixes.labelgate = rest[++index] ?? '';
     else if (arg !== '--json' && arg !== '--require-access') files.push(arg);
+  }
+  // The agent's own check of LABEL_PREFIX and LABELGATE_LABEL_PREFIX, with the same message.
+  const labelPrefixes = checkLabelPrefixes(prefixes);
+  if (!labelPrefixes.ok) {
+    io.stderr.write(`tunnelfleet-labels: ${labelPrefixes.reason}\n`);
+    return EXIT_USAGE;
   }
   const unknown = files.find((arg) => arg.startsWith('-') && arg !== '-');
   const badKind = allow.find((kind) => !(SERVICE_KINDS as readonly string[]).includes(kind));
@@ -87,6 +99,7 @@ export async function runLabelsCheck(argv: readonly string[], io: LabelsCheckIo)
       exposedPorts: container.exposedPorts,
       servicePolicy: { ...DEFAULT_SERVICE_POLICY, allow: allow as ServiceKind[] },
       requireAccess,
+      labelPrefixes: labelPrefixes.value,
     }),
   }));
   io.stdout.write(

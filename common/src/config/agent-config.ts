@@ -1,8 +1,20 @@
+import { z } from 'zod';
+import { checkLabelPrefix, LABEL_PREFIX_VARIABLES, type LabelPrefixTool } from '../labels/label-prefixes.js';
 import { LOG_LEVELS } from '../logger/log-level.js';
 import { parseApiKey } from '../protocol/api-key.js';
 import { envDockerHost } from './docker-host.js';
 import { envEnum, envInt, envString, envUrl } from './env-parsers.js';
 import { type ConfigOf, envVar, optionalEnvVar } from './env-var.js';
+
+/** A peer tool's custom label prefix, normalized; undefined when it is the tool's own. */
+function envLabelPrefix(tool: LabelPrefixTool) {
+  return z.string().transform((text, ctx) => {
+    const checked = checkLabelPrefix(text, tool);
+    if (checked.ok) return checked.value;
+    ctx.addIssue({ code: 'custom', message: checked.reason });
+    return z.NEVER;
+  });
+}
 
 /** Environment of the agent. `agentName` is unset when the variable is: use the machine's host name. */
 export const agentConfigSpec = {
@@ -86,6 +98,16 @@ export const agentConfigSpec = {
     doc: 'Address the health endpoint listens on. Loopback keeps it from the published containers,\nwhich share a network with the agent; the image HEALTHCHECK asks on loopback. 0.0.0.0 only\nfor a monitor that must reach it from outside the container.',
     example: '127.0.0.1',
     defaultValue: '127.0.0.1',
+  }),
+  dockflareLabelPrefix: optionalEnvVar(LABEL_PREFIX_VARIABLES.dockflare, envLabelPrefix('dockflare'), {
+    doc: "DockFlare's custom label prefix, as DockFlare reads it: labels under it are read before\ndockflare.* and cloudflare.tunnel.*, key by key. The master reads this host's labels with it.\nLetters, digits, _ - and single dots; it may not overlap tunnelfleet., dockflare.,\ncloudflare.tunnel. or labelgate..",
+    example: 'mycorp',
+    defaultDoc: 'none (dockflare. and cloudflare.tunnel.)',
+  }),
+  labelgateLabelPrefix: optionalEnvVar(LABEL_PREFIX_VARIABLES.labelgate, envLabelPrefix('labelgate'), {
+    doc: "Labelgate's custom label prefix, as Labelgate reads it: <prefix>.tunnel.<service>.* instead of\nlabelgate.tunnel.<service>.*. The master reads this host's labels with it. Same rules as\nLABEL_PREFIX, and the two may not overlap.",
+    example: 'edge',
+    defaultDoc: 'labelgate',
   }),
 };
 

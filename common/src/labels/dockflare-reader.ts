@@ -9,7 +9,7 @@ import type { LabelMap, ReaderResult } from './reader.js';
 import type { LabelValue, RouteDraft } from './route-draft.js';
 import type { AccessSpec, LabelProblem } from './types.js';
 
-/** DockFlare's prefixes in its lookup order: the first that has a key wins, key by key. */
+/** DockFlare's own prefixes in its lookup order, after a custom `LABEL_PREFIX`: the first that has a key wins, key by key. */
 const PREFIXES = ['dockflare.', 'cloudflare.tunnel.'] as const;
 
 const ORIGIN_FLAGS: Record<string, OriginKey> = {
@@ -45,8 +45,13 @@ const KNOWN_KEYS = ['enable', ...ROUTE_KEYS];
 
 type Lookup = (key: string) => LabelValue | undefined;
 
-function resolve(labels: LabelMap, suffix: string, problems: LabelProblem[]): LabelValue | undefined {
-  const found = PREFIXES.flatMap((prefix) => {
+function resolve(
+  labels: LabelMap,
+  prefixes: readonly string[],
+  suffix: string,
+  problems: LabelProblem[],
+): LabelValue | undefined {
+  const found = prefixes.flatMap((prefix) => {
     const value = labels.get(`${prefix}${suffix}`);
     return value === undefined ? [] : [{ label: `${prefix}${suffix}`, value }];
   });
@@ -59,20 +64,26 @@ function resolve(labels: LabelMap, suffix: string, problems: LabelProblem[]): La
   return winner;
 }
 
-function suffixes(labels: LabelMap): string[] {
+function suffixes(labels: LabelMap, prefixes: readonly string[]): string[] {
   const out = new Set<string>();
   for (const key of labels.keys()) {
-    for (const prefix of PREFIXES) if (key.startsWith(prefix)) out.add(key.slice(prefix.length));
+    for (const prefix of prefixes) if (key.startsWith(prefix)) out.add(key.slice(prefix.length));
   }
   return [...out];
 }
 
-function checkSuffixes(all: string[], lastIndex: number, problems: LabelProblem[], labels: LabelMap): void {
+function checkSuffixes(
+  all: string[],
+  lastIndex: number,
+  problems: LabelProblem[],
+  labels: LabelMap,
+  prefixes: readonly string[],
+): void {
   const skipped = new Set<string>();
   for (const suffix of all) {
     const indexed = /^(\d+)\.(.*)$/.exec(suffix);
     const key = indexed ? (indexed[2] ?? '') : suffix;
-    const label = PREFIXES.map((p) => `${p}${suffix}`).find((l) => labels.has(l)) ?? suffix;
+    const label = prefixes.map((p) => `${p}${suffix}`).find((l) => labels.has(l)) ?? suffix;
     if (key === 'access.email') {
       problems.push(
         labelWarning({
@@ -304,18 +315,22 @@ function lastDefinitionWins(drafts: RouteDraft[]): RouteDraft[] {
   });
 }
 
-/** Reads DockFlare labels: `dockflare.*`, indexed `dockflare.N.*` and legacy `cloudflare.tunnel.*`. */
-export function dockflareReader(labels: LabelMap): ReaderResult {
+/**
+ * Reads DockFlare labels: `dockflare.*`, indexed `dockflare.N.*` and legacy `cloudflare.tunnel.*`,
+ * and first of all the host's custom `LABEL_PREFIX` when it has one.
+ */
+export function dockflareReader(labels: LabelMap, customPrefix?: string): ReaderResult {
   const problems: LabelProblem[] = [];
-  const all = suffixes(labels);
+  const prefixes = customPrefix === undefined ? PREFIXES : [customPrefix, ...PREFIXES];
+  const all = suffixes(labels, prefixes);
   if (all.length === 0) return { present: false, enabled: false, drafts: [], problems };
-  const base: Lookup = (key) => resolve(labels, key, problems);
+  const base: Lookup = (key) => resolve(labels, prefixes, key, problems);
   const enable = base('enable');
   if (enable === undefined || !dockflareBool.read(enable.value)) {
     if (enable === undefined) {
       problems.push(
         labelWarning({
-          label: 'dockflare.enable',
+          label: `${prefixes[0]}enable`,
           reason: 'is not set, so the DockFlare labels are ignored, as DockFlare does',
         }),
       );
@@ -329,7 +344,7 @@ export function dockflareReader(labels: LabelMap): ReaderResult {
     }
     return { present: true, enabled: false, drafts: [], problems };
   }
-  const labelOf = (prefix: string) => (key: string) => `${PREFIXES[0]}${prefix}${key}`;
+  const labelOf = (index: string) => (key: string) => `${prefixes[0]}${index}${key}`;
   const drafts: RouteDraft[] = [];
   const baseGroups = groupsOf(base);
   const baseHostname = base('hostname');
@@ -337,7 +352,7 @@ export function dockflareReader(labels: LabelMap): ReaderResult {
     drafts.push(draft('dockflare', base, baseGroups, labelOf('')));
   let index = 0;
   for (; ; index++) {
-    const own: Lookup = (key) => resolve(labels, `${index}.${key}`, problems);
+    const own: Lookup = (key) => resolve(labels, prefixes, `${index}.${key}`, problems);
     const hostname = own('hostname');
     if (hostname === undefined || hostname.value.trim() === '') break;
     const get: Lookup = (key) => own(key) ?? (key === 'hostname' ? undefined : base(key));
@@ -349,6 +364,6 @@ export function dockflareReader(labels: LabelMap): ReaderResult {
     drafts.push(draft(`dockflare.${index}`, get, groups, labelOf(`${index}.`)));
   }
   if (drafts.length === 0) drafts.push(draft('dockflare', base, baseGroups, labelOf('')));
-  checkSuffixes(all, index - 1, problems, labels);
+  checkSuffixes(all, index - 1, problems, labels, prefixes);
   return { present: true, enabled: true, drafts: lastDefinitionWins(drafts), problems };
 }

@@ -6,6 +6,15 @@ export {
   dockflareDefaultPolicies,
   undefinedPolicyMessage,
 } from './dockflare-groups.js';
+export {
+  BUILT_IN_LABEL_PREFIXES,
+  checkLabelPrefix,
+  checkLabelPrefixes,
+  LABEL_PREFIX_MAX_LENGTH,
+  LABEL_PREFIX_VARIABLES,
+  type LabelPrefixes,
+  labelPrefixesOf,
+} from './label-prefixes.js';
 export { parseContainerLabels } from './parse-container-labels.js';
 export { accessPathProblem } from './path-regex.js';
 export {

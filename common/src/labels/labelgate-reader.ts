@@ -9,7 +9,8 @@ import type { LabelMap, ReaderResult } from './reader.js';
 import type { LabelValue, RouteDraft } from './route-draft.js';
 import type { AccessSpec, LabelProblem } from './types.js';
 
-const PREFIX = 'labelgate.';
+/** Labelgate's own prefix; a host's `LABELGATE_LABEL_PREFIX` replaces it, as in Labelgate. */
+const DEFAULT_PREFIX = 'labelgate.';
 const TYPES = ['tunnel', 'access', 'dns'];
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const RESERVED = new Set(
@@ -32,18 +33,22 @@ const DEFAULT_TUNNEL = 'default';
 type Properties = Map<string, LabelValue>;
 
 /** labels grouped as type → service name → property → label. */
-function group(labels: LabelMap, problems: LabelProblem[]): Map<string, Map<string, Properties>> {
+function group(
+  labels: LabelMap,
+  prefix: string,
+  problems: LabelProblem[],
+): Map<string, Map<string, Properties>> {
   const groups = new Map<string, Map<string, Properties>>(TYPES.map((t) => [t, new Map()]));
   for (const [label, value] of labels) {
-    if (!label.startsWith(PREFIX)) continue;
-    const rest = label.slice(PREFIX.length);
+    if (!label.startsWith(prefix)) continue;
+    const rest = label.slice(prefix.length);
     const first = rest.indexOf('.');
     const second = first === -1 ? -1 : rest.indexOf('.', first + 1);
     if (second === -1) {
       problems.push(
         labelWarning({
           label,
-          reason: 'is ignored: not a Labelgate key (labelgate.<type>.<service>.<property>)',
+          reason: `is ignored: not a Labelgate key (${prefix}<type>.<service>.<property>)`,
         }),
       );
       continue;
@@ -95,7 +100,12 @@ function unknownProperty(
 }
 
 /** A Labelgate access definition as an AccessSpec, or the reasons it is refused. */
-function accessDefinition(name: string, properties: Properties, problems: LabelProblem[]): AccessSpec {
+function accessDefinition(
+  name: string,
+  properties: Properties,
+  prefix: string,
+  problems: LabelProblem[],
+): AccessSpec {
   const spec: AccessSpec = { namedPolicies: [] };
   const parts: PolicyParts = { include: [], require: [], exclude: [] };
   const error = (field: LabelValue, reason: string) => problems.push(labelError({ ...field, reason }));
@@ -126,7 +136,7 @@ function accessDefinition(name: string, properties: Properties, problems: LabelP
       const sessionDuration = checkLabel(field, checkSessionDuration, problems);
       if (sessionDuration !== undefined) spec.sessionDuration = sessionDuration;
     } else {
-      problems.push(unknownProperty(field, property, ACCESS_PROPS, `${PREFIX}access.${name}.`));
+      problems.push(unknownProperty(field, property, ACCESS_PROPS, `${prefix}access.${name}.`));
     }
   }
   // Labelgate's decision defaults to allow, even for service tokens.
@@ -154,7 +164,7 @@ function isLabelgateUnset(entry: OriginEntry): boolean {
 function originEntry(
   field: LabelValue,
   written: string,
-  name: string,
+  tunnelPrefix: string,
   problems: LabelProblem[],
 ): OriginEntry | undefined {
   const key = resolveOriginKey(written);
@@ -164,7 +174,7 @@ function originEntry(
         field,
         `origin.${written}`,
         Object.keys(ORIGIN_KEYS).map((k) => `origin.${k}`),
-        `${PREFIX}tunnel.${name}.`,
+        tunnelPrefix,
       ),
     );
     return undefined;
@@ -202,9 +212,11 @@ function tunnelDraft(
   properties: Properties,
   defaults: Properties,
   definitions: Definitions,
+  prefix: string,
 ): RouteDraft {
   const problems: LabelProblem[] = [];
-  const labelOf = (property: string) => `${PREFIX}tunnel.${name}.${property}`;
+  const tunnelPrefix = `${prefix}tunnel.${name}.`;
+  const labelOf = (property: string) => `${tunnelPrefix}${property}`;
   const origin: OriginEntry[] = [];
   const draft: RouteDraft = {
     key: `labelgate.${name}`,
@@ -219,7 +231,7 @@ function tunnelDraft(
   };
   for (const [property, field] of properties) {
     if (property.startsWith('origin.')) {
-      const entry = originEntry(field, property.slice('origin.'.length), name, problems);
+      const entry = originEntry(field, property.slice('origin.'.length), tunnelPrefix, problems);
       if (entry) origin.push(entry);
     } else if (!TUNNEL_PROPS.includes(property)) {
       problems.push(
@@ -227,7 +239,7 @@ function tunnelDraft(
           field,
           property,
           [...TUNNEL_PROPS, 'origin.connect_timeout'],
-          `${PREFIX}tunnel.${name}.`,
+          tunnelPrefix,
         ),
       );
     }
@@ -275,12 +287,16 @@ function tunnelDraft(
   return draft;
 }
 
-/** Reads Labelgate labels: `labelgate.tunnel.<svc>.*` routes and the `labelgate.access.<name>.*` they bind. */
-export function labelgateReader(labels: LabelMap): ReaderResult {
+/**
+ * Reads Labelgate labels: `labelgate.tunnel.<svc>.*` routes and the `labelgate.access.<name>.*` they
+ * bind, under the host's custom `LABELGATE_LABEL_PREFIX` instead of `labelgate.` when it has one.
+ */
+export function labelgateReader(labels: LabelMap, customPrefix?: string): ReaderResult {
   const problems: LabelProblem[] = [];
-  if (![...labels.keys()].some((key) => key.startsWith(PREFIX)))
+  const prefix = customPrefix ?? DEFAULT_PREFIX;
+  if (![...labels.keys()].some((key) => key.startsWith(prefix)))
     return { present: false, enabled: false, drafts: [], problems };
-  const groups = group(labels, problems);
+  const groups = group(labels, prefix, problems);
   for (const [name, properties] of groups.get('dns')!) {
     const first = properties.values().next().value as LabelValue;
     problems.push(
@@ -299,7 +315,7 @@ export function labelgateReader(labels: LabelMap): ReaderResult {
     }
     const definitionProblems: LabelProblem[] = [];
     definitions.specs.set(name, {
-      spec: accessDefinition(name, properties, definitionProblems),
+      spec: accessDefinition(name, properties, prefix, definitionProblems),
       problems: definitionProblems,
     });
   }
@@ -317,14 +333,14 @@ export function labelgateReader(labels: LabelMap): ReaderResult {
   }
   const drafts = [...tunnels]
     .filter(([name]) => name !== 'default')
-    .map(([name, properties]) => tunnelDraft(name, properties, defaults, definitions));
+    .map(([name, properties]) => tunnelDraft(name, properties, defaults, definitions, prefix));
   for (const name of definitions.specs.keys()) {
     if (definitions.used.has(name)) continue;
     const first = groups.get('access')!.get(name)!.values().next().value as LabelValue;
     problems.push(
       labelWarning({
         label: first.label,
-        reason: `is not used: no labelgate.tunnel.<service>.access=${name} on this container binds it`,
+        reason: `is not used: no ${prefix}tunnel.<service>.access=${name} on this container binds it`,
       }),
     );
   }

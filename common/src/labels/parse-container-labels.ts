@@ -1,6 +1,7 @@
 import { dockflareReader } from './dockflare-reader.js';
 import { labelgateReader } from './labelgate-reader.js';
 import { labelError, labelWarning, showValue } from './problems.js';
+import type { LabelPrefixes } from './label-prefixes.js';
 import type { LabelMap, ReaderResult } from './reader.js';
 import { type FinishedDraft, finishDraft, type RouteDraft } from './route-draft.js';
 import { readTunnelfleetLabels, TUNNELFLEET_PREFIX } from './tunnelfleet-reader.js';
@@ -14,7 +15,9 @@ import type {
 } from './types.js';
 
 /** Precedence when two label languages route the same hostname and path: earlier wins. */
-const PEER_READERS: readonly ((labels: LabelMap) => ReaderResult)[] = [dockflareReader, labelgateReader];
+function readPeers(labels: LabelMap, prefixes: LabelPrefixes = {}): ReaderResult[] {
+  return [dockflareReader(labels, prefixes.dockflare), labelgateReader(labels, prefixes.labelgate)];
+}
 
 function toLabelMap(labels: unknown, problems: LabelProblem[]): LabelMap {
   const map = new Map<string, string>();
@@ -112,7 +115,7 @@ function parse(labels: unknown, context: LabelParseContext): LabelParseResult {
   const ours = readTunnelfleetLabels(map);
   problems.push(...ours.problems);
   const switchedOff = map.has(`${TUNNELFLEET_PREFIX}enable`) && ours.present && !ours.enabled;
-  const readers = switchedOff ? [] : PEER_READERS.map((read) => read(map));
+  const readers = switchedOff ? [] : readPeers(map, context.labelPrefixes);
   for (const peer of readers) problems.push(...peer.problems);
   const present = readers.filter((peer) => peer.present);
   if (ours.enabled && present.length > 0) {

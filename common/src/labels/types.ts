@@ -1,3 +1,4 @@
+import type { LabelPrefixes } from './label-prefixes.js';
 import type { OwnContainer, ServicePolicy } from './service-policy.js';
 
 /** Which label language a route was read from. */
@@ -161,4 +162,9 @@ export interface LabelParseContext {
    * is not marked `access.public=true` is invalid.
    */
   requireAccess?: boolean;
+  /**
+   * The host's custom DockFlare and Labelgate prefixes (normalized by `checkLabelPrefixes`), as
+   * its agent registered them.
+   */
+  labelPrefixes?: LabelPrefixes;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkLabelPrefixes, LABEL_PREFIX_MAX_LENGTH } from '../labels/label-prefixes.js';
 import { PROTOCOL_LIMITS } from './limits.js';
 import { identifierSchema, messageSchema, nameSchema, timestampSchema } from './primitives.js';
 
@@ -12,6 +13,20 @@ const dockerInfoSchema = z.strictObject({
 });
 export type DockerInfo = z.infer<typeof dockerInfoSchema>;
 
+/**
+ * The host's custom DockFlare and Labelgate prefixes (`LABEL_PREFIX`, `LABELGATE_LABEL_PREFIX` on
+ * the agent): the master reads that host's labels with them. Checked as the agent checks them.
+ */
+export const labelPrefixesSchema = z
+  .strictObject({
+    dockflare: z.string().max(LABEL_PREFIX_MAX_LENGTH).optional(),
+    labelgate: z.string().max(LABEL_PREFIX_MAX_LENGTH).optional(),
+  })
+  .superRefine((prefixes, ctx) => {
+    const checked = checkLabelPrefixes(prefixes);
+    if (!checked.ok) ctx.addIssue({ code: 'custom', message: checked.reason });
+  });
+
 export const registerRequestSchema = z.strictObject({
   /** Operator-chosen name (TUNNELFLEET_AGENT_NAME, default the hostname). */
   name: nameSchema,
@@ -20,6 +35,8 @@ export const registerRequestSchema = z.strictObject({
   /** The id cached in the data dir from an earlier registration, so a restart keeps its identity. */
   agentId: identifierSchema.optional(),
   docker: dockerInfoSchema.nullable(),
+  /** Absent: the default prefixes (also what an agent from before this field sends). */
+  labelPrefixes: labelPrefixesSchema.optional(),
 });
 export type RegisterRequest = z.infer<typeof registerRequestSchema>;
 

@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import {
   AuthenticationError,
   ConflictError,
+  checkLabelPrefixes,
   createKeyedMutex,
   ForbiddenError,
+  type LabelPrefixes,
   NotFoundError,
   POST_QUANTUM_NEEDS_QUIC,
   type PutCloudflaredRequest,
@@ -122,11 +124,22 @@ export function createAgentService(deps: AgentServiceDeps) {
     return key.allowAnyHostname ? null : key.hostnameAllowlist;
   }
 
-  /** Binds the key to an agent: the one already bound, else the cached id if free, else a new one. */
+  /** The request's prefixes, normalized (the schema has checked them with the same function). */
+  function labelPrefixesOf(request: RegisterRequest): LabelPrefixes {
+    const checked = checkLabelPrefixes(request.labelPrefixes ?? {});
+    if (!checked.ok) throw new ValidationError('register body', [{ path: 'labelPrefixes', reason: checked.reason }]);
+    return checked.value;
+  }
+
+  /**
+   * Binds the key to an agent: the one already bound, else the cached id if free, else a new one.
+   * `prefixesChanged`: the host's labels read differently now, so its routes are derived again.
+   */
   function bindAgent(
     key: AgentKeyRecord,
     request: RegisterRequest,
-  ): { agent: AgentRecord; created: boolean } {
+  ): { agent: AgentRecord; created: boolean; prefixesChanged: boolean } {
+    const labelPrefixes = labelPrefixesOf(request);
     return db.transaction(() => {
       // The key was checked at the door, but its body was read since: a revocation may have won.
       if (findAgentKey(db, key.id)?.revokedAt !== null) throw revokedMeanwhile();
@@ -139,8 +152,18 @@ export function createAgentService(deps: AgentServiceDeps) {
           name: request.name,
           hostname: request.hostname,
           agentVersion: request.agentVersion,
+          labelPrefixes,
         });
-        return { agent: findAgent(db, bound.id)!, created: false };
+        const prefixesChanged = JSON.stringify(bound.labelPrefixes) !== JSON.stringify(labelPrefixes);
+        if (prefixesChanged) {
+          recordAudit(db, {
+            actor: `agent:${bound.id}`,
+            action: 'agent.label_prefixes',
+            target: bound.id,
+            details: { from: bound.labelPrefixes, to: labelPrefixes },
+          });
+        }
+        return { agent: findAgent(db, bound.id)!, created: false, prefixesChanged };
       }
       let id = `ag_${randomBytes(8).toString('hex')}`;
       if (request.agentId !== undefined) {
@@ -156,14 +179,15 @@ export function createAgentService(deps: AgentServiceDeps) {
         name: request.name,
         hostname: request.hostname,
         agentVersion: request.agentVersion,
+        labelPrefixes,
       });
       recordAudit(db, {
         actor: `agent:${id}`,
         action: 'agent.register',
         target: id,
-        details: { keyId: key.id, name: request.name, hostname: request.hostname },
+        details: { keyId: key.id, name: request.name, hostname: request.hostname, labelPrefixes },
       });
-      return { agent, created: true };
+      return { agent, created: true, prefixesChanged: false };
     })();
   }
 
@@ -233,7 +257,14 @@ export function createAgentService(deps: AgentServiceDeps) {
   }
 
   async function register(key: AgentKeyRecord, request: RegisterRequest): Promise<RegisterResponse> {
-    const { agent, created } = bindAgent(key, request);
+    const { agent, created, prefixesChanged } = bindAgent(key, request);
+    if (prefixesChanged) {
+      try {
+        await deps.hooks.onContainersChanged(agent.id);
+      } catch (error) {
+        logger.error({ err: error, agentId: agent.id }, 'onContainersChanged hook failed');
+      }
+    }
     const { cameBack } = await deps.heartbeats.touch(agent.id);
     if (cameBack) deps.alerts.emit('agent.online', { agentId: agent.id, agentName: agent.name });
     let current = unrevoked(agent.id);

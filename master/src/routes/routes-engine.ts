@@ -123,6 +123,9 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
         networks: container.networks,
         servicePolicy,
         requireAccess: deps.requireAccess,
+        // The host's own prefixes only choose which of its labels are read; what they ask for is
+        // judged below exactly as with the default prefixes (allowlist, zones, tunnel, claims).
+        ...(agent ? { labelPrefixes: agent.labelPrefixes } : {}),
       });
       if (!parsed.enabled) continue;
       const base = {

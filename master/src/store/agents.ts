@@ -1,3 +1,4 @@
+import type { LabelPrefixes } from '@tunnelfleet/common';
 import type { SqliteDatabase } from './database.js';
 import { isoNow, statement } from './statements.js';
 
@@ -22,6 +23,8 @@ export interface AgentRecord {
   commandVersion: number;
   /** When an operator paused the agent's tunnel; null while it runs. */
   pausedAt: string | null;
+  /** The host's custom DockFlare and Labelgate prefixes, as its last registration sent them. */
+  labelPrefixes: LabelPrefixes;
 }
 
 interface AgentRow {
@@ -39,6 +42,7 @@ interface AgentRow {
   snapshot_fingerprint: string | null;
   command_version: number;
   paused_at: string | null;
+  label_prefixes: string;
 }
 
 function toRecord(row: AgentRow): AgentRecord {
@@ -57,19 +61,30 @@ function toRecord(row: AgentRow): AgentRecord {
     snapshotFingerprint: row.snapshot_fingerprint,
     commandVersion: row.command_version,
     pausedAt: row.paused_at,
+    labelPrefixes: JSON.parse(row.label_prefixes) as LabelPrefixes,
   };
 }
 
 export function insertAgent(
   db: SqliteDatabase,
-  agent: Pick<AgentRecord, 'id' | 'keyId' | 'name' | 'hostname' | 'agentVersion'>,
+  agent: Pick<AgentRecord, 'id' | 'keyId' | 'name' | 'hostname' | 'agentVersion'> &
+    Partial<Pick<AgentRecord, 'labelPrefixes'>>,
 ): AgentRecord {
   const createdAt = isoNow();
   statement(
     db,
-    `INSERT INTO agents (id, key_id, name, status, hostname, agent_version, created_at, last_seen_at)
-     VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)`,
-  ).run(agent.id, agent.keyId, agent.name, agent.hostname, agent.agentVersion, createdAt, createdAt);
+    `INSERT INTO agents (id, key_id, name, status, hostname, agent_version, created_at, last_seen_at, label_prefixes)
+     VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?)`,
+  ).run(
+    agent.id,
+    agent.keyId,
+    agent.name,
+    agent.hostname,
+    agent.agentVersion,
+    createdAt,
+    createdAt,
+    JSON.stringify(agent.labelPrefixes ?? {}),
+  );
   return findAgent(db, agent.id)!;
 }
 
@@ -94,12 +109,19 @@ export function listAgents(db: SqliteDatabase, filter: { status?: AgentStatus } 
 export function updateAgentRegistration(
   db: SqliteDatabase,
   id: string,
-  details: Pick<AgentRecord, 'name' | 'hostname' | 'agentVersion'>,
+  details: Pick<AgentRecord, 'name' | 'hostname' | 'agentVersion' | 'labelPrefixes'>,
 ): void {
   statement(
     db,
-    'UPDATE agents SET name = ?, hostname = ?, agent_version = ?, last_seen_at = ? WHERE id = ?',
-  ).run(details.name, details.hostname, details.agentVersion, isoNow(), id);
+    'UPDATE agents SET name = ?, hostname = ?, agent_version = ?, label_prefixes = ?, last_seen_at = ? WHERE id = ?',
+  ).run(
+    details.name,
+    details.hostname,
+    details.agentVersion,
+    JSON.stringify(details.labelPrefixes),
+    isoNow(),
+    id,
+  );
 }
 
 /** pending → approved; false when the agent is not pending. */

@@ -286,4 +286,12 @@ export const migrations: readonly Migration[] = [
         WHERE agent_id IS NULL;
     `,
   },
+  {
+    version: 8,
+    description: "an agent's custom DockFlare and Labelgate label prefixes",
+    sql: `
+      -- JSON, typed by LabelPrefixes ({} = the default prefixes); sent with each registration.
+      ALTER TABLE agents ADD COLUMN label_prefixes TEXT NOT NULL DEFAULT '{}';
+    `,
+  },
 ];
