@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { labelPrefixesOf } from '@tunnelfleet/common';
+import { describe, expect, it } from 'vitest';
 import { hasTunnelLabels } from './label-match.js';
 
 describe('hasTunnelLabels', () => {

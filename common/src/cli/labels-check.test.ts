@@ -99,4 +99,34 @@ describe('runLabelsCheck (the checker in-process, as tunnelfleet labels runs it)
     );
     expect(bypass.code).toBe(0);
   });
+
+  it('--dockflare-prefix and --labelgate-prefix read labels as an agent with LABEL_PREFIX and LABELGATE_LABEL_PREFIX', async () => {
+    const labels =
+      'mycorp.enable=true\nmycorp.hostname=app.example.com\nmycorp.service=http://web:80\n' +
+      'edge.tunnel.api.hostname=api.example.com\nedge.tunnel.api.service=http://api:80\n';
+    const plain = await check(['check', '--json'], labels);
+    expect(JSON.parse(plain.stdout)[0].routes).toEqual([]);
+    const prefixed = await check(
+      ['check', '--json', '--dockflare-prefix', 'mycorp', '--labelgate-prefix', 'edge.'],
+      labels,
+    );
+    expect(prefixed.code).toBe(0);
+    expect(
+      JSON.parse(prefixed.stdout)[0].routes.map((r: { key: string; hostname: string }) => [
+        r.key,
+        r.hostname,
+      ]),
+    ).toEqual([
+      ['dockflare', 'app.example.com'],
+      ['labelgate.api', 'api.example.com'],
+    ]);
+  });
+
+  it('refuses a prefix the agent would refuse, with the same message, as a usage error', async () => {
+    const refused = await check(['check', '--dockflare-prefix', 'tunnelfleet'], '');
+    expect(refused).toMatchObject({ code: 2, stdout: '' });
+    expect(refused.stderr).toBe(
+      'tunnelfleet-labels: LABEL_PREFIX: "tunnelfleet" overlaps the prefix "tunnelfleet." of a label language Tunnelfleet reads: choose one that neither starts it nor starts with it\n',
+    );
+  });
 });

@@ -157,7 +157,8 @@ describe('tunnelfleet-labels check', () => {
     const result = await run(['--help']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(
-      'Usage: tunnelfleet-labels check [--json] [--allow-service KIND]... [--require-access] [FILE|-]',
+      'Usage: tunnelfleet-labels check [--json] [--allow-service KIND]... [--require-access]\n' +
+        '         [--dockflare-prefix PREFIX] [--labelgate-prefix PREFIX] [FILE|-]',
     );
   });
 });

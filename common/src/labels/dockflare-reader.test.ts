@@ -83,9 +83,14 @@ describe('DockFlare labels map to routes', () => {
       [route({ access: { namedPolicies: ['authenticated-default'] } })],
     ],
     [
-      'access.policy=default_tld makes no app',
+      "access.policy=default_tld makes no app of its own: the zone's *.<zone> app guards it",
       { ...base, 'dockflare.access.policy': 'default_tld' },
-      [route()],
+      [route({ access: { namedPolicies: [], zoneDefault: true } })],
+    ],
+    [
+      'access.policy=default_tld guards every path of the hostname, so an unanchored path is fine',
+      { ...base, 'dockflare.access.policy': 'default_tld', 'dockflare.path': '/api' },
+      [route({ path: '/api', access: { namedPolicies: [], zoneDefault: true } })],
     ],
     [
       'access.group',

@@ -192,7 +192,22 @@ function buildAccess(
       spec.policy = { decision: 'bypass', include: [{ everyone: {} }], require: [], exclude: [] };
     return spec;
   }
-  if (policy === '' || policy === 'default_tld') {
+  if (policy === 'default_tld') {
+    // DockFlare makes no app and relies on the zone's `*.<zone>` app; it stays public when there is
+    // none. Here the route waits for that app instead (fail closed), and checks its audience.
+    for (const key of ACCESS_SETTINGS) {
+      const field = get(key);
+      if (field)
+        problems.push(
+          labelWarning({
+            ...field,
+            reason: "is ignored: with access.policy=default_tld the zone's *.<zone> application applies",
+          }),
+        );
+    }
+    return { namedPolicies: [], zoneDefault: true };
+  }
+  if (policy === '') {
     const rules = get('access.custom_rules');
     if (rules)
       problems.push(

@@ -46,9 +46,7 @@ export function checkLabelPrefix(raw: string, tool: LabelPrefixTool): Check<stri
   if (trimmed.length + 1 > LABEL_PREFIX_MAX_LENGTH)
     return refuse(`is longer than ${LABEL_PREFIX_MAX_LENGTH} characters`);
   if (!CHARSET.test(trimmed))
-    return refuse(
-      'may hold only letters, digits, "_", "-" and single dots, starting with a letter or digit',
-    );
+    return refuse('may hold only letters, digits, "_", "-" and single dots, starting with a letter or digit');
   const prefix = `${trimmed}.`;
   if (prefix === DEFAULT_OF[tool]) return ok(undefined);
   const clash = [...BUILT_IN_LABEL_PREFIXES, ...RESERVED_NAMESPACES].find((other) => overlaps(prefix, other));
@@ -69,7 +67,10 @@ export function checkLabelPrefixes(raw: {
     const value = raw[tool];
     if (value === undefined) continue;
     const checked = checkLabelPrefix(value, tool);
-    if (!checked.ok) return refuse(`${LABEL_PREFIX_VARIABLES[tool]}: ${JSON.stringify(value.slice(0, 80))} ${checked.reason}`);
+    if (!checked.ok)
+      return refuse(
+        `${LABEL_PREFIX_VARIABLES[tool]}: ${JSON.stringify(value.slice(0, 80))} ${checked.reason}`,
+      );
     if (checked.value !== undefined) out[tool] = checked.value;
   }
   if (out.dockflare !== undefined && out.labelgate !== undefined && overlaps(out.dockflare, out.labelgate))
@@ -87,5 +88,8 @@ export const LABEL_PREFIX_VARIABLES: Record<LabelPrefixTool, string> = {
 
 /** Every prefix a host's labels are read under: the built-in ones and its custom ones. */
 export function labelPrefixesOf(prefixes: LabelPrefixes = {}): string[] {
-  return [...BUILT_IN_LABEL_PREFIXES, ...[prefixes.dockflare, prefixes.labelgate].filter((p) => p !== undefined)];
+  return [
+    ...BUILT_IN_LABEL_PREFIXES,
+    ...[prefixes.dockflare, prefixes.labelgate].filter((p) => p !== undefined),
+  ];
 }

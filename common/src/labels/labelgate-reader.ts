@@ -235,12 +235,7 @@ function tunnelDraft(
       if (entry) origin.push(entry);
     } else if (!TUNNEL_PROPS.includes(property)) {
       problems.push(
-        unknownProperty(
-          field,
-          property,
-          [...TUNNEL_PROPS, 'origin.connect_timeout'],
-          tunnelPrefix,
-        ),
+        unknownProperty(field, property, [...TUNNEL_PROPS, 'origin.connect_timeout'], tunnelPrefix),
       );
     }
   }

@@ -1,7 +1,7 @@
 import { dockflareReader } from './dockflare-reader.js';
+import type { LabelPrefixes } from './label-prefixes.js';
 import { labelgateReader } from './labelgate-reader.js';
 import { labelError, labelWarning, showValue } from './problems.js';
-import type { LabelPrefixes } from './label-prefixes.js';
 import type { LabelMap, ReaderResult } from './reader.js';
 import { type FinishedDraft, finishDraft, type RouteDraft } from './route-draft.js';
 import { readTunnelfleetLabels, TUNNELFLEET_PREFIX } from './tunnelfleet-reader.js';

@@ -101,7 +101,9 @@ export function finishDraft(draft: RouteDraft, context: LabelParseContext): Fini
   ): string | undefined =>
     field === undefined || field.value.trim() === '' ? undefined : checkLabel(field, check, problems);
   const path = optional(draft.path, checkPathRegex);
-  const pathProblem = draft.access && path !== undefined ? accessPathProblem(path) : undefined;
+  // A zone default (`*.<zone>`) application covers every path of the hostname: no prefix needed.
+  const pathProblem =
+    draft.access && !draft.access.zoneDefault && path !== undefined ? accessPathProblem(path) : undefined;
   if (pathProblem && draft.path) error(draft.path.label, draft.path.value, pathProblem);
   const zone = optional(draft.zone, (raw) => checkZone(raw, hostname));
   const tunnel = optional(draft.tunnel, checkTunnelName);

@@ -88,6 +88,11 @@ export interface AccessSpec {
   namedPolicies: string[];
   /** The policy written in the labels, if any. */
   policy?: AccessPolicySpec;
+  /**
+   * DockFlare's `access.policy=default_tld`: no app of its own; the route is guarded by the
+   * zone's existing `*.<zone>` application and published only while that application exists.
+   */
+  zoneDefault?: true;
   /** DockFlare `access.custom_rules`: Access app policies passed through as written. */
   inlinePolicies?: Record<string, unknown>[];
   appName?: string;

@@ -127,7 +127,8 @@ export function createAgentService(deps: AgentServiceDeps) {
   /** The request's prefixes, normalized (the schema has checked them with the same function). */
   function labelPrefixesOf(request: RegisterRequest): LabelPrefixes {
     const checked = checkLabelPrefixes(request.labelPrefixes ?? {});
-    if (!checked.ok) throw new ValidationError('register body', [{ path: 'labelPrefixes', reason: checked.reason }]);
+    if (!checked.ok)
+      throw new ValidationError('register body', [{ path: 'labelPrefixes', reason: checked.reason }]);
     return checked.value;
   }
 

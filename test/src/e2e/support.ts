@@ -1,4 +1,4 @@
-import type { CreateKeyRequest, RouteView } from '@tunnelfleet/common';
+import type { CreateKeyRequest, RegisterRequest, RouteView } from '@tunnelfleet/common';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { waitFor } from '../harness/wait-for.js';
 import { type Fleet, type FleetHost, type FleetOptions, startFleet } from '../system/fleet.js';
@@ -272,6 +272,8 @@ export async function attacker(
   name: string,
   hostnameAllowlist: string[],
   servicePolicy?: CreateKeyRequest['servicePolicy'],
+  /** More of its registration, e.g. `{ labelPrefixes: { dockflare: 'evil' } }`. */
+  registration: Partial<RegisterRequest> = {},
 ): Promise<ProtocolAgent> {
   const { key } = await f.admin.createKey({
     name,
@@ -280,5 +282,5 @@ export async function attacker(
     ...(servicePolicy ? { servicePolicy } : {}),
   });
   f.secrets.add(`API key ${name}`, key);
-  return connectProtocolAgent(f.master.url, key, name);
+  return connectProtocolAgent(f.master.url, key, name, registration);
 }

@@ -1,6 +1,7 @@
 import {
   AGENT_ROUTES,
   type Container,
+  type RegisterRequest,
   type RegisterResponse,
   type ReportResponse,
   snapshotFingerprint,
@@ -16,12 +17,16 @@ export interface ProtocolAgent {
   readonly agentId: string;
   /** Sends a full snapshot of these containers; returns the master's answer. */
   report(containers: Container[]): Promise<{ status: number; body: ReportResponse | { error: unknown } }>;
+  /** Registers again, with these fields added (e.g. other label prefixes); returns the master's answer. */
+  register(extra: Partial<RegisterRequest>): Promise<{ status: number; body: unknown }>;
 }
 
 export async function connectProtocolAgent(
   masterUrl: string,
   key: string,
   name: string,
+  /** More of the registration, e.g. `{ labelPrefixes: { dockflare: 'mycorp.' } }`. */
+  extra: Partial<RegisterRequest> = {},
 ): Promise<ProtocolAgent> {
   const call = async (path: string, body: unknown) => {
     const response = await fetch(`${masterUrl}${path}`, {
@@ -31,12 +36,8 @@ export async function connectProtocolAgent(
     });
     return { status: response.status, body: (await response.json()) as unknown };
   };
-  const registered = await call(AGENT_ROUTES.register, {
-    name,
-    agentVersion: '0.0.0-protocol',
-    hostname: name,
-    docker: null,
-  });
+  const registration = { name, agentVersion: '0.0.0-protocol', hostname: name, docker: null };
+  const registered = await call(AGENT_ROUTES.register, { ...registration, ...extra });
   if (registered.status !== 200) {
     throw new HarnessError(
       `protocol agent ${name}: register answered ${registered.status}: ${JSON.stringify(registered.body)}`,
@@ -58,6 +59,7 @@ export async function connectProtocolAgent(
       });
       return answer as { status: number; body: ReportResponse | { error: unknown } };
     },
+    register: (more) => call(AGENT_ROUTES.register, { ...registration, agentId, ...more }),
   };
 }
 
