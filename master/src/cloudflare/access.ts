@@ -55,6 +55,11 @@ export interface AccessSyncInput {
    * Cloudflare, and one of ours whose name is not here is deleted once no application links it.
    */
   namedPolicies?: readonly NamedAccessPolicy[];
+  /**
+   * Zones whose default application (`*.<zone>`, DockFlare's `default_tld`) guards routes: looked
+   * up, never created or changed.
+   */
+  zoneDefaults?: readonly string[];
 }
 
 export interface AccessAppResult {
@@ -74,6 +79,8 @@ export interface AccessSyncResult {
   namedPolicyIds: Record<string, string>;
   /** The account's Access team name (`<team>.cloudflareaccess.com`), from its organization. */
   teamName: string;
+  /** Each zone of `zoneDefaults`: its `*.<zone>` application, or why none guards the zone. */
+  zoneDefaults: Record<string, AccessAppResult>;
 }
 
 export const ACCESS_APP_MARKER = ' [tunnelfleet]';
@@ -200,7 +207,9 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
         deletedAppIds: [],
         namedPolicyIds: {},
         teamName,
+        zoneDefaults: {},
       };
+      for (const zone of input.zoneDefaults ?? []) result.zoneDefaults[zone] = zoneDefaultApp(apps, zone);
 
       // Named policies first, so the applications below can link them by id. One Cloudflare
       // refuses (e.g. a group id it does not know) fails only the apps naming it, not the sync.
@@ -374,6 +383,26 @@ export async function syncAccessApps(creds: Credentials, input: AccessSyncInput)
   } catch (err) {
     throw toLayerError(err, handle.name, 'sync Access applications');
   }
+}
+
+/**
+ * The application on `*.<zone>` that guards the zone's hostnames (DockFlare's zone default
+ * policy). Exactly one self-hosted application with a policy: none, several or a policy-less one
+ * guard nothing a route could rely on.
+ */
+function zoneDefaultApp(apps: readonly AppState[], zone: string): AccessAppResult {
+  const domain = `*.${normalizeHostname(zone)}`;
+  const onDomain = apps.filter((app) => app.domain === domain && app.type === 'self_hosted');
+  if (onDomain.length === 1 && onDomain[0]!.policyIds.length > 0) {
+    return { status: 'ok', appId: onDomain[0]!.id, aud: onDomain[0]!.aud };
+  }
+  const why =
+    onDomain.length === 0
+      ? `there is no Access application on ${domain} (DockFlare's zone default policy): create one`
+      : onDomain.length > 1
+        ? `${onDomain.length} Access applications are on ${domain}: keep one`
+        : `the Access application on ${domain} has no policy`;
+  return { status: 'error', message: why };
 }
 
 /**

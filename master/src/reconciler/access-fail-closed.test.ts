@@ -386,3 +386,105 @@ function hostnamesWithAccess(tunnelId: string): string[] {
     r.hostname && r.originRequest?.access ? [r.hostname] : [],
   );
 }
+
+describe("DockFlare's zone default policy (access.policy=default_tld)", () => {
+  const cloudflareClient = () =>
+    new Cloudflare({ apiToken: world.cf.defaultToken, baseURL: world.emulator.baseUrl });
+
+  /** The operator's `*.example.com` app with one reusable policy, made as any API client would. */
+  async function createZoneDefaultApp(): Promise<{ id: string; aud: string }> {
+    const account_id = world.cf.accountId;
+    const policy = await cloudflareClient().zeroTrust.access.policies.create({
+      account_id,
+      name: 'staff (zone default)',
+      decision: 'allow',
+      include: [{ email_domain: { domain: 'example.com' } }],
+    });
+    const app = await cloudflareClient().zeroTrust.access.applications.create({
+      account_id,
+      type: 'self_hosted',
+      domain: '*.example.com',
+      name: 'example.com zone default',
+      policies: [{ id: policy.id!, precedence: 1 }],
+    } as never);
+    return { id: (app as { id: string }).id, aud: (app as { aud: string }).aud };
+  }
+
+  const dockflare = {
+    'dockflare.enable': 'true',
+    'dockflare.hostname': 'tld.example.com',
+    'dockflare.service': 'http://web:80',
+    'dockflare.access.policy': 'default_tld',
+    'dockflare.0.hostname': 'deep.sub.example.com',
+  };
+
+  it("publishes only behind the zone's *.<zone> app, checking its audience, and withdraws when it goes", async () => {
+    world = await startReconcilerWorld(redis);
+    const { agentId, tunnelId } = await world.addAgent();
+    await world.report(agentId, container('zone', dockflare));
+    await waitFor(() => routeOf('tld.example.com')?.status === 'error', { description: 'the error' });
+    await world.reconciler.reconcileNow();
+    // DockFlare publishes such a route without Access when the zone has no default app: not here.
+    expectUnpublished(tunnelId, 'tld.example.com');
+    expect(routeOf('tld.example.com')?.statusMessage).toBe(
+      "access.policy=default_tld: there is no Access application on *.example.com (DockFlare's zone default policy): create one; the route is not published until its Access is in place",
+    );
+
+    const zoneApp = await createZoneDefaultApp();
+    await world.reconciler.reconcileNow();
+    await waitFor(() => rulesFor(tunnelId, 'tld.example.com').length === 1, { description: 'the rule' });
+    await waitFor(() => cnames(world, 'tld.example.com').length === 1, { description: 'the CNAME' });
+    expect(rulesFor(tunnelId, 'tld.example.com')[0]?.originRequest?.access).toEqual({
+      required: true,
+      teamName: await teamName(),
+      audTag: [zoneApp.aud],
+    });
+    // No app of its own, and the operator's app untouched.
+    expect(appsOn('tld.example.com')).toEqual([]);
+    expect(appsOn('*.example.com').map((a) => a.id)).toEqual([zoneApp.id]);
+    // *.example.com does not cover a name two labels below the zone.
+    expectUnpublished(tunnelId, 'deep.sub.example.com');
+    expect(routeOf('deep.sub.example.com')?.statusMessage).toBe(
+      "access.policy=default_tld: deep.sub.example.com is not one label below its zone example.com, so the zone's *.<zone> Access application does not cover it; the route is not published until its Access is in place",
+    );
+
+    await cloudflareClient().zeroTrust.access.applications.delete(zoneApp.id, {
+      account_id: world.cf.accountId,
+    });
+    await world.reconciler.reconcileNow();
+    await waitFor(() => rulesFor(tunnelId, 'tld.example.com').length === 0, { description: 'withdrawn' });
+    expectUnpublished(tunnelId, 'tld.example.com');
+    expect(routeOf('tld.example.com')?.status).toBe('error');
+  });
+
+  it('is not guarded by a zone default app with no policy, nor by two of them', async () => {
+    world = await startReconcilerWorld(redis);
+    const { agentId, tunnelId } = await world.addAgent();
+    const account_id = world.cf.accountId;
+    const empty = await cloudflareClient().zeroTrust.access.applications.create({
+      account_id,
+      type: 'self_hosted',
+      domain: '*.example.com',
+      name: 'no policy',
+    } as never);
+    await world.report(agentId, container('zone', dockflare));
+    await world.reconciler.reconcileNow();
+    expectUnpublished(tunnelId, 'tld.example.com');
+    expect(routeOf('tld.example.com')?.statusMessage).toMatch(
+      /^access\.policy=default_tld: the Access application on \*\.example\.com has no policy;/,
+    );
+
+    await createZoneDefaultApp();
+    await world.reconciler.reconcileNow();
+    expectUnpublished(tunnelId, 'tld.example.com');
+    expect(routeOf('tld.example.com')?.statusMessage).toMatch(
+      /^access\.policy=default_tld: 2 Access applications are on \*\.example\.com: keep one;/,
+    );
+
+    await cloudflareClient().zeroTrust.access.applications.delete((empty as { id: string }).id, {
+      account_id,
+    });
+    await world.reconciler.reconcileNow();
+    await waitFor(() => rulesFor(tunnelId, 'tld.example.com').length === 1, { description: 'the rule' });
+  });
+});

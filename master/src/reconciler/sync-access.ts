@@ -27,10 +27,32 @@ import { type AccessGuards, readAccessGuards, writeAccessGuards } from './access
 import { type CarriedRoute, readDesiredState } from './desired-state.js';
 import type { SyncContext } from './sync-context.js';
 
-type Translation = { ok: true; spec: AccessAppSpec } | { ok: false; message: string };
+type Translation =
+  | { ok: true; spec: AccessAppSpec }
+  /** Guarded by the zone's `*.<zone>` application, which is looked up, not made. */
+  | { ok: true; zoneDefault: string }
+  | { ok: false; message: string };
+
+/**
+ * DockFlare's `default_tld`: the route relies on the `*.<zone>` application, which covers the
+ * hostnames one label below the zone (and every path of them). Anything else it would not cover.
+ */
+function translateZoneDefault(route: CarriedRoute): Translation {
+  const zone = route.zone;
+  const hostname = route.hostname.toLowerCase();
+  const label = zone && hostname.endsWith(`.${zone}`) ? hostname.slice(0, -zone.length - 1) : '';
+  if (!zone || label === '' || label.includes('.') || label === '*') {
+    return {
+      ok: false,
+      message: `access.policy=default_tld: ${hostname} is not one label below its zone${zone ? ` ${zone}` : ''}, so the zone's *.<zone> Access application does not cover it`,
+    };
+  }
+  return { ok: true, zoneDefault: zone };
+}
 
 /** The labels' Access request in the layer's terms, or why it cannot be honoured. */
 function translateAccess(db: SqliteDatabase, route: CarriedRoute, access: AccessSpec): Translation {
+  if (access.zoneDefault) return translateZoneDefault(route);
   // Refused by the label parser already; checked again for a route stored before that check.
   const problem = accessPathProblem(route.path);
   if (problem) return { ok: false, message: `path ${JSON.stringify(route.path)} ${problem}` };
@@ -78,6 +100,8 @@ export async function syncAccess(ctx: SyncContext): Promise<void> {
   const at = () => ctx.now().toISOString();
   const desired: AccessAppSpec[] = [];
   const byDomain = new Map<string, CarriedRoute>();
+  /** Routes guarded by their zone's default application: domain → route and zone. */
+  const byZoneDefault = new Map<string, { route: CarriedRoute; zone: string }>();
   db.transaction(() => {
     for (const route of carried) {
       const translated = translateAccess(db, route, route.spec.access!);
@@ -86,12 +110,19 @@ export async function syncAccess(ctx: SyncContext): Promise<void> {
         if (route.route) ctx.outcomes.record(route.route, 'access', { status: 'error', message }, at());
         continue;
       }
+      const domain = accessDomain(route.hostname, route.path || undefined);
+      if ('zoneDefault' in translated) {
+        byZoneDefault.set(domain, { route, zone: translated.zoneDefault });
+        continue;
+      }
       desired.push(translated.spec);
-      byDomain.set(accessDomain(route.hostname, route.path || undefined), route);
+      byDomain.set(domain, route);
     }
   })();
   const ownedBefore = listOwnedApps(db);
-  const stillServed = servedApps(db, ownedBefore, new Set(byDomain.keys()), desiredState.published);
+  // A domain now guarded by its zone's default app no longer needs its own: that one goes at once.
+  const guardedDomains = new Set([...byDomain.keys(), ...byZoneDefault.keys()]);
+  const stillServed = servedApps(db, ownedBefore, guardedDomains, desiredState.published);
   const namedPolicies = listAccessPolicies(db).map(
     ({ name, spec }): NamedAccessPolicy => ({ name, ...spec }),
   );
@@ -103,16 +134,20 @@ export async function syncAccess(ctx: SyncContext): Promise<void> {
       desired,
       ownedAppIds: ownedBefore.filter((a) => !stillServed.has(a.cfId)).map((a) => a.cfId),
       namedPolicies,
+      zoneDefaults: [...new Set([...byZoneDefault.values()].map((z) => z.zone))],
     });
   } catch (error) {
     const message = withheld((error as Error).message);
     db.transaction(() => {
       // The apps already in place still stand; a domain not confirmed before stays unpublished.
       const apps = Object.fromEntries(
-        Object.entries(guardsBefore.apps).filter(([domain]) => byDomain.has(domain)),
+        Object.entries(guardsBefore.apps).filter(
+          ([domain]) => byDomain.has(domain) || byZoneDefault.has(domain),
+        ),
       );
       writeAccessGuards(db, { ...guardsBefore, apps });
-      for (const [domain, route] of byDomain) {
+      const routes = [...byDomain, ...[...byZoneDefault].map(([d, z]) => [d, z.route] as const)];
+      for (const [domain, route] of routes) {
         if (route.route && !apps[domain]) {
           ctx.outcomes.record(route.route, 'access', { status: 'error', message }, at());
         }
@@ -169,6 +204,16 @@ export async function syncAccess(ctx: SyncContext): Promise<void> {
         const status = app?.status === 'conflict' ? 'conflict' : 'error';
         const message = withheld(app?.message ?? `Access application for ${domain}: not in place`);
         ctx.outcomes.record(route.route, 'access', { status, message }, now);
+      }
+    }
+    for (const [domain, { route, zone }] of byZoneDefault) {
+      const app = result.zoneDefaults[zone];
+      if (app?.status === 'ok' && app.aud) guarded[domain] = app.aud;
+      if (!route.route) continue;
+      if (guarded[domain]) ctx.outcomes.record(route.route, 'access', { status: 'ok' }, now);
+      else {
+        const message = withheld(`access.policy=default_tld: ${app?.message ?? 'no zone default'}`);
+        ctx.outcomes.record(route.route, 'access', { status: 'error', message }, now);
       }
     }
     writeAccessGuards(db, { teamName: result.teamName, apps: guarded });
