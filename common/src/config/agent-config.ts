@@ -100,7 +100,7 @@ export const agentConfigSpec = {
     defaultValue: '127.0.0.1',
   }),
   dockflareLabelPrefix: optionalEnvVar(LABEL_PREFIX_VARIABLES.dockflare, envLabelPrefix('dockflare'), {
-    doc: "DockFlare's custom label prefix, as DockFlare reads it: labels under it are read before\ndockflare.* and cloudflare.tunnel.*, key by key. The master reads this host's labels with it.\nLetters, digits, _ - and single dots; it may not overlap tunnelfleet., dockflare.,\ncloudflare.tunnel. or labelgate..",
+    doc: "DockFlare's custom label prefix, as DockFlare reads it: labels under it are read before\ndockflare.* and cloudflare.tunnel.*, key by key. The master reads this host's labels with it.\nLetters, digits, _ - and single dots; it may not overlap the prefixes Tunnelfleet reads\n(tunnelfleet. dockflare. cloudflare.tunnel. labelgate.) nor Docker's com.docker.",
     example: 'mycorp',
     defaultDoc: 'none (dockflare. and cloudflare.tunnel.)',
   }),

@@ -40,7 +40,7 @@ function usage(): string {
     (c) => `  ${`${c.words.join(' ')} ${c.args}`.trimEnd().padEnd(width)}  ${c.summary}`,
   );
   lines.push(
-    `  ${'labels check [--json] [--allow-service K]... [--require-access] [FILE|-]'.padEnd(width)}  check container labels offline`,
+    `  ${'labels check [--json] [--allow-service K]... [--require-access] [--dockflare-prefix P] [--labelgate-prefix P] [FILE|-]'.padEnd(width)}  check container labels offline`,
   );
   return `Usage: tunnelfleet <command> [--json] [--url URL] [--token TOKEN]
 
