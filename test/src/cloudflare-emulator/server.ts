@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import { loadAccessRuleChecker } from './access-rules.js';
 import {
   authenticate,
   createRateLimiter,
@@ -97,7 +98,7 @@ export async function startCloudflareEmulator(options: CloudflareEmulatorOptions
     ...accountAndZoneRoutes(deps),
     ...dnsRecordRoutes(deps),
     ...tunnelRoutes(deps),
-    ...accessRoutes(deps),
+    ...accessRoutes(deps, loadAccessRuleChecker()),
   ];
 
   async function serveApi(req: IncomingMessage, res: ServerResponse, url: URL, call: CallRecord) {

@@ -43,13 +43,13 @@ interface Operation {
   queryParameters: Map<string, Json>;
 }
 
-const SPEC_URL = new URL('../../src/cloudflare-emulator/openapi.json', import.meta.url);
+export const SPEC_URL = new URL('../../src/cloudflare-emulator/openapi.json', import.meta.url);
 const METHODS = ['get', 'put', 'post', 'patch', 'delete'];
 
 const escapePointer = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /** OpenAPI 3.0 schema dialect → JSON Schema: `nullable` becomes a null type, extensions dropped. */
-function convert(node: unknown): unknown {
+export function convert(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(convert);
   if (!node || typeof node !== 'object') return node;
   const out: Json = {};

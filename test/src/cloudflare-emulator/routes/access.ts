@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { AccessRuleChecker } from '../access-rules.js';
 import { apiErrors } from '../errors.js';
 import { isUuid, uuid } from '../ids.js';
 import { paginate } from '../pagination.js';
@@ -54,15 +55,19 @@ function validDuration(value: unknown, field: string): void {
   }
 }
 
-function validRules(value: unknown, field: string, required: boolean): Record<string, unknown>[] {
+function validRules(
+  rules: AccessRuleChecker,
+  value: unknown,
+  field: string,
+  required: boolean,
+): Record<string, unknown>[] {
   if (value === undefined && !required) return [];
   if (!Array.isArray(value) || (required && value.length === 0)) {
     throw apiErrors.accessInvalid(`${field} must be a non-empty list of rules`);
   }
-  for (const rule of value) {
-    if (!rule || typeof rule !== 'object' || Array.isArray(rule) || Object.keys(rule).length !== 1) {
-      throw apiErrors.accessInvalid(`each ${field} rule must be an object with exactly one rule type`);
-    }
+  for (const [index, rule] of value.entries()) {
+    const problem = rules.problem(rule);
+    if (problem) throw apiErrors.accessInvalid(`${field}[${index}] ${problem}`);
   }
   return value as Record<string, unknown>[];
 }
@@ -89,15 +94,18 @@ function linkedPolicyIds(app: AccessApp): string[] {
   return links.map((link) => (typeof link === 'string' ? link : ((link as { id?: string }).id ?? '')));
 }
 
+/** The app's policies in the order Cloudflare evaluates them: by precedence, lowest first. */
 export function appView(state: EmulatorState, app: AccessApp): Record<string, unknown> {
   const links = Array.isArray(app.body.policies) ? app.body.policies : [];
-  const policies = links.map((link, index) => {
-    const id = typeof link === 'string' ? link : (link as { id: string }).id;
-    const precedence =
-      typeof link === 'object' && link !== null ? (link as { precedence?: number }).precedence : undefined;
-    const policy = state.accessPolicies.get(id);
-    return { ...(policy ? policyView(state, policy) : { id }), precedence: precedence ?? index + 1 };
-  });
+  const policies = links
+    .map((link, index) => {
+      const id = typeof link === 'string' ? link : (link as { id: string }).id;
+      const precedence =
+        typeof link === 'object' && link !== null ? (link as { precedence?: number }).precedence : undefined;
+      const policy = state.accessPolicies.get(id);
+      return { ...(policy ? policyView(state, policy) : { id }), precedence: precedence ?? index + 1 };
+    })
+    .sort((a, b) => a.precedence - b.precedence);
   return {
     ...app.body,
     id: app.id,
@@ -108,22 +116,70 @@ export function appView(state: EmulatorState, app: AccessApp): Record<string, un
   };
 }
 
-function inOwnerZones(domain: string, owner: Owner): boolean {
-  const host = (domain.split('/')[0] ?? '').toLowerCase().replace(/^\*\./, '');
-  return owner.zoneNames.some((zone) => host === zone || host.endsWith(`.${zone}`));
+/** A path segment of an app domain: URL path characters, `*` as a wildcard; no query or fragment. */
+const PATH = /^(\/[A-Za-z0-9._~!$&'()+,;=:@%*-]*)+$/;
+/** A hostname label in which `*` stands for any characters of that one label (`*`, `*-dev`, `app*`). */
+const WILDCARD_LABEL = /^(?=.*\*)[a-z0-9*-]{1,63}$/i;
+
+/**
+ * An application domain as Cloudflare takes it: a hostname, optionally with `*` in subdomain
+ * labels (a wildcard label covers one level only, never the zone itself), then optionally a path
+ * in which `*` is a wildcard too. No scheme, port, query or fragment.
+ */
+function domainProblem(value: string, owner: Owner): string | undefined {
+  const slash = value.indexOf('/');
+  const host = (slash === -1 ? value : value.slice(0, slash)).toLowerCase();
+  const path = slash === -1 ? '' : value.slice(slash);
+  if (/[\s?#]/.test(value) || value.includes('://'))
+    return 'may not hold a scheme, spaces, a query or a fragment';
+  if (path !== '' && !PATH.test(path)) return `has an invalid path ${path}`;
+  const zone = owner.zoneNames.find((z) => host === z || host.endsWith(`.${z}`));
+  if (zone === undefined) return `does not belong to a zone of this ${owner.scope.slice(0, -1)}`;
+  const sub = host === zone ? [] : host.slice(0, -zone.length - 1).split('.');
+  if (
+    !isHostname(zone) ||
+    sub.some((label) => label === '' || (!WILDCARD_LABEL.test(label) && !isHostname(`${label}.${zone}`)))
+  )
+    return 'is not a valid hostname';
+  return undefined;
 }
 
 function validDomain(value: unknown, field: string, owner: Owner): void {
   if (typeof value !== 'string' || value === '') throw apiErrors.accessInvalid(`${field} is required`);
-  const host = value.split('/')[0] ?? '';
-  const bare = host.startsWith('*.') ? host.slice(2) : host;
-  if (!isHostname(bare) || bare.includes('*'))
-    throw apiErrors.accessInvalid(`${field} ${value} is not a valid domain`);
-  if (!inOwnerZones(value, owner)) {
-    throw apiErrors.accessInvalid(
-      `${field} ${value} does not belong to a zone of this ${owner.scope.slice(0, -1)}`,
-    );
-  }
+  const problem = domainProblem(value, owner);
+  if (problem) throw apiErrors.accessInvalid(`${field} ${value} ${problem}`);
+}
+
+/**
+ * Links to reusable policies: each names a policy of the account once, with a precedence (the
+ * order Cloudflare evaluates them in) that is a positive integer unique within the app. Without
+ * one, a link takes its position in the list.
+ */
+function validLinks(state: EmulatorState, owner: Owner, raw: unknown): Record<string, unknown>[] {
+  if (!Array.isArray(raw)) throw apiErrors.accessInvalid('policies must be a list');
+  const ids = new Set<string>();
+  const precedences = new Set<number>();
+  return raw.map((link, index) => {
+    const id = typeof link === 'string' ? link : (link as { id?: unknown })?.id;
+    if (typeof id !== 'string')
+      throw apiErrors.accessInvalid('each policy must reference a reusable policy id');
+    const policy = state.accessPolicies.get(id);
+    if (!policy || policy.accountId !== owner.accountId)
+      throw apiErrors.accessInvalid(`policy ${id} not found`);
+    if (ids.has(id)) throw apiErrors.accessInvalid(`policy ${id} is linked twice`);
+    ids.add(id);
+    const given =
+      typeof link === 'object' && link !== null ? (link as { precedence?: unknown }).precedence : undefined;
+    if (given !== undefined && (typeof given !== 'number' || !Number.isInteger(given) || given < 1))
+      throw apiErrors.accessInvalid(`policies[${index}].precedence must be a positive integer`);
+    const precedence = (given as number | undefined) ?? index + 1;
+    if (precedences.has(precedence))
+      throw apiErrors.accessInvalid(
+        `policies[${index}].precedence ${precedence} must be unique within the application`,
+      );
+    precedences.add(precedence);
+    return typeof link === 'string' ? { id } : (link as Record<string, unknown>);
+  });
 }
 
 function validateApp(state: EmulatorState, owner: Owner, raw: unknown): Record<string, unknown> {
@@ -152,36 +208,25 @@ function validateApp(state: EmulatorState, owner: Owner, raw: unknown): Record<s
   body.name ??= body.domain;
   validDuration(body.session_duration, 'session_duration');
   body.session_duration ??= '24h';
-  if (body.policies !== undefined) {
-    if (!Array.isArray(body.policies)) throw apiErrors.accessInvalid('policies must be a list');
-    body.policies = body.policies.map((link) => {
-      const id = typeof link === 'string' ? link : (link as { id?: unknown })?.id;
-      if (typeof id !== 'string')
-        throw apiErrors.accessInvalid('each policy must reference a reusable policy id');
-      const policy = state.accessPolicies.get(id);
-      if (!policy || policy.accountId !== owner.accountId)
-        throw apiErrors.accessInvalid(`policy ${id} not found`);
-      return typeof link === 'string' ? { id } : link;
-    });
-  }
+  if (body.policies !== undefined) body.policies = validLinks(state, owner, body.policies);
   return body;
 }
 
-function validatePolicy(raw: unknown): Record<string, unknown> {
+function validatePolicy(rules: AccessRuleChecker, raw: unknown): Record<string, unknown> {
   const body = { ...objectBody(raw) };
   for (const key of [...READ_ONLY, 'reusable', 'app_count']) delete body[key];
   if (typeof body.name !== 'string' || body.name === '') throw apiErrors.accessInvalid('name is required');
   if (typeof body.decision !== 'string' || !DECISIONS.has(body.decision)) {
     throw apiErrors.accessInvalid('decision must be one of allow, deny, non_identity, bypass');
   }
-  validRules(body.include, 'include', true);
-  validRules(body.exclude, 'exclude', false);
-  validRules(body.require, 'require', false);
+  validRules(rules, body.include, 'include', true);
+  validRules(rules, body.exclude, 'exclude', false);
+  validRules(rules, body.require, 'require', false);
   validDuration(body.session_duration, 'session_duration');
   return body;
 }
 
-export function accessRoutes({ state }: RouteDeps): Route[] {
+export function accessRoutes({ state }: RouteDeps, rules: AccessRuleChecker): Route[] {
   const ownerOf = (req: ApiRequest, scope: 'accounts' | 'zones'): Owner => {
     const id = req.params.owner_id!;
     if (scope === 'accounts') {
@@ -353,7 +398,7 @@ export function accessRoutes({ state }: RouteDeps): Route[] {
       const policy: AccessPolicy = {
         id: uuid(),
         accountId: account.id,
-        body: validatePolicy(req.body),
+        body: validatePolicy(rules, req.body),
         created_at: now,
         updated_at: now,
       };
@@ -363,7 +408,7 @@ export function accessRoutes({ state }: RouteDeps): Route[] {
     route('GET', `${policyBase}/:policy_id`, (req) => ({ result: policyView(state, policyOf(req)) })),
     route('PUT', `${policyBase}/:policy_id`, (req) => {
       const policy = policyOf(req);
-      policy.body = validatePolicy(req.body);
+      policy.body = validatePolicy(rules, req.body);
       policy.updated_at = nowIso();
       return { result: policyView(state, policy) };
     }),
