@@ -1,4 +1,5 @@
 export * from './cloudflare-emulator/index.js';
+export * from './fixtures/access-selectors.js';
 export * from './harness/docker-engine.js';
 export * from './harness/docker-socket-proxy.js';
 export * from './harness/dockerd-control.js';

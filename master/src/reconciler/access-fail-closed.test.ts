@@ -1,4 +1,11 @@
-import { type RedisServerHandle, startRedisServer, waitFor } from '@tunnelfleet/test';
+import {
+  ACCESS_RULE_LISTS,
+  ACCESS_SELECTOR_CASES,
+  accessSelectorLabels,
+  type RedisServerHandle,
+  startRedisServer,
+  waitFor,
+} from '@tunnelfleet/test';
 import Cloudflare from 'cloudflare';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -299,49 +306,18 @@ describe('dropping Access from a published route', () => {
 });
 
 describe('every selector the labels accept', () => {
-  const uuid = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
-  const selectors: [name: string, label: string, value: string, rule: Record<string, unknown>][] = [
-    ['emails', 'emails', 'a@example.com', { email: { email: 'a@example.com' } }],
-    ['email-domains', 'email_domains', 'corp.example', { email_domain: { domain: 'corp.example' } }],
-    ['everyone', 'everyone', 'true', { everyone: {} }],
-    ['service-token', 'service_tokens', uuid, { service_token: { token_id: uuid } }],
-    ['any-token', 'service_tokens', 'any', { any_valid_service_token: {} }],
-    ['groups', 'groups', uuid, { group: { id: uuid } }],
-    ['ip-ranges', 'ip_ranges', '10.0.0.0/8', { ip: { ip: '10.0.0.0/8' } }],
-    ['countries', 'countries', 'de', { geo: { country_code: 'DE' } }],
-    ['login-methods', 'login_methods', uuid, { login_method: { id: uuid } }],
-    ['certificate', 'certificate', 'true', { certificate: {} }],
-  ];
-  const lists = [
-    ['i', 'include', ''],
-    ['r', 'require', 'require.'],
-    ['x', 'exclude', 'exclude.'],
-  ] as const;
-
   it('builds each in include, require and exclude, and publishes each route behind its app', async () => {
     world = await startReconcilerWorld(redis);
     const { agentId, tunnelId } = await world.addAgent();
-    const labels: Record<string, string> = {
-      'tunnelfleet.enable': 'true',
-      'tunnelfleet.service': 'http://web:80',
-    };
-    for (const [name, label, value] of selectors) {
-      for (const [short, , prefix] of lists) {
-        const route = `tunnelfleet.${short}-${name}`;
-        labels[`${route}.hostname`] = `${short}-${name}.example.com`;
-        labels[`${route}.access.${prefix}${label}`] = value;
-        // Require and exclude narrow an include: give them one.
-        if (prefix) labels[`${route}.access.email_domains`] = 'example.com';
-      }
-    }
+    const labels = accessSelectorLabels('example.com');
     await world.report(agentId, container('selectors', labels));
-    const expected = selectors.length * lists.length;
+    const expected = ACCESS_SELECTOR_CASES.length * ACCESS_RULE_LISTS.length;
     await waitFor(() => hostnamesWithAccess(tunnelId).length === expected, {
       description: `${expected} protected rules`,
     });
 
-    for (const [name, , , rule] of selectors) {
-      for (const [short, list] of lists) {
+    for (const [name, , , rule] of ACCESS_SELECTOR_CASES) {
+      for (const [short, list] of ACCESS_RULE_LISTS) {
         const hostname = `${short}-${name}.example.com`;
         const [app] = appsOn(hostname);
         expect(app?.policies, hostname).toHaveLength(1);

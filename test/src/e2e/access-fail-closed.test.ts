@@ -1,4 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import {
+  ACCESS_RULE_LISTS,
+  ACCESS_SELECTOR_CASES,
+  accessSelectorLabels,
+} from '../fixtures/access-selectors.js';
 import { waitFor } from '../harness/wait-for.js';
 import {
   CONVERGE_TIMEOUT_MS,
@@ -37,16 +42,22 @@ async function waitRouteError(hostname: string, message: RegExp) {
   );
 }
 
-/** Nothing of the hostname at Cloudflare after a full reconcile: no CNAME, no ingress rule. */
-async function expectUnpublishedAfterReconcile(hostname: string) {
-  // The reconcile runs in the background (202): it is over when the master logs so.
-  const reconciles = async () => (await fleet().master.logs()).split('full reconcile done').length;
+/** How many full reconciles the master has finished, as its log says. */
+const reconciles = async () => (await fleet().master.logs()).split('full reconcile done').length;
+
+/** Runs a full reconcile and waits for it (it runs in the background: 202). */
+async function fullReconcile() {
   const before = await reconciles();
   await fleet().admin.reconcile();
   await waitFor(async () => (await reconciles()) > before, {
     description: 'the full reconcile (Access, then every tunnel and zone) to finish',
     timeoutMs: CONVERGE_TIMEOUT_MS,
   });
+}
+
+/** Nothing of the hostname at Cloudflare after a full reconcile: no CNAME, no ingress rule. */
+async function expectUnpublishedAfterReconcile(hostname: string) {
+  await fullReconcile();
   const view = cloudView(fleet());
   expect(view.records.filter((r) => r.name === hostname)).toEqual([]);
   expect(rulesFor(view, hostname)).toEqual([]);
@@ -131,5 +142,69 @@ describe('Access never fails open', { timeout: 180_000 }, () => {
       'Access policy "nobody-defined-this" is not defined on the master; the route is not published until its Access is in place',
     );
     await expectUnpublishedAfterReconcile(orphan);
+  });
+
+  it('pushes an edited named policy to Cloudflare without a reconcile, and refuses to delete one in use', async () => {
+    const guarded = uniqueHostname('editors');
+    const created = await fleet().admin.request('POST', '/access-policies', {
+      name: 'editors',
+      spec: { decision: 'allow', include: [{ email: { email: 'old@example.com' } }] },
+    });
+    expect(created.status).toBe(201);
+    const policyId = (created.body as { policy: { id: string } }).policy.id;
+    await fleet().b.runContainer({
+      labels: publishLabels(guarded, { 'tunnelfleet.access.named_policy': 'editors' }),
+    });
+    const publication = await waitPublished(fleet(), fleet().b, guarded, { access: true });
+    const app = appOn(guarded)!;
+    const before = await reconciles();
+
+    const edited = await fleet().admin.request('PUT', `/access-policies/${policyId}`, {
+      spec: { decision: 'allow', include: [{ email: { email: 'new@example.com' } }] },
+    });
+    expect(edited.status).toBe(200);
+    // The per-target sync carries it (within SYNC_DEBOUNCE_MS), not a full reconcile.
+    await waitFor(() => JSON.stringify(appOn(guarded)?.policies[0]?.include).includes('new@example.com'), {
+      description: 'the edited rule in the app at Cloudflare',
+      timeoutMs: CONVERGE_TIMEOUT_MS,
+    });
+    expect(await reconciles()).toBe(before);
+    expect(appOn(guarded)).toMatchObject({ aud: app.aud, policies: [{ name: 'editors [tunnelfleet]' }] });
+
+    // Deleting a policy a route names would leave the route without its app: refused, nothing moves.
+    const refused = await fleet().admin.request('DELETE', `/access-policies/${policyId}`);
+    expect(refused.status).toBe(409);
+    expect(JSON.stringify(refused.body)).toContain(guarded);
+    await fullReconcile();
+    const after = cloudView(fleet());
+    expect(rulesFor(after, guarded)).toEqual([publication.rule]);
+    expect(appOn(guarded)).toMatchObject({ aud: app.aud, policies: [{ name: 'editors [tunnelfleet]' }] });
+  });
+});
+
+describe('every selector the labels accept, end to end', { timeout: 180_000 }, () => {
+  it('builds each in include, require and exclude, and publishes each route behind its app', async () => {
+    const suffix = `-${Math.random().toString(36).slice(2, 8)}`;
+    const labels = accessSelectorLabels('example.com', suffix);
+    // The routes complete their service from the container's exposed port.
+    delete labels['tunnelfleet.service'];
+    await fleet().a.runContainer({ labels });
+    const hostnames = ACCESS_SELECTOR_CASES.flatMap(([name]) =>
+      ACCESS_RULE_LISTS.map(([short]) => `${short}-${name}${suffix}.example.com`),
+    );
+    const published = await Promise.all(
+      hostnames.map((hostname) => waitPublished(fleet(), fleet().a, hostname, { access: true })),
+    );
+    const byHostname = new Map(hostnames.map((h, i) => [h, published[i]!] as const));
+    for (const [name, , , rule] of ACCESS_SELECTOR_CASES) {
+      for (const [short, list] of ACCESS_RULE_LISTS) {
+        const hostname = `${short}-${name}${suffix}.example.com`;
+        const app = appOn(hostname)!;
+        expect(app.policies, hostname).toHaveLength(1);
+        expect(app.policies[0]![list], `${hostname} ${list}`).toContainEqual(rule);
+        const access = (byHostname.get(hostname)!.rule as ProtectedRule).originRequest?.access;
+        expect(access, hostname).toMatchObject({ required: true, audTag: [app.aud] });
+      }
+    }
   });
 });
