@@ -48,6 +48,20 @@ describe('node agent/dist/main.js', () => {
     expect(agent.output()).not.toContain(VALID_KEY);
   });
 
+  it('exits 78 when LABEL_PREFIX and LABELGATE_LABEL_PREFIX overlap, naming both', async () => {
+    const agent = spawnAgent({
+      TUNNELFLEET_MASTER_URL: 'http://127.0.0.1:9',
+      TUNNELFLEET_API_KEY: VALID_KEY,
+      LABEL_PREFIX: 'corp',
+      LABELGATE_LABEL_PREFIX: 'corp.edge',
+    });
+    expect(await agent.exited).toBe(78);
+    expect(agent.output()).toContain(
+      'LABEL_PREFIX "corp." and LABELGATE_LABEL_PREFIX "corp.edge." overlap: one label would be read by both languages',
+    );
+    expect(agent.output()).not.toContain(VALID_KEY);
+  });
+
   it('names a malformed key without printing it', async () => {
     const agent = spawnAgent({
       TUNNELFLEET_MASTER_URL: 'http://127.0.0.1:9',

@@ -111,6 +111,31 @@ describe('agent config', () => {
       'LOG_LEVEL: must be one of trace, debug, info, warn, error, fatal, silent',
     );
   });
+
+  it("reads DockFlare's LABEL_PREFIX and Labelgate's LABELGATE_LABEL_PREFIX, normalized, and names a bad one", () => {
+    const base = { TUNNELFLEET_MASTER_URL: 'https://tunnelfleet.example.com', TUNNELFLEET_API_KEY: API_KEY };
+    expect(
+      loadConfig(agentConfigSpec, { ...base, LABEL_PREFIX: 'mycorp', LABELGATE_LABEL_PREFIX: 'edge.' }),
+    ).toMatchObject({
+      dockflareLabelPrefix: 'mycorp.',
+      labelgateLabelPrefix: 'edge.',
+    });
+    // The tool's own prefix is no custom prefix.
+    expect(
+      loadConfig(agentConfigSpec, { ...base, LABELGATE_LABEL_PREFIX: 'labelgate' }).labelgateLabelPrefix,
+    ).toBeUndefined();
+    const error = configError(() =>
+      loadConfig(agentConfigSpec, {
+        ...base,
+        LABEL_PREFIX: 'tunnelfleet',
+        LABELGATE_LABEL_PREFIX: 'my edge',
+      }),
+    );
+    expect(error.variables).toEqual(['LABEL_PREFIX', 'LABELGATE_LABEL_PREFIX']);
+    expect(error.message).toContain(
+      'LABEL_PREFIX: overlaps the prefix "tunnelfleet." of a label language Tunnelfleet reads: choose one that neither starts it nor starts with it (got "tunnelfleet")',
+    );
+  });
 });
 
 describe('master config', () => {
