@@ -6,6 +6,7 @@ import {
   type Container,
   DEFAULT_SERVICE_POLICY,
   type LabelParseResult,
+  type LabelPrefixes,
   SERVICE_KINDS,
   type ServiceKind,
 } from '@tunnelfleet/common';
@@ -250,11 +251,44 @@ const labelSets = fc
     return labels;
   });
 
+/**
+ * A host's custom prefixes (`LABEL_PREFIX`, `LABELGATE_LABEL_PREFIX`), and whether the labels are
+ * written under them: both ways round, so labels under a prefix the host does not have are tried.
+ */
+const prefixing = fc.record({
+  prefixes: fc.constantFrom<LabelPrefixes>(
+    {},
+    { dockflare: 'mycorp.' },
+    { labelgate: 'edge.' },
+    { dockflare: 'mycorp.', labelgate: 'edge.' },
+  ),
+  dockflareUnder: fc.boolean(),
+  labelgateUnder: fc.boolean(),
+});
+
+/** The labels with DockFlare's legacy prefix written `mycorp.` and Labelgate's `edge.`, as asked. */
+function underPrefixes(
+  labels: Record<string, string>,
+  { dockflareUnder, labelgateUnder }: { dockflareUnder: boolean; labelgateUnder: boolean },
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(labels).map(([key, value]) => [
+      dockflareUnder && key.startsWith('cloudflare.tunnel.')
+        ? `mycorp.${key.slice('cloudflare.tunnel.'.length)}`
+        : labelgateUnder && key.startsWith('labelgate.')
+          ? `edge.${key.slice('labelgate.'.length)}`
+          : key,
+      value,
+    ]),
+  );
+}
+
 /** The checker's verdict through its own entry point, on `docker inspect` JSON as a user pipes it. */
 async function check(
   labels: Record<string, string>,
   allow: readonly ServiceKind[],
   requireAccess: boolean,
+  prefixes: LabelPrefixes,
 ): Promise<LabelParseResult & { container: string }> {
   let stdout = '';
   const inspect = [{ Name: '/web', Config: { Labels: labels, ExposedPorts: { '80/tcp': {} } } }];
@@ -264,6 +298,8 @@ async function check(
       '--json',
       ...allow.flatMap((kind) => ['--allow-service', kind]),
       ...(requireAccess ? ['--require-access'] : []),
+      ...(prefixes.dockflare ? ['--dockflare-prefix', prefixes.dockflare] : []),
+      ...(prefixes.labelgate ? ['--labelgate-prefix', prefixes.labelgate] : []),
     ],
     {
       stdin: (async function* () {
@@ -278,7 +314,7 @@ async function check(
 
 let agents = 0;
 /** A fresh approved agent whose key has the service policy `allow` opens, and any hostname. */
-function addAgent(allow: readonly ServiceKind[]): string {
+function addAgent(allow: readonly ServiceKind[], labelPrefixes: LabelPrefixes): string {
   const id = `ag_${(++agents).toString(16).padStart(16, '0')}`;
   insertAgentKey(db, {
     id: `key_${id}`,
@@ -289,7 +325,7 @@ function addAgent(allow: readonly ServiceKind[]): string {
     autoApprove: true,
     servicePolicy: { ...DEFAULT_SERVICE_POLICY, allow: [...allow] },
   });
-  insertAgent(db, { id, keyId: `key_${id}`, name: id, hostname: null, agentVersion: null });
+  insertAgent(db, { id, keyId: `key_${id}`, name: id, hostname: null, agentVersion: null, labelPrefixes });
   approveAgent(db, id);
   upsertTunnel(db, { id: `tunnel-${id}`, name: `tf-${id}`, accountId: 'acc', agentId: id });
   return id;
@@ -303,9 +339,11 @@ describe('the label checker and the master', () => {
         labelSets,
         fc.subarray([...SERVICE_KINDS]),
         fc.boolean(),
-        async (labels, allow, requireAccess) => {
-          const checked = await check(labels, allow, requireAccess);
-          const agentId = addAgent(allow);
+        prefixing,
+        async (written, allow, requireAccess, prefixing) => {
+          const labels = underPrefixes(written, prefixing);
+          const checked = await check(labels, allow, requireAccess, prefixing.prefixes);
+          const agentId = addAgent(allow, prefixing.prefixes);
           const container: Container = {
             id: createHash('sha256').update(agentId).digest('hex'),
             name: 'web',
