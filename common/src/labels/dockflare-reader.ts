@@ -164,6 +164,14 @@ function groupsOf(get: (key: string) => LabelValue | undefined): LabelValue | un
   return groups !== undefined && splitList(groups.value).length > 0 ? groups : get('access.group');
 }
 
+/** The app settings a mode without an app of the labels' own does not read, each with a warning. */
+function ignoreAppSettings(get: Lookup, why: string, problems: LabelProblem[]): void {
+  for (const key of ACCESS_SETTINGS) {
+    const field = get(key);
+    if (field) problems.push(labelWarning({ ...field, reason: `is ignored: ${why}` }));
+  }
+}
+
 function buildAccess(
   get: Lookup,
   groupField: LabelValue | undefined,
@@ -177,16 +185,7 @@ function buildAccess(
   if (groups.length === 0 && policy === 'bypass') groups.push(DOCKFLARE_BYPASS_GROUP);
   if (groups.length === 0 && policy === 'authenticate') groups.push(DOCKFLARE_AUTHENTICATED_GROUP);
   if (groups.length > 0) {
-    for (const key of ACCESS_SETTINGS) {
-      const field = get(key);
-      if (field)
-        problems.push(
-          labelWarning({
-            ...field,
-            reason: 'is ignored: with an access group DockFlare takes it from the group',
-          }),
-        );
-    }
+    ignoreAppSettings(get, 'with an access group DockFlare takes it from the group', problems);
     const spec: AccessSpec = { namedPolicies: groups.filter((g) => g !== DOCKFLARE_BYPASS_GROUP) };
     if (groups.includes(DOCKFLARE_BYPASS_GROUP))
       spec.policy = { decision: 'bypass', include: [{ everyone: {} }], require: [], exclude: [] };
@@ -195,16 +194,11 @@ function buildAccess(
   if (policy === 'default_tld') {
     // DockFlare makes no app and relies on the zone's `*.<zone>` app; it stays public when there is
     // none. Here the route waits for that app instead (fail closed), and checks its audience.
-    for (const key of ACCESS_SETTINGS) {
-      const field = get(key);
-      if (field)
-        problems.push(
-          labelWarning({
-            ...field,
-            reason: "is ignored: with access.policy=default_tld the zone's *.<zone> application applies",
-          }),
-        );
-    }
+    ignoreAppSettings(
+      get,
+      "with access.policy=default_tld the zone's *.<zone> application applies",
+      problems,
+    );
     return { namedPolicies: [], zoneDefault: true };
   }
   if (policy === '') {
