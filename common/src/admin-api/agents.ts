@@ -27,6 +27,11 @@ export const agentViewSchema = z.object({
   pausedAt: z.string().nullable(),
   /** What its cloudflared runs, as last reported: how version skew across the fleet shows. */
   cloudflared: runningCloudflaredSchema.nullable(),
+  /**
+   * The custom DockFlare and Labelgate prefixes it registered with (`LABEL_PREFIX`,
+   * `LABELGATE_LABEL_PREFIX`), normalized; `{}` for the default prefixes.
+   */
+  labelPrefixes: z.object({ dockflare: z.string().optional(), labelgate: z.string().optional() }),
 });
 export type AgentView = z.infer<typeof agentViewSchema>;
 

@@ -52,6 +52,9 @@ describe('custom label prefixes set on the agent', { timeout: 180_000 }, () => {
     await waitPublished(f, f.a, labelgate, { access: true });
     const [route] = await routesOf(f, dockflare);
     expect(route).toMatchObject({ status: 'active', routeKey: 'dockflare' });
+    // What the agent registered with, as the admin API shows it.
+    const agent = await f.admin.agent(await f.a.agentId());
+    expect(agent.labelPrefixes).toEqual({ dockflare: 'mycorp.', labelgate: 'edge.' });
   });
 
   it('reads a prefix for the host that registered it only: the same labels from another host are nothing', async () => {
