@@ -121,6 +121,8 @@ const dockflareAccess = fc.constantFrom<Record<string, string>>(
   {},
   { 'access.policy': 'bypass' },
   { 'access.policy': 'authenticate' },
+  { 'access.policy': 'default_tld' },
+  { 'access.policy': 'default_tld', 'access.name': 'ignored' },
   { 'access.policy': 'junk' },
   { 'access.custom_rules': '[{"decision":"allow","include":[{"email":{"email":"a@example.com"}}]}]' },
   { 'access.custom_rules': '[{"decision":"bypass","include":[{"email":{"email":"a@example.com"}}]}]' },
