@@ -182,6 +182,68 @@ describe('Access never fails open', { timeout: 180_000 }, () => {
   });
 });
 
+describe("DockFlare's zone default policy, end to end", { timeout: 180_000 }, () => {
+  /** The operator's Cloudflare API, as curl would call it with the account's token. */
+  async function cloudflareApi(method: string, path: string, body?: unknown) {
+    const { baseUrl, accountId, apiToken } = fleet().cloudflare;
+    const response = await fetch(`${baseUrl}/accounts/${accountId}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${apiToken}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    expect(response.ok, `${method} ${path}`).toBe(true);
+    return ((await response.json()) as { result: Record<string, unknown> }).result;
+  }
+
+  it("publishes default_tld only behind the zone's *.<zone> app, and withdraws it when that app goes", async () => {
+    const hostname = uniqueHostname('tld', 'example.org');
+    await fleet().b.runContainer({
+      labels: {
+        'dockflare.enable': 'true',
+        'dockflare.hostname': hostname,
+        'dockflare.access.policy': 'default_tld',
+      },
+    });
+    const waiting = await waitRouteError(hostname, /no Access application on \*\.example\.org/);
+    expect(waiting.statusMessage).toBe(
+      "access.policy=default_tld: there is no Access application on *.example.org (DockFlare's zone default policy): create one; the route is not published until its Access is in place",
+    );
+    await expectUnpublishedAfterReconcile(hostname);
+
+    const policy = await cloudflareApi('POST', '/access/policies', {
+      name: 'example.org staff',
+      decision: 'allow',
+      include: [{ email_domain: { domain: 'example.org' } }],
+    });
+    const zoneApp = await cloudflareApi('POST', '/access/apps', {
+      type: 'self_hosted',
+      domain: '*.example.org',
+      name: 'example.org zone default',
+      policies: [{ id: policy.id, precedence: 1 }],
+    });
+    // Made outside the master: the next full reconcile finds it.
+    await fleet().admin.reconcile();
+    const publication = await waitPublished(fleet(), fleet().b, hostname);
+    expect((publication.rule as ProtectedRule).originRequest?.access).toMatchObject({
+      required: true,
+      audTag: [zoneApp.aud],
+    });
+    expect(appOn(hostname)).toBeUndefined();
+
+    await cloudflareApi('DELETE', `/access/apps/${String(zoneApp.id)}`);
+    await fleet().admin.reconcile();
+    await waitFor(() => rulesFor(cloudView(fleet()), hostname).length === 0, {
+      description: `${hostname} withdrawn with its zone's app`,
+      timeoutMs: CONVERGE_TIMEOUT_MS,
+    });
+    await waitFor(() => cloudView(fleet()).records.every((r) => r.name !== hostname), {
+      description: `${hostname}'s CNAME withdrawn`,
+      timeoutMs: CONVERGE_TIMEOUT_MS,
+    });
+    await cloudflareApi('DELETE', `/access/policies/${String(policy.id)}`);
+  });
+});
+
 describe('every selector the labels accept, end to end', { timeout: 180_000 }, () => {
   it('builds each in include, require and exclude, and publishes each route behind its app', async () => {
     const suffix = `-${Math.random().toString(36).slice(2, 8)}`;
