@@ -142,6 +142,52 @@ export function selectorRules(
   }
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A rule value `{ <field>: <non-empty string> }` checked by `check` when given. */
+function stringField(field: string, check?: (raw: string) => Check<unknown>) {
+  return (value: Record<string, unknown>): string | undefined => {
+    const text = value[field];
+    if (typeof text !== 'string' || text.trim() === '') return `needs ${field} as a non-empty string`;
+    const checked = check?.(text);
+    return checked && !checked.ok ? checked.reason : undefined;
+  };
+}
+
+/**
+ * The value checks of the rule types Tunnelfleet builds itself, applied to rules written as JSON
+ * (DockFlare's `access.custom_rules`) so that the label checker refuses what Cloudflare would.
+ * Other rule types are passed through: Cloudflare judges them, and a refusal there keeps the
+ * route unpublished with the reason.
+ */
+const RULE_VALUES: Record<string, (value: Record<string, unknown>) => string | undefined> = {
+  email: stringField('email', checkEmail),
+  email_domain: stringField('domain', checkEmailDomain),
+  ip: stringField('ip', (raw) =>
+    /\//.test(raw) ? checkIpRange(raw) : refuse('is not a CIDR block (e.g. 192.0.2.0/24)'),
+  ),
+  geo: stringField('country_code', (raw) =>
+    /^[A-Z]{2}$/.test(raw) ? ok(raw) : refuse('is not a two-letter upper-case country code'),
+  ),
+  group: stringField('id'),
+  service_token: stringField('token_id'),
+  login_method: stringField('id'),
+  everyone: (value) => (Object.keys(value).length === 0 ? undefined : 'takes an empty object'),
+  certificate: (value) => (Object.keys(value).length === 0 ? undefined : 'takes an empty object'),
+  any_valid_service_token: (value) => (Object.keys(value).length === 0 ? undefined : 'takes an empty object'),
+};
+
+/** Why Cloudflare would refuse one rule written as JSON, or undefined. */
+export function ruleValueProblem(rule: AccessRule): string | undefined {
+  const [type, value] = Object.entries(rule)[0] ?? [];
+  const check = type === undefined ? undefined : RULE_VALUES[type];
+  if (!check) return undefined;
+  if (!isObject(value)) return `${type} takes an object`;
+  const problem = check(value);
+  return problem && `${type} ${problem}`;
+}
+
 const DECISIONS: Record<string, AccessDecision> = {
   allow: 'allow',
   deny: 'deny',

@@ -1,4 +1,11 @@
-import { checkDecision, resolveSelector, SELECTORS, type Selector, selectorRules } from './access-rules.js';
+import {
+  checkDecision,
+  resolveSelector,
+  ruleValueProblem,
+  SELECTORS,
+  type Selector,
+  selectorRules,
+} from './access-rules.js';
 import type { BoolDialect } from './booleans.js';
 import { didYouMean } from './did-you-mean.js';
 import { parseDuration } from './duration.js';
@@ -269,6 +276,12 @@ export function checkInlinePolicy(raw: Record<string, unknown>, index: number): 
     if (!isRuleList(list)) return refuse(`${where} has a ${key} that is not a list of one-selector rules`);
   }
   if ((lists.include as AccessRule[]).length === 0) return refuse(`${where} includes no one`);
+  for (const [key, list] of Object.entries(lists)) {
+    for (const rule of list as AccessRule[]) {
+      const problem = ruleValueProblem(rule);
+      if (problem) return refuse(`${where} has a ${key} rule Cloudflare refuses: ${problem}`);
+    }
+  }
   const mixed = bypassProblem(raw.decision as AccessDecision, [
     ...(lists.include as AccessRule[]),
     ...(lists.require as AccessRule[]),

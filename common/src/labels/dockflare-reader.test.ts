@@ -338,6 +338,33 @@ const invalid: [Record<string, string>, 'error' | 'warning', string][] = [
     'error',
     expect.stringMatching(/has policy #1, which has a include that is not a list of one-selector rules$/),
   ],
+  ...(
+    [
+      [
+        '{"email":{"email":"not-an-address"}}',
+        'email has "not-an-address", which is not an e-mail address (no "@")',
+      ],
+      ['{"email":{"address":"a@example.com"}}', 'email needs email as a non-empty string'],
+      ['{"ip":{"ip":"10.0.0.1"}}', 'ip is not a CIDR block (e.g. 192.0.2.0/24)'],
+      ['{"geo":{"country_code":"de"}}', 'geo is not a two-letter upper-case country code'],
+      ['{"everyone":{"all":true}}', 'everyone takes an empty object'],
+    ] as const
+  ).map(
+    ([rule, reason]) =>
+      [
+        {
+          ...base,
+          'dockflare.access.policy': 'x',
+          'dockflare.access.custom_rules': `[{"decision":"allow","include":[{"everyone":{}}],"exclude":[${rule}]}]`,
+        },
+        'error',
+        expect.stringMatching(
+          new RegExp(
+            `has policy #1, which has a exclude rule Cloudflare refuses: ${reason.replace(/[()]/g, '\\$&')}$`,
+          ),
+        ),
+      ] as [Record<string, string>, 'error', string],
+  ),
   [
     { ...base, 'dockflare.access.policy': 'x', 'dockflare.access.session_duration': 'long' },
     'error',

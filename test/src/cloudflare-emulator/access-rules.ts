@@ -9,7 +9,7 @@ import { convert, SPEC_URL } from './spec-validator.js';
  * each is an object with exactly one rule type, a type the OpenAPI description's `access_rule`
  * lists, whose value matches that type's schema. The description leaves two values as plain
  * strings that the live API still refuses when malformed: an IP range must be an IPv4 or IPv6
- * address or CIDR block, and a country code two upper-case letters.
+ * CIDR block (as the description says), and a country code two upper-case letters.
  */
 export interface AccessRuleChecker {
   /** Why the rule is refused, or undefined when Cloudflare takes it. */
@@ -39,8 +39,8 @@ function reachable(schemas: Record<string, Json>, root: string): Record<string, 
 function cidrProblem(value: string): string | undefined {
   const [address, bits, ...rest] = value.split('/');
   const family = isIP(address ?? '');
-  if (family === 0 || rest.length > 0) return `${value} is not an IPv4 or IPv6 address or CIDR block`;
-  if (bits === undefined) return undefined;
+  if (family === 0 || rest.length > 0 || bits === undefined)
+    return `${value} is not an IPv4 or IPv6 CIDR block`;
   const max = family === 4 ? 32 : 128;
   if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return `${value} has a prefix length outside 0–${max}`;
   return undefined;

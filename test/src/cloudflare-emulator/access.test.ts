@@ -201,7 +201,7 @@ describe('Access', () => {
       { everyone: {} },
       { ip: { ip: '10.0.0.0/8' } },
       { ip: { ip: '2400:cb00:21:10a::/64' } },
-      { ip: { ip: '192.0.2.7' } },
+      { ip: { ip: '192.0.2.7/32' } },
       { ip_list: { id: '4a1d2f3e-0000-4000-8000-000000000002' } },
       { geo: { country_code: 'RU' } },
       { certificate: {} },
@@ -232,7 +232,8 @@ describe('Access', () => {
       [{ email: { email: 'not an address' } }, 'email/email must match format "email"'],
       [{ email_domain: { domain: 7 } }, 'email_domain/domain must be string'],
       [{ ip: { ip: '10.0.0.0/33' } }, '10.0.0.0/33 has a prefix length outside 0–32'],
-      [{ ip: { ip: 'localhost' } }, 'localhost is not an IPv4 or IPv6 address or CIDR block'],
+      [{ ip: { ip: 'localhost' } }, 'localhost is not an IPv4 or IPv6 CIDR block'],
+      [{ ip: { ip: '192.0.2.7' } }, '192.0.2.7 is not an IPv4 or IPv6 CIDR block'],
       [
         { geo: { country_code: 'russia' } },
         'geo.country_code "russia" is not a two-letter upper-case country code',
