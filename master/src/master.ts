@@ -304,6 +304,8 @@ export async function startMaster(
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info({ port: address.port, host: config.host }, 'master listening');
   alerts.start();
+  // A rollout that was running when the master stopped goes on (its wave's deadline included).
+  master.rollouts.start();
   // Converge on start: after a crash or an outage, SQLite is the truth and Cloudflare is brought to it.
   reconciler.start().catch((error: unknown) => logger.error({ err: error }, 'initial reconcile failed'));
 
