@@ -5,7 +5,7 @@ import {
   postQuantumNeedsQuic,
 } from '../protocol/command.js';
 import { imageRefSchema } from '../protocol/primitives.js';
-import { rolloutViewSchema } from './rollouts.js';
+import { rolloutOptionsSchema, rolloutViewSchema } from './rollouts.js';
 
 /**
  * cloudflared's image and settings: `PUT /cloudflared` (the fleet default) and
@@ -16,6 +16,11 @@ import { rolloutViewSchema } from './rollouts.js';
 export const putCloudflaredRequestSchema = z.strictObject({
   image: imageRefSchema.optional(),
   settings: cloudflaredTunnelOptionsSchema.refine(postQuantumNeedsQuic, POST_QUANTUM_NEEDS_QUIC).default({}),
+  /**
+   * Fleet PUT only. A new fleet image rolls out in waves (`rollouts.ts`), with these options or the
+   * defaults; `false` sends it to every host at once, unchecked (an operator's explicit choice).
+   */
+  rollout: z.union([z.literal(false), rolloutOptionsSchema]).optional(),
 });
 export type PutCloudflaredRequest = z.input<typeof putCloudflaredRequestSchema>;
 

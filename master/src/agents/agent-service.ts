@@ -396,7 +396,6 @@ export function createAgentService(deps: AgentServiceDeps) {
     agentId: string | null,
     request: PutCloudflaredRequest,
     actor: AuditActor,
-    rolloutOptions: RolloutOptions = ROLLOUT_DEFAULTS,
   ): Promise<{
     config: CloudflaredConfig;
     updatedAgents: string[];
@@ -405,6 +404,13 @@ export function createAgentService(deps: AgentServiceDeps) {
   }> {
     if (agentId !== null && requireAgent(agentId).status === 'revoked')
       throw new ConflictError(`agent ${agentId} is revoked`);
+    if (agentId !== null && request.rollout !== undefined) {
+      throw new ValidationError('cloudflared body', [
+        { path: 'rollout', reason: "only the fleet's image rolls out; a host's own image is sent to it at once" },
+      ]);
+    }
+    const rolloutOptions: RolloutOptions | false =
+      request.rollout === false ? false : { ...ROLLOUT_DEFAULTS, ...request.rollout };
     const chosen = { image: request.image ?? null, settings: request.settings ?? {} };
     const fleet = findCloudflaredConfig(db, null);
     const affected = (agentId === null ? listAgents(db) : [findAgent(db, agentId)!]).filter(
@@ -429,16 +435,16 @@ export function createAgentService(deps: AgentServiceDeps) {
     }
     const previousImage = fleet?.image ?? deps.cloudflaredImage;
     const image = chosen.image ?? deps.cloudflaredImage;
-    const rollsOut = agentId === null && image !== previousImage;
+    const newFleetImage = agentId === null && image !== previousImage;
     const running = findRunningRollout(db);
-    if (rollsOut && running) {
+    if (newFleetImage && running) {
       throw new ConflictError(
         `rollout ${running.id} of ${running.image} is running: wait for it or abort it before choosing another fleet image`,
       );
     }
-    const plan = rollsOut ? planRolloutWaves(await rolloutCandidates(), rolloutOptions) : undefined;
+    const plan = newFleetImage && rolloutOptions ? planRolloutWaves(await rolloutCandidates(), rolloutOptions) : undefined;
     const { config, rolloutId } = db.transaction(() => {
-      if (plan && findRunningRollout(db)) throw new ConflictError('another rollout started meanwhile');
+      if (newFleetImage && findRunningRollout(db)) throw new ConflictError('a rollout started meanwhile');
       const saved = saveCloudflaredConfig(db, agentId, chosen);
       recordAudit(db, {
         actor,
@@ -446,7 +452,7 @@ export function createAgentService(deps: AgentServiceDeps) {
         target: agentId ?? 'fleet',
         details: { image: chosen.image, settings: chosen.settings },
       });
-      if (!plan) return { config: saved, rolloutId: null };
+      if (!plan || !rolloutOptions) return { config: saved, rolloutId: null };
       const rollout = insertRollout(
         db,
         {
@@ -496,7 +502,11 @@ export function createAgentService(deps: AgentServiceDeps) {
     const fleet = findCloudflaredConfig(db, null);
     if ((fleet?.image ?? deps.cloudflaredImage) === image)
       throw new ConflictError(`the fleet's image is already ${image}`);
-    const { rolloutId } = await setCloudflared(null, { image, settings: fleet?.settings ?? {} }, actor, options);
+    const { rolloutId } = await setCloudflared(
+      null,
+      { image, settings: fleet?.settings ?? {}, rollout: options },
+      actor,
+    );
     return rolloutId!;
   }
 

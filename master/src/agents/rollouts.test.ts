@@ -147,6 +147,9 @@ describe('rolling upgrades of the fleet cloudflared image', () => {
     expect(unknown.body.error.message).toContain('ag_0000000000000000');
     const same = await fx.admin('POST', '/cloudflared/rollouts', { image: OLD });
     expect(same.status).toBe(409);
+    const oneHost = await fx.admin('PUT', `/agents/${hosts[0]!.agentId}/cloudflared`, { image: GOOD, rollout: {} });
+    expect(oneHost.status).toBe(400);
+    expect(oneHost.body.error.message).toContain('rollout');
 
     const first = (await fx.admin('POST', '/cloudflared/rollouts', { image: GOOD })).body.rollout as RolloutView;
     const second = await fx.admin('PUT', '/cloudflared', { image: BROKEN });
