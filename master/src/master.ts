@@ -117,7 +117,9 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     async connectedConnectors(tunnelId) {
       // The connections API names each connector by the id cloudflared's `/ready` reports.
       const connectors = await deps.cloudflare.tunnels.listConnections(tunnelId);
-      return connectors.filter((connector) => connector.connections > 0).map((connector) => connector.clientId);
+      return connectors
+        .filter((connector) => connector.connections > 0)
+        .map((connector) => connector.clientId);
     },
     sendCloudflared: (agentId) => agents.sendCloudflared(agentId),
     alerts: deps.alerts.sink,

@@ -69,7 +69,12 @@ export async function simulateHost(
         lastApplied = command.version;
         await fx.request('POST', commandAckPath(command.id), {
           token: key,
-          body: { commandId: command.id, version: command.version, status: 'ok', result: { action: 'unchanged' } },
+          body: {
+            commandId: command.id,
+            version: command.version,
+            status: 'ok',
+            result: { action: 'unchanged' },
+          },
         });
       }
       let ready = false;

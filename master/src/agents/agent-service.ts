@@ -12,8 +12,8 @@ import {
   type RegisterResponse,
   ROLLOUT_DEFAULTS,
   type RolloutOptions,
-  type StartRolloutRequest,
   type ServicePolicy,
+  type StartRolloutRequest,
   ValidationError,
 } from '@tunnelfleet/common';
 import type { Logger } from 'pino';
@@ -406,7 +406,10 @@ export function createAgentService(deps: AgentServiceDeps) {
       throw new ConflictError(`agent ${agentId} is revoked`);
     if (agentId !== null && request.rollout !== undefined) {
       throw new ValidationError('cloudflared body', [
-        { path: 'rollout', reason: "only the fleet's image rolls out; a host's own image is sent to it at once" },
+        {
+          path: 'rollout',
+          reason: "only the fleet's image rolls out; a host's own image is sent to it at once",
+        },
       ]);
     }
     const rolloutOptions: RolloutOptions | false =
@@ -442,7 +445,10 @@ export function createAgentService(deps: AgentServiceDeps) {
         `rollout ${running.id} of ${running.image} is running: wait for it or abort it before choosing another fleet image`,
       );
     }
-    const plan = newFleetImage && rolloutOptions ? planRolloutWaves(await rolloutCandidates(), rolloutOptions) : undefined;
+    const plan =
+      newFleetImage && rolloutOptions
+        ? planRolloutWaves(await rolloutCandidates(), rolloutOptions)
+        : undefined;
     const { config, rolloutId } = db.transaction(() => {
       if (newFleetImage && findRunningRollout(db)) throw new ConflictError('a rollout started meanwhile');
       const saved = saveCloudflaredConfig(db, agentId, chosen);

@@ -1,6 +1,6 @@
 import type { CloudflaredTunnelOptions } from '@tunnelfleet/common';
 import { type CloudflaredConfig, findCloudflaredConfig } from '../store/cloudflared-configs.js';
-import { findRunningRolloutHost, findRunningRollout } from '../store/cloudflared-rollouts.js';
+import { findRunningRollout, findRunningRolloutHost } from '../store/cloudflared-rollouts.js';
 import type { SqliteDatabase } from '../store/database.js';
 
 /** The image and settings an agent is sent: its override over the fleet default over the master's. */

@@ -4,9 +4,9 @@ import type { AlertSink } from '../alerts/alert-sink.js';
 import { type AuditActor, recordAudit } from '../store/audit-log.js';
 import { findCloudflaredConfig, saveCloudflaredConfig } from '../store/cloudflared-configs.js';
 import {
-  finishRollout,
   findRollout,
   findRunningRollout,
+  finishRollout,
   listRolloutHosts,
   listRollouts,
   listRolloutsRollingBack,
@@ -75,7 +75,12 @@ export function createRolloutDriver(deps: RolloutDriverDeps) {
     return { ready: true, detail: `ready and connected as connector ${cloudflared.connectorId}` };
   }
 
-  function setState(rollout: RolloutRecord, host: RolloutHostRecord, state: RolloutHostRecord['state'], detail: string) {
+  function setState(
+    rollout: RolloutRecord,
+    host: RolloutHostRecord,
+    state: RolloutHostRecord['state'],
+    detail: string,
+  ) {
     if (host.state !== state || host.detail !== detail)
       setRolloutHostState(db, rollout.id, host.agentId, state, detail);
   }
@@ -87,7 +92,10 @@ export function createRolloutDriver(deps: RolloutDriverDeps) {
         await deps.sendCloudflared(host.agentId);
         setRolloutHostState(db, rollout.id, host.agentId, 'rolled_back', host.detail);
       } catch (error) {
-        logger.warn({ err: error, agentId: host.agentId, rolloutId: rollout.id }, 'could not send the previous image yet');
+        logger.warn(
+          { err: error, agentId: host.agentId, rolloutId: rollout.id },
+          'could not send the previous image yet',
+        );
       }
     }
   }
@@ -105,14 +113,22 @@ export function createRolloutDriver(deps: RolloutDriverDeps) {
         ['upgrading', 'ready', 'failed'].includes(host.state),
       );
       for (const host of hosts) {
-        const detail = host.state === 'failed' ? `${host.detail}; returned to ${rollout.previousImage}` : `returned to ${rollout.previousImage}`;
+        const detail =
+          host.state === 'failed'
+            ? `${host.detail}; returned to ${rollout.previousImage}`
+            : `returned to ${rollout.previousImage}`;
         setRolloutHostState(db, rollout.id, host.agentId, 'rolling_back', detail);
       }
       recordAudit(db, {
         actor,
         action: 'cloudflared.rollout.halt',
         target: rollout.id,
-        details: { image: rollout.image, previousImage: rollout.previousImage, reason, rolledBack: hosts.map((h) => h.agentId) },
+        details: {
+          image: rollout.image,
+          previousImage: rollout.previousImage,
+          reason,
+          rolledBack: hosts.map((h) => h.agentId),
+        },
       });
       return hosts.map((host) => host.agentId);
     })();
@@ -134,15 +150,23 @@ export function createRolloutDriver(deps: RolloutDriverDeps) {
       actor: 'system',
       action: 'cloudflared.rollout.succeed',
       target: rollout.id,
-      details: { image: rollout.image, hosts: hosts.filter((h) => h.state === 'ready').map((h) => h.agentId) },
+      details: {
+        image: rollout.image,
+        hosts: hosts.filter((h) => h.state === 'ready').map((h) => h.agentId),
+      },
     });
     logger.info({ rolloutId: rollout.id, image: rollout.image }, 'rollout succeeded');
     // Hosts offline during the rollout get the image now (queued until they poll); a paused
     // one is sent nothing (it gets it at resume), and one with its own image keeps that.
     for (const host of hosts.filter((h) => h.state === 'skipped')) {
-      await deps.sendCloudflared(host.agentId).catch((error: unknown) =>
-        logger.warn({ err: error, agentId: host.agentId }, 'could not send the fleet image to a skipped host'),
-      );
+      await deps
+        .sendCloudflared(host.agentId)
+        .catch((error: unknown) =>
+          logger.warn(
+            { err: error, agentId: host.agentId },
+            'could not send the fleet image to a skipped host',
+          ),
+        );
     }
   }
 
@@ -156,15 +180,25 @@ export function createRolloutDriver(deps: RolloutDriverDeps) {
     });
     const unsent: string[] = [];
     for (const host of members) {
-      setRolloutHostState(db, rollout.id, host.agentId, 'upgrading', `sent ${rollout.image}`, { waveStarted: true });
+      setRolloutHostState(db, rollout.id, host.agentId, 'upgrading', `sent ${rollout.image}`, {
+        waveStarted: true,
+      });
       try {
-        if (!(await deps.sendCloudflared(host.agentId))) throw new Error('it is no longer approved and running');
+        if (!(await deps.sendCloudflared(host.agentId)))
+          throw new Error('it is no longer approved and running');
       } catch (error) {
-        setRolloutHostState(db, rollout.id, host.agentId, 'failed', `could not be sent the image: ${(error as Error).message}`);
+        setRolloutHostState(
+          db,
+          rollout.id,
+          host.agentId,
+          'failed',
+          `could not be sent the image: ${(error as Error).message}`,
+        );
         unsent.push(host.agentId);
       }
     }
-    if (unsent.length > 0) await halt(rollout, `wave ${wave}: ${unsent.join(', ')} could not be sent the image`, 'system');
+    if (unsent.length > 0)
+      await halt(rollout, `wave ${wave}: ${unsent.join(', ')} could not be sent the image`, 'system');
   }
 
   async function checkWave(rollout: RolloutRecord, upgrading: RolloutHostRecord[]): Promise<void> {
@@ -176,7 +210,8 @@ export function createRolloutDriver(deps: RolloutDriverDeps) {
         setState(rollout, host, 'failed', result.detail);
         failed.push(`${host.agentId} (${result.detail})`);
       } else {
-        const deadline = Date.parse(host.waveStartedAt ?? rollout.startedAt) + rollout.waveTimeoutSeconds * 1000;
+        const deadline =
+          Date.parse(host.waveStartedAt ?? rollout.startedAt) + rollout.waveTimeoutSeconds * 1000;
         if (now() < deadline) setState(rollout, host, 'upgrading', result.detail);
         else {
           const detail = `not ready and connected within ${rollout.waveTimeoutSeconds}s: ${result.detail}`;
@@ -231,7 +266,13 @@ export function createRolloutDriver(deps: RolloutDriverDeps) {
       startedAt: rollout.startedAt,
       finishedAt: rollout.finishedAt,
       haltReason: rollout.haltReason,
-      hosts: hosts.map(({ agentId, wave, state, detail, updatedAt }) => ({ agentId, wave, state, detail, updatedAt })),
+      hosts: hosts.map(({ agentId, wave, state, detail, updatedAt }) => ({
+        agentId,
+        wave,
+        state,
+        detail,
+        updatedAt,
+      })),
     };
   }
 

@@ -18,15 +18,21 @@ export interface PlannedHost {
  * Orders the hosts into waves: the canary alone first (the operator's choice, else the first
  * `canarySize` hosts by name), then the others by name, `waveSize` at a time.
  */
-export function planRolloutWaves(candidates: readonly RolloutCandidate[], options: RolloutOptions): PlannedHost[] {
-  const byName = [...candidates].sort((x, y) => x.name.localeCompare(y.name) || x.agentId.localeCompare(y.agentId));
+export function planRolloutWaves(
+  candidates: readonly RolloutCandidate[],
+  options: RolloutOptions,
+): PlannedHost[] {
+  const byName = [...candidates].sort(
+    (x, y) => x.name.localeCompare(y.name) || x.agentId.localeCompare(y.agentId),
+  );
   const eligible = byName.filter((candidate) => candidate.skip === undefined);
   const skipped = byName.filter((candidate) => candidate.skip !== undefined);
   let canary: RolloutCandidate[];
   if (options.canary) {
     const issues = options.canary.flatMap((agentId, index) => {
       if (eligible.some((candidate) => candidate.agentId === agentId)) return [];
-      const reason = skipped.find((candidate) => candidate.agentId === agentId)?.skip ?? 'no approved agent of that id';
+      const reason =
+        skipped.find((candidate) => candidate.agentId === agentId)?.skip ?? 'no approved agent of that id';
       return [{ path: `canary.${index}`, reason: `${agentId} cannot take part in a rollout: ${reason}` }];
     });
     if (issues.length > 0) throw new ValidationError('rollout', issues);

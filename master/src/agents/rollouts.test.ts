@@ -37,7 +37,8 @@ async function driveUntil(
   return waitFor(
     async () => {
       for (const host of hosts) await host.step();
-      const rollout = (await fx.admin('GET', `/cloudflared/rollouts/${rolloutId}`)).body.rollout as RolloutView;
+      const rollout = (await fx.admin('GET', `/cloudflared/rollouts/${rolloutId}`)).body
+        .rollout as RolloutView;
       return done(rollout) ? rollout : undefined;
     },
     { description: `rollout ${rolloutId}`, timeoutMs: 30_000, intervalMs: 100 },
@@ -106,7 +107,12 @@ describe('rolling upgrades of the fleet cloudflared image', () => {
     const rollout = answer.body.rollout as RolloutView;
     expect(stateOf(rollout, b)?.wave).toBe(0);
 
-    const halted = await driveUntil(fx, hosts, rollout.id, (r) => r.status === 'halted' && stateOf(r, b)?.state === 'rolled_back');
+    const halted = await driveUntil(
+      fx,
+      hosts,
+      rollout.id,
+      (r) => r.status === 'halted' && stateOf(r, b)?.state === 'rolled_back',
+    );
     expect(halted.haltReason).toContain(b.agentId);
     expect(stateOf(halted, b)?.detail).toContain('not ready and connected within 5s');
     expect(stateOf(halted, a)?.state).toBe('pending');
@@ -142,16 +148,23 @@ describe('rolling upgrades of the fleet cloudflared image', () => {
   it('refuses a second rollout while one runs, an unknown canary, and an abort of a finished one', async () => {
     const fx = await start();
     const hosts = await fleetOf(fx, ['host-a', 'host-b']);
-    const unknown = await fx.admin('POST', '/cloudflared/rollouts', { image: GOOD, canary: ['ag_0000000000000000'] });
+    const unknown = await fx.admin('POST', '/cloudflared/rollouts', {
+      image: GOOD,
+      canary: ['ag_0000000000000000'],
+    });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.message).toContain('ag_0000000000000000');
     const same = await fx.admin('POST', '/cloudflared/rollouts', { image: OLD });
     expect(same.status).toBe(409);
-    const oneHost = await fx.admin('PUT', `/agents/${hosts[0]!.agentId}/cloudflared`, { image: GOOD, rollout: {} });
+    const oneHost = await fx.admin('PUT', `/agents/${hosts[0]!.agentId}/cloudflared`, {
+      image: GOOD,
+      rollout: {},
+    });
     expect(oneHost.status).toBe(400);
     expect(oneHost.body.error.message).toContain('rollout');
 
-    const first = (await fx.admin('POST', '/cloudflared/rollouts', { image: GOOD })).body.rollout as RolloutView;
+    const first = (await fx.admin('POST', '/cloudflared/rollouts', { image: GOOD })).body
+      .rollout as RolloutView;
     const second = await fx.admin('PUT', '/cloudflared', { image: BROKEN });
     expect(second.status).toBe(409);
     expect(second.body.error.message).toContain(first.id);
@@ -172,8 +185,9 @@ describe('rolling upgrades of the fleet cloudflared image', () => {
     try {
       const first = await start({ redis, dataDir });
       const hosts = await fleetOf(first, ['host-a', 'host-b']);
-      const rollout = (await first.admin('POST', '/cloudflared/rollouts', { image: BROKEN, waveTimeoutSeconds: 5 }))
-        .body.rollout as RolloutView;
+      const rollout = (
+        await first.admin('POST', '/cloudflared/rollouts', { image: BROKEN, waveTimeoutSeconds: 5 })
+      ).body.rollout as RolloutView;
       await driveUntil(first, hosts, rollout.id, (r) => r.currentWave === 0);
       fixtures.splice(fixtures.indexOf(first), 1);
       await first.close();
@@ -183,7 +197,8 @@ describe('rolling upgrades of the fleet cloudflared image', () => {
       expect(listed.map((r) => r.id)).toEqual([rollout.id]);
       const halted = await waitFor(
         async () => {
-          const view = (await second.admin('GET', `/cloudflared/rollouts/${rollout.id}`)).body.rollout as RolloutView;
+          const view = (await second.admin('GET', `/cloudflared/rollouts/${rollout.id}`)).body
+            .rollout as RolloutView;
           return view.status === 'halted' ? view : undefined;
         },
         { description: 'the restarted master to halt the rollout', timeoutMs: 30_000 },

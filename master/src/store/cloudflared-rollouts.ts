@@ -111,7 +111,9 @@ export function insertRollout(
 }
 
 export function findRollout(db: SqliteDatabase, id: string): RolloutRecord | undefined {
-  const row = statement(db, 'SELECT * FROM cloudflared_rollouts WHERE id = ?').get(id) as RolloutRow | undefined;
+  const row = statement(db, 'SELECT * FROM cloudflared_rollouts WHERE id = ?').get(id) as
+    | RolloutRow
+    | undefined;
   return row && toRollout(row);
 }
 
