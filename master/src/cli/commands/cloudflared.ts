@@ -171,12 +171,10 @@ export const cloudflaredCommands: CliCommand[] = [
     async run(context) {
       const image = context.options.image as string | undefined;
       if (!image) throw new UsageError('rollout start needs --image REF');
-      const answer = await context
-        .client()
-        .request('POST', '/cloudflared/rollouts', rolloutResponseSchema, {
-          image,
-          ...rolloutOptionsFrom(context),
-        });
+      const answer = await context.client().request('POST', '/cloudflared/rollouts', rolloutResponseSchema, {
+        image,
+        ...rolloutOptionsFrom(context),
+      });
       output(context, answer, () => rolloutText(answer.rollout));
     },
   },
