@@ -236,6 +236,70 @@ describe('createCloudflaredSupervisor', () => {
     expect(replaced?.Id).toBe(third.containerId);
   });
 
+  /** The managed containers' start and die events between `since` and now, in order. */
+  async function lifecycle(agentId: string, since: number) {
+    const stream = (await docker.getEvents({
+      since: Math.floor(since / 1000),
+      until: Math.ceil(Date.now() / 1000) + 1,
+      filters: { type: ['container'], event: ['start', 'die'], label: managedLabelFilter(agentId) },
+    })) as NodeJS.ReadableStream;
+    const text = await new Promise<string>((resolve, reject) => {
+      let buffer = '';
+      stream.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+      });
+      stream.on('end', () => resolve(buffer));
+      stream.on('error', reject);
+    });
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { Action: string; id: string; timeNano: number })
+      .sort((x, y) => x.timeNano - y.timeNano)
+      .map((event) => `${event.Action}:${event.id}`);
+  }
+
+  it('keeps a replaced cloudflared serving until its successor is ready (0: stops it first)', async () => {
+    const { agentId, desired, supervise } = setup();
+    const supervisor = supervise({ overlapMs: 15_000 });
+    const first = await supervisor.apply(desired);
+    await waitFor(() => supervisor.status().ready, { description: 'the first cloudflared ready' });
+    const since = Date.now() - 1000;
+    const rotated = { ...desired, token: standaloneTunnelToken() };
+    const second = await supervisor.apply(rotated);
+    // apply returns once the predecessor is gone: by then the successor answers /ready.
+    expect(second.ready).toBe(true);
+    expect((await managed(agentId)).map((c) => c.Id)).toEqual([second.containerId]);
+    const overlapped = await waitFor(
+      async () => {
+        const events = await lifecycle(agentId, since);
+        return events.includes(`die:${first.containerId}`) ? events : undefined;
+      },
+      { description: 'the predecessor to die' },
+    );
+    expect(overlapped.indexOf(`start:${second.containerId}`)).toBeLessThan(
+      overlapped.indexOf(`die:${first.containerId}`),
+    );
+    await supervisor.stop();
+
+    // Without overlap the predecessor stops before its successor starts.
+    const plain = supervise({ overlapMs: 0 });
+    expect((await plain.apply(rotated)).containerId).toBe(second.containerId);
+    const sinceThird = Date.now() - 1000;
+    const third = await plain.apply({ ...desired, token: standaloneTunnelToken() });
+    const stopFirst = await waitFor(
+      async () => {
+        const events = await lifecycle(agentId, sinceThird);
+        return events.includes(`start:${third.containerId}`) ? events : undefined;
+      },
+      { description: 'the successor to start' },
+    );
+    expect(stopFirst.indexOf(`die:${second.containerId}`)).toBeGreaterThanOrEqual(0);
+    expect(stopFirst.indexOf(`die:${second.containerId}`)).toBeLessThan(
+      stopFirst.indexOf(`start:${third.containerId}`),
+    );
+  });
+
   it('removes the container when the desired state is stopped', async () => {
     const { agentId, desired, supervise } = setup();
     const supervisor = supervise();
