@@ -1,4 +1,3 @@
-import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import { containerDiedAt } from '../harness/container-events.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -155,8 +154,14 @@ describe("rotating a host's tunnel secret", { timeout: 240_000 }, () => {
     await fleet().collectSecrets();
     expect(newToken).not.toBe(oldToken);
     expect(await edgeConnect(fleet(), oldToken)).toBe(401);
-    const running = await runningCloudflared(b);
-    expect(running.map((c) => c.Id)).not.toContain(oldContainer!.Id);
+    // The old container served beside the new one until that was ready; then it is stopped.
+    const running = await waitFor(
+      async () => {
+        const now = await runningCloudflared(b);
+        return now.some((c) => c.Id === oldContainer!.Id) ? undefined : now;
+      },
+      { description: "host B's old cloudflared to be stopped", timeoutMs: CONVERGE_TIMEOUT_MS },
+    );
     expect(running).toHaveLength(1);
 
     // The gap: from the old connector's death to the new connector's registration at the edge.
