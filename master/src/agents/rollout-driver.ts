@@ -184,8 +184,9 @@ export function createRolloutDriver(deps: RolloutDriverDeps) {
         waveStarted: true,
       });
       try {
+        // Paused, revoked or deleted since the rollout was planned: nothing to upgrade there.
         if (!(await deps.sendCloudflared(host.agentId)))
-          throw new Error('it is no longer approved and running');
+          setRolloutHostState(db, rollout.id, host.agentId, 'skipped', 'no longer approved and running');
       } catch (error) {
         setRolloutHostState(
           db,

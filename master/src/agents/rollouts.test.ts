@@ -133,6 +133,19 @@ describe('rolling upgrades of the fleet cloudflared image', () => {
     expect(audit.map((entry) => entry.action)).toContain('cloudflared.rollout.halt');
   });
 
+  it('a host paused before its wave sits the rollout out, and the rollout still succeeds', async () => {
+    const fx = await start();
+    const hosts = await fleetOf(fx, ['host-a', 'host-b']);
+    const [a, b] = hosts as [SimulatedHost, SimulatedHost];
+    const rollout = (await fx.admin('POST', '/cloudflared/rollouts', { image: GOOD, canary: [a.agentId] }))
+      .body.rollout as RolloutView;
+    expect((await fx.admin('POST', `/agents/${b.agentId}/pause`)).status).toBe(200);
+    const done = await driveUntil(fx, hosts, rollout.id, (r) => r.status !== 'running');
+    expect(done.status).toBe('succeeded');
+    expect(stateOf(done, b)).toMatchObject({ state: 'skipped', detail: 'no longer approved and running' });
+    expect(b.imagesSent).not.toContain(GOOD);
+  });
+
   it('a host that claims ready with a connector Cloudflare does not know fails its wave', async () => {
     const fx = await start();
     const hosts = await fleetOf(fx, ['host-a', 'host-b']);
