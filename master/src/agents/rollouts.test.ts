@@ -167,6 +167,17 @@ describe('rolling upgrades of the fleet cloudflared image', () => {
     });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.message).toContain('ag_0000000000000000');
+    for (const hostile of [
+      { image: 'not an image!' },
+      { image: GOOD, waveSize: 0 },
+      { image: GOOD, waveTimeoutSeconds: 1e9 },
+      { image: GOOD, canary: ['ag_x; DROP TABLE agents'] },
+      { image: GOOD, status: 'succeeded' },
+    ]) {
+      const refused = await fx.admin('POST', '/cloudflared/rollouts', hostile);
+      expect(refused.status, JSON.stringify(hostile)).toBe(400);
+    }
+    expect((await fx.admin('GET', '/cloudflared/rollouts')).body.rollouts).toEqual([]);
     const same = await fx.admin('POST', '/cloudflared/rollouts', { image: OLD });
     expect(same.status).toBe(409);
     const oneHost = await fx.admin('PUT', `/agents/${hosts[0]!.agentId}/cloudflared`, {
