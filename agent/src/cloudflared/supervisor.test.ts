@@ -3,6 +3,8 @@ import {
   CLOUDFLARED_IMAGE,
   TEST_BUSYBOX_IMAGE,
   TEST_CLOUDFLARED_IMAGE,
+  TEST_CLOUDFLARED_NEXT_IMAGE,
+  TEST_CLOUDFLARED_NEXT_VERSION,
   uniqueName,
   waitFor,
 } from '@tunnelfleet/test';
@@ -280,13 +282,21 @@ describe('createCloudflaredSupervisor', () => {
     expect(overlapped.indexOf(`start:${second.containerId}`)).toBeLessThan(
       overlapped.indexOf(`die:${first.containerId}`),
     );
+    // The successor is the one probed and reported: its own release, not its predecessor's.
+    await waitFor(() => supervisor.status().version === 'standin', { description: 'the release reported' });
+    const upgraded = await supervisor.apply({ ...rotated, image: TEST_CLOUDFLARED_NEXT_IMAGE });
+    expect(upgraded).toMatchObject({ ready: true, image: TEST_CLOUDFLARED_NEXT_IMAGE });
+    await waitFor(() => supervisor.status().version === TEST_CLOUDFLARED_NEXT_VERSION, {
+      description: `the release ${TEST_CLOUDFLARED_NEXT_VERSION} reported`,
+    });
     await supervisor.stop();
 
     // Without overlap the predecessor stops before its successor starts.
     const plain = supervise({ overlapMs: 0 });
-    expect((await plain.apply(rotated)).containerId).toBe(second.containerId);
+    const current = { ...rotated, image: TEST_CLOUDFLARED_NEXT_IMAGE };
+    expect((await plain.apply(current)).containerId).toBe(upgraded.containerId);
     const sinceThird = Date.now() - 1000;
-    const third = await plain.apply({ ...desired, token: standaloneTunnelToken() });
+    const third = await plain.apply({ ...current, token: standaloneTunnelToken() });
     const stopFirst = await waitFor(
       async () => {
         const events = await lifecycle(agentId, sinceThird);
@@ -294,8 +304,8 @@ describe('createCloudflaredSupervisor', () => {
       },
       { description: 'the successor to start' },
     );
-    expect(stopFirst.indexOf(`die:${second.containerId}`)).toBeGreaterThanOrEqual(0);
-    expect(stopFirst.indexOf(`die:${second.containerId}`)).toBeLessThan(
+    expect(stopFirst.indexOf(`die:${upgraded.containerId}`)).toBeGreaterThanOrEqual(0);
+    expect(stopFirst.indexOf(`die:${upgraded.containerId}`)).toBeLessThan(
       stopFirst.indexOf(`start:${third.containerId}`),
     );
   });
