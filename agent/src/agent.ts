@@ -54,6 +54,8 @@ export interface AgentDeps {
   cloudflaredNetwork: string;
   /** Port of cloudflared's metrics (and `/ready`) inside its container. */
   cloudflaredMetricsPort?: number;
+  /** `CLOUDFLARED_OVERLAP_SECONDS`: how long a replaced cloudflared serves beside its successor. */
+  cloudflaredOverlapSeconds?: number;
   reportIntervalSeconds: number;
   /** The host's custom DockFlare and Labelgate prefixes (normalized); sent with the registration. */
   labelPrefixes?: LabelPrefixes;
@@ -128,6 +130,9 @@ export function createAgent(deps: AgentDeps): Agent {
       metricsNetwork: cloudflaredMetricsNetwork(deps.cloudflaredNetwork),
       image: deps.cloudflaredImage,
       metricsPort: deps.cloudflaredMetricsPort ?? DEFAULT_CLOUDFLARED_METRICS_PORT,
+      ...(deps.cloudflaredOverlapSeconds !== undefined
+        ? { overlapMs: deps.cloudflaredOverlapSeconds * 1000 }
+        : {}),
       ...(tuning.cloudflaredCheckIntervalMs ? { checkIntervalMs: tuning.cloudflaredCheckIntervalMs } : {}),
     });
 
@@ -285,6 +290,7 @@ export async function startAgent(
     logger,
     cloudflaredImage: config.cloudflaredImage,
     cloudflaredNetwork: config.cloudflaredNetwork,
+    cloudflaredOverlapSeconds: config.cloudflaredOverlapSeconds,
     reportIntervalSeconds: config.reportIntervalSeconds,
     labelPrefixes: labelPrefixes.value,
     healthPort: config.healthPort,

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { createAccessPolicyService } from './access/access-policy-service.js';
 import { createAgentService } from './agents/agent-service.js';
 import { type AgentTunnelProvider, type MasterHooks, noopHooks } from './agents/ports.js';
+import { createRolloutDriver } from './agents/rollout-driver.js';
 import { type AlertService, createAlertService } from './alerts/alert-service.js';
 import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudflare-layer.js';
 import { type CommandGateway, createCommandGateway } from './commands/index.js';
@@ -40,6 +41,8 @@ export interface MasterDeps {
   /** `AGENT_REPORT_BURST` and `AGENT_REPORTS_PER_MINUTE`: the rate limit of each agent's reports. */
   reportRate: { burst: number; perMinute: number };
   cloudflaredImage?: string;
+  /** `ROLLOUT_CHECK_INTERVAL_MS`: how often a running rollout looks at its wave (default 2000). */
+  rolloutCheckIntervalMs?: number;
   /** `REQUIRE_ACCESS` (default false): reported beside the public routes. */
   requireAccess?: boolean;
   /** Seams towards the routes engine and reconciler (`startMaster` passes the reconciler's); a missing one is a no-op. */
@@ -106,6 +109,23 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     logger: deps.logger.child({ component: 'agents' }),
     cloudflaredImage: deps.cloudflaredImage ?? DEFAULT_CLOUDFLARED_IMAGE,
     reportIntervalSeconds: deps.reportIntervalSeconds,
+    onRolloutStarted: () => rollouts.kick(),
+  });
+  const rollouts = createRolloutDriver({
+    db: deps.db,
+    heartbeats,
+    async connectedConnectors(tunnelId) {
+      // The connections API names each connector by the id cloudflared's `/ready` reports.
+      const connectors = await deps.cloudflare.tunnels.listConnections(tunnelId);
+      return connectors
+        .filter((connector) => connector.connections > 0)
+        .map((connector) => connector.clientId);
+    },
+    sendCloudflared: (agentId) => agents.sendCloudflared(agentId),
+    alerts: deps.alerts.sink,
+    logger: deps.logger.child({ component: 'rollouts' }),
+    intervalMs: deps.rolloutCheckIntervalMs ?? 2000,
+    ...(deps.now ? { now: deps.now } : {}),
   });
 
   const app = createHttpApp({
@@ -126,6 +146,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       db: deps.db,
       adminTokenHash: admin.hash,
       agents,
+      rollouts,
       heartbeats,
       hooks,
       accessPolicies: createAccessPolicyService({ db: deps.db, hooks }),
@@ -152,7 +173,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
 
   /** Open long-polls: the gateway holds the one registry of them. */
   const openLongPolls = () => deps.gateway.stats().openPolls;
-  return { app, agents, heartbeats, metrics, alerts: deps.alerts, openLongPolls };
+  return { app, agents, rollouts, heartbeats, metrics, alerts: deps.alerts, openLongPolls };
 }
 
 export type Master = ReturnType<typeof createMaster>;
@@ -253,6 +274,7 @@ export async function startMaster(
     reportIntervalSeconds: config.reportIntervalSeconds,
     reportRate: { burst: config.agentReportBurst, perMinute: config.agentReportsPerMinute },
     cloudflaredImage: config.cloudflaredImage,
+    rolloutCheckIntervalMs: config.rolloutCheckIntervalMs,
     requireAccess: config.requireAccess,
     trustProxy: options.trustProxy ?? config.trustProxy,
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
@@ -284,6 +306,8 @@ export async function startMaster(
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.info({ port: address.port, host: config.host }, 'master listening');
   alerts.start();
+  // A rollout that was running when the master stopped goes on (its wave's deadline included).
+  master.rollouts.start();
   // Converge on start: after a crash or an outage, SQLite is the truth and Cloudflare is brought to it.
   reconciler.start().catch((error: unknown) => logger.error({ err: error }, 'initial reconcile failed'));
 
@@ -297,6 +321,7 @@ export async function startMaster(
     close() {
       closing ??= (async () => {
         clearInterval(housekeeping);
+        await master.rollouts.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await gateway.close();

@@ -3,6 +3,8 @@ import {
   CLOUDFLARED_IMAGE,
   TEST_BUSYBOX_IMAGE,
   TEST_CLOUDFLARED_IMAGE,
+  TEST_CLOUDFLARED_NEXT_IMAGE,
+  TEST_CLOUDFLARED_NEXT_VERSION,
   uniqueName,
   waitFor,
 } from '@tunnelfleet/test';
@@ -234,6 +236,78 @@ describe('createCloudflaredSupervisor', () => {
     const [replaced] = await managed(agentId);
     expect(replaced?.Labels[CLOUDFLARED_LABELS.image]).toBe(TEST_CLOUDFLARED_IMAGE);
     expect(replaced?.Id).toBe(third.containerId);
+  });
+
+  /** The managed containers' start and die events between `since` and now, in order. */
+  async function lifecycle(agentId: string, since: number) {
+    const stream = (await docker.getEvents({
+      since: Math.floor(since / 1000),
+      until: Math.ceil(Date.now() / 1000) + 1,
+      filters: { type: ['container'], event: ['start', 'die'], label: managedLabelFilter(agentId) },
+    })) as NodeJS.ReadableStream;
+    const text = await new Promise<string>((resolve, reject) => {
+      let buffer = '';
+      stream.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+      });
+      stream.on('end', () => resolve(buffer));
+      stream.on('error', reject);
+    });
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { Action: string; id: string; timeNano: number })
+      .sort((x, y) => x.timeNano - y.timeNano)
+      .map((event) => `${event.Action}:${event.id}`);
+  }
+
+  it('keeps a replaced cloudflared serving until its successor is ready (0: stops it first)', async () => {
+    const { agentId, desired, supervise } = setup();
+    const supervisor = supervise({ overlapMs: 15_000 });
+    const first = await supervisor.apply(desired);
+    await waitFor(() => supervisor.status().ready, { description: 'the first cloudflared ready' });
+    const since = Date.now() - 1000;
+    const rotated = { ...desired, token: standaloneTunnelToken() };
+    const second = await supervisor.apply(rotated);
+    // apply returns once the predecessor is gone: by then the successor answers /ready.
+    expect(second.ready).toBe(true);
+    expect((await managed(agentId)).map((c) => c.Id)).toEqual([second.containerId]);
+    const overlapped = await waitFor(
+      async () => {
+        const events = await lifecycle(agentId, since);
+        return events.includes(`die:${first.containerId}`) ? events : undefined;
+      },
+      { description: 'the predecessor to die' },
+    );
+    expect(overlapped.indexOf(`start:${second.containerId}`)).toBeLessThan(
+      overlapped.indexOf(`die:${first.containerId}`),
+    );
+    // The successor is the one probed and reported: its own release, not its predecessor's.
+    await waitFor(() => supervisor.status().version === 'standin', { description: 'the release reported' });
+    const upgraded = await supervisor.apply({ ...rotated, image: TEST_CLOUDFLARED_NEXT_IMAGE });
+    expect(upgraded).toMatchObject({ ready: true, image: TEST_CLOUDFLARED_NEXT_IMAGE });
+    await waitFor(() => supervisor.status().version === TEST_CLOUDFLARED_NEXT_VERSION, {
+      description: `the release ${TEST_CLOUDFLARED_NEXT_VERSION} reported`,
+    });
+    await supervisor.stop();
+
+    // Without overlap the predecessor stops before its successor starts.
+    const plain = supervise({ overlapMs: 0 });
+    const current = { ...rotated, image: TEST_CLOUDFLARED_NEXT_IMAGE };
+    expect((await plain.apply(current)).containerId).toBe(upgraded.containerId);
+    const sinceThird = Date.now() - 1000;
+    const third = await plain.apply({ ...current, token: standaloneTunnelToken() });
+    const stopFirst = await waitFor(
+      async () => {
+        const events = await lifecycle(agentId, sinceThird);
+        return events.includes(`start:${third.containerId}`) ? events : undefined;
+      },
+      { description: 'the successor to start' },
+    );
+    expect(stopFirst.indexOf(`die:${upgraded.containerId}`)).toBeGreaterThanOrEqual(0);
+    expect(stopFirst.indexOf(`die:${upgraded.containerId}`)).toBeLessThan(
+      stopFirst.indexOf(`start:${third.containerId}`),
+    );
   });
 
   it('removes the container when the desired state is stopped', async () => {

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   type CloudflaredProblem,
   type CloudflaredSettings,
@@ -81,6 +82,11 @@ export interface CloudflaredSupervisorOptions {
   /** Up this long, a container's crash counts as the first one again. */
   stableAfterMs?: number;
   readyTimeoutMs?: number;
+  /**
+   * How long a running cloudflared that is being replaced (new token, image or command line) keeps
+   * serving beside its successor, until the successor is ready; 0 stops it first.
+   */
+  overlapMs?: number;
 }
 
 export interface CloudflaredSupervisor {
@@ -96,7 +102,10 @@ const DEFAULTS = {
   restartBackoff: { initialDelayMs: 1_000, maxDelayMs: 30_000 },
   stableAfterMs: 60_000,
   readyTimeoutMs: 2_000,
+  overlapMs: 20_000,
 };
+/** How often a successor's `/ready` is asked while its predecessor still serves. */
+const OVERLAP_PROBE_MS = 200;
 /** Enough of a dead cloudflared's output for its last words (the edge lookup error is the last). */
 const OUTPUT_LINES = 40;
 /**
@@ -115,6 +124,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
   const checkIntervalMs = options.checkIntervalMs ?? DEFAULTS.checkIntervalMs;
   const stableAfterMs = options.stableAfterMs ?? DEFAULTS.stableAfterMs;
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs;
+  const overlapMs = options.overlapMs ?? DEFAULTS.overlapMs;
   const backoff = createBackoff(options.restartBackoff ?? DEFAULTS.restartBackoff);
 
   let desired: CloudflaredDesired | undefined;
@@ -233,8 +243,11 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
    * fits. One never connected to the metrics network (the agent stopped between creating and
    * connecting it) does not fit: its metrics could not be probed.
    */
-  const keepOne = async (target: CloudflaredSpec): Promise<Docker.ContainerInfo | undefined> => {
-    const managed = await listManaged();
+  const keepOne = async (
+    target: CloudflaredSpec,
+    spare?: string,
+  ): Promise<Docker.ContainerInfo | undefined> => {
+    const managed = (await listManaged()).filter((c) => c.Id !== spare);
     const matching = managed
       .filter(
         (c) =>
@@ -252,6 +265,65 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
       await removeContainer(other.Id);
     }
     return keeper;
+  };
+
+  /**
+   * The running cloudflared of another configuration, set aside so that its successor can take its
+   * name and its metrics alias: renamed, and off the metrics network (two containers with one
+   * alias would each resolve the other's address). It keeps its edge connections — a tunnel takes
+   * several connectors — until `retire` stops it.
+   */
+  const setAside = async (next: CloudflaredSpec): Promise<string | undefined> => {
+    if (overlapMs <= 0 || !containerId) return undefined;
+    const managed = await listManaged();
+    const current = managed.find(
+      (c) =>
+        c.Id === containerId &&
+        c.State === 'running' &&
+        c.Labels[CLOUDFLARED_LABELS.specHash] !== next.specHash,
+    );
+    if (!current) return undefined;
+    const asideName = `${next.name}-previous`;
+    // Left aside by a replacement that did not finish (the agent stopped meanwhile).
+    for (const stale of managed.filter((c) => c.Id !== current.Id && c.Names.includes(`/${asideName}`)))
+      await removeContainer(stale.Id);
+    if (!current.Names.includes(`/${asideName}`))
+      await docker.getContainer(current.Id).rename({ name: asideName });
+    try {
+      await docker.getNetwork(next.metricsNetwork).disconnect({ Container: current.Id });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    logger.info(
+      { containerId: current.Id },
+      'previous cloudflared keeps serving until its successor is ready',
+    );
+    return current.Id;
+  };
+
+  /** Whether the current container answers `/ready`; false once it has stopped. */
+  const currentReady = async (): Promise<boolean | 'exited'> => {
+    if (!containerId || !spec) return 'exited';
+    const info = await docker.getContainer(containerId).inspect();
+    if (!info.State.Running) return 'exited';
+    const address = info.NetworkSettings.Networks[spec.metricsNetwork]?.IPAddress;
+    return address ? (await probeReady(address, spec.metricsPort, readyTimeoutMs)).ready : false;
+  };
+
+  /** Stops the set-aside predecessor once its successor is ready, or after `overlapMs` anyway. */
+  const retire = async (previousId: string) => {
+    const deadline = Date.now() + overlapMs;
+    let outcome: boolean | 'exited' = false;
+    while (Date.now() < deadline) {
+      outcome = await currentReady().catch(() => false);
+      if (outcome !== false) break;
+      await delay(OVERLAP_PROBE_MS);
+    }
+    logger.info(
+      { containerId: previousId, successor: containerId, successorReady: outcome === true },
+      'stopping the previous cloudflared',
+    );
+    await removeContainer(previousId);
   };
 
   const converge = async (target: CloudflaredDesired) => {
@@ -281,8 +353,9 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     await ensureNetwork(next.network, { internal: false });
     // Internal: nothing on it reaches out, and only the agent and cloudflared are attached.
     await ensureNetwork(next.metricsNetwork, { internal: true });
+    const previous = await setAside(next);
     spec = next;
-    let keeper = await keepOne(next);
+    let keeper = await keepOne(next, previous);
     if (!keeper) {
       try {
         const created = await docker.createContainer(next.createOptions);
@@ -316,6 +389,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     }
     phase = 'running';
     lastError = undefined;
+    if (previous) await retire(previous);
   };
 
   const reconcile = async () => {

@@ -6,10 +6,12 @@
  * a call outside it fails there first.
  *
  * - CONTAINERS: list (`/containers/json`), inspect, logs of a dead cloudflared, create, start,
- *   stop and remove the managed cloudflared.
+ *   stop and remove the managed cloudflared, rename the one being replaced (it serves on beside
+ *   its successor).
  * - EVENTS: the container event stream (`/events`).
  * - IMAGES: inspect the cloudflared image, pull it when missing (`POST /images/create`).
- * - NETWORKS: inspect and create cloudflared's two networks, connect cloudflared to the metrics one.
+ * - NETWORKS: inspect and create cloudflared's two networks, connect cloudflared to the metrics one
+ *   (and disconnect the one being replaced from it).
  * - VERSION: the engine version reported at registration (`/version`; not `/info`, which
  *   tells far more about the host).
  * - PING: `/_ping`. The agent does not call it; the proxy grants it by default and a health

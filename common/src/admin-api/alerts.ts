@@ -3,7 +3,7 @@ import { nameSchema } from '../protocol/primitives.js';
 
 /** Alert receivers and deliveries: `/alerts/receivers`, `/alerts/receivers/:id/test`, `/alerts/deliveries`. */
 
-/** Every event the master can send to a receiver. `rollout.halted` is emitted by rollouts once they exist. */
+/** Every event the master can send to a receiver (`rollout.halted`: by `agents/rollout-driver.ts`). */
 export const ALERT_EVENT_TYPES = [
   'agent.offline',
   'agent.online',

@@ -5,6 +5,7 @@ import {
   postQuantumNeedsQuic,
 } from '../protocol/command.js';
 import { imageRefSchema } from '../protocol/primitives.js';
+import { rolloutOptionsSchema, rolloutViewSchema } from './rollouts.js';
 
 /**
  * cloudflared's image and settings: `PUT /cloudflared` (the fleet default) and
@@ -15,6 +16,11 @@ import { imageRefSchema } from '../protocol/primitives.js';
 export const putCloudflaredRequestSchema = z.strictObject({
   image: imageRefSchema.optional(),
   settings: cloudflaredTunnelOptionsSchema.refine(postQuantumNeedsQuic, POST_QUANTUM_NEEDS_QUIC).default({}),
+  /**
+   * Fleet PUT only. A new fleet image rolls out in waves (`rollouts.ts`), with these options or the
+   * defaults; `false` sends it to every host at once, unchecked (an operator's explicit choice).
+   */
+  rollout: z.union([z.literal(false), rolloutOptionsSchema]).optional(),
 });
 export type PutCloudflaredRequest = z.input<typeof putCloudflaredRequestSchema>;
 
@@ -35,6 +41,11 @@ export const putCloudflaredResponseSchema = z.object({
   updatedAgents: z.array(z.string()),
   /** Agents that could not be sent it (the command queue failed): repeat the PUT. */
   failedAgents: z.array(z.object({ agentId: z.string(), error: z.string() })),
+  /**
+   * A fleet PUT that changes the image does not send it to every host at once: it starts a rollout
+   * (with the default waves) and the image reaches the hosts wave by wave. Null otherwise.
+   */
+  rollout: rolloutViewSchema.nullable(),
 });
 export type PutCloudflaredResponse = z.infer<typeof putCloudflaredResponseSchema>;
 

@@ -7,4 +7,5 @@ export * from './conflicts.js';
 export * from './keys.js';
 export * from './paths.js';
 export * from './reconcile.js';
+export * from './rollouts.js';
 export * from './route-views.js';

@@ -61,6 +61,11 @@ export const agentConfigSpec = {
       defaultValue: 'cloudflare/cloudflared:latest',
     },
   ),
+  cloudflaredOverlapSeconds: envVar('CLOUDFLARED_OVERLAP_SECONDS', envInt(0, 600), {
+    doc: 'When cloudflared is replaced (new token, image or settings), how long the old container keeps serving while the new one becomes ready: both are connectors of the tunnel meanwhile. 0 stops the old one first.',
+    example: '20',
+    defaultValue: '20',
+  }),
   cloudflaredNetwork: envVar(
     'CLOUDFLARED_NETWORK',
     envString({

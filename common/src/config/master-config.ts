@@ -118,6 +118,11 @@ export const masterConfigSpec = {
     example: '2000',
     defaultValue: '2000',
   }),
+  rolloutCheckIntervalMs: envVar('ROLLOUT_CHECK_INTERVAL_MS', envInt(200, 60_000), {
+    doc: "How often a running rollout of the fleet's cloudflared image looks at its wave: whether each host is ready and connected at Cloudflare (one tunnel connections call per host still upgrading).",
+    example: '2000',
+    defaultValue: '2000',
+  }),
   alertTimeoutMs: envVar('ALERT_TIMEOUT_MS', envInt(100, 60_000), {
     doc: 'Longest wait for an alert receiver to answer one webhook; a receiver that hangs counts as a failed attempt.',
     example: '5000',

@@ -12,7 +12,10 @@ import {
   postQuantumNeedsQuic,
   type RegisterRequest,
   type RegisterResponse,
+  ROLLOUT_DEFAULTS,
+  type RolloutOptions,
   type ServicePolicy,
+  type StartRolloutRequest,
   ValidationError,
 } from '@tunnelfleet/common';
 import type { Logger } from 'pino';
@@ -40,12 +43,14 @@ import {
   findCloudflaredConfig,
   saveCloudflaredConfig,
 } from '../store/cloudflared-configs.js';
+import { findRunningRollout, insertRollout } from '../store/cloudflared-rollouts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { markAgentRoutesRevoked } from '../store/routes.js';
 import { detachAgentTunnels, findAgentTunnel, markTunnelDeleted, upsertTunnel } from '../store/tunnels.js';
 import { type EffectiveCloudflared, effectiveCloudflared, mergeCloudflared } from './cloudflared-config.js';
 import type { HeartbeatStore } from './heartbeats.js';
 import type { AgentCommandSender, AgentTunnelProvider, CommandInput, MasterHooks } from './ports.js';
+import { planRolloutWaves, type RolloutCandidate } from './rollout-plan.js';
 
 /** Agent ids we issue; only ids of this shape are adopted from an agent's cache. */
 const AGENT_ID = /^ag_[0-9a-f]{16}$/;
@@ -67,6 +72,8 @@ export interface AgentServiceDeps {
   /** The image when neither the fleet nor the agent names one (`CLOUDFLARED_IMAGE`). */
   cloudflaredImage: string;
   reportIntervalSeconds: number;
+  /** A rollout was started: the rollout driver takes its first wave now, not at its next tick. */
+  onRolloutStarted?: () => void;
 }
 
 export type AgentService = ReturnType<typeof createAgentService>;
@@ -388,11 +395,34 @@ export function createAgentService(deps: AgentServiceDeps) {
   }
 
   /**
+   * Who a rollout of the fleet's image would upgrade: approved agents that follow the fleet's image,
+   * with a tunnel, running and online; the others are listed with why they sit it out.
+   */
+  async function rolloutCandidates(): Promise<RolloutCandidate[]> {
+    const agents = listAgents(db, { status: 'approved' });
+    const seen = await deps.heartbeats.lastSeen(agents.map((agent) => agent.id));
+    return agents.map((agent): RolloutCandidate => {
+      const skip =
+        findCloudflaredConfig(db, agent.id)?.image != null
+          ? 'it runs an image of its own (PUT /agents/:id/cloudflared)'
+          : agent.pausedAt
+            ? 'paused: it gets the fleet image when resumed'
+            : !findAgentTunnel(db, agent.id)
+              ? 'it has no tunnel yet'
+              : !deps.heartbeats.isOnline(seen.get(agent.id))
+                ? 'offline: it is sent the fleet image once the rollout succeeds'
+                : undefined;
+      return { agentId: agent.id, name: agent.name, ...(skip ? { skip } : {}) };
+    });
+  }
+
+  /**
    * Replaces the fleet's (`agentId` null) or one agent's choice of cloudflared image and settings,
    * and sends `update_tunnel` with the whole effective image and settings to each approved, running
    * agent it applies to. A paused agent gets them with `start_tunnel` at resume; a
    * pending one at approval. The agent recreates cloudflared only if its command line or image
-   * changed.
+   * changed. A fleet change of image starts a rollout instead: the hosts keep the previous image
+   * until their wave (`rollout-driver.ts`); the settings go out at once.
    */
   async function setCloudflared(
     agentId: string | null,
@@ -402,9 +432,20 @@ export function createAgentService(deps: AgentServiceDeps) {
     config: CloudflaredConfig;
     updatedAgents: string[];
     failedAgents: Array<{ agentId: string; error: string }>;
+    rolloutId: string | null;
   }> {
     if (agentId !== null && requireAgent(agentId).status === 'revoked')
       throw new ConflictError(`agent ${agentId} is revoked`);
+    if (agentId !== null && request.rollout !== undefined) {
+      throw new ValidationError('cloudflared body', [
+        {
+          path: 'rollout',
+          reason: "only the fleet's image rolls out; a host's own image is sent to it at once",
+        },
+      ]);
+    }
+    const rolloutOptions: RolloutOptions | false =
+      request.rollout === false ? false : { ...ROLLOUT_DEFAULTS, ...request.rollout };
     const chosen = { image: request.image ?? null, settings: request.settings ?? {} };
     const fleet = findCloudflaredConfig(db, null);
     const affected = (agentId === null ? listAgents(db) : [findAgent(db, agentId)!]).filter(
@@ -427,13 +468,56 @@ export function createAgentService(deps: AgentServiceDeps) {
         },
       ]);
     }
-    const config = saveCloudflaredConfig(db, agentId, chosen);
-    recordAudit(db, {
-      actor,
-      action: 'cloudflared.set',
-      target: agentId ?? 'fleet',
-      details: { image: chosen.image, settings: chosen.settings },
-    });
+    const previousImage = fleet?.image ?? deps.cloudflaredImage;
+    const image = chosen.image ?? deps.cloudflaredImage;
+    const newFleetImage = agentId === null && image !== previousImage;
+    const running = findRunningRollout(db);
+    if (newFleetImage && running) {
+      throw new ConflictError(
+        `rollout ${running.id} of ${running.image} is running: wait for it or abort it before choosing another fleet image`,
+      );
+    }
+    const plan =
+      newFleetImage && rolloutOptions
+        ? planRolloutWaves(await rolloutCandidates(), rolloutOptions)
+        : undefined;
+    const { config, rolloutId } = db.transaction(() => {
+      if (newFleetImage && findRunningRollout(db)) throw new ConflictError('a rollout started meanwhile');
+      const saved = saveCloudflaredConfig(db, agentId, chosen);
+      recordAudit(db, {
+        actor,
+        action: 'cloudflared.set',
+        target: agentId ?? 'fleet',
+        details: { image: chosen.image, settings: chosen.settings },
+      });
+      if (!plan || !rolloutOptions) return { config: saved, rolloutId: null };
+      const rollout = insertRollout(
+        db,
+        {
+          id: `ro_${randomBytes(8).toString('hex')}`,
+          image,
+          previousImage,
+          previousFleetImage: fleet?.image ?? null,
+          canarySize: rolloutOptions.canarySize,
+          waveSize: rolloutOptions.waveSize,
+          waveTimeoutSeconds: rolloutOptions.waveTimeoutSeconds,
+        },
+        plan,
+      );
+      recordAudit(db, {
+        actor,
+        action: 'cloudflared.rollout.start',
+        target: rollout.id,
+        details: {
+          image,
+          previousImage,
+          canary: plan.filter((host) => host.wave === 0).map((host) => host.agentId),
+          waves: plan.filter((host) => host.wave !== null).map((host) => [host.agentId, host.wave]),
+          skipped: plan.filter((host) => host.wave === null).map((host) => host.agentId),
+        },
+      });
+      return { config: saved, rolloutId: rollout.id };
+    })();
     // Sent even where nothing changed: the agent recreates nothing then, and repeating a `set`
     // repairs a host that missed the last one. One host that cannot be told stops no other.
     const updatedAgents: string[] = [];
@@ -446,7 +530,22 @@ export function createAgentService(deps: AgentServiceDeps) {
         failedAgents.push({ agentId: agent.id, error: (error as Error).message });
       }
     }
-    return { config, updatedAgents, failedAgents };
+    if (rolloutId) deps.onRolloutStarted?.();
+    return { config, updatedAgents, failedAgents, rolloutId };
+  }
+
+  /** An explicit rollout of `image` (the fleet's settings kept), with the operator's waves. */
+  async function startRollout(request: StartRolloutRequest & RolloutOptions, actor: AuditActor) {
+    const { image, ...options } = request;
+    const fleet = findCloudflaredConfig(db, null);
+    if ((fleet?.image ?? deps.cloudflaredImage) === image)
+      throw new ConflictError(`the fleet's image is already ${image}`);
+    const { rolloutId } = await setCloudflared(
+      null,
+      { image, settings: fleet?.settings ?? {}, rollout: options },
+      actor,
+    );
+    return rolloutId!;
   }
 
   /** `update_tunnel` with its image and settings to an approved, running agent; false when none is due. */
@@ -638,6 +737,8 @@ export function createAgentService(deps: AgentServiceDeps) {
     rotateSecret,
     rotateAllSecrets,
     setCloudflared,
+    startRollout,
+    sendCloudflared,
     cloudflaredFor: (agentId: string) => effectiveCloudflared(db, agentId, deps.cloudflaredImage),
     fleetCloudflared: () => ({
       config: findCloudflaredConfig(db, null),

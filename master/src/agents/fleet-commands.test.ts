@@ -184,7 +184,7 @@ describe("cloudflared's image and settings", () => {
   const FLEET_IMAGE = 'cloudflare/cloudflared:2024.1.0';
   const HOST_IMAGE = 'cloudflare/cloudflared:2024.2.0';
 
-  it('sends a fleet change to running agents only, and the rest get it when they start', async () => {
+  it('sends a fleet change to running agents only, and the rest get it when they start (image at once: rollout false)', async () => {
     const running = await fx.enrollAgent({ name: 'cfd-running' });
     const paused = await fx.enrollAgent({ name: 'cfd-paused' });
     const start = (await applyNext(running.key)) as StartTunnel;
@@ -193,7 +193,7 @@ describe("cloudflared's image and settings", () => {
     await applyNext(paused.key);
 
     const settings = { protocol: 'http2', retries: 3, gracePeriodSeconds: 45 };
-    const put = await fx.admin('PUT', '/cloudflared', { image: FLEET_IMAGE, settings });
+    const put = await fx.admin('PUT', '/cloudflared', { image: FLEET_IMAGE, settings, rollout: false });
     expect(put.status).toBe(200);
     expect(put.body.config).toMatchObject({ image: FLEET_IMAGE, settings });
     expect(put.body.updatedAgents).toContain(running.agentId);
@@ -225,7 +225,7 @@ describe("cloudflared's image and settings", () => {
 
     // The same choice again is sent again: it repairs a host that missed it (the agent recreates
     // nothing for it), now to the resumed host too.
-    const again = await fx.admin('PUT', '/cloudflared', { image: FLEET_IMAGE, settings });
+    const again = await fx.admin('PUT', '/cloudflared', { image: FLEET_IMAGE, settings, rollout: false });
     expect(again.body).toMatchObject({ failedAgents: [] });
     expect(again.body.updatedAgents).toEqual(expect.arrayContaining([running.agentId, paused.agentId]));
     expect(await applyNext(running.key)).toMatchObject({
@@ -238,7 +238,7 @@ describe("cloudflared's image and settings", () => {
     const host = await fx.enrollAgent({ name: 'cfd-override' });
     await applyNext(host.key);
     const fleetSettings = { protocol: 'http2', retries: 3 };
-    await fx.admin('PUT', '/cloudflared', { image: FLEET_IMAGE, settings: fleetSettings });
+    await fx.admin('PUT', '/cloudflared', { image: FLEET_IMAGE, settings: fleetSettings, rollout: false });
     await applyNext(host.key);
 
     const put = await fx.admin('PUT', `/agents/${host.agentId}/cloudflared`, {
@@ -262,6 +262,7 @@ describe("cloudflared's image and settings", () => {
     await fx.admin('PUT', '/cloudflared', {
       image: FLEET_IMAGE,
       settings: { ...fleetSettings, protocol: 'auto', retries: 4 },
+      rollout: false,
     });
     expect(await applyNext(host.key)).toMatchObject({
       type: 'update_tunnel',

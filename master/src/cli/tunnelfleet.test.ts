@@ -190,6 +190,44 @@ describe('tunnelfleet CLI', () => {
     expect(shown.stdout).toMatch(/^Status\s+approved$/m);
   });
 
+  it('cloudflared rollout start, show, list and abort', async () => {
+    const agent = await fx.enrollAgent({ name: 'cli-rollout' });
+    const started = await run(
+      [
+        'cloudflared',
+        'rollout',
+        'start',
+        '--image',
+        'example/cloudflared:canary',
+        '--canary',
+        agent.agentId,
+        '--wave-timeout',
+        '600',
+      ],
+      env,
+    );
+    expect(started.code).toBe(0);
+    const id = /^Rollout\s+(ro_[0-9a-f]{16})$/m.exec(started.stdout)?.[1];
+    expect(id).toBeDefined();
+    expect(started.stdout).toMatch(/^Status\s+running/m);
+    expect(started.stdout).toMatch(new RegExp(`^${agent.agentId}\\s+canary\\s+(pending|upgrading)`, 'm'));
+
+    const shown = await run(['cloudflared', 'rollout', 'show'], env);
+    expect(shown.stdout).toContain(`Rollout   ${id}`);
+    const listed = await run(['cloudflared', 'rollout', 'list'], env);
+    expect(listed.stdout).toMatch(new RegExp(`^${id}\\s+example/cloudflared:canary\\s+running`, 'm'));
+
+    const aborted = await run(['cloudflared', 'rollout', 'abort', id!], env);
+    expect(aborted.code).toBe(0);
+    expect(aborted.stdout).toMatch(/^Status\s+halted$/m);
+    expect(aborted.stdout).toMatch(/^Halted\s+aborted by admin$/m);
+    const again = await run(['cloudflared', 'rollout', 'abort', id!], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('halted');
+    const noImage = await run(['cloudflared', 'rollout', 'start'], env);
+    expect(noImage.code).toBe(2);
+  });
+
   it('cloudflared set for the fleet and one host; agents list and show which cloudflared runs', async () => {
     const agent = await fx.enrollAgent({ name: 'cli-cloudflared' });
     const fleet = await run(
@@ -198,6 +236,7 @@ describe('tunnelfleet CLI', () => {
         'set',
         '--image',
         'cloudflare/cloudflared:2024.1.0',
+        '--at-once',
         '--protocol',
         'http2',
         '--retries',

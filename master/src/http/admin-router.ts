@@ -19,6 +19,7 @@ import {
   type ListAgentsResponse,
   type ListConflictsResponse,
   type ListKeysResponse,
+  type ListRolloutsResponse,
   type ListRoutesResponse,
   type PublicRoutesResponse,
   type PutCloudflaredResponse,
@@ -27,9 +28,12 @@ import {
   RETAINED_STATUS,
   type ReconcileResponse,
   type RevokeKeyResponse,
+  type RolloutResponse,
   type RotateAllResponse,
   retainedRouteParamsSchema,
+  rolloutParamsSchema,
   routesQuerySchema,
+  startRolloutRequestSchema,
   updateAccessPolicyRequestSchema,
 } from '@tunnelfleet/common';
 import { type Response, Router } from 'express';
@@ -38,6 +42,7 @@ import type { AgentService } from '../agents/agent-service.js';
 import { agentTunnelName } from '../agents/agent-service.js';
 import type { AgentState, HeartbeatStore } from '../agents/heartbeats.js';
 import type { MasterHooks } from '../agents/ports.js';
+import type { RolloutDriver } from '../agents/rollout-driver.js';
 import { requestReconcile } from '../reconciler/request-reconcile.js';
 import { listPublicRoutes } from '../routes/public-routes.js';
 import type { RetainedRouteService } from '../routes/retained-route-service.js';
@@ -64,6 +69,7 @@ export interface AdminRouterDeps {
   limiter: FailedAuthLimiter;
   adminTokenHash: string;
   agents: AgentService;
+  rollouts: Pick<RolloutDriver, 'view' | 'list' | 'abort'>;
   heartbeats: HeartbeatStore;
   hooks: Pick<MasterHooks, 'requestReconcile'>;
   accessPolicies: AccessPolicyService;
@@ -194,13 +200,38 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   router.put(p('/cloudflared'), jsonBody(), async (req, res) => {
     const body = parseOrThrow(putCloudflaredRequestSchema, req.body, 'cloudflared body');
-    send<PutCloudflaredResponse>(res, 200, await deps.agents.setCloudflared(null, body, 'admin'));
+    const { rolloutId, ...answer } = await deps.agents.setCloudflared(null, body, 'admin');
+    send<PutCloudflaredResponse>(res, 200, {
+      ...answer,
+      rollout: rolloutId ? deps.rollouts.view(rolloutId) : null,
+    });
   });
 
   router.put(p('/agents/:id/cloudflared'), jsonBody(), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
     const body = parseOrThrow(putCloudflaredRequestSchema, req.body, 'cloudflared body');
-    send<PutCloudflaredResponse>(res, 200, await deps.agents.setCloudflared(id, body, 'admin'));
+    const { rolloutId: _none, ...answer } = await deps.agents.setCloudflared(id, body, 'admin');
+    send<PutCloudflaredResponse>(res, 200, { ...answer, rollout: null });
+  });
+
+  router.get(p('/cloudflared/rollouts'), (_req, res) => {
+    send<ListRolloutsResponse>(res, 200, { rollouts: deps.rollouts.list() });
+  });
+
+  router.post(p('/cloudflared/rollouts'), jsonBody(), async (req, res) => {
+    const body = parseOrThrow(startRolloutRequestSchema, req.body, 'rollout body');
+    const id = await deps.agents.startRollout(body, 'admin');
+    send<RolloutResponse>(res, 201, { rollout: deps.rollouts.view(id) });
+  });
+
+  router.get(p('/cloudflared/rollouts/:id'), (req, res) => {
+    const { id } = parseOrThrow(rolloutParamsSchema, { ...req.params }, 'path');
+    send<RolloutResponse>(res, 200, { rollout: deps.rollouts.view(id) });
+  });
+
+  router.post(p('/cloudflared/rollouts/:id/abort'), async (req, res) => {
+    const { id } = parseOrThrow(rolloutParamsSchema, { ...req.params }, 'path');
+    send<RolloutResponse>(res, 200, { rollout: await deps.rollouts.abort(id, 'admin') });
   });
 
   router.post(p('/agents/rotate-secret'), async (_req, res) => {

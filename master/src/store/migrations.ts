@@ -294,4 +294,42 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE agents ADD COLUMN label_prefixes TEXT NOT NULL DEFAULT '{}';
     `,
   },
+  {
+    version: 9,
+    description: 'rolling upgrades of the fleet cloudflared image',
+    sql: `
+      -- One row per rollout; at most one is running. previous_image is what hosts that have not
+      -- (or no longer) the new one run meanwhile; previous_fleet_image is the fleet row's image
+      -- before (NULL: the master's CLOUDFLARED_IMAGE), put back when the rollout halts.
+      CREATE TABLE cloudflared_rollouts (
+        id                    TEXT PRIMARY KEY,
+        image                 TEXT NOT NULL,
+        previous_image        TEXT NOT NULL,
+        previous_fleet_image  TEXT,
+        status                TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'halted')),
+        canary_size           INTEGER NOT NULL,
+        wave_size             INTEGER NOT NULL,
+        wave_timeout_seconds  INTEGER NOT NULL,
+        started_at            TEXT NOT NULL,
+        finished_at           TEXT,
+        halt_reason           TEXT
+      );
+      CREATE UNIQUE INDEX cloudflared_rollouts_one_running ON cloudflared_rollouts(status)
+        WHERE status = 'running';
+
+      -- wave 0 is the canary; NULL for a skipped host. wave_started_at: when its wave was sent
+      -- the new image (its deadline survives a master restart).
+      CREATE TABLE cloudflared_rollout_hosts (
+        rollout_id       TEXT NOT NULL REFERENCES cloudflared_rollouts(id) ON DELETE CASCADE,
+        agent_id         TEXT NOT NULL,
+        wave             INTEGER,
+        state            TEXT NOT NULL CHECK (state IN ('pending', 'upgrading', 'ready', 'failed',
+                                                        'rolling_back', 'rolled_back', 'skipped')),
+        detail           TEXT,
+        wave_started_at  TEXT,
+        updated_at       TEXT NOT NULL,
+        PRIMARY KEY (rollout_id, agent_id)
+      );
+    `,
+  },
 ];

@@ -14,6 +14,8 @@ interface EdgeDeps {
   now: () => number;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const rejected: EdgeReply = { status: 401, body: { error: 'token rejected' } };
 const notFound: EdgeReply = { status: 404, body: { error: 'tunnel not found' } };
 
@@ -50,7 +52,8 @@ export function handleEdge(deps: EdgeDeps, path: string, body: unknown, originIp
   const existing = connections.get(connectorId);
   const connection = existing ?? {
     connectorId,
-    clientId: randomUUID(),
+    // Cloudflare names a connector (`client_id`) by the id cloudflared reports on `/ready`.
+    clientId: UUID.test(connectorId) ? connectorId.toLowerCase() : randomUUID(),
     connectionId: randomUUID(),
     version: typeof fields.version === 'string' ? fields.version : 'unknown',
     originIp,

@@ -66,7 +66,7 @@ interface TunnelConfiguration {
 export interface EdgeConnection {
   /** The stand-in's own id for its run (any string). */
   connectorId: string;
-  /** The API's uuid for that connector (`client_id`). */
+  /** The API's uuid for that connector (`client_id`): the connector id when it is a uuid, as cloudflared's is. */
   clientId: string;
   connectionId: string;
   version: string;

@@ -111,6 +111,20 @@ describe('edge', () => {
     expect((await w.api('GET', `${base}/${tunnel.id}`)).body.result.status).toBe('down');
   });
 
+  it('names each connector by the id cloudflared reports, two at once included', async () => {
+    const { tunnel, token } = await setup();
+    const first = '5a4e4d2c-1b0a-4f9e-8d7c-6b5a4f3e2d1c';
+    const second = '0f1e2d3c-4b5a-4968-8776-5a4b3c2d1e0f';
+    await w.edge('/edge/v1/connect', { token, connector_id: first, version: 'standin' });
+    await w.edge('/edge/v1/connect', { token, connector_id: second, version: 'standin' });
+    const clients = (await w.api('GET', `${base}/${tunnel.id}/connections`)).body.result as Array<{
+      id: string;
+      conns: Array<{ client_id: string }>;
+    }>;
+    expect(clients.map((client) => client.id).sort()).toEqual([first, second].sort());
+    expect(clients.map((client) => client.conns[0]!.client_id).sort()).toEqual([first, second].sort());
+  });
+
   it('drops a connector that stops calling within three heartbeats', async () => {
     const { tunnel, token } = await setup();
     await w.edge('/edge/v1/connect', { token, connector_id: 'run-1', version: 'standin' });

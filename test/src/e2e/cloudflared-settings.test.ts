@@ -77,8 +77,10 @@ describe("choosing cloudflared's image and settings", { timeout: 240_000 }, () =
     const reported = await waitReported(fleet(), b, 'standin');
     expect(reported.image).toBe(CLOUDFLARED_IMAGE);
 
+    // A new fleet image rolls out (canary, then the rest); the settings part reaches every host now.
     const answer = await admin.setCloudflared({ image: TEST_CLOUDFLARED_NEXT_IMAGE });
     expect(answer.updatedAgents.sort()).toEqual([await a.agentId(), await b.agentId()].sort());
+    expect(answer.rollout).toMatchObject({ status: 'running', image: TEST_CLOUDFLARED_NEXT_IMAGE });
 
     for (const host of [a, b]) {
       const after = await waitCloudflared(

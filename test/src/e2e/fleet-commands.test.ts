@@ -1,5 +1,5 @@
-import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
+import { containerDiedAt } from '../harness/container-events.js';
 import { waitFor } from '../harness/wait-for.js';
 import type { Fleet, FleetHost } from '../system/fleet.js';
 import {
@@ -123,22 +123,6 @@ describe('pausing and resuming a host', { timeout: 240_000 }, () => {
 });
 
 /** When the container died, from the engine's event history (the supervisor removes it after). */
-async function diedAt(docker: Docker, containerId: string, sinceMs: number): Promise<number> {
-  const stream = await docker.getEvents({
-    since: Math.floor(sinceMs / 1000),
-    until: Math.ceil(Date.now() / 1000),
-    filters: { container: [containerId], event: ['die'] },
-  });
-  let text = '';
-  for await (const chunk of stream) text += String(chunk);
-  const events = text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as { timeNano: number });
-  expect(events, `the die event of ${containerId}`).toHaveLength(1);
-  return events[0]!.timeNano / 1e6;
-}
-
 async function edgeConnect(fleet: Fleet, token: string) {
   const response = await fetch(`${fleet.emulator.edgeUrl}/edge/v1/connect`, {
     method: 'POST',
@@ -170,12 +154,18 @@ describe("rotating a host's tunnel secret", { timeout: 240_000 }, () => {
     await fleet().collectSecrets();
     expect(newToken).not.toBe(oldToken);
     expect(await edgeConnect(fleet(), oldToken)).toBe(401);
-    const running = await runningCloudflared(b);
-    expect(running.map((c) => c.Id)).not.toContain(oldContainer!.Id);
+    // The old container served beside the new one until that was ready; then it is stopped.
+    const running = await waitFor(
+      async () => {
+        const now = await runningCloudflared(b);
+        return now.some((c) => c.Id === oldContainer!.Id) ? undefined : now;
+      },
+      { description: "host B's old cloudflared to be stopped", timeoutMs: CONVERGE_TIMEOUT_MS },
+    );
     expect(running).toHaveLength(1);
 
     // The gap: from the old connector's death to the new connector's registration at the edge.
-    const died = await diedAt(b.docker, oldContainer!.Id, rotatedAt);
+    const died = await containerDiedAt(b.docker, oldContainer!.Id, rotatedAt);
     const connected = Date.parse(String(fresh.openedAt));
     // A measurement for bench/RESULTS.md, not an assertion: it depends on the machine's load.
     process.stdout.write(

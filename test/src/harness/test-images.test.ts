@@ -11,6 +11,7 @@ import {
   REAL_CLOUDFLARED_IMAGE,
   TEST_BUSYBOX_IMAGE,
   TEST_CLOUDFLARED_IMAGE,
+  TEST_CLOUDFLARED_NEVER_READY_IMAGE,
   TEST_CLOUDFLARED_NEXT_IMAGE,
   TEST_CLOUDFLARED_NEXT_VERSION,
   TEST_WEB_IMAGE,
@@ -127,6 +128,31 @@ describe('local test images', () => {
         `build_info{goversion="standin",revision="standin",type="",version="${version}"} 1`,
       );
     }
+  });
+
+  it('the never-ready stand-in stays up, retrying a dead edge, and never answers /ready 200', async () => {
+    const container = await startStandIn(
+      [`TUNNEL_TOKEN=${STANDALONE_TOKEN}`],
+      TEST_CLOUDFLARED_NEVER_READY_IMAGE,
+    );
+    const ip = await containerIpAddress(docker, container.id);
+    const metrics = await waitFor(
+      () =>
+        fetch(`http://${ip}:${METRICS_PORT}/metrics`).then((r) => (r.status === 200 ? r.text() : undefined)),
+      { description: `never-ready /metrics on ${ip}:${METRICS_PORT}` },
+    );
+    expect(metrics).toContain('cloudflared_tunnel_ha_connections 0');
+    expect(metrics).toContain('version="never-ready"');
+    // It has tried the edge and failed (twice: the backoff is running), and is still up and not ready.
+    await waitFor(
+      async () => ((await logsOf(container)).match(/Failed to connect to the edge/g) ?? []).length >= 2,
+      {
+        description: 'two failed connects',
+      },
+    );
+    expect((await container.inspect()).State.Running).toBe(true);
+    expect((await fetch(`http://${ip}:${METRICS_PORT}/ready`)).status).toBe(404);
+    expect(await logsOf(container)).not.toContain(STANDALONE_TOKEN);
   });
 
   it('the stand-in without TUNNEL_TOKEN prints an error and exits 1', async () => {

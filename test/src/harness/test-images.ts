@@ -18,6 +18,8 @@ export const TEST_CLOUDFLARED_IMAGE = 'tunnelfleet-test/cloudflared:latest';
 /** The stand-in reporting another release in build_info: an image change a test can tell apart. */
 export const TEST_CLOUDFLARED_NEXT_IMAGE = 'tunnelfleet-test/cloudflared:next';
 export const TEST_CLOUDFLARED_NEXT_VERSION = '2099.1.0';
+/** The stand-in that stays up and never becomes ready: a broken release, for rollouts that halt. */
+export const TEST_CLOUDFLARED_NEVER_READY_IMAGE = 'tunnelfleet-test/cloudflared:never-ready';
 /** The stand-in again, under the real name, so the agent's pull-if-missing path finds it locally. */
 export const CLOUDFLARED_IMAGE = 'cloudflare/cloudflared:latest';
 /** The real cloudflared (see `ensureRealCloudflaredImage`), for contract tests of how the agent runs it. */
@@ -156,6 +158,16 @@ async function imageSpecs(): Promise<ImageSpec[]> {
         TEST_CLOUDFLARED_NEXT_VERSION,
       ),
       build: buildFromContext('cloudflared', { STANDIN_VERSION: TEST_CLOUDFLARED_NEXT_VERSION }),
+    },
+    {
+      tags: [TEST_CLOUDFLARED_NEVER_READY_IMAGE],
+      // Built on the stand-in above (listed first, so it is current by then).
+      hash: hashOf(
+        baseHash,
+        await hashDirectory(join(IMAGES_DIR, 'cloudflared')),
+        await hashDirectory(join(IMAGES_DIR, 'cloudflared-never-ready')),
+      ),
+      build: buildFromContext('cloudflared-never-ready'),
     },
   ];
 }

@@ -18,10 +18,13 @@ import {
   type PutCloudflaredResponse,
   putCloudflaredResponseSchema,
   type RetainedRouteView,
+  type RolloutView,
   type RouteStatus,
   type RouteView,
   reconcileResponseSchema,
   revokeKeyResponseSchema,
+  rolloutResponseSchema,
+  type StartRolloutRequest,
 } from '@tunnelfleet/common';
 import type { z } from 'zod';
 
@@ -64,6 +67,9 @@ export interface AdminClient {
   rotateSecret(agentId: string): Promise<AgentView>;
   /** `PUT /cloudflared` without `agentId`, `PUT /agents/:id/cloudflared` with one. */
   setCloudflared(request: PutCloudflaredRequest, agentId?: string): Promise<PutCloudflaredResponse>;
+  /** `POST /cloudflared/rollouts`: a new fleet image, wave by wave. */
+  startRollout(request: StartRolloutRequest): Promise<RolloutView>;
+  rollout(rolloutId: string): Promise<RolloutView>;
   /** `DELETE /agents/:id`: decommissions the host. */
   deleteAgent(agentId: string): Promise<void>;
   revokeKey(keyId: string): Promise<KeyView>;
@@ -210,6 +216,19 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
         agentId ? `${agentPath(agentId)}/cloudflared` : '/cloudflared',
         body,
       ),
+    startRollout: async (body) =>
+      (await expect('start a rollout', 201, rolloutResponseSchema, 'POST', '/cloudflared/rollouts', body))
+        .rollout,
+    rollout: async (rolloutId) =>
+      (
+        await expect(
+          `show rollout ${rolloutId}`,
+          200,
+          rolloutResponseSchema,
+          'GET',
+          `/cloudflared/rollouts/${encodeURIComponent(rolloutId)}`,
+        )
+      ).rollout,
     deleteAgent: async (agentId) => {
       const answer = await request('DELETE', agentPath(agentId));
       if (answer.status !== 204) throw new AdminApiError(`delete agent ${agentId}`, answer);
