@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { createAccessPolicyService } from './access/access-policy-service.js';
 import { createAgentService } from './agents/agent-service.js';
 import { type AgentTunnelProvider, type MasterHooks, noopHooks } from './agents/ports.js';
+import { createSharedTunnelService } from './agents/shared-tunnel-service.js';
 import { type AlertService, createAlertService } from './alerts/alert-service.js';
 import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudflare-layer.js';
 import { type CommandGateway, createCommandGateway } from './commands/index.js';
@@ -95,9 +96,10 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     cloudflareCalls: () => deps.cloudflare.callCounters(),
   });
   const retainedRoutes = createRetainedRouteService({ db: deps.db, hooks });
+  const tunnels = agentTunnels(deps.cloudflare, deps.accountId);
   const agents = createAgentService({
     db: deps.db,
-    tunnels: agentTunnels(deps.cloudflare, deps.accountId),
+    tunnels,
     commands: deps.gateway,
     heartbeats,
     hooks,
@@ -106,6 +108,14 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     logger: deps.logger.child({ component: 'agents' }),
     cloudflaredImage: deps.cloudflaredImage ?? DEFAULT_CLOUDFLARED_IMAGE,
     reportIntervalSeconds: deps.reportIntervalSeconds,
+    onSharedMemberRevoked: (agentId) => sharedTunnels.memberRevoked(agentId),
+  });
+  const sharedTunnels = createSharedTunnelService({
+    db: deps.db,
+    tunnels,
+    agents,
+    hooks,
+    logger: deps.logger.child({ component: 'shared-tunnels' }),
   });
 
   const app = createHttpApp({
@@ -134,6 +144,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       now: () => new Date(deps.now?.() ?? Date.now()),
     },
     alerts: deps.alerts,
+    sharedTunnels,
     health: {
       registry: metrics.registry,
       ...(deps.metricsToken === undefined ? {} : { metricsToken: deps.metricsToken }),
@@ -152,7 +163,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
 
   /** Open long-polls: the gateway holds the one registry of them. */
   const openLongPolls = () => deps.gateway.stats().openPolls;
-  return { app, agents, heartbeats, metrics, alerts: deps.alerts, openLongPolls };
+  return { app, agents, sharedTunnels, heartbeats, metrics, alerts: deps.alerts, openLongPolls };
 }
 
 export type Master = ReturnType<typeof createMaster>;

@@ -40,6 +40,7 @@ import {
 } from '../store/cloudflared-configs.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { markAgentRoutesRevoked } from '../store/routes.js';
+import { listAgentSharedTunnels } from '../store/shared-tunnels.js';
 import { detachAgentTunnels, findAgentTunnel, markTunnelDeleted, upsertTunnel } from '../store/tunnels.js';
 import { type EffectiveCloudflared, effectiveCloudflared, mergeCloudflared } from './cloudflared-config.js';
 import type { HeartbeatStore } from './heartbeats.js';
@@ -65,6 +66,11 @@ export interface AgentServiceDeps {
   /** The image when neither the fleet nor the agent names one (`CLOUDFLARED_IMAGE`). */
   cloudflaredImage: string;
   reportIntervalSeconds: number;
+  /**
+   * The agent was revoked while a member of shared tunnels, whose tokens it holds: the shared
+   * tunnel service gives those tunnels new secrets (late-bound: that service is built on this one).
+   */
+  onSharedMemberRevoked?: (agentId: string) => Promise<void>;
 }
 
 export type AgentService = ReturnType<typeof createAgentService>;
@@ -251,6 +257,8 @@ export function createAgentService(deps: AgentServiceDeps) {
       current.status === 'approved'
         ? await tryStartAgentTunnel(current)
         : 'waiting for an operator to approve this agent';
+    // Re-arms the shared connectors of an agent that lost its data dir, like start_tunnel does.
+    if (current.status === 'approved' && message === undefined) await tryJoinSharedTunnels(agent.id);
     return {
       agentId: agent.id,
       status: current.status === 'approved' ? 'approved' : 'pending',
@@ -279,6 +287,7 @@ export function createAgentService(deps: AgentServiceDeps) {
     });
     // Routes reported while pending waited for this tunnel: carry them now, not at the next cron.
     if (problem === undefined) {
+      await tryJoinSharedTunnels(agentId);
       try {
         await deps.hooks.onAgentApproved(agentId);
       } catch (error) {
@@ -434,6 +443,57 @@ export function createAgentService(deps: AgentServiceDeps) {
     return true;
   }
 
+  /**
+   * Sends the agent a connector for the shared tunnel (`join_shared_tunnel`) with a current token
+   * and its host's cloudflared image and settings; false when the agent cannot run one yet (not
+   * approved, or revoked), in which case approval sends it.
+   */
+  async function joinSharedTunnel(
+    agentId: string,
+    tunnel: { tunnelId: string; name: string },
+    token?: string,
+  ): Promise<boolean> {
+    if (unrevoked(agentId)?.status !== 'approved') return false;
+    const current = token ?? (await deps.tunnels.tunnelToken(tunnel.tunnelId));
+    await sendWithCloudflared(agentId, (cloudflared) => ({
+      type: 'join_shared_tunnel',
+      payload: {
+        tunnelId: tunnel.tunnelId,
+        tunnelName: tunnel.name,
+        token: current,
+        cloudflaredImage: cloudflared.image,
+        settings: cloudflared.settings,
+      },
+    }));
+    if (!unrevoked(agentId)) {
+      // The revocation purged the queue before this token landed in it.
+      await deps.commands.purgeAgent(agentId);
+      return false;
+    }
+    return true;
+  }
+
+  /** Tells the agent to stop and forget the shared tunnel's connector; false when it is revoked. */
+  async function leaveSharedTunnel(agentId: string, tunnelId: string, reason: string): Promise<boolean> {
+    if (!unrevoked(agentId)) return false;
+    await sendCommand(agentId, { type: 'leave_shared_tunnel', payload: { tunnelId, reason } });
+    return true;
+  }
+
+  /** Every shared tunnel the agent is a member of; a failure is logged, the next registration repeats it. */
+  async function tryJoinSharedTunnels(agentId: string): Promise<void> {
+    for (const shared of listAgentSharedTunnels(db, agentId)) {
+      try {
+        await joinSharedTunnel(agentId, shared);
+      } catch (error) {
+        logger.error(
+          { err: error, agentId, tunnel: shared.name },
+          'could not send the shared tunnel connector; retried at the next registration',
+        );
+      }
+    }
+  }
+
   /** Rotates every approved agent's secret (after a suspected leak); one failure stops no other. */
   async function rotateAllSecrets(
     actor: AuditActor,
@@ -522,6 +582,11 @@ export function createAgentService(deps: AgentServiceDeps) {
     recordAudit(db, { actor: 'system', action: 'routes.revoke', target: agentId, details: { hostnames } });
     await deps.retainedRoutes.releaseAgent(agentId);
     await deleteAgentTunnel(agentId);
+    try {
+      await deps.onSharedMemberRevoked?.(agentId);
+    } catch (error) {
+      logger.error({ err: error, agentId }, 'could not renew the shared tunnels of a revoked member');
+    }
     try {
       await deps.hooks.onAgentRevoked(agentId);
     } catch (error) {
@@ -612,6 +677,8 @@ export function createAgentService(deps: AgentServiceDeps) {
       defaultImage: deps.cloudflaredImage,
     }),
     noteAppliedVersion,
+    joinSharedTunnel,
+    leaveSharedTunnel,
     revoke,
     createKey,
     revokeKey,

@@ -1,4 +1,10 @@
-import type { StartTunnelPayload, StopTunnelPayload, UpdateTunnelPayload } from '@tunnelfleet/common';
+import type {
+  JoinSharedTunnelPayload,
+  LeaveSharedTunnelPayload,
+  StartTunnelPayload,
+  StopTunnelPayload,
+  UpdateTunnelPayload,
+} from '@tunnelfleet/common';
 import type { SyncTarget } from '../routes/route-targets.js';
 
 /**
@@ -19,7 +25,9 @@ export interface AgentTunnelProvider {
 export type CommandInput =
   | { type: 'start_tunnel'; payload: StartTunnelPayload }
   | { type: 'stop_tunnel'; payload: StopTunnelPayload }
-  | { type: 'update_tunnel'; payload: UpdateTunnelPayload };
+  | { type: 'update_tunnel'; payload: UpdateTunnelPayload }
+  | { type: 'join_shared_tunnel'; payload: JoinSharedTunnelPayload }
+  | { type: 'leave_shared_tunnel'; payload: LeaveSharedTunnelPayload };
 
 /** The part of the command gateway (`master/src/commands`) the agent service drives. */
 export interface AgentCommandSender {
