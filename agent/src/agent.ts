@@ -13,6 +13,8 @@ import {
   type CloudflaredSupervisor,
   cloudflaredMetricsNetwork,
   createCloudflaredSupervisor,
+  createSharedConnectors,
+  type SharedConnectors,
 } from './cloudflared/index.js';
 import { type CommandLoop, createCommandExecutor, startCommandLoop } from './commands/index.js';
 import { type ContainerWatcher, createContainerWatcher, createDockerClient } from './docker/index.js';
@@ -113,7 +115,8 @@ export function createAgent(deps: AgentDeps): Agent {
   let agentId: string | undefined;
   let background: Promise<void> = Promise.resolve();
 
-  const makeSupervisor = (id: string) =>
+  let sharedConnectors: SharedConnectors | undefined;
+  const makeSupervisor = (id: string, sharedTunnelId?: string) =>
     createCloudflaredSupervisor({
       docker: deps.docker,
       logger,
@@ -123,6 +126,14 @@ export function createAgent(deps: AgentDeps): Agent {
       image: deps.cloudflaredImage,
       metricsPort: deps.cloudflaredMetricsPort ?? DEFAULT_CLOUDFLARED_METRICS_PORT,
       ...(tuning.cloudflaredCheckIntervalMs ? { checkIntervalMs: tuning.cloudflaredCheckIntervalMs } : {}),
+      ...(sharedTunnelId ? { sharedTunnelId } : {}),
+    });
+  const makeSharedConnectors = (id: string) =>
+    createSharedConnectors({
+      docker: deps.docker,
+      logger,
+      agentId: id,
+      makeSupervisor: (sharedTunnelId) => makeSupervisor(id, sharedTunnelId),
     });
 
   let executor: ReturnType<typeof createCommandExecutor> | undefined;
@@ -191,9 +202,11 @@ export function createAgent(deps: AgentDeps): Agent {
         logger.warn({ previous: agentId, agentId: registration.agentId }, 'agent identity changed');
         await supervisor.stop({ removeContainer: true });
         await executor.resetIdentity();
+        await sharedConnectors?.stop({ removeContainer: true });
       }
       agentId = registration.agentId;
       supervisor = makeSupervisor(agentId);
+      sharedConnectors = makeSharedConnectors(agentId);
     }
     reporter.start(agentId);
     commandLoop = startCommandLoop({
@@ -209,9 +222,18 @@ export function createAgent(deps: AgentDeps): Agent {
     async start() {
       agentId = await cache.readAgentId();
       const initialState = await cache.readTunnelState();
-      executor = createCommandExecutor({ supervisor: () => supervisor, cache, logger, initialState });
+      const initialShared = await cache.readSharedTunnels();
+      executor = createCommandExecutor({
+        supervisor: () => supervisor,
+        sharedConnectors: () => sharedConnectors,
+        cache,
+        logger,
+        initialState,
+        initialShared,
+      });
       if (agentId) {
         supervisor = makeSupervisor(agentId);
+        sharedConnectors = makeSharedConnectors(agentId);
         // Before the master: a host keeps serving through master outages and its own restarts.
         await executor
           .restore()
@@ -246,6 +268,7 @@ export function createAgent(deps: AgentDeps): Agent {
       await reporter.stop();
       await watcher?.stop();
       await supervisor?.stop();
+      await sharedConnectors?.stop();
       await healthServer?.close();
     },
 

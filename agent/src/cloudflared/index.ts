@@ -5,3 +5,4 @@ export {
   createCloudflaredSupervisor,
 } from './supervisor.js';
 export { checkTunnelTokenShape } from './tunnel-token.js';
+export { createSharedConnectors, type SharedConnectors } from './shared-connectors.js';

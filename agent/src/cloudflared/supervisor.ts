@@ -13,6 +13,7 @@ import {
   buildCloudflaredSpec,
   CLOUDFLARED_LABELS,
   type CloudflaredSpec,
+  isConnectorOf,
   managedLabelFilter,
 } from './container-spec.js';
 import { CloudflaredImageUnavailableError, CloudflaredNameTakenError } from './errors.js';
@@ -73,6 +74,11 @@ export interface CloudflaredSupervisorOptions {
   metricsNetwork: string;
   /** Image used when `apply` names none. */
   image: string;
+  /**
+   * Set for a shared tunnel's connector: this supervisor then runs and sees only that tunnel's
+   * container, beside the agent's own cloudflared (whose supervisor leaves it alone).
+   */
+  sharedTunnelId?: string;
   metricsPort: number;
   /** How often the container and its `/ready` endpoint are checked besides Docker events. */
   checkIntervalMs?: number;
@@ -111,7 +117,10 @@ const EARLY_OUTPUT_SECONDS = 5;
  */
 export function createCloudflaredSupervisor(options: CloudflaredSupervisorOptions): CloudflaredSupervisor {
   const { docker, agentId } = options;
-  const logger = options.logger.child({ component: 'cloudflared' });
+  const logger = options.logger.child({
+    component: 'cloudflared',
+    ...(options.sharedTunnelId ? { sharedTunnelId: options.sharedTunnelId } : {}),
+  });
   const checkIntervalMs = options.checkIntervalMs ?? DEFAULTS.checkIntervalMs;
   const stableAfterMs = options.stableAfterMs ?? DEFAULTS.stableAfterMs;
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs;
@@ -160,8 +169,15 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     ready = value;
   };
 
-  const listManaged = () =>
-    docker.listContainers({ all: true, filters: { label: managedLabelFilter(agentId) } });
+  const { sharedTunnelId } = options;
+  const labelFilter = [
+    ...managedLabelFilter(agentId),
+    ...(sharedTunnelId ? [`${CLOUDFLARED_LABELS.sharedTunnel}=${sharedTunnelId.toLowerCase()}`] : []),
+  ];
+  const listManaged = async () =>
+    (await docker.listContainers({ all: true, filters: { label: labelFilter } })).filter((c) =>
+      isConnectorOf(c.Labels, sharedTunnelId),
+    );
 
   const removeContainer = async (id: string) => {
     try {
@@ -276,6 +292,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
       metricsNetwork: options.metricsNetwork,
       metricsPort: options.metricsPort,
       ...(target.settings ? { settings: target.settings } : {}),
+      ...(sharedTunnelId ? { sharedTunnelId } : {}),
     });
     await ensureImage(image);
     await ensureNetwork(next.network, { internal: false });
@@ -450,7 +467,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
   const events = subscribeDockerEvents({
     docker,
     logger,
-    filters: { type: ['container'], label: managedLabelFilter(agentId), event: ['start', 'die', 'destroy'] },
+    filters: { type: ['container'], label: labelFilter, event: ['start', 'die', 'destroy'] },
     onConnected: ({ first }) => {
       if (!first) runCheck();
     },
