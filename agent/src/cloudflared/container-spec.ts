@@ -144,7 +144,9 @@ export function buildCloudflaredSpec(input: CloudflaredSpecInput): CloudflaredSp
         [CLOUDFLARED_LABELS.tokenHash]: hashOfToken,
         [CLOUDFLARED_LABELS.image]: input.image,
         [CLOUDFLARED_LABELS.specHash]: specHash,
-        ...(input.sharedTunnelId ? { [CLOUDFLARED_LABELS.sharedTunnel]: input.sharedTunnelId.toLowerCase() } : {}),
+        ...(input.sharedTunnelId
+          ? { [CLOUDFLARED_LABELS.sharedTunnel]: input.sharedTunnelId.toLowerCase() }
+          : {}),
       },
       HostConfig: {
         // The supervisor restarts it with backoff and can tell a crash from an operator's stop.

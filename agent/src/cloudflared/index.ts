@@ -1,8 +1,8 @@
 export { cloudflaredMetricsNetwork } from './container-spec.js';
+export { createSharedConnectors, type SharedConnectors } from './shared-connectors.js';
 export {
   type CloudflaredStatus,
   type CloudflaredSupervisor,
   createCloudflaredSupervisor,
 } from './supervisor.js';
 export { checkTunnelTokenShape } from './tunnel-token.js';
-export { createSharedConnectors, type SharedConnectors } from './shared-connectors.js';

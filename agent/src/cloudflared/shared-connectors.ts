@@ -86,7 +86,8 @@ export function createSharedConnectors(options: SharedConnectorsOptions): Shared
       }
     },
 
-    statuses: () => [...supervisors].map(([tunnelId, supervisor]) => ({ tunnelId, status: supervisor.status() })),
+    statuses: () =>
+      [...supervisors].map(([tunnelId, supervisor]) => ({ tunnelId, status: supervisor.status() })),
 
     async stop(stopOptions) {
       for (const supervisor of supervisors.values()) await supervisor.stop(stopOptions);

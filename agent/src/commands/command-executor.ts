@@ -179,8 +179,15 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
           .statuses()
           .find((c) => sameTunnel(c.tunnelId, payload.tunnelId))?.status;
         await persistShared({ schemaVersion: 1, tunnels: [...others, entry] });
-        logger.info({ tunnelId: payload.tunnelId, tunnelName: payload.tunnelName }, 'joining a shared tunnel');
-        return outcome(ran ?? { state: 'stopped', ready: false, restarts: 0 }, await connectors().join(entry), 'started');
+        logger.info(
+          { tunnelId: payload.tunnelId, tunnelName: payload.tunnelName },
+          'joining a shared tunnel',
+        );
+        return outcome(
+          ran ?? { state: 'stopped', ready: false, restarts: 0 },
+          await connectors().join(entry),
+          'started',
+        );
       }
       case 'leave_shared_tunnel': {
         const { payload } = command;
@@ -205,7 +212,10 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
         logger.info({ tunnelId: tunnel.tunnelId }, 'restoring a shared tunnel connector from the cache');
         await current.join(tunnel);
       } catch (error) {
-        logger.error({ err: error, tunnelId: tunnel.tunnelId }, 'cannot restore a shared tunnel connector yet');
+        logger.error(
+          { err: error, tunnelId: tunnel.tunnelId },
+          'cannot restore a shared tunnel connector yet',
+        );
       }
     }
   };

@@ -96,7 +96,10 @@ export function createTunnelStateCache({ dataDir, logger }: TunnelStateCacheOpti
     },
     async readSharedTunnels() {
       return (
-        (await read(sharedTunnelsPath, JSON.parse, sharedTunnelsStateSchema)) ?? { schemaVersion: 1, tunnels: [] }
+        (await read(sharedTunnelsPath, JSON.parse, sharedTunnelsStateSchema)) ?? {
+          schemaVersion: 1,
+          tunnels: [],
+        }
       );
     },
     async writeSharedTunnels(state) {

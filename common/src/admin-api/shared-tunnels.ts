@@ -16,7 +16,10 @@ export const SHARED_TUNNEL_MAX_MEMBERS = 25;
  */
 export const sharedTunnelNameSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, "._-", at most 64, starting with a letter or digit')
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+    'letters, digits, "._-", at most 64, starting with a letter or digit',
+  )
   .refine((name) => !name.toLowerCase().startsWith('tunnelfleet-'), {
     message: 'names starting with "tunnelfleet-" are the agents\' own tunnels',
   })

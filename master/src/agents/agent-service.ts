@@ -440,6 +440,8 @@ export function createAgentService(deps: AgentServiceDeps) {
       await deps.commands.purgeAgent(agentId);
       return false;
     }
+    // Its shared tunnels' connectors run with the same image and settings.
+    await tryJoinSharedTunnels(agentId);
     return true;
   }
 

@@ -91,7 +91,10 @@ export function createSharedTunnelService(deps: SharedTunnelServiceDeps) {
       try {
         await deps.hooks.onContainersChanged(agentId);
       } catch (error) {
-        logger.error({ err: error, agentId }, "could not re-judge the agent's routes; the next reconcile does");
+        logger.error(
+          { err: error, agentId },
+          "could not re-judge the agent's routes; the next reconcile does",
+        );
       }
     }
   }

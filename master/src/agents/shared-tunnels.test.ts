@@ -22,7 +22,12 @@ async function applyNext(agent: Agent): Promise<Command> {
   expect(command).not.toBeNull();
   const ack = await fx.request('POST', commandAckPath(command!.id), {
     token: agent.key,
-    body: { commandId: command!.id, version: command!.version, status: 'ok', result: { action: 'unchanged' } },
+    body: {
+      commandId: command!.id,
+      version: command!.version,
+      status: 'ok',
+      result: { action: 'unchanged' },
+    },
   });
   expect(ack.status).toBe(200);
   return command!;
@@ -55,18 +60,20 @@ const replica = (hostname: string, extra: Record<string, string> = {}) =>
   });
 
 const rulesFor = (tunnelId: string, hostname: string) =>
-  ((fx.emulator.tunnelConfig(tunnelId)?.config as { ingress?: Array<{ hostname?: string }> }).ingress ?? []).filter(
-    (rule) => rule.hostname === hostname,
-  );
-const recordsFor = (hostname: string) => fx.emulator.dnsRecords('example.com').filter((r) => r.name === hostname);
+  (
+    (fx.emulator.tunnelConfig(tunnelId)?.config as { ingress?: Array<{ hostname?: string }> } | undefined)
+      ?.ingress ?? []
+  ).filter((rule) => rule.hostname === hostname);
+const recordsFor = (hostname: string) =>
+  fx.emulator.dnsRecords('example.com').filter((r) => r.name === hostname);
 const appsFor = (hostname: string) =>
   fx.emulator.accessApps().filter((app) => (app as { domain?: string }).domain === hostname);
 
 async function routeOf(agentId: string, hostname: string) {
   const answer = await fx.admin('GET', `/routes?agentId=${agentId}`);
-  return (answer.body.routes as Array<{ hostname: string; status: string; statusMessage: string | null }>).find(
-    (route) => route.hostname === hostname,
-  );
+  return (
+    answer.body.routes as Array<{ hostname: string; status: string; statusMessage: string | null }>
+  ).find((route) => route.hostname === hostname);
 }
 
 /** Everything Cloudflare holds for the shared tunnel and its hostnames. */
@@ -74,7 +81,9 @@ function cloudState(tunnelId: string): string {
   return JSON.stringify({
     config: fx.emulator.tunnelConfig(tunnelId),
     records: fx.emulator.dnsRecords('example.com').filter((r) => String(r.name).startsWith('pool')),
-    apps: fx.emulator.accessApps().filter((app) => String((app as { domain?: string }).domain).startsWith('pool')),
+    apps: fx.emulator
+      .accessApps()
+      .filter((app) => String((app as { domain?: string }).domain).startsWith('pool')),
   });
 }
 
@@ -95,10 +104,13 @@ describe('shared tunnels', () => {
     // Each member is sent a connector for it, with a token of that tunnel.
     for (const member of [a, b]) {
       const join = await applyNext(member);
-      expect(join).toMatchObject({ type: 'join_shared_tunnel', payload: { tunnelId, tunnelName: 'web-pool' } });
-      expect(decodeTunnelToken((join as Extract<Command, { type: 'join_shared_tunnel' }>).payload.token)?.t).toBe(
-        tunnelId,
-      );
+      expect(join).toMatchObject({
+        type: 'join_shared_tunnel',
+        payload: { tunnelId, tunnelName: 'web-pool' },
+      });
+      expect(
+        decodeTunnelToken((join as Extract<Command, { type: 'join_shared_tunnel' }>).payload.token)?.t,
+      ).toBe(tunnelId);
     }
 
     // The same service on both hosts: one rule, one record, one app; both routes active.
@@ -190,11 +202,52 @@ describe('shared tunnels', () => {
       description: "member A's rule and record",
     });
     const before = cloudState(tunnelId);
-    await fx.reportSnapshot(b, 1, [replica(hostname, { ...labels, 'tunnelfleet.service': 'http://other:80' })]);
+    await fx.reportSnapshot(b, 1, [
+      replica(hostname, { ...labels, 'tunnelfleet.service': 'http://other:80' }),
+    ]);
     await waitFor(async () => (await routeOf(b.agentId, hostname))?.status === 'conflict', {
       description: "member B's different rule in conflict",
     });
     expect((await routeOf(b.agentId, hostname))?.statusMessage).toContain('with another rule');
+    expect(cloudState(tunnelId)).toBe(before);
+  });
+
+  it("reads Labelgate's named tunnels the same way: a member's is served, a non-member's changes nothing", async () => {
+    const member = await enroll('lg-member');
+    const outsider = await enroll('lg-outsider');
+    const created = await fx.admin('POST', '/tunnels', { name: 'lg-pool', members: [member.agentId] });
+    const tunnelId = created.body.tunnel.tunnelId as string;
+    await applyNext(member);
+    const labelgate = (name: string, hostname: string) =>
+      container(name, {
+        [`labelgate.tunnel.${name}.hostname`]: hostname,
+        [`labelgate.tunnel.${name}.service`]: `http://${name}:80`,
+        [`labelgate.tunnel.${name}.tunnel`]: 'lg-pool',
+      });
+    await fx.reportSnapshot(member, 1, [labelgate('web', 'pool-lg.example.com')]);
+    await waitFor(
+      () =>
+        rulesFor(tunnelId, 'pool-lg.example.com').length === 1 &&
+        recordsFor('pool-lg.example.com').length === 1,
+      { description: "the member's Labelgate route on the shared tunnel" },
+    );
+    const before = cloudState(tunnelId);
+    await fx.reportSnapshot(outsider, 1, [
+      labelgate('web', 'pool-lg.example.com'),
+      labelgate('side', 'pool-lg-side.example.com'),
+      container('barrier', {
+        'tunnelfleet.hostname': 'lg-barrier.example.com',
+        'tunnelfleet.service': 'http://barrier:80',
+      }),
+    ]);
+    await waitFor(() => recordsFor('lg-barrier.example.com').length === 1, {
+      description: "the outsider's own route published",
+    });
+    for (const hostname of ['pool-lg.example.com', 'pool-lg-side.example.com']) {
+      const refused = await routeOf(outsider.agentId, hostname);
+      expect(refused?.status).toBe('invalid');
+      expect(refused?.statusMessage).toContain('is a shared tunnel this agent is not a member of');
+    }
     expect(cloudState(tunnelId)).toBe(before);
   });
 
@@ -223,7 +276,7 @@ describe('shared tunnels', () => {
     expect((await fx.admin('POST', '/tunnels', { name: 'many', members: [] })).status).toBe(409);
   });
 
-  it("gives the tunnel a new secret when a member is revoked, and the others the new token", async () => {
+  it('gives the tunnel a new secret when a member is revoked, and the others the new token', async () => {
     const a = await enroll('revoked-member');
     const b = await enroll('kept-member');
     await fx.admin('POST', '/tunnels', { name: 'leaky', members: [a.agentId, b.agentId] });

@@ -260,7 +260,7 @@ export function buildOpenApiDocument(): object {
     {
       method: 'delete',
       path: a('/tunnels/{name}/members/{agentId}'),
-      summary: "Remove a member agent: its connector stops, its routes on the tunnel become invalid",
+      summary: 'Remove a member agent: its connector stops, its routes on the tunnel become invalid',
       request: { params: sharedTunnelMemberParamsSchema },
       responses: { 200: json(sharedTunnelResponseSchema, 'Removed'), ...errors },
     },

@@ -84,9 +84,10 @@ export function removeSharedTunnelMember(db: SqliteDatabase, tunnelName: string,
 
 export function listSharedTunnelMembers(db: SqliteDatabase, tunnelName: string): SharedTunnelMember[] {
   return (
-    statement(db, 'SELECT * FROM shared_tunnel_members WHERE tunnel_name = ? ORDER BY added_at, agent_id').all(
-      tunnelName,
-    ) as MemberRow[]
+    statement(
+      db,
+      'SELECT * FROM shared_tunnel_members WHERE tunnel_name = ? ORDER BY added_at, agent_id',
+    ).all(tunnelName) as MemberRow[]
   ).map(toMember);
 }
 

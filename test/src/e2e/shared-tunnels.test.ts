@@ -59,7 +59,10 @@ async function waitConnectors(f: Fleet, tunnelId: string, count: number, why: st
       const live = f.emulator.tunnelConnections(tunnelId);
       return live.length === count ? live : undefined;
     },
-    { description: `${count} connector(s) of the shared tunnel at the edge (${why})`, timeoutMs: CONVERGE_TIMEOUT_MS },
+    {
+      description: `${count} connector(s) of the shared tunnel at the edge (${why})`,
+      timeoutMs: CONVERGE_TIMEOUT_MS,
+    },
   );
 }
 
@@ -69,19 +72,27 @@ describe('a shared tunnel on two hosts', { timeout: 300_000 }, () => {
     const { a, b, admin, emulator } = f;
     const [agentA, agentB] = [await a.agentId(), await b.agentId()];
     await Promise.all([tunnelIdOf(f, a), tunnelIdOf(f, b)]);
-    const name = uniqueName('pool').replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60);
+    const name = uniqueName('pool')
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .slice(0, 60);
 
     const shared = await admin.createSharedTunnel(name, [agentA, agentB]);
     const tunnelId = shared.tunnelId;
     // Each member runs a connector for it beside its own cloudflared.
-    const [connectorA] = await waitFor(async () => {
-      const found = await connectorsOf(a, tunnelId);
-      return found.length === 1 ? found : undefined;
-    }, { description: "host A's shared connector", timeoutMs: CONVERGE_TIMEOUT_MS });
-    const [connectorB] = await waitFor(async () => {
-      const found = await connectorsOf(b, tunnelId);
-      return found.length === 1 ? found : undefined;
-    }, { description: "host B's shared connector", timeoutMs: CONVERGE_TIMEOUT_MS });
+    const [connectorA] = await waitFor(
+      async () => {
+        const found = await connectorsOf(a, tunnelId);
+        return found.length === 1 ? found : undefined;
+      },
+      { description: "host A's shared connector", timeoutMs: CONVERGE_TIMEOUT_MS },
+    );
+    const [connectorB] = await waitFor(
+      async () => {
+        const found = await connectorsOf(b, tunnelId);
+        return found.length === 1 ? found : undefined;
+      },
+      { description: "host B's shared connector", timeoutMs: CONVERGE_TIMEOUT_MS },
+    );
     await waitConnectors(f, tunnelId, 2, 'both members joined');
     // The shared tunnel's token joins the secrets no log may hold (scanned at the end).
     await f.collectSecrets();
@@ -135,9 +146,19 @@ describe('a shared tunnel on two hosts', { timeout: 300_000 }, () => {
     await waitFor(
       async () =>
         // busybox 1.35 wget segfaults with -T: bounded by timeout(1) instead, as the stand-in does.
-        (await execInConnector(a, connectorA!.Id, ['timeout', '5', 'wget', '-q', '-O', '-', `http://${replicaName}/`])) ===
-        expected,
-      { description: `host A's connector reaching host A's replica as ${replicaName}`, timeoutMs: CONVERGE_TIMEOUT_MS },
+        (await execInConnector(a, connectorA!.Id, [
+          'timeout',
+          '5',
+          'wget',
+          '-q',
+          '-O',
+          '-',
+          `http://${replicaName}/`,
+        ])) === expected,
+      {
+        description: `host A's connector reaching host A's replica as ${replicaName}`,
+        timeoutMs: CONVERGE_TIMEOUT_MS,
+      },
     );
 
     // Host A dies: its agent, then its shared connector.

@@ -222,8 +222,12 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
       if (answer.status !== 204) throw new AdminApiError(`delete agent ${agentId}`, answer);
     },
     createSharedTunnel: async (name, members) =>
-      (await expect(`create shared tunnel ${name}`, 201, sharedTunnelResponseSchema, 'POST', '/tunnels', { name, members }))
-        .tunnel,
+      (
+        await expect(`create shared tunnel ${name}`, 201, sharedTunnelResponseSchema, 'POST', '/tunnels', {
+          name,
+          members,
+        })
+      ).tunnel,
     removeSharedTunnelMember: async (name, agentId) =>
       (
         await expect(

@@ -54,7 +54,9 @@ export const sharedTunnelCommands: CliCommand[] = [
     summary: 'a shared tunnel and its members',
     arity: 1,
     async run(context) {
-      const { tunnel } = await context.client().request('GET', tunnelPath(context), sharedTunnelResponseSchema);
+      const { tunnel } = await context
+        .client()
+        .request('GET', tunnelPath(context), sharedTunnelResponseSchema);
       output(context, { tunnel }, () => tunnelText(tunnel));
     },
   },
@@ -89,7 +91,7 @@ export const sharedTunnelCommands: CliCommand[] = [
   {
     words: ['tunnels', 'remove-member'],
     args: '<name> <agent id>',
-    summary: "remove a member agent: its connector stops and its routes naming the tunnel become invalid",
+    summary: 'remove a member agent: its connector stops and its routes naming the tunnel become invalid',
     arity: 2,
     async run(context) {
       const path = tunnelPath(context, `/members/${encodeURIComponent(context.positionals[1]!)}`);
@@ -100,7 +102,8 @@ export const sharedTunnelCommands: CliCommand[] = [
   {
     words: ['tunnels', 'delete'],
     args: '<name>',
-    summary: 'delete a shared tunnel: every connector stops, its records, rules and Access apps are withdrawn',
+    summary:
+      'delete a shared tunnel: every connector stops, its records, rules and Access apps are withdrawn',
     arity: 1,
     async run(context) {
       const answer = await context
