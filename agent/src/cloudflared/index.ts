@@ -4,5 +4,6 @@ export {
   type CloudflaredStatus,
   type CloudflaredSupervisor,
   createCloudflaredSupervisor,
+  runningFor,
 } from './supervisor.js';
 export { checkTunnelTokenShape } from './tunnel-token.js';

@@ -1,7 +1,7 @@
 import type { Logger, SharedTunnelState } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { CLOUDFLARED_LABELS, managedLabelFilter } from './container-spec.js';
-import type { CloudflaredStatus, CloudflaredSupervisor } from './supervisor.js';
+import { type CloudflaredStatus, type CloudflaredSupervisor, runningFor } from './supervisor.js';
 
 interface SharedConnectorsOptions {
   docker: Docker;
@@ -53,14 +53,7 @@ export function createSharedConnectors(options: SharedConnectorsOptions): Shared
 
   return {
     join(tunnel) {
-      return supervisorFor(tunnel.tunnelId).apply({
-        state: 'running',
-        tunnelId: tunnel.tunnelId,
-        tunnelName: tunnel.tunnelName,
-        token: tunnel.token,
-        image: tunnel.cloudflaredImage,
-        ...(tunnel.settings ? { settings: tunnel.settings } : {}),
-      });
+      return supervisorFor(tunnel.tunnelId).apply(runningFor(tunnel));
     },
 
     async leave(tunnelId) {

@@ -38,6 +38,24 @@ interface CloudflaredStopped {
 
 export type CloudflaredDesired = CloudflaredRunning | CloudflaredStopped;
 
+/** What the supervisor runs for a tunnel as the agent caches it (its own, or a shared one). */
+export function runningFor(tunnel: {
+  tunnelId: string;
+  tunnelName: string;
+  token: string;
+  cloudflaredImage: string;
+  settings?: CloudflaredSettings;
+}): CloudflaredRunning {
+  return {
+    state: 'running',
+    tunnelId: tunnel.tunnelId,
+    tunnelName: tunnel.tunnelName,
+    token: tunnel.token,
+    image: tunnel.cloudflaredImage,
+    ...(tunnel.settings ? { settings: tunnel.settings } : {}),
+  };
+}
+
 /** `failed`: cloudflared refused its configuration and is not restarted until an `apply` changes it. */
 export type CloudflaredState = 'running' | 'stopped' | 'restarting' | 'missing' | 'pulling' | 'failed';
 

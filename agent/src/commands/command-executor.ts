@@ -12,6 +12,7 @@ import {
   type CloudflaredStatus,
   type CloudflaredSupervisor,
   checkTunnelTokenShape,
+  runningFor,
   type SharedConnectors,
 } from '../cloudflared/index.js';
 import type { TunnelStateCache } from '../state/index.js';
@@ -95,15 +96,7 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
 
   const sameTunnel = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
-  const applyRunning = (tunnel: TunnelState) =>
-    supervisor().apply({
-      state: 'running',
-      tunnelId: tunnel.tunnelId,
-      tunnelName: tunnel.tunnelName,
-      token: tunnel.token,
-      image: tunnel.cloudflaredImage,
-      ...(tunnel.settings ? { settings: tunnel.settings } : {}),
-    });
+  const applyRunning = (tunnel: TunnelState) => supervisor().apply(runningFor(tunnel));
 
   const outcome = (before: CloudflaredStatus, after: CloudflaredStatus, fresh: CommandResult['action']) => {
     const action: CommandResult['action'] = !before.containerId

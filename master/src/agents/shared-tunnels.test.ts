@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AGENT_ROUTES, type Command, type Container, commandAckPath } from '@tunnelfleet/common';
+import type { Command, Container } from '@tunnelfleet/common';
 import { decodeTunnelToken, waitFor } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MasterFixture, startMasterFixture } from '../../test/master-test-fixture.js';
@@ -15,23 +15,7 @@ afterAll(async () => {
 
 type Agent = { key: string; agentId: string };
 
-/** Takes the next command and acknowledges it as applied, as the agent does. */
-async function applyNext(agent: Agent): Promise<Command> {
-  const answer = await fx.request('GET', `${AGENT_ROUTES.commandsNext}?waitSeconds=5`, { token: agent.key });
-  const command = answer.body.command as Command | null;
-  expect(command).not.toBeNull();
-  const ack = await fx.request('POST', commandAckPath(command!.id), {
-    token: agent.key,
-    body: {
-      commandId: command!.id,
-      version: command!.version,
-      status: 'ok',
-      result: { action: 'unchanged' },
-    },
-  });
-  expect(ack.status).toBe(200);
-  return command!;
-}
+const applyNext = (agent: Agent): Promise<Command> => fx.applyNext(agent.key);
 
 async function enroll(name: string): Promise<Agent> {
   const agent = await fx.enrollAgent({ name });
