@@ -149,6 +149,7 @@ export function createAgent(deps: AgentDeps): Agent {
       cloudflared: protocolCloudflared(supervisor?.status()),
       dockerReachable: watcher?.dockerReachable ?? false,
       lastAppliedCommandVersion: executor?.lastAppliedVersion() ?? null,
+      sharedTunnels: (sharedConnectors?.statuses() ?? []).map(({ status }) => protocolCloudflared(status)),
     }),
   });
 

@@ -115,6 +115,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     tunnels,
     agents,
     hooks,
+    heartbeats,
     logger: deps.logger.child({ component: 'shared-tunnels' }),
   });
 

@@ -49,6 +49,13 @@ const sharedTunnelMemberViewSchema = z.object({
   agentId: z.string(),
   agentName: z.string(),
   addedAt: z.string(),
+  /**
+   * Its connector as its last heartbeat reported it (`state` as for its own cloudflared, `ready`:
+   * connected to the edge); null when it reported none (not joined yet, or an older agent).
+   */
+  connector: z
+    .object({ state: z.string(), ready: z.boolean(), connectorId: z.string().nullable() })
+    .nullable(),
 });
 
 export const sharedTunnelViewSchema = z.object({

@@ -482,6 +482,39 @@ export function createAgentService(deps: AgentServiceDeps) {
     return true;
   }
 
+  /** When a stray connector was last told to leave, per agent and tunnel: one leave per cooldown. */
+  const strayLeaves = new Map<string, number>();
+  const STRAY_LEAVE_COOLDOWN_MS = 5 * 60_000;
+
+  /**
+   * The agent's heartbeat lists the shared tunnels it runs a connector for: one it is not a member
+   * of (its leave was lost with Redis, or the tunnel was deleted while it was away) is told to
+   * leave, at most once per cooldown. Never throws: a heartbeat is not refused for it.
+   */
+  async function noteSharedConnectors(agentId: string, tunnelIds: readonly string[]): Promise<void> {
+    if (tunnelIds.length === 0) return;
+    const memberOf = new Set(listAgentSharedTunnels(db, agentId).map((t) => t.tunnelId.toLowerCase()));
+    const now = Date.now();
+    for (const tunnelId of tunnelIds) {
+      const key = `${agentId}|${tunnelId.toLowerCase()}`;
+      if (
+        memberOf.has(tunnelId.toLowerCase()) ||
+        now - (strayLeaves.get(key) ?? -Infinity) < STRAY_LEAVE_COOLDOWN_MS
+      )
+        continue;
+      strayLeaves.set(key, now);
+      try {
+        await leaveSharedTunnel(agentId, tunnelId, 'not a member of this shared tunnel');
+        logger.info(
+          { agentId, tunnelId },
+          'told an agent to stop the connector of a shared tunnel it is not a member of',
+        );
+      } catch (error) {
+        logger.error({ err: error, agentId, tunnelId }, 'could not tell an agent to leave a shared tunnel');
+      }
+    }
+  }
+
   /** Every shared tunnel the agent is a member of; a failure is logged, the next registration repeats it. */
   async function tryJoinSharedTunnels(agentId: string): Promise<void> {
     for (const shared of listAgentSharedTunnels(db, agentId)) {
@@ -681,6 +714,7 @@ export function createAgentService(deps: AgentServiceDeps) {
     noteAppliedVersion,
     joinSharedTunnel,
     leaveSharedTunnel,
+    noteSharedConnectors,
     revoke,
     createKey,
     revokeKey,

@@ -27,6 +27,7 @@ import {
 import { isoNow, statement } from '../store/statements.js';
 import { findTunnelByName, markTunnelDeleted, upsertTunnel } from '../store/tunnels.js';
 import type { AgentService } from './agent-service.js';
+import type { HeartbeatStore } from './heartbeats.js';
 import type { AgentTunnelProvider, MasterHooks } from './ports.js';
 
 export interface SharedTunnelServiceDeps {
@@ -34,6 +35,7 @@ export interface SharedTunnelServiceDeps {
   tunnels: AgentTunnelProvider;
   agents: Pick<AgentService, 'joinSharedTunnel' | 'leaveSharedTunnel'>;
   hooks: Pick<MasterHooks, 'onContainersChanged'>;
+  heartbeats: Pick<HeartbeatStore, 'lastState'>;
   logger: Logger;
 }
 
@@ -71,16 +73,27 @@ export function createSharedTunnelService(deps: SharedTunnelServiceDeps) {
     }>;
   }
 
-  function view(tunnel: SharedTunnelRecord): SharedTunnelView {
+  async function view(tunnel: SharedTunnelRecord): Promise<SharedTunnelView> {
+    const members = await Promise.all(
+      listSharedTunnelMembers(db, tunnel.name).map(async (member) => {
+        const reported = (await deps.heartbeats.lastState(member.agentId))?.sharedTunnels?.find(
+          (connector) => connector.tunnelId?.toLowerCase() === tunnel.tunnelId.toLowerCase(),
+        );
+        return {
+          agentId: member.agentId,
+          agentName: findAgent(db, member.agentId)?.name ?? member.agentId,
+          addedAt: member.addedAt,
+          connector: reported
+            ? { state: reported.state, ready: reported.ready, connectorId: reported.connectorId ?? null }
+            : null,
+        };
+      }),
+    );
     return {
       name: tunnel.name,
       tunnelId: tunnel.tunnelId,
       createdAt: tunnel.createdAt,
-      members: listSharedTunnelMembers(db, tunnel.name).map((member) => ({
-        agentId: member.agentId,
-        agentName: findAgent(db, member.agentId)?.name ?? member.agentId,
-        addedAt: member.addedAt,
-      })),
+      members,
       routes: routesNaming(tunnel.name).length,
     };
   }
@@ -247,7 +260,7 @@ export function createSharedTunnelService(deps: SharedTunnelServiceDeps) {
   }
 
   return {
-    list: () => listSharedTunnels(db).map(view),
+    list: () => Promise.all(listSharedTunnels(db).map(view)),
     get: (name: string) => view(requireTunnel(name)),
     create,
     addMember,

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import type { Command, Container } from '@tunnelfleet/common';
+import { createHash, randomUUID } from 'node:crypto';
+import { AGENT_ROUTES, type Command, type Container } from '@tunnelfleet/common';
 import { decodeTunnelToken, waitFor } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MasterFixture, startMasterFixture } from '../../test/master-test-fixture.js';
@@ -273,5 +273,40 @@ describe('shared tunnels', () => {
     expect(decodeTunnelToken(renewed.payload.token)?.s).not.toBe(decodeTunnelToken(first.payload.token)?.s);
     const view = await fx.admin('GET', '/tunnels/leaky');
     expect(view.body.tunnel.members.map((m: { agentId: string }) => m.agentId)).toEqual([b.agentId]);
+  });
+
+  it("shows each member's connector as its heartbeat reports it, and tells an agent to leave a tunnel it is no member of", async () => {
+    const agent = await enroll('reporting-member');
+    const created = await fx.admin('POST', '/tunnels', { name: 'seen', members: [agent.agentId] });
+    const tunnelId = created.body.tunnel.tunnelId as string;
+    expect(created.body.tunnel.members[0].connector).toBeNull();
+    await applyNext(agent);
+    const stray = randomUUID();
+    const connectorId = randomUUID();
+    const connector = (id: string) => ({
+      state: 'running',
+      ready: true,
+      tunnelId: id,
+      containerId: null,
+      connectorId,
+    });
+    const beat = await fx.request('POST', AGENT_ROUTES.heartbeat, {
+      token: agent.key,
+      body: {
+        agentId: agent.agentId,
+        uptimeSeconds: 5,
+        cloudflared: { state: 'running', ready: true, tunnelId: null, containerId: null },
+        lastAppliedCommandVersion: null,
+        dockerReachable: true,
+        sharedTunnels: [connector(tunnelId), connector(stray)],
+      },
+    });
+    expect(beat.status).toBe(200);
+    expect(await applyNext(agent)).toMatchObject({
+      type: 'leave_shared_tunnel',
+      payload: { tunnelId: stray },
+    });
+    const view = await fx.admin('GET', '/tunnels/seen');
+    expect(view.body.tunnel.members[0].connector).toEqual({ state: 'running', ready: true, connectorId });
   });
 });

@@ -29,8 +29,8 @@ export function sharedTunnelsRouter(deps: SharedTunnelsRouterDeps): Router {
   const base = `${ADMIN_API_PREFIX}/tunnels`;
   router.use(base, adminAuthentication(deps.adminTokenHash, deps.limiter));
 
-  router.get(base, (_req, res) => {
-    send<ListSharedTunnelsResponse>(res, 200, { tunnels: sharedTunnels.list() });
+  router.get(base, async (_req, res) => {
+    send<ListSharedTunnelsResponse>(res, 200, { tunnels: await sharedTunnels.list() });
   });
 
   router.post(base, jsonBody(), async (req, res) => {
@@ -38,9 +38,9 @@ export function sharedTunnelsRouter(deps: SharedTunnelsRouterDeps): Router {
     send<SharedTunnelResponse>(res, 201, { tunnel: await sharedTunnels.create(body, 'admin') });
   });
 
-  router.get(`${base}/:name`, (req, res) => {
+  router.get(`${base}/:name`, async (req, res) => {
     const { name } = parseOrThrow(sharedTunnelParamsSchema, { ...req.params }, 'path');
-    send<SharedTunnelResponse>(res, 200, { tunnel: sharedTunnels.get(name) });
+    send<SharedTunnelResponse>(res, 200, { tunnel: await sharedTunnels.get(name) });
   });
 
   router.delete(`${base}/:name`, async (req, res) => {

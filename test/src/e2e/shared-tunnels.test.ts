@@ -96,6 +96,12 @@ describe('a shared tunnel on two hosts', { timeout: 300_000 }, () => {
     await waitConnectors(f, tunnelId, 2, 'both members joined');
     // The shared tunnel's token joins the secrets no log may hold (scanned at the end).
     await f.collectSecrets();
+    // Each member's heartbeat reports its connector connected.
+    await waitFor(
+      async () =>
+        (await admin.sharedTunnel(name)).members.every((member) => member.connector?.ready === true),
+      { description: "both members' connectors reported connected", timeoutMs: CONVERGE_TIMEOUT_MS },
+    );
     expect((await a.cloudflared()).filter((c) => c.State === 'running')).toHaveLength(2);
 
     // The same service on both hosts, under one container name each host's network resolves.

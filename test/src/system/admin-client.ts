@@ -80,6 +80,7 @@ export interface AdminClient {
   /** `POST /api/v1/admin/reconcile`: a full reconcile now. */
   reconcile(): Promise<void>;
   createSharedTunnel(name: string, members: string[]): Promise<SharedTunnelView>;
+  sharedTunnel(name: string): Promise<SharedTunnelView>;
   removeSharedTunnelMember(name: string, agentId: string): Promise<SharedTunnelView>;
   deleteSharedTunnel(name: string): Promise<DeleteSharedTunnelResponse>;
 }
@@ -227,6 +228,16 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
           name,
           members,
         })
+      ).tunnel,
+    sharedTunnel: async (name) =>
+      (
+        await expect(
+          `show shared tunnel ${name}`,
+          200,
+          sharedTunnelResponseSchema,
+          'GET',
+          `/tunnels/${encodeURIComponent(name)}`,
+        )
       ).tunnel,
     removeSharedTunnelMember: async (name, agentId) =>
       (

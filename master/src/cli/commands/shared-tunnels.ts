@@ -13,8 +13,13 @@ function tunnelText(tunnel: SharedTunnelView): string {
     tunnel.members.length === 0
       ? 'No members yet: tunnelfleet tunnels add-member <name> <agent id>\n'
       : formatTable(
-          ['AGENT', 'NAME', 'ADDED'],
-          tunnel.members.map((m) => [m.agentId, m.agentName, shortTime(m.addedAt)]),
+          ['AGENT', 'NAME', 'ADDED', 'CONNECTOR'],
+          tunnel.members.map((m) => [
+            m.agentId,
+            m.agentName,
+            shortTime(m.addedAt),
+            m.connector ? `${m.connector.state}${m.connector.ready ? ', connected' : ''}` : 'not reported',
+          ]),
         );
   return (
     `Name       ${tunnel.name}\nTunnel id  ${tunnel.tunnelId}\nCreated    ${shortTime(tunnel.createdAt)}\n` +
