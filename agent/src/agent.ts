@@ -145,12 +145,16 @@ export function createAgent(deps: AgentDeps): Agent {
     ...(tuning.snapshotEveryHeartbeats ? { snapshotEveryHeartbeats: tuning.snapshotEveryHeartbeats } : {}),
     ...(tuning.retry ? { retry: tuning.retry } : {}),
     containers: () => watcher?.containers() ?? [],
-    hostStatus: () => ({
-      cloudflared: protocolCloudflared(supervisor?.status()),
-      dockerReachable: watcher?.dockerReachable ?? false,
-      lastAppliedCommandVersion: executor?.lastAppliedVersion() ?? null,
-      sharedTunnels: (sharedConnectors?.statuses() ?? []).map(({ status }) => protocolCloudflared(status)),
-    }),
+    hostStatus: () => {
+      const shared = (sharedConnectors?.statuses() ?? []).map(({ status }) => protocolCloudflared(status));
+      return {
+        cloudflared: protocolCloudflared(supervisor?.status()),
+        dockerReachable: watcher?.dockerReachable ?? false,
+        lastAppliedCommandVersion: executor?.lastAppliedVersion() ?? null,
+        // Only when there are some: a master from before shared tunnels refuses the field.
+        ...(shared.length > 0 ? { sharedTunnels: shared } : {}),
+      };
+    },
   });
 
   const health = () =>
