@@ -62,6 +62,10 @@ function agentTunnels(cloudflare: CloudflareLayer, accountId: string): AgentTunn
       const tunnel = await cloudflare.tunnels.ensureTunnel(name);
       return { id: tunnel.tunnelId, name: tunnel.name, accountId };
     },
+    async findTunnel(name) {
+      const tunnel = await cloudflare.tunnels.findTunnel(name);
+      return tunnel && { id: tunnel.tunnelId };
+    },
     tunnelToken: (tunnelId) => cloudflare.tunnels.getToken(tunnelId),
     rotateTunnelSecret: (tunnelId) => cloudflare.tunnels.rotateToken(tunnelId),
     deleteTunnel: (tunnelId) => cloudflare.tunnels.deleteTunnel(tunnelId),

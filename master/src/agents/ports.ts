@@ -14,6 +14,8 @@ import type { SyncTarget } from '../routes/route-targets.js';
 export interface AgentTunnelProvider {
   /** Creates the tunnel, or returns the existing one of that name (idempotent by name). */
   ensureTunnel(name: string): Promise<{ id: string; name: string; accountId: string }>;
+  /** The live tunnel of that name in the account, if any. */
+  findTunnel(name: string): Promise<{ id: string } | undefined>;
   tunnelToken(tunnelId: string): Promise<string>;
   /** Gives the tunnel a new secret (tokens made with the old one are refused); the new token. */
   rotateTunnelSecret(tunnelId: string): Promise<string>;

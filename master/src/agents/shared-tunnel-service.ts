@@ -134,6 +134,12 @@ export function createSharedTunnelService(deps: SharedTunnelServiceDeps) {
       if (findSharedTunnel(db, request.name) || findTunnelByName(db, request.name))
         throw new ConflictError(`a tunnel named ${request.name} already exists`);
       for (const agentId of request.members) requireMemberAgent(agentId);
+      // A tunnel of that name that we hold no record of is someone else's: never adopted (a
+      // delete would delete it).
+      if (await deps.tunnels.findTunnel(request.name))
+        throw new ConflictError(
+          `the Cloudflare account already has a tunnel named ${request.name} that Tunnelfleet did not create; choose another name`,
+        );
       const created = await deps.tunnels.ensureTunnel(request.name);
       const tunnel: SharedTunnelRecord = { name: request.name, tunnelId: created.id, createdAt: isoNow() };
       db.transaction(() => {

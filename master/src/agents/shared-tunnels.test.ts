@@ -258,6 +258,12 @@ describe('shared tunnels', () => {
     expect(unknown.status).toBe(404);
     expect(await fx.liveTunnels('ghosts')).toEqual([]);
     expect((await fx.admin('POST', '/tunnels', { name: 'many', members: [] })).status).toBe(409);
+    // A tunnel of that name that Tunnelfleet did not create is never adopted.
+    const foreign = fx.emulator.seedTunnel(fx.accountId, 'foreign-pool');
+    const adopted = await fx.admin('POST', '/tunnels', { name: 'foreign-pool', members: [] });
+    expect(adopted.status).toBe(409);
+    expect(adopted.body.error.message).toContain('did not create');
+    expect(await fx.liveTunnels('foreign-pool')).toEqual([expect.objectContaining({ id: foreign.id })]);
   });
 
   it('gives the tunnel a new secret when a member is revoked, and the others the new token', async () => {
