@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { uniqueName } from '../harness/unique-name.js';
 import { waitFor } from '../harness/wait-for.js';
 import type { Fleet, FleetHost } from '../system/fleet.js';
+import { reportedContainer } from '../system/protocol-agent.js';
 import {
+  attacker,
   CONVERGE_TIMEOUT_MS,
   cloudView,
   routesOf,
@@ -11,6 +13,8 @@ import {
   tunnelIdOf,
   uniqueHostname,
   useFleet,
+  victimState,
+  waitForBarrier,
   waitUnpublished,
 } from './support.js';
 
@@ -166,6 +170,45 @@ describe('a shared tunnel on two hosts', { timeout: 300_000 }, () => {
         timeoutMs: CONVERGE_TIMEOUT_MS,
       },
     );
+
+    // A host that is no member names the shared tunnel: a bypass on a path of the shared hostname,
+    // and a hostname of its own. Nothing changes at Cloudflare, byte for byte.
+    const before = victimState(f, hostname, tunnelId);
+    const side = uniqueHostname('shared-side');
+    const barrier = uniqueHostname('shared-barrier');
+    const outsider = await attacker(f, 'shared-outsider', [hostname, side, barrier]);
+    const answer = await outsider.report([
+      reportedContainer('e1', 'bypass', {
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': hostname,
+        'tunnelfleet.path': '^/admin',
+        'tunnelfleet.access.policy': 'bypass',
+        'tunnelfleet.service': 'http://10.0.0.7:80',
+        'tunnelfleet.tunnel': name,
+      }),
+      // Labelgate's named tunnel, the same way.
+      reportedContainer('e2', 'side', {
+        'labelgate.tunnel.side.hostname': side,
+        'labelgate.tunnel.side.service': 'http://10.0.0.7:80',
+        'labelgate.tunnel.side.tunnel': name,
+      }),
+      reportedContainer('e3', 'honest', {
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': barrier,
+        'tunnelfleet.service': 'http://10.0.0.6:80',
+      }),
+    ]);
+    expect(answer.status).toBe(200);
+    await waitForBarrier(f, barrier);
+    for (const refused of [hostname, side]) {
+      const route = (await routesOf(f, refused)).find((r) => r.agentId === outsider.agentId);
+      expect(route?.status, refused).toBe('invalid');
+      expect(route?.statusMessage).toContain(
+        `tunnel "${name}" is a shared tunnel this agent is not a member of`,
+      );
+    }
+    expect(cloudView(f).records.filter((r) => r.name === side)).toEqual([]);
+    expect(victimState(f, hostname, tunnelId)).toBe(before);
 
     // Host A dies: its agent, then its shared connector.
     const idB = await connectorIdOf(b, connectorB!.Id);
