@@ -245,22 +245,47 @@ export function createSharedTunnelService(deps: SharedTunnelServiceDeps) {
   }
 
   /**
-   * A revoked member holds the tunnels' tokens: each of its shared tunnels gets a new secret (the
-   * old token is refused from then on) and the other members get the new token.
+   * A new secret at Cloudflare (the old token is refused from then on) and the new token to every
+   * member, which replaces its connector. Audited; throws when Cloudflare refuses.
    */
+  async function renewSecret(tunnel: SharedTunnelRecord, actor: AuditActor, why: Record<string, unknown>) {
+    const token = await deps.tunnels.rotateTunnelSecret(tunnel.tunnelId);
+    const members = listSharedTunnelMembers(db, tunnel.name).map((member) => member.agentId);
+    recordAudit(db, {
+      actor,
+      action: 'tunnel.shared.rotate_secret',
+      target: tunnel.name,
+      details: { tunnelId: tunnel.tunnelId, members, ...why },
+    });
+    await tellMembers(members, (member) => deps.agents.joinSharedTunnel(member, tunnel, token));
+  }
+
+  /** After a suspected leak of a member's data directory, or a failed renewal at a revocation. */
+  async function rotateSecret(name: string, actor: AuditActor): Promise<SharedTunnelView> {
+    return oneAtATime(async () => {
+      const tunnel = requireTunnel(name);
+      await renewSecret(tunnel, actor, {});
+      return view(tunnel);
+    });
+  }
+
+  /** A revoked member holds the tokens of its shared tunnels: each of them gets a new secret. */
   async function memberRevoked(agentId: string): Promise<void> {
     await oneAtATime(async () => {
       for (const tunnel of listAgentSharedTunnels(db, agentId)) {
         removeSharedTunnelMember(db, tunnel.name, agentId);
-        const token = await deps.tunnels.rotateTunnelSecret(tunnel.tunnelId);
-        const members = listSharedTunnelMembers(db, tunnel.name).map((member) => member.agentId);
-        recordAudit(db, {
-          actor: 'system',
-          action: 'tunnel.shared.rotate_secret',
-          target: tunnel.name,
-          details: { tunnelId: tunnel.tunnelId, revokedMember: agentId, members },
-        });
-        await tellMembers(members, (member) => deps.agents.joinSharedTunnel(member, tunnel, token));
+        try {
+          await renewSecret(tunnel, 'system', { revokedMember: agentId });
+        } catch (error) {
+          // One tunnel Cloudflare refuses stops no other; the audit entry asks for `tunnels rotate`.
+          logger.error({ err: error, tunnel: tunnel.name }, 'could not give a shared tunnel a new secret');
+          recordAudit(db, {
+            actor: 'system',
+            action: 'tunnel.shared.rotate_secret_failed',
+            target: tunnel.name,
+            details: { tunnelId: tunnel.tunnelId, revokedMember: agentId, message: (error as Error).message },
+          });
+        }
       }
     });
   }
@@ -272,6 +297,7 @@ export function createSharedTunnelService(deps: SharedTunnelServiceDeps) {
     addMember,
     removeMember,
     remove,
+    rotateSecret,
     memberRevoked,
   };
 }

@@ -279,6 +279,19 @@ describe('shared tunnels', () => {
     expect(decodeTunnelToken(renewed.payload.token)?.s).not.toBe(decodeTunnelToken(first.payload.token)?.s);
     const view = await fx.admin('GET', '/tunnels/leaky');
     expect(view.body.tunnel.members.map((m: { agentId: string }) => m.agentId)).toEqual([b.agentId]);
+
+    // An operator's rotation does the same.
+    expect((await fx.admin('POST', '/tunnels/leaky/rotate-secret')).status).toBe(200);
+    const again = (await applyNext(b)) as Extract<Command, { type: 'join_shared_tunnel' }>;
+    expect(again.type).toBe('join_shared_tunnel');
+    expect(decodeTunnelToken(again.payload.token)?.s).not.toBe(decodeTunnelToken(renewed.payload.token)?.s);
+    const audit = await fx.admin('GET', '/audit?target=leaky');
+    expect(
+      (audit.body.entries as { action: string; actor: string }[])
+        .filter((e) => e.action === 'tunnel.shared.rotate_secret')
+        .map((e) => e.actor)
+        .sort(),
+    ).toEqual(['admin', 'system']);
   });
 
   it("shows each member's connector as its heartbeat reports it, and tells an agent to leave a tunnel it is no member of", async () => {

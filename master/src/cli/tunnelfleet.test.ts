@@ -293,6 +293,12 @@ describe('tunnelfleet CLI', () => {
       [first.agentId, second.agentId].sort(),
     );
 
+    const rotated = await run(['tunnels', 'rotate', 'cli-pool'], env);
+    expect(rotated).toMatchObject({
+      code: 0,
+      stdout: 'New secret for shared tunnel cli-pool; sent to its members.\n',
+    });
+
     const removed = await run(['tunnels', 'remove-member', 'cli-pool', first.agentId], env);
     expect(removed.code).toBe(0);
     expect(removed.stdout).not.toContain('cli-pool-1');

@@ -252,6 +252,13 @@ export function buildOpenApiDocument(): object {
     },
     {
       method: 'post',
+      path: a('/tunnels/{name}/rotate-secret'),
+      summary: 'Give a shared tunnel a new secret and send every member the new token',
+      request: { params: sharedTunnelParamsSchema },
+      responses: { 200: json(sharedTunnelResponseSchema, 'Rotated'), ...errors },
+    },
+    {
+      method: 'post',
       path: a('/tunnels/{name}/members'),
       summary: 'Add a member agent (at most 25): it is sent a connector for the tunnel',
       request: { params: sharedTunnelParamsSchema, ...body(addSharedTunnelMemberRequestSchema) },

@@ -48,6 +48,11 @@ export function sharedTunnelsRouter(deps: SharedTunnelsRouterDeps): Router {
     send<DeleteSharedTunnelResponse>(res, 200, await sharedTunnels.remove(name, 'admin'));
   });
 
+  router.post(`${base}/:name/rotate-secret`, async (req, res) => {
+    const { name } = parseOrThrow(sharedTunnelParamsSchema, { ...req.params }, 'path');
+    send<SharedTunnelResponse>(res, 200, { tunnel: await sharedTunnels.rotateSecret(name, 'admin') });
+  });
+
   router.post(`${base}/:name/members`, jsonBody(), async (req, res) => {
     const { name } = parseOrThrow(sharedTunnelParamsSchema, { ...req.params }, 'path');
     const { agentId } = parseOrThrow(addSharedTunnelMemberRequestSchema, req.body, 'member body');

@@ -105,6 +105,22 @@ export const sharedTunnelCommands: CliCommand[] = [
     },
   },
   {
+    words: ['tunnels', 'rotate'],
+    args: '<name>',
+    summary: 'new secret for a shared tunnel; every member gets the new token (the old one is refused)',
+    arity: 1,
+    async run(context) {
+      const { tunnel } = await context
+        .client()
+        .request('POST', tunnelPath(context, '/rotate-secret'), sharedTunnelResponseSchema);
+      output(
+        context,
+        { tunnel },
+        () => `New secret for shared tunnel ${tunnel.name}; sent to its members.\n`,
+      );
+    },
+  },
+  {
     words: ['tunnels', 'delete'],
     args: '<name>',
     summary:
