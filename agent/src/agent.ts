@@ -17,6 +17,8 @@ import {
   type CloudflaredSupervisor,
   cloudflaredMetricsNetwork,
   createCloudflaredSupervisor,
+  createSharedConnectors,
+  type SharedConnectors,
 } from './cloudflared/index.js';
 import { type CommandLoop, createCommandExecutor, startCommandLoop } from './commands/index.js';
 import { type ContainerWatcher, createContainerWatcher, createDockerClient } from './docker/index.js';
@@ -121,7 +123,8 @@ export function createAgent(deps: AgentDeps): Agent {
   let agentId: string | undefined;
   let background: Promise<void> = Promise.resolve();
 
-  const makeSupervisor = (id: string) =>
+  let sharedConnectors: SharedConnectors | undefined;
+  const makeSupervisor = (id: string, sharedTunnelId?: string) =>
     createCloudflaredSupervisor({
       docker: deps.docker,
       logger,
@@ -134,6 +137,14 @@ export function createAgent(deps: AgentDeps): Agent {
         ? { overlapMs: deps.cloudflaredOverlapSeconds * 1000 }
         : {}),
       ...(tuning.cloudflaredCheckIntervalMs ? { checkIntervalMs: tuning.cloudflaredCheckIntervalMs } : {}),
+      ...(sharedTunnelId ? { sharedTunnelId } : {}),
+    });
+  const makeSharedConnectors = (id: string) =>
+    createSharedConnectors({
+      docker: deps.docker,
+      logger,
+      agentId: id,
+      makeSupervisor: (sharedTunnelId) => makeSupervisor(id, sharedTunnelId),
     });
 
   let executor: ReturnType<typeof createCommandExecutor> | undefined;
@@ -145,11 +156,16 @@ export function createAgent(deps: AgentDeps): Agent {
     ...(tuning.snapshotEveryHeartbeats ? { snapshotEveryHeartbeats: tuning.snapshotEveryHeartbeats } : {}),
     ...(tuning.retry ? { retry: tuning.retry } : {}),
     containers: () => watcher?.containers() ?? [],
-    hostStatus: () => ({
-      cloudflared: protocolCloudflared(supervisor?.status()),
-      dockerReachable: watcher?.dockerReachable ?? false,
-      lastAppliedCommandVersion: executor?.lastAppliedVersion() ?? null,
-    }),
+    hostStatus: () => {
+      const shared = (sharedConnectors?.statuses() ?? []).map(({ status }) => protocolCloudflared(status));
+      return {
+        cloudflared: protocolCloudflared(supervisor?.status()),
+        dockerReachable: watcher?.dockerReachable ?? false,
+        lastAppliedCommandVersion: executor?.lastAppliedVersion() ?? null,
+        // Only when there are some: a master from before shared tunnels refuses the field.
+        ...(shared.length > 0 ? { sharedTunnels: shared } : {}),
+      };
+    },
   });
 
   const health = () =>
@@ -203,9 +219,11 @@ export function createAgent(deps: AgentDeps): Agent {
         logger.warn({ previous: agentId, agentId: registration.agentId }, 'agent identity changed');
         await supervisor.stop({ removeContainer: true });
         await executor.resetIdentity();
+        await sharedConnectors?.stop({ removeContainer: true });
       }
       agentId = registration.agentId;
       supervisor = makeSupervisor(agentId);
+      sharedConnectors = makeSharedConnectors(agentId);
     }
     reporter.start(agentId);
     commandLoop = startCommandLoop({
@@ -221,9 +239,18 @@ export function createAgent(deps: AgentDeps): Agent {
     async start() {
       agentId = await cache.readAgentId();
       const initialState = await cache.readTunnelState();
-      executor = createCommandExecutor({ supervisor: () => supervisor, cache, logger, initialState });
+      const initialShared = await cache.readSharedTunnels();
+      executor = createCommandExecutor({
+        supervisor: () => supervisor,
+        sharedConnectors: () => sharedConnectors,
+        cache,
+        logger,
+        initialState,
+        initialShared,
+      });
       if (agentId) {
         supervisor = makeSupervisor(agentId);
+        sharedConnectors = makeSharedConnectors(agentId);
         // Before the master: a host keeps serving through master outages and its own restarts.
         await executor
           .restore()
@@ -259,6 +286,7 @@ export function createAgent(deps: AgentDeps): Agent {
       await reporter.stop();
       await watcher?.stop();
       await supervisor?.stop();
+      await sharedConnectors?.stop();
       await healthServer?.close();
     },
 

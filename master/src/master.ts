@@ -6,6 +6,7 @@ import { createAccessPolicyService } from './access/access-policy-service.js';
 import { createAgentService } from './agents/agent-service.js';
 import { type AgentTunnelProvider, type MasterHooks, noopHooks } from './agents/ports.js';
 import { createRolloutDriver } from './agents/rollout-driver.js';
+import { createSharedTunnelService } from './agents/shared-tunnel-service.js';
 import { type AlertService, createAlertService } from './alerts/alert-service.js';
 import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudflare-layer.js';
 import { type CommandGateway, createCommandGateway } from './commands/index.js';
@@ -64,6 +65,10 @@ function agentTunnels(cloudflare: CloudflareLayer, accountId: string): AgentTunn
       const tunnel = await cloudflare.tunnels.ensureTunnel(name);
       return { id: tunnel.tunnelId, name: tunnel.name, accountId };
     },
+    async findTunnel(name) {
+      const tunnel = await cloudflare.tunnels.findTunnel(name);
+      return tunnel && { id: tunnel.tunnelId };
+    },
     tunnelToken: (tunnelId) => cloudflare.tunnels.getToken(tunnelId),
     rotateTunnelSecret: (tunnelId) => cloudflare.tunnels.rotateToken(tunnelId),
     deleteTunnel: (tunnelId) => cloudflare.tunnels.deleteTunnel(tunnelId),
@@ -98,9 +103,10 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     cloudflareCalls: () => deps.cloudflare.callCounters(),
   });
   const retainedRoutes = createRetainedRouteService({ db: deps.db, hooks });
+  const tunnels = agentTunnels(deps.cloudflare, deps.accountId);
   const agents = createAgentService({
     db: deps.db,
-    tunnels: agentTunnels(deps.cloudflare, deps.accountId),
+    tunnels,
     commands: deps.gateway,
     heartbeats,
     hooks,
@@ -110,6 +116,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     cloudflaredImage: deps.cloudflaredImage ?? DEFAULT_CLOUDFLARED_IMAGE,
     reportIntervalSeconds: deps.reportIntervalSeconds,
     onRolloutStarted: () => rollouts.kick(),
+    onSharedMemberRevoked: (agentId) => sharedTunnels.memberRevoked(agentId),
   });
   const rollouts = createRolloutDriver({
     db: deps.db,
@@ -126,6 +133,14 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     logger: deps.logger.child({ component: 'rollouts' }),
     intervalMs: deps.rolloutCheckIntervalMs ?? 2000,
     ...(deps.now ? { now: deps.now } : {}),
+  });
+  const sharedTunnels = createSharedTunnelService({
+    db: deps.db,
+    tunnels,
+    agents,
+    hooks,
+    heartbeats,
+    logger: deps.logger.child({ component: 'shared-tunnels' }),
   });
 
   const app = createHttpApp({
@@ -155,6 +170,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       now: () => new Date(deps.now?.() ?? Date.now()),
     },
     alerts: deps.alerts,
+    sharedTunnels,
     health: {
       registry: metrics.registry,
       ...(deps.metricsToken === undefined ? {} : { metricsToken: deps.metricsToken }),
@@ -173,7 +189,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
 
   /** Open long-polls: the gateway holds the one registry of them. */
   const openLongPolls = () => deps.gateway.stats().openPolls;
-  return { app, agents, rollouts, heartbeats, metrics, alerts: deps.alerts, openLongPolls };
+  return { app, agents, rollouts, sharedTunnels, heartbeats, metrics, alerts: deps.alerts, openLongPolls };
 }
 
 export type Master = ReturnType<typeof createMaster>;

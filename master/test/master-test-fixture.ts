@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AGENT_ROUTES,
+  type Command,
   type Container,
   type CreateKeyRequest,
+  commandAckPath,
   loadConfig,
   masterConfigSpec,
   type RegisterRequest,
@@ -73,6 +75,8 @@ export interface MasterFixture {
   }): Promise<{ key: string; keyId: string; agentId: string; status: string }>;
   /** Live (not deleted) tunnels of that name at the emulator, read over its HTTP API. */
   liveTunnels(name: string): Promise<{ id: string; name: string }[]>;
+  /** Takes the agent's next command (waiting up to 5 s) and acknowledges it as applied, as the agent does. */
+  applyNext(key: string): Promise<Command>;
   close(): Promise<void>;
 }
 
@@ -195,6 +199,22 @@ export async function startMasterFixture(
         agentId: registered.body.agentId,
         status: registered.body.status,
       };
+    },
+    async applyNext(key) {
+      const answer = await request('GET', `${AGENT_ROUTES.commandsNext}?waitSeconds=5`, { token: key });
+      const command = answer.body?.command as Command | null | undefined;
+      if (!command) throw new Error(`no command for the agent: ${JSON.stringify(answer.body)}`);
+      const ack = await request('POST', commandAckPath(command.id), {
+        token: key,
+        body: {
+          commandId: command.id,
+          version: command.version,
+          status: 'ok',
+          result: { action: 'unchanged' },
+        },
+      });
+      if (ack.status !== 200) throw new Error(`acknowledgement refused: ${JSON.stringify(ack.body)}`);
+      return command;
     },
     async liveTunnels(name) {
       const url = `${emulator.baseUrl}/accounts/${account.id}/cfd_tunnel?is_deleted=false&name=${encodeURIComponent(name)}`;

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   buildCloudflaredSpec,
+  CLOUDFLARED_LABELS,
   type CloudflaredSpecInput,
   cloudflaredContainerName,
+  isConnectorOf,
   tokenHash,
 } from './container-spec.js';
 
@@ -139,5 +141,25 @@ describe('buildCloudflaredSpec', () => {
     expect(cloudflaredContainerName(input.agentId)).toBe(cloudflaredContainerName('agent:01/weird'));
     expect(tokenHash(input.token)).toMatch(/^[0-9a-f]{16}$/);
     expect(tokenHash(input.token)).not.toBe(tokenHash('b3RoZXItb3RoZXItb3RoZXI='));
+  });
+});
+
+describe('a shared tunnel connector', () => {
+  it("has its own name, metrics alias and label beside the agent's own cloudflared", () => {
+    const sharedTunnelId = '0B6AE2C1-0000-4ADF-8112-31C55C1551EF';
+    const own = buildCloudflaredSpec(input);
+    const shared = buildCloudflaredSpec({ ...input, sharedTunnelId });
+    expect(shared.name).not.toBe(own.name);
+    expect(shared.name).toBe(cloudflaredContainerName(input.agentId, sharedTunnelId.toLowerCase()));
+    expect(shared.name).toMatch(/^tunnelfleet-cloudflared-[0-9a-f]{12}-shared-[0-9a-f]{12}$/);
+    expect(shared.metricsAlias).not.toBe(own.metricsAlias);
+    expect(shared.createOptions.Labels?.[CLOUDFLARED_LABELS.sharedTunnel]).toBe(sharedTunnelId.toLowerCase());
+    expect(own.createOptions.Labels?.[CLOUDFLARED_LABELS.sharedTunnel]).toBeUndefined();
+    // Each supervisor sees only its own connector.
+    expect(isConnectorOf(own.createOptions.Labels!, undefined)).toBe(true);
+    expect(isConnectorOf(shared.createOptions.Labels!, undefined)).toBe(false);
+    expect(isConnectorOf(shared.createOptions.Labels!, sharedTunnelId)).toBe(true);
+    expect(isConnectorOf(own.createOptions.Labels!, sharedTunnelId)).toBe(false);
+    expect(isConnectorOf(shared.createOptions.Labels!, input.tunnelId)).toBe(false);
   });
 });

@@ -13,6 +13,8 @@ export const CLOUDFLARED_LABELS = {
   image: 'tunnelfleet.image',
   /** Hash of everything the container was created from: a different one means replace it. */
   specHash: 'tunnelfleet.spec-hash',
+  /** On a shared tunnel's connector only: that tunnel's id. The agent's own cloudflared has none. */
+  sharedTunnel: 'tunnelfleet.shared-tunnel',
 } as const;
 const MANAGED_CLOUDFLARED = 'cloudflared';
 /** cloudflared's own default for `--grace-period`: how long it lets in-flight requests finish. */
@@ -30,6 +32,8 @@ export interface CloudflaredSpecInput {
   metricsNetwork: string;
   metricsPort: number;
   settings?: CloudflaredSettings;
+  /** Set for a shared tunnel's connector, which runs beside the agent's own cloudflared. */
+  sharedTunnelId?: string;
 }
 
 export interface CloudflaredSpec {
@@ -69,9 +73,23 @@ export function tokenHash(token: string): string {
   return shortHash(token, 16);
 }
 
-/** Agent ids may hold characters Docker refuses in names; a hash keeps the name valid and stable. */
-export function cloudflaredContainerName(agentId: string): string {
-  return `tunnelfleet-cloudflared-${shortHash(agentId, 12)}`;
+/**
+ * Agent ids may hold characters Docker refuses in names; a hash keeps the name valid and stable. A
+ * shared tunnel's connector gets its own name beside the agent's cloudflared.
+ */
+export function cloudflaredContainerName(agentId: string, sharedTunnelId?: string): string {
+  return `tunnelfleet-cloudflared-${shortHash(agentId, 12)}${connectorSuffix(sharedTunnelId)}`;
+}
+
+const connectorSuffix = (sharedTunnelId: string | undefined) =>
+  sharedTunnelId === undefined ? '' : `-shared-${shortHash(sharedTunnelId.toLowerCase(), 12)}`;
+
+/** Whether a managed container is the connector this supervisor runs (its own, or one shared tunnel's). */
+export function isConnectorOf(labels: Record<string, string>, sharedTunnelId: string | undefined): boolean {
+  const shared = labels[CLOUDFLARED_LABELS.sharedTunnel];
+  return sharedTunnelId === undefined
+    ? shared === undefined
+    : shared?.toLowerCase() === sharedTunnelId.toLowerCase();
 }
 
 /** Labels selecting this agent's managed cloudflared containers (Docker ANDs them). */
@@ -84,7 +102,7 @@ export function buildCloudflaredSpec(input: CloudflaredSpecInput): CloudflaredSp
   const network = settings.network ?? input.network;
   const { metricsNetwork } = input;
   const metricsPort = settings.metricsPort ?? input.metricsPort;
-  const metricsAlias = `tunnelfleet-metrics-${shortHash(input.agentId, 12)}`;
+  const metricsAlias = `tunnelfleet-metrics-${shortHash(input.agentId, 12)}${connectorSuffix(input.sharedTunnelId)}`;
   const cmd = [
     'tunnel',
     '--no-autoupdate',
@@ -101,8 +119,9 @@ export function buildCloudflaredSpec(input: CloudflaredSpecInput): CloudflaredSp
     JSON.stringify({ image: input.image, cmd, network, metricsNetwork, token: hashOfToken }),
     16,
   );
+  const name = cloudflaredContainerName(input.agentId, input.sharedTunnelId);
   return {
-    name: cloudflaredContainerName(input.agentId),
+    name,
     specHash,
     tokenHash: hashOfToken,
     network,
@@ -111,7 +130,7 @@ export function buildCloudflaredSpec(input: CloudflaredSpecInput): CloudflaredSp
     metricsPort,
     stopTimeoutSeconds,
     createOptions: {
-      name: cloudflaredContainerName(input.agentId),
+      name,
       Image: input.image,
       Cmd: cmd,
       // The environment, not the command line: arguments show up in `ps` and in process listings.
@@ -125,6 +144,9 @@ export function buildCloudflaredSpec(input: CloudflaredSpecInput): CloudflaredSp
         [CLOUDFLARED_LABELS.tokenHash]: hashOfToken,
         [CLOUDFLARED_LABELS.image]: input.image,
         [CLOUDFLARED_LABELS.specHash]: specHash,
+        ...(input.sharedTunnelId
+          ? { [CLOUDFLARED_LABELS.sharedTunnel]: input.sharedTunnelId.toLowerCase() }
+          : {}),
       },
       HostConfig: {
         // The supervisor restarts it with backoff and can tell a crash from an operator's stop.

@@ -14,6 +14,7 @@ import {
   buildCloudflaredSpec,
   CLOUDFLARED_LABELS,
   type CloudflaredSpec,
+  isConnectorOf,
   managedLabelFilter,
 } from './container-spec.js';
 import { CloudflaredImageUnavailableError, CloudflaredNameTakenError } from './errors.js';
@@ -37,6 +38,24 @@ interface CloudflaredStopped {
 }
 
 export type CloudflaredDesired = CloudflaredRunning | CloudflaredStopped;
+
+/** What the supervisor runs for a tunnel as the agent caches it (its own, or a shared one). */
+export function runningFor(tunnel: {
+  tunnelId: string;
+  tunnelName: string;
+  token: string;
+  cloudflaredImage: string;
+  settings?: CloudflaredSettings;
+}): CloudflaredRunning {
+  return {
+    state: 'running',
+    tunnelId: tunnel.tunnelId,
+    tunnelName: tunnel.tunnelName,
+    token: tunnel.token,
+    image: tunnel.cloudflaredImage,
+    ...(tunnel.settings ? { settings: tunnel.settings } : {}),
+  };
+}
 
 /** `failed`: cloudflared refused its configuration and is not restarted until an `apply` changes it. */
 export type CloudflaredState = 'running' | 'stopped' | 'restarting' | 'missing' | 'pulling' | 'failed';
@@ -74,6 +93,11 @@ export interface CloudflaredSupervisorOptions {
   metricsNetwork: string;
   /** Image used when `apply` names none. */
   image: string;
+  /**
+   * Set for a shared tunnel's connector: this supervisor then runs and sees only that tunnel's
+   * container, beside the agent's own cloudflared (whose supervisor leaves it alone).
+   */
+  sharedTunnelId?: string;
   metricsPort: number;
   /** How often the container and its `/ready` endpoint are checked besides Docker events. */
   checkIntervalMs?: number;
@@ -120,7 +144,10 @@ const EARLY_OUTPUT_SECONDS = 5;
  */
 export function createCloudflaredSupervisor(options: CloudflaredSupervisorOptions): CloudflaredSupervisor {
   const { docker, agentId } = options;
-  const logger = options.logger.child({ component: 'cloudflared' });
+  const logger = options.logger.child({
+    component: 'cloudflared',
+    ...(options.sharedTunnelId ? { sharedTunnelId: options.sharedTunnelId } : {}),
+  });
   const checkIntervalMs = options.checkIntervalMs ?? DEFAULTS.checkIntervalMs;
   const stableAfterMs = options.stableAfterMs ?? DEFAULTS.stableAfterMs;
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs;
@@ -170,8 +197,15 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     ready = value;
   };
 
-  const listManaged = () =>
-    docker.listContainers({ all: true, filters: { label: managedLabelFilter(agentId) } });
+  const { sharedTunnelId } = options;
+  const labelFilter = [
+    ...managedLabelFilter(agentId),
+    ...(sharedTunnelId ? [`${CLOUDFLARED_LABELS.sharedTunnel}=${sharedTunnelId.toLowerCase()}`] : []),
+  ];
+  const listManaged = async () =>
+    (await docker.listContainers({ all: true, filters: { label: labelFilter } })).filter((c) =>
+      isConnectorOf(c.Labels, sharedTunnelId),
+    );
 
   const removeContainer = async (id: string) => {
     try {
@@ -348,6 +382,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
       metricsNetwork: options.metricsNetwork,
       metricsPort: options.metricsPort,
       ...(target.settings ? { settings: target.settings } : {}),
+      ...(sharedTunnelId ? { sharedTunnelId } : {}),
     });
     await ensureImage(image);
     await ensureNetwork(next.network, { internal: false });
@@ -524,7 +559,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
   const events = subscribeDockerEvents({
     docker,
     logger,
-    filters: { type: ['container'], label: managedLabelFilter(agentId), event: ['start', 'die', 'destroy'] },
+    filters: { type: ['container'], label: labelFilter, event: ['start', 'die', 'destroy'] },
     onConnected: ({ first }) => {
       if (!first) runCheck();
     },

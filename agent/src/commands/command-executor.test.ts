@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CloudflaredSettings, Command } from '@tunnelfleet/common';
@@ -14,6 +14,7 @@ import {
   cloudflaredMetricsNetwork,
   managedLabelFilter,
 } from '../cloudflared/container-spec.js';
+import { createSharedConnectors } from '../cloudflared/shared-connectors.js';
 import { type CloudflaredSupervisor, createCloudflaredSupervisor } from '../cloudflared/supervisor.js';
 import { createTunnelStateCache } from '../state/index.js';
 import { createCommandExecutor } from './command-executor.js';
@@ -35,7 +36,7 @@ async function setup() {
   const network = uniqueName('tf-cmd-net');
   const dataDir = await mkdtemp(join(tmpdir(), 'tf-cmd-'));
   const cache = createTunnelStateCache({ dataDir, logger });
-  const supervisors: CloudflaredSupervisor[] = [];
+  const supervisors: Array<Pick<CloudflaredSupervisor, 'stop'>> = [];
   const managed = () => docker.listContainers({ all: true, filters: { label: managedLabelFilter(agentId) } });
   cleanups.push(async () => {
     await docker.getNetwork(network).remove();
@@ -48,24 +49,30 @@ async function setup() {
   });
   /** A fresh executor over the same data dir, as after an agent restart. */
   const executor = async () => {
-    const supervisor = createCloudflaredSupervisor({
-      docker,
-      logger,
-      agentId,
-      network,
-      metricsNetwork: cloudflaredMetricsNetwork(network),
-      image: CLOUDFLARED_IMAGE,
-      metricsPort: 20241,
-    });
-    supervisors.push(supervisor);
+    const makeSupervisor = (sharedTunnelId?: string) =>
+      createCloudflaredSupervisor({
+        docker,
+        logger,
+        agentId,
+        network,
+        metricsNetwork: cloudflaredMetricsNetwork(network),
+        image: CLOUDFLARED_IMAGE,
+        metricsPort: 20241,
+        ...(sharedTunnelId ? { sharedTunnelId } : {}),
+      });
+    const supervisor = makeSupervisor();
+    const shared = createSharedConnectors({ docker, logger, agentId, makeSupervisor });
+    supervisors.push(supervisor, shared);
     return createCommandExecutor({
       supervisor: () => supervisor,
+      sharedConnectors: () => shared,
       cache,
       logger,
       initialState: await cache.readTunnelState(),
+      initialShared: await cache.readSharedTunnels(),
     });
   };
-  return { cache, managed, executor };
+  return { cache, managed, executor, dataDir };
 }
 
 const tunnelId = randomUUID();
@@ -230,5 +237,56 @@ describe('command executor', () => {
 
     await (await executor()).restore();
     expect((await managed()).map((c) => c.State)).toEqual(['running']);
+  });
+
+  it('runs a shared tunnel connector beside its own cloudflared, restores it from a 0600 cache, and stops only it on leave', async () => {
+    const { executor, managed, cache, dataDir } = await setup();
+    const commands = await executor();
+    const sharedId = randomUUID();
+    const sharedToken = standaloneTunnelToken();
+    const joinCommand = (version: number, token: string): Command => ({
+      ...envelope(`cmd-${version}`, version),
+      type: 'join_shared_tunnel',
+      payload: { tunnelId: sharedId, tunnelName: 'web-pool', token, cloudflaredImage: CLOUDFLARED_IMAGE },
+    });
+    const leave = (version: number): Command => ({
+      ...envelope(`cmd-${version}`, version),
+      type: 'leave_shared_tunnel',
+      payload: { tunnelId: sharedId, reason: 'test' },
+    });
+    const own = await commands.execute(start(1, standaloneTunnelToken()));
+    const joined = await commands.execute(joinCommand(2, sharedToken));
+    expect(joined).toMatchObject({ status: 'ok', result: { action: 'started' } });
+    const running = async () =>
+      (await managed())
+        .filter((c) => c.State === 'running')
+        .map((c) => ({ id: c.Id, shared: c.Labels[CLOUDFLARED_LABELS.sharedTunnel] ?? null }))
+        .sort((a, b) => String(a.shared).localeCompare(String(b.shared)));
+    expect(await running()).toEqual(
+      [
+        { id: own.result?.containerId, shared: null },
+        { id: joined.result?.containerId, shared: sharedId },
+      ].sort((a, b) => String(a.shared).localeCompare(String(b.shared))),
+    );
+    // The same join again (a re-registration) changes nothing.
+    expect(await commands.execute(joinCommand(3, sharedToken))).toMatchObject({
+      result: { action: 'unchanged', containerId: joined.result?.containerId },
+    });
+    const file = join(dataDir, 'shared_tunnels.json');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect((await cache.readSharedTunnels()).tunnels.map((t) => t.tunnelId)).toEqual([sharedId]);
+
+    // The host restarts with no master: both come back from the cache.
+    for (const c of await managed()) await docker.getContainer(c.Id).remove({ force: true });
+    const restarted = await executor();
+    expect(restarted.lastAppliedVersion()).toBe(3);
+    await restarted.restore();
+    expect((await running()).map((c) => c.shared).sort()).toEqual([null, sharedId].sort());
+
+    const left = await restarted.execute(leave(4));
+    expect(left).toMatchObject({ status: 'ok', result: { action: 'stopped' } });
+    expect((await running()).map((c) => c.shared)).toEqual([null]);
+    expect((await cache.readSharedTunnels()).tunnels).toEqual([]);
+    expect(await readFile(file, 'utf8')).not.toContain(sharedToken);
   });
 });

@@ -4,6 +4,7 @@ import {
   type CommandResult,
   type Logger,
   PROTOCOL_LIMITS,
+  type SharedTunnelsState,
   TunnelfleetError,
   type TunnelState,
 } from '@tunnelfleet/common';
@@ -11,16 +12,22 @@ import {
   type CloudflaredStatus,
   type CloudflaredSupervisor,
   checkTunnelTokenShape,
+  runningFor,
+  type SharedConnectors,
 } from '../cloudflared/index.js';
 import type { TunnelStateCache } from '../state/index.js';
 
 interface CommandExecutorOptions {
   /** Undefined until the agent knows its id (the supervisor labels containers with it). */
   supervisor: () => CloudflaredSupervisor | undefined;
+  /** The shared tunnels' connectors; undefined, like `supervisor`, until the agent knows its id. */
+  sharedConnectors: () => SharedConnectors | undefined;
   cache: TunnelStateCache;
   logger: Logger;
   /** What `tunnel_state.json` held at start. */
   initialState: TunnelState | undefined;
+  /** What `shared_tunnels.json` held at start. */
+  initialShared: SharedTunnelsState;
   now?: () => Date;
 }
 
@@ -59,7 +66,10 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
   const logger = options.logger.child({ component: 'commands' });
   const now = options.now ?? (() => new Date());
   let state = options.initialState;
-  let lastVersion: number | null = state?.version ?? null;
+  let shared = options.initialShared;
+  // Of every command that left a mark in the cache, the latest.
+  const versions = [...(state ? [state.version] : []), ...shared.tunnels.map((t) => t.version)];
+  let lastVersion: number | null = versions.length > 0 ? Math.max(...versions) : null;
   let lastAck: CommandAck | undefined;
 
   const supervisor = () => {
@@ -73,15 +83,20 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
     state = next;
   };
 
-  const applyRunning = (tunnel: TunnelState) =>
-    supervisor().apply({
-      state: 'running',
-      tunnelId: tunnel.tunnelId,
-      tunnelName: tunnel.tunnelName,
-      token: tunnel.token,
-      image: tunnel.cloudflaredImage,
-      ...(tunnel.settings ? { settings: tunnel.settings } : {}),
-    });
+  const connectors = () => {
+    const current = options.sharedConnectors();
+    if (!current) throw new SupervisorNotReadyError();
+    return current;
+  };
+
+  const persistShared = async (next: SharedTunnelsState) => {
+    await cache.writeSharedTunnels(next);
+    shared = next;
+  };
+
+  const sameTunnel = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+  const applyRunning = (tunnel: TunnelState) => supervisor().apply(runningFor(tunnel));
 
   const outcome = (before: CloudflaredStatus, after: CloudflaredStatus, fresh: CommandResult['action']) => {
     const action: CommandResult['action'] = !before.containerId
@@ -141,7 +156,67 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
         await supervisor().apply({ state: 'stopped', tunnelId: command.payload.tunnelId });
         return { action: before.containerId ? 'stopped' : 'unchanged' };
       }
+      case 'join_shared_tunnel': {
+        const { payload } = command;
+        checkTunnelTokenShape(payload.token);
+        const entry = {
+          tunnelId: payload.tunnelId,
+          tunnelName: payload.tunnelName,
+          token: payload.token,
+          cloudflaredImage: payload.cloudflaredImage,
+          ...(payload.settings ? { settings: payload.settings } : {}),
+          ...stamp,
+        };
+        const others = shared.tunnels.filter((t) => !sameTunnel(t.tunnelId, payload.tunnelId));
+        const ran = connectors()
+          .statuses()
+          .find((c) => sameTunnel(c.tunnelId, payload.tunnelId))?.status;
+        await persistShared({ schemaVersion: 1, tunnels: [...others, entry] });
+        logger.info(
+          { tunnelId: payload.tunnelId, tunnelName: payload.tunnelName },
+          'joining a shared tunnel',
+        );
+        return outcome(
+          ran ?? { state: 'stopped', ready: false, restarts: 0 },
+          await connectors().join(entry),
+          'started',
+        );
+      }
+      case 'leave_shared_tunnel': {
+        const { payload } = command;
+        await persistShared({
+          schemaVersion: 1,
+          tunnels: shared.tunnels.filter((t) => !sameTunnel(t.tunnelId, payload.tunnelId)),
+        });
+        logger.info({ tunnelId: payload.tunnelId, reason: payload.reason }, 'leaving a shared tunnel');
+        return { action: (await connectors().leave(payload.tunnelId)) ? 'stopped' : 'unchanged' };
+      }
     }
+  };
+
+  /** Each cached shared tunnel's connector, and none of any other (a leave cut short by a stop). */
+  const restoreShared = async () => {
+    const current = options.sharedConnectors();
+    if (!current) return;
+    await current.removeOthers(shared.tunnels.map((t) => t.tunnelId));
+    for (const tunnel of shared.tunnels) {
+      try {
+        checkTunnelTokenShape(tunnel.token);
+        logger.info({ tunnelId: tunnel.tunnelId }, 'restoring a shared tunnel connector from the cache');
+        await current.join(tunnel);
+      } catch (error) {
+        logger.error(
+          { err: error, tunnelId: tunnel.tunnelId },
+          'cannot restore a shared tunnel connector yet',
+        );
+      }
+    }
+  };
+
+  /** Stops every shared connector and forgets their tokens. */
+  const dropShared = async () => {
+    if (shared.tunnels.length > 0) await persistShared({ schemaVersion: 1, tunnels: [] });
+    await options.sharedConnectors()?.removeOthers([]);
   };
 
   return {
@@ -185,6 +260,7 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
     },
 
     async restore() {
+      await restoreShared();
       if (!state) return;
       if (state.desiredState !== 'running') {
         logger.info({ tunnelId: state.tunnelId }, 'cached tunnel state is stopped; not starting cloudflared');
@@ -208,6 +284,8 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
     },
 
     async stopForRevocation() {
+      // The master gives a revoked member's shared tunnels new secrets: these tokens are dead.
+      await dropShared();
       if (state?.desiredState === 'running')
         await persist({ ...state, desiredState: 'stopped', updatedAt: now().toISOString() });
       await options.supervisor()?.apply({ state: 'stopped', ...(state ? { tunnelId: state.tunnelId } : {}) });
@@ -216,6 +294,7 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
     async resetIdentity() {
       lastVersion = null;
       lastAck = undefined;
+      await dropShared();
       if (state)
         await persist({ ...state, desiredState: 'stopped', version: 0, updatedAt: now().toISOString() });
     },

@@ -31,6 +31,7 @@ interface ReporterOptions {
     cloudflared: CloudflaredStatus;
     dockerReachable: boolean;
     lastAppliedCommandVersion: number | null;
+    sharedTunnels?: CloudflaredStatus[];
   };
   retry?: RetryDelayOptions;
   now?: () => number;

@@ -4,13 +4,15 @@ import {
   AGENT_DATA_FILES,
   identifierSchema,
   type Logger,
+  type SharedTunnelsState,
+  sharedTunnelsStateSchema,
   type TunnelState,
   tunnelStateSchema,
 } from '@tunnelfleet/common';
 import type { z } from 'zod';
 import { writeFileAtomic } from './atomic-write.js';
 
-/** Both files identify the agent or hold its tunnel token: owner-only. */
+/** Every file identifies the agent or holds a tunnel token: owner-only. */
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
@@ -23,6 +25,9 @@ export interface TunnelStateCache {
   /** The cached tunnel, or undefined when there is none or the file was unusable (then set aside). */
   readTunnelState(): Promise<TunnelState | undefined>;
   writeTunnelState(state: TunnelState): Promise<void>;
+  /** The shared tunnels' connectors, as the last join or leave left them; empty when none. */
+  readSharedTunnels(): Promise<SharedTunnelsState>;
+  writeSharedTunnels(state: SharedTunnelsState): Promise<void>;
   readAgentId(): Promise<string | undefined>;
   writeAgentId(agentId: string): Promise<void>;
 }
@@ -34,6 +39,7 @@ export interface TunnelStateCache {
 export function createTunnelStateCache({ dataDir, logger }: TunnelStateCacheOptions): TunnelStateCache {
   const tunnelStatePath = join(dataDir, AGENT_DATA_FILES.tunnelState);
   const agentIdPath = join(dataDir, AGENT_DATA_FILES.agentId);
+  const sharedTunnelsPath = join(dataDir, AGENT_DATA_FILES.sharedTunnels);
 
   const ensureDir = () => mkdir(dataDir, { recursive: true, mode: DIR_MODE });
 
@@ -87,6 +93,19 @@ export function createTunnelStateCache({ dataDir, logger }: TunnelStateCacheOpti
       const valid = tunnelStateSchema.parse(state);
       await ensureDir();
       await writeFileAtomic(tunnelStatePath, `${JSON.stringify(valid, null, 2)}\n`, FILE_MODE);
+    },
+    async readSharedTunnels() {
+      return (
+        (await read(sharedTunnelsPath, JSON.parse, sharedTunnelsStateSchema)) ?? {
+          schemaVersion: 1,
+          tunnels: [],
+        }
+      );
+    },
+    async writeSharedTunnels(state) {
+      const valid = sharedTunnelsStateSchema.parse(state);
+      await ensureDir();
+      await writeFileAtomic(sharedTunnelsPath, `${JSON.stringify(valid, null, 2)}\n`, FILE_MODE);
     },
     readAgentId: () => read(agentIdPath, (text) => text.trim(), identifierSchema),
     async writeAgentId(agentId) {

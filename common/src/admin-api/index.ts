@@ -9,3 +9,4 @@ export * from './paths.js';
 export * from './reconcile.js';
 export * from './rollouts.js';
 export * from './route-views.js';
+export * from './shared-tunnels.js';

@@ -100,6 +100,18 @@ const updateTunnelPayloadSchema = z
   });
 export type UpdateTunnelPayload = z.infer<typeof updateTunnelPayloadSchema>;
 
+/**
+ * A connector for a shared tunnel, run beside the agent's own cloudflared (one container per
+ * shared tunnel). Idempotent: the agent recreates the connector only if its token, image or
+ * command line changed, so the master re-sends it at every registration and after a rotation.
+ */
+const joinSharedTunnelPayloadSchema = startTunnelPayloadSchema;
+export type JoinSharedTunnelPayload = z.infer<typeof joinSharedTunnelPayloadSchema>;
+
+/** Stops and removes the shared tunnel's connector, and forgets its token. */
+const leaveSharedTunnelPayloadSchema = stopTunnelPayloadSchema;
+export type LeaveSharedTunnelPayload = z.infer<typeof leaveSharedTunnelPayloadSchema>;
+
 /** Delivery lease: if no acknowledgement arrives before `expiresAt`, the command is delivered again. */
 const commandLeaseSchema = z.strictObject({
   expiresAt: timestampSchema,
@@ -132,10 +144,23 @@ const updateTunnelCommandSchema = z.strictObject({
   payload: updateTunnelPayloadSchema,
 });
 
+const joinSharedTunnelCommandSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('join_shared_tunnel'),
+  payload: joinSharedTunnelPayloadSchema,
+});
+const leaveSharedTunnelCommandSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('leave_shared_tunnel'),
+  payload: leaveSharedTunnelPayloadSchema,
+});
+
 export const commandSchema = z.discriminatedUnion('type', [
   startTunnelCommandSchema,
   stopTunnelCommandSchema,
   updateTunnelCommandSchema,
+  joinSharedTunnelCommandSchema,
+  leaveSharedTunnelCommandSchema,
 ]);
 export type Command = z.infer<typeof commandSchema>;
 

@@ -55,6 +55,11 @@ export const heartbeatRequestSchema = z.strictObject({
   /** Version of the last command the agent applied; `null` before the first one. */
   lastAppliedCommandVersion: counterSchema.nullable(),
   dockerReachable: z.boolean(),
+  /**
+   * The connectors it runs for shared tunnels, one per tunnel (`tunnelId` set). The master tells
+   * it to leave any tunnel it is no longer a member of. Optional: older agents send none.
+   */
+  sharedTunnels: z.array(cloudflaredStatusSchema).max(100).optional(),
 });
 export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
 

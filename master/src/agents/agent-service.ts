@@ -46,6 +46,7 @@ import {
 import { findRunningRollout, insertRollout } from '../store/cloudflared-rollouts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { markAgentRoutesRevoked } from '../store/routes.js';
+import { listAgentSharedTunnels } from '../store/shared-tunnels.js';
 import { detachAgentTunnels, findAgentTunnel, markTunnelDeleted, upsertTunnel } from '../store/tunnels.js';
 import { type EffectiveCloudflared, effectiveCloudflared, mergeCloudflared } from './cloudflared-config.js';
 import type { HeartbeatStore } from './heartbeats.js';
@@ -74,6 +75,11 @@ export interface AgentServiceDeps {
   reportIntervalSeconds: number;
   /** A rollout was started: the rollout driver takes its first wave now, not at its next tick. */
   onRolloutStarted?: () => void;
+  /**
+   * The agent was revoked while a member of shared tunnels, whose tokens it holds: the shared
+   * tunnel service gives those tunnels new secrets (late-bound: that service is built on this one).
+   */
+  onSharedMemberRevoked?: (agentId: string) => Promise<void>;
 }
 
 export type AgentService = ReturnType<typeof createAgentService>;
@@ -290,6 +296,8 @@ export function createAgentService(deps: AgentServiceDeps) {
       current.status === 'approved'
         ? await tryStartAgentTunnel(current)
         : 'waiting for an operator to approve this agent';
+    // Re-arms the shared connectors of an agent that lost its data dir, like start_tunnel does.
+    if (current.status === 'approved' && message === undefined) await tryJoinSharedTunnels(agent.id);
     return {
       agentId: agent.id,
       status: current.status === 'approved' ? 'approved' : 'pending',
@@ -318,6 +326,7 @@ export function createAgentService(deps: AgentServiceDeps) {
     });
     // Routes reported while pending waited for this tunnel: carry them now, not at the next cron.
     if (problem === undefined) {
+      await tryJoinSharedTunnels(agentId);
       try {
         await deps.hooks.onAgentApproved(agentId);
       } catch (error) {
@@ -562,7 +571,93 @@ export function createAgentService(deps: AgentServiceDeps) {
       await deps.commands.purgeAgent(agentId);
       return false;
     }
+    // Its shared tunnels' connectors run with the same image and settings.
+    await tryJoinSharedTunnels(agentId);
     return true;
+  }
+
+  /**
+   * Sends the agent a connector for the shared tunnel (`join_shared_tunnel`) with a current token
+   * and its host's cloudflared image and settings; false when the agent cannot run one yet (not
+   * approved, or revoked), in which case approval sends it.
+   */
+  async function joinSharedTunnel(
+    agentId: string,
+    tunnel: { tunnelId: string; name: string },
+    token?: string,
+  ): Promise<boolean> {
+    if (unrevoked(agentId)?.status !== 'approved') return false;
+    const current = token ?? (await deps.tunnels.tunnelToken(tunnel.tunnelId));
+    await sendWithCloudflared(agentId, (cloudflared) => ({
+      type: 'join_shared_tunnel',
+      payload: {
+        tunnelId: tunnel.tunnelId,
+        tunnelName: tunnel.name,
+        token: current,
+        cloudflaredImage: cloudflared.image,
+        settings: cloudflared.settings,
+      },
+    }));
+    if (!unrevoked(agentId)) {
+      // The revocation purged the queue before this token landed in it.
+      await deps.commands.purgeAgent(agentId);
+      return false;
+    }
+    return true;
+  }
+
+  /** Tells the agent to stop and forget the shared tunnel's connector; false when it is revoked. */
+  async function leaveSharedTunnel(agentId: string, tunnelId: string, reason: string): Promise<boolean> {
+    if (!unrevoked(agentId)) return false;
+    await sendCommand(agentId, { type: 'leave_shared_tunnel', payload: { tunnelId, reason } });
+    return true;
+  }
+
+  /** When a stray connector was last told to leave, per agent and tunnel: one leave per cooldown. */
+  const strayLeaves = new Map<string, number>();
+  const STRAY_LEAVE_COOLDOWN_MS = 5 * 60_000;
+
+  /**
+   * The agent's heartbeat lists the shared tunnels it runs a connector for: one it is not a member
+   * of (its leave was lost with Redis, or the tunnel was deleted while it was away) is told to
+   * leave, at most once per cooldown. Never throws: a heartbeat is not refused for it.
+   */
+  async function noteSharedConnectors(agentId: string, tunnelIds: readonly string[]): Promise<void> {
+    if (tunnelIds.length === 0) return;
+    const memberOf = new Set(listAgentSharedTunnels(db, agentId).map((t) => t.tunnelId.toLowerCase()));
+    const now = Date.now();
+    for (const tunnelId of tunnelIds) {
+      const key = `${agentId}|${tunnelId.toLowerCase()}`;
+      if (
+        memberOf.has(tunnelId.toLowerCase()) ||
+        now - (strayLeaves.get(key) ?? -Infinity) < STRAY_LEAVE_COOLDOWN_MS
+      )
+        continue;
+      strayLeaves.set(key, now);
+      try {
+        await leaveSharedTunnel(agentId, tunnelId, 'not a member of this shared tunnel');
+        logger.info(
+          { agentId, tunnelId },
+          'told an agent to stop the connector of a shared tunnel it is not a member of',
+        );
+      } catch (error) {
+        logger.error({ err: error, agentId, tunnelId }, 'could not tell an agent to leave a shared tunnel');
+      }
+    }
+  }
+
+  /** Every shared tunnel the agent is a member of; a failure is logged, the next registration repeats it. */
+  async function tryJoinSharedTunnels(agentId: string): Promise<void> {
+    for (const shared of listAgentSharedTunnels(db, agentId)) {
+      try {
+        await joinSharedTunnel(agentId, shared);
+      } catch (error) {
+        logger.error(
+          { err: error, agentId, tunnel: shared.name },
+          'could not send the shared tunnel connector; retried at the next registration',
+        );
+      }
+    }
   }
 
   /** Rotates every approved agent's secret (after a suspected leak); one failure stops no other. */
@@ -653,6 +748,11 @@ export function createAgentService(deps: AgentServiceDeps) {
     recordAudit(db, { actor: 'system', action: 'routes.revoke', target: agentId, details: { hostnames } });
     await deps.retainedRoutes.releaseAgent(agentId);
     await deleteAgentTunnel(agentId);
+    try {
+      await deps.onSharedMemberRevoked?.(agentId);
+    } catch (error) {
+      logger.error({ err: error, agentId }, 'could not renew the shared tunnels of a revoked member');
+    }
     try {
       await deps.hooks.onAgentRevoked(agentId);
     } catch (error) {
@@ -745,6 +845,9 @@ export function createAgentService(deps: AgentServiceDeps) {
       defaultImage: deps.cloudflaredImage,
     }),
     noteAppliedVersion,
+    joinSharedTunnel,
+    leaveSharedTunnel,
+    noteSharedConnectors,
     revoke,
     createKey,
     revokeKey,

@@ -1,4 +1,4 @@
-import { AGENT_ROUTES, type Command, commandAckPath } from '@tunnelfleet/common';
+import { AGENT_ROUTES, type Command } from '@tunnelfleet/common';
 import { decodeTunnelToken } from '@tunnelfleet/test';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,21 +24,7 @@ async function nextCommand(key: string, waitSeconds = 5): Promise<Command | null
 }
 
 /** Takes the next command and acknowledges it as applied, as the agent does. */
-async function applyNext(key: string): Promise<Command> {
-  const command = await nextCommand(key);
-  expect(command).not.toBeNull();
-  const ack = await fx.request('POST', commandAckPath(command!.id), {
-    token: key,
-    body: {
-      commandId: command!.id,
-      version: command!.version,
-      status: 'ok',
-      result: { action: 'unchanged' },
-    },
-  });
-  expect(ack.status).toBe(200);
-  return command!;
-}
+const applyNext = (key: string): Promise<Command> => fx.applyNext(key);
 
 function heartbeat(agentId: string, lastAppliedCommandVersion: number | null) {
   return {

@@ -1,4 +1,10 @@
-import type { StartTunnelPayload, StopTunnelPayload, UpdateTunnelPayload } from '@tunnelfleet/common';
+import type {
+  JoinSharedTunnelPayload,
+  LeaveSharedTunnelPayload,
+  StartTunnelPayload,
+  StopTunnelPayload,
+  UpdateTunnelPayload,
+} from '@tunnelfleet/common';
 import type { SyncTarget } from '../routes/route-targets.js';
 
 /**
@@ -8,6 +14,8 @@ import type { SyncTarget } from '../routes/route-targets.js';
 export interface AgentTunnelProvider {
   /** Creates the tunnel, or returns the existing one of that name (idempotent by name). */
   ensureTunnel(name: string): Promise<{ id: string; name: string; accountId: string }>;
+  /** The live tunnel of that name in the account, if any. */
+  findTunnel(name: string): Promise<{ id: string } | undefined>;
   tunnelToken(tunnelId: string): Promise<string>;
   /** Gives the tunnel a new secret (tokens made with the old one are refused); the new token. */
   rotateTunnelSecret(tunnelId: string): Promise<string>;
@@ -19,7 +27,9 @@ export interface AgentTunnelProvider {
 export type CommandInput =
   | { type: 'start_tunnel'; payload: StartTunnelPayload }
   | { type: 'stop_tunnel'; payload: StopTunnelPayload }
-  | { type: 'update_tunnel'; payload: UpdateTunnelPayload };
+  | { type: 'update_tunnel'; payload: UpdateTunnelPayload }
+  | { type: 'join_shared_tunnel'; payload: JoinSharedTunnelPayload }
+  | { type: 'leave_shared_tunnel'; payload: LeaveSharedTunnelPayload };
 
 /** The part of the command gateway (`master/src/commands`) the agent service drives. */
 export interface AgentCommandSender {

@@ -311,6 +311,47 @@ describe('tunnelfleet CLI', () => {
     expect((await run(['cloudflared', 'set'], env)).code).toBe(0);
   });
 
+  it('tunnels create, add-member, show, list, remove-member and delete a shared tunnel', async () => {
+    const first = await fx.enrollAgent({ name: 'cli-pool-1' });
+    const second = await fx.enrollAgent({ name: 'cli-pool-2' });
+    const created = await run(['tunnels', 'create', 'cli-pool', '--member', first.agentId], env);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toContain('Created shared tunnel cli-pool.');
+    expect(created.stdout).toContain('Members    1 of at most 25');
+    const [live] = await fx.liveTunnels('cli-pool');
+    expect(created.stdout).toContain(`Tunnel id  ${live!.id}`);
+
+    const added = await run(['tunnels', 'add-member', 'cli-pool', second.agentId], env);
+    expect(added.code).toBe(0);
+    expect(added.stdout).toContain('cli-pool-2');
+    const listed = await run(['tunnels', 'list'], env);
+    expect(listed.stdout).toMatch(/^NAME\s+TUNNEL ID\s+MEMBERS\s+ROUTES$/m);
+    expect(listed.stdout).toContain(`cli-pool  ${live!.id}`);
+    const shown = JSON.parse((await run(['tunnels', 'show', 'cli-pool', '--json'], env)).stdout);
+    expect(shown.tunnel.members.map((m: { agentId: string }) => m.agentId).sort()).toEqual(
+      [first.agentId, second.agentId].sort(),
+    );
+
+    const rotated = await run(['tunnels', 'rotate', 'cli-pool'], env);
+    expect(rotated).toMatchObject({
+      code: 0,
+      stdout: 'New secret for shared tunnel cli-pool; sent to its members.\n',
+    });
+
+    const removed = await run(['tunnels', 'remove-member', 'cli-pool', first.agentId], env);
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).not.toContain('cli-pool-1');
+    const again = await run(['tunnels', 'remove-member', 'cli-pool', first.agentId], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('is not a member of shared tunnel cli-pool');
+
+    const deleted = await run(['tunnels', 'delete', 'cli-pool'], env);
+    expect(deleted.code).toBe(0);
+    expect(deleted.stdout).toContain(`Connectors stopped on: ${second.agentId}.`);
+    expect(await fx.liveTunnels('cli-pool')).toEqual([]);
+    expect((await run(['tunnels', 'show', 'cli-pool'], env)).code).toBe(1);
+  });
+
   it('agents list/show/revoke, routes list with problems, conflicts and reconcile', async () => {
     const agent = await fx.enrollAgent({ name: 'cli-agent' });
     const containers = [

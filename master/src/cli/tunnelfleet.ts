@@ -13,11 +13,13 @@ import { conflictCommands } from './commands/conflicts.js';
 import { keyCommands } from './commands/keys.js';
 import { reconcileCommands } from './commands/reconcile.js';
 import { routeCommands } from './commands/routes.js';
+import { sharedTunnelCommands } from './commands/shared-tunnels.js';
 
 const COMMANDS: CliCommand[] = [
   ...keyCommands,
   ...agentCommands,
   ...cloudflaredCommands,
+  ...sharedTunnelCommands,
   ...routeCommands,
   ...conflictCommands,
   ...accessPolicyCommands,

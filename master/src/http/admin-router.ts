@@ -60,7 +60,7 @@ import type { FailedAuthLimiter } from './failed-auth-limiter.js';
 import { jsonBody } from './json-body.js';
 
 /** Sends a body typed by the admin API's response schema (`@tunnelfleet/common`). */
-function send<T>(res: Response, status: number, body: T): void {
+export function send<T>(res: Response, status: number, body: T): void {
   res.status(status).json(body);
 }
 

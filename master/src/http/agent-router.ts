@@ -81,6 +81,11 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     const { cameBack, previous } = await deps.heartbeats.record(agent.id, body);
     if (body.lastAppliedCommandVersion !== null)
       deps.agents.noteAppliedVersion(agent.id, body.lastAppliedCommandVersion);
+    if (agent.status === 'approved')
+      await deps.agents.noteSharedConnectors(
+        agent.id,
+        (body.sharedTunnels ?? []).flatMap((connector) => (connector.tunnelId ? [connector.tunnelId] : [])),
+      );
     for (const alert of heartbeatAlerts(previous, body, cameBack)) {
       // A paused host's cloudflared is down on purpose: that is no alert.
       if (agent.pausedAt !== null && alert.type.startsWith('cloudflared.')) continue;

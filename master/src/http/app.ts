@@ -8,11 +8,13 @@ import { alertsRouter } from './alerts-router.js';
 import { errorHandler, notFound } from './error-handling.js';
 import { type HealthRouterDeps, healthRouter } from './health-router.js';
 import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
+import { type SharedTunnelsRouterDeps, sharedTunnelsRouter } from './shared-tunnels-router.js';
 
 interface HttpAppDeps {
   agent: Omit<AgentRouterDeps, 'limiter' | 'logger'>;
   admin: Omit<AdminRouterDeps, 'limiter'>;
   alerts: AlertService;
+  sharedTunnels: SharedTunnelsRouterDeps['sharedTunnels'];
   health: HealthRouterDeps;
   limiter: AgentRouterDeps['limiter'];
   logger: Logger;
@@ -61,6 +63,13 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.use(adminRouter({ ...deps.admin, limiter: deps.limiter }));
   app.use(
     alertsRouter({ alerts: deps.alerts, limiter: deps.limiter, adminTokenHash: deps.admin.adminTokenHash }),
+  );
+  app.use(
+    sharedTunnelsRouter({
+      sharedTunnels: deps.sharedTunnels,
+      limiter: deps.limiter,
+      adminTokenHash: deps.admin.adminTokenHash,
+    }),
   );
   app.use(notFound);
   app.use(errorHandler(deps.logger));

@@ -81,13 +81,28 @@ export function readDesiredState(db: SqliteDatabase, now: Date): DesiredState {
     });
   }
   const guards = readAccessGuards(db);
-  const published = carried.flatMap((route): PublishedRoute[] => {
+  const rules = onePerRule(carried);
+  const published = rules.flatMap((route): PublishedRoute[] => {
     if (!route.spec.access) return [route];
     const aud = guards.apps[accessDomain(route.hostname, route.path || undefined)];
     if (!aud || guards.teamName === null) return [];
     return [{ ...route, accessCheck: { required: true, teamName: guards.teamName, audTag: [aud] } }];
   });
-  return { carried, published, withoutTunnel };
+  return { carried: rules, published, withoutTunnel };
+}
+
+/**
+ * Replicas on a shared tunnel's members are carried as one rule, record and app: the earliest
+ * claim's (claims.ts lets only replicas with the very same rule hold a path together).
+ */
+function onePerRule(carried: CarriedRoute[]): CarriedRoute[] {
+  const first = new Map<string, CarriedRoute>();
+  for (const route of carried) {
+    const key = `${route.tunnelId}|${route.hostname}|${route.path}`;
+    const current = first.get(key);
+    if (!current || route.claimedAt < current.claimedAt) first.set(key, route);
+  }
+  return carried.filter((route) => first.get(`${route.tunnelId}|${route.hostname}|${route.path}`) === route);
 }
 
 /** Of several carried routes on one hostname (different paths), the DNS record follows the first claim. */

@@ -2,7 +2,9 @@ import { recordAudit } from '../store/audit-log.js';
 import { openConflict, openConflictKinds, resolveConflicts } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { listRoutes, type RouteRecord, setRouteStatus } from '../store/routes.js';
+import { findSharedTunnel } from '../store/shared-tunnels.js';
 import { removeRetainedRoutes } from './retained-routes.js';
+import { routeTunnelId, ruleFingerprint } from './route-targets.js';
 
 /** A route that wants its hostname: running, or stopped but inside its grace period. */
 function isClaimant(route: RouteRecord, now: string): boolean {
@@ -26,6 +28,12 @@ function describePath(path: string): string {
  * `hostname_claimed` conflict naming the holder. A former loser whose holder went away becomes
  * the holder (hand-over). A route that claims a hostname kept for a `cleanup=false` route that is
  * gone takes it over from that retained route. Runs inside the caller's transaction.
+ *
+ * When the earliest claimant is on a shared tunnel, the tunnel holds the hostname instead of an
+ * agent: a route of another member on that same tunnel, with the same rule (service, path, origin,
+ * Access), is a replica on another host and holds its claim beside the first (Cloudflare spreads
+ * the traffic over the members' connectors); one with a different rule is a `conflict`, since the
+ * tunnel has one rule per hostname and path.
  */
 export function resolveClaims(db: SqliteDatabase, hostnames: Iterable<string>, now: Date): void {
   const at = now.toISOString();
@@ -34,18 +42,32 @@ export function resolveClaims(db: SqliteDatabase, hostnames: Iterable<string>, n
     const claimants = listRoutes(db, { hostname })
       .filter((route) => isClaimant(route, at))
       .sort(byClaim);
-    const holdingAgent = claimants[0]?.agentId;
-    if (holdingAgent === undefined) continue;
+    const first = claimants[0];
+    if (first === undefined) continue;
     taken.add(hostname);
+    const sharedTunnel = sharedTunnelOf(db, first);
+    const onHoldingSide = (claimant: RouteRecord) =>
+      sharedTunnel === undefined
+        ? claimant.agentId === first.agentId
+        : routeTunnelId(db, claimant) === sharedTunnel.tunnelId;
     const holderOfPath = new Map<string, RouteRecord>();
     for (const claimant of claimants) {
-      const holder =
-        claimant.agentId === holdingAgent ? (holderOfPath.get(claimant.path) ?? claimant) : claimants[0]!;
-      if (holder === claimant) {
+      if (!onHoldingSide(claimant)) {
+        loseClaim(db, claimant, first, at);
+        continue;
+      }
+      const holder = holderOfPath.get(claimant.path);
+      if (holder === undefined) {
         holderOfPath.set(claimant.path, claimant);
         holdClaim(db, claimant, at);
+      } else if (
+        sharedTunnel !== undefined &&
+        claimant.agentId !== holder.agentId &&
+        ruleFingerprint(db, claimant) === ruleFingerprint(db, holder)
+      ) {
+        holdClaim(db, claimant, at);
       } else {
-        loseClaim(db, claimant, holder, at);
+        loseClaim(db, claimant, holder, at, sharedTunnel?.name);
       }
     }
   }
@@ -59,6 +81,13 @@ export function resolveClaims(db: SqliteDatabase, hostnames: Iterable<string>, n
   }
 }
 
+/** The shared tunnel the route is served by, if it is on one. */
+function sharedTunnelOf(db: SqliteDatabase, route: RouteRecord) {
+  if (route.tunnelName === null) return undefined;
+  const shared = findSharedTunnel(db, route.tunnelName);
+  return shared && routeTunnelId(db, route) === shared.tunnelId ? shared : undefined;
+}
+
 function holdClaim(db: SqliteDatabase, holder: RouteRecord, at: string): void {
   if (!openConflictKinds(db, holder.id).includes('hostname_claimed')) return;
   resolveConflicts(db, holder.id, at, ['hostname_claimed']);
@@ -67,12 +96,22 @@ function holdClaim(db: SqliteDatabase, holder: RouteRecord, at: string): void {
   }
 }
 
-function loseClaim(db: SqliteDatabase, loser: RouteRecord, holder: RouteRecord, at: string): void {
+function loseClaim(
+  db: SqliteDatabase,
+  loser: RouteRecord,
+  holder: RouteRecord,
+  at: string,
+  sharedTunnel?: string,
+): void {
   const hostname = holder.hostname!;
   const what =
-    loser.agentId === holder.agentId
-      ? `hostname ${hostname}${describePath(loser.path)} is already held by container ${holder.containerName}`
-      : `hostname ${hostname} (every path of it) is held by agent ${holder.agentId}`;
+    sharedTunnel !== undefined && loser.agentId !== holder.agentId
+      ? `hostname ${hostname}${describePath(loser.path)} on shared tunnel "${sharedTunnel}" is published ` +
+        `with another rule (service, origin or Access) by container ${holder.containerName}; replicas on a ` +
+        'shared tunnel must ask for the same rule'
+      : loser.agentId === holder.agentId
+        ? `hostname ${hostname}${describePath(loser.path)} is already held by container ${holder.containerName}`
+        : `hostname ${hostname} (every path of it) is held by agent ${holder.agentId}`;
   const message =
     `${what} on agent ${holder.agentId} (claimed ${holder.claimedAt}); ` +
     'this route takes over when that one goes away';

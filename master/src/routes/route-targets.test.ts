@@ -7,9 +7,19 @@ import { insertAgent } from '../store/agents.js';
 import { openConflict } from '../store/conflicts.js';
 import { openDatabase, type SqliteDatabase } from '../store/database.js';
 import { insertRoute, listRoutes, type RouteRecord } from '../store/routes.js';
+import {
+  addSharedTunnelMember,
+  insertSharedTunnel,
+  removeSharedTunnelMember,
+} from '../store/shared-tunnels.js';
 import { markTunnelDeleted, upsertTunnel } from '../store/tunnels.js';
 import type { Reach, ROUTE_SPEC_REACH, RouteSpec } from './route-spec.js';
-import { cloudFingerprint, type ROUTE_COLUMN_REACH, routeTargets } from './route-targets.js';
+import {
+  cloudFingerprint,
+  type ROUTE_COLUMN_REACH,
+  routeTargets,
+  tunnelLabelProblem,
+} from './route-targets.js';
 
 /** The keys a reach table marks `cloud` (or `local`): a test table typed with it must list each. */
 type KeysOf<T extends Record<string, Reach>, R extends Reach> = {
@@ -193,5 +203,21 @@ describe('routeTargets', () => {
     for (const tunnelName of ['tf-ag_b', 'shared']) {
       expect(routeTargets(db, { ...withSpec({ dns: false }), tunnelName })).toEqual([]);
     }
+  });
+  it('names a shared tunnel only for a member agent, and says why for anyone else', () => {
+    insertSharedTunnel(db, { name: 'shared', tunnelId: 'tunnel-shared', createdAt: LATER });
+    addSharedTunnelMember(db, { tunnelName: 'shared', agentId: 'ag_b', addedAt: LATER });
+    const named = { ...withSpec({ dns: false }), tunnelName: 'shared' };
+    expect(routeTargets(db, named)).toEqual([]);
+    expect(tunnelLabelProblem(db, 'ag_a', 'shared')).toContain(
+      'is a shared tunnel this agent is not a member of',
+    );
+    addSharedTunnelMember(db, { tunnelName: 'shared', agentId: 'ag_a', addedAt: LATER });
+    expect(routeTargets(db, named)).toEqual(['tunnel:tunnel-shared']);
+    expect(tunnelLabelProblem(db, 'ag_a', 'shared')).toBeUndefined();
+    removeSharedTunnelMember(db, 'shared', 'ag_a');
+    expect(routeTargets(db, named)).toEqual([]);
+    // Another agent's own tunnel stays closed, shared tunnels or not.
+    expect(tunnelLabelProblem(db, 'ag_a', 'tf-ag_b')).toContain("is not this agent's tunnel");
   });
 });

@@ -2,6 +2,7 @@ import { stableStringify } from '@tunnelfleet/common';
 import { type ConflictKind, openConflictKinds } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import type { RouteRecord } from '../store/routes.js';
+import { findSharedTunnel, isSharedTunnelMember } from '../store/shared-tunnels.js';
 import { findAgentTunnel } from '../store/tunnels.js';
 import { type Reach, ROUTE_SPEC_REACH, type RouteSpec, readRouteSpec } from './route-spec.js';
 
@@ -16,25 +17,38 @@ export const tunnelTarget = (tunnelId: string): SyncTarget => `tunnel:${tunnelId
 export const zoneTarget = (zoneName: string): SyncTarget => `zone:${zoneName}`;
 
 /**
- * The tunnel a route is served by: its agent's own, and never another's. A `tunnel` label may
- * only name that same tunnel (shared tunnels, which list their member agents, come with fleet
- * operations); a route whose label names any other tunnel is served by none. Tunnel names are
- * not secrets (`tunnelfleet-<agent id>`), so a name alone must never open another host's tunnel.
+ * The tunnel a route is served by: its agent's own, or a shared tunnel its `tunnel` label names
+ * and its agent is a member of; never another agent's. A route whose label names any other
+ * tunnel is served by none. Tunnel names are not secrets (`tunnelfleet-<agent id>`, and a shared
+ * tunnel's name is in every member's labels), so a name alone must never open a tunnel.
  */
 export function routeTunnelId(db: SqliteDatabase, route: Pick<RouteRecord, 'agentId' | 'tunnelName'>) {
+  if (route.tunnelName !== null) {
+    const shared = findSharedTunnel(db, route.tunnelName);
+    if (shared) return isSharedTunnelMember(db, shared.name, route.agentId) ? shared.tunnelId : undefined;
+  }
   const own = findAgentTunnel(db, route.agentId);
   if (!own || (route.tunnelName !== null && route.tunnelName !== own.name)) return undefined;
   return own.id;
 }
 
-/** Why a route's `tunnel` label is refused, or undefined when it is absent or names the agent's own. */
+/** Why a route's `tunnel` label is refused, or undefined when it is absent or names a tunnel it may use. */
 export function tunnelLabelProblem(db: SqliteDatabase, agentId: string, tunnelName: string | undefined) {
   if (tunnelName === undefined) return undefined;
+  const shared = findSharedTunnel(db, tunnelName);
+  if (shared) {
+    if (isSharedTunnelMember(db, shared.name, agentId)) return undefined;
+    return (
+      `tunnel "${tunnelName}" is a shared tunnel this agent is not a member of: ` +
+      `an admin adds it with \`tunnelfleet tunnels add-member ${tunnelName} ${agentId}\``
+    );
+  }
   const own = findAgentTunnel(db, agentId);
   if (own && own.name === tunnelName) return undefined;
   return (
-    `tunnel "${tunnelName}" is not this agent's tunnel: a route may use only its own agent's tunnel ` +
-    `(${own ? `"${own.name}"` : 'not created yet'}); remove the tunnel label`
+    `tunnel "${tunnelName}" is not this agent's tunnel: a route may use only ` +
+    `its own agent's tunnel (${own ? `"${own.name}"` : 'not created yet'}) or a shared tunnel that ` +
+    'lists its agent as a member; remove the tunnel label'
   );
 }
 
@@ -109,6 +123,19 @@ export function cloudFingerprint(db: SqliteDatabase, route: RouteRecord, now: Da
   if (!isCloudDesired(db, route, now)) return null;
   return stableStringify({
     ...cloudFields(route, ROUTE_COLUMN_REACH),
+    spec: cloudFields(readRouteSpec(route.spec), ROUTE_SPEC_REACH),
+    tunnelId: routeTunnelId(db, route) ?? null,
+  });
+}
+
+/**
+ * The rule a route asks its tunnel for, whoever asks: equal for replicas of one service on two
+ * members of a shared tunnel, which then serve it together (claims.ts).
+ */
+export function ruleFingerprint(db: SqliteDatabase, route: RouteRecord): string {
+  const { agentId: _owner, ...rule } = cloudFields(route, ROUTE_COLUMN_REACH);
+  return stableStringify({
+    ...rule,
     spec: cloudFields(readRouteSpec(route.spec), ROUTE_SPEC_REACH),
     tunnelId: routeTunnelId(db, route) ?? null,
   });

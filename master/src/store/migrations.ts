@@ -332,4 +332,24 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    description: 'shared tunnels and their member agents',
+    sql: `
+      -- A tunnel several agents run a connector for. Its Cloudflare tunnel also has a row in
+      -- tunnels (agent_id NULL), which the reconciler syncs like any other tunnel.
+      CREATE TABLE shared_tunnels (
+        name        TEXT PRIMARY KEY,
+        tunnel_id   TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL
+      );
+      CREATE TABLE shared_tunnel_members (
+        tunnel_name  TEXT NOT NULL REFERENCES shared_tunnels(name) ON DELETE CASCADE,
+        agent_id     TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+        added_at     TEXT NOT NULL,
+        PRIMARY KEY (tunnel_name, agent_id)
+      );
+      CREATE INDEX shared_tunnel_members_agent ON shared_tunnel_members(agent_id);
+    `,
+  },
 ];

@@ -9,6 +9,8 @@ import {
   type ConflictView,
   type CreateKeyRequest,
   createKeyResponseSchema,
+  type DeleteSharedTunnelResponse,
+  deleteSharedTunnelResponseSchema,
   type KeyView,
   listAgentsResponseSchema,
   listConflictsResponseSchema,
@@ -25,6 +27,8 @@ import {
   revokeKeyResponseSchema,
   rolloutResponseSchema,
   type StartRolloutRequest,
+  type SharedTunnelView,
+  sharedTunnelResponseSchema,
 } from '@tunnelfleet/common';
 import type { z } from 'zod';
 
@@ -81,6 +85,10 @@ export interface AdminClient {
   conflicts(includeResolved?: boolean): Promise<ConflictView[]>;
   /** `POST /api/v1/admin/reconcile`: a full reconcile now. */
   reconcile(): Promise<void>;
+  createSharedTunnel(name: string, members: string[]): Promise<SharedTunnelView>;
+  sharedTunnel(name: string): Promise<SharedTunnelView>;
+  removeSharedTunnelMember(name: string, agentId: string): Promise<SharedTunnelView>;
+  deleteSharedTunnel(name: string): Promise<DeleteSharedTunnelResponse>;
 }
 
 class AdminApiError extends Error {
@@ -233,6 +241,41 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
       const answer = await request('DELETE', agentPath(agentId));
       if (answer.status !== 204) throw new AdminApiError(`delete agent ${agentId}`, answer);
     },
+    createSharedTunnel: async (name, members) =>
+      (
+        await expect(`create shared tunnel ${name}`, 201, sharedTunnelResponseSchema, 'POST', '/tunnels', {
+          name,
+          members,
+        })
+      ).tunnel,
+    sharedTunnel: async (name) =>
+      (
+        await expect(
+          `show shared tunnel ${name}`,
+          200,
+          sharedTunnelResponseSchema,
+          'GET',
+          `/tunnels/${encodeURIComponent(name)}`,
+        )
+      ).tunnel,
+    removeSharedTunnelMember: async (name, agentId) =>
+      (
+        await expect(
+          `remove ${agentId} from shared tunnel ${name}`,
+          200,
+          sharedTunnelResponseSchema,
+          'DELETE',
+          `/tunnels/${encodeURIComponent(name)}/members/${encodeURIComponent(agentId)}`,
+        )
+      ).tunnel,
+    deleteSharedTunnel: (name) =>
+      expect(
+        `delete shared tunnel ${name}`,
+        200,
+        deleteSharedTunnelResponseSchema,
+        'DELETE',
+        `/tunnels/${encodeURIComponent(name)}`,
+      ),
     revokeKey: async (keyId) =>
       (
         await expect(
