@@ -26,8 +26,8 @@ import {
   reconcileResponseSchema,
   revokeKeyResponseSchema,
   rolloutResponseSchema,
-  type StartRolloutRequest,
   type SharedTunnelView,
+  type StartRolloutRequest,
   sharedTunnelResponseSchema,
 } from '@tunnelfleet/common';
 import type { z } from 'zod';
