@@ -9,6 +9,7 @@ import { type AlertService, createAlertService } from './alerts/alert-service.js
 import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudflare-layer.js';
 import { type CommandGateway, createCommandGateway } from './commands/index.js';
 import { createHttpApp } from './http/app.js';
+import { findDashboardDir } from './http/dashboard-assets.js';
 import { createFailedAuthLimiter } from './http/failed-auth-limiter.js';
 import { createReportRateLimiter } from './http/report-rate-limiter.js';
 import { adminTokenBanner, setUpAdminToken, writeAdminTokenFile } from './keys/admin-token.js';
@@ -16,6 +17,8 @@ import { createMasterMetrics } from './metrics/metrics.js';
 import { createReconciler } from './reconciler/reconciler.js';
 import { createHeartbeatStore, createRedisClient, createRedisKeys } from './redis/index.js';
 import { createRetainedRouteService } from './routes/retained-route-service.js';
+import { createSessionService } from './sessions/session-service.js';
+import { createViewerTokenService } from './sessions/viewer-token-service.js';
 import { openDatabase, type SqliteDatabase } from './store/database.js';
 
 /** Image named in `start_tunnel` when none is configured (same default as the agent). */
@@ -50,6 +53,10 @@ export interface MasterDeps {
   trustProxy?: TrustProxy;
   /** `METRICS_TOKEN`: the bearer token `/metrics` requires, if any. */
   metricsToken?: string;
+  /** `DASHBOARD_SESSION_TTL`: how long a dashboard sign-in lasts (default 12 h). */
+  dashboardSessionSeconds?: number;
+  /** `DASHBOARD_DIR`: the dashboard's built assets, when not the installed package's. */
+  dashboardDir?: string;
   /** Where the banner naming the generated admin token's file goes; stdout by default. */
   printAdminToken?: (banner: string) => void;
 }
@@ -108,8 +115,19 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     reportIntervalSeconds: deps.reportIntervalSeconds,
   });
 
+  const dashboardDir = findDashboardDir(deps.dashboardDir);
+  if (dashboardDir === undefined) {
+    deps.logger.warn('dashboard assets not found (pnpm build builds them): / answers 404, the API works');
+  }
   const app = createHttpApp({
     logger: deps.logger.child({ component: 'http' }),
+    dashboardDir,
+    sessions: createSessionService({
+      db: deps.db,
+      adminTokenHash: admin.hash,
+      ttlSeconds: deps.dashboardSessionSeconds ?? 12 * 3600,
+      ...(deps.now ? { now: deps.now } : {}),
+    }),
     limiter,
     ...(deps.trustProxy === undefined ? {} : { trustProxy: deps.trustProxy }),
     agent: {
@@ -130,6 +148,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       hooks,
       accessPolicies: createAccessPolicyService({ db: deps.db, hooks }),
       retainedRoutes,
+      viewerTokens: createViewerTokenService({ db: deps.db }),
       requireAccess: deps.requireAccess ?? false,
       now: () => new Date(deps.now?.() ?? Date.now()),
     },
@@ -254,6 +273,8 @@ export async function startMaster(
     reportRate: { burst: config.agentReportBurst, perMinute: config.agentReportsPerMinute },
     cloudflaredImage: config.cloudflaredImage,
     requireAccess: config.requireAccess,
+    dashboardSessionSeconds: config.dashboardSessionSeconds,
+    ...(config.dashboardDir ? { dashboardDir: config.dashboardDir } : {}),
     trustProxy: options.trustProxy ?? config.trustProxy,
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
     ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),

@@ -8,3 +8,4 @@ export * from './keys.js';
 export * from './paths.js';
 export * from './reconcile.js';
 export * from './route-views.js';
+export * from './session.js';

@@ -9,10 +9,13 @@ import {
   agentIdParamsSchema,
   auditQuerySchema,
   type CreateKeyResponse,
+  type CreateViewerTokenResponse,
   conflictsQuerySchema,
   createAccessPolicyRequestSchema,
   createKeyRequestSchema,
+  createViewerTokenRequestSchema,
   type FleetCloudflaredResponse,
+  ForbiddenError,
   type KeyView,
   keyIdParamsSchema,
   type ListAccessPoliciesResponse,
@@ -20,6 +23,7 @@ import {
   type ListConflictsResponse,
   type ListKeysResponse,
   type ListRoutesResponse,
+  type ListViewerTokensResponse,
   type PublicRoutesResponse,
   type PutCloudflaredResponse,
   parseOrThrow,
@@ -31,6 +35,8 @@ import {
   retainedRouteParamsSchema,
   routesQuerySchema,
   updateAccessPolicyRequestSchema,
+  type ViewerTokenResponse,
+  viewerTokenParamsSchema,
 } from '@tunnelfleet/common';
 import { type Response, Router } from 'express';
 import type { AccessPolicyService } from '../access/access-policy-service.js';
@@ -41,6 +47,7 @@ import type { MasterHooks } from '../agents/ports.js';
 import { requestReconcile } from '../reconciler/request-reconcile.js';
 import { listPublicRoutes } from '../routes/public-routes.js';
 import type { RetainedRouteService } from '../routes/retained-route-service.js';
+import type { ViewerTokenService } from '../sessions/viewer-token-service.js';
 import { type AgentKeyRecord, listAgentKeys } from '../store/agent-keys.js';
 import { type AgentRecord, findAgentByKey, listAgents } from '../store/agents.js';
 import { listAudit } from '../store/audit-log.js';
@@ -50,8 +57,7 @@ import { listContainers } from '../store/containers.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { listRoutes } from '../store/routes.js';
 import { findAgentTunnel, findTunnelByName } from '../store/tunnels.js';
-import { adminAuthentication } from './authentication.js';
-import type { FailedAuthLimiter } from './failed-auth-limiter.js';
+import { actorOf, adminCaller } from './authentication.js';
 import { jsonBody } from './json-body.js';
 
 /** Sends a body typed by the admin API's response schema (`@tunnelfleet/common`). */
@@ -61,13 +67,12 @@ function send<T>(res: Response, status: number, body: T): void {
 
 export interface AdminRouterDeps {
   db: SqliteDatabase;
-  limiter: FailedAuthLimiter;
-  adminTokenHash: string;
   agents: AgentService;
   heartbeats: HeartbeatStore;
   hooks: Pick<MasterHooks, 'requestReconcile'>;
   accessPolicies: AccessPolicyService;
   retainedRoutes: RetainedRouteService;
+  viewerTokens: ViewerTokenService;
   /** `REQUIRE_ACCESS`, shown with the public-routes report. */
   requireAccess: boolean;
   /** Clock of grace periods: whether a stopped container's route is still served. */
@@ -97,14 +102,14 @@ function configView(config: CloudflaredConfig | undefined) {
 }
 
 /**
- * Routes under `/api/v1/admin`: each parses its input with the schemas of `@tunnelfleet/common`,
- * calls a service (which audits the change with actor `admin` and tells the reconciler what
- * changed), and shapes the answer to the matching response schema.
+ * Routes under `/api/v1/admin` (authenticated by `adminAuthentication`, mounted before them): each
+ * parses its input with the schemas of `@tunnelfleet/common`, calls a service (which audits the
+ * change with the caller's actor — `admin` for the token, the session for the dashboard — and
+ * tells the reconciler what changed), and shapes the answer to the matching response schema.
  */
 export function adminRouter(deps: AdminRouterDeps): Router {
   const { db } = deps;
   const router = Router();
-  router.use(ADMIN_API_PREFIX, adminAuthentication(deps.adminTokenHash, deps.limiter));
   const p = (path: string) => `${ADMIN_API_PREFIX}${path}`;
 
   async function agentViews(agents: AgentRecord[]): Promise<AgentView[]> {
@@ -124,7 +129,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   router.post(p('/keys'), jsonBody(), (req, res) => {
     const body = parseOrThrow(createKeyRequestSchema, req.body, 'key body');
-    const { key, record } = deps.agents.createKey(body, 'admin');
+    const { key, record } = deps.agents.createKey(body, actorOf(res));
     send<CreateKeyResponse>(res, 201, { key, record: keyView(db, record) });
   });
 
@@ -134,7 +139,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   router.post(p('/keys/:id/revoke'), async (req, res) => {
     const { id } = parseOrThrow(keyIdParamsSchema, { ...req.params }, 'path');
-    send<RevokeKeyResponse>(res, 200, { key: keyView(db, await deps.agents.revokeKey(id, 'admin')) });
+    send<RevokeKeyResponse>(res, 200, { key: keyView(db, await deps.agents.revokeKey(id, actorOf(res))) });
   });
 
   router.get(p('/agents'), async (_req, res) => {
@@ -165,25 +170,25 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   router.post(p('/agents/:id/approve'), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
-    const [view] = await agentViews([await deps.agents.approve(id, 'admin')]);
+    const [view] = await agentViews([await deps.agents.approve(id, actorOf(res))]);
     send<AgentActionResponse>(res, 200, { agent: view! });
   });
 
   router.post(p('/agents/:id/revoke'), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
-    const [view] = await agentViews([await deps.agents.revoke(id, 'admin')]);
+    const [view] = await agentViews([await deps.agents.revoke(id, actorOf(res))]);
     send<AgentActionResponse>(res, 200, { agent: view! });
   });
 
   router.post(p('/agents/:id/pause'), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
-    const [view] = await agentViews([await deps.agents.pause(id, 'admin')]);
+    const [view] = await agentViews([await deps.agents.pause(id, actorOf(res))]);
     send<AgentActionResponse>(res, 200, { agent: view! });
   });
 
   router.post(p('/agents/:id/resume'), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
-    const [view] = await agentViews([await deps.agents.resume(id, 'admin')]);
+    const [view] = await agentViews([await deps.agents.resume(id, actorOf(res))]);
     send<AgentActionResponse>(res, 200, { agent: view! });
   });
 
@@ -194,28 +199,28 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   router.put(p('/cloudflared'), jsonBody(), async (req, res) => {
     const body = parseOrThrow(putCloudflaredRequestSchema, req.body, 'cloudflared body');
-    send<PutCloudflaredResponse>(res, 200, await deps.agents.setCloudflared(null, body, 'admin'));
+    send<PutCloudflaredResponse>(res, 200, await deps.agents.setCloudflared(null, body, actorOf(res)));
   });
 
   router.put(p('/agents/:id/cloudflared'), jsonBody(), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
     const body = parseOrThrow(putCloudflaredRequestSchema, req.body, 'cloudflared body');
-    send<PutCloudflaredResponse>(res, 200, await deps.agents.setCloudflared(id, body, 'admin'));
+    send<PutCloudflaredResponse>(res, 200, await deps.agents.setCloudflared(id, body, actorOf(res)));
   });
 
   router.post(p('/agents/rotate-secret'), async (_req, res) => {
-    send<RotateAllResponse>(res, 200, { results: await deps.agents.rotateAllSecrets('admin') });
+    send<RotateAllResponse>(res, 200, { results: await deps.agents.rotateAllSecrets(actorOf(res)) });
   });
 
   router.post(p('/agents/:id/rotate-secret'), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
-    const [view] = await agentViews([await deps.agents.rotateSecret(id, 'admin')]);
+    const [view] = await agentViews([await deps.agents.rotateSecret(id, actorOf(res))]);
     send<AgentActionResponse>(res, 200, { agent: view! });
   });
 
   router.delete(p('/agents/:id'), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
-    await deps.agents.remove(id, 'admin');
+    await deps.agents.remove(id, actorOf(res));
     res.status(204).end();
   });
 
@@ -241,7 +246,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   router.delete(p('/routes/retained/:id'), async (req, res) => {
     const { id } = parseOrThrow(retainedRouteParamsSchema, { ...req.params }, 'path');
-    await deps.retainedRoutes.remove(id, 'admin');
+    await deps.retainedRoutes.remove(id, actorOf(res));
     res.status(204).end();
   });
 
@@ -253,12 +258,27 @@ export function adminRouter(deps: AdminRouterDeps): Router {
   });
 
   router.post(p('/reconcile'), async (_req, res) => {
-    const { jobId } = await requestReconcile(deps, 'admin');
+    const { jobId } = await requestReconcile(deps, actorOf(res));
     send<ReconcileResponse>(res, 202, { accepted: true, ...(jobId ? { jobId } : {}) });
   });
 
   router.get(p('/audit'), (req, res) => {
     send<AuditPage>(res, 200, listAudit(db, parseOrThrow(auditQuerySchema, { ...req.query }, 'query')));
+  });
+
+  router.post(p('/viewer-tokens'), jsonBody(), (req, res) => {
+    const { name } = parseOrThrow(createViewerTokenRequestSchema, req.body, 'viewer token body');
+    send<CreateViewerTokenResponse>(res, 201, deps.viewerTokens.create(name, actorOf(res)));
+  });
+
+  router.get(p('/viewer-tokens'), (_req, res) => {
+    if (adminCaller(res).role !== 'admin') throw new ForbiddenError('only an admin sees viewer tokens');
+    send<ListViewerTokensResponse>(res, 200, { tokens: deps.viewerTokens.list() });
+  });
+
+  router.post(p('/viewer-tokens/:id/revoke'), (req, res) => {
+    const { id } = parseOrThrow(viewerTokenParamsSchema, { ...req.params }, 'path');
+    send<ViewerTokenResponse>(res, 200, { token: deps.viewerTokens.revoke(id, actorOf(res)) });
   });
 
   router.get(p('/access-policies'), (_req, res) => {
@@ -267,7 +287,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   router.post(p('/access-policies'), jsonBody(), async (req, res) => {
     const body = parseOrThrow(createAccessPolicyRequestSchema, req.body, 'access policy body');
-    send<AccessPolicyResponse>(res, 201, { policy: await deps.accessPolicies.create(body, 'admin') });
+    send<AccessPolicyResponse>(res, 201, { policy: await deps.accessPolicies.create(body, actorOf(res)) });
   });
 
   router.get(p('/access-policies/:id'), (req, res) => {
@@ -278,12 +298,14 @@ export function adminRouter(deps: AdminRouterDeps): Router {
   router.put(p('/access-policies/:id'), jsonBody(), async (req, res) => {
     const { id } = parseOrThrow(accessPolicyParamsSchema, { ...req.params }, 'path');
     const body = parseOrThrow(updateAccessPolicyRequestSchema, req.body, 'access policy body');
-    send<AccessPolicyResponse>(res, 200, { policy: await deps.accessPolicies.update(id, body, 'admin') });
+    send<AccessPolicyResponse>(res, 200, {
+      policy: await deps.accessPolicies.update(id, body, actorOf(res)),
+    });
   });
 
   router.delete(p('/access-policies/:id'), async (req, res) => {
     const { id } = parseOrThrow(accessPolicyParamsSchema, { ...req.params }, 'path');
-    await deps.accessPolicies.remove(id, 'admin');
+    await deps.accessPolicies.remove(id, actorOf(res));
     res.status(204).end();
   });
 

@@ -1,17 +1,25 @@
-import type { TrustProxy } from '@tunnelfleet/common';
+import { ADMIN_API_PREFIX, type TrustProxy } from '@tunnelfleet/common';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { AlertService } from '../alerts/alert-service.js';
+import type { SessionService } from '../sessions/session-service.js';
 import { type AdminRouterDeps, adminRouter } from './admin-router.js';
 import { type AgentRouterDeps, agentRouter } from './agent-router.js';
 import { alertsRouter } from './alerts-router.js';
+import { adminAuthentication } from './authentication.js';
+import { dashboardAssets } from './dashboard-assets.js';
 import { errorHandler, notFound } from './error-handling.js';
 import { type HealthRouterDeps, healthRouter } from './health-router.js';
 import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
+import { securityHeaders } from './security-headers.js';
+import { sessionRouter } from './session-router.js';
 
 interface HttpAppDeps {
   agent: Omit<AgentRouterDeps, 'limiter' | 'logger'>;
-  admin: Omit<AdminRouterDeps, 'limiter'>;
+  admin: AdminRouterDeps & { adminTokenHash: string };
+  sessions: SessionService;
+  /** The dashboard's built assets; undefined when it is not built. */
+  dashboardDir: string | undefined;
   alerts: AlertService;
   health: HealthRouterDeps;
   limiter: AgentRouterDeps['limiter'];
@@ -51,6 +59,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.trustProxy ?? false);
+  app.use(securityHeaders());
   if (!deps.trustProxy) app.use(warnOfUntrustedProxy(deps.logger));
   const openApi = buildOpenApiDocument();
   app.get(OPENAPI_PATH, (_req, res) => {
@@ -58,10 +67,18 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   });
   app.use(healthRouter(deps.health));
   app.use(agentRouter({ ...deps.agent, limiter: deps.limiter, logger: deps.logger }));
-  app.use(adminRouter({ ...deps.admin, limiter: deps.limiter }));
+  app.use(sessionRouter({ sessions: deps.sessions, limiter: deps.limiter }));
   app.use(
-    alertsRouter({ alerts: deps.alerts, limiter: deps.limiter, adminTokenHash: deps.admin.adminTokenHash }),
+    ADMIN_API_PREFIX,
+    adminAuthentication({
+      adminTokenHash: deps.admin.adminTokenHash,
+      limiter: deps.limiter,
+      sessions: deps.sessions,
+    }),
   );
+  app.use(adminRouter(deps.admin));
+  app.use(alertsRouter({ alerts: deps.alerts }));
+  app.use(dashboardAssets(deps.dashboardDir));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

@@ -19,6 +19,8 @@ import {
   createAlertReceiverResponseSchema,
   createKeyRequestSchema,
   createKeyResponseSchema,
+  createViewerTokenRequestSchema,
+  createViewerTokenResponseSchema,
   errorBodySchema,
   fleetCloudflaredResponseSchema,
   heartbeatRequestSchema,
@@ -32,6 +34,8 @@ import {
   listConflictsResponseSchema,
   listKeysResponseSchema,
   listRoutesResponseSchema,
+  listViewerTokensResponseSchema,
+  loginRequestSchema,
   MAX_AGENT_BODY_BYTES,
   nextCommandQuerySchema,
   nextCommandResponseSchema,
@@ -47,9 +51,13 @@ import {
   revokeKeyResponseSchema,
   rotateAllResponseSchema,
   routesQuerySchema,
+  SESSION_PATH,
+  sessionResponseSchema,
   testAlertResponseSchema,
   updateAccessPolicyRequestSchema,
   updateAlertReceiverRequestSchema,
+  viewerTokenParamsSchema,
+  viewerTokenResponseSchema,
 } from '@tunnelfleet/common';
 import { z } from 'zod';
 
@@ -342,6 +350,26 @@ export function buildOpenApiDocument(): object {
       responses: { 202: json(testAlertResponseSchema, 'Queued'), ...errors },
     },
     {
+      method: 'post',
+      path: a('/viewer-tokens'),
+      summary: 'Create a read-only dashboard viewer token (the token is in this answer only)',
+      request: body(createViewerTokenRequestSchema),
+      responses: { 201: json(createViewerTokenResponseSchema, 'Created'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/viewer-tokens'),
+      summary: 'List viewer tokens (never their secrets)',
+      responses: { 200: json(listViewerTokensResponseSchema, 'Viewer tokens'), ...errors },
+    },
+    {
+      method: 'post',
+      path: a('/viewer-tokens/{id}/revoke'),
+      summary: 'Revoke a viewer token and end its sessions',
+      request: { params: viewerTokenParamsSchema },
+      responses: { 200: json(viewerTokenResponseSchema, 'Revoked'), ...errors },
+    },
+    {
       method: 'get',
       path: a('/alerts/deliveries'),
       summary: 'Alert deliveries, newest first',
@@ -350,6 +378,29 @@ export function buildOpenApiDocument(): object {
     },
   ];
   for (const route of adminPaths) registry.registerPath({ ...route, tags: ['admin'], security: admin });
+
+  registry.registerPath({
+    method: 'post',
+    path: SESSION_PATH,
+    summary: 'Dashboard sign-in with the admin token or a viewer token: sets the httpOnly session cookie',
+    tags: ['dashboard'],
+    request: body(loginRequestSchema),
+    responses: { 201: json(sessionResponseSchema, 'Signed in'), ...errors },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: SESSION_PATH,
+    summary: 'The signed-in session (role, expiry) and its CSRF token, sent as X-CSRF-Token with each change',
+    tags: ['dashboard'],
+    responses: { 200: json(sessionResponseSchema, 'Signed in'), ...errors },
+  });
+  registry.registerPath({
+    method: 'delete',
+    path: SESSION_PATH,
+    summary: 'Sign out (needs X-CSRF-Token)',
+    tags: ['dashboard'],
+    responses: { 204: { description: 'Signed out' }, ...errors },
+  });
 
   for (const [path, summary] of [
     ['/healthz', 'The process answers'],

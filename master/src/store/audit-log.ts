@@ -2,8 +2,12 @@ import { SECRET_TOKEN_PATTERN } from '@tunnelfleet/common';
 import type { SqliteDatabase } from './database.js';
 import { isoNow, parseJsonColumn, statement } from './statements.js';
 
-/** `admin`, `agent:<id>` or `system` (reconciler, cron, revocation follow-ups). */
-export type AuditActor = 'admin' | 'system' | `agent:${string}`;
+/**
+ * `admin` (the admin token, e.g. the CLI), `agent:<id>`, `system` (reconciler, cron, revocation
+ * follow-ups), or a dashboard session: `dashboard:admin:<session ref>` or
+ * `dashboard:viewer:<viewer token id>:<session ref>` (see `sessions/session-service.ts`).
+ */
+export type AuditActor = 'admin' | 'system' | `agent:${string}` | `dashboard:${string}`;
 
 interface AuditEntryInput {
   actor: AuditActor;
