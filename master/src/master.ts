@@ -14,6 +14,7 @@ import { createFailedAuthLimiter } from './http/failed-auth-limiter.js';
 import { createReportRateLimiter } from './http/report-rate-limiter.js';
 import { adminTokenBanner, setUpAdminToken, writeAdminTokenFile } from './keys/admin-token.js';
 import { createMasterMetrics } from './metrics/metrics.js';
+import { createFleetOverview } from './overview/fleet-overview.js';
 import { createReconciler } from './reconciler/reconciler.js';
 import { createHeartbeatStore, createRedisClient, createRedisKeys } from './redis/index.js';
 import { createRetainedRouteService } from './routes/retained-route-service.js';
@@ -149,6 +150,12 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       accessPolicies: createAccessPolicyService({ db: deps.db, hooks }),
       retainedRoutes,
       viewerTokens: createViewerTokenService({ db: deps.db }),
+      overview: createFleetOverview({
+        db: deps.db,
+        heartbeats,
+        retainedRoutes,
+        budgetUsage: () => deps.cloudflare.budgetUsage(),
+      }),
       requireAccess: deps.requireAccess ?? false,
       now: () => new Date(deps.now?.() ?? Date.now()),
     },

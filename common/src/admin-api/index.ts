@@ -5,6 +5,7 @@ export * from './audit.js';
 export * from './cloudflared.js';
 export * from './conflicts.js';
 export * from './keys.js';
+export * from './overview.js';
 export * from './paths.js';
 export * from './reconcile.js';
 export * from './route-views.js';

@@ -23,10 +23,23 @@ export const routeStatusSchema = z.enum(ROUTE_STATUSES);
 /** `status=retained` lists only retained routes; any other status only container routes. */
 export const RETAINED_STATUS = 'retained';
 
+export const ROUTE_SORTS = ['hostname', 'status', 'agent', 'zone', 'updated'] as const;
+export type RouteSort = (typeof ROUTE_SORTS)[number];
+
+/**
+ * Filters, and (for long tables) a page: without `limit` every matching route is listed. `q` finds
+ * routes whose hostname or container name contains it; `sort` and `order` order them.
+ */
 export const routesQuerySchema = z.strictObject({
   status: z.enum([...ROUTE_STATUSES, RETAINED_STATUS]).optional(),
   agentId: identifierSchema.optional(),
   hostname: z.string().min(1).max(PROTOCOL_LIMITS.hostnameLength).optional(),
+  zone: z.string().min(1).max(PROTOCOL_LIMITS.hostnameLength).optional(),
+  q: z.string().min(1).max(PROTOCOL_LIMITS.hostnameLength).optional(),
+  sort: z.enum(ROUTE_SORTS).default('hostname'),
+  order: z.enum(['asc', 'desc']).default('asc'),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
 });
 export type RoutesQuery = z.infer<typeof routesQuerySchema>;
 
@@ -85,7 +98,10 @@ export const retainedRouteViewSchema = z.object({
 export type RetainedRouteView = z.infer<typeof retainedRouteViewSchema>;
 
 export const listRoutesResponseSchema = z.object({
+  /** This page of the matching container routes. */
   routes: z.array(routeViewSchema),
+  /** How many container routes match the filters (every page together). */
+  total: z.number().int(),
   /** Retained routes matching the same `agentId` and `hostname` filters. */
   retained: z.array(retainedRouteViewSchema),
 });

@@ -24,6 +24,7 @@ import {
   type ListKeysResponse,
   type ListRoutesResponse,
   type ListViewerTokensResponse,
+  type OverviewResponse,
   type PublicRoutesResponse,
   type PutCloudflaredResponse,
   parseOrThrow,
@@ -44,6 +45,7 @@ import type { AgentService } from '../agents/agent-service.js';
 import { agentTunnelName } from '../agents/agent-service.js';
 import type { AgentState, HeartbeatStore } from '../agents/heartbeats.js';
 import type { MasterHooks } from '../agents/ports.js';
+import type { FleetOverview } from '../overview/fleet-overview.js';
 import { requestReconcile } from '../reconciler/request-reconcile.js';
 import { listPublicRoutes } from '../routes/public-routes.js';
 import type { RetainedRouteService } from '../routes/retained-route-service.js';
@@ -55,7 +57,7 @@ import type { CloudflaredConfig } from '../store/cloudflared-configs.js';
 import { listConflicts } from '../store/conflicts.js';
 import { listContainers } from '../store/containers.js';
 import type { SqliteDatabase } from '../store/database.js';
-import { listRoutes } from '../store/routes.js';
+import { listRoutes, pageRoutes } from '../store/routes.js';
 import { findAgentTunnel, findTunnelByName } from '../store/tunnels.js';
 import { actorOf, adminCaller } from './authentication.js';
 import { jsonBody } from './json-body.js';
@@ -73,6 +75,7 @@ export interface AdminRouterDeps {
   accessPolicies: AccessPolicyService;
   retainedRoutes: RetainedRouteService;
   viewerTokens: ViewerTokenService;
+  overview: FleetOverview;
   /** `REQUIRE_ACCESS`, shown with the public-routes report. */
   requireAccess: boolean;
   /** Clock of grace periods: whether a stopped container's route is still served. */
@@ -126,6 +129,10 @@ export function adminRouter(deps: AdminRouterDeps): Router {
       };
     });
   }
+
+  router.get(p('/overview'), async (_req, res) => {
+    send<OverviewResponse>(res, 200, { overview: await deps.overview() });
+  });
 
   router.post(p('/keys'), jsonBody(), (req, res) => {
     const body = parseOrThrow(createKeyRequestSchema, req.body, 'key body');
@@ -225,14 +232,15 @@ export function adminRouter(deps: AdminRouterDeps): Router {
   });
 
   router.get(p('/routes'), (req, res) => {
-    const { status, ...filter } = parseOrThrow(routesQuerySchema, { ...req.query }, 'query');
+    const { status, agentId, hostname, ...page } = parseOrThrow(routesQuerySchema, { ...req.query }, 'query');
+    const filter = { ...(agentId ? { agentId } : {}), ...(hostname ? { hostname } : {}) };
+    const found =
+      status === RETAINED_STATUS
+        ? { routes: [], total: 0 }
+        : pageRoutes(db, { ...filter, ...page, ...(status ? { status } : {}) });
     send<ListRoutesResponse>(res, 200, {
-      routes:
-        status === RETAINED_STATUS
-          ? []
-          : listRoutes(db, { ...filter, ...(status ? { status } : {}) }).map(
-              ({ spec: _spec, ...route }) => route,
-            ),
+      routes: found.routes.map(({ spec: _spec, ...route }) => route),
+      total: found.total,
       retained: status === undefined || status === RETAINED_STATUS ? deps.retainedRoutes.list(filter) : [],
     });
   });

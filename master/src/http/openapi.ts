@@ -39,6 +39,7 @@ import {
   MAX_AGENT_BODY_BYTES,
   nextCommandQuerySchema,
   nextCommandResponseSchema,
+  overviewResponseSchema,
   publicRoutesResponseSchema,
   putCloudflaredRequestSchema,
   putCloudflaredResponseSchema,
@@ -348,6 +349,13 @@ export function buildOpenApiDocument(): object {
       summary: 'Queue an alert.test event for this receiver',
       request: { params: alertReceiverParamsSchema },
       responses: { 202: json(testAlertResponseSchema, 'Queued'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/overview'),
+      summary:
+        'The fleet at a glance: agents, routes by status, conflicts, Cloudflare budget, last reconcile, latest errors',
+      responses: { 200: json(overviewResponseSchema, 'Overview'), ...errors },
     },
     {
       method: 'post',

@@ -18,6 +18,7 @@ import { listAgents } from '../store/agents.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { listOwnedApps, listOwnedIngressRules, listOwnedRecords } from '../store/owned-objects.js';
 import { listRoutes } from '../store/routes.js';
+import { SETTING_KEYS, setSetting } from '../store/settings.js';
 import { listTunnels } from '../store/tunnels.js';
 import { readDesiredState } from './desired-state.js';
 import { createRouteOutcomes } from './route-outcomes.js';
@@ -185,11 +186,13 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     const expiredRoutesDropped = engine.forgetExpiredRoutes(synced);
     const seconds = (performance.now() - started) / 1000;
     options.observeReconcileSeconds?.(seconds);
+    const summary = { targets: targets.length, failed, expiredRoutesDropped, seconds };
+    setSetting(db, SETTING_KEYS.lastReconcile, JSON.stringify({ at: now().toISOString(), ...summary }));
     logger.info(
       { targets: targets.length, failed: failed.length, expiredRoutesDropped, seconds },
       'full reconcile done',
     );
-    return { targets: targets.length, failed, expiredRoutesDropped, seconds };
+    return summary;
   }
 
   function reconcileNow(): Promise<ReconcileSummary> {
