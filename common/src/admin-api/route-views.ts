@@ -131,3 +131,36 @@ export const publicRoutesResponseSchema = z.object({
   routes: z.array(publicRouteViewSchema),
 });
 export type PublicRoutesResponse = z.infer<typeof publicRoutesResponseSchema>;
+
+export const routeIdParamsSchema = z.strictObject({
+  id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+});
+
+/** One route with where it came from and what stands behind it: `GET /routes/:id`. */
+export const routeDetailSchema = z.object({
+  route: routeViewSchema,
+  /** The labels of the container serving it, as last reported. */
+  labels: z.record(z.string(), z.string()),
+  /** Which tool's label language the route was written in; null when the labels no longer say. */
+  language: z.enum(['tunnelfleet', 'dockflare', 'labelgate']).nullable(),
+  /** The Cloudflare objects Tunnelfleet owns for its hostname and path. */
+  cloudflare: z.object({
+    dnsRecords: z.array(z.object({ id: z.string(), zoneId: z.string() })),
+    ingressRules: z.array(z.object({ tunnelId: z.string() })),
+    accessApps: z.array(z.object({ id: z.string() })),
+  }),
+  /** Audit entries naming its hostname, newest first. */
+  history: z.array(
+    z.object({
+      id: z.number().int(),
+      at: z.string(),
+      actor: z.string(),
+      action: z.string(),
+      target: z.string().nullable(),
+      details: z.record(z.string(), z.unknown()),
+    }),
+  ),
+});
+export type RouteDetail = z.infer<typeof routeDetailSchema>;
+export const routeDetailResponseSchema = z.object({ detail: routeDetailSchema });
+export type RouteDetailResponse = z.infer<typeof routeDetailResponseSchema>;

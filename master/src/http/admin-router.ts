@@ -33,7 +33,9 @@ import {
   type ReconcileResponse,
   type RevokeKeyResponse,
   type RotateAllResponse,
+  type RouteDetailResponse,
   retainedRouteParamsSchema,
+  routeIdParamsSchema,
   routesQuerySchema,
   updateAccessPolicyRequestSchema,
   type ViewerTokenResponse,
@@ -49,6 +51,7 @@ import type { FleetOverview } from '../overview/fleet-overview.js';
 import { requestReconcile } from '../reconciler/request-reconcile.js';
 import { listPublicRoutes } from '../routes/public-routes.js';
 import type { RetainedRouteService } from '../routes/retained-route-service.js';
+import { routeDetail } from '../routes/route-detail.js';
 import type { ViewerTokenService } from '../sessions/viewer-token-service.js';
 import { type AgentKeyRecord, listAgentKeys } from '../store/agent-keys.js';
 import { type AgentRecord, findAgentByKey, listAgents } from '../store/agents.js';
@@ -243,6 +246,13 @@ export function adminRouter(deps: AdminRouterDeps): Router {
       total: found.total,
       retained: status === undefined || status === RETAINED_STATUS ? deps.retainedRoutes.list(filter) : [],
     });
+  });
+
+  router.get(p('/routes/:id'), (req, res, next) => {
+    // `/routes/public` and `/routes/retained/…` are their own endpoints, answered below.
+    if (!/^\d+$/.test(String(req.params.id))) return next();
+    const { id } = parseOrThrow(routeIdParamsSchema, { ...req.params }, 'path');
+    send<RouteDetailResponse>(res, 200, { detail: routeDetail(db, id) });
   });
 
   router.get(p('/routes/public'), (_req, res) => {

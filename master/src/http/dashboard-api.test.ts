@@ -1,4 +1,8 @@
-import { listRoutesResponseSchema, overviewResponseSchema } from '@tunnelfleet/common';
+import {
+  listRoutesResponseSchema,
+  overviewResponseSchema,
+  routeDetailResponseSchema,
+} from '@tunnelfleet/common';
 import { waitFor } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MasterFixture, startMasterFixture } from '../../test/master-test-fixture.js';
@@ -49,6 +53,28 @@ describe('admin API for the dashboard', () => {
     expect((await routes('q=_')).total).toBe(0);
     expect((await routes(`agentId=${agentId}&zone=example.com`)).total).toBe(5);
     expect((await routes('zone=other.org')).total).toBe(0);
+  });
+
+  it('details a route: its labels and language, the Cloudflare objects behind it, its history', async () => {
+    const [alpha] = (await routes('hostname=alpha.example.com')).routes;
+    const detail = await waitFor(
+      async () => {
+        const answer = routeDetailResponseSchema.parse((await fx.admin('GET', `/routes/${alpha!.id}`)).body);
+        return answer.detail.cloudflare.dnsRecords.length === 1 &&
+          answer.detail.cloudflare.ingressRules.length === 1
+          ? answer.detail
+          : undefined;
+      },
+      { description: 'the route published' },
+    );
+    expect(detail.labels['tunnelfleet.hostname']).toBe('alpha.example.com');
+    expect(detail.language).toBe('tunnelfleet');
+    expect(detail.cloudflare.dnsRecords[0]!.id).toBe(
+      fx.emulator.dnsRecords('example.com').find((r) => r.name === 'alpha.example.com')?.id,
+    );
+    expect(detail.history.map((entry) => entry.action)).toContain('cloudflare.dns.sync');
+    expect((await fx.admin('GET', '/routes/999999')).status).toBe(404);
+    expect((await fx.admin('GET', '/routes/public')).status).toBe(200);
   });
 
   it('refuses a bad page with a clear error', async () => {

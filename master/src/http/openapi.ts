@@ -51,6 +51,8 @@ import {
   retainedRouteParamsSchema,
   revokeKeyResponseSchema,
   rotateAllResponseSchema,
+  routeDetailResponseSchema,
+  routeIdParamsSchema,
   routesQuerySchema,
   SESSION_PATH,
   sessionResponseSchema,
@@ -349,6 +351,13 @@ export function buildOpenApiDocument(): object {
       summary: 'Queue an alert.test event for this receiver',
       request: { params: alertReceiverParamsSchema },
       responses: { 202: json(testAlertResponseSchema, 'Queued'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/routes/{id}'),
+      summary: 'One route: its labels and their language, the Cloudflare objects behind it, its history',
+      request: { params: routeIdParamsSchema },
+      responses: { 200: json(routeDetailResponseSchema, 'Route'), ...errors },
     },
     {
       method: 'get',

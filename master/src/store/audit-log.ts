@@ -69,3 +69,19 @@ export function listAudit(
     nextBefore: rows.length > options.limit ? (page.at(-1)?.id ?? null) : null,
   };
 }
+
+/** Entries whose details name `hostname` (as a JSON string), newest first: a route's history. */
+export function auditMentioning(db: SqliteDatabase, hostname: string, limit: number): AuditEntry[] {
+  const rows = statement(
+    db,
+    'SELECT * FROM audit_log WHERE instr(details, ?) > 0 OR target = ? ORDER BY id DESC LIMIT ?',
+  ).all(JSON.stringify(hostname), hostname, limit) as {
+    id: number;
+    at: string;
+    actor: string;
+    action: string;
+    target: string | null;
+    details: string;
+  }[];
+  return rows.map((row) => ({ ...row, details: parseJsonColumn(row.details, {}) }));
+}

@@ -209,6 +209,11 @@ function routeWhere(filter: RouteFilter & { zone?: string; q?: string }) {
   return { where: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
+export function findRoute(db: SqliteDatabase, id: number): RouteRecord | undefined {
+  const row = statement(db, 'SELECT * FROM routes WHERE id = ?').get(id) as RouteRow | undefined;
+  return row ? toRecord(row) : undefined;
+}
+
 export function listRoutes(db: SqliteDatabase, filter: RouteFilter = {}): RouteRecord[] {
   const { where, params } = routeWhere(filter);
   const rows = statement(db, `SELECT * FROM routes ${where} ORDER BY hostname, path, id`).all(
