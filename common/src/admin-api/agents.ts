@@ -27,6 +27,8 @@ export const agentViewSchema = z.object({
   pausedAt: z.string().nullable(),
   /** What its cloudflared runs, as last reported: how version skew across the fleet shows. */
   cloudflared: runningCloudflaredSchema.nullable(),
+  /** Its container routes that are not revoked: what revoking it withdraws. */
+  routeCount: z.number().int(),
 });
 export type AgentView = z.infer<typeof agentViewSchema>;
 

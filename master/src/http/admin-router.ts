@@ -60,7 +60,7 @@ import type { CloudflaredConfig } from '../store/cloudflared-configs.js';
 import { listConflicts } from '../store/conflicts.js';
 import { listContainers } from '../store/containers.js';
 import type { SqliteDatabase } from '../store/database.js';
-import { listRoutes, pageRoutes } from '../store/routes.js';
+import { countRoutesByAgent, listRoutes, pageRoutes } from '../store/routes.js';
 import { findAgentTunnel, findTunnelByName } from '../store/tunnels.js';
 import { actorOf, adminCaller } from './authentication.js';
 import { jsonBody } from './json-body.js';
@@ -121,6 +121,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
   async function agentViews(agents: AgentRecord[]): Promise<AgentView[]> {
     const seen = await deps.heartbeats.lastSeen(agents.map((a) => a.id));
     const states = await Promise.all(agents.map((a) => deps.heartbeats.lastState(a.id)));
+    const routeCounts = countRoutesByAgent(db);
     return agents.map(({ reportSequence: _s, snapshotFingerprint: _f, commandVersion: _v, ...agent }, i) => {
       const lastSeen = seen.get(agent.id);
       return {
@@ -129,6 +130,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
         tunnelStatus: agent.pausedAt === null ? 'running' : 'paused',
         online: agent.status !== 'revoked' && deps.heartbeats.isOnline(lastSeen),
         lastSeenAt: lastSeen === undefined ? agent.lastSeenAt : new Date(lastSeen).toISOString(),
+        routeCount: routeCounts.get(agent.id) ?? 0,
       };
     });
   }

@@ -260,6 +260,15 @@ export function pageRoutes(
   return { routes: rows.map(toRecord), total: n };
 }
 
+/** Routes per agent, revoked ones left out: what revoking each agent would withdraw. */
+export function countRoutesByAgent(db: SqliteDatabase): Map<string, number> {
+  const rows = statement(
+    db,
+    "SELECT agent_id, COUNT(*) AS n FROM routes WHERE status != 'revoked' GROUP BY agent_id",
+  ).all() as { agent_id: string; n: number }[];
+  return new Map(rows.map((row) => [row.agent_id, row.n]));
+}
+
 export function countRoutesByStatus(db: SqliteDatabase): Record<RouteStatus, number> {
   const counts = Object.fromEntries(ROUTE_STATUSES.map((s) => [s, 0])) as Record<RouteStatus, number>;
   const rows = statement(db, 'SELECT status, COUNT(*) AS n FROM routes GROUP BY status').all() as {

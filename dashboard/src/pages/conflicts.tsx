@@ -1,0 +1,61 @@
+import { useState } from 'react';
+import { api } from '../api.js';
+import { Link } from '../components/link.js';
+import { Ago, Badge, Empty, ErrorNote } from '../components/status.js';
+import { useData } from '../components/use-data.js';
+
+const KIND_EXPLAINED = {
+  hostname_claimed: 'Another route holds this hostname (the first claim wins); this one waits.',
+  foreign_dns_record:
+    'A DNS record Tunnelfleet did not create is in the way; it is never changed or deleted.',
+  foreign_access_app: 'An Access application Tunnelfleet did not create covers this hostname.',
+  outside_allowlist: "The agent's key does not allow this hostname.",
+} as const;
+
+export function ConflictsPage() {
+  const [includeResolved, setIncludeResolved] = useState(false);
+  const { data, error } = useData(() => api.conflicts(includeResolved), [includeResolved], 5_000);
+  const conflicts = data?.conflicts ?? [];
+  return (
+    <section>
+      <h1>Conflicts</h1>
+      <label>
+        <input
+          type="checkbox"
+          checked={includeResolved}
+          onChange={(e) => setIncludeResolved(e.target.checked)}
+        />{' '}
+        Show resolved ones too
+      </label>
+      <ErrorNote error={error} />
+      {data && conflicts.length === 0 ? <Empty>No open conflict: every hostname has one owner.</Empty> : null}
+      <ul className="plain cards-list">
+        {conflicts.map((conflict) => (
+          <li key={conflict.id} className="card">
+            <h2>
+              {conflict.hostname}
+              {conflict.path}{' '}
+              {conflict.resolvedAt ? <Badge tone="muted">resolved</Badge> : <Badge tone="warn">open</Badge>}
+            </h2>
+            <p>{KIND_EXPLAINED[conflict.kind]}</p>
+            <p>{conflict.message}</p>
+            <p>
+              {conflict.routeId !== null ? (
+                <>
+                  Waiting: <Link href={`/routes/${conflict.routeId}`}>route {conflict.routeId}</Link>.{' '}
+                </>
+              ) : null}
+              {conflict.holderRouteId !== null ? (
+                <>
+                  Holder:{' '}
+                  <Link href={`/routes/${conflict.holderRouteId}`}>route {conflict.holderRouteId}</Link>.{' '}
+                </>
+              ) : null}
+              Detected <Ago at={conflict.detectedAt} />.
+            </p>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
