@@ -15,7 +15,7 @@ export function VirtualTable(props: {
   onRange?: (first: number, last: number) => void;
 }) {
   const { count, rowHeight, height, onRange } = props;
-  const scroller = useRef<HTMLDivElement>(null);
+  const scroller = useRef<HTMLTableSectionElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const overscan = 10;
   const first = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan);
@@ -37,26 +37,32 @@ export function VirtualTable(props: {
     );
   }
   return (
-    <div
-      ref={scroller}
-      className="vscroll"
-      style={{ height: height + rowHeight }}
-      onScroll={(event) => setScrollTop(event.currentTarget.scrollTop)}
-      // biome-ignore lint/a11y/noNoninteractiveTabindex: the scrolling region must be reachable by keyboard
-      tabIndex={0}
-    >
-      <table aria-label={props.label} aria-rowcount={count + 1} className="vtable">
-        <thead>
-          <tr className="vhead" aria-rowindex={1}>
-            {props.headers.map((header) => (
-              <th key={header} scope="col">
-                {header}
-              </th>
-            ))}
-          </tr>
-        </thead>
-        <tbody style={{ height: count * rowHeight }}>{rows}</tbody>
-      </table>
-    </div>
+    <table aria-label={props.label} aria-rowcount={count + 1} className="vtable">
+      <thead>
+        <tr className="vhead" aria-rowindex={1}>
+          {props.headers.map((header) => (
+            <th key={header} scope="col">
+              {header}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody
+        ref={scroller}
+        className="vscroll"
+        style={{ height }}
+        onScroll={(event) => setScrollTop(event.currentTarget.scrollTop)}
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: the scrolling rows must be reachable by keyboard
+        tabIndex={0}
+      >
+        {rows}
+        {/* Gives the scroll area the height of every row, rendered or not. */}
+        <tr
+          aria-hidden="true"
+          className="vspacer"
+          style={{ transform: `translateY(${count * rowHeight}px)` }}
+        />
+      </tbody>
+    </table>
   );
 }

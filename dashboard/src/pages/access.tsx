@@ -126,7 +126,7 @@ function PolicyBuilder({ onCreated }: { onCreated: () => void }) {
   return (
     <form onSubmit={submit} className="panel" aria-labelledby="builder-title">
       <h2 id="builder-title">New named policy</h2>
-      <label htmlFor="policy-name">Name (labels use it: tunnelfleet.access.policy=…)</label>
+      <label htmlFor="policy-name">Name (labels use it: tunnelfleet.access.named_policy=…)</label>
       <input id="policy-name" required value={name} onChange={(e) => setName(e.target.value)} />
       <label htmlFor="policy-decision">Decision</label>
       <select
@@ -174,7 +174,7 @@ function PolicyCard({ policy, onRemoved }: { policy: AccessPolicyView; onRemoved
         <p>Exclude: {policy.spec.exclude.map((r) => describeRule(r)).join(', ')}</p>
       ) : null}
       <p className="help">
-        Attach it with the label <code>tunnelfleet.access.policy={policy.name}</code>.
+        Attach it with the label <code>tunnelfleet.access.named_policy={policy.name}</code>.
       </p>
       {canChange(session) ? (
         <button

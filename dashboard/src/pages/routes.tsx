@@ -13,6 +13,7 @@ import { navigate, useLocation } from '../router.js';
 
 const PAGE = 100;
 const ROW_HEIGHT = 44;
+const REFRESH_MS = 5_000;
 
 interface Filters {
   status: string;
@@ -88,12 +89,27 @@ export function RoutesPage() {
     void loadPage(0);
   }, [loadPage]);
 
+  const inView = useRef({ first: 0, last: 0 });
   const onRange = useCallback(
     (first: number, last: number) => {
+      inView.current = { first, last };
       for (let page = Math.floor(first / PAGE); page <= Math.floor(last / PAGE); page++) void loadPage(page);
     },
     [loadPage],
   );
+
+  // Live: the pages in view are read again every few seconds, so a route that starts, changes
+  // status or goes away shows without a reload.
+  useEffect(() => {
+    const timer = setInterval(() => {
+      const { first, last } = inView.current;
+      for (let page = Math.floor(first / PAGE); page <= Math.floor(last / PAGE); page++) {
+        requested.current.delete(page);
+        void loadPage(page);
+      }
+    }, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [loadPage]);
 
   const setFilter = (change: Partial<Filters>) => {
     const next = { ...filters, ...change };
