@@ -53,7 +53,7 @@ export function AgentActions({ agent, onDone }: { agent: AgentView; onDone: () =
         <button
           type="button"
           onClick={() => run('rotate-secret')}
-          aria-label={`Rotate the tunnel secret of ${agent.name}`}
+          aria-label={`Rotate secret of ${agent.name}`}
         >
           Rotate secret
         </button>

@@ -6,6 +6,7 @@ import { CSRF_HEADER } from '@tunnelfleet/common';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CloudflareEmulator, startCloudflareEmulator } from '../cloudflare-emulator/index.js';
+import { seriousAxeViolations } from '../harness/axe.js';
 import { type ChromiumSession, launchChromium } from '../harness/chromium.js';
 import { HarnessError } from '../harness/harness-error.js';
 import { type RedisServerHandle, startRedisServer } from '../harness/redis-server.js';
@@ -281,6 +282,28 @@ describe('dashboard in Chromium', () => {
     await shot('audit');
   });
 
+  it('has no serious accessibility violation on any page (axe-core)', async () => {
+    const [route] = (await master.admin.routes({ hostname: APP })) as { id: number }[];
+    const pages: [string, string][] = [
+      ['/', 'Overview'],
+      ['/agents', 'Agents'],
+      ['/routes', 'Routes'],
+      [`/routes/${route!.id}`, APP],
+      ['/conflicts', 'Conflicts'],
+      ['/access', 'Access'],
+      ['/audit', 'Audit log'],
+      ['/playground', 'Labels playground'],
+      ['/viewer-tokens', 'Viewer tokens'],
+    ];
+    const found: string[] = [];
+    for (const [path, heading] of pages) {
+      await page.goto(`${master.url}${path}`);
+      await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+      found.push(...(await seriousAxeViolations(page)).map((violation) => `${path}: ${violation}`));
+    }
+    expect(found).toEqual([]);
+  });
+
   it('gives a viewer token a read-only dashboard; a change it forges is refused', async () => {
     await nav('Viewer tokens').click();
     await page.getByLabel('Name').fill('on-call');
@@ -340,6 +363,7 @@ describe('dashboard in Chromium', () => {
       expect(overflow).toBeLessThanOrEqual(0);
       const background = await small.evaluate('getComputedStyle(document.body).backgroundColor');
       expect(background).toBe('rgb(13, 17, 23)');
+      expect(await seriousAxeViolations(small)).toEqual([]);
       await small.screenshot({ path: `${SCREENSHOTS}overview-375-dark.png`, fullPage: true });
     } finally {
       await narrow.close();
