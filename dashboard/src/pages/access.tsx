@@ -1,4 +1,4 @@
-import type { AccessPolicyView } from '@tunnelfleet/common/admin-api';
+import type { ListAccessPoliciesResponse } from '@tunnelfleet/common/admin-api';
 import { type FormEvent, useState } from 'react';
 import { api } from '../api.js';
 import { Badge, Empty, ErrorNote } from '../components/status.js';
@@ -153,7 +153,13 @@ function PolicyBuilder({ onCreated }: { onCreated: () => void }) {
   );
 }
 
-function PolicyCard({ policy, onRemoved }: { policy: AccessPolicyView; onRemoved: () => void }) {
+function PolicyCard({
+  policy,
+  onRemoved,
+}: {
+  policy: ListAccessPoliciesResponse['policies'][number];
+  onRemoved: () => void;
+}) {
   const session = useSession();
   const [error, setError] = useState<string | undefined>();
   return (
@@ -173,6 +179,11 @@ function PolicyCard({ policy, onRemoved }: { policy: AccessPolicyView; onRemoved
       {policy.spec.exclude.length > 0 ? (
         <p>Exclude: {policy.spec.exclude.map((r) => describeRule(r)).join(', ')}</p>
       ) : null}
+      <p>
+        {policy.usedBy.length === 0
+          ? 'No route uses it yet.'
+          : `Used by ${policy.usedBy.length === 1 ? 'one route' : `${policy.usedBy.length} routes`}: ${policy.usedBy.join(', ')}`}
+      </p>
       <p className="help">
         Attach it with the label <code>tunnelfleet.access.named_policy={policy.name}</code>.
       </p>

@@ -204,6 +204,7 @@ describe('dashboard in Chromium', () => {
     });
     await page.reload();
     await page.getByText('at Cloudflare').waitFor();
+    await page.getByText(`Used by one route: admin.${ZONE}`).waitFor();
     await shot('access');
   });
 
