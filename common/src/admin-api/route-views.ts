@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PROTOCOL_LIMITS } from '../protocol/limits.js';
 import { identifierSchema } from '../protocol/primitives.js';
+import { auditEntrySchema } from './audit.js';
 
 /**
  * Published routes (hostname + path of a container): `/routes`. Beside them, retained routes: a
@@ -150,16 +151,7 @@ export const routeDetailSchema = z.object({
     accessApps: z.array(z.object({ id: z.string() })),
   }),
   /** Audit entries naming its hostname, newest first. */
-  history: z.array(
-    z.object({
-      id: z.number().int(),
-      at: z.string(),
-      actor: z.string(),
-      action: z.string(),
-      target: z.string().nullable(),
-      details: z.record(z.string(), z.unknown()),
-    }),
-  ),
+  history: z.array(auditEntrySchema),
 });
 export type RouteDetail = z.infer<typeof routeDetailSchema>;
 export const routeDetailResponseSchema = z.object({ detail: routeDetailSchema });

@@ -26,6 +26,12 @@ interface AuditEntry {
   details: Record<string, unknown>;
 }
 
+type AuditRow = Omit<AuditEntry, 'details'> & { details: string };
+
+function toEntry(row: AuditRow): AuditEntry {
+  return { ...row, details: parseJsonColumn(row.details, {}) };
+}
+
 /**
  * Appends to the audit log: every admin action and every Cloudflare write goes through here.
  * Details must not hold secrets; as a last line of defence anything shaped like one of our keys or
@@ -62,10 +68,10 @@ export function listAudit(
     options.target ?? null,
     options.target ?? null,
     options.limit + 1,
-  ) as { id: number; at: string; actor: string; action: string; target: string | null; details: string }[];
+  ) as AuditRow[];
   const page = rows.slice(0, options.limit);
   return {
-    entries: page.map((row) => ({ ...row, details: parseJsonColumn(row.details, {}) })),
+    entries: page.map(toEntry),
     nextBefore: rows.length > options.limit ? (page.at(-1)?.id ?? null) : null,
   };
 }
@@ -75,13 +81,6 @@ export function auditMentioning(db: SqliteDatabase, hostname: string, limit: num
   const rows = statement(
     db,
     'SELECT * FROM audit_log WHERE instr(details, ?) > 0 OR target = ? ORDER BY id DESC LIMIT ?',
-  ).all(JSON.stringify(hostname), hostname, limit) as {
-    id: number;
-    at: string;
-    actor: string;
-    action: string;
-    target: string | null;
-    details: string;
-  }[];
-  return rows.map((row) => ({ ...row, details: parseJsonColumn(row.details, {}) }));
+  ).all(JSON.stringify(hostname), hostname, limit) as AuditRow[];
+  return rows.map(toEntry);
 }
