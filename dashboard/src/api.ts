@@ -10,6 +10,7 @@ import {
   CSRF_HEADER,
   createKeyResponseSchema,
   createViewerTokenResponseSchema,
+  fleetCloudflaredResponseSchema,
   listAccessPoliciesResponseSchema,
   listAgentsResponseSchema,
   listConflictsResponseSchema,
@@ -17,7 +18,9 @@ import {
   listRoutesResponseSchema,
   listViewerTokensResponseSchema,
   overviewResponseSchema,
+  type PutCloudflaredRequest,
   publicRoutesResponseSchema,
+  putCloudflaredResponseSchema,
   reconcileResponseSchema,
   routeDetailResponseSchema,
   SESSION_PATH,
@@ -115,6 +118,9 @@ export const api = {
   agentAction: (id: string, action: 'approve' | 'revoke' | 'pause' | 'resume' | 'rotate-secret') =>
     call(agentActionResponseSchema, 'POST', admin(`/agents/${encodeURIComponent(id)}/${action}`)),
   keys: () => call(listKeysResponseSchema, 'GET', admin('/keys')),
+  fleetCloudflared: () => call(fleetCloudflaredResponseSchema, 'GET', admin('/cloudflared')),
+  putFleetCloudflared: (body: PutCloudflaredRequest) =>
+    call(putCloudflaredResponseSchema, 'PUT', admin('/cloudflared'), body),
   createKey: (body: CreateKeyRequest) => call(createKeyResponseSchema, 'POST', admin('/keys'), body),
 
   routes: (params: RoutesPageQuery) =>

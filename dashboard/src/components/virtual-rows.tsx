@@ -57,6 +57,7 @@ export function VirtualTable(props: {
       >
         {rows}
         {/* Gives the scroll area the height of every row, rendered or not. */}
+        {/* biome-ignore lint/a11y/noAriaHiddenOnFocusable: an empty row is not focusable; it only sizes the scroll area */}
         <tr
           aria-hidden="true"
           className="vspacer"

@@ -6,6 +6,7 @@ import { Link } from '../components/link.js';
 import { Ago, Badge, Empty, ErrorNote } from '../components/status.js';
 import { useData } from '../components/use-data.js';
 import { canChange, useSession } from '../session.js';
+import { CloudflaredRollout } from './cloudflared-rollout.js';
 import { EnrolForm } from './enrol-form.js';
 
 type Action = 'approve' | 'revoke' | 'pause' | 'resume' | 'rotate-secret';
@@ -100,6 +101,7 @@ export function AgentsPage() {
         </button>
       ) : null}
       {enrolling ? <EnrolForm onCreated={() => void reload()} /> : null}
+      {canChange(session) ? <CloudflaredRollout /> : null}
       <ErrorNote error={error} />
       {data && agents.length === 0 ? (
         <Empty>No agent yet. Enrol a host to create its key, then start the agent there.</Empty>

@@ -153,7 +153,8 @@ const line = (name: string, pick: (f: Figures) => LatencySummary) => {
   return `  ${name.padEnd(22)} p50 ${formatMs(m.p50).padStart(9)}  p90 ${formatMs(m.p90).padStart(9)}  max ${formatMs(m.max).padStart(9)}   baseline p50 ${formatMs(b.p50).padStart(9)}  (${formatRatio(m.p50, b.p50)} of it)`;
 };
 console.log(
-  `dashboard routes page: ${measured.routes} routes (${agents} agents), baseline ${baseline.routes} routes; ${repeats} runs each`,
+  `dashboard routes page: ${measured.routes} routes (${agents} agents), baseline ${baseline.routes} routes; ` +
+    `${repeats} runs each after one warm-up; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
 );
 console.log(line('first paint', (f) => f.firstPaint));
 console.log(line('filter', (f) => f.filter));

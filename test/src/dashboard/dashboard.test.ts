@@ -137,6 +137,15 @@ describe('dashboard in Chromium', () => {
     );
   });
 
+  it("rolls a cloudflared image out to the fleet's running agents", async () => {
+    await page.getByLabel('New image').fill('tunnelfleet-test/cloudflared:next');
+    await page.getByRole('button', { name: 'Roll out' }).click();
+    await page.getByText('Image tunnelfleet-test/cloudflared:next sent to 1 agent.').waitFor();
+    expect((await master.admin.agent(agent.agentId)).cloudflaredConfig.image).toBe(
+      'tunnelfleet-test/cloudflared:next',
+    );
+  });
+
   it('shows a route appear live when a labelled container starts, with its labels and language', async () => {
     await nav('Routes').click();
     await page.getByText('No route matches').waitFor();
