@@ -2,6 +2,7 @@ import type { SessionView } from '@tunnelfleet/common/admin-api';
 import { useEffect, useState } from 'react';
 import { api, useCsrfToken, whenSignedOut } from './api.js';
 import { Link } from './components/link.js';
+import { closeLiveEvents } from './components/live-events.js';
 import { AccessPage } from './pages/access.js';
 import { AgentDetailPage } from './pages/agent-detail.js';
 import { AgentsPage } from './pages/agents.js';
@@ -65,7 +66,10 @@ export function App() {
   const [session, setSession] = useState<SessionView | null | undefined>(undefined);
 
   useEffect(() => {
-    whenSignedOut(() => setSession(null));
+    whenSignedOut(() => {
+      closeLiveEvents();
+      setSession(null);
+    });
     api.session().then(
       ({ session }) => setSession(session),
       () => setSession(null),
@@ -77,6 +81,7 @@ export function App() {
   if (session === null) return <LoginPage onSignedIn={setSession} />;
 
   const signOut = async () => {
+    closeLiveEvents();
     await api.signOut().catch(() => undefined);
     setSession(null);
     navigate('/');

@@ -16,7 +16,13 @@ import { adminTokenBanner, setUpAdminToken, writeAdminTokenFile } from './keys/a
 import { createMasterMetrics } from './metrics/metrics.js';
 import { createFleetOverview } from './overview/fleet-overview.js';
 import { createReconciler } from './reconciler/reconciler.js';
-import { createHeartbeatStore, createRedisClient, createRedisKeys } from './redis/index.js';
+import {
+  createHeartbeatStore,
+  createRedisClient,
+  createRedisKeys,
+  type FleetEventsChannel,
+  openFleetEventsChannel,
+} from './redis/index.js';
 import { createRetainedRouteService } from './routes/retained-route-service.js';
 import { createSessionService } from './sessions/session-service.js';
 import { createViewerTokenService } from './sessions/viewer-token-service.js';
@@ -54,6 +60,8 @@ export interface MasterDeps {
   trustProxy?: TrustProxy;
   /** `METRICS_TOKEN`: the bearer token `/metrics` requires, if any. */
   metricsToken?: string;
+  /** Notices for the dashboard's event stream (`startMaster` opens it on Redis pub/sub). */
+  fleetEvents?: FleetEventsChannel;
   /** `DASHBOARD_SESSION_TTL`: how long a dashboard sign-in lasts (default 12 h). */
   dashboardSessionSeconds?: number;
   /** `DASHBOARD_DIR`: the dashboard's built assets, when not the installed package's. */
@@ -123,6 +131,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
   const app = createHttpApp({
     logger: deps.logger.child({ component: 'http' }),
     dashboardDir,
+    ...(deps.fleetEvents ? { fleetEvents: deps.fleetEvents } : {}),
     sessions: createSessionService({
       db: deps.db,
       adminTokenHash: admin.hash,
@@ -230,6 +239,12 @@ export async function startMaster(
     logger: logger.child({ component: 'commands' }),
     leaseMs: 60_000,
   });
+  const fleetEvents = await openFleetEventsChannel({
+    connection: redisConnection,
+    keys: createRedisKeys(config.redisKeyPrefix),
+    logger: logger.child({ component: 'fleet-events' }),
+    publisher: redis.client,
+  });
   const alerts = createAlertService({
     db,
     logger: logger.child({ component: 'alerts' }),
@@ -262,6 +277,7 @@ export async function startMaster(
     maxWaitMs: config.syncMaxWaitMs,
     cron: config.reconcileCron,
     observeReconcileSeconds: (seconds) => master.metrics.reconcileDuration.observe({ kind: 'full' }, seconds),
+    onSynced: () => fleetEvents.publish('routes'),
     ...(options.now ? { now: () => new Date(options.now!()) } : {}),
   });
   const master = createMaster({
@@ -273,6 +289,7 @@ export async function startMaster(
     gateway,
     cloudflare,
     alerts,
+    fleetEvents,
     logger,
     accountId: config.cloudflareAccountId,
     dataDir: config.dataDir,
@@ -332,6 +349,7 @@ export async function startMaster(
         await stopped;
         await reconciler.close();
         await alerts.close();
+        await fleetEvents.close();
         await redis.close().catch(() => undefined);
         db.close();
       })();

@@ -4,6 +4,7 @@ export * from './alerts.js';
 export * from './audit.js';
 export * from './cloudflared.js';
 export * from './conflicts.js';
+export * from './fleet-events.js';
 export * from './keys.js';
 export * from './overview.js';
 export * from './paths.js';

@@ -210,8 +210,8 @@ function PolicyCard({
 
 export function AccessPage() {
   const session = useSession();
-  const policies = useData(() => api.accessPolicies(), []);
-  const publicRoutes = useData(() => api.publicRoutes(), [], 10_000);
+  const policies = useData(() => api.accessPolicies(), [], ['admin', 'routes']);
+  const publicRoutes = useData(() => api.publicRoutes(), [], ['routes']);
   return (
     <section>
       <h1>Access</h1>

@@ -5,8 +5,8 @@ import { useData } from '../components/use-data.js';
 import { AgentActions, agentStatus } from './agents.js';
 
 export function AgentDetailPage({ id }: { id: string }) {
-  const agent = useData(() => api.agent(id), [id], 5_000);
-  const routes = useData(() => api.routes({ agentId: id, limit: 500 }), [id], 5_000);
+  const agent = useData(() => api.agent(id), [id], ['agents', 'routes']);
+  const routes = useData(() => api.routes({ agentId: id, limit: 500 }), [id], ['routes']);
   const detail = agent.data?.agent;
   return (
     <section>

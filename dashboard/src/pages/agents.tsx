@@ -89,7 +89,7 @@ export function AgentActions({ agent, onDone }: { agent: AgentView; onDone: () =
 
 export function AgentsPage() {
   const session = useSession();
-  const { data, error, reload } = useData(() => api.agents(), [], 5_000);
+  const { data, error, reload } = useData(() => api.agents(), [], ['agents']);
   const [enrolling, setEnrolling] = useState(false);
   const agents = data?.agents ?? [];
   return (
@@ -109,7 +109,7 @@ export function AgentsPage() {
       {agents.length > 0 ? (
         <div className="table-wrap">
           <table>
-            <caption className="sr-only">Agents, refreshed every 5 seconds</caption>
+            <caption className="sr-only">Agents, updated live</caption>
             <thead>
               <tr>
                 <th scope="col">Agent</th>

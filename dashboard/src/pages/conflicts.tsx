@@ -14,7 +14,7 @@ const KIND_EXPLAINED = {
 
 export function ConflictsPage() {
   const [includeResolved, setIncludeResolved] = useState(false);
-  const { data, error } = useData(() => api.conflicts(includeResolved), [includeResolved], 5_000);
+  const { data, error } = useData(() => api.conflicts(includeResolved), [includeResolved], ['routes']);
   const conflicts = data?.conflicts ?? [];
   return (
     <section>

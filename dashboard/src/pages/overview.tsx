@@ -8,7 +8,7 @@ import { canChange, useSession } from '../session.js';
 
 export function OverviewPage() {
   const session = useSession();
-  const { data, error, reload } = useData(() => api.overview(), [], 5_000);
+  const { data, error, reload } = useData(() => api.overview(), [], ['agents', 'routes', 'admin']);
   const [note, setNote] = useState<string | undefined>();
   const overview = data?.overview;
   const reconcile = async () => {

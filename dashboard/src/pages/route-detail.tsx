@@ -6,7 +6,7 @@ import { useData } from '../components/use-data.js';
 const LANGUAGES = { tunnelfleet: 'Tunnelfleet', dockflare: 'DockFlare', labelgate: 'Labelgate' } as const;
 
 export function RouteDetailPage({ id }: { id: number }) {
-  const { data, error } = useData(() => api.route(id), [id], 5_000);
+  const { data, error } = useData(() => api.route(id), [id], ['routes']);
   const detail = data?.detail;
   return (
     <section>

@@ -7,13 +7,13 @@ import {
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api } from '../api.js';
 import { Link } from '../components/link.js';
+import { useLiveEvents } from '../components/live-events.js';
 import { Badge, Empty, ErrorNote, routeTone } from '../components/status.js';
 import { VirtualTable } from '../components/virtual-rows.js';
 import { navigate, useLocation } from '../router.js';
 
 const PAGE = 100;
 const ROW_HEIGHT = 44;
-const REFRESH_MS = 5_000;
 
 interface Filters {
   status: string;
@@ -98,18 +98,16 @@ export function RoutesPage() {
     [loadPage],
   );
 
-  // Live: the pages in view are read again every few seconds, so a route that starts, changes
-  // status or goes away shows without a reload.
-  useEffect(() => {
-    const timer = setInterval(() => {
-      const { first, last } = inView.current;
-      for (let page = Math.floor(first / PAGE); page <= Math.floor(last / PAGE); page++) {
-        requested.current.delete(page);
-        void loadPage(page);
-      }
-    }, REFRESH_MS);
-    return () => clearInterval(timer);
+  // Live: when routes change on the master, the pages in view are read again, so a route that
+  // starts, changes status or goes away shows without a reload.
+  const refreshInView = useCallback(() => {
+    const { first, last } = inView.current;
+    for (let page = Math.floor(first / PAGE); page <= Math.floor(last / PAGE); page++) {
+      requested.current.delete(page);
+      void loadPage(page);
+    }
   }, [loadPage]);
+  useLiveEvents(['routes'], refreshInView);
 
   const setFilter = (change: Partial<Filters>) => {
     const next = { ...filters, ...change };

@@ -2,6 +2,7 @@ import { ADMIN_API_PREFIX, type TrustProxy } from '@tunnelfleet/common';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { AlertService } from '../alerts/alert-service.js';
+import type { FleetEventsChannel } from '../redis/fleet-events-channel.js';
 import type { SessionService } from '../sessions/session-service.js';
 import { type AdminRouterDeps, adminRouter } from './admin-router.js';
 import { type AgentRouterDeps, agentRouter } from './agent-router.js';
@@ -9,6 +10,7 @@ import { alertsRouter } from './alerts-router.js';
 import { adminAuthentication } from './authentication.js';
 import { dashboardAssets } from './dashboard-assets.js';
 import { errorHandler, notFound } from './error-handling.js';
+import { announceChanges, fleetEventsRouter } from './fleet-events.js';
 import { type HealthRouterDeps, healthRouter } from './health-router.js';
 import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
 import { securityHeaders } from './security-headers.js';
@@ -20,6 +22,8 @@ interface HttpAppDeps {
   sessions: SessionService;
   /** The dashboard's built assets; undefined when it is not built. */
   dashboardDir: string | undefined;
+  /** "The fleet changed" notices for the dashboard's event stream; without it, no stream. */
+  fleetEvents?: FleetEventsChannel;
   alerts: AlertService;
   health: HealthRouterDeps;
   limiter: AgentRouterDeps['limiter'];
@@ -60,6 +64,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', deps.trustProxy ?? false);
   app.use(securityHeaders());
+  if (deps.fleetEvents) app.use(announceChanges(deps.fleetEvents));
   if (!deps.trustProxy) app.use(warnOfUntrustedProxy(deps.logger));
   const openApi = buildOpenApiDocument();
   app.get(OPENAPI_PATH, (_req, res) => {
@@ -76,6 +81,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
       sessions: deps.sessions,
     }),
   );
+  if (deps.fleetEvents) app.use(fleetEventsRouter(deps.fleetEvents));
   app.use(adminRouter(deps.admin));
   app.use(alertsRouter({ alerts: deps.alerts }));
   app.use(dashboardAssets(deps.dashboardDir));

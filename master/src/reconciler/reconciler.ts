@@ -47,6 +47,8 @@ export interface ReconcilerOptions {
   cron?: string | null;
   /** Told how long each full reconcile took (e.g. a prom-client Histogram's `observe`). */
   observeReconcileSeconds?: (seconds: number) => void;
+  /** Told when a target's sync with Cloudflare finished: route statuses may have changed. */
+  onSynced?: (target: SyncTarget) => void;
   /** Clock of grace periods (tests move it instead of waiting ten minutes). */
   now?: () => Date;
 }
@@ -122,7 +124,11 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     return syncZone(ctx, target.slice('zone:'.length));
   }
 
-  const syncTarget = (target: SyncTarget) => mutex.run(target, () => runTarget(target));
+  const syncTarget = (target: SyncTarget) =>
+    mutex.run(target, async () => {
+      await runTarget(target);
+      options.onSynced?.(target);
+    });
 
   queue = await createSyncQueue({
     connection: options.redisConnection,

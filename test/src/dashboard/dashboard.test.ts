@@ -188,6 +188,30 @@ describe('dashboard in Chromium', () => {
     await shot('conflicts');
   });
 
+  it('resumes its event stream after the master restarts: a new route still shows without a reload', async () => {
+    await nav('Routes').click();
+    await page.getByRole('link', { name: APP }).first().waitFor();
+    const resumed = page.waitForResponse(
+      (r) => r.url().endsWith('/api/v1/admin/events') && r.status() === 200,
+    );
+    await master.restart();
+    // The browser reconnects the dropped stream by itself (EventSource, retry 2 s).
+    await resumed;
+    await agent.report([
+      reportedContainer('c1', 'app', {
+        'dockflare.enable': 'true',
+        'dockflare.hostname': APP,
+        'dockflare.service': 'http://app:8080',
+      }),
+      reportedContainer('c4', 'late', {
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': `late.${ZONE}`,
+        'tunnelfleet.service': 'http://late:80',
+      }),
+    ]);
+    await page.getByRole('link', { name: `late.${ZONE}` }).waitFor();
+  });
+
   it('builds a named Access policy that a route then uses', async () => {
     await nav('Access').click();
     await page.getByLabel('Name (labels use it: tunnelfleet.access.named_policy=…)').fill('ops-team');
@@ -199,6 +223,11 @@ describe('dashboard in Chromium', () => {
         'dockflare.enable': 'true',
         'dockflare.hostname': APP,
         'dockflare.service': 'http://app:8080',
+      }),
+      reportedContainer('c4', 'late', {
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': `late.${ZONE}`,
+        'tunnelfleet.service': 'http://late:80',
       }),
       reportedContainer('c3', 'admin', {
         'tunnelfleet.enable': 'true',
@@ -264,7 +293,7 @@ describe('dashboard in Chromium', () => {
     await nav('Agents').click();
     await page.getByRole('button', { name: 'Revoke web-1' }).click();
     const dialog = page.getByRole('dialog');
-    await dialog.getByText('2 routes are withdrawn').waitFor();
+    await dialog.getByText('3 routes are withdrawn').waitFor();
     await dialog.getByText('its tunnel is deleted').waitFor();
     await shot('revoke-confirmation');
     await dialog.getByRole('button', { name: 'Revoke' }).click();
