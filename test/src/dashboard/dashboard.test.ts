@@ -20,6 +20,20 @@ const SCREENSHOTS = fileURLToPath(new URL('../../../docs/screenshots/', import.m
 const ZONE = 'example.com';
 const APP = `app.${ZONE}`;
 
+/** The first agent's containers: a route in DockFlare's labels, and one started later. */
+const appContainer = () =>
+  reportedContainer('c1', 'app', {
+    'dockflare.enable': 'true',
+    'dockflare.hostname': APP,
+    'dockflare.service': 'http://app:8080',
+  });
+const lateContainer = () =>
+  reportedContainer('c4', 'late', {
+    'tunnelfleet.enable': 'true',
+    'tunnelfleet.hostname': `late.${ZONE}`,
+    'tunnelfleet.service': 'http://late:80',
+  });
+
 /**
  * The dashboard in real Chromium against the real master process (built by `pnpm build`, the
  * dashboard's assets with it), a private Redis and the Cloudflare emulator. Agents are protocol
@@ -149,13 +163,7 @@ describe('dashboard in Chromium', () => {
   it('shows a route appear live when a labelled container starts, with its labels and language', async () => {
     await nav('Routes').click();
     await page.getByText('No route matches').waitFor();
-    const report = await agent.report([
-      reportedContainer('c1', 'app', {
-        'dockflare.enable': 'true',
-        'dockflare.hostname': APP,
-        'dockflare.service': 'http://app:8080',
-      }),
-    ]);
+    const report = await agent.report([appContainer()]);
     expect(report.status).toBe(200);
     // No reload, no navigation: the page reads its rows again by itself.
     await page.getByRole('link', { name: APP }).waitFor();
@@ -197,18 +205,7 @@ describe('dashboard in Chromium', () => {
     await master.restart();
     // The browser reconnects the dropped stream by itself (EventSource, retry 2 s).
     await resumed;
-    await agent.report([
-      reportedContainer('c1', 'app', {
-        'dockflare.enable': 'true',
-        'dockflare.hostname': APP,
-        'dockflare.service': 'http://app:8080',
-      }),
-      reportedContainer('c4', 'late', {
-        'tunnelfleet.enable': 'true',
-        'tunnelfleet.hostname': `late.${ZONE}`,
-        'tunnelfleet.service': 'http://late:80',
-      }),
-    ]);
+    await agent.report([appContainer(), lateContainer()]);
     await page.getByRole('link', { name: `late.${ZONE}` }).waitFor();
   });
 
@@ -219,16 +216,8 @@ describe('dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Create policy' }).click();
     await page.getByRole('heading', { name: /ops-team/ }).waitFor();
     await agent.report([
-      reportedContainer('c1', 'app', {
-        'dockflare.enable': 'true',
-        'dockflare.hostname': APP,
-        'dockflare.service': 'http://app:8080',
-      }),
-      reportedContainer('c4', 'late', {
-        'tunnelfleet.enable': 'true',
-        'tunnelfleet.hostname': `late.${ZONE}`,
-        'tunnelfleet.service': 'http://late:80',
-      }),
+      appContainer(),
+      lateContainer(),
       reportedContainer('c3', 'admin', {
         'tunnelfleet.enable': 'true',
         'tunnelfleet.hostname': `admin.${ZONE}`,
