@@ -10,6 +10,7 @@ import {
   auditQuerySchema,
   type CreateKeyResponse,
   type CreateViewerTokenResponse,
+  conflictParamsSchema,
   conflictsQuerySchema,
   createAccessPolicyRequestSchema,
   createKeyRequestSchema,
@@ -49,6 +50,7 @@ import type { AgentState, HeartbeatStore } from '../agents/heartbeats.js';
 import type { MasterHooks } from '../agents/ports.js';
 import type { FleetOverview } from '../overview/fleet-overview.js';
 import { requestReconcile } from '../reconciler/request-reconcile.js';
+import { handOverHostname } from '../routes/hostname-hand-over.js';
 import { listPublicRoutes } from '../routes/public-routes.js';
 import type { RetainedRouteService } from '../routes/retained-route-service.js';
 import { routeDetail } from '../routes/route-detail.js';
@@ -74,7 +76,7 @@ export interface AdminRouterDeps {
   db: SqliteDatabase;
   agents: AgentService;
   heartbeats: HeartbeatStore;
-  hooks: Pick<MasterHooks, 'requestReconcile'>;
+  hooks: Pick<MasterHooks, 'requestReconcile' | 'markDirty'>;
   accessPolicies: AccessPolicyService;
   retainedRoutes: RetainedRouteService;
   viewerTokens: ViewerTokenService;
@@ -275,6 +277,12 @@ export function adminRouter(deps: AdminRouterDeps): Router {
     send<ListConflictsResponse>(res, 200, {
       conflicts: listConflicts(db, { includeResolved: includeResolved === 'true' }),
     });
+  });
+
+  router.post(p('/conflicts/:id/hand-over'), async (req, res) => {
+    const { id } = parseOrThrow(conflictParamsSchema, { ...req.params }, 'path');
+    await handOverHostname(deps, id, actorOf(res));
+    send<ListConflictsResponse>(res, 200, { conflicts: listConflicts(db) });
   });
 
   router.post(p('/reconcile'), async (_req, res) => {

@@ -13,6 +13,7 @@ import {
   auditQuerySchema,
   commandAckResponseSchema,
   commandAckSchema,
+  conflictParamsSchema,
   conflictsQuerySchema,
   createAccessPolicyRequestSchema,
   createAlertReceiverRequestSchema,
@@ -358,6 +359,13 @@ export function buildOpenApiDocument(): object {
       summary: 'One route: its labels and their language, the Cloudflare objects behind it, its history',
       request: { params: routeIdParamsSchema },
       responses: { 200: json(routeDetailResponseSchema, 'Route'), ...errors },
+    },
+    {
+      method: 'post',
+      path: a('/conflicts/{id}/hand-over'),
+      summary: 'Give the hostname of an open hostname_claimed conflict to the route that waits',
+      request: { params: conflictParamsSchema },
+      responses: { 200: json(listConflictsResponseSchema, 'The open conflicts after it'), ...errors },
     },
     {
       method: 'get',

@@ -136,6 +136,11 @@ export function updateRoute(db: SqliteDatabase, id: number, route: RouteWrite, a
   statement(db, UPDATE_ROUTE).run(...writtenValues(route), at, id);
 }
 
+/** Moves a route's claim time: the earliest claimant of a hostname holds it (`routes/claims.ts`). */
+export function setRouteClaimedAt(db: SqliteDatabase, id: number, claimedAt: string): void {
+  statement(db, 'UPDATE routes SET claimed_at = ? WHERE id = ?').run(claimedAt, id);
+}
+
 /** Sets status and message; false when both were already so (nothing written). */
 export function setRouteStatus(
   db: SqliteDatabase,
