@@ -136,6 +136,9 @@ export const api = {
       admin(`/conflicts${query({ includeResolved: String(includeResolved) })}`),
     ),
 
+  handOver: (conflictId: number) =>
+    call(listConflictsResponseSchema, 'POST', admin(`/conflicts/${conflictId}/hand-over`)),
+
   accessPolicies: () => call(listAccessPoliciesResponseSchema, 'GET', admin('/access-policies')),
   createAccessPolicy: (body: CreateAccessPolicyRequest) =>
     call(accessPolicyResponseSchema, 'POST', admin('/access-policies'), body),

@@ -31,9 +31,9 @@ export async function handOverHostname(
     const waiter = findRoute(db, conflict.routeId);
     if (!waiter) throw new NotFoundError(`the waiting route ${conflict.routeId} is gone`);
     const claimants = listRoutes(db, { hostname: conflict.hostname }).filter((r) => r.status !== 'revoked');
-    const earliest = claimants.reduce((min, r) => (r.claimedAt < min ? r.claimedAt : min), waiter.claimedAt);
+    const earliest = Math.min(...claimants.map((r) => Date.parse(r.claimedAt)), Date.parse(waiter.claimedAt));
     const formerHolders = claimants.filter((r) => r.agentId !== waiter.agentId);
-    setRouteClaimedAt(db, waiter.id, new Date(Date.parse(earliest) - 1).toISOString());
+    setRouteClaimedAt(db, waiter.id, new Date(earliest - 1).toISOString());
     resolveClaims(db, [conflict.hostname], deps.now());
     recordAudit(db, {
       actor,

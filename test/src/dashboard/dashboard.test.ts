@@ -176,7 +176,7 @@ describe('dashboard in Chromium', () => {
     await shot('route-detail');
   });
 
-  it('explains a conflict: who holds the hostname and who waits', async () => {
+  it('explains a conflict, and hands the hostname over to the route that waits', async () => {
     const key = (await master.admin.createKey({ name: 'web-2', hostnameAllowlist: [`*.${ZONE}`] })).key;
     const second = await connectProtocolAgent(master.url, key, 'web-2');
     await second.report([
@@ -194,6 +194,19 @@ describe('dashboard in Chromium', () => {
       .first()
       .waitFor();
     await shot('conflicts');
+
+    // Hand the hostname over to the waiting route: at Cloudflare, the CNAME moves to its tunnel.
+    const [holder] = await master.admin.routes({ agentId: agent.agentId, hostname: APP });
+    const tunnel = (await master.admin.agent(second.agentId)).tunnel!.id;
+    await page.getByRole('button', { name: `Hand ${APP} over to route` }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Hand over' }).click();
+    await waitFor(
+      () =>
+        emulator.dnsRecords(ZONE).some((r) => r.name === APP && r.content === `${tunnel}.cfargotunnel.com`),
+      { description: "the CNAME on the new holder's tunnel" },
+    );
+    // The former holder now waits: the page names it, without a reload.
+    await page.getByText(`Waiting: route ${holder!.id}`).waitFor();
   });
 
   it('resumes its event stream after the master restarts: a new route still shows without a reload', async () => {
