@@ -1,6 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CSRF_HEADER } from '@tunnelfleet/common';
 import type { Page } from 'playwright-core';
@@ -16,7 +18,13 @@ import { type MasterProcess, startMasterProcess } from '../system/master-process
 import { connectProtocolAgent, type ProtocolAgent, reportedContainer } from '../system/protocol-agent.js';
 
 const DASHBOARD_INDEX = fileURLToPath(new URL('../../../dashboard/dist/index.html', import.meta.url));
-const SCREENSHOTS = fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url));
+/**
+ * Where the screenshots of docs/ and the README go: `docs/screenshots` when
+ * `DASHBOARD_SCREENSHOTS=1` (regenerating them), else a temp dir, so a test run leaves the tree clean.
+ */
+const SCREENSHOTS = process.env.DASHBOARD_SCREENSHOTS
+  ? fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url))
+  : `${mkdtempSync(join(tmpdir(), 'tunnelfleet-screenshots-'))}/`;
 const ZONE = 'example.com';
 const APP = `app.${ZONE}`;
 
@@ -68,6 +76,7 @@ describe('dashboard in Chromium', () => {
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
+    if (!process.env.DASHBOARD_SCREENSHOTS) rmSync(SCREENSHOTS, { recursive: true, force: true });
     await master?.close();
     await emulator?.close();
     await redis?.stop();
