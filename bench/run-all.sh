@@ -17,6 +17,7 @@ benchmarks=(
   "convergence|node test/dist/bench/convergence.js 200 100"
   "recreate|node test/dist/bench/recreate.js 100"
   "rotation-gap|node test/dist/bench/rotation-gap.js 12"
+  "dashboard-routes|node test/dist/bench/dashboard-routes.js 1000 10 7"
 )
 
 pnpm build

@@ -43,6 +43,7 @@ COPY common/package.json common/
 COPY test/package.json test/
 COPY master/package.json master/
 COPY agent/package.json agent/
+COPY dashboard/package.json dashboard/
 # The root (TypeScript) and the agent with its workspace dependencies: master's native module is not needed.
 RUN pnpm install --frozen-lockfile --filter tunnelfleet --filter '@tunnelfleet/agent...'
 COPY common/tsconfig.json common/

@@ -16,6 +16,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
   echo "build-app: $pkg/dist/main.js missing: run pnpm install && pnpm exec tsc -b $pkg first" >&2
   exit 1
 }
+# The master serves the dashboard's built assets (a dependency of the master, shipped as its dist/).
+if [[ "$pkg" == master && ! -f dashboard/dist/index.html ]]; then
+  echo "build-app: dashboard/dist/index.html missing: run pnpm build (or pnpm --filter @tunnelfleet/dashboard build) first" >&2
+  exit 1
+fi
 
 rm -rf "$out"
 # --legacy: a plain copy of the production dependency tree, no injected-workspace setting needed.
@@ -34,6 +39,8 @@ emit_product() { # <workspace package dir> <dist dir to replace>
 emit_product "$pkg" "$out/dist"
 for dependency in "$out"/node_modules/.pnpm/@tunnelfleet+*/node_modules/@tunnelfleet/*; do
   [[ -d "$dependency" ]] || continue
+  # The dashboard's dist/ is Vite's output (static assets), not a tsc product: kept as deployed.
+  [[ "$(basename "$dependency")" == dashboard ]] && continue
   emit_product "$(basename "$dependency")" "$dependency/dist"
 done
 

@@ -1,4 +1,4 @@
-# Tunnelfleet master: API, reconciler and the `tunnelfleet` CLI.
+# Tunnelfleet master: API, web dashboard, reconciler and the `tunnelfleet` CLI.
 #
 # Online (official bases, app built in Docker), from the repository root:
 #   docker build -f deploy/master.Dockerfile -t tunnelfleet/master .
@@ -48,13 +48,18 @@ COPY common/package.json common/
 COPY test/package.json test/
 COPY master/package.json master/
 COPY agent/package.json agent/
+COPY dashboard/package.json dashboard/
 RUN pnpm install --frozen-lockfile
 COPY common/tsconfig.json common/
 COPY common/src common/src
 COPY master/tsconfig.json master/
 COPY master/src master/src
+COPY dashboard/tsconfig.json dashboard/vite.config.ts dashboard/index.html dashboard/
+COPY dashboard/src dashboard/src
+# The enrol page shows this file as it is: it is built into the dashboard.
+COPY docker-compose.agent.yml ./
 COPY deploy/build-app.sh deploy/
-RUN pnpm exec tsc -b master && bash deploy/build-app.sh master /out
+RUN pnpm exec tsc -b master && pnpm --filter @tunnelfleet/dashboard build && bash deploy/build-app.sh master /out
 
 # ---- release (default target): the runtime with the app from the build stage -----------------
 FROM runtime AS release

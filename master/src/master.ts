@@ -11,13 +11,23 @@ import { type AlertService, createAlertService } from './alerts/alert-service.js
 import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudflare-layer.js';
 import { type CommandGateway, createCommandGateway } from './commands/index.js';
 import { createHttpApp } from './http/app.js';
+import { findDashboardDir } from './http/dashboard-assets.js';
 import { createFailedAuthLimiter } from './http/failed-auth-limiter.js';
 import { createReportRateLimiter } from './http/report-rate-limiter.js';
 import { adminTokenBanner, setUpAdminToken, writeAdminTokenFile } from './keys/admin-token.js';
 import { createMasterMetrics } from './metrics/metrics.js';
+import { createFleetOverview } from './overview/fleet-overview.js';
 import { createReconciler } from './reconciler/reconciler.js';
-import { createHeartbeatStore, createRedisClient, createRedisKeys } from './redis/index.js';
+import {
+  createHeartbeatStore,
+  createRedisClient,
+  createRedisKeys,
+  type FleetEventsChannel,
+  openFleetEventsChannel,
+} from './redis/index.js';
 import { createRetainedRouteService } from './routes/retained-route-service.js';
+import { createSessionService } from './sessions/session-service.js';
+import { createViewerTokenService } from './sessions/viewer-token-service.js';
 import { openDatabase, type SqliteDatabase } from './store/database.js';
 
 /** Image named in `start_tunnel` when none is configured (same default as the agent). */
@@ -54,6 +64,12 @@ export interface MasterDeps {
   trustProxy?: TrustProxy;
   /** `METRICS_TOKEN`: the bearer token `/metrics` requires, if any. */
   metricsToken?: string;
+  /** Notices for the dashboard's event stream (`startMaster` opens it on Redis pub/sub). */
+  fleetEvents?: FleetEventsChannel;
+  /** `DASHBOARD_SESSION_TTL`: how long a dashboard sign-in lasts (default 12 h). */
+  dashboardSessionSeconds?: number;
+  /** `DASHBOARD_DIR`: the dashboard's built assets, when not the installed package's. */
+  dashboardDir?: string;
   /** Where the banner naming the generated admin token's file goes; stdout by default. */
   printAdminToken?: (banner: string) => void;
 }
@@ -143,8 +159,20 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     logger: deps.logger.child({ component: 'shared-tunnels' }),
   });
 
+  const dashboardDir = findDashboardDir(deps.dashboardDir);
+  if (dashboardDir === undefined) {
+    deps.logger.warn('dashboard assets not found (pnpm build builds them): / answers 404, the API works');
+  }
   const app = createHttpApp({
     logger: deps.logger.child({ component: 'http' }),
+    dashboardDir,
+    ...(deps.fleetEvents ? { fleetEvents: deps.fleetEvents } : {}),
+    sessions: createSessionService({
+      db: deps.db,
+      adminTokenHash: admin.hash,
+      ttlSeconds: deps.dashboardSessionSeconds ?? 12 * 3600,
+      ...(deps.now ? { now: deps.now } : {}),
+    }),
     limiter,
     ...(deps.trustProxy === undefined ? {} : { trustProxy: deps.trustProxy }),
     agent: {
@@ -166,6 +194,13 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       hooks,
       accessPolicies: createAccessPolicyService({ db: deps.db, hooks }),
       retainedRoutes,
+      viewerTokens: createViewerTokenService({ db: deps.db }),
+      overview: createFleetOverview({
+        db: deps.db,
+        heartbeats,
+        retainedRoutes,
+        budgetUsage: () => deps.cloudflare.budgetUsage(),
+      }),
       requireAccess: deps.requireAccess ?? false,
       now: () => new Date(deps.now?.() ?? Date.now()),
     },
@@ -241,6 +276,12 @@ export async function startMaster(
     logger: logger.child({ component: 'commands' }),
     leaseMs: 60_000,
   });
+  const fleetEvents = await openFleetEventsChannel({
+    connection: redisConnection,
+    keys: createRedisKeys(config.redisKeyPrefix),
+    logger: logger.child({ component: 'fleet-events' }),
+    publisher: redis.client,
+  });
   const alerts = createAlertService({
     db,
     logger: logger.child({ component: 'alerts' }),
@@ -273,6 +314,7 @@ export async function startMaster(
     maxWaitMs: config.syncMaxWaitMs,
     cron: config.reconcileCron,
     observeReconcileSeconds: (seconds) => master.metrics.reconcileDuration.observe({ kind: 'full' }, seconds),
+    onSynced: () => fleetEvents.publish('routes'),
     ...(options.now ? { now: () => new Date(options.now!()) } : {}),
   });
   const master = createMaster({
@@ -284,6 +326,7 @@ export async function startMaster(
     gateway,
     cloudflare,
     alerts,
+    fleetEvents,
     logger,
     accountId: config.cloudflareAccountId,
     dataDir: config.dataDir,
@@ -292,6 +335,8 @@ export async function startMaster(
     cloudflaredImage: config.cloudflaredImage,
     rolloutCheckIntervalMs: config.rolloutCheckIntervalMs,
     requireAccess: config.requireAccess,
+    dashboardSessionSeconds: config.dashboardSessionSeconds,
+    ...(config.dashboardDir ? { dashboardDir: config.dashboardDir } : {}),
     trustProxy: options.trustProxy ?? config.trustProxy,
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
     ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
@@ -345,6 +390,7 @@ export async function startMaster(
         await stopped;
         await reconciler.close();
         await alerts.close();
+        await fleetEvents.close();
         await redis.close().catch(() => undefined);
         db.close();
       })();

@@ -12,6 +12,11 @@ ensure_workspace() {
     echo "installing dependencies (one time)…" >&2
     (cd "$root" && pnpm install --frozen-lockfile >&2)
   fi
-  # tsc -b is incremental: a no-op when nothing changed.
+  # tsc -b is incremental: a no-op when nothing changed. The dashboard's assets are built by Vite
+  # (about two seconds), only when missing or older than one of its sources.
   (cd "$root" && pnpm exec tsc -b >&2)
+  if [[ ! -f "$root/dashboard/dist/index.html" ]] ||
+    [[ -n "$(find "$root/dashboard/src" "$root/dashboard/index.html" "$root/docker-compose.agent.yml" -newer "$root/dashboard/dist/index.html" -print -quit)" ]]; then
+    (cd "$root" && pnpm --filter @tunnelfleet/dashboard build >&2)
+  fi
 }

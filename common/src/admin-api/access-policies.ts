@@ -69,7 +69,14 @@ export const accessPolicyViewSchema = z.object({
 });
 export type AccessPolicyView = z.infer<typeof accessPolicyViewSchema>;
 
-export const listAccessPoliciesResponseSchema = z.object({ policies: z.array(accessPolicyViewSchema) });
+export const listAccessPoliciesResponseSchema = z.object({
+  policies: z.array(
+    accessPolicyViewSchema.extend({
+      /** Hostnames (and paths) of the routes whose labels name the policy; revoked ones left out. */
+      usedBy: z.array(z.string()),
+    }),
+  ),
+});
 export type ListAccessPoliciesResponse = z.infer<typeof listAccessPoliciesResponseSchema>;
 
 export const accessPolicyResponseSchema = z.object({ policy: accessPolicyViewSchema });

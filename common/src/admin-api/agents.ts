@@ -32,6 +32,8 @@ export const agentViewSchema = z.object({
    * `LABELGATE_LABEL_PREFIX`), normalized; `{}` for the default prefixes.
    */
   labelPrefixes: z.object({ dockflare: z.string().optional(), labelgate: z.string().optional() }),
+  /** Its container routes that are not revoked: what revoking it withdraws. */
+  routeCount: z.number().int(),
 });
 export type AgentView = z.infer<typeof agentViewSchema>;
 

@@ -11,17 +11,18 @@ export const auditQuerySchema = z.strictObject({
 });
 export type AuditQuery = z.infer<typeof auditQuerySchema>;
 
+/** One entry: `actor` is `admin` (the token), `system`, `agent:<id>` or a dashboard session. */
+export const auditEntrySchema = z.object({
+  id: z.number().int(),
+  at: z.string(),
+  actor: z.string(),
+  action: z.string(),
+  target: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()),
+});
+
 export const auditPageSchema = z.object({
-  entries: z.array(
-    z.object({
-      id: z.number().int(),
-      at: z.string(),
-      actor: z.string(),
-      action: z.string(),
-      target: z.string().nullable(),
-      details: z.record(z.string(), z.unknown()),
-    }),
-  ),
+  entries: z.array(auditEntrySchema),
   nextBefore: z.number().int().nullable(),
 });
 export type AuditPage = z.infer<typeof auditPageSchema>;

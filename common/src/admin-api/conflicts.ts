@@ -6,6 +6,11 @@ export const conflictsQuerySchema = z.strictObject({
   includeResolved: z.enum(['true', 'false']).default('false'),
 });
 
+/** `POST /conflicts/:id/hand-over`: the route that waits for a hostname gets it. */
+export const conflictParamsSchema = z.strictObject({
+  id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+});
+
 export const conflictViewSchema = z.object({
   id: z.number().int(),
   kind: z.enum(['hostname_claimed', 'foreign_dns_record', 'foreign_access_app', 'outside_allowlist']),

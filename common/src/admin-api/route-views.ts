@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PROTOCOL_LIMITS } from '../protocol/limits.js';
 import { identifierSchema } from '../protocol/primitives.js';
+import { auditEntrySchema } from './audit.js';
 
 /**
  * Published routes (hostname + path of a container): `/routes`. Beside them, retained routes: a
@@ -23,10 +24,23 @@ export const routeStatusSchema = z.enum(ROUTE_STATUSES);
 /** `status=retained` lists only retained routes; any other status only container routes. */
 export const RETAINED_STATUS = 'retained';
 
+export const ROUTE_SORTS = ['hostname', 'status', 'agent', 'zone', 'updated'] as const;
+export type RouteSort = (typeof ROUTE_SORTS)[number];
+
+/**
+ * Filters, and (for long tables) a page: without `limit` every matching route is listed. `q` finds
+ * routes whose hostname or container name contains it; `sort` and `order` order them.
+ */
 export const routesQuerySchema = z.strictObject({
   status: z.enum([...ROUTE_STATUSES, RETAINED_STATUS]).optional(),
   agentId: identifierSchema.optional(),
   hostname: z.string().min(1).max(PROTOCOL_LIMITS.hostnameLength).optional(),
+  zone: z.string().min(1).max(PROTOCOL_LIMITS.hostnameLength).optional(),
+  q: z.string().min(1).max(PROTOCOL_LIMITS.hostnameLength).optional(),
+  sort: z.enum(ROUTE_SORTS).default('hostname'),
+  order: z.enum(['asc', 'desc']).default('asc'),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
 });
 export type RoutesQuery = z.infer<typeof routesQuerySchema>;
 
@@ -85,7 +99,10 @@ export const retainedRouteViewSchema = z.object({
 export type RetainedRouteView = z.infer<typeof retainedRouteViewSchema>;
 
 export const listRoutesResponseSchema = z.object({
+  /** This page of the matching container routes. */
   routes: z.array(routeViewSchema),
+  /** How many container routes match the filters (every page together). */
+  total: z.number().int(),
   /** Retained routes matching the same `agentId` and `hostname` filters. */
   retained: z.array(retainedRouteViewSchema),
 });
@@ -115,3 +132,27 @@ export const publicRoutesResponseSchema = z.object({
   routes: z.array(publicRouteViewSchema),
 });
 export type PublicRoutesResponse = z.infer<typeof publicRoutesResponseSchema>;
+
+export const routeIdParamsSchema = z.strictObject({
+  id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+});
+
+/** One route with where it came from and what stands behind it: `GET /routes/:id`. */
+export const routeDetailSchema = z.object({
+  route: routeViewSchema,
+  /** The labels of the container serving it, as last reported. */
+  labels: z.record(z.string(), z.string()),
+  /** Which tool's label language the route was written in; null when the labels no longer say. */
+  language: z.enum(['tunnelfleet', 'dockflare', 'labelgate']).nullable(),
+  /** The Cloudflare objects Tunnelfleet owns for its hostname and path. */
+  cloudflare: z.object({
+    dnsRecords: z.array(z.object({ id: z.string(), zoneId: z.string() })),
+    ingressRules: z.array(z.object({ tunnelId: z.string() })),
+    accessApps: z.array(z.object({ id: z.string() })),
+  }),
+  /** Audit entries naming its hostname, newest first. */
+  history: z.array(auditEntrySchema),
+});
+export type RouteDetail = z.infer<typeof routeDetailSchema>;
+export const routeDetailResponseSchema = z.object({ detail: routeDetailSchema });
+export type RouteDetailResponse = z.infer<typeof routeDetailResponseSchema>;

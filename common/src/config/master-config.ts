@@ -68,6 +68,16 @@ export const masterConfigSpec = {
     defaultDoc: '/metrics answers anyone who reaches the port: keep it to your monitoring network',
     secret: true,
   }),
+  dashboardSessionSeconds: envVar('DASHBOARD_SESSION_TTL', envDurationSeconds(60, 30 * 86_400), {
+    doc: 'How long a dashboard sign-in lasts before the browser must sign in again (12h, 3600, 7d).',
+    example: '12h',
+    defaultValue: '12h',
+  }),
+  dashboardDir: optionalEnvVar('DASHBOARD_DIR', envString({ max: 4096 }), {
+    doc: "Directory of the dashboard's built assets (index.html and assets/), served under /.",
+    example: '/app/dashboard',
+    defaultDoc: 'the assets of the @tunnelfleet/dashboard package installed beside the master',
+  }),
   cloudflareApiToken: envVar('CLOUDFLARE_API_TOKEN', envString({ min: 8, max: 512 }), {
     doc: 'Default Cloudflare API token (Tunnel edit, DNS edit, Access edit). Secret.',
     example: '<40-character Cloudflare API token>',

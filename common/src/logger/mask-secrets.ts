@@ -8,8 +8,10 @@ import { REDACTED } from './redact-paths.js';
 const SHAPES: ReadonlyArray<[RegExp, string]> = [
   // Agent API key tfk_<keyId>_<secret>
   [/\btfk_([0-9a-f]{16})_[A-Za-z0-9_-]+/g, `tfk_$1_${REDACTED}`],
+  // Dashboard viewer token tfv_<tokenId>_<secret>
+  [/\btfv_([0-9a-f]{16})_[A-Za-z0-9_-]+/g, `tfv_$1_${REDACTED}`],
   // Admin token, or a malformed key that still has our prefix (not one masked just above)
-  [/\btf[ak]_(?![0-9a-f]{16}_\[)[A-Za-z0-9_-]{8,}/g, REDACTED],
+  [/\btf[akv]_(?![0-9a-f]{16}_\[)[A-Za-z0-9_-]{8,}/g, REDACTED],
   // HTTP credentials
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`],
   // Tunnel tokens and JWTs: base64 of a JSON object, "eyJ…"

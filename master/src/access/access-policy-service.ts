@@ -56,16 +56,27 @@ export function createAccessPolicyService(deps: AccessPolicyServiceDeps) {
    * a working hostname offline. Refused while a route (other than a revoked one) names it.
    */
   function refuseWhileNamed(policy: AccessPolicyRecord, change: string): void {
-    const hostnames = listRoutes(db)
-      .filter((route) => route.status !== 'revoked')
-      .filter((route) => readRouteSpec(route.spec).access?.namedPolicies.includes(policy.name))
-      .map((route) => `${route.hostname ?? route.routeKey}${route.path}`);
+    const hostnames = usage().get(policy.name) ?? [];
     if (hostnames.length > 0) {
       throw new ConflictError(
-        `cannot ${change} policy ${policy.name}: routes name it (${[...new Set(hostnames)].sort().join(', ')}); ` +
+        `cannot ${change} policy ${policy.name}: routes name it (${hostnames.join(', ')}); ` +
           'change their labels first',
       );
     }
+  }
+
+  /** Policy name → the hostnames (and paths) of the routes, not revoked, that name it, sorted. */
+  function usage(): Map<string, string[]> {
+    const byName = new Map<string, Set<string>>();
+    for (const route of listRoutes(db)) {
+      if (route.status === 'revoked') continue;
+      for (const name of readRouteSpec(route.spec).access?.namedPolicies ?? []) {
+        const hostnames = byName.get(name) ?? new Set<string>();
+        hostnames.add(`${route.hostname ?? route.routeKey}${route.path}`);
+        byName.set(name, hostnames);
+      }
+    }
+    return new Map([...byName].map(([name, hostnames]) => [name, [...hostnames].sort()]));
   }
 
   async function changed(): Promise<void> {
@@ -128,5 +139,11 @@ export function createAccessPolicyService(deps: AccessPolicyServiceDeps) {
     await changed();
   }
 
-  return { list: () => listAccessPolicies(db), get: requirePolicy, create, update, remove };
+  /** Every policy with the routes that name it (the dashboard's Access page). */
+  function listWithUsage() {
+    const used = usage();
+    return listAccessPolicies(db).map((policy) => ({ ...policy, usedBy: used.get(policy.name) ?? [] }));
+  }
+
+  return { list: listWithUsage, get: requirePolicy, create, update, remove };
 }

@@ -46,6 +46,8 @@ export interface CloudflareLayer {
   verifyTokens(): Promise<TokenCheck[]>;
   /** Calls per token name, by result (for metrics). */
   callCounters(): Record<string, CallCounters>;
+  /** Per token name: calls in the current window against the ceiling, and waiting calls (dashboard). */
+  budgetUsage(): Record<string, { inWindow: number; ceiling: number; queued: number }>;
 }
 
 /**
@@ -115,6 +117,15 @@ export function createCloudflareLayer(
     invalidateZones: (tokenName) => creds.invalidateZones(tokenName),
     verifyTokens: createTokenVerifier(creds, config.tokenCheckTtlMs ?? TOKEN_CHECK_TTL_MS, alerts),
     callCounters: () => Object.fromEntries(creds.handles().map((h) => [h.name, h.budget.counters()])),
+    budgetUsage: () =>
+      Object.fromEntries(
+        creds
+          .handles()
+          .map((h) => [
+            h.name,
+            { inWindow: h.budget.inWindow(), ceiling: h.budget.ceiling, queued: h.budget.queued() },
+          ]),
+      ),
   };
 }
 

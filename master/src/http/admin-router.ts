@@ -9,10 +9,14 @@ import {
   agentIdParamsSchema,
   auditQuerySchema,
   type CreateKeyResponse,
+  type CreateViewerTokenResponse,
+  conflictParamsSchema,
   conflictsQuerySchema,
   createAccessPolicyRequestSchema,
   createKeyRequestSchema,
+  createViewerTokenRequestSchema,
   type FleetCloudflaredResponse,
+  ForbiddenError,
   type KeyView,
   keyIdParamsSchema,
   type ListAccessPoliciesResponse,
@@ -21,6 +25,8 @@ import {
   type ListKeysResponse,
   type ListRolloutsResponse,
   type ListRoutesResponse,
+  type ListViewerTokensResponse,
+  type OverviewResponse,
   type PublicRoutesResponse,
   type PutCloudflaredResponse,
   parseOrThrow,
@@ -30,11 +36,15 @@ import {
   type RevokeKeyResponse,
   type RolloutResponse,
   type RotateAllResponse,
+  type RouteDetailResponse,
   retainedRouteParamsSchema,
   rolloutParamsSchema,
+  routeIdParamsSchema,
   routesQuerySchema,
   startRolloutRequestSchema,
   updateAccessPolicyRequestSchema,
+  type ViewerTokenResponse,
+  viewerTokenParamsSchema,
 } from '@tunnelfleet/common';
 import { type Response, Router } from 'express';
 import type { AccessPolicyService } from '../access/access-policy-service.js';
@@ -43,9 +53,13 @@ import { agentTunnelName } from '../agents/agent-service.js';
 import type { AgentState, HeartbeatStore } from '../agents/heartbeats.js';
 import type { MasterHooks } from '../agents/ports.js';
 import type { RolloutDriver } from '../agents/rollout-driver.js';
+import type { FleetOverview } from '../overview/fleet-overview.js';
 import { requestReconcile } from '../reconciler/request-reconcile.js';
+import { handOverHostname } from '../routes/hostname-hand-over.js';
 import { listPublicRoutes } from '../routes/public-routes.js';
 import type { RetainedRouteService } from '../routes/retained-route-service.js';
+import { routeDetail } from '../routes/route-detail.js';
+import type { ViewerTokenService } from '../sessions/viewer-token-service.js';
 import { type AgentKeyRecord, listAgentKeys } from '../store/agent-keys.js';
 import { type AgentRecord, findAgentByKey, listAgents } from '../store/agents.js';
 import { listAudit } from '../store/audit-log.js';
@@ -53,10 +67,9 @@ import type { CloudflaredConfig } from '../store/cloudflared-configs.js';
 import { listConflicts } from '../store/conflicts.js';
 import { listContainers } from '../store/containers.js';
 import type { SqliteDatabase } from '../store/database.js';
-import { listRoutes } from '../store/routes.js';
+import { countRoutesByAgent, listRoutes, pageRoutes } from '../store/routes.js';
 import { findAgentTunnel, findTunnelByName } from '../store/tunnels.js';
-import { adminAuthentication } from './authentication.js';
-import type { FailedAuthLimiter } from './failed-auth-limiter.js';
+import { actorOf, adminCaller } from './authentication.js';
 import { jsonBody } from './json-body.js';
 
 /** Sends a body typed by the admin API's response schema (`@tunnelfleet/common`). */
@@ -66,14 +79,14 @@ export function send<T>(res: Response, status: number, body: T): void {
 
 export interface AdminRouterDeps {
   db: SqliteDatabase;
-  limiter: FailedAuthLimiter;
-  adminTokenHash: string;
   agents: AgentService;
   rollouts: Pick<RolloutDriver, 'view' | 'list' | 'abort'>;
   heartbeats: HeartbeatStore;
-  hooks: Pick<MasterHooks, 'requestReconcile'>;
+  hooks: Pick<MasterHooks, 'requestReconcile' | 'markDirty'>;
   accessPolicies: AccessPolicyService;
   retainedRoutes: RetainedRouteService;
+  viewerTokens: ViewerTokenService;
+  overview: FleetOverview;
   /** `REQUIRE_ACCESS`, shown with the public-routes report. */
   requireAccess: boolean;
   /** Clock of grace periods: whether a stopped container's route is still served. */
@@ -103,19 +116,20 @@ function configView(config: CloudflaredConfig | undefined) {
 }
 
 /**
- * Routes under `/api/v1/admin`: each parses its input with the schemas of `@tunnelfleet/common`,
- * calls a service (which audits the change with actor `admin` and tells the reconciler what
- * changed), and shapes the answer to the matching response schema.
+ * Routes under `/api/v1/admin` (authenticated by `adminAuthentication`, mounted before them): each
+ * parses its input with the schemas of `@tunnelfleet/common`, calls a service (which audits the
+ * change with the caller's actor — `admin` for the token, the session for the dashboard — and
+ * tells the reconciler what changed), and shapes the answer to the matching response schema.
  */
 export function adminRouter(deps: AdminRouterDeps): Router {
   const { db } = deps;
   const router = Router();
-  router.use(ADMIN_API_PREFIX, adminAuthentication(deps.adminTokenHash, deps.limiter));
   const p = (path: string) => `${ADMIN_API_PREFIX}${path}`;
 
   async function agentViews(agents: AgentRecord[]): Promise<AgentView[]> {
     const seen = await deps.heartbeats.lastSeen(agents.map((a) => a.id));
     const states = await Promise.all(agents.map((a) => deps.heartbeats.lastState(a.id)));
+    const routeCounts = countRoutesByAgent(db);
     return agents.map(({ reportSequence: _s, snapshotFingerprint: _f, commandVersion: _v, ...agent }, i) => {
       const lastSeen = seen.get(agent.id);
       return {
@@ -124,13 +138,18 @@ export function adminRouter(deps: AdminRouterDeps): Router {
         tunnelStatus: agent.pausedAt === null ? 'running' : 'paused',
         online: agent.status !== 'revoked' && deps.heartbeats.isOnline(lastSeen),
         lastSeenAt: lastSeen === undefined ? agent.lastSeenAt : new Date(lastSeen).toISOString(),
+        routeCount: routeCounts.get(agent.id) ?? 0,
       };
     });
   }
 
+  router.get(p('/overview'), async (_req, res) => {
+    send<OverviewResponse>(res, 200, { overview: await deps.overview() });
+  });
+
   router.post(p('/keys'), jsonBody(), (req, res) => {
     const body = parseOrThrow(createKeyRequestSchema, req.body, 'key body');
-    const { key, record } = deps.agents.createKey(body, 'admin');
+    const { key, record } = deps.agents.createKey(body, actorOf(res));
     send<CreateKeyResponse>(res, 201, { key, record: keyView(db, record) });
   });
 
@@ -140,7 +159,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   router.post(p('/keys/:id/revoke'), async (req, res) => {
     const { id } = parseOrThrow(keyIdParamsSchema, { ...req.params }, 'path');
-    send<RevokeKeyResponse>(res, 200, { key: keyView(db, await deps.agents.revokeKey(id, 'admin')) });
+    send<RevokeKeyResponse>(res, 200, { key: keyView(db, await deps.agents.revokeKey(id, actorOf(res))) });
   });
 
   router.get(p('/agents'), async (_req, res) => {
@@ -171,25 +190,25 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   router.post(p('/agents/:id/approve'), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
-    const [view] = await agentViews([await deps.agents.approve(id, 'admin')]);
+    const [view] = await agentViews([await deps.agents.approve(id, actorOf(res))]);
     send<AgentActionResponse>(res, 200, { agent: view! });
   });
 
   router.post(p('/agents/:id/revoke'), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
-    const [view] = await agentViews([await deps.agents.revoke(id, 'admin')]);
+    const [view] = await agentViews([await deps.agents.revoke(id, actorOf(res))]);
     send<AgentActionResponse>(res, 200, { agent: view! });
   });
 
   router.post(p('/agents/:id/pause'), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
-    const [view] = await agentViews([await deps.agents.pause(id, 'admin')]);
+    const [view] = await agentViews([await deps.agents.pause(id, actorOf(res))]);
     send<AgentActionResponse>(res, 200, { agent: view! });
   });
 
   router.post(p('/agents/:id/resume'), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
-    const [view] = await agentViews([await deps.agents.resume(id, 'admin')]);
+    const [view] = await agentViews([await deps.agents.resume(id, actorOf(res))]);
     send<AgentActionResponse>(res, 200, { agent: view! });
   });
 
@@ -200,7 +219,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   router.put(p('/cloudflared'), jsonBody(), async (req, res) => {
     const body = parseOrThrow(putCloudflaredRequestSchema, req.body, 'cloudflared body');
-    const { rolloutId, ...answer } = await deps.agents.setCloudflared(null, body, 'admin');
+    const { rolloutId, ...answer } = await deps.agents.setCloudflared(null, body, actorOf(res));
     send<PutCloudflaredResponse>(res, 200, {
       ...answer,
       rollout: rolloutId ? deps.rollouts.view(rolloutId) : null,
@@ -210,7 +229,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
   router.put(p('/agents/:id/cloudflared'), jsonBody(), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
     const body = parseOrThrow(putCloudflaredRequestSchema, req.body, 'cloudflared body');
-    const { rolloutId: _none, ...answer } = await deps.agents.setCloudflared(id, body, 'admin');
+    const { rolloutId: _none, ...answer } = await deps.agents.setCloudflared(id, body, actorOf(res));
     send<PutCloudflaredResponse>(res, 200, { ...answer, rollout: null });
   });
 
@@ -220,7 +239,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   router.post(p('/cloudflared/rollouts'), jsonBody(), async (req, res) => {
     const body = parseOrThrow(startRolloutRequestSchema, req.body, 'rollout body');
-    const id = await deps.agents.startRollout(body, 'admin');
+    const id = await deps.agents.startRollout(body, actorOf(res));
     send<RolloutResponse>(res, 201, { rollout: deps.rollouts.view(id) });
   });
 
@@ -231,36 +250,44 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   router.post(p('/cloudflared/rollouts/:id/abort'), async (req, res) => {
     const { id } = parseOrThrow(rolloutParamsSchema, { ...req.params }, 'path');
-    send<RolloutResponse>(res, 200, { rollout: await deps.rollouts.abort(id, 'admin') });
+    send<RolloutResponse>(res, 200, { rollout: await deps.rollouts.abort(id, actorOf(res)) });
   });
 
   router.post(p('/agents/rotate-secret'), async (_req, res) => {
-    send<RotateAllResponse>(res, 200, { results: await deps.agents.rotateAllSecrets('admin') });
+    send<RotateAllResponse>(res, 200, { results: await deps.agents.rotateAllSecrets(actorOf(res)) });
   });
 
   router.post(p('/agents/:id/rotate-secret'), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
-    const [view] = await agentViews([await deps.agents.rotateSecret(id, 'admin')]);
+    const [view] = await agentViews([await deps.agents.rotateSecret(id, actorOf(res))]);
     send<AgentActionResponse>(res, 200, { agent: view! });
   });
 
   router.delete(p('/agents/:id'), async (req, res) => {
     const { id } = parseOrThrow(agentIdParamsSchema, { ...req.params }, 'path');
-    await deps.agents.remove(id, 'admin');
+    await deps.agents.remove(id, actorOf(res));
     res.status(204).end();
   });
 
   router.get(p('/routes'), (req, res) => {
-    const { status, ...filter } = parseOrThrow(routesQuerySchema, { ...req.query }, 'query');
+    const { status, agentId, hostname, ...page } = parseOrThrow(routesQuerySchema, { ...req.query }, 'query');
+    const filter = { ...(agentId ? { agentId } : {}), ...(hostname ? { hostname } : {}) };
+    const found =
+      status === RETAINED_STATUS
+        ? { routes: [], total: 0 }
+        : pageRoutes(db, { ...filter, ...page, ...(status ? { status } : {}) });
     send<ListRoutesResponse>(res, 200, {
-      routes:
-        status === RETAINED_STATUS
-          ? []
-          : listRoutes(db, { ...filter, ...(status ? { status } : {}) }).map(
-              ({ spec: _spec, ...route }) => route,
-            ),
+      routes: found.routes.map(({ spec: _spec, ...route }) => route),
+      total: found.total,
       retained: status === undefined || status === RETAINED_STATUS ? deps.retainedRoutes.list(filter) : [],
     });
+  });
+
+  router.get(p('/routes/:id'), (req, res, next) => {
+    // `/routes/public` and `/routes/retained/…` are their own endpoints, answered below.
+    if (!/^\d+$/.test(String(req.params.id))) return next();
+    const { id } = parseOrThrow(routeIdParamsSchema, { ...req.params }, 'path');
+    send<RouteDetailResponse>(res, 200, { detail: routeDetail(db, id) });
   });
 
   router.get(p('/routes/public'), (_req, res) => {
@@ -272,7 +299,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   router.delete(p('/routes/retained/:id'), async (req, res) => {
     const { id } = parseOrThrow(retainedRouteParamsSchema, { ...req.params }, 'path');
-    await deps.retainedRoutes.remove(id, 'admin');
+    await deps.retainedRoutes.remove(id, actorOf(res));
     res.status(204).end();
   });
 
@@ -283,13 +310,34 @@ export function adminRouter(deps: AdminRouterDeps): Router {
     });
   });
 
+  router.post(p('/conflicts/:id/hand-over'), async (req, res) => {
+    const { id } = parseOrThrow(conflictParamsSchema, { ...req.params }, 'path');
+    await handOverHostname(deps, id, actorOf(res));
+    send<ListConflictsResponse>(res, 200, { conflicts: listConflicts(db) });
+  });
+
   router.post(p('/reconcile'), async (_req, res) => {
-    const { jobId } = await requestReconcile(deps, 'admin');
+    const { jobId } = await requestReconcile(deps, actorOf(res));
     send<ReconcileResponse>(res, 202, { accepted: true, ...(jobId ? { jobId } : {}) });
   });
 
   router.get(p('/audit'), (req, res) => {
     send<AuditPage>(res, 200, listAudit(db, parseOrThrow(auditQuerySchema, { ...req.query }, 'query')));
+  });
+
+  router.post(p('/viewer-tokens'), jsonBody(), (req, res) => {
+    const { name } = parseOrThrow(createViewerTokenRequestSchema, req.body, 'viewer token body');
+    send<CreateViewerTokenResponse>(res, 201, deps.viewerTokens.create(name, actorOf(res)));
+  });
+
+  router.get(p('/viewer-tokens'), (_req, res) => {
+    if (adminCaller(res).role !== 'admin') throw new ForbiddenError('only an admin sees viewer tokens');
+    send<ListViewerTokensResponse>(res, 200, { tokens: deps.viewerTokens.list() });
+  });
+
+  router.post(p('/viewer-tokens/:id/revoke'), (req, res) => {
+    const { id } = parseOrThrow(viewerTokenParamsSchema, { ...req.params }, 'path');
+    send<ViewerTokenResponse>(res, 200, { token: deps.viewerTokens.revoke(id, actorOf(res)) });
   });
 
   router.get(p('/access-policies'), (_req, res) => {
@@ -298,7 +346,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
 
   router.post(p('/access-policies'), jsonBody(), async (req, res) => {
     const body = parseOrThrow(createAccessPolicyRequestSchema, req.body, 'access policy body');
-    send<AccessPolicyResponse>(res, 201, { policy: await deps.accessPolicies.create(body, 'admin') });
+    send<AccessPolicyResponse>(res, 201, { policy: await deps.accessPolicies.create(body, actorOf(res)) });
   });
 
   router.get(p('/access-policies/:id'), (req, res) => {
@@ -309,12 +357,14 @@ export function adminRouter(deps: AdminRouterDeps): Router {
   router.put(p('/access-policies/:id'), jsonBody(), async (req, res) => {
     const { id } = parseOrThrow(accessPolicyParamsSchema, { ...req.params }, 'path');
     const body = parseOrThrow(updateAccessPolicyRequestSchema, req.body, 'access policy body');
-    send<AccessPolicyResponse>(res, 200, { policy: await deps.accessPolicies.update(id, body, 'admin') });
+    send<AccessPolicyResponse>(res, 200, {
+      policy: await deps.accessPolicies.update(id, body, actorOf(res)),
+    });
   });
 
   router.delete(p('/access-policies/:id'), async (req, res) => {
     const { id } = parseOrThrow(accessPolicyParamsSchema, { ...req.params }, 'path');
-    await deps.accessPolicies.remove(id, 'admin');
+    await deps.accessPolicies.remove(id, actorOf(res));
     res.status(204).end();
   });
 

@@ -1,18 +1,30 @@
-import type { TrustProxy } from '@tunnelfleet/common';
+import { ADMIN_API_PREFIX, type TrustProxy } from '@tunnelfleet/common';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { AlertService } from '../alerts/alert-service.js';
+import type { FleetEventsChannel } from '../redis/fleet-events-channel.js';
+import type { SessionService } from '../sessions/session-service.js';
 import { type AdminRouterDeps, adminRouter } from './admin-router.js';
 import { type AgentRouterDeps, agentRouter } from './agent-router.js';
 import { alertsRouter } from './alerts-router.js';
+import { adminAuthentication } from './authentication.js';
+import { dashboardAssets } from './dashboard-assets.js';
 import { errorHandler, notFound } from './error-handling.js';
+import { announceChanges, fleetEventsRouter } from './fleet-events.js';
 import { type HealthRouterDeps, healthRouter } from './health-router.js';
 import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
+import { securityHeaders } from './security-headers.js';
+import { sessionRouter } from './session-router.js';
 import { type SharedTunnelsRouterDeps, sharedTunnelsRouter } from './shared-tunnels-router.js';
 
 interface HttpAppDeps {
   agent: Omit<AgentRouterDeps, 'limiter' | 'logger'>;
-  admin: Omit<AdminRouterDeps, 'limiter'>;
+  admin: AdminRouterDeps & { adminTokenHash: string };
+  sessions: SessionService;
+  /** The dashboard's built assets; undefined when it is not built. */
+  dashboardDir: string | undefined;
+  /** "The fleet changed" notices for the dashboard's event stream; without it, no stream. */
+  fleetEvents?: FleetEventsChannel;
   alerts: AlertService;
   sharedTunnels: SharedTunnelsRouterDeps['sharedTunnels'];
   health: HealthRouterDeps;
@@ -53,6 +65,8 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.trustProxy ?? false);
+  app.use(securityHeaders());
+  if (deps.fleetEvents) app.use(announceChanges(deps.fleetEvents));
   if (!deps.trustProxy) app.use(warnOfUntrustedProxy(deps.logger));
   const openApi = buildOpenApiDocument();
   app.get(OPENAPI_PATH, (_req, res) => {
@@ -60,17 +74,20 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   });
   app.use(healthRouter(deps.health));
   app.use(agentRouter({ ...deps.agent, limiter: deps.limiter, logger: deps.logger }));
-  app.use(adminRouter({ ...deps.admin, limiter: deps.limiter }));
+  app.use(sessionRouter({ sessions: deps.sessions, limiter: deps.limiter }));
   app.use(
-    alertsRouter({ alerts: deps.alerts, limiter: deps.limiter, adminTokenHash: deps.admin.adminTokenHash }),
-  );
-  app.use(
-    sharedTunnelsRouter({
-      sharedTunnels: deps.sharedTunnels,
-      limiter: deps.limiter,
+    ADMIN_API_PREFIX,
+    adminAuthentication({
       adminTokenHash: deps.admin.adminTokenHash,
+      limiter: deps.limiter,
+      sessions: deps.sessions,
     }),
   );
+  if (deps.fleetEvents) app.use(fleetEventsRouter(deps.fleetEvents));
+  app.use(adminRouter(deps.admin));
+  app.use(alertsRouter({ alerts: deps.alerts }));
+  app.use(sharedTunnelsRouter({ sharedTunnels: deps.sharedTunnels }));
+  app.use(dashboardAssets(deps.dashboardDir));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

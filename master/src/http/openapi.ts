@@ -14,6 +14,7 @@ import {
   auditQuerySchema,
   commandAckResponseSchema,
   commandAckSchema,
+  conflictParamsSchema,
   conflictsQuerySchema,
   createAccessPolicyRequestSchema,
   createAlertReceiverRequestSchema,
@@ -21,6 +22,8 @@ import {
   createKeyRequestSchema,
   createKeyResponseSchema,
   createSharedTunnelRequestSchema,
+  createViewerTokenRequestSchema,
+  createViewerTokenResponseSchema,
   deleteSharedTunnelResponseSchema,
   errorBodySchema,
   fleetCloudflaredResponseSchema,
@@ -37,9 +40,12 @@ import {
   listRolloutsResponseSchema,
   listRoutesResponseSchema,
   listSharedTunnelsResponseSchema,
+  listViewerTokensResponseSchema,
+  loginRequestSchema,
   MAX_AGENT_BODY_BYTES,
   nextCommandQuerySchema,
   nextCommandResponseSchema,
+  overviewResponseSchema,
   publicRoutesResponseSchema,
   putCloudflaredRequestSchema,
   putCloudflaredResponseSchema,
@@ -53,7 +59,11 @@ import {
   rolloutParamsSchema,
   rolloutResponseSchema,
   rotateAllResponseSchema,
+  routeDetailResponseSchema,
+  routeIdParamsSchema,
   routesQuerySchema,
+  SESSION_PATH,
+  sessionResponseSchema,
   sharedTunnelMemberParamsSchema,
   sharedTunnelParamsSchema,
   sharedTunnelResponseSchema,
@@ -61,6 +71,8 @@ import {
   testAlertResponseSchema,
   updateAccessPolicyRequestSchema,
   updateAlertReceiverRequestSchema,
+  viewerTokenParamsSchema,
+  viewerTokenResponseSchema,
 } from '@tunnelfleet/common';
 import { z } from 'zod';
 
@@ -430,6 +442,47 @@ export function buildOpenApiDocument(): object {
     },
     {
       method: 'get',
+      path: a('/routes/{id}'),
+      summary: 'One route: its labels and their language, the Cloudflare objects behind it, its history',
+      request: { params: routeIdParamsSchema },
+      responses: { 200: json(routeDetailResponseSchema, 'Route'), ...errors },
+    },
+    {
+      method: 'post',
+      path: a('/conflicts/{id}/hand-over'),
+      summary: 'Give the hostname of an open hostname_claimed conflict to the route that waits',
+      request: { params: conflictParamsSchema },
+      responses: { 200: json(listConflictsResponseSchema, 'The open conflicts after it'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/overview'),
+      summary:
+        'The fleet at a glance: agents, routes by status, conflicts, Cloudflare budget, last reconcile, latest errors',
+      responses: { 200: json(overviewResponseSchema, 'Overview'), ...errors },
+    },
+    {
+      method: 'post',
+      path: a('/viewer-tokens'),
+      summary: 'Create a read-only dashboard viewer token (the token is in this answer only)',
+      request: body(createViewerTokenRequestSchema),
+      responses: { 201: json(createViewerTokenResponseSchema, 'Created'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/viewer-tokens'),
+      summary: 'List viewer tokens (never their secrets)',
+      responses: { 200: json(listViewerTokensResponseSchema, 'Viewer tokens'), ...errors },
+    },
+    {
+      method: 'post',
+      path: a('/viewer-tokens/{id}/revoke'),
+      summary: 'Revoke a viewer token and end its sessions',
+      request: { params: viewerTokenParamsSchema },
+      responses: { 200: json(viewerTokenResponseSchema, 'Revoked'), ...errors },
+    },
+    {
+      method: 'get',
       path: a('/alerts/deliveries'),
       summary: 'Alert deliveries, newest first',
       request: { query: alertDeliveriesQuerySchema },
@@ -437,6 +490,29 @@ export function buildOpenApiDocument(): object {
     },
   ];
   for (const route of adminPaths) registry.registerPath({ ...route, tags: ['admin'], security: admin });
+
+  registry.registerPath({
+    method: 'post',
+    path: SESSION_PATH,
+    summary: 'Dashboard sign-in with the admin token or a viewer token: sets the httpOnly session cookie',
+    tags: ['dashboard'],
+    request: body(loginRequestSchema),
+    responses: { 201: json(sessionResponseSchema, 'Signed in'), ...errors },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: SESSION_PATH,
+    summary: 'The signed-in session (role, expiry) and its CSRF token, sent as X-CSRF-Token with each change',
+    tags: ['dashboard'],
+    responses: { 200: json(sessionResponseSchema, 'Signed in'), ...errors },
+  });
+  registry.registerPath({
+    method: 'delete',
+    path: SESSION_PATH,
+    summary: 'Sign out (needs X-CSRF-Token)',
+    tags: ['dashboard'],
+    responses: { 204: { description: 'Signed out' }, ...errors },
+  });
 
   for (const [path, summary] of [
     ['/healthz', 'The process answers'],

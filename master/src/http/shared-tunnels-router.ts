@@ -12,14 +12,11 @@ import {
 import { Router } from 'express';
 import type { SharedTunnelService } from '../agents/shared-tunnel-service.js';
 import { send } from './admin-router.js';
-import { adminAuthentication } from './authentication.js';
-import type { FailedAuthLimiter } from './failed-auth-limiter.js';
+import { actorOf } from './authentication.js';
 import { jsonBody } from './json-body.js';
 
 export interface SharedTunnelsRouterDeps {
   sharedTunnels: SharedTunnelService;
-  limiter: FailedAuthLimiter;
-  adminTokenHash: string;
 }
 
 /** `/api/v1/admin/tunnels/…`: shared tunnels and their member agents. */
@@ -27,15 +24,13 @@ export function sharedTunnelsRouter(deps: SharedTunnelsRouterDeps): Router {
   const { sharedTunnels } = deps;
   const router = Router();
   const base = `${ADMIN_API_PREFIX}/tunnels`;
-  router.use(base, adminAuthentication(deps.adminTokenHash, deps.limiter));
-
   router.get(base, async (_req, res) => {
     send<ListSharedTunnelsResponse>(res, 200, { tunnels: await sharedTunnels.list() });
   });
 
   router.post(base, jsonBody(), async (req, res) => {
     const body = parseOrThrow(createSharedTunnelRequestSchema, req.body, 'shared tunnel body');
-    send<SharedTunnelResponse>(res, 201, { tunnel: await sharedTunnels.create(body, 'admin') });
+    send<SharedTunnelResponse>(res, 201, { tunnel: await sharedTunnels.create(body, actorOf(res)) });
   });
 
   router.get(`${base}/:name`, async (req, res) => {
@@ -45,24 +40,26 @@ export function sharedTunnelsRouter(deps: SharedTunnelsRouterDeps): Router {
 
   router.delete(`${base}/:name`, async (req, res) => {
     const { name } = parseOrThrow(sharedTunnelParamsSchema, { ...req.params }, 'path');
-    send<DeleteSharedTunnelResponse>(res, 200, await sharedTunnels.remove(name, 'admin'));
+    send<DeleteSharedTunnelResponse>(res, 200, await sharedTunnels.remove(name, actorOf(res)));
   });
 
   router.post(`${base}/:name/rotate-secret`, async (req, res) => {
     const { name } = parseOrThrow(sharedTunnelParamsSchema, { ...req.params }, 'path');
-    send<SharedTunnelResponse>(res, 200, { tunnel: await sharedTunnels.rotateSecret(name, 'admin') });
+    send<SharedTunnelResponse>(res, 200, { tunnel: await sharedTunnels.rotateSecret(name, actorOf(res)) });
   });
 
   router.post(`${base}/:name/members`, jsonBody(), async (req, res) => {
     const { name } = parseOrThrow(sharedTunnelParamsSchema, { ...req.params }, 'path');
     const { agentId } = parseOrThrow(addSharedTunnelMemberRequestSchema, req.body, 'member body');
-    send<SharedTunnelResponse>(res, 200, { tunnel: await sharedTunnels.addMember(name, agentId, 'admin') });
+    send<SharedTunnelResponse>(res, 200, {
+      tunnel: await sharedTunnels.addMember(name, agentId, actorOf(res)),
+    });
   });
 
   router.delete(`${base}/:name/members/:agentId`, async (req, res) => {
     const { name, agentId } = parseOrThrow(sharedTunnelMemberParamsSchema, { ...req.params }, 'path');
     send<SharedTunnelResponse>(res, 200, {
-      tunnel: await sharedTunnels.removeMember(name, agentId, 'admin'),
+      tunnel: await sharedTunnels.removeMember(name, agentId, actorOf(res)),
     });
   });
 

@@ -18,6 +18,7 @@ import { listAgents } from '../store/agents.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { listOwnedApps, listOwnedIngressRules, listOwnedRecords } from '../store/owned-objects.js';
 import { listRoutes } from '../store/routes.js';
+import { SETTING_KEYS, setSetting } from '../store/settings.js';
 import { listTunnels } from '../store/tunnels.js';
 import { readDesiredState } from './desired-state.js';
 import { createRouteOutcomes } from './route-outcomes.js';
@@ -46,6 +47,8 @@ export interface ReconcilerOptions {
   cron?: string | null;
   /** Told how long each full reconcile took (e.g. a prom-client Histogram's `observe`). */
   observeReconcileSeconds?: (seconds: number) => void;
+  /** Told when a target's sync with Cloudflare finished: route statuses may have changed. */
+  onSynced?: (target: SyncTarget) => void;
   /** Clock of grace periods (tests move it instead of waiting ten minutes). */
   now?: () => Date;
 }
@@ -121,7 +124,11 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     return syncZone(ctx, target.slice('zone:'.length));
   }
 
-  const syncTarget = (target: SyncTarget) => mutex.run(target, () => runTarget(target));
+  const syncTarget = (target: SyncTarget) =>
+    mutex.run(target, async () => {
+      await runTarget(target);
+      options.onSynced?.(target);
+    });
 
   queue = await createSyncQueue({
     connection: options.redisConnection,
@@ -185,11 +192,13 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     const expiredRoutesDropped = engine.forgetExpiredRoutes(synced);
     const seconds = (performance.now() - started) / 1000;
     options.observeReconcileSeconds?.(seconds);
+    const summary = { targets: targets.length, failed, expiredRoutesDropped, seconds };
+    setSetting(db, SETTING_KEYS.lastReconcile, JSON.stringify({ at: now().toISOString(), ...summary }));
     logger.info(
       { targets: targets.length, failed: failed.length, expiredRoutesDropped, seconds },
       'full reconcile done',
     );
-    return { targets: targets.length, failed, expiredRoutesDropped, seconds };
+    return summary;
   }
 
   function reconcileNow(): Promise<ReconcileSummary> {

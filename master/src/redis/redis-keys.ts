@@ -34,6 +34,8 @@ export interface RedisKeys {
   agentIdOfWakeChannel(channel: string): string | undefined;
   /** BullMQ queue name of the Cloudflare sync jobs. */
   readonly syncQueue: string;
+  /** Pub/sub channel of "the fleet changed" notices the dashboard's event stream relays. */
+  readonly fleetEvents: string;
 }
 
 export function createRedisKeys(prefix: string = DEFAULT_REDIS_PREFIX): RedisKeys {
@@ -56,6 +58,7 @@ export function createRedisKeys(prefix: string = DEFAULT_REDIS_PREFIX): RedisKey
     agentIdOfWakeChannel: (channel) =>
       channel.startsWith(channelStart) ? channel.slice(channelStart.length) : undefined,
     syncQueue: 'cf-sync',
+    fleetEvents: `${prefix}:fleet-events`,
   };
 }
 

@@ -2,8 +2,12 @@ import { SECRET_TOKEN_PATTERN } from '@tunnelfleet/common';
 import type { SqliteDatabase } from './database.js';
 import { isoNow, parseJsonColumn, statement } from './statements.js';
 
-/** `admin`, `agent:<id>` or `system` (reconciler, cron, revocation follow-ups). */
-export type AuditActor = 'admin' | 'system' | `agent:${string}`;
+/**
+ * `admin` (the admin token, e.g. the CLI), `agent:<id>`, `system` (reconciler, cron, revocation
+ * follow-ups), or a dashboard session: `dashboard:admin:<session ref>` or
+ * `dashboard:viewer:<viewer token id>:<session ref>` (see `sessions/session-service.ts`).
+ */
+export type AuditActor = 'admin' | 'system' | `agent:${string}` | `dashboard:${string}`;
 
 interface AuditEntryInput {
   actor: AuditActor;
@@ -20,6 +24,12 @@ interface AuditEntry {
   action: string;
   target: string | null;
   details: Record<string, unknown>;
+}
+
+type AuditRow = Omit<AuditEntry, 'details'> & { details: string };
+
+function toEntry(row: AuditRow): AuditEntry {
+  return { ...row, details: parseJsonColumn(row.details, {}) };
 }
 
 /**
@@ -58,10 +68,19 @@ export function listAudit(
     options.target ?? null,
     options.target ?? null,
     options.limit + 1,
-  ) as { id: number; at: string; actor: string; action: string; target: string | null; details: string }[];
+  ) as AuditRow[];
   const page = rows.slice(0, options.limit);
   return {
-    entries: page.map((row) => ({ ...row, details: parseJsonColumn(row.details, {}) })),
+    entries: page.map(toEntry),
     nextBefore: rows.length > options.limit ? (page.at(-1)?.id ?? null) : null,
   };
+}
+
+/** Entries whose details name `hostname` (as a JSON string), newest first: a route's history. */
+export function auditMentioning(db: SqliteDatabase, hostname: string, limit: number): AuditEntry[] {
+  const rows = statement(
+    db,
+    'SELECT * FROM audit_log WHERE instr(details, ?) > 0 OR target = ? ORDER BY id DESC LIMIT ?',
+  ).all(JSON.stringify(hostname), hostname, limit) as AuditRow[];
+  return rows.map(toEntry);
 }

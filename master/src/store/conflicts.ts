@@ -25,15 +25,8 @@ interface ConflictRow {
   resolved_at: string | null;
 }
 
-export function listConflicts(
-  db: SqliteDatabase,
-  options: { includeResolved?: boolean } = {},
-): ConflictRecord[] {
-  const rows = statement(
-    db,
-    'SELECT * FROM conflicts WHERE (? = 1 OR resolved_at IS NULL) ORDER BY detected_at, id',
-  ).all(options.includeResolved ? 1 : 0) as ConflictRow[];
-  return rows.map((row) => ({
+function toRecord(row: ConflictRow): ConflictRecord {
+  return {
     id: row.id,
     kind: row.kind,
     hostname: row.hostname,
@@ -43,7 +36,23 @@ export function listConflicts(
     message: row.message,
     detectedAt: row.detected_at,
     resolvedAt: row.resolved_at,
-  }));
+  };
+}
+
+export function listConflicts(
+  db: SqliteDatabase,
+  options: { includeResolved?: boolean } = {},
+): ConflictRecord[] {
+  const rows = statement(
+    db,
+    'SELECT * FROM conflicts WHERE (? = 1 OR resolved_at IS NULL) ORDER BY detected_at, id',
+  ).all(options.includeResolved ? 1 : 0) as ConflictRow[];
+  return rows.map(toRecord);
+}
+
+export function findConflict(db: SqliteDatabase, id: number): ConflictRecord | undefined {
+  const row = statement(db, 'SELECT * FROM conflicts WHERE id = ?').get(id) as ConflictRow | undefined;
+  return row ? toRecord(row) : undefined;
 }
 
 export type ConflictKind = ConflictRecord['kind'];

@@ -352,4 +352,29 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX shared_tunnel_members_agent ON shared_tunnel_members(agent_id);
     `,
   },
+  {
+    version: 11,
+    description: 'dashboard: read-only viewer tokens and sign-in sessions',
+    sql: `
+      -- Viewer tokens (tfv_<id>_<secret>) sign in to the dashboard read-only; hashes only.
+      CREATE TABLE viewer_tokens (
+        id           TEXT PRIMARY KEY,
+        name         TEXT NOT NULL,
+        secret_hash  TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        revoked_at   TEXT,
+        last_used_at TEXT
+      );
+      -- One row per signed-in browser: the cookie's hash, never the cookie (the CSRF token derives from it).
+      CREATE TABLE dashboard_sessions (
+        id_hash         TEXT PRIMARY KEY,
+        ref             TEXT NOT NULL UNIQUE,     -- public short id the audit log names
+        role            TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+        viewer_token_id TEXT REFERENCES viewer_tokens(id) ON DELETE CASCADE,
+        created_at      TEXT NOT NULL,
+        expires_at      TEXT NOT NULL
+      );
+      CREATE INDEX dashboard_sessions_by_expiry ON dashboard_sessions(expires_at);
+    `,
+  },
 ];

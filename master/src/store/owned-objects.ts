@@ -94,3 +94,28 @@ export function replaceOwnedApps(db: SqliteDatabase, apps: readonly OwnedApp[], 
     ).run(app.cfId, app.hostname, app.path, at);
   }
 }
+
+/** Every object we own for one hostname and path, of each kind (a route's detail page). */
+export function ownedObjectsOf(
+  db: SqliteDatabase,
+  hostname: string,
+  path: string,
+): {
+  kind: 'dns_record' | 'ingress_rule' | 'access_app';
+  cfId: string | null;
+  zoneId: string | null;
+  tunnelId: string | null;
+}[] {
+  return (
+    statement(
+      db,
+      `SELECT kind, cf_id, zone_id, tunnel_id FROM owned_objects
+       WHERE hostname = ? AND (kind = 'dns_record' OR path = ?) ORDER BY id`,
+    ).all(hostname, path) as {
+      kind: 'dns_record' | 'ingress_rule' | 'access_app';
+      cf_id: string | null;
+      zone_id: string | null;
+      tunnel_id: string | null;
+    }[]
+  ).map((row) => ({ kind: row.kind, cfId: row.cf_id, zoneId: row.zone_id, tunnelId: row.tunnel_id }));
+}

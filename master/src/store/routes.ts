@@ -1,4 +1,4 @@
-import { ROUTE_STATUSES, type RouteStatus } from '@tunnelfleet/common';
+import { ROUTE_STATUSES, type RouteSort, type RouteStatus } from '@tunnelfleet/common';
 import type { SqliteDatabase } from './database.js';
 import { isoNow, parseJsonColumn, statement } from './statements.js';
 
@@ -136,6 +136,11 @@ export function updateRoute(db: SqliteDatabase, id: number, route: RouteWrite, a
   statement(db, UPDATE_ROUTE).run(...writtenValues(route), at, id);
 }
 
+/** Moves a route's claim time: the earliest claimant of a hostname holds it (`routes/claims.ts`). */
+export function setRouteClaimedAt(db: SqliteDatabase, id: number, claimedAt: string): void {
+  statement(db, 'UPDATE routes SET claimed_at = ? WHERE id = ?').run(claimedAt, id);
+}
+
 /** Sets status and message; false when both were already so (nothing written). */
 export function setRouteStatus(
   db: SqliteDatabase,
@@ -183,26 +188,90 @@ export interface RouteFilter {
   hostname?: string;
 }
 
-/** Filter values are bound parameters; only fixed column names go into the SQL text. */
-export function listRoutes(db: SqliteDatabase, filter: RouteFilter = {}): RouteRecord[] {
-  // Only the filters given go into the SQL: `(? IS NULL OR col = ?)` would keep SQLite from using
-  // the indexes, and every report reads an agent's routes (a full scan per report at fleet scale).
+/**
+ * The WHERE clause of the filters given, values as bound parameters: only fixed column names go into
+ * the SQL text, and only the filters given (`(? IS NULL OR col = ?)` would keep SQLite from using
+ * the indexes, and every report reads an agent's routes: a full scan per report at fleet scale).
+ */
+function routeWhere(filter: RouteFilter & { zone?: string; q?: string }) {
   const clauses: string[] = [];
   const params: string[] = [];
   for (const [column, value] of [
     ['status', filter.status],
     ['agent_id', filter.agentId],
     ['hostname', filter.hostname],
+    ['zone', filter.zone],
   ] as const) {
     if (value === undefined) continue;
     clauses.push(`${column} = ?`);
     params.push(value);
   }
-  const where = clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '';
+  if (filter.q !== undefined) {
+    const pattern = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    clauses.push("(hostname LIKE ? ESCAPE '\\' OR container_name LIKE ? ESCAPE '\\')");
+    params.push(pattern, pattern);
+  }
+  return { where: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
+}
+
+export function findRoute(db: SqliteDatabase, id: number): RouteRecord | undefined {
+  const row = statement(db, 'SELECT * FROM routes WHERE id = ?').get(id) as RouteRow | undefined;
+  return row ? toRecord(row) : undefined;
+}
+
+export function listRoutes(db: SqliteDatabase, filter: RouteFilter = {}): RouteRecord[] {
+  const { where, params } = routeWhere(filter);
   const rows = statement(db, `SELECT * FROM routes ${where} ORDER BY hostname, path, id`).all(
     ...params,
   ) as RouteRow[];
   return rows.map(toRecord);
+}
+
+/** Columns a page may be sorted by: fixed names only ever go into the SQL text. */
+const SORT_COLUMNS: Record<RouteSort, string> = {
+  hostname: 'hostname, path',
+  status: 'status',
+  agent: 'agent_id',
+  zone: 'zone',
+  updated: 'updated_at',
+};
+
+export interface RoutePageQuery extends RouteFilter {
+  zone?: string;
+  /** Part of the hostname or the container name. */
+  q?: string;
+  sort: RouteSort;
+  order: 'asc' | 'desc';
+  limit?: number;
+  offset: number;
+}
+
+/** One page of routes matching the filters, and how many match in all: the dashboard's long table. */
+export function pageRoutes(
+  db: SqliteDatabase,
+  query: RoutePageQuery,
+): { routes: RouteRecord[]; total: number } {
+  const { where, params } = routeWhere(query);
+  const { n } = statement(db, `SELECT COUNT(*) AS n FROM routes ${where}`).get(...params) as { n: number };
+  const direction = query.order === 'desc' ? 'DESC' : 'ASC';
+  const order = SORT_COLUMNS[query.sort]
+    .split(', ')
+    .map((column) => `${column} ${direction}`)
+    .join(', ');
+  const rows = statement(
+    db,
+    `SELECT * FROM routes ${where} ORDER BY ${order}, id ${direction} LIMIT ? OFFSET ?`,
+  ).all(...params, query.limit ?? -1, query.offset) as RouteRow[];
+  return { routes: rows.map(toRecord), total: n };
+}
+
+/** Routes per agent, revoked ones left out: what revoking each agent would withdraw. */
+export function countRoutesByAgent(db: SqliteDatabase): Map<string, number> {
+  const rows = statement(
+    db,
+    "SELECT agent_id, COUNT(*) AS n FROM routes WHERE status != 'revoked' GROUP BY agent_id",
+  ).all() as { agent_id: string; n: number }[];
+  return new Map(rows.map((row) => [row.agent_id, row.n]));
 }
 
 export function countRoutesByStatus(db: SqliteDatabase): Record<RouteStatus, number> {

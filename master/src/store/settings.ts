@@ -5,6 +5,8 @@ import { statement } from './statements.js';
 export const SETTING_KEYS = {
   /** SHA-256 (hex) of the admin token; the token itself is never stored. */
   adminTokenHash: 'admin_token_hash',
+  /** JSON summary of the last full reconcile (when, how many targets, which failed). */
+  lastReconcile: 'last_reconcile',
 } as const;
 
 export function getSetting(db: SqliteDatabase, key: string): string | undefined {

@@ -15,6 +15,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { startCloudflareEmulator } from '../cloudflare-emulator/index.js';
 import { startRedisServer } from '../harness/redis-server.js';
 import { createCloudflareAccount, type MasterProcess, startMasterProcess } from '../system/index.js';
+import { inBatches } from './in-batches.js';
 import { createLatencyLog, formatMs, formatRatio, type LatencyLog } from './latency-stats.js';
 import { cpuPercent, formatMb, processUsage } from './process-usage.js';
 import { type SimulatedAgent, startSimulatedAgent } from './simulated-agent.js';
@@ -45,15 +46,6 @@ interface FleetFigures {
   requestsPerSecond: number;
   cloudflareCalls: number;
   loadGeneratorLagP99Ms: number;
-}
-
-async function inBatches<T>(count: number, size: number, make: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = [];
-  for (let start = 0; start < count; start += size) {
-    const batch = Array.from({ length: Math.min(size, count - start) }, (_, i) => make(start + i));
-    results.push(...(await Promise.all(batch)));
-  }
-  return results;
 }
 
 /** Progress goes to stderr so stdout holds only the figures. */

@@ -99,3 +99,15 @@ describe.each(['master', 'agent'])('deploy/build-app.sh %s', (pkg) => {
     expect([...seen].sort()).toEqual(expect.arrayContaining(['@tunnelfleet/common', 'zod']));
   });
 });
+
+describe('deploy/build-app.sh master: the dashboard', () => {
+  it("carries the dashboard's built assets, exactly those of the build and no source", () => {
+    const staged = join(
+      stage,
+      'master/node_modules/.pnpm/@tunnelfleet+dashboard@file+dashboard/node_modules/@tunnelfleet/dashboard',
+    );
+    const built = filesUnder(`${root}dashboard/dist`).map((file) => `dist/${file}`);
+    expect(built).toContain('dist/index.html');
+    expect(stagedPackage(staged).files).toEqual(['package.json', ...built].sort());
+  });
+});

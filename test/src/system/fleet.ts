@@ -288,7 +288,7 @@ async function removeContainers(docker: Docker, filters: Record<string, string[]
  * (`hostAddressForEngine`): containers of the main engine through their bridge, and those of
  * the second engine (no NAT, own bridges) through the host's routing, since the address is local.
  */
-async function startEmulatorForContainers(
+export async function startEmulatorForContainers(
   main: Docker,
   options: Omit<CloudflareEmulatorOptions, 'host' | 'port' | 'edgeUrl'>,
 ): Promise<CloudflareEmulator> {

@@ -1,0 +1,423 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CSRF_HEADER } from '@tunnelfleet/common';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CloudflareEmulator, startCloudflareEmulator } from '../cloudflare-emulator/index.js';
+import { seriousAxeViolations } from '../harness/axe.js';
+import { type ChromiumSession, launchChromium } from '../harness/chromium.js';
+import { HarnessError } from '../harness/harness-error.js';
+import { type RedisServerHandle, startRedisServer } from '../harness/redis-server.js';
+import { waitFor } from '../harness/wait-for.js';
+import { createCloudflareAccount } from '../system/cloudflare-account.js';
+import { type MasterProcess, startMasterProcess } from '../system/master-process.js';
+import { connectProtocolAgent, type ProtocolAgent, reportedContainer } from '../system/protocol-agent.js';
+
+const DASHBOARD_INDEX = fileURLToPath(new URL('../../../dashboard/dist/index.html', import.meta.url));
+/**
+ * Where the screenshots of docs/ and the README go: `docs/screenshots` when
+ * `DASHBOARD_SCREENSHOTS=1` (regenerating them), else a temp dir, so a test run leaves the tree clean.
+ */
+const SCREENSHOTS = process.env.DASHBOARD_SCREENSHOTS
+  ? fileURLToPath(new URL('../../../docs/screenshots/', import.meta.url))
+  : `${mkdtempSync(join(tmpdir(), 'tunnelfleet-screenshots-'))}/`;
+const ZONE = 'example.com';
+const APP = `app.${ZONE}`;
+
+/** The first agent's containers: a route in DockFlare's labels, and one started later. */
+const appContainer = () =>
+  reportedContainer('c1', 'app', {
+    'dockflare.enable': 'true',
+    'dockflare.hostname': APP,
+    'dockflare.service': 'http://app:8080',
+  });
+const lateContainer = () =>
+  reportedContainer('c4', 'late', {
+    'tunnelfleet.enable': 'true',
+    'tunnelfleet.hostname': `late.${ZONE}`,
+    'tunnelfleet.service': 'http://late:80',
+  });
+
+/**
+ * The dashboard in real Chromium against the real master process (built by `pnpm build`, the
+ * dashboard's assets with it), a private Redis and the Cloudflare emulator. Agents are protocol
+ * agents: real HTTP to the master with the key the dashboard showed. The tests run in order, as an
+ * operator's session would: enrol, approve, watch a route appear, build a policy, revoke.
+ */
+describe('dashboard in Chromium', () => {
+  let redis: RedisServerHandle;
+  let emulator: CloudflareEmulator;
+  let master: MasterProcess;
+  let browser: ChromiumSession;
+  let page: Page;
+  let agent: ProtocolAgent;
+  const cspViolations: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(DASHBOARD_INDEX)) {
+      throw new HarnessError(`${DASHBOARD_INDEX} missing: run \`pnpm build\` (it builds the dashboard too)`);
+    }
+    redis = await startRedisServer();
+    emulator = await startCloudflareEmulator();
+    master = await startMasterProcess({
+      redisUrl: redis.url,
+      cloudflare: createCloudflareAccount(emulator, [ZONE]),
+      env: { SYNC_DEBOUNCE_MS: '50', LOG_LEVEL: 'warn' },
+    });
+    browser = await launchChromium();
+    page = await browser.context.newPage();
+    page.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    if (!process.env.DASHBOARD_SCREENSHOTS) rmSync(SCREENSHOTS, { recursive: true, force: true });
+    await master?.close();
+    await emulator?.close();
+    await redis?.stop();
+  });
+
+  const shot = (name: string) => page.screenshot({ path: `${SCREENSHOTS}${name}.png`, fullPage: true });
+  /** A link of the main navigation (other links on a page may have the same words). */
+  const nav = (name: string) =>
+    page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+  const signIn = async (token: string) => {
+    await page.goto(master.url);
+    await page.getByLabel('Token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  };
+
+  it('serves every page with a strict CSP and no inline script', async () => {
+    for (const path of ['/', '/agents', '/routes/1', '/playground']) {
+      const answer = await fetch(`${master.url}${path}`);
+      expect(answer.status).toBe(200);
+      const csp = answer.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).not.toMatch(/unsafe-inline|unsafe-eval/);
+      const html = await answer.text();
+      const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+      expect(scripts.length).toBeGreaterThan(0);
+      for (const [, attributes, body] of scripts) {
+        expect(attributes).toMatch(/\ssrc="\/assets\//);
+        expect(body!.trim()).toBe('');
+      }
+      expect(html).not.toMatch(/\son[a-z]+=/i);
+      expect(html).not.toMatch(/\sstyle=/i);
+    }
+  });
+
+  it('refuses a wrong token, signs the admin in, and shows the overview', async () => {
+    await signIn('tfa_not-the-token-at-all');
+    await page
+      .getByRole('alert')
+      .getByText(/not accepted/)
+      .waitFor();
+    await shot('login');
+    await page.getByLabel('Token').fill(master.adminToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    expect(await page.getByText('Signed in as').textContent()).toContain('(admin)');
+    const cookies = await browser.context.cookies(master.url);
+    const session = cookies.find((cookie) => cookie.name === 'tunnelfleet_session');
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    // The page's script cannot read the session cookie.
+    expect(await page.evaluate('document.cookie')).not.toContain('tunnelfleet_session');
+  });
+
+  it('enrols a host: the key is shown once in a .env that a real agent registers with', async () => {
+    await nav('Agents').click();
+    await page.getByText('No agent yet').waitFor();
+    await page.getByRole('button', { name: 'Enrol a host' }).click();
+    await page.getByLabel('Host name').fill('web-1');
+    await page.getByLabel('Patterns (comma or space separated)').fill(`*.${ZONE}`);
+    await page.getByLabel('An admin approves it here').check();
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const env = await page.getByLabel('.env').inputValue();
+    expect(env).toContain(`TUNNELFLEET_MASTER_URL=${master.url}`);
+    const key = /^TUNNELFLEET_API_KEY=(tfk_\S+)$/m.exec(env)?.[1];
+    expect(key).toBeDefined();
+    expect(await page.getByLabel('docker-compose.agent.yml').inputValue()).toContain('socket-proxy');
+    await shot('enrol');
+
+    agent = await connectProtocolAgent(master.url, key!, 'web-1');
+    await page.getByRole('button', { name: 'Done' }).click();
+    // The list refreshes itself: the new host appears, waiting for approval, without a reload.
+    await page.locator('tr[data-agent="web-1"]').getByText('waiting for approval').waitFor();
+  });
+
+  it('approves the pending host', async () => {
+    await page.getByRole('button', { name: 'Approve web-1' }).click();
+    await page.getByRole('button', { name: 'Revoke web-1' }).waitFor();
+    await waitFor(
+      async () => emulator.tunnels().some((t) => !t.deleted_at && String(t.name).includes(agent.agentId)),
+      { description: "the approved host's tunnel at Cloudflare" },
+    );
+  });
+
+  it("rolls a cloudflared image out to the fleet's running agents", async () => {
+    await page.getByLabel('New image').fill('tunnelfleet-test/cloudflared:next');
+    await page.getByRole('button', { name: 'Roll out' }).click();
+    await page.getByText('Image tunnelfleet-test/cloudflared:next sent to 1 agent.').waitFor();
+    expect((await master.admin.agent(agent.agentId)).cloudflaredConfig.image).toBe(
+      'tunnelfleet-test/cloudflared:next',
+    );
+  });
+
+  it('shows a route appear live when a labelled container starts, with its labels and language', async () => {
+    await nav('Routes').click();
+    await page.getByText('No route matches').waitFor();
+    const report = await agent.report([appContainer()]);
+    expect(report.status).toBe(200);
+    // No reload, no navigation: the page reads its rows again by itself.
+    await page.getByRole('link', { name: APP }).waitFor();
+    await waitFor(() => emulator.dnsRecords(ZONE).some((r) => r.name === APP), { description: 'the CNAME' });
+    await shot('routes');
+    await page.getByRole('link', { name: APP }).click();
+    await page.getByRole('heading', { name: APP }).waitFor();
+    await page.getByText('DockFlare', { exact: true }).waitFor();
+    await page.getByText(`dockflare.hostname=${APP}`).waitFor();
+    await shot('route-detail');
+  });
+
+  it('explains a conflict, and hands the hostname over to the route that waits', async () => {
+    const key = (await master.admin.createKey({ name: 'web-2', hostnameAllowlist: [`*.${ZONE}`] })).key;
+    const second = await connectProtocolAgent(master.url, key, 'web-2');
+    await second.report([
+      reportedContainer('c2', 'copy', {
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': APP,
+        'tunnelfleet.service': 'http://copy:80',
+      }),
+    ]);
+    await nav('Conflicts').click();
+    await page.getByRole('heading', { name: new RegExp(APP) }).waitFor();
+    await page.getByText('Another route holds this hostname').waitFor();
+    await page
+      .getByRole('link', { name: /^route \d+$/ })
+      .first()
+      .waitFor();
+    await shot('conflicts');
+
+    // Hand the hostname over to the waiting route: at Cloudflare, the CNAME moves to its tunnel.
+    const [holder] = await master.admin.routes({ agentId: agent.agentId, hostname: APP });
+    const tunnel = (await master.admin.agent(second.agentId)).tunnel!.id;
+    await page.getByRole('button', { name: `Hand ${APP} over to route` }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Hand over' }).click();
+    await waitFor(
+      () =>
+        emulator.dnsRecords(ZONE).some((r) => r.name === APP && r.content === `${tunnel}.cfargotunnel.com`),
+      { description: "the CNAME on the new holder's tunnel" },
+    );
+    // The former holder now waits: the page names it, without a reload.
+    await page.getByText(`Waiting: route ${holder!.id}`).waitFor();
+  });
+
+  it('resumes its event stream after the master restarts: a new route still shows without a reload', async () => {
+    await nav('Routes').click();
+    await page.getByRole('link', { name: APP }).first().waitFor();
+    const resumed = page.waitForResponse(
+      (r) => r.url().endsWith('/api/v1/admin/events') && r.status() === 200,
+    );
+    await master.restart();
+    // The browser reconnects the dropped stream by itself (EventSource, retry 2 s).
+    await resumed;
+    await agent.report([appContainer(), lateContainer()]);
+    await page.getByRole('link', { name: `late.${ZONE}` }).waitFor();
+  });
+
+  it('builds a named Access policy that a route then uses', async () => {
+    await nav('Access').click();
+    await page.getByLabel('Name (labels use it: tunnelfleet.access.named_policy=…)').fill('ops-team');
+    await page.getByLabel('Value').first().fill('ops@example.com');
+    await page.getByRole('button', { name: 'Create policy' }).click();
+    await page.getByRole('heading', { name: /ops-team/ }).waitFor();
+    await agent.report([
+      appContainer(),
+      lateContainer(),
+      reportedContainer('c3', 'admin', {
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': `admin.${ZONE}`,
+        'tunnelfleet.service': 'http://admin:80',
+        'tunnelfleet.access.named_policy': 'ops-team',
+      }),
+    ]);
+    await waitFor(() => emulator.accessApps().some((app) => JSON.stringify(app).includes(`admin.${ZONE}`)), {
+      description: 'the Access app of the route that names the policy',
+      timeoutMs: 30_000,
+    });
+    await page.reload();
+    await page.getByText('at Cloudflare').waitFor();
+    await page.getByText(`Used by one route: admin.${ZONE}`).waitFor();
+    await shot('access');
+  });
+
+  it('runs the label parser in the browser: routes and problems as one types', async () => {
+    await nav('Labels playground').click();
+    const input = page.getByLabel(/^Labels/);
+    await input.fill(
+      'tunnelfleet.enable=true\ntunnelfleet.hostname=shop.example.com\ntunnelfleet.service=http://shop:3000',
+    );
+    await page.getByTestId('playground-result').getByText('shop.example.com').waitFor();
+    await input.fill(
+      'tunnelfleet.enable=true\ntunnelfleet.hostname=not a hostname\ntunnelfleet.service=http://shop:3000',
+    );
+    await page.getByTestId('playground-result').getByText('error', { exact: true }).waitFor();
+    await input.fill(
+      '- "labelgate.tunnel.web.hostname=lg.example.com"\n- "labelgate.tunnel.web.service=http://lg:80"',
+    );
+    await page.getByTestId('playground-result').getByText('lg.example.com').waitFor();
+    await shot('playground');
+  });
+
+  it('refuses a forged change from another site (CSRF): the agent is not revoked', async () => {
+    // An attacker's page on another port of the same host (same site, so SameSite does not help
+    // here): it auto-submits a form that would revoke the agent with the victim's cookie.
+    const evil: Server = createServer((_req, res) => {
+      res.setHeader('content-type', 'text/html');
+      res.end(
+        `<form id="f" method="POST" action="${master.url}/api/v1/admin/agents/${agent.agentId}/revoke"></form>` +
+          '<script>document.getElementById("f").submit()</script>',
+      );
+    });
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+    try {
+      const attack = await browser.context.newPage();
+      const answered = attack.waitForResponse((r) => r.url().includes('/revoke'));
+      await attack.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`);
+      expect((await answered).status()).toBe(403);
+      await attack.close();
+    } finally {
+      evil.close();
+    }
+    const after = await master.admin.agent(agent.agentId);
+    expect(after.status).toBe('approved');
+    expect(emulator.dnsRecords(ZONE).some((r) => r.name === APP)).toBe(true);
+  });
+
+  it('revokes a host after a confirmation saying what follows; its routes are withdrawn at Cloudflare', async () => {
+    await nav('Agents').click();
+    await page.getByRole('button', { name: 'Revoke web-1' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('3 routes are withdrawn').waitFor();
+    await dialog.getByText('its tunnel is deleted').waitFor();
+    await shot('revoke-confirmation');
+    await dialog.getByRole('button', { name: 'Revoke' }).click();
+    await page.locator('tr[data-agent="web-1"]').getByText('revoked').waitFor();
+    await waitFor(() => !emulator.dnsRecords(ZONE).some((r) => r.name === `admin.${ZONE}`), {
+      description: "the revoked host's records withdrawn",
+      timeoutMs: 30_000,
+    });
+    await waitFor(
+      () => emulator.tunnels().every((t) => !String(t.name).includes(agent.agentId) || t.deleted_at),
+      {
+        description: "the revoked host's tunnel deleted",
+        timeoutMs: 30_000,
+      },
+    );
+  });
+
+  it('lists the audit log with who made each change from the dashboard', async () => {
+    await nav('Audit log').click();
+    await page.getByLabel('Action').fill('agent.revoke');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    const row = page.locator('tbody tr').filter({ hasText: 'agent.revoke' }).first();
+    await row.waitFor();
+    await expect(row.textContent()).resolves.toMatch(/dashboard:admin:[0-9a-f]{8}/);
+    await shot('audit');
+  });
+
+  it('has no serious accessibility violation on any page (axe-core)', async () => {
+    const [route] = (await master.admin.routes({ hostname: APP })) as { id: number }[];
+    const pages: [string, string][] = [
+      ['/', 'Overview'],
+      ['/agents', 'Agents'],
+      ['/routes', 'Routes'],
+      [`/routes/${route!.id}`, APP],
+      ['/conflicts', 'Conflicts'],
+      ['/access', 'Access'],
+      ['/audit', 'Audit log'],
+      ['/playground', 'Labels playground'],
+      ['/viewer-tokens', 'Viewer tokens'],
+    ];
+    const found: string[] = [];
+    for (const [path, heading] of pages) {
+      await page.goto(`${master.url}${path}`);
+      await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+      found.push(...(await seriousAxeViolations(page)).map((violation) => `${path}: ${violation}`));
+    }
+    expect(found).toEqual([]);
+  });
+
+  it('gives a viewer token a read-only dashboard; a change it forges is refused', async () => {
+    await nav('Viewer tokens').click();
+    await page.getByLabel('Name').fill('on-call');
+    await page.getByRole('button', { name: 'Create viewer token' }).click();
+    const token = await page.getByLabel(/New viewer token/).inputValue();
+    expect(token).toMatch(/^tfv_/);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Token').waitFor();
+
+    await signIn(token);
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    expect(await page.getByText('Signed in as').textContent()).toContain('read-only viewer');
+    await expect(page.getByRole('button', { name: 'Reconcile now' }).count()).resolves.toBe(0);
+    await nav('Agents').click();
+    await page.locator('tr[data-agent="web-2"]').waitFor();
+    await expect(page.getByRole('button', { name: 'Enrol a host' }).count()).resolves.toBe(0);
+    await expect(page.getByRole('button', { name: /^Revoke/ }).count()).resolves.toBe(0);
+    await expect(nav('Viewer tokens').count()).resolves.toBe(0);
+    // Even with the session's own CSRF token, the API refuses a viewer's change.
+    const status = await page.evaluate(async (header) => {
+      const session = (await (await fetch('/api/v1/session')).json()) as { session: { csrfToken: string } };
+      const answer = await fetch('/api/v1/admin/keys', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [header]: session.session.csrfToken },
+        body: JSON.stringify({ name: 'viewer-made', allowAnyHostname: true }),
+      });
+      return answer.status;
+    }, CSRF_HEADER);
+    expect(status).toBe(403);
+    expect((await master.admin.keys()).map((k) => k.name)).not.toContain('viewer-made');
+    await shot('viewer-agents');
+  });
+
+  it('signs out: the page shows the sign-in form and the old session opens nothing', async () => {
+    const [cookie] = (await browser.context.cookies(master.url)).filter(
+      (c) => c.name === 'tunnelfleet_session',
+    );
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Token').waitFor();
+    await page.reload();
+    await page.getByLabel('Token').waitFor();
+    const replay = await fetch(`${master.url}/api/v1/admin/agents`, {
+      headers: { cookie: `${cookie!.name}=${cookie!.value}` },
+    });
+    expect(replay.status).toBe(401);
+  });
+
+  it('is readable at 375 px in the dark theme, and no page broke the CSP', async () => {
+    const narrow = await launchChromium({ viewport: { width: 375, height: 800 }, colorScheme: 'dark' });
+    try {
+      const small = await narrow.context.newPage();
+      await small.goto(master.url);
+      await small.getByLabel('Token').fill(master.adminToken);
+      await small.getByRole('button', { name: 'Sign in' }).click();
+      await small.getByRole('heading', { name: 'Overview' }).waitFor();
+      const overflow = await small.evaluate('document.documentElement.scrollWidth - window.innerWidth');
+      expect(overflow).toBeLessThanOrEqual(0);
+      const background = await small.evaluate('getComputedStyle(document.body).backgroundColor');
+      expect(background).toBe('rgb(13, 17, 23)');
+      expect(await seriousAxeViolations(small)).toEqual([]);
+      await small.screenshot({ path: `${SCREENSHOTS}overview-375-dark.png`, fullPage: true });
+    } finally {
+      await narrow.close();
+    }
+    expect(cspViolations).toEqual([]);
+  });
+});
