@@ -11,7 +11,7 @@ import {
   type TestAlertResponse,
   updateAlertReceiverRequestSchema,
 } from '@tunnelfleet/common';
-import { type Response, Router } from 'express';
+import { Router } from 'express';
 import type { AlertService } from '../alerts/alert-service.js';
 import { send } from './admin-router.js';
 import { actorOf } from './authentication.js';
