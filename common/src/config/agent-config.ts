@@ -1,8 +1,8 @@
-import { LOG_LEVELS } from '../logger/log-level.js';
 import { parseApiKey } from '../protocol/api-key.js';
 import { envDockerHost } from './docker-host.js';
-import { envEnum, envInt, envString, envUrl } from './env-parsers.js';
+import { envInt, envString, envUrl } from './env-parsers.js';
 import { type ConfigOf, envVar, optionalEnvVar } from './env-var.js';
+import { logLevelVar } from './log-level-var.js';
 
 /** Environment of the agent. `agentName` is unset when the variable is: use the machine's host name. */
 export const agentConfigSpec = {
@@ -72,11 +72,7 @@ export const agentConfigSpec = {
     example: '/app/data',
     defaultValue: '/app/data',
   }),
-  logLevel: envVar('LOG_LEVEL', envEnum(LOG_LEVELS), {
-    doc: 'Log level: trace, debug, info, warn, error, fatal or silent.',
-    example: 'info',
-    defaultValue: 'info',
-  }),
+  logLevel: logLevelVar(),
   healthPort: envVar('TUNNELFLEET_HEALTH_PORT', envInt(0, 65535), {
     doc: 'Port of the health endpoint used by the image HEALTHCHECK (0 turns it off).',
     example: '8081',

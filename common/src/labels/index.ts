@@ -6,6 +6,7 @@ export {
   dockflareDefaultPolicies,
   undefinedPolicyMessage,
 } from './dockflare-groups.js';
+export { checkHostname } from './hostname.js';
 export { parseContainerLabels } from './parse-container-labels.js';
 export { accessPathProblem } from './path-regex.js';
 export {
