@@ -1,12 +1,5 @@
 import { envCloudflareTokens } from './cloudflare-tokens.js';
-import {
-  envBool,
-  envDurationSeconds,
-  envInt,
-  envSecretFile,
-  envString,
-  envUrl,
-} from './env-parsers.js';
+import { envBool, envDurationSeconds, envInt, envSecretFile, envString, envUrl } from './env-parsers.js';
 import { type ConfigOf, envVar, optionalEnvVar } from './env-var.js';
 import { logLevelVar } from './log-level-var.js';
 import { envTrustProxy } from './trust-proxy.js';
