@@ -17,6 +17,11 @@ import {
 import { type CommandLoop, createCommandExecutor, startCommandLoop } from './commands/index.js';
 import { type ContainerWatcher, createContainerWatcher, createDockerClient } from './docker/index.js';
 import {
+  createGatewaySupervisor,
+  type GatewaySupervisor,
+  loadOrCreateGatewayToken,
+} from './gateway-supervisor/index.js';
+import {
   DEFAULT_OUTAGE_BUDGET_MS,
   evaluateHealth,
   type HealthReport,
@@ -48,6 +53,8 @@ export interface AgentDeps {
   logger: Logger;
   cloudflaredImage: string;
   cloudflaredNetwork: string;
+  /** `GATEWAY_IMAGE`: the agent's own image, run as this host's L7 gateway; unset, no gateway. */
+  gatewayImage?: string;
   /** Port of cloudflared's metrics (and `/ready`) inside its container. */
   cloudflaredMetricsPort?: number;
   reportIntervalSeconds: number;
@@ -107,6 +114,7 @@ export function createAgent(deps: AgentDeps): Agent {
   });
   const abort = new AbortController();
   let supervisor: CloudflaredSupervisor | undefined;
+  let gateway: GatewaySupervisor | undefined;
   let watcher: ContainerWatcher | undefined;
   let healthServer: HealthServer | undefined;
   let commandLoop: CommandLoop | undefined;
@@ -124,6 +132,27 @@ export function createAgent(deps: AgentDeps): Agent {
       metricsPort: deps.cloudflaredMetricsPort ?? DEFAULT_CLOUDFLARED_METRICS_PORT,
       ...(tuning.cloudflaredCheckIntervalMs ? { checkIntervalMs: tuning.cloudflaredCheckIntervalMs } : {}),
     });
+
+  /**
+   * Starts supervising this host's gateway (when an image is configured) in the background: the
+   * gateway serves its stored table by itself, so nothing waits for it.
+   */
+  const superviseGateway = async (id: string) => {
+    if (!deps.gatewayImage) return;
+    gateway = createGatewaySupervisor({
+      docker: deps.docker,
+      logger,
+      agentId: id,
+      image: deps.gatewayImage,
+      network: deps.cloudflaredNetwork,
+      // The internal network the agent already shares with cloudflared's metrics: the gateway's API listens there.
+      controlNetwork: cloudflaredMetricsNetwork(deps.cloudflaredNetwork),
+      apiToken: await loadOrCreateGatewayToken(deps.dataDir),
+    });
+    gateway
+      .start()
+      .catch((error) => logger.error({ err: error }, 'cannot start the gateway yet; the supervisor retries'));
+  };
 
   let executor: ReturnType<typeof createCommandExecutor> | undefined;
   const reporter = createReporter({
@@ -190,10 +219,12 @@ export function createAgent(deps: AgentDeps): Agent {
         // A new identity (new key after a revocation): the old cloudflared belongs to a dead tunnel.
         logger.warn({ previous: agentId, agentId: registration.agentId }, 'agent identity changed');
         await supervisor.stop({ removeContainer: true });
+        await gateway?.stop({ removeContainer: true });
         await executor.resetIdentity();
       }
       agentId = registration.agentId;
       supervisor = makeSupervisor(agentId);
+      await superviseGateway(agentId);
     }
     reporter.start(agentId);
     commandLoop = startCommandLoop({
@@ -212,6 +243,7 @@ export function createAgent(deps: AgentDeps): Agent {
       executor = createCommandExecutor({ supervisor: () => supervisor, cache, logger, initialState });
       if (agentId) {
         supervisor = makeSupervisor(agentId);
+        await superviseGateway(agentId);
         // Before the master: a host keeps serving through master outages and its own restarts.
         await executor
           .restore()
@@ -246,6 +278,8 @@ export function createAgent(deps: AgentDeps): Agent {
       await reporter.stop();
       await watcher?.stop();
       await supervisor?.stop();
+      // Like cloudflared, the gateway keeps serving while the agent is away.
+      await gateway?.stop();
       await healthServer?.close();
     },
 
@@ -271,6 +305,7 @@ export async function startAgent(
     logger,
     cloudflaredImage: config.cloudflaredImage,
     cloudflaredNetwork: config.cloudflaredNetwork,
+    ...(config.gatewayImage ? { gatewayImage: config.gatewayImage } : {}),
     reportIntervalSeconds: config.reportIntervalSeconds,
     healthPort: config.healthPort,
     healthHost: config.healthHost,

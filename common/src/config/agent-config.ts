@@ -62,6 +62,19 @@ export const agentConfigSpec = {
       defaultValue: 'tunnelfleet',
     },
   ),
+  gatewayImage: optionalEnvVar(
+    'GATEWAY_IMAGE',
+    envString({
+      max: 512,
+      pattern: /^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$/,
+      patternText: 'must be a Docker image reference',
+    }),
+    {
+      doc: "Image of the L7 gateway container the agent runs beside cloudflared: the agent's own image\n(the gateway is its `node dist/gateway/main.js`). Unset: no gateway runs on this host.",
+      example: 'tunnelfleet/agent:latest',
+      defaultDoc: 'no gateway',
+    },
+  ),
   reportIntervalSeconds: envVar('REPORT_INTERVAL_SECONDS', envInt(1, 3600), {
     doc: 'Seconds between heartbeats and periodic full snapshots (the master may override it).',
     example: '30',
