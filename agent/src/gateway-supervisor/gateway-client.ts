@@ -16,6 +16,16 @@ export interface GatewayClient {
   readyVersion(): Promise<number | null | undefined>;
   /** Pushes `table`; the gateway refuses one not above its version (`stale_config_version`). */
   putConfig(table: { version: number; routes: unknown[] }): Promise<void>;
+  /** Long-poll for containers to start (and idle ones to stop) past `after`. */
+  wakeRequests(after: number, waitMs: number): Promise<WakeRequests>;
+  /** The container's last log lines, for the loading page. */
+  putLogs(container: string, lines: string[]): Promise<void>;
+}
+
+export interface WakeRequests {
+  seq: number;
+  start: { container: string; dependsOn: string[] }[];
+  stop: string[];
 }
 
 /** The agent's side of the gateway's local API at `origin` (its control address). */
@@ -58,6 +68,27 @@ export function createGatewayClient(options: {
         // Not our API's error body: keep the text.
       }
       throw new GatewayPushError(response.statusCode, code, message);
+    },
+    async wakeRequests(after, waitMs) {
+      const response = await request(`${options.origin}/wake-requests?after=${after}&wait_ms=${waitMs}`, {
+        headers: { authorization: `Bearer ${options.token}` },
+        headersTimeout: waitMs + options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+      });
+      if (response.statusCode !== 200) {
+        await response.body.dump();
+        throw new GatewayPushError(response.statusCode, 'wake_requests', 'the gateway refused the long-poll');
+      }
+      return (await response.body.json()) as WakeRequests;
+    },
+    async putLogs(container, lines) {
+      const response = await request(`${options.origin}/containers/${encodeURIComponent(container)}/logs`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${options.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ lines }),
+        ...timeouts,
+      });
+      await response.body.dump();
     },
   };
 }

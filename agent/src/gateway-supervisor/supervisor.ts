@@ -12,7 +12,8 @@ import {
   type GatewaySpec,
   managedGatewayFilter,
 } from './container-spec.js';
-import { createGatewayClient } from './gateway-client.js';
+import { createGatewayClient, type GatewayClient } from './gateway-client.js';
+import { startWakeLoop } from './wake-loop.js';
 
 export type GatewayRoutes = RoutingTableInput['routes'];
 
@@ -90,6 +91,8 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
   let lastError: string | undefined;
   let restartTimer: NodeJS.Timeout | undefined;
   let stopped = false;
+  /** The API of the gateway while it is ready: the wake loop long-polls it. */
+  let live: GatewayClient | undefined;
   const mutex = createKeyedMutex();
   const run = <T>(task: () => Promise<T>): Promise<T> => mutex.run('gateway', task);
 
@@ -254,6 +257,7 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     const version = await client.readyVersion();
     if (version === undefined) {
       ready = false;
+      live = undefined;
       return;
     }
     tableVersion = version ?? undefined;
@@ -267,6 +271,7 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
       logger.info({ version: next, routes: routes.length }, 'routing table pushed to the gateway');
     }
     ready = true;
+    live = client;
   };
 
   const runCheck = () => {
@@ -291,6 +296,7 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     onEvent: runCheck,
   });
   const checkTimer = setInterval(runCheck, checkIntervalMs);
+  const wakeLoop = startWakeLoop({ docker, logger, client: () => (ready ? live : undefined) });
   checkTimer.unref();
 
   return {
@@ -315,6 +321,7 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     status,
     async stop({ removeContainer: remove = false } = {}) {
       stopped = true;
+      wakeLoop.stop();
       clearInterval(checkTimer);
       cancelRestart();
       events.stop();

@@ -6,8 +6,16 @@ import {
   NotFoundError,
   TunnelfleetError,
   toHttpError,
+  ValidationError,
 } from '@tunnelfleet/common';
 import type { TableStore } from './table-store.js';
+import type { WakeCoordinator } from './wake-coordinator.js';
+
+/** Longest wait of the agent's long-poll for start requests. */
+const MAX_WAIT_MS = 30_000;
+/** Log lines of one container the loading page may show. */
+const MAX_LOG_LINES = 200;
+const LOGS_PATH = /^\/containers\/([A-Za-z0-9][A-Za-z0-9_.-]{0,127})\/logs$/;
 
 /** A routing table of 10,000 routes is well under this; anything bigger is refused unread. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -64,6 +72,7 @@ const digest = (text: string) => createHash('sha256').update(text).digest();
  */
 export function createApiHandler(options: {
   tables: TableStore;
+  wake: WakeCoordinator;
   apiToken: string;
   logger: Logger;
 }): RequestListener {
@@ -85,9 +94,32 @@ export function createApiHandler(options: {
         version: version ?? null,
       });
     }
-    if (path !== '/config' || (req.method !== 'GET' && req.method !== 'PUT'))
-      throw new NotFoundError('only GET|PUT /config, GET /healthz and GET /readyz');
+    const logs = LOGS_PATH.exec(path ?? '');
+    const known =
+      ((path === '/config' || logs) && (req.method === 'GET' || req.method === 'PUT')) ||
+      (path === '/wake-requests' && req.method === 'GET');
+    if (!known)
+      throw new NotFoundError(
+        'only GET|PUT /config, GET /wake-requests, PUT /containers/<name>/logs, GET /healthz and GET /readyz',
+      );
     if (!authorized(req)) throw new AuthenticationError();
+    if (path === '/wake-requests') {
+      const query = new URL(req.url ?? '/', 'http://gateway').searchParams;
+      const after = Math.max(0, Number(query.get('after')) || 0);
+      const waitMs = Math.min(MAX_WAIT_MS, Math.max(0, Number(query.get('wait_ms')) || 0));
+      return send(res, 200, await options.wake.takeRequests(after, waitMs));
+    }
+    if (logs) {
+      const body = await readJson(req);
+      const lines = (body as { lines?: unknown }).lines;
+      if (!Array.isArray(lines) || !lines.every((line) => typeof line === 'string'))
+        throw new ValidationError('logs body', [{ path: 'lines', reason: 'must be an array of strings' }]);
+      options.wake.setLogs(
+        logs[1]!,
+        lines.slice(-MAX_LOG_LINES).map((line) => line.slice(0, 2_000)),
+      );
+      return send(res, 200, { lines: Math.min(lines.length, MAX_LOG_LINES) });
+    }
     if (req.method === 'GET') {
       const current = options.tables.current();
       if (!current) throw new NotFoundError('no routing table yet');

@@ -5,6 +5,7 @@ import { createApiHandler } from './api-server.js';
 import { createBackendPools } from './backend-pools.js';
 import { createProxy } from './proxy.js';
 import { createTableStore } from './table-store.js';
+import { createWakeCoordinator } from './wake-coordinator.js';
 
 export interface Gateway {
   /** Where the proxy and the API listen (their ports once bound, when 0 was asked). */
@@ -67,10 +68,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Fail closed: not ready and routing nothing until the agent pushes a table.
     logger.error({ err: error }, 'stored routing table ignored');
   }
-  const proxy = createProxy({ tables, pools, logger });
+  const wake = createWakeCoordinator({ logger });
+  const proxy = createProxy({ tables, pools, wake, logger });
   const proxyServer = createServer(proxy.handleRequest);
   proxyServer.on('upgrade', proxy.handleUpgrade);
-  const apiServer = createServer(createApiHandler({ tables, apiToken: options.apiToken, logger }));
+  const apiServer = createServer(createApiHandler({ tables, wake, apiToken: options.apiToken, logger }));
   const proxyPort = await listen(proxyServer, options.listenPort, options.listenHost);
   const apiPort = await listen(apiServer, options.apiPort, options.apiHost);
   logger.info({ proxyPort, apiPort, apiHost: options.apiHost }, 'gateway listening');
@@ -78,6 +80,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     proxyPort,
     apiPort,
     async stop() {
+      wake.close();
       await Promise.all([closeServer(proxyServer), closeServer(apiServer)]);
       await pools.close();
     },

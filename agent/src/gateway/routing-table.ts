@@ -41,6 +41,34 @@ const pathMatchSchema = z
   })
   .strict();
 
+/** Docker container names: what the agent starts and stops for a waking route. */
+const containerNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be a Docker container name');
+
+/**
+ * Wake on request: the container sleeps until a request comes, and is stopped again after
+ * `idleTimeoutMs` without one (0: never).
+ */
+const wakeSchema = z
+  .object({
+    container: containerNameSchema,
+    /** Started first, in this order. */
+    dependsOn: z.array(containerNameSchema).max(20).default([]),
+    startTimeoutMs: z.number().int().min(1_000).max(3_600_000).default(60_000),
+    idleTimeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400_000)
+      .default(0),
+    /** Probed with GET (2xx is ready); unset: a TCP connect to the backend. */
+    healthPath: z.string().max(1024).startsWith('/').optional(),
+    /** Where the loading page sends the browser once the container is ready. */
+    redirectPath: z.string().max(1024).startsWith('/').default('/'),
+  })
+  .strict();
+
 export const gatewayRouteSchema = z
   .object({
     /** Stable id from the agent (the master's route id): metrics and logs name the route by it. */
@@ -49,6 +77,7 @@ export const gatewayRouteSchema = z
     hostname: hostnameSchema,
     path: pathMatchSchema.default({ type: 'prefix', value: '/' }),
     backend: z.object({ url: backendUrlSchema }).strict(),
+    wake: wakeSchema.optional(),
   })
   .strict();
 
@@ -63,6 +92,7 @@ export const routingTableSchema = z
 export type RoutingTableInput = z.input<typeof routingTableSchema>;
 export type RoutingTable = z.output<typeof routingTableSchema>;
 export type GatewayRoute = z.output<typeof gatewayRouteSchema>;
+export type WakeSettings = z.output<typeof wakeSchema>;
 
 export interface CompiledTable {
   table: RoutingTable;
