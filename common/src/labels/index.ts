@@ -33,4 +33,5 @@ export type {
   OriginIpRule,
   OriginRequest,
   ParsedRoute,
+  WakeSpec,
 } from './types.js';
