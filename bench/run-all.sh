@@ -16,6 +16,7 @@ benchmarks=(
   "agent-footprint|node test/dist/bench/agent-footprint.js 100 30"
   "convergence|node test/dist/bench/convergence.js 200 100"
   "recreate|node test/dist/bench/recreate.js 100"
+  "gateway-latency|node agent/test/dist/test/bench/gateway-latency.js 1000 20"
 )
 
 pnpm build

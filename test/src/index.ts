@@ -1,3 +1,4 @@
+export { formatMs, summarize } from './bench/latency-stats.js';
 export * from './cloudflare-emulator/index.js';
 export * from './harness/docker-engine.js';
 export * from './harness/docker-socket-proxy.js';
