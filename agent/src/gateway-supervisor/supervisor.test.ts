@@ -172,7 +172,7 @@ describe('gateway supervisor', () => {
     expect(await through(second, 'app.example.com')).toBe(`200 ${web.id.slice(0, 12)}`);
   });
 
-  it('is adopted by a restarted agent with the same token, and replaced when its spec changes', async () => {
+  it('keeps serving while the agent restarts, is adopted with the same token, and is replaced when its spec changes', async () => {
     const agentId = uniqueName('agent');
     agentIds.push(agentId);
     const token = randomBytes(32).toString('hex');
@@ -182,9 +182,30 @@ describe('gateway supervisor', () => {
       description: 'the gateway ready',
       timeoutMs: 30_000,
     });
+    const web = await startTestWebContainer(docker, { network });
+    leftovers.push(web.id);
+    await first.setRoutes([
+      { id: 'r1', hostname: 'app.example.com', backend: { url: `http://${web.name}:80` } },
+    ]);
+    // Requests flow the whole time the agent is away and back: none may fail.
+    let flowing = true;
+    const answers: string[] = [];
+    const traffic = (async () => {
+      while (flowing)
+        answers.push(await through(id, 'app.example.com').catch((error: Error) => error.message));
+    })();
+    await waitFor(() => answers.length > 5, { description: 'traffic through the gateway' });
     await first.stop();
     const again = supervise(agentId, token);
     expect((await again.start()).containerId).toBe(id);
+    await again.setRoutes([
+      { id: 'r1', hostname: 'app.example.com', backend: { url: `http://${web.name}:80` } },
+    ]);
+    const seen = answers.length;
+    await waitFor(() => answers.length > seen + 5, { description: 'traffic after the agent came back' });
+    flowing = false;
+    await traffic;
+    expect(new Set(answers)).toEqual(new Set([`200 ${web.id.slice(0, 12)}`]));
     await again.stop();
     const rotated = supervise(agentId);
     const replaced = await rotated.start();

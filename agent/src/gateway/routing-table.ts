@@ -64,8 +64,12 @@ const wakeSchema = z
       .default(0),
     /** Probed with GET (2xx is ready); unset: a TCP connect to the backend. */
     healthPath: z.string().max(1024).startsWith('/').optional(),
-    /** Where the loading page sends the browser once the container is ready. */
-    redirectPath: z.string().max(1024).startsWith('/').default('/'),
+    /** Where the loading page sends the browser once the container is ready: a path on this host. */
+    redirectPath: z
+      .string()
+      .max(1024)
+      .regex(/^\/(?!\/)[^\s"<>\\]*$/, 'a path on the same host ("/…", not "//host")')
+      .default('/'),
   })
   .strict();
 
