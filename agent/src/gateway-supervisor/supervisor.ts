@@ -79,7 +79,11 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
   const spec: GatewaySpec = buildGatewaySpec(options);
 
   let wanted = false;
-  let routes: GatewayRoutes = [];
+  /**
+   * Undefined until `setRoutes`: a restarted agent pushes nothing before it knows the routes, so
+   * the gateway keeps serving the table it stored (an empty push would drop every route).
+   */
+  let routes: GatewayRoutes | undefined;
   /** The routes (as JSON) the current container was last given, and which container that was. */
   let pushed: { containerId: string; routes: string } | undefined;
   let state: GatewayStatus['state'] = 'stopped';
@@ -262,7 +266,7 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     }
     tableVersion = version ?? undefined;
     const wantedRoutes = JSON.stringify(routes);
-    if (pushed?.containerId !== containerId || pushed.routes !== wantedRoutes) {
+    if (routes !== undefined && (pushed?.containerId !== containerId || pushed.routes !== wantedRoutes)) {
       // Above whatever it serves: its table outlives agents (on its volume) and this counter does not.
       const next = (version ?? 0) + 1;
       await client.putConfig({ version: next, routes });

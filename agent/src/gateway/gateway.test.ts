@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -188,6 +188,30 @@ describe('local API', () => {
     expect((await get(second, 'app.example.com')).text).toBe('a GET /');
     // The restarted gateway still refuses what the first one would have.
     expect((await api(second, 'PUT', '/config', { version: 7, routes: [] })).status).toBe(409);
+  });
+});
+
+describe('local API under stress', () => {
+  it('serves nothing from an unreadable stored table (not ready) until a push, which replaces it', async () => {
+    await writeFile(join(dataDir, 'routing-table.json'), '{"version": 9, "routes": [{"id": 1}]}');
+    const gw = await gateway();
+    expect((await api(gw, 'GET', '/readyz', undefined, null)).status).toBe(503);
+    expect((await get(gw, 'app.example.com')).status).toBe(404);
+    await push(gw, { version: 1, routes: [] });
+    expect((await api(gw, 'GET', '/readyz', undefined, null)).body.version).toBe(1);
+  });
+
+  it('decides concurrent pushes one at a time: the highest version wins, none is half applied', async () => {
+    const gw = await gateway();
+    const a = await backend('a');
+    const table = (version: number) => ({
+      version,
+      routes: [{ id: `v${version}`, hostname: 'app.example.com', backend: { url: a.url } }],
+    });
+    const answers = await Promise.all([5, 3, 4, 2, 1].map((v) => api(gw, 'PUT', '/config', table(v))));
+    expect(answers[0]!.status).toBe(200);
+    for (const answer of answers) expect([200, 409]).toContain(answer.status);
+    expect((await api(gw, 'GET', '/config')).body).toMatchObject({ version: 5, routes: [{ id: 'v5' }] });
   });
 });
 
