@@ -15,7 +15,12 @@ import {
   createCloudflaredSupervisor,
 } from './cloudflared/index.js';
 import { type CommandLoop, createCommandExecutor, startCommandLoop } from './commands/index.js';
-import { type ContainerWatcher, createContainerWatcher, createDockerClient } from './docker/index.js';
+import {
+  type ContainerWatcher,
+  createContainerWatcher,
+  createDockerClient,
+  createNetworkEnsurer,
+} from './docker/index.js';
 import {
   createGatewaySupervisor,
   type GatewaySupervisor,
@@ -115,6 +120,8 @@ export function createAgent(deps: AgentDeps): Agent {
   const abort = new AbortController();
   let supervisor: CloudflaredSupervisor | undefined;
   let gateway: GatewaySupervisor | undefined;
+  // cloudflared and the gateway join the same networks: one creator, so they are never made twice.
+  const networks = createNetworkEnsurer(deps.docker, logger);
   let watcher: ContainerWatcher | undefined;
   let healthServer: HealthServer | undefined;
   let commandLoop: CommandLoop | undefined;
@@ -129,6 +136,7 @@ export function createAgent(deps: AgentDeps): Agent {
       network: deps.cloudflaredNetwork,
       metricsNetwork: cloudflaredMetricsNetwork(deps.cloudflaredNetwork),
       image: deps.cloudflaredImage,
+      networks,
       metricsPort: deps.cloudflaredMetricsPort ?? DEFAULT_CLOUDFLARED_METRICS_PORT,
       ...(tuning.cloudflaredCheckIntervalMs ? { checkIntervalMs: tuning.cloudflaredCheckIntervalMs } : {}),
     });
@@ -144,6 +152,7 @@ export function createAgent(deps: AgentDeps): Agent {
       logger,
       agentId: id,
       image: deps.gatewayImage,
+      networks,
       network: deps.cloudflaredNetwork,
       // The internal network the agent already shares with cloudflared's metrics: the gateway's API listens there.
       controlNetwork: cloudflaredMetricsNetwork(deps.cloudflaredNetwork),

@@ -9,6 +9,7 @@ import { type BackoffOptions, createBackoff } from '../docker/backoff.js';
 import { earlyOutputLines, lastOutputLines } from '../docker/container-output.js';
 import { isConflict, isNotFound, isNotModified } from '../docker/docker-errors.js';
 import { subscribeDockerEvents } from '../docker/docker-events.js';
+import { createNetworkEnsurer, type NetworkEnsurer } from '../docker/network-ensurer.js';
 import {
   buildCloudflaredSpec,
   CLOUDFLARED_LABELS,
@@ -81,6 +82,8 @@ export interface CloudflaredSupervisorOptions {
   /** Up this long, a container's crash counts as the first one again. */
   stableAfterMs?: number;
   readyTimeoutMs?: number;
+  /** Shared with the gateway's supervisor, which needs the same networks; one of its own if unset. */
+  networks?: NetworkEnsurer;
 }
 
 export interface CloudflaredSupervisor {
@@ -198,25 +201,9 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     }
   };
 
-  const ensureNetwork = async (network: string, { internal }: { internal: boolean }) => {
-    try {
-      await docker.getNetwork(network).inspect();
-      return;
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-    logger.info({ network, internal }, 'creating network for cloudflared');
-    try {
-      await docker.createNetwork({
-        Name: network,
-        CheckDuplicate: true,
-        Internal: internal,
-        Labels: { [CLOUDFLARED_LABELS.managed]: 'network' },
-      });
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-    }
-  };
+  const networks = options.networks ?? createNetworkEnsurer(docker, logger);
+  const ensureNetwork = (network: string, { internal }: { internal: boolean }) =>
+    networks.ensure(network, { internal, labels: { [CLOUDFLARED_LABELS.managed]: 'network' } });
 
   const startContainer = async (id: string) => {
     try {

@@ -4,6 +4,7 @@ import { CLOUDFLARED_LABELS } from '../cloudflared/container-spec.js';
 import { type BackoffOptions, createBackoff } from '../docker/backoff.js';
 import { isConflict, isNotFound, isNotModified } from '../docker/docker-errors.js';
 import { subscribeDockerEvents } from '../docker/docker-events.js';
+import { createNetworkEnsurer, type NetworkEnsurer } from '../docker/network-ensurer.js';
 import type { RoutingTableInput } from '../gateway/routing-table.js';
 import {
   buildGatewaySpec,
@@ -44,6 +45,8 @@ export interface GatewaySupervisorOptions {
   /** Up this long, a container's crash counts as the first one again. */
   stableAfterMs?: number;
   probeTimeoutMs?: number;
+  /** Shared with cloudflared's supervisor (the same networks); one of its own if unset. */
+  networks?: NetworkEnsurer;
 }
 
 export interface GatewaySupervisor {
@@ -126,25 +129,10 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     }
   };
 
-  const ensureNetwork = async (network: string, internal: boolean) => {
-    try {
-      await docker.getNetwork(network).inspect();
-      return;
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-    try {
-      // Labelled as cloudflared's networks are: the gateway shares them with cloudflared.
-      await docker.createNetwork({
-        Name: network,
-        CheckDuplicate: true,
-        Internal: internal,
-        Labels: { [CLOUDFLARED_LABELS.managed]: 'network' },
-      });
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-    }
-  };
+  const networks = options.networks ?? createNetworkEnsurer(docker, logger);
+  // Labelled as cloudflared's networks are: the gateway shares them with cloudflared.
+  const ensureNetwork = (network: string, internal: boolean) =>
+    networks.ensure(network, { internal, labels: { [CLOUDFLARED_LABELS.managed]: 'network' } });
 
   const startContainer = async (id: string) => {
     try {
