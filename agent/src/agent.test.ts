@@ -12,7 +12,7 @@ import {
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildGatewayTestImage } from '../test/gateway-image.js';
+import { buildGatewayTestImage, removeGatewayVolume } from '../test/gateway-image.js';
 import { type RecordingProxy, startRecordingProxy } from '../test/recording-proxy.js';
 import { connectTestDocker } from '../test/test-docker.js';
 import { startTestMaster } from '../test/test-master.js';
@@ -320,7 +320,7 @@ describe('agent against the real master and Docker engine', () => {
     removeCloudflaredOf(agentId);
     cleanups.push(async () => {
       for (const c of await gateways(agentId)) await docker.getContainer(c.Id).remove({ force: true });
-      await docker.getVolume(gatewayNames(agentId).volume).remove();
+      await removeGatewayVolume(gatewayNames(agentId).volume);
     });
     const running = await waitFor(async () => (await gateways(agentId)).find((c) => c.State === 'running'), {
       description: 'the gateway to run',

@@ -51,3 +51,11 @@ export async function buildGatewayTestImage(): Promise<string> {
     await rm(stage, { recursive: true, force: true });
   }
 }
+
+/**
+ * Removes a gateway's table volume through the engine's own socket: the socket proxy of the
+ * `agent-via-socket-proxy` project grants no volume call (the agent never needs one).
+ */
+export async function removeGatewayVolume(name: string): Promise<void> {
+  await run('docker', ['volume', 'rm', '-f', name], { env: ENGINE_ENV }).catch(() => undefined);
+}

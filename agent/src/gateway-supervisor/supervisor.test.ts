@@ -10,7 +10,7 @@ import type Docker from 'dockerode';
 import pino from 'pino';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildGatewayTestImage } from '../../test/gateway-image.js';
+import { buildGatewayTestImage, removeGatewayVolume } from '../../test/gateway-image.js';
 import { connectTestDocker, removeLeftovers } from '../../test/test-docker.js';
 import { cloudflaredMetricsNetwork } from '../cloudflared/container-spec.js';
 import {
@@ -46,14 +46,7 @@ afterAll(async () => {
     containers: [...managed.flat().map((c) => c.Id), ...leftovers],
     networks: [network, controlNetwork],
   });
-  await Promise.all(
-    agentIds.map((id) =>
-      docker
-        .getVolume(gatewayNames(id).volume)
-        .remove()
-        .catch(() => undefined),
-    ),
-  );
+  await Promise.all(agentIds.map((id) => removeGatewayVolume(gatewayNames(id).volume)));
 });
 
 function list(agentId: string) {

@@ -4,7 +4,7 @@ import type Docker from 'dockerode';
 import pino from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGatewayTestImage } from '../../test/gateway-image.js';
+import { buildGatewayTestImage, removeGatewayVolume } from '../../test/gateway-image.js';
 import { connectTestDocker, removeLeftovers } from '../../test/test-docker.js';
 import { cloudflaredMetricsNetwork } from '../cloudflared/container-spec.js';
 import type { RoutingTableInput } from '../gateway/routing-table.js';
@@ -55,10 +55,7 @@ afterAll(async () => {
     containers: [...gateways.map((c) => c.Id), ...leftovers],
     networks: [network, cloudflaredMetricsNetwork(network)],
   });
-  await docker
-    .getVolume(gatewayNames(agentId).volume)
-    .remove()
-    .catch(() => undefined);
+  await removeGatewayVolume(gatewayNames(agentId).volume);
 });
 
 async function setRoutes(routes: Routes) {
