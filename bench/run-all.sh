@@ -18,6 +18,7 @@ benchmarks=(
   "recreate|node test/dist/bench/recreate.js 100"
   "rotation-gap|node test/dist/bench/rotation-gap.js 12"
   "dashboard-routes|node test/dist/bench/dashboard-routes.js 1000 10 7"
+  "gateway-latency|node agent/test/dist/test/bench/gateway-latency.js 1000 20"
 )
 
 pnpm build

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -12,11 +12,13 @@ import {
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildGatewayTestImage, removeGatewayVolume } from '../test/gateway-image.js';
 import { type RecordingProxy, startRecordingProxy } from '../test/recording-proxy.js';
 import { connectTestDocker } from '../test/test-docker.js';
 import { startTestMaster } from '../test/test-master.js';
 import { type Agent, type AgentDeps, createAgent, REVOKED_KEY_MESSAGE } from './agent.js';
 import { cloudflaredMetricsNetwork, managedLabelFilter } from './cloudflared/container-spec.js';
+import { gatewayNames, managedGatewayFilter } from './gateway-supervisor/index.js';
 import { HEALTH_PATH } from './health/index.js';
 
 const logger = pino({ level: 'silent' });
@@ -44,7 +46,7 @@ interface Host {
   dataDir: string;
   network: string;
   proxy: RecordingProxy;
-  newAgent(overrides?: Partial<Pick<AgentDeps, 'now' | 'fetch' | 'logger'>>): Promise<Agent>;
+  newAgent(overrides?: Partial<Pick<AgentDeps, 'now' | 'fetch' | 'logger' | 'gatewayImage'>>): Promise<Agent>;
 }
 
 /** One simulated host: its key, data dir and cloudflared network; agents on it talk through a recording proxy. */
@@ -307,4 +309,30 @@ describe('agent against the real master and Docker engine', () => {
     expect(revokedMessages()).toBe(2);
     expect(agent.health().revoked).toBe(true);
   });
+
+  it('runs the host gateway when GATEWAY_IMAGE is set, leaves it serving when it stops, and adopts it again', async () => {
+    const gatewayImage = await buildGatewayTestImage();
+    const h = await host();
+    const gateways = (agentId: string) =>
+      docker.listContainers({ all: true, filters: { label: managedGatewayFilter(agentId) } });
+    const agent = await h.newAgent({ gatewayImage });
+    const agentId = await registered(agent);
+    removeCloudflaredOf(agentId);
+    cleanups.push(async () => {
+      for (const c of await gateways(agentId)) await docker.getContainer(c.Id).remove({ force: true });
+      await removeGatewayVolume(gatewayNames(agentId).volume);
+    });
+    const running = await waitFor(async () => (await gateways(agentId)).find((c) => c.State === 'running'), {
+      description: 'the gateway to run',
+      timeoutMs: 30_000,
+    });
+    expect((await stat(join(h.dataDir, 'gateway_api_token'))).mode & 0o777).toBe(0o600);
+    await agent.stop();
+    agents.splice(agents.indexOf(agent), 1);
+    expect((await gateways(agentId)).map((c) => [c.Id, c.State])).toEqual([[running.Id, 'running']]);
+    const again = await h.newAgent({ gatewayImage });
+    await registered(again);
+    await waitFor(async () => (await gateways(agentId)).length === 1, { description: 'one gateway' });
+    expect((await gateways(agentId)).map((c) => [c.Id, c.State])).toEqual([[running.Id, 'running']]);
+  }, 600_000);
 });

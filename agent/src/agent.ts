@@ -21,7 +21,17 @@ import {
   type SharedConnectors,
 } from './cloudflared/index.js';
 import { type CommandLoop, createCommandExecutor, startCommandLoop } from './commands/index.js';
-import { type ContainerWatcher, createContainerWatcher, createDockerClient } from './docker/index.js';
+import {
+  type ContainerWatcher,
+  createContainerWatcher,
+  createDockerClient,
+  createNetworkEnsurer,
+} from './docker/index.js';
+import {
+  createGatewaySupervisor,
+  type GatewaySupervisor,
+  loadOrCreateGatewayToken,
+} from './gateway-supervisor/index.js';
 import {
   DEFAULT_OUTAGE_BUDGET_MS,
   evaluateHealth,
@@ -54,6 +64,8 @@ export interface AgentDeps {
   logger: Logger;
   cloudflaredImage: string;
   cloudflaredNetwork: string;
+  /** `GATEWAY_IMAGE`: the agent's own image, run as this host's L7 gateway; unset, no gateway. */
+  gatewayImage?: string;
   /** Port of cloudflared's metrics (and `/ready`) inside its container. */
   cloudflaredMetricsPort?: number;
   /** `CLOUDFLARED_OVERLAP_SECONDS`: how long a replaced cloudflared serves beside its successor. */
@@ -117,6 +129,9 @@ export function createAgent(deps: AgentDeps): Agent {
   });
   const abort = new AbortController();
   let supervisor: CloudflaredSupervisor | undefined;
+  let gateway: GatewaySupervisor | undefined;
+  // cloudflared and the gateway join the same networks: one creator, so they are never made twice.
+  const networks = createNetworkEnsurer(deps.docker, logger);
   let watcher: ContainerWatcher | undefined;
   let healthServer: HealthServer | undefined;
   let commandLoop: CommandLoop | undefined;
@@ -132,6 +147,7 @@ export function createAgent(deps: AgentDeps): Agent {
       network: deps.cloudflaredNetwork,
       metricsNetwork: cloudflaredMetricsNetwork(deps.cloudflaredNetwork),
       image: deps.cloudflaredImage,
+      networks,
       metricsPort: deps.cloudflaredMetricsPort ?? DEFAULT_CLOUDFLARED_METRICS_PORT,
       ...(deps.cloudflaredOverlapSeconds !== undefined
         ? { overlapMs: deps.cloudflaredOverlapSeconds * 1000 }
@@ -146,6 +162,28 @@ export function createAgent(deps: AgentDeps): Agent {
       agentId: id,
       makeSupervisor: (sharedTunnelId) => makeSupervisor(id, sharedTunnelId),
     });
+
+  /**
+   * Starts supervising this host's gateway (when an image is configured) in the background: the
+   * gateway serves its stored table by itself, so nothing waits for it.
+   */
+  const superviseGateway = async (id: string) => {
+    if (!deps.gatewayImage) return;
+    gateway = createGatewaySupervisor({
+      docker: deps.docker,
+      logger,
+      agentId: id,
+      image: deps.gatewayImage,
+      networks,
+      network: deps.cloudflaredNetwork,
+      // The internal network the agent already shares with cloudflared's metrics: the gateway's API listens there.
+      controlNetwork: cloudflaredMetricsNetwork(deps.cloudflaredNetwork),
+      apiToken: await loadOrCreateGatewayToken(deps.dataDir),
+    });
+    gateway
+      .start()
+      .catch((error) => logger.error({ err: error }, 'cannot start the gateway yet; the supervisor retries'));
+  };
 
   let executor: ReturnType<typeof createCommandExecutor> | undefined;
   const reporter = createReporter({
@@ -218,12 +256,14 @@ export function createAgent(deps: AgentDeps): Agent {
         // A new identity (new key after a revocation): the old cloudflared belongs to a dead tunnel.
         logger.warn({ previous: agentId, agentId: registration.agentId }, 'agent identity changed');
         await supervisor.stop({ removeContainer: true });
+        await gateway?.stop({ removeContainer: true });
         await executor.resetIdentity();
         await sharedConnectors?.stop({ removeContainer: true });
       }
       agentId = registration.agentId;
       supervisor = makeSupervisor(agentId);
       sharedConnectors = makeSharedConnectors(agentId);
+      await superviseGateway(agentId);
     }
     reporter.start(agentId);
     commandLoop = startCommandLoop({
@@ -251,6 +291,7 @@ export function createAgent(deps: AgentDeps): Agent {
       if (agentId) {
         supervisor = makeSupervisor(agentId);
         sharedConnectors = makeSharedConnectors(agentId);
+        await superviseGateway(agentId);
         // Before the master: a host keeps serving through master outages and its own restarts.
         await executor
           .restore()
@@ -287,6 +328,8 @@ export function createAgent(deps: AgentDeps): Agent {
       await watcher?.stop();
       await supervisor?.stop();
       await sharedConnectors?.stop();
+      // Like cloudflared, the gateway keeps serving while the agent is away.
+      await gateway?.stop();
       await healthServer?.close();
     },
 
@@ -319,6 +362,7 @@ export async function startAgent(
     cloudflaredImage: config.cloudflaredImage,
     cloudflaredNetwork: config.cloudflaredNetwork,
     cloudflaredOverlapSeconds: config.cloudflaredOverlapSeconds,
+    ...(config.gatewayImage ? { gatewayImage: config.gatewayImage } : {}),
     reportIntervalSeconds: config.reportIntervalSeconds,
     labelPrefixes: labelPrefixes.value,
     healthPort: config.healthPort,

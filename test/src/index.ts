@@ -1,3 +1,4 @@
+export { formatMs, summarize } from './bench/latency-stats.js';
 export * from './cloudflare-emulator/index.js';
 export * from './fixtures/access-selectors.js';
 export * from './harness/docker-engine.js';

@@ -10,6 +10,7 @@ import { type BackoffOptions, createBackoff } from '../docker/backoff.js';
 import { earlyOutputLines, lastOutputLines } from '../docker/container-output.js';
 import { isConflict, isNotFound, isNotModified } from '../docker/docker-errors.js';
 import { subscribeDockerEvents } from '../docker/docker-events.js';
+import { createNetworkEnsurer, type NetworkEnsurer } from '../docker/network-ensurer.js';
 import {
   buildCloudflaredSpec,
   CLOUDFLARED_LABELS,
@@ -111,6 +112,8 @@ export interface CloudflaredSupervisorOptions {
    * serving beside its successor, until the successor is ready; 0 stops it first.
    */
   overlapMs?: number;
+  /** Shared with the gateway's supervisor, which needs the same networks; one of its own if unset. */
+  networks?: NetworkEnsurer;
 }
 
 export interface CloudflaredSupervisor {
@@ -242,25 +245,9 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     }
   };
 
-  const ensureNetwork = async (network: string, { internal }: { internal: boolean }) => {
-    try {
-      await docker.getNetwork(network).inspect();
-      return;
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-    logger.info({ network, internal }, 'creating network for cloudflared');
-    try {
-      await docker.createNetwork({
-        Name: network,
-        CheckDuplicate: true,
-        Internal: internal,
-        Labels: { [CLOUDFLARED_LABELS.managed]: 'network' },
-      });
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-    }
-  };
+  const networks = options.networks ?? createNetworkEnsurer(docker, logger);
+  const ensureNetwork = (network: string, { internal }: { internal: boolean }) =>
+    networks.ensure(network, { internal, labels: { [CLOUDFLARED_LABELS.managed]: 'network' } });
 
   const startContainer = async (id: string) => {
     try {

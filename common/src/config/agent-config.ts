@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { checkLabelPrefix, LABEL_PREFIX_VARIABLES, type LabelPrefixTool } from '../labels/label-prefixes.js';
-import { LOG_LEVELS } from '../logger/log-level.js';
 import { parseApiKey } from '../protocol/api-key.js';
 import { envDockerHost } from './docker-host.js';
-import { envEnum, envInt, envString, envUrl } from './env-parsers.js';
+import { envInt, envString, envUrl } from './env-parsers.js';
 import { type ConfigOf, envVar, optionalEnvVar } from './env-var.js';
+import { logLevelVar } from './log-level-var.js';
 
 /** A peer tool's custom label prefix, normalized; undefined when it is the tool's own. */
 function envLabelPrefix(tool: LabelPrefixTool) {
@@ -79,6 +79,19 @@ export const agentConfigSpec = {
       defaultValue: 'tunnelfleet',
     },
   ),
+  gatewayImage: optionalEnvVar(
+    'GATEWAY_IMAGE',
+    envString({
+      max: 512,
+      pattern: /^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$/,
+      patternText: 'must be a Docker image reference',
+    }),
+    {
+      doc: "Image of the L7 gateway container the agent runs beside cloudflared: the agent's own image\n(the gateway is its `node dist/gateway/main.js`). Unset: no gateway runs on this host.",
+      example: 'tunnelfleet/agent:latest',
+      defaultDoc: 'no gateway',
+    },
+  ),
   reportIntervalSeconds: envVar('REPORT_INTERVAL_SECONDS', envInt(1, 3600), {
     doc: 'Seconds between heartbeats and periodic full snapshots (the master may override it).',
     example: '30',
@@ -89,11 +102,7 @@ export const agentConfigSpec = {
     example: '/app/data',
     defaultValue: '/app/data',
   }),
-  logLevel: envVar('LOG_LEVEL', envEnum(LOG_LEVELS), {
-    doc: 'Log level: trace, debug, info, warn, error, fatal or silent.',
-    example: 'info',
-    defaultValue: 'info',
-  }),
+  logLevel: logLevelVar(),
   healthPort: envVar('TUNNELFLEET_HEALTH_PORT', envInt(0, 65535), {
     doc: 'Port of the health endpoint used by the image HEALTHCHECK (0 turns it off).',
     example: '8081',

@@ -1,15 +1,7 @@
-import { LOG_LEVELS } from '../logger/log-level.js';
 import { envCloudflareTokens } from './cloudflare-tokens.js';
-import {
-  envBool,
-  envDurationSeconds,
-  envEnum,
-  envInt,
-  envSecretFile,
-  envString,
-  envUrl,
-} from './env-parsers.js';
+import { envBool, envDurationSeconds, envInt, envSecretFile, envString, envUrl } from './env-parsers.js';
 import { type ConfigOf, envVar, optionalEnvVar } from './env-var.js';
+import { logLevelVar } from './log-level-var.js';
 import { envTrustProxy } from './trust-proxy.js';
 
 /** Five or six cron fields (node-cron syntax); node-cron itself validates the details. */
@@ -168,11 +160,7 @@ export const masterConfigSpec = {
     example: '60',
     defaultValue: '60',
   }),
-  logLevel: envVar('LOG_LEVEL', envEnum(LOG_LEVELS), {
-    doc: 'Log level: trace, debug, info, warn, error, fatal or silent.',
-    example: 'info',
-    defaultValue: 'info',
-  }),
+  logLevel: logLevelVar(),
 };
 
 export type MasterConfig = ConfigOf<typeof masterConfigSpec>;

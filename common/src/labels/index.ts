@@ -6,6 +6,7 @@ export {
   dockflareDefaultPolicies,
   undefinedPolicyMessage,
 } from './dockflare-groups.js';
+export { checkHostname } from './hostname.js';
 export {
   BUILT_IN_LABEL_PREFIXES,
   checkLabelPrefix,
@@ -41,4 +42,5 @@ export type {
   OriginIpRule,
   OriginRequest,
   ParsedRoute,
+  WakeSpec,
 } from './types.js';

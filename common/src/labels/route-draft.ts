@@ -13,6 +13,7 @@ import type {
   LabelSource,
   ParsedRoute,
 } from './types.js';
+import { buildWake, type WakeKey } from './wake.js';
 
 /** A label and its value, kept together so every problem can name the label it came from. */
 export interface LabelValue {
@@ -38,6 +39,8 @@ export interface RouteDraft {
   dialect: BoolDialect;
   access?: AccessSpec;
   public?: true;
+  /** Wake-on-request labels (Tunnelfleet's own language only). */
+  wake?: Partial<Record<WakeKey, LabelValue>>;
   /** Problems the reader already found for this route. */
   problems: LabelProblem[];
 }
@@ -141,6 +144,13 @@ export function finishDraft(draft: RouteDraft, context: LabelParseContext): Fini
       `has no Access and REQUIRE_ACCESS is on: ${remedy}`,
     );
   }
+  const wake = draft.wake
+    ? buildWake(
+        draft.wake,
+        { dialect: draft.dialect, service, containerName: context.containerName },
+        problems,
+      )
+    : undefined;
   for (const problem of problems) problem.route = draft.key;
 
   if (hostname === undefined || service === undefined || problems.some((p) => p.severity === 'error')) {
@@ -163,5 +173,6 @@ export function finishDraft(draft: RouteDraft, context: LabelParseContext): Fini
   if (tunnel !== undefined) route.tunnel = tunnel;
   if (draft.access !== undefined) route.access = draft.access;
   if (draft.public) route.public = true;
+  if (wake !== undefined) route.wake = wake;
   return { valid: true, route, problems };
 }

@@ -6,9 +6,19 @@ import { labelError, labelWarning } from './problems.js';
 import type { LabelMap, ReaderResult } from './reader.js';
 import type { LabelValue, RouteDraft } from './route-draft.js';
 import type { LabelProblem } from './types.js';
+import { WAKE_KEYS, type WakeKey } from './wake.js';
 
 export const TUNNELFLEET_PREFIX = 'tunnelfleet.';
-const SCALAR_KEYS = ['hostname', 'service', 'path', 'zone', 'tunnel', 'dns', 'cleanup'] as const;
+const SCALAR_KEYS = [
+  'hostname',
+  'service',
+  'path',
+  'zone',
+  'tunnel',
+  'dns',
+  'cleanup',
+  ...WAKE_KEYS,
+] as const;
 type ScalarKey = (typeof SCALAR_KEYS)[number];
 /** Keys a named route takes from the base labels when it does not set them itself. */
 const INHERITED: readonly ScalarKey[] = ['service', 'zone', 'tunnel', 'dns', 'cleanup'];
@@ -144,6 +154,13 @@ function draftFor(key: string, own: RouteLabels, base: RouteLabels | undefined):
     const value = scalar(name);
     if (value !== undefined) draft[name] = value;
   }
+  // Wake settings are the route's own: a named route does not inherit the base route's sleep.
+  const wake: Partial<Record<WakeKey, LabelValue>> = {};
+  for (const name of WAKE_KEYS) {
+    const field = own.scalars.get(name);
+    if (field !== undefined) wake[name] = field;
+  }
+  if (Object.keys(wake).length > 0) draft.wake = wake;
   for (const name of ['dns', 'cleanup'] as const) {
     const field = scalar(name);
     if (field === undefined) continue;

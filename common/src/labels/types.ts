@@ -128,6 +128,22 @@ export interface ParsedRoute {
    * Access of a route that is published is refused (see docs/access.md).
    */
   public?: true;
+  /** Wake on request, carried out by the host's L7 gateway (docs/gateway.md). */
+  wake?: WakeSpec;
+}
+
+/** Wake on request (`tunnelfleet.wake=true`): the container sleeps until a request comes. */
+export interface WakeSpec {
+  /** How long a start may take before the loading page shows an error. */
+  startTimeoutSeconds: number;
+  /** Stop after this long without a request; 0: never. */
+  idleTimeoutSeconds: number;
+  /** Containers on the same host started first, in this order. */
+  dependsOn: string[];
+  /** Probed with GET (2xx is ready); unset: a TCP connect to the service's port. */
+  healthPath?: string;
+  /** Where the loading page sends the browser once ready. */
+  redirectPath: string;
 }
 
 /** A route the labels describe but that has at least one error. */

@@ -1,0 +1,4 @@
+export * from './api-token.js';
+export * from './container-spec.js';
+export * from './gateway-client.js';
+export * from './supervisor.js';

@@ -1,0 +1,208 @@
+import { randomBytes } from 'node:crypto';
+import {
+  containerIpAddress,
+  startTestWebContainer,
+  TEST_BUSYBOX_IMAGE,
+  uniqueName,
+  waitFor,
+} from '@tunnelfleet/test';
+import type Docker from 'dockerode';
+import pino from 'pino';
+import { request } from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildGatewayTestImage, removeGatewayVolume } from '../../test/gateway-image.js';
+import { connectTestDocker, removeLeftovers } from '../../test/test-docker.js';
+import { cloudflaredMetricsNetwork } from '../cloudflared/container-spec.js';
+import {
+  GATEWAY_API_PORT,
+  GATEWAY_PROXY_PORT,
+  gatewayNames,
+  managedGatewayFilter,
+} from './container-spec.js';
+import { createGatewaySupervisor, type GatewaySupervisor } from './supervisor.js';
+
+const logger = pino({ level: 'silent' });
+let docker: Docker;
+let image: string;
+/** One shared network pair for the file: each network takes one of the engine's few address pools. */
+const network = uniqueName('tf-gw-net');
+const controlNetwork = cloudflaredMetricsNetwork(network);
+const agentIds: string[] = [];
+const leftovers: string[] = [];
+const supervisors: GatewaySupervisor[] = [];
+
+beforeAll(async () => {
+  docker = await connectTestDocker();
+  image = await buildGatewayTestImage();
+}, 600_000);
+
+afterEach(async () => {
+  await Promise.all(supervisors.splice(0).map((supervisor) => supervisor.stop()));
+});
+
+afterAll(async () => {
+  const managed = await Promise.all(agentIds.map((id) => list(id)));
+  await removeLeftovers(docker, {
+    containers: [...managed.flat().map((c) => c.Id), ...leftovers],
+    networks: [network, controlNetwork],
+  });
+  await Promise.all(agentIds.map((id) => removeGatewayVolume(gatewayNames(id).volume)));
+});
+
+function list(agentId: string) {
+  return docker.listContainers({ all: true, filters: { label: managedGatewayFilter(agentId) } });
+}
+
+function supervise(agentId: string, apiToken = randomBytes(32).toString('hex')) {
+  const supervisor = createGatewaySupervisor({
+    docker,
+    logger,
+    agentId,
+    image,
+    network,
+    controlNetwork,
+    apiToken,
+    checkIntervalMs: 300,
+    restartBackoff: { initialDelayMs: 100, maxDelayMs: 500 },
+  });
+  supervisors.push(supervisor);
+  return supervisor;
+}
+
+/** What the gateway answers for `host` at its address on the shared network (as cloudflared asks it). */
+async function through(containerId: string, host: string): Promise<string> {
+  const address = await containerIpAddress(docker, containerId, network);
+  const response = await request(`http://${address}:${GATEWAY_PROXY_PORT}/`, { headers: { host } });
+  return `${response.statusCode} ${(await response.body.text()).trim()}`;
+}
+
+/** `wget` from a throwaway container on the shared network: `reached` or `unreachable`. */
+async function fetchFromNetwork(url: string): Promise<'reached' | 'unreachable'> {
+  const container = await docker.createContainer({
+    Image: TEST_BUSYBOX_IMAGE,
+    Cmd: [
+      'sh',
+      '-c',
+      `if timeout 5 wget -q -O /dev/null ${url}; then echo REACHED; else echo UNREACHABLE; fi`,
+    ],
+    HostConfig: { NetworkMode: network },
+  });
+  try {
+    await container.start();
+    await container.wait();
+    const output = (await container.logs({ stdout: true, stderr: true })).toString();
+    return output.includes('REACHED') && !output.includes('UNREACHABLE') ? 'reached' : 'unreachable';
+  } finally {
+    await container.remove({ force: true });
+  }
+}
+
+describe('gateway supervisor', () => {
+  it('runs the gateway from the agent image as non-root, pushes the routes, and keeps its API off the shared network', async () => {
+    const agentId = uniqueName('agent');
+    agentIds.push(agentId);
+    const supervisor = supervise(agentId);
+    await supervisor.start();
+    const web = await startTestWebContainer(docker, { network });
+    leftovers.push(web.id);
+    await supervisor.setRoutes([
+      { id: 'r1', hostname: 'app.example.com', backend: { url: `http://${web.name}:80` } },
+    ]);
+    const status = await waitFor(() => (supervisor.status().ready ? supervisor.status() : undefined), {
+      description: 'the gateway ready with its routes',
+      timeoutMs: 30_000,
+    });
+    expect(status).toMatchObject({
+      state: 'running',
+      tableVersion: 1,
+      serviceUrl: `http://${gatewayNames(agentId).proxyAlias}:8080`,
+    });
+    const info = await docker.getContainer(status.containerId!).inspect();
+    expect(info.Config.User).toBe('65532:65532');
+    expect(info.Config.Cmd).toEqual(['node', 'dist/gateway/main.js']);
+    expect(await through(status.containerId!, 'app.example.com')).toBe(`200 ${web.id.slice(0, 12)}`);
+    expect(await through(status.containerId!, 'other.example.com')).toMatch(/^404 /);
+    // A published container on the shared network cannot reach the API (it listens on the control network only).
+    const address = await containerIpAddress(docker, status.containerId!, network);
+    expect(await fetchFromNetwork(`http://${address}:${GATEWAY_API_PORT}/healthz`)).toBe('unreachable');
+  });
+
+  it('restarts a crashed gateway, which serves its stored table at once; recreates a removed one and pushes again', async () => {
+    const agentId = uniqueName('agent');
+    agentIds.push(agentId);
+    const supervisor = supervise(agentId);
+    const web = await startTestWebContainer(docker, { network });
+    leftovers.push(web.id);
+    await supervisor.setRoutes([
+      { id: 'r1', hostname: 'app.example.com', backend: { url: `http://${web.name}:80` } },
+    ]);
+    await supervisor.start();
+    const first = await waitFor(
+      () => (supervisor.status().ready ? supervisor.status().containerId : undefined),
+      {
+        description: 'the gateway ready',
+        timeoutMs: 30_000,
+      },
+    );
+    await docker.getContainer(first).kill();
+    await waitFor(() => supervisor.status().restarts === 1 && supervisor.status().ready, {
+      description: 'the gateway restarted',
+      timeoutMs: 30_000,
+    });
+    expect(supervisor.status()).toMatchObject({ containerId: first, tableVersion: 1 });
+    expect(await through(first, 'app.example.com')).toBe(`200 ${web.id.slice(0, 12)}`);
+
+    await docker.getContainer(first).remove({ force: true });
+    const second = await waitFor(
+      () => {
+        const { ready, containerId } = supervisor.status();
+        return ready && containerId !== first ? containerId : undefined;
+      },
+      { description: 'a new gateway container', timeoutMs: 30_000 },
+    );
+    // The volume kept version 1; the push for the new container is above it.
+    expect(supervisor.status().tableVersion).toBe(2);
+    expect(await through(second, 'app.example.com')).toBe(`200 ${web.id.slice(0, 12)}`);
+  });
+
+  it('keeps serving while the agent restarts, is adopted with the same token, and is replaced when its spec changes', async () => {
+    const agentId = uniqueName('agent');
+    agentIds.push(agentId);
+    const token = randomBytes(32).toString('hex');
+    const first = supervise(agentId, token);
+    await first.start();
+    const id = await waitFor(() => (first.status().ready ? first.status().containerId : undefined), {
+      description: 'the gateway ready',
+      timeoutMs: 30_000,
+    });
+    const web = await startTestWebContainer(docker, { network });
+    leftovers.push(web.id);
+    await first.setRoutes([
+      { id: 'r1', hostname: 'app.example.com', backend: { url: `http://${web.name}:80` } },
+    ]);
+    // Requests flow the whole time the agent is away and back: none may fail.
+    let flowing = true;
+    const answers: string[] = [];
+    const traffic = (async () => {
+      while (flowing)
+        answers.push(await through(id, 'app.example.com').catch((error: Error) => error.message));
+    })();
+    await waitFor(() => answers.length > 5, { description: 'traffic through the gateway' });
+    await first.stop();
+    const again = supervise(agentId, token);
+    expect((await again.start()).containerId).toBe(id);
+    await again.setRoutes([
+      { id: 'r1', hostname: 'app.example.com', backend: { url: `http://${web.name}:80` } },
+    ]);
+    const seen = answers.length;
+    await waitFor(() => answers.length > seen + 5, { description: 'traffic after the agent came back' });
+    flowing = false;
+    await traffic;
+    expect(new Set(answers)).toEqual(new Set([`200 ${web.id.slice(0, 12)}`]));
+    await again.stop();
+    const rotated = supervise(agentId);
+    const replaced = await rotated.start();
+    expect(replaced.containerId).not.toBe(id);
+    expect((await list(agentId)).map((c) => c.Id)).toEqual([replaced.containerId]);
+  });
+});

@@ -1,0 +1,417 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import pino from 'pino';
+import { request } from 'undici';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { startTestBackend, type TestBackend } from '../../test/test-backend.js';
+import { type Gateway, startGateway } from './gateway.js';
+import type { RoutingTableInput } from './routing-table.js';
+
+const TOKEN = randomBytes(32).toString('hex');
+const logger = pino({ level: 'silent' });
+const cleanups: (() => Promise<unknown>)[] = [];
+let dataDir: string;
+
+beforeEach(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'gateway-'));
+  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function gateway(overrides: { headersTimeoutMs?: number } = {}): Promise<Gateway> {
+  const started = await startGateway({
+    listenPort: 0,
+    listenHost: '127.0.0.1',
+    apiPort: 0,
+    apiHost: '127.0.0.1',
+    apiToken: TOKEN,
+    dataDir,
+    connectTimeoutMs: 2_000,
+    headersTimeoutMs: overrides.headersTimeoutMs ?? 30_000,
+    bodyTimeoutMs: 30_000,
+    keepAliveTimeoutMs: 4_000,
+    logger,
+  });
+  cleanups.push(() => started.stop());
+  return started;
+}
+
+async function backend(name: string): Promise<TestBackend> {
+  const started = await startTestBackend(name);
+  cleanups.push(() => started.close());
+  return started;
+}
+
+/** The fields the tests read from the API's answers (an error body, a table, readiness). */
+interface ApiAnswer {
+  error: { code: string; message: string; details?: Record<string, unknown> };
+  version: number | null;
+  [key: string]: unknown;
+}
+
+async function api(gw: Gateway, method: string, path: string, body?: unknown, token: string | null = TOKEN) {
+  const response = await request(`http://127.0.0.1:${gw.apiPort}${path}`, {
+    method: method as 'GET',
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+  });
+  return { status: response.statusCode, body: (await response.body.json()) as ApiAnswer };
+}
+
+async function push(gw: Gateway, table: RoutingTableInput) {
+  const answer = await api(gw, 'PUT', '/config', table);
+  expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+}
+
+async function get(gw: Gateway, host: string, path = '/', headers: Record<string, string> = {}) {
+  const response = await request(`http://127.0.0.1:${gw.proxyPort}${path}`, {
+    headers: { host, ...headers },
+  });
+  return { status: response.statusCode, headers: response.headers, text: await response.body.text() };
+}
+
+describe('local API', () => {
+  it('needs the bearer token to read or replace the table; health and readiness need none', async () => {
+    const gw = await gateway();
+    const table = { version: 1, routes: [] };
+    expect((await api(gw, 'PUT', '/config', table, null)).status).toBe(401);
+    expect((await api(gw, 'PUT', '/config', table, 'x'.repeat(64))).status).toBe(401);
+    expect((await api(gw, 'GET', '/config', undefined, null)).status).toBe(401);
+    expect(await api(gw, 'GET', '/healthz', undefined, null)).toEqual({
+      status: 200,
+      body: { healthy: true },
+    });
+    expect(await api(gw, 'GET', '/readyz', undefined, null)).toEqual({
+      status: 503,
+      body: { ready: false, version: null },
+    });
+    await push(gw, table);
+    expect(await api(gw, 'GET', '/readyz', undefined, null)).toEqual({
+      status: 200,
+      body: { ready: true, version: 1 },
+    });
+  });
+
+  it('refuses a version not above the one served with a typed error, and keeps the table', async () => {
+    const gw = await gateway();
+    const a = await backend('a');
+    const table = (version: number) => ({
+      version,
+      routes: [{ id: `r${version}`, hostname: 'app.example.com', backend: { url: a.url } }],
+    });
+    await push(gw, table(5));
+    for (const version of [4, 5]) {
+      const refused = await api(gw, 'PUT', '/config', table(version));
+      expect(refused.status).toBe(409);
+      expect(refused.body.error).toMatchObject({
+        code: 'stale_config_version',
+        details: { offered: version, current: 5 },
+      });
+    }
+    const current = await api(gw, 'GET', '/config');
+    expect(current.body).toMatchObject({ version: 5, routes: [{ id: 'r5' }] });
+  });
+
+  it('refuses a malformed table naming the bad field, and serves the previous one', async () => {
+    const gw = await gateway();
+    const a = await backend('a');
+    await push(gw, {
+      version: 1,
+      routes: [{ id: 'ok', hostname: 'app.example.com', backend: { url: a.url } }],
+    });
+    const cases: [unknown, RegExp][] = [
+      [
+        { version: 2, routes: [{ id: 'x', hostname: 'bad host.example.com', backend: { url: a.url } }] },
+        /routes\[0\]\.hostname: "bad host.example.com" is not a valid hostname/,
+      ],
+      [
+        {
+          version: 2,
+          routes: [{ id: 'x', hostname: 'app.example.com', backend: { url: `${a.url}/admin` } }],
+        },
+        /routes\[0\]\.backend\.url: a backend is an origin only/,
+      ],
+      [
+        {
+          version: 2,
+          routes: [{ id: 'x', hostname: 'app.example.com', backend: { url: 'file:///etc/passwd' } }],
+        },
+        /a backend must be http:\/\/ or https:\/\//,
+      ],
+      [{ version: 2.5, routes: [] }, /version/],
+      [{ version: 2, routes: [], extra: true }, /extra/],
+    ];
+    for (const [body, message] of cases) {
+      const refused = await api(gw, 'PUT', '/config', body);
+      expect(refused.status).toBe(400);
+      expect(refused.body.error.code).toBe('validation_failed');
+      expect(refused.body.error.message).toMatch(message);
+    }
+    expect((await api(gw, 'PUT', '/config', '{not json')).body.error.code).toBe('invalid_json');
+    const huge = await api(
+      gw,
+      'PUT',
+      '/config',
+      JSON.stringify({ version: 2, routes: [], pad: 'x'.repeat(5 * 1024 * 1024) }),
+    );
+    expect(huge.status).toBe(413);
+    expect((await get(gw, 'app.example.com')).text).toBe('a GET /');
+    expect((await api(gw, 'GET', '/config')).body.version).toBe(1);
+  });
+
+  it('keeps the table on disk (0600) and serves it at once after a restart', async () => {
+    const first = await gateway();
+    const a = await backend('a');
+    await push(first, {
+      version: 7,
+      routes: [{ id: 'r', hostname: 'app.example.com', backend: { url: a.url } }],
+    });
+    expect((await stat(join(dataDir, 'routing-table.json'))).mode & 0o777).toBe(0o600);
+    await first.stop();
+    const second = await gateway();
+    expect(await api(second, 'GET', '/readyz', undefined, null)).toEqual({
+      status: 200,
+      body: { ready: true, version: 7 },
+    });
+    expect((await get(second, 'app.example.com')).text).toBe('a GET /');
+    // The restarted gateway still refuses what the first one would have.
+    expect((await api(second, 'PUT', '/config', { version: 7, routes: [] })).status).toBe(409);
+  });
+});
+
+describe('local API under stress', () => {
+  it('serves nothing from an unreadable stored table (not ready) until a push, which replaces it', async () => {
+    await writeFile(join(dataDir, 'routing-table.json'), '{"version": 9, "routes": [{"id": 1}]}');
+    const gw = await gateway();
+    expect((await api(gw, 'GET', '/readyz', undefined, null)).status).toBe(503);
+    expect((await get(gw, 'app.example.com')).status).toBe(404);
+    await push(gw, { version: 1, routes: [] });
+    expect((await api(gw, 'GET', '/readyz', undefined, null)).body.version).toBe(1);
+  });
+
+  it('decides concurrent pushes one at a time: the highest version wins, none is half applied', async () => {
+    const gw = await gateway();
+    const a = await backend('a');
+    const table = (version: number) => ({
+      version,
+      routes: [{ id: `v${version}`, hostname: 'app.example.com', backend: { url: a.url } }],
+    });
+    const answers = await Promise.all([5, 3, 4, 2, 1].map((v) => api(gw, 'PUT', '/config', table(v))));
+    expect(answers[0]!.status).toBe(200);
+    for (const answer of answers) expect([200, 409]).toContain(answer.status);
+    expect((await api(gw, 'GET', '/config')).body).toMatchObject({ version: 5, routes: [{ id: 'v5' }] });
+  });
+});
+
+describe('routing', () => {
+  it('looks up exact hosts before wildcards, the longest wildcard first, then the longest path', async () => {
+    const gw = await gateway();
+    const names = ['exact', 'api', 'apiv2', 'wild', 'deepwild', 'exactpath'];
+    const b = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await backend(n)] as const)));
+    await push(gw, {
+      version: 1,
+      routes: [
+        { id: 'wild', hostname: '*.example.com', backend: { url: b.wild!.url } },
+        { id: 'deepwild', hostname: '*.team.example.com', backend: { url: b.deepwild!.url } },
+        { id: 'exact', hostname: 'app.example.com', backend: { url: b.exact!.url } },
+        {
+          id: 'api',
+          hostname: 'app.example.com',
+          path: { type: 'prefix', value: '/api' },
+          backend: { url: b.api!.url },
+        },
+        {
+          id: 'apiv2',
+          hostname: 'app.example.com',
+          path: { type: 'prefix', value: '/api/v2/' },
+          backend: { url: b.apiv2!.url },
+        },
+        {
+          id: 'exactpath',
+          hostname: 'app.example.com',
+          path: { type: 'exact', value: '/api/v2/ping' },
+          backend: { url: b.exactpath!.url },
+        },
+      ],
+    });
+    const served = async (host: string, path = '/') => (await get(gw, host, path)).headers['x-backend'];
+    expect(await served('app.example.com')).toBe('exact');
+    expect(await served('APP.example.com:443')).toBe('exact');
+    expect(await served('app.example.com', '/api')).toBe('api');
+    expect(await served('app.example.com', '/api/users?x=1')).toBe('api');
+    expect(await served('app.example.com', '/apix')).toBe('exact');
+    expect(await served('app.example.com', '/api/v2')).toBe('apiv2');
+    expect(await served('app.example.com', '/api/v2/ping')).toBe('exactpath');
+    expect(await served('app.example.com', '/api/v2/ping/more')).toBe('apiv2');
+    expect(await served('other.example.com')).toBe('wild');
+    expect(await served('a.b.example.com')).toBe('wild');
+    expect(await served('x.team.example.com')).toBe('deepwild');
+    const missing = await get(gw, 'example.com');
+    expect(missing.status).toBe(404);
+    expect((await get(gw, 'app.example.org')).status).toBe(404);
+  });
+
+  it('passes the path and query on, sets X-Forwarded-*, and drops hop-by-hop headers', async () => {
+    const gw = await gateway();
+    const a = await backend('a');
+    await push(gw, {
+      version: 1,
+      routes: [{ id: 'r', hostname: 'app.example.com', backend: { url: a.url } }],
+    });
+    // node:http, not undici: undici keeps a `Connection` header to itself, and this one must reach the gateway.
+    const sent = httpRequest({
+      port: gw.proxyPort,
+      host: '127.0.0.1',
+      path: '/p/q?x=1&y=%20',
+      headers: {
+        host: 'app.example.com',
+        'x-forwarded-for': '203.0.113.9',
+        'x-forwarded-proto': 'https',
+        connection: 'x-internal',
+        'x-internal': 'secret',
+        'x-kept': 'yes',
+      },
+    });
+    sent.end();
+    const [response] = (await once(sent, 'response')) as [IncomingMessage];
+    expect(response.statusCode).toBe(200);
+    response.resume();
+    const seen = a.seen.at(-1)!;
+    expect(seen.url).toBe('/p/q?x=1&y=%20');
+    expect(seen.headers.host).toBe('app.example.com');
+    expect(seen.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+    expect(seen.headers['x-forwarded-proto']).toBe('https');
+    expect(seen.headers['x-forwarded-host']).toBe('app.example.com');
+    expect(seen.headers['x-kept']).toBe('yes');
+    expect(seen.headers['x-internal']).toBeUndefined();
+  });
+
+  it('reuses kept-alive connections to a backend', async () => {
+    const gw = await gateway();
+    const a = await backend('a');
+    await push(gw, {
+      version: 1,
+      routes: [{ id: 'r', hostname: 'app.example.com', backend: { url: a.url } }],
+    });
+    for (let i = 0; i < 20; i += 1) expect((await get(gw, 'app.example.com')).status).toBe(200);
+    expect(a.seen).toHaveLength(20);
+    expect(a.connections).toBe(1);
+  });
+
+  it('answers 502 for a backend that refuses, 504 for one that does not answer in time', async () => {
+    const gw = await gateway({ headersTimeoutMs: 300 });
+    const a = await backend('a');
+    const gone = await startTestBackend('gone');
+    await gone.close();
+    await push(gw, {
+      version: 1,
+      routes: [
+        { id: 'gone', hostname: 'gone.example.com', backend: { url: gone.url } },
+        { id: 'slow', hostname: 'slow.example.com', backend: { url: a.url } },
+      ],
+    });
+    expect((await get(gw, 'gone.example.com')).status).toBe(502);
+    expect((await get(gw, 'slow.example.com', '/hold')).status).toBe(504);
+  });
+});
+
+describe('table swap', () => {
+  it('lets a request in flight finish on the old backend while new ones take the new table', async () => {
+    const gw = await gateway();
+    const [a, b] = [await backend('a'), await backend('b')];
+    const route = (url: string) => [{ id: 'r', hostname: 'app.example.com', backend: { url } }];
+    await push(gw, { version: 1, routes: route(a.url) });
+    const inFlight = get(gw, 'app.example.com', '/hold');
+    await a.held();
+    await push(gw, { version: 2, routes: route(b.url) });
+    expect((await get(gw, 'app.example.com')).headers['x-backend']).toBe('b');
+    a.release();
+    expect(await inFlight).toMatchObject({ status: 200, text: 'released' });
+  });
+});
+
+describe('streaming', () => {
+  it('streams an upload: the backend reads it while the client is still sending', async () => {
+    const gw = await gateway();
+    const a = await backend('a');
+    await push(gw, {
+      version: 1,
+      routes: [{ id: 'r', hostname: 'app.example.com', backend: { url: a.url } }],
+    });
+    const chunk = Buffer.alloc(1024 * 1024, 7);
+    const chunks = 32;
+    async function* body() {
+      yield chunk;
+      // Nothing more is sent until the backend has the first MiB: a buffering proxy would wait forever.
+      await vi.waitFor(() => expect(a.received()).toBeGreaterThanOrEqual(chunk.length), { timeout: 10_000 });
+      for (let i = 1; i < chunks; i += 1) yield chunk;
+    }
+    const response = await request(`http://127.0.0.1:${gw.proxyPort}/count`, {
+      method: 'POST',
+      headers: { host: 'app.example.com' },
+      body: Readable.from(body()),
+    });
+    expect(response.statusCode).toBe(200);
+    expect(await response.body.text()).toBe(String(chunks * chunk.length));
+  });
+
+  it('streams a download: the client reads the first chunk before the backend has finished', async () => {
+    const gw = await gateway();
+    const a = await backend('a');
+    await push(gw, {
+      version: 1,
+      routes: [{ id: 'r', hostname: 'app.example.com', backend: { url: a.url } }],
+    });
+    const response = await request(`http://127.0.0.1:${gw.proxyPort}/stream`, {
+      headers: { host: 'app.example.com' },
+    });
+    const reader = response.body[Symbol.asyncIterator]();
+    const first = await reader.next();
+    expect(String(first.value)).toBe('first-chunk');
+    a.finishStream();
+    let rest = '';
+    for (let next = await reader.next(); !next.done; next = await reader.next()) rest += String(next.value);
+    expect(rest).toBe('last-chunk');
+  });
+
+  it('upgrades a connection (WebSocket) and carries bytes both ways', async () => {
+    const gw = await gateway();
+    const a = await backend('a');
+    await push(gw, {
+      version: 1,
+      routes: [{ id: 'r', hostname: 'ws.example.com', backend: { url: a.url } }],
+    });
+    const socket = connect(gw.proxyPort, '127.0.0.1');
+    cleanups.push(async () => socket.destroy());
+    await once(socket, 'connect');
+    socket.write(
+      'GET /socket HTTP/1.1\r\nhost: ws.example.com\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    let received = '';
+    socket.on('data', (data: Buffer) => {
+      received += data.toString();
+    });
+    await vi.waitFor(() => expect(received).toContain('\r\n\r\n'));
+    expect(received).toMatch(/^HTTP\/1\.1 101 /);
+    expect(received).toContain('x-backend: a');
+    received = '';
+    socket.write('ping through the gateway');
+    await vi.waitFor(() => expect(received).toBe('ping through the gateway'));
+    expect(a.seen.at(-1)).toMatchObject({
+      url: '/socket',
+      headers: { upgrade: 'websocket', 'x-forwarded-host': 'ws.example.com' },
+    });
+  });
+});

@@ -1,0 +1,88 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { GatewayConfig, Logger } from '@tunnelfleet/common';
+import { createApiHandler } from './api-server.js';
+import { createBackendPools } from './backend-pools.js';
+import { createProxy } from './proxy.js';
+import { createTableStore } from './table-store.js';
+import { createWakeCoordinator } from './wake-coordinator.js';
+
+export interface Gateway {
+  /** Where the proxy and the API listen (their ports once bound, when 0 was asked). */
+  proxyPort: number;
+  apiPort: number;
+  /** Stops accepting, lets requests in flight end, then closes the backend pools. */
+  stop(): Promise<void>;
+}
+
+/** Settings of the pools; every value comes from `gatewayConfigSpec`. */
+type GatewayOptions = Pick<
+  GatewayConfig,
+  | 'listenPort'
+  | 'listenHost'
+  | 'apiPort'
+  | 'apiHost'
+  | 'apiToken'
+  | 'dataDir'
+  | 'connectTimeoutMs'
+  | 'headersTimeoutMs'
+  | 'bodyTimeoutMs'
+  | 'keepAliveTimeoutMs'
+> & { logger: Logger };
+
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    // Idle kept-alive connections would hold `close` open; those with a request in flight finish.
+    server.closeIdleConnections();
+  });
+}
+
+/**
+ * The L7 gateway: a proxy listener for cloudflared and a local API for the agent. The last stored
+ * table is served before either listens, so a restarted gateway routes at once.
+ */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const logger = options.logger.child({ component: 'gateway' });
+  const pools = createBackendPools(options);
+  // Pools of backends the new table no longer names close once their requests end.
+  const tables = createTableStore({
+    dataDir: options.dataDir,
+    logger,
+    onSwap: (table) => pools.retain(table.backends),
+  });
+  try {
+    await tables.load();
+  } catch (error) {
+    // Fail closed: not ready and routing nothing until the agent pushes a table.
+    logger.error({ err: error }, 'stored routing table ignored');
+  }
+  const wake = createWakeCoordinator({ logger });
+  const proxy = createProxy({ tables, pools, wake, logger });
+  const proxyServer = createServer(proxy.handleRequest);
+  proxyServer.on('upgrade', proxy.handleUpgrade);
+  const apiServer = createServer(createApiHandler({ tables, wake, apiToken: options.apiToken, logger }));
+  const proxyPort = await listen(proxyServer, options.listenPort, options.listenHost);
+  const apiPort = await listen(apiServer, options.apiPort, options.apiHost);
+  logger.info({ proxyPort, apiPort, apiHost: options.apiHost }, 'gateway listening');
+  return {
+    proxyPort,
+    apiPort,
+    async stop() {
+      wake.close();
+      await Promise.all([closeServer(proxyServer), closeServer(apiServer)]);
+      await pools.close();
+    },
+  };
+}

@@ -1,0 +1,274 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '@tunnelfleet/common';
+import { errors } from 'undici';
+import type { BackendPools } from './backend-pools.js';
+import { createClientRateLimit } from './client-rate-limit.js';
+import { endToEnd, upstreamHeaders } from './forwarded-headers.js';
+import { type GatewayRoute, hostOf } from './routing-table.js';
+import type { TableStore } from './table-store.js';
+import type { WakeCoordinator } from './wake-coordinator.js';
+import { failedPage, loadingPage, PAGE_HEADERS, WAKE_CSS, WAKE_PREFIX, WAKE_SCRIPT } from './wake-pages.js';
+
+export interface Proxy {
+  handleRequest(req: IncomingMessage, res: ServerResponse): void;
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+/** The request's path without its query: what routes match on. */
+function pathOf(url: string | undefined): string {
+  const raw = url ?? '/';
+  const query = raw.indexOf('?');
+  return query === -1 ? raw : raw.slice(0, query);
+}
+
+/** What the client is told when the backend fails: 504 for a timeout, else 502. */
+function failureStatus(error: unknown): number {
+  if (
+    error instanceof errors.ConnectTimeoutError ||
+    error instanceof errors.HeadersTimeoutError ||
+    error instanceof errors.BodyTimeoutError
+  )
+    return 504;
+  return 502;
+}
+
+/** Errors that mean the backend is not there (a stopped container has no address on its network). */
+const GONE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+
+/** A browser gets the loading page; any other client (an API, curl) waits for the container. */
+function wantsHtml(req: IncomingMessage): boolean {
+  return String(req.headers.accept ?? '').includes('text/html');
+}
+
+/** The visitor's address: cloudflared's `CF-Connecting-IP`, else the peer. */
+function clientAddress(req: IncomingMessage): string {
+  const header = req.headers['cf-connecting-ip'];
+  return (Array.isArray(header) ? header[0] : header) ?? req.socket.remoteAddress ?? '';
+}
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function answer(res: ServerResponse, status: number, text: string): void {
+  if (res.headersSent) {
+    // Too late for a status: cut the response so the client sees it incomplete, not whole.
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(`${text}\n`);
+}
+
+/**
+ * Forwards a request to the backend of the route it matches. Bodies stream both ways (undici's
+ * `stream` writes the response into `res` as it arrives and reads the request from `req`), so a
+ * large upload or download is never held in memory.
+ */
+export function createProxy(options: {
+  tables: TableStore;
+  pools: BackendPools;
+  wake: WakeCoordinator;
+  logger: Logger;
+}): Proxy {
+  const logger = options.logger.child({ component: 'proxy' });
+  const { wake } = options;
+  // The loading page asks every 2 s (state) and 3 s (logs): once a second per visitor is plenty.
+  const allowPoll = createClientRateLimit(1_000);
+
+  const route = (req: IncomingMessage): GatewayRoute | undefined =>
+    // Read once: a table swapped while this request runs does not change it.
+    options.tables.current()?.lookup(hostOf(req.headers.host), pathOf(req.url));
+
+  /** `/_tunnelfleet/…`: the loading page's script and what it polls, for routes of this host only. */
+  const serveWakeEndpoint = (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const name = url.pathname.slice(WAKE_PREFIX.length);
+    if (name === 'wake.js') {
+      res.writeHead(200, {
+        'content-type': 'text/javascript; charset=utf-8',
+        'cache-control': 'max-age=300',
+      });
+      res.end(WAKE_SCRIPT);
+      return;
+    }
+    if (name === 'wake.css') {
+      res.writeHead(200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=300' });
+      res.end(WAKE_CSS);
+      return;
+    }
+    if (name !== 'state' && name !== 'logs') {
+      answer(res, 404, 'not found');
+      return;
+    }
+    if (!allowPoll(`${clientAddress(req)} ${name}`)) {
+      sendJson(
+        res,
+        429,
+        { error: { code: 'rate_limited', message: 'at most one request a second' } },
+        { 'retry-after': '1' },
+      );
+      return;
+    }
+    // Another host's route is as unknown as a missing one: a page never learns about other sites.
+    const host = hostOf(req.headers.host);
+    const target = options.tables
+      .current()
+      ?.table.routes.find((candidate) => candidate.id === url.searchParams.get('route') && candidate.wake);
+    if (!target || options.tables.current()?.lookup(host, '/')?.hostname !== target.hostname) {
+      sendJson(res, 404, {
+        error: { code: 'not_found', message: 'no waking route of this host by that id' },
+      });
+      return;
+    }
+    if (name === 'state') sendJson(res, 200, { state: wake.state(target.id) });
+    else sendJson(res, 200, { lines: wake.logs(target.wake!.container) });
+  };
+
+  /** `retried`: this request already found the backend gone once; it is not sent around again. */
+  const serveWaking = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: GatewayRoute,
+    retried = false,
+  ) => {
+    wake.touch(target);
+    if (await wake.isAwake(target)) {
+      forward(req, res, target, retried);
+      return;
+    }
+    if (wake.state(target.id) === 'failed' && wantsHtml(req)) {
+      // The start timed out: say so once, with the log lines; the next request tries again.
+      res.writeHead(504, PAGE_HEADERS);
+      res.end(failedPage(target, wake.logs(target.wake!.container)));
+      void wake.wake(target);
+      return;
+    }
+    const ready = wake.wake(target);
+    if (wantsHtml(req)) {
+      req.resume();
+      res.writeHead(503, { ...PAGE_HEADERS, 'retry-after': '2' });
+      res.end(loadingPage(target));
+      return;
+    }
+    if (await ready) forward(req, res, target, true);
+    else {
+      req.resume();
+      sendJson(res, 504, {
+        error: { code: 'start_timeout', message: `${target.hostname} did not become ready in time` },
+      });
+    }
+  };
+
+  const forward = (req: IncomingMessage, res: ServerResponse, target: GatewayRoute, retried = false) => {
+    const hasBody =
+      req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    options.pools
+      .get(target.backend.url)
+      .stream(
+        {
+          path: req.url ?? '/',
+          method: req.method ?? 'GET',
+          headers: upstreamHeaders(req),
+          body: hasBody ? req : null,
+          signal: abort.signal,
+          opaque: res,
+        },
+        ({ statusCode, headers, opaque }) => {
+          const response = opaque as ServerResponse;
+          response.writeHead(statusCode, endToEnd(headers));
+          return response;
+        },
+      )
+      .catch((error: unknown) => {
+        if (abort.signal.aborted) return;
+        if (target.wake && GONE.has((error as NodeJS.ErrnoException).code ?? '')) {
+          wake.lost(target.id);
+          // Stopped behind the gateway's back (docker stop): a request without a body is not
+          // lost, it wakes the container like any other.
+          if (!hasBody && !res.headersSent && !retried) {
+            serveWaking(req, res, target, true).catch(() =>
+              answer(res, 502, 'the backend could not be woken'),
+            );
+            return;
+          }
+        }
+        logger.warn({ err: error, route: target.id, backend: target.backend.url }, 'backend request failed');
+        answer(res, failureStatus(error), 'the backend did not answer');
+      });
+  };
+
+  return {
+    handleRequest(req, res) {
+      if (pathOf(req.url).startsWith(WAKE_PREFIX)) {
+        serveWakeEndpoint(req, res);
+        return;
+      }
+      const target = route(req);
+      if (!target) {
+        answer(res, 404, 'no route for this host and path');
+        return;
+      }
+      if (target.wake) {
+        serveWaking(req, res, target).catch((error: unknown) => {
+          logger.error({ err: error, route: target.id }, 'wake failed');
+          answer(res, 502, 'the backend could not be woken');
+        });
+        return;
+      }
+      forward(req, res, target);
+    },
+
+    handleUpgrade(req, socket, head) {
+      const target = route(req);
+      if (!target) {
+        socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        return;
+      }
+      socket.on('error', () => socket.destroy());
+      options.pools
+        .get(target.backend.url)
+        .upgrade({
+          path: req.url ?? '/',
+          method: req.method ?? 'GET',
+          headers: upstreamHeaders(req),
+          protocol: String(req.headers.upgrade ?? 'websocket'),
+        })
+        .then(({ headers, socket: upstream }) => {
+          const lines = ['HTTP/1.1 101 Switching Protocols'];
+          for (const [name, value] of Object.entries(headers)) {
+            for (const item of Array.isArray(value) ? value : [value])
+              if (item !== undefined) lines.push(`${name}: ${item}`);
+          }
+          socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+          if (head.length > 0) upstream.write(head);
+          upstream.on('error', () => socket.destroy());
+          socket.on('close', () => upstream.destroy());
+          upstream.on('close', () => socket.destroy());
+          upstream.pipe(socket);
+          socket.pipe(upstream);
+        })
+        .catch((error: unknown) => {
+          logger.warn(
+            { err: error, route: target.id, backend: target.backend.url },
+            'backend upgrade failed',
+          );
+          const status = failureStatus(error);
+          socket.end(
+            `HTTP/1.1 ${status} ${status === 504 ? 'Gateway Timeout' : 'Bad Gateway'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+          );
+        });
+    },
+  };
+}
