@@ -206,7 +206,8 @@ describe('the real cloudflared runs the command lines the agent builds', () => {
         expect(run.exitCode, what).toBe(1);
       }
     }
-  });
+    // Dozens of real cloudflared runs, four at a time: far past the default 30 s on two loaded cores.
+  }, 300_000);
 
   it('answers /ready with 503 and its JSON while not connected, and stops gracefully on SIGTERM', async () => {
     const { spec, container } = await runSpec({ extraArgs: [...CLOSED_EDGE, '--grace-period', '10s'] });
