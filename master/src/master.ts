@@ -13,6 +13,7 @@ import { createFailedAuthLimiter } from './http/failed-auth-limiter.js';
 import { createReportRateLimiter } from './http/report-rate-limiter.js';
 import { adminTokenBanner, setUpAdminToken, writeAdminTokenFile } from './keys/admin-token.js';
 import { createMasterMetrics } from './metrics/metrics.js';
+import type { DriftStatus } from './reconciler/drift-scheduler.js';
 import { createReconciler } from './reconciler/reconciler.js';
 import { createHeartbeatStore, createRedisClient, createRedisKeys } from './redis/index.js';
 import { createRetainedRouteService } from './routes/retained-route-service.js';
@@ -50,6 +51,8 @@ export interface MasterDeps {
   trustProxy?: TrustProxy;
   /** `METRICS_TOKEN`: the bearer token `/metrics` requires, if any. */
   metricsToken?: string;
+  /** The drift checks' pacing (the reconciler's); none when no reconciler runs. */
+  driftStatus?: () => DriftStatus;
   /** Where the banner naming the generated admin token's file goes; stdout by default. */
   printAdminToken?: (banner: string) => void;
 }
@@ -88,11 +91,21 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
   });
   const limiter = createFailedAuthLimiter(deps.now ? { now: deps.now } : {});
   const reportRate = createReportRateLimiter({ ...deps.reportRate, ...(deps.now ? { now: deps.now } : {}) });
+  const cloudflareBudget = () => ({
+    tokens: deps.cloudflare.budgets(),
+    drift: deps.driftStatus?.() ?? {
+      configuredPeriodSeconds: 0,
+      oldestCheckAgeSeconds: 0,
+      tokens: [],
+      targets: [],
+    },
+  });
   const metrics = createMasterMetrics({
     db: deps.db,
     heartbeats,
     commandStats: () => deps.gateway.stats(),
     cloudflareCalls: () => deps.cloudflare.callCounters(),
+    cloudflareBudget,
   });
   const retainedRoutes = createRetainedRouteService({ db: deps.db, hooks });
   const agents = createAgentService({
@@ -131,6 +144,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       accessPolicies: createAccessPolicyService({ db: deps.db, hooks }),
       retainedRoutes,
       requireAccess: deps.requireAccess ?? false,
+      cloudflareBudget,
       now: () => new Date(deps.now?.() ?? Date.now()),
     },
     alerts: deps.alerts,
@@ -220,6 +234,11 @@ export async function startMaster(
       ...(config.cloudflareApiBaseUrl
         ? { baseURL: config.cloudflareApiBaseUrl.toString().replace(/\/$/, '') }
         : {}),
+      budget: {
+        limit: config.cloudflareCallsPerWindow,
+        windowMs: config.cloudflareWindowSeconds * 1000,
+        driftShare: config.driftBudgetPercent / 100,
+      },
     },
     logger,
     alerts.sink,
@@ -235,12 +254,14 @@ export async function startMaster(
     debounceMs: config.syncDebounceMs,
     maxWaitMs: config.syncMaxWaitMs,
     cron: config.reconcileCron,
+    driftPeriodMs: config.driftCheckPeriodSeconds * 1000,
     observeReconcileSeconds: (seconds) => master.metrics.reconcileDuration.observe({ kind: 'full' }, seconds),
     ...(options.now ? { now: () => new Date(options.now!()) } : {}),
   });
   const master = createMaster({
     ...options,
     hooks: { ...reconciler.hooks, ...options.hooks },
+    driftStatus: reconciler.driftStatus,
     db,
     redis: redis.client,
     redisPrefix: config.redisKeyPrefix,

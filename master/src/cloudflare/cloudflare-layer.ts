@@ -1,7 +1,8 @@
 import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
 import type { AlertSink } from '../alerts/alert-sink.js';
 import { type AccessSyncInput, type AccessSyncResult, syncAccessApps } from './access.js';
-import type { CallCounters } from './call-budget.js';
+import type { BudgetLanes } from './budget-lanes.js';
+import type { BudgetState, CallCounters } from './call-budget.js';
 import {
   type CloudflareConfig,
   type Credentials,
@@ -46,6 +47,12 @@ export interface CloudflareLayer {
   verifyTokens(): Promise<TokenCheck[]>;
   /** Calls per token name, by result (for metrics). */
   callCounters(): Record<string, CallCounters>;
+  /** Each token's budget now: calls in the window and the backlog, by lane. */
+  budgets(): BudgetState[];
+  /** Runs work in a budget lane (drift checks and the start-up sweep give way to changes). */
+  readonly lanes: BudgetLanes;
+  /** Name of the token a zone's calls are counted against; without a zone, account-level calls'. */
+  tokenOfZone(zoneName?: string): string;
 }
 
 /**
@@ -67,7 +74,21 @@ export function createCloudflareLayer(
           { token, queued },
           'Cloudflare call budget queue is full: further calls are refused until it drains',
         );
-        alerts?.emit('cloudflare.budget_exhausted', { token, queued });
+        alerts?.emit('cloudflare.budget_exhausted', { token, queued, reason: 'queue_full' });
+      },
+      onPaused: ({ token, retryAfterMs, queued }) => {
+        // Cloudflare counts every caller of the token (the dashboard, other tools): a 429 says the
+        // budget is gone whatever our own count says. Calls wait, none is dropped.
+        log.warn(
+          { token, retryAfterMs, queued },
+          'Cloudflare answered 429: the token pauses for Retry-After',
+        );
+        alerts?.emit('cloudflare.budget_exhausted', {
+          token,
+          queued,
+          retryAfterSeconds: Math.ceil(retryAfterMs / 1000),
+          reason: 'rate_limited',
+        });
       },
     },
   });
@@ -115,6 +136,10 @@ export function createCloudflareLayer(
     invalidateZones: (tokenName) => creds.invalidateZones(tokenName),
     verifyTokens: createTokenVerifier(creds, config.tokenCheckTtlMs ?? TOKEN_CHECK_TTL_MS, alerts),
     callCounters: () => Object.fromEntries(creds.handles().map((h) => [h.name, h.budget.counters()])),
+    budgets: () => creds.handles().map((h) => h.budget.state()),
+    lanes: creds.lanes,
+    tokenOfZone: (zoneName) =>
+      zoneName === undefined ? creds.account().name : creds.tokenFor(zoneName, zoneName).name,
   };
 }
 

@@ -11,6 +11,7 @@ import {
   alertReceiverResponseSchema,
   auditPageSchema,
   auditQuerySchema,
+  cloudflareBudgetResponseSchema,
   commandAckResponseSchema,
   commandAckSchema,
   conflictsQuerySchema,
@@ -255,6 +256,12 @@ export function buildOpenApiDocument(): object {
       path: a('/reconcile'),
       summary: 'Queue a full reconcile now',
       responses: { 202: json(reconcileResponseSchema, 'Queued'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/cloudflare/budget'),
+      summary: "Cloudflare call budget per token (backlog by lane) and the drift checks' pacing",
+      responses: { 200: json(cloudflareBudgetResponseSchema, 'Budget'), ...errors },
     },
     {
       method: 'get',
