@@ -7,6 +7,7 @@ import { createAgentService } from './agents/agent-service.js';
 import { type AgentTunnelProvider, type MasterHooks, noopHooks } from './agents/ports.js';
 import { type AlertService, createAlertService } from './alerts/alert-service.js';
 import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudflare-layer.js';
+import { TunnelNotFoundError } from './cloudflare/errors.js';
 import { type CommandGateway, createCommandGateway } from './commands/index.js';
 import { createHttpApp } from './http/app.js';
 import { createFailedAuthLimiter } from './http/failed-auth-limiter.js';
@@ -65,6 +66,11 @@ function agentTunnels(cloudflare: CloudflareLayer, accountId: string): AgentTunn
       return { id: tunnel.tunnelId, name: tunnel.name, accountId };
     },
     tunnelToken: (tunnelId) => cloudflare.tunnels.getToken(tunnelId),
+    recordedTunnelToken: (tunnelId) =>
+      cloudflare.tunnels.getToken(tunnelId).catch((error: unknown) => {
+        if (error instanceof TunnelNotFoundError) return undefined;
+        throw error;
+      }),
     rotateTunnelSecret: (tunnelId) => cloudflare.tunnels.rotateToken(tunnelId),
     deleteTunnel: (tunnelId) => cloudflare.tunnels.deleteTunnel(tunnelId),
   };

@@ -169,32 +169,42 @@ export function createAgentService(deps: AgentServiceDeps) {
 
   /**
    * Makes sure the approved agent has its tunnel and that `start_tunnel` with a current token is
-   * queued. Safe to repeat: the tunnel is found by name, and the agent applies an identical
+   * queued, in two Cloudflare calls at most for a new host (create, token) and one for a known one
+   * (token). Safe to repeat: a tunnel is made once per name, and the agent applies an identical
    * start_tunnel as a no-op — which also re-arms an agent that lost its data dir. A paused agent
    * gets its tunnel but no start_tunnel: it stays stopped until an operator resumes it.
    */
   async function startAgentTunnel(agent: AgentRecord): Promise<void> {
     const name = agentTunnelName(agent.id);
-    const tunnel = await deps.tunnels.ensureTunnel(name);
-    const created = findAgentTunnel(db, agent.id)?.id !== tunnel.id;
-    // Recorded even if a revocation came meanwhile, so that one of the two deletes it at Cloudflare.
-    upsertTunnel(db, { id: tunnel.id, name, accountId: tunnel.accountId, agentId: agent.id });
-    if (created) {
-      recordAudit(db, {
-        actor: 'system',
-        action: 'cloudflare.tunnel.ensure',
-        target: tunnel.id,
-        details: { name, agentId: agent.id },
-      });
+    const recorded = findAgentTunnel(db, agent.id);
+    const paused = () => Boolean(findAgent(db, agent.id)?.pausedAt);
+    if (recorded && paused()) return;
+    // A tunnel this master recorded needs no look-up: reading its token (which start_tunnel needs
+    // anyway) proves it still exists. One deleted by hand is made again below.
+    let token = recorded ? await deps.tunnels.recordedTunnelToken(recorded.id) : undefined;
+    let tunnelId = recorded?.id;
+    if (token === undefined) {
+      const tunnel = await deps.tunnels.ensureTunnel(name);
+      tunnelId = tunnel.id;
+      // Recorded even if a revocation came meanwhile, so that one of the two deletes it at Cloudflare.
+      upsertTunnel(db, { id: tunnel.id, name, accountId: tunnel.accountId, agentId: agent.id });
+      if (recorded?.id !== tunnel.id) {
+        recordAudit(db, {
+          actor: 'system',
+          action: 'cloudflare.tunnel.ensure',
+          target: tunnel.id,
+          details: { name, agentId: agent.id },
+        });
+      }
+      if (!unrevoked(agent.id)) return withdrawTunnel(agent.id);
+      if (paused()) return;
+      token = await deps.tunnels.tunnelToken(tunnel.id);
     }
-    if (!unrevoked(agent.id)) return withdrawTunnel(agent.id);
-    if (findAgent(db, agent.id)?.pausedAt) return;
-    const token = await deps.tunnels.tunnelToken(tunnel.id);
     if (!unrevoked(agent.id)) return withdrawTunnel(agent.id);
     await sendWithCloudflared(agent.id, (cloudflared) => ({
       type: 'start_tunnel',
       payload: {
-        tunnelId: tunnel.id,
+        tunnelId: tunnelId!,
         tunnelName: name,
         token,
         cloudflaredImage: cloudflared.image,

@@ -9,6 +9,8 @@ export interface AgentTunnelProvider {
   /** Creates the tunnel, or returns the existing one of that name (idempotent by name). */
   ensureTunnel(name: string): Promise<{ id: string; name: string; accountId: string }>;
   tunnelToken(tunnelId: string): Promise<string>;
+  /** The token of a tunnel this master recorded, or undefined when it is gone at Cloudflare. */
+  recordedTunnelToken(tunnelId: string): Promise<string | undefined>;
   /** Gives the tunnel a new secret (tokens made with the old one are refused); the new token. */
   rotateTunnelSecret(tunnelId: string): Promise<string>;
   /** Deletes the tunnel, dropping its connections; an already deleted tunnel is not an error. */

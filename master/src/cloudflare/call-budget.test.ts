@@ -95,7 +95,9 @@ describe('budget lanes', () => {
 
   it('serves every waiting change before any drift check, and keeps drift within its share of each window', async () => {
     world = await startTestWorld();
-    const creds = world.credentials({ budget: { limit: 2, windowMs: 400, safetyMargin: 0, driftShare: 0.5 } });
+    const creds = world.credentials({
+      budget: { limit: 2, windowMs: 400, safetyMargin: 0, driftShare: 0.5 },
+    });
     const { budget } = creds.account();
     const at = (name: string) => `${world!.emulator.baseUrl}/zones/${zoneIdOf(name)}`;
     // The window is full: what follows waits, the drift checks first in arrival.
