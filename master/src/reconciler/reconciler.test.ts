@@ -303,6 +303,58 @@ describe('drift', () => {
   });
 });
 
+describe('drift checks paced to a budget share', () => {
+  it('checks every tunnel and zone on its own, repairs what was changed by hand, and stretches the period to fit the share', async () => {
+    // Drift may use 20% of 10 calls per second: 2 calls a second for 4 targets (3 tunnels, 1 zone)
+    // of at least one call each, so the 1 s period asked for becomes 2 s or more.
+    world = await startReconcilerWorld(
+      redis,
+      { driftPeriodMs: 1_000 },
+      { limit: 10, windowMs: 1_000, safetyMargin: 0, driftShare: 0.2 },
+    );
+    const agents = [await world.addAgent(), await world.addAgent(), await world.addAgent()];
+    for (const [i, { agentId }] of agents.entries()) {
+      await world.report(agentId, container(`web${i}`, webLabels(`app${i}.example.com`)));
+    }
+    await world.reconciler.start();
+    expect(listRoutes(world.db).every((r) => r.status === 'active')).toBe(true);
+
+    const { tunnelId } = agents[1]!;
+    world.emulator.setTunnelConfig(tunnelId, { ingress: [{ service: 'http_status:404' }] });
+    const record = cnames(world, 'app2.example.com')[0]!;
+    // Deleted by hand, through the API, as an operator in the dashboard would.
+    await fetch(
+      `${world.emulator.baseUrl}/zones/${String(record.zone_id)}/dns_records/${String(record.id)}`,
+      {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${world.cf.defaultToken}` },
+      },
+    );
+    expect(cnames(world, 'app2.example.com')).toEqual([]);
+    await waitFor(() => hostnamesOf(ingressRules(world, tunnelId)).includes('app1.example.com'), {
+      description: 'the drift check of the tunnel puts its rule back',
+    });
+    await waitFor(() => cnames(world, 'app2.example.com').length === 1, {
+      description: 'the drift check of the zone puts the record back',
+    });
+    await waitFor(() => world.reconciler.driftStatus().targets.every((t) => t.lastCheckedAt !== null), {
+      description: 'every target checked',
+    });
+
+    const status = world.reconciler.driftStatus();
+    expect(status.targets.map((t) => t.target).sort()).toEqual(
+      [...agents.map((a) => `tunnel:${a.tunnelId}`), 'zone:example.com'].sort(),
+    );
+    expect(status.configuredPeriodSeconds).toBe(1);
+    expect(status.tokens).toHaveLength(1);
+    expect(status.tokens[0]).toMatchObject({ targets: 4, driftCeiling: 2 });
+    expect(status.tokens[0]!.periodSeconds).toBeGreaterThanOrEqual(2);
+    // The budget counted those checks in their own lane.
+    const [budget] = world.cloudflare.budgets();
+    expect(budget!.driftCeiling).toBe(2);
+  });
+});
+
 describe('crash between an ingress PUT and its ownership record', () => {
   it('takes the rules a dead sync wrote as ours, but never a foreign rule it found before', async () => {
     world = await startReconcilerWorld(redis);
