@@ -9,7 +9,13 @@ import {
   createCredentials,
   type ResolvedZone,
 } from './cloudflare-credentials.js';
-import { type DnsOptions, type DnsSyncInput, type DnsSyncResult, syncDnsRecords } from './dns.js';
+import {
+  type DnsOptions,
+  type DnsSyncInput,
+  type DnsSyncResult,
+  syncDnsOwners,
+  syncDnsRecords,
+} from './dns.js';
 import { toLayerError } from './errors.js';
 import {
   syncTunnelIngress,
@@ -37,6 +43,11 @@ export interface CloudflareLayer {
   tunnels: Tunnels;
   syncTunnelIngress(input: TunnelIngressSyncInput): Promise<TunnelIngressSyncResult>;
   syncDnsRecords(input: DnsSyncInput): Promise<DnsSyncResult>;
+  /**
+   * Several owners' records in one pass: one read per zone, their changes batched together. The
+   * caller runs one at a time per zone (the reconciler's zone sync does).
+   */
+  syncDnsOwners(inputs: readonly DnsSyncInput[]): Promise<DnsSyncResult[]>;
   syncAccessApps(input: AccessSyncInput): Promise<AccessSyncResult>;
   resolveZone(hostname: string, zone?: string): Promise<ResolvedZone>;
   invalidateZones(tokenName?: string): void;
@@ -123,6 +134,18 @@ export function createCloudflareLayer(
         );
         return result;
       }),
+    syncDnsOwners: async (inputs) => {
+      const results = await syncDnsOwners(creds, inputs, config.dns);
+      log.info(
+        {
+          owners: inputs.length,
+          records: results.reduce((n, r) => n + r.owned.length, 0),
+          deleted: results.reduce((n, r) => n + r.deleted.length, 0),
+        },
+        'DNS records synced',
+      );
+      return results;
+    },
     syncAccessApps: (input) =>
       mutex.run('access', async () => {
         const result = await syncAccessApps(creds, input);
