@@ -43,7 +43,9 @@ describe('DNS sync against the emulator', () => {
       'GET dns_records',
       'POST batch',
     ]);
-    expect(records('example.org').filter((r) => r.name.endsWith('.fleet.example.org'))).toHaveLength(100);
+    expect(records('example.org').filter((r) => String(r.name).endsWith('.fleet.example.org'))).toHaveLength(
+      100,
+    );
 
     // b0 moves from fleet-0 to fleet-1 (the route moved agent) in the same pass.
     const moved = await layer.syncDnsOwners([
@@ -81,7 +83,7 @@ describe('DNS sync against the emulator', () => {
         desired: [],
       })),
     );
-    expect(records('example.org').filter((r) => r.name.endsWith('.fleet.example.org'))).toEqual([]);
+    expect(records('example.org').filter((r) => String(r.name).endsWith('.fleet.example.org'))).toEqual([]);
   });
 
   it('creates, fixes drift, deletes its own records and never touches foreign ones', async () => {
