@@ -25,7 +25,7 @@ export async function syncZone(ctx: SyncContext, zoneName: string): Promise<void
   // Only published routes: one whose Access app is not in place yet gets no CNAME (fail closed).
   // A route in conflict with a foreign Access app gets no record until it wins; one in conflict
   // with a foreign record stays here, as this sync is what finds the record gone.
-  const carried = readDesiredState(db, ctx.now()).published.filter(
+  const carried = readDesiredState(db, ctx.now(), { zone: zoneName }).published.filter(
     (r) => r.zone === zoneName && !r.foreignConflicts.includes('foreign_access_app'),
   );
   const holders = dnsHolders(carried);

@@ -286,4 +286,11 @@ export const migrations: readonly Migration[] = [
         WHERE agent_id IS NULL;
     `,
   },
+  {
+    version: 8,
+    description: 'routes by zone: a zone sync reads only its own routes',
+    sql: `
+      CREATE INDEX routes_by_zone ON routes(zone);
+    `,
+  },
 ];

@@ -181,6 +181,7 @@ export interface RouteFilter {
   status?: RouteStatus;
   agentId?: string;
   hostname?: string;
+  zone?: string;
 }
 
 /** Filter values are bound parameters; only fixed column names go into the SQL text. */
@@ -193,6 +194,7 @@ export function listRoutes(db: SqliteDatabase, filter: RouteFilter = {}): RouteR
     ['status', filter.status],
     ['agent_id', filter.agentId],
     ['hostname', filter.hostname],
+    ['zone', filter.zone],
   ] as const) {
     if (value === undefined) continue;
     clauses.push(`${column} = ?`);
