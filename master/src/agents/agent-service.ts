@@ -48,6 +48,9 @@ import type { AgentCommandSender, AgentTunnelProvider, CommandInput, MasterHooks
 /** Agent ids we issue; only ids of this shape are adopted from an agent's cache. */
 const AGENT_ID = /^ag_[0-9a-f]{16}$/;
 
+/** How long a registration waits for its tunnel before answering (agents time out at 30 s). */
+const REGISTER_PROVISIONING_WAIT_MS = 10_000;
+
 export function agentTunnelName(agentId: string): string {
   return `tunnelfleet-${agentId}`;
 }
@@ -242,6 +245,44 @@ export function createAgentService(deps: AgentServiceDeps) {
     }
   }
 
+  // One provisioning at a time per agent: an agent that registers again while its tunnel is being
+  // made (its request timed out in a budget backlog) joins the one under way instead of paying again.
+  const provisioning = new Map<string, Promise<string | undefined>>();
+  function provisionTunnel(agent: AgentRecord): Promise<string | undefined> {
+    let running = provisioning.get(agent.id);
+    if (!running) {
+      running = tryStartAgentTunnel(agent).finally(() => provisioning.delete(agent.id));
+      provisioning.set(agent.id, running);
+    }
+    return running;
+  }
+
+  /**
+   * Provisioning as registration answers it: at once when Cloudflare's budget has room; when a
+   * fleet enrols together and the calls queue, registration answers after a while and the tunnel
+   * follows as start_tunnel on the command long-poll.
+   */
+  async function provisionForRegistration(agent: AgentRecord): Promise<string | undefined> {
+    const running = provisionTunnel(agent);
+    let timer: NodeJS.Timeout | undefined;
+    const later = new Promise<string>((resolve) => {
+      timer = setTimeout(
+        () =>
+          resolve(
+            'approved; its tunnel is being provisioned (Cloudflare calls are queued) and follows as start_tunnel',
+          ),
+        REGISTER_PROVISIONING_WAIT_MS,
+      );
+    });
+    try {
+      return await Promise.race([running, later]);
+    } finally {
+      clearTimeout(timer);
+      // Finished in the background: a revocation meanwhile was already handled by withdrawTunnel.
+      running.catch(() => undefined);
+    }
+  }
+
   async function register(key: AgentKeyRecord, request: RegisterRequest): Promise<RegisterResponse> {
     const { agent, created } = bindAgent(key, request);
     const { cameBack } = await deps.heartbeats.touch(agent.id);
@@ -259,7 +300,7 @@ export function createAgentService(deps: AgentServiceDeps) {
     }
     const message =
       current.status === 'approved'
-        ? await tryStartAgentTunnel(current)
+        ? await provisionForRegistration(current)
         : 'waiting for an operator to approve this agent';
     return {
       agentId: agent.id,

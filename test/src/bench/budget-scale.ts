@@ -50,7 +50,8 @@ interface RunFigures {
   driftCallsMax: number;
   driftEffectivePeriodSeconds: number;
   oldestCheckAgeMaxSeconds: number;
-  everyTargetChecked: boolean;
+  /** Targets checked at least once by the end (one added late waits for its place in the period). */
+  checkedTargets: number;
   targets: number;
   togetherCallsPerHost: number;
   pressure: number[];
@@ -231,7 +232,7 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
     await sampler;
     const steadyCalls = emulator.calls().filter((c) => c.status !== 429);
     const budgetEnd = await budgetOf(master);
-    const everyTargetChecked = budgetEnd.drift.targets.every((t) => t.lastCheckedAt !== null);
+    const checkedTargets = budgetEnd.drift.targets.filter((t) => t.lastCheckedAt !== null).length;
     const busiestWindowCalls = busiest(
       steadyCalls.map((c) => c.time),
       windowSeconds * 1000,
@@ -317,7 +318,7 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
       driftCallsMax,
       driftEffectivePeriodSeconds,
       oldestCheckAgeMaxSeconds,
-      everyTargetChecked,
+      checkedTargets,
       targets: budgetEnd.drift.targets.length,
       togetherCallsPerHost,
       pressure,
@@ -361,7 +362,7 @@ function report(runs: RunFigures[]): void {
   );
   both('drift period each target gets', (r) => `${r.driftEffectivePeriodSeconds.toFixed(0)} s`);
   both('oldest check age, max after one period', (r) => `${r.oldestCheckAgeMaxSeconds.toFixed(0)} s`);
-  both('every target checked', (r) => (r.everyTargetChecked ? 'yes' : 'NO'));
+  both('targets checked at least once by the end', (r) => `${r.checkedTargets} of ${r.targets}`);
   for (const [label, pick] of [
     ['new container converges (steady, drift running)', (r: RunFigures) => r.convergence],
     ['new container converges (other tool at 50%)', (r: RunFigures) => r.pressure],
