@@ -355,6 +355,54 @@ describe('drift checks paced to a budget share', () => {
   });
 });
 
+describe('changes before drift checks', () => {
+  it('publishes new routes while drift checks wait for their share, promoting a check that holds a changed target', async () => {
+    // Drift may make one call a minute; changes have the other 199.
+    world = await startReconcilerWorld(
+      redis,
+      { driftPeriodMs: 1_000 },
+      { limit: 200, windowMs: 60_000, safetyMargin: 0, driftShare: 0.005 },
+    );
+    const agents = [await world.addAgent(), await world.addAgent(), await world.addAgent()];
+    for (const [i, { agentId }] of agents.entries()) {
+      await world.report(agentId, container(`web${i}`, webLabels(`app${i}.example.com`)));
+    }
+    await world.reconciler.start();
+    const budget = () => world.cloudflare.budgets()[0]!;
+    // The first drift check reads a tunnel; hold that read in flight while every tunnel is edited
+    // by hand, so the check finds drift and its repair (a PUT) waits for the next drift slot.
+    world.emulator.faults.hold('GET /accounts/:id/cfd_tunnel/:id/configurations');
+    await waitFor(() => world.emulator.faults.held() === 1, {
+      description: 'the first drift read in flight',
+    });
+    for (const { tunnelId } of agents) {
+      world.emulator.setTunnelConfig(tunnelId, { ingress: [{ service: 'http_status:404' }] });
+    }
+    world.emulator.faults.release();
+    await waitFor(() => budget().queued.drift === 1, {
+      description: 'the drift repair waiting for its share',
+    });
+
+    for (const [i, { agentId }] of agents.entries()) {
+      await world.report(agentId, container(`new${i}`, webLabels(`new${i}.example.com`)));
+    }
+    // Each change publishes its tunnel's whole set: the new route and the one edited away. The
+    // tunnel whose drift repair was waiting is among them: its check was promoted, not waited for.
+    for (const [i, { tunnelId }] of agents.entries()) {
+      await waitFor(
+        () =>
+          cnames(world, `new${i}.example.com`).length === 1 &&
+          hostnamesOf(ingressRules(world, tunnelId)).sort().join() ===
+            `app${i}.example.com,new${i}.example.com`,
+        { description: `new${i} published` },
+      );
+    }
+    // The changes went by; drift stayed within its one call per window.
+    expect(budget().inWindow.drift).toBeLessThanOrEqual(1);
+    expect(budget().inWindow.change).toBeGreaterThan(0);
+  });
+});
+
 describe('crash between an ingress PUT and its ownership record', () => {
   it('takes the rules a dead sync wrote as ours, but never a foreign rule it found before', async () => {
     world = await startReconcilerWorld(redis);
