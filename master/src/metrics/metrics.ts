@@ -15,28 +15,47 @@ interface CommandTotals {
 /** Cloudflare calls per token name, by result (`CloudflareLayer.callCounters()`). */
 type CloudflareCallTotals = Record<string, Record<string, number>>;
 
+type Mirrored = [Record<string, string>, number][];
+
 /**
- * A counter whose total is kept by another module: at scrape time it is set to that total
- * (prom-client counters can only go up, hence reset-then-increment).
+ * A metric whose values are kept by another module and read at scrape time: a counter is set to
+ * that total (prom-client counters can only go up, hence reset-then-increment), a gauge to the
+ * current values (labels that went away go too).
  */
-function mirrorCounter(
+function mirror(
+  kind: 'counter' | 'gauge',
   registry: Registry,
   name: string,
   help: string,
   labelNames: string[],
-  read: () => [Record<string, string>, number][],
+  read: () => Mirrored,
 ) {
-  return new Counter({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
+  const config = { name, help, labelNames, registers: [registry] };
+  if (kind === 'counter') {
+    return new Counter({
+      ...config,
+      collect() {
+        this.reset();
+        for (const [labels, value] of read()) this.inc(labels, value);
+      },
+    });
+  }
+  return new Gauge({
+    ...config,
     collect() {
       this.reset();
-      for (const [labels, value] of read()) this.inc(labels, value);
+      for (const [labels, value] of read()) this.set(labels, value);
     },
   });
 }
+
+const mirrorCounter = (
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => Mirrored,
+) => mirror('counter', registry, name, help, labelNames, read);
 
 export interface MasterMetrics {
   readonly registry: Registry;
@@ -121,17 +140,7 @@ export function createMasterMetrics(deps: {
     help: string,
     read: (budget: CloudflareBudgetResponse) => [Record<string, string>, number][],
     labelNames: string[],
-  ) =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [labels, value] of read(deps.cloudflareBudget())) this.set(labels, value);
-      },
-    });
+  ) => mirror('gauge', registry, name, help, labelNames, () => read(deps.cloudflareBudget()));
   const byLane =
     (pick: (b: CloudflareBudgetResponse['tokens'][number]) => Record<string, number>) =>
     (budget: CloudflareBudgetResponse) =>

@@ -9,6 +9,7 @@ import {
   startReconcilerWorld,
   webLabels,
 } from '../../test/reconciler-test-world.js';
+import type { CallBudgetOptions } from '../cloudflare/call-budget.js';
 import { listAudit } from '../store/audit-log.js';
 import { listConflicts } from '../store/conflicts.js';
 import { upsertContainer } from '../store/containers.js';
@@ -303,20 +304,26 @@ describe('drift', () => {
   });
 });
 
+/**
+ * Three agents with a published route each (`app<i>.example.com`), drift checks every second. A
+ * queue prefix of its own: sync jobs left by earlier tests must not call this world's emulator.
+ */
+async function startDriftWorld(budget: CallBudgetOptions) {
+  const redisPrefix = `drift-${Math.random().toString(36).slice(2)}`;
+  world = await startReconcilerWorld(redis, { driftPeriodMs: 1_000, redisPrefix }, budget);
+  const agents = [await world.addAgent(), await world.addAgent(), await world.addAgent()];
+  for (const [i, { agentId }] of agents.entries()) {
+    await world.report(agentId, container(`web${i}`, webLabels(`app${i}.example.com`)));
+  }
+  await world.reconciler.start();
+  return agents;
+}
+
 describe('drift checks paced to a budget share', () => {
   it('checks every tunnel and zone on its own, repairs what was changed by hand, and stretches the period to fit the share', async () => {
     // Drift may use 20% of 10 calls per second: 2 calls a second for 4 targets (3 tunnels, 1 zone)
     // of at least one call each, so the 1 s period asked for becomes 2 s or more.
-    world = await startReconcilerWorld(
-      redis,
-      { driftPeriodMs: 1_000 },
-      { limit: 10, windowMs: 1_000, safetyMargin: 0, driftShare: 0.2 },
-    );
-    const agents = [await world.addAgent(), await world.addAgent(), await world.addAgent()];
-    for (const [i, { agentId }] of agents.entries()) {
-      await world.report(agentId, container(`web${i}`, webLabels(`app${i}.example.com`)));
-    }
-    await world.reconciler.start();
+    const agents = await startDriftWorld({ limit: 10, windowMs: 1_000, safetyMargin: 0, driftShare: 0.2 });
     expect(listRoutes(world.db).every((r) => r.status === 'active')).toBe(true);
 
     const { tunnelId } = agents[1]!;
@@ -358,16 +365,12 @@ describe('drift checks paced to a budget share', () => {
 describe('changes before drift checks', () => {
   it('publishes new routes while drift checks wait for their share, promoting a check that holds a changed target', async () => {
     // Drift may make one call a minute; changes have the other 199.
-    world = await startReconcilerWorld(
-      redis,
-      { driftPeriodMs: 1_000 },
-      { limit: 200, windowMs: 60_000, safetyMargin: 0, driftShare: 0.005 },
-    );
-    const agents = [await world.addAgent(), await world.addAgent(), await world.addAgent()];
-    for (const [i, { agentId }] of agents.entries()) {
-      await world.report(agentId, container(`web${i}`, webLabels(`app${i}.example.com`)));
-    }
-    await world.reconciler.start();
+    const agents = await startDriftWorld({
+      limit: 200,
+      windowMs: 60_000,
+      safetyMargin: 0,
+      driftShare: 0.005,
+    });
     const budget = () => world.cloudflare.budgets()[0]!;
     // The first drift check reads a tunnel; hold that read in flight while every tunnel is edited
     // by hand, so the check finds drift and its repair (a PUT) waits for the next drift slot.
