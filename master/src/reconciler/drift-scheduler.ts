@@ -8,6 +8,9 @@ interface DriftBudget {
   windowMs: number;
 }
 
+/** Share of the period by which a check is scheduled early, so none is checked later than the period. */
+const PERIOD_SLACK = 0.05;
+
 export interface DriftSchedulerOptions {
   /** Each target is checked at most this often (DRIFT_CHECK_PERIOD_MINUTES). */
   periodMs: number;
@@ -146,7 +149,9 @@ export function createDriftScheduler(options: DriftSchedulerOptions): DriftSched
     try {
       entry.lastCalls = Math.max(1, await options.check(entry.target));
       entry.lastCheckedAt = startedAt;
-      entry.nextCheckAt = startedAt + periodOf(entry.token);
+      // A little early: checks run one at a time and wait for the drift share, so one due at the
+      // period's end could start late; the period is a promise of staleness, not a rhythm.
+      entry.nextCheckAt = startedAt + Math.floor(periodOf(entry.token) * (1 - PERIOD_SLACK));
     } catch (error) {
       options.logger.warn({ err: error, target: entry.target }, 'drift check failed; tried again soon');
       entry.nextCheckAt = now() + Math.min(refreshMs, periodOf(entry.token));

@@ -68,27 +68,62 @@ async function budgetOf(master: MasterProcess): Promise<CloudflareBudgetResponse
   return cloudflareBudgetResponseSchema.parse(await response.json());
 }
 
-/** A hostname is converged when its CNAME and its ingress rule are both at the emulator. */
-function converged(emulator: CloudflareEmulator, hostname: string, zone: string, tunnelId: string): boolean {
-  if (!emulator.dnsRecords(zone).some((r) => r.name === hostname)) return false;
-  const config = emulator.tunnelConfig(tunnelId)?.config as { ingress?: { hostname?: string }[] } | undefined;
-  return (config?.ingress ?? []).some((rule) => rule.hostname === hostname);
+interface Pending {
+  hostname: string;
+  zone: string;
+  tunnelOf: () => string | undefined;
+  started: number;
+  deadline: number;
+  settle: (ms: number | undefined) => void;
 }
 
-async function waitConverged(
-  emulator: CloudflareEmulator,
-  hostname: string,
-  zone: string,
-  tunnelOf: () => string | undefined,
-  timeoutMs: number,
-): Promise<number | undefined> {
-  const started = performance.now();
-  while (performance.now() - started < timeoutMs) {
-    const tunnelId = tunnelOf();
-    if (tunnelId && converged(emulator, hostname, zone, tunnelId)) return performance.now() - started;
-    await delay(20);
-  }
-  return undefined;
+/**
+ * Times hostnames until their CNAME and ingress rule are both at the emulator. One poller for all
+ * (every 20 ms, one read per zone and tunnel), not one per hostname: the emulator runs in this
+ * process, and a scan per waiting hostname would slow down the very answers being timed.
+ */
+function createConvergenceWatch(emulator: CloudflareEmulator) {
+  const pending = new Set<Pending>();
+  let polling = false;
+  const poll = () => {
+    const now = performance.now();
+    const names = new Map<string, Set<string>>();
+    const rules = new Map<string, Set<string>>();
+    for (const wait of pending) {
+      let zone = names.get(wait.zone);
+      if (!zone) {
+        zone = new Set(emulator.dnsRecords(wait.zone).map((r) => String(r.name)));
+        names.set(wait.zone, zone);
+      }
+      const tunnelId = wait.tunnelOf();
+      let tunnel = tunnelId ? rules.get(tunnelId) : undefined;
+      if (tunnelId && !tunnel) {
+        const config = emulator.tunnelConfig(tunnelId)?.config as
+          | { ingress?: { hostname?: string }[] }
+          | undefined;
+        tunnel = new Set((config?.ingress ?? []).flatMap((rule) => (rule.hostname ? [rule.hostname] : [])));
+        rules.set(tunnelId, tunnel);
+      }
+      if (zone.has(wait.hostname) && tunnel?.has(wait.hostname)) {
+        pending.delete(wait);
+        wait.settle(now - wait.started);
+      } else if (now > wait.deadline) {
+        pending.delete(wait);
+        wait.settle(undefined);
+      }
+    }
+    polling = pending.size > 0;
+    if (polling) setTimeout(poll, 20);
+  };
+  return (hostname: string, zone: string, tunnelOf: () => string | undefined, timeoutMs: number) =>
+    new Promise<number | undefined>((settle) => {
+      const started = performance.now();
+      pending.add({ hostname, zone, tunnelOf, started, deadline: started + timeoutMs, settle });
+      if (!polling) {
+        polling = true;
+        setTimeout(poll, 20);
+      }
+    });
 }
 
 function busiest(times: readonly number[], windowMs: number): number {
@@ -125,6 +160,7 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
     });
     const pid = master.pid()!;
     const admin = master.admin;
+    const waitConverged = createConvergenceWatch(emulator);
     const tunnelByAgent = new Map<string, string>();
     const tunnelOf = (agent: SimulatedAgent) => {
       const id = agent.id();
@@ -221,7 +257,7 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
       changeTimes.push(Date.now());
       const hostname = await agent.addContainer();
       waits.push(
-        waitConverged(emulator, hostname, agentZone[index]!, () => tunnelOf(agent), 60_000).then((ms) => {
+        waitConverged(hostname, agentZone[index]!, () => tunnelOf(agent), 60_000).then((ms) => {
           if (ms === undefined) convergenceLost++;
           else convergence.push(ms);
         }),
@@ -292,7 +328,6 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
         await delay(i * 200);
         const hostname = await agent.addContainer();
         const ms = await waitConverged(
-          emulator,
           hostname,
           agentZone[index]!,
           () => tunnelOf(agent),
