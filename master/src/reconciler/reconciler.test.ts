@@ -315,6 +315,16 @@ async function startDriftWorld(budget: CallBudgetOptions) {
   for (const [i, { agentId }] of agents.entries()) {
     await world.report(agentId, container(`web${i}`, webLabels(`app${i}.example.com`)));
   }
+  // The reports' own syncs are done before the checks begin: no change is in flight then.
+  await waitFor(
+    () =>
+      agents.every(
+        ({ tunnelId }, i) =>
+          cnames(world, `app${i}.example.com`).length === 1 &&
+          hostnamesOf(ingressRules(world, tunnelId)).includes(`app${i}.example.com`),
+      ) && listRoutes(world.db).every((r) => r.status === 'active'),
+    { description: 'the first routes published' },
+  );
   await world.reconciler.start();
   return agents;
 }
