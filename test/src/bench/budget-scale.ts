@@ -8,7 +8,7 @@
  *     random host, timed from its event report until its CNAME and ingress rule are at the
  *     emulator; the budget API sampled (drift period, oldest check's age, calls by lane);
  *  3. 100 hosts enrol together: Cloudflare calls per enrolled host;
- *  4. another tool on the same token spends half the budget while 50 new containers start on
+ *  4. another tool on the same token spends half the budget while 200 new containers start on
  *     hosts: every one must converge, none lost.
  * Baseline: the same run with 10 hosts.
  *
@@ -33,7 +33,7 @@ const CLOUDFLARE_LIMIT = 1200;
 const REAL_WINDOW_SECONDS = 300;
 const REAL_DRIFT_PERIOD_MINUTES = 60;
 const TOGETHER = 100;
-const UNDER_PRESSURE = 50;
+const UNDER_PRESSURE = 200;
 
 const progress = (message: string) => process.stderr.write(`[budget-scale] ${message}\n`);
 
@@ -57,6 +57,8 @@ interface RunFigures {
   pressure: number[];
   pressureLost: number;
   outsideCalls: number;
+  /** The other tool's calls per window, as a share of Cloudflare's limit. */
+  outsideShare: number;
   rateLimited: number;
   peakRssBytes: number;
 }
@@ -308,14 +310,23 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
     emulator.clearCalls();
     let outsideCalls = 0;
     const outside = new AbortController();
+    // Fired at a fixed rate, not one after the other: its pace must not depend on the answers'.
+    const perSecond = CLOUDFLARE_LIMIT / 2 / windowSeconds;
+    const outsideStarted = Date.now();
+    const inFlight: Promise<unknown>[] = [];
     const outsideLoop = (async () => {
-      const perSecond = CLOUDFLARE_LIMIT / 2 / windowSeconds;
       while (!outside.signal.aborted) {
-        await fetch(`${account.baseUrl}/zones?per_page=5`, {
-          headers: { authorization: `Bearer ${account.apiToken}` },
-        }).catch(() => undefined);
+        const due = outsideStarted + (outsideCalls * 1000) / perSecond;
+        if (due > Date.now()) await delay(due - Date.now());
         outsideCalls++;
-        await delay(1000 / perSecond);
+        inFlight.push(
+          fetch(`${account.baseUrl}/zones?per_page=5`, {
+            headers: { authorization: `Bearer ${account.apiToken}` },
+          }).then(
+            (r) => r.body?.cancel(),
+            () => undefined,
+          ),
+        );
       }
     })();
     await delay(windowSeconds * 500);
@@ -325,7 +336,7 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
       Array.from({ length: UNDER_PRESSURE }, async (_, i) => {
         const index = Math.floor((i * (agents.length - TOGETHER)) / UNDER_PRESSURE);
         const agent = agents[index]!;
-        await delay(i * 200);
+        await delay(i * 50);
         const hostname = await agent.addContainer();
         const ms = await waitConverged(
           hostname,
@@ -339,6 +350,9 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
     );
     outside.abort();
     await outsideLoop;
+    await Promise.all(inFlight);
+    const outsideShare =
+      (outsideCalls * windowSeconds) / ((Date.now() - outsideStarted) / 1000) / CLOUDFLARE_LIMIT;
     const rateLimited = emulator.calls().filter((c) => c.status === 429).length;
     const usage = processUsage(pid);
     return {
@@ -359,6 +373,7 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
       pressure,
       pressureLost,
       outsideCalls,
+      outsideShare,
       rateLimited,
       peakRssBytes: usage.peakRssBytes,
     };
@@ -413,7 +428,10 @@ function report(runs: RunFigures[]): void {
   }
   both('changes lost (steady / under pressure)', (r) => `${r.convergenceLost} / ${r.pressureLost}`);
   both(`${TOGETHER} hosts enrolling together: calls per host`, (r) => r.togetherCallsPerHost.toFixed(2));
-  both('other tool: calls / 429s seen', (r) => `${r.outsideCalls} / ${r.rateLimited}`);
+  both(
+    'other tool: calls (share of the limit per window) / 429s seen by anyone',
+    (r) => `${r.outsideCalls} (${(100 * r.outsideShare).toFixed(0)}%) / ${r.rateLimited}`,
+  );
   both('master peak RSS', (r) => formatMb(r.peakRssBytes));
   console.log(
     `\n(budget ceiling per window after the 10% reserve: ${budgetPerWindow}; drift share 10%: ${Math.floor(budgetPerWindow / 10)})`,
