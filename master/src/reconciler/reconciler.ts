@@ -169,7 +169,7 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   });
 
   /** Every target with something desired or owned. */
-  async function allTargets(options: { recordMissingTunnels: boolean }): Promise<SyncTarget[]> {
+  async function allTargets(): Promise<SyncTarget[]> {
     const targets = new Set<SyncTarget>();
     const desired = readDesiredState(db, now());
     for (const route of desired.carried) for (const target of carriedRouteTargets(route)) targets.add(target);
@@ -184,7 +184,12 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     }
     // Named policies are pushed to Cloudflare by the Access sync, used by a route or not.
     if (listOwnedApps(db).length > 0 || listAccessPolicies(db).length > 0) targets.add(ACCESS_TARGET);
-    for (const route of options.recordMissingTunnels ? desired.withoutTunnel : []) {
+    return [...targets].sort();
+  }
+
+  /** Routes that should be carried but have no tunnel say why (no Cloudflare call). */
+  function recordRoutesWithoutTunnel(): void {
+    for (const route of readDesiredState(db, now()).withoutTunnel) {
       const message = route.tunnelName
         ? `tunnel "${route.tunnelName}" is not known to the master`
         : `agent ${route.agentId} has no tunnel yet (approve it first)`;
@@ -192,7 +197,6 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
         ctx.outcomes.record(route, 'ingress', { status: 'error', message }, now().toISOString()),
       )();
     }
-    return [...targets].sort();
   }
 
   let running: Promise<ReconcileSummary> | undefined;
@@ -211,10 +215,9 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
       await yieldToEventLoop();
     }
     const expiring = engine.expireGracePeriods();
+    recordRoutesWithoutTunnel();
     const targets =
-      mode === 'sweep'
-        ? await allTargets({ recordMissingTunnels: true })
-        : [...new Set([...expiring, ...expiredRouteTargets()])].sort();
+      mode === 'sweep' ? await allTargets() : [...new Set([...expiring, ...expiredRouteTargets()])].sort();
     const synced = new Set<SyncTarget>();
     const failed: ReconcileSummary['failed'] = [];
     for (const target of targets) {
@@ -257,7 +260,7 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
       ? undefined
       : createDriftScheduler({
           periodMs: options.driftPeriodMs ?? 30 * 60_000,
-          listTargets: () => allTargets({ recordMissingTunnels: false }),
+          listTargets: allTargets,
           tokenOf: (target) =>
             cloudflare.tokenOfZone(target.startsWith('zone:') ? target.slice('zone:'.length) : undefined),
           budgetOf: (token) => {
