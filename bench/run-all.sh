@@ -3,7 +3,7 @@
 # Needs what the tests need: redis-server, a running Docker engine (bash scripts/provision).
 # Benchmarks are not part of `pnpm test` and assert nothing; read the figures.
 #
-#   bash bench/run-all.sh            # build, then all benchmarks (about 15 minutes on 2 cores)
+#   bash bench/run-all.sh            # build, then all benchmarks (about 40 minutes on 2 cores)
 #   bash bench/run-all.sh fleet      # only those whose name contains "fleet"
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,7 @@ benchmarks=(
   "command-delivery|node master/test/dist/test/bench/command-delivery.js 300 100"
   "cloudflare-economy|node master/test/dist/test/bench/cloudflare-economy.js 100"
   "fleet-scale|node test/dist/bench/fleet-scale.js 1000 10 5 60"
+  "budget-scale|node test/dist/bench/budget-scale.js 1000 10 10"
   "agent-footprint|node test/dist/bench/agent-footprint.js 100 30"
   "convergence|node test/dist/bench/convergence.js 200 100"
   "recreate|node test/dist/bench/recreate.js 100"

@@ -9,6 +9,7 @@ import { createRolloutDriver } from './agents/rollout-driver.js';
 import { createSharedTunnelService } from './agents/shared-tunnel-service.js';
 import { type AlertService, createAlertService } from './alerts/alert-service.js';
 import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudflare-layer.js';
+import { TunnelNotFoundError } from './cloudflare/errors.js';
 import { type CommandGateway, createCommandGateway } from './commands/index.js';
 import { createHttpApp } from './http/app.js';
 import { findDashboardDir } from './http/dashboard-assets.js';
@@ -17,6 +18,7 @@ import { createReportRateLimiter } from './http/report-rate-limiter.js';
 import { adminTokenBanner, setUpAdminToken, writeAdminTokenFile } from './keys/admin-token.js';
 import { createMasterMetrics } from './metrics/metrics.js';
 import { createFleetOverview } from './overview/fleet-overview.js';
+import type { DriftStatus } from './reconciler/drift-scheduler.js';
 import { createReconciler } from './reconciler/reconciler.js';
 import {
   createHeartbeatStore,
@@ -70,6 +72,8 @@ export interface MasterDeps {
   dashboardSessionSeconds?: number;
   /** `DASHBOARD_DIR`: the dashboard's built assets, when not the installed package's. */
   dashboardDir?: string;
+  /** The drift checks' pacing (the reconciler's); none when no reconciler runs. */
+  driftStatus?: () => DriftStatus;
   /** Where the banner naming the generated admin token's file goes; stdout by default. */
   printAdminToken?: (banner: string) => void;
 }
@@ -86,6 +90,11 @@ function agentTunnels(cloudflare: CloudflareLayer, accountId: string): AgentTunn
       return tunnel && { id: tunnel.tunnelId };
     },
     tunnelToken: (tunnelId) => cloudflare.tunnels.getToken(tunnelId),
+    recordedTunnelToken: (tunnelId) =>
+      cloudflare.tunnels.getToken(tunnelId).catch((error: unknown) => {
+        if (error instanceof TunnelNotFoundError) return undefined;
+        throw error;
+      }),
     rotateTunnelSecret: (tunnelId) => cloudflare.tunnels.rotateToken(tunnelId),
     deleteTunnel: (tunnelId) => cloudflare.tunnels.deleteTunnel(tunnelId),
   };
@@ -112,11 +121,21 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
   });
   const limiter = createFailedAuthLimiter(deps.now ? { now: deps.now } : {});
   const reportRate = createReportRateLimiter({ ...deps.reportRate, ...(deps.now ? { now: deps.now } : {}) });
+  const cloudflareBudget = () => ({
+    tokens: deps.cloudflare.budgets(),
+    drift: deps.driftStatus?.() ?? {
+      configuredPeriodSeconds: 0,
+      oldestCheckAgeSeconds: 0,
+      tokens: [],
+      targets: [],
+    },
+  });
   const metrics = createMasterMetrics({
     db: deps.db,
     heartbeats,
     commandStats: () => deps.gateway.stats(),
     cloudflareCalls: () => deps.cloudflare.callCounters(),
+    cloudflareBudget,
   });
   const retainedRoutes = createRetainedRouteService({ db: deps.db, hooks });
   const tunnels = agentTunnels(deps.cloudflare, deps.accountId);
@@ -199,9 +218,10 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
         db: deps.db,
         heartbeats,
         retainedRoutes,
-        budgetUsage: () => deps.cloudflare.budgetUsage(),
+        budgets: () => deps.cloudflare.budgets(),
       }),
       requireAccess: deps.requireAccess ?? false,
+      cloudflareBudget,
       now: () => new Date(deps.now?.() ?? Date.now()),
     },
     alerts: deps.alerts,
@@ -298,6 +318,11 @@ export async function startMaster(
       ...(config.cloudflareApiBaseUrl
         ? { baseURL: config.cloudflareApiBaseUrl.toString().replace(/\/$/, '') }
         : {}),
+      budget: {
+        limit: config.cloudflareCallsPerWindow,
+        windowMs: config.cloudflareWindowSeconds * 1000,
+        driftShare: config.driftBudgetPercent / 100,
+      },
     },
     logger,
     alerts.sink,
@@ -313,6 +338,7 @@ export async function startMaster(
     debounceMs: config.syncDebounceMs,
     maxWaitMs: config.syncMaxWaitMs,
     cron: config.reconcileCron,
+    driftPeriodMs: config.driftCheckPeriodSeconds * 1000,
     observeReconcileSeconds: (seconds) => master.metrics.reconcileDuration.observe({ kind: 'full' }, seconds),
     onSynced: () => fleetEvents.publish('routes'),
     ...(options.now ? { now: () => new Date(options.now!()) } : {}),
@@ -320,6 +346,7 @@ export async function startMaster(
   const master = createMaster({
     ...options,
     hooks: { ...reconciler.hooks, ...options.hooks },
+    driftStatus: reconciler.driftStatus,
     db,
     redis: redis.client,
     redisPrefix: config.redisKeyPrefix,

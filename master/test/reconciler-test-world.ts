@@ -6,6 +6,7 @@ import type { Container } from '@tunnelfleet/common';
 import type { RedisServerHandle } from '@tunnelfleet/test';
 import { pino } from 'pino';
 import { agentTunnelName } from '#master/agents/agent-service.js';
+import type { CallBudgetOptions } from '#master/cloudflare/call-budget.js';
 import type { CloudflareLayer } from '#master/cloudflare/cloudflare-layer.js';
 import { createReconciler, type Reconciler, type ReconcilerOptions } from '#master/reconciler/reconciler.js';
 import { insertAgentKey } from '#master/store/agent-keys.js';
@@ -40,8 +41,9 @@ export interface ReconcilerWorld {
 export async function startReconcilerWorld(
   redis: RedisServerHandle,
   extra: Partial<ReconcilerOptions> = {},
+  budget: CallBudgetOptions = {},
 ): Promise<ReconcilerWorld> {
-  const cf: TestWorld = await startTestWorld(['example.com']);
+  const cf: TestWorld = await startTestWorld(['example.com'], {}, budget);
   const dataDir = mkdtempSync(join(tmpdir(), 'tunnelfleet-reconciler-'));
   const db: SqliteDatabase = openDatabase(dataDir);
   const cloudflare = cf.layer();

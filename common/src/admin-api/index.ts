@@ -2,6 +2,7 @@ export * from './access-policies.js';
 export * from './agents.js';
 export * from './alerts.js';
 export * from './audit.js';
+export * from './cloudflare-budget.js';
 export * from './cloudflared.js';
 export * from './conflicts.js';
 export * from './fleet-events.js';

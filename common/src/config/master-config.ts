@@ -100,11 +100,31 @@ export const masterConfigSpec = {
     'RECONCILE_CRON',
     envString({ max: 255, pattern: CRON, patternText: 'must be a cron expression with 5 or 6 fields' }),
     {
-      doc: 'Schedule of the full reconcile that repairs drift and expires grace periods.',
+      doc: "Schedule of the housekeeping reconcile: every agent's routes, grace periods, and the\nCloudflare cleanup of expired routes (drift is DRIFT_CHECK_PERIOD's).",
       example: '*/5 * * * *',
       defaultValue: '*/5 * * * *',
     },
   ),
+  driftCheckPeriodSeconds: envVar('DRIFT_CHECK_PERIOD', envDurationSeconds(60, 7 * 86_400), {
+    doc: "Each tunnel and zone is checked for drift (and repaired) at most this often, the checks spread\nover the period; longer when DRIFT_BUDGET_PERCENT of a token's budget cannot fit them (the\nperiod each gets is in GET /api/v1/admin/cloudflare/budget and /metrics).",
+    example: '30m',
+    defaultValue: '30m',
+  }),
+  driftBudgetPercent: envVar('DRIFT_BUDGET_PERCENT', envInt(1, 100), {
+    doc: "Share of each Cloudflare token's call budget that drift checks may use, in percent; changes\n(new, changed, removed routes) always go first and may use all of it.",
+    example: '10',
+    defaultValue: '10',
+  }),
+  cloudflareCallsPerWindow: envVar('CLOUDFLARE_CALLS_PER_WINDOW', envInt(1, 1_000_000), {
+    doc: "Cloudflare's rate limit per token: calls per CLOUDFLARE_WINDOW_SECONDS (documented: 1200 per\n300 s). The master keeps 10% of it in reserve for the dashboard and other tools.",
+    example: '1200',
+    defaultValue: '1200',
+  }),
+  cloudflareWindowSeconds: envVar('CLOUDFLARE_WINDOW_SECONDS', envInt(1, 86_400), {
+    doc: "The window of Cloudflare's rate limit, in seconds.",
+    example: '300',
+    defaultValue: '300',
+  }),
   requireAccess: envVar('REQUIRE_ACCESS', envBool(), {
     doc: 'Every published hostname must have Access (access.* labels) or be marked public on purpose\n(tunnelfleet.access.public=true); any other route is invalid and not published. GET\n/api/v1/admin/routes/public (`tunnelfleet routes public`) lists the public ones either way.',
     example: 'true',

@@ -56,6 +56,9 @@ import { planRolloutWaves, type RolloutCandidate } from './rollout-plan.js';
 /** Agent ids we issue; only ids of this shape are adopted from an agent's cache. */
 const AGENT_ID = /^ag_[0-9a-f]{16}$/;
 
+/** How long a registration waits for its tunnel before answering (agents time out at 30 s). */
+const REGISTER_PROVISIONING_WAIT_MS = 10_000;
+
 export function agentTunnelName(agentId: string): string {
   return `tunnelfleet-${agentId}`;
 }
@@ -207,32 +210,42 @@ export function createAgentService(deps: AgentServiceDeps) {
 
   /**
    * Makes sure the approved agent has its tunnel and that `start_tunnel` with a current token is
-   * queued. Safe to repeat: the tunnel is found by name, and the agent applies an identical
+   * queued, in two Cloudflare calls at most for a new host (create, token) and one for a known one
+   * (token). Safe to repeat: a tunnel is made once per name, and the agent applies an identical
    * start_tunnel as a no-op — which also re-arms an agent that lost its data dir. A paused agent
    * gets its tunnel but no start_tunnel: it stays stopped until an operator resumes it.
    */
   async function startAgentTunnel(agent: AgentRecord): Promise<void> {
     const name = agentTunnelName(agent.id);
-    const tunnel = await deps.tunnels.ensureTunnel(name);
-    const created = findAgentTunnel(db, agent.id)?.id !== tunnel.id;
-    // Recorded even if a revocation came meanwhile, so that one of the two deletes it at Cloudflare.
-    upsertTunnel(db, { id: tunnel.id, name, accountId: tunnel.accountId, agentId: agent.id });
-    if (created) {
-      recordAudit(db, {
-        actor: 'system',
-        action: 'cloudflare.tunnel.ensure',
-        target: tunnel.id,
-        details: { name, agentId: agent.id },
-      });
+    const recorded = findAgentTunnel(db, agent.id);
+    const paused = () => Boolean(findAgent(db, agent.id)?.pausedAt);
+    if (recorded && paused()) return;
+    // A tunnel this master recorded needs no look-up: reading its token (which start_tunnel needs
+    // anyway) proves it still exists. One deleted by hand is made again below.
+    let token = recorded ? await deps.tunnels.recordedTunnelToken(recorded.id) : undefined;
+    let tunnelId = recorded?.id;
+    if (token === undefined) {
+      const tunnel = await deps.tunnels.ensureTunnel(name);
+      tunnelId = tunnel.id;
+      // Recorded even if a revocation came meanwhile, so that one of the two deletes it at Cloudflare.
+      upsertTunnel(db, { id: tunnel.id, name, accountId: tunnel.accountId, agentId: agent.id });
+      if (recorded?.id !== tunnel.id) {
+        recordAudit(db, {
+          actor: 'system',
+          action: 'cloudflare.tunnel.ensure',
+          target: tunnel.id,
+          details: { name, agentId: agent.id },
+        });
+      }
+      if (!unrevoked(agent.id)) return withdrawTunnel(agent.id);
+      if (paused()) return;
+      token = await deps.tunnels.tunnelToken(tunnel.id);
     }
-    if (!unrevoked(agent.id)) return withdrawTunnel(agent.id);
-    if (findAgent(db, agent.id)?.pausedAt) return;
-    const token = await deps.tunnels.tunnelToken(tunnel.id);
     if (!unrevoked(agent.id)) return withdrawTunnel(agent.id);
     await sendWithCloudflared(agent.id, (cloudflared) => ({
       type: 'start_tunnel',
       payload: {
-        tunnelId: tunnel.id,
+        tunnelId: tunnelId!,
         tunnelName: name,
         token,
         cloudflaredImage: cloudflared.image,
@@ -270,6 +283,44 @@ export function createAgentService(deps: AgentServiceDeps) {
     }
   }
 
+  // One provisioning at a time per agent: an agent that registers again while its tunnel is being
+  // made (its request timed out in a budget backlog) joins the one under way instead of paying again.
+  const provisioning = new Map<string, Promise<string | undefined>>();
+  function provisionTunnel(agent: AgentRecord): Promise<string | undefined> {
+    let running = provisioning.get(agent.id);
+    if (!running) {
+      running = tryStartAgentTunnel(agent).finally(() => provisioning.delete(agent.id));
+      provisioning.set(agent.id, running);
+    }
+    return running;
+  }
+
+  /**
+   * Provisioning as registration answers it: at once when Cloudflare's budget has room; when a
+   * fleet enrols together and the calls queue, registration answers after a while and the tunnel
+   * follows as start_tunnel on the command long-poll.
+   */
+  async function provisionForRegistration(agent: AgentRecord): Promise<string | undefined> {
+    const running = provisionTunnel(agent);
+    let timer: NodeJS.Timeout | undefined;
+    const later = new Promise<string>((resolve) => {
+      timer = setTimeout(
+        () =>
+          resolve(
+            'approved; its tunnel is being provisioned (Cloudflare calls are queued) and follows as start_tunnel',
+          ),
+        REGISTER_PROVISIONING_WAIT_MS,
+      );
+    });
+    try {
+      return await Promise.race([running, later]);
+    } finally {
+      clearTimeout(timer);
+      // Finished in the background: a revocation meanwhile was already handled by withdrawTunnel.
+      running.catch(() => undefined);
+    }
+  }
+
   async function register(key: AgentKeyRecord, request: RegisterRequest): Promise<RegisterResponse> {
     const { agent, created, prefixesChanged } = bindAgent(key, request);
     if (prefixesChanged) {
@@ -294,7 +345,7 @@ export function createAgentService(deps: AgentServiceDeps) {
     }
     const message =
       current.status === 'approved'
-        ? await tryStartAgentTunnel(current)
+        ? await provisionForRegistration(current)
         : 'waiting for an operator to approve this agent';
     // Re-arms the shared connectors of an agent that lost its data dir, like start_tunnel does.
     if (current.status === 'approved' && message === undefined) await tryJoinSharedTunnels(agent.id);

@@ -17,6 +17,8 @@ export interface AgentTunnelProvider {
   /** The live tunnel of that name in the account, if any. */
   findTunnel(name: string): Promise<{ id: string } | undefined>;
   tunnelToken(tunnelId: string): Promise<string>;
+  /** The token of a tunnel this master recorded, or undefined when it is gone at Cloudflare. */
+  recordedTunnelToken(tunnelId: string): Promise<string | undefined>;
   /** Gives the tunnel a new secret (tokens made with the old one are refused); the new token. */
   rotateTunnelSecret(tunnelId: string): Promise<string>;
   /** Deletes the tunnel, dropping its connections; an already deleted tunnel is not an error. */

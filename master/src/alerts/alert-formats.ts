@@ -42,7 +42,9 @@ function alertSummary(event: Pick<AlertEventRecord, 'type' | 'data'>): string {
     case 'cloudflare.token_failed':
       return `Cloudflare token ${text(d.token)} failed verification: ${text(d.message)}`;
     case 'cloudflare.budget_exhausted':
-      return `Cloudflare call budget of token ${text(d.token)} is exhausted (${text(d.queued)} calls queued)`;
+      return `Cloudflare call budget of token ${text(d.token)} is exhausted (${text(d.queued)} calls queued${
+        d.retryAfterSeconds === undefined ? '' : `, Cloudflare asks to wait ${text(d.retryAfterSeconds)} s`
+      })`;
     case 'rollout.halted':
       return `Rollout ${text(d.rolloutId)} halted: ${text(d.message)}`;
     case 'alert.test':

@@ -76,3 +76,104 @@ describe('call budget against the emulator', () => {
     for (const call of waiting) call.catch(() => {});
   });
 });
+
+describe('budget lanes', () => {
+  let world: TestWorld | undefined;
+  afterEach(async () => {
+    await world?.close();
+  });
+
+  // Each call names itself in its path (a zone id of the API's shape), so the emulator's log shows
+  // the order they were sent in.
+  const zoneIdOf = (name: string) => Buffer.from(name).toString('hex').padEnd(32, '0');
+  const nameOf = (path: string) => {
+    const id = /\/zones\/([0-9a-f]{32})$/.exec(path)?.[1];
+    return id === undefined ? undefined : Buffer.from(id, 'hex').toString().replace(/\0+$/, '');
+  };
+  const sentOrder = (w: TestWorld, calls = w.emulator.calls()) =>
+    calls.map((c) => nameOf(c.path)).filter((name) => name !== undefined);
+
+  it('serves every waiting change before any drift check, and keeps drift within its share of each window', async () => {
+    world = await startTestWorld();
+    const creds = world.credentials({
+      budget: { limit: 2, windowMs: 400, safetyMargin: 0, driftShare: 0.5 },
+    });
+    const { budget } = creds.account();
+    const at = (name: string) => `${world!.emulator.baseUrl}/zones/${zoneIdOf(name)}`;
+    // The window is full: what follows waits, the drift checks first in arrival.
+    await Promise.all([budget.fetch(at('fill-1')), budget.fetch(at('fill-2'))]);
+    const drift = { lane: 'drift' as const, calls: 0 };
+    const driftCalls = creds.lanes.run(drift, () =>
+      Promise.all([1, 2, 3].map((n) => budget.fetch(at(`drift-${n}`)))),
+    );
+    const changes = Promise.all([1, 2, 3].map((n) => budget.fetch(at(`change-${n}`))));
+    expect(budget.state().queued).toEqual({ change: 3, sweep: 0, drift: 3 });
+    await Promise.all([driftCalls, changes]);
+
+    expect(sentOrder(world)).toEqual([
+      'fill-1',
+      'fill-2',
+      'change-1',
+      'change-2',
+      'change-3',
+      'drift-1',
+      'drift-2',
+      'drift-3',
+    ]);
+    expect(drift.calls).toBe(3);
+    // One drift call per window at most (its share: half of two), whatever the changes left free.
+    const driftCallsSent = world.emulator.calls().filter((c) => nameOf(c.path)?.startsWith('drift-'));
+    expect(busiestWindow(driftCallsSent, 400)).toBeLessThanOrEqual(1);
+  });
+
+  it('promotes a waiting drift check to the change lane when a change needs its target', async () => {
+    world = await startTestWorld();
+    const creds = world.credentials({ budget: { limit: 1, windowMs: 300, safetyMargin: 0, driftShare: 1 } });
+    const { budget } = creds.account();
+    const at = (name: string) => `${world!.emulator.baseUrl}/zones/${zoneIdOf(name)}`;
+    await budget.fetch(at('fill-1'));
+    const other = creds.lanes.run({ lane: 'drift' }, () => budget.fetch(at('drift-1')));
+    const ticket = { lane: 'drift' as const } as { lane: 'drift' | 'change' };
+    const promoted = creds.lanes.run(ticket as never, () => budget.fetch(at('drift-2')));
+    const change = budget.fetch(at('change-1'));
+    creds.lanes.promote(ticket as never);
+    expect(budget.state().queued).toMatchObject({ change: 2, drift: 1 });
+    await Promise.all([other, promoted, change]);
+    expect(sentOrder(world)).toEqual(['fill-1', 'drift-2', 'change-1', 'drift-1']);
+  });
+
+  it('when another tool uses up the token, pauses for Retry-After, says so, and sends every change in order', async () => {
+    world = await startTestWorld(['example.com'], { rateLimit: { requests: 4, windowSeconds: 1 } });
+    const paused: { token: string; retryAfterMs: number }[] = [];
+    const creds = world.credentials({ budget: { onPaused: (e) => paused.push(e) } });
+    const { budget } = creds.account();
+    const at = (name: string) => `${world!.emulator.baseUrl}/zones/${zoneIdOf(name)}`;
+    // The operator's other tool, on the same token, spends the whole window first.
+    const outside = { authorization: `Bearer ${world.defaultToken}` };
+    for (const n of [1, 2, 3, 4]) await fetch(at(`outside-${n}`), { headers: outside });
+    const changes = [1, 2, 3, 4, 5].map((n) => budget.fetch(at(`change-${n}`), { headers: outside }));
+    const replies = await Promise.all(changes);
+
+    expect(replies.every((r) => r.status !== 429)).toBe(true);
+    const delivered = sentOrder(
+      world,
+      world.emulator.calls().filter((c) => c.status !== 429),
+    );
+    expect(delivered).toEqual([
+      'outside-1',
+      'outside-2',
+      'outside-3',
+      'outside-4',
+      'change-1',
+      'change-2',
+      'change-3',
+      'change-4',
+      'change-5',
+    ]);
+    // Told once per pause (a resend at the window's edge may meet a second one), not once per 429.
+    expect(paused.length).toBeGreaterThanOrEqual(1);
+    expect(paused.length).toBeLessThanOrEqual(budget.counters().rate_limited);
+    expect(paused[0]).toMatchObject({ token: budget.tokenName, retryAfterMs: 1000 });
+    expect(budget.counters().rate_limited).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -1,5 +1,11 @@
-import { createKeyedMutex } from '@tunnelfleet/common';
 import { APIConnectionError, APIError } from 'cloudflare';
+import {
+  BUDGET_LANES,
+  type BudgetLane,
+  type BudgetLanes,
+  createBudgetLanes,
+  type LaneTicket,
+} from './budget-lanes.js';
 
 type CallResult = 'ok' | 'rate_limited' | 'server_error' | 'client_error' | 'network_error';
 
@@ -18,6 +24,8 @@ export interface CallBudgetOptions {
   windowMs?: number;
   /** Share of the limit kept in reserve for the dashboard, clock skew and network delay. */
   safetyMargin?: number;
+  /** Share of the ceiling the `drift` lane may use per window (DRIFT_BUDGET_SHARE, default 0.1). */
+  driftShare?: number;
   /** Per-request timeout, started once the request leaves the queue. */
   requestTimeoutMs?: number;
   /** How many 429s in a row one request sits out before the 429 reaches the caller. */
@@ -34,6 +42,11 @@ export interface CallBudgetOptions {
   onCall?: (event: CallEvent) => void;
   /** Called when the queue becomes full (once, until it has room again), e.g. to log it. */
   onQueueFull?: (event: { token: string; queued: number }) => void;
+  /**
+   * Called when Cloudflare answers 429 and the token pauses (once per pause): the budget is used
+   * up, by us or by another tool sharing the token.
+   */
+  onPaused?: (event: { token: string; retryAfterMs: number; queued: number }) => void;
 }
 
 /**
@@ -41,6 +54,8 @@ export interface CallBudgetOptions {
  * flood of callers (or a loop) would pile up promises for hours and hide the cause.
  */
 export class CallBudgetQueueFullError extends Error {
+  readonly code = 'cf_budget_queue_full';
+  readonly status = 503;
   constructor(
     readonly tokenName: string,
     readonly queued: number,
@@ -56,6 +71,23 @@ export interface RetryOptions {
   maxDelayMs?: number;
 }
 
+/** What one token's budget is doing now (API `GET /api/v1/cloudflare/budget` and `/metrics`). */
+export interface BudgetState {
+  token: string;
+  /** Effective per-window ceiling after the safety margin, and the drift lane's part of it. */
+  ceiling: number;
+  driftCeiling: number;
+  windowSeconds: number;
+  /** Requests counted in the current window, by lane. */
+  inWindow: Record<BudgetLane, number>;
+  /** Requests waiting for a slot, by lane: the backlog. */
+  queued: Record<BudgetLane, number>;
+  /** Seconds the oldest waiting change has waited (0 when none waits). */
+  oldestChangeWaitSeconds: number;
+  /** Seconds left of a pause Cloudflare asked for with a 429 (0 when not paused). */
+  pausedSeconds: number;
+}
+
 export interface CallBudget {
   readonly tokenName: string;
   /** `fetch` for the SDK client: every HTTP request of this token waits for a slot here. */
@@ -65,14 +97,19 @@ export interface CallBudget {
   inWindow(): number;
   /** Effective per-window ceiling after the safety margin. */
   readonly ceiling: number;
+  /** The drift lane's ceiling per window: `driftShare` of `ceiling`, at least one. */
+  readonly driftCeiling: number;
+  readonly windowMs: number;
   /** Requests waiting for a slot now. */
   queued(): number;
+  state(): BudgetState;
 }
 
 const DEFAULTS = {
   limit: 1200,
   windowMs: 300_000,
   safetyMargin: 0.1,
+  driftShare: 0.1,
   requestTimeoutMs: 30_000,
   maxRateLimitWaits: 20,
   defaultRetryAfterMs: 60_000,
@@ -80,30 +117,51 @@ const DEFAULTS = {
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+const perLane = (): Record<BudgetLane, number> => ({ change: 0, sweep: 0, drift: 0 });
+
+interface Slot {
+  lane: BudgetLane;
+  /** When its reply came back (Infinity while in flight). */
+  done: number;
+}
+
+interface Waiter {
+  ticket: LaneTicket;
+  since: number;
+  grant: (slot: Slot) => void;
+}
+
 /**
  * One limiter per API token, shared by every caller of that token (it sits in the SDK's
  * `fetch`, so pagination follow-ups and retries are counted too).
  *
- * A sliding log keeps every window of `windowMs` under `ceiling` requests.
+ * A sliding log keeps every window of `windowMs` under `ceiling` requests. Waiting requests are
+ * served by lane (`budget-lanes.ts`: changes, then the start-up sweep, then drift checks) and in
+ * arrival order within a lane, so a change never queues behind a drift check and changes keep
+ * their order. Drift checks also stay under `driftCeiling` per window, whatever is left.
  * A 429 pauses the whole token (not only the request that got it) until Retry-After has
  * passed, then resends: Cloudflare answers 429 before doing anything, so resending is safe
  * even for a POST. 5xx and connection errors are NOT retried here — a create that failed
  * with 5xx may have happened — see `withRetries`.
  */
-export function createCallBudget(tokenName: string, options: CallBudgetOptions = {}): CallBudget {
+export function createCallBudget(
+  tokenName: string,
+  options: CallBudgetOptions = {},
+  lanes: BudgetLanes = createBudgetLanes(),
+): CallBudget {
   const opts = { ...DEFAULTS, ...options };
   const ceiling = Math.max(1, Math.floor(opts.limit * (1 - opts.safetyMargin)));
-  // One entry per request: when its reply came back (Infinity while in flight). A request
-  // counts against the window until `windowMs` after its reply, not after its send: it reached
-  // Cloudflare somewhere in between, so counting from the reply keeps every window at
+  const driftCeiling = Math.max(1, Math.floor(ceiling * opts.driftShare));
+  // A request counts against the window until `windowMs` after its reply, not after its send:
+  // it reached Cloudflare somewhere in between, so counting from the reply keeps every window at
   // Cloudflare's end under the ceiling however long the network took.
-  const slots: { done: number }[] = [];
+  const slots: Slot[] = [];
+  const waiting: Waiter[] = [];
   let pausedUntil = 0;
-  const turns = createKeyedMutex();
+  let pauseReported = false;
   const maxQueued = opts.maxQueued ?? 10_000;
-  let queued = 0;
   let full = false;
-  let wake: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
   const counters: CallCounters = {
     ok: 0,
     rate_limited: 0,
@@ -118,43 +176,69 @@ export function createCallBudget(tokenName: string, options: CallBudgetOptions =
     }
   };
 
-  async function waitForSlot(): Promise<{ done: number }> {
+  /** The next waiter by lane, then by arrival. */
+  const next = (): Waiter | undefined => {
+    for (const lane of BUDGET_LANES) {
+      const waiter = waiting.find((w) => w.ticket.lane === lane);
+      if (waiter) return waiter;
+    }
+    return undefined;
+  };
+
+  /** Hands out every slot that is free now; arms a timer for the next one that will be. */
+  function pump() {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
     for (;;) {
+      const waiter = next();
+      if (!waiter) return;
       const now = Date.now();
       prune(now);
-      const oldest = Math.min(...slots.map((s) => s.done));
-      const untilWindow = slots.length >= ceiling ? oldest + opts.windowMs - now + 1 : 0;
-      const wait = Math.max(pausedUntil - now, untilWindow);
-      if (wait <= 0) {
-        const slot = { done: Number.POSITIVE_INFINITY };
-        slots.push(slot);
-        return slot;
+      let wait = pausedUntil - now;
+      if (slots.length >= ceiling) wait = Math.max(wait, earliestFree(slots, now));
+      if (waiter.ticket.lane === 'drift') {
+        const drift = slots.filter((s) => s.lane === 'drift');
+        if (drift.length >= driftCeiling) wait = Math.max(wait, earliestFree(drift, now));
       }
-      // Every slot still in flight: wait for a reply rather than a time.
-      const woken = new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-      await (Number.isFinite(wait) ? Promise.race([delay(wait), woken]) : woken);
+      // Every counted slot still in flight: a reply (release) pumps again.
+      if (!Number.isFinite(wait)) return;
+      if (wait > 0) {
+        timer = setTimeout(pump, wait + 1);
+        return;
+      }
+      if (pausedUntil <= now) pauseReported = false;
+      waiting.splice(waiting.indexOf(waiter), 1);
+      const slot = { lane: waiter.ticket.lane, done: Number.POSITIVE_INFINITY };
+      slots.push(slot);
+      if (waiter.ticket.calls !== undefined) waiter.ticket.calls += 1;
+      waiter.grant(slot);
     }
   }
 
-  // FIFO: each request queues behind the previous one, so a burst cannot starve an older call.
-  function acquire(): Promise<{ done: number }> {
-    if (queued >= maxQueued) {
-      if (!full) opts.onQueueFull?.({ token: tokenName, queued });
+  function earliestFree(counted: Slot[], now: number): number {
+    const oldest = Math.min(...counted.map((s) => s.done));
+    return oldest + opts.windowMs - now;
+  }
+
+  lanes.onPromote(pump);
+
+  function acquire(): Promise<Slot> {
+    if (waiting.length >= maxQueued) {
+      if (!full) opts.onQueueFull?.({ token: tokenName, queued: waiting.length });
       full = true;
-      return Promise.reject(new CallBudgetQueueFullError(tokenName, queued));
+      return Promise.reject(new CallBudgetQueueFullError(tokenName, waiting.length));
     }
     full = false;
-    queued++;
-    return turns.run('slot', waitForSlot).finally(() => {
-      queued--;
+    const ticket = lanes.current();
+    return new Promise<Slot>((grant) => {
+      waiting.push({ ticket, since: Date.now(), grant });
+      pump();
     });
   }
 
-  function release(slot: { done: number }) {
+  function release(slot: Slot) {
     slot.done = Date.now();
-    wake?.();
+    pump();
   }
 
   function record(method: string, result: CallResult, status?: number) {
@@ -177,30 +261,59 @@ export function createCallBudget(tokenName: string, options: CallBudgetOptions =
         record(method, 'network_error');
         throw err;
       }
-      release(slot);
       const status = response.status;
       if (status === 429) {
         record(method, 'rate_limited', status);
-        pausedUntil = Math.max(pausedUntil, Date.now() + retryAfterMs(response, opts.defaultRetryAfterMs));
+        const retryAfter = retryAfterMs(response, opts.defaultRetryAfterMs);
+        pausedUntil = Math.max(pausedUntil, Date.now() + retryAfter);
+        if (!pauseReported) {
+          pauseReported = true;
+          opts.onPaused?.({ token: tokenName, retryAfterMs: retryAfter, queued: waiting.length });
+        }
+        release(slot);
         if (!resendable || waits >= opts.maxRateLimitWaits) return response;
         await response.body?.cancel();
         continue;
       }
+      release(slot);
       record(method, status >= 500 ? 'server_error' : status >= 400 ? 'client_error' : 'ok', status);
       return response;
     }
+  };
+
+  const state = (): BudgetState => {
+    const now = Date.now();
+    prune(now);
+    const inWindow = perLane();
+    for (const slot of slots) inWindow[slot.lane] += 1;
+    const queued = perLane();
+    for (const waiter of waiting) queued[waiter.ticket.lane] += 1;
+    const oldestChange = waiting.find((w) => w.ticket.lane === 'change');
+    return {
+      token: tokenName,
+      ceiling,
+      driftCeiling,
+      windowSeconds: opts.windowMs / 1000,
+      inWindow,
+      queued,
+      oldestChangeWaitSeconds: oldestChange ? (now - oldestChange.since) / 1000 : 0,
+      pausedSeconds: Math.max(0, pausedUntil - now) / 1000,
+    };
   };
 
   return {
     tokenName,
     fetch: budgetedFetch as typeof fetch,
     ceiling,
-    queued: () => queued,
+    driftCeiling,
+    windowMs: opts.windowMs,
+    queued: () => waiting.length,
     counters: () => ({ ...counters }),
     inWindow: () => {
       prune(Date.now());
       return slots.length;
     },
+    state,
   };
 }
 

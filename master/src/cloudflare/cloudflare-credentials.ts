@@ -1,4 +1,5 @@
 import Cloudflare from 'cloudflare';
+import { type BudgetLanes, createBudgetLanes } from './budget-lanes.js';
 import {
   type CallBudget,
   type CallBudgetOptions,
@@ -53,6 +54,8 @@ export interface Credentials {
   /** Drops cached zone lists (all tokens, or one by name). */
   invalidateZones(tokenName?: string): void;
   handles(): TokenHandle[];
+  /** The lanes every token's budget serves calls by (changes before drift checks). */
+  readonly lanes: BudgetLanes;
 }
 
 // The SDK's own timer would run while a request waits in the budget queue; the per-request
@@ -80,13 +83,14 @@ export function createCredentials(config: CloudflareConfig): Credentials {
   if (!config.accountId) throw new InvalidCredentialsConfigError('accountId is required');
   const retry = config.retry ?? {};
   const zoneRefreshMs = config.zoneRefreshMs ?? 30_000;
+  const lanes = createBudgetLanes();
 
   // One client and one budget per distinct token value: two names for one secret share a limit.
   const byToken = new Map<string, TokenHandle>();
   const handleFor = (token: string, name: string): TokenHandle => {
     const existing = byToken.get(token);
     if (existing) return existing;
-    const budget = createCallBudget(name, config.budget);
+    const budget = createCallBudget(name, config.budget, lanes);
     const client = new Cloudflare({
       apiToken: token,
       apiKey: null,
@@ -185,5 +189,6 @@ export function createCredentials(config: CloudflareConfig): Credentials {
       }
     },
     handles: () => [...new Set(byToken.values())],
+    lanes,
   };
 }

@@ -1,14 +1,21 @@
 import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
 import type { AlertSink } from '../alerts/alert-sink.js';
 import { type AccessSyncInput, type AccessSyncResult, syncAccessApps } from './access.js';
-import type { CallCounters } from './call-budget.js';
+import type { BudgetLanes } from './budget-lanes.js';
+import type { BudgetState, CallCounters } from './call-budget.js';
 import {
   type CloudflareConfig,
   type Credentials,
   createCredentials,
   type ResolvedZone,
 } from './cloudflare-credentials.js';
-import { type DnsOptions, type DnsSyncInput, type DnsSyncResult, syncDnsRecords } from './dns.js';
+import {
+  type DnsOptions,
+  type DnsSyncInput,
+  type DnsSyncResult,
+  syncDnsOwners,
+  syncDnsRecords,
+} from './dns.js';
 import { toLayerError } from './errors.js';
 import {
   syncTunnelIngress,
@@ -36,6 +43,11 @@ export interface CloudflareLayer {
   tunnels: Tunnels;
   syncTunnelIngress(input: TunnelIngressSyncInput): Promise<TunnelIngressSyncResult>;
   syncDnsRecords(input: DnsSyncInput): Promise<DnsSyncResult>;
+  /**
+   * Several owners' records in one pass: one read per zone, their changes batched together. The
+   * caller runs one at a time per zone (the reconciler's zone sync does).
+   */
+  syncDnsOwners(inputs: readonly DnsSyncInput[]): Promise<DnsSyncResult[]>;
   syncAccessApps(input: AccessSyncInput): Promise<AccessSyncResult>;
   resolveZone(hostname: string, zone?: string): Promise<ResolvedZone>;
   invalidateZones(tokenName?: string): void;
@@ -46,8 +58,12 @@ export interface CloudflareLayer {
   verifyTokens(): Promise<TokenCheck[]>;
   /** Calls per token name, by result (for metrics). */
   callCounters(): Record<string, CallCounters>;
-  /** Per token name: calls in the current window against the ceiling, and waiting calls (dashboard). */
-  budgetUsage(): Record<string, { inWindow: number; ceiling: number; queued: number }>;
+  /** Each token's budget now: calls in the window and the backlog, by lane. */
+  budgets(): BudgetState[];
+  /** Runs work in a budget lane (drift checks and the start-up sweep give way to changes). */
+  readonly lanes: BudgetLanes;
+  /** Name of the token a zone's calls are counted against; without a zone, account-level calls'. */
+  tokenOfZone(zoneName?: string): string;
 }
 
 /**
@@ -69,7 +85,21 @@ export function createCloudflareLayer(
           { token, queued },
           'Cloudflare call budget queue is full: further calls are refused until it drains',
         );
-        alerts?.emit('cloudflare.budget_exhausted', { token, queued });
+        alerts?.emit('cloudflare.budget_exhausted', { token, queued, reason: 'queue_full' });
+      },
+      onPaused: ({ token, retryAfterMs, queued }) => {
+        // Cloudflare counts every caller of the token (the dashboard, other tools): a 429 says the
+        // budget is gone whatever our own count says. Calls wait, none is dropped.
+        log.warn(
+          { token, retryAfterMs, queued },
+          'Cloudflare answered 429: the token pauses for Retry-After',
+        );
+        alerts?.emit('cloudflare.budget_exhausted', {
+          token,
+          queued,
+          retryAfterSeconds: Math.ceil(retryAfterMs / 1000),
+          reason: 'rate_limited',
+        });
       },
     },
   });
@@ -104,6 +134,18 @@ export function createCloudflareLayer(
         );
         return result;
       }),
+    syncDnsOwners: async (inputs) => {
+      const results = await syncDnsOwners(creds, inputs, config.dns);
+      log.info(
+        {
+          owners: inputs.length,
+          records: results.reduce((n, r) => n + r.owned.length, 0),
+          deleted: results.reduce((n, r) => n + r.deleted.length, 0),
+        },
+        'DNS records synced',
+      );
+      return results;
+    },
     syncAccessApps: (input) =>
       mutex.run('access', async () => {
         const result = await syncAccessApps(creds, input);
@@ -117,15 +159,10 @@ export function createCloudflareLayer(
     invalidateZones: (tokenName) => creds.invalidateZones(tokenName),
     verifyTokens: createTokenVerifier(creds, config.tokenCheckTtlMs ?? TOKEN_CHECK_TTL_MS, alerts),
     callCounters: () => Object.fromEntries(creds.handles().map((h) => [h.name, h.budget.counters()])),
-    budgetUsage: () =>
-      Object.fromEntries(
-        creds
-          .handles()
-          .map((h) => [
-            h.name,
-            { inWindow: h.budget.inWindow(), ceiling: h.budget.ceiling, queued: h.budget.queued() },
-          ]),
-      ),
+    budgets: () => creds.handles().map((h) => h.budget.state()),
+    lanes: creds.lanes,
+    tokenOfZone: (zoneName) =>
+      zoneName === undefined ? creds.account().name : creds.tokenFor(zoneName, zoneName).name,
   };
 }
 

@@ -23,6 +23,69 @@ describe('DNS sync against the emulator', () => {
     world.emulator.dnsRecords(zone).filter((r) => name === undefined || r.name === name);
   const dnsWrites = () => world.emulator.writes().filter((c) => c.path.includes('/dns_records'));
 
+  it('syncs many owners of a zone with one read and one batch, and a record that moves owner is taken over, not deleted', async () => {
+    const owners = Array.from({ length: 50 }, (_, i) => `fleet-${i}`);
+    world.emulator.clearCalls();
+    const first = await layer.syncDnsOwners(
+      owners.map((owner, i) => ({
+        owner,
+        owned: [],
+        desired: [
+          { hostname: `a${i}.fleet.example.org`, tunnelId: TUNNEL_A },
+          { hostname: `b${i}.fleet.example.org`, tunnelId: TUNNEL_A },
+        ],
+      })),
+    );
+    expect(first.every((r) => Object.values(r.hostnames).every((h) => h.status === 'ok'))).toBe(true);
+    const calls = world.emulator.calls().filter((c) => c.path.includes('/dns_records'));
+    // The whole zone read once (one page), every owner's records created in one batch.
+    expect(calls.map((c) => `${c.method} ${c.route?.split('/').at(-1)}`)).toEqual([
+      'GET dns_records',
+      'POST batch',
+    ]);
+    expect(records('example.org').filter((r) => String(r.name).endsWith('.fleet.example.org'))).toHaveLength(
+      100,
+    );
+
+    // b0 moves from fleet-0 to fleet-1 (the route moved agent) in the same pass.
+    const moved = await layer.syncDnsOwners([
+      {
+        owner: 'fleet-0',
+        owned: first[0]!.owned,
+        desired: [{ hostname: 'a0.fleet.example.org', tunnelId: TUNNEL_A }],
+      },
+      {
+        owner: 'fleet-1',
+        owned: first[1]!.owned,
+        desired: [
+          { hostname: 'a1.fleet.example.org', tunnelId: TUNNEL_A },
+          { hostname: 'b1.fleet.example.org', tunnelId: TUNNEL_A },
+          { hostname: 'b0.fleet.example.org', tunnelId: TUNNEL_B },
+        ],
+      },
+    ]);
+    const [b0] = records('example.org', 'b0.fleet.example.org');
+    expect(b0).toMatchObject({
+      content: `${TUNNEL_B}.cfargotunnel.com`,
+      comment: `${DNS_COMMENT_PREFIX}fleet-1`,
+    });
+    expect(moved[0]!.deleted).toEqual([]);
+    expect(moved[0]!.owned.map((o) => o.hostname)).toEqual(['a0.fleet.example.org']);
+    expect(moved[1]!.owned.map((o) => o.hostname).sort()).toEqual([
+      'a1.fleet.example.org',
+      'b0.fleet.example.org',
+      'b1.fleet.example.org',
+    ]);
+    await layer.syncDnsOwners(
+      first.map((r, i) => ({
+        owner: owners[i]!,
+        owned: [...r.owned, ...(i === 1 ? moved[1]!.owned : [])],
+        desired: [],
+      })),
+    );
+    expect(records('example.org').filter((r) => String(r.name).endsWith('.fleet.example.org'))).toEqual([]);
+  });
+
   it('creates, fixes drift, deletes its own records and never touches foreign ones', async () => {
     world.emulator.seedDnsRecord('example.com', {
       type: 'A',

@@ -55,99 +55,150 @@ function ownershipComment(owner: string): string {
   return comment;
 }
 
-interface ZoneWork {
-  zoneId: string;
-  token: TokenHandle;
+/** One owner's part of a zone. */
+interface OwnerWork {
   desired: Map<string, DesiredDnsRecord>;
   ownedIds: Set<string>;
 }
 
+interface ZoneWork {
+  zoneId: string;
+  token: TokenHandle;
+  /** By index of the owner's input. */
+  owners: Map<number, OwnerWork>;
+}
+
 /**
  * Keeps the proxied CNAMEs `hostname → <tunnel>.cfargotunnel.com` of one owner in line with
- * what it wants, with the fewest calls: per zone, one read of our records (by comment) plus the
- * wanted names, then all changes in `dns_records/batch` calls. What to change is `planZone`'s
- * decision (ownership rules there); this only reads, writes and retries.
+ * what it wants (see `syncDnsOwners`).
  */
 export async function syncDnsRecords(
   creds: Credentials,
   input: DnsSyncInput,
   options: DnsOptions = {},
 ): Promise<DnsSyncResult> {
-  const comment = ownershipComment(input.owner);
-  const hostnames: Record<string, DnsHostnameResult> = {};
+  const [result] = await syncDnsOwners(creds, [input], options);
+  return result!;
+}
+
+/**
+ * Keeps the CNAMEs of several owners in line with what each wants, with the fewest calls: per
+ * zone, one read shared by every owner (our records by comment plus the wanted names, or the
+ * whole zone when many are wanted), then every owner's changes together in `dns_records/batch`
+ * calls. A zone where a thousand agents have records costs a read and a batch, not a thousand
+ * of each. What to change is `planZone`'s decision per owner (ownership rules there); this only
+ * reads, writes and retries. The owners' wanted hostnames must differ (the reconciler gives each
+ * hostname one holder).
+ */
+export async function syncDnsOwners(
+  creds: Credentials,
+  inputs: readonly DnsSyncInput[],
+  options: DnsOptions = {},
+): Promise<DnsSyncResult[]> {
+  const comments = inputs.map((input) => ownershipComment(input.owner));
+  const results: DnsSyncResult[] = inputs.map(() => ({ hostnames: {}, deleted: [], owned: [] }));
   const zones = new Map<string, ZoneWork>();
-  const zoneOf = async (hostname: string, zone?: string) => {
+  const zoneOf = async (index: number, hostname: string, zone?: string) => {
     const resolved = await creds.resolveZone(hostname, zone);
     let work = zones.get(resolved.zoneId);
     if (!work) {
-      work = { zoneId: resolved.zoneId, token: resolved.token, desired: new Map(), ownedIds: new Set() };
+      work = { zoneId: resolved.zoneId, token: resolved.token, owners: new Map() };
       zones.set(resolved.zoneId, work);
     }
-    return work;
+    let owner = work.owners.get(index);
+    if (!owner) {
+      owner = { desired: new Map(), ownedIds: new Set() };
+      work.owners.set(index, owner);
+    }
+    return owner;
   };
 
   // Wanted hostnames whose zone failed to resolve: their current records must not be deleted.
-  const unsynced = new Set<string>();
-  for (const record of input.desired) {
-    const hostname = normalizeHostname(record.hostname);
-    try {
-      (await zoneOf(hostname, record.zone)).desired.set(hostname, { ...record, hostname });
-    } catch (err) {
-      hostnames[hostname] = { status: 'error', message: (err as Error).message };
-      unsynced.add(hostname);
+  const unsynced = inputs.map(() => new Set<string>());
+  for (const [index, input] of inputs.entries()) {
+    for (const record of input.desired) {
+      const hostname = normalizeHostname(record.hostname);
+      try {
+        (await zoneOf(index, hostname, record.zone)).desired.set(hostname, { ...record, hostname });
+      } catch (err) {
+        results[index]!.hostnames[hostname] = { status: 'error', message: (err as Error).message };
+        unsynced[index]!.add(hostname);
+      }
     }
-  }
-  const unresolvedOwned: OwnedDnsRecord[] = [];
-  for (const record of input.owned) {
-    try {
-      (await zoneOf(record.hostname)).ownedIds.add(record.recordId);
-    } catch {
-      // Its zone is gone from the token's view: nothing we can delete; keep it for a later sync.
-      unresolvedOwned.push(record);
+    for (const record of input.owned) {
+      try {
+        (await zoneOf(index, record.hostname)).ownedIds.add(record.recordId);
+      } catch {
+        // Its zone is gone from the token's view: nothing we can delete; keep it for a later sync.
+        results[index]!.owned.push(record);
+      }
     }
   }
 
-  const deleted: OwnedDnsRecord[] = [];
-  const owned: OwnedDnsRecord[] = [...unresolvedOwned];
   await Promise.all(
     [...zones.values()].map(async (work) => {
       try {
-        const outcome = await syncZone(work, input, comment, options);
-        Object.assign(hostnames, Object.fromEntries(outcome.results));
-        deleted.push(...outcome.deleted);
-        owned.push(...outcome.owned);
+        const outcome = await syncZone(work);
+        for (const [index, part] of outcome) {
+          const result = results[index]!;
+          Object.assign(result.hostnames, Object.fromEntries(part.results));
+          result.deleted.push(...part.deleted);
+          result.owned.push(...part.owned);
+        }
       } catch (err) {
         const error = toLayerError(err, work.token.name, `sync DNS records of zone ${work.zoneId}`);
-        for (const hostname of work.desired.keys())
-          hostnames[hostname] = { status: 'error', message: error.message };
-        // Nothing is known to be deleted: keep what we owned in this zone.
-        owned.push(...input.owned.filter((o) => work.ownedIds.has(o.recordId)));
+        for (const [index, owner] of work.owners) {
+          const result = results[index]!;
+          for (const hostname of owner.desired.keys()) {
+            result.hostnames[hostname] = { status: 'error', message: error.message };
+          }
+          // Nothing is known to be deleted: keep what we owned in this zone.
+          result.owned.push(...inputs[index]!.owned.filter((o) => owner.ownedIds.has(o.recordId)));
+        }
       }
     }),
   );
-  return { hostnames, deleted, owned };
+  return results;
 
-  async function syncZone(work: ZoneWork, input: DnsSyncInput, comment: string, options: DnsOptions) {
+  async function syncZone(work: ZoneWork) {
     // Each attempt re-reads the zone, so a batch whose reply was lost is seen as done, not redone.
     return withRetries(async () => {
       const records = await readZone(work, options);
-      const plan = planZone({
-        owner: input.owner,
-        comment,
-        desired: work.desired,
-        current: records,
-        ownedIds: work.ownedIds,
-        unsynced,
-        adopt: input.adopt ?? false,
-      });
-      return applyPlan(work, plan, options.batchLimit ?? 200);
+      const plans = new Map(
+        [...work.owners].map(([index, owner]) => [
+          index,
+          planZone({
+            owner: inputs[index]!.owner,
+            comment: comments[index]!,
+            desired: owner.desired,
+            current: records,
+            ownedIds: owner.ownedIds,
+            unsynced: unsynced[index]!,
+            adopt: inputs[index]!.adopt ?? false,
+          }),
+        ]),
+      );
+      const applied = await applyPlan(work, mergePlans([...plans.values()]), options.batchLimit ?? 200);
+      return new Map(
+        [...plans].map(([index, plan]) => {
+          const wanted = work.owners.get(index)!.desired;
+          const deletes = new Set(plan.deletes.map((d) => d.id));
+          const results = new Map([...applied.results].filter(([hostname]) => wanted.has(hostname)));
+          const owned = [...results]
+            .filter(([, r]) => r.recordId && (r.status === 'ok' || r.status === 'adopted'))
+            .map(([hostname, r]) => ({ hostname, recordId: r.recordId! }))
+            .concat(plan.kept);
+          return [index, { results, deleted: applied.deleted.filter((d) => deletes.has(d.recordId)), owned }];
+        }),
+      );
     }, creds.retry);
   }
 
   async function readZone(work: ZoneWork, options: DnsOptions): Promise<RecordResponse[]> {
     const records = work.token.client.dns.records;
     const zone_id = work.zoneId;
-    if (work.desired.size > (options.perNameLookupLimit ?? 3)) {
+    const wanted = [...work.owners.values()].flatMap((owner) => [...owner.desired.keys()]);
+    if (wanted.length > (options.perNameLookupLimit ?? 3)) {
       return listAll(() => records.list({ zone_id, per_page: LIST_PAGE }), creds.retry);
     }
     const ours = await listAll(
@@ -156,7 +207,7 @@ export async function syncDnsRecords(
     );
     const known = new Set(ours.map((r) => normalizeHostname(r.name)));
     const others = await Promise.all(
-      [...work.desired.keys()]
+      wanted
         .filter((hostname) => !known.has(hostname))
         .map((hostname) =>
           listAll(() => records.list({ zone_id, name: { exact: hostname }, per_page: 100 }), creds.retry),
@@ -200,11 +251,7 @@ export async function syncDnsRecords(
         deleted.push(...(await applySingly(work, { deletes, patches, puts, posts }, results)));
       }
     }
-    const owned = [...results]
-      .filter(([, r]) => r.recordId && (r.status === 'ok' || r.status === 'adopted'))
-      .map(([hostname, r]) => ({ hostname, recordId: r.recordId! }))
-      .concat(plan.kept);
-    return { results, deleted, owned };
+    return { results, deleted };
   }
 
   async function applySingly(
@@ -245,4 +292,22 @@ export async function syncDnsRecords(
     }
     return deleted;
   }
+}
+
+/**
+ * The owners' plans of one zone as one. A record one owner takes over (a route that moved
+ * agent) is not also deleted by its former owner's plan: the batch would refuse both.
+ */
+function mergePlans(plans: readonly DnsZonePlan[]): DnsZonePlan {
+  const rewritten = new Set(plans.flatMap((p) => [...p.patches, ...p.puts].map((op) => op.id)));
+  const deletes = new Map<string, DnsZonePlan['deletes'][number]>();
+  for (const plan of plans) for (const d of plan.deletes) if (!rewritten.has(d.id)) deletes.set(d.id, d);
+  return {
+    deletes: [...deletes.values()],
+    patches: plans.flatMap((p) => p.patches),
+    puts: plans.flatMap((p) => p.puts),
+    posts: plans.flatMap((p) => p.posts),
+    results: new Map(plans.flatMap((p) => [...p.results])),
+    kept: plans.flatMap((p) => p.kept),
+  };
 }

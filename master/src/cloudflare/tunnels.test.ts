@@ -19,6 +19,26 @@ describe('tunnels against the emulator', () => {
 
   const named = (name: string) => world.emulator.tunnels().filter((t) => t.name === name && !t.deleted_at);
 
+  it('makes a new tunnel with one call, and finds many taken names with one shared list', async () => {
+    const names = Array.from({ length: 30 }, (_, i) => `fleet-host-${i}`);
+    world.emulator.clearCalls();
+    const made = await Promise.all(names.map((name) => layer.tunnels.ensureTunnel(name)));
+    expect(made.every((t) => t.created)).toBe(true);
+    expect(world.emulator.calls().map((c) => c.method)).toEqual(names.map(() => 'POST'));
+
+    // The same hosts again (a master that lost their replies, or restarted): each create is
+    // refused by name, and the look-ups that follow share list calls.
+    world.emulator.clearCalls();
+    const again = await Promise.all(names.map((name) => layer.tunnels.ensureTunnel(name)));
+    expect(again.map((t) => t.tunnelId)).toEqual(made.map((t) => t.tunnelId));
+    expect(again.every((t) => !t.created)).toBe(true);
+    const calls = world.emulator.calls();
+    expect(calls.filter((c) => c.method === 'POST')).toHaveLength(names.length);
+    // Shared: a handful of list calls at most (however the refusals were spread), not one per host.
+    expect(calls.filter((c) => c.method === 'GET').length).toBeLessThanOrEqual(3);
+    for (const name of names) expect(named(name)).toHaveLength(1);
+  });
+
   it('creates a remotely managed tunnel once, even when asked twice and through failures', async () => {
     world.emulator.faults.set({ failNext: { route: '*', status: 503, count: 2 }, dropConnections: 1 });
     const first = await layer.tunnels.ensureTunnel('agent-a');

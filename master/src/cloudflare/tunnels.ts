@@ -32,6 +32,9 @@ export interface Tunnels {
   listConnections(tunnelId: string): Promise<TunnelConnection[]>;
 }
 
+/** How long a look-up by name waits for others to share its list call. */
+const FIND_BATCH_MS = 25;
+
 // Cloudflare wants at least 32 random bytes, base64-encoded.
 const newTunnelSecret = () => randomBytes(32).toString('base64');
 
@@ -49,23 +52,59 @@ export function createTunnels(creds: Credentials): Tunnels {
     }
   };
 
-  const findTunnel = (name: string) =>
-    guard(`find tunnel ${name}`, async () => {
+  /**
+   * Finds tunnels by name. Look-ups that arrive together (a fleet enrolling, a master catching up
+   * after a restart) share one list call: the names waiting when the batch goes out are read
+   * with one `include_prefix` list of their common prefix, paged, instead of one list each.
+   */
+  const pendingFinds = new Map<string, ((found: TunnelRef | undefined | Error) => void)[]>();
+  let batchArmed = false;
+  const findBatch = async () => {
+    batchArmed = false;
+    const waiting = new Map(pendingFinds);
+    pendingFinds.clear();
+    const names = [...waiting.keys()];
+    let answer: (name: string) => TunnelRef | undefined | Error;
+    try {
+      const prefix = commonPrefix(names);
+      const query = names.length === 1 ? { name: names[0]! } : prefix ? { include_prefix: prefix } : {};
       const found = await listAll(
-        () => api.list({ account_id, name, is_deleted: false, per_page: 50 }),
+        () => api.list({ account_id, ...query, is_deleted: false, per_page: names.length === 1 ? 50 : 1000 }),
         retry,
       );
-      const tunnel = found.find((t) => t.name === name && !t.deleted_at && t.id);
-      return tunnel ? { tunnelId: tunnel.id!, name } : undefined;
+      const byName = new Map<string, TunnelRef>();
+      for (const t of found) {
+        if (t.name && t.id && !t.deleted_at && waiting.has(t.name))
+          byName.set(t.name, { tunnelId: t.id, name: t.name });
+      }
+      answer = (name) => byName.get(name);
+    } catch (err) {
+      answer = () => (err instanceof Error ? err : new Error(String(err)));
+    }
+    for (const [name, callers] of waiting) for (const resolve of callers) resolve(answer(name));
+  };
+
+  const findTunnel = (name: string) =>
+    guard(`find tunnel ${name}`, async () => {
+      const found = await new Promise<TunnelRef | undefined | Error>((resolve) => {
+        pendingFinds.set(name, [...(pendingFinds.get(name) ?? []), resolve]);
+        if (!batchArmed) {
+          batchArmed = true;
+          // Look-ups of the next few milliseconds join the batch: a fleet's refused creates come
+          // back spread over a moment, not in one turn of the event loop.
+          setTimeout(() => void findBatch(), FIND_BATCH_MS);
+        }
+      });
+      if (found instanceof Error) throw found;
+      return found;
     });
 
   const ensureTunnel = (name: string) =>
     guard(`create tunnel ${name}`, () =>
-      // Look up before every create attempt: a create whose reply was lost (5xx, dropped
-      // connection) may have happened, and a second create would make a duplicate.
+      // Create first: Cloudflare refuses a second live tunnel with the same name (409, code 1013),
+      // so a create whose reply was lost (5xx, dropped connection) and is tried again, or a tunnel
+      // made before a restart, is found by name then, and a new host costs one call, not two.
       withRetries(async () => {
-        const existing = await findTunnel(name);
-        if (existing) return { ...existing, created: false };
         try {
           const tunnel = await api.create({
             account_id,
@@ -75,11 +114,10 @@ export function createTunnels(creds: Credentials): Tunnels {
           });
           return { tunnelId: tunnel.id!, name, created: true };
         } catch (err) {
-          // Someone else created it between our look-up and our create.
           const status = statusOf(err);
           if (status === 409 || status === 400) {
-            const raced = await findTunnel(name);
-            if (raced) return { ...raced, created: false };
+            const existing = await findTunnel(name);
+            if (existing) return { ...existing, created: false };
           }
           throw err;
         }
@@ -137,4 +175,10 @@ export function createTunnels(creds: Credentials): Tunnels {
     });
 
   return { ensureTunnel, findTunnel, getToken, rotateToken, deleteTunnel, listConnections };
+}
+
+function commonPrefix(names: readonly string[]): string {
+  let prefix = names[0] ?? '';
+  for (const name of names) while (!name.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  return prefix;
 }

@@ -8,6 +8,7 @@ import {
   accessPolicyParamsSchema,
   agentIdParamsSchema,
   auditQuerySchema,
+  type CloudflareBudgetResponse,
   type CreateKeyResponse,
   type CreateViewerTokenResponse,
   conflictParamsSchema,
@@ -91,6 +92,8 @@ export interface AdminRouterDeps {
   requireAccess: boolean;
   /** Clock of grace periods: whether a stopped container's route is still served. */
   now: () => Date;
+  /** The Cloudflare budget's backlog and the drift checks' pacing. */
+  cloudflareBudget: () => CloudflareBudgetResponse;
 }
 
 /** Never exposes the hash: a key is shown by id, name and settings only. */
@@ -319,6 +322,10 @@ export function adminRouter(deps: AdminRouterDeps): Router {
   router.post(p('/reconcile'), async (_req, res) => {
     const { jobId } = await requestReconcile(deps, actorOf(res));
     send<ReconcileResponse>(res, 202, { accepted: true, ...(jobId ? { jobId } : {}) });
+  });
+
+  router.get(p('/cloudflare/budget'), (_req, res) => {
+    send<CloudflareBudgetResponse>(res, 200, deps.cloudflareBudget());
   });
 
   router.get(p('/audit'), (req, res) => {

@@ -12,6 +12,7 @@ import {
   alertReceiverResponseSchema,
   auditPageSchema,
   auditQuerySchema,
+  cloudflareBudgetResponseSchema,
   commandAckResponseSchema,
   commandAckSchema,
   conflictParamsSchema,
@@ -354,6 +355,12 @@ export function buildOpenApiDocument(): object {
       path: a('/reconcile'),
       summary: 'Queue a full reconcile now',
       responses: { 202: json(reconcileResponseSchema, 'Queued'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/cloudflare/budget'),
+      summary: "Cloudflare call budget per token (backlog by lane) and the drift checks' pacing",
+      responses: { 200: json(cloudflareBudgetResponseSchema, 'Budget'), ...errors },
     },
     {
       method: 'get',

@@ -1,3 +1,4 @@
+import type { CloudflareBudgetResponse } from '@tunnelfleet/common';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { HeartbeatStore } from '../agents/heartbeats.js';
 import { listAgents } from '../store/agents.js';
@@ -14,28 +15,47 @@ interface CommandTotals {
 /** Cloudflare calls per token name, by result (`CloudflareLayer.callCounters()`). */
 type CloudflareCallTotals = Record<string, Record<string, number>>;
 
+type Mirrored = [Record<string, string>, number][];
+
 /**
- * A counter whose total is kept by another module: at scrape time it is set to that total
- * (prom-client counters can only go up, hence reset-then-increment).
+ * A metric whose values are kept by another module and read at scrape time: a counter is set to
+ * that total (prom-client counters can only go up, hence reset-then-increment), a gauge to the
+ * current values (labels that went away go too).
  */
-function mirrorCounter(
+function mirror(
+  kind: 'counter' | 'gauge',
   registry: Registry,
   name: string,
   help: string,
   labelNames: string[],
-  read: () => [Record<string, string>, number][],
+  read: () => Mirrored,
 ) {
-  return new Counter({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
+  const config = { name, help, labelNames, registers: [registry] };
+  if (kind === 'counter') {
+    return new Counter({
+      ...config,
+      collect() {
+        this.reset();
+        for (const [labels, value] of read()) this.inc(labels, value);
+      },
+    });
+  }
+  return new Gauge({
+    ...config,
     collect() {
       this.reset();
-      for (const [labels, value] of read()) this.inc(labels, value);
+      for (const [labels, value] of read()) this.set(labels, value);
     },
   });
 }
+
+const mirrorCounter = (
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => Mirrored,
+) => mirror('counter', registry, name, help, labelNames, read);
 
 export interface MasterMetrics {
   readonly registry: Registry;
@@ -52,6 +72,7 @@ export function createMasterMetrics(deps: {
   heartbeats: HeartbeatStore;
   commandStats: () => CommandTotals;
   cloudflareCalls: () => CloudflareCallTotals;
+  cloudflareBudget: () => CloudflareBudgetResponse;
 }): MasterMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tunnelfleet_master_' });
@@ -112,6 +133,74 @@ export function createMasterMetrics(deps: {
           value,
         ]),
       ),
+  );
+
+  const budgetGauge = (
+    name: string,
+    help: string,
+    read: (budget: CloudflareBudgetResponse) => [Record<string, string>, number][],
+    labelNames: string[],
+  ) => mirror('gauge', registry, name, help, labelNames, () => read(deps.cloudflareBudget()));
+  const byLane =
+    (pick: (b: CloudflareBudgetResponse['tokens'][number]) => Record<string, number>) =>
+    (budget: CloudflareBudgetResponse) =>
+      budget.tokens.flatMap((b) =>
+        Object.entries(pick(b)).map(([lane, value]): [Record<string, string>, number] => [
+          { token: b.token, lane },
+          value,
+        ]),
+      );
+  budgetGauge(
+    'tunnelfleet_cloudflare_budget_queued',
+    'Cloudflare calls waiting for the call budget, by token and lane (change, sweep, drift): the backlog',
+    byLane((b) => b.queued),
+    ['token', 'lane'],
+  );
+  budgetGauge(
+    'tunnelfleet_cloudflare_budget_in_window',
+    'Cloudflare calls counted in the current rate-limit window, by token and lane',
+    byLane((b) => b.inWindow),
+    ['token', 'lane'],
+  );
+  budgetGauge(
+    'tunnelfleet_cloudflare_budget_ceiling',
+    'Calls per window the master allows itself, by token and lane (change: the whole ceiling; drift: its share)',
+    (budget) =>
+      budget.tokens.flatMap((b): [Record<string, string>, number][] => [
+        [{ token: b.token, lane: 'change' }, b.ceiling],
+        [{ token: b.token, lane: 'drift' }, b.driftCeiling],
+      ]),
+    ['token', 'lane'],
+  );
+  budgetGauge(
+    'tunnelfleet_cloudflare_budget_paused_seconds',
+    'Seconds left of a pause Cloudflare asked for with a 429 (Retry-After), by token',
+    (budget) => budget.tokens.map((b) => [{ token: b.token }, b.pausedSeconds]),
+    ['token'],
+  );
+  budgetGauge(
+    'tunnelfleet_cloudflare_budget_oldest_change_wait_seconds',
+    'How long the oldest change waiting for the call budget has waited, by token',
+    (budget) => budget.tokens.map((b) => [{ token: b.token }, b.oldestChangeWaitSeconds]),
+    ['token'],
+  );
+  budgetGauge(
+    'tunnelfleet_drift_check_period_seconds',
+    "The period each tunnel and zone of a token is checked for drift: DRIFT_CHECK_PERIOD, or longer when the token's drift share needs it",
+    (budget) => budget.drift.tokens.map((t) => [{ token: t.token }, t.periodSeconds]),
+    ['token'],
+  );
+  budgetGauge(
+    'tunnelfleet_drift_targets',
+    'Tunnels, zones and Access scopes checked for drift, by token',
+    (budget) => budget.drift.tokens.map((t) => [{ token: t.token }, t.targets]),
+    ['token'],
+  );
+  budgetGauge(
+    'tunnelfleet_drift_oldest_check_age_seconds',
+    'Age of the oldest drift check (since a target appeared, for one never checked)',
+    (budget) => [[{}, budget.drift.oldestCheckAgeSeconds]],
+    [],
   );
 
   return {

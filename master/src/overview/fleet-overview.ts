@@ -1,5 +1,6 @@
 import type { Overview } from '@tunnelfleet/common';
 import type { HeartbeatStore } from '../agents/heartbeats.js';
+import type { BudgetState } from '../cloudflare/call-budget.js';
 import type { RetainedRouteService } from '../routes/retained-route-service.js';
 import { listAgents } from '../store/agents.js';
 import { listConflicts } from '../store/conflicts.js';
@@ -10,12 +11,14 @@ import { parseJsonColumn, statement } from '../store/statements.js';
 
 const LATEST_ERRORS = 10;
 
+const sum = (counts: number[]) => counts.reduce((total, count) => total + count, 0);
+
 /** The fleet at a glance, read from SQLite, the heartbeats and the Cloudflare call budgets. */
 export function createFleetOverview(deps: {
   db: SqliteDatabase;
   heartbeats: HeartbeatStore;
   retainedRoutes: RetainedRouteService;
-  budgetUsage: () => Record<string, { inWindow: number; ceiling: number; queued: number }>;
+  budgets: () => BudgetState[];
 }) {
   const { db } = deps;
   return async (): Promise<Overview> => {
@@ -46,7 +49,12 @@ export function createFleetOverview(deps: {
       routes: countRoutesByStatus(db),
       retainedRoutes: deps.retainedRoutes.list().length,
       openConflicts: listConflicts(db).length,
-      cloudflare: Object.entries(deps.budgetUsage()).map(([token, usage]) => ({ token, ...usage })),
+      cloudflare: deps.budgets().map((budget) => ({
+        token: budget.token,
+        inWindow: sum(Object.values(budget.inWindow)),
+        ceiling: budget.ceiling,
+        queued: sum(Object.values(budget.queued)),
+      })),
       lastReconcile: last === undefined ? null : parseJsonColumn<Overview['lastReconcile']>(last, null),
       latestErrors: errors.map((row) => ({
         routeId: row.id,

@@ -5,6 +5,7 @@ import { foreignConflicts, isCloudDesired, routeTunnelId } from '../routes/route
 import type { ConflictKind } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { listRoutes, type RouteRecord } from '../store/routes.js';
+import { findTunnelById } from '../store/tunnels.js';
 import { readAccessGuards } from './access-guards.js';
 
 /** A route Cloudflare should carry: a claim holder, or a retained `cleanup=false` route (no row). */
@@ -47,11 +48,27 @@ interface DesiredState {
   withoutTunnel: RouteRecord[];
 }
 
-/** The whole desired Cloudflare state, read from SQLite (the source of truth) in one go. */
-export function readDesiredState(db: SqliteDatabase, now: Date): DesiredState {
+/** Part of the desired state: what one tunnel or one zone carries. */
+export type DesiredScope = { tunnelId: string } | { zone: string };
+
+/** The routes a scope may carry, read by index rather than the whole table. */
+function routesOf(db: SqliteDatabase, scope: DesiredScope | undefined): RouteRecord[] {
+  if (scope === undefined) return listRoutes(db);
+  if ('zone' in scope) return listRoutes(db, { zone: scope.zone });
+  // A route rides its own agent's tunnel only (route-targets.ts, routeTunnelId).
+  const agentId = findTunnelById(db, scope.tunnelId)?.agentId;
+  return agentId ? listRoutes(db, { agentId }) : [];
+}
+
+/**
+ * The desired Cloudflare state, read from SQLite (the source of truth) in one go: the whole of it,
+ * or only what one tunnel or zone carries (a sync of one target at fleet scale must not read
+ * every route of the fleet).
+ */
+export function readDesiredState(db: SqliteDatabase, now: Date, scope?: DesiredScope): DesiredState {
   const carried: CarriedRoute[] = [];
   const withoutTunnel: RouteRecord[] = [];
-  for (const route of listRoutes(db)) {
+  for (const route of routesOf(db, scope)) {
     if (!isCloudDesired(db, route, now) || route.hostname === null || route.service === null) continue;
     const tunnelId = routeTunnelId(db, route);
     if (!tunnelId) {
@@ -72,6 +89,7 @@ export function readDesiredState(db: SqliteDatabase, now: Date): DesiredState {
     });
   }
   for (const kept of listRetainedRoutes(db)) {
+    if (scope && ('zone' in scope ? kept.zone !== scope.zone : kept.tunnelId !== scope.tunnelId)) continue;
     carried.push({
       route: null,
       ...kept,

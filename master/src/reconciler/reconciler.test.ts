@@ -9,6 +9,7 @@ import {
   startReconcilerWorld,
   webLabels,
 } from '../../test/reconciler-test-world.js';
+import type { CallBudgetOptions } from '../cloudflare/call-budget.js';
 import { listAudit } from '../store/audit-log.js';
 import { listConflicts } from '../store/conflicts.js';
 import { upsertContainer } from '../store/containers.js';
@@ -300,6 +301,118 @@ describe('drift', () => {
     expect(cnames(world, 'app.example.com')).toHaveLength(1);
     expect(hostnamesOf(ingressRules(world, tunnelId)).sort()).toEqual(['api.example.com', 'app.example.com']);
     expect(world.emulator.dnsRecords('example.com')).toHaveLength(2);
+  });
+});
+
+/**
+ * Three agents with a published route each (`app<i>.example.com`), drift checks every second. A
+ * queue prefix of its own: sync jobs left by earlier tests must not call this world's emulator.
+ */
+async function startDriftWorld(budget: CallBudgetOptions) {
+  const redisPrefix = `drift-${Math.random().toString(36).slice(2)}`;
+  world = await startReconcilerWorld(redis, { driftPeriodMs: 1_000, redisPrefix }, budget);
+  const agents = [await world.addAgent(), await world.addAgent(), await world.addAgent()];
+  for (const [i, { agentId }] of agents.entries()) {
+    await world.report(agentId, container(`web${i}`, webLabels(`app${i}.example.com`)));
+  }
+  // The reports' own syncs are done before the checks begin: no change is in flight then.
+  await waitFor(
+    () =>
+      agents.every(
+        ({ tunnelId }, i) =>
+          cnames(world, `app${i}.example.com`).length === 1 &&
+          hostnamesOf(ingressRules(world, tunnelId)).includes(`app${i}.example.com`),
+      ) && listRoutes(world.db).every((r) => r.status === 'active'),
+    { description: 'the first routes published' },
+  );
+  await world.reconciler.start();
+  return agents;
+}
+
+describe('drift checks paced to a budget share', () => {
+  it('checks every tunnel and zone on its own, repairs what was changed by hand, and stretches the period to fit the share', async () => {
+    // Drift may use 20% of 10 calls per second: 2 calls a second for 4 targets (3 tunnels, 1 zone)
+    // of at least one call each, so the 1 s period asked for becomes 2 s or more.
+    const agents = await startDriftWorld({ limit: 10, windowMs: 1_000, safetyMargin: 0, driftShare: 0.2 });
+    expect(listRoutes(world.db).every((r) => r.status === 'active')).toBe(true);
+
+    const { tunnelId } = agents[1]!;
+    world.emulator.setTunnelConfig(tunnelId, { ingress: [{ service: 'http_status:404' }] });
+    const record = cnames(world, 'app2.example.com')[0]!;
+    // Deleted by hand, through the API, as an operator in the dashboard would.
+    await fetch(
+      `${world.emulator.baseUrl}/zones/${String(record.zone_id)}/dns_records/${String(record.id)}`,
+      {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${world.cf.defaultToken}` },
+      },
+    );
+    expect(cnames(world, 'app2.example.com')).toEqual([]);
+    await waitFor(() => hostnamesOf(ingressRules(world, tunnelId)).includes('app1.example.com'), {
+      description: 'the drift check of the tunnel puts its rule back',
+    });
+    await waitFor(() => cnames(world, 'app2.example.com').length === 1, {
+      description: 'the drift check of the zone puts the record back',
+    });
+    await waitFor(() => world.reconciler.driftStatus().targets.every((t) => t.lastCheckedAt !== null), {
+      description: 'every target checked',
+    });
+
+    const status = world.reconciler.driftStatus();
+    expect(status.targets.map((t) => t.target).sort()).toEqual(
+      [...agents.map((a) => `tunnel:${a.tunnelId}`), 'zone:example.com'].sort(),
+    );
+    expect(status.configuredPeriodSeconds).toBe(1);
+    expect(status.tokens).toHaveLength(1);
+    expect(status.tokens[0]).toMatchObject({ targets: 4, driftCeiling: 2 });
+    expect(status.tokens[0]!.periodSeconds).toBeGreaterThanOrEqual(2);
+    // The budget counted those checks in their own lane.
+    const [budget] = world.cloudflare.budgets();
+    expect(budget!.driftCeiling).toBe(2);
+  });
+});
+
+describe('changes before drift checks', () => {
+  it('publishes new routes while drift checks wait for their share, promoting a check that holds a changed target', async () => {
+    // Drift may make one call a minute; changes have the other 199.
+    const agents = await startDriftWorld({
+      limit: 200,
+      windowMs: 60_000,
+      safetyMargin: 0,
+      driftShare: 0.005,
+    });
+    const budget = () => world.cloudflare.budgets()[0]!;
+    // The first drift check reads a tunnel; hold that read in flight while every tunnel is edited
+    // by hand, so the check finds drift and its repair (a PUT) waits for the next drift slot.
+    world.emulator.faults.hold('GET /accounts/:id/cfd_tunnel/:id/configurations');
+    await waitFor(() => world.emulator.faults.held() >= 1, {
+      description: 'the first drift read in flight',
+    });
+    for (const { tunnelId } of agents) {
+      world.emulator.setTunnelConfig(tunnelId, { ingress: [{ service: 'http_status:404' }] });
+    }
+    world.emulator.faults.release();
+    await waitFor(() => budget().queued.drift === 1, {
+      description: 'the drift repair waiting for its share',
+    });
+
+    for (const [i, { agentId }] of agents.entries()) {
+      await world.report(agentId, container(`new${i}`, webLabels(`new${i}.example.com`)));
+    }
+    // Each change publishes its tunnel's whole set: the new route and the one edited away. The
+    // tunnel whose drift repair was waiting is among them: its check was promoted, not waited for.
+    for (const [i, { tunnelId }] of agents.entries()) {
+      await waitFor(
+        () =>
+          cnames(world, `new${i}.example.com`).length === 1 &&
+          hostnamesOf(ingressRules(world, tunnelId)).sort().join() ===
+            `app${i}.example.com,new${i}.example.com`,
+        { description: `new${i} published` },
+      );
+    }
+    // The changes went by; drift stayed within its one call per window.
+    expect(budget().inWindow.drift).toBeLessThanOrEqual(1);
+    expect(budget().inWindow.change).toBeGreaterThan(0);
   });
 });
 

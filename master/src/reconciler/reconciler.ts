@@ -2,6 +2,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
 import { type ScheduledTask, schedule } from 'node-cron';
 import type { MasterHooks } from '../agents/ports.js';
+import type { BudgetLane, LaneTicket } from '../cloudflare/budget-lanes.js';
 import type { CloudflareLayer } from '../cloudflare/cloudflare-layer.js';
 import type { RedisConnectionOptions } from '../redis/index.js';
 import {
@@ -21,6 +22,7 @@ import { listRoutes } from '../store/routes.js';
 import { SETTING_KEYS, setSetting } from '../store/settings.js';
 import { listTunnels } from '../store/tunnels.js';
 import { readDesiredState } from './desired-state.js';
+import { createDriftScheduler, type DriftScheduler, type DriftStatus } from './drift-scheduler.js';
 import { createRouteOutcomes } from './route-outcomes.js';
 import { syncAccess } from './sync-access.js';
 import type { SyncContext } from './sync-context.js';
@@ -43,8 +45,13 @@ export interface ReconcilerOptions {
   debounceMs?: number;
   /** …or this long after its first unsynced change (default 2 s). */
   maxWaitMs?: number;
-  /** Schedule of the full reconcile (RECONCILE_CRON, default every 5 minutes); null: none. */
+  /**
+   * Schedule of the housekeeping reconcile (RECONCILE_CRON, default every 5 minutes): every agent's
+   * routes and the grace periods, no Cloudflare read beyond the targets of expired routes; null: none.
+   */
   cron?: string | null;
+  /** Each tunnel, zone and the Access scope is checked for drift at most this often; null: never. */
+  driftPeriodMs?: number | null;
   /** Told how long each full reconcile took (e.g. a prom-client Histogram's `observe`). */
   observeReconcileSeconds?: (seconds: number) => void;
   /** Told when a target's sync with Cloudflare finished: route statuses may have changed. */
@@ -69,8 +76,13 @@ export interface Reconciler {
   >;
   /** Syncs one target now (what a `cf-sync` job runs). */
   syncTarget(target: SyncTarget): Promise<void>;
-  /** Full reconcile: every agent's routes, grace periods, every tunnel, zone and Access app. */
+  /**
+   * Full reconcile: every agent's routes, grace periods, every tunnel, zone and Access app, in the
+   * budget's `sweep` lane (changes go first).
+   */
   reconcileNow(): Promise<ReconcileSummary>;
+  /** The drift checks' pacing: the period each target gets and the oldest check's age. */
+  driftStatus(): DriftStatus;
   /** Runs a full reconcile (convergence after a restart or a crash), then schedules the cron. */
   start(): Promise<ReconcileSummary>;
   close(): Promise<void>;
@@ -110,6 +122,10 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   });
 
   async function markDirty(targets: readonly SyncTarget[]): Promise<void> {
+    for (const target of targets) {
+      const ticket = background.get(target);
+      if (ticket) cloudflare.lanes.promote(ticket);
+    }
     try {
       await queue?.enqueue(targets);
     } catch (error) {
@@ -124,11 +140,32 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     return syncZone(ctx, target.slice('zone:'.length));
   }
 
+  // Tickets of the sweep and drift work under way, by target: a change to one of these targets
+  // promotes its ticket, so the change does not wait behind a check that gives way to changes.
+  const background = new Map<SyncTarget, LaneTicket>();
+
   const syncTarget = (target: SyncTarget) =>
     mutex.run(target, async () => {
       await runTarget(target);
       options.onSynced?.(target);
     });
+
+  /** Syncs a target with its Cloudflare calls in a lower lane; resolves to the calls it made. */
+  async function syncInLane(target: SyncTarget, lane: Exclude<BudgetLane, 'change'>): Promise<number> {
+    const ticket: LaneTicket = { lane, calls: 0 };
+    return cloudflare.lanes.run(ticket, () =>
+      mutex.run(target, async () => {
+        background.set(target, ticket);
+        try {
+          await runTarget(target);
+          options.onSynced?.(target);
+        } finally {
+          background.delete(target);
+        }
+        return ticket.calls ?? 0;
+      }),
+    );
+  }
 
   queue = await createSyncQueue({
     connection: options.redisConnection,
@@ -155,7 +192,12 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     }
     // Named policies are pushed to Cloudflare by the Access sync, used by a route or not.
     if (listOwnedApps(db).length > 0 || listAccessPolicies(db).length > 0) targets.add(ACCESS_TARGET);
-    for (const route of desired.withoutTunnel) {
+    return [...targets].sort();
+  }
+
+  /** Routes that should be carried but have no tunnel say why (no Cloudflare call). */
+  function recordRoutesWithoutTunnel(): void {
+    for (const route of readDesiredState(db, now()).withoutTunnel) {
       const message = route.tunnelName
         ? `tunnel "${route.tunnelName}" is not known to the master`
         : `agent ${route.agentId} has no tunnel yet (approve it first)`;
@@ -163,11 +205,15 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
         ctx.outcomes.record(route, 'ingress', { status: 'error', message }, now().toISOString()),
       )();
     }
-    return [...targets].sort();
   }
 
   let running: Promise<ReconcileSummary> | undefined;
-  async function fullReconcile(): Promise<ReconcileSummary> {
+  /**
+   * `sweep`: every target, in the sweep lane (start-up and an operator's "reconcile now").
+   * `housekeeping` (the cron): only the targets of routes whose grace period is over, as changes;
+   * drift is the drift scheduler's, paced to its budget share.
+   */
+  async function fullReconcile(mode: 'sweep' | 'housekeeping'): Promise<ReconcileSummary> {
     const started = performance.now();
     for (const agent of listAgents(db)) {
       if (agent.status === 'revoked') continue;
@@ -176,13 +222,16 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
       // reconcile holds every heartbeat and long-poll of the API for seconds.
       await yieldToEventLoop();
     }
-    engine.expireGracePeriods();
-    const targets = await allTargets();
+    const expiring = engine.expireGracePeriods();
+    recordRoutesWithoutTunnel();
+    const targets =
+      mode === 'sweep' ? await allTargets() : [...new Set([...expiring, ...expiredRouteTargets()])].sort();
     const synced = new Set<SyncTarget>();
     const failed: ReconcileSummary['failed'] = [];
     for (const target of targets) {
       try {
-        await syncTarget(target);
+        if (mode === 'sweep') await syncInLane(target, 'sweep');
+        else await syncTarget(target);
         synced.add(target);
       } catch (error) {
         failed.push({ target, message: (error as Error).message });
@@ -195,18 +244,45 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     const summary = { targets: targets.length, failed, expiredRoutesDropped, seconds };
     setSetting(db, SETTING_KEYS.lastReconcile, JSON.stringify({ at: now().toISOString(), ...summary }));
     logger.info(
-      { targets: targets.length, failed: failed.length, expiredRoutesDropped, seconds },
+      { mode, targets: targets.length, failed: failed.length, expiredRoutesDropped, seconds },
       'full reconcile done',
     );
     return summary;
   }
 
-  function reconcileNow(): Promise<ReconcileSummary> {
-    running ??= fullReconcile().finally(() => {
+  /** Targets of expired cleanup routes still waiting to be forgotten (a sync of each lets them go). */
+  function expiredRouteTargets(): SyncTarget[] {
+    const iso = now().toISOString();
+    return listRoutes(db)
+      .filter((r) => r.status === 'pending_deletion' && r.deleteAfter !== null && r.deleteAfter <= iso)
+      .flatMap((route) => routeTargets(db, route));
+  }
+
+  function reconcileNow(mode: 'sweep' | 'housekeeping' = 'sweep'): Promise<ReconcileSummary> {
+    running ??= fullReconcile(mode).finally(() => {
       running = undefined;
     });
     return running;
   }
+
+  const drift: DriftScheduler | undefined =
+    options.driftPeriodMs === null
+      ? undefined
+      : createDriftScheduler({
+          periodMs: options.driftPeriodMs ?? 30 * 60_000,
+          listTargets: allTargets,
+          tokenOf: (target) =>
+            cloudflare.tokenOfZone(target.startsWith('zone:') ? target.slice('zone:'.length) : undefined),
+          budgetOf: (token) => {
+            const budget = cloudflare.budgets().find((b) => b.token === token);
+            return {
+              driftCeiling: budget?.driftCeiling ?? 1,
+              windowMs: (budget?.windowSeconds ?? 300) * 1000,
+            };
+          },
+          check: (target) => syncInLane(target, 'drift'),
+          logger,
+        });
 
   let task: ScheduledTask | undefined;
   return {
@@ -227,13 +303,16 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
       },
     },
     syncTarget,
-    reconcileNow,
+    reconcileNow: () => reconcileNow('sweep'),
+    driftStatus: () =>
+      drift?.status() ?? { configuredPeriodSeconds: 0, oldestCheckAgeSeconds: 0, tokens: [], targets: [] },
     async start() {
-      const summary = await reconcileNow();
+      const summary = await reconcileNow('sweep');
+      drift?.start();
       const cron = options.cron === undefined ? '*/5 * * * *' : options.cron;
       if (cron !== null) {
         task = schedule(cron, async () => {
-          await reconcileNow().catch((error: unknown) =>
+          await reconcileNow('housekeeping').catch((error: unknown) =>
             logger.error({ err: error }, 'full reconcile failed'),
           );
         });
@@ -242,6 +321,7 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     },
     async close() {
       await task?.destroy();
+      await drift?.close();
       await running?.catch(() => undefined);
       await queue?.close();
     },

@@ -3,6 +3,8 @@ import { createRedisKeys, createSyncJobQueue, type RedisConnectionOptions } from
 import type { SyncTarget } from '../routes/route-targets.js';
 
 const REQUEUE_DELAY_MS = 1_000;
+/** A target whose job used up its attempts (a long outage, a budget paused for long) is queued again after this. */
+const GAVE_UP_DELAY_MS = 60_000;
 
 export interface SyncQueueOptions {
   connection: RedisConnectionOptions;
@@ -35,6 +37,8 @@ export async function createSyncQueue(options: SyncQueueOptions): Promise<SyncQu
     keys: createRedisKeys(options.prefix),
     logger: options.logger,
     process: options.process,
+    // A change is never dropped: SQLite keeps it, and its target is queued again until it syncs.
+    onGaveUp: (target) => schedule(target, GAVE_UP_DELAY_MS),
     concurrency: options.concurrency ?? 4,
   });
   const waiting = new Map<SyncTarget, { timer: NodeJS.Timeout; firstChangeAt: number }>();

@@ -25,7 +25,7 @@ export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<vo
   const { db, cloudflare } = ctx;
   // Only published routes: one whose Access app is not in place yet gets no rule (fail closed),
   // and one in conflict with a foreign record or app is not half published: no rule until it wins.
-  const carried = readDesiredState(db, ctx.now()).published.filter(
+  const carried = readDesiredState(db, ctx.now(), { tunnelId }).published.filter(
     (r) => r.tunnelId === tunnelId && r.foreignConflicts.length === 0,
   );
   const desired: DesiredIngressRule[] = carried.map((r) => {

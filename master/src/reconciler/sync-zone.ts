@@ -14,8 +14,8 @@ import type { SyncContext } from './sync-context.js';
 const CLEANUP_OWNER = 'tunnelfleet-cleanup';
 
 /**
- * Brings one zone's CNAMEs in line: one layer sync per agent that wants records there (the
- * record's comment names its agent), each a read of the zone and at most a batch write or two.
+ * Brings one zone's CNAMEs in line: one layer sync for every agent that wants records there (a
+ * record's comment names its agent): one read of the zone and its changes in batch writes.
  * Records we own that no route wants are handed to one of those syncs for deletion. A hostname
  * carried by two routes on different paths gets one record, pointing where the first claim is.
  */
@@ -25,7 +25,7 @@ export async function syncZone(ctx: SyncContext, zoneName: string): Promise<void
   // Only published routes: one whose Access app is not in place yet gets no CNAME (fail closed).
   // A route in conflict with a foreign Access app gets no record until it wins; one in conflict
   // with a foreign record stays here, as this sync is what finds the record gone.
-  const carried = readDesiredState(db, ctx.now()).published.filter(
+  const carried = readDesiredState(db, ctx.now(), { zone: zoneName }).published.filter(
     (r) => r.zone === zoneName && !r.foreignConflicts.includes('foreign_access_app'),
   );
   const holders = dnsHolders(carried);
@@ -46,22 +46,22 @@ export async function syncZone(ctx: SyncContext, zoneName: string): Promise<void
   const calls = [...byOwner.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
   if (calls.length === 0 && unwanted.length > 0) calls.push([CLEANUP_OWNER, []]);
 
-  const results: DnsSyncResult[] = [];
+  let results: DnsSyncResult[];
   let failure: unknown;
-  for (const [i, [owner, desired]] of calls.entries()) {
-    try {
-      results.push(await cloudflare.syncDnsRecords({ owner, desired, owned: i === 0 ? unwanted : [] }));
-    } catch (error) {
-      failure ??= error;
-      const message = (error as Error).message;
-      results.push({
-        hostnames: Object.fromEntries(
-          desired.map((d) => [normalizeHostname(d.hostname), { status: 'error', message }]),
-        ),
-        deleted: [],
-        owned: i === 0 ? unwanted : [],
-      });
-    }
+  try {
+    results = await cloudflare.syncDnsOwners(
+      calls.map(([owner, desired], i) => ({ owner, desired, owned: i === 0 ? unwanted : [] })),
+    );
+  } catch (error) {
+    failure = error;
+    const message = (error as Error).message;
+    results = calls.map(([, desired], i) => ({
+      hostnames: Object.fromEntries(
+        desired.map((d) => [normalizeHostname(d.hostname), { status: 'error' as const, message }]),
+      ),
+      deleted: [],
+      owned: i === 0 ? unwanted : [],
+    }));
   }
 
   db.transaction(() => {

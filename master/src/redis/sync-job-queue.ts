@@ -10,6 +10,8 @@ export interface SyncJobQueueOptions {
   logger: Logger;
   /** Brings one target in line; throwing makes BullMQ retry it with backoff. */
   process(target: SyncTarget): Promise<void>;
+  /** Told when a target's job failed its last attempt (the caller queues it again later). */
+  onGaveUp?(target: SyncTarget): void;
   concurrency: number;
 }
 
@@ -49,6 +51,7 @@ export async function createSyncJobQueue(options: SyncJobQueueOptions): Promise<
   );
   worker.on('failed', (job, error) => {
     logger.warn({ target: job?.data.target, attempt: job?.attemptsMade, err: error }, 'cf-sync job failed');
+    if (job && job.attemptsMade >= JOB_OPTIONS.attempts) options.onGaveUp?.(job.data.target);
   });
   worker.on('error', (error) => logger.error({ err: error }, 'cf-sync worker error'));
   await worker.waitUntilReady();

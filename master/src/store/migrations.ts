@@ -377,4 +377,11 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX dashboard_sessions_by_expiry ON dashboard_sessions(expires_at);
     `,
   },
+  {
+    version: 12,
+    description: 'routes by zone: a zone sync reads only its own routes',
+    sql: `
+      CREATE INDEX routes_by_zone ON routes(zone);
+    `,
+  },
 ];

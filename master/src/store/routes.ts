@@ -186,6 +186,7 @@ export interface RouteFilter {
   status?: RouteStatus;
   agentId?: string;
   hostname?: string;
+  zone?: string;
 }
 
 /**

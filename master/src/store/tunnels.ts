@@ -47,6 +47,11 @@ export function upsertTunnel(
   return findTunnelByName(db, tunnel.name)!;
 }
 
+export function findTunnelById(db: SqliteDatabase, id: string): TunnelRecord | undefined {
+  const row = statement(db, 'SELECT * FROM tunnels WHERE id = ?').get(id) as TunnelRow | undefined;
+  return row && toRecord(row);
+}
+
 export function findTunnelByName(db: SqliteDatabase, name: string): TunnelRecord | undefined {
   const row = statement(db, 'SELECT * FROM tunnels WHERE name = ?').get(name) as TunnelRow | undefined;
   return row && toRecord(row);

@@ -44,6 +44,10 @@ export interface SimulatedAgent {
   /** Settles once registered and the first snapshot is sent, or registration gave up. */
   readonly ready: Promise<void>;
   registered(): boolean;
+  /** The master's id of this agent ('' until registered). */
+  id(): string;
+  /** A new labelled container starts (one event report); resolves to its hostname once reported. */
+  addContainer(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -231,6 +235,19 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
   return {
     ready: ready.catch(ignoreAbort),
     registered: () => agentId !== '',
+    id: () => agentId,
+    async addContainer() {
+      const added = benchContainer(options.name, containers.length, options.zone);
+      containers.push(added);
+      await report(() => ({
+        agentId,
+        sequence: ++sequence,
+        observedAt: new Date().toISOString(),
+        kind: 'event',
+        change: { action: 'upsert', container: added },
+      }));
+      return added.labels['tunnelfleet.hostname']!;
+    },
     async stop() {
       stopping.abort();
       await ready.catch(() => undefined);
