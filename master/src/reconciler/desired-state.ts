@@ -5,6 +5,7 @@ import { foreignConflicts, isCloudDesired, routeTunnelId } from '../routes/route
 import type { ConflictKind } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { listRoutes, type RouteRecord } from '../store/routes.js';
+import { listSharedTunnelMembers, listSharedTunnels } from '../store/shared-tunnels.js';
 import { findTunnelById } from '../store/tunnels.js';
 import { readAccessGuards } from './access-guards.js';
 
@@ -55,9 +56,16 @@ export type DesiredScope = { tunnelId: string } | { zone: string };
 function routesOf(db: SqliteDatabase, scope: DesiredScope | undefined): RouteRecord[] {
   if (scope === undefined) return listRoutes(db);
   if ('zone' in scope) return listRoutes(db, { zone: scope.zone });
-  // A route rides its own agent's tunnel only (route-targets.ts, routeTunnelId).
-  const agentId = findTunnelById(db, scope.tunnelId)?.agentId;
-  return agentId ? listRoutes(db, { agentId }) : [];
+  // A route rides its own agent's tunnel (route-targets.ts, routeTunnelId), or a shared tunnel its
+  // agent is a member of: a shared tunnel's row has no agent, and carries its members' routes.
+  const tunnel = findTunnelById(db, scope.tunnelId);
+  if (!tunnel) return [];
+  if (tunnel.agentId) return listRoutes(db, { agentId: tunnel.agentId });
+  const shared = listSharedTunnels(db).find((candidate) => candidate.tunnelId === scope.tunnelId);
+  if (!shared) return [];
+  return listSharedTunnelMembers(db, shared.name).flatMap((member) =>
+    listRoutes(db, { agentId: member.agentId }),
+  );
 }
 
 /**
