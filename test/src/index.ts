@@ -12,4 +12,5 @@ export * from './harness/test-containers.js';
 export * from './harness/test-images.js';
 export * from './harness/unique-name.js';
 export * from './harness/wait-for.js';
+export * from './harness/webhook-receiver.js';
 export * from './system/index.js';

@@ -8,11 +8,10 @@ import {
   listAlertDeliveriesResponseSchema,
   listRoutesResponseSchema,
 } from '@tunnelfleet/common';
-import { startRedisServer, waitFor } from '@tunnelfleet/test';
+import { startRedisServer, startWebhookReceiver, type WebhookReceiver, waitFor } from '@tunnelfleet/test';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MasterFixture, registerBody, startMasterFixture } from '../../test/master-test-fixture.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../../test/webhook-receiver.js';
 import { setSyncedRouteStatus } from '../store/routes.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhookSignature } from './webhook-signature.js';
 
@@ -206,7 +205,8 @@ describe('alert webhooks', () => {
         );
         return deliveries[0]?.status === 'failed' ? deliveries[0] : undefined;
       },
-      { description: 'the hanging delivery given up after its attempts' },
+      // Three attempts, each waiting out its timeout, with backoff between: slow on a loaded machine.
+      { description: 'the hanging delivery given up after its attempts', timeoutMs: 30_000 },
     );
     expect(failed).toMatchObject({ attempts: 3, lastError: 'no answer within 300 ms' });
     expect(receiver.received('/hang')).toHaveLength(3);

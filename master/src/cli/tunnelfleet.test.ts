@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AGENT_ROUTES, type Container } from '@tunnelfleet/common';
-import { freePort, waitFor } from '@tunnelfleet/test';
+import { freePort, startWebhookReceiver, waitFor } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_TOKEN,
@@ -11,7 +11,6 @@ import {
   registerBody,
   startMasterFixture,
 } from '../../test/master-test-fixture.js';
-import { startWebhookReceiver } from '../../test/webhook-receiver.js';
 
 const masterDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = join(masterDir, 'dist/cli/tunnelfleet.js');

@@ -7,6 +7,7 @@ import {
   TEST_CLOUDFLARED_NEXT_VERSION,
 } from '../harness/test-images.js';
 import { waitFor } from '../harness/wait-for.js';
+import { startWebhookReceiver } from '../harness/webhook-receiver.js';
 import type { Fleet, FleetHost } from '../system/fleet.js';
 import { CONVERGE_TIMEOUT_MS, tunnelIdOf, useFleet } from './support.js';
 
@@ -51,6 +52,17 @@ describe('rolling out a new fleet cloudflared image', { timeout: 300_000 }, () =
     const aBefore = await waitServing(f, a, CLOUDFLARED_IMAGE);
     await waitServing(f, b, CLOUDFLARED_IMAGE);
     const canary = await b.agentId();
+    // The operator's receivers: a generic signed one and a Slack one, both for halted rollouts.
+    const receiver = await startWebhookReceiver();
+    for (const format of ['generic', 'slack'] as const) {
+      const created = await admin.request('POST', '/alerts/receivers', {
+        name: `rollouts-${format}`,
+        url: receiver.url(`/${format}`),
+        format,
+        events: ['rollout.halted'],
+      });
+      expect(created.status).toBe(201);
+    }
 
     const rollout = await admin.startRollout({
       image: TEST_CLOUDFLARED_NEVER_READY_IMAGE,
@@ -86,6 +98,26 @@ describe('rolling out a new fleet cloudflared image', { timeout: 300_000 }, () =
         'cloudflared.rollout.halt',
       ]),
     );
+
+    // The halt reached the operator's receivers, once each, naming the rollout and what went back.
+    try {
+      const [generic] = await receiver.waitForCount('/generic', 1);
+      expect(generic!.headers['x-tunnelfleet-event']).toBe('rollout.halted');
+      expect(JSON.parse(generic!.body)).toMatchObject({
+        type: 'rollout.halted',
+        data: {
+          rolloutId: rollout.id,
+          image: TEST_CLOUDFLARED_NEVER_READY_IMAGE,
+          previousImage: CLOUDFLARED_IMAGE,
+          rolledBack: [canary],
+        },
+      });
+      const [slack] = await receiver.waitForCount('/slack', 1);
+      expect(JSON.parse(slack!.body).text).toContain(rollout.id);
+      expect(receiver.received('/generic')).toHaveLength(1);
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('a good image reaches every host, canary first, and each reports its release', async () => {
