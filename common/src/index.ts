@@ -1,4 +1,5 @@
 export * from './admin-api/index.js';
+export * from './concurrency/deadline-signal.js';
 export * from './concurrency/keyed-mutex.js';
 export * from './config/index.js';
 export * from './errors/index.js';

@@ -5,6 +5,7 @@ import {
   commandAckPath,
   commandAckResponseSchema,
   commandAckSchema,
+  deadlineSignal,
   errorBodySchema,
   formatIssuePath,
   type HeartbeatRequest,
@@ -98,8 +99,7 @@ export function createMasterClient(options: MasterClientOptions): MasterClient {
     replySchema: z.ZodType<T>,
     init: { body?: unknown; timeoutMs?: number; signal?: AbortSignal },
   ): Promise<T> => {
-    const timeout = AbortSignal.timeout(init.timeoutMs ?? requestTimeoutMs);
-    const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+    const deadline = deadlineSignal(init.timeoutMs ?? requestTimeoutMs, init.signal);
     const headers: Record<string, string> = { authorization, accept: 'application/json' };
     if (init.body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
@@ -108,12 +108,14 @@ export function createMasterClient(options: MasterClientOptions): MasterClient {
       response = await fetchImpl(new URL(path, base), {
         method,
         headers,
-        signal,
+        signal: deadline.signal,
         ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
       });
       text = await response.text();
     } catch (error) {
       throw new MasterUnreachableError(path, error);
+    } finally {
+      deadline.clear();
     }
     if (!response.ok) throw errorFor(path, response, text);
     let json: unknown;

@@ -1,3 +1,4 @@
+import { deadlineSignal } from '@tunnelfleet/common';
 import type { AlertEventRecord, AlertReceiverRecord } from '../store/alerts.js';
 import { renderAlert } from './alert-formats.js';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './webhook-signature.js';
@@ -13,11 +14,12 @@ export async function sendWebhook(
   options: { timeoutMs: number; deliveryId: number; nowSeconds: number; signal: AbortSignal },
 ): Promise<string | undefined> {
   const rendered = renderAlert(receiver.format, event);
+  const deadline = deadlineSignal(options.timeoutMs, options.signal);
   try {
     const response = await fetch(receiver.url, {
       method: 'POST',
       redirect: 'error',
-      signal: AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]),
+      signal: deadline.signal,
       headers: {
         ...rendered.headers,
         'content-type': rendered.contentType,
@@ -38,5 +40,7 @@ export async function sendWebhook(
     if (err.name === 'TimeoutError') return `no answer within ${options.timeoutMs} ms`;
     const cause = (err.cause as Error | undefined)?.message;
     return cause ? `${err.message}: ${cause}` : err.message;
+  } finally {
+    deadline.clear();
   }
 }

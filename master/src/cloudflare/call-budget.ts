@@ -1,3 +1,4 @@
+import { deadlineSignal } from '@tunnelfleet/common';
 import { APIConnectionError, APIError } from 'cloudflare';
 import {
   BUDGET_LANES,
@@ -251,11 +252,11 @@ export function createCallBudget(
     const resendable = init?.body === undefined || init.body === null || typeof init.body === 'string';
     for (let waits = 0; ; waits++) {
       const slot = await acquire();
-      const signals = [AbortSignal.timeout(opts.requestTimeoutMs)];
-      if (init?.signal) signals.push(init.signal);
+      // Not cleared once the headers arrive: the deadline covers the body the SDK reads next.
+      const deadline = deadlineSignal(opts.requestTimeoutMs, init?.signal ?? undefined);
       let response: Response;
       try {
-        response = await fetch(input, { ...init, signal: AbortSignal.any(signals) });
+        response = await fetch(input, { ...init, signal: deadline.signal });
       } catch (err) {
         release(slot);
         record(method, 'network_error');

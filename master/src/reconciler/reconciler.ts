@@ -215,9 +215,12 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
    */
   async function fullReconcile(mode: 'sweep' | 'housekeeping'): Promise<ReconcileSummary> {
     const started = performance.now();
+    // What re-reading the agents' routes changed (a claim passing to a waiting route once the
+    // holder's grace period is over, say) is synced below even when the pass is only housekeeping.
+    const changed: SyncTarget[] = [];
     for (const agent of listAgents(db)) {
       if (agent.status === 'revoked') continue;
-      await engine.syncAgentRoutes(agent.id, { notify: false });
+      changed.push(...(await engine.syncAgentRoutes(agent.id, { notify: false })));
       // SQLite calls are synchronous: give the event loop back between agents, or a fleet-wide
       // reconcile holds every heartbeat and long-poll of the API for seconds.
       await yieldToEventLoop();
@@ -225,7 +228,9 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     const expiring = engine.expireGracePeriods();
     recordRoutesWithoutTunnel();
     const targets =
-      mode === 'sweep' ? await allTargets() : [...new Set([...expiring, ...expiredRouteTargets()])].sort();
+      mode === 'sweep'
+        ? await allTargets()
+        : [...new Set([...changed, ...expiring, ...expiredRouteTargets()])].sort();
     const synced = new Set<SyncTarget>();
     const failed: ReconcileSummary['failed'] = [];
     for (const target of targets) {
