@@ -167,7 +167,14 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
   let lastError: string | undefined;
   let problem: CloudflaredProblem | undefined;
   /** What its metrics server said at the last check; `version` is read once per container. */
-  let identity: { containerId?: string; version?: string; connectorId?: string; configVersion?: number } = {};
+  let identity: {
+    containerId?: string;
+    version?: string;
+    /** The version was read while the container was ready: it is kept, not read again. */
+    versionSettled?: boolean;
+    connectorId?: string;
+    configVersion?: number;
+  } = {};
   /** What the last "down; retrying" warning was about: the same cause again is logged at debug. */
   let warnedAbout: string | undefined;
   let restartTimer: NodeJS.Timeout | undefined;
@@ -521,14 +528,15 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
       : { ready: false };
     setReady(readiness.ready);
     if (address) {
-      // A new container may run another release: its version is read again, once.
+      // A new container may run another release: its version is read again, until it was read
+      // once while the container was ready (an answer from before that may be a predecessor's).
       const version =
-        identity.containerId === containerId && identity.version
+        identity.containerId === containerId && identity.version && identity.versionSettled
           ? identity.version
           : await probeVersion(address, spec.metricsPort, readyTimeoutMs);
       identity = {
         containerId,
-        ...(version ? { version } : {}),
+        ...(version ? { version, versionSettled: readiness.ready } : {}),
         ...(readiness.connectorId ? { connectorId: readiness.connectorId } : {}),
         ...(readiness.configVersion !== undefined ? { configVersion: readiness.configVersion } : {}),
       };

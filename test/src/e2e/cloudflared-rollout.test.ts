@@ -138,8 +138,15 @@ describe('rolling out a new fleet cloudflared image', { timeout: 300_000 }, () =
     for (const host of [a, b]) {
       await waitServing(f, host, TEST_CLOUDFLARED_NEXT_IMAGE);
       const agentId = await host.agentId();
-      const view = (await admin.agents()).find((agent) => agent.id === agentId);
-      expect(view?.cloudflared).toMatchObject({
+      // What the operator sees: the release each host runs, as its next heartbeat reports it.
+      const view = await waitFor(
+        async () => {
+          const agent = (await admin.agents()).find((candidate) => candidate.id === agentId);
+          return agent?.cloudflared?.version === TEST_CLOUDFLARED_NEXT_VERSION ? agent : undefined;
+        },
+        { description: `${host.name} to report cloudflared ${TEST_CLOUDFLARED_NEXT_VERSION}` },
+      );
+      expect(view.cloudflared).toMatchObject({
         image: TEST_CLOUDFLARED_NEXT_IMAGE,
         version: TEST_CLOUDFLARED_NEXT_VERSION,
       });
