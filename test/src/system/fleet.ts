@@ -159,7 +159,18 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       await (engine
         ? engine.createNetwork(network)
         : docker.createNetwork({ Name: network, CheckDuplicate: true }));
-      onTeardown(`remove network ${network}`, () => docker.getNetwork(network).remove());
+      onTeardown(`remove network ${network}`, async () => {
+        // The fleet's own network: a container still on it is the fleet's (a cloudflared the agent
+        // was replacing when it stopped, say), so it goes with the network.
+        const { Containers } = (await docker.getNetwork(network).inspect()) as Docker.NetworkInspectInfo;
+        for (const id of Object.keys(Containers ?? {})) {
+          await docker
+            .getContainer(id)
+            .remove({ force: true })
+            .catch(() => undefined);
+        }
+        await docker.getNetwork(network).remove();
+      });
       // The agent's cloudflared metrics network (agent/src/cloudflared/container-spec.ts), made
       // with its first cloudflared.
       onTeardown(`remove network ${network}-metrics`, () =>
