@@ -46,7 +46,8 @@ export interface SecondDockerEngine {
   restart(): Promise<void>;
 }
 
-const DOCKERD_START_TIMEOUT_MS = 30_000;
+const DOCKERD_START_TIMEOUT_MS = 60_000;
+const LAUNCH_ATTEMPTS = 3;
 const TEST_IMAGES = [
   TEST_BUSYBOX_IMAGE,
   TEST_WEB_IMAGE,
@@ -167,14 +168,31 @@ async function answers(socketPath: string): Promise<boolean> {
   }
 }
 
+/**
+ * Starts dockerd and waits until it answers. On a loaded machine its managed containerd sometimes
+ * never comes up (dockerd logs "timeout waiting for containerd to start" and exits): that attempt's
+ * processes are killed and dockerd is started again, up to LAUNCH_ATTEMPTS times.
+ */
 async function launchDockerd(paths: EnginePaths): Promise<void> {
-  // A crash leaves pid files behind, and dockerd refuses to start over them.
-  for (const file of [paths.pidFile, paths.containerdPidFile]) {
-    const pid = await pidFrom(file);
-    if (pid === undefined || !isAlive(pid)) await rm(file, { force: true });
+  const failures: string[] = [];
+  for (let attempt = 1; attempt <= LAUNCH_ATTEMPTS; attempt++) {
+    const failure = await launchDockerdOnce(paths);
+    if (failure === undefined) return;
+    failures.push(`attempt ${attempt}: ${failure}`);
+    await killEngineProcesses(paths);
   }
+  const tail = (await readFile(paths.log, 'utf8').catch(() => '')).slice(-2_000);
+  throw new HarnessError(
+    `${paths.name} dockerd did not answer on ${paths.socket} (log: ${paths.log}):\n${failures.join('\n')}\n${tail}`,
+  );
+}
+
+/** One start of dockerd; resolves undefined once it answers, or the reason it did not. */
+async function launchDockerdOnce(paths: EnginePaths): Promise<string | undefined> {
+  await removeStalePidFiles(paths);
   await ensureBridge(paths);
   const log = openSync(paths.log, 'a');
+  let exited: string | undefined;
   try {
     const child = spawn(
       'dockerd',
@@ -193,19 +211,50 @@ async function launchDockerd(paths: EnginePaths): Promise<void> {
       ],
       { detached: true, stdio: ['ignore', log, log] },
     );
-    child.once('error', () => undefined);
+    child.once('error', (error) => {
+      exited = `could not run dockerd: ${error.message}`;
+    });
+    child.once('exit', (code, signal) => {
+      exited = `dockerd exited (${signal ?? `code ${code}`})`;
+    });
     child.unref();
   } finally {
     closeSync(log);
   }
-  await waitFor(() => answers(paths.socket), {
-    description: `${paths.name} dockerd to answer on ${paths.socket} (log: ${paths.log})`,
-    timeoutMs: DOCKERD_START_TIMEOUT_MS,
-    intervalMs: 100,
-  }).catch(async (error: Error) => {
-    const tail = (await readFile(paths.log, 'utf8').catch(() => '')).slice(-2_000);
-    throw new HarnessError(`${error.message}\n${tail}`);
-  });
+  try {
+    await waitFor(
+      async () => {
+        if (exited !== undefined) throw new HarnessError(exited);
+        return answers(paths.socket);
+      },
+      {
+        description: `${paths.name} dockerd to answer`,
+        timeoutMs: DOCKERD_START_TIMEOUT_MS,
+        intervalMs: 100,
+      },
+    );
+    return undefined;
+  } catch (error) {
+    return exited ?? (error as Error).message;
+  }
+}
+
+/** A crash leaves pid files behind, and dockerd refuses to start over them. */
+async function removeStalePidFiles(paths: EnginePaths): Promise<void> {
+  for (const file of [paths.pidFile, paths.containerdPidFile]) {
+    const pid = await pidFrom(file);
+    if (pid === undefined || !isAlive(pid)) await rm(file, { force: true });
+  }
+}
+
+/** SIGKILLs a failed attempt's dockerd and containerd and waits until both are gone. */
+async function killEngineProcesses(paths: EnginePaths): Promise<void> {
+  for (const file of [paths.pidFile, paths.containerdPidFile]) {
+    const pid = await pidFrom(file);
+    if (pid === undefined || !isAlive(pid)) continue;
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => !isAlive(pid), { description: `pid ${pid} (${file}) to exit`, timeoutMs: 30_000 });
+  }
 }
 
 async function ensureBridge(paths: EnginePaths): Promise<void> {
