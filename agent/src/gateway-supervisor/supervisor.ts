@@ -1,3 +1,4 @@
+import type { RoutingTableInput } from '@tunnelfleet/common';
 import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { CLOUDFLARED_LABELS } from '../cloudflared/container-spec.js';
@@ -5,7 +6,6 @@ import { type BackoffOptions, createBackoff } from '../docker/backoff.js';
 import { isConflict, isNotFound, isNotModified } from '../docker/docker-errors.js';
 import { subscribeDockerEvents } from '../docker/docker-events.js';
 import { createNetworkEnsurer, type NetworkEnsurer } from '../docker/network-ensurer.js';
-import type { RoutingTableInput } from '../gateway/routing-table.js';
 import {
   buildGatewaySpec,
   GATEWAY_API_PORT,

@@ -6,12 +6,12 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import type { RoutingTableInput } from '@tunnelfleet/common';
 import pino from 'pino';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startTestBackend, type TestBackend } from '../../test/test-backend.js';
 import { type Gateway, startGateway } from './gateway.js';
-import type { RoutingTableInput } from './routing-table.js';
 
 const TOKEN = randomBytes(32).toString('hex');
 const logger = pino({ level: 'silent' });

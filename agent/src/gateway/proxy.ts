@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '@tunnelfleet/common';
+import type { GatewayRoute, Logger } from '@tunnelfleet/common';
 import { errors } from 'undici';
 import type { BackendPools } from './backend-pools.js';
 import { createClientRateLimit } from './client-rate-limit.js';
 import { endToEnd, upstreamHeaders } from './forwarded-headers.js';
-import { type GatewayRoute, hostOf } from './routing-table.js';
+import { hostOf } from './routing-table.js';
 import type { TableStore } from './table-store.js';
 import type { WakeCoordinator } from './wake-coordinator.js';
 import { failedPage, loadingPage, PAGE_HEADERS, WAKE_CSS, WAKE_PREFIX, WAKE_SCRIPT } from './wake-pages.js';

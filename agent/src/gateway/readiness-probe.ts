@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
+import type { GatewayRoute } from '@tunnelfleet/common';
 import { request } from 'undici';
-import type { GatewayRoute } from './routing-table.js';
 
 /**
  * Whether the backend of `route` serves: a GET of its health path answering 2xx, else a TCP

@@ -1,9 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createKeyedMutex, type Logger, parseOrThrow } from '@tunnelfleet/common';
+import {
+  createKeyedMutex,
+  type Logger,
+  parseOrThrow,
+  type RoutingTable,
+  routingTableSchema,
+} from '@tunnelfleet/common';
 import { writeFileAtomic } from '../state/atomic-write.js';
 import { StaleConfigVersionError, StoredTableUnreadableError } from './errors.js';
-import { type CompiledTable, compileTable, type RoutingTable, routingTableSchema } from './routing-table.js';
+import { type CompiledTable, compileTable } from './routing-table.js';
 
 const FILE_NAME = 'routing-table.json';
 /** The table names every backend of the host: readable by the gateway's user only. */

@@ -1,6 +1,5 @@
-import type { Logger } from '@tunnelfleet/common';
+import type { GatewayRoute, Logger } from '@tunnelfleet/common';
 import { probeBackend } from './readiness-probe.js';
-import type { GatewayRoute } from './routing-table.js';
 
 export type WakeState = 'unknown' | 'sleeping' | 'starting' | 'running' | 'failed';
 

@@ -1,6 +1,6 @@
+import { routingTableSchema } from '@tunnelfleet/common';
 import { expect, it } from 'vitest';
 import { createClientRateLimit } from './client-rate-limit.js';
-import { routingTableSchema } from './routing-table.js';
 import { failedPage, loadingPage } from './wake-pages.js';
 
 const hostile = '"><script>alert(1)</script>';

@@ -1,4 +1,4 @@
-import type { GatewayRoute } from './routing-table.js';
+import type { GatewayRoute } from '@tunnelfleet/common';
 
 /** Paths the gateway answers itself on every host it routes; no backend ever sees them. */
 export const WAKE_PREFIX = '/_tunnelfleet/';
