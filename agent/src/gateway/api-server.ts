@@ -8,6 +8,7 @@ import {
   toHttpError,
   ValidationError,
 } from '@tunnelfleet/common';
+import type { GatewayMetrics } from './gateway-metrics.js';
 import type { TableStore } from './table-store.js';
 import type { WakeCoordinator } from './wake-coordinator.js';
 
@@ -73,6 +74,7 @@ const digest = (text: string) => createHash('sha256').update(text).digest();
 export function createApiHandler(options: {
   tables: TableStore;
   wake: WakeCoordinator;
+  metrics: GatewayMetrics;
   apiToken: string;
   logger: Logger;
 }): RequestListener {
@@ -97,12 +99,18 @@ export function createApiHandler(options: {
     const logs = LOGS_PATH.exec(path ?? '');
     const known =
       ((path === '/config' || logs) && (req.method === 'GET' || req.method === 'PUT')) ||
-      (path === '/wake-requests' && req.method === 'GET');
+      ((path === '/wake-requests' || path === '/metrics') && req.method === 'GET');
     if (!known)
       throw new NotFoundError(
-        'only GET|PUT /config, GET /wake-requests, PUT /containers/<name>/logs, GET /healthz and GET /readyz',
+        'only GET|PUT /config, GET /wake-requests, PUT /containers/<name>/logs, GET /metrics, GET /healthz and GET /readyz',
       );
     if (!authorized(req)) throw new AuthenticationError();
+    if (path === '/metrics') {
+      const { contentType, text } = await options.metrics.render();
+      res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+      res.end(text);
+      return;
+    }
     if (path === '/wake-requests') {
       const query = new URL(req.url ?? '/', 'http://gateway').searchParams;
       const after = Math.max(0, Number(query.get('after')) || 0);

@@ -39,6 +39,7 @@ async function gateway(overrides: { headersTimeoutMs?: number } = {}): Promise<G
     headersTimeoutMs: overrides.headersTimeoutMs ?? 30_000,
     bodyTimeoutMs: 30_000,
     keepAliveTimeoutMs: 4_000,
+    healthProbeIntervalMs: 100,
     logger,
   });
   cleanups.push(() => started.stop());

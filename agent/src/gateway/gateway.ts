@@ -2,8 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig, Logger } from '@tunnelfleet/common';
 import { createApiHandler } from './api-server.js';
+import { createBackendBalancer } from './backend-balancer.js';
 import { createBackendPools } from './backend-pools.js';
+import { createGatewayMetrics } from './gateway-metrics.js';
 import { createProxy } from './proxy.js';
+import { createRequestMirror } from './request-mirror.js';
 import { createTableStore } from './table-store.js';
 import { createWakeCoordinator } from './wake-coordinator.js';
 
@@ -28,6 +31,7 @@ type GatewayOptions = Pick<
   | 'headersTimeoutMs'
   | 'bodyTimeoutMs'
   | 'keepAliveTimeoutMs'
+  | 'healthProbeIntervalMs'
 > & { logger: Logger };
 
 async function listen(server: Server, port: number, host: string): Promise<number> {
@@ -68,11 +72,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Fail closed: not ready and routing nothing until the agent pushes a table.
     logger.error({ err: error }, 'stored routing table ignored');
   }
-  const wake = createWakeCoordinator({ logger });
-  const proxy = createProxy({ tables, pools, wake, logger });
+  const balancer = createBackendBalancer({ probeIntervalMs: options.healthProbeIntervalMs, logger });
+  const metrics = createGatewayMetrics({ unhealthyBackends: () => balancer.unhealthy().length });
+  const wake = createWakeCoordinator({ logger, metrics });
+  const mirror = createRequestMirror({ pools, logger });
+  const proxy = createProxy({ tables, pools, balancer, mirror, metrics, wake, logger });
   const proxyServer = createServer(proxy.handleRequest);
   proxyServer.on('upgrade', proxy.handleUpgrade);
-  const apiServer = createServer(createApiHandler({ tables, wake, apiToken: options.apiToken, logger }));
+  const apiServer = createServer(createApiHandler({ tables, wake, metrics, apiToken: options.apiToken, logger }));
   const proxyPort = await listen(proxyServer, options.listenPort, options.listenHost);
   const apiPort = await listen(apiServer, options.apiPort, options.apiHost);
   logger.info({ proxyPort, apiPort, apiHost: options.apiHost }, 'gateway listening');
@@ -81,6 +88,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     apiPort,
     async stop() {
       wake.close();
+      balancer.close();
       await Promise.all([closeServer(proxyServer), closeServer(apiServer)]);
       await pools.close();
     },

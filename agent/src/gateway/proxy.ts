@@ -2,10 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { GatewayRoute, Logger } from '@tunnelfleet/common';
 import { errors } from 'undici';
+import type { BackendBalancer } from './backend-balancer.js';
 import type { BackendPools } from './backend-pools.js';
 import { createClientRateLimit } from './client-rate-limit.js';
 import { endToEnd, upstreamHeaders } from './forwarded-headers.js';
-import { hostOf } from './routing-table.js';
+import { type GatewayMetrics, NO_ROUTE } from './gateway-metrics.js';
+import type { RequestMirror } from './request-mirror.js';
+import { modifyHeaders, redirectLocation, rewritePath } from './route-filters.js';
+import { hostnameServes, hostOf, type RouteGroup } from './routing-table.js';
 import type { TableStore } from './table-store.js';
 import type { WakeCoordinator } from './wake-coordinator.js';
 import { failedPage, loadingPage, PAGE_HEADERS, WAKE_CSS, WAKE_PREFIX, WAKE_SCRIPT } from './wake-pages.js';
@@ -15,11 +19,34 @@ export interface Proxy {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
-/** The request's path without its query: what routes match on. */
-function pathOf(url: string | undefined): string {
+/** The request's path and its query (without the `?`): routes match on both. */
+function splitUrl(url: string | undefined): { path: string; query: string } {
   const raw = url ?? '/';
-  const query = raw.indexOf('?');
-  return query === -1 ? raw : raw.slice(0, query);
+  const mark = raw.indexOf('?');
+  return mark === -1 ? { path: raw, query: '' } : { path: raw.slice(0, mark), query: raw.slice(mark + 1) };
+}
+
+/** A request routed: the group it matched, the member chosen, and what the match saw. */
+interface Routed {
+  group: RouteGroup;
+  target: GatewayRoute;
+  path: string;
+  query: string;
+}
+
+/** The path and query the backend is sent, after the route's URL rewrite. */
+function backendPath({ group, target, path, query }: Routed): string {
+  const prefix = target.filters?.rewrite?.pathPrefix;
+  const rewritten = prefix === undefined ? path : rewritePath(path, group.matchSpan(path), prefix);
+  return query ? `${rewritten}?${query}` : rewritten;
+}
+
+/** The backend's request headers: forwarded ones, the rewritten `Host`, the route's modifier. */
+function backendHeaders(req: IncomingMessage, target: GatewayRoute): Record<string, string | string[]> {
+  const headers = upstreamHeaders(req);
+  const host = target.filters?.rewrite?.hostname;
+  if (host !== undefined) headers.host = host;
+  return modifyHeaders(headers, target.filters?.requestHeaders);
 }
 
 /** What the client is told when the backend fails: 504 for a timeout, else 502. */
@@ -75,17 +102,30 @@ function answer(res: ServerResponse, status: number, text: string): void {
 export function createProxy(options: {
   tables: TableStore;
   pools: BackendPools;
+  balancer: BackendBalancer;
+  mirror: RequestMirror;
+  metrics: GatewayMetrics;
   wake: WakeCoordinator;
   logger: Logger;
 }): Proxy {
   const logger = options.logger.child({ component: 'proxy' });
-  const { wake } = options;
+  const { wake, balancer, metrics } = options;
   // The loading page asks every 2 s (state) and 3 s (logs): once a second per visitor is plenty.
   const allowPoll = createClientRateLimit(1_000);
 
-  const route = (req: IncomingMessage): GatewayRoute | undefined =>
+  /** undefined: no route; `target` undefined: a group whose members all have weight 0. */
+  const route = (req: IncomingMessage): (Omit<Routed, 'target'> & { target?: GatewayRoute }) | undefined => {
+    const { path, query } = splitUrl(req.url);
     // Read once: a table swapped while this request runs does not change it.
-    options.tables.current()?.lookup(hostOf(req.headers.host), pathOf(req.url));
+    const group = options.tables.current()?.lookup({
+      host: hostOf(req.headers.host),
+      path,
+      method: req.method ?? 'GET',
+      headers: req.headers,
+      query,
+    });
+    return group && { group, target: balancer.pick(group), path, query };
+  };
 
   /** `/_tunnelfleet/…`: the loading page's script and what it polls, for routes of this host only. */
   const serveWakeEndpoint = (req: IncomingMessage, res: ServerResponse) => {
@@ -122,7 +162,7 @@ export function createProxy(options: {
     const target = options.tables
       .current()
       ?.table.routes.find((candidate) => candidate.id === url.searchParams.get('route') && candidate.wake);
-    if (!target || options.tables.current()?.lookup(host, '/')?.hostname !== target.hostname) {
+    if (!target || !hostnameServes(target.hostname, host)) {
       sendJson(res, 404, {
         error: { code: 'not_found', message: 'no waking route of this host by that id' },
       });
@@ -133,15 +173,11 @@ export function createProxy(options: {
   };
 
   /** `retried`: this request already found the backend gone once; it is not sent around again. */
-  const serveWaking = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    target: GatewayRoute,
-    retried = false,
-  ) => {
+  const serveWaking = async (req: IncomingMessage, res: ServerResponse, routed: Routed, retried = false) => {
+    const { target } = routed;
     wake.touch(target);
     if (await wake.isAwake(target)) {
-      forward(req, res, target, retried);
+      forward(req, res, routed, retried);
       return;
     }
     if (wake.state(target.id) === 'failed' && wantsHtml(req)) {
@@ -158,7 +194,7 @@ export function createProxy(options: {
       res.end(loadingPage(target));
       return;
     }
-    if (await ready) forward(req, res, target, true);
+    if (await ready) forward(req, res, routed, true);
     else {
       req.resume();
       sendJson(res, 504, {
@@ -167,82 +203,127 @@ export function createProxy(options: {
     }
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, target: GatewayRoute, retried = false) => {
+  const forward = (req: IncomingMessage, res: ServerResponse, routed: Routed, retried = false) => {
+    const { group, target } = routed;
     const hasBody =
       req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     const abort = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) abort.abort();
     });
+    const path = backendPath(routed);
+    const headers = backendHeaders(req, target);
+    const mirror = target.filters?.mirror;
+    const body = mirror
+      ? options.mirror.send(req, { origin: mirror.url, path, headers, hasBody }, () =>
+          metrics.mirrorDropped(target.id),
+        )
+      : hasBody
+        ? req
+        : null;
     options.pools
       .get(target.backend.url)
       .stream(
         {
-          path: req.url ?? '/',
+          path,
           method: req.method ?? 'GET',
-          headers: upstreamHeaders(req),
-          body: hasBody ? req : null,
+          headers,
+          body,
           signal: abort.signal,
           opaque: res,
         },
-        ({ statusCode, headers, opaque }) => {
+        ({ statusCode, headers: answered, opaque }) => {
+          if (statusCode >= 500) balancer.failed(group, target);
           const response = opaque as ServerResponse;
-          response.writeHead(statusCode, endToEnd(headers));
+          response.writeHead(statusCode, modifyHeaders(endToEnd(answered), target.filters?.responseHeaders));
           return response;
         },
       )
       .catch((error: unknown) => {
         if (abort.signal.aborted) return;
-        if (target.wake && GONE.has((error as NodeJS.ErrnoException).code ?? '')) {
+        const gone = GONE.has((error as NodeJS.ErrnoException).code ?? '');
+        if (target.wake && gone) {
           wake.lost(target.id);
           // Stopped behind the gateway's back (docker stop): a request without a body is not
           // lost, it wakes the container like any other.
           if (!hasBody && !res.headersSent && !retried) {
-            serveWaking(req, res, target, true).catch(() =>
-              answer(res, 502, 'the backend could not be woken'),
-            );
+            serveWaking(req, res, routed, true).catch(() => answer(res, 502, 'the backend could not be woken'));
             return;
           }
+        } else if (!res.headersSent) {
+          // No answer at all (refused, timed out): the member is out of its group until it answers.
+          balancer.failed(group, target);
         }
         logger.warn({ err: error, route: target.id, backend: target.backend.url }, 'backend request failed');
         answer(res, failureStatus(error), 'the backend did not answer');
       });
   };
 
+  /** The redirect filter answers itself: nothing reaches the backend. */
+  const redirect = (req: IncomingMessage, routed: Routed): { status: number; location: string } | undefined => {
+    const filter = routed.target.filters?.redirect;
+    if (!filter) return undefined;
+    return { status: filter.statusCode, location: redirectLocation(req, filter, routed.path, routed.query) };
+  };
+
   return {
     handleRequest(req, res) {
-      if (pathOf(req.url).startsWith(WAKE_PREFIX)) {
+      const started = performance.now();
+      if (req.url?.startsWith(WAKE_PREFIX)) {
         serveWakeEndpoint(req, res);
         return;
       }
-      const target = route(req);
-      if (!target) {
+      const routed = route(req);
+      res.once('close', () =>
+        metrics.request(routed?.target?.id ?? NO_ROUTE, res.statusCode, (performance.now() - started) / 1_000),
+      );
+      if (!routed) {
         answer(res, 404, 'no route for this host and path');
         return;
       }
-      if (target.wake) {
-        serveWaking(req, res, target).catch((error: unknown) => {
-          logger.error({ err: error, route: target.id }, 'wake failed');
+      if (!routed.target) {
+        answer(res, 503, 'every backend of this route has weight 0');
+        return;
+      }
+      const chosen = routed as Routed;
+      const redirected = redirect(req, chosen);
+      if (redirected) {
+        req.resume();
+        res.writeHead(redirected.status, { location: redirected.location, 'content-length': '0' });
+        res.end();
+        return;
+      }
+      if (chosen.target.wake) {
+        serveWaking(req, res, chosen).catch((error: unknown) => {
+          logger.error({ err: error, route: chosen.target.id }, 'wake failed');
           answer(res, 502, 'the backend could not be woken');
         });
         return;
       }
-      forward(req, res, target);
+      forward(req, res, chosen);
     },
 
     handleUpgrade(req, socket, head) {
-      const target = route(req);
-      if (!target) {
+      const routed = route(req);
+      const target = routed?.target;
+      if (!routed || !target) {
         socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        return;
+      }
+      const redirected = redirect(req, routed as Routed);
+      if (redirected) {
+        socket.end(
+          `HTTP/1.1 ${redirected.status} Redirect\r\nlocation: ${redirected.location}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+        );
         return;
       }
       socket.on('error', () => socket.destroy());
       options.pools
         .get(target.backend.url)
         .upgrade({
-          path: req.url ?? '/',
+          path: backendPath(routed as Routed),
           method: req.method ?? 'GET',
-          headers: upstreamHeaders(req),
+          headers: backendHeaders(req, target),
           protocol: String(req.headers.upgrade ?? 'websocket'),
         })
         .then(({ headers, socket: upstream }) => {

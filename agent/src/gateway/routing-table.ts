@@ -1,25 +1,159 @@
-import type { GatewayRoute, RoutingTable } from '@tunnelfleet/common';
+import type { IncomingHttpHeaders } from 'node:http';
+import {
+  type GatewayPathMatch,
+  type GatewayRoute,
+  type RoutingTable,
+  toJavaScriptRegex,
+} from '@tunnelfleet/common';
+import { compileLinearRegex } from './linear-regex.js';
+
+/** What a route matches a request on. */
+export interface RequestView {
+  /** `Host` as `hostOf` gives it. */
+  host: string;
+  /** The path without its query. */
+  path: string;
+  method: string;
+  headers: IncomingHttpHeaders;
+  /** The query string without its `?` (empty when none). */
+  query: string;
+}
+
+/**
+ * The routes with the same hostname, path and match: one request goes to one of them (their
+ * order is by id, so the choice is the same whatever order the table listed them in).
+ */
+export interface RouteGroup {
+  key: string;
+  members: GatewayRoute[];
+  /** Where the path match matched in `path` (the prefix, the whole path, the regex's match). */
+  matchSpan(path: string): [number, number];
+}
 
 export interface CompiledTable {
   table: RoutingTable;
-  /** The route serving `host` and `path`, by Gateway API precedence; undefined: no route. */
-  lookup(host: string, path: string): GatewayRoute | undefined;
-  /** Every backend origin the table names (pools of others may be closed). */
+  /** The group serving the request, by Gateway API precedence; undefined: no route. */
+  lookup(request: RequestView): RouteGroup | undefined;
+  /** Every backend origin the table names, mirrors included (pools of others may be closed). */
   backends: ReadonlySet<string>;
 }
 
-function pathMatches(route: GatewayRoute, path: string): boolean {
-  const { type, value } = route.path;
-  if (type === 'exact') return path === value;
-  if (value === '/') return true;
-  const prefix = value.endsWith('/') ? value.slice(0, -1) : value;
-  return path === prefix || path.startsWith(`${prefix}/`);
+interface CompiledGroup extends RouteGroup {
+  matches(request: RequestView, query: () => URLSearchParams): boolean;
+  /** Sort keys, Gateway API's order within one hostname. */
+  pathKind: number;
+  pathLength: number;
+  hasMethod: boolean;
+  headerCount: number;
+  queryCount: number;
 }
 
-/** Exact before prefix, then the longer path: Gateway API's order within one hostname. */
-function byPathPrecedence(a: GatewayRoute, b: GatewayRoute): number {
-  if (a.path.type !== b.path.type) return a.path.type === 'exact' ? -1 : 1;
-  return b.path.value.length - a.path.value.length;
+const PATH_KINDS = { exact: 0, prefix: 1, regex: 2 } as const;
+
+/** A prefix without its trailing `/`: `/api/` and `/api` both match `/api` and `/api/x`. */
+const bare = (prefix: string) => (prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+
+function regexOf(source: string, what: string): RegExp {
+  const converted = toJavaScriptRegex(source);
+  // The schema checked it already; this only narrows the type.
+  if (!converted.ok) throw new Error(`${what}: ${converted.reason}`);
+  return compileLinearRegex(converted.value, what);
+}
+
+type Span = [number, number];
+
+function pathMatcher(path: GatewayPathMatch, what: string): (path: string) => Span | undefined {
+  if (path.type === 'exact')
+    return (candidate) => (candidate === path.value ? [0, candidate.length] : undefined);
+  if (path.type === 'regex') {
+    const regex = regexOf(path.value, what);
+    return (candidate) => {
+      const found = regex.exec(candidate);
+      return found ? [found.index, found.index + found[0].length] : undefined;
+    };
+  }
+  const prefix = bare(path.value);
+  const span: Span = [0, prefix.length];
+  if (prefix === '') return () => span;
+  return (candidate) => (candidate === prefix || candidate.startsWith(`${prefix}/`) ? span : undefined);
+}
+
+const valueTest = (match: { type: 'exact' | 'regex'; value: string }, what: string) => {
+  if (match.type === 'exact') return (value: string) => value === match.value;
+  const regex = regexOf(match.value, what);
+  return (value: string) => regex.test(value);
+};
+
+/** Match conditions in a canonical order: routes that only list them differently are one group. */
+function groupKey(route: GatewayRoute): string {
+  const byName = <T extends { name: string; type: string; value: string }>(list: T[] = []) =>
+    [...list].sort((a, b) => a.name.localeCompare(b.name) || a.value.localeCompare(b.value));
+  return JSON.stringify([
+    route.hostname,
+    route.path.type,
+    route.path.type === 'prefix' ? bare(route.path.value) : route.path.value,
+    route.match?.method ?? '',
+    byName(route.match?.headers).map((m) => [m.name, m.type, m.value]),
+    byName(route.match?.query).map((m) => [m.name, m.type, m.value]),
+  ]);
+}
+
+function compileGroup(key: string, members: GatewayRoute[], index: number): CompiledGroup {
+  const [first] = members as [GatewayRoute];
+  const what = `routes[${index}]`;
+  const matchPath = pathMatcher(first.path, `${what}.path.value`);
+  const method = first.match?.method;
+  const headers = (first.match?.headers ?? []).map((match, i) => ({
+    name: match.name,
+    test: valueTest(match, `${what}.match.headers[${i}].value`),
+  }));
+  const query = (first.match?.query ?? []).map((match, i) => ({
+    name: match.name,
+    test: valueTest(match, `${what}.match.query[${i}].value`),
+  }));
+  return {
+    key,
+    members,
+    matchSpan: (path) => matchPath(path) ?? [0, 0],
+    pathKind: PATH_KINDS[first.path.type],
+    pathLength: first.path.type === 'prefix' ? bare(first.path.value).length : first.path.value.length,
+    hasMethod: method !== undefined,
+    headerCount: headers.length,
+    queryCount: query.length,
+    matches(request, params) {
+      if (method !== undefined && request.method !== method) return false;
+      if (matchPath(request.path) === undefined) return false;
+      for (const header of headers) {
+        const value = request.headers[header.name];
+        if (value === undefined) return false;
+        if (!header.test(Array.isArray(value) ? value.join(',') : value)) return false;
+      }
+      if (query.length > 0) {
+        const values = params();
+        for (const parameter of query) {
+          const value = values.get(parameter.name);
+          if (value === null || !parameter.test(value)) return false;
+        }
+      }
+      return true;
+    },
+  };
+}
+
+/**
+ * Gateway API's precedence within one hostname: exact path, then the longest prefix, then regexes
+ * (the longest first: the Gateway API leaves their order to the implementation); then a method
+ * match, more header matches, more query matches; ties by route id.
+ */
+function byPrecedence(a: CompiledGroup, b: CompiledGroup): number {
+  return (
+    a.pathKind - b.pathKind ||
+    b.pathLength - a.pathLength ||
+    Number(b.hasMethod) - Number(a.hasMethod) ||
+    b.headerCount - a.headerCount ||
+    b.queryCount - a.queryCount ||
+    (a.members[0]!.id < b.members[0]!.id ? -1 : a.members[0]!.id > b.members[0]!.id ? 1 : 0)
+  );
 }
 
 /** `Host` without its port, lower-cased; IPv6 literals keep their brackets. */
@@ -31,35 +165,64 @@ export function hostOf(header: string | undefined): string {
   return (colon === -1 ? host : host.slice(0, colon)).replace(/\.$/, '');
 }
 
+/** Whether a route's hostname (exact, or `*.suffix` at any depth below it) serves `host`. */
+export function hostnameServes(hostname: string, host: string): boolean {
+  if (!hostname.startsWith('*.')) return hostname === host;
+  const suffix = hostname.slice(1);
+  return host.length > suffix.length && host.endsWith(suffix);
+}
+
 /**
  * Builds the lookup structures once per push, so that a request reads an immutable table: exact
  * hosts in a map, wildcards by their suffix, longest first (longest hostname wins, exact before
- * wildcard).
+ * wildcard); within a host, groups in precedence order, the first that matches wins. Regexes are
+ * compiled here, once.
  */
 export function compileTable(table: RoutingTable): CompiledTable {
-  const exact = new Map<string, GatewayRoute[]>();
-  const wildcard = new Map<string, GatewayRoute[]>();
-  for (const route of table.routes) {
-    const isWildcard = route.hostname.startsWith('*.');
+  const grouped = new Map<string, { members: GatewayRoute[]; index: number }>();
+  table.routes.forEach((route, index) => {
+    const key = groupKey(route);
+    const group = grouped.get(key) ?? { members: [], index };
+    group.members.push(route);
+    grouped.set(key, group);
+  });
+  const exact = new Map<string, CompiledGroup[]>();
+  const wildcard = new Map<string, CompiledGroup[]>();
+  for (const [key, { members, index }] of grouped) {
+    members.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const group = compileGroup(key, members, index);
+    const { hostname } = members[0]!;
+    const isWildcard = hostname.startsWith('*.');
     const map = isWildcard ? wildcard : exact;
-    const key = isWildcard ? route.hostname.slice(1) : route.hostname;
-    const list = map.get(key) ?? [];
-    list.push(route);
-    map.set(key, list);
+    const hostKey = isWildcard ? hostname.slice(1) : hostname;
+    const list = map.get(hostKey) ?? [];
+    list.push(group);
+    map.set(hostKey, list);
   }
-  for (const list of [...exact.values(), ...wildcard.values()]) list.sort(byPathPrecedence);
+  for (const list of [...exact.values(), ...wildcard.values()]) list.sort(byPrecedence);
   const suffixes = [...wildcard.keys()].sort((a, b) => b.length - a.length);
-  const first = (routes: GatewayRoute[] | undefined, path: string) =>
-    routes?.find((route) => pathMatches(route, path));
+  const backends = new Set<string>();
+  for (const route of table.routes) {
+    backends.add(route.backend.url);
+    if (route.filters?.mirror) backends.add(route.filters.mirror.url);
+  }
   return {
     table,
-    backends: new Set(table.routes.map((route) => route.backend.url)),
-    lookup(host, path) {
-      const found = first(exact.get(host), path);
+    backends,
+    lookup(request) {
+      // Parsed at most once, and only when a candidate matches on the query.
+      let params: URLSearchParams | undefined;
+      const query = () => {
+        params ??= new URLSearchParams(request.query);
+        return params;
+      };
+      const first = (groups: CompiledGroup[] | undefined) =>
+        groups?.find((group) => group.matches(request, query));
+      const found = first(exact.get(request.host));
       if (found) return found;
       for (const suffix of suffixes) {
-        if (host.length > suffix.length && host.endsWith(suffix)) {
-          const match = first(wildcard.get(suffix), path);
+        if (request.host.length > suffix.length && request.host.endsWith(suffix)) {
+          const match = first(wildcard.get(suffix));
           if (match) return match;
         }
       }

@@ -1,4 +1,5 @@
 import type { GatewayRoute, Logger } from '@tunnelfleet/common';
+import type { GatewayMetrics } from './gateway-metrics.js';
 import { probeBackend } from './readiness-probe.js';
 
 export type WakeState = 'unknown' | 'sleeping' | 'starting' | 'running' | 'failed';
@@ -50,6 +51,7 @@ interface WakeRecord {
  */
 export function createWakeCoordinator(options: {
   logger: Logger;
+  metrics?: Pick<GatewayMetrics, 'wake' | 'idleStop'>;
   probeIntervalMs?: number;
   probeTimeoutMs?: number;
   now?: () => number;
@@ -102,6 +104,7 @@ export function createWakeCoordinator(options: {
       if (!isIdle(item)) continue;
       item.state = 'sleeping';
       logger.info({ route: item.route.id, container: item.route.wake?.container }, 'idle: stopping');
+      options.metrics?.idleStop(item.route.id);
       idle.push(item.route.wake!.container);
     }
     return idle;
@@ -125,8 +128,10 @@ export function createWakeCoordinator(options: {
       queue.push({ seq, request: { container: wake.container, dependsOn: wake.dependsOn } });
       logger.info({ route: route.id, container: wake.container }, 'waking');
       notify();
-      const deadline = now() + wake.startTimeoutMs;
+      const started = now();
+      const deadline = started + wake.startTimeoutMs;
       item.running = waitReady(route, deadline).then((ready) => {
+        options.metrics?.wake(route.id, ready, (now() - started) / 1_000);
         item.state = ready ? 'running' : 'failed';
         item.lastRequestAt = now();
         item.running = undefined;

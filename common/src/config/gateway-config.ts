@@ -57,6 +57,11 @@ export const gatewayConfigSpec = {
     example: '4000',
     defaultValue: '4000',
   }),
+  healthProbeIntervalMs: envVar('GATEWAY_HEALTH_PROBE_INTERVAL_MS', envInt(50, 600_000), {
+    doc: 'Milliseconds between probes of a group member taken out (a connect failure or a 5xx); it is\nput back when a probe succeeds.',
+    example: '2000',
+    defaultValue: '2000',
+  }),
   logLevel: logLevelVar(),
 };
 

@@ -6,18 +6,23 @@
 
 import { z } from 'zod';
 import { checkHostname } from '../labels/hostname.js';
+import { toJavaScriptRegex } from '../labels/path-regex.js';
 
 /** Most routes one table may hold: a host runs far fewer containers; a bigger push is a mistake. */
 const MAX_ROUTES = 10_000;
 
-const hostnameSchema = z.string().transform((text, ctx) => {
-  const checked = checkHostname(text, { wildcard: true, singleLabel: true });
-  if (!checked.ok) {
-    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} ${checked.reason}` });
-    return z.NEVER;
-  }
-  return checked.value;
-});
+const hostname = (wildcard: boolean) =>
+  z.string().transform((text, ctx) => {
+    const checked = checkHostname(text, { wildcard, singleLabel: true });
+    if (!checked.ok) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} ${checked.reason}` });
+      return z.NEVER;
+    }
+    return checked.value;
+  });
+const hostnameSchema = hostname(true);
+/** A name a request is sent to or redirected to: no wildcard. */
+const targetHostnameSchema = hostname(false);
 
 /** An origin only (`http://app:8080`): the request's own path is appended. */
 const backendUrlSchema = z.string().transform((text, ctx) => {
@@ -39,11 +44,130 @@ const backendUrlSchema = z.string().transform((text, ctx) => {
   return url.origin;
 });
 
-const pathMatchSchema = z
+/** An RE2 expression (as cloudflared's paths), checked to have a JavaScript form of the same meaning. */
+const regexSchema = z
+  .string()
+  .max(1024)
+  .superRefine((text, ctx) => {
+    const checked = toJavaScriptRegex(text);
+    if (!checked.ok) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} ${checked.reason}` });
+  });
+
+const pathMatchSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      /** `prefix` matches whole path segments (`/api` matches `/api` and `/api/x`, not `/apix`). */
+      type: z.enum(['prefix', 'exact']),
+      value: z.string().max(1024).startsWith('/', 'a path starts with "/"'),
+    })
+    .strict(),
+  /** Unanchored, as cloudflared's path regex: `^` and `$` anchor it. */
+  z.object({ type: z.literal('regex'), value: regexSchema }).strict(),
+]);
+
+/** An HTTP field name (RFC 9110 token), lower-cased: header names are case-insensitive. */
+const headerNameSchema = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/, 'must be an HTTP header name')
+  .transform((name) => name.toLowerCase());
+
+/** Headers no filter may touch: they frame the message or name the hop, which the gateway owns. */
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-connection',
+]);
+const modifiableHeaderSchema = headerNameSchema.refine(
+  (name) => !RESERVED_HEADERS.has(name),
+  'is a header the gateway owns (framing, hop-by-hop or Host: use rewrite.hostname for Host)',
+);
+/** A field value: visible characters, spaces and tabs, no line breaks (no header injection). */
+const headerValueSchema = z
+  .string()
+  .max(4096)
+  .regex(/^[\t\x20-\x7e\x80-\uffff]*$/, 'must not hold line breaks or control characters');
+
+const valueMatchSchema = z.discriminatedUnion('type', [
+  z.object({ name: headerNameSchema, type: z.literal('exact'), value: z.string().max(4096) }).strict(),
+  z.object({ name: headerNameSchema, type: z.literal('regex'), value: regexSchema }).strict(),
+]);
+
+/** Conditions besides hostname and path; every one given must hold. */
+const matchSchema = z
   .object({
-    /** `prefix` matches whole path segments (`/api` matches `/api` and `/api/x`, not `/apix`). */
-    type: z.enum(['prefix', 'exact']),
-    value: z.string().max(1024).startsWith('/', 'a path starts with "/"'),
+    /** Upper-case, as sent (`GET`, `POST`). */
+    method: z
+      .string()
+      .regex(/^[A-Z]{1,20}$/, 'must be an upper-case HTTP method')
+      .optional(),
+    /** Header names are case-insensitive; a header sent several times is matched on its joined value. */
+    headers: z.array(valueMatchSchema).max(16).optional(),
+    /** Query parameter names are case-sensitive; the first value is matched. */
+    query: z
+      .array(
+        z.discriminatedUnion('type', [
+          z.object({ name: z.string().min(1).max(100), type: z.literal('exact'), value: z.string().max(4096) }).strict(),
+          z.object({ name: z.string().min(1).max(100), type: z.literal('regex'), value: regexSchema }).strict(),
+        ]),
+      )
+      .max(16)
+      .optional(),
+  })
+  .strict();
+
+/** Gateway API's header modifier: `set` replaces, `add` appends, `remove` drops. */
+const headerModifierSchema = z
+  .object({
+    set: z.array(z.object({ name: modifiableHeaderSchema, value: headerValueSchema }).strict()).max(32).optional(),
+    add: z.array(z.object({ name: modifiableHeaderSchema, value: headerValueSchema }).strict()).max(32).optional(),
+    remove: z.array(modifiableHeaderSchema).max(32).optional(),
+  })
+  .strict();
+
+const redirectPathSchema = z
+  .string()
+  .max(1024)
+  .regex(/^\/(?!\/)[^\s"<>\\]*$/, 'a path ("/…", not "//host")');
+
+/** Answered by the gateway with a 3xx; unset parts keep the request's own. */
+const redirectSchema = z
+  .object({
+    scheme: z.enum(['http', 'https']).optional(),
+    hostname: targetHostnameSchema.optional(),
+    port: z.number().int().min(1).max(65_535).optional(),
+    /** Replaces the whole path; the query is kept. */
+    path: redirectPathSchema.optional(),
+    statusCode: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(302),
+  })
+  .strict();
+
+/** What the backend is sent instead of the request's own host and path. */
+const rewriteSchema = z
+  .object({
+    /** The `Host` the backend sees (`X-Forwarded-Host` keeps the public one). */
+    hostname: targetHostnameSchema.optional(),
+    /**
+     * Replaces what the path match matched: the prefix of a `prefix` match, the whole path of an
+     * `exact` one, the matched text of a `regex` one. The rest of the path and the query are kept.
+     */
+    pathPrefix: redirectPathSchema.optional(),
+  })
+  .strict();
+
+const filtersSchema = z
+  .object({
+    requestHeaders: headerModifierSchema.optional(),
+    responseHeaders: headerModifierSchema.optional(),
+    redirect: redirectSchema.optional(),
+    rewrite: rewriteSchema.optional(),
+    /** A copy of each request goes there too; its answer is ignored and never delays the request. */
+    mirror: z.object({ url: backendUrlSchema }).strict().optional(),
   })
   .strict();
 
@@ -88,6 +212,14 @@ export const gatewayRouteSchema = z
     path: pathMatchSchema.default({ type: 'prefix', value: '/' }),
     backend: z.object({ url: backendUrlSchema }).strict(),
     wake: wakeSchema.optional(),
+    match: matchSchema.optional(),
+    /**
+     * Routes with the same hostname, path and match form a group: each request goes to one member,
+     * round-robin when their weights are equal, else at random in proportion to them (default 1;
+     * 0: never chosen, as a drained member).
+     */
+    weight: z.number().int().min(0).max(1_000_000).optional(),
+    filters: filtersSchema.optional(),
   })
   .strict();
 
@@ -103,3 +235,7 @@ export type RoutingTableInput = z.input<typeof routingTableSchema>;
 export type RoutingTable = z.output<typeof routingTableSchema>;
 export type GatewayRoute = z.output<typeof gatewayRouteSchema>;
 export type WakeSettings = z.output<typeof wakeSchema>;
+export type GatewayPathMatch = z.output<typeof pathMatchSchema>;
+export type GatewayMatch = z.output<typeof matchSchema>;
+export type GatewayFilters = z.input<typeof filtersSchema>;
+export type GatewayHeaderModifier = z.output<typeof headerModifierSchema>;

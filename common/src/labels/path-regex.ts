@@ -38,10 +38,10 @@ function toJavaScript(source: string): string {
     .replace(/\\[Az]/g, (anchor) => (anchor === '\\A' ? '^' : '$'));
 }
 
-/** A path regex as cloudflared matches it against the request path: it must compile under RE2 rules. */
-export function checkPathRegex(raw: string): Check<string> {
+/** A regular expression as Go's RE2 reads it (cloudflared's paths, the gateway's matches). */
+export function checkRe2Regex(raw: string, what = 'a regular expression'): Check<string> {
   if (raw.length > LONGEST)
-    return refuse(`is too long for a path (${raw.length} characters, at most ${LONGEST})`);
+    return refuse(`is too long for ${what} (${raw.length} characters, at most ${LONGEST})`);
   if (hasControlCharacter(raw)) return refuse('has a control character');
   const gap = findRe2Gap(raw);
   if (gap) return refuse(`uses ${gap}, which cloudflared's Go regular expressions (RE2) do not support`);
@@ -53,6 +53,37 @@ export function checkPathRegex(raw: string): Check<string> {
     return refuse(`is not a valid regular expression (${detail})`);
   }
   return ok(raw);
+}
+
+/** A path regex as cloudflared matches it against the request path: it must compile under RE2 rules. */
+export function checkPathRegex(raw: string): Check<string> {
+  return checkRe2Regex(raw, 'a path');
+}
+
+/** An RE2 expression as JavaScript runs it with the same meaning: its source and flags. */
+export interface JavaScriptRegex {
+  source: string;
+  flags: string;
+}
+
+const LEADING_FLAGS = /^\(\?([ims]+)\)/;
+
+/**
+ * The JavaScript form of an RE2 expression the gateway matches with: a leading `(?ims)` becomes
+ * flags, `(?P<name>` a named group, `\A`/`\z` anchors. Flags anywhere else (`(?i:…)`) have no
+ * JavaScript equivalent and are refused rather than silently dropped.
+ */
+export function toJavaScriptRegex(raw: string): Check<JavaScriptRegex> {
+  const checked = checkRe2Regex(raw);
+  if (!checked.ok) return checked;
+  const leading = LEADING_FLAGS.exec(raw);
+  const rest = leading ? raw.slice(leading[0].length) : raw;
+  if (/\(\?[imsU-]+[:)]/.test(rest.replace(/\\./g, '')))
+    return refuse('uses inline flags other than a leading (?i), (?m) or (?s), which the gateway cannot match');
+  return ok({
+    source: rest.replace(/\(\?P</g, '(?<').replace(/\\[Az]/g, (anchor) => (anchor === '\\A' ? '^' : '$')),
+    flags: leading ? [...new Set(leading[1])].join('') : '',
+  });
 }
 
 /**
