@@ -28,7 +28,7 @@ export interface TestBackend {
 /**
  * A loopback HTTP backend that says who it is (`x-backend`) and records what it was sent:
  * `GET /hold` waits for `release()`; `POST /count` answers the body's byte count once it ends;
- * `GET /stream` sends one chunk and ends on `finishStream()`; an `Upgrade` request is echoed back
+ * `GET /stream` sends one chunk and ends on `finishStream()`; `/status/<code>` answers that status; an `Upgrade` request is echoed back
  * byte for byte after a 101; anything else answers `<name> <method> <url>`.
  */
 export async function startTestBackend(name: string): Promise<TestBackend> {
@@ -52,6 +52,12 @@ export async function startTestBackend(name: string): Promise<TestBackend> {
         counted += chunk.length;
       });
       req.on('end', () => res.end(String(counted)));
+      return;
+    }
+    const status = /^\/status\/([1-5][0-9]{2})$/.exec(req.url ?? '');
+    if (status) {
+      res.statusCode = Number(status[1]);
+      res.end(`${name} ${status[1]}`);
       return;
     }
     if (req.url === '/stream') {

@@ -77,7 +77,10 @@ export function createBackendBalancer(options: {
     },
     failed(group, member) {
       if (group.members.length < 2 || closed || out.has(member.backend.url)) return;
-      logger.warn({ route: member.id, backend: member.backend.url }, 'backend failed: taken out of its group');
+      logger.warn(
+        { route: member.id, backend: member.backend.url },
+        'backend failed: taken out of its group',
+      );
       probe(member);
     },
     unhealthy: () => [...out.keys()],

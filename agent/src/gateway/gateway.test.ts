@@ -1,87 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { RoutingTableInput } from '@tunnelfleet/common';
-import pino from 'pino';
 import { request } from 'undici';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { startTestBackend, type TestBackend } from '../../test/test-backend.js';
-import { type Gateway, startGateway } from './gateway.js';
+import { describe, expect, it, vi } from 'vitest';
+import { useGatewayHarness } from '../../test/gateway-harness.js';
+import { startTestBackend } from '../../test/test-backend.js';
 
-const TOKEN = randomBytes(32).toString('hex');
-const logger = pino({ level: 'silent' });
-const cleanups: (() => Promise<unknown>)[] = [];
-let dataDir: string;
-
-beforeEach(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'gateway-'));
-  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function gateway(overrides: { headersTimeoutMs?: number } = {}): Promise<Gateway> {
-  const started = await startGateway({
-    listenPort: 0,
-    listenHost: '127.0.0.1',
-    apiPort: 0,
-    apiHost: '127.0.0.1',
-    apiToken: TOKEN,
-    dataDir,
-    connectTimeoutMs: 2_000,
-    headersTimeoutMs: overrides.headersTimeoutMs ?? 30_000,
-    bodyTimeoutMs: 30_000,
-    keepAliveTimeoutMs: 4_000,
-    healthProbeIntervalMs: 100,
-    logger,
-  });
-  cleanups.push(() => started.stop());
-  return started;
-}
-
-async function backend(name: string): Promise<TestBackend> {
-  const started = await startTestBackend(name);
-  cleanups.push(() => started.close());
-  return started;
-}
-
-/** The fields the tests read from the API's answers (an error body, a table, readiness). */
-interface ApiAnswer {
-  error: { code: string; message: string; details?: Record<string, unknown> };
-  version: number | null;
-  [key: string]: unknown;
-}
-
-async function api(gw: Gateway, method: string, path: string, body?: unknown, token: string | null = TOKEN) {
-  const response = await request(`http://127.0.0.1:${gw.apiPort}${path}`, {
-    method: method as 'GET',
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-  });
-  return { status: response.statusCode, body: (await response.body.json()) as ApiAnswer };
-}
-
-async function push(gw: Gateway, table: RoutingTableInput) {
-  const answer = await api(gw, 'PUT', '/config', table);
-  expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-}
-
-async function get(gw: Gateway, host: string, path = '/', headers: Record<string, string> = {}) {
-  const response = await request(`http://127.0.0.1:${gw.proxyPort}${path}`, {
-    headers: { host, ...headers },
-  });
-  return { status: response.statusCode, headers: response.headers, text: await response.body.text() };
-}
+const { cleanups, dataDir: currentDataDir, gateway, backend, api, push, get } = useGatewayHarness();
 
 describe('local API', () => {
   it('needs the bearer token to read or replace the table; health and readiness need none', async () => {
@@ -179,7 +107,7 @@ describe('local API', () => {
       version: 7,
       routes: [{ id: 'r', hostname: 'app.example.com', backend: { url: a.url } }],
     });
-    expect((await stat(join(dataDir, 'routing-table.json'))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(currentDataDir(), 'routing-table.json'))).mode & 0o777).toBe(0o600);
     await first.stop();
     const second = await gateway();
     expect(await api(second, 'GET', '/readyz', undefined, null)).toEqual({
@@ -194,7 +122,7 @@ describe('local API', () => {
 
 describe('local API under stress', () => {
   it('serves nothing from an unreadable stored table (not ready) until a push, which replaces it', async () => {
-    await writeFile(join(dataDir, 'routing-table.json'), '{"version": 9, "routes": [{"id": 1}]}');
+    await writeFile(join(currentDataDir(), 'routing-table.json'), '{"version": 9, "routes": [{"id": 1}]}');
     const gw = await gateway();
     expect((await api(gw, 'GET', '/readyz', undefined, null)).status).toBe(503);
     expect((await get(gw, 'app.example.com')).status).toBe(404);

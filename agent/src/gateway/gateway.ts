@@ -79,7 +79,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const proxy = createProxy({ tables, pools, balancer, mirror, metrics, wake, logger });
   const proxyServer = createServer(proxy.handleRequest);
   proxyServer.on('upgrade', proxy.handleUpgrade);
-  const apiServer = createServer(createApiHandler({ tables, wake, metrics, apiToken: options.apiToken, logger }));
+  const apiServer = createServer(
+    createApiHandler({ tables, wake, metrics, apiToken: options.apiToken, logger }),
+  );
   const proxyPort = await listen(proxyServer, options.listenPort, options.listenHost);
   const apiPort = await listen(apiServer, options.apiPort, options.apiHost);
   logger.info({ proxyPort, apiPort, apiHost: options.apiHost }, 'gateway listening');

@@ -247,7 +247,9 @@ export function createProxy(options: {
           // Stopped behind the gateway's back (docker stop): a request without a body is not
           // lost, it wakes the container like any other.
           if (!hasBody && !res.headersSent && !retried) {
-            serveWaking(req, res, routed, true).catch(() => answer(res, 502, 'the backend could not be woken'));
+            serveWaking(req, res, routed, true).catch(() =>
+              answer(res, 502, 'the backend could not be woken'),
+            );
             return;
           }
         } else if (!res.headersSent) {
@@ -260,7 +262,10 @@ export function createProxy(options: {
   };
 
   /** The redirect filter answers itself: nothing reaches the backend. */
-  const redirect = (req: IncomingMessage, routed: Routed): { status: number; location: string } | undefined => {
+  const redirect = (
+    req: IncomingMessage,
+    routed: Routed,
+  ): { status: number; location: string } | undefined => {
     const filter = routed.target.filters?.redirect;
     if (!filter) return undefined;
     return { status: filter.statusCode, location: redirectLocation(req, filter, routed.path, routed.query) };
@@ -275,7 +280,11 @@ export function createProxy(options: {
       }
       const routed = route(req);
       res.once('close', () =>
-        metrics.request(routed?.target?.id ?? NO_ROUTE, res.statusCode, (performance.now() - started) / 1_000),
+        metrics.request(
+          routed?.target?.id ?? NO_ROUTE,
+          res.statusCode,
+          (performance.now() - started) / 1_000,
+        ),
       );
       if (!routed) {
         answer(res, 404, 'no route for this host and path');

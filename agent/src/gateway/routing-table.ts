@@ -141,14 +141,18 @@ function compileGroup(key: string, members: GatewayRoute[], index: number): Comp
 }
 
 /**
- * Gateway API's precedence within one hostname: exact path, then the longest prefix, then regexes
- * (the longest first: the Gateway API leaves their order to the implementation); then a method
- * match, more header matches, more query matches; ties by route id.
+ * Gateway API's precedence within one hostname: an exact path first, then the longest path; then
+ * a method match, more header matches, more query matches; ties by route id. The Gateway API
+ * leaves regexes to the implementation: here a regex ranks by its length among the prefixes (a
+ * prefix first at equal length), as Contour does. Ranking every regex after every prefix would
+ * make a regex route unreachable beside any route without a path (the prefix `/`).
  */
 function byPrecedence(a: CompiledGroup, b: CompiledGroup): number {
+  const exact = Number(b.pathKind === PATH_KINDS.exact) - Number(a.pathKind === PATH_KINDS.exact);
   return (
-    a.pathKind - b.pathKind ||
+    exact ||
     b.pathLength - a.pathLength ||
+    a.pathKind - b.pathKind ||
     Number(b.hasMethod) - Number(a.hasMethod) ||
     b.headerCount - a.headerCount ||
     b.queryCount - a.queryCount ||

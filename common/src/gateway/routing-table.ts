@@ -112,8 +112,16 @@ const matchSchema = z
     query: z
       .array(
         z.discriminatedUnion('type', [
-          z.object({ name: z.string().min(1).max(100), type: z.literal('exact'), value: z.string().max(4096) }).strict(),
-          z.object({ name: z.string().min(1).max(100), type: z.literal('regex'), value: regexSchema }).strict(),
+          z
+            .object({
+              name: z.string().min(1).max(100),
+              type: z.literal('exact'),
+              value: z.string().max(4096),
+            })
+            .strict(),
+          z
+            .object({ name: z.string().min(1).max(100), type: z.literal('regex'), value: regexSchema })
+            .strict(),
         ]),
       )
       .max(16)
@@ -124,8 +132,14 @@ const matchSchema = z
 /** Gateway API's header modifier: `set` replaces, `add` appends, `remove` drops. */
 const headerModifierSchema = z
   .object({
-    set: z.array(z.object({ name: modifiableHeaderSchema, value: headerValueSchema }).strict()).max(32).optional(),
-    add: z.array(z.object({ name: modifiableHeaderSchema, value: headerValueSchema }).strict()).max(32).optional(),
+    set: z
+      .array(z.object({ name: modifiableHeaderSchema, value: headerValueSchema }).strict())
+      .max(32)
+      .optional(),
+    add: z
+      .array(z.object({ name: modifiableHeaderSchema, value: headerValueSchema }).strict())
+      .max(32)
+      .optional(),
     remove: z.array(modifiableHeaderSchema).max(32).optional(),
   })
   .strict();
@@ -143,7 +157,9 @@ const redirectSchema = z
     port: z.number().int().min(1).max(65_535).optional(),
     /** Replaces the whole path; the query is kept. */
     path: redirectPathSchema.optional(),
-    statusCode: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(302),
+    statusCode: z
+      .union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)])
+      .default(302),
   })
   .strict();
 

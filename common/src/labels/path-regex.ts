@@ -79,7 +79,9 @@ export function toJavaScriptRegex(raw: string): Check<JavaScriptRegex> {
   const leading = LEADING_FLAGS.exec(raw);
   const rest = leading ? raw.slice(leading[0].length) : raw;
   if (/\(\?[imsU-]+[:)]/.test(rest.replace(/\\./g, '')))
-    return refuse('uses inline flags other than a leading (?i), (?m) or (?s), which the gateway cannot match');
+    return refuse(
+      'uses inline flags other than a leading (?i), (?m) or (?s), which the gateway cannot match',
+    );
   return ok({
     source: rest.replace(/\(\?P</g, '(?<').replace(/\\[Az]/g, (anchor) => (anchor === '\\A' ? '^' : '$')),
     flags: leading ? [...new Set(leading[1])].join('') : '',
