@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { checkHostname } from '../labels/hostname.js';
 import { toJavaScriptRegex } from '../labels/path-regex.js';
+import { showValue } from '../labels/problems.js';
 
 /** Most routes one table may hold: a host runs far fewer containers; a bigger push is a mistake. */
 const MAX_ROUTES = 10_000;
@@ -15,22 +16,22 @@ const hostname = (wildcard: boolean) =>
   z.string().transform((text, ctx) => {
     const checked = checkHostname(text, { wildcard, singleLabel: true });
     if (!checked.ok) {
-      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} ${checked.reason}` });
+      ctx.addIssue({ code: 'custom', message: `${showValue(text)} ${checked.reason}` });
       return z.NEVER;
     }
     return checked.value;
   });
 const hostnameSchema = hostname(true);
 /** A name a request is sent to or redirected to: no wildcard. */
-const targetHostnameSchema = hostname(false);
+export const targetHostnameSchema = hostname(false);
 
 /** An origin only (`http://app:8080`): the request's own path is appended. */
-const backendUrlSchema = z.string().transform((text, ctx) => {
+export const backendUrlSchema = z.string().transform((text, ctx) => {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} is not an absolute URL` });
+    ctx.addIssue({ code: 'custom', message: `${showValue(text)} is not an absolute URL` });
     return z.NEVER;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -50,7 +51,7 @@ const regexSchema = z
   .max(1024)
   .superRefine((text, ctx) => {
     const checked = toJavaScriptRegex(text);
-    if (!checked.ok) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} ${checked.reason}` });
+    if (!checked.ok) ctx.addIssue({ code: 'custom', message: `${showValue(text)} ${checked.reason}` });
   });
 
 const pathMatchSchema = z.discriminatedUnion('type', [
@@ -66,7 +67,7 @@ const pathMatchSchema = z.discriminatedUnion('type', [
 ]);
 
 /** An HTTP field name (RFC 9110 token), lower-cased: header names are case-insensitive. */
-const headerNameSchema = z
+export const headerNameSchema = z
   .string()
   .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/, 'must be an HTTP header name')
   .transform((name) => name.toLowerCase());
@@ -83,12 +84,12 @@ const RESERVED_HEADERS = new Set([
   'trailer',
   'proxy-connection',
 ]);
-const modifiableHeaderSchema = headerNameSchema.refine(
+export const modifiableHeaderSchema = headerNameSchema.refine(
   (name) => !RESERVED_HEADERS.has(name),
   'is a header the gateway owns (framing, hop-by-hop or Host: use rewrite.hostname for Host)',
 );
 /** A field value: visible characters, spaces and tabs, no line breaks (no header injection). */
-const headerValueSchema = z
+export const headerValueSchema = z
   .string()
   .max(4096)
   .regex(/^[\t\x20-\x7e\x80-\uffff]*$/, 'must not hold line breaks or control characters');
@@ -144,7 +145,7 @@ const headerModifierSchema = z
   })
   .strict();
 
-const redirectPathSchema = z
+export const redirectPathSchema = z
   .string()
   .max(1024)
   .regex(/^\/(?!\/)[^\s"<>\\]*$/, 'a path ("/…", not "//host")');
@@ -253,5 +254,10 @@ export type GatewayRoute = z.output<typeof gatewayRouteSchema>;
 export type WakeSettings = z.output<typeof wakeSchema>;
 export type GatewayPathMatch = z.output<typeof pathMatchSchema>;
 export type GatewayMatch = z.output<typeof matchSchema>;
-export type GatewayFilters = z.input<typeof filtersSchema>;
+export type GatewayFilters = z.output<typeof filtersSchema>;
+/**
+ * A gateway route's fields beyond hostname, path, backend and wake, as the label parser reads them
+ * (`ParsedRoute.l7`): the master spreads them into the route it sends.
+ */
+export type GatewayL7 = Pick<GatewayRoute, 'match' | 'weight' | 'filters'>;
 export type GatewayHeaderModifier = z.output<typeof headerModifierSchema>;

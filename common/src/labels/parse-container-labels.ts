@@ -38,8 +38,9 @@ function toLabelMap(labels: unknown, problems: LabelProblem[]): LabelMap {
   return map;
 }
 
+/** Routes with the same identity route the same requests: the later one is a duplicate. */
 function identity(route: ParsedRoute): string {
-  return `${route.hostname}\u0000${route.path ?? ''}`;
+  return `${route.hostname}\u0000${route.path ?? ''}\u0000${JSON.stringify(route.l7?.match ?? {})}`;
 }
 
 function describe(route: ParsedRoute): string {

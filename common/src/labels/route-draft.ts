@@ -1,5 +1,6 @@
 import type { BoolDialect } from './booleans.js';
 import { checkHostname } from './hostname.js';
+import { buildL7, type L7Entry } from './l7.js';
 import { buildOriginRequest, type OriginEntry } from './origin-request.js';
 import { accessPathProblem, checkPathRegex } from './path-regex.js';
 import { type Check, checkLabel, labelError, labelWarning, ok, refuse } from './problems.js';
@@ -41,6 +42,10 @@ export interface RouteDraft {
   public?: true;
   /** Wake-on-request labels (Tunnelfleet's own language only). */
   wake?: Partial<Record<WakeKey, LabelValue>>;
+  /** Routing beyond hostname and path (Tunnelfleet's own language only). */
+  l7?: L7Entry[];
+  /** Where the route's keys are written (`tunnelfleet.` or `tunnelfleet.<route>.`), for hints. */
+  keyPrefix?: string;
   /** Problems the reader already found for this route. */
   problems: LabelProblem[];
 }
@@ -151,6 +156,9 @@ export function finishDraft(draft: RouteDraft, context: LabelParseContext): Fini
         problems,
       )
     : undefined;
+  const l7 = draft.l7
+    ? buildL7(draft.l7, { service, context, prefix: draft.keyPrefix ?? '' }, problems)
+    : undefined;
   for (const problem of problems) problem.route = draft.key;
 
   if (hostname === undefined || service === undefined || problems.some((p) => p.severity === 'error')) {
@@ -174,5 +182,6 @@ export function finishDraft(draft: RouteDraft, context: LabelParseContext): Fini
   if (draft.access !== undefined) route.access = draft.access;
   if (draft.public) route.public = true;
   if (wake !== undefined) route.wake = wake;
+  if (l7 !== undefined) route.l7 = l7;
   return { valid: true, route, problems };
 }

@@ -1,6 +1,7 @@
 import { ACCESS_KEYS, type AccessEntry, buildAccess } from './access.js';
 import { strictBool } from './booleans.js';
 import { didYouMean } from './did-you-mean.js';
+import { L7_HEADS, L7_KEYS, type L7Entry } from './l7.js';
 import { ORIGIN_KEY_NAMES, type OriginEntry, resolveOriginKey } from './origin-request.js';
 import { labelError, labelWarning } from './problems.js';
 import type { LabelMap, ReaderResult } from './reader.js';
@@ -30,17 +31,19 @@ export const ROUTE_KEYS: readonly string[] = [
   ...SCALAR_KEYS,
   ...ORIGIN_KEY_NAMES.map((k) => `origin.${k}`),
   ...ACCESS_KEYS.map((k) => `access.${k}`),
+  ...L7_KEYS,
 ];
 const CONTAINER_KEYS = ['enable', ...ROUTE_KEYS];
-const KEY_HEADS = new Set(['enable', 'origin', 'access', ...SCALAR_KEYS]);
+const KEY_HEADS = new Set(['enable', 'origin', 'access', ...SCALAR_KEYS, ...L7_HEADS]);
 
 interface RouteLabels {
   scalars: Map<ScalarKey, LabelValue>;
   origin: OriginEntry[];
   access: AccessEntry[];
+  l7: L7Entry[];
 }
 
-const emptyRoute = (): RouteLabels => ({ scalars: new Map(), origin: [], access: [] });
+const emptyRoute = (): RouteLabels => ({ scalars: new Map(), origin: [], access: [], l7: [] });
 
 /** Files one key (split after the route part) into a route; false when the key is unknown. */
 function file(
@@ -70,6 +73,13 @@ function file(
   }
   if (head === 'access' && rest.length > 0) {
     route.access.push({ key: rest.join('.'), label, value });
+    return true;
+  }
+  if (
+    ((head === 'match' || head === 'filter') && rest.length > 0) ||
+    ((head === 'weight' || head === 'mirror') && rest.length === 0)
+  ) {
+    route.l7.push({ key: parts.join('.'), label, value });
     return true;
   }
   return false;
@@ -161,6 +171,11 @@ function draftFor(key: string, own: RouteLabels, base: RouteLabels | undefined):
     if (field !== undefined) wake[name] = field;
   }
   if (Object.keys(wake).length > 0) draft.wake = wake;
+  // So are its matches, weight and filters: a named route is another route, not a copy.
+  if (own.l7.length > 0) {
+    draft.l7 = own.l7;
+    draft.keyPrefix = prefix;
+  }
   for (const name of ['dns', 'cleanup'] as const) {
     const field = scalar(name);
     if (field === undefined) continue;

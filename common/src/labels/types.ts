@@ -1,3 +1,4 @@
+import type { GatewayL7 } from '../gateway/routing-table.js';
 import type { LabelPrefixes } from './label-prefixes.js';
 import type { OwnContainer, ServicePolicy } from './service-policy.js';
 
@@ -130,6 +131,12 @@ export interface ParsedRoute {
   public?: true;
   /** Wake on request, carried out by the host's L7 gateway (docs/gateway.md). */
   wake?: WakeSpec;
+  /**
+   * Routing beyond hostname and path (`match.*`, `weight`, `filter.*`, `mirror`), carried out by
+   * the host's L7 gateway: exactly the gateway route's fields of the same names, to be spread
+   * into it.
+   */
+  l7?: GatewayL7;
 }
 
 /** Wake on request (`tunnelfleet.wake=true`): the container sleeps until a request comes. */
