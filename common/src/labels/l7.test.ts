@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { appLabels, expectedRoute } from '../../test/label-fixtures.js';
-import { gatewayRouteSchema } from '../gateway/routing-table.js';
+import { type GatewayL7, gatewayRouteSchema } from '../gateway/routing-table.js';
 import { parseContainerLabels } from './parse-container-labels.js';
 import { DEFAULT_SERVICE_POLICY } from './service-policy.js';
 
@@ -29,7 +29,7 @@ describe('routing labels (match, weight, filters, mirror)', () => {
       'tunnelfleet.mirror': 'http://shadow:8080',
     });
     expect(result.problems).toEqual([]);
-    const l7 = {
+    const l7: GatewayL7 = {
       match: {
         method: 'POST',
         headers: [
