@@ -17,6 +17,33 @@ async function backends(names: string[]): Promise<Record<string, TestBackend>> {
   return Object.fromEntries(await Promise.all(names.map(async (n) => [n, await backend(n)] as const)));
 }
 
+/** A gateway with one route `r` for HOST to backend `a`, with `extra` fields. */
+async function single(extra: Partial<Route> = {}) {
+  const gw = await gateway();
+  const a = await backend('a');
+  await push(gw, { version: 1, routes: [{ id: 'r', hostname: HOST, backend: { url: a.url }, ...extra }] });
+  return { gw, a };
+}
+
+/** A loopback port nothing listens on (a backend's, closed): a stopped container. */
+async function closedPort(): Promise<number> {
+  const placeholder = await backend('placeholder');
+  await placeholder.close();
+  return Number(new URL(placeholder.url).port);
+}
+
+/** A backend started on `port`, answering 200 with `x-backend: <name>` (one request a connection). */
+async function answerOn(port: number, name: string): Promise<void> {
+  const server = createServer((socket: Socket) => {
+    socket.once('data', () =>
+      socket.end(`HTTP/1.1 200 OK\r\nx-backend: ${name}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`),
+    );
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+}
+
 const served = (answer: { headers: Record<string, unknown> }) => answer.headers['x-backend'];
 
 describe('matching and precedence', () => {
@@ -159,18 +186,8 @@ describe('matching and precedence', () => {
   });
 
   it('matches a case-insensitive regex from a leading (?i)', async () => {
-    const gw = await gateway();
-    const a = await backend('a');
-    await push(gw, {
-      version: 1,
-      routes: [
-        {
-          id: 'r',
-          hostname: HOST,
-          path: { type: 'regex', value: '(?i)^/Docs/[a-c]\\w(?P<n>x)' },
-          backend: { url: a.url },
-        },
-      ],
+    const { gw } = await single({
+      path: { type: 'regex', value: '(?i)^/Docs/[a-c]\\w(?P<n>x)' },
     });
     expect((await get(gw, HOST, '/DOCS/B_X')).status).toBe(200);
     expect((await get(gw, HOST, '/docs/c1x')).status).toBe(200);
@@ -233,10 +250,8 @@ describe('groups and weights', () => {
   it('takes a member out on a connect failure or a 5xx and puts it back once a probe succeeds', async () => {
     const gw = await gateway();
     const a = await backend('a');
-    // A port that refuses: b is started only later, on the port it held.
-    const b = await backend('b');
-    const bPort = Number(new URL(b.url).port);
-    await b.close();
+    // A port that refuses: b is started only later, on it.
+    const bPort = await closedPort();
     await push(gw, {
       version: 1,
       routes: group([
@@ -250,14 +265,7 @@ describe('groups and weights', () => {
     expect(statuses.filter((status) => status === 502)).toHaveLength(1);
     expect(statuses.slice(2)).toEqual([200, 200, 200, 200]);
     // b comes back on its port: the active probe puts it back.
-    const server = createServer((socket: Socket) => {
-      socket.once('data', () =>
-        socket.end('HTTP/1.1 200 OK\r\nx-backend: b-again\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'),
-      );
-    });
-    server.listen(bPort, '127.0.0.1');
-    await once(server, 'listening');
-    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    await answerOn(bPort, 'b-again');
     await vi.waitFor(async () => expect(served(await get(gw, HOST))).toBe('b-again'), { timeout: 5_000 });
 
     // A 5xx takes a member out too.
@@ -307,29 +315,19 @@ describe('groups and weights', () => {
 
 describe('filters', () => {
   it('sets, adds and removes request and response headers', async () => {
-    const gw = await gateway();
-    const a = await backend('a');
-    await push(gw, {
-      version: 1,
-      routes: [
-        {
-          id: 'r',
-          hostname: HOST,
-          backend: { url: a.url },
-          filters: {
-            requestHeaders: {
-              set: [{ name: 'X-Tenant', value: 'blue' }],
-              add: [{ name: 'x-tag', value: 'gw' }],
-              remove: ['x-secret'],
-            },
-            responseHeaders: {
-              set: [{ name: 'strict-transport-security', value: 'max-age=600' }],
-              add: [{ name: 'x-backend', value: 'via-gateway' }],
-              remove: ['x-powered-by'],
-            },
-          },
+    const { gw, a } = await single({
+      filters: {
+        requestHeaders: {
+          set: [{ name: 'X-Tenant', value: 'blue' }],
+          add: [{ name: 'x-tag', value: 'gw' }],
+          remove: ['x-secret'],
         },
-      ],
+        responseHeaders: {
+          set: [{ name: 'strict-transport-security', value: 'max-age=600' }],
+          add: [{ name: 'x-backend', value: 'via-gateway' }],
+          remove: ['x-powered-by'],
+        },
+      },
     });
     const answer = await get(gw, HOST, '/', { 'x-tenant': 'red', 'x-tag': 'client', 'x-secret': 's' });
     const seen = a.seen.at(-1)!.headers;
@@ -523,9 +521,7 @@ describe('metrics', () => {
   };
 
   it('serves Prometheus text behind the bearer token: requests by route and status class, latency', async () => {
-    const gw = await gateway();
-    const a = await backend('a');
-    await push(gw, { version: 1, routes: [{ id: 'r', hostname: HOST, backend: { url: a.url } }] });
+    const { gw } = await single();
     expect((await metrics(gw, null)).status).toBe(401);
     expect((await metrics(gw, 'y'.repeat(64))).status).toBe(401);
     for (const path of ['/', '/x', '/status/404', '/status/503']) await get(gw, HOST, path);
@@ -545,9 +541,7 @@ describe('metrics', () => {
   it('counts wakes, their duration and idle stops per route', async () => {
     const gw = await gateway();
     // A port nothing listens on yet: the "container" sleeps.
-    const placeholder = await backend('placeholder');
-    const port = Number(new URL(placeholder.url).port);
-    await placeholder.close();
+    const port = await closedPort();
     await push(gw, {
       version: 1,
       routes: [
@@ -563,14 +557,7 @@ describe('metrics', () => {
     // Play the agent: take the start request, then "start the container" on its port.
     const requests = await api(gw, 'GET', '/wake-requests?after=0&wait_ms=10000');
     expect(requests.body).toMatchObject({ start: [{ container: 'app', dependsOn: [] }] });
-    const app = createServer((socket: Socket) => {
-      socket.once('data', () =>
-        socket.end('HTTP/1.1 200 OK\r\nx-backend: app\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'),
-      );
-    });
-    app.listen(port, '127.0.0.1');
-    await once(app, 'listening');
-    cleanups.push(() => new Promise((resolve) => app.close(resolve)));
+    await answerOn(port, 'app');
     expect(served(await waiting)).toBe('app');
     const awake = (await metrics(gw)).text;
     expect(sample(awake, 'tunnelfleet_gateway_wakes_total{route="w",result="ready"}')).toBe(1);
