@@ -42,7 +42,9 @@ export function useGatewayHarness() {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function gateway(overrides: { headersTimeoutMs?: number } = {}): Promise<Gateway> {
+  async function gateway(
+    overrides: { headersTimeoutMs?: number; healthProbeIntervalMs?: number } = {},
+  ): Promise<Gateway> {
     const started = await startGateway({
       listenPort: 0,
       listenHost: '127.0.0.1',
@@ -54,7 +56,7 @@ export function useGatewayHarness() {
       headersTimeoutMs: overrides.headersTimeoutMs ?? 30_000,
       bodyTimeoutMs: 30_000,
       keepAliveTimeoutMs: 4_000,
-      healthProbeIntervalMs: 100,
+      healthProbeIntervalMs: overrides.healthProbeIntervalMs ?? 100,
       logger,
     });
     cleanups.push(() => started.stop());

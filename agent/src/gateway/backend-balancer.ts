@@ -13,6 +13,8 @@ export interface BackendBalancer {
   failed(group: RouteGroup, member: GatewayRoute): void;
   /** Backend origins taken out now. */
   unhealthy(): string[];
+  /** Forgets the groups and backends a new table no longer has (a removed backend is not probed on). */
+  retain(table: { groups: ReadonlySet<string>; backends: ReadonlySet<string> }): void;
   close(): void;
 }
 
@@ -84,6 +86,14 @@ export function createBackendBalancer(options: {
       probe(member);
     },
     unhealthy: () => [...out.keys()],
+    retain({ groups, backends }) {
+      for (const key of turns.keys()) if (!groups.has(key)) turns.delete(key);
+      for (const [origin, timer] of out) {
+        if (backends.has(origin)) continue;
+        clearTimeout(timer);
+        out.delete(origin);
+      }
+    },
     close() {
       closed = true;
       for (const timer of out.values()) clearTimeout(timer);

@@ -60,11 +60,15 @@ function closeServer(server: Server): Promise<void> {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger.child({ component: 'gateway' });
   const pools = createBackendPools(options);
-  // Pools of backends the new table no longer names close once their requests end.
+  const balancer = createBackendBalancer({ probeIntervalMs: options.healthProbeIntervalMs, logger });
+  // Pools and health of backends the new table no longer names go once their requests end.
   const tables = createTableStore({
     dataDir: options.dataDir,
     logger,
-    onSwap: (table) => pools.retain(table.backends),
+    onSwap: (table) => {
+      pools.retain(table.backends);
+      balancer.retain(table);
+    },
   });
   try {
     await tables.load();
@@ -72,7 +76,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Fail closed: not ready and routing nothing until the agent pushes a table.
     logger.error({ err: error }, 'stored routing table ignored');
   }
-  const balancer = createBackendBalancer({ probeIntervalMs: options.healthProbeIntervalMs, logger });
   const metrics = createGatewayMetrics({ unhealthyBackends: () => balancer.unhealthy().length });
   const wake = createWakeCoordinator({ logger, metrics });
   const mirror = createRequestMirror({ pools, logger });

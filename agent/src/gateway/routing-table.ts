@@ -36,6 +36,8 @@ export interface CompiledTable {
   lookup(request: RequestView): RouteGroup | undefined;
   /** Every backend origin the table names, mirrors included (pools of others may be closed). */
   backends: ReadonlySet<string>;
+  /** The key of every group (the state kept per group of others may be dropped). */
+  groups: ReadonlySet<string>;
 }
 
 interface CompiledGroup extends RouteGroup {
@@ -213,6 +215,7 @@ export function compileTable(table: RoutingTable): CompiledTable {
   return {
     table,
     backends,
+    groups: new Set(grouped.keys()),
     lookup(request) {
       // Parsed at most once, and only when a candidate matches on the query.
       let params: URLSearchParams | undefined;
