@@ -400,6 +400,11 @@ describe('filters', () => {
       'https://app.example.com/see',
     ]);
     expect(await location('/other')).toEqual([303, 'http://app.example.com/other']);
+    // A client's X-Forwarded-Host does not choose where a (cacheable) redirect points.
+    expect(await location('/x', { 'x-forwarded-host': 'evil.example.net' })).toEqual([
+      301,
+      'https://app.example.com/x',
+    ]);
     // A redirect answers itself: the backend never hears of it.
     expect(a.seen).toHaveLength(0);
   });

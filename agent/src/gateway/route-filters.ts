@@ -40,7 +40,7 @@ function firstValue(value: string | string[] | undefined): string | undefined {
 
 /**
  * The `Location` of a redirect filter: unset parts are the request's own. The scheme is the one
- * the client used (`X-Forwarded-Proto` from cloudflared); a new scheme or host drops the port.
+ * the client used (`X-Forwarded-Proto`, which cloudflared sets); a new scheme or host drops the port.
  */
 export function redirectLocation(
   req: IncomingMessage,
@@ -50,7 +50,9 @@ export function redirectLocation(
 ): string {
   const proto = firstValue(req.headers['x-forwarded-proto']);
   const scheme = redirect.scheme ?? (proto === 'https' ? 'https' : 'http');
-  const ownHost = firstValue(req.headers['x-forwarded-host']) ?? req.headers.host ?? '';
+  // The Host cloudflared was asked for, never a client's X-Forwarded-Host: a cached redirect to a
+  // host the client chose would send every later visitor there.
+  const ownHost = req.headers.host ?? '';
   let authority: string;
   if (redirect.port !== undefined) {
     const host = redirect.hostname ?? ownHost.replace(/:\d+$/, '');
