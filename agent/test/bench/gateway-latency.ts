@@ -2,12 +2,13 @@
  * The gateway's added latency against a direct connection, in one run on loopback:
  *   pnpm build && node agent/test/dist/test/bench/gateway-latency.js [rate/s] [seconds]
  * A backend (its own process) and the gateway (`node agent/dist/gateway/main.js`, its own process)
- * on loopback; this process sends `rate` requests a second, open loop, alternating between the
- * backend directly and the same backend through the gateway, each over an undici keep-alive pool,
- * and compares the percentiles. Both paths see the same machine load, so the difference is what
- * the gateway adds. The table makes the gateway match for real: the measured route sets a request
- * and a response header, and 20 routes of the same hostname that rank before it (header, query and
- * regex matches) are tried and missed first. Asserts nothing: read the figures (bench/RESULTS.md).
+ * on loopback; this process sends `rate` requests a second, open loop, taking turns between the
+ * backend directly, the same backend through the gateway by a plain route, and through the gateway
+ * by an L7 route, each over an undici keep-alive pool, and compares the percentiles. All paths see
+ * the same machine load, so the differences are what the gateway adds, and what its matching and
+ * filters add. The L7 route sets a request and a response header, and 20 routes of its hostname
+ * that rank before it (header, query and regex matches) are tried and missed first. Asserts
+ * nothing: read the figures (bench/RESULTS.md).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
       body: JSON.stringify({
         version: 1,
         routes: [
+          { id: 'plain', hostname: 'plain.example.com', backend: { url: `http://127.0.0.1:${backendPort}` } },
           {
             id: 'bench',
             hostname: 'bench.example.com',
@@ -107,15 +109,15 @@ async function main(): Promise<void> {
 
     const direct = new Pool(`http://127.0.0.1:${backendPort}`);
     const through = new Pool(`http://127.0.0.1:${proxyPort}`);
-    const samples = { direct: [] as number[], gateway: [] as number[] };
+    const samples = { direct: [] as number[], plain: [] as number[], l7: [] as number[] };
     let failures = 0;
-    const once = async (pool: Pool, into: number[] | undefined) => {
+    const once = async (pool: Pool, host: string, into: number[] | undefined) => {
       const started = performance.now();
       try {
         const response = await pool.request({
           path: '/',
           method: 'GET',
-          headers: { host: 'bench.example.com' },
+          headers: { host },
         });
         await response.body.text();
         if (response.statusCode !== 200) failures += 1;
@@ -135,17 +137,16 @@ async function main(): Promise<void> {
       const wait = due - performance.now();
       if (wait > 1) await delay(wait);
       const measured = i >= warmup;
-      inFlight.push(
-        i % 2 === 0
-          ? once(direct, measured ? samples.direct : undefined)
-          : once(through, measured ? samples.gateway : undefined),
-      );
+      const turn = (['direct', 'plain', 'l7'] as const)[i % 3]!;
+      const host = turn === 'l7' ? 'bench.example.com' : 'plain.example.com';
+      inFlight.push(once(turn === 'direct' ? direct : through, host, measured ? samples[turn] : undefined));
     }
     await Promise.all(inFlight);
     const elapsed = (performance.now() - start) / 1000;
     await Promise.all([direct.close(), through.close()]);
     const d = summarize(samples.direct);
-    const g = summarize(samples.gateway);
+    const p = summarize(samples.plain);
+    const g = summarize(samples.l7);
     console.log(
       `rate asked ${rate}/s, achieved ${(total / elapsed).toFixed(0)}/s over ${elapsed.toFixed(1)} s; failures ${failures}; load ${(
         await import('node:os')
@@ -158,14 +159,19 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|---|---|');
     for (const [name, s] of [
       ['direct', d],
-      ['through the gateway', g],
+      ['gateway, plain route', p],
+      ['gateway, L7 route', g],
     ] as const)
       console.log(
         `| ${name} | ${s.n} | ${formatMs(s.p50)} | ${formatMs(s.p90)} | ${formatMs(s.p99)} | ${formatMs(s.max)} |`,
       );
-    console.log(
-      `added by the gateway: p50 ${formatMs(g.p50 - d.p50)} (target ≤ 1 ms), p99 ${formatMs(g.p99 - d.p99)} (target ≤ 5 ms)`,
-    );
+    for (const [name, s] of [
+      ['plain route', p],
+      ['L7 route', g],
+    ] as const)
+      console.log(
+        `added by the gateway, ${name}: p50 ${formatMs(s.p50 - d.p50)} (target ≤ 1 ms), p99 ${formatMs(s.p99 - d.p99)} (target ≤ 5 ms)`,
+      );
   } finally {
     backend.kill();
     gateway.kill();
