@@ -7,3 +7,4 @@ export * from './gateway/routing-table.js';
 export * from './labels/index.js';
 export * from './logger/index.js';
 export * from './protocol/index.js';
+export * from './gateway/gateway-names.js';

@@ -1,5 +1,5 @@
 import type { RoutingTableInput } from '@tunnelfleet/common';
-import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
+import { createKeyedMutex, gatewayServiceUrl, type Logger } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { CLOUDFLARED_LABELS } from '../cloudflared/container-spec.js';
 import { type BackoffOptions, createBackoff } from '../docker/backoff.js';
@@ -108,7 +108,7 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     ready,
     ...(containerId ? { containerId } : {}),
     ...(tableVersion !== undefined ? { tableVersion } : {}),
-    ...(containerId ? { serviceUrl: `http://${spec.proxyAlias}:8080` } : {}),
+    ...(containerId ? { serviceUrl: gatewayServiceUrl(agentId) } : {}),
     restarts,
     ...(lastError ? { lastError } : {}),
   });

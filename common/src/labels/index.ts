@@ -17,7 +17,7 @@ export {
   labelPrefixesOf,
 } from './label-prefixes.js';
 export { parseContainerLabels } from './parse-container-labels.js';
-export { accessPathProblem } from './path-regex.js';
+export { accessPathProblem, type GatewayPathMatch, gatewayPathMatch } from './path-regex.js';
 export {
   checkServicePolicy,
   DEFAULT_SERVICE_POLICY,

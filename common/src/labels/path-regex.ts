@@ -68,3 +68,24 @@ export function accessPathProblem(path: string): string | undefined {
     'anchored literal prefix such as ^/admin, or the whole hostname'
   );
 }
+
+/** How the L7 gateway matches a path (`common/src/gateway/routing-table.ts`). */
+export interface GatewayPathMatch {
+  type: 'prefix' | 'exact';
+  value: string;
+}
+
+/**
+ * The gateway's match for a route's path regex, or undefined when it has none. The gateway matches
+ * literal paths: no path is every path, `^/app$` is exact, `^/app` a prefix of whole segments
+ * (narrower than the regex, which also matches `/apps`: never wider). Anything else cannot go
+ * through the gateway. Shared by the label parser (the checker) and the master's gateway routes.
+ */
+export function gatewayPathMatch(path: string | undefined): GatewayPathMatch | undefined {
+  if (path === undefined || path === '') return { type: 'prefix', value: '/' };
+  const literal = /^\^(\/[A-Za-z0-9_~./-]*?)(\$?)$/.exec(path);
+  if (!literal) return undefined;
+  const value = literal[1]!;
+  if (literal[2]) return { type: 'exact', value };
+  return { type: 'prefix', value: value.length > 1 ? value.replace(/\/+$/, '') || '/' : value };
+}

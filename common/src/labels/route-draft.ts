@@ -1,7 +1,7 @@
 import type { BoolDialect } from './booleans.js';
 import { checkHostname } from './hostname.js';
 import { buildOriginRequest, type OriginEntry } from './origin-request.js';
-import { accessPathProblem, checkPathRegex } from './path-regex.js';
+import { accessPathProblem, checkPathRegex, gatewayPathMatch } from './path-regex.js';
 import { type Check, checkLabel, labelError, labelWarning, ok, refuse } from './problems.js';
 import { checkService, defaultService } from './service.js';
 import { checkServicePolicy } from './service-policy.js';
@@ -151,6 +151,13 @@ export function finishDraft(draft: RouteDraft, context: LabelParseContext): Fini
         problems,
       )
     : undefined;
+  if (wake !== undefined && path !== undefined && gatewayPathMatch(path) === undefined && draft.path)
+    error(
+      draft.path.label,
+      draft.path.value,
+      "is a regex the host's gateway cannot match (wake on request goes through it, and it matches " +
+        'literal paths): use ^/app (a prefix), ^/app$ (exact) or no path',
+    );
   for (const problem of problems) problem.route = draft.key;
 
   if (hostname === undefined || service === undefined || problems.some((p) => p.severity === 'error')) {

@@ -113,6 +113,7 @@ describe('cloudFingerprint', () => {
       originRequest: { noTLSVerify: true },
       access: { namedPolicies: ['staff'] },
       dns: false,
+      wake: { startTimeoutSeconds: 60, idleTimeoutSeconds: 0, dependsOn: [], redirectPath: '/' },
     };
     for (const [field, value] of Object.entries(changed)) {
       expect(print(withSpec({ [field]: value })), field).not.toBe(print(route));
