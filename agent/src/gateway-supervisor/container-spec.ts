@@ -10,6 +10,7 @@ export const GATEWAY_LABELS = {
   specHash: 'tunnelfleet.spec-hash',
 } as const;
 const MANAGED_GATEWAY = 'gateway';
+
 /** Ports inside the gateway's container: fixed, since only the agent and cloudflared dial them. */
 export { GATEWAY_PROXY_PORT, gatewayNames };
 export const GATEWAY_API_PORT = 8081;

@@ -6,6 +6,7 @@ import { type BackoffOptions, createBackoff } from '../docker/backoff.js';
 import { isConflict, isNotFound, isNotModified } from '../docker/docker-errors.js';
 import { subscribeDockerEvents } from '../docker/docker-events.js';
 import { createNetworkEnsurer, type NetworkEnsurer } from '../docker/network-ensurer.js';
+import type { SleepingContainers } from '../state/sleeping-containers.js';
 import {
   buildGatewaySpec,
   GATEWAY_API_PORT,
@@ -47,6 +48,8 @@ export interface GatewaySupervisorOptions {
   probeTimeoutMs?: number;
   /** Shared with cloudflared's supervisor (the same networks); one of its own if unset. */
   networks?: NetworkEnsurer;
+  /** Where the wake loop remembers the containers it stopped for idleness. */
+  sleeping?: Pick<SleepingContainers, 'add' | 'delete'>;
 }
 
 export interface GatewaySupervisor {
@@ -288,7 +291,12 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     onEvent: runCheck,
   });
   const checkTimer = setInterval(runCheck, checkIntervalMs);
-  const wakeLoop = startWakeLoop({ docker, logger, client: () => (ready ? live : undefined) });
+  const wakeLoop = startWakeLoop({
+    docker,
+    logger,
+    client: () => (ready ? live : undefined),
+    ...(options.sleeping ? { sleeping: options.sleeping } : {}),
+  });
   checkTimer.unref();
 
   return {

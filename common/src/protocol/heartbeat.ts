@@ -58,7 +58,7 @@ const gatewayStatusSchema = z.strictObject({
   serviceUrl: z
     .string()
     .max(200)
-    .regex(/^http:\/\/tunnelfleet-gateway-[0-9a-f]{1,64}:[0-9]{1,5}$/, 'the gateway\'s own alias and port')
+    .regex(/^http:\/\/tunnelfleet-gateway-[0-9a-f]{1,64}:[0-9]{1,5}$/, "the gateway's own alias and port")
     .optional(),
   tableVersion: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   image: imageRefSchema,

@@ -1,7 +1,7 @@
 import { gatewayServiceUrl } from '@tunnelfleet/common';
+import { readRouteSpec } from '../routes/route-spec.js';
 import { findAgentGateway } from '../store/agent-gateways.js';
 import type { SqliteDatabase } from '../store/database.js';
-import { readRouteSpec } from '../routes/route-spec.js';
 import type { RouteRecord } from '../store/routes.js';
 import { findAgentTunnel } from '../store/tunnels.js';
 import { type GatewayRouteResult, toGatewayRoute } from './gateway-route.js';
@@ -10,7 +10,9 @@ import { type GatewayRouteResult, toGatewayRoute } from './gateway-route.js';
 export type GatewayIngress = { ok: true; service: string } | { ok: false; message: string };
 
 /** The translation of a route row (its container's name is the row's). */
-export function gatewayRouteOf(route: RouteRecord & { hostname: string; service: string }): GatewayRouteResult {
+export function gatewayRouteOf(
+  route: RouteRecord & { hostname: string; service: string },
+): GatewayRouteResult {
   return toGatewayRoute({ ...route, spec: readRouteSpec(route.spec) }, { name: route.containerName });
 }
 
@@ -30,7 +32,7 @@ export function gatewayIngress(
   if (findAgentTunnel(db, route.agentId)?.id !== tunnelId)
     return {
       ok: false,
-      message: withheld('wake on request goes through the host\'s gateway, which a shared tunnel cannot name'),
+      message: withheld("wake on request goes through the host's gateway, which a shared tunnel cannot name"),
     };
   const translated = gatewayRouteOf(route);
   if (!translated.ok) return { ok: false, message: withheld(translated.reason) };

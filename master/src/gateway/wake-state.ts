@@ -1,9 +1,9 @@
 import type { WakeState } from '@tunnelfleet/common';
+import { readRouteSpec } from '../routes/route-spec.js';
 import type { ContainerRecord } from '../store/containers.js';
+import { listContainers } from '../store/containers.js';
 import type { SqliteDatabase } from '../store/database.js';
 import type { RouteRecord } from '../store/routes.js';
-import { listContainers } from '../store/containers.js';
-import { readRouteSpec } from '../routes/route-spec.js';
 
 /** What the container's reported state says of a waking route; null for a route that does not wake. */
 export function wakeStateOf(
