@@ -406,7 +406,8 @@ async function dockerInfo(docker: Docker): Promise<DockerInfo | null> {
 function protocolGateway(status: GatewayStatus, image: string): GatewayHeartbeat {
   return {
     state: status.state,
-    ready: status.ready,
+    // Ready for the master once it serves a table: before that it routes nothing.
+    ready: status.ready && status.tableVersion !== undefined,
     image,
     ...(status.serviceUrl ? { serviceUrl: status.serviceUrl } : {}),
     ...(status.tableVersion !== undefined ? { tableVersion: status.tableVersion } : {}),
