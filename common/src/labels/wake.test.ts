@@ -87,4 +87,16 @@ describe('wake labels', () => {
       'warning tunnelfleet.idle_timeout: "1h" is ignored: wake on request is off (set wake=true)',
     ]);
   });
+
+  it('refuses a path regex the gateway cannot match on a waking route, and accepts an anchored literal one', () => {
+    const refused = { ...base, 'tunnelfleet.wake': 'true', 'tunnelfleet.path': '/api|/v2' };
+    expect(parseContainerLabels(refused).routes).toEqual([]);
+    expect(messages(refused).join('\n')).toContain(
+      'tunnelfleet.path: "/api|/v2" is a regex the host\'s gateway cannot match',
+    );
+    const accepted = { ...base, 'tunnelfleet.wake': 'true', 'tunnelfleet.path': '^/api' };
+    expect(parseContainerLabels(accepted).problems).toEqual([]);
+    // Without wake, the same regex is a plain cloudflared path.
+    expect(parseContainerLabels({ ...base, 'tunnelfleet.path': '/api|/v2' }).problems).toEqual([]);
+  });
 });
