@@ -153,7 +153,7 @@ export const routeDetailSchema = z.object({
   /** The labels of the container serving it, as last reported. */
   labels: z.record(z.string(), z.string()),
   /** Which tool's label language the route was written in; null when the labels no longer say. */
-  language: z.enum(['tunnelfleet', 'dockflare', 'labelgate']).nullable(),
+  language: z.enum(['tunnelfleet', 'dockflare', 'labelgate', 'dag']).nullable(),
   /** The Cloudflare objects Tunnelfleet owns for its hostname and path. */
   cloudflare: z.object({
     dnsRecords: z.array(z.object({ id: z.string(), zoneId: z.string() })),

@@ -39,7 +39,7 @@ export interface RouteDraft {
   dialect: BoolDialect;
   access?: AccessSpec;
   public?: true;
-  /** Wake-on-request labels (Tunnelfleet's own language only). */
+  /** Wake-on-request labels (Tunnelfleet's own, or DAG's mapped onto them). */
   wake?: Partial<Record<WakeKey, LabelValue>>;
   /** Problems the reader already found for this route. */
   problems: LabelProblem[];
@@ -137,7 +137,9 @@ export function finishDraft(draft: RouteDraft, context: LabelParseContext): Fini
     const remedy =
       draft.source === 'tunnelfleet'
         ? 'add access.* labels, or set tunnelfleet.access.public=true to publish it without Access on purpose'
-        : 'add its Access labels (a bypass policy for everyone keeps it public behind an Access app)';
+        : draft.source === 'dag'
+          ? 'DAG labels carry no Access: write the route in tunnelfleet.* labels with access.* labels'
+          : 'add its Access labels (a bypass policy for everyone keeps it public behind an Access app)';
     error(
       draft.hostname?.label ?? draft.hostnameLabel,
       draft.hostname?.value,

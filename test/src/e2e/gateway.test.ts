@@ -104,13 +104,17 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
 
     // What cloudflared's request would do: through the gateway to the container.
     const address = await gatewayAddress(f.b.docker, agentId, f.b.network);
+    let last: unknown;
     const first = await waitFor(
       async () => {
-        const answer = await throughGateway(address, hostname).catch(() => undefined);
-        return answer?.status === 200 ? answer : undefined;
+        const answer = await throughGateway(address, hostname).catch((error: Error) => error.message);
+        last = answer;
+        return typeof answer !== 'string' && answer.status === 200 ? answer : undefined;
       },
       { description: 'the gateway to route the hostname (its table pushed)', timeoutMs: CONVERGE_TIMEOUT_MS },
-    );
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; the gateway's last answer: ${JSON.stringify(last)}`);
+    });
     // The web image answers with the container's hostname: its id's first 12 characters.
     expect(first.body.trim()).toBe(app.id.slice(0, 12));
     const [awake] = await routesOf(f, hostname);
@@ -192,9 +196,9 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
     expect(beat.status).toBe(200);
     const answer = await c.report([
       // Take B's hostname through the attacker's gateway, and route its own through B's gateway.
-      reportedContainer('g1', 'steal', publishLabels(victim, { 'tunnelfleet.wake': 'true' })),
+      reportedContainer('e1', 'steal', publishLabels(victim, { 'tunnelfleet.wake': 'true' })),
       reportedContainer(
-        'g2',
+        'e2',
         'borrow',
         publishLabels(own, { 'tunnelfleet.wake': 'true', 'tunnelfleet.service': 'http://10.0.0.5:80' }),
       ),
