@@ -43,6 +43,7 @@ export function dagReader(labels: LabelMap, context: { containerName?: string })
       problems.push(
         labelWarning({
           label,
+          value,
           reason: `is not a DAG label Tunnelfleet reads; ignored${didYouMean(key, KEYS, DAG_PREFIX)}`,
         }),
       );
@@ -100,10 +101,11 @@ function dagService(
 ): LabelValue | undefined {
   const label = `${DAG_PREFIX}target_port`;
   const text = port?.value.trim() ?? String(DEFAULT_PORT);
-  const number = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  let number = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
   if (!(number >= 1 && number <= 65535)) {
     problems.push(labelError({ label, value: port?.value, reason: 'is not a port (1 to 65535)' }));
-    return undefined;
+    // The route is invalid already; the default port spares it a second, misleading error.
+    number = DEFAULT_PORT;
   }
   const name = containerName?.replace(/^\//, '').toLowerCase();
   if (!name) return undefined; // finishDraft says the service cannot be completed without a name
