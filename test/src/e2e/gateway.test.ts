@@ -1,8 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import { type Command, GATEWAY_PROXY_PORT, gatewayNames, gatewayServiceUrl } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { buildGatewayTestImage, GATEWAY_TEST_IMAGE } from '../harness/gateway-image.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildGatewayTestImage, GATEWAY_TEST_IMAGE, removeGatewayVolume } from '../harness/gateway-image.js';
 import { waitFor } from '../harness/wait-for.js';
 import { reportedContainer } from '../system/protocol-agent.js';
 import {
@@ -12,10 +12,8 @@ import {
   publishLabels,
   routesOf,
   rulesFor,
-  tunnelIdOf,
   uniqueHostname,
   useFleet,
-  victimState,
   waitForBarrier,
   waitPublished,
   waitRouteStatus,
@@ -23,19 +21,37 @@ import {
 
 const GRACE_SECONDS = 2;
 
-// Built before the fleet starts: host B's engine gets it with the test images.
+// Built before the fleet starts, on the main engine, where host A's agent runs it.
 beforeAll(() => buildGatewayTestImage(), 600_000);
+let gatewayVolume: string | undefined;
+// Registered before the fleet's: runs after its teardown removed the gateway container.
+afterAll(() => (gatewayVolume ? removeGatewayVolume(gatewayVolume) : undefined));
 
-// Host B runs the L7 gateway (GATEWAY_IMAGE); host A does not. A short grace period makes a
+// Host A runs the L7 gateway (GATEWAY_IMAGE); host B does not. Host A, not B: a second engine
+// drops traffic between its containers (the host forwards nothing for an engine without
+// iptables), and the gateway must reach the containers it routes to. A short grace period makes a
 // sleeping container that were taken for a stopped one lose its route within seconds.
 const fleet = useFleet({
   secondEngine: 'docker27',
-  secondEngineImages: [GATEWAY_TEST_IMAGE],
-  hostEnv: { b: { GATEWAY_IMAGE: GATEWAY_TEST_IMAGE } },
+  hostEnv: { a: { GATEWAY_IMAGE: GATEWAY_TEST_IMAGE } },
   masterEnv: { GRACE_PERIOD_SECONDS: String(GRACE_SECONDS) },
 });
 
-/** One request to host B's gateway as cloudflared sends it: to its proxy port, with the public Host. */
+/**
+ * Everything Cloudflare holds for one hostname, serialised: its records, its ingress rules in every
+ * tunnel, its Access apps. Host A's tunnel also carries the labelled containers of other test
+ * files on the main engine, so the comparison is of this hostname's objects, whole.
+ */
+function hostnameState(f: ReturnType<typeof fleet>, hostname: string): string {
+  const view = cloudView(f);
+  return JSON.stringify({
+    records: view.records.filter((record) => record.name === hostname),
+    rules: rulesFor(view, hostname),
+    apps: view.apps.filter((app) => app.domain.split('/')[0] === hostname),
+  });
+}
+
+/** One request to host A's gateway as cloudflared sends it: to its proxy port, with the public Host. */
 function throughGateway(
   address: string,
   hostname: string,
@@ -59,7 +75,7 @@ function throughGateway(
   });
 }
 
-/** Host B's gateway container's address on its cloudflared network (where cloudflared reaches it). */
+/** Host A's gateway container's address on its cloudflared network (where cloudflared reaches it). */
 async function gatewayAddress(docker: Docker, agentId: string, network: string): Promise<string> {
   return waitFor(
     async () => {
@@ -69,7 +85,7 @@ async function gatewayAddress(docker: Docker, agentId: string, network: string):
         .catch(() => undefined);
       return info?.State.Running ? info.NetworkSettings.Networks[network]?.IPAddress || undefined : undefined;
     },
-    { description: "host B's gateway running", timeoutMs: CONVERGE_TIMEOUT_MS },
+    { description: "host A's gateway running", timeoutMs: CONVERGE_TIMEOUT_MS },
   );
 }
 
@@ -88,22 +104,22 @@ async function startEvents(docker: Docker, name: string, since: number, until: n
 describe('wake on request through the host gateway', { timeout: 300_000 }, () => {
   it('publishes a wake route through the gateway, keeps it published while it sleeps, and one start wakes it for 100 requests', async () => {
     const f = fleet();
-    const agentId = await f.b.agentId();
-    const tunnelId = await tunnelIdOf(f, f.b);
+    const agentId = await f.a.agentId();
+    gatewayVolume = gatewayNames(agentId).volume;
     const hostname = uniqueHostname('wake');
     const plain = uniqueHostname('plain');
-    const app = await f.b.runContainer({
+    const app = await f.a.runContainer({
       labels: publishLabels(hostname, { 'tunnelfleet.wake': 'true', 'tunnelfleet.idle_timeout': '3s' }),
     });
-    const direct = await f.b.runContainer({ labels: publishLabels(plain) });
+    const direct = await f.a.runContainer({ labels: publishLabels(plain) });
 
     // The ingress rule names the gateway at the address the master derives; plain routes stay direct.
-    const { rule } = await waitPublished(f, f.b, hostname);
+    const { rule } = await waitPublished(f, f.a, hostname);
     expect(rule.service).toBe(gatewayServiceUrl(agentId));
-    expect((await waitPublished(f, f.b, plain)).rule.service).toBe(`http://${direct.name}:80`);
+    expect((await waitPublished(f, f.a, plain)).rule.service).toBe(`http://${direct.name}:80`);
 
     // What cloudflared's request would do: through the gateway to the container.
-    const address = await gatewayAddress(f.b.docker, agentId, f.b.network);
+    const address = await gatewayAddress(f.a.docker, agentId, f.a.network);
     let last: unknown;
     const first = await waitFor(
       async () => {
@@ -119,7 +135,7 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
     expect(first.body.trim()).toBe(app.id.slice(0, 12));
     const [awake] = await routesOf(f, hostname);
     expect(awake?.wakeState).toBe('running');
-    const before = victimState(f, hostname, tunnelId);
+    const before = hostnameState(f, hostname);
 
     // Idle for 3 s: the agent stops it, and reports it sleeping, not stopped.
     const asleep = await waitFor(
@@ -146,30 +162,30 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
     const [still] = await routesOf(f, hostname);
     expect(still?.status).toBe('active');
     expect(still?.wakeState).toBe('sleeping');
-    expect(victimState(f, hostname, tunnelId)).toBe(before);
+    expect(hostnameState(f, hostname)).toBe(before);
 
     // A hundred API requests at once: each waits for the wake and gets the answer; one start.
     const since = Math.floor(Date.now() / 1000) - 1;
     const answers = await Promise.all(Array.from({ length: 100 }, () => throughGateway(address, hostname)));
     expect(answers.filter((a) => a.status !== 200)).toEqual([]);
     expect(new Set(answers.map((a) => a.body.trim()))).toEqual(new Set([app.id.slice(0, 12)]));
-    expect(await startEvents(f.b.docker, app.name, since, Math.ceil(Date.now() / 1000) + 1)).toBe(1);
+    expect(await startEvents(f.a.docker, app.name, since, Math.ceil(Date.now() / 1000) + 1)).toBe(1);
     await waitFor(async () => (await routesOf(f, hostname))[0]?.wakeState === 'running', {
       description: 'the route running again',
       timeoutMs: CONVERGE_TIMEOUT_MS,
     });
-    expect(victimState(f, hostname, tunnelId)).toBe(before);
+    expect(hostnameState(f, hostname)).toBe(before);
   });
 
   it('leaves a wake route of a host without GATEWAY_IMAGE unpublished, and says why', async () => {
     const f = fleet();
-    const agentId = await f.a.agentId();
+    const agentId = await f.b.agentId();
     const hostname = uniqueHostname('nogw');
     const plain = uniqueHostname('nogw-plain');
-    await f.a.runContainer({ labels: publishLabels(hostname, { 'tunnelfleet.wake': 'true' }) });
-    await f.a.runContainer({ labels: publishLabels(plain) });
+    await f.b.runContainer({ labels: publishLabels(hostname, { 'tunnelfleet.wake': 'true' }) });
+    await f.b.runContainer({ labels: publishLabels(plain) });
     // The plain route of the same host, synced with it, is published: the wake route is not.
-    await waitPublished(f, f.a, plain);
+    await waitPublished(f, f.b, plain);
     const route = await waitRouteStatus(f, hostname, agentId, 'error');
     expect(route.statusMessage).toContain("waiting for the host's gateway (set GATEWAY_IMAGE)");
     const view = cloudView(f);
@@ -179,23 +195,22 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
 
   it("never names another host's gateway: an agent reporting it is refused, and the victim's state is unchanged", async () => {
     const f = fleet();
-    const victimAgent = await f.b.agentId();
+    const victimAgent = await f.a.agentId();
     const victim = uniqueHostname('victim', 'example.org');
-    await f.b.runContainer({ labels: publishLabels(victim, { 'tunnelfleet.wake': 'true' }) });
-    await waitPublished(f, f.b, victim);
-    const victimTunnel = await tunnelIdOf(f, f.b);
-    const before = victimState(f, victim, victimTunnel);
+    await f.a.runContainer({ labels: publishLabels(victim, { 'tunnelfleet.wake': 'true' }) });
+    await waitPublished(f, f.a, victim);
+    const before = hostnameState(f, victim);
 
     const own = uniqueHostname('evil', 'example.org');
     const barrier = uniqueHostname('barrier', 'example.org');
     const c = await attacker(f, 'attacker-gw', [victim, own, barrier]);
-    // Its "gateway" is host B's: ready, at B's address.
+    // Its "gateway" is host A's: ready, at A's address.
     const beat = await c.heartbeat({
       gateway: { state: 'running', ready: true, serviceUrl: gatewayServiceUrl(victimAgent), image: 'evil:1' },
     });
     expect(beat.status).toBe(200);
     const answer = await c.report([
-      // Take B's hostname through the attacker's gateway, and route its own through B's gateway.
+      // Take A's hostname through the attacker's gateway, and route its own through A's gateway.
       reportedContainer('e1', 'steal', publishLabels(victim, { 'tunnelfleet.wake': 'true' })),
       reportedContainer(
         'e2',
@@ -208,7 +223,7 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
         publishLabels(barrier, { 'tunnelfleet.service': 'http://10.0.0.6:80' }),
       ),
     ]);
-    expect(answer.status).toBe(200);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     await waitForBarrier(f, barrier);
 
     const [stolen] = (await routesOf(f, victim)).filter((r) => r.agentId === c.agentId);
@@ -229,6 +244,6 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
     );
     expect(tables.length).toBeGreaterThan(0);
     for (const hostnames of tables) expect(hostnames.every((hostname) => hostname === own)).toBe(true);
-    expect(victimState(f, victim, victimTunnel)).toBe(before);
+    expect(hostnameState(f, victim)).toBe(before);
   });
 });

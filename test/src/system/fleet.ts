@@ -39,8 +39,6 @@ export interface FleetOptions {
   agentEnv?: Record<string, string>;
   /** Extra environment of one host's agent (after `agentEnv`), e.g. `{ b: { GATEWAY_IMAGE: … } }`. */
   hostEnv?: { a?: Record<string, string>; b?: Record<string, string> };
-  /** Images of the main engine host B's engine needs beside the test images (built by the test). */
-  secondEngineImages?: string[];
   /**
    * Name of host B's engine (`docker2`…`docker29`). Every agent reports every labelled container
    * of its engine, so two fleets running at once must not share one: each test file names its own.
@@ -126,10 +124,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   try {
     const main = await connectDockerEngine();
     const [secondEngine, redis, emulator] = await Promise.all([
-      startSecondDockerEngine({
-        name: options.secondEngine,
-        ...(options.secondEngineImages ? { extraImages: options.secondEngineImages } : {}),
-      }),
+      startSecondDockerEngine({ name: options.secondEngine }),
       startRedisServer(options.redis ?? { appendonly: true }),
       startEmulatorForContainers(main, options.emulator ?? {}),
       ensureTestImages(main),

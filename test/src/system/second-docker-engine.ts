@@ -26,8 +26,6 @@ interface SecondDockerEngineOptions {
    * Default `docker2`.
    */
   name?: string;
-  /** Images of the main engine to copy too, beside the test images (e.g. the gateway's agent image). */
-  extraImages?: string[];
 }
 
 export interface SecondDockerEngine {
@@ -80,7 +78,7 @@ export async function startSecondDockerEngine(
 
   await withFileLock(join(tmpdir(), `tunnelfleet-${name}-start.lock`), async () => {
     if (!(await answers(paths.socket))) await launchDockerd(paths);
-    await copyTestImages(main, dockerHost, new Docker({ socketPath: paths.socket }), options.extraImages);
+    await copyTestImages(main, dockerHost, new Docker({ socketPath: paths.socket }));
   });
   const docker = new Docker({ socketPath: paths.socket });
   const secondOctet = subnetRange(name);
@@ -271,14 +269,9 @@ async function ensureBridge(paths: EnginePaths): Promise<void> {
 }
 
 /** Copies the images whose id differs from the main engine's (save/load keeps ids and labels). */
-async function copyTestImages(
-  main: Docker,
-  dockerHost: string,
-  second: Docker,
-  extraImages: readonly string[] = [],
-): Promise<void> {
+async function copyTestImages(main: Docker, dockerHost: string, second: Docker): Promise<void> {
   const stale: string[] = [];
-  for (const tag of [...TEST_IMAGES, ...extraImages]) {
+  for (const tag of TEST_IMAGES) {
     const wanted = (await main.getImage(tag).inspect()).Id;
     const present = await second
       .getImage(tag)
