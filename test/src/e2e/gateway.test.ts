@@ -218,7 +218,7 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
         publishLabels(own, { 'tunnelfleet.wake': 'true', 'tunnelfleet.service': 'http://10.0.0.5:80' }),
       ),
       reportedContainer(
-        'g3',
+        'e3',
         'honest',
         publishLabels(barrier, { 'tunnelfleet.service': 'http://10.0.0.6:80' }),
       ),
