@@ -211,7 +211,11 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
     expect(beat.status).toBe(200);
     const answer = await c.report([
       // Take A's hostname through the attacker's gateway, and route its own through A's gateway.
-      reportedContainer('e1', 'steal', publishLabels(victim, { 'tunnelfleet.wake': 'true' })),
+      reportedContainer(
+        'e1',
+        'steal',
+        publishLabels(victim, { 'tunnelfleet.wake': 'true', 'tunnelfleet.service': 'http://10.0.0.7:80' }),
+      ),
       reportedContainer(
         'e2',
         'borrow',
