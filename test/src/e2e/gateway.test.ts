@@ -12,6 +12,7 @@ import {
   publishLabels,
   routesOf,
   rulesFor,
+  tunnelIdOf,
   uniqueHostname,
   useFleet,
   waitForBarrier,
@@ -237,9 +238,12 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
     const view = cloudView(f);
     expect(view.records.filter((record) => record.name === own)).toEqual([]);
     expect(rulesFor(view, own)).toEqual([]);
-    for (const rules of view.ingress.values())
-      for (const rule of rules)
-        if (rule.service === gatewayServiceUrl(victimAgent)) expect(rule.hostname).toBe(victim);
+    // Host A's gateway is named in host A's tunnel only.
+    const victimTunnel = await tunnelIdOf(f, f.a);
+    const naming = [...view.ingress].filter(([, rules]) =>
+      rules.some((rule) => rule.service === gatewayServiceUrl(victimAgent)),
+    );
+    expect(naming.map(([tunnelId]) => tunnelId)).toEqual([victimTunnel]);
     // What the master told the attacker's gateway to route: its own accepted route only.
     const commands: Command[] = [];
     for (let next = await c.nextCommand(); next; next = await c.nextCommand()) commands.push(next);
