@@ -178,6 +178,29 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
     expect(hostnameState(f, hostname)).toBe(before);
   });
 
+  it("publishes a container labelled for The Awakening Gateway (dag.*) through the host's gateway, as it is", async () => {
+    const f = fleet();
+    const agentId = await f.a.agentId();
+    const hostname = uniqueHostname('dag');
+    const app = await f.a.runContainer({
+      labels: { 'dag.enabled': 'true', 'dag.host': hostname, 'dag.target_port': '80', 'dag.icon': 'web' },
+    });
+    const { rule } = await waitPublished(f, f.a, hostname);
+    expect(rule.service).toBe(gatewayServiceUrl(agentId));
+    const [route] = await routesOf(f, hostname);
+    expect(route?.service).toBe(`http://${app.name}:80`);
+    expect(route?.problems).toEqual([expect.objectContaining({ severity: 'warning', label: 'dag.icon' })]);
+    const address = await gatewayAddress(f.a.docker, agentId, f.a.network);
+    const answer = await waitFor(
+      async () => {
+        const reply = await throughGateway(address, hostname).catch(() => undefined);
+        return reply?.status === 200 ? reply : undefined;
+      },
+      { description: 'the dag.* route through the gateway', timeoutMs: CONVERGE_TIMEOUT_MS },
+    );
+    expect(answer.body.trim()).toBe(app.id.slice(0, 12));
+  });
+
   it('leaves a wake route of a host without GATEWAY_IMAGE unpublished, and says why', async () => {
     const f = fleet();
     const agentId = await f.b.agentId();
