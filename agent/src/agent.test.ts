@@ -2,9 +2,11 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  buildGatewayTestImage,
   CLOUDFLARED_IMAGE,
   freePort,
   type MasterProcess,
+  removeGatewayVolume,
   TEST_WEB_IMAGE,
   uniqueName,
   waitFor,
@@ -12,7 +14,6 @@ import {
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildGatewayTestImage, removeGatewayVolume } from '../test/gateway-image.js';
 import { type RecordingProxy, startRecordingProxy } from '../test/recording-proxy.js';
 import { connectTestDocker } from '../test/test-docker.js';
 import { startTestMaster } from '../test/test-master.js';

@@ -6,6 +6,7 @@ import {
   checkLabelPrefixes,
   createLogger,
   type DockerInfo,
+  type GatewayHeartbeat,
   LABEL_PREFIX_VARIABLES,
   type LabelPrefixes,
   type Logger,
@@ -29,6 +30,7 @@ import {
 } from './docker/index.js';
 import {
   createGatewaySupervisor,
+  type GatewayStatus,
   type GatewaySupervisor,
   loadOrCreateGatewayToken,
 } from './gateway-supervisor/index.js';
@@ -41,7 +43,7 @@ import {
 } from './health/index.js';
 import { createMasterClient, createMasterLink, type RetryDelayOptions } from './master-client/index.js';
 import { createReporter, registerAgent } from './reporter/index.js';
-import { createTunnelStateCache } from './state/index.js';
+import { createTunnelStateCache, loadSleepingContainers, type SleepingContainers } from './state/index.js';
 
 /** Knobs tests turn down; production uses the defaults. */
 interface AgentTuning {
@@ -139,6 +141,8 @@ export function createAgent(deps: AgentDeps): Agent {
   let background: Promise<void> = Promise.resolve();
 
   let sharedConnectors: SharedConnectors | undefined;
+  /** Loaded at start, before the gateway or the watcher need it. */
+  let sleeping: SleepingContainers | undefined;
   const makeSupervisor = (id: string, sharedTunnelId?: string) =>
     createCloudflaredSupervisor({
       docker: deps.docker,
@@ -179,6 +183,7 @@ export function createAgent(deps: AgentDeps): Agent {
       // The internal network the agent already shares with cloudflared's metrics: the gateway's API listens there.
       controlNetwork: cloudflaredMetricsNetwork(deps.cloudflaredNetwork),
       apiToken: await loadOrCreateGatewayToken(deps.dataDir),
+      ...(sleeping ? { sleeping } : {}),
     });
     gateway
       .start()
@@ -202,6 +207,9 @@ export function createAgent(deps: AgentDeps): Agent {
         lastAppliedCommandVersion: executor?.lastAppliedVersion() ?? null,
         // Only when there are some: a master from before shared tunnels refuses the field.
         ...(shared.length > 0 ? { sharedTunnels: shared } : {}),
+        ...(gateway && deps.gatewayImage
+          ? { gateway: protocolGateway(gateway.status(), deps.gatewayImage) }
+          : {}),
       };
     },
   });
@@ -277,12 +285,14 @@ export function createAgent(deps: AgentDeps): Agent {
 
   return {
     async start() {
+      sleeping = await loadSleepingContainers(deps.dataDir, logger);
       agentId = await cache.readAgentId();
       const initialState = await cache.readTunnelState();
       const initialShared = await cache.readSharedTunnels();
       executor = createCommandExecutor({
         supervisor: () => supervisor,
         sharedConnectors: () => sharedConnectors,
+        gateway: () => gateway,
         cache,
         logger,
         initialState,
@@ -304,6 +314,7 @@ export function createAgent(deps: AgentDeps): Agent {
         logger,
         ...(deps.labelPrefixes ? { labelPrefixes: deps.labelPrefixes } : {}),
         ...(tuning.relistIntervalMs ? { relistIntervalMs: tuning.relistIntervalMs } : {}),
+        sleeping,
         onChange: (change) => reporter.containerChanged(change),
         onResync: () => reporter.resynced(),
       });
@@ -390,6 +401,17 @@ async function dockerInfo(docker: Docker): Promise<DockerInfo | null> {
   } catch {
     return null;
   }
+}
+
+function protocolGateway(status: GatewayStatus, image: string): GatewayHeartbeat {
+  return {
+    state: status.state,
+    // Ready for the master once it serves a table: before that it routes nothing.
+    ready: status.ready && status.tableVersion !== undefined,
+    image,
+    ...(status.serviceUrl ? { serviceUrl: status.serviceUrl } : {}),
+    ...(status.tableVersion !== undefined ? { tableVersion: status.tableVersion } : {}),
+  };
 }
 
 function protocolCloudflared(status: CloudflaredStatus | undefined): ProtocolCloudflaredStatus {

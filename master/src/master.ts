@@ -11,6 +11,7 @@ import { type AlertService, createAlertService } from './alerts/alert-service.js
 import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudflare-layer.js';
 import { TunnelNotFoundError } from './cloudflare/errors.js';
 import { type CommandGateway, createCommandGateway } from './commands/index.js';
+import { createGatewayRoutesService, type GatewayRoutesService } from './gateway/gateway-routes-service.js';
 import { createHttpApp } from './http/app.js';
 import { findDashboardDir } from './http/dashboard-assets.js';
 import { createFailedAuthLimiter } from './http/failed-auth-limiter.js';
@@ -169,6 +170,13 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     intervalMs: deps.rolloutCheckIntervalMs ?? 2000,
     ...(deps.now ? { now: deps.now } : {}),
   });
+  const gatewayRoutes = createGatewayRoutesService({
+    db: deps.db,
+    logger: deps.logger.child({ component: 'gateway-routes' }),
+    send: (agentId, routes) => agents.sendGatewayRoutes(agentId, routes),
+    markDirty: (targets) => hooks.markDirty(targets),
+    ...(deps.now ? { now: () => new Date(deps.now!()) } : {}),
+  });
   const sharedTunnels = createSharedTunnelService({
     db: deps.db,
     tunnels,
@@ -203,6 +211,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       alerts: deps.alerts.sink,
       reportIntervalSeconds: deps.reportIntervalSeconds,
       reportRate,
+      gatewayRoutes,
     },
     admin: {
       db: deps.db,
@@ -244,7 +253,17 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
 
   /** Open long-polls: the gateway holds the one registry of them. */
   const openLongPolls = () => deps.gateway.stats().openPolls;
-  return { app, agents, rollouts, sharedTunnels, heartbeats, metrics, alerts: deps.alerts, openLongPolls };
+  return {
+    app,
+    agents,
+    rollouts,
+    sharedTunnels,
+    gatewayRoutes,
+    heartbeats,
+    metrics,
+    alerts: deps.alerts,
+    openLongPolls,
+  };
 }
 
 export type Master = ReturnType<typeof createMaster>;
@@ -327,6 +346,7 @@ export async function startMaster(
     logger,
     alerts.sink,
   );
+  let gatewayRoutes: GatewayRoutesService | undefined;
   const reconciler = await createReconciler({
     db,
     redisConnection,
@@ -340,7 +360,12 @@ export async function startMaster(
     cron: config.reconcileCron,
     driftPeriodMs: config.driftCheckPeriodSeconds * 1000,
     observeReconcileSeconds: (seconds) => master.metrics.reconcileDuration.observe({ kind: 'full' }, seconds),
-    onSynced: () => fleetEvents.publish('routes'),
+    onSynced: (target) => {
+      fleetEvents.publish('routes');
+      // The routes a host's gateway serves follow what its tunnel carries (late-bound: the master
+      // is built on the reconciler's hooks; a job run before that is caught by the next sync).
+      if (target.startsWith('tunnel:')) void gatewayRoutes?.tunnelSynced(target.slice('tunnel:'.length));
+    },
     ...(options.now ? { now: () => new Date(options.now!()) } : {}),
   });
   const master = createMaster({
@@ -368,6 +393,7 @@ export async function startMaster(
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
     ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
   });
+  gatewayRoutes = master.gatewayRoutes;
   // Offline marking needs the heartbeat interval's resolution, not the full reconcile's;
   // the same tick retries tunnel deletions of revocations Cloudflare refused earlier, and checks
   // the Cloudflare tokens (at most once a minute: the check is cached) so a failing one alerts.

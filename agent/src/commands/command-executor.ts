@@ -15,6 +15,7 @@ import {
   runningFor,
   type SharedConnectors,
 } from '../cloudflared/index.js';
+import type { GatewaySupervisor } from '../gateway-supervisor/index.js';
 import type { TunnelStateCache } from '../state/index.js';
 
 interface CommandExecutorOptions {
@@ -22,6 +23,8 @@ interface CommandExecutorOptions {
   supervisor: () => CloudflaredSupervisor | undefined;
   /** The shared tunnels' connectors; undefined, like `supervisor`, until the agent knows its id. */
   sharedConnectors: () => SharedConnectors | undefined;
+  /** The host's L7 gateway; undefined without `GATEWAY_IMAGE` (or before the agent knows its id). */
+  gateway?: () => Pick<GatewaySupervisor, 'setRoutes'> | undefined;
   cache: TunnelStateCache;
   logger: Logger;
   /** What `tunnel_state.json` held at start. */
@@ -190,6 +193,22 @@ export function createCommandExecutor(options: CommandExecutorOptions): CommandE
         });
         logger.info({ tunnelId: payload.tunnelId, reason: payload.reason }, 'leaving a shared tunnel');
         return { action: (await connectors().leave(payload.tunnelId)) ? 'stopped' : 'unchanged' };
+      }
+      case 'set_gateway_routes': {
+        const gateway = options.gateway?.();
+        const { routes } = command.payload;
+        if (!gateway) {
+          // The master withholds these routes until a heartbeat reports a gateway: nothing to do.
+          logger.warn(
+            { routes: routes.length },
+            'the master sent routes for the gateway, but this agent runs none (set GATEWAY_IMAGE)',
+          );
+          return { action: 'unchanged' };
+        }
+        // The supervisor pushes them (with a version above the gateway's) only if they changed.
+        await gateway.setRoutes(routes);
+        logger.info({ routes: routes.length }, 'gateway routes set');
+        return { action: 'unchanged' };
       }
     }
   };

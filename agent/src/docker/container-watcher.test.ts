@@ -1,9 +1,13 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TEST_WEB_IMAGE, uniqueName, waitFor } from '@tunnelfleet/test';
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTestDocker, removeLeftovers } from '../../test/test-docker.js';
 import { watchWithView } from '../../test/watch-with-view.js';
+import { loadSleepingContainers, type SleepingContainers } from '../state/sleeping-containers.js';
 import type { ContainerWatcher } from './container-watcher.js';
 
 const logger = pino({ level: 'silent' });
@@ -22,8 +26,13 @@ afterAll(async () => {
   await removeLeftovers(docker, { containers: containerIds, networks: networkIds });
 });
 
-function watch(watchLogger = logger) {
-  const watched = watchWithView({ docker, logger: watchLogger, relistIntervalMs: 60_000 });
+function watch(watchLogger = logger, sleeping?: SleepingContainers) {
+  const watched = watchWithView({
+    docker,
+    logger: watchLogger,
+    relistIntervalMs: 60_000,
+    ...(sleeping ? { sleeping } : {}),
+  });
   watchers.push(watched.watcher);
   return watched;
 }
@@ -78,6 +87,47 @@ describe('createContainerWatcher', () => {
     await unlabelled.remove({ force: true });
     expect(changes.some((c) => c.action === 'upsert' && c.container.id === unlabelled.id)).toBe(false);
     expect(watcher.containers().some((c) => c.id === unlabelled.id)).toBe(false);
+  });
+
+  it('reports a stopped container that wakes on request as sleeping, as a restarted agent still does', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'tf-sleeping-'));
+    try {
+      const stoppedForIdleness = await createContainer({
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': 'idle.example.com',
+      });
+      const wakes = await createContainer({
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': 'wakes.example.com',
+        'tunnelfleet.wake': 'true',
+      });
+      const plain = await createContainer({
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': 'plain.example.com',
+      });
+      for (const container of [stoppedForIdleness, wakes, plain]) {
+        await container.start();
+        await container.stop({ t: 1 });
+      }
+      // What the wake loop writes before it stops a container for its idle timeout.
+      const sleeping = await loadSleepingContainers(dataDir, logger);
+      const name = (await stoppedForIdleness.inspect()).Name.replace(/^\//, '');
+      await sleeping.add(name);
+      expect((await stat(join(dataDir, 'sleeping_containers.json'))).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(await readFile(join(dataDir, 'sleeping_containers.json'), 'utf8'))).toEqual([name]);
+
+      // A restarted agent reads the file again.
+      const { view } = watch(logger, await loadSleepingContainers(dataDir, logger));
+      const stateOf = (id: string) => view.get(id)?.state;
+      await waitFor(() => [stoppedForIdleness, wakes, plain].every((c) => stateOf(c.id) !== undefined), {
+        description: 'the three containers listed',
+      });
+      expect(stateOf(stoppedForIdleness.id)).toBe('sleeping');
+      expect(stateOf(wakes.id)).toBe('sleeping');
+      expect(stateOf(plain.id)).toBe('exited');
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('reports a container whose labels are misspelt, for the master to flag, and logs the problem', async () => {

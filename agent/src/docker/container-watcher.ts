@@ -32,6 +32,8 @@ export interface ContainerWatcherOptions {
   /** The complete current list, after the first connection and after every reconnection. */
   onResync: (containers: Container[], reason: ResyncReason) => void;
   reconnect?: BackoffOptions;
+  /** Containers the agent stopped for their idle timeout (kept in its data dir). */
+  sleeping?: { has(name: string): boolean };
 }
 
 export interface ContainerWatcher {
@@ -116,7 +118,7 @@ export function createContainerWatcher(options: ContainerWatcherOptions): Contai
       throw error;
     }
     if (!hasTunnelLabels(info.Config?.Labels, prefixes)) return undefined;
-    const parsed = containerSchema.safeParse(normalizeContainer(info));
+    const parsed = containerSchema.safeParse(withSleep(normalizeContainer(info)));
     if (!parsed.success) {
       logger.warn(
         {
@@ -129,6 +131,21 @@ export function createContainerWatcher(options: ContainerWatcherOptions): Contai
       return undefined;
     }
     return parsed.data;
+  };
+
+  /**
+   * A stopped container that wakes on request sleeps: the agent stopped it for idleness, or its
+   * labels say `wake=true`. The master believes it only for routes its labels make wake.
+   */
+  const withSleep = (container: Container): Container => {
+    if (container.state !== 'exited') return container;
+    const wakes =
+      options.sleeping?.has(container.name) ||
+      parseContainerLabels(container.labels, {
+        ...labelParseContext(container),
+        ...(options.labelPrefixes ? { labelPrefixes: options.labelPrefixes } : {}),
+      }).routes.some((route) => route.wake !== undefined);
+    return wakes ? { ...container, state: 'sleeping' } : container;
   };
 
   const upsertOrRemove = (id: string, container: Container | undefined) => {

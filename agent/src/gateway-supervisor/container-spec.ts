@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { GATEWAY_PROXY_PORT, gatewayNames } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { MANAGED_LABEL } from '../docker/label-match.js';
 
@@ -9,8 +10,9 @@ export const GATEWAY_LABELS = {
   specHash: 'tunnelfleet.spec-hash',
 } as const;
 const MANAGED_GATEWAY = 'gateway';
+
 /** Ports inside the gateway's container: fixed, since only the agent and cloudflared dial them. */
-export const GATEWAY_PROXY_PORT = 8080;
+export { GATEWAY_PROXY_PORT, gatewayNames };
 export const GATEWAY_API_PORT = 8081;
 /** What Docker waits after SIGTERM: the gateway stops accepting and lets requests in flight end. */
 const STOP_TIMEOUT_SECONDS = 30;
@@ -45,17 +47,6 @@ export interface GatewaySpec {
 
 const shortHash = (value: string, length: number) =>
   createHash('sha256').update(value).digest('hex').slice(0, length);
-
-/** Agent ids may hold characters Docker refuses in names; a hash keeps the names valid and stable. */
-export function gatewayNames(agentId: string) {
-  const id = shortHash(agentId, 12);
-  return {
-    container: `tunnelfleet-gateway-${id}`,
-    volume: `tunnelfleet-gateway-${id}`,
-    proxyAlias: `tunnelfleet-gateway-${id}`,
-    controlAlias: `tunnelfleet-gateway-api-${id}`,
-  };
-}
 
 export function managedGatewayFilter(agentId: string): string[] {
   return [`${GATEWAY_LABELS.managed}=${MANAGED_GATEWAY}`, `${GATEWAY_LABELS.agentId}=${agentId}`];

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import {
+  buildGatewayTestImage,
   containerIpAddress,
+  removeGatewayVolume,
   startTestWebContainer,
   TEST_BUSYBOX_IMAGE,
   uniqueName,
@@ -10,7 +12,6 @@ import type Docker from 'dockerode';
 import pino from 'pino';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildGatewayTestImage, removeGatewayVolume } from '../../test/gateway-image.js';
 import { connectTestDocker, removeLeftovers } from '../../test/test-docker.js';
 import { cloudflaredMetricsNetwork } from '../cloudflared/container-spec.js';
 import {

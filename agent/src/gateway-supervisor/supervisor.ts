@@ -1,11 +1,12 @@
 import type { RoutingTableInput } from '@tunnelfleet/common';
-import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
+import { createKeyedMutex, gatewayServiceUrl, type Logger } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { CLOUDFLARED_LABELS } from '../cloudflared/container-spec.js';
 import { type BackoffOptions, createBackoff } from '../docker/backoff.js';
 import { isConflict, isNotFound, isNotModified } from '../docker/docker-errors.js';
 import { subscribeDockerEvents } from '../docker/docker-events.js';
 import { createNetworkEnsurer, type NetworkEnsurer } from '../docker/network-ensurer.js';
+import type { SleepingContainers } from '../state/sleeping-containers.js';
 import {
   buildGatewaySpec,
   GATEWAY_API_PORT,
@@ -47,6 +48,8 @@ export interface GatewaySupervisorOptions {
   probeTimeoutMs?: number;
   /** Shared with cloudflared's supervisor (the same networks); one of its own if unset. */
   networks?: NetworkEnsurer;
+  /** Where the wake loop remembers the containers it stopped for idleness. */
+  sleeping?: Pick<SleepingContainers, 'add' | 'delete'>;
 }
 
 export interface GatewaySupervisor {
@@ -108,7 +111,7 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     ready,
     ...(containerId ? { containerId } : {}),
     ...(tableVersion !== undefined ? { tableVersion } : {}),
-    ...(containerId ? { serviceUrl: `http://${spec.proxyAlias}:8080` } : {}),
+    ...(containerId ? { serviceUrl: gatewayServiceUrl(agentId) } : {}),
     restarts,
     ...(lastError ? { lastError } : {}),
   });
@@ -288,7 +291,12 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     onEvent: runCheck,
   });
   const checkTimer = setInterval(runCheck, checkIntervalMs);
-  const wakeLoop = startWakeLoop({ docker, logger, client: () => (ready ? live : undefined) });
+  const wakeLoop = startWakeLoop({
+    docker,
+    logger,
+    client: () => (ready ? live : undefined),
+    ...(options.sleeping ? { sleeping: options.sleeping } : {}),
+  });
   checkTimer.unref();
 
   return {

@@ -2,6 +2,7 @@ import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { lastOutputLines } from '../docker/container-output.js';
 import { isNotFound, isNotModified } from '../docker/docker-errors.js';
+import type { SleepingContainers } from '../state/sleeping-containers.js';
 import type { GatewayClient } from './gateway-client.js';
 
 /** Long-poll length: the gateway answers at once when a start is wanted. */
@@ -25,6 +26,8 @@ export function startWakeLoop(options: {
   logger: Logger;
   /** The gateway's API while it is ready; undefined: wait. */
   client: () => GatewayClient | undefined;
+  /** Where the containers stopped for idleness are remembered, so that they are reported `sleeping`. */
+  sleeping?: Pick<SleepingContainers, 'add' | 'delete'>;
   retryMs?: number;
 }): WakeLoop {
   const { docker } = options;
@@ -38,6 +41,7 @@ export function startWakeLoop(options: {
     mutex.run(name, async () => {
       const container = docker.getContainer(name);
       const info = await container.inspect();
+      await options.sleeping?.delete(name);
       if (info.State.Running) return info.Id;
       try {
         await container.start();
@@ -69,7 +73,11 @@ export function startWakeLoop(options: {
 
   const sleep = async (name: string) => {
     try {
-      await mutex.run(name, () => docker.getContainer(name).stop());
+      await mutex.run(name, async () => {
+        // Written before the stop: the watcher reports the stopped container as sleeping.
+        await options.sleeping?.add(name);
+        await docker.getContainer(name).stop();
+      });
       logger.info({ container: name }, 'stopped after its idle timeout');
     } catch (error) {
       if (!isNotModified(error) && !isNotFound(error))

@@ -1,11 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { RoutingTableInput } from '@tunnelfleet/common';
-import { startTestWebContainer, TEST_BUSYBOX_IMAGE, uniqueName, waitFor } from '@tunnelfleet/test';
+import {
+  buildGatewayTestImage,
+  removeGatewayVolume,
+  startTestWebContainer,
+  TEST_BUSYBOX_IMAGE,
+  uniqueName,
+  waitFor,
+} from '@tunnelfleet/test';
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGatewayTestImage, removeGatewayVolume } from '../../test/gateway-image.js';
 import { connectTestDocker, removeLeftovers } from '../../test/test-docker.js';
 import { cloudflaredMetricsNetwork } from '../cloudflared/container-spec.js';
 import { GATEWAY_PROXY_PORT, gatewayNames, managedGatewayFilter } from './container-spec.js';

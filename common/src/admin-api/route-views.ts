@@ -44,6 +44,14 @@ export const routesQuerySchema = z.strictObject({
 });
 export type RoutesQuery = z.infer<typeof routesQuerySchema>;
 
+/**
+ * A route that wakes on request (`wake=true`): `sleeping` while its container is stopped and
+ * waits for a request (still published), `starting` while it is being woken, `running`, or
+ * `failed` when it did not get ready.
+ */
+export const WAKE_STATES = ['sleeping', 'starting', 'running', 'failed'] as const;
+export type WakeState = (typeof WAKE_STATES)[number];
+
 /** A container that served a route before the one serving it now (a recreate or a scale-down). */
 export const replacedContainerSchema = z.object({
   containerId: z.string(),
@@ -71,6 +79,8 @@ export const routeViewSchema = z.object({
   tunnelName: z.string().nullable(),
   status: routeStatusSchema,
   statusMessage: z.string().nullable(),
+  /** Null for a route that does not wake on request. */
+  wakeState: z.enum(WAKE_STATES).nullable(),
   problems: z.array(z.unknown()),
   deleteAfter: z.string().nullable(),
   claimedAt: z.string(),
@@ -143,7 +153,7 @@ export const routeDetailSchema = z.object({
   /** The labels of the container serving it, as last reported. */
   labels: z.record(z.string(), z.string()),
   /** Which tool's label language the route was written in; null when the labels no longer say. */
-  language: z.enum(['tunnelfleet', 'dockflare', 'labelgate']).nullable(),
+  language: z.enum(['tunnelfleet', 'dockflare', 'labelgate', 'dag']).nullable(),
   /** The Cloudflare objects Tunnelfleet owns for its hostname and path. */
   cloudflare: z.object({
     dnsRecords: z.array(z.object({ id: z.string(), zoneId: z.string() })),

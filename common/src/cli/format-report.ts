@@ -24,7 +24,7 @@ function formatOne({ container, result }: ContainerReport): string[] {
   const lines = [`Container ${cell(container)}`];
   if (!result.enabled && result.routes.length + result.invalidRoutes.length === 0) {
     lines.push(
-      '  not enabled (no tunnelfleet.enable=true, dockflare.enable=true or labelgate.tunnel.* labels)',
+      '  not enabled (no tunnelfleet.enable=true, dockflare.enable=true, labelgate.tunnel.* or dag.enabled=true labels)',
     );
   } else {
     const rows = [['ROUTE', 'SOURCE', 'HOSTNAME', 'PATH', 'SERVICE', 'STATUS']];

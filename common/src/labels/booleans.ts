@@ -43,3 +43,17 @@ export const labelgateBool: BoolDialect = {
 export function looksMeantTrue(value: string): boolean {
   return ['on', 'y', 'enable', 'enabled'].includes(value.trim().toLowerCase()) || value.trim() !== value;
 }
+
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+
+/** The Awakening Gateway: Go's `strconv.ParseBool`; anything else is an error. */
+export const dagBool: BoolDialect = {
+  read(value) {
+    const word = value.trim();
+    if (GO_TRUE.has(word)) return true;
+    if (GO_FALSE.has(word)) return false;
+    return undefined;
+  },
+  spellings: 'true/false, t/f, 1/0 (as Go reads them)',
+};

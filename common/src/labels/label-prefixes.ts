@@ -23,6 +23,7 @@ export const BUILT_IN_LABEL_PREFIXES = [
   'dockflare.',
   'cloudflare.tunnel.',
   'labelgate.',
+  'dag.',
 ] as const;
 
 const DEFAULT_OF: Record<LabelPrefixTool, string> = { dockflare: 'dockflare.', labelgate: 'labelgate.' };

@@ -1,5 +1,5 @@
+import { dagReader } from './dag-reader.js';
 import { dockflareReader } from './dockflare-reader.js';
-import type { LabelPrefixes } from './label-prefixes.js';
 import { labelgateReader } from './labelgate-reader.js';
 import { labelError, labelWarning, showValue } from './problems.js';
 import type { LabelMap, ReaderResult } from './reader.js';
@@ -15,8 +15,13 @@ import type {
 } from './types.js';
 
 /** Precedence when two label languages route the same hostname and path: earlier wins. */
-function readPeers(labels: LabelMap, prefixes: LabelPrefixes = {}): ReaderResult[] {
-  return [dockflareReader(labels, prefixes.dockflare), labelgateReader(labels, prefixes.labelgate)];
+function readPeers(labels: LabelMap, context: LabelParseContext): ReaderResult[] {
+  const prefixes = context.labelPrefixes ?? {};
+  return [
+    dockflareReader(labels, prefixes.dockflare),
+    labelgateReader(labels, prefixes.labelgate),
+    dagReader(labels, context),
+  ];
 }
 
 function toLabelMap(labels: unknown, problems: LabelProblem[]): LabelMap {
@@ -116,7 +121,7 @@ function parse(labels: unknown, context: LabelParseContext): LabelParseResult {
   const ours = readTunnelfleetLabels(map);
   problems.push(...ours.problems);
   const switchedOff = map.has(`${TUNNELFLEET_PREFIX}enable`) && ours.present && !ours.enabled;
-  const readers = switchedOff ? [] : readPeers(map, context.labelPrefixes);
+  const readers = switchedOff ? [] : readPeers(map, context);
   for (const peer of readers) problems.push(...peer.problems);
   const present = readers.filter((peer) => peer.present);
   if (ours.enabled && present.length > 0) {
@@ -124,7 +129,7 @@ function parse(labels: unknown, context: LabelParseContext): LabelParseResult {
       labelWarning({
         label: `${TUNNELFLEET_PREFIX}enable`,
         reason:
-          'is set on a container that also has DockFlare or Labelgate labels: routes are read from all of them, and where two route the same hostname and path the tunnelfleet route wins (then DockFlare, then Labelgate)',
+          'is set on a container that also has DockFlare, Labelgate or DAG labels: routes are read from all of them, and where two route the same hostname and path the tunnelfleet route wins (then DockFlare, then Labelgate, then DAG)',
       }),
     );
   }

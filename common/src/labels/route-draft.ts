@@ -40,7 +40,7 @@ export interface RouteDraft {
   dialect: BoolDialect;
   access?: AccessSpec;
   public?: true;
-  /** Wake-on-request labels (Tunnelfleet's own language only). */
+  /** Wake-on-request labels (Tunnelfleet's own, or DAG's mapped onto them). */
   wake?: Partial<Record<WakeKey, LabelValue>>;
   /** Routing beyond hostname and path (Tunnelfleet's own language only). */
   l7?: L7Entry[];
@@ -142,7 +142,9 @@ export function finishDraft(draft: RouteDraft, context: LabelParseContext): Fini
     const remedy =
       draft.source === 'tunnelfleet'
         ? 'add access.* labels, or set tunnelfleet.access.public=true to publish it without Access on purpose'
-        : 'add its Access labels (a bypass policy for everyone keeps it public behind an Access app)';
+        : draft.source === 'dag'
+          ? 'DAG labels carry no Access: write the route in tunnelfleet.* labels with access.* labels'
+          : 'add its Access labels (a bypass policy for everyone keeps it public behind an Access app)';
     error(
       draft.hostname?.label ?? draft.hostnameLabel,
       draft.hostname?.value,

@@ -3,7 +3,7 @@ import type { LabelPrefixes } from './label-prefixes.js';
 import type { OwnContainer, ServicePolicy } from './service-policy.js';
 
 /** Which label language a route was read from. */
-export type LabelSource = 'tunnelfleet' | 'dockflare' | 'labelgate';
+export type LabelSource = 'tunnelfleet' | 'dockflare' | 'labelgate' | 'dag';
 
 export interface LabelProblem {
   /** An error makes the route it belongs to invalid; a warning never does. */

@@ -87,4 +87,10 @@ describe('wake labels', () => {
       'warning tunnelfleet.idle_timeout: "1h" is ignored: wake on request is off (set wake=true)',
     ]);
   });
+
+  it("keeps a waking route's path regex: the gateway matches the same regex cloudflared does", () => {
+    const withRegex = { ...base, 'tunnelfleet.wake': 'true', 'tunnelfleet.path': '/api|/v2' };
+    expect(parseContainerLabels(withRegex).problems).toEqual([]);
+    expect(parseContainerLabels(withRegex).routes[0]).toMatchObject({ path: '/api|/v2', wake: {} });
+  });
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { gatewayRouteSchema } from '../gateway/routing-table.js';
 import { PROTOCOL_LIMITS } from './limits.js';
 import {
   cloudflaredLogLevelSchema,
@@ -112,6 +113,16 @@ export type JoinSharedTunnelPayload = z.infer<typeof joinSharedTunnelPayloadSche
 const leaveSharedTunnelPayloadSchema = stopTunnelPayloadSchema;
 export type LeaveSharedTunnelPayload = z.infer<typeof leaveSharedTunnelPayloadSchema>;
 
+/**
+ * The routes this host's L7 gateway serves: the agent's accepted routes that need it, as the
+ * master built them (never from the agent's own reading of labels). Idempotent: the agent forwards
+ * them to its gateway, which is pushed only when they differ from what it serves.
+ */
+const setGatewayRoutesPayloadSchema = z.strictObject({
+  routes: z.array(gatewayRouteSchema).max(PROTOCOL_LIMITS.gatewayRoutes),
+});
+export type SetGatewayRoutesPayload = z.input<typeof setGatewayRoutesPayloadSchema>;
+
 /** Delivery lease: if no acknowledgement arrives before `expiresAt`, the command is delivered again. */
 const commandLeaseSchema = z.strictObject({
   expiresAt: timestampSchema,
@@ -155,12 +166,19 @@ const leaveSharedTunnelCommandSchema = z.strictObject({
   payload: leaveSharedTunnelPayloadSchema,
 });
 
+const setGatewayRoutesCommandSchema = z.strictObject({
+  ...envelope,
+  type: z.literal('set_gateway_routes'),
+  payload: setGatewayRoutesPayloadSchema,
+});
+
 export const commandSchema = z.discriminatedUnion('type', [
   startTunnelCommandSchema,
   stopTunnelCommandSchema,
   updateTunnelCommandSchema,
   joinSharedTunnelCommandSchema,
   leaveSharedTunnelCommandSchema,
+  setGatewayRoutesCommandSchema,
 ]);
 export type Command = z.infer<typeof commandSchema>;
 

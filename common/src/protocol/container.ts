@@ -9,7 +9,7 @@ import {
 } from './primitives.js';
 
 /** Docker's container states, as `docker inspect` reports `State.Status`. */
-export const containerStateSchema = z.enum([
+export const dockerContainerStateSchema = z.enum([
   'created',
   'running',
   'paused',
@@ -18,6 +18,13 @@ export const containerStateSchema = z.enum([
   'dead',
   'removing',
 ]);
+
+/**
+ * What the agent reports: Docker's state, or `sleeping` for a stopped container that wakes on
+ * request (the agent stopped it after its idle timeout, or its labels say `wake=true`). The master
+ * keeps a sleeping container's wake routes published; any other stop starts the grace period.
+ */
+export const containerStateSchema = z.enum([...dockerContainerStateSchema.options, 'sleeping']);
 export type ContainerState = z.infer<typeof containerStateSchema>;
 
 /**

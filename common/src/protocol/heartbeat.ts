@@ -47,6 +47,24 @@ const cloudflaredStatusSchema = z.strictObject({
 });
 export type CloudflaredStatus = z.infer<typeof cloudflaredStatusSchema>;
 
+/**
+ * The host's L7 gateway (docs/gateway.md), when the agent runs one (`GATEWAY_IMAGE`). `ready`: its
+ * API answers and serves the routes last given; `serviceUrl`: what cloudflared's ingress names for
+ * a route through it; `tableVersion`: the version of the routing table it serves (absent: none).
+ */
+const gatewayStatusSchema = z.strictObject({
+  state: z.enum(['running', 'restarting', 'missing', 'stopped']),
+  ready: z.boolean(),
+  serviceUrl: z
+    .string()
+    .max(200)
+    .regex(/^http:\/\/tunnelfleet-gateway-[0-9a-f]{1,64}:[0-9]{1,5}$/, "the gateway's own alias and port")
+    .optional(),
+  tableVersion: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  image: imageRefSchema,
+});
+export type GatewayHeartbeat = z.infer<typeof gatewayStatusSchema>;
+
 export const heartbeatRequestSchema = z.strictObject({
   /** Must equal the id bound to the bearer key; the master answers 403 otherwise. */
   agentId: identifierSchema,
@@ -60,6 +78,8 @@ export const heartbeatRequestSchema = z.strictObject({
    * it to leave any tunnel it is no longer a member of. Optional: older agents send none.
    */
   sharedTunnels: z.array(cloudflaredStatusSchema).max(100).optional(),
+  /** Absent: the agent runs no gateway (no `GATEWAY_IMAGE`, or an agent from before gateways). */
+  gateway: gatewayStatusSchema.optional(),
 });
 export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
 

@@ -41,6 +41,8 @@ export const PROTOCOL_LIMITS = {
   tunnelTokenLength: 8192,
   /** Characters of a Docker image reference. */
   imageRefLength: 512,
+  /** Routes of one host's L7 gateway (`set_gateway_routes`): its containers' routes that need it. */
+  gatewayRoutes: 5000,
   /** Extra cloudflared arguments. */
   extraArgs: 32,
   /** Characters of one extra cloudflared argument. */

@@ -135,6 +135,24 @@ describe('heartbeat', () => {
   ])('rejects %s', (_label, path, value) => {
     rejects(heartbeatRequestSchema, variant(valid, path, value));
   });
+
+  it("accepts the gateway's report, and refuses an address that is not a gateway's own alias", () => {
+    const gateway = {
+      state: 'running',
+      ready: true,
+      serviceUrl: 'http://tunnelfleet-gateway-0123456789ab:8080',
+      tableVersion: 4,
+      image: 'ghcr.io/example/tunnelfleet-agent:1.2.3',
+    };
+    expect(heartbeatRequestSchema.parse({ ...valid, gateway })).toEqual({ ...valid, gateway });
+    for (const serviceUrl of [
+      'http://10.0.0.5:80',
+      'http://tunnelfleet-gateway-ab:8080/x',
+      'https://evil.example',
+    ])
+      rejects(heartbeatRequestSchema, { ...valid, gateway: { ...gateway, serviceUrl } });
+    rejects(heartbeatRequestSchema, { ...valid, gateway: { ...gateway, state: 'sleeping' } });
+  });
 });
 
 describe('container', () => {
@@ -265,6 +283,30 @@ describe('commands', () => {
     ['lease attempt 0', ['lease', 'attempt'], 0],
   ])('rejects %s', (_label, path, value) => {
     rejects(commandSchema, variant(startCommand, path, value));
+  });
+
+  it("carries a host's gateway routes in the gateway's own schema, and refuses one it would refuse", () => {
+    const route = {
+      id: 'route-7',
+      hostname: 'app.example.com',
+      path: { type: 'prefix', value: '/' },
+      backend: { url: 'http://web:8080' },
+      wake: { container: 'web', startTimeoutMs: 60_000 },
+    };
+    const command = {
+      id: 'job-9',
+      type: 'set_gateway_routes',
+      version: 9,
+      issuedAt: NOW,
+      payload: { routes: [route] },
+    };
+    expect(commandSchema.parse(command)).toMatchObject({ payload: { routes: [route] } });
+    rejects(commandSchema, variant(command, ['payload', 'routes'], [{ ...route, hostname: 'not a host' }]));
+    rejects(
+      commandSchema,
+      variant(command, ['payload', 'routes'], [{ ...route, backend: { url: 'http://u:p@web' } }]),
+    );
+    rejects(commandSchema, variant(command, ['payload', 'routes'], Array(5001).fill(route)));
   });
 
   it('rejects an update_tunnel that changes nothing', () => {

@@ -3,7 +3,12 @@ import { Link } from '../components/link.js';
 import { Badge, Empty, ErrorNote, routeTone } from '../components/status.js';
 import { useData } from '../components/use-data.js';
 
-const LANGUAGES = { tunnelfleet: 'Tunnelfleet', dockflare: 'DockFlare', labelgate: 'Labelgate' } as const;
+const LANGUAGES = {
+  tunnelfleet: 'Tunnelfleet',
+  dockflare: 'DockFlare',
+  labelgate: 'Labelgate',
+  dag: 'The Awakening Gateway (dag.*)',
+} as const;
 
 export function RouteDetailPage({ id }: { id: number }) {
   const { data, error } = useData(() => api.route(id), [id], ['routes']);
@@ -35,6 +40,12 @@ export function RouteDetailPage({ id }: { id: number }) {
             <dd>
               {detail.route.containerName} ({detail.route.identity}, {detail.route.replicas} running)
             </dd>
+            {detail.route.wakeState ? (
+              <>
+                <dt>Wake on request</dt>
+                <dd>{detail.route.wakeState}</dd>
+              </>
+            ) : null}
             <dt>Label language</dt>
             <dd>{detail.language ? LANGUAGES[detail.language] : 'no longer in the labels'}</dd>
           </dl>

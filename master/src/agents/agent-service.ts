@@ -15,6 +15,7 @@ import {
   ROLLOUT_DEFAULTS,
   type RolloutOptions,
   type ServicePolicy,
+  type SetGatewayRoutesPayload,
   type StartRolloutRequest,
   ValidationError,
 } from '@tunnelfleet/common';
@@ -657,6 +658,19 @@ export function createAgentService(deps: AgentServiceDeps) {
     return true;
   }
 
+  /**
+   * Queues the routes of the agent's gateway (built by the gateway routes service); false when the
+   * agent may not have any (not approved, or revoked).
+   */
+  async function sendGatewayRoutes(
+    agentId: string,
+    routes: SetGatewayRoutesPayload['routes'],
+  ): Promise<boolean> {
+    if (unrevoked(agentId)?.status !== 'approved') return false;
+    await sendCommand(agentId, { type: 'set_gateway_routes', payload: { routes } });
+    return true;
+  }
+
   /** Tells the agent to stop and forget the shared tunnel's connector; false when it is revoked. */
   async function leaveSharedTunnel(agentId: string, tunnelId: string, reason: string): Promise<boolean> {
     if (!unrevoked(agentId)) return false;
@@ -898,6 +912,7 @@ export function createAgentService(deps: AgentServiceDeps) {
     noteAppliedVersion,
     joinSharedTunnel,
     leaveSharedTunnel,
+    sendGatewayRoutes,
     noteSharedConnectors,
     revoke,
     createKey,

@@ -1,6 +1,7 @@
 import type {
   JoinSharedTunnelPayload,
   LeaveSharedTunnelPayload,
+  SetGatewayRoutesPayload,
   StartTunnelPayload,
   StopTunnelPayload,
   UpdateTunnelPayload,
@@ -31,7 +32,8 @@ export type CommandInput =
   | { type: 'stop_tunnel'; payload: StopTunnelPayload }
   | { type: 'update_tunnel'; payload: UpdateTunnelPayload }
   | { type: 'join_shared_tunnel'; payload: JoinSharedTunnelPayload }
-  | { type: 'leave_shared_tunnel'; payload: LeaveSharedTunnelPayload };
+  | { type: 'leave_shared_tunnel'; payload: LeaveSharedTunnelPayload }
+  | { type: 'set_gateway_routes'; payload: SetGatewayRoutesPayload };
 
 /** The part of the command gateway (`master/src/commands`) the agent service drives. */
 export interface AgentCommandSender {

@@ -474,6 +474,34 @@ describe('tunnelfleet CLI', () => {
     );
   });
 
+  it('routes list shows the wake state of routes that wake on request; agents show the host gateway', async () => {
+    const agent = await fx.enrollAgent({ name: 'cli-wake' });
+    const labels = {
+      'tunnelfleet.enable': 'true',
+      'tunnelfleet.hostname': 'sleepy.example.com',
+      'tunnelfleet.service': 'http://web:80',
+      'tunnelfleet.wake': 'true',
+    };
+    const report = await fx.reportSnapshot(agent, 1, [{ ...container('sleepy', labels), state: 'sleeping' }]);
+    expect(report.status).toBe(200);
+    const listed = await waitFor(
+      async () => {
+        const out = await run(['routes', 'list', '--agent', agent.agentId], env);
+        return out.stdout.includes("waiting for the host's gateway") ? out : undefined;
+      },
+      { description: 'the wake route waiting for a gateway in routes list', timeoutMs: 15_000 },
+    );
+    expect(listed.stdout).toMatch(/^HOSTNAME\s+SERVICE\s+STATUS\s+WAKE\s+AGENT/m);
+    expect(listed.stdout).toMatch(
+      /^sleepy\.example\.com\s+http:\/\/web:80\s+error\s+sleeping\s+cli-wake\s+sleepy/m,
+    );
+    expect(listed.stdout).toContain(
+      "sleepy.example.com: waiting for the host's gateway (set GATEWAY_IMAGE); the route is not published until then",
+    );
+    const shown = await run(['agents', 'show', agent.agentId], env);
+    expect(shown.stdout).toMatch(/^Gateway\s+none \(GATEWAY_IMAGE not set\)/m);
+  });
+
   it('alerts add shows the secret once; list, test, deliveries, update and remove', async () => {
     const receiver = await startWebhookReceiver();
     try {

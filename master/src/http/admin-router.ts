@@ -54,6 +54,7 @@ import { agentTunnelName } from '../agents/agent-service.js';
 import type { AgentState, HeartbeatStore } from '../agents/heartbeats.js';
 import type { MasterHooks } from '../agents/ports.js';
 import type { RolloutDriver } from '../agents/rollout-driver.js';
+import { withWakeStates } from '../gateway/wake-state.js';
 import type { FleetOverview } from '../overview/fleet-overview.js';
 import { requestReconcile } from '../reconciler/request-reconcile.js';
 import { handOverHostname } from '../routes/hostname-hand-over.js';
@@ -280,7 +281,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
         ? { routes: [], total: 0 }
         : pageRoutes(db, { ...filter, ...page, ...(status ? { status } : {}) });
     send<ListRoutesResponse>(res, 200, {
-      routes: found.routes.map(({ spec: _spec, ...route }) => route),
+      routes: withWakeStates(db, found.routes).map(({ spec: _spec, ...route }) => route),
       total: found.total,
       retained: status === undefined || status === RETAINED_STATUS ? deps.retainedRoutes.list(filter) : [],
     });

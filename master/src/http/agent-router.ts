@@ -23,6 +23,7 @@ import type { MasterHooks } from '../agents/ports.js';
 import { applyReport } from '../agents/report-intake.js';
 import type { AlertSink } from '../alerts/alert-sink.js';
 import { heartbeatAlerts } from '../alerts/heartbeat-alerts.js';
+import type { GatewayRoutesService } from '../gateway/gateway-routes-service.js';
 import type { AgentRecord } from '../store/agents.js';
 import { findAgent } from '../store/agents.js';
 import type { SqliteDatabase } from '../store/database.js';
@@ -49,6 +50,8 @@ export interface AgentRouterDeps {
   logger: Logger;
   reportIntervalSeconds: number;
   reportRate: ReportRateLimiter;
+  /** What each host's gateway routes (`set_gateway_routes`), and its readiness from heartbeats. */
+  gatewayRoutes: Pick<GatewayRoutesService, 'noteHeartbeat' | 'refresh'>;
 }
 
 const ackParamsSchema = z.strictObject({ id: identifierSchema });
@@ -71,7 +74,10 @@ export function agentRouter(deps: AgentRouterDeps): Router {
 
   router.post(AGENT_ROUTES.register, authenticate, jsonBody(), async (req, res) => {
     const body = parseOrThrow(registerRequestSchema, req.body, 'register body');
-    res.json(await deps.agents.register(agentCaller(res).key, body));
+    const answer = await deps.agents.register(agentCaller(res).key, body);
+    // A (re)started agent pushes nothing to its gateway until told its routes: tell it now.
+    if (answer.status === 'approved') await deps.gatewayRoutes.refresh(answer.agentId, { force: true });
+    res.json(answer);
   });
 
   router.post(AGENT_ROUTES.heartbeat, authenticate, jsonBody(), async (req, res) => {
@@ -81,6 +87,7 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     const { cameBack, previous } = await deps.heartbeats.record(agent.id, body);
     if (body.lastAppliedCommandVersion !== null)
       deps.agents.noteAppliedVersion(agent.id, body.lastAppliedCommandVersion);
+    if (agent.status === 'approved') await deps.gatewayRoutes.noteHeartbeat(agent.id, body.gateway);
     if (agent.status === 'approved')
       await deps.agents.noteSharedConnectors(
         agent.id,

@@ -1,4 +1,6 @@
 import { accessDomain } from '../cloudflare/access.js';
+import { gatewayIngress } from '../gateway/gateway-ingress.js';
+import { needsGateway } from '../gateway/gateway-route.js';
 import { listRetainedRoutes } from '../routes/retained-routes.js';
 import { type RouteSpec, readRouteSpec } from '../routes/route-spec.js';
 import { foreignConflicts, isCloudDesired, routeTunnelId } from '../routes/route-targets.js';
@@ -47,6 +49,11 @@ interface DesiredState {
   published: PublishedRoute[];
   /** Routes that should be carried but have no tunnel to be carried by. */
   withoutTunnel: RouteRecord[];
+  /**
+   * Routes that need their host's gateway and cannot have it (none, not ready, or a path it cannot
+   * match): neither rule nor record, and the status says why (fail closed).
+   */
+  gatewayWithheld: { route: RouteRecord; tunnelId: string; message: string }[];
 }
 
 /** Part of the desired state: what one tunnel or one zone carries. */
@@ -108,13 +115,28 @@ export function readDesiredState(db: SqliteDatabase, now: Date, scope?: DesiredS
   }
   const guards = readAccessGuards(db);
   const rules = onePerRule(carried);
+  const gatewayWithheld: DesiredState['gatewayWithheld'] = [];
   const published = rules.flatMap((route): PublishedRoute[] => {
-    if (!route.spec.access) return [route];
+    let through: PublishedRoute = route;
+    if (route.route && needsGateway(route.spec)) {
+      const ingress = gatewayIngress(
+        db,
+        { ...route.route, hostname: route.hostname, service: route.service },
+        route.tunnelId,
+      );
+      if (!ingress.ok) {
+        gatewayWithheld.push({ route: route.route, tunnelId: route.tunnelId, message: ingress.message });
+        return [];
+      }
+      // cloudflared's origin is the gateway; the route's own service is the gateway's backend.
+      through = { ...route, service: ingress.service };
+    }
+    if (!through.spec.access) return [through];
     const aud = guards.apps[accessDomain(route.hostname, route.path || undefined)];
     if (!aud || guards.teamName === null) return [];
-    return [{ ...route, accessCheck: { required: true, teamName: guards.teamName, audTag: [aud] } }];
+    return [{ ...through, accessCheck: { required: true, teamName: guards.teamName, audTag: [aud] } }];
   });
-  return { carried: rules, published, withoutTunnel };
+  return { carried: rules, published, withoutTunnel, gatewayWithheld };
 }
 
 /**

@@ -25,9 +25,11 @@ export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<vo
   const { db, cloudflare } = ctx;
   // Only published routes: one whose Access app is not in place yet gets no rule (fail closed),
   // and one in conflict with a foreign record or app is not half published: no rule until it wins.
-  const carried = readDesiredState(db, ctx.now(), { tunnelId }).published.filter(
+  const desiredState = readDesiredState(db, ctx.now(), { tunnelId });
+  const carried = desiredState.published.filter(
     (r) => r.tunnelId === tunnelId && r.foreignConflicts.length === 0,
   );
+  const withheld = desiredState.gatewayWithheld.filter((r) => r.tunnelId === tunnelId);
   const desired: DesiredIngressRule[] = carried.map((r) => {
     const originRequest: Record<string, unknown> = {
       ...(r.spec.originRequest ?? {}),
@@ -90,6 +92,9 @@ export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<vo
         target: tunnelId,
         details: { version: result.version, rules: result.ownedKeys.length, conflicts: result.conflicts },
       });
+    }
+    for (const { route, message } of withheld) {
+      ctx.outcomes.record(route, 'ingress', { status: 'error', message }, now);
     }
     const rejected = new Map(result.rejected.map((r) => [r.key, r.message]));
     for (const route of carried) {

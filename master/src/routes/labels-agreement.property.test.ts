@@ -373,7 +373,8 @@ describe('the label checker and the master', () => {
             const bare = route.hostname.replace(/^\*\./, '');
             const why = route.hostname.startsWith('*.')
               ? MASTER_ONLY.keyAllowlist
-              : bare !== MANAGED_ZONE && !bare.endsWith(`.${MANAGED_ZONE}`)
+              : (bare !== MANAGED_ZONE && !bare.endsWith(`.${MANAGED_ZONE}`)) ||
+                  (route.zone !== undefined && route.zone !== MANAGED_ZONE)
                 ? MASTER_ONLY.unmanagedZone
                 : route.tunnel !== undefined
                   ? MASTER_ONLY.foreignTunnel

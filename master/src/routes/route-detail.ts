@@ -1,4 +1,5 @@
 import { NotFoundError, parseContainerLabels, type RouteDetail } from '@tunnelfleet/common';
+import { wakeStateOf } from '../gateway/wake-state.js';
 import { auditMentioning } from '../store/audit-log.js';
 import { listContainers } from '../store/containers.js';
 import type { SqliteDatabase } from '../store/database.js';
@@ -14,8 +15,9 @@ const HISTORY_ENTRIES = 50;
 export function routeDetail(db: SqliteDatabase, id: number): RouteDetail {
   const record = findRoute(db, id);
   if (!record) throw new NotFoundError(`no route ${id}`);
-  const { spec: _spec, createdAt: _created, ...route } = record;
   const container = listContainers(db, record.agentId).find((c) => c.containerId === record.containerId);
+  const { spec: _spec, createdAt: _created, ...rest } = record;
+  const route = { ...rest, wakeState: wakeStateOf(record, container?.state) };
   const labels = container?.labels ?? {};
   const parsed = parseContainerLabels(labels, { containerName: record.containerName });
   const language =

@@ -1,4 +1,4 @@
-import type { AccessSpec, LabelSource, OriginRequest } from '@tunnelfleet/common';
+import type { AccessSpec, GatewayL7, LabelSource, OriginRequest, WakeSpec } from '@tunnelfleet/common';
 
 /** What the `spec` column of a route holds: the parts of a parsed route without a column of their own. */
 export interface RouteSpec {
@@ -13,6 +13,10 @@ export interface RouteSpec {
   cleanup: boolean;
   /** The zone the labels named, if they named one (the `zone` column holds the resolved zone). */
   zoneLabel?: string;
+  /** Wake on request (labels `wake`, `idle_timeout`…): the route goes through the host's gateway. */
+  wake?: WakeSpec;
+  /** Matches, weight and filters (labels `match.*`, `weight`, `filter.*`, `mirror`): through the gateway too. */
+  l7?: GatewayL7;
 }
 
 /** Whether Cloudflare carries a field of a route (`cloud`) or only the master reads it (`local`). */
@@ -34,6 +38,11 @@ export const ROUTE_SPEC_REACH = {
   cleanup: 'local',
   // Resolved into the route's `zone` column, which is `cloud`.
   zoneLabel: 'local',
+  // Turning wake on points the ingress rule at the host's gateway; its settings go to the gateway
+  // with the route: either way the route is synced again.
+  wake: 'cloud',
+  // Like wake: the ingress rule points at the gateway, and the gateway's table changes.
+  l7: 'cloud',
 } as const satisfies Record<keyof RouteSpec, Reach>;
 
 /** A stored spec is ours, but a hand-edited row must still read as something usable. */

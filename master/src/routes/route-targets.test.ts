@@ -113,6 +113,8 @@ describe('cloudFingerprint', () => {
       originRequest: { noTLSVerify: true },
       access: { namedPolicies: ['staff'] },
       dns: false,
+      wake: { startTimeoutSeconds: 60, idleTimeoutSeconds: 0, dependsOn: [], redirectPath: '/' },
+      l7: { match: { method: 'POST' } },
     };
     for (const [field, value] of Object.entries(changed)) {
       expect(print(withSpec({ [field]: value })), field).not.toBe(print(route));

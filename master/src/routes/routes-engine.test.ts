@@ -130,6 +130,54 @@ describe('routes engine', () => {
     expect(targets).toContain('tunnel:tunnel-ag_a');
   });
 
+  it('keeps the wake settings in the spec, and changing them syncs the tunnel', async () => {
+    const agent = addAgent('ag_a');
+    const web = container('web', webLabels('app.example.com', { 'tunnelfleet.wake': 'true' }));
+    await report(agent, web);
+    expect(routesOf(agent)[0]?.spec).toEqual(
+      expect.objectContaining({
+        wake: { startTimeoutSeconds: 60, idleTimeoutSeconds: 0, dependsOn: [], redirectPath: '/' },
+      }),
+    );
+    const targets = await report(agent, {
+      ...web,
+      labels: webLabels('app.example.com', { 'tunnelfleet.wake': 'true', 'tunnelfleet.idle_timeout': '1h' }),
+    });
+    expect(targets).toContain('tunnel:tunnel-ag_a');
+  });
+
+  it('keeps a sleeping container’s wake route published with no grace period; its other routes stop', async () => {
+    const agent = addAgent('ag_a');
+    const web = container(
+      'web',
+      webLabels('app.example.com', {
+        'tunnelfleet.wake': 'true',
+        'tunnelfleet.admin.hostname': 'admin.example.com',
+        'tunnelfleet.admin.service': 'http://web:80',
+      }),
+    );
+    await report(agent, web);
+    notified = [];
+    await report(agent, { ...web, state: 'sleeping' });
+    const byHost = new Map(routesOf(agent).map((route) => [route.hostname, route]));
+    expect(byHost.get('app.example.com')).toEqual(
+      expect.objectContaining({ status: 'active', deleteAfter: null }),
+    );
+    expect(byHost.get('admin.example.com')?.status).toBe('pending_deletion');
+    // Still carried, unchanged: only the route that stopped is synced.
+    advance(GRACE_SECONDS + 1);
+    engine.expireGracePeriods();
+    expect(routesOf(agent).find((r) => r.hostname === 'app.example.com')?.status).toBe('active');
+  });
+
+  it('does not take an agent’s word that a container sleeps for a route that does not wake', async () => {
+    const agent = addAgent('ag_a');
+    const web = container('web', webLabels('app.example.com'));
+    await report(agent, web);
+    await report(agent, { ...web, state: 'sleeping' });
+    expect(routesOf(agent)[0]?.status).toBe('pending_deletion');
+  });
+
   it('gives the hostname to the first agent that claimed it; the second sees who holds it', async () => {
     const first = addAgent('ag_a');
     const second = addAgent('ag_b');

@@ -56,6 +56,11 @@ export type RoutesEngine = ReturnType<typeof createRoutesEngine>;
 
 /** Docker states in which a container serves (a restart is brief; everything else is a stop). */
 const SERVING_STATES = new Set(['running', 'restarting']);
+/**
+ * A stopped container that wakes on request: it still serves the routes that wake it (they stay
+ * published, with no grace period); its other routes stop as with any stop.
+ */
+const SLEEPING = 'sleeping';
 
 type ZoneVerdict = { ok: true; zoneName: string } | { ok: false; outside: boolean; message: string };
 
@@ -116,7 +121,8 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
     const agent = findAgent(db, agentId);
     const servicePolicy = (agent && findAgentKey(db, agent.keyId)?.servicePolicy) ?? DEFAULT_SERVICE_POLICY;
     for (const container of containers) {
-      if (!SERVING_STATES.has(container.state)) continue;
+      const sleeping = container.state === SLEEPING;
+      if (!SERVING_STATES.has(container.state) && !sleeping) continue;
       const parsed = parseContainerLabels(container.labels, {
         containerName: container.name,
         exposedPorts: container.ports.filter((p) => p.protocol === 'tcp').map((p) => p.port),
@@ -138,6 +144,8 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
       // route: show them on each of its routes so the operator sees them in the API.
       const containerProblems = parsed.problems.filter((p) => p.route === undefined);
       for (const route of parsed.routes) {
+        // The agent's word that the container sleeps counts only for routes its labels make wake.
+        if (sleeping && !route.wake) continue;
         const spec: RouteSpec = {
           source: route.source,
           originRequest: route.originRequest,
@@ -146,6 +154,8 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
           ...(route.access ? { access: route.access } : {}),
           ...(route.public ? { public: true as const } : {}),
           ...(route.zone ? { zoneLabel: route.zone } : {}),
+          ...(route.wake ? { wake: route.wake } : {}),
+          ...(route.l7 ? { l7: route.l7 } : {}),
         };
         const warnings = [...parsed.problems.filter((p) => p.route === route.key), ...containerProblems];
         const write: Planned['write'] = {
@@ -189,7 +199,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
         }
         planned.push({ write, ...(outside ? { outside } : {}) });
       }
-      for (const route of parsed.invalidRoutes) {
+      for (const route of sleeping ? [] : parsed.invalidRoutes) {
         planned.push({
           write: {
             ...base,

@@ -384,4 +384,19 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX routes_by_zone ON routes(zone);
     `,
   },
+  {
+    version: 13,
+    description: "each agent's L7 gateway as its last heartbeat reported it",
+    sql: `
+      -- What decides whether the agent's routes through its gateway are published (read by the
+      -- reconciler with the rest of the desired state); the full report stays in the heartbeat.
+      -- No row: the agent runs no gateway.
+      CREATE TABLE agent_gateways (
+        agent_id     TEXT PRIMARY KEY REFERENCES agents(id) ON DELETE CASCADE,
+        ready        INTEGER NOT NULL,
+        service_url  TEXT,
+        updated_at   TEXT NOT NULL
+      );
+    `,
+  },
 ];

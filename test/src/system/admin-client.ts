@@ -16,6 +16,8 @@ import {
   listConflictsResponseSchema,
   listKeysResponseSchema,
   listRoutesResponseSchema,
+  type Overview,
+  overviewResponseSchema,
   type PutCloudflaredRequest,
   type PutCloudflaredResponse,
   putCloudflaredResponseSchema,
@@ -85,6 +87,8 @@ export interface AdminClient {
   conflicts(includeResolved?: boolean): Promise<ConflictView[]>;
   /** `POST /api/v1/admin/reconcile`: a full reconcile now. */
   reconcile(): Promise<void>;
+  /** `GET /overview`: counts, and when the last full reconcile ended. */
+  overview(): Promise<Overview>;
   createSharedTunnel(name: string, members: string[]): Promise<SharedTunnelView>;
   sharedTunnel(name: string): Promise<SharedTunnelView>;
   removeSharedTunnelMember(name: string, agentId: string): Promise<SharedTunnelView>;
@@ -303,5 +307,7 @@ export function createAdminClient(masterUrl: string, adminToken: string): AdminC
     async reconcile() {
       await expect('reconcile', 202, reconcileResponseSchema, 'POST', '/reconcile');
     },
+    overview: async () =>
+      (await expect('overview', 200, overviewResponseSchema, 'GET', '/overview')).overview,
   };
 }

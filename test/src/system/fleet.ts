@@ -37,6 +37,8 @@ export interface FleetOptions {
   masterEnv?: Record<string, string>;
   /** Extra environment of both agents. */
   agentEnv?: Record<string, string>;
+  /** Extra environment of one host's agent (after `agentEnv`), e.g. `{ b: { GATEWAY_IMAGE: … } }`. */
+  hostEnv?: { a?: Record<string, string>; b?: Record<string, string> };
   /**
    * Name of host B's engine (`docker2`…`docker29`). Every agent reports every labelled container
    * of its engine, so two fleets running at once must not share one: each test file names its own.
@@ -153,6 +155,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       name: string,
       docker: Docker,
       dockerHost: string,
+      ownEnv: Record<string, string> | undefined,
       engine?: SecondDockerEngine,
     ) => {
       const network = uniqueName(`tf-e2e-${name}`);
@@ -191,7 +194,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         dataDir,
         cloudflaredNetwork: network,
         logFile: join(runDir, `agent-${name}.log`),
-        ...(options.agentEnv ? { env: options.agentEnv } : {}),
+        ...(options.agentEnv || ownEnv ? { env: { ...options.agentEnv, ...ownEnv } } : {}),
       });
       const host = createFleetHost({ name, docker, dockerHost, network, apiKey: key, keyId, agent });
       // Runs before the network is removed (cleanups run in reverse).
@@ -204,8 +207,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       return host;
     };
     const [a, b] = await Promise.all([
-      startHost('host-a', main, process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'),
-      startHost('host-b', secondEngine.docker, secondEngine.dockerHost, secondEngine),
+      startHost('host-a', main, process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock', options.hostEnv?.a),
+      startHost('host-b', secondEngine.docker, secondEngine.dockerHost, options.hostEnv?.b, secondEngine),
     ]);
 
     const collectSecrets = async () => {

@@ -1,6 +1,10 @@
 import {
   AGENT_ROUTES,
+  type Command,
   type Container,
+  commandAckPath,
+  type HeartbeatRequest,
+  type NextCommandResponse,
   type RegisterRequest,
   type RegisterResponse,
   type ReportResponse,
@@ -19,6 +23,10 @@ export interface ProtocolAgent {
   report(containers: Container[]): Promise<{ status: number; body: ReportResponse | { error: unknown } }>;
   /** Registers again, with these fields added (e.g. other label prefixes); returns the master's answer. */
   register(extra: Partial<RegisterRequest>): Promise<{ status: number; body: unknown }>;
+  /** Sends a heartbeat: a healthy cloudflared, with these fields added or replaced (e.g. `gateway`). */
+  heartbeat(extra: Partial<HeartbeatRequest>): Promise<{ status: number; body: unknown }>;
+  /** The next queued command, without waiting, acknowledged as applied; null when none is queued. */
+  nextCommand(): Promise<Command | null>;
 }
 
 export async function connectProtocolAgent(
@@ -60,6 +68,31 @@ export async function connectProtocolAgent(
       return answer as { status: number; body: ReportResponse | { error: unknown } };
     },
     register: (more) => call(AGENT_ROUTES.register, { ...registration, agentId, ...more }),
+    heartbeat: (more) =>
+      call(AGENT_ROUTES.heartbeat, {
+        agentId,
+        uptimeSeconds: 1,
+        cloudflared: { state: 'running', ready: true, tunnelId: null, containerId: null },
+        lastAppliedCommandVersion: null,
+        dockerReachable: true,
+        ...more,
+      }),
+    async nextCommand() {
+      const response = await fetch(`${masterUrl}${AGENT_ROUTES.commandsNext}?waitSeconds=0`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      if (response.status !== 200)
+        throw new HarnessError(`protocol agent ${name}: commands/next answered ${response.status}`);
+      const { command } = (await response.json()) as NextCommandResponse;
+      if (command)
+        await call(commandAckPath(command.id), {
+          commandId: command.id,
+          version: command.version,
+          status: 'ok',
+          result: { action: 'unchanged' },
+        });
+      return command;
+    },
   };
 }
 

@@ -3,6 +3,7 @@ import {
   type AgentView,
   agentActionResponseSchema,
   agentDetailResponseSchema,
+  type GatewayHeartbeat,
   listAgentsResponseSchema,
   rotateAllResponseSchema,
 } from '@tunnelfleet/common';
@@ -28,6 +29,14 @@ function agentRows(agents: AgentView[]): string {
       agent.cloudflared?.version ?? '-',
     ]),
   );
+}
+
+/** The host's L7 gateway as its last heartbeat reported it. */
+function gatewayText(gateway: GatewayHeartbeat | undefined): string {
+  if (!gateway) return 'none (GATEWAY_IMAGE not set): routes that wake on request are not published';
+  return `${gateway.state}, ${gateway.ready ? 'ready' : 'not ready'}${
+    gateway.tableVersion !== undefined ? `, table version ${gateway.tableVersion}` : ', no table yet'
+  } at ${gateway.serviceUrl ?? '-'} (${gateway.image})`;
 }
 
 function agentDetail(agent: AgentDetail): string {
@@ -72,6 +81,7 @@ function agentDetail(agent: AgentDetail): string {
         agent.cloudflaredConfig.overridden ? " (this host's override)" : ''
       }`,
     ],
+    ['Gateway', gatewayText(agent.lastState?.gateway as GatewayHeartbeat | undefined)],
     ['Routes', String(agent.routes)],
   ];
   const width = Math.max(...lines.map(([label]) => label!.length));

@@ -43,12 +43,15 @@ function routeRows({ routes, retained }: ListRoutesResponse, agentNames: Map<str
   const kept = retained.length > 0 ? retainedRows(retained, agentNames) : '';
   if (routes.length === 0)
     return `No routes. Label a container with tunnelfleet.enable=true (docs/labels.md).\n${kept}`;
+  // The wake state only when some route wakes on request (sleeping, starting, running, failed).
+  const wakes = routes.some((route) => route.wakeState !== null);
   let text = formatTable(
-    ['HOSTNAME', 'SERVICE', 'STATUS', 'AGENT', 'CONTAINER', 'TUNNEL'],
+    ['HOSTNAME', 'SERVICE', 'STATUS', ...(wakes ? ['WAKE'] : []), 'AGENT', 'CONTAINER', 'TUNNEL'],
     routes.map((route) => [
       `${route.hostname ?? '-'}${route.path && route.path !== '/' ? route.path : ''}`,
       route.service ?? '-',
       route.status,
+      ...(wakes ? [route.wakeState ?? '-'] : []),
       agentNames.get(route.agentId) ?? route.agentId,
       route.replicas > 1 ? `${route.containerName} (1 of ${route.replicas} replicas)` : route.containerName,
       route.tunnelName ?? '(agent)',

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 /** The engine's own socket: in the socket-proxy project DOCKER_HOST is a proxy that allows no build. */
 const { DOCKER_HOST: _proxy, ...ENGINE_ENV } = process.env;
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The agent image the gateway tests run, built from this workspace's agent/dist. */
 export const GATEWAY_TEST_IMAGE = 'tunnelfleet-test/agent-gateway:latest';
