@@ -56,18 +56,23 @@ function hostnameState(f: ReturnType<typeof fleet>, hostname: string): string {
 function throughGateway(
   address: string,
   hostname: string,
-  accept = 'application/json',
-): Promise<{ status: number; body: string }> {
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: address, port: GATEWAY_PROXY_PORT, path: '/', headers: { host: hostname, accept } },
+      {
+        host: address,
+        port: GATEWAY_PROXY_PORT,
+        path: '/',
+        headers: { host: hostname, accept: 'application/json', ...headers },
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
           body += chunk;
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
         res.on('error', reject);
       },
     );
@@ -199,6 +204,34 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
       { description: 'the dag.* route through the gateway', timeoutMs: CONVERGE_TIMEOUT_MS },
     );
     expect(answer.body.trim()).toBe(app.id.slice(0, 12));
+  });
+
+  it("routes by the labels' header match and applies their response filter, through the host's gateway", async () => {
+    const f = fleet();
+    const agentId = await f.a.agentId();
+    const hostname = uniqueHostname('l7');
+    const app = await f.a.runContainer({
+      labels: publishLabels(hostname, {
+        'tunnelfleet.match.header.X-Canary': '1',
+        'tunnelfleet.filter.response_header.set.X-Served-By': 'tunnelfleet-gateway',
+      }),
+    });
+    // Cloudflare's ingress cannot match a header: the rule sends the hostname to the gateway.
+    const { rule } = await waitPublished(f, f.a, hostname);
+    expect(rule.service).toBe(gatewayServiceUrl(agentId));
+    const address = await gatewayAddress(f.a.docker, agentId, f.a.network);
+    const matched = await waitFor(
+      async () => {
+        const reply = await throughGateway(address, hostname, { 'x-canary': '1' }).catch(() => undefined);
+        return reply?.status === 200 ? reply : undefined;
+      },
+      { description: 'the header-matched route through the gateway', timeoutMs: CONVERGE_TIMEOUT_MS },
+    );
+    expect(matched.body.trim()).toBe(app.id.slice(0, 12));
+    expect(matched.headers['x-served-by']).toBe('tunnelfleet-gateway');
+    // Without the header no route matches: the gateway answers 404 rather than the container.
+    expect((await throughGateway(address, hostname, { 'x-canary': '2' })).status).toBe(404);
+    expect((await throughGateway(address, hostname)).status).toBe(404);
   });
 
   it('leaves a wake route of a host without GATEWAY_IMAGE unpublished, and says why', async () => {
