@@ -3,6 +3,7 @@ import {
   CLOUDFLARED_IMAGE,
   TEST_BUSYBOX_IMAGE,
   TEST_CLOUDFLARED_IMAGE,
+  TEST_CLOUDFLARED_NEVER_READY_IMAGE,
   TEST_CLOUDFLARED_NEXT_IMAGE,
   TEST_CLOUDFLARED_NEXT_VERSION,
   uniqueName,
@@ -308,6 +309,50 @@ describe('createCloudflaredSupervisor', () => {
     expect(stopFirst.indexOf(`die:${upgraded.containerId}`)).toBeLessThan(
       stopFirst.indexOf(`start:${third.containerId}`),
     );
+  });
+
+  it('an overlap cut short by a stop: the predecessor serves on, and the next start removes it once its cloudflared is ready', async () => {
+    const { agentId, desired, supervise } = setup();
+    // An overlap far longer than the test: only a stop or a ready successor can end it.
+    const before = supervise({ overlapMs: 3_600_000 });
+    const first = await before.apply(desired);
+    await waitFor(() => before.status().ready, { description: 'the first cloudflared ready' });
+    // A successor that never becomes ready holds the overlap open for as long as the test needs.
+    const replacing = before.apply({ ...desired, image: TEST_CLOUDFLARED_NEVER_READY_IMAGE });
+    const successor = await waitFor(
+      async () => {
+        const containers = await managed(agentId);
+        const aside = containers.find((c) => c.Id === first.containerId && c.Names[0]?.endsWith('-previous'));
+        const next = containers.find((c) => c.Id !== first.containerId && c.State === 'running');
+        return aside && next ? next : undefined;
+      },
+      { description: 'the overlap: the predecessor set aside beside its running successor' },
+    );
+
+    // The agent stops in the middle of it: at once, leaving the one ready connector serving.
+    await before.stop();
+    await replacing;
+    expect((await docker.getContainer(first.containerId!).inspect()).State.Running).toBe(true);
+
+    // The next agent finds the leftover by its labels and name, and stops it only once its own
+    // cloudflared is ready (the master sends a working configuration, say).
+    const since = Date.now() - 1000;
+    const after = supervise({ overlapMs: 3_600_000 });
+    const fixed = await after.apply({ ...desired, token: standaloneTunnelToken() });
+    expect(fixed.ready).toBe(true);
+    expect((await managed(agentId)).map((c) => c.Id)).toEqual([fixed.containerId]);
+    const events = await waitFor(
+      async () => {
+        const seen = await lifecycle(agentId, since);
+        return seen.includes(`die:${first.containerId}`) ? seen : undefined;
+      },
+      { description: 'the leftover predecessor to die' },
+    );
+    expect(events.indexOf(`start:${fixed.containerId}`)).toBeGreaterThanOrEqual(0);
+    expect(events.indexOf(`start:${fixed.containerId}`)).toBeLessThan(
+      events.indexOf(`die:${first.containerId}`),
+    );
+    expect(events).toContain(`die:${successor.Id}`);
   });
 
   it('removes the container when the desired state is stopped', async () => {

@@ -141,6 +141,9 @@ const OUTPUT_LINES = 40;
  */
 const EARLY_OUTPUT_SECONDS = 5;
 
+/** The name a running cloudflared takes while its successor starts beside it. */
+const asideNameOf = (spec: CloudflaredSpec) => `${spec.name}-previous`;
+
 /**
  * Runs this agent's single cloudflared container. Every operation goes through one queue, so an
  * `apply`, a restart after a crash and a periodic check never interleave.
@@ -179,6 +182,8 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
   let warnedAbout: string | undefined;
   let restartTimer: NodeJS.Timeout | undefined;
   let stopped = false;
+  /** Aborted by `stop`: an overlap in progress stops waiting for the successor. */
+  const stopping = new AbortController();
   // One key: every operation on the one container waits for the one before it.
   const mutex = createKeyedMutex();
   const run = <T>(task: () => Promise<T>): Promise<T> => mutex.run('cloudflared', task);
@@ -311,22 +316,42 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
         c.Labels[CLOUDFLARED_LABELS.specHash] !== next.specHash,
     );
     if (!current) return undefined;
-    const asideName = `${next.name}-previous`;
+    const asideName = asideNameOf(next);
     // Left aside by a replacement that did not finish (the agent stopped meanwhile).
     for (const stale of managed.filter((c) => c.Id !== current.Id && c.Names.includes(`/${asideName}`)))
       await removeContainer(stale.Id);
     if (!current.Names.includes(`/${asideName}`))
       await docker.getContainer(current.Id).rename({ name: asideName });
-    try {
-      await docker.getNetwork(next.metricsNetwork).disconnect({ Container: current.Id });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
+    // Already off it when a retry after a failed replacement sets it aside again.
+    if (current.NetworkSettings?.Networks?.[next.metricsNetwork] !== undefined) {
+      try {
+        await docker.getNetwork(next.metricsNetwork).disconnect({ Container: current.Id });
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
     }
     logger.info(
       { containerId: current.Id },
       'previous cloudflared keeps serving until its successor is ready',
     );
     return current.Id;
+  };
+
+  /**
+   * A predecessor an earlier agent set aside and did not stop (it stopped during the overlap): it
+   * may be the one connector that serves, so it is retired as any predecessor is, once the
+   * cloudflared this supervisor runs is ready. Found by this connector's labels and the aside name.
+   */
+  const leftoverAside = async (next: CloudflaredSpec): Promise<string | undefined> => {
+    const aside = (await listManaged()).find(
+      (c) => c.State === 'running' && c.Id !== containerId && c.Names.includes(`/${asideNameOf(next)}`),
+    );
+    if (aside)
+      logger.info(
+        { containerId: aside.Id },
+        'a cloudflared left aside by an unfinished replacement serves until its successor is ready',
+      );
+    return aside?.Id;
   };
 
   /** Whether the current container answers `/ready`; false once it has stopped. */
@@ -338,14 +363,25 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     return address ? (await probeReady(address, spec.metricsPort, readyTimeoutMs)).ready : false;
   };
 
-  /** Stops the set-aside predecessor once its successor is ready, or after `overlapMs` anyway. */
+  /**
+   * Stops the set-aside predecessor once its successor is ready, or after `overlapMs` anyway. A
+   * stop of the supervisor ends the wait at once: the predecessor keeps serving unless its
+   * successor is ready by then, and the next start retires it (`leftoverAside`).
+   */
   const retire = async (previousId: string) => {
     const deadline = Date.now() + overlapMs;
     let outcome: boolean | 'exited' = false;
     while (Date.now() < deadline) {
       outcome = await currentReady().catch(() => false);
       if (outcome !== false) break;
-      await delay(OVERLAP_PROBE_MS);
+      if (stopping.signal.aborted) {
+        logger.info(
+          { containerId: previousId, successor: containerId },
+          'stopping before the successor is ready: the previous cloudflared keeps serving',
+        );
+        return;
+      }
+      await delay(OVERLAP_PROBE_MS, undefined, { signal: stopping.signal }).catch(() => undefined);
     }
     logger.info(
       { containerId: previousId, successor: containerId, successorReady: outcome === true },
@@ -382,7 +418,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     await ensureNetwork(next.network, { internal: false });
     // Internal: nothing on it reaches out, and only the agent and cloudflared are attached.
     await ensureNetwork(next.metricsNetwork, { internal: true });
-    const previous = await setAside(next);
+    const previous = (await setAside(next)) ?? (await leftoverAside(next));
     spec = next;
     let keeper = await keepOne(next, previous);
     if (!keeper) {
@@ -578,6 +614,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     status,
     async stop({ removeContainer: remove = false } = {}) {
       stopped = true;
+      stopping.abort();
       clearInterval(checkTimer);
       cancelRestart();
       events.stop();
