@@ -4,6 +4,7 @@ export * from './concurrency/keyed-mutex.js';
 export * from './config/index.js';
 export * from './errors/index.js';
 export * from './gateway/routing-table.js';
+export * from './http/index.js';
 export * from './labels/index.js';
 export * from './logger/index.js';
 export * from './protocol/index.js';
