@@ -5,6 +5,7 @@ import {
   revokeKeyResponseSchema,
 } from '@tunnelfleet/common';
 import { type CliCommand, output } from '../cli-context.js';
+import { requestCommand } from '../request-command.js';
 import { formatTable, shortTime } from '../table.js';
 
 /** `default`, `+loopback,unix`, `own container +unix`: what the key's agent may publish beyond the default. */
@@ -77,27 +78,24 @@ export const keyCommands: CliCommand[] = [
       );
     },
   },
-  {
+  requestCommand({
     words: ['keys', 'list'],
     args: '',
     summary: 'list agent keys (never the secrets)',
     arity: 0,
-    async run(context) {
-      const answer = await context.client().request('GET', '/keys', listKeysResponseSchema);
-      output(context, answer, () => keyRows(answer.keys));
-    },
-  },
-  {
+    method: 'GET',
+    path: '/keys',
+    response: listKeysResponseSchema,
+    text: (answer) => keyRows(answer.keys),
+  }),
+  requestCommand({
     words: ['keys', 'revoke'],
     args: '<key id>',
     summary: 'revoke a key and cut its agent off',
     arity: 1,
-    async run(context) {
-      const id = context.positionals[0]!;
-      const answer = await context
-        .client()
-        .request('POST', `/keys/${encodeURIComponent(id)}/revoke`, revokeKeyResponseSchema);
-      output(context, answer, () => `Revoked key ${answer.key.id} (${answer.key.name}).\n`);
-    },
-  },
+    method: 'POST',
+    path: (context) => `/keys/${encodeURIComponent(context.positionals[0]!)}/revoke`,
+    response: revokeKeyResponseSchema,
+    text: (answer) => `Revoked key ${answer.key.id} (${answer.key.name}).\n`,
+  }),
 ];
