@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
   CLOUDFLARED_IMAGE,
-  TEST_BUSYBOX_IMAGE,
   TEST_CLOUDFLARED_IMAGE,
   TEST_CLOUDFLARED_NEVER_READY_IMAGE,
   TEST_CLOUDFLARED_NEXT_IMAGE,
@@ -13,7 +12,7 @@ import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { standaloneTunnelToken } from '../../test/standalone-tunnel-token.js';
-import { connectTestDocker, removeLeftovers } from '../../test/test-docker.js';
+import { connectTestDocker, fetchFromNetwork, removeLeftovers } from '../../test/test-docker.js';
 import {
   CLOUDFLARED_LABELS,
   cloudflaredMetricsNetwork,
@@ -53,27 +52,6 @@ afterAll(async () => {
   const containers = (await Promise.all(agentIds.map((id) => managed(id)))).flat().map((c) => c.Id);
   await removeLeftovers(docker, { containers, networks: [network, cloudflaredMetricsNetwork(network)] });
 });
-
-/** `wget` of `url` from a throwaway container on `network`: `reached` (200) or `unreachable`. */
-async function fetchFrom(network: string, url: string): Promise<'reached' | 'unreachable'> {
-  const container = await docker.createContainer({
-    Image: TEST_BUSYBOX_IMAGE,
-    Cmd: [
-      'sh',
-      '-c',
-      `if timeout 5 wget -q -O /dev/null ${url}; then echo REACHED; else echo UNREACHABLE; fi`,
-    ],
-    HostConfig: { NetworkMode: network },
-  });
-  try {
-    await container.start();
-    await container.wait();
-    const output = (await container.logs({ stdout: true, stderr: true })).toString();
-    return output.includes('REACHED') && !output.includes('UNREACHABLE') ? 'reached' : 'unreachable';
-  } finally {
-    await container.remove({ force: true });
-  }
-}
 
 function managed(agentId: string) {
   return docker.listContainers({ all: true, filters: { label: managedLabelFilter(agentId) } });
@@ -159,12 +137,14 @@ describe('createCloudflaredSupervisor', () => {
     // What a published container tries: the port on cloudflared's address, its other address, its alias.
     for (const target of [sharedAddress, metricsAddress, alias]) {
       expect(
-        await fetchFrom(network, `http://${target}:${METRICS_PORT}/ready`),
+        await fetchFromNetwork(docker, network, `http://${target}:${METRICS_PORT}/ready`),
         `from ${network} to ${target}`,
       ).toBe('unreachable');
     }
     // The same request from the metrics network gets through: the refusals above are the isolation.
-    expect(await fetchFrom(metricsNetwork, `http://${alias}:${METRICS_PORT}/ready`)).toBe('reached');
+    expect(await fetchFromNetwork(docker, metricsNetwork, `http://${alias}:${METRICS_PORT}/ready`)).toBe(
+      'reached',
+    );
   });
 
   it('brings back a cloudflared killed from outside', async () => {
