@@ -11,20 +11,22 @@ export interface RequestCommandSpec<S extends z.ZodType> extends Omit<CliCommand
   response: S;
   /** The JSON body, from the arguments and options; may throw a `UsageError`. */
   body?: (context: CliContext) => unknown;
-  /** The answer for a person; `--json` prints it as it came. */
+  /** The answer for a person. */
   text: (answer: z.output<S>, context: CliContext) => string;
+  /** What `--json` prints: the answer as it came unless set (a 204 has none to print). */
+  json?: (answer: z.output<S>, context: CliContext) => unknown;
 }
 
 /** Most commands are one request and its answer: this is that shape, written once. */
 export function requestCommand<S extends z.ZodType>(spec: RequestCommandSpec<S>): CliCommand {
-  const { method, path, response, body, text, ...command } = spec;
+  const { method, path, response, body, text, json, ...command } = spec;
   return {
     ...command,
     async run(context) {
       const answer = await context
         .client()
         .request(method, typeof path === 'string' ? path : path(context), response, body?.(context));
-      output(context, answer, () => text(answer, context));
+      output(context, json ? json(answer, context) : answer, () => text(answer, context));
     },
   };
 }

@@ -118,18 +118,18 @@ export const alertCommands: CliCommand[] = [
     },
     text: (answer) => receiverRows([answer.receiver]),
   }),
-  {
+  requestCommand({
     words: ['alerts', 'remove'],
     args: '<id>',
     summary: 'remove a receiver and drop its pending deliveries',
     arity: 1,
-    async run(context) {
-      const id = context.positionals[0]!;
-      // 204: no body, which the client reads as null.
-      await context.client().request('DELETE', `/alerts/receivers/${encodeURIComponent(id)}`, z.null());
-      output(context, { removed: id }, () => `Removed receiver ${id}.\n`);
-    },
-  },
+    method: 'DELETE',
+    path: (context) => `/alerts/receivers/${encodeURIComponent(context.positionals[0]!)}`,
+    // 204: no body, which the client reads as null.
+    response: z.null(),
+    json: (_, context) => ({ removed: context.positionals[0] }),
+    text: (_, context) => `Removed receiver ${context.positionals[0]}.\n`,
+  }),
   requestCommand({
     words: ['alerts', 'test'],
     args: '<id>',
