@@ -13,6 +13,7 @@ import { uniqueName } from '../harness/unique-name.js';
 import { waitFor } from '../harness/wait-for.js';
 import { type Fleet, startFleet, type TestContainer } from '../system/index.js';
 import { formatMs, formatRatio, type LatencySummary, summarize } from './latency-stats.js';
+import { runBench, tearDownKeepingFigures } from './run-bench.js';
 import { RUN_LABEL, watchStartEvents } from './start-events.js';
 
 const ZONE = 'example.com';
@@ -83,8 +84,7 @@ async function measure(debounceMs: number, starts: number): Promise<LatencySumma
     return summarize(latencies);
   } finally {
     events.close();
-    // A teardown problem (reported to the harness owner) must not throw the figures away.
-    await fleet.teardown().catch((error: Error) => process.stderr.write(`teardown: ${error.message}\n`));
+    await tearDownKeepingFigures(fleet);
   }
 }
 
@@ -110,10 +110,4 @@ async function main(): Promise<void> {
   console.log(`target p99 ≤ 1.5 s: ${ours.p99 <= 1500 ? 'met' : 'MISSED'} (${formatMs(ours.p99)})`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);

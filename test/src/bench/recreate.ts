@@ -16,6 +16,7 @@ import { uniqueName } from '../harness/unique-name.js';
 import { waitFor } from '../harness/wait-for.js';
 import { type Fleet, startFleet, type TestContainer } from '../system/index.js';
 import { formatMs, formatRatio, summarize } from './latency-stats.js';
+import { runBench, tearDownKeepingFigures } from './run-bench.js';
 import { RUN_LABEL, watchStartEvents } from './start-events.js';
 
 const ZONE = 'example.com';
@@ -113,15 +114,8 @@ async function main(): Promise<void> {
     );
   } finally {
     events.close();
-    // A teardown problem (reported to the harness owner) must not throw the figures away.
-    await fleet.teardown().catch((error: Error) => process.stderr.write(`teardown: ${error.message}\n`));
+    await tearDownKeepingFigures(fleet);
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);
