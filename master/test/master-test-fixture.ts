@@ -77,6 +77,8 @@ export interface MasterFixture {
   liveTunnels(name: string): Promise<{ id: string; name: string }[]>;
   /** Takes the agent's next command (waiting up to 5 s) and acknowledges it as applied, as the agent does. */
   applyNext(key: string): Promise<Command>;
+  /** Acknowledges `command` as applied with nothing changed, as an agent whose state already fits. */
+  acknowledge(key: string, command: Command): ReturnType<MasterFixture['request']>;
   close(): Promise<void>;
 }
 
@@ -200,11 +202,8 @@ export async function startMasterFixture(
         status: registered.body.status,
       };
     },
-    async applyNext(key) {
-      const answer = await request('GET', `${AGENT_ROUTES.commandsNext}?waitSeconds=5`, { token: key });
-      const command = answer.body?.command as Command | null | undefined;
-      if (!command) throw new Error(`no command for the agent: ${JSON.stringify(answer.body)}`);
-      const ack = await request('POST', commandAckPath(command.id), {
+    acknowledge(key, command) {
+      return request('POST', commandAckPath(command.id), {
         token: key,
         body: {
           commandId: command.id,
@@ -213,6 +212,12 @@ export async function startMasterFixture(
           result: { action: 'unchanged' },
         },
       });
+    },
+    async applyNext(key) {
+      const answer = await request('GET', `${AGENT_ROUTES.commandsNext}?waitSeconds=5`, { token: key });
+      const command = answer.body?.command as Command | null | undefined;
+      if (!command) throw new Error(`no command for the agent: ${JSON.stringify(answer.body)}`);
+      const ack = await fixture.acknowledge(key, command);
       if (ack.status !== 200) throw new Error(`acknowledgement refused: ${JSON.stringify(ack.body)}`);
       return command;
     },
