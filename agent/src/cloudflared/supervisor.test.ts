@@ -291,13 +291,15 @@ describe('createCloudflaredSupervisor', () => {
     );
   });
 
-  it('an overlap cut short by a stop: the predecessor serves on, and the next start removes it once its cloudflared is ready', async () => {
-    const { agentId, desired, supervise } = setup();
-    // An overlap far longer than the test: only a stop or a ready successor can end it.
+  /**
+   * An agent stopped in the middle of an overlapped replacement. A successor that never becomes
+   * ready holds the overlap open for as long as the test needs; the overlap itself is far longer
+   * than the test, so only the stop ends it.
+   */
+  async function stopDuringOverlap({ agentId, desired, supervise }: ReturnType<typeof setup>) {
     const before = supervise({ overlapMs: 3_600_000 });
     const first = await before.apply(desired);
     await waitFor(() => before.status().ready, { description: 'the first cloudflared ready' });
-    // A successor that never becomes ready holds the overlap open for as long as the test needs.
     const replacing = before.apply({ ...desired, image: TEST_CLOUDFLARED_NEVER_READY_IMAGE });
     const successor = await waitFor(
       async () => {
@@ -308,31 +310,56 @@ describe('createCloudflaredSupervisor', () => {
       },
       { description: 'the overlap: the predecessor set aside beside its running successor' },
     );
-
-    // The agent stops in the middle of it: at once, leaving the one ready connector serving.
+    // The agent stops: at once, leaving the one ready connector serving.
     await before.stop();
     await replacing;
     expect((await docker.getContainer(first.containerId!).inspect()).State.Running).toBe(true);
+    return { predecessor: first.containerId!, successor: successor.Id };
+  }
+
+  /** The next agent's cloudflared is ready, alone, and started before the leftover predecessor died. */
+  async function expectRetiredAfter(agentId: string, since: number, predecessor: string, current: string) {
+    expect((await managed(agentId)).map((c) => c.Id)).toEqual([current]);
+    const events = await waitFor(
+      async () => {
+        const seen = await lifecycle(agentId, since);
+        return seen.includes(`die:${predecessor}`) ? seen : undefined;
+      },
+      { description: 'the leftover predecessor to die' },
+    );
+    expect(events.indexOf(`start:${current}`)).toBeGreaterThanOrEqual(0);
+    expect(events.indexOf(`start:${current}`)).toBeLessThan(events.indexOf(`die:${predecessor}`));
+    return events;
+  }
+
+  it('an overlap cut short by a stop: the predecessor serves on, and the next start removes it once its cloudflared is ready', async () => {
+    const context = setup();
+    const { predecessor, successor } = await stopDuringOverlap(context);
 
     // The next agent finds the leftover by its labels and name, and stops it only once its own
     // cloudflared is ready (the master sends a working configuration, say).
     const since = Date.now() - 1000;
-    const after = supervise({ overlapMs: 3_600_000 });
-    const fixed = await after.apply({ ...desired, token: standaloneTunnelToken() });
+    const after = context.supervise({ overlapMs: 3_600_000 });
+    const fixed = await after.apply({ ...context.desired, token: standaloneTunnelToken() });
     expect(fixed.ready).toBe(true);
-    expect((await managed(agentId)).map((c) => c.Id)).toEqual([fixed.containerId]);
-    const events = await waitFor(
-      async () => {
-        const seen = await lifecycle(agentId, since);
-        return seen.includes(`die:${first.containerId}`) ? seen : undefined;
-      },
-      { description: 'the leftover predecessor to die' },
-    );
-    expect(events.indexOf(`start:${fixed.containerId}`)).toBeGreaterThanOrEqual(0);
-    expect(events.indexOf(`start:${fixed.containerId}`)).toBeLessThan(
-      events.indexOf(`die:${first.containerId}`),
-    );
-    expect(events).toContain(`die:${successor.Id}`);
+    const events = await expectRetiredAfter(context.agentId, since, predecessor, fixed.containerId!);
+    expect(events).toContain(`die:${successor}`);
+  });
+
+  it('a leftover predecessor that is the only connector serves until a cloudflared beside it is ready', async () => {
+    const context = setup();
+    const { predecessor, successor } = await stopDuringOverlap(context);
+    // The successor went away while no agent ran: the leftover is the host's one connector.
+    await docker.getContainer(successor).remove({ force: true });
+
+    // Off the metrics network it cannot be probed, so even on its own configuration it is not
+    // taken back: a twin starts beside it and it stops once the twin is ready.
+    const since = Date.now() - 1000;
+    const after = context.supervise({ overlapMs: 3_600_000 });
+    const status = await after.apply(context.desired);
+    expect(status.ready).toBe(true);
+    expect(status.containerId).not.toBe(predecessor);
+    await expectRetiredAfter(context.agentId, since, predecessor, status.containerId!);
   });
 
   it('removes the container when the desired state is stopped', async () => {
