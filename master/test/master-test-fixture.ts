@@ -19,6 +19,7 @@ import {
   startRedisServer,
 } from '@tunnelfleet/test';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import type { MasterHooks } from '#master/agents/ports.js';
 import { type RunningMaster, startMaster } from '#master/master.js';
 
@@ -88,18 +89,39 @@ export function registerBody(overrides: Partial<RegisterRequest> = {}): Register
   return { name: 'host', agentVersion: '0.1.0', hostname: 'host.local', docker: null, ...overrides };
 }
 
-export async function startMasterFixture(
-  options: {
-    adminToken?: string | null;
-    reportIntervalSeconds?: number;
-    printAdminToken?: (text: string) => void;
-    hooks?: Partial<MasterHooks>;
-    redis?: RedisServerHandle;
-    dataDir?: string;
-    /** More variables of `masterConfigSpec`, e.g. `{ TRUST_PROXY: 'loopback' }`. */
-    env?: Record<string, string>;
-  } = {},
-): Promise<MasterFixture> {
+export interface MasterFixtureOptions {
+  adminToken?: string | null;
+  reportIntervalSeconds?: number;
+  printAdminToken?: (text: string) => void;
+  hooks?: Partial<MasterHooks>;
+  redis?: RedisServerHandle;
+  dataDir?: string;
+  /** More variables of `masterConfigSpec`, e.g. `{ TRUST_PROXY: 'loopback' }`. */
+  env?: Record<string, string>;
+}
+
+/**
+ * One master fixture for the tests of the enclosing `describe` (or file): started before them,
+ * with `zone` created at the emulator when given, closed after them. Read it in tests and hooks.
+ */
+export function useMasterFixture(
+  options: MasterFixtureOptions & { zone?: string } = {},
+): () => MasterFixture {
+  let fixture: MasterFixture | undefined;
+  beforeAll(async () => {
+    fixture = await startMasterFixture(options);
+    if (options.zone) fixture.emulator.createZone(options.zone, fixture.accountId);
+  });
+  afterAll(async () => {
+    await fixture?.close();
+  });
+  return () => {
+    if (!fixture) throw new Error('the master fixture is read before its beforeAll ran');
+    return fixture;
+  };
+}
+
+export async function startMasterFixture(options: MasterFixtureOptions = {}): Promise<MasterFixture> {
   const redis = options.redis ?? (await startRedisServer());
   const emulator = await startCloudflareEmulator();
   const account = emulator.createAccount('tunnelfleet-test');
