@@ -19,18 +19,17 @@ export const accessPolicyCommands: CliCommand[] = [
     path: '/access-policies',
     response: listAccessPoliciesResponseSchema,
     text: (answer) =>
-      answer.policies.length === 0
-        ? 'No named Access policies.\n'
-        : formatTable(
-            ['NAME', 'DECISION', 'INCLUDE', 'AT CLOUDFLARE', 'UPDATED'],
-            answer.policies.map((policy) => [
-              policy.name,
-              policy.spec.decision,
-              policy.spec.include.map((rule) => JSON.stringify(rule)).join(' '),
-              policy.cfPolicyId ? 'yes' : 'not yet',
-              shortTime(policy.updatedAt),
-            ]),
-          ),
+      formatTable(
+        ['NAME', 'DECISION', 'INCLUDE', 'AT CLOUDFLARE', 'UPDATED'],
+        answer.policies.map((policy) => [
+          policy.name,
+          policy.spec.decision,
+          policy.spec.include.map((rule) => JSON.stringify(rule)).join(' '),
+          policy.cfPolicyId ? 'yes' : 'not yet',
+          shortTime(policy.updatedAt),
+        ]),
+        'No named Access policies.\n',
+      ),
   }),
   {
     words: ['access-policies', 'create-dockflare-defaults'],

@@ -13,8 +13,6 @@ import { formatTable, shortTime } from '../table.js';
 import { settingsText } from './cloudflared.js';
 
 function agentRows(agents: AgentView[]): string {
-  if (agents.length === 0)
-    return 'No agents yet. Start one with a key from: tunnelfleet keys create <name> --allow PATTERN (or --allow-any)\n';
   return formatTable(
     ['ID', 'NAME', 'STATUS', 'TUNNEL', 'ONLINE', 'LAST SEEN', 'HOSTNAME', 'VERSION', 'CLOUDFLARED'],
     agents.map((agent) => [
@@ -28,6 +26,7 @@ function agentRows(agents: AgentView[]): string {
       agent.agentVersion ?? '-',
       agent.cloudflared?.version ?? '-',
     ]),
+    'No agents yet. Start one with a key from: tunnelfleet keys create <name> --allow PATTERN (or --allow-any)\n',
   );
 }
 
@@ -156,12 +155,11 @@ export const agentCommands: CliCommand[] = [
       }
       const answer = await context.client().request('POST', '/agents/rotate-secret', rotateAllResponseSchema);
       output(context, answer, () =>
-        answer.results.length === 0
-          ? 'No approved agent with a tunnel.\n'
-          : formatTable(
-              ['AGENT', 'ROTATED', 'ERROR'],
-              answer.results.map((r) => [r.agentId, r.rotated ? 'yes' : 'no', r.error ?? '-']),
-            ),
+        formatTable(
+          ['AGENT', 'ROTATED', 'ERROR'],
+          answer.results.map((r) => [r.agentId, r.rotated ? 'yes' : 'no', r.error ?? '-']),
+          'No approved agent with a tunnel.\n',
+        ),
       );
     },
   },

@@ -15,7 +15,6 @@ import { requestCommand } from '../request-command.js';
 import { formatTable, shortTime } from '../table.js';
 
 function receiverRows(receivers: AlertReceiverView[]): string {
-  if (receivers.length === 0) return 'No alert receivers. Add one: tunnelfleet alerts add <name> <url>\n';
   return formatTable(
     ['ID', 'NAME', 'FORMAT', 'URL', 'EVENTS', 'ENABLED', 'CREATED'],
     receivers.map((receiver) => [
@@ -27,11 +26,11 @@ function receiverRows(receivers: AlertReceiverView[]): string {
       receiver.enabled ? 'yes' : 'no',
       shortTime(receiver.createdAt),
     ]),
+    'No alert receivers. Add one: tunnelfleet alerts add <name> <url>\n',
   );
 }
 
 function deliveryRows(deliveries: AlertDeliveryView[]): string {
-  if (deliveries.length === 0) return 'No alert deliveries.\n';
   return formatTable(
     ['ID', 'RECEIVER', 'EVENT', 'STATUS', 'ATTEMPTS', 'NEXT ATTEMPT', 'LAST ERROR', 'CREATED'],
     deliveries.map((delivery) => [
@@ -44,6 +43,7 @@ function deliveryRows(deliveries: AlertDeliveryView[]): string {
       delivery.lastError ?? '-',
       shortTime(delivery.createdAt),
     ]),
+    'No alert deliveries.\n',
   );
 }
 

@@ -14,18 +14,17 @@ export const conflictCommands: CliCommand[] = [
     path: (context) => `/conflicts?includeResolved=${context.options.all === true}`,
     response: listConflictsResponseSchema,
     text: (answer, context) =>
-      answer.conflicts.length === 0
-        ? `No ${context.options.all === true ? '' : 'open '}conflicts.\n`
-        : formatTable(
-            ['ID', 'KIND', 'HOSTNAME', 'DETECTED', 'RESOLVED', 'MESSAGE'],
-            answer.conflicts.map((c) => [
-              String(c.id),
-              c.kind,
-              `${c.hostname}${c.path && c.path !== '/' ? c.path : ''}`,
-              shortTime(c.detectedAt),
-              shortTime(c.resolvedAt),
-              c.message,
-            ]),
-          ),
+      formatTable(
+        ['ID', 'KIND', 'HOSTNAME', 'DETECTED', 'RESOLVED', 'MESSAGE'],
+        answer.conflicts.map((c) => [
+          String(c.id),
+          c.kind,
+          `${c.hostname}${c.path && c.path !== '/' ? c.path : ''}`,
+          shortTime(c.detectedAt),
+          shortTime(c.resolvedAt),
+          c.message,
+        ]),
+        `No ${context.options.all === true ? '' : 'open '}conflicts.\n`,
+      ),
   }),
 ];

@@ -21,8 +21,6 @@ function scopeText(key: KeyView): string {
 }
 
 function keyRows(keys: KeyView[]): string {
-  if (keys.length === 0)
-    return 'No agent keys. Create one: tunnelfleet keys create <name> --allow PATTERN (or --allow-any)\n';
   return formatTable(
     ['ID', 'NAME', 'STATUS', 'AGENT', 'APPROVAL', 'ALLOWLIST', 'SERVICES', 'CREATED', 'LAST USED'],
     keys.map((key) => [
@@ -36,6 +34,7 @@ function keyRows(keys: KeyView[]): string {
       shortTime(key.createdAt),
       shortTime(key.lastUsedAt),
     ]),
+    'No agent keys. Create one: tunnelfleet keys create <name> --allow PATTERN (or --allow-any)\n',
   );
 }
 

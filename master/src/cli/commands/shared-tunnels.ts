@@ -10,18 +10,16 @@ import { requestCommand } from '../request-command.js';
 import { formatTable, shortTime } from '../table.js';
 
 function tunnelText(tunnel: SharedTunnelView): string {
-  const members =
-    tunnel.members.length === 0
-      ? 'No members yet: tunnelfleet tunnels add-member <name> <agent id>\n'
-      : formatTable(
-          ['AGENT', 'NAME', 'ADDED', 'CONNECTOR'],
-          tunnel.members.map((m) => [
-            m.agentId,
-            m.agentName,
-            shortTime(m.addedAt),
-            m.connector ? `${m.connector.state}${m.connector.ready ? ', connected' : ''}` : 'not reported',
-          ]),
-        );
+  const members = formatTable(
+    ['AGENT', 'NAME', 'ADDED', 'CONNECTOR'],
+    tunnel.members.map((m) => [
+      m.agentId,
+      m.agentName,
+      shortTime(m.addedAt),
+      m.connector ? `${m.connector.state}${m.connector.ready ? ', connected' : ''}` : 'not reported',
+    ]),
+    'No members yet: tunnelfleet tunnels add-member <name> <agent id>\n',
+  );
   return (
     `Name       ${tunnel.name}\nTunnel id  ${tunnel.tunnelId}\nCreated    ${shortTime(tunnel.createdAt)}\n` +
     `Routes     ${tunnel.routes} naming it\nMembers    ${tunnel.members.length} of at most ${SHARED_TUNNEL_MAX_MEMBERS}\n\n${members}`
@@ -41,17 +39,16 @@ export const sharedTunnelCommands: CliCommand[] = [
     path: '/tunnels',
     response: listSharedTunnelsResponseSchema,
     text: (answer) =>
-      answer.tunnels.length === 0
-        ? 'No shared tunnels. Create one with: tunnelfleet tunnels create <name> --member <agent id>...\n'
-        : formatTable(
-            ['NAME', 'TUNNEL ID', 'MEMBERS', 'ROUTES'],
-            answer.tunnels.map((t) => [
-              t.name,
-              t.tunnelId,
-              t.members.map((m) => m.agentId).join(',') || '-',
-              String(t.routes),
-            ]),
-          ),
+      formatTable(
+        ['NAME', 'TUNNEL ID', 'MEMBERS', 'ROUTES'],
+        answer.tunnels.map((t) => [
+          t.name,
+          t.tunnelId,
+          t.members.map((m) => m.agentId).join(',') || '-',
+          String(t.routes),
+        ]),
+        'No shared tunnels. Create one with: tunnelfleet tunnels create <name> --member <agent id>...\n',
+      ),
   }),
   requestCommand({
     words: ['tunnels', 'show'],
