@@ -381,9 +381,8 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     spec = next;
     const keeper = await supervision.keepOne(targetOf(next), previous);
     await supervision.launch(targetOf(next), keeper, {
-      tunnelId: target.tunnelId,
-      tokenHash: next.tokenHash,
-      image,
+      logFields: { tunnelId: target.tunnelId, tokenHash: next.tokenHash, image },
+      spare: previous,
     });
     supervision.setPhase('running');
     supervision.lastError = undefined;

@@ -145,7 +145,9 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     await ensureNetwork(spec.network, false);
     // Internal: the API is reachable from the agent alone, never from the published containers.
     await ensureNetwork(spec.controlNetwork, true);
-    await supervision.launch(target, await supervision.keepOne(target), { image: options.image });
+    await supervision.launch(target, await supervision.keepOne(target), {
+      logFields: { image: options.image },
+    });
     supervision.setPhase('running');
     supervision.lastError = undefined;
   };

@@ -77,13 +77,14 @@ export interface ContainerSupervision {
    */
   keepOne(target: SupervisedTarget, spare?: string): Promise<Docker.ContainerInfo | undefined>;
   /**
-   * Runs what `keepOne` kept, or creates, connects and starts a new container. A creation that
-   * loses to another agent process creating the same container adopts that one.
+   * Runs what `keepOne` kept, or creates, connects and starts a new container (`logFields` go in
+   * its log line). A creation that loses to another agent process creating the same container
+   * adopts that one, sparing `spare` as `keepOne` does.
    */
   launch(
     target: SupervisedTarget,
     keeper: Docker.ContainerInfo | undefined,
-    created: Record<string, unknown>,
+    options: { logFields: Record<string, unknown>; spare?: string | undefined },
   ): Promise<void>;
   /** Inspects the container: an exit or a removal schedules a restart; a running one is probed. */
   check(): Promise<void>;
@@ -199,7 +200,7 @@ export function createContainerSupervision(options: ContainerSupervisionOptions)
   const launch = async (
     target: SupervisedTarget,
     keeper: Docker.ContainerInfo | undefined,
-    fields: Record<string, unknown>,
+    { logFields, spare }: { logFields: Record<string, unknown>; spare?: string | undefined },
   ) => {
     if (keeper) return adopt(keeper);
     try {
@@ -207,12 +208,12 @@ export function createContainerSupervision(options: ContainerSupervisionOptions)
       await docker
         .getNetwork(target.probeNetwork)
         .connect({ Container: created.id, EndpointConfig: { Aliases: [target.probeAlias] } });
-      logger.info({ containerId: created.id, ...fields }, `${what} created`);
+      logger.info({ containerId: created.id, ...logFields }, `${what} created`);
       await startContainer(created.id);
     } catch (error) {
       if (!isConflict(error)) throw error;
       // Another supervisor (an agent restarting over this one) created it first: adopt it.
-      const theirs = await keepOne(target);
+      const theirs = await keepOne(target, spare);
       if (!theirs) throw new ContainerNameTakenError(target.name);
       await adopt(theirs);
     }
