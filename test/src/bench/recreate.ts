@@ -15,6 +15,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { uniqueName } from '../harness/unique-name.js';
 import { waitFor } from '../harness/wait-for.js';
 import { type Fleet, startFleet, type TestContainer } from '../system/index.js';
+import { hostTunnelId } from './host-tunnel.js';
 import { formatMs, formatRatio, summarize } from './latency-stats.js';
 import { runBench, tearDownKeepingFigures } from './run-bench.js';
 import { RUN_LABEL, watchStartEvents } from './start-events.js';
@@ -47,11 +48,7 @@ async function main(): Promise<void> {
   const run = uniqueName('recreate');
   const events = await watchStartEvents(fleet.b.docker, run);
   try {
-    const agentId = await fleet.b.agentId();
-    const tunnelId = await waitFor(async () => (await fleet.admin.agent(agentId)).tunnel?.id, {
-      description: 'the agent tunnel',
-      timeoutMs: 30_000,
-    });
+    const tunnelId = await hostTunnelId(fleet, fleet.b);
     const hostname = `${run}.${ZONE}`;
     const name = `${run}-web-1`;
     const labels = (port: number) => ({
