@@ -317,8 +317,14 @@ describe('createCloudflaredSupervisor', () => {
     return { predecessor: first.containerId!, successor: successor.Id };
   }
 
-  /** The next agent's cloudflared is ready, alone, and started before the leftover predecessor died. */
+  /**
+   * The next agent's cloudflared is ready and, once the leftover predecessor is gone, alone; it
+   * started before the predecessor died.
+   */
   async function expectRetiredAfter(agentId: string, since: number, predecessor: string, current: string) {
+    await waitFor(async () => (await managed(agentId)).every((c) => c.Id !== predecessor), {
+      description: 'the leftover predecessor to be removed',
+    });
     expect((await managed(agentId)).map((c) => c.Id)).toEqual([current]);
     const events = await waitFor(
       async () => {
@@ -340,8 +346,9 @@ describe('createCloudflaredSupervisor', () => {
     // cloudflared is ready (the master sends a working configuration, say).
     const since = Date.now() - 1000;
     const after = context.supervise({ overlapMs: 3_600_000 });
+    // apply returns at once: an agent restoring cloudflared does not wait for the leftover.
     const fixed = await after.apply({ ...context.desired, token: standaloneTunnelToken() });
-    expect(fixed.ready).toBe(true);
+    await waitFor(() => after.status().ready, { description: 'the next cloudflared ready' });
     const events = await expectRetiredAfter(context.agentId, since, predecessor, fixed.containerId!);
     expect(events).toContain(`die:${successor}`);
   });
@@ -357,8 +364,8 @@ describe('createCloudflaredSupervisor', () => {
     const since = Date.now() - 1000;
     const after = context.supervise({ overlapMs: 3_600_000 });
     const status = await after.apply(context.desired);
-    expect(status.ready).toBe(true);
     expect(status.containerId).not.toBe(predecessor);
+    await waitFor(() => after.status().ready, { description: 'the twin ready' });
     await expectRetiredAfter(context.agentId, since, predecessor, status.containerId!);
   });
 

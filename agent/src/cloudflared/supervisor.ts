@@ -167,6 +167,8 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
   let spec: CloudflaredSpec | undefined;
   /** Pulling its image: no container to speak of yet. */
   let pulling = false;
+  /** Leftover predecessors being retired beside the queue (`retireLeftover`). */
+  const retiring = new Set<string>();
   /** cloudflared refused its configuration: no restart until an `apply` changes it. */
   let failed = false;
   let problem: CloudflaredProblem | undefined;
@@ -321,11 +323,12 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
   };
 
   /**
-   * Stops the set-aside predecessor once its successor is ready, or after `overlapMs` anyway. A
-   * stop of the supervisor ends the wait at once: the predecessor keeps serving unless its
-   * successor is ready by then, and the next start retires it (`leftoverAside`).
+   * Waits until the cloudflared this supervisor runs is ready (or has exited), or `overlapMs` has
+   * passed: then its predecessor may stop. A stop of the supervisor ends the wait at once, and the
+   * predecessor keeps serving unless the successor is ready by then (false): the next start
+   * retires it (`leftoverAside`).
    */
-  const retire = async (previousId: string) => {
+  const successorSettled = async (previousId: string): Promise<boolean> => {
     const deadline = Date.now() + overlapMs;
     let outcome: boolean | 'exited' = false;
     while (Date.now() < deadline) {
@@ -336,7 +339,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
           { containerId: previousId, successor: supervision.containerId },
           'stopping before the successor is ready: the previous cloudflared keeps serving',
         );
-        return;
+        return false;
       }
       await delay(OVERLAP_PROBE_MS, undefined, { signal: supervision.stopping }).catch(() => undefined);
     }
@@ -344,7 +347,32 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
       { containerId: previousId, successor: supervision.containerId, successorReady: outcome === true },
       'stopping the previous cloudflared',
     );
-    await supervision.removeContainer(previousId);
+    return true;
+  };
+
+  /** Stops the set-aside predecessor once its successor is ready, or after `overlapMs` anyway. */
+  const retire = async (previousId: string) => {
+    if (await successorSettled(previousId)) await supervision.removeContainer(previousId);
+  };
+
+  /**
+   * `retire` for an earlier agent's leftover, beside the queue: an agent that starts restores
+   * cloudflared before it serves health and reaches the master, and must not wait for readiness.
+   */
+  const retireLeftover = (leftoverId: string) => {
+    // A restart or another apply meanwhile finds it again: one wait is enough.
+    if (retiring.has(leftoverId)) return;
+    retiring.add(leftoverId);
+    void (async () => {
+      if (!(await successorSettled(leftoverId))) return;
+      await run(async () => {
+        if (supervision.containerId !== leftoverId) await supervision.removeContainer(leftoverId);
+      });
+    })()
+      .catch((error) =>
+        logger.error({ err: error, containerId: leftoverId }, 'cannot stop the previous cloudflared'),
+      )
+      .finally(() => retiring.delete(leftoverId));
   };
 
   const converge = async (target: CloudflaredDesired) => {
@@ -377,16 +405,18 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     await ensureNetwork(next.network, { internal: false });
     // Internal: nothing on it reaches out, and only the agent and cloudflared are attached.
     await ensureNetwork(next.metricsNetwork, { internal: true });
-    const previous = (await setAside(next)) ?? (await leftoverAside(next));
+    const previous = await setAside(next);
+    const leftover = previous ? undefined : await leftoverAside(next);
     spec = next;
-    const keeper = await supervision.keepOne(targetOf(next), previous);
+    const keeper = await supervision.keepOne(targetOf(next), previous ?? leftover);
     await supervision.launch(targetOf(next), keeper, {
       logFields: { tunnelId: target.tunnelId, tokenHash: next.tokenHash, image },
-      spare: previous,
+      spare: previous ?? leftover,
     });
     supervision.setPhase('running');
     supervision.lastError = undefined;
     if (previous) await retire(previous);
+    else if (leftover) retireLeftover(leftover);
   };
 
   const reconcile = async () => {
