@@ -19,6 +19,7 @@ import {
   startRedisServer,
 } from '@tunnelfleet/test';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import type { MasterHooks } from '#master/agents/ports.js';
 import { type RunningMaster, startMaster } from '#master/master.js';
 
@@ -77,6 +78,8 @@ export interface MasterFixture {
   liveTunnels(name: string): Promise<{ id: string; name: string }[]>;
   /** Takes the agent's next command (waiting up to 5 s) and acknowledges it as applied, as the agent does. */
   applyNext(key: string): Promise<Command>;
+  /** Acknowledges `command` as applied with nothing changed, as an agent whose state already fits. */
+  acknowledge(key: string, command: Command): ReturnType<MasterFixture['request']>;
   close(): Promise<void>;
 }
 
@@ -86,18 +89,39 @@ export function registerBody(overrides: Partial<RegisterRequest> = {}): Register
   return { name: 'host', agentVersion: '0.1.0', hostname: 'host.local', docker: null, ...overrides };
 }
 
-export async function startMasterFixture(
-  options: {
-    adminToken?: string | null;
-    reportIntervalSeconds?: number;
-    printAdminToken?: (text: string) => void;
-    hooks?: Partial<MasterHooks>;
-    redis?: RedisServerHandle;
-    dataDir?: string;
-    /** More variables of `masterConfigSpec`, e.g. `{ TRUST_PROXY: 'loopback' }`. */
-    env?: Record<string, string>;
-  } = {},
-): Promise<MasterFixture> {
+export interface MasterFixtureOptions {
+  adminToken?: string | null;
+  reportIntervalSeconds?: number;
+  printAdminToken?: (text: string) => void;
+  hooks?: Partial<MasterHooks>;
+  redis?: RedisServerHandle;
+  dataDir?: string;
+  /** More variables of `masterConfigSpec`, e.g. `{ TRUST_PROXY: 'loopback' }`. */
+  env?: Record<string, string>;
+}
+
+/**
+ * One master fixture for the tests of the enclosing `describe` (or file): started before them,
+ * with `zone` created at the emulator when given, closed after them. Read it in tests and hooks.
+ */
+export function useMasterFixture(
+  options: MasterFixtureOptions & { zone?: string } = {},
+): () => MasterFixture {
+  let fixture: MasterFixture | undefined;
+  beforeAll(async () => {
+    fixture = await startMasterFixture(options);
+    if (options.zone) fixture.emulator.createZone(options.zone, fixture.accountId);
+  });
+  afterAll(async () => {
+    await fixture?.close();
+  });
+  return () => {
+    if (!fixture) throw new Error('the master fixture is read before its beforeAll ran');
+    return fixture;
+  };
+}
+
+export async function startMasterFixture(options: MasterFixtureOptions = {}): Promise<MasterFixture> {
   const redis = options.redis ?? (await startRedisServer());
   const emulator = await startCloudflareEmulator();
   const account = emulator.createAccount('tunnelfleet-test');
@@ -200,11 +224,8 @@ export async function startMasterFixture(
         status: registered.body.status,
       };
     },
-    async applyNext(key) {
-      const answer = await request('GET', `${AGENT_ROUTES.commandsNext}?waitSeconds=5`, { token: key });
-      const command = answer.body?.command as Command | null | undefined;
-      if (!command) throw new Error(`no command for the agent: ${JSON.stringify(answer.body)}`);
-      const ack = await request('POST', commandAckPath(command.id), {
+    acknowledge(key, command) {
+      return request('POST', commandAckPath(command.id), {
         token: key,
         body: {
           commandId: command.id,
@@ -213,6 +234,12 @@ export async function startMasterFixture(
           result: { action: 'unchanged' },
         },
       });
+    },
+    async applyNext(key) {
+      const answer = await request('GET', `${AGENT_ROUTES.commandsNext}?waitSeconds=5`, { token: key });
+      const command = answer.body?.command as Command | null | undefined;
+      if (!command) throw new Error(`no command for the agent: ${JSON.stringify(answer.body)}`);
+      const ack = await fixture.acknowledge(key, command);
       if (ack.status !== 200) throw new Error(`acknowledgement refused: ${JSON.stringify(ack.body)}`);
       return command;
     },

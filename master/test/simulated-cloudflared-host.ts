@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AGENT_ROUTES, type Command, commandAckPath } from '@tunnelfleet/common';
+import { AGENT_ROUTES, type Command } from '@tunnelfleet/common';
 import type { MasterFixture } from './master-test-fixture.js';
 
 /**
@@ -67,15 +67,7 @@ export async function simulateHost(
         if (!command) break;
         apply(command);
         lastApplied = command.version;
-        await fx.request('POST', commandAckPath(command.id), {
-          token: key,
-          body: {
-            commandId: command.id,
-            version: command.version,
-            status: 'ok',
-            result: { action: 'unchanged' },
-          },
-        });
+        await fx.acknowledge(key, command);
       }
       let ready = false;
       if (host.image && token && runs(host.image) && !liar) {

@@ -1,4 +1,5 @@
 export { formatMs, summarize } from './bench/latency-stats.js';
+export { runBench } from './bench/run-bench.js';
 export * from './cloudflare-emulator/index.js';
 export * from './fixtures/access-selectors.js';
 export * from './harness/docker-engine.js';

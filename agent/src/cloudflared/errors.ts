@@ -15,17 +15,6 @@ export class CloudflaredImageUnavailableError extends TunnelfleetError {
   }
 }
 
-/** A container holds the managed container's name but does not carry our labels. */
-export class CloudflaredNameTakenError extends TunnelfleetError {
-  constructor(name: string) {
-    super(
-      'cloudflared_name_taken',
-      `a container named ${name} exists but is not managed by this agent; remove or rename it`,
-      { details: { name }, httpStatus: 409 },
-    );
-  }
-}
-
 function reason(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }

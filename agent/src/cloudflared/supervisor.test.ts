@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
   CLOUDFLARED_IMAGE,
-  TEST_BUSYBOX_IMAGE,
   TEST_CLOUDFLARED_IMAGE,
+  TEST_CLOUDFLARED_NEVER_READY_IMAGE,
   TEST_CLOUDFLARED_NEXT_IMAGE,
   TEST_CLOUDFLARED_NEXT_VERSION,
   uniqueName,
@@ -12,7 +12,7 @@ import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { standaloneTunnelToken } from '../../test/standalone-tunnel-token.js';
-import { connectTestDocker, removeLeftovers } from '../../test/test-docker.js';
+import { connectTestDocker, fetchFromNetwork, removeLeftovers } from '../../test/test-docker.js';
 import {
   CLOUDFLARED_LABELS,
   cloudflaredMetricsNetwork,
@@ -52,27 +52,6 @@ afterAll(async () => {
   const containers = (await Promise.all(agentIds.map((id) => managed(id)))).flat().map((c) => c.Id);
   await removeLeftovers(docker, { containers, networks: [network, cloudflaredMetricsNetwork(network)] });
 });
-
-/** `wget` of `url` from a throwaway container on `network`: `reached` (200) or `unreachable`. */
-async function fetchFrom(network: string, url: string): Promise<'reached' | 'unreachable'> {
-  const container = await docker.createContainer({
-    Image: TEST_BUSYBOX_IMAGE,
-    Cmd: [
-      'sh',
-      '-c',
-      `if timeout 5 wget -q -O /dev/null ${url}; then echo REACHED; else echo UNREACHABLE; fi`,
-    ],
-    HostConfig: { NetworkMode: network },
-  });
-  try {
-    await container.start();
-    await container.wait();
-    const output = (await container.logs({ stdout: true, stderr: true })).toString();
-    return output.includes('REACHED') && !output.includes('UNREACHABLE') ? 'reached' : 'unreachable';
-  } finally {
-    await container.remove({ force: true });
-  }
-}
 
 function managed(agentId: string) {
   return docker.listContainers({ all: true, filters: { label: managedLabelFilter(agentId) } });
@@ -158,12 +137,14 @@ describe('createCloudflaredSupervisor', () => {
     // What a published container tries: the port on cloudflared's address, its other address, its alias.
     for (const target of [sharedAddress, metricsAddress, alias]) {
       expect(
-        await fetchFrom(network, `http://${target}:${METRICS_PORT}/ready`),
+        await fetchFromNetwork(docker, network, `http://${target}:${METRICS_PORT}/ready`),
         `from ${network} to ${target}`,
       ).toBe('unreachable');
     }
     // The same request from the metrics network gets through: the refusals above are the isolation.
-    expect(await fetchFrom(metricsNetwork, `http://${alias}:${METRICS_PORT}/ready`)).toBe('reached');
+    expect(await fetchFromNetwork(docker, metricsNetwork, `http://${alias}:${METRICS_PORT}/ready`)).toBe(
+      'reached',
+    );
   });
 
   it('brings back a cloudflared killed from outside', async () => {
@@ -308,6 +289,84 @@ describe('createCloudflaredSupervisor', () => {
     expect(stopFirst.indexOf(`die:${upgraded.containerId}`)).toBeLessThan(
       stopFirst.indexOf(`start:${third.containerId}`),
     );
+  });
+
+  /**
+   * An agent stopped in the middle of an overlapped replacement. A successor that never becomes
+   * ready holds the overlap open for as long as the test needs; the overlap itself is far longer
+   * than the test, so only the stop ends it.
+   */
+  async function stopDuringOverlap({ agentId, desired, supervise }: ReturnType<typeof setup>) {
+    const before = supervise({ overlapMs: 3_600_000 });
+    const first = await before.apply(desired);
+    await waitFor(() => before.status().ready, { description: 'the first cloudflared ready' });
+    const replacing = before.apply({ ...desired, image: TEST_CLOUDFLARED_NEVER_READY_IMAGE });
+    const successor = await waitFor(
+      async () => {
+        const containers = await managed(agentId);
+        const aside = containers.find((c) => c.Id === first.containerId && c.Names[0]?.endsWith('-previous'));
+        const next = containers.find((c) => c.Id !== first.containerId && c.State === 'running');
+        return aside && next ? next : undefined;
+      },
+      { description: 'the overlap: the predecessor set aside beside its running successor' },
+    );
+    // The agent stops: at once, leaving the one ready connector serving.
+    await before.stop();
+    await replacing;
+    expect((await docker.getContainer(first.containerId!).inspect()).State.Running).toBe(true);
+    return { predecessor: first.containerId!, successor: successor.Id };
+  }
+
+  /**
+   * The next agent's cloudflared is ready and, once the leftover predecessor is gone, alone; it
+   * started before the predecessor died.
+   */
+  async function expectRetiredAfter(agentId: string, since: number, predecessor: string, current: string) {
+    await waitFor(async () => (await managed(agentId)).every((c) => c.Id !== predecessor), {
+      description: 'the leftover predecessor to be removed',
+    });
+    expect((await managed(agentId)).map((c) => c.Id)).toEqual([current]);
+    const events = await waitFor(
+      async () => {
+        const seen = await lifecycle(agentId, since);
+        return seen.includes(`die:${predecessor}`) ? seen : undefined;
+      },
+      { description: 'the leftover predecessor to die' },
+    );
+    expect(events.indexOf(`start:${current}`)).toBeGreaterThanOrEqual(0);
+    expect(events.indexOf(`start:${current}`)).toBeLessThan(events.indexOf(`die:${predecessor}`));
+    return events;
+  }
+
+  it('an overlap cut short by a stop: the predecessor serves on, and the next start removes it once its cloudflared is ready', async () => {
+    const context = setup();
+    const { predecessor, successor } = await stopDuringOverlap(context);
+
+    // The next agent finds the leftover by its labels and name, and stops it only once its own
+    // cloudflared is ready (the master sends a working configuration, say).
+    const since = Date.now() - 1000;
+    const after = context.supervise({ overlapMs: 3_600_000 });
+    // apply returns at once: an agent restoring cloudflared does not wait for the leftover.
+    const fixed = await after.apply({ ...context.desired, token: standaloneTunnelToken() });
+    await waitFor(() => after.status().ready, { description: 'the next cloudflared ready' });
+    const events = await expectRetiredAfter(context.agentId, since, predecessor, fixed.containerId!);
+    expect(events).toContain(`die:${successor}`);
+  });
+
+  it('a leftover predecessor that is the only connector serves until a cloudflared beside it is ready', async () => {
+    const context = setup();
+    const { predecessor, successor } = await stopDuringOverlap(context);
+    // The successor went away while no agent ran: the leftover is the host's one connector.
+    await docker.getContainer(successor).remove({ force: true });
+
+    // Off the metrics network it cannot be probed, so even on its own configuration it is not
+    // taken back: a twin starts beside it and it stops once the twin is ready.
+    const since = Date.now() - 1000;
+    const after = context.supervise({ overlapMs: 3_600_000 });
+    const status = await after.apply(context.desired);
+    expect(status.containerId).not.toBe(predecessor);
+    await waitFor(() => after.status().ready, { description: 'the twin ready' });
+    await expectRetiredAfter(context.agentId, since, predecessor, status.containerId!);
   });
 
   it('removes the container when the desired state is stopped', async () => {

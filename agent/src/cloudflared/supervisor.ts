@@ -1,16 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  type CloudflaredProblem,
-  type CloudflaredSettings,
-  createKeyedMutex,
-  type Logger,
-} from '@tunnelfleet/common';
+import type { CloudflaredProblem, CloudflaredSettings, Logger } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
-import { type BackoffOptions, createBackoff } from '../docker/backoff.js';
+import type { BackoffOptions } from '../docker/backoff.js';
 import { earlyOutputLines, lastOutputLines } from '../docker/container-output.js';
-import { isConflict, isNotFound, isNotModified } from '../docker/docker-errors.js';
-import { subscribeDockerEvents } from '../docker/docker-events.js';
+import { isNotFound } from '../docker/docker-errors.js';
 import { createNetworkEnsurer, type NetworkEnsurer } from '../docker/network-ensurer.js';
+import { createContainerSupervision, type SupervisedTarget } from '../supervision/container-supervision.js';
+import { SupervisorStoppedError } from '../supervision/errors.js';
 import {
   buildCloudflaredSpec,
   CLOUDFLARED_LABELS,
@@ -18,7 +14,7 @@ import {
   isConnectorOf,
   managedLabelFilter,
 } from './container-spec.js';
-import { CloudflaredImageUnavailableError, CloudflaredNameTakenError } from './errors.js';
+import { CloudflaredImageUnavailableError } from './errors.js';
 import { diagnoseExit } from './exit-diagnosis.js';
 import { probeReady, probeVersion } from './ready-probe.js';
 
@@ -141,30 +137,40 @@ const OUTPUT_LINES = 40;
  */
 const EARLY_OUTPUT_SECONDS = 5;
 
+/** The name a running cloudflared takes while its successor starts beside it. */
+const asideNameOf = (spec: CloudflaredSpec) => `${spec.name}-previous`;
+
+const targetOf = (spec: CloudflaredSpec): SupervisedTarget => ({
+  name: spec.name,
+  specHash: spec.specHash,
+  createOptions: spec.createOptions,
+  // Before start: cloudflared resolves its metrics alias once, when it starts.
+  probeNetwork: spec.metricsNetwork,
+  probeAlias: spec.metricsAlias,
+});
+
 /**
- * Runs this agent's single cloudflared container. Every operation goes through one queue, so an
- * `apply`, a restart after a crash and a periodic check never interleave.
+ * Runs this agent's single cloudflared container on the shared container supervision (one queue,
+ * events plus checks, restarts with backoff); what is cloudflared's own is here: pulling its
+ * image, the overlap of a replacement, readiness from its metrics, and why it exited.
  */
 export function createCloudflaredSupervisor(options: CloudflaredSupervisorOptions): CloudflaredSupervisor {
-  const { docker, agentId } = options;
+  const { docker, agentId, sharedTunnelId } = options;
   const logger = options.logger.child({
     component: 'cloudflared',
-    ...(options.sharedTunnelId ? { sharedTunnelId: options.sharedTunnelId } : {}),
+    ...(sharedTunnelId ? { sharedTunnelId } : {}),
   });
-  const checkIntervalMs = options.checkIntervalMs ?? DEFAULTS.checkIntervalMs;
-  const stableAfterMs = options.stableAfterMs ?? DEFAULTS.stableAfterMs;
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs;
   const overlapMs = options.overlapMs ?? DEFAULTS.overlapMs;
-  const backoff = createBackoff(options.restartBackoff ?? DEFAULTS.restartBackoff);
 
   let desired: CloudflaredDesired | undefined;
   let spec: CloudflaredSpec | undefined;
-  let phase: CloudflaredState = 'stopped';
-  let ready = false;
-  let containerId: string | undefined;
-  let startedAt = 0;
-  let restarts = 0;
-  let lastError: string | undefined;
+  /** Pulling its image: no container to speak of yet. */
+  let pulling = false;
+  /** Leftover predecessors being retired beside the queue (`retireLeftover`). */
+  const retiring = new Set<string>();
+  /** cloudflared refused its configuration: no restart until an `apply` changes it. */
+  let failed = false;
   let problem: CloudflaredProblem | undefined;
   /** What its metrics server said at the last check; `version` is read once per container. */
   let identity: {
@@ -175,62 +181,52 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     connectorId?: string;
     configVersion?: number;
   } = {};
-  /** What the last "down; retrying" warning was about: the same cause again is logged at debug. */
-  let warnedAbout: string | undefined;
-  let restartTimer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  // One key: every operation on the one container waits for the one before it.
-  const mutex = createKeyedMutex();
-  const run = <T>(task: () => Promise<T>): Promise<T> => mutex.run('cloudflared', task);
 
-  const status = (): CloudflaredStatus => ({
-    state: phase,
-    ready,
-    ...(containerId ? { containerId } : {}),
-    ...(desired?.tunnelId ? { tunnelId: desired.tunnelId } : {}),
-    restarts,
-    ...(lastError ? { lastError } : {}),
-    ...(problem ? { problem } : {}),
-    ...(containerId && spec ? { image: spec.createOptions.Image } : {}),
-    ...(containerId && identity.containerId === containerId
-      ? {
-          ...(identity.version ? { version: identity.version } : {}),
-          ...(identity.connectorId ? { connectorId: identity.connectorId } : {}),
-          ...(identity.configVersion !== undefined ? { configVersion: identity.configVersion } : {}),
-        }
-      : {}),
+  const supervision = createContainerSupervision({
+    docker,
+    logger,
+    what: 'cloudflared',
+    labelFilter: [
+      ...managedLabelFilter(agentId),
+      ...(sharedTunnelId ? [`${CLOUDFLARED_LABELS.sharedTunnel}=${sharedTunnelId.toLowerCase()}`] : []),
+    ],
+    owns: (labels) => isConnectorOf(labels, sharedTunnelId),
+    specHashLabel: CLOUDFLARED_LABELS.specHash,
+    checkIntervalMs: options.checkIntervalMs ?? DEFAULTS.checkIntervalMs,
+    restartBackoff: options.restartBackoff ?? DEFAULTS.restartBackoff,
+    stableAfterMs: options.stableAfterMs ?? DEFAULTS.stableAfterMs,
+    wanted: () => desired?.state === 'running' && !failed,
+    restart: () => reconcile(),
+    exited: async (info, id) => {
+      const { retry, ...diagnosis } = diagnoseExit(info.State.ExitCode, await exitOutput(id, info.State));
+      problem = diagnosis;
+      supervision.lastError = diagnosis.message;
+      if (retry) supervision.scheduleRestart(diagnosis.message, diagnosis.code);
+      else fail(diagnosis);
+    },
+    running: (info, id) => probe(info, id),
   });
+  const { run } = supervision;
 
-  const setReady = (value: boolean) => {
-    if (value !== ready)
-      logger.info({ containerId, ready: value }, value ? 'cloudflared ready' : 'cloudflared not ready');
-    ready = value;
-  };
-
-  const { sharedTunnelId } = options;
-  const labelFilter = [
-    ...managedLabelFilter(agentId),
-    ...(sharedTunnelId ? [`${CLOUDFLARED_LABELS.sharedTunnel}=${sharedTunnelId.toLowerCase()}`] : []),
-  ];
-  const listManaged = async () =>
-    (await docker.listContainers({ all: true, filters: { label: labelFilter } })).filter((c) =>
-      isConnectorOf(c.Labels, sharedTunnelId),
-    );
-
-  const removeContainer = async (id: string) => {
-    try {
-      // No timeout here: Docker uses the container's own StopTimeout, which follows the grace
-      // period cloudflared runs with (container-spec.ts), so in-flight requests can finish.
-      await docker.getContainer(id).stop();
-    } catch (error) {
-      if (!isNotModified(error) && !isNotFound(error)) throw error;
-    }
-    try {
-      await docker.getContainer(id).remove({ force: true });
-    } catch (error) {
-      // 409: Docker is already removing it.
-      if (!isNotFound(error) && !isConflict(error)) throw error;
-    }
+  const status = (): CloudflaredStatus => {
+    const { containerId, lastError } = supervision;
+    return {
+      state: failed ? 'failed' : pulling ? 'pulling' : supervision.phase,
+      ready: supervision.ready,
+      ...(containerId ? { containerId } : {}),
+      ...(desired?.tunnelId ? { tunnelId: desired.tunnelId } : {}),
+      restarts: supervision.restarts,
+      ...(lastError ? { lastError } : {}),
+      ...(problem ? { problem } : {}),
+      ...(containerId && spec ? { image: spec.createOptions.Image } : {}),
+      ...(containerId && identity.containerId === containerId
+        ? {
+            ...(identity.version ? { version: identity.version } : {}),
+            ...(identity.connectorId ? { connectorId: identity.connectorId } : {}),
+            ...(identity.configVersion !== undefined ? { configVersion: identity.configVersion } : {}),
+          }
+        : {}),
+    };
   };
 
   const ensureImage = async (image: string) => {
@@ -240,7 +236,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
-    phase = 'pulling';
+    pulling = true;
     logger.info({ image }, 'pulling cloudflared image');
     try {
       const stream = await docker.pull(image);
@@ -249,51 +245,14 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
       });
     } catch (error) {
       throw new CloudflaredImageUnavailableError(image, error);
+    } finally {
+      pulling = false;
     }
   };
 
   const networks = options.networks ?? createNetworkEnsurer(docker, logger);
   const ensureNetwork = (network: string, { internal }: { internal: boolean }) =>
     networks.ensure(network, { internal, labels: { [CLOUDFLARED_LABELS.managed]: 'network' } });
-
-  const startContainer = async (id: string) => {
-    try {
-      await docker.getContainer(id).start();
-    } catch (error) {
-      if (!isNotModified(error)) throw error;
-    }
-    containerId = id;
-    startedAt = Date.now();
-  };
-
-  /**
-   * Keeps one container matching `target`, removing every other managed one; undefined if none
-   * fits. One never connected to the metrics network (the agent stopped between creating and
-   * connecting it) does not fit: its metrics could not be probed.
-   */
-  const keepOne = async (
-    target: CloudflaredSpec,
-    spare?: string,
-  ): Promise<Docker.ContainerInfo | undefined> => {
-    const managed = (await listManaged()).filter((c) => c.Id !== spare);
-    const matching = managed
-      .filter(
-        (c) =>
-          c.Labels[CLOUDFLARED_LABELS.specHash] === target.specHash &&
-          c.NetworkSettings?.Networks?.[target.metricsNetwork] !== undefined,
-      )
-      .sort((a, b) => Number(b.State === 'running') - Number(a.State === 'running') || b.Created - a.Created);
-    const keeper = matching[0];
-    for (const other of managed) {
-      if (other.Id === keeper?.Id) continue;
-      logger.info(
-        { containerId: other.Id, tokenHash: other.Labels[CLOUDFLARED_LABELS.tokenHash] },
-        keeper ? 'removing a duplicate cloudflared container' : 'removing an outdated cloudflared container',
-      );
-      await removeContainer(other.Id);
-    }
-    return keeper;
-  };
 
   /**
    * The running cloudflared of another configuration, set aside so that its successor can take its
@@ -302,8 +261,9 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
    * several connectors — until `retire` stops it.
    */
   const setAside = async (next: CloudflaredSpec): Promise<string | undefined> => {
+    const { containerId } = supervision;
     if (overlapMs <= 0 || !containerId) return undefined;
-    const managed = await listManaged();
+    const managed = await supervision.listManaged();
     const current = managed.find(
       (c) =>
         c.Id === containerId &&
@@ -311,16 +271,19 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
         c.Labels[CLOUDFLARED_LABELS.specHash] !== next.specHash,
     );
     if (!current) return undefined;
-    const asideName = `${next.name}-previous`;
+    const asideName = asideNameOf(next);
     // Left aside by a replacement that did not finish (the agent stopped meanwhile).
     for (const stale of managed.filter((c) => c.Id !== current.Id && c.Names.includes(`/${asideName}`)))
-      await removeContainer(stale.Id);
+      await supervision.removeContainer(stale.Id);
     if (!current.Names.includes(`/${asideName}`))
       await docker.getContainer(current.Id).rename({ name: asideName });
-    try {
-      await docker.getNetwork(next.metricsNetwork).disconnect({ Container: current.Id });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
+    // Already off it when a retry after a failed replacement sets it aside again.
+    if (current.NetworkSettings?.Networks?.[next.metricsNetwork] !== undefined) {
+      try {
+        await docker.getNetwork(next.metricsNetwork).disconnect({ Container: current.Id });
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
     }
     logger.info(
       { containerId: current.Id },
@@ -329,8 +292,29 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     return current.Id;
   };
 
+  /**
+   * A predecessor an earlier agent set aside and did not stop (it stopped during the overlap): it
+   * may be the one connector that serves, so it is retired as any predecessor is, once the
+   * cloudflared this supervisor runs is ready. Found by this connector's labels and the aside name.
+   */
+  const leftoverAside = async (next: CloudflaredSpec): Promise<string | undefined> => {
+    const aside = (await supervision.listManaged()).find(
+      (c) =>
+        c.State === 'running' &&
+        c.Id !== supervision.containerId &&
+        c.Names.includes(`/${asideNameOf(next)}`),
+    );
+    if (aside)
+      logger.info(
+        { containerId: aside.Id },
+        'a cloudflared left aside by an unfinished replacement serves until its successor is ready',
+      );
+    return aside?.Id;
+  };
+
   /** Whether the current container answers `/ready`; false once it has stopped. */
   const currentReady = async (): Promise<boolean | 'exited'> => {
+    const { containerId } = supervision;
     if (!containerId || !spec) return 'exited';
     const info = await docker.getContainer(containerId).inspect();
     if (!info.State.Running) return 'exited';
@@ -338,32 +322,71 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     return address ? (await probeReady(address, spec.metricsPort, readyTimeoutMs)).ready : false;
   };
 
-  /** Stops the set-aside predecessor once its successor is ready, or after `overlapMs` anyway. */
-  const retire = async (previousId: string) => {
+  /**
+   * Waits until the cloudflared this supervisor runs is ready (or has exited), or `overlapMs` has
+   * passed: then its predecessor may stop. A stop of the supervisor ends the wait at once, and the
+   * predecessor keeps serving unless the successor is ready by then (false): the next start
+   * retires it (`leftoverAside`).
+   */
+  const successorSettled = async (previousId: string): Promise<boolean> => {
     const deadline = Date.now() + overlapMs;
     let outcome: boolean | 'exited' = false;
     while (Date.now() < deadline) {
       outcome = await currentReady().catch(() => false);
       if (outcome !== false) break;
-      await delay(OVERLAP_PROBE_MS);
+      if (supervision.stopping.aborted) {
+        logger.info(
+          { containerId: previousId, successor: supervision.containerId },
+          'stopping before the successor is ready: the previous cloudflared keeps serving',
+        );
+        return false;
+      }
+      await delay(OVERLAP_PROBE_MS, undefined, { signal: supervision.stopping }).catch(() => undefined);
     }
     logger.info(
-      { containerId: previousId, successor: containerId, successorReady: outcome === true },
+      { containerId: previousId, successor: supervision.containerId, successorReady: outcome === true },
       'stopping the previous cloudflared',
     );
-    await removeContainer(previousId);
+    return true;
+  };
+
+  /** Stops the set-aside predecessor once its successor is ready, or after `overlapMs` anyway. */
+  const retire = async (previousId: string) => {
+    if (await successorSettled(previousId)) await supervision.removeContainer(previousId);
+  };
+
+  /**
+   * `retire` for an earlier agent's leftover, beside the queue: an agent that starts restores
+   * cloudflared before it serves health and reaches the master, and must not wait for readiness.
+   */
+  const retireLeftover = (leftoverId: string) => {
+    // A restart or another apply meanwhile finds it again: one wait is enough.
+    if (retiring.has(leftoverId)) return;
+    retiring.add(leftoverId);
+    void (async () => {
+      if (!(await successorSettled(leftoverId))) return;
+      await run(async () => {
+        if (supervision.containerId !== leftoverId) await supervision.removeContainer(leftoverId);
+      });
+    })()
+      .catch((error) =>
+        logger.error({ err: error, containerId: leftoverId }, 'cannot stop the previous cloudflared'),
+      )
+      .finally(() => retiring.delete(leftoverId));
   };
 
   const converge = async (target: CloudflaredDesired) => {
     if (target.state === 'stopped') {
-      cancelRestart();
-      for (const container of await listManaged()) await removeContainer(container.Id);
-      if (containerId)
-        logger.info({ containerId, tunnelId: target.tunnelId }, 'cloudflared stopped and removed');
-      containerId = undefined;
+      supervision.cancelRestart();
+      for (const container of await supervision.listManaged())
+        await supervision.removeContainer(container.Id);
+      if (supervision.containerId)
+        logger.info(
+          { containerId: supervision.containerId, tunnelId: target.tunnelId },
+          'cloudflared stopped and removed',
+        );
       spec = undefined;
-      phase = 'stopped';
-      setReady(false);
+      supervision.markStopped();
       return;
     }
     const image = target.image ?? options.image;
@@ -383,42 +406,17 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     // Internal: nothing on it reaches out, and only the agent and cloudflared are attached.
     await ensureNetwork(next.metricsNetwork, { internal: true });
     const previous = await setAside(next);
+    const leftover = previous ? undefined : await leftoverAside(next);
     spec = next;
-    let keeper = await keepOne(next, previous);
-    if (!keeper) {
-      try {
-        const created = await docker.createContainer(next.createOptions);
-        // Before start: cloudflared resolves its metrics alias once, when it starts.
-        await docker
-          .getNetwork(next.metricsNetwork)
-          .connect({ Container: created.id, EndpointConfig: { Aliases: [next.metricsAlias] } });
-        logger.info(
-          { containerId: created.id, tunnelId: target.tunnelId, tokenHash: next.tokenHash, image },
-          'cloudflared created',
-        );
-        await startContainer(created.id);
-      } catch (error) {
-        if (!isConflict(error)) throw error;
-        // Another supervisor (an agent restarting over this one) created it first: adopt it.
-        keeper = await keepOne(next);
-        if (!keeper) throw new CloudflaredNameTakenError(next.name);
-      }
-    }
-    if (keeper) {
-      if (keeper.Id !== containerId)
-        logger.info(
-          { containerId: keeper.Id, state: keeper.State },
-          'adopting existing cloudflared container',
-        );
-      if (keeper.State !== 'running') await startContainer(keeper.Id);
-      else if (keeper.Id !== containerId) {
-        containerId = keeper.Id;
-        startedAt = Date.now();
-      }
-    }
-    phase = 'running';
-    lastError = undefined;
+    const keeper = await supervision.keepOne(targetOf(next), previous ?? leftover);
+    await supervision.launch(targetOf(next), keeper, {
+      logFields: { tunnelId: target.tunnelId, tokenHash: next.tokenHash, image },
+      spare: previous ?? leftover,
+    });
+    supervision.setPhase('running');
+    supervision.lastError = undefined;
     if (previous) await retire(previous);
+    else if (leftover) retireLeftover(leftover);
   };
 
   const reconcile = async () => {
@@ -426,42 +424,12 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
     try {
       await converge(desired);
     } catch (error) {
-      lastError = error instanceof Error ? error.message : String(error);
-      phase = error instanceof CloudflaredImageUnavailableError || !containerId ? 'missing' : phase;
-      setReady(false);
+      supervision.lastError = error instanceof Error ? error.message : String(error);
+      if (error instanceof CloudflaredImageUnavailableError || !supervision.containerId)
+        supervision.setPhase('missing');
+      supervision.setReady(false);
       throw error;
     }
-  };
-
-  const cancelRestart = () => {
-    if (restartTimer) clearTimeout(restartTimer);
-    restartTimer = undefined;
-  };
-
-  /** `cause` groups repeats of one failure (a long-offline host) so they do not flood the log. */
-  const scheduleRestart = (why: string, cause = why) => {
-    if (restartTimer || stopped) return;
-    if (startedAt && Date.now() - startedAt >= stableAfterMs) backoff.reset();
-    const delayMs = backoff.next();
-    // Without a container (image not pullable yet, say) the retry is not a restart of anything.
-    phase = containerId ? 'restarting' : 'missing';
-    setReady(false);
-    const level = cause === warnedAbout ? 'debug' : 'warn';
-    warnedAbout = cause;
-    logger[level]({ containerId, why, delayMs, attempt: backoff.attempts }, 'cloudflared is down; retrying');
-    restartTimer = setTimeout(() => {
-      restartTimer = undefined;
-      void run(async () => {
-        if (stopped || desired?.state !== 'running') return;
-        if (containerId) restarts += 1;
-        try {
-          await reconcile();
-        } catch (error) {
-          logger.error({ err: error }, 'cloudflared restart failed');
-          scheduleRestart('restart failed');
-        }
-      });
-    }, delayMs);
   };
 
   /**
@@ -485,48 +453,23 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
 
   /** Restarting cannot help: wait for an `apply` with another configuration. */
   const fail = (why: CloudflaredProblem) => {
-    cancelRestart();
-    phase = 'failed';
-    setReady(false);
-    logger.error({ containerId, code: why.code, why: why.message }, 'cloudflared refused its configuration');
+    supervision.cancelRestart();
+    failed = true;
+    supervision.setReady(false);
+    logger.error(
+      { containerId: supervision.containerId, code: why.code, why: why.message },
+      'cloudflared refused its configuration',
+    );
   };
 
-  /** Compares the container with what is wanted and probes readiness. */
-  const check = async () => {
-    if (stopped || restartTimer || phase === 'failed' || desired?.state !== 'running') return;
-    if (!spec || !containerId) {
-      scheduleRestart('not started');
-      return;
-    }
-    let info: Docker.ContainerInspectInfo;
-    try {
-      info = await docker.getContainer(containerId).inspect();
-    } catch (error) {
-      if (isNotFound(error)) {
-        lastError = 'cloudflared container was removed';
-        scheduleRestart('container removed');
-      } else logger.warn({ err: error }, 'cannot inspect cloudflared');
-      return;
-    }
-    if (!info.State.Running) {
-      const { retry, ...diagnosis } = diagnoseExit(
-        info.State.ExitCode,
-        await exitOutput(containerId, info.State),
-      );
-      problem = diagnosis;
-      lastError = diagnosis.message;
-      if (retry) scheduleRestart(diagnosis.message, diagnosis.code);
-      else fail(diagnosis);
-      return;
-    }
-    phase = 'running';
-    lastError = undefined;
-    if (Date.now() - startedAt >= stableAfterMs) backoff.reset();
+  /** Probes a running cloudflared's `/ready`, and what its metrics say about it. */
+  const probe = async (info: Docker.ContainerInspectInfo, containerId: string) => {
+    if (!spec) return;
     const address = info.NetworkSettings.Networks[spec.metricsNetwork]?.IPAddress;
     const readiness = address
       ? await probeReady(address, spec.metricsPort, readyTimeoutMs)
       : { ready: false };
-    setReady(readiness.ready);
+    supervision.setReady(readiness.ready);
     if (address) {
       // A new container may run another release: its version is read again, until it was read
       // once while the container was ready (an answer from before that may be a predecessor's).
@@ -541,53 +484,23 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
         ...(readiness.configVersion !== undefined ? { configVersion: readiness.configVersion } : {}),
       };
     }
-    if (ready) {
-      problem = undefined;
-      warnedAbout = undefined;
-    }
+    if (readiness.ready) problem = undefined;
   };
-
-  const runCheck = () => {
-    void run(check).catch((error) => logger.error({ err: error }, 'cloudflared check failed'));
-  };
-
-  const events = subscribeDockerEvents({
-    docker,
-    logger,
-    filters: { type: ['container'], label: labelFilter, event: ['start', 'die', 'destroy'] },
-    onConnected: ({ first }) => {
-      if (!first) runCheck();
-    },
-    onEvent: runCheck,
-  });
-  const checkTimer = setInterval(runCheck, checkIntervalMs);
-  checkTimer.unref();
 
   return {
     apply(next) {
       return run(async () => {
-        if (stopped) throw new Error('cloudflared supervisor is stopped');
+        if (supervision.stopped) throw new SupervisorStoppedError('cloudflared');
         desired = next;
         problem = undefined;
-        cancelRestart();
+        failed = false;
+        supervision.cancelRestart();
         await reconcile();
-        if (next.state === 'running') await check();
+        if (next.state === 'running') await supervision.check();
         return status();
       });
     },
     status,
-    async stop({ removeContainer: remove = false } = {}) {
-      stopped = true;
-      clearInterval(checkTimer);
-      cancelRestart();
-      events.stop();
-      await mutex.idle('cloudflared');
-      if (remove) {
-        for (const container of await listManaged()) await removeContainer(container.Id);
-        containerId = undefined;
-        phase = 'stopped';
-        ready = false;
-      }
-    },
+    stop: (stopOptions) => supervision.stop(stopOptions),
   };
 }

@@ -4,7 +4,6 @@ import {
   containerIpAddress,
   removeGatewayVolume,
   startTestWebContainer,
-  TEST_BUSYBOX_IMAGE,
   uniqueName,
   waitFor,
 } from '@tunnelfleet/test';
@@ -12,7 +11,7 @@ import type Docker from 'dockerode';
 import pino from 'pino';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectTestDocker, removeLeftovers } from '../../test/test-docker.js';
+import { connectTestDocker, fetchFromNetwork, removeLeftovers } from '../../test/test-docker.js';
 import { cloudflaredMetricsNetwork } from '../cloudflared/container-spec.js';
 import {
   GATEWAY_API_PORT,
@@ -77,27 +76,6 @@ async function through(containerId: string, host: string): Promise<string> {
   return `${response.statusCode} ${(await response.body.text()).trim()}`;
 }
 
-/** `wget` from a throwaway container on the shared network: `reached` or `unreachable`. */
-async function fetchFromNetwork(url: string): Promise<'reached' | 'unreachable'> {
-  const container = await docker.createContainer({
-    Image: TEST_BUSYBOX_IMAGE,
-    Cmd: [
-      'sh',
-      '-c',
-      `if timeout 5 wget -q -O /dev/null ${url}; then echo REACHED; else echo UNREACHABLE; fi`,
-    ],
-    HostConfig: { NetworkMode: network },
-  });
-  try {
-    await container.start();
-    await container.wait();
-    const output = (await container.logs({ stdout: true, stderr: true })).toString();
-    return output.includes('REACHED') && !output.includes('UNREACHABLE') ? 'reached' : 'unreachable';
-  } finally {
-    await container.remove({ force: true });
-  }
-}
-
 describe('gateway supervisor', () => {
   it('runs the gateway from the agent image as non-root, pushes the routes, and keeps its API off the shared network', async () => {
     const agentId = uniqueName('agent');
@@ -125,7 +103,9 @@ describe('gateway supervisor', () => {
     expect(await through(status.containerId!, 'other.example.com')).toMatch(/^404 /);
     // A published container on the shared network cannot reach the API (it listens on the control network only).
     const address = await containerIpAddress(docker, status.containerId!, network);
-    expect(await fetchFromNetwork(`http://${address}:${GATEWAY_API_PORT}/healthz`)).toBe('unreachable');
+    expect(await fetchFromNetwork(docker, network, `http://${address}:${GATEWAY_API_PORT}/healthz`)).toBe(
+      'unreachable',
+    );
   });
 
   it('restarts a crashed gateway, which serves its stored table at once; recreates a removed one and pushes again', async () => {

@@ -4,6 +4,8 @@ import {
   AuthenticationError,
   type Logger,
   NotFoundError,
+  readBody,
+  sendJson,
   TunnelfleetError,
   toHttpError,
   ValidationError,
@@ -21,12 +23,6 @@ const LOGS_PATH = /^\/containers\/([A-Za-z0-9][A-Za-z0-9_.-]{0,127})\/logs$/;
 /** A routing table of 10,000 routes is well under this; anything bigger is refused unread. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-class BodyTooLargeError extends TunnelfleetError {
-  constructor() {
-    super('body_too_large', `the body is over ${MAX_BODY_BYTES} bytes`, { httpStatus: 413 });
-  }
-}
-
 class InvalidJsonError extends TunnelfleetError {
   constructor() {
     super('invalid_json', 'the body is not JSON', { httpStatus: 400 });
@@ -34,35 +30,17 @@ class InvalidJsonError extends TunnelfleetError {
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new BodyTooLargeError();
-    chunks.push(chunk);
-  }
+  const text = await readBody(req, MAX_BODY_BYTES);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(text);
   } catch {
     throw new InvalidJsonError();
   }
 }
 
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': String(Buffer.byteLength(text)),
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  res.end(text);
-}
+/** Nothing the API answers may be cached: tables, tokens' checks and wake state all change. */
+const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
+  sendJson(res, status, body, { 'cache-control': 'no-store', ...headers });
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 

@@ -1,5 +1,10 @@
-/** Plain-text table with a header row, columns padded to their widest cell. */
-export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+/** Plain-text table with a header row, columns padded to their widest cell; `empty` instead of a table of no rows. */
+export function formatTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  empty?: string,
+): string {
+  if (rows.length === 0 && empty !== undefined) return empty;
   const all = [header, ...rows];
   const widths = header.map((_, column) => Math.max(...all.map((row) => (row[column] ?? '').length)));
   return `${all

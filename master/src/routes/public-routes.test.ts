@@ -6,8 +6,8 @@ import {
   type RouteView,
 } from '@tunnelfleet/common';
 import { waitFor } from '@tunnelfleet/test';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MasterFixture, startMasterFixture } from '../../test/master-test-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useMasterFixture } from '../../test/master-test-fixture.js';
 
 function container(name: string, labels: Record<string, string>): Container {
   return {
@@ -26,25 +26,23 @@ function container(name: string, labels: Record<string, string>): Container {
 }
 
 describe('REQUIRE_ACCESS and the public-routes report', () => {
-  let fx: MasterFixture;
-  beforeAll(async () => {
-    fx = await startMasterFixture({ env: { REQUIRE_ACCESS: 'true', SYNC_DEBOUNCE_MS: '50' } });
-    fx.emulator.createZone('example.com', fx.accountId);
-  });
-  afterAll(async () => {
-    await fx?.close();
+  const master = useMasterFixture({
+    env: { REQUIRE_ACCESS: 'true', SYNC_DEBOUNCE_MS: '50' },
+    zone: 'example.com',
   });
 
   async function routes(): Promise<Map<string, RouteView>> {
-    const answer = listRoutesResponseSchema.parse((await fx.admin('GET', '/routes')).body);
+    const answer = listRoutesResponseSchema.parse((await master().admin('GET', '/routes')).body);
     return new Map(answer.routes.map((route) => [route.hostname ?? route.routeKey, route]));
   }
   const cname = (hostname: string) =>
-    fx.emulator.dnsRecords('example.com').filter((r) => r.name === hostname);
+    master()
+      .emulator.dnsRecords('example.com')
+      .filter((r) => r.name === hostname);
 
   it('refuses a route with neither Access nor access.public=true, and reports the ones marked public', async () => {
-    const agent = await fx.enrollAgent({ name: 'guarded-host' });
-    const report = await fx.reportSnapshot(agent, 1, [
+    const agent = await master().enrollAgent({ name: 'guarded-host' });
+    const report = await master().reportSnapshot(agent, 1, [
       container('forgotten', {}),
       container('open', { 'tunnelfleet.access.public': 'true' }),
       container('staff', { 'tunnelfleet.access.emails': 'a@example.com' }),
@@ -71,7 +69,7 @@ describe('REQUIRE_ACCESS and the public-routes report', () => {
     );
     expect(cname('forgotten.example.com')).toEqual([]);
 
-    const answer = await fx.admin('GET', '/routes/public');
+    const answer = await master().admin('GET', '/routes/public');
     expect(answer.status).toBe(200);
     expect(publicRoutesResponseSchema.parse(answer.body)).toEqual({
       requireAccess: true,
@@ -91,24 +89,17 @@ describe('REQUIRE_ACCESS and the public-routes report', () => {
 });
 
 describe('the public-routes report without REQUIRE_ACCESS', () => {
-  let fx: MasterFixture;
-  beforeAll(async () => {
-    fx = await startMasterFixture({ env: { SYNC_DEBOUNCE_MS: '50' } });
-    fx.emulator.createZone('example.com', fx.accountId);
-  });
-  afterAll(async () => {
-    await fx?.close();
-  });
+  const master = useMasterFixture({ env: { SYNC_DEBOUNCE_MS: '50' }, zone: 'example.com' });
 
   it('lists a route without access.* labels as published without Access, not marked public', async () => {
-    const agent = await fx.enrollAgent({ name: 'open-host' });
-    await fx.reportSnapshot(agent, 1, [
+    const agent = await master().enrollAgent({ name: 'open-host' });
+    await master().reportSnapshot(agent, 1, [
       container('forgotten', {}),
       container('staff', { 'tunnelfleet.access.emails': 'a@example.com' }),
     ]);
     const report = await waitFor(
       async () => {
-        const body = publicRoutesResponseSchema.parse((await fx.admin('GET', '/routes/public')).body);
+        const body = publicRoutesResponseSchema.parse((await master().admin('GET', '/routes/public')).body);
         return body.routes.length > 0 ? body : undefined;
       },
       { description: 'the unprotected route in the report' },

@@ -12,31 +12,30 @@ import { isCloudDesired } from './route-targets.js';
  */
 export function listPublicRoutes(db: SqliteDatabase, now: Date): PublicRouteView[] {
   const routes: PublicRouteView[] = [];
+  /** The route's view, unless its spec gives it Access. */
+  const add = (
+    route: Pick<PublicRouteView, 'hostname' | 'path' | 'service' | 'agentId' | 'containerName'> & {
+      spec: unknown;
+    },
+    status: PublicRouteView['status'],
+  ) => {
+    const spec = readRouteSpec(route.spec);
+    if (spec.access) return;
+    const { hostname, path, service, agentId, containerName } = route;
+    routes.push({
+      hostname,
+      path,
+      service,
+      agentId,
+      containerName,
+      status,
+      markedPublic: spec.public === true,
+    });
+  };
   for (const route of listRoutes(db)) {
-    const spec = readRouteSpec(route.spec);
-    if (spec.access || route.hostname === null || !isCloudDesired(db, route, now)) continue;
-    routes.push({
-      hostname: route.hostname,
-      path: route.path,
-      service: route.service,
-      agentId: route.agentId,
-      containerName: route.containerName,
-      status: route.status,
-      markedPublic: spec.public === true,
-    });
+    if (route.hostname === null || !isCloudDesired(db, route, now)) continue;
+    add({ ...route, hostname: route.hostname }, route.status);
   }
-  for (const route of listRetainedRoutes(db)) {
-    const spec = readRouteSpec(route.spec);
-    if (spec.access) continue;
-    routes.push({
-      hostname: route.hostname,
-      path: route.path,
-      service: route.service,
-      agentId: route.agentId,
-      containerName: route.containerName,
-      status: 'retained',
-      markedPublic: spec.public === true,
-    });
-  }
+  for (const route of listRetainedRoutes(db)) add(route, 'retained');
   return routes.sort((a, b) => a.hostname.localeCompare(b.hostname) || a.path.localeCompare(b.path));
 }

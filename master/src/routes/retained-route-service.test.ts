@@ -5,17 +5,13 @@ import {
   type RetainedRouteView,
 } from '@tunnelfleet/common';
 import { waitFor } from '@tunnelfleet/test';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MasterFixture, startMasterFixture } from '../../test/master-test-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useMasterFixture } from '../../test/master-test-fixture.js';
 
-let fx: MasterFixture;
-beforeAll(async () => {
-  // No cron during the test: only the requested reconciles and the debounced syncs act.
-  fx = await startMasterFixture({ env: { SYNC_DEBOUNCE_MS: '50', RECONCILE_CRON: '0 0 1 1 *' } });
-  fx.emulator.createZone('example.com', fx.accountId);
-});
-afterAll(async () => {
-  await fx?.close();
+// No cron during the test: only the requested reconciles and the debounced syncs act.
+const master = useMasterFixture({
+  env: { SYNC_DEBOUNCE_MS: '50', RECONCILE_CRON: '0 0 1 1 *' },
+  zone: 'example.com',
 });
 
 const GRACE_MS = 600_000; // GRACE_PERIOD_SECONDS' default
@@ -37,31 +33,34 @@ function wiki(hostname: string, state: Container['state']): Container {
 }
 
 async function report(agent: { key: string; agentId: string }, sequence: number, containers: Container[]) {
-  const answer = await fx.reportSnapshot(agent, sequence, containers);
+  const answer = await master().reportSnapshot(agent, sequence, containers);
   expect(answer.body.status).toBe('accepted');
 }
 
-const cnames = (hostname: string) => fx.emulator.dnsRecords('example.com').filter((r) => r.name === hostname);
+const cnames = (hostname: string) =>
+  master()
+    .emulator.dnsRecords('example.com')
+    .filter((r) => r.name === hostname);
 
 function ingressHostnames(tunnelId: string): string[] {
-  const config = fx.emulator.tunnelConfig(tunnelId)?.config as
+  const config = master().emulator.tunnelConfig(tunnelId)?.config as
     | { ingress?: { hostname?: string }[] }
     | undefined;
   return (config?.ingress ?? []).flatMap((rule) => (rule.hostname ? [rule.hostname] : []));
 }
 
 async function listed(query = '') {
-  return listRoutesResponseSchema.parse((await fx.admin('GET', `/routes${query}`)).body);
+  return listRoutesResponseSchema.parse((await master().admin('GET', `/routes${query}`)).body);
 }
 
 /** An agent whose cleanup=false route outlived its container: published, and retained. */
 async function retainedRouteOf(name: string, hostname: string) {
-  const agent = await fx.enrollAgent({ name });
+  const agent = await master().enrollAgent({ name });
   await report(agent, 1, [wiki(hostname, 'running')]);
   await waitFor(() => cnames(hostname).length === 1, { description: `${hostname} published` });
   await report(agent, 2, [wiki(hostname, 'exited')]);
-  fx.advanceClock(GRACE_MS + 1_000);
-  expect((await fx.admin('POST', '/reconcile')).status).toBe(202);
+  master().advanceClock(GRACE_MS + 1_000);
+  expect((await master().admin('POST', '/reconcile')).status).toBe(202);
   const retained = await waitFor(
     async () => (await listed(`?agentId=${agent.agentId}`)).retained[0] as RetainedRouteView | undefined,
     { description: `${hostname} retained after the grace period` },
@@ -87,7 +86,7 @@ describe('retained routes through the admin API', () => {
     expect((await listed('?status=retained')).retained.map((r) => r.id)).toContain(retained.id);
     expect((await listed('?status=active')).retained).toEqual([]);
 
-    expect((await fx.admin('DELETE', `/routes/retained/${retained.id}`)).status).toBe(204);
+    expect((await master().admin('DELETE', `/routes/retained/${retained.id}`)).status).toBe(204);
     expect((await listed()).retained.map((r) => r.id)).not.toContain(retained.id);
     await waitFor(
       () => cnames(hostname).length === 0 && !ingressHostnames(retained.tunnelId).includes(hostname),
@@ -95,12 +94,14 @@ describe('retained routes through the admin API', () => {
         description: `${hostname}'s record and rule withdrawn`,
       },
     );
-    const again = await fx.admin('DELETE', `/routes/retained/${retained.id}`);
+    const again = await master().admin('DELETE', `/routes/retained/${retained.id}`);
     expect(again.status).toBe(404);
     expect(again.body.error.message).toContain(retained.id);
-    expect((await fx.admin('DELETE', '/routes/retained/not-an-id')).status).toBe(400);
+    expect((await master().admin('DELETE', '/routes/retained/not-an-id')).status).toBe(400);
 
-    const audit = auditPageSchema.parse((await fx.admin('GET', '/audit?action=route.retained.delete')).body);
+    const audit = auditPageSchema.parse(
+      (await master().admin('GET', '/audit?action=route.retained.delete')).body,
+    );
     expect(audit.entries[0]).toMatchObject({
       actor: 'admin',
       target: retained.id,
@@ -115,14 +116,14 @@ describe('retained routes through the admin API', () => {
       const { agent, retained } = await retainedRouteOf(`leaver-${action}`, hostname);
       const answer =
         action === 'revoke'
-          ? await fx.admin('POST', `/agents/${agent.agentId}/revoke`)
-          : await fx.admin('DELETE', `/agents/${agent.agentId}`);
+          ? await master().admin('POST', `/agents/${agent.agentId}/revoke`)
+          : await master().admin('DELETE', `/agents/${agent.agentId}`);
       expect(answer.status).toBe(action === 'revoke' ? 200 : 204);
 
       expect((await listed()).retained.map((r) => r.id)).not.toContain(retained.id);
       await waitFor(() => cnames(hostname).length === 0, { description: `${hostname}'s record withdrawn` });
       const audit = auditPageSchema.parse(
-        (await fx.admin('GET', '/audit?action=routes.retained.release')).body,
+        (await master().admin('GET', '/audit?action=routes.retained.release')).body,
       );
       expect(audit.entries[0]).toMatchObject({
         actor: 'system',

@@ -1,7 +1,7 @@
 import { type Container, listRoutesResponseSchema, type RouteView } from '@tunnelfleet/common';
 import { waitFor } from '@tunnelfleet/test';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MasterFixture, startMasterFixture } from '../../test/master-test-fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useMasterFixture } from '../../test/master-test-fixture.js';
 
 // The key's service policy judged by the real master, from a report to the emulator: a refused
 // service is an invalid route naming why and reaches Cloudflare in no form.
@@ -30,37 +30,35 @@ const route = (hostname: string, service: string, extra: Record<string, string> 
 });
 
 describe('the service policy of an agent key', () => {
-  let fx: MasterFixture;
-  beforeAll(async () => {
-    fx = await startMasterFixture({ env: { SYNC_DEBOUNCE_MS: '50' } });
-    fx.emulator.createZone('example.com', fx.accountId);
-  });
-  afterAll(async () => {
-    await fx?.close();
-  });
+  const master = useMasterFixture({ env: { SYNC_DEBOUNCE_MS: '50' }, zone: 'example.com' });
 
   async function report(agent: { key: string; agentId: string }, containers: Container[]) {
-    const answer = await fx.reportSnapshot(agent, Date.now(), containers);
+    const answer = await master().reportSnapshot(agent, Date.now(), containers);
     expect(answer.body.status).toBe('accepted');
   }
 
   async function routesOf(agentId: string): Promise<RouteView[]> {
     const { routes } = listRoutesResponseSchema.parse(
-      (await fx.admin('GET', `/routes?agentId=${agentId}`)).body,
+      (await master().admin('GET', `/routes?agentId=${agentId}`)).body,
     );
     return routes;
   }
 
-  const records = (): string[] => fx.emulator.dnsRecords('example.com').map((record) => String(record.name));
+  const records = (): string[] =>
+    master()
+      .emulator.dnsRecords('example.com')
+      .map((record) => String(record.name));
   function ingressServices(): string[] {
-    return fx.emulator.tunnels().flatMap((tunnel) => {
-      const config = fx.emulator.tunnelConfig(String(tunnel.id))?.config as
-        | { ingress?: { hostname?: string; service: string; originRequest?: Record<string, unknown> }[] }
-        | undefined;
-      return (config?.ingress ?? []).map(
-        (rule) => `${rule.hostname ?? '*'} ${rule.service} ${JSON.stringify(rule.originRequest ?? {})}`,
-      );
-    });
+    return master()
+      .emulator.tunnels()
+      .flatMap((tunnel) => {
+        const config = master().emulator.tunnelConfig(String(tunnel.id))?.config as
+          | { ingress?: { hostname?: string; service: string; originRequest?: Record<string, unknown> }[] }
+          | undefined;
+        return (config?.ingress ?? []).map(
+          (rule) => `${rule.hostname ?? '*'} ${rule.service} ${JSON.stringify(rule.originRequest ?? {})}`,
+        );
+      });
   }
 
   /** Waits for an honest route of the same report: its sync is the one that would carry the rest. */
@@ -74,7 +72,7 @@ describe('the service policy of an agent key', () => {
   }
 
   it('refuses every dangerous service with the default policy, naming the service, the rule and how to open it', async () => {
-    const agent = await fx.enrollAgent({ name: 'default-policy' });
+    const agent = await master().enrollAgent({ name: 'default-policy' });
     const attacks: [string, Record<string, string>, string][] = [
       ['meta.example.com', route('meta.example.com', 'http://169.254.169.254'), 'link-local'],
       ['meta-dec.example.com', route('meta-dec.example.com', 'http://2852039166'), 'link-local'],
@@ -116,7 +114,10 @@ describe('the service policy of an agent key', () => {
   });
 
   it('publishes loopback for a key that allows it, and nothing else it did not open', async () => {
-    const agent = await fx.enrollAgent({ name: 'loopback-key', servicePolicy: { allow: ['loopback'] } });
+    const agent = await master().enrollAgent({
+      name: 'loopback-key',
+      servicePolicy: { allow: ['loopback'] },
+    });
     await report(agent, [
       container('sidecar', route('local.example.com', 'http://localhost:8080')),
       container('still-meta', route('still-meta.example.com', 'http://169.254.169.254')),
@@ -130,7 +131,7 @@ describe('the service policy of an agent key', () => {
   });
 
   it("narrowed to the own container, publishes the container's names and addresses and nothing of another's", async () => {
-    const agent = await fx.enrollAgent({
+    const agent = await master().enrollAgent({
       name: 'own-container',
       servicePolicy: { containerOnly: true },
     });
@@ -158,14 +159,14 @@ describe('the service policy of an agent key', () => {
   });
 
   it('shows the policy on the key and refuses an unknown kind', async () => {
-    const created = await fx.admin('POST', '/keys', {
+    const created = await master().admin('POST', '/keys', {
       name: 'shown',
       allowAnyHostname: true,
       servicePolicy: { allow: ['unix', 'socks'] },
     });
     expect(created.status).toBe(201);
     expect(created.body.record.servicePolicy).toEqual({ allow: ['unix', 'socks'], containerOnly: false });
-    const refused = await fx.admin('POST', '/keys', {
+    const refused = await master().admin('POST', '/keys', {
       name: 'bad',
       allowAnyHostname: true,
       servicePolicy: { allow: ['everything'] },

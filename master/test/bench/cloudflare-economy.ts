@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AGENT_ROUTES, type Container, snapshotFingerprint } from '@tunnelfleet/common';
-import { waitFor } from '@tunnelfleet/test';
+import { runBench, waitFor } from '@tunnelfleet/test';
 import Cloudflare from 'cloudflare';
 import { type MasterFixture, startMasterFixture } from '../master-test-fixture.js';
 
@@ -221,10 +221,4 @@ function countBy(keys: string[]): Record<string, number> {
   return counts;
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { waitFor } from '../harness/wait-for.js';
 import { startFleet } from '../system/index.js';
 import { cpuPercent, formatMb, type ProcessUsage, processUsage } from './process-usage.js';
+import { runBench, tearDownKeepingFigures } from './run-bench.js';
 
 const SETTLE_MS = 10_000;
 /** A second engine no test file uses (they name docker2…docker17 and docker20; benches docker18…docker21). */
@@ -125,15 +126,8 @@ async function main(): Promise<void> {
     );
   } finally {
     bare.kill();
-    // A teardown problem (reported to the harness owner) must not throw the figures away.
-    await fleet.teardown().catch((error: Error) => process.stderr.write(`teardown: ${error.message}\n`));
+    await tearDownKeepingFigures(fleet);
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -12,7 +12,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { uniqueName } from '../harness/unique-name.js';
 import { waitFor } from '../harness/wait-for.js';
 import { type Fleet, startFleet, type TestContainer } from '../system/index.js';
+import { hostTunnelId } from './host-tunnel.js';
 import { formatMs, formatRatio, type LatencySummary, summarize } from './latency-stats.js';
+import { runBench, tearDownKeepingFigures } from './run-bench.js';
 import { RUN_LABEL, watchStartEvents } from './start-events.js';
 
 const ZONE = 'example.com';
@@ -38,11 +40,7 @@ async function measure(debounceMs: number, starts: number): Promise<LatencySumma
   const run = uniqueName('conv');
   const events = await watchStartEvents(fleet.b.docker, run);
   try {
-    const agentId = await fleet.b.agentId();
-    const tunnelId = await waitFor(async () => (await fleet.admin.agent(agentId)).tunnel?.id, {
-      description: 'the agent tunnel',
-      timeoutMs: 30_000,
-    });
+    const tunnelId = await hostTunnelId(fleet, fleet.b);
     const containers: TestContainer[] = [];
     for (let i = 0; i < starts; i += 10) {
       containers.push(
@@ -83,8 +81,7 @@ async function measure(debounceMs: number, starts: number): Promise<LatencySumma
     return summarize(latencies);
   } finally {
     events.close();
-    // A teardown problem (reported to the harness owner) must not throw the figures away.
-    await fleet.teardown().catch((error: Error) => process.stderr.write(`teardown: ${error.message}\n`));
+    await tearDownKeepingFigures(fleet);
   }
 }
 
@@ -110,10 +107,4 @@ async function main(): Promise<void> {
   console.log(`target p99 ≤ 1.5 s: ${ours.p99 <= 1500 ? 'met' : 'MISSED'} (${formatMs(ours.p99)})`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -23,6 +23,7 @@ import { createCloudflareAccount, type MasterProcess, startMasterProcess } from 
 import { inBatches } from './in-batches.js';
 import { createLatencyLog, formatMs, formatRatio, type LatencyLog } from './latency-stats.js';
 import { cpuPercent, formatMb, processUsage } from './process-usage.js';
+import { runBench } from './run-bench.js';
 import { type SimulatedAgent, startSimulatedAgent } from './simulated-agent.js';
 
 const CONTAINERS_PER_AGENT = 20;
@@ -316,10 +317,4 @@ async function main(): Promise<void> {
   report(baseline, fleet);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);

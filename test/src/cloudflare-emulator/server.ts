@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import { BodyTooLargeError, readBody, sendJson } from '@tunnelfleet/common';
 import { loadAccessRuleChecker } from './access-rules.js';
 import {
   authenticate,
@@ -41,15 +42,14 @@ export interface CloudflareEmulatorOptions {
 const API_PREFIX = '/client/v4';
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw apiErrors.invalidRequest('Request body too large');
-    chunks.push(chunk as Buffer);
+/** The body as text; one over the limit is refused as Cloudflare refuses it. */
+async function readRequestBody(req: IncomingMessage): Promise<string> {
+  try {
+    return await readBody(req, MAX_BODY_BYTES);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) throw apiErrors.invalidRequest('Request body too large');
+    throw error;
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function parseJson(raw: string): unknown {
@@ -59,21 +59,6 @@ function parseJson(raw: string): unknown {
   } catch {
     throw apiErrors.invalidJson();
   }
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
 }
 
 export async function startCloudflareEmulator(options: CloudflareEmulatorOptions = {}) {
@@ -111,10 +96,10 @@ export async function startCloudflareEmulator(options: CloudflareEmulatorOptions
       if (validator && call.route) {
         violations.push(...validator.validateResponse(method, path, status, envelope, headers));
       }
-      send(res, status, envelope, headers);
+      sendJson(res, status, envelope, headers);
     };
     try {
-      body = parseJson(await readBody(req));
+      body = parseJson(await readRequestBody(req));
       const latency = faults.latencyMs();
       if (latency > 0) await delay(latency);
       const match = matchRoute(routes, method, path);
@@ -157,7 +142,7 @@ export async function startCloudflareEmulator(options: CloudflareEmulatorOptions
   async function serveEdge(req: IncomingMessage, res: ServerResponse, url: URL, call: CallRecord) {
     let body: unknown;
     try {
-      body = JSON.parse(await readBody(req));
+      body = JSON.parse(await readRequestBody(req));
     } catch {
       body = undefined;
     }
@@ -171,7 +156,7 @@ export async function startCloudflareEmulator(options: CloudflareEmulatorOptions
           )
         : { status: 405, body: { error: 'method not allowed' } };
     call.status = reply.status;
-    send(res, reply.status, reply.body);
+    sendJson(res, reply.status, reply.body);
   }
 
   const server = createServer((req, res) => {
@@ -195,7 +180,7 @@ export async function startCloudflareEmulator(options: CloudflareEmulatorOptions
       ? serveApi(req, res, url, call)
       : isEdge
         ? serveEdge(req, res, url, call)
-        : Promise.resolve(send(res, 404, { error: 'not found' })).then(() => {
+        : Promise.resolve(sendJson(res, 404, { error: 'not found' })).then(() => {
             call.status = 404;
           });
     work.then(
@@ -203,7 +188,7 @@ export async function startCloudflareEmulator(options: CloudflareEmulatorOptions
         if (isApi) log.add(call);
       },
       () => {
-        if (!res.headersSent) send(res, 500, errorEnvelope([{ code: 10002, message: 'emulator error' }]));
+        if (!res.headersSent) sendJson(res, 500, errorEnvelope([{ code: 10002, message: 'emulator error' }]));
       },
     );
   });

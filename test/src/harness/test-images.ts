@@ -22,6 +22,15 @@ export const TEST_CLOUDFLARED_NEXT_VERSION = '2099.1.0';
 export const TEST_CLOUDFLARED_NEVER_READY_IMAGE = 'tunnelfleet-test/cloudflared:never-ready';
 /** The stand-in again, under the real name, so the agent's pull-if-missing path finds it locally. */
 export const CLOUDFLARED_IMAGE = 'cloudflare/cloudflared:latest';
+/** Every tag `ensureTestImages` makes (the real cloudflared's is apart: `ensureRealCloudflaredImage`). */
+export const TEST_IMAGE_TAGS: readonly string[] = [
+  TEST_BUSYBOX_IMAGE,
+  TEST_WEB_IMAGE,
+  TEST_CLOUDFLARED_IMAGE,
+  TEST_CLOUDFLARED_NEXT_IMAGE,
+  TEST_CLOUDFLARED_NEVER_READY_IMAGE,
+  CLOUDFLARED_IMAGE,
+];
 /** The real cloudflared (see `ensureRealCloudflaredImage`), for contract tests of how the agent runs it. */
 export const REAL_CLOUDFLARED_IMAGE = 'tunnelfleet-test/cloudflared-real:2023.7.3';
 /** Where the real binary lives: `../shared/bin/` beside the repository (CI puts it there). */

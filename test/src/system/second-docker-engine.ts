@@ -7,15 +7,7 @@ import Docker from 'dockerode';
 import { connectDockerEngine } from '../harness/docker-engine.js';
 import { withFileLock } from '../harness/file-lock.js';
 import { HarnessError } from '../harness/harness-error.js';
-import {
-  CLOUDFLARED_IMAGE,
-  ensureTestImages,
-  TEST_BUSYBOX_IMAGE,
-  TEST_CLOUDFLARED_IMAGE,
-  TEST_CLOUDFLARED_NEVER_READY_IMAGE,
-  TEST_CLOUDFLARED_NEXT_IMAGE,
-  TEST_WEB_IMAGE,
-} from '../harness/test-images.js';
+import { ensureTestImages, TEST_IMAGE_TAGS } from '../harness/test-images.js';
 import { waitFor } from '../harness/wait-for.js';
 import { isAlive, run, runPipeline } from './os-processes.js';
 
@@ -48,14 +40,6 @@ export interface SecondDockerEngine {
 
 const DOCKERD_START_TIMEOUT_MS = 60_000;
 const LAUNCH_ATTEMPTS = 3;
-const TEST_IMAGES = [
-  TEST_BUSYBOX_IMAGE,
-  TEST_WEB_IMAGE,
-  TEST_CLOUDFLARED_IMAGE,
-  TEST_CLOUDFLARED_NEXT_IMAGE,
-  TEST_CLOUDFLARED_NEVER_READY_IMAGE,
-  CLOUDFLARED_IMAGE,
-];
 const NAME = /^docker([2-9]|[12][0-9])$/;
 
 /**
@@ -271,7 +255,7 @@ async function ensureBridge(paths: EnginePaths): Promise<void> {
 /** Copies the images whose id differs from the main engine's (save/load keeps ids and labels). */
 async function copyTestImages(main: Docker, dockerHost: string, second: Docker): Promise<void> {
   const stale: string[] = [];
-  for (const tag of TEST_IMAGES) {
+  for (const tag of TEST_IMAGE_TAGS) {
     const wanted = (await main.getImage(tag).inspect()).Id;
     const present = await second
       .getImage(tag)

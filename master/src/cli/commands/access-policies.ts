@@ -6,34 +6,31 @@ import {
 } from '@tunnelfleet/common';
 import { type CliCommand, output } from '../cli-context.js';
 import { UsageError } from '../cli-errors.js';
+import { requestCommand } from '../request-command.js';
 import { formatTable, shortTime } from '../table.js';
 
 export const accessPolicyCommands: CliCommand[] = [
-  {
+  requestCommand({
     words: ['access-policies', 'list'],
     args: '',
     summary: 'named Access policies that labels refer to, and whether Cloudflare has them',
     arity: 0,
-    async run(context) {
-      const answer = await context
-        .client()
-        .request('GET', '/access-policies', listAccessPoliciesResponseSchema);
-      output(context, answer, () =>
-        answer.policies.length === 0
-          ? 'No named Access policies.\n'
-          : formatTable(
-              ['NAME', 'DECISION', 'INCLUDE', 'AT CLOUDFLARE', 'UPDATED'],
-              answer.policies.map((policy) => [
-                policy.name,
-                policy.spec.decision,
-                policy.spec.include.map((rule) => JSON.stringify(rule)).join(' '),
-                policy.cfPolicyId ? 'yes' : 'not yet',
-                shortTime(policy.updatedAt),
-              ]),
-            ),
-      );
-    },
-  },
+    method: 'GET',
+    path: '/access-policies',
+    response: listAccessPoliciesResponseSchema,
+    text: (answer) =>
+      formatTable(
+        ['NAME', 'DECISION', 'INCLUDE', 'AT CLOUDFLARE', 'UPDATED'],
+        answer.policies.map((policy) => [
+          policy.name,
+          policy.spec.decision,
+          policy.spec.include.map((rule) => JSON.stringify(rule)).join(' '),
+          policy.cfPolicyId ? 'yes' : 'not yet',
+          shortTime(policy.updatedAt),
+        ]),
+        'No named Access policies.\n',
+      ),
+  }),
   {
     words: ['access-policies', 'create-dockflare-defaults'],
     args: '(--email ADDRESS | --email-domain DOMAIN)...',

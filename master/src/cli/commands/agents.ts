@@ -9,12 +9,11 @@ import {
 } from '@tunnelfleet/common';
 import { type CliCommand, output } from '../cli-context.js';
 import { UsageError } from '../cli-errors.js';
+import { requestCommand } from '../request-command.js';
 import { formatTable, shortTime } from '../table.js';
 import { settingsText } from './cloudflared.js';
 
 function agentRows(agents: AgentView[]): string {
-  if (agents.length === 0)
-    return 'No agents yet. Start one with a key from: tunnelfleet keys create <name> --allow PATTERN (or --allow-any)\n';
   return formatTable(
     ['ID', 'NAME', 'STATUS', 'TUNNEL', 'ONLINE', 'LAST SEEN', 'HOSTNAME', 'VERSION', 'CLOUDFLARED'],
     agents.map((agent) => [
@@ -28,6 +27,7 @@ function agentRows(agents: AgentView[]): string {
       agent.agentVersion ?? '-',
       agent.cloudflared?.version ?? '-',
     ]),
+    'No agents yet. Start one with a key from: tunnelfleet keys create <name> --allow PATTERN (or --allow-any)\n',
   );
 }
 
@@ -105,41 +105,39 @@ function agentAction(
   summary: string,
   done: string,
 ): CliCommand {
-  return {
+  return requestCommand({
     words: ['agents', action],
     args: '<agent id>',
     summary,
     arity: 1,
-    async run(context) {
-      const answer = await context
-        .client()
-        .request('POST', agentPath(context, `/${action}`), agentActionResponseSchema);
-      output(context, answer, () => `${done} agent ${answer.agent.id} (${answer.agent.name}).\n`);
-    },
-  };
+    method: 'POST',
+    path: (context) => agentPath(context, `/${action}`),
+    response: agentActionResponseSchema,
+    text: (answer) => `${done} agent ${answer.agent.id} (${answer.agent.name}).\n`,
+  });
 }
 
 export const agentCommands: CliCommand[] = [
-  {
+  requestCommand({
     words: ['agents', 'list'],
     args: '',
     summary: 'list agents with status and last heartbeat',
     arity: 0,
-    async run(context) {
-      const answer = await context.client().request('GET', '/agents', listAgentsResponseSchema);
-      output(context, answer, () => agentRows(answer.agents));
-    },
-  },
-  {
+    method: 'GET',
+    path: '/agents',
+    response: listAgentsResponseSchema,
+    text: (answer) => agentRows(answer.agents),
+  }),
+  requestCommand({
     words: ['agents', 'show'],
     args: '<agent id>',
     summary: 'one agent: tunnel, cloudflared, containers',
     arity: 1,
-    async run(context) {
-      const answer = await context.client().request('GET', agentPath(context), agentDetailResponseSchema);
-      output(context, answer, () => agentDetail(answer.agent));
-    },
-  },
+    method: 'GET',
+    path: (context) => agentPath(context),
+    response: agentDetailResponseSchema,
+    text: (answer) => agentDetail(answer.agent),
+  }),
   agentAction('approve', 'approve a pending agent (--manual-approval keys)', 'Approved'),
   agentAction('revoke', 'revoke an agent: cut off, its tunnel deleted', 'Revoked'),
   agentAction('pause', "stop an agent's cloudflared until resumed; routes are kept", 'Paused'),
@@ -167,12 +165,11 @@ export const agentCommands: CliCommand[] = [
       }
       const answer = await context.client().request('POST', '/agents/rotate-secret', rotateAllResponseSchema);
       output(context, answer, () =>
-        answer.results.length === 0
-          ? 'No approved agent with a tunnel.\n'
-          : formatTable(
-              ['AGENT', 'ROTATED', 'ERROR'],
-              answer.results.map((r) => [r.agentId, r.rotated ? 'yes' : 'no', r.error ?? '-']),
-            ),
+        formatTable(
+          ['AGENT', 'ROTATED', 'ERROR'],
+          answer.results.map((r) => [r.agentId, r.rotated ? 'yes' : 'no', r.error ?? '-']),
+          'No approved agent with a tunnel.\n',
+        ),
       );
     },
   },

@@ -11,10 +11,10 @@ import {
 import { z } from 'zod';
 import { type CliCommand, type CliContext, output } from '../cli-context.js';
 import { UsageError } from '../cli-errors.js';
+import { requestCommand } from '../request-command.js';
 import { formatTable, shortTime } from '../table.js';
 
 function receiverRows(receivers: AlertReceiverView[]): string {
-  if (receivers.length === 0) return 'No alert receivers. Add one: tunnelfleet alerts add <name> <url>\n';
   return formatTable(
     ['ID', 'NAME', 'FORMAT', 'URL', 'EVENTS', 'ENABLED', 'CREATED'],
     receivers.map((receiver) => [
@@ -26,11 +26,11 @@ function receiverRows(receivers: AlertReceiverView[]): string {
       receiver.enabled ? 'yes' : 'no',
       shortTime(receiver.createdAt),
     ]),
+    'No alert receivers. Add one: tunnelfleet alerts add <name> <url>\n',
   );
 }
 
 function deliveryRows(deliveries: AlertDeliveryView[]): string {
-  if (deliveries.length === 0) return 'No alert deliveries.\n';
   return formatTable(
     ['ID', 'RECEIVER', 'EVENT', 'STATUS', 'ATTEMPTS', 'NEXT ATTEMPT', 'LAST ERROR', 'CREATED'],
     deliveries.map((delivery) => [
@@ -43,6 +43,7 @@ function deliveryRows(deliveries: AlertDeliveryView[]): string {
       delivery.lastError ?? '-',
       shortTime(delivery.createdAt),
     ]),
+    'No alert deliveries.\n',
   );
 }
 
@@ -74,19 +75,17 @@ export const alertCommands: CliCommand[] = [
       );
     },
   },
-  {
+  requestCommand({
     words: ['alerts', 'list'],
     args: '',
     summary: 'list webhook receivers (never their secrets)',
     arity: 0,
-    async run(context) {
-      const answer = await context
-        .client()
-        .request('GET', '/alerts/receivers', listAlertReceiversResponseSchema);
-      output(context, answer, () => receiverRows(answer.receivers));
-    },
-  },
-  {
+    method: 'GET',
+    path: '/alerts/receivers',
+    response: listAlertReceiversResponseSchema,
+    text: (answer) => receiverRows(answer.receivers),
+  }),
+  requestCommand({
     words: ['alerts', 'update'],
     args: '<id> [--format F] [--event T]... [--all-events] [--enable|--disable]',
     summary: 'change a receiver: format, events (T), on or off',
@@ -98,7 +97,10 @@ export const alertCommands: CliCommand[] = [
       disable: { type: 'boolean' },
     },
     arity: 1,
-    async run(context) {
+    method: 'PATCH',
+    path: (context) => `/alerts/receivers/${encodeURIComponent(context.positionals[0]!)}`,
+    response: alertReceiverResponseSchema,
+    body: (context) => {
       const { options } = context;
       if (options.enable && options.disable)
         throw new UsageError('--enable and --disable exclude each other');
@@ -112,58 +114,47 @@ export const alertCommands: CliCommand[] = [
       if (options.disable) changes.enabled = false;
       if (Object.keys(changes).length === 0)
         throw new UsageError('nothing to change: give at least one option');
-      const id = encodeURIComponent(context.positionals[0]!);
-      const answer = await context
-        .client()
-        .request('PATCH', `/alerts/receivers/${id}`, alertReceiverResponseSchema, changes);
-      output(context, answer, () => receiverRows([answer.receiver]));
+      return changes;
     },
-  },
-  {
+    text: (answer) => receiverRows([answer.receiver]),
+  }),
+  requestCommand({
     words: ['alerts', 'remove'],
     args: '<id>',
     summary: 'remove a receiver and drop its pending deliveries',
     arity: 1,
-    async run(context) {
-      const id = context.positionals[0]!;
-      // 204: no body, which the client reads as null.
-      await context.client().request('DELETE', `/alerts/receivers/${encodeURIComponent(id)}`, z.null());
-      output(context, { removed: id }, () => `Removed receiver ${id}.\n`);
-    },
-  },
-  {
+    method: 'DELETE',
+    path: (context) => `/alerts/receivers/${encodeURIComponent(context.positionals[0]!)}`,
+    // 204: no body, which the client reads as null.
+    response: z.null(),
+    json: (_, context) => ({ removed: context.positionals[0] }),
+    text: (_, context) => `Removed receiver ${context.positionals[0]}.\n`,
+  }),
+  requestCommand({
     words: ['alerts', 'test'],
     args: '<id>',
     summary: 'send a test event to one receiver',
     arity: 1,
-    async run(context) {
-      const id = encodeURIComponent(context.positionals[0]!);
-      const answer = await context
-        .client()
-        .request('POST', `/alerts/receivers/${id}/test`, testAlertResponseSchema);
-      output(
-        context,
-        answer,
-        () =>
-          `Queued test delivery ${answer.delivery.id}; see it with: tunnelfleet alerts deliveries --receiver ${context.positionals[0]}\n`,
-      );
-    },
-  },
-  {
+    method: 'POST',
+    path: (context) => `/alerts/receivers/${encodeURIComponent(context.positionals[0]!)}/test`,
+    response: testAlertResponseSchema,
+    text: (answer, context) =>
+      `Queued test delivery ${answer.delivery.id}; see it with: tunnelfleet alerts deliveries --receiver ${context.positionals[0]}\n`,
+  }),
+  requestCommand({
     words: ['alerts', 'deliveries'],
     args: '[--receiver ID] [--status pending|delivered|failed]',
     summary: 'recent alert deliveries, newest first',
     options: { receiver: { type: 'string' }, status: { type: 'string' } },
     arity: 0,
-    async run(context) {
+    method: 'GET',
+    path: (context) => {
       const query = new URLSearchParams();
       if (context.options.receiver) query.set('receiverId', context.options.receiver as string);
       if (context.options.status) query.set('status', context.options.status as string);
-      const suffix = query.size > 0 ? `?${query}` : '';
-      const answer = await context
-        .client()
-        .request('GET', `/alerts/deliveries${suffix}`, listAlertDeliveriesResponseSchema);
-      output(context, answer, () => deliveryRows(answer.deliveries));
+      return `/alerts/deliveries${query.size > 0 ? `?${query}` : ''}`;
     },
-  },
+    response: listAlertDeliveriesResponseSchema,
+    text: (answer) => deliveryRows(answer.deliveries),
+  }),
 ];

@@ -11,6 +11,7 @@ import {
 } from '@tunnelfleet/common';
 import { type CliCommand, type CliContext, output } from '../cli-context.js';
 import { UsageError } from '../cli-errors.js';
+import { requestCommand } from '../request-command.js';
 import { formatTable, shortTime } from '../table.js';
 
 /** `--retries 3`: a whole number, or a usage error naming the flag (the API checks the range). */
@@ -149,58 +150,53 @@ export const cloudflaredCommands: CliCommand[] = [
       });
     },
   },
-  {
+  requestCommand({
     words: ['cloudflared', 'show'],
     args: '',
     summary: "the fleet's cloudflared image and settings (a host's: agents show)",
     arity: 0,
-    async run(context) {
-      const answer = await context.client().request('GET', '/cloudflared', fleetCloudflaredResponseSchema);
-      output(context, answer, () =>
-        configText(answer.config, `${answer.defaultImage} (the master's CLOUDFLARED_IMAGE)`),
-      );
-    },
-  },
-  {
+    method: 'GET',
+    path: '/cloudflared',
+    response: fleetCloudflaredResponseSchema,
+    text: (answer) => configText(answer.config, `${answer.defaultImage} (the master's CLOUDFLARED_IMAGE)`),
+  }),
+  requestCommand({
     words: ['cloudflared', 'rollout', 'start'],
     args: '--image REF [--canary ID,ID] [--canary-size N] [--wave-size N] [--wave-timeout SECONDS]',
     summary:
       'roll a new fleet cloudflared image out in waves, the canary first; a wave goes on once its hosts are ready and connected at Cloudflare, a failed one halts it and the hosts go back',
     options: { image: { type: 'string' }, ...ROLLOUT_OPTIONS },
     arity: 0,
-    async run(context) {
+    method: 'POST',
+    path: '/cloudflared/rollouts',
+    response: rolloutResponseSchema,
+    body: (context) => {
       const image = context.options.image as string | undefined;
       if (!image) throw new UsageError('rollout start needs --image REF');
-      const answer = await context.client().request('POST', '/cloudflared/rollouts', rolloutResponseSchema, {
-        image,
-        ...rolloutOptionsFrom(context),
-      });
-      output(context, answer, () => rolloutText(answer.rollout));
+      return { image, ...rolloutOptionsFrom(context) };
     },
-  },
-  {
+    text: (answer) => rolloutText(answer.rollout),
+  }),
+  requestCommand({
     words: ['cloudflared', 'rollout', 'list'],
     args: '',
     summary: 'rollouts of the fleet cloudflared image, newest first',
     arity: 0,
-    async run(context) {
-      const answer = await context
-        .client()
-        .request('GET', '/cloudflared/rollouts', listRolloutsResponseSchema);
-      output(context, answer, () =>
-        formatTable(
-          ['ID', 'IMAGE', 'STATUS', 'STARTED', 'FINISHED'],
-          answer.rollouts.map((r) => [
-            r.id,
-            r.image,
-            r.status,
-            shortTime(r.startedAt),
-            shortTime(r.finishedAt),
-          ]),
-        ),
-      );
-    },
-  },
+    method: 'GET',
+    path: '/cloudflared/rollouts',
+    response: listRolloutsResponseSchema,
+    text: (answer) =>
+      formatTable(
+        ['ID', 'IMAGE', 'STATUS', 'STARTED', 'FINISHED'],
+        answer.rollouts.map((r) => [
+          r.id,
+          r.image,
+          r.status,
+          shortTime(r.startedAt),
+          shortTime(r.finishedAt),
+        ]),
+      ),
+  }),
   {
     words: ['cloudflared', 'rollout', 'show'],
     args: '[ID]',
@@ -225,17 +221,14 @@ export const cloudflaredCommands: CliCommand[] = [
       output(context, answer, () => rolloutText(answer.rollout));
     },
   },
-  {
+  requestCommand({
     words: ['cloudflared', 'rollout', 'abort'],
     args: 'ID',
     summary: 'halt a running rollout: the hosts it reached go back to the previous image',
     arity: 1,
-    async run(context) {
-      const id = context.positionals[0]!;
-      const answer = await context
-        .client()
-        .request('POST', `/cloudflared/rollouts/${encodeURIComponent(id)}/abort`, rolloutResponseSchema);
-      output(context, answer, () => rolloutText(answer.rollout));
-    },
-  },
+    method: 'POST',
+    path: (context) => `/cloudflared/rollouts/${encodeURIComponent(context.positionals[0]!)}/abort`,
+    response: rolloutResponseSchema,
+    text: (answer) => rolloutText(answer.rollout),
+  }),
 ];

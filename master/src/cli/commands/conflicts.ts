@@ -1,34 +1,30 @@
 import { listConflictsResponseSchema } from '@tunnelfleet/common';
-import { type CliCommand, output } from '../cli-context.js';
+import type { CliCommand } from '../cli-context.js';
+import { requestCommand } from '../request-command.js';
 import { formatTable, shortTime } from '../table.js';
 
 export const conflictCommands: CliCommand[] = [
-  {
+  requestCommand({
     words: ['conflicts'],
     args: '[--all]',
     summary: 'hostname conflicts (--all: resolved ones too)',
     options: { all: { type: 'boolean' } },
     arity: 0,
-    async run(context) {
-      const all = context.options.all === true;
-      const answer = await context
-        .client()
-        .request('GET', `/conflicts?includeResolved=${all}`, listConflictsResponseSchema);
-      output(context, answer, () =>
-        answer.conflicts.length === 0
-          ? `No ${all ? '' : 'open '}conflicts.\n`
-          : formatTable(
-              ['ID', 'KIND', 'HOSTNAME', 'DETECTED', 'RESOLVED', 'MESSAGE'],
-              answer.conflicts.map((c) => [
-                String(c.id),
-                c.kind,
-                `${c.hostname}${c.path && c.path !== '/' ? c.path : ''}`,
-                shortTime(c.detectedAt),
-                shortTime(c.resolvedAt),
-                c.message,
-              ]),
-            ),
-      );
-    },
-  },
+    method: 'GET',
+    path: (context) => `/conflicts?includeResolved=${context.options.all === true}`,
+    response: listConflictsResponseSchema,
+    text: (answer, context) =>
+      formatTable(
+        ['ID', 'KIND', 'HOSTNAME', 'DETECTED', 'RESOLVED', 'MESSAGE'],
+        answer.conflicts.map((c) => [
+          String(c.id),
+          c.kind,
+          `${c.hostname}${c.path && c.path !== '/' ? c.path : ''}`,
+          shortTime(c.detectedAt),
+          shortTime(c.resolvedAt),
+          c.message,
+        ]),
+        `No ${context.options.all === true ? '' : 'open '}conflicts.\n`,
+      ),
+  }),
 ];

@@ -5,6 +5,7 @@ import {
   revokeKeyResponseSchema,
 } from '@tunnelfleet/common';
 import { type CliCommand, output } from '../cli-context.js';
+import { requestCommand } from '../request-command.js';
 import { formatTable, shortTime } from '../table.js';
 
 /** `default`, `+loopback,unix`, `own container +unix`: what the key's agent may publish beyond the default. */
@@ -20,8 +21,6 @@ function scopeText(key: KeyView): string {
 }
 
 function keyRows(keys: KeyView[]): string {
-  if (keys.length === 0)
-    return 'No agent keys. Create one: tunnelfleet keys create <name> --allow PATTERN (or --allow-any)\n';
   return formatTable(
     ['ID', 'NAME', 'STATUS', 'AGENT', 'APPROVAL', 'ALLOWLIST', 'SERVICES', 'CREATED', 'LAST USED'],
     keys.map((key) => [
@@ -35,6 +34,7 @@ function keyRows(keys: KeyView[]): string {
       shortTime(key.createdAt),
       shortTime(key.lastUsedAt),
     ]),
+    'No agent keys. Create one: tunnelfleet keys create <name> --allow PATTERN (or --allow-any)\n',
   );
 }
 
@@ -77,27 +77,24 @@ export const keyCommands: CliCommand[] = [
       );
     },
   },
-  {
+  requestCommand({
     words: ['keys', 'list'],
     args: '',
     summary: 'list agent keys (never the secrets)',
     arity: 0,
-    async run(context) {
-      const answer = await context.client().request('GET', '/keys', listKeysResponseSchema);
-      output(context, answer, () => keyRows(answer.keys));
-    },
-  },
-  {
+    method: 'GET',
+    path: '/keys',
+    response: listKeysResponseSchema,
+    text: (answer) => keyRows(answer.keys),
+  }),
+  requestCommand({
     words: ['keys', 'revoke'],
     args: '<key id>',
     summary: 'revoke a key and cut its agent off',
     arity: 1,
-    async run(context) {
-      const id = context.positionals[0]!;
-      const answer = await context
-        .client()
-        .request('POST', `/keys/${encodeURIComponent(id)}/revoke`, revokeKeyResponseSchema);
-      output(context, answer, () => `Revoked key ${answer.key.id} (${answer.key.name}).\n`);
-    },
-  },
+    method: 'POST',
+    path: (context) => `/keys/${encodeURIComponent(context.positionals[0]!)}/revoke`,
+    response: revokeKeyResponseSchema,
+    text: (answer) => `Revoked key ${answer.key.id} (${answer.key.name}).\n`,
+  }),
 ];

@@ -1,19 +1,16 @@
 import { reconcileResponseSchema } from '@tunnelfleet/common';
-import { type CliCommand, output } from '../cli-context.js';
+import type { CliCommand } from '../cli-context.js';
+import { requestCommand } from '../request-command.js';
 
 export const reconcileCommands: CliCommand[] = [
-  {
+  requestCommand({
     words: ['reconcile'],
     args: '',
     summary: 'queue a full reconcile now (repairs drift)',
     arity: 0,
-    async run(context) {
-      const answer = await context.client().request('POST', '/reconcile', reconcileResponseSchema);
-      output(
-        context,
-        answer,
-        () => `Full reconcile queued${answer.jobId ? ` (job ${answer.jobId})` : ''}.\n`,
-      );
-    },
-  },
+    method: 'POST',
+    path: '/reconcile',
+    response: reconcileResponseSchema,
+    text: (answer) => `Full reconcile queued${answer.jobId ? ` (job ${answer.jobId})` : ''}.\n`,
+  }),
 ];

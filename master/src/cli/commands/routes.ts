@@ -8,6 +8,7 @@ import {
 } from '@tunnelfleet/common';
 import { z } from 'zod';
 import { type CliCommand, output } from '../cli-context.js';
+import { requestCommand } from '../request-command.js';
 import { formatTable, shortTime } from '../table.js';
 
 /** A problem as the label parser reports it; older rows may hold plain strings. */
@@ -144,20 +145,17 @@ export const routeCommands: CliCommand[] = [
       output(context, answer, () => publicRows(answer, new Map(agents.map((a) => [a.id, a.name]))));
     },
   },
-  {
+  requestCommand({
     words: ['routes', 'delete-retained'],
     args: '<retained route id>',
     summary: 'stop publishing a retained route (its rule, record and app are removed)',
     arity: 1,
-    async run(context) {
-      const id = context.positionals[0]!;
-      // 204: no body.
-      await context.client().request('DELETE', `/routes/retained/${encodeURIComponent(id)}`, z.null());
-      output(
-        context,
-        { deleted: id },
-        () => `Deleted retained route ${id}; Cloudflare follows within seconds.\n`,
-      );
-    },
-  },
+    method: 'DELETE',
+    path: (context) => `/routes/retained/${encodeURIComponent(context.positionals[0]!)}`,
+    // 204: no body.
+    response: z.null(),
+    json: (_, context) => ({ deleted: context.positionals[0] }),
+    text: (_, context) =>
+      `Deleted retained route ${context.positionals[0]}; Cloudflare follows within seconds.\n`,
+  }),
 ];
