@@ -26,3 +26,46 @@ export type ConflictView = z.infer<typeof conflictViewSchema>;
 
 export const listConflictsResponseSchema = z.object({ conflicts: z.array(conflictViewSchema) });
 export type ListConflictsResponse = z.infer<typeof listConflictsResponseSchema>;
+
+/** A DNS record's fields as a diff shows them. */
+export const dnsRecordFieldsSchema = z.object({
+  type: z.string(),
+  name: z.string(),
+  content: z.string().nullable(),
+  proxied: z.boolean().nullable(),
+  ttl: z.number().nullable(),
+  comment: z.string().nullable(),
+});
+export type DnsRecordFields = z.infer<typeof dnsRecordFieldsSchema>;
+
+/**
+ * `GET /conflicts/:id/adoption`: the foreign record in a route's way as Cloudflare holds it now,
+ * what Tunnelfleet would write over it, and the fingerprint of what was read: `adopt` is refused
+ * if the record changed since.
+ */
+export const adoptionPreviewSchema = z.object({
+  conflictId: z.number().int(),
+  hostname: z.string(),
+  routeId: z.number().int(),
+  agentId: z.string(),
+  recordId: z.string(),
+  current: dnsRecordFieldsSchema.extend({ modifiedOn: z.string().nullable() }),
+  desired: dnsRecordFieldsSchema,
+  fingerprint: z.string(),
+});
+export type AdoptionPreview = z.infer<typeof adoptionPreviewSchema>;
+
+export const adoptionPreviewResponseSchema = z.object({ adoption: adoptionPreviewSchema });
+export type AdoptionPreviewResponse = z.infer<typeof adoptionPreviewResponseSchema>;
+
+/** `POST /conflicts/:id/adopt`: take the record over, if it is still the one the diff showed. */
+export const adoptRequestSchema = z.strictObject({
+  fingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'a fingerprint from GET /conflicts/:id/adoption'),
+});
+export type AdoptRequest = z.infer<typeof adoptRequestSchema>;
+
+export const adoptResponseSchema = z.object({
+  adopted: z.object({ hostname: z.string(), recordId: z.string(), routeId: z.number().int() }),
+  conflicts: z.array(conflictViewSchema),
+});
+export type AdoptResponse = z.infer<typeof adoptResponseSchema>;

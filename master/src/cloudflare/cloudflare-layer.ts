@@ -9,6 +9,8 @@ import {
   createCredentials,
   type ResolvedZone,
 } from './cloudflare-credentials.js';
+import { type DnsName, overwriteDnsRecord, readDnsName } from './dns-adoption.js';
+import type { TunnelCname } from './dns-plan.js';
 import {
   type DnsOptions,
   type DnsSyncInput,
@@ -49,6 +51,10 @@ export interface CloudflareLayer {
    */
   syncDnsOwners(inputs: readonly DnsSyncInput[]): Promise<DnsSyncResult[]>;
   syncAccessApps(input: AccessSyncInput): Promise<AccessSyncResult>;
+  /** Every record on one name, read afresh (an operator's diff before adopting a foreign record). */
+  readDnsName(hostname: string, zone?: string): Promise<DnsName>;
+  /** Writes our CNAME over a record an operator adopted, keeping its id. */
+  overwriteDnsRecord(target: { hostname: string; zone?: string; recordId: string; record: TunnelCname }): Promise<void>;
   resolveZone(hostname: string, zone?: string): Promise<ResolvedZone>;
   invalidateZones(tokenName?: string): void;
   /**
@@ -155,6 +161,11 @@ export function createCloudflareLayer(
         );
         return result;
       }),
+    readDnsName: (hostname, zone) => readDnsName(creds, hostname, zone),
+    overwriteDnsRecord: async (target) => {
+      await overwriteDnsRecord(creds, target);
+      log.info({ hostname: target.hostname, recordId: target.recordId }, 'adopted DNS record overwritten');
+    },
     resolveZone: (hostname, zone) => creds.resolveZone(hostname, zone),
     invalidateZones: (tokenName) => creds.invalidateZones(tokenName),
     verifyTokens: createTokenVerifier(creds, config.tokenCheckTtlMs ?? TOKEN_CHECK_TTL_MS, alerts),

@@ -11,6 +11,9 @@ import {
   type CloudflareBudgetResponse,
   type CreateKeyResponse,
   type CreateViewerTokenResponse,
+  type AdoptionPreviewResponse,
+  type AdoptResponse,
+  adoptRequestSchema,
   conflictParamsSchema,
   conflictsQuerySchema,
   createAccessPolicyRequestSchema,
@@ -56,6 +59,7 @@ import type { MasterHooks } from '../agents/ports.js';
 import type { RolloutDriver } from '../agents/rollout-driver.js';
 import type { FleetOverview } from '../overview/fleet-overview.js';
 import { requestReconcile } from '../reconciler/request-reconcile.js';
+import type { ForeignRecordAdoption } from '../routes/foreign-record-adoption.js';
 import { handOverHostname } from '../routes/hostname-hand-over.js';
 import { listPublicRoutes } from '../routes/public-routes.js';
 import type { RetainedRouteService } from '../routes/retained-route-service.js';
@@ -86,6 +90,8 @@ export interface AdminRouterDeps {
   hooks: Pick<MasterHooks, 'requestReconcile' | 'markDirty'>;
   accessPolicies: AccessPolicyService;
   retainedRoutes: RetainedRouteService;
+  /** Settles a foreign-record conflict by adopting the record, after a diff. */
+  adoption: ForeignRecordAdoption;
   viewerTokens: ViewerTokenService;
   overview: FleetOverview;
   /** `REQUIRE_ACCESS`, shown with the public-routes report. */
@@ -317,6 +323,18 @@ export function adminRouter(deps: AdminRouterDeps): Router {
     const { id } = parseOrThrow(conflictParamsSchema, { ...req.params }, 'path');
     await handOverHostname(deps, id, actorOf(res));
     send<ListConflictsResponse>(res, 200, { conflicts: listConflicts(db) });
+  });
+
+  router.get(p('/conflicts/:id/adoption'), async (req, res) => {
+    const { id } = parseOrThrow(conflictParamsSchema, { ...req.params }, 'path');
+    send<AdoptionPreviewResponse>(res, 200, { adoption: await deps.adoption.preview(id) });
+  });
+
+  router.post(p('/conflicts/:id/adopt'), jsonBody(), async (req, res) => {
+    const { id } = parseOrThrow(conflictParamsSchema, { ...req.params }, 'path');
+    const { fingerprint } = parseOrThrow(adoptRequestSchema, req.body, 'adopt body');
+    const adopted = await deps.adoption.adopt(id, fingerprint, actorOf(res));
+    send<AdoptResponse>(res, 200, { adopted, conflicts: listConflicts(db) });
   });
 
   router.post(p('/reconcile'), async (_req, res) => {
