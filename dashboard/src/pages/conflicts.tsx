@@ -1,4 +1,4 @@
-import type { ConflictView } from '@tunnelfleet/common/admin-api';
+import type { AdoptionPreview, ConflictView } from '@tunnelfleet/common/admin-api';
 import { useState } from 'react';
 import { api } from '../api.js';
 import { ConfirmDialog } from '../components/confirm-dialog.js';
@@ -10,7 +10,7 @@ import { canChange, useSession } from '../session.js';
 const KIND_EXPLAINED = {
   hostname_claimed: 'Another route holds this hostname (the first claim wins); this one waits.',
   foreign_dns_record:
-    'A DNS record Tunnelfleet did not create is in the way; it is never changed or deleted.',
+    'A DNS record Tunnelfleet did not create is in the way; it is left as it is unless an admin adopts it.',
   foreign_access_app: 'An Access application Tunnelfleet did not create covers this hostname.',
   outside_allowlist: "The agent's key does not allow this hostname.",
 } as const;
@@ -46,6 +46,95 @@ function HandOver({ conflict, onDone }: { conflict: ConflictView; onDone: () => 
             {conflict.holderRouteId !== null ? ` (route ${conflict.holderRouteId})` : ''} stops being
             published and waits in its turn.
           </p>
+        </ConfirmDialog>
+      ) : null}
+      <ErrorNote error={error} />
+    </>
+  );
+}
+
+const DIFF_FIELDS = ['type', 'name', 'content', 'proxied', 'ttl', 'comment'] as const;
+
+const shown = (value: string | number | boolean | null) =>
+  value === null ? '—' : typeof value === 'boolean' ? (value ? 'yes' : 'no') : String(value);
+
+/** The foreign record as Cloudflare holds it beside what adopting it writes, field by field. */
+function AdoptionDiff({ preview }: { preview: AdoptionPreview }) {
+  return (
+    <div className="table-wrap">
+      <table className="diff">
+        <caption>
+          Record {preview.recordId} on {preview.hostname}
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">Field</th>
+            <th scope="col">At Cloudflare now</th>
+            <th scope="col">After adoption</th>
+          </tr>
+        </thead>
+        <tbody>
+          {DIFF_FIELDS.map((field) => {
+            const before = shown(preview.current[field]);
+            const after = shown(preview.desired[field]);
+            return (
+              <tr key={field} className={before === after ? undefined : 'changed'}>
+                <th scope="row">{field}</th>
+                <td>{before}</td>
+                <td>{after}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/**
+ * Adopts the foreign record in a route's way: the diff is read first (the record as it is now),
+ * and the adoption is refused by the master if the record changed since (its fingerprint).
+ */
+function Adopt({ conflict, onDone }: { conflict: ConflictView; onDone: () => void }) {
+  const [preview, setPreview] = useState<AdoptionPreview | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const review = async () => {
+    setError(undefined);
+    try {
+      setPreview((await api.adoption(conflict.id)).adoption);
+    } catch (failure) {
+      setError(failure instanceof Error ? failure.message : String(failure));
+    }
+  };
+  const run = async () => {
+    const seen = preview;
+    setPreview(undefined);
+    if (!seen) return;
+    try {
+      await api.adopt(conflict.id, seen.fingerprint);
+      onDone();
+    } catch (failure) {
+      setError(failure instanceof Error ? failure.message : String(failure));
+    }
+  };
+  return (
+    <>
+      <button type="button" onClick={() => void review()}>
+        Review adopting the record on {conflict.hostname}
+      </button>
+      {preview ? (
+        <ConfirmDialog
+          title={`Adopt the record on ${preview.hostname}?`}
+          confirmLabel="Adopt"
+          onConfirm={() => void run()}
+          onCancel={() => setPreview(undefined)}
+        >
+          <p>
+            From then on Tunnelfleet owns this record: it is rewritten as below, for route {preview.routeId}{' '}
+            of agent {preview.agentId}, and deleted when that route goes. If the record changes at Cloudflare
+            before you confirm, nothing is written.
+          </p>
+          <AdoptionDiff preview={preview} />
         </ConfirmDialog>
       ) : null}
       <ErrorNote error={error} />
@@ -101,6 +190,9 @@ export function ConflictsPage() {
             </p>
             {canChange(session) && conflict.kind === 'hostname_claimed' && conflict.resolvedAt === null ? (
               <HandOver conflict={conflict} onDone={() => void reload()} />
+            ) : null}
+            {canChange(session) && conflict.kind === 'foreign_dns_record' && conflict.resolvedAt === null ? (
+              <Adopt conflict={conflict} onDone={() => void reload()} />
             ) : null}
           </li>
         ))}

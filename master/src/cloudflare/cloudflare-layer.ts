@@ -9,8 +9,6 @@ import {
   createCredentials,
   type ResolvedZone,
 } from './cloudflare-credentials.js';
-import { type DnsName, overwriteDnsRecord, readDnsName } from './dns-adoption.js';
-import type { TunnelCname } from './dns-plan.js';
 import {
   type DnsOptions,
   type DnsSyncInput,
@@ -18,6 +16,8 @@ import {
   syncDnsOwners,
   syncDnsRecords,
 } from './dns.js';
+import { type DnsName, overwriteDnsRecord, readDnsName } from './dns-adoption.js';
+import type { TunnelCname } from './dns-plan.js';
 import { toLayerError } from './errors.js';
 import {
   syncTunnelIngress,
@@ -54,7 +54,12 @@ export interface CloudflareLayer {
   /** Every record on one name, read afresh (an operator's diff before adopting a foreign record). */
   readDnsName(hostname: string, zone?: string): Promise<DnsName>;
   /** Writes our CNAME over a record an operator adopted, keeping its id. */
-  overwriteDnsRecord(target: { hostname: string; zone?: string; recordId: string; record: TunnelCname }): Promise<void>;
+  overwriteDnsRecord(target: {
+    hostname: string;
+    zone?: string;
+    recordId: string;
+    record: TunnelCname;
+  }): Promise<void>;
   resolveZone(hostname: string, zone?: string): Promise<ResolvedZone>;
   invalidateZones(tokenName?: string): void;
   /**

@@ -67,7 +67,10 @@ function seedForeign(hostname: string) {
 
 async function conflictFor(agentId: string, hostname: string, more: Record<string, string> = {}) {
   await world.report(agentId, container('web', webLabels(hostname, more)));
-  await waitFor(() => openConflict(hostname), { description: `the conflict on ${hostname}`, timeoutMs: 30_000 });
+  await waitFor(() => openConflict(hostname), {
+    description: `the conflict on ${hostname}`,
+    timeoutMs: 30_000,
+  });
   return openConflict(hostname)!;
 }
 
@@ -109,7 +112,11 @@ describe('adopting a foreign DNS record', () => {
     expect(records()).toEqual(before);
 
     const adopted = await adoption.adopt(conflict.id, preview.fingerprint, 'dashboard:admin:s1');
-    expect(adopted).toEqual({ hostname: 'shop.example.com', recordId: inTheWay.id, routeId: preview.routeId });
+    expect(adopted).toEqual({
+      hostname: 'shop.example.com',
+      recordId: inTheWay.id,
+      routeId: preview.routeId,
+    });
 
     // The same record, now exactly our CNAME; every other record byte for byte as it was.
     const after = records();
@@ -119,7 +126,9 @@ describe('adopting a foreign DNS record', () => {
     expect(untouched(after)).toEqual(untouched(before));
     expect(after).toContainEqual(bystander);
 
-    await waitFor(() => routeOf('shop.example.com')?.status === 'active', { description: 'the route active' });
+    await waitFor(() => routeOf('shop.example.com')?.status === 'active', {
+      description: 'the route active',
+    });
     await waitFor(() => ingressRules(world, tunnelId).some((r) => r.hostname === 'shop.example.com'), {
       description: 'its ingress rule',
     });
@@ -150,7 +159,7 @@ describe('adopting a foreign DNS record', () => {
 
     // Someone edits the record at Cloudflare meanwhile.
     const client = new Cloudflare({ apiToken: world.cf.defaultToken, baseURL: world.emulator.baseUrl });
-    await client.dns.records.edit(inTheWay.id, {
+    await client.dns.records.edit(String(inTheWay.id), {
       zone_id: inTheWay.zone_id as string,
       type: 'A',
       name: 'shop.example.com',
@@ -171,7 +180,9 @@ describe('adopting a foreign DNS record', () => {
     const again = await adoption.preview(conflict.id);
     expect(again.current.content).toBe('192.0.2.99');
     await adoption.adopt(conflict.id, again.fingerprint, 'admin');
-    expect(cnames(world, 'shop.example.com')).toEqual([expect.objectContaining({ id: inTheWay.id, type: 'CNAME' })]);
+    expect(cnames(world, 'shop.example.com')).toEqual([
+      expect.objectContaining({ id: inTheWay.id, type: 'CNAME' }),
+    ]);
   });
 
   it("never hands the record to an agent that only waits for the hostname, nor through that agent's conflict", async () => {
@@ -209,14 +220,16 @@ describe('adopting a foreign DNS record', () => {
     expect(ingressRules(world, attacker.tunnelId).some((r) => r.hostname === 'shop.example.com')).toBe(false);
   });
 
-  it('refuses for a route whose hostname left its agent\'s allowlist', async () => {
+  it("refuses for a route whose hostname left its agent's allowlist", async () => {
     await start();
     const { agentId } = await world.addAgent({ allowlist: ['*.example.com'] });
     seedForeign('shop.example.com');
     const conflict = await conflictFor(agentId, 'shop.example.com');
     const preview = await adoption.preview(conflict.id);
     // The admin narrows the key's allowlist; the agent's next report puts the route outside it.
-    world.db.prepare('UPDATE agent_keys SET hostname_allowlist = ?').run(JSON.stringify(['*.team.example.com']));
+    world.db
+      .prepare('UPDATE agent_keys SET hostname_allowlist = ?')
+      .run(JSON.stringify(['*.team.example.com']));
     await world.report(agentId, container('web', webLabels('shop.example.com')));
     await waitFor(() => openConflict('shop.example.com', 'outside_allowlist') !== undefined, {
       description: 'the route outside the allowlist',
@@ -235,10 +248,17 @@ describe('adopting a foreign DNS record', () => {
     insertAccessPolicy(world.db, {
       id: 'pol_ops',
       name: 'ops',
-      spec: { decision: 'allow', include: [{ email: { email: 'ops@example.com' } }], require: [], exclude: [] },
+      spec: {
+        decision: 'allow',
+        include: [{ email: { email: 'ops@example.com' } }],
+        require: [],
+        exclude: [],
+      },
     });
     const { inTheWay } = seedForeign('ops.example.com');
-    const conflict = await conflictFor(agentId, 'ops.example.com', { 'tunnelfleet.access.named_policy': 'ops' });
+    const conflict = await conflictFor(agentId, 'ops.example.com', {
+      'tunnelfleet.access.named_policy': 'ops',
+    });
     const preview = await adoption.preview(conflict.id);
     // The policy is lost before the operator confirms: the route's Access app goes.
     deleteAccessPolicy(world.db, 'pol_ops');

@@ -82,7 +82,7 @@ export function createForeignRecordAdoption(deps: ForeignRecordAdoptionDeps) {
       refuse('route_not_accepted', `the record on ${conflict.hostname} cannot be adopted: ${why}`);
     if (!route || route.hostname !== conflict.hostname) return notAccepted('its route is gone or moved');
     const agent = findAgent(db, route.agentId);
-    if (!agent || agent.status !== 'approved') return notAccepted(`agent ${route.agentId} is not approved`);
+    if (agent?.status !== 'approved') return notAccepted(`agent ${route.agentId} is not approved`);
     if (openConflictKinds(db, route.id).includes('outside_allowlist')) {
       return notAccepted(`the hostname is outside agent ${route.agentId}'s allowlist`);
     }
@@ -113,7 +113,10 @@ export function createForeignRecordAdoption(deps: ForeignRecordAdoptionDeps) {
     const foreign = name.records.filter((r) => commentOwner(r.comment) === undefined);
     const [record] = foreign;
     if (!record) {
-      refuse('nothing_foreign', `no foreign record is on ${hostname} any more: the next sync publishes the route`);
+      refuse(
+        'nothing_foreign',
+        `no foreign record is on ${hostname} any more: the next sync publishes the route`,
+      );
     }
     if (foreign.length > 1 || !ADOPTABLE_TYPES.has(record.type)) {
       const found = foreign.map((r) => `${r.type} ${r.content ?? ''}`.trim()).join(', ');

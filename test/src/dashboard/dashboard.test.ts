@@ -13,7 +13,7 @@ import { type ChromiumSession, launchChromium } from '../harness/chromium.js';
 import { HarnessError } from '../harness/harness-error.js';
 import { type RedisServerHandle, startRedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
-import { createCloudflareAccount } from '../system/cloudflare-account.js';
+import { type CloudflareAccount, createCloudflareAccount } from '../system/cloudflare-account.js';
 import { type MasterProcess, startMasterProcess } from '../system/master-process.js';
 import { connectProtocolAgent, type ProtocolAgent, reportedContainer } from '../system/protocol-agent.js';
 
@@ -55,6 +55,7 @@ describe('dashboard in Chromium', () => {
   let browser: ChromiumSession;
   let page: Page;
   let agent: ProtocolAgent;
+  let account: CloudflareAccount;
   const cspViolations: string[] = [];
 
   beforeAll(async () => {
@@ -63,9 +64,10 @@ describe('dashboard in Chromium', () => {
     }
     redis = await startRedisServer();
     emulator = await startCloudflareEmulator();
+    account = createCloudflareAccount(emulator, [ZONE]);
     master = await startMasterProcess({
       redisUrl: redis.url,
-      cloudflare: createCloudflareAccount(emulator, [ZONE]),
+      cloudflare: account,
       env: { SYNC_DEBOUNCE_MS: '50', LOG_LEVEL: 'warn' },
     });
     browser = await launchChromium();
@@ -216,6 +218,95 @@ describe('dashboard in Chromium', () => {
     );
     // The former holder now waits: the page names it, without a reload.
     await page.getByText(`Waiting: route ${holder!.id}`).waitFor();
+  });
+
+  it('adopts a foreign DNS record after its diff, refusing while the record changed since', async () => {
+    const legacy = `legacy.${ZONE}`;
+    const inTheWay = emulator.seedDnsRecord(ZONE, {
+      type: 'A',
+      name: legacy,
+      content: '192.0.2.10',
+      proxied: false,
+      ttl: 300,
+      comment: 'the old server',
+    });
+    const bystander = emulator.seedDnsRecord(ZONE, {
+      type: 'A',
+      name: `mail.${ZONE}`,
+      content: '192.0.2.25',
+      ttl: 300,
+    });
+    const key = (await master.admin.createKey({ name: 'web-3', hostnameAllowlist: [`*.${ZONE}`] })).key;
+    const third = await connectProtocolAgent(master.url, key, 'web-3');
+    await third.report([
+      reportedContainer('c5', 'legacy', {
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': legacy,
+        'tunnelfleet.service': 'http://legacy:80',
+      }),
+    ]);
+    await nav('Conflicts').click();
+    await page.getByRole('heading', { name: new RegExp(legacy) }).waitFor({ timeout: 30_000 });
+    await page.getByText('A DNS record Tunnelfleet did not create is in the way').waitFor();
+    const tunnel = (await master.admin.agent(third.agentId)).tunnel!.id;
+    const review = page.getByRole('button', { name: `Review adopting the record on ${legacy}` });
+
+    // The diff: the record as it is at Cloudflare beside what Tunnelfleet would write.
+    await review.click();
+    const dialog = page.getByRole('dialog');
+    const row = (field: string) => dialog.getByRole('row', { name: new RegExp(`^${field}\\b`) });
+    await expect(row('content').textContent()).resolves.toBe(`content192.0.2.10${tunnel}.cfargotunnel.com`);
+    await expect(row('comment').textContent()).resolves.toBe(
+      `commentthe old servermanaged by tunnelfleet; agent=${third.agentId}`,
+    );
+    await shot('adopt-diff');
+
+    // Someone edits the record at Cloudflare before the operator confirms: nothing is written.
+    const edit = await fetch(`${account.baseUrl}/zones/${account.zones[ZONE]}/dns_records/${inTheWay.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${account.apiToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'A', name: legacy, content: '192.0.2.99', ttl: 300 }),
+    });
+    expect(edit.status).toBe(200);
+    const edited = emulator.dnsRecords(ZONE);
+    await dialog.getByRole('button', { name: 'Adopt' }).click();
+    await page
+      .getByRole('alert')
+      .getByText(/changed since its diff was shown/)
+      .waitFor();
+    expect(emulator.dnsRecords(ZONE)).toEqual(edited);
+
+    // A fresh diff shows the edit; confirming it adopts the record in place.
+    await review.click();
+    await expect(row('content').textContent()).resolves.toBe(`content192.0.2.99${tunnel}.cfargotunnel.com`);
+    await dialog.getByRole('button', { name: 'Adopt' }).click();
+    await page.getByRole('heading', { name: new RegExp(legacy) }).waitFor({ state: 'detached' });
+    const after = emulator.dnsRecords(ZONE);
+    expect(after.filter((r) => r.name === legacy)).toEqual([
+      expect.objectContaining({
+        id: inTheWay.id,
+        type: 'CNAME',
+        content: `${tunnel}.cfargotunnel.com`,
+        proxied: true,
+        ttl: 1,
+        comment: `managed by tunnelfleet; agent=${third.agentId}`,
+      }),
+    ]);
+    const others = (list: typeof after) => list.filter((r) => r.id !== inTheWay.id);
+    expect(others(after)).toEqual(others(edited));
+    expect(after).toContainEqual(bystander);
+    await waitFor(
+      () =>
+        (
+          emulator.tunnelConfig(tunnel)?.config as { ingress?: { hostname?: string }[] } | undefined
+        )?.ingress?.some((rule) => rule.hostname === legacy),
+      { description: 'the route published on its tunnel', timeoutMs: 30_000 },
+    );
+    const { entries } = await master.admin.audit({ target: legacy });
+    expect(entries.find((entry) => entry.action === 'conflict.adopt')).toMatchObject({
+      actor: expect.stringMatching(/^dashboard:admin:[0-9a-f]{8}$/),
+      details: { recordId: inTheWay.id, agentId: third.agentId },
+    });
   });
 
   it('resumes its event stream after the master restarts: a new route still shows without a reload', async () => {
