@@ -27,7 +27,7 @@ import {
   type FleetEventsChannel,
   openFleetEventsChannel,
 } from './redis/index.js';
-import { createForeignRecordAdoption } from './routes/foreign-record-adoption.js';
+import { createConflictAdoption } from './routes/conflict-adoption.js';
 import { createRetainedRouteService } from './routes/retained-route-service.js';
 import { createSessionService } from './sessions/session-service.js';
 import { createViewerTokenService } from './sessions/viewer-token-service.js';
@@ -214,7 +214,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       hooks,
       accessPolicies: createAccessPolicyService({ db: deps.db, hooks }),
       retainedRoutes,
-      adoption: createForeignRecordAdoption({
+      adoption: createConflictAdoption({
         db: deps.db,
         cloudflare: deps.cloudflare,
         hooks,

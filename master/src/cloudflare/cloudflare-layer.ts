@@ -19,7 +19,9 @@ import {
 import { type DnsName, overwriteDnsRecord, readDnsName } from './dns-adoption.js';
 import type { TunnelCname } from './dns-plan.js';
 import { toLayerError } from './errors.js';
+import type { IngressRule } from './ingress.js';
 import {
+  readTunnelIngress,
   syncTunnelIngress,
   type TunnelIngressSyncInput,
   type TunnelIngressSyncResult,
@@ -53,6 +55,8 @@ export interface CloudflareLayer {
   syncAccessApps(input: AccessSyncInput): Promise<AccessSyncResult>;
   /** Every record on one name, read afresh (an operator's diff before adopting a foreign record). */
   readDnsName(hostname: string, zone?: string): Promise<DnsName>;
+  /** A tunnel's ingress rules, read afresh (an operator's diff before adopting a foreign rule). */
+  readTunnelIngress(tunnelId: string): Promise<IngressRule[]>;
   /** Writes our CNAME over a record an operator adopted, keeping its id. */
   overwriteDnsRecord(target: {
     hostname: string;
@@ -167,6 +171,7 @@ export function createCloudflareLayer(
         return result;
       }),
     readDnsName: (hostname, zone) => readDnsName(creds, hostname, zone),
+    readTunnelIngress: (tunnelId) => readTunnelIngress(creds, tunnelId),
     overwriteDnsRecord: async (target) => {
       await overwriteDnsRecord(creds, target);
       log.info({ hostname: target.hostname, recordId: target.recordId }, 'adopted DNS record overwritten');

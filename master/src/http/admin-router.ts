@@ -59,7 +59,7 @@ import type { MasterHooks } from '../agents/ports.js';
 import type { RolloutDriver } from '../agents/rollout-driver.js';
 import type { FleetOverview } from '../overview/fleet-overview.js';
 import { requestReconcile } from '../reconciler/request-reconcile.js';
-import type { ForeignRecordAdoption } from '../routes/foreign-record-adoption.js';
+import type { ConflictAdoption } from '../routes/conflict-adoption.js';
 import { handOverHostname } from '../routes/hostname-hand-over.js';
 import { listPublicRoutes } from '../routes/public-routes.js';
 import type { RetainedRouteService } from '../routes/retained-route-service.js';
@@ -91,7 +91,7 @@ export interface AdminRouterDeps {
   accessPolicies: AccessPolicyService;
   retainedRoutes: RetainedRouteService;
   /** Settles a foreign-record conflict by adopting the record, after a diff. */
-  adoption: ForeignRecordAdoption;
+  adoption: ConflictAdoption;
   viewerTokens: ViewerTokenService;
   overview: FleetOverview;
   /** `REQUIRE_ACCESS`, shown with the public-routes report. */

@@ -6,8 +6,9 @@ export type AdoptionRefusal =
   | 'not_open'
   | 'route_not_accepted'
   | 'access_pending'
+  | 'settle_record_first'
   | 'nothing_foreign'
-  | 'not_one_record';
+  | 'not_one_object';
 
 /** The conflict cannot be settled by adopting its foreign object (now, or at all). */
 export class AdoptionRefusedError extends TunnelfleetError {
@@ -24,7 +25,7 @@ export class AdoptionStaleError extends TunnelfleetError {
   constructor(hostname: string) {
     super(
       'adoption_stale',
-      `the record on ${hostname} changed since its diff was shown: nothing was adopted; look at the new diff`,
+      `the object on ${hostname} changed since its diff was shown: nothing was adopted; look at the new diff`,
       { httpStatus: 409 },
     );
   }

@@ -13,11 +13,11 @@ import { deleteAccessPolicy, insertAccessPolicy } from '../store/access-policies
 import { listAudit } from '../store/audit-log.js';
 import { listConflicts } from '../store/conflicts.js';
 import { listRoutes } from '../store/routes.js';
-import { createForeignRecordAdoption, type ForeignRecordAdoption } from './foreign-record-adoption.js';
+import { type ConflictAdoption, createConflictAdoption } from './conflict-adoption.js';
 
 let redis: RedisServerHandle;
 let world: ReconcilerWorld;
-let adoption: ForeignRecordAdoption;
+let adoption: ConflictAdoption;
 
 beforeAll(async () => {
   redis = await startRedisServer();
@@ -32,7 +32,7 @@ afterAll(async () => {
 
 async function start() {
   world = await startReconcilerWorld(redis);
-  adoption = createForeignRecordAdoption({
+  adoption = createConflictAdoption({
     db: world.db,
     cloudflare: world.cloudflare,
     hooks: world.reconciler.hooks,
@@ -84,8 +84,10 @@ describe('adopting a foreign DNS record', () => {
 
     const preview = await adoption.preview(conflict.id);
     expect(preview).toEqual({
+      object: 'dns_record',
       conflictId: conflict.id,
       hostname: 'shop.example.com',
+      path: '',
       routeId: routeOf('shop.example.com')!.id,
       agentId,
       recordId: inTheWay.id,
@@ -113,9 +115,10 @@ describe('adopting a foreign DNS record', () => {
 
     const adopted = await adoption.adopt(conflict.id, preview.fingerprint, 'dashboard:admin:s1');
     expect(adopted).toEqual({
+      object: 'dns_record',
       hostname: 'shop.example.com',
-      recordId: inTheWay.id,
       routeId: preview.routeId,
+      state: 'done',
     });
 
     // The same record, now exactly our CNAME; every other record byte for byte as it was.
@@ -178,7 +181,7 @@ describe('adopting a foreign DNS record', () => {
 
     // A fresh diff shows the edit, and its fingerprint works.
     const again = await adoption.preview(conflict.id);
-    expect(again.current.content).toBe('192.0.2.99');
+    expect(again.current).toMatchObject({ content: '192.0.2.99' });
     await adoption.adopt(conflict.id, again.fingerprint, 'admin');
     expect(cnames(world, 'shop.example.com')).toEqual([
       expect.objectContaining({ id: inTheWay.id, type: 'CNAME' }),
@@ -273,5 +276,155 @@ describe('adopting a foreign DNS record', () => {
     expect(records()).toEqual(before);
     expect(records()).toContainEqual(inTheWay);
     expect(ingressRules(world, tunnelId).some((r) => r.hostname === 'ops.example.com')).toBe(false);
+  });
+});
+
+describe('adopting a foreign ingress rule', () => {
+  const tunnelRules = (tunnelId: string) =>
+    (world.emulator.tunnelConfig(tunnelId)?.config as { ingress: Record<string, unknown>[] }).ingress;
+
+  /** A hand-written rule on the agent's tunnel for `hostname`, between two others nothing wants. */
+  function seedRules(tunnelId: string, hostname: string) {
+    const legacy = { hostname, service: 'http://old:80', originRequest: { noTLSVerify: true } };
+    world.emulator.setTunnelConfig(tunnelId, {
+      ingress: [
+        { hostname: 'first.example.com', service: 'http://first:80' },
+        legacy,
+        { hostname: 'last.example.com', service: 'http://last:80' },
+        { service: 'http_status:404' },
+      ],
+    });
+    return legacy;
+  }
+
+  it('shows the rule beside ours, then the tunnel sync takes it over in place', async () => {
+    await start();
+    const { agentId, tunnelId } = await world.addAgent();
+    seedRules(tunnelId, 'legacy.example.com');
+    const web = container('web', webLabels('legacy.example.com'));
+    await world.report(agentId, web);
+    await waitFor(() => openConflict('legacy.example.com', 'foreign_ingress_rule'), {
+      description: 'the conflict with the rule',
+      timeoutMs: 30_000,
+    });
+    const conflict = openConflict('legacy.example.com', 'foreign_ingress_rule')!;
+    expect(routeOf('legacy.example.com')?.status).toBe('conflict');
+    // A rule in the way keeps no record off (the record points at the tunnel either way).
+    await waitFor(() => cnames(world, 'legacy.example.com').length === 1, { description: 'the CNAME' });
+    const before = tunnelRules(tunnelId);
+    const recordsBefore = records();
+
+    const preview = await adoption.preview(conflict.id);
+    expect(preview).toEqual({
+      object: 'ingress_rule',
+      conflictId: conflict.id,
+      hostname: 'legacy.example.com',
+      path: '',
+      routeId: routeOf('legacy.example.com')!.id,
+      agentId,
+      tunnelId,
+      current: {
+        hostname: 'legacy.example.com',
+        path: null,
+        service: 'http://old:80',
+        originRequest: '{"noTLSVerify":true}',
+        other: null,
+      },
+      desired: {
+        hostname: 'legacy.example.com',
+        path: null,
+        service: 'http://web:80',
+        originRequest: null,
+        other: null,
+      },
+      fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect(tunnelRules(tunnelId)).toEqual(before);
+
+    const adopted = await adoption.adopt(conflict.id, preview.fingerprint, 'dashboard:admin:s2');
+    expect(adopted).toEqual({
+      object: 'ingress_rule',
+      hostname: 'legacy.example.com',
+      routeId: preview.routeId,
+      state: 'syncing',
+    });
+    await waitFor(() => routeOf('legacy.example.com')?.status === 'active', {
+      description: 'the route active',
+      timeoutMs: 30_000,
+    });
+    // In place, rewritten as ours; the rules around it and the zone's records as they were.
+    expect(tunnelRules(tunnelId)).toEqual([
+      before[0],
+      { hostname: 'legacy.example.com', service: 'http://web:80' },
+      before[2],
+      before[3],
+    ]);
+    expect(records()).toEqual(recordsBefore);
+    expect(openConflict('legacy.example.com', 'foreign_ingress_rule')).toBeUndefined();
+    const actions = listAudit(world.db, { limit: 50 }).entries;
+    expect(actions.find((e) => e.action === 'conflict.adopt')).toMatchObject({
+      actor: 'dashboard:admin:s2',
+      details: { object: 'ingress_rule', tunnelId, before: preview.current, after: preview.desired },
+    });
+    expect(actions.find((e) => e.action === 'cloudflare.tunnel.ingress.adopt')).toMatchObject({
+      details: { adopted: ['legacy.example.com'], changedSinceDiff: [] },
+    });
+
+    // Ours from then on: the route's next service is written over it, and it goes with the route.
+    await world.report(agentId, {
+      ...web,
+      labels: webLabels('legacy.example.com', { 'tunnelfleet.service': 'http://web:81' }),
+    });
+    await waitFor(() => tunnelRules(tunnelId)[1]?.service === 'http://web:81', {
+      description: 'the rule updated',
+    });
+  });
+
+  it('refuses a rule that changed after its diff was shown, and writes nothing', async () => {
+    await start();
+    const { agentId, tunnelId } = await world.addAgent();
+    const legacy = seedRules(tunnelId, 'legacy.example.com');
+    await world.report(agentId, container('web', webLabels('legacy.example.com')));
+    await waitFor(() => openConflict('legacy.example.com', 'foreign_ingress_rule'), {
+      description: 'the conflict with the rule',
+      timeoutMs: 30_000,
+    });
+    const conflict = openConflict('legacy.example.com', 'foreign_ingress_rule')!;
+    const preview = await adoption.preview(conflict.id);
+    const edited = tunnelRules(tunnelId).map((r) =>
+      r.hostname === legacy.hostname ? { ...r, service: 'http://other:80' } : r,
+    );
+    world.emulator.setTunnelConfig(tunnelId, { ingress: edited });
+
+    await expect(adoption.adopt(conflict.id, preview.fingerprint, 'admin')).rejects.toMatchObject({
+      code: 'adoption_stale',
+    });
+    await world.reconciler.reconcileNow();
+    expect(tunnelRules(tunnelId)).toEqual(edited);
+    expect(openConflict('legacy.example.com', 'foreign_ingress_rule')).toBeDefined();
+    expect(listAudit(world.db, { limit: 50 }).entries.map((e) => e.action)).not.toContain('conflict.adopt');
+  });
+
+  it("never hands a rule on the victim's tunnel to another agent", async () => {
+    await start();
+    const victim = await world.addAgent();
+    const attacker = await world.addAgent();
+    seedRules(victim.tunnelId, 'legacy.example.com');
+    // The attacker claims the hostname first: its own tunnel has no rule in the way, so no
+    // conflict of its own; the victim's route waits behind the claim and has nothing to adopt.
+    await world.report(attacker.agentId, container('evil', webLabels('legacy.example.com')));
+    await waitFor(() => routeOf('legacy.example.com')?.status === 'active', {
+      description: "the attacker's route",
+    });
+    await world.report(victim.agentId, container('web', webLabels('legacy.example.com')));
+    await waitFor(() => openConflict('legacy.example.com', 'hostname_claimed'), { description: 'the claim' });
+    await world.reconciler.reconcileNow();
+    const before = tunnelRules(victim.tunnelId);
+    expect(openConflict('legacy.example.com', 'foreign_ingress_rule')).toBeUndefined();
+    const claim = openConflict('legacy.example.com', 'hostname_claimed')!;
+    await expect(adoption.preview(claim.id)).rejects.toMatchObject({
+      details: { reason: 'not_adoptable_kind' },
+    });
+    expect(tunnelRules(victim.tunnelId)).toEqual(before);
   });
 });
