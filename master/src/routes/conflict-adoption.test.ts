@@ -280,9 +280,6 @@ describe('adopting a foreign DNS record', () => {
 });
 
 describe('adopting a foreign ingress rule', () => {
-  const tunnelRules = (tunnelId: string) =>
-    (world.emulator.tunnelConfig(tunnelId)?.config as { ingress: Record<string, unknown>[] }).ingress;
-
   /** A hand-written rule on the agent's tunnel for `hostname`, between two others nothing wants. */
   function seedRules(tunnelId: string, hostname: string) {
     const legacy = { hostname, service: 'http://old:80', originRequest: { noTLSVerify: true } };
@@ -311,7 +308,7 @@ describe('adopting a foreign ingress rule', () => {
     expect(routeOf('legacy.example.com')?.status).toBe('conflict');
     // A rule in the way keeps no record off (the record points at the tunnel either way).
     await waitFor(() => cnames(world, 'legacy.example.com').length === 1, { description: 'the CNAME' });
-    const before = tunnelRules(tunnelId);
+    const before = ingressRules(world, tunnelId);
     const recordsBefore = records();
 
     const preview = await adoption.preview(conflict.id);
@@ -339,7 +336,7 @@ describe('adopting a foreign ingress rule', () => {
       },
       fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
-    expect(tunnelRules(tunnelId)).toEqual(before);
+    expect(ingressRules(world, tunnelId)).toEqual(before);
 
     const adopted = await adoption.adopt(conflict.id, preview.fingerprint, 'dashboard:admin:s2');
     expect(adopted).toEqual({
@@ -353,7 +350,7 @@ describe('adopting a foreign ingress rule', () => {
       timeoutMs: 30_000,
     });
     // In place, rewritten as ours; the rules around it and the zone's records as they were.
-    expect(tunnelRules(tunnelId)).toEqual([
+    expect(ingressRules(world, tunnelId)).toEqual([
       before[0],
       { hostname: 'legacy.example.com', service: 'http://web:80' },
       before[2],
@@ -375,7 +372,7 @@ describe('adopting a foreign ingress rule', () => {
       ...web,
       labels: webLabels('legacy.example.com', { 'tunnelfleet.service': 'http://web:81' }),
     });
-    await waitFor(() => tunnelRules(tunnelId)[1]?.service === 'http://web:81', {
+    await waitFor(() => ingressRules(world, tunnelId)[1]?.service === 'http://web:81', {
       description: 'the rule updated',
     });
   });
@@ -391,7 +388,7 @@ describe('adopting a foreign ingress rule', () => {
     });
     const conflict = openConflict('legacy.example.com', 'foreign_ingress_rule')!;
     const preview = await adoption.preview(conflict.id);
-    const edited = tunnelRules(tunnelId).map((r) =>
+    const edited = ingressRules(world, tunnelId).map((r) =>
       r.hostname === legacy.hostname ? { ...r, service: 'http://other:80' } : r,
     );
     world.emulator.setTunnelConfig(tunnelId, { ingress: edited });
@@ -400,7 +397,7 @@ describe('adopting a foreign ingress rule', () => {
       code: 'adoption_stale',
     });
     await world.reconciler.reconcileNow();
-    expect(tunnelRules(tunnelId)).toEqual(edited);
+    expect(ingressRules(world, tunnelId)).toEqual(edited);
     expect(openConflict('legacy.example.com', 'foreign_ingress_rule')).toBeDefined();
     expect(listAudit(world.db, { limit: 50 }).entries.map((e) => e.action)).not.toContain('conflict.adopt');
   });
@@ -419,12 +416,12 @@ describe('adopting a foreign ingress rule', () => {
     await world.report(victim.agentId, container('web', webLabels('legacy.example.com')));
     await waitFor(() => openConflict('legacy.example.com', 'hostname_claimed'), { description: 'the claim' });
     await world.reconciler.reconcileNow();
-    const before = tunnelRules(victim.tunnelId);
+    const before = ingressRules(world, victim.tunnelId);
     expect(openConflict('legacy.example.com', 'foreign_ingress_rule')).toBeUndefined();
     const claim = openConflict('legacy.example.com', 'hostname_claimed')!;
     await expect(adoption.preview(claim.id)).rejects.toMatchObject({
       details: { reason: 'not_adoptable_kind' },
     });
-    expect(tunnelRules(victim.tunnelId)).toEqual(before);
+    expect(ingressRules(world, victim.tunnelId)).toEqual(before);
   });
 });
