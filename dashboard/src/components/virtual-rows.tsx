@@ -12,6 +12,8 @@ export function VirtualTable(props: {
   label: string;
   headers: string[];
   renderRow: (index: number) => ReactNode;
+  /** A class for some rows (a group's header). */
+  rowClass?: (index: number) => string | undefined;
   onRange?: (first: number, last: number) => void;
 }) {
   const { count, rowHeight, height, onRange } = props;
@@ -29,7 +31,7 @@ export function VirtualTable(props: {
       <tr
         key={index}
         aria-rowindex={index + 2}
-        className="vrow"
+        className={['vrow', props.rowClass?.(index)].filter(Boolean).join(' ')}
         style={{ transform: `translateY(${index * rowHeight}px)`, height: rowHeight }}
       >
         {props.renderRow(index)}

@@ -1,7 +1,9 @@
 import {
   type RetainedRouteView,
+  ROUTE_GROUPS,
   ROUTE_SORTS,
   ROUTE_STATUSES,
+  type RouteGroup,
   type RouteView,
 } from '@tunnelfleet/common/admin-api';
 import { useCallback, useEffect, useRef, useState } from 'react';
@@ -21,6 +23,7 @@ interface Filters {
   q: string;
   sort: string;
   order: 'asc' | 'desc';
+  group: string;
 }
 
 function filtersFrom(search: URLSearchParams): Filters {
@@ -30,8 +33,35 @@ function filtersFrom(search: URLSearchParams): Filters {
     q: search.get('q') ?? '',
     sort: search.get('sort') ?? 'hostname',
     order: search.get('order') === 'desc' ? 'desc' : 'asc',
+    group: search.get('group') ?? '',
   };
 }
+
+/** A line of the grouped table: a group's header, or the route at an index of the whole ordering. */
+type Line = { header: RouteGroup } | { route: number };
+
+/**
+ * Where line `index` of a grouped table falls: each group's header comes just before its first
+ * route, so group `g`'s header is line `offset + g` (binary search over the groups).
+ */
+function lineAt(groups: readonly RouteGroup[], index: number): Line {
+  if (groups.length === 0) return { route: index };
+  let low = 0;
+  let high = groups.length - 1;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (groups[mid]!.offset + mid <= index) low = mid;
+    else high = mid - 1;
+  }
+  const group = groups[low]!;
+  const headerLine = group.offset + low;
+  return index === headerLine ? { header: group } : { route: index - low - 1 };
+}
+
+const routeIndexAt = (groups: readonly RouteGroup[], index: number) => {
+  const line = lineAt(groups, index);
+  return 'route' in line ? line.route : line.header.offset;
+};
 
 /**
  * Every route, paged by the server and virtualised in the browser: the pages in view are fetched
@@ -45,6 +75,8 @@ export function RoutesPage() {
   const [total, setTotal] = useState<number | undefined>();
   const [rows, setRows] = useState<Map<number, RouteView>>(new Map());
   const [retained, setRetained] = useState<RetainedRouteView[]>([]);
+  const [groups, setGroups] = useState<RouteGroup[]>([]);
+  const groupsRef = useRef<RouteGroup[]>([]);
   const [error, setError] = useState<string | undefined>();
   const requested = useRef(new Set<number>());
   const [query, setQuery] = useState(filters.q);
@@ -61,10 +93,13 @@ export function RoutesPage() {
           ...(f.q ? { q: f.q } : {}),
           sort: f.sort,
           order: f.order,
+          ...(f.group ? { group: f.group } : {}),
           limit: PAGE,
           offset: page * PAGE,
         });
         setTotal(answer.total);
+        groupsRef.current = answer.groups ?? [];
+        setGroups(groupsRef.current);
         if (page === 0) setRetained(answer.retained);
         setRows((previous) => {
           const next = new Map(previous);
@@ -86,12 +121,17 @@ export function RoutesPage() {
     requested.current = new Set();
     setRows(new Map());
     setTotal(undefined);
+    groupsRef.current = [];
+    setGroups([]);
     void loadPage(0);
   }, [loadPage]);
 
   const inView = useRef({ first: 0, last: 0 });
+  // The table's lines include group headers: the pages to read are those of the routes in view.
   const onRange = useCallback(
-    (first: number, last: number) => {
+    (firstLine: number, lastLine: number) => {
+      const first = routeIndexAt(groupsRef.current, firstLine);
+      const last = routeIndexAt(groupsRef.current, lastLine);
       inView.current = { first, last };
       for (let page = Math.floor(first / PAGE); page <= Math.floor(last / PAGE); page++) void loadPage(page);
     },
@@ -176,6 +216,17 @@ export function RoutesPage() {
             <option value="desc">descending</option>
           </select>
         </label>
+        <label>
+          Group by
+          <select value={filters.group} onChange={(e) => setFilter({ group: e.target.value })}>
+            <option value="">nothing</option>
+            {ROUTE_GROUPS.map((group) => (
+              <option key={group} value={group}>
+                {group}
+              </option>
+            ))}
+          </select>
+        </label>
         <button type="submit">Search</button>
       </form>
       <ErrorNote error={error} />
@@ -187,14 +238,26 @@ export function RoutesPage() {
       ) : null}
       {total ? (
         <VirtualTable
-          count={total}
+          count={total + groups.length}
           rowHeight={ROW_HEIGHT}
-          height={Math.min(600, total * ROW_HEIGHT)}
+          height={Math.min(600, (total + groups.length) * ROW_HEIGHT)}
           label="Routes"
           headers={['Hostname', 'Status', 'Agent', 'Container', 'Service']}
           onRange={onRange}
+          rowClass={(index) => ('header' in lineAt(groups, index) ? 'group-row' : undefined)}
           renderRow={(index) => {
-            const route = rows.get(index);
+            const line = lineAt(groups, index);
+            if ('header' in line) {
+              return (
+                <th colSpan={5} scope="colgroup" data-testid="route-group">
+                  {line.header.label}{' '}
+                  <span className="sub">
+                    {line.header.count} {line.header.count === 1 ? 'route' : 'routes'}
+                  </span>
+                </th>
+              );
+            }
+            const route = rows.get(line.route);
             if (!route) return <td colSpan={5}>Loading…</td>;
             return (
               <>

@@ -64,6 +64,7 @@ import { handOverHostname } from '../routes/hostname-hand-over.js';
 import { listPublicRoutes } from '../routes/public-routes.js';
 import type { RetainedRouteService } from '../routes/retained-route-service.js';
 import { routeDetail } from '../routes/route-detail.js';
+import { labelRouteGroups } from '../routes/route-groups.js';
 import type { ViewerTokenService } from '../sessions/viewer-token-service.js';
 import { type AgentKeyRecord, listAgentKeys } from '../store/agent-keys.js';
 import { type AgentRecord, findAgentByKey, listAgents } from '../store/agents.js';
@@ -285,9 +286,14 @@ export function adminRouter(deps: AdminRouterDeps): Router {
       status === RETAINED_STATUS
         ? { routes: [], total: 0 }
         : pageRoutes(db, { ...filter, ...page, ...(status ? { status } : {}) });
+    const groups =
+      'groups' in found && found.groups && page.group
+        ? labelRouteGroups(db, page.group, found.groups)
+        : undefined;
     send<ListRoutesResponse>(res, 200, {
       routes: found.routes.map(({ spec: _spec, ...route }) => route),
       total: found.total,
+      ...(groups ? { groups } : {}),
       retained: status === undefined || status === RETAINED_STATUS ? deps.retainedRoutes.list(filter) : [],
     });
   });
