@@ -248,7 +248,7 @@ const GROUP_EXPRESSIONS: Record<RouteGroupBy, string> = {
   zone: 'zone',
   policy: `CASE
     WHEN NOT json_valid(spec) THEN '#none'
-    WHEN json_extract(spec, '$.access.namedPolicies') IS NOT NULL THEN json_extract(spec, '$.access.namedPolicies')
+    WHEN json_array_length(spec, '$.access.namedPolicies') > 0 THEN json_extract(spec, '$.access.namedPolicies')
     WHEN json_extract(spec, '$.access') IS NOT NULL THEN '#labels'
     ELSE '#none' END`,
 };
