@@ -79,6 +79,9 @@ export function RoutesPage() {
   const groupsRef = useRef<RouteGroup[]>([]);
   const [error, setError] = useState<string | undefined>();
   const requested = useRef(new Set<number>());
+  // The filters the table shows now: an answer to a request made for earlier ones is dropped.
+  const shownKey = useRef(key);
+  shownKey.current = key;
   const [query, setQuery] = useState(filters.q);
 
   const loadPage = useCallback(
@@ -97,6 +100,7 @@ export function RoutesPage() {
           limit: PAGE,
           offset: page * PAGE,
         });
+        if (shownKey.current !== key) return;
         setTotal(answer.total);
         groupsRef.current = answer.groups ?? [];
         setGroups(groupsRef.current);
@@ -110,6 +114,7 @@ export function RoutesPage() {
         });
         setError(undefined);
       } catch (failure) {
+        if (shownKey.current !== key) return;
         requested.current.delete(page);
         setError(failure instanceof Error ? failure.message : String(failure));
       }

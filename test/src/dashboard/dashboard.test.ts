@@ -348,6 +348,47 @@ describe('dashboard in Chromium', () => {
     await shot('access');
   });
 
+  it('groups the routes by agent and by Access policy, a header before each group', async () => {
+    await nav('Routes').click();
+    await page.getByLabel('Group by').selectOption('agent');
+    await page.waitForURL(/group=agent/);
+    const headers = page.getByTestId('route-group');
+    const agents = (await master.admin.agents()).filter((a) => a.routeCount > 0);
+    await waitFor(async () => (await headers.count()) === agents.length, {
+      description: 'one header per agent with routes',
+    });
+    const web1 = headers.filter({ hasText: `web-1 (${agent.agentId})` });
+    await expect(web1.textContent()).resolves.toMatch(/3 routes$/);
+    // The header comes right before its agent's routes: the next rows are web-1's own.
+    const rows = page.locator('tbody tr.vrow');
+    const web1Rows = async () => {
+      const texts = await rows.allTextContents();
+      const at = texts.findIndex((text) => text.startsWith(`web-1 (${agent.agentId})`));
+      return texts.slice(at + 1, at + 4);
+    };
+    await waitFor(async () => (await web1Rows()).every((text) => text.includes(agent.agentId)), {
+      description: "web-1's three routes right after its header",
+    });
+    await shot('routes-grouped');
+
+    await page.getByLabel('Group by').selectOption('policy');
+    await page.waitForURL(/group=policy/);
+    const policy = headers.filter({ hasText: 'Policy ops-team' });
+    await expect(policy.textContent()).resolves.toBe('Policy ops-team 1 route');
+    await waitFor(
+      async () => {
+        const after = await rows.allTextContents();
+        return after[after.findIndex((text) => text.startsWith('Policy ops-team')) + 1]?.includes(
+          `admin.${ZONE}`,
+        );
+      },
+      { description: 'the route of policy ops-team right after its header' },
+    );
+    await page.getByLabel('Group by').selectOption('');
+    await page.waitForURL((url) => !url.search.includes('group='));
+    await expect(headers.count()).resolves.toBe(0);
+  });
+
   it('runs the label parser in the browser: routes and problems as one types', async () => {
     await nav('Labels playground').click();
     const input = page.getByLabel(/^Labels/);
