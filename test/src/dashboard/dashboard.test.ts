@@ -121,6 +121,7 @@ describe('dashboard in Chromium', () => {
       .getByText(/not accepted/)
       .waitFor();
     await shot('login');
+    expect(await seriousAxeViolations(page)).toEqual([]);
     await page.getByLabel('Token').fill(master.adminToken);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
@@ -139,6 +140,7 @@ describe('dashboard in Chromium', () => {
     await page.getByLabel('Host name').fill('web-1');
     await page.getByLabel('Patterns (comma or space separated)').fill(`*.${ZONE}`);
     await page.getByLabel('An admin approves it here').check();
+    expect(await seriousAxeViolations(page)).toEqual([]);
     await page.getByRole('button', { name: 'Create key' }).click();
     const env = await page.getByLabel('.env').inputValue();
     expect(env).toContain(`TUNNELFLEET_MASTER_URL=${master.url}`);
@@ -260,6 +262,7 @@ describe('dashboard in Chromium', () => {
       `commentthe old servermanaged by tunnelfleet; agent=${third.agentId}`,
     );
     await shot('adopt-diff');
+    expect(await seriousAxeViolations(page)).toEqual([]);
 
     // Someone edits the record at Cloudflare before the operator confirms: nothing is written.
     const edit = await fetch(`${account.baseUrl}/zones/${account.zones[ZONE]}/dns_records/${inTheWay.id}`, {
@@ -439,6 +442,7 @@ describe('dashboard in Chromium', () => {
     await dialog.getByText('3 routes are withdrawn').waitFor();
     await dialog.getByText('its tunnel is deleted').waitFor();
     await shot('revoke-confirmation');
+    expect(await seriousAxeViolations(page)).toEqual([]);
     await dialog.getByRole('button', { name: 'Revoke' }).click();
     await page.locator('tr[data-agent="web-1"]').getByText('revoked').waitFor();
     await waitFor(() => !emulator.dnsRecords(ZONE).some((r) => r.name === `admin.${ZONE}`), {
@@ -470,7 +474,9 @@ describe('dashboard in Chromium', () => {
       ['/', 'Overview'],
       ['/agents', 'Agents'],
       ['/routes', 'Routes'],
+      ['/routes?group=agent', 'Routes'],
       [`/routes/${route!.id}`, APP],
+      [`/agents/${agent.agentId}`, 'web-1'],
       ['/conflicts', 'Conflicts'],
       ['/access', 'Access'],
       ['/audit', 'Audit log'],
@@ -484,6 +490,31 @@ describe('dashboard in Chromium', () => {
       found.push(...(await seriousAxeViolations(page)).map((violation) => `${path}: ${violation}`));
     }
     expect(found).toEqual([]);
+  });
+
+  it('says clearly what is missing: a route or page that does not exist, a search that finds nothing', async () => {
+    await page.goto(`${master.url}/routes/999999`);
+    await page.getByRole('alert').getByText('no route 999999').waitFor();
+    await page.getByRole('link', { name: '← Routes' }).waitFor();
+    expect(await seriousAxeViolations(page)).toEqual([]);
+
+    await page.goto(`${master.url}/agents/ag_0000000000000000`);
+    await page.getByRole('alert').filter({ hasText: 'ag_0000000000000000' }).first().waitFor();
+
+    await page.goto(`${master.url}/no-such-page`);
+    await page.getByRole('heading', { name: 'Not found', level: 1 }).waitFor();
+    await page.getByText('No page at /no-such-page.').waitFor();
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.getByRole('link', { name: 'Go to the overview' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+
+    await page.goto(`${master.url}/routes?q=nothing-is-called-this`);
+    await page.getByText('No route matches. Clear the filters, or start a labelled container.').waitFor();
+    await page.getByTestId('routes-total').getByText('0 routes').waitFor();
+    await nav('Audit log').click();
+    await page.getByLabel('Action').fill('no.such.action');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByText('No entry matches.').waitFor();
   });
 
   it('gives a viewer token a read-only dashboard; a change it forges is refused', async () => {
