@@ -161,6 +161,7 @@ export function createConflictAdoption(deps: ConflictAdoptionDeps) {
     }
     const desired = ownedCname(hostname, route.agentId, route.tunnelId);
     return {
+      object: 'dns_record' as const,
       zoneId: name.zoneId,
       preview: {
         object: 'dns_record' as const,
@@ -207,6 +208,7 @@ export function createConflictAdoption(deps: ConflictAdoptionDeps) {
       );
     }
     return {
+      object: 'ingress_rule' as const,
       key,
       seen: onKey,
       preview: {
@@ -224,85 +226,36 @@ export function createConflictAdoption(deps: ConflictAdoptionDeps) {
     };
   }
 
-  async function adoptRecord(
-    conflictId: number,
-    fingerprint: string,
-    actor: AuditActor,
-    published: PublishedRoute,
-  ) {
-    const reading = await readRecord(conflictId, published);
+  type Reading = Awaited<ReturnType<typeof readRecord>> | Awaited<ReturnType<typeof readRule>>;
+
+  /** A record is rewritten in place at once (same id): our CNAME and comment. */
+  async function overwriteRecord(reading: Extract<Reading, { object: 'dns_record' }>, route: PublishedRoute) {
     const { preview } = reading;
-    if (preview.fingerprint !== fingerprint) throw new AdoptionStaleError(preview.hostname);
-    // The read took a while: the route must still be the one allowed to take the record.
-    const { route } = eligible(conflictId);
-    if (route.id !== preview.routeId) throw new AdoptionStaleError(preview.hostname);
     await deps.cloudflare.overwriteDnsRecord({
       hostname: preview.hostname,
-      ...(published.spec.zoneLabel ? { zone: published.spec.zoneLabel } : {}),
+      ...(route.spec.zoneLabel ? { zone: route.spec.zoneLabel } : {}),
       recordId: preview.recordId,
-      record: ownedCname(preview.hostname, published.agentId, published.tunnelId),
+      record: ownedCname(preview.hostname, route.agentId, route.tunnelId),
     });
-    db.transaction(() => {
-      const at = deps.now().toISOString();
-      addAdoptedRecord(db, reading.zoneId, { hostname: preview.hostname, recordId: preview.recordId }, at);
-      resolveConflicts(db, route.id, at, ['foreign_dns_record']);
-      recordAudit(db, {
-        actor,
-        action: 'conflict.adopt',
-        target: preview.hostname,
-        details: {
-          conflictId,
-          object: 'dns_record',
-          routeId: route.id,
-          agentId: route.agentId,
-          recordId: preview.recordId,
-          before: preview.current,
-          after: preview.desired,
-        },
-      });
-    })();
-    await deps.hooks.markDirty(routeTargets(db, route));
-    return route;
   }
 
-  async function adoptRule(
-    conflictId: number,
-    fingerprint: string,
-    actor: AuditActor,
-    published: PublishedRoute,
-  ) {
-    const reading = await readRule(conflictId, published);
-    const { preview } = reading;
-    if (preview.fingerprint !== fingerprint) throw new AdoptionStaleError(preview.hostname);
-    const { route, published: now } = eligible(conflictId);
-    if (route.id !== preview.routeId || now.tunnelId !== preview.tunnelId) {
-      throw new AdoptionStaleError(preview.hostname);
-    }
-    // The tunnel's sync takes the rule over in its own read-merge-write, if it is still as seen.
-    db.transaction(() => {
-      const memo = readTunnelMemo(db, preview.tunnelId);
-      const adopting = memo.adopting.filter((grant) => grant.key !== reading.key);
-      writeTunnelMemo(db, preview.tunnelId, {
-        ...memo,
-        adopting: [...adopting, { key: reading.key, seen: reading.seen }],
-      });
-      recordAudit(db, {
-        actor,
-        action: 'conflict.adopt',
-        target: preview.hostname,
-        details: {
-          conflictId,
-          object: 'ingress_rule',
-          routeId: route.id,
-          agentId: route.agentId,
-          tunnelId: preview.tunnelId,
-          before: preview.current,
-          after: preview.desired,
-        },
-      });
-    })();
-    await deps.hooks.markDirty([tunnelTarget(preview.tunnelId)]);
-    return route;
+  /** Then it is ours, and the conflict it made is over. */
+  function recordOwned(reading: Extract<Reading, { object: 'dns_record' }>, routeId: number) {
+    const at = deps.now().toISOString();
+    const { hostname, recordId } = reading.preview;
+    addAdoptedRecord(db, reading.zoneId, { hostname, recordId }, at);
+    resolveConflicts(db, routeId, at, ['foreign_dns_record']);
+  }
+
+  /** A rule: handed to the tunnel's sync, which takes it over in its own read-merge-write if still as seen. */
+  function handRuleToSync(reading: Extract<Reading, { object: 'ingress_rule' }>) {
+    const { tunnelId } = reading.preview;
+    const memo = readTunnelMemo(db, tunnelId);
+    const adopting = memo.adopting.filter((grant) => grant.key !== reading.key);
+    writeTunnelMemo(db, tunnelId, {
+      ...memo,
+      adopting: [...adopting, { key: reading.key, seen: reading.seen }],
+    });
   }
 
   return {
@@ -316,16 +269,47 @@ export function createConflictAdoption(deps: ConflictAdoptionDeps) {
 
     /** Adopts the object if it is still the one `fingerprint` describes; audited as `actor`. */
     async adopt(conflictId: number, fingerprint: string, actor: AuditActor) {
-      const { published, kind } = eligible(conflictId);
-      const route =
-        kind === 'dns'
-          ? await adoptRecord(conflictId, fingerprint, actor, published)
-          : await adoptRule(conflictId, fingerprint, actor, published);
+      const seen = eligible(conflictId);
+      const reading: Reading =
+        seen.kind === 'dns'
+          ? await readRecord(conflictId, seen.published)
+          : await readRule(conflictId, seen.published);
+      const { preview } = reading;
+      if (preview.fingerprint !== fingerprint) throw new AdoptionStaleError(preview.hostname);
+      // The read took a while: the route must still be the one allowed to take the object.
+      const { route, published } = eligible(conflictId);
+      if (route.id !== preview.routeId || published.tunnelId !== seen.published.tunnelId) {
+        throw new AdoptionStaleError(preview.hostname);
+      }
+      if (reading.object === 'dns_record') await overwriteRecord(reading, published);
+      db.transaction(() => {
+        if (reading.object === 'dns_record') recordOwned(reading, route.id);
+        else handRuleToSync(reading);
+        recordAudit(db, {
+          actor,
+          action: 'conflict.adopt',
+          target: preview.hostname,
+          details: {
+            conflictId,
+            object: preview.object,
+            routeId: route.id,
+            agentId: route.agentId,
+            ...(preview.object === 'dns_record'
+              ? { recordId: preview.recordId }
+              : { tunnelId: preview.tunnelId }),
+            before: preview.current,
+            after: preview.desired,
+          },
+        });
+      })();
+      await deps.hooks.markDirty(
+        reading.object === 'dns_record' ? routeTargets(db, route) : [tunnelTarget(reading.preview.tunnelId)],
+      );
       return {
-        object: kind === 'dns' ? ('dns_record' as const) : ('ingress_rule' as const),
-        hostname: route.hostname!,
+        object: preview.object,
+        hostname: preview.hostname,
         routeId: route.id,
-        state: kind === 'dns' ? ('done' as const) : ('syncing' as const),
+        state: reading.object === 'dns_record' ? ('done' as const) : ('syncing' as const),
       };
     },
   };
