@@ -88,6 +88,19 @@ describe('dashboard in Chromium', () => {
   /** A link of the main navigation (other links on a page may have the same words). */
   const nav = (name: string) =>
     page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+  /** Another host, enrolled through the API (approved at once), reporting one labelled container. */
+  const hostWith = async (name: string, containerId: string, containerName: string, hostname: string) => {
+    const key = (await master.admin.createKey({ name, hostnameAllowlist: [`*.${ZONE}`] })).key;
+    const host = await connectProtocolAgent(master.url, key, name);
+    await host.report([
+      reportedContainer(containerId, containerName, {
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': hostname,
+        'tunnelfleet.service': `http://${containerName}:80`,
+      }),
+    ]);
+    return host;
+  };
   const signIn = async (token: string) => {
     await page.goto(master.url);
     await page.getByLabel('Token').fill(token);
@@ -190,15 +203,7 @@ describe('dashboard in Chromium', () => {
   });
 
   it('explains a conflict, and hands the hostname over to the route that waits', async () => {
-    const key = (await master.admin.createKey({ name: 'web-2', hostnameAllowlist: [`*.${ZONE}`] })).key;
-    const second = await connectProtocolAgent(master.url, key, 'web-2');
-    await second.report([
-      reportedContainer('c2', 'copy', {
-        'tunnelfleet.enable': 'true',
-        'tunnelfleet.hostname': APP,
-        'tunnelfleet.service': 'http://copy:80',
-      }),
-    ]);
+    const second = await hostWith('web-2', 'c2', 'copy', APP);
     await nav('Conflicts').click();
     await page.getByRole('heading', { name: new RegExp(APP) }).waitFor();
     await page.getByText('Another route holds this hostname').waitFor();
@@ -238,15 +243,7 @@ describe('dashboard in Chromium', () => {
       content: '192.0.2.25',
       ttl: 300,
     });
-    const key = (await master.admin.createKey({ name: 'web-3', hostnameAllowlist: [`*.${ZONE}`] })).key;
-    const third = await connectProtocolAgent(master.url, key, 'web-3');
-    await third.report([
-      reportedContainer('c5', 'legacy', {
-        'tunnelfleet.enable': 'true',
-        'tunnelfleet.hostname': legacy,
-        'tunnelfleet.service': 'http://legacy:80',
-      }),
-    ]);
+    const third = await hostWith('web-3', 'c5', 'legacy', legacy);
     await nav('Conflicts').click();
     await page.getByRole('heading', { name: new RegExp(legacy) }).waitFor({ timeout: 30_000 });
     await page.getByText('A DNS record Tunnelfleet did not create is in the way').waitFor();
@@ -310,6 +307,55 @@ describe('dashboard in Chromium', () => {
       actor: expect.stringMatching(/^dashboard:admin:[0-9a-f]{8}$/),
       details: { recordId: inTheWay.id, agentId: third.agentId },
     });
+  });
+
+  it('adopts a foreign ingress rule after its diff: the tunnel takes it over where it stands', async () => {
+    const oldApi = `old-api.${ZONE}`;
+    const key = (await master.admin.createKey({ name: 'web-4', hostnameAllowlist: [`*.${ZONE}`] })).key;
+    const fourth = await connectProtocolAgent(master.url, key, 'web-4');
+    const tunnel = await waitFor(async () => (await master.admin.agent(fourth.agentId)).tunnel?.id, {
+      description: "the new host's tunnel",
+    });
+    // Someone wrote a rule for the hostname on that tunnel by hand, between two others.
+    emulator.seedIngressRule(tunnel, { hostname: `first.${ZONE}`, service: 'http://first:80' });
+    emulator.seedIngressRule(tunnel, {
+      hostname: oldApi,
+      service: 'http://old-api:9000',
+      originRequest: { noTLSVerify: true },
+    });
+    emulator.seedIngressRule(tunnel, { hostname: `last.${ZONE}`, service: 'http://last:80' });
+    const rules = () =>
+      (emulator.tunnelConfig(tunnel)?.config as { ingress?: Record<string, unknown>[] } | undefined)
+        ?.ingress ?? [];
+    const before = rules();
+    await fourth.report([
+      reportedContainer('c6', 'old-api', {
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': oldApi,
+        'tunnelfleet.service': 'http://old-api:80',
+      }),
+    ]);
+    await nav('Conflicts').click();
+    await page.getByRole('heading', { name: new RegExp(oldApi) }).waitFor({ timeout: 30_000 });
+    await page.getByText('An ingress rule Tunnelfleet did not write serves this hostname').waitFor();
+    expect(rules()).toEqual(before);
+
+    await page.getByRole('button', { name: `Review adopting the ingress rule on ${oldApi}` }).click();
+    const dialog = page.getByRole('dialog');
+    const row = (field: string) => dialog.getByRole('row', { name: new RegExp(`^${field}\\b`) });
+    await expect(row('service').textContent()).resolves.toBe('servicehttp://old-api:9000http://old-api:80');
+    await expect(row('originRequest').textContent()).resolves.toBe('originRequest{"noTLSVerify":true}—');
+    await dialog.getByRole('button', { name: 'Adopt' }).click();
+    // The tunnel's next sync takes it over; the conflict closes without a reload.
+    await page
+      .getByRole('heading', { name: new RegExp(oldApi) })
+      .waitFor({ state: 'detached', timeout: 30_000 });
+    expect(rules()).toEqual([
+      before[0],
+      { hostname: oldApi, service: 'http://old-api:80' },
+      before[2],
+      ...before.slice(3),
+    ]);
   });
 
   it('resumes its event stream after the master restarts: a new route still shows without a reload', async () => {
