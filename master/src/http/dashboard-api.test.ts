@@ -161,4 +161,18 @@ describe('admin API for the dashboard', () => {
     expect(refused.status).toBe(400);
     expect(refused.body.error.message).toMatch(/group/);
   });
+
+  it('refuses a bad adoption with a clear error, and changes nothing', async () => {
+    const before = fx.emulator.dnsRecords('example.com');
+    for (const body of [{}, { fingerprint: 'not-hex' }, { fingerprint: 'a'.repeat(64), recordId: 'x' }]) {
+      const answer = await fx.admin('POST', '/conflicts/1/adopt', body);
+      expect(answer.status).toBe(400);
+      expect(answer.body.error.message).toMatch(/fingerprint|recordId|unrecognized/i);
+    }
+    const missing = await fx.admin('POST', '/conflicts/424242/adopt', { fingerprint: 'a'.repeat(64) });
+    expect(missing.status).toBe(404);
+    expect((await fx.admin('GET', '/conflicts/424242/adoption')).status).toBe(404);
+    expect((await fx.admin('GET', '/conflicts/0/adoption')).status).toBe(400);
+    expect(fx.emulator.dnsRecords('example.com')).toEqual(before);
+  });
 });
