@@ -102,6 +102,7 @@ export interface RoutesPageQuery {
   q?: string;
   sort?: string;
   order?: 'asc' | 'desc';
+  group?: string;
   limit?: number;
   offset?: number;
 }

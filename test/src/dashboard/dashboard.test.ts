@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CSRF_HEADER } from '@tunnelfleet/common';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CloudflareEmulator, startCloudflareEmulator } from '../cloudflare-emulator/index.js';
 import { seriousAxeViolations } from '../harness/axe.js';
@@ -16,6 +16,9 @@ import { waitFor } from '../harness/wait-for.js';
 import { type CloudflareAccount, createCloudflareAccount } from '../system/cloudflare-account.js';
 import { type MasterProcess, startMasterProcess } from '../system/master-process.js';
 import { connectProtocolAgent, type ProtocolAgent, reportedContainer } from '../system/protocol-agent.js';
+
+/** The page's focused element, read in the page (this package's TypeScript has no DOM types). */
+type Focus = { document: { activeElement: never } };
 
 const DASHBOARD_INDEX = fileURLToPath(new URL('../../../dashboard/dist/index.html', import.meta.url));
 /**
@@ -436,6 +439,46 @@ describe('dashboard in Chromium', () => {
     await page.getByLabel('Group by').selectOption('');
     await page.waitForURL((url) => !url.search.includes('group='));
     await expect(headers.count()).resolves.toBe(0);
+  });
+
+  it('works from the keyboard alone: search, open a route, and a confirmation that Escape cancels', async () => {
+    /** Presses Tab until `target` has the focus: it must be reachable, in a bounded number of steps. */
+    const tabTo = async (target: Locator) => {
+      for (let step = 0; step < 60; step++) {
+        await page.keyboard.press('Tab');
+        if (
+          await target.evaluate(
+            (element) => element === (globalThis as unknown as Focus).document.activeElement,
+          )
+        ) {
+          return;
+        }
+      }
+      throw new Error(`${target} is not reachable with Tab`);
+    };
+    await page.goto(`${master.url}/routes`);
+    await page.getByRole('heading', { name: 'Routes', level: 1 }).waitFor();
+    await tabTo(page.getByLabel('Search hostname or container'));
+    await page.keyboard.type('late.');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('routes-total').getByText('1 route', { exact: true }).waitFor();
+    await tabTo(page.getByRole('link', { name: `late.${ZONE}` }));
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: `late.${ZONE}`, level: 1 }).waitFor();
+
+    await page.goto(`${master.url}/agents`);
+    await tabTo(page.getByRole('button', { name: 'Revoke web-2' }));
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    // The dialog holds the focus, and Escape closes it without revoking anything.
+    const holdsFocus = await dialog.evaluate((element) =>
+      element.contains((globalThis as unknown as Focus).document.activeElement),
+    );
+    expect(holdsFocus).toBe(true);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    expect((await master.admin.agents()).find((a) => a.name === 'web-2')?.status).toBe('approved');
   });
 
   it('runs the label parser in the browser: routes and problems as one types', async () => {
