@@ -31,21 +31,23 @@ export interface ConflictAdoptionDeps {
 
 const fingerprintOf = (seen: unknown) => createHash('sha256').update(stableStringify(seen)).digest('hex');
 
+/** A record's fields as a diff shows them. */
+function recordFields(record: CurrentDnsRecord) {
+  return {
+    type: record.type,
+    name: record.name,
+    content: record.content ?? null,
+    proxied: record.proxied ?? null,
+    ttl: record.ttl ?? null,
+    comment: record.comment ?? null,
+    modifiedOn: record.modified_on ?? null,
+  };
+}
+
 /** Every field of the foreign records on the name: any change to any of them changes the fingerprint. */
 function dnsFingerprint(records: readonly CurrentDnsRecord[]): string {
   return fingerprintOf(
-    records
-      .map((r) => ({
-        id: r.id,
-        type: r.type,
-        name: r.name,
-        content: r.content ?? null,
-        proxied: r.proxied ?? null,
-        ttl: r.ttl ?? null,
-        comment: r.comment ?? null,
-        modifiedOn: r.modified_on ?? null,
-      }))
-      .sort((a, b) => (a.id < b.id ? -1 : 1)),
+    records.map((r) => ({ id: r.id, ...recordFields(r) })).sort((a, b) => (a.id < b.id ? -1 : 1)),
   );
 }
 
@@ -171,15 +173,7 @@ export function createConflictAdoption(deps: ConflictAdoptionDeps) {
         routeId: route.route!.id,
         agentId: route.agentId,
         recordId: record.id,
-        current: {
-          type: record.type,
-          name: record.name,
-          content: record.content ?? null,
-          proxied: record.proxied ?? null,
-          ttl: record.ttl ?? null,
-          comment: record.comment ?? null,
-          modifiedOn: record.modified_on ?? null,
-        },
+        current: recordFields(record),
         desired: { ...desired },
         fingerprint: dnsFingerprint(foreign),
       },
