@@ -38,7 +38,7 @@ function filtersFrom(search: URLSearchParams): Filters {
 }
 
 /** A line of the grouped table: a group's header, or the route at an index of the whole ordering. */
-type Line = { header: RouteGroup } | { route: number };
+type Line = { header: RouteGroup } | { route: number; group?: RouteGroup };
 
 /**
  * Where line `index` of a grouped table falls: each group's header comes just before its first
@@ -55,7 +55,13 @@ function lineAt(groups: readonly RouteGroup[], index: number): Line {
   }
   const group = groups[low]!;
   const headerLine = group.offset + low;
-  return index === headerLine ? { header: group } : { route: index - low - 1 };
+  return index === headerLine ? { header: group } : { route: index - low - 1, group };
+}
+
+/** The group a line of a grouped table belongs to (its header, or one of its routes). */
+function groupAt(groups: readonly RouteGroup[], index: number): RouteGroup | undefined {
+  const line = lineAt(groups, index);
+  return 'header' in line ? line.header : line.group;
 }
 
 const routeIndexAt = (groups: readonly RouteGroup[], index: number) => {
@@ -132,6 +138,9 @@ export function RoutesPage() {
   }, [loadPage]);
 
   const inView = useRef({ first: 0, last: 0 });
+  // The group of the line at the top of the view: its header may have scrolled away.
+  const [topLine, setTopLine] = useState(0);
+  const topGroup = groups.length > 0 ? groupAt(groups, topLine) : undefined;
   // The table's lines include group headers: the pages to read are those of the routes in view.
   const onRange = useCallback(
     (firstLine: number, lastLine: number) => {
@@ -241,6 +250,14 @@ export function RoutesPage() {
       {total === 0 ? (
         <Empty>No route matches. Clear the filters, or start a labelled container.</Empty>
       ) : null}
+      {total && topGroup ? (
+        <p className="group-in-view" data-testid="group-in-view">
+          In view: <strong>{topGroup.label}</strong>{' '}
+          <span className="sub">
+            ({topGroup.count} {topGroup.count === 1 ? 'route' : 'routes'})
+          </span>
+        </p>
+      ) : null}
       {total ? (
         <VirtualTable
           count={total + groups.length}
@@ -249,6 +266,7 @@ export function RoutesPage() {
           label="Routes"
           headers={['Hostname', 'Status', 'Agent', 'Container', 'Service']}
           onRange={onRange}
+          onTop={setTopLine}
           rowClass={(index) => ('header' in lineAt(groups, index) ? 'group-row' : undefined)}
           renderRow={(index) => {
             const line = lineAt(groups, index);

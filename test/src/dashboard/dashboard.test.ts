@@ -411,6 +411,11 @@ describe('dashboard in Chromium', () => {
     });
     const web1 = headers.filter({ hasText: `web-1 (${agent.agentId})` });
     await expect(web1.textContent()).resolves.toMatch(/3 routes$/);
+    // Above the rows, the group at the top of the view (its header may have scrolled away).
+    const first = await headers.first().textContent();
+    await expect(page.getByTestId('group-in-view').textContent()).resolves.toBe(
+      `In view: ${first!.replace(/ (\d+ routes?)$/, ' ($1)')}`,
+    );
     // The header comes right before its agent's routes: the next rows are web-1's own.
     const rows = page.locator('tbody tr.vrow');
     const web1Rows = async () => {
