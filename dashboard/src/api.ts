@@ -2,6 +2,8 @@ import {
   ADMIN_API_PREFIX,
   type AuditQuery,
   accessPolicyResponseSchema,
+  adoptionPreviewResponseSchema,
+  adoptResponseSchema,
   agentActionResponseSchema,
   agentDetailResponseSchema,
   auditPageSchema,
@@ -100,6 +102,7 @@ export interface RoutesPageQuery {
   q?: string;
   sort?: string;
   order?: 'asc' | 'desc';
+  group?: string;
   limit?: number;
   offset?: number;
 }
@@ -138,6 +141,10 @@ export const api = {
 
   handOver: (conflictId: number) =>
     call(listConflictsResponseSchema, 'POST', admin(`/conflicts/${conflictId}/hand-over`)),
+  adoption: (conflictId: number) =>
+    call(adoptionPreviewResponseSchema, 'GET', admin(`/conflicts/${conflictId}/adoption`)),
+  adopt: (conflictId: number, fingerprint: string) =>
+    call(adoptResponseSchema, 'POST', admin(`/conflicts/${conflictId}/adopt`), { fingerprint }),
 
   accessPolicies: () => call(listAccessPoliciesResponseSchema, 'GET', admin('/access-policies')),
   createAccessPolicy: (body: CreateAccessPolicyRequest) =>

@@ -28,6 +28,7 @@ import {
   type FleetEventsChannel,
   openFleetEventsChannel,
 } from './redis/index.js';
+import { createConflictAdoption } from './routes/conflict-adoption.js';
 import { createRetainedRouteService } from './routes/retained-route-service.js';
 import { createSessionService } from './sessions/session-service.js';
 import { createViewerTokenService } from './sessions/viewer-token-service.js';
@@ -222,6 +223,12 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       hooks,
       accessPolicies: createAccessPolicyService({ db: deps.db, hooks }),
       retainedRoutes,
+      adoption: createConflictAdoption({
+        db: deps.db,
+        cloudflare: deps.cloudflare,
+        hooks,
+        now: () => new Date(deps.now?.() ?? Date.now()),
+      }),
       viewerTokens: createViewerTokenService({ db: deps.db }),
       overview: createFleetOverview({
         db: deps.db,

@@ -28,6 +28,14 @@ export const ROUTE_SORTS = ['hostname', 'status', 'agent', 'zone', 'updated'] as
 export type RouteSort = (typeof ROUTE_SORTS)[number];
 
 /**
+ * What the routes may be grouped by: the page is then ordered by group first (groups in ascending
+ * order, `sort` and `order` within each), and the answer lists every group with its count.
+ * `policy` is the route's named Access policies, Access from its own labels, or none.
+ */
+export const ROUTE_GROUPS = ['agent', 'status', 'zone', 'policy'] as const;
+export type RouteGroupBy = (typeof ROUTE_GROUPS)[number];
+
+/**
  * Filters, and (for long tables) a page: without `limit` every matching route is listed. `q` finds
  * routes whose hostname or container name contains it; `sort` and `order` order them.
  */
@@ -39,6 +47,7 @@ export const routesQuerySchema = z.strictObject({
   q: z.string().min(1).max(PROTOCOL_LIMITS.hostnameLength).optional(),
   sort: z.enum(ROUTE_SORTS).default('hostname'),
   order: z.enum(['asc', 'desc']).default('asc'),
+  group: z.enum(ROUTE_GROUPS).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
   offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
 });
@@ -108,11 +117,24 @@ export const retainedRouteViewSchema = z.object({
 });
 export type RetainedRouteView = z.infer<typeof retainedRouteViewSchema>;
 
+/** One group of a grouped listing: its rows are `offset` to `offset + count - 1` of the whole. */
+export const routeGroupSchema = z.object({
+  /** The agent id, status or zone; for `policy` the JSON list of named policies, `#labels` or `#none`. */
+  key: z.string().nullable(),
+  /** What a header shows: the agent's name and id, the zone, the policies… */
+  label: z.string(),
+  count: z.number().int(),
+  offset: z.number().int(),
+});
+export type RouteGroup = z.infer<typeof routeGroupSchema>;
+
 export const listRoutesResponseSchema = z.object({
   /** This page of the matching container routes. */
   routes: z.array(routeViewSchema),
   /** How many container routes match the filters (every page together). */
   total: z.number().int(),
+  /** With `group`: every group of the matching routes, in the order of the rows. */
+  groups: z.array(routeGroupSchema).optional(),
   /** Retained routes matching the same `agentId` and `hostname` filters. */
   retained: z.array(retainedRouteViewSchema),
 });

@@ -12,24 +12,32 @@ export function VirtualTable(props: {
   label: string;
   headers: string[];
   renderRow: (index: number) => ReactNode;
+  /** A class for some rows (a group's header). */
+  rowClass?: (index: number) => string | undefined;
   onRange?: (first: number, last: number) => void;
+  /** Told the first row at the top of the view as it changes (a grouped table names its group). */
+  onTop?: (top: number) => void;
 }) {
-  const { count, rowHeight, height, onRange } = props;
+  const { count, rowHeight, height, onRange, onTop } = props;
   const scroller = useRef<HTMLTableSectionElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const overscan = 10;
   const first = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan);
   const last = Math.min(count - 1, Math.ceil((scrollTop + height) / rowHeight) + overscan);
+  const top = Math.min(Math.max(0, count - 1), Math.floor(scrollTop / rowHeight));
   useEffect(() => {
     if (count > 0) onRange?.(first, last);
   }, [first, last, count, onRange]);
+  useEffect(() => {
+    if (count > 0) onTop?.(top);
+  }, [top, count, onTop]);
   const rows: ReactNode[] = [];
   for (let index = first; index <= last; index++) {
     rows.push(
       <tr
         key={index}
         aria-rowindex={index + 2}
-        className="vrow"
+        className={['vrow', props.rowClass?.(index)].filter(Boolean).join(' ')}
         style={{ transform: `translateY(${index * rowHeight}px)`, height: rowHeight }}
       >
         {props.renderRow(index)}

@@ -1,7 +1,9 @@
 import {
   type RetainedRouteView,
+  ROUTE_GROUPS,
   ROUTE_SORTS,
   ROUTE_STATUSES,
+  type RouteGroup,
   type RouteView,
 } from '@tunnelfleet/common/admin-api';
 import { useCallback, useEffect, useRef, useState } from 'react';
@@ -21,6 +23,7 @@ interface Filters {
   q: string;
   sort: string;
   order: 'asc' | 'desc';
+  group: string;
 }
 
 function filtersFrom(search: URLSearchParams): Filters {
@@ -30,8 +33,41 @@ function filtersFrom(search: URLSearchParams): Filters {
     q: search.get('q') ?? '',
     sort: search.get('sort') ?? 'hostname',
     order: search.get('order') === 'desc' ? 'desc' : 'asc',
+    group: search.get('group') ?? '',
   };
 }
+
+/** A line of the grouped table: a group's header, or the route at an index of the whole ordering. */
+type Line = { header: RouteGroup } | { route: number; group?: RouteGroup };
+
+/**
+ * Where line `index` of a grouped table falls: each group's header comes just before its first
+ * route, so group `g`'s header is line `offset + g` (binary search over the groups).
+ */
+function lineAt(groups: readonly RouteGroup[], index: number): Line {
+  if (groups.length === 0) return { route: index };
+  let low = 0;
+  let high = groups.length - 1;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (groups[mid]!.offset + mid <= index) low = mid;
+    else high = mid - 1;
+  }
+  const group = groups[low]!;
+  const headerLine = group.offset + low;
+  return index === headerLine ? { header: group } : { route: index - low - 1, group };
+}
+
+/** The group a line of a grouped table belongs to (its header, or one of its routes). */
+function groupAt(groups: readonly RouteGroup[], index: number): RouteGroup | undefined {
+  const line = lineAt(groups, index);
+  return 'header' in line ? line.header : line.group;
+}
+
+const routeIndexAt = (groups: readonly RouteGroup[], index: number) => {
+  const line = lineAt(groups, index);
+  return 'route' in line ? line.route : line.header.offset;
+};
 
 /**
  * Every route, paged by the server and virtualised in the browser: the pages in view are fetched
@@ -45,8 +81,13 @@ export function RoutesPage() {
   const [total, setTotal] = useState<number | undefined>();
   const [rows, setRows] = useState<Map<number, RouteView>>(new Map());
   const [retained, setRetained] = useState<RetainedRouteView[]>([]);
+  const [groups, setGroups] = useState<RouteGroup[]>([]);
+  const groupsRef = useRef<RouteGroup[]>([]);
   const [error, setError] = useState<string | undefined>();
   const requested = useRef(new Set<number>());
+  // The filters the table shows now: an answer to a request made for earlier ones is dropped.
+  const shownKey = useRef(key);
+  shownKey.current = key;
   const [query, setQuery] = useState(filters.q);
 
   const loadPage = useCallback(
@@ -61,10 +102,14 @@ export function RoutesPage() {
           ...(f.q ? { q: f.q } : {}),
           sort: f.sort,
           order: f.order,
+          ...(f.group ? { group: f.group } : {}),
           limit: PAGE,
           offset: page * PAGE,
         });
+        if (shownKey.current !== key) return;
         setTotal(answer.total);
+        groupsRef.current = answer.groups ?? [];
+        setGroups(groupsRef.current);
         if (page === 0) setRetained(answer.retained);
         setRows((previous) => {
           const next = new Map(previous);
@@ -75,6 +120,7 @@ export function RoutesPage() {
         });
         setError(undefined);
       } catch (failure) {
+        if (shownKey.current !== key) return;
         requested.current.delete(page);
         setError(failure instanceof Error ? failure.message : String(failure));
       }
@@ -86,12 +132,20 @@ export function RoutesPage() {
     requested.current = new Set();
     setRows(new Map());
     setTotal(undefined);
+    groupsRef.current = [];
+    setGroups([]);
     void loadPage(0);
   }, [loadPage]);
 
   const inView = useRef({ first: 0, last: 0 });
+  // The group of the line at the top of the view: its header may have scrolled away.
+  const [topLine, setTopLine] = useState(0);
+  const topGroup = groups.length > 0 ? groupAt(groups, topLine) : undefined;
+  // The table's lines include group headers: the pages to read are those of the routes in view.
   const onRange = useCallback(
-    (first: number, last: number) => {
+    (firstLine: number, lastLine: number) => {
+      const first = routeIndexAt(groupsRef.current, firstLine);
+      const last = routeIndexAt(groupsRef.current, lastLine);
       inView.current = { first, last };
       for (let page = Math.floor(first / PAGE); page <= Math.floor(last / PAGE); page++) void loadPage(page);
     },
@@ -176,6 +230,17 @@ export function RoutesPage() {
             <option value="desc">descending</option>
           </select>
         </label>
+        <label>
+          Group by
+          <select value={filters.group} onChange={(e) => setFilter({ group: e.target.value })}>
+            <option value="">nothing</option>
+            {ROUTE_GROUPS.map((group) => (
+              <option key={group} value={group}>
+                {group}
+              </option>
+            ))}
+          </select>
+        </label>
         <button type="submit">Search</button>
       </form>
       <ErrorNote error={error} />
@@ -185,16 +250,37 @@ export function RoutesPage() {
       {total === 0 ? (
         <Empty>No route matches. Clear the filters, or start a labelled container.</Empty>
       ) : null}
+      {total && topGroup ? (
+        <p className="group-in-view" data-testid="group-in-view">
+          In view: <strong>{topGroup.label}</strong>{' '}
+          <span className="sub">
+            ({topGroup.count} {topGroup.count === 1 ? 'route' : 'routes'})
+          </span>
+        </p>
+      ) : null}
       {total ? (
         <VirtualTable
-          count={total}
+          count={total + groups.length}
           rowHeight={ROW_HEIGHT}
-          height={Math.min(600, total * ROW_HEIGHT)}
+          height={Math.min(600, (total + groups.length) * ROW_HEIGHT)}
           label="Routes"
           headers={['Hostname', 'Status', 'Agent', 'Container', 'Service']}
           onRange={onRange}
+          onTop={setTopLine}
+          rowClass={(index) => ('header' in lineAt(groups, index) ? 'group-row' : undefined)}
           renderRow={(index) => {
-            const route = rows.get(index);
+            const line = lineAt(groups, index);
+            if ('header' in line) {
+              return (
+                <th colSpan={5} scope="colgroup" data-testid="route-group">
+                  {line.header.label}{' '}
+                  <span className="sub">
+                    {line.header.count} {line.header.count === 1 ? 'route' : 'routes'}
+                  </span>
+                </th>
+              );
+            }
+            const route = rows.get(line.route);
             if (!route) return <td colSpan={5}>Loading…</td>;
             return (
               <>

@@ -737,4 +737,51 @@ describe('tunnelfleet CLI', () => {
       ['public-default-bypass', 'bypass'],
     ]);
   });
+
+  it('conflicts adopt: shows the diff of a foreign record, then adopts it with the fingerprint shown', async () => {
+    const foreign = fx.emulator.seedDnsRecord('example.com', {
+      type: 'A',
+      name: 'old.example.com',
+      content: '192.0.2.7',
+      ttl: 300,
+    });
+    const agent = await fx.enrollAgent({ name: 'cli-adopter' });
+    const old = container('old', {
+      'tunnelfleet.enable': 'true',
+      'tunnelfleet.hostname': 'old.example.com',
+      'tunnelfleet.service': 'http://old:80',
+    });
+    expect((await fx.reportSnapshot(agent, 1, [old])).status).toBe(200);
+    const conflict = await waitFor(
+      async () =>
+        (
+          JSON.parse((await run(['conflicts', '--json'], env)).stdout) as {
+            conflicts: { id: number; hostname: string }[];
+          }
+        ).conflicts.find((c) => c.hostname === 'old.example.com'),
+      { description: 'the conflict with the foreign record', timeoutMs: 15_000 },
+    );
+    const id = String(conflict.id);
+
+    const shownDiff = await run(['conflicts', 'adopt', id], env);
+    expect(shownDiff.code).toBe(0);
+    expect(shownDiff.stdout).toMatch(/^content\s+192\.0\.2\.7\s+[0-9a-f-]{36}\.cfargotunnel\.com$/m);
+    expect(shownDiff.stdout).toMatch(/^proxied\s+false\s+true$/m);
+    const fingerprint = /--fingerprint ([0-9a-f]{64})$/m.exec(shownDiff.stdout)?.[1];
+    expect(fingerprint).toBeDefined();
+
+    const stale = await run(['conflicts', 'adopt', id, '--fingerprint', '0'.repeat(64)], env);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain('changed since its diff was shown');
+    expect(fx.emulator.dnsRecords('example.com').find((r) => r.id === foreign.id)).toEqual(foreign);
+
+    const adopted = await run(['conflicts', 'adopt', id, '--fingerprint', fingerprint!], env);
+    expect(adopted.code).toBe(0);
+    expect(adopted.stdout).toMatch(/^Adopted the DNS record of old\.example\.com for route \d+\.$/m);
+    expect(fx.emulator.dnsRecords('example.com').find((r) => r.id === foreign.id)).toMatchObject({
+      type: 'CNAME',
+      proxied: true,
+      comment: `managed by tunnelfleet; agent=${agent.agentId}`,
+    });
+  });
 });

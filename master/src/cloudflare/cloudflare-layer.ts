@@ -16,8 +16,12 @@ import {
   syncDnsOwners,
   syncDnsRecords,
 } from './dns.js';
+import { type DnsName, overwriteDnsRecord, readDnsName } from './dns-adoption.js';
+import type { TunnelCname } from './dns-plan.js';
 import { toLayerError } from './errors.js';
+import type { IngressRule } from './ingress.js';
 import {
+  readTunnelIngress,
   syncTunnelIngress,
   type TunnelIngressSyncInput,
   type TunnelIngressSyncResult,
@@ -49,6 +53,17 @@ export interface CloudflareLayer {
    */
   syncDnsOwners(inputs: readonly DnsSyncInput[]): Promise<DnsSyncResult[]>;
   syncAccessApps(input: AccessSyncInput): Promise<AccessSyncResult>;
+  /** Every record on one name, read afresh (an operator's diff before adopting a foreign record). */
+  readDnsName(hostname: string, zone?: string): Promise<DnsName>;
+  /** A tunnel's ingress rules, read afresh (an operator's diff before adopting a foreign rule). */
+  readTunnelIngress(tunnelId: string): Promise<IngressRule[]>;
+  /** Writes our CNAME over a record an operator adopted, keeping its id. */
+  overwriteDnsRecord(target: {
+    hostname: string;
+    zone?: string;
+    recordId: string;
+    record: TunnelCname;
+  }): Promise<void>;
   resolveZone(hostname: string, zone?: string): Promise<ResolvedZone>;
   invalidateZones(tokenName?: string): void;
   /**
@@ -155,6 +170,12 @@ export function createCloudflareLayer(
         );
         return result;
       }),
+    readDnsName: (hostname, zone) => readDnsName(creds, hostname, zone),
+    readTunnelIngress: (tunnelId) => readTunnelIngress(creds, tunnelId),
+    overwriteDnsRecord: async (target) => {
+      await overwriteDnsRecord(creds, target);
+      log.info({ hostname: target.hostname, recordId: target.recordId }, 'adopted DNS record overwritten');
+    },
     resolveZone: (hostname, zone) => creds.resolveZone(hostname, zone),
     invalidateZones: (tokenName) => creds.invalidateZones(tokenName),
     verifyTokens: createTokenVerifier(creds, config.tokenCheckTtlMs ?? TOKEN_CHECK_TTL_MS, alerts),

@@ -29,6 +29,7 @@ export interface CurrentDnsRecord {
   proxied?: boolean;
   ttl?: number;
   comment?: string | null;
+  modified_on?: string;
 }
 
 /** What every record we write looks like: a proxied CNAME to the tunnel, with our comment. */
@@ -74,14 +75,19 @@ export interface DnsZonePlanInput {
 
 export const DNS_COMMENT_PREFIX = 'managed by tunnelfleet; agent=';
 const OWNER_RE = /^managed by tunnelfleet; agent=(\S+)/i;
-const ADOPTABLE_TYPES = new Set(['A', 'AAAA', 'CNAME']);
+/** The foreign records an operator or `adopt` may take over: one of these alone on the name. */
+export const ADOPTABLE_TYPES: ReadonlySet<string> = new Set(['A', 'AAAA', 'CNAME']);
 
 /** Owner written in a record's comment, if Tunnelfleet wrote it. */
-function commentOwner(comment: string | null | undefined): string | undefined {
+export function commentOwner(comment: string | null | undefined): string | undefined {
   return comment ? OWNER_RE.exec(comment)?.[1] : undefined;
 }
 
-function tunnelCname(hostname: string, want: DesiredDnsRecord, comment: string): TunnelCname {
+export function tunnelCname(
+  hostname: string,
+  want: Pick<DesiredDnsRecord, 'tunnelId'>,
+  comment: string,
+): TunnelCname {
   return {
     name: hostname,
     type: 'CNAME',

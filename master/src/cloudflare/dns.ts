@@ -49,7 +49,7 @@ class InvalidDnsOwnerError extends CloudflareLayerError {
   }
 }
 
-function ownershipComment(owner: string): string {
+export function ownershipComment(owner: string): string {
   const comment = `${DNS_COMMENT_PREFIX}${owner}`;
   if (!owner || /\s/.test(owner) || comment.length > COMMENT_MAX) throw new InvalidDnsOwnerError(owner);
   return comment;

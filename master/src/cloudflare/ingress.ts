@@ -51,7 +51,8 @@ export function ingressKey(hostname: string, path?: string): string {
   return path ? `${host}|${path}` : host;
 }
 
-function keyOf(rule: IngressRule): string | undefined {
+/** Key of a rule as the tunnel holds it (none for the catch-all). */
+export function ruleKey(rule: IngressRule): string | undefined {
   return rule.hostname ? ingressKey(rule.hostname, rule.path) : undefined;
 }
 
@@ -91,7 +92,8 @@ function bySpecificity(a: IngressRule, b: IngressRule): number {
   return pa < pb ? -1 : pa > pb ? 1 : 0;
 }
 
-function render(rule: DesiredIngressRule): IngressRule {
+/** A wanted rule as it is written on the tunnel. */
+export function renderIngressRule(rule: DesiredIngressRule): IngressRule {
   const out: IngressRule = { hostname: rule.hostname.trim().toLowerCase(), service: rule.service };
   if (rule.path) out.path = rule.path;
   if (rule.originRequest && Object.keys(rule.originRequest).length > 0)
@@ -146,7 +148,7 @@ export function mergeIngress(input: IngressMergeInput): IngressMergeResult {
     const problem =
       validate(rule) ?? (wanted.has(key) ? 'another wanted rule has the same hostname and path' : undefined);
     if (problem) rejected.push({ key, message: problem });
-    else wanted.set(key, render(rule));
+    else wanted.set(key, renderIngressRule(rule));
   }
 
   const last = input.current.at(-1);
@@ -157,7 +159,7 @@ export function mergeIngress(input: IngressMergeInput): IngressMergeResult {
   const previous = new Map<string, { rule: IngressRule; pos: number }>();
   const conflicts: string[] = [];
   body.forEach((rule, pos) => {
-    const key = keyOf(rule);
+    const key = ruleKey(rule);
     const ours = key !== undefined && (owned.has(key) || (input.adopt === true && wanted.has(key)));
     if (!ours) {
       foreign.push({ rule, pos });

@@ -135,4 +135,50 @@ describe('tunnel ingress sync against the emulator', () => {
     );
     expect(world.emulator.writes()).toEqual([]);
   });
+
+  it("takes over an adopted foreign rule in place only while it is as the operator's diff showed it", async () => {
+    const { tunnelId } = await layer.tunnels.ensureTunnel('ingress-adopt');
+    const legacy = {
+      hostname: 'legacy.example.com',
+      service: 'http://old:80',
+      originRequest: { noTLSVerify: true },
+    };
+    const before = { hostname: 'first.example.com', service: 'http://first:80' };
+    const after = { hostname: 'last.example.com', service: 'http://last:80' };
+    world.emulator.setTunnelConfig(tunnelId, {
+      ingress: [before, legacy, after, { service: 'http_status:404' }],
+    });
+    const desired = [{ hostname: 'legacy.example.com', service: 'http://new:8080' }];
+
+    // Seen differently from what is there now: left foreign, untouched, and reported.
+    const stale = await layer.syncTunnelIngress({
+      tunnelId,
+      ownedKeys: [],
+      desired,
+      adopting: [{ key: 'legacy.example.com', seen: [{ ...legacy, service: 'http://older:80' }] }],
+    });
+    expect(stale).toMatchObject({ changed: false, adopted: [], staleAdoptions: ['legacy.example.com'] });
+    expect(stale.conflicts).toEqual(['legacy.example.com']);
+    expect(world.emulator.tunnelConfig(tunnelId)!.config).toEqual({
+      ingress: [before, legacy, after, { service: 'http_status:404' }],
+    });
+
+    // Seen as it is: ours from now on, rewritten where it stands, every other rule as it was.
+    const taken = await layer.syncTunnelIngress({
+      tunnelId,
+      ownedKeys: [],
+      desired,
+      adopting: [{ key: 'legacy.example.com', seen: [legacy] }],
+    });
+    expect(taken).toMatchObject({
+      changed: true,
+      adopted: ['legacy.example.com'],
+      staleAdoptions: [],
+      conflicts: [],
+      ownedKeys: ['legacy.example.com'],
+    });
+    expect(world.emulator.tunnelConfig(tunnelId)!.config).toEqual({
+      ingress: [before, desired[0], after, { service: 'http_status:404' }],
+    });
+  });
 });

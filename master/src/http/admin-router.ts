@@ -1,11 +1,14 @@
 import {
   type AccessPolicyResponse,
   ADMIN_API_PREFIX,
+  type AdoptionPreviewResponse,
+  type AdoptResponse,
   type AgentActionResponse,
   type AgentDetailResponse,
   type AgentView,
   type AuditPage,
   accessPolicyParamsSchema,
+  adoptRequestSchema,
   agentIdParamsSchema,
   auditQuerySchema,
   type CloudflareBudgetResponse,
@@ -57,10 +60,12 @@ import type { RolloutDriver } from '../agents/rollout-driver.js';
 import { withWakeStates } from '../gateway/wake-state.js';
 import type { FleetOverview } from '../overview/fleet-overview.js';
 import { requestReconcile } from '../reconciler/request-reconcile.js';
+import type { ConflictAdoption } from '../routes/conflict-adoption.js';
 import { handOverHostname } from '../routes/hostname-hand-over.js';
 import { listPublicRoutes } from '../routes/public-routes.js';
 import type { RetainedRouteService } from '../routes/retained-route-service.js';
 import { routeDetail } from '../routes/route-detail.js';
+import { labelRouteGroups } from '../routes/route-groups.js';
 import type { ViewerTokenService } from '../sessions/viewer-token-service.js';
 import { type AgentKeyRecord, listAgentKeys } from '../store/agent-keys.js';
 import { type AgentRecord, findAgentByKey, listAgents } from '../store/agents.js';
@@ -87,6 +92,8 @@ export interface AdminRouterDeps {
   hooks: Pick<MasterHooks, 'requestReconcile' | 'markDirty'>;
   accessPolicies: AccessPolicyService;
   retainedRoutes: RetainedRouteService;
+  /** Settles a foreign-record conflict by adopting the record, after a diff. */
+  adoption: ConflictAdoption;
   viewerTokens: ViewerTokenService;
   overview: FleetOverview;
   /** `REQUIRE_ACCESS`, shown with the public-routes report. */
@@ -280,9 +287,14 @@ export function adminRouter(deps: AdminRouterDeps): Router {
       status === RETAINED_STATUS
         ? { routes: [], total: 0 }
         : pageRoutes(db, { ...filter, ...page, ...(status ? { status } : {}) });
+    const groups =
+      'groups' in found && found.groups && page.group
+        ? labelRouteGroups(db, page.group, found.groups)
+        : undefined;
     send<ListRoutesResponse>(res, 200, {
       routes: withWakeStates(db, found.routes).map(({ spec: _spec, ...route }) => route),
       total: found.total,
+      ...(groups ? { groups } : {}),
       retained: status === undefined || status === RETAINED_STATUS ? deps.retainedRoutes.list(filter) : [],
     });
   });
@@ -318,6 +330,18 @@ export function adminRouter(deps: AdminRouterDeps): Router {
     const { id } = parseOrThrow(conflictParamsSchema, { ...req.params }, 'path');
     await handOverHostname(deps, id, actorOf(res));
     send<ListConflictsResponse>(res, 200, { conflicts: listConflicts(db) });
+  });
+
+  router.get(p('/conflicts/:id/adoption'), async (req, res) => {
+    const { id } = parseOrThrow(conflictParamsSchema, { ...req.params }, 'path');
+    send<AdoptionPreviewResponse>(res, 200, { adoption: await deps.adoption.preview(id) });
+  });
+
+  router.post(p('/conflicts/:id/adopt'), jsonBody(), async (req, res) => {
+    const { id } = parseOrThrow(conflictParamsSchema, { ...req.params }, 'path');
+    const { fingerprint } = parseOrThrow(adoptRequestSchema, req.body, 'adopt body');
+    const adopted = await deps.adoption.adopt(id, fingerprint, actorOf(res));
+    send<AdoptResponse>(res, 200, { adopted, conflicts: listConflicts(db) });
   });
 
   router.post(p('/reconcile'), async (_req, res) => {

@@ -99,4 +99,80 @@ describe('admin API for the dashboard', () => {
     expect(overview.cloudflare[0]!.ceiling).toBe(1080);
     expect(overview.cloudflare[0]!.inWindow).toBeGreaterThan(0);
   });
+
+  it('groups routes by agent, status, zone or policy: group counts and offsets with every page', async () => {
+    const second = await fx.enrollAgent({ name: 'group-host' });
+    const report = await fx.reportSnapshot(second, 1, [
+      container('ops', webLabels('ops.example.com', { 'tunnelfleet.access.named_policy': 'ops-team' })),
+      container('staff', webLabels('staff.example.com', { 'tunnelfleet.access.emails': 'a@example.com' })),
+      container('away', webLabels('away.example.net')),
+    ]);
+    expect(report.status).toBe(200);
+    await waitFor(async () => (await routes('')).total === 8, { description: 'eight routes' });
+
+    const byAgent = await routes('group=agent&limit=3');
+    const [first, secondGroup] = [agentId, second.agentId].sort();
+    expect(byAgent.groups).toEqual([
+      {
+        key: first,
+        label: `${first === agentId ? 'pages-host' : 'group-host'} (${first})`,
+        count: first === agentId ? 5 : 3,
+        offset: 0,
+      },
+      {
+        key: secondGroup,
+        label: `${secondGroup === agentId ? 'pages-host' : 'group-host'} (${secondGroup})`,
+        count: secondGroup === agentId ? 5 : 3,
+        offset: first === agentId ? 5 : 3,
+      },
+    ]);
+    // Rows come in group order; the sort applies within each group.
+    const all = await routes('group=agent&sort=hostname&order=desc');
+    expect(all.routes.map((r) => r.agentId)).toEqual([
+      ...Array(byAgent.groups![0]!.count).fill(first),
+      ...Array(byAgent.groups![1]!.count).fill(secondGroup),
+    ]);
+    const mine = all.routes.filter((r) => r.agentId === agentId).map((r) => r.hostname);
+    expect(mine).toEqual([...mine].sort().reverse());
+    // A page deep in the ordering is the same rows as the whole list at that offset.
+    const page = await routes('group=agent&sort=hostname&order=desc&limit=2&offset=4');
+    expect(page.routes.map((r) => r.id)).toEqual(all.routes.slice(4, 6).map((r) => r.id));
+
+    const byPolicy = await routes(`group=policy&agentId=${second.agentId}`);
+    expect(byPolicy.groups!.map((g) => [g.label, g.count])).toEqual([
+      ['Access from its own labels', 1],
+      ['No Access', 1],
+      ['Policy ops-team', 1],
+    ]);
+    expect(byPolicy.routes.map((r) => r.hostname)).toEqual([
+      'staff.example.com',
+      'away.example.net',
+      'ops.example.com',
+    ]);
+
+    const byZone = await routes('group=zone');
+    expect(byZone.groups!.map((g) => [g.label, g.count])).toEqual([
+      ['No zone', 1],
+      ['example.com', 7],
+    ]);
+    const byStatus = await routes('group=status&q=example.com');
+    expect(byStatus.groups!.reduce((n, g) => n + g.count, 0)).toBe(byStatus.total);
+    const refused = await fx.admin('GET', '/routes?group=colour');
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(/group/);
+  });
+
+  it('refuses a bad adoption with a clear error, and changes nothing', async () => {
+    const before = fx.emulator.dnsRecords('example.com');
+    for (const body of [{}, { fingerprint: 'not-hex' }, { fingerprint: 'a'.repeat(64), recordId: 'x' }]) {
+      const answer = await fx.admin('POST', '/conflicts/1/adopt', body);
+      expect(answer.status).toBe(400);
+      expect(answer.body.error.message).toMatch(/fingerprint|recordId|unrecognized/i);
+    }
+    const missing = await fx.admin('POST', '/conflicts/424242/adopt', { fingerprint: 'a'.repeat(64) });
+    expect(missing.status).toBe(404);
+    expect((await fx.admin('GET', '/conflicts/424242/adoption')).status).toBe(404);
+    expect((await fx.admin('GET', '/conflicts/0/adoption')).status).toBe(400);
+    expect(fx.emulator.dnsRecords('example.com')).toEqual(before);
+  });
 });

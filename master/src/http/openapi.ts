@@ -4,6 +4,9 @@ import {
   accessPolicyParamsSchema,
   accessPolicyResponseSchema,
   addSharedTunnelMemberRequestSchema,
+  adoptionPreviewResponseSchema,
+  adoptRequestSchema,
+  adoptResponseSchema,
   agentActionResponseSchema,
   agentDetailResponseSchema,
   agentIdParamsSchema,
@@ -460,6 +463,22 @@ export function buildOpenApiDocument(): object {
       summary: 'Give the hostname of an open hostname_claimed conflict to the route that waits',
       request: { params: conflictParamsSchema },
       responses: { 200: json(listConflictsResponseSchema, 'The open conflicts after it'), ...errors },
+    },
+    {
+      method: 'get',
+      path: a('/conflicts/{id}/adoption'),
+      summary:
+        'The foreign DNS record of an open foreign_dns_record conflict as Cloudflare holds it, what adopting it would write, and its fingerprint',
+      request: { params: conflictParamsSchema },
+      responses: { 200: json(adoptionPreviewResponseSchema, 'The diff'), ...errors },
+    },
+    {
+      method: 'post',
+      path: a('/conflicts/{id}/adopt'),
+      summary:
+        'Adopt the foreign DNS record of the conflict, if it still has the fingerprint its diff showed (409 adoption_stale otherwise)',
+      request: { params: conflictParamsSchema, ...body(adoptRequestSchema) },
+      responses: { 200: json(adoptResponseSchema, 'Adopted; the open conflicts after it'), ...errors },
     },
     {
       method: 'get',

@@ -1,3 +1,4 @@
+import type { IngressAdoption } from '../cloudflare/tunnel-ingress-sync.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { getSetting, setSetting } from '../store/settings.js';
 import { parseJsonColumn, statement } from '../store/statements.js';
@@ -15,6 +16,12 @@ interface TunnelSyncMemo {
   intent: string[];
   /** Keys found held by foreign rules at the last sync. */
   foreign: string[];
+  /**
+   * Foreign rules an admin adopted after a diff, for the next sync to take over if still as seen.
+   * A sync consumes them whatever it finds (a master that dies between its PUT and this record
+   * finds the rule no longer as seen: the conflict stays open and the admin looks again).
+   */
+  adopting: IngressAdoption[];
 }
 
 const key = (tunnelId: string) => `reconciler.ingress.${tunnelId}`;
@@ -22,11 +29,15 @@ const key = (tunnelId: string) => `reconciler.ingress.${tunnelId}`;
 export function readTunnelMemo(db: SqliteDatabase, tunnelId: string): TunnelSyncMemo {
   const raw = getSetting(db, key(tunnelId));
   const memo = raw === undefined ? {} : parseJsonColumn<Partial<TunnelSyncMemo>>(raw, {});
-  return { intent: memo.intent ?? [], foreign: memo.foreign ?? [] };
+  return { intent: memo.intent ?? [], foreign: memo.foreign ?? [], adopting: memo.adopting ?? [] };
 }
 
-export function writeTunnelMemo(db: SqliteDatabase, tunnelId: string, memo: TunnelSyncMemo): void {
-  if (memo.intent.length === 0 && memo.foreign.length === 0) {
+export function writeTunnelMemo(
+  db: SqliteDatabase,
+  tunnelId: string,
+  memo: Omit<TunnelSyncMemo, 'adopting'> & Partial<Pick<TunnelSyncMemo, 'adopting'>>,
+): void {
+  if (memo.intent.length === 0 && memo.foreign.length === 0 && (memo.adopting ?? []).length === 0) {
     statement(db, 'DELETE FROM settings WHERE key = ?').run(key(tunnelId));
     return;
   }

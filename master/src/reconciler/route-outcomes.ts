@@ -9,6 +9,7 @@ type PartOutcome = { status: 'ok' } | { status: 'conflict' | 'error'; message: s
 const FOREIGN_KIND: Partial<Record<RoutePart, ConflictKind>> = {
   dns: 'foreign_dns_record',
   access: 'foreign_access_app',
+  ingress: 'foreign_ingress_rule',
 };
 
 /**

@@ -3,7 +3,7 @@ import { type DesiredIngressRule, ingressKey } from '../cloudflare/ingress.js';
 import { ACCESS_TARGET } from '../routes/route-targets.js';
 import { recordAudit } from '../store/audit-log.js';
 import { listOwnedApps, listOwnedIngressRules, replaceOwnedIngressRules } from '../store/owned-objects.js';
-import { type CarriedRoute, readDesiredState } from './desired-state.js';
+import { type CarriedRoute, type PublishedRoute, readDesiredState } from './desired-state.js';
 import { readTunnelMemo, writeTunnelMemo } from './ingress-intent.js';
 import type { SyncContext } from './sync-context.js';
 
@@ -15,6 +15,20 @@ function splitKey(key: string): { hostname: string; path: string } {
 
 const keyOf = (route: Pick<CarriedRoute, 'hostname' | 'path'>) =>
   ingressKey(route.hostname, route.path || undefined);
+
+/** The rule a published route wants on its tunnel (with Access's check when it asks for Access). */
+export function desiredIngressRule(route: PublishedRoute): DesiredIngressRule {
+  const originRequest: Record<string, unknown> = {
+    ...(route.spec.originRequest ?? {}),
+    ...(route.accessCheck ? { access: route.accessCheck } : {}),
+  };
+  return {
+    hostname: route.hostname,
+    service: route.service,
+    ...(route.path ? { path: route.path } : {}),
+    ...(Object.keys(originRequest).length > 0 ? { originRequest } : {}),
+  };
+}
 
 /**
  * Brings one tunnel's ingress in line with the routes it carries: one read and at most one PUT,
@@ -30,18 +44,7 @@ export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<vo
     (r) => r.tunnelId === tunnelId && r.foreignConflicts.length === 0,
   );
   const withheld = desiredState.gatewayWithheld.filter((r) => r.tunnelId === tunnelId);
-  const desired: DesiredIngressRule[] = carried.map((r) => {
-    const originRequest: Record<string, unknown> = {
-      ...(r.spec.originRequest ?? {}),
-      ...(r.accessCheck ? { access: r.accessCheck } : {}),
-    };
-    return {
-      hostname: r.hostname,
-      service: r.service,
-      ...(r.path ? { path: r.path } : {}),
-      ...(Object.keys(originRequest).length > 0 ? { originRequest } : {}),
-    };
-  });
+  const desired = carried.map(desiredIngressRule);
   const wanted = new Set(carried.map(keyOf));
   const owned = listOwnedIngressRules(db, tunnelId).map((r) => ingressKey(r.hostname, r.path || undefined));
   const memo = readTunnelMemo(db, tunnelId);
@@ -51,11 +54,13 @@ export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<vo
   ];
   const adding = [...wanted].filter((k) => !ownedKeys.includes(k) && !memo.foreign.includes(k));
   if (adding.length > 0) writeTunnelMemo(db, tunnelId, { ...memo, intent: adding });
+  // Adoptions of rules this tunnel no longer wants are dropped with the rest below.
+  const adopting = memo.adopting.filter((grant) => wanted.has(grant.key));
 
   const at = () => ctx.now().toISOString();
   let result: Awaited<ReturnType<typeof cloudflare.syncTunnelIngress>>;
   try {
-    result = await cloudflare.syncTunnelIngress({ tunnelId, desired, ownedKeys });
+    result = await cloudflare.syncTunnelIngress({ tunnelId, desired, ownedKeys, adopting });
   } catch (error) {
     if (error instanceof TunnelNotFoundError) {
       // The tunnel is gone (a revoked agent's): nothing on it is ours any more.
@@ -84,7 +89,18 @@ export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<vo
   db.transaction(() => {
     const now = at();
     replaceOwnedIngressRules(db, tunnelId, result.ownedKeys.map(splitKey), now);
-    writeTunnelMemo(db, tunnelId, { intent: [], foreign: result.conflicts });
+    // Adoptions an admin made while this sync ran are kept for the next one.
+    const handled = new Set(memo.adopting.map((grant) => grant.key));
+    const later = readTunnelMemo(db, tunnelId).adopting.filter((grant) => !handled.has(grant.key));
+    writeTunnelMemo(db, tunnelId, { intent: [], foreign: result.conflicts, adopting: later });
+    if (result.adopted.length > 0 || result.staleAdoptions.length > 0) {
+      recordAudit(db, {
+        actor: 'system',
+        action: 'cloudflare.tunnel.ingress.adopt',
+        target: tunnelId,
+        details: { adopted: result.adopted, changedSinceDiff: result.staleAdoptions },
+      });
+    }
     if (result.changed) {
       recordAudit(db, {
         actor: 'system',
@@ -104,9 +120,10 @@ export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<vo
       if (problem) {
         ctx.outcomes.record(route.route, 'ingress', { status: 'error', message: problem }, now);
       } else if (result.conflicts.includes(key)) {
-        const message = `tunnel ${tunnelId} already has an ingress rule for ${route.hostname}${
-          route.path ? ` path ${route.path}` : ''
-        } that Tunnelfleet does not own; it is left untouched`;
+        const rule = `an ingress rule for ${route.hostname}${route.path ? ` path ${route.path}` : ''}`;
+        const message = result.staleAdoptions.includes(key)
+          ? `tunnel ${tunnelId} has ${rule} that changed after an admin's diff of it: nothing was adopted; look at it again`
+          : `tunnel ${tunnelId} already has ${rule} that Tunnelfleet does not own; it is left untouched`;
         ctx.outcomes.record(route.route, 'ingress', { status: 'conflict', message }, now);
       } else {
         ctx.outcomes.record(route.route, 'ingress', { status: 'ok' }, now);

@@ -71,7 +71,11 @@ export function isCloudDesired(db: SqliteDatabase, route: RouteRecord, now: Date
   return wanted && !openConflictKinds(db, route.id).includes('hostname_claimed');
 }
 
-/** The foreign objects (a DNS record, an Access app) that keep a route unpublished until it wins. */
+/**
+ * The foreign objects (a DNS record, an Access app) that keep a route unpublished until it wins.
+ * A foreign ingress rule (`foreign_ingress_rule`) is not one: the tunnel's sync that finds it must
+ * keep carrying the route, and the route's record points at that tunnel either way.
+ */
 export const FOREIGN_CONFLICT_KINDS: readonly ConflictKind[] = ['foreign_dns_record', 'foreign_access_app'];
 
 export function foreignConflicts(db: SqliteDatabase, routeId: number): ConflictKind[] {

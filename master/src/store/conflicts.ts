@@ -3,7 +3,12 @@ import { statement } from './statements.js';
 
 interface ConflictRecord {
   id: number;
-  kind: 'hostname_claimed' | 'foreign_dns_record' | 'foreign_access_app' | 'outside_allowlist';
+  kind:
+    | 'hostname_claimed'
+    | 'foreign_dns_record'
+    | 'foreign_access_app'
+    | 'foreign_ingress_rule'
+    | 'outside_allowlist';
   hostname: string;
   path: string;
   routeId: number | null;

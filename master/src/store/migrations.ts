@@ -399,4 +399,26 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 14,
+    description: 'conflicts with a foreign ingress rule are recorded, so an admin can adopt the rule',
+    sql: `
+      -- SQLite cannot change a CHECK: the table is copied into one that allows the new kind.
+      CREATE TABLE conflicts_next (
+        id             INTEGER PRIMARY KEY,
+        kind           TEXT NOT NULL CHECK (kind IN ('hostname_claimed', 'foreign_dns_record', 'foreign_access_app', 'foreign_ingress_rule', 'outside_allowlist')),
+        hostname       TEXT NOT NULL,
+        path           TEXT NOT NULL DEFAULT '',
+        route_id       INTEGER REFERENCES routes(id) ON DELETE CASCADE,
+        holder_route_id INTEGER REFERENCES routes(id) ON DELETE SET NULL,
+        message        TEXT NOT NULL,
+        detected_at    TEXT NOT NULL,
+        resolved_at    TEXT
+      );
+      INSERT INTO conflicts_next (id, kind, hostname, path, route_id, holder_route_id, message, detected_at, resolved_at)
+        SELECT id, kind, hostname, path, route_id, holder_route_id, message, detected_at, resolved_at FROM conflicts;
+      DROP TABLE conflicts;
+      ALTER TABLE conflicts_next RENAME TO conflicts;
+    `,
+  },
 ];

@@ -119,3 +119,21 @@ export function ownedObjectsOf(
     }[]
   ).map((row) => ({ kind: row.kind, cfId: row.cf_id, zoneId: row.zone_id, tunnelId: row.tunnel_id }));
 }
+
+/** One record taken over by an operator: ours from now on, marked as adopted. */
+export function addAdoptedRecord(
+  db: SqliteDatabase,
+  zoneId: string,
+  record: { hostname: string; recordId: string },
+  at: string,
+): void {
+  statement(db, "DELETE FROM owned_objects WHERE kind = 'dns_record' AND zone_id = ? AND cf_id = ?").run(
+    zoneId,
+    record.recordId,
+  );
+  statement(
+    db,
+    `INSERT INTO owned_objects (kind, cf_id, zone_id, hostname, adopted, created_at)
+     VALUES ('dns_record', ?, ?, ?, 1, ?)`,
+  ).run(record.recordId, zoneId, record.hostname, at);
+}

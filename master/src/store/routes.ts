@@ -1,4 +1,4 @@
-import { ROUTE_STATUSES, type RouteSort, type RouteStatus } from '@tunnelfleet/common';
+import { ROUTE_STATUSES, type RouteGroupBy, type RouteSort, type RouteStatus } from '@tunnelfleet/common';
 import type { SqliteDatabase } from './database.js';
 import { isoNow, parseJsonColumn, statement } from './statements.js';
 
@@ -237,33 +237,78 @@ const SORT_COLUMNS: Record<RouteSort, string> = {
   updated: 'updated_at',
 };
 
+/**
+ * The value each route is grouped by: fixed SQL only. A route's policy is the JSON list of the
+ * named policies its labels attach, else `#labels` (Access from its own labels), else `#none`; a
+ * spec that is not JSON (a hand-edited row) counts as none rather than failing the page.
+ */
+const GROUP_EXPRESSIONS: Record<RouteGroupBy, string> = {
+  agent: 'agent_id',
+  status: 'status',
+  zone: 'zone',
+  policy: `CASE
+    WHEN NOT json_valid(spec) THEN '#none'
+    WHEN json_array_length(spec, '$.access.namedPolicies') > 0 THEN json_extract(spec, '$.access.namedPolicies')
+    WHEN json_extract(spec, '$.access') IS NOT NULL THEN '#labels'
+    ELSE '#none' END`,
+};
+
 export interface RoutePageQuery extends RouteFilter {
   zone?: string;
   /** Part of the hostname or the container name. */
   q?: string;
   sort: RouteSort;
   order: 'asc' | 'desc';
+  /** Rows ordered by this group first (ascending), then by `sort`. */
+  group?: RouteGroupBy;
   limit?: number;
   offset: number;
 }
 
-/** One page of routes matching the filters, and how many match in all: the dashboard's long table. */
+/** A group of a grouped page: its rows are `offset` to `offset + count - 1` of the whole ordering. */
+export interface RouteGroupCount {
+  key: string | null;
+  count: number;
+  offset: number;
+}
+
+/**
+ * One page of routes matching the filters, and how many match in all: the dashboard's long table.
+ * Grouped, it also counts every group (one GROUP BY), so the table can place each group's header
+ * without reading the rows of other pages.
+ */
 export function pageRoutes(
   db: SqliteDatabase,
   query: RoutePageQuery,
-): { routes: RouteRecord[]; total: number } {
+): { routes: RouteRecord[]; total: number; groups?: RouteGroupCount[] } {
   const { where, params } = routeWhere(query);
-  const { n } = statement(db, `SELECT COUNT(*) AS n FROM routes ${where}`).get(...params) as { n: number };
   const direction = query.order === 'desc' ? 'DESC' : 'ASC';
-  const order = SORT_COLUMNS[query.sort]
-    .split(', ')
-    .map((column) => `${column} ${direction}`)
-    .join(', ');
-  const rows = statement(
+  const group = query.group === undefined ? undefined : GROUP_EXPRESSIONS[query.group];
+  const order = [
+    ...(group ? [`${group} ASC`] : []),
+    ...SORT_COLUMNS[query.sort].split(', ').map((column) => `${column} ${direction}`),
+    `id ${direction}`,
+  ].join(', ');
+  const rows = statement(db, `SELECT * FROM routes ${where} ORDER BY ${order} LIMIT ? OFFSET ?`).all(
+    ...params,
+    query.limit ?? -1,
+    query.offset,
+  ) as RouteRow[];
+  if (!group) {
+    const { n } = statement(db, `SELECT COUNT(*) AS n FROM routes ${where}`).get(...params) as { n: number };
+    return { routes: rows.map(toRecord), total: n };
+  }
+  const counted = statement(
     db,
-    `SELECT * FROM routes ${where} ORDER BY ${order}, id ${direction} LIMIT ? OFFSET ?`,
-  ).all(...params, query.limit ?? -1, query.offset) as RouteRow[];
-  return { routes: rows.map(toRecord), total: n };
+    `SELECT ${group} AS key, COUNT(*) AS n FROM routes ${where} GROUP BY 1 ORDER BY 1 ASC`,
+  ).all(...params) as { key: string | null; n: number }[];
+  let offset = 0;
+  const groups = counted.map(({ key, n }) => {
+    const entry = { key, count: n, offset };
+    offset += n;
+    return entry;
+  });
+  return { routes: rows.map(toRecord), total: offset, groups };
 }
 
 /** Routes per agent, revoked ones left out: what revoking each agent would withdraw. */

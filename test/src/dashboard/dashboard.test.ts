@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CSRF_HEADER } from '@tunnelfleet/common';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CloudflareEmulator, startCloudflareEmulator } from '../cloudflare-emulator/index.js';
 import { seriousAxeViolations } from '../harness/axe.js';
@@ -13,9 +13,12 @@ import { type ChromiumSession, launchChromium } from '../harness/chromium.js';
 import { HarnessError } from '../harness/harness-error.js';
 import { type RedisServerHandle, startRedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/wait-for.js';
-import { createCloudflareAccount } from '../system/cloudflare-account.js';
+import { type CloudflareAccount, createCloudflareAccount } from '../system/cloudflare-account.js';
 import { type MasterProcess, startMasterProcess } from '../system/master-process.js';
 import { connectProtocolAgent, type ProtocolAgent, reportedContainer } from '../system/protocol-agent.js';
+
+/** The page's focused element, read in the page (this package's TypeScript has no DOM types). */
+type Focus = { document: { activeElement: never } };
 
 const DASHBOARD_INDEX = fileURLToPath(new URL('../../../dashboard/dist/index.html', import.meta.url));
 /**
@@ -55,6 +58,7 @@ describe('dashboard in Chromium', () => {
   let browser: ChromiumSession;
   let page: Page;
   let agent: ProtocolAgent;
+  let account: CloudflareAccount;
   const cspViolations: string[] = [];
 
   beforeAll(async () => {
@@ -63,9 +67,10 @@ describe('dashboard in Chromium', () => {
     }
     redis = await startRedisServer();
     emulator = await startCloudflareEmulator();
+    account = createCloudflareAccount(emulator, [ZONE]);
     master = await startMasterProcess({
       redisUrl: redis.url,
-      cloudflare: createCloudflareAccount(emulator, [ZONE]),
+      cloudflare: account,
       env: { SYNC_DEBOUNCE_MS: '50', LOG_LEVEL: 'warn' },
     });
     browser = await launchChromium();
@@ -86,6 +91,19 @@ describe('dashboard in Chromium', () => {
   /** A link of the main navigation (other links on a page may have the same words). */
   const nav = (name: string) =>
     page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+  /** Another host, enrolled through the API (approved at once), reporting one labelled container. */
+  const hostWith = async (name: string, containerId: string, containerName: string, hostname: string) => {
+    const key = (await master.admin.createKey({ name, hostnameAllowlist: [`*.${ZONE}`] })).key;
+    const host = await connectProtocolAgent(master.url, key, name);
+    await host.report([
+      reportedContainer(containerId, containerName, {
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': hostname,
+        'tunnelfleet.service': `http://${containerName}:80`,
+      }),
+    ]);
+    return host;
+  };
   const signIn = async (token: string) => {
     await page.goto(master.url);
     await page.getByLabel('Token').fill(token);
@@ -119,6 +137,7 @@ describe('dashboard in Chromium', () => {
       .getByText(/not accepted/)
       .waitFor();
     await shot('login');
+    expect(await seriousAxeViolations(page)).toEqual([]);
     await page.getByLabel('Token').fill(master.adminToken);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
@@ -137,6 +156,7 @@ describe('dashboard in Chromium', () => {
     await page.getByLabel('Host name').fill('web-1');
     await page.getByLabel('Patterns (comma or space separated)').fill(`*.${ZONE}`);
     await page.getByLabel('An admin approves it here').check();
+    expect(await seriousAxeViolations(page)).toEqual([]);
     await page.getByRole('button', { name: 'Create key' }).click();
     const env = await page.getByLabel('.env').inputValue();
     expect(env).toContain(`TUNNELFLEET_MASTER_URL=${master.url}`);
@@ -186,15 +206,7 @@ describe('dashboard in Chromium', () => {
   });
 
   it('explains a conflict, and hands the hostname over to the route that waits', async () => {
-    const key = (await master.admin.createKey({ name: 'web-2', hostnameAllowlist: [`*.${ZONE}`] })).key;
-    const second = await connectProtocolAgent(master.url, key, 'web-2');
-    await second.report([
-      reportedContainer('c2', 'copy', {
-        'tunnelfleet.enable': 'true',
-        'tunnelfleet.hostname': APP,
-        'tunnelfleet.service': 'http://copy:80',
-      }),
-    ]);
+    const second = await hostWith('web-2', 'c2', 'copy', APP);
     await nav('Conflicts').click();
     await page.getByRole('heading', { name: new RegExp(APP) }).waitFor();
     await page.getByText('Another route holds this hostname').waitFor();
@@ -216,6 +228,137 @@ describe('dashboard in Chromium', () => {
     );
     // The former holder now waits: the page names it, without a reload.
     await page.getByText(`Waiting: route ${holder!.id}`).waitFor();
+  });
+
+  it('adopts a foreign DNS record after its diff, refusing while the record changed since', async () => {
+    const legacy = `legacy.${ZONE}`;
+    const inTheWay = emulator.seedDnsRecord(ZONE, {
+      type: 'A',
+      name: legacy,
+      content: '192.0.2.10',
+      proxied: false,
+      ttl: 300,
+      comment: 'the old server',
+    });
+    const bystander = emulator.seedDnsRecord(ZONE, {
+      type: 'A',
+      name: `mail.${ZONE}`,
+      content: '192.0.2.25',
+      ttl: 300,
+    });
+    const third = await hostWith('web-3', 'c5', 'legacy', legacy);
+    await nav('Conflicts').click();
+    await page.getByRole('heading', { name: new RegExp(legacy) }).waitFor({ timeout: 30_000 });
+    await page.getByText('A DNS record Tunnelfleet did not create is in the way').waitFor();
+    const tunnel = (await master.admin.agent(third.agentId)).tunnel!.id;
+    const review = page.getByRole('button', { name: `Review adopting the record on ${legacy}` });
+
+    // The diff: the record as it is at Cloudflare beside what Tunnelfleet would write.
+    await review.click();
+    const dialog = page.getByRole('dialog');
+    const row = (field: string) => dialog.getByRole('row', { name: new RegExp(`^${field}\\b`) });
+    await expect(row('content').textContent()).resolves.toBe(`content192.0.2.10${tunnel}.cfargotunnel.com`);
+    await expect(row('comment').textContent()).resolves.toBe(
+      `commentthe old servermanaged by tunnelfleet; agent=${third.agentId}`,
+    );
+    await shot('adopt-diff');
+    expect(await seriousAxeViolations(page)).toEqual([]);
+
+    // Someone edits the record at Cloudflare before the operator confirms: nothing is written.
+    const edit = await fetch(`${account.baseUrl}/zones/${account.zones[ZONE]}/dns_records/${inTheWay.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${account.apiToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'A', name: legacy, content: '192.0.2.99', ttl: 300 }),
+    });
+    expect(edit.status).toBe(200);
+    const edited = emulator.dnsRecords(ZONE);
+    await dialog.getByRole('button', { name: 'Adopt' }).click();
+    await page
+      .getByRole('alert')
+      .getByText(/changed since its diff was shown/)
+      .waitFor();
+    expect(emulator.dnsRecords(ZONE)).toEqual(edited);
+
+    // A fresh diff shows the edit; confirming it adopts the record in place.
+    await review.click();
+    await expect(row('content').textContent()).resolves.toBe(`content192.0.2.99${tunnel}.cfargotunnel.com`);
+    await dialog.getByRole('button', { name: 'Adopt' }).click();
+    await page.getByRole('heading', { name: new RegExp(legacy) }).waitFor({ state: 'detached' });
+    const after = emulator.dnsRecords(ZONE);
+    expect(after.filter((r) => r.name === legacy)).toEqual([
+      expect.objectContaining({
+        id: inTheWay.id,
+        type: 'CNAME',
+        content: `${tunnel}.cfargotunnel.com`,
+        proxied: true,
+        ttl: 1,
+        comment: `managed by tunnelfleet; agent=${third.agentId}`,
+      }),
+    ]);
+    const others = (list: typeof after) => list.filter((r) => r.id !== inTheWay.id);
+    expect(others(after)).toEqual(others(edited));
+    expect(after).toContainEqual(bystander);
+    await waitFor(
+      () =>
+        (
+          emulator.tunnelConfig(tunnel)?.config as { ingress?: { hostname?: string }[] } | undefined
+        )?.ingress?.some((rule) => rule.hostname === legacy),
+      { description: 'the route published on its tunnel', timeoutMs: 30_000 },
+    );
+    const { entries } = await master.admin.audit({ target: legacy });
+    expect(entries.find((entry) => entry.action === 'conflict.adopt')).toMatchObject({
+      actor: expect.stringMatching(/^dashboard:admin:[0-9a-f]{8}$/),
+      details: { recordId: inTheWay.id, agentId: third.agentId },
+    });
+  });
+
+  it('adopts a foreign ingress rule after its diff: the tunnel takes it over where it stands', async () => {
+    const oldApi = `old-api.${ZONE}`;
+    const key = (await master.admin.createKey({ name: 'web-4', hostnameAllowlist: [`*.${ZONE}`] })).key;
+    const fourth = await connectProtocolAgent(master.url, key, 'web-4');
+    const tunnel = await waitFor(async () => (await master.admin.agent(fourth.agentId)).tunnel?.id, {
+      description: "the new host's tunnel",
+    });
+    // Someone wrote a rule for the hostname on that tunnel by hand, between two others.
+    emulator.seedIngressRule(tunnel, { hostname: `first.${ZONE}`, service: 'http://first:80' });
+    emulator.seedIngressRule(tunnel, {
+      hostname: oldApi,
+      service: 'http://old-api:9000',
+      originRequest: { noTLSVerify: true },
+    });
+    emulator.seedIngressRule(tunnel, { hostname: `last.${ZONE}`, service: 'http://last:80' });
+    const rules = () =>
+      (emulator.tunnelConfig(tunnel)?.config as { ingress?: Record<string, unknown>[] } | undefined)
+        ?.ingress ?? [];
+    const before = rules();
+    await fourth.report([
+      reportedContainer('c6', 'old-api', {
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': oldApi,
+        'tunnelfleet.service': 'http://old-api:80',
+      }),
+    ]);
+    await nav('Conflicts').click();
+    await page.getByRole('heading', { name: new RegExp(oldApi) }).waitFor({ timeout: 30_000 });
+    await page.getByText('An ingress rule Tunnelfleet did not write serves this hostname').waitFor();
+    expect(rules()).toEqual(before);
+
+    await page.getByRole('button', { name: `Review adopting the ingress rule on ${oldApi}` }).click();
+    const dialog = page.getByRole('dialog');
+    const row = (field: string) => dialog.getByRole('row', { name: new RegExp(`^${field}\\b`) });
+    await expect(row('service').textContent()).resolves.toBe('servicehttp://old-api:9000http://old-api:80');
+    await expect(row('originRequest').textContent()).resolves.toBe('originRequest{"noTLSVerify":true}—');
+    await dialog.getByRole('button', { name: 'Adopt' }).click();
+    // The tunnel's next sync takes it over; the conflict closes without a reload.
+    await page
+      .getByRole('heading', { name: new RegExp(oldApi) })
+      .waitFor({ state: 'detached', timeout: 30_000 });
+    expect(rules()).toEqual([
+      before[0],
+      { hostname: oldApi, service: 'http://old-api:80' },
+      before[2],
+      ...before.slice(3),
+    ]);
   });
 
   it('resumes its event stream after the master restarts: a new route still shows without a reload', async () => {
@@ -255,6 +398,92 @@ describe('dashboard in Chromium', () => {
     await page.getByText('at Cloudflare').waitFor();
     await page.getByText(`Used by one route: admin.${ZONE}`).waitFor();
     await shot('access');
+  });
+
+  it('groups the routes by agent and by Access policy, a header before each group', async () => {
+    await nav('Routes').click();
+    await page.getByLabel('Group by').selectOption('agent');
+    await page.waitForURL(/group=agent/);
+    const headers = page.getByTestId('route-group');
+    const agents = (await master.admin.agents()).filter((a) => a.routeCount > 0);
+    await waitFor(async () => (await headers.count()) === agents.length, {
+      description: 'one header per agent with routes',
+    });
+    const web1 = headers.filter({ hasText: `web-1 (${agent.agentId})` });
+    await expect(web1.textContent()).resolves.toMatch(/3 routes$/);
+    // Above the rows, the group at the top of the view (its header may have scrolled away).
+    const first = await headers.first().textContent();
+    await expect(page.getByTestId('group-in-view').textContent()).resolves.toBe(
+      `In view: ${first!.replace(/ (\d+ routes?)$/, ' ($1)')}`,
+    );
+    // The header comes right before its agent's routes: the next rows are web-1's own.
+    const rows = page.locator('tbody tr.vrow');
+    const web1Rows = async () => {
+      const texts = await rows.allTextContents();
+      const at = texts.findIndex((text) => text.startsWith(`web-1 (${agent.agentId})`));
+      return texts.slice(at + 1, at + 4);
+    };
+    await waitFor(async () => (await web1Rows()).every((text) => text.includes(agent.agentId)), {
+      description: "web-1's three routes right after its header",
+    });
+    await shot('routes-grouped');
+
+    await page.getByLabel('Group by').selectOption('policy');
+    await page.waitForURL(/group=policy/);
+    const policy = headers.filter({ hasText: 'Policy ops-team' });
+    await expect(policy.textContent()).resolves.toBe('Policy ops-team 1 route');
+    await waitFor(
+      async () => {
+        const after = await rows.allTextContents();
+        return after[after.findIndex((text) => text.startsWith('Policy ops-team')) + 1]?.includes(
+          `admin.${ZONE}`,
+        );
+      },
+      { description: 'the route of policy ops-team right after its header' },
+    );
+    await page.getByLabel('Group by').selectOption('');
+    await page.waitForURL((url) => !url.search.includes('group='));
+    await expect(headers.count()).resolves.toBe(0);
+  });
+
+  it('works from the keyboard alone: search, open a route, and a confirmation that Escape cancels', async () => {
+    /** Presses Tab until `target` has the focus: it must be reachable, in a bounded number of steps. */
+    const tabTo = async (target: Locator) => {
+      for (let step = 0; step < 60; step++) {
+        await page.keyboard.press('Tab');
+        if (
+          await target.evaluate(
+            (element) => element === (globalThis as unknown as Focus).document.activeElement,
+          )
+        ) {
+          return;
+        }
+      }
+      throw new Error(`${target} is not reachable with Tab`);
+    };
+    await page.goto(`${master.url}/routes`);
+    await page.getByRole('heading', { name: 'Routes', level: 1 }).waitFor();
+    await tabTo(page.getByLabel('Search hostname or container'));
+    await page.keyboard.type('late.');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('routes-total').getByText('1 route', { exact: true }).waitFor();
+    await tabTo(page.getByRole('link', { name: `late.${ZONE}` }));
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: `late.${ZONE}`, level: 1 }).waitFor();
+
+    await page.goto(`${master.url}/agents`);
+    await tabTo(page.getByRole('button', { name: 'Revoke web-2' }));
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    // The dialog holds the focus, and Escape closes it without revoking anything.
+    const holdsFocus = await dialog.evaluate((element) =>
+      element.contains((globalThis as unknown as Focus).document.activeElement),
+    );
+    expect(holdsFocus).toBe(true);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    expect((await master.admin.agents()).find((a) => a.name === 'web-2')?.status).toBe('approved');
   });
 
   it('runs the label parser in the browser: routes and problems as one types', async () => {
@@ -307,6 +536,7 @@ describe('dashboard in Chromium', () => {
     await dialog.getByText('3 routes are withdrawn').waitFor();
     await dialog.getByText('its tunnel is deleted').waitFor();
     await shot('revoke-confirmation');
+    expect(await seriousAxeViolations(page)).toEqual([]);
     await dialog.getByRole('button', { name: 'Revoke' }).click();
     await page.locator('tr[data-agent="web-1"]').getByText('revoked').waitFor();
     await waitFor(() => !emulator.dnsRecords(ZONE).some((r) => r.name === `admin.${ZONE}`), {
@@ -338,7 +568,9 @@ describe('dashboard in Chromium', () => {
       ['/', 'Overview'],
       ['/agents', 'Agents'],
       ['/routes', 'Routes'],
+      ['/routes?group=agent', 'Routes'],
       [`/routes/${route!.id}`, APP],
+      [`/agents/${agent.agentId}`, 'web-1'],
       ['/conflicts', 'Conflicts'],
       ['/access', 'Access'],
       ['/audit', 'Audit log'],
@@ -352,6 +584,31 @@ describe('dashboard in Chromium', () => {
       found.push(...(await seriousAxeViolations(page)).map((violation) => `${path}: ${violation}`));
     }
     expect(found).toEqual([]);
+  });
+
+  it('says clearly what is missing: a route or page that does not exist, a search that finds nothing', async () => {
+    await page.goto(`${master.url}/routes/999999`);
+    await page.getByRole('alert').getByText('no route 999999').waitFor();
+    await page.getByRole('link', { name: '← Routes' }).waitFor();
+    expect(await seriousAxeViolations(page)).toEqual([]);
+
+    await page.goto(`${master.url}/agents/ag_0000000000000000`);
+    await page.getByRole('alert').filter({ hasText: 'ag_0000000000000000' }).first().waitFor();
+
+    await page.goto(`${master.url}/no-such-page`);
+    await page.getByRole('heading', { name: 'Not found', level: 1 }).waitFor();
+    await page.getByText('No page at /no-such-page.').waitFor();
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.getByRole('link', { name: 'Go to the overview' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+
+    await page.goto(`${master.url}/routes?q=nothing-is-called-this`);
+    await page.getByText('No route matches. Clear the filters, or start a labelled container.').waitFor();
+    await page.getByTestId('routes-total').getByText('0 routes').waitFor();
+    await nav('Audit log').click();
+    await page.getByLabel('Action').fill('no.such.action');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByText('No entry matches.').waitFor();
   });
 
   it('gives a viewer token a read-only dashboard; a change it forges is refused', async () => {
