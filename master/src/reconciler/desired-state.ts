@@ -57,12 +57,13 @@ interface DesiredState {
 }
 
 /** Part of the desired state: what one tunnel or one zone carries. */
-export type DesiredScope = { tunnelId: string } | { zone: string };
+export type DesiredScope = { tunnelId: string } | { zone: string } | { agentId: string };
 
 /** The routes a scope may carry, read by index rather than the whole table. */
 function routesOf(db: SqliteDatabase, scope: DesiredScope | undefined): RouteRecord[] {
   if (scope === undefined) return listRoutes(db);
   if ('zone' in scope) return listRoutes(db, { zone: scope.zone });
+  if ('agentId' in scope) return listRoutes(db, { agentId: scope.agentId });
   // A route rides its own agent's tunnel (route-targets.ts, routeTunnelId), or a shared tunnel its
   // agent is a member of: a shared tunnel's row has no agent, and carries its members' routes.
   const tunnel = findTunnelById(db, scope.tunnelId);
@@ -89,7 +90,7 @@ export function readDesiredState(db: SqliteDatabase, now: Date, scope?: DesiredS
     else if (outcome) carried.push(outcome);
   }
   for (const kept of listRetainedRoutes(db)) {
-    if (scope && ('zone' in scope ? kept.zone !== scope.zone : kept.tunnelId !== scope.tunnelId)) continue;
+    if (scope && !retainedInScope(kept, scope)) continue;
     carried.push({
       route: null,
       ...kept,
@@ -107,6 +108,12 @@ export function readDesiredState(db: SqliteDatabase, now: Date, scope?: DesiredS
     return [{ ...route, accessCheck: { required: true, teamName: guards.teamName, audTag: [aud] } }];
   });
   return { carried: rules, published, withoutTunnel };
+}
+
+function retainedInScope(kept: { zone: string | null; tunnelId: string; agentId: string }, scope: DesiredScope) {
+  if ('zone' in scope) return kept.zone === scope.zone;
+  if ('agentId' in scope) return kept.agentId === scope.agentId;
+  return kept.tunnelId === scope.tunnelId;
 }
 
 /** How Cloudflare carries a route: not at all (undefined), by no tunnel yet, or by its tunnel. */

@@ -193,9 +193,9 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     return [...targets].sort();
   }
 
-  /** Routes that should be carried but have no tunnel say why (no Cloudflare call). */
-  function recordRoutesWithoutTunnel(): void {
-    for (const route of readDesiredState(db, now()).withoutTunnel) {
+  /** The agent's routes that should be carried but have no tunnel say why (no Cloudflare call). */
+  function recordRoutesWithoutTunnel(agentId: string): void {
+    for (const route of readDesiredState(db, now(), { agentId }).withoutTunnel) {
       const message = route.tunnelName
         ? `tunnel "${route.tunnelName}" is not known to the master`
         : `agent ${route.agentId} has no tunnel yet (approve it first)`;
@@ -219,12 +219,12 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     for (const agent of listAgents(db)) {
       if (agent.status === 'revoked') continue;
       changed.push(...(await engine.syncAgentRoutes(agent.id, { notify: false })));
+      recordRoutesWithoutTunnel(agent.id);
       // SQLite calls are synchronous: give the event loop back between agents, or a fleet-wide
       // reconcile holds every heartbeat and long-poll of the API for seconds.
       await yieldToEventLoop();
     }
     const expiring = engine.expireGracePeriods();
-    recordRoutesWithoutTunnel();
     const targets =
       mode === 'sweep'
         ? await allTargets()
@@ -256,8 +256,8 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   /** Targets of expired cleanup routes still waiting to be forgotten (a sync of each lets them go). */
   function expiredRouteTargets(): SyncTarget[] {
     const iso = now().toISOString();
-    return listRoutes(db)
-      .filter((r) => r.status === 'pending_deletion' && r.deleteAfter !== null && r.deleteAfter <= iso)
+    return listRoutes(db, { status: 'pending_deletion' })
+      .filter((r) => r.deleteAfter !== null && r.deleteAfter <= iso)
       .flatMap((route) => routeTargets(db, route));
   }
 
