@@ -11,7 +11,7 @@ import {
 } from '../routes/route-targets.js';
 import type { ConflictKind } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
-import { iterateRoutes, listRouteZones, listRoutes, type RouteRecord } from '../store/routes.js';
+import { iterateRoutes, listRoutes, listRouteZones, type RouteRecord } from '../store/routes.js';
 import { listSharedTunnelMembers, listSharedTunnels } from '../store/shared-tunnels.js';
 import { findTunnelById, listTunnels } from '../store/tunnels.js';
 import { readAccessGuards } from './access-guards.js';
@@ -110,14 +110,21 @@ export function readDesiredState(db: SqliteDatabase, now: Date, scope?: DesiredS
   return { carried: rules, published, withoutTunnel };
 }
 
-function retainedInScope(kept: { zone: string | null; tunnelId: string; agentId: string }, scope: DesiredScope) {
+function retainedInScope(
+  kept: { zone: string | null; tunnelId: string; agentId: string },
+  scope: DesiredScope,
+) {
   if ('zone' in scope) return kept.zone === scope.zone;
   if ('agentId' in scope) return kept.agentId === scope.agentId;
   return kept.tunnelId === scope.tunnelId;
 }
 
 /** How Cloudflare carries a route: not at all (undefined), by no tunnel yet, or by its tunnel. */
-function carry(db: SqliteDatabase, route: RouteRecord, now: Date): CarriedRoute | 'without_tunnel' | undefined {
+function carry(
+  db: SqliteDatabase,
+  route: RouteRecord,
+  now: Date,
+): CarriedRoute | 'without_tunnel' | undefined {
   if (!isCloudDesired(db, route, now) || route.hostname === null || route.service === null) return undefined;
   const tunnelId = routeTunnelId(db, route);
   if (!tunnelId) return 'without_tunnel';
@@ -163,7 +170,8 @@ export function desiredTargets(db: SqliteDatabase, now: Date): Set<SyncTarget> {
     }
   }
   for (const kept of listRetainedRoutes(db)) {
-    for (const target of carriedRouteTargets({ ...kept, spec: readRouteSpec(kept.spec) })) targets.add(target);
+    for (const target of carriedRouteTargets({ ...kept, spec: readRouteSpec(kept.spec) }))
+      targets.add(target);
   }
   return targets;
 }

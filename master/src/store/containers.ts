@@ -106,7 +106,9 @@ export function listContainers(db: SqliteDatabase, agentId: string): ContainerRe
 
 /** Drops a removed container's row once the routes engine no longer needs it. */
 /** Containers reported removed that no route row names any more: nothing needs them. */
-export function listUnroutedRemovedContainers(db: SqliteDatabase): { agentId: string; containerId: string }[] {
+export function listUnroutedRemovedContainers(
+  db: SqliteDatabase,
+): { agentId: string; containerId: string }[] {
   const rows = statement(
     db,
     `SELECT agent_id, container_id FROM containers c WHERE state = 'removed'

@@ -159,7 +159,8 @@ async function runFleet(
       // Every record at the emulator is one of the hosts' (its only zones are theirs).
       const published = () => emulator.dnsRecords().length;
       while (published() < wanted && Date.now() < publishedBy) await delay(10_000);
-      if (published() < wanted) progress(`${agents} agents: publication deadline (${published()} of ${wanted})`);
+      if (published() < wanted)
+        progress(`${agents} agents: publication deadline (${published()} of ${wanted})`);
       publishedSeconds = (performance.now() - rampStarted) / 1000;
     }
     // Let the first heartbeats spread out before measuring.

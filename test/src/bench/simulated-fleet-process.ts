@@ -4,8 +4,8 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { FleetProcessMessage, FleetProcessStart, LatencySample } from './simulated-fleet.js';
 import { type SimulatedAgent, startSimulatedAgent } from './simulated-agent.js';
+import type { FleetProcessMessage, FleetProcessStart, LatencySample } from './simulated-fleet.js';
 
 const FLUSH_EVERY_MS = 500;
 
