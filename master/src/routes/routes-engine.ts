@@ -9,7 +9,7 @@ import {
 import { checkAgentHostname } from '../agents/hostname-guard.js';
 import { ZoneNotFoundError } from '../cloudflare/errors.js';
 import { findAgentKey } from '../store/agent-keys.js';
-import { findAgent, listAgents } from '../store/agents.js';
+import { findAgent } from '../store/agents.js';
 import { openConflict, openConflictKinds, resolveConflicts } from '../store/conflicts.js';
 import {
   type ContainerRecord,
