@@ -267,12 +267,14 @@ function report(baseline: FleetFigures, fleet: FleetFigures): void {
     fleet.registrationSeconds.toFixed(1),
     '',
   ]);
-  row([
-    'ramp: every route published after (s)',
-    baseline.publishedSeconds.toFixed(1),
-    fleet.publishedSeconds.toFixed(1),
-    '',
-  ]);
+  if (!Number.isNaN(fleet.publishedSeconds)) {
+    row([
+      'ramp: every route published after (s)',
+      baseline.publishedSeconds.toFixed(1),
+      fleet.publishedSeconds.toFixed(1),
+      '',
+    ]);
+  }
   row(['long-polls held open', String(baseline.longPollsHeld), String(fleet.longPollsHeld), '']);
   row(['master RSS idle (before agents)', formatMb(baseline.idleRssBytes), formatMb(fleet.idleRssBytes), '']);
   row([
