@@ -6,8 +6,8 @@ import {
   DNS_COMMENT_PREFIX,
   type DnsHostnameResult,
   type DnsZonePlan,
-  type OwnedDnsRecord,
   indexZone,
+  type OwnedDnsRecord,
   planZone,
 } from './dns-plan.js';
 import { CloudflareLayerError, statusOf, toLayerError } from './errors.js';
