@@ -36,6 +36,8 @@ import { openDatabase, type SqliteDatabase } from './store/database.js';
 
 /** Image named in `start_tunnel` when none is configured (same default as the agent). */
 const DEFAULT_CLOUDFLARED_IMAGE = 'cloudflare/cloudflared:latest';
+/** Pending connections the listening socket queues (Node's default is 511). */
+const ACCEPT_BACKLOG = 4096;
 
 export interface MasterDeps {
   db: SqliteDatabase;
@@ -415,7 +417,10 @@ export async function startMaster(
   }, config.reportIntervalSeconds * 1000);
   housekeeping.unref();
 
-  const server = master.app.listen(config.port, config.host);
+  // A fleet connecting at once (thousands of agents after a restart of the master) overflowed
+  // Node's default accept queue of 511: their connects timed out and were retried. The kernel
+  // caps this at net.core.somaxconn.
+  const server = master.app.listen(config.port, config.host, ACCEPT_BACKLOG);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

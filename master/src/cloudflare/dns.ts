@@ -6,6 +6,7 @@ import {
   DNS_COMMENT_PREFIX,
   type DnsHostnameResult,
   type DnsZonePlan,
+  indexZone,
   type OwnedDnsRecord,
   planZone,
 } from './dns-plan.js';
@@ -164,6 +165,7 @@ export async function syncDnsOwners(
     // Each attempt re-reads the zone, so a batch whose reply was lost is seen as done, not redone.
     return withRetries(async () => {
       const records = await readZone(work, options);
+      const zoneIndex = indexZone(records);
       const plans = new Map(
         [...work.owners].map(([index, owner]) => [
           index,
@@ -175,6 +177,7 @@ export async function syncDnsOwners(
             ownedIds: owner.ownedIds,
             unsynced: unsynced[index]!,
             adopt: inputs[index]!.adopt ?? false,
+            index: zoneIndex,
           }),
         ]),
       );
@@ -183,7 +186,13 @@ export async function syncDnsOwners(
         [...plans].map(([index, plan]) => {
           const wanted = work.owners.get(index)!.desired;
           const deletes = new Set(plan.deletes.map((d) => d.id));
-          const results = new Map([...applied.results].filter(([hostname]) => wanted.has(hostname)));
+          // By the owner's wanted names, not a pass over the zone's results per owner.
+          const results = new Map(
+            [...wanted.keys()].flatMap((hostname) => {
+              const result = applied.results.get(hostname);
+              return result ? [[hostname, result] as const] : [];
+            }),
+          );
           const owned = [...results]
             .filter(([, r]) => r.recordId && (r.status === 'ok' || r.status === 'adopted'))
             .map(([hostname, r]) => ({ hostname, recordId: r.recordId! }))

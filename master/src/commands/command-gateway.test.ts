@@ -41,7 +41,41 @@ async function pollsOpen(target: CommandGateway, count: number): Promise<void> {
   await waitFor(() => target.stats().openPolls === count, { description: `${count} open long-polls` });
 }
 
+/** Commands the Redis server has processed so far, every client's (read with `client`). */
+async function commandsProcessed(client: Redis): Promise<number> {
+  return Number(/total_commands_processed:(\d+)/.exec(await client.info('stats'))?.[1]);
+}
+
 describe('command gateway', () => {
+  it("asks Redis nothing for an idle agent's next polls, and still delivers what is queued later", async () => {
+    const commands = await gateway();
+    const agent = uniqueAgentId();
+    expect(await commands.next(agent, { timeoutMs: 0 })).toBeNull();
+
+    const counter = new Redis(redis.url);
+    try {
+      // What reading the count costs, with nothing in between…
+      const idle = -(await commandsProcessed(counter)) + (await commandsProcessed(counter));
+      // …is all five polls of an idle agent add to it.
+      const before = await commandsProcessed(counter);
+      for (let i = 0; i < 5; i++) expect(await commands.next(agent, { timeoutMs: 0 })).toBeNull();
+      expect((await commandsProcessed(counter)) - before).toBe(idle);
+    } finally {
+      counter.disconnect();
+    }
+
+    const poll = commands.next(agent, { timeoutMs: LONG_WAIT_MS });
+    await pollsOpen(commands, 1);
+    const queued = await commands.enqueue(agent, startTunnel());
+    const received = await poll;
+    expect(received?.id).toBe(queued.id);
+    await commands.acknowledge(agent, queued.id, ack(received!));
+    // Acknowledged: the next look goes to Redis again, and finds the queue empty.
+    expect(await commands.next(agent, { timeoutMs: 0 })).toBeNull();
+    const second = await commands.enqueue(agent, stopTunnel());
+    expect((await commands.next(agent, { timeoutMs: 0 }))?.id).toBe(second.id);
+  });
+
   it('hands a command to a long-poll that was already waiting', async () => {
     const commands = await gateway();
     const agent = uniqueAgentId();

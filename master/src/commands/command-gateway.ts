@@ -141,14 +141,23 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
   const versions = createCommandVersions(redis.client, keys);
   const mutex = createKeyedMutex();
   const polls = new Map<string, Set<PollWaiter>>();
+  /**
+   * Agents whose queue this process last found empty, with nothing enqueued or acknowledged since:
+   * their polls wait without asking Redis (an idle fleet's long-polls cost Redis nothing). Only
+   * this process changes the queues (one master per Redis); any wake, and every reconnection,
+   * forgets the entry, so the next look goes to Redis again.
+   */
+  const knownEmpty = new Set<string>();
   const counters = { queued: 0, delivered: 0, redelivered: 0, acknowledged: 0, failed: 0 };
   let closed = false;
 
   const notify = (agentId: string) => {
+    knownEmpty.delete(agentId);
     for (const waiter of polls.get(agentId) ?? []) waiter.notify();
   };
   // After an outage every waiting poll looks again: wakes published meanwhile were lost.
   const notifyAll = () => {
+    knownEmpty.clear();
     for (const agentId of polls.keys()) notify(agentId);
   };
   const wake = await openWakeChannel({
@@ -175,6 +184,7 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
         return await task();
       } catch (error) {
         if (error instanceof TunnelfleetError) throw error;
+        knownEmpty.delete(agentId);
         await queues.evict(agentId);
         logger.warn({ agentId, operation, err: (error as Error).message }, 'command queue operation failed');
         throw new CommandQueueUnavailableError(operation, error);
@@ -210,8 +220,16 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
       return deliver(agentId, job, job.id === active.id ? (current?.attempt ?? 1) + 1 : 1);
     }
     const job = await queues.takeNext(agentId);
-    return job === undefined ? { empty: true } : deliver(agentId, job, 1);
+    if (job === undefined) {
+      knownEmpty.add(agentId);
+      return { empty: true };
+    }
+    return deliver(agentId, job, 1);
   };
+
+  /** `claim`, unless the agent's queue is known to be empty still. Runs under the agent's mutex. */
+  const look = (agentId: string): Promise<Claim> =>
+    knownEmpty.has(agentId) ? Promise.resolve({ empty: true }) : claim(agentId);
 
   /**
    * Registers a new poll and ends the agent's oldest open ones beyond the cap. The newest poll wins
@@ -258,6 +276,7 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
       const command = await exclusive(agentId, 'enqueue', async () => {
         const version = await versions.next(agentId, afterVersion);
         const data = { ...request, version, issuedAt };
+        knownEmpty.delete(agentId);
         await queues.add(agentId, id, data);
         counters.queued++;
         return { ...data, id } as Command;
@@ -279,7 +298,7 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
       try {
         for (let first = true; ; ) {
           waiter.arm();
-          const attempt = exclusive(agentId, 'next', () => claim(agentId));
+          const attempt = exclusive(agentId, 'next', () => look(agentId));
           // A claim finished after the poll ended leaves its command leased: it is delivered again later.
           attempt.catch(() => undefined);
           const result = await Promise.race([attempt, waiter.whenClosed]).catch((error: unknown) => {
@@ -335,6 +354,7 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
           counters.acknowledged++;
         }
         await leases.clear(agentId, commandId);
+        knownEmpty.delete(agentId);
         return 'acknowledged';
       });
       if (outcome === 'acknowledged') {
@@ -354,6 +374,7 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
       assertAgentId(agentId);
       closeAgent(agentId);
       await exclusive(agentId, 'purge', async () => {
+        knownEmpty.delete(agentId);
         await queues.obliterate(agentId);
         // The version counter stays: a reused agent id must never see versions go backwards.
         await leases.clear(agentId);

@@ -3,12 +3,19 @@ import { gatewayIngress } from '../gateway/gateway-ingress.js';
 import { needsGateway } from '../gateway/gateway-route.js';
 import { listRetainedRoutes } from '../routes/retained-routes.js';
 import { type RouteSpec, readRouteSpec } from '../routes/route-spec.js';
-import { foreignConflicts, isCloudDesired, routeTunnelId } from '../routes/route-targets.js';
+import {
+  carriedRouteTargets,
+  foreignConflicts,
+  isCloudDesired,
+  routeTunnelId,
+  type SyncTarget,
+  tunnelTarget,
+} from '../routes/route-targets.js';
 import type { ConflictKind } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
-import { listRoutes, type RouteRecord } from '../store/routes.js';
+import { iterateRoutes, listRoutes, listRouteZones, type RouteRecord } from '../store/routes.js';
 import { listSharedTunnelMembers, listSharedTunnels } from '../store/shared-tunnels.js';
-import { findTunnelById } from '../store/tunnels.js';
+import { findTunnelById, listTunnels } from '../store/tunnels.js';
 import { readAccessGuards } from './access-guards.js';
 
 /** A route Cloudflare should carry: a claim holder, or a retained `cleanup=false` route (no row). */
@@ -57,12 +64,13 @@ interface DesiredState {
 }
 
 /** Part of the desired state: what one tunnel or one zone carries. */
-export type DesiredScope = { tunnelId: string } | { zone: string };
+export type DesiredScope = { tunnelId: string } | { zone: string } | { agentId: string };
 
 /** The routes a scope may carry, read by index rather than the whole table. */
 function routesOf(db: SqliteDatabase, scope: DesiredScope | undefined): RouteRecord[] {
   if (scope === undefined) return listRoutes(db);
   if ('zone' in scope) return listRoutes(db, { zone: scope.zone });
+  if ('agentId' in scope) return listRoutes(db, { agentId: scope.agentId });
   // A route rides its own agent's tunnel (route-targets.ts, routeTunnelId), or a shared tunnel its
   // agent is a member of: a shared tunnel's row has no agent, and carries its members' routes.
   const tunnel = findTunnelById(db, scope.tunnelId);
@@ -84,27 +92,12 @@ export function readDesiredState(db: SqliteDatabase, now: Date, scope?: DesiredS
   const carried: CarriedRoute[] = [];
   const withoutTunnel: RouteRecord[] = [];
   for (const route of routesOf(db, scope)) {
-    if (!isCloudDesired(db, route, now) || route.hostname === null || route.service === null) continue;
-    const tunnelId = routeTunnelId(db, route);
-    if (!tunnelId) {
-      withoutTunnel.push(route);
-      continue;
-    }
-    carried.push({
-      route,
-      agentId: route.agentId,
-      hostname: route.hostname,
-      path: route.path,
-      service: route.service,
-      tunnelId,
-      zone: route.zone,
-      spec: readRouteSpec(route.spec),
-      claimedAt: route.claimedAt,
-      foreignConflicts: foreignConflicts(db, route.id),
-    });
+    const outcome = carry(db, route, now);
+    if (outcome === 'without_tunnel') withoutTunnel.push(route);
+    else if (outcome) carried.push(outcome);
   }
   for (const kept of listRetainedRoutes(db)) {
-    if (scope && ('zone' in scope ? kept.zone !== scope.zone : kept.tunnelId !== scope.tunnelId)) continue;
+    if (scope && !retainedInScope(kept, scope)) continue;
     carried.push({
       route: null,
       ...kept,
@@ -137,6 +130,72 @@ export function readDesiredState(db: SqliteDatabase, now: Date, scope?: DesiredS
     return [{ ...through, accessCheck: { required: true, teamName: guards.teamName, audTag: [aud] } }];
   });
   return { carried: rules, published, withoutTunnel, gatewayWithheld };
+}
+
+function retainedInScope(
+  kept: { zone: string | null; tunnelId: string; agentId: string },
+  scope: DesiredScope,
+) {
+  if ('zone' in scope) return kept.zone === scope.zone;
+  if ('agentId' in scope) return kept.agentId === scope.agentId;
+  return kept.tunnelId === scope.tunnelId;
+}
+
+/** How Cloudflare carries a route: not at all (undefined), by no tunnel yet, or by its tunnel. */
+function carry(
+  db: SqliteDatabase,
+  route: RouteRecord,
+  now: Date,
+): CarriedRoute | 'without_tunnel' | undefined {
+  if (!isCloudDesired(db, route, now) || route.hostname === null || route.service === null) return undefined;
+  const tunnelId = routeTunnelId(db, route);
+  if (!tunnelId) return 'without_tunnel';
+  return {
+    route,
+    agentId: route.agentId,
+    hostname: route.hostname,
+    path: route.path,
+    service: route.service,
+    tunnelId,
+    zone: route.zone,
+    spec: readRouteSpec(route.spec),
+    claimedAt: route.claimedAt,
+    foreignConflicts: foreignConflicts(db, route.id),
+  };
+}
+
+/**
+ * The sync targets the desired state gives work to: those of `readDesiredState(db, now).carried`
+ * (`carriedRouteTargets`), but without reading every route of the fleet, which at 10,000 hosts
+ * held the event loop for seconds. A zone counts from its first carried route with a DNS record,
+ * Access from the first carried route asking for it; the tunnels are every live tunnel of the
+ * store (an agent's own and the shared ones), whether a route rides it yet or not.
+ */
+export function desiredTargets(db: SqliteDatabase, now: Date): Set<SyncTarget> {
+  const targets = new Set<SyncTarget>();
+  for (const tunnel of listTunnels(db)) if (tunnel.deletedAt === null) targets.add(tunnelTarget(tunnel.id));
+  for (const shared of listSharedTunnels(db)) targets.add(tunnelTarget(shared.tunnelId));
+  for (const zone of listRouteZones(db)) {
+    for (const route of iterateRoutes(db, { zone })) {
+      const carried = carry(db, route, now);
+      if (typeof carried === 'object' && carried.spec.dns && carried.zone) {
+        for (const target of carriedRouteTargets(carried)) targets.add(target);
+        break;
+      }
+    }
+  }
+  for (const route of iterateRoutes(db, { asksAccess: true })) {
+    const carried = carry(db, route, now);
+    if (typeof carried === 'object' && carried.spec.access) {
+      for (const target of carriedRouteTargets(carried)) targets.add(target);
+      break;
+    }
+  }
+  for (const kept of listRetainedRoutes(db)) {
+    for (const target of carriedRouteTargets({ ...kept, spec: readRouteSpec(kept.spec) }))
+      targets.add(target);
+  }
+  return targets;
 }
 
 /**

@@ -115,7 +115,9 @@ export function createDriftScheduler(options: DriftSchedulerOptions): DriftSched
     const byToken = new Map<string, Entry[]>();
     for (const target of added) {
       const entry = entries.get(target)!;
-      byToken.set(entry.token, [...(byToken.get(entry.token) ?? []), entry]);
+      const list = byToken.get(entry.token);
+      if (list) list.push(entry);
+      else byToken.set(entry.token, [entry]);
     }
     for (const [token, list] of byToken) {
       const period = periodOf(token);

@@ -7,7 +7,6 @@ import type { CloudflareLayer } from '../cloudflare/cloudflare-layer.js';
 import type { RedisConnectionOptions } from '../redis/index.js';
 import {
   ACCESS_TARGET,
-  carriedRouteTargets,
   routeTargets,
   type SyncTarget,
   tunnelTarget,
@@ -17,11 +16,10 @@ import { createRoutesEngine, type RoutesEngine } from '../routes/routes-engine.j
 import { listAccessPolicies } from '../store/access-policies.js';
 import { listAgents } from '../store/agents.js';
 import type { SqliteDatabase } from '../store/database.js';
-import { listOwnedApps, listOwnedIngressRules, listOwnedRecords } from '../store/owned-objects.js';
+import { listOwnedApps, listOwnedRecordZones, listOwnedRuleTunnels } from '../store/owned-objects.js';
 import { listRoutes } from '../store/routes.js';
 import { SETTING_KEYS, setSetting } from '../store/settings.js';
-import { listTunnels } from '../store/tunnels.js';
-import { readDesiredState } from './desired-state.js';
+import { desiredTargets, readDesiredState } from './desired-state.js';
 import { createDriftScheduler, type DriftScheduler, type DriftStatus } from './drift-scheduler.js';
 import { createRouteOutcomes } from './route-outcomes.js';
 import { syncAccess } from './sync-access.js';
@@ -176,18 +174,18 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     process: syncTarget,
   });
 
-  /** Every target with something desired or owned. */
+  /**
+   * Every target with something desired or owned. Read by aggregate queries, not route by route:
+   * the drift scheduler re-reads it every minute, on the event loop the agents' requests share.
+   */
   async function allTargets(): Promise<SyncTarget[]> {
-    const targets = new Set<SyncTarget>();
-    const desired = readDesiredState(db, now());
-    for (const route of desired.carried) for (const target of carriedRouteTargets(route)) targets.add(target);
-    for (const tunnel of listTunnels(db)) if (tunnel.deletedAt === null) targets.add(tunnelTarget(tunnel.id));
-    for (const rule of listOwnedIngressRules(db)) targets.add(tunnelTarget(rule.tunnelId));
-    for (const record of listOwnedRecords(db)) {
+    const targets = desiredTargets(db, now());
+    for (const tunnelId of listOwnedRuleTunnels(db)) targets.add(tunnelTarget(tunnelId));
+    for (const { hostname } of listOwnedRecordZones(db)) {
       try {
-        targets.add(zoneTarget((await cloudflare.resolveZone(record.hostname)).zoneName));
+        targets.add(zoneTarget((await cloudflare.resolveZone(hostname)).zoneName));
       } catch (error) {
-        logger.warn({ err: error, hostname: record.hostname }, 'zone of an owned DNS record not found');
+        logger.warn({ err: error, hostname }, 'zone of an owned DNS record not found');
       }
     }
     // Named policies are pushed to Cloudflare by the Access sync, used by a route or not.
@@ -195,9 +193,9 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     return [...targets].sort();
   }
 
-  /** Routes that should be carried but have no tunnel say why (no Cloudflare call). */
-  function recordRoutesWithoutTunnel(): void {
-    for (const route of readDesiredState(db, now()).withoutTunnel) {
+  /** The agent's routes that should be carried but have no tunnel say why (no Cloudflare call). */
+  function recordRoutesWithoutTunnel(agentId: string): void {
+    for (const route of readDesiredState(db, now(), { agentId }).withoutTunnel) {
       const message = route.tunnelName
         ? `tunnel "${route.tunnelName}" is not known to the master`
         : `agent ${route.agentId} has no tunnel yet (approve it first)`;
@@ -221,12 +219,12 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     for (const agent of listAgents(db)) {
       if (agent.status === 'revoked') continue;
       changed.push(...(await engine.syncAgentRoutes(agent.id, { notify: false })));
+      recordRoutesWithoutTunnel(agent.id);
       // SQLite calls are synchronous: give the event loop back between agents, or a fleet-wide
       // reconcile holds every heartbeat and long-poll of the API for seconds.
       await yieldToEventLoop();
     }
     const expiring = engine.expireGracePeriods();
-    recordRoutesWithoutTunnel();
     const targets =
       mode === 'sweep'
         ? await allTargets()
@@ -258,8 +256,8 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   /** Targets of expired cleanup routes still waiting to be forgotten (a sync of each lets them go). */
   function expiredRouteTargets(): SyncTarget[] {
     const iso = now().toISOString();
-    return listRoutes(db)
-      .filter((r) => r.status === 'pending_deletion' && r.deleteAfter !== null && r.deleteAfter <= iso)
+    return listRoutes(db, { status: 'pending_deletion' })
+      .filter((r) => r.deleteAfter !== null && r.deleteAfter <= iso)
       .flatMap((route) => routeTargets(db, route));
   }
 

@@ -30,14 +30,17 @@ export function createHeartbeatStore(options: {
     async record(agentId, request) {
       const { agentId: _omit, ...state } = request;
       const entry: AgentState = { ...state, receivedAt: new Date(now()).toISOString() };
-      const replaced = await redis
+      // One transaction, one round trip: the state it replaces, the new state, and presence.
+      const results = await redis
         .multi()
         .hget(keys.agentState, agentId)
         .hset(keys.agentState, agentId, JSON.stringify(entry))
+        .zadd(keys.heartbeats, now(), agentId)
+        .srem(keys.offline, agentId)
         .exec();
-      const before = replaced?.[0]?.[1];
+      const before = results?.[0]?.[1];
       const previous = typeof before === 'string' ? (JSON.parse(before) as AgentState) : null;
-      return { cameBack: await touch(agentId), previous };
+      return { cameBack: results?.[3]?.[1] === 1, previous };
     },
     async touch(agentId) {
       return { cameBack: await touch(agentId) };

@@ -9,9 +9,14 @@ import {
 import { checkAgentHostname } from '../agents/hostname-guard.js';
 import { ZoneNotFoundError } from '../cloudflare/errors.js';
 import { findAgentKey } from '../store/agent-keys.js';
-import { findAgent, listAgents } from '../store/agents.js';
+import { findAgent } from '../store/agents.js';
 import { openConflict, openConflictKinds, resolveConflicts } from '../store/conflicts.js';
-import { type ContainerRecord, deleteContainer, listContainers } from '../store/containers.js';
+import {
+  type ContainerRecord,
+  deleteContainer,
+  listContainers,
+  listUnroutedRemovedContainers,
+} from '../store/containers.js';
 import type { SqliteDatabase } from '../store/database.js';
 import {
   deleteRoute,
@@ -445,8 +450,8 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
     const at = now();
     const iso = at.toISOString();
     return db.transaction(() => {
-      const expired = listRoutes(db).filter(
-        (r) => r.status === 'pending_deletion' && r.deleteAfter !== null && r.deleteAfter <= iso,
+      const expired = listRoutes(db, { status: 'pending_deletion' }).filter(
+        (r) => r.deleteAfter !== null && r.deleteAfter <= iso,
       );
       if (expired.length === 0) return [];
       const hostnames = expired.flatMap((r) => (r.hostname ? [r.hostname] : []));
@@ -467,9 +472,9 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
     const iso = now().toISOString();
     return db.transaction(() => {
       let dropped = 0;
-      for (const route of listRoutes(db)) {
-        const expired =
-          route.status === 'pending_deletion' && route.deleteAfter !== null && route.deleteAfter <= iso;
+      // By index: this runs every few minutes, and the fleet's other routes are not concerned.
+      for (const route of listRoutes(db, { status: 'pending_deletion' })) {
+        const expired = route.deleteAfter !== null && route.deleteAfter <= iso;
         // A cleanup=false route whose deadline passed after this reconcile's expireGracePeriods
         // becomes a retained route at the next one: dropping its row here would lose it.
         if (!expired || !readRouteSpec(route.spec).cleanup) continue;
@@ -477,13 +482,8 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
         deleteRoute(db, route.id);
         dropped++;
       }
-      for (const { id: agentId } of listAgents(db)) {
-        const withRoutes = new Set(listRoutes(db, { agentId }).map((r) => r.containerId));
-        for (const container of listContainers(db, agentId)) {
-          if (container.state === 'removed' && !withRoutes.has(container.containerId)) {
-            deleteContainer(db, agentId, container.containerId);
-          }
-        }
+      for (const { agentId, containerId } of listUnroutedRemovedContainers(db)) {
+        deleteContainer(db, agentId, containerId);
       }
       return dropped;
     })();

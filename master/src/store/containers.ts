@@ -105,6 +105,18 @@ export function listContainers(db: SqliteDatabase, agentId: string): ContainerRe
 }
 
 /** Drops a removed container's row once the routes engine no longer needs it. */
+/** Containers reported removed that no route row names any more: nothing needs them. */
+export function listUnroutedRemovedContainers(
+  db: SqliteDatabase,
+): { agentId: string; containerId: string }[] {
+  const rows = statement(
+    db,
+    `SELECT agent_id, container_id FROM containers c WHERE state = 'removed'
+     AND NOT EXISTS (SELECT 1 FROM routes r WHERE r.agent_id = c.agent_id AND r.container_id = c.container_id)`,
+  ).all() as { agent_id: string; container_id: string }[];
+  return rows.map((row) => ({ agentId: row.agent_id, containerId: row.container_id }));
+}
+
 export function deleteContainer(db: SqliteDatabase, agentId: string, containerId: string): void {
   statement(db, 'DELETE FROM containers WHERE agent_id = ? AND container_id = ?').run(agentId, containerId);
 }

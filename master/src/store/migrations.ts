@@ -421,4 +421,15 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE conflicts_next RENAME TO conflicts;
     `,
   },
+  {
+    version: 15,
+    description:
+      'indexes for the per-report and per-sync look-ups that scanned whole tables (found at 2,000 approved hosts)',
+    sql: `
+      CREATE INDEX tunnels_by_agent ON tunnels(agent_id);
+      CREATE INDEX conflicts_by_route ON conflicts(route_id, resolved_at);
+      CREATE INDEX owned_by_zone ON owned_objects(kind, zone_id);
+      CREATE INDEX owned_by_hostname_any_kind ON owned_objects(hostname);
+    `,
+  },
 ];

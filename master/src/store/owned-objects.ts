@@ -25,13 +25,20 @@ export interface OwnedApp {
 }
 
 export function listOwnedIngressRules(db: SqliteDatabase, tunnelId?: string): OwnedIngressRule[] {
-  return (
-    statement(
-      db,
-      `SELECT tunnel_id, hostname, path FROM owned_objects
-       WHERE kind = 'ingress_rule' AND (? IS NULL OR tunnel_id = ?) ORDER BY id`,
-    ).all(tunnelId ?? null, tunnelId ?? null) as { tunnel_id: string; hostname: string; path: string }[]
-  ).map((row) => ({ tunnelId: row.tunnel_id, hostname: row.hostname, path: row.path }));
+  // Only the given filter goes into the SQL: `(? IS NULL OR tunnel_id = ?)` keeps SQLite off the index.
+  const rows = (
+    tunnelId === undefined
+      ? statement(
+          db,
+          "SELECT tunnel_id, hostname, path FROM owned_objects WHERE kind = 'ingress_rule' ORDER BY id",
+        ).all()
+      : statement(
+          db,
+          `SELECT tunnel_id, hostname, path FROM owned_objects
+           WHERE kind = 'ingress_rule' AND tunnel_id = ? ORDER BY id`,
+        ).all(tunnelId)
+  ) as { tunnel_id: string; hostname: string; path: string }[];
+  return rows.map((row) => ({ tunnelId: row.tunnel_id, hostname: row.hostname, path: row.path }));
 }
 
 /** Replaces what we own on one tunnel with what its sync returned. */
@@ -51,13 +58,38 @@ export function replaceOwnedIngressRules(
 }
 
 export function listOwnedRecords(db: SqliteDatabase, zoneId?: string): OwnedRecord[] {
-  return (
-    statement(
-      db,
-      `SELECT cf_id, zone_id, hostname FROM owned_objects
-       WHERE kind = 'dns_record' AND (? IS NULL OR zone_id = ?) ORDER BY id`,
-    ).all(zoneId ?? null, zoneId ?? null) as { cf_id: string; zone_id: string; hostname: string }[]
-  ).map((row) => ({ cfId: row.cf_id, zoneId: row.zone_id, hostname: row.hostname }));
+  const rows = (
+    zoneId === undefined
+      ? statement(
+          db,
+          "SELECT cf_id, zone_id, hostname FROM owned_objects WHERE kind = 'dns_record' ORDER BY id",
+        ).all()
+      : statement(
+          db,
+          `SELECT cf_id, zone_id, hostname FROM owned_objects
+           WHERE kind = 'dns_record' AND zone_id = ? ORDER BY id`,
+        ).all(zoneId)
+  ) as { cf_id: string; zone_id: string; hostname: string }[];
+  return rows.map((row) => ({ cfId: row.cf_id, zoneId: row.zone_id, hostname: row.hostname }));
+}
+
+/** Tunnels we own an ingress rule on. */
+export function listOwnedRuleTunnels(db: SqliteDatabase): string[] {
+  const rows = statement(
+    db,
+    "SELECT DISTINCT tunnel_id FROM owned_objects WHERE kind = 'ingress_rule' ORDER BY tunnel_id",
+  ).all() as { tunnel_id: string }[];
+  return rows.map((row) => row.tunnel_id);
+}
+
+/** One hostname of each zone we own a DNS record in (enough to name the zone). */
+export function listOwnedRecordZones(db: SqliteDatabase): { zoneId: string; hostname: string }[] {
+  const rows = statement(
+    db,
+    `SELECT zone_id, MIN(hostname) AS hostname FROM owned_objects
+     WHERE kind = 'dns_record' GROUP BY zone_id ORDER BY zone_id`,
+  ).all() as { zone_id: string; hostname: string }[];
+  return rows.map((row) => ({ zoneId: row.zone_id, hostname: row.hostname }));
 }
 
 export function replaceOwnedRecords(

@@ -228,6 +228,31 @@ export function listRoutes(db: SqliteDatabase, filter: RouteFilter = {}): RouteR
   return rows.map(toRecord);
 }
 
+/** Zones named by a route that has a hostname and a service: where something may be carried. */
+export function listRouteZones(db: SqliteDatabase): string[] {
+  const rows = statement(
+    db,
+    `SELECT DISTINCT zone FROM routes
+     WHERE zone IS NOT NULL AND hostname IS NOT NULL AND service IS NOT NULL ORDER BY zone`,
+  ).all() as { zone: string }[];
+  return rows.map((row) => row.zone);
+}
+
+/**
+ * One zone's routes, or those whose spec asks for Access, read one row at a time: a caller that
+ * looks for one match stops without reading (and parsing) the rest. Consume it synchronously.
+ */
+export function* iterateRoutes(
+  db: SqliteDatabase,
+  filter: { zone: string } | { asksAccess: true },
+): Generator<RouteRecord> {
+  const rows =
+    'zone' in filter
+      ? statement(db, 'SELECT * FROM routes WHERE zone = ?').iterate(filter.zone)
+      : statement(db, "SELECT * FROM routes WHERE json_extract(spec, '$.access') IS NOT NULL").iterate();
+  for (const row of rows) yield toRecord(row as RouteRow);
+}
+
 /** Columns a page may be sorted by: fixed names only ever go into the SQL text. */
 const SORT_COLUMNS: Record<RouteSort, string> = {
   hostname: 'hostname, path',

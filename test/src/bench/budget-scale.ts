@@ -158,6 +158,10 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
         LOG_LEVEL: 'warn',
         CLOUDFLARE_WINDOW_SECONDS: String(windowSeconds),
         DRIFT_CHECK_PERIOD: `${driftPeriodSeconds}s`,
+        // As in fleet-scale.ts: e.g. "--require $PWD/bench/cpu-profile.cjs" to profile the master.
+        ...(process.env.FLEET_MASTER_NODE_OPTIONS
+          ? { NODE_OPTIONS: process.env.FLEET_MASTER_NODE_OPTIONS }
+          : {}),
       },
     });
     const pid = master.pid()!;

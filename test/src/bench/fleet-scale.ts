@@ -15,7 +15,6 @@
  * The heartbeat interval defaults to 5 s, the default 30 s compressed 6×, so a short run carries
  * the request rate of a fleet six times larger (container restarts are compressed alike).
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startCloudflareEmulator } from '../cloudflare-emulator/index.js';
 import { startRedisServer } from '../harness/redis-server.js';
@@ -24,7 +23,7 @@ import { inBatches } from './in-batches.js';
 import { createLatencyLog, formatMs, formatRatio, type LatencyLog } from './latency-stats.js';
 import { cpuPercent, formatMb, processUsage } from './process-usage.js';
 import { runBench } from './run-bench.js';
-import { type SimulatedAgent, startSimulatedAgent } from './simulated-agent.js';
+import { startSimulatedFleet } from './simulated-fleet.js';
 
 const CONTAINERS_PER_AGENT = 20;
 /** At the default 30 s schedule a host restarts one of its containers every 5 minutes on average. */
@@ -33,6 +32,10 @@ const KEY_CREATION_CONCURRENCY = 20;
 const ZONE = 'bench.example.com';
 /** Approved mode: hosts spread over this many zones (a zone of 200,000 records is not a fleet's shape). */
 const APPROVED_ZONES = Array.from({ length: 100 }, (_, i) => `z${i}.bench.example.com`);
+/** The load generator runs this many agents per child process (one event loop, one descriptor table each). */
+const AGENTS_PER_PROCESS = 1000;
+/** Approved mode: how long the run waits for every route's DNS record at the emulator. */
+const PUBLISH_DEADLINE_MS = 900_000;
 /** After the ramp, how long the run waits for every agent's registration and first snapshot. */
 const REGISTRATION_DEADLINE_MS = 150_000;
 
@@ -42,6 +45,8 @@ interface FleetFigures {
   registered: number;
   /** From the first registration to every agent registered with its first snapshot sent (or the deadline). */
   registrationSeconds: number;
+  /** Approved mode: from the first registration to every route's DNS record at the emulator (or the deadline). */
+  publishedSeconds: number;
   ramp: LatencyLog;
   steady: LatencyLog;
   errors: Map<string, number>;
@@ -79,7 +84,8 @@ async function runFleet(
     mode.approved ? { rateLimit: { requests: 1200, windowSeconds } } : {},
   );
   let master: MasterProcess | undefined;
-  const agentsHandles: SimulatedAgent[] = [];
+  let fleet: ReturnType<typeof startSimulatedFleet> | undefined;
+  let loadGeneratorLagP99Ms = Number.NaN;
   try {
     master = await startMasterProcess({
       redisUrl: redis.url,
@@ -110,9 +116,6 @@ async function runFleet(
     // A request belongs to the phase it started in (one that started in the ramp and ended in
     // the steady phase is a ramp figure).
     let steadyFrom = Number.POSITIVE_INFINITY;
-    const latencies: Pick<LatencyLog, 'add'> = {
-      add: (name, ms) => (performance.now() - ms < steadyFrom ? ramp : steady).add(name, ms),
-    };
     const errors = new Map<string, number>();
     const onError = (endpoint: string, message: string) => {
       const key = `${endpoint}: ${message.slice(0, 80)}`;
@@ -121,39 +124,61 @@ async function runFleet(
     // Registrations spread over 30 s: a fleet does not start in the same second.
     const rampMs = Math.min(30_000, agents * 30);
     const rampStarted = performance.now();
-    for (let i = 0; i < agents; i++) {
-      agentsHandles.push(
-        startSimulatedAgent({
-          url: master.url,
-          key: keys[i]!,
-          name: `h${i}`,
-          zone: mode.approved ? APPROVED_ZONES[i % APPROVED_ZONES.length]! : ZONE,
-          containers: CONTAINERS_PER_AGENT,
-          meanEventIntervalMs: (RESTART_EVERY_MS_AT_DEFAULT_SCHEDULE * intervalSeconds) / 30,
-          latencies,
-          onError,
-        }),
-      );
-      await delay(rampMs / agents);
-    }
+    fleet = startSimulatedFleet({
+      url: master.url,
+      agents: keys.map((key, i) => ({
+        key,
+        name: `h${i}`,
+        zone: mode.approved ? APPROVED_ZONES[i % APPROVED_ZONES.length]! : ZONE,
+      })),
+      containers: CONTAINERS_PER_AGENT,
+      meanEventIntervalMs: (RESTART_EVERY_MS_AT_DEFAULT_SCHEDULE * intervalSeconds) / 30,
+      rampMs,
+      processes: Math.ceil(agents / AGENTS_PER_PROCESS),
+      onSample: ([name, ms, startedAt]) => (startedAt < steadyFrom ? ramp : steady).add(name, ms),
+      onError,
+    });
     // Bounded: agents not ready by then are counted, and the steady phase starts without waiting.
     const registrationDeadline = new AbortController();
-    const readyBy = delay(REGISTRATION_DEADLINE_MS, undefined, { signal: registrationDeadline.signal }).then(
+    const readyBy = delay(rampMs + REGISTRATION_DEADLINE_MS, undefined, {
+      signal: registrationDeadline.signal,
+    }).then(
       () => progress(`${agents} agents: registration deadline`),
       () => undefined,
     );
-    await Promise.race([Promise.all(agentsHandles.map((agent) => agent.ready)), readyBy]);
+    await Promise.race([fleet.ready, readyBy]);
     registrationDeadline.abort();
     const registrationSeconds = (performance.now() - rampStarted) / 1000;
-    const registered = agentsHandles.filter((agent) => agent.registered()).length;
+    const registered = fleet.registered();
+    // Approved mode: the steady phase is a fleet whose routes are published. Until then the master
+    // works through the enrolment's Cloudflare backlog (2 calls a tunnel, its zones' records, every
+    // tunnel's ingress) at the budget's pace; that belongs to the ramp (its RSS peak included).
+    let publishedSeconds = Number.NaN;
+    if (mode.approved) {
+      const wanted = registered * CONTAINERS_PER_AGENT;
+      const publishedBy = Date.now() + PUBLISH_DEADLINE_MS;
+      // Every record at the emulator is one of the hosts' (its only zones are theirs). A host whose
+      // first snapshot failed sends it again only when asked, so the count can stop short of
+      // `wanted`: the backlog is done too once the count has not moved for 30 s.
+      const published = () => emulator.dnsRecords().length;
+      let last = -1;
+      let stillSince = Date.now();
+      while (published() < wanted && Date.now() < publishedBy && Date.now() - stillSince < 30_000) {
+        await delay(10_000);
+        const count = published();
+        if (count !== last) stillSince = Date.now();
+        last = count;
+      }
+      progress(`${agents} agents: ${published()} of ${wanted} records published`);
+      publishedSeconds = (performance.now() - rampStarted) / 1000;
+    }
     // Let the first heartbeats spread out before measuring.
     await delay(intervalSeconds * 1000);
 
     progress(`${agents} agents: registered, steady phase of ${steadySeconds} s`);
-    steadyFrom = performance.now();
+    steadyFrom = Date.now();
     emulator.clearCalls();
-    const lag = monitorEventLoopDelay({ resolution: 10 });
-    lag.enable();
+    fleet.resetLag();
     const before = processUsage(pid);
     let redisConnections = 0;
     const deadline = Date.now() + steadySeconds * 1000;
@@ -162,12 +187,13 @@ async function runFleet(
       redisConnections = Math.max(redisConnections, await redis.connectionCount());
     }
     const after = processUsage(pid);
-    lag.disable();
+    loadGeneratorLagP99Ms = await fleet.stop();
     const requests = steady.all().length;
     return {
       agents,
       registered,
       registrationSeconds,
+      publishedSeconds,
       ramp,
       steady,
       errors,
@@ -180,11 +206,11 @@ async function runFleet(
       requestsPerSecond: requests / steadySeconds,
       cloudflareCalls: emulator.calls().length,
       tunnels: emulator.tunnels().length,
-      loadGeneratorLagP99Ms: lag.percentile(99) / 1e6,
+      loadGeneratorLagP99Ms,
     };
   } finally {
     progress(`${agents} agents: stopping`);
-    await Promise.all(agentsHandles.map((agent) => agent.stop()));
+    await fleet?.stop();
     progress(`${agents} agents: stopping the master`);
     await master?.close();
     await emulator.close();
@@ -242,6 +268,14 @@ function report(baseline: FleetFigures, fleet: FleetFigures): void {
     fleet.registrationSeconds.toFixed(1),
     '',
   ]);
+  if (!Number.isNaN(fleet.publishedSeconds)) {
+    row([
+      'ramp: every route published after (s)',
+      baseline.publishedSeconds.toFixed(1),
+      fleet.publishedSeconds.toFixed(1),
+      '',
+    ]);
+  }
   row(['long-polls held open', String(baseline.longPollsHeld), String(fleet.longPollsHeld), '']);
   row(['master RSS idle (before agents)', formatMb(baseline.idleRssBytes), formatMb(fleet.idleRssBytes), '']);
   row([
