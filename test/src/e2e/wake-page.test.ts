@@ -33,8 +33,9 @@ async function sleepingRoute(f: Fleet, prefix: string, labels: Record<string, st
   const app = await f.a.runContainer({
     labels: publishLabels(hostname, { 'tunnelfleet.wake': 'true', ...labels }),
     entrypoint: ['sh', '-c', script],
-    start: false,
   });
+  // Run once, then stopped: a stopped container with wake labels is `sleeping`, its route published.
+  await app.container.stop({ t: 1 });
   const address = await gatewayAddress(f.a.docker, agentId, f.a.network);
   const browser = await launchChromium({ args: [`--host-resolver-rules=MAP ${hostname} ${address}`] });
   await browser.context.addInitScript({ content: RECORD_CSP_VIOLATIONS });
@@ -44,13 +45,19 @@ async function sleepingRoute(f: Fleet, prefix: string, labels: Record<string, st
 /** Loads the page until the gateway routes the hostname (the table may come a moment later). */
 async function openLoadingPage(browser: ChromiumSession, url: string) {
   const page = await browser.context.newPage();
+  let last: unknown;
   await waitFor(
     async () => {
-      const answer = await page.goto(url);
-      return answer?.status() === 503 ? true : undefined;
+      last = await page.goto(url).then(
+        async (answer) => `${answer?.status()} ${await page.content()}`,
+        (error: Error) => error.message,
+      );
+      return typeof last === 'string' && last.startsWith('503 ') ? true : undefined;
     },
     { description: 'the loading page', timeoutMs: CONVERGE_TIMEOUT_MS, intervalMs: 1_000 },
-  );
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; the last answer: ${String(last).slice(0, 500)}`);
+  });
   return page;
 }
 
