@@ -2,6 +2,10 @@ import type { GatewayRoute, Logger } from '@tunnelfleet/common';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import { probeBackend } from './readiness-probe.js';
 
+/** After the agent reports the start, the backend is probed this often for this long, then every 500 ms. */
+const FAST_PROBE_INTERVAL_MS = 50;
+const FAST_PROBE_FOR_MS = 3_000;
+
 export type WakeState = 'unknown' | 'sleeping' | 'starting' | 'running' | 'failed';
 
 /** What the agent is asked to start: the container after its dependencies, ready within the timeout. */
@@ -46,6 +50,10 @@ interface WakeRecord {
   running?: Promise<boolean>;
   /** The agent's reason for giving up the wake in flight (or the last one). */
   failure?: string;
+  /** When the agent first reported the container started during this wake (its first log push). */
+  startReportedAt?: number;
+  /** Ends the wait between two probes early: the agent has news. */
+  kick?: () => void;
   lastRequestAt: number;
   route: GatewayRoute;
 }
@@ -93,7 +101,17 @@ export function createWakeCoordinator(options: {
   const waitReady = async (item: WakeRecord, route: GatewayRoute, deadline: number): Promise<boolean> => {
     while (!closed && now() < deadline && item.failure === undefined) {
       if (await probeBackend(route, probeTimeoutMs)) return true;
-      await new Promise((resolve) => setTimeout(resolve, probeIntervalMs));
+      // Just started, a container usually listens within moments: probing every 500 ms then would
+      // add up to 500 ms to every wake, so the first seconds after the start are probed closely.
+      const fast = item.startReportedAt !== undefined && now() - item.startReportedAt < FAST_PROBE_FOR_MS;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, fast ? FAST_PROBE_INTERVAL_MS : probeIntervalMs);
+        item.kick = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      item.kick = undefined;
     }
     return false;
   };
@@ -131,6 +149,7 @@ export function createWakeCoordinator(options: {
       const wake = route.wake!;
       item.state = 'starting';
       item.failure = undefined;
+      item.startReportedAt = undefined;
       seq += 1;
       queue.push({
         seq,
@@ -168,9 +187,14 @@ export function createWakeCoordinator(options: {
     logs: (container) => logLines.get(container) ?? [],
     setLogs(container, lines, failure) {
       logLines.set(container, lines);
-      if (failure === undefined) return;
-      for (const item of records.values())
-        if (item.running && item.route.wake?.container === container) item.failure = failure;
+      for (const item of records.values()) {
+        if (!item.running || item.route.wake?.container !== container) continue;
+        // The agent pushes the lines once it has started the container, or to say it could not.
+        if (failure !== undefined) item.failure = failure;
+        else if (item.startReportedAt === undefined) item.startReportedAt = now();
+        else continue;
+        item.kick?.();
+      }
     },
     touch(route) {
       record(route).lastRequestAt = now();

@@ -74,7 +74,7 @@ describe('the loading page in Chromium', { timeout: 300_000 }, () => {
     const { app, browser, url } = await sleepingRoute(
       f,
       'page',
-      { 'tunnelfleet.redirect_path': '/welcome', 'tunnelfleet.start_timeout': '300s' },
+      { 'tunnelfleet.redirect_path': '/index.html', 'tunnelfleet.start_timeout': '300s' },
       // Serves only once the test says so: the page must be seen waiting first.
       'echo "booting: warming the caches"; while [ ! -f /tmp/go ]; do sleep 0.2; done; exec /usr/local/bin/serve',
     );
@@ -91,8 +91,8 @@ describe('the loading page in Chromium', { timeout: 300_000 }, () => {
       expect(await page.evaluate('window.__cspViolations')).toEqual([]);
 
       await exec(app, ['touch', '/tmp/go']);
-      await page.waitForURL((target) => target.pathname === '/welcome', { timeout: 60_000 });
-      // The web image answers every path with the container's hostname.
+      await page.waitForURL((target) => target.pathname === '/index.html', { timeout: 60_000 });
+      // The web image serves its hostname as index.html: the container's answer, not the gateway's.
       expect((await page.locator('body').textContent())?.trim()).toBe(app.id.slice(0, 12));
     } finally {
       await browser.close();
