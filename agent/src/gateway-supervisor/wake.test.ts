@@ -123,6 +123,18 @@ async function sleepingShell(prefix: string, script: string, healthcheck?: strin
   return { container, name: (await container.inspect()).Name.slice(1) };
 }
 
+/** A waking route `<id>.example.com` to `app` that needs `dependsOn` started (and ready) first. */
+function setAppRoute(id: string, app: { name: string }, dependsOn: string[], startTimeoutMs?: number) {
+  return setRoutes([
+    {
+      id,
+      hostname: `${id}.example.com`,
+      backend: { url: `http://${app.name}:80` },
+      wake: { container: app.name, dependsOn, ...(startTimeoutMs ? { startTimeoutMs } : {}) },
+    },
+  ]);
+}
+
 describe('wake on request', () => {
   it('wakes a sleeping container with exactly one docker start under 100 concurrent API requests', async () => {
     const web = await sleepingWeb(network);
@@ -143,14 +155,7 @@ describe('wake on request', () => {
 
   it('starts the dependencies first', async () => {
     const [db, app] = [await sleepingWeb(network), await sleepingWeb(network)];
-    await setRoutes([
-      {
-        id: 'app',
-        hostname: 'app.example.com',
-        backend: { url: `http://${app.name}:80` },
-        wake: { container: app.name, dependsOn: [db.name] },
-      },
-    ]);
+    await setAppRoute('app', app, [db.name]);
     expect((await send('app.example.com')).status).toBe(200);
     const [dbInfo, appInfo] = await Promise.all([db.container.inspect(), app.container.inspect()]);
     expect(dbInfo.State.Running).toBe(true);
@@ -165,14 +170,7 @@ describe('wake on request', () => {
       'test -f /tmp/ready',
     );
     const app = await sleepingWeb(network);
-    await setRoutes([
-      {
-        id: 'app',
-        hostname: 'app.example.com',
-        backend: { url: `http://${app.name}:80` },
-        wake: { container: app.name, dependsOn: [db.name] },
-      },
-    ]);
+    await setAppRoute('app', app, [db.name]);
     expect((await send('app.example.com')).status).toBe(200);
     const [dbInfo, appInfo] = await Promise.all([db.container.inspect(), app.container.inspect()]);
     expect(dbInfo.State.Health?.Status).toBe('healthy');
@@ -183,14 +181,7 @@ describe('wake on request', () => {
   it('fails the wake at once, saying why, when a dependency exits', async () => {
     const db = await sleepingShell('tf-db', 'echo "db: cannot open the data directory"; exit 3');
     const app = await sleepingWeb(network);
-    await setRoutes([
-      {
-        id: 'broken',
-        hostname: 'broken.example.com',
-        backend: { url: `http://${app.name}:80` },
-        wake: { container: app.name, dependsOn: [db.name], startTimeoutMs: 600_000 },
-      },
-    ]);
+    await setAppRoute('broken', app, [db.name], 600_000);
     const api = await send('broken.example.com');
     expect(api.status).toBe(502);
     expect(JSON.parse(api.text).error).toEqual({
