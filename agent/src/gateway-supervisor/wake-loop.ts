@@ -12,6 +12,7 @@ const WAIT_MS = 20_000;
 const LOG_PUSH_INTERVAL_MS = 1_000;
 const LOG_PUSH_FOR_MS = 120_000;
 const LOG_LINES = 50;
+const DEFAULT_START_TIMEOUT_MS = 60_000;
 
 export interface WakeLoop {
   stop(): void;
@@ -76,14 +77,18 @@ export function startWakeLoop(options: {
     (await lastOutputLines(docker, name, LOG_LINES).catch(() => [])).map((line) => mask(`[${name}] ${line}`));
 
   const wake = async (client: GatewayClient, request: WakeRequests['start'][number]) => {
-    const deadline = Date.now() + request.startTimeoutMs;
+    // A gateway of an older release sends no timeout: its default.
+    const deadline = Date.now() + (request.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
     try {
-      // The route's own list first (its order), then whatever those need before them.
+      // The route's own list, in its order, each one's own depends_on before it.
       const direct = new Map(options.dependencies?.() ?? []);
       direct.set(request.container, request.dependsOn);
       // Each dependency ready before the next starts: a database up before the app that needs it.
       for (const dependency of dependencyOrder(request.container, direct)) {
-        await startOne(dependency);
+        await startOne(dependency).catch((error: unknown) => {
+          if (!isNotFound(error)) throw error;
+          throw new WakeFailedError(`dependency ${dependency} does not exist on this host`);
+        });
         await waitDependencyReady(docker, dependency, deadline);
       }
       const id = await startOne(request.container);

@@ -197,6 +197,16 @@ describe('wake on request', () => {
     expect(page.text).toContain(`[${db.name}] db: cannot open the data directory`);
   });
 
+  it('fails the wake, saying why, when a dependency does not exist', async () => {
+    const app = await sleepingWeb(network);
+    const missing = uniqueName('tf-no-such-db');
+    await setAppRoute('orphan', app, [missing]);
+    const api = await send('orphan.example.com');
+    expect(api.status).toBe(502);
+    expect(JSON.parse(api.text).error.message).toBe(`dependency ${missing} does not exist on this host`);
+    expect((await app.container.inspect()).State.Running).toBe(false);
+  });
+
   it('refuses a dependency cycle across containers with a clear message, starting nothing', async () => {
     const [a, b] = [await sleepingWeb(network), await sleepingWeb(network)];
     await setRoutes([
