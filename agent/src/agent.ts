@@ -183,6 +183,7 @@ export function createAgent(deps: AgentDeps): Agent {
       // The internal network the agent already shares with cloudflared's metrics: the gateway's API listens there.
       controlNetwork: cloudflaredMetricsNetwork(deps.cloudflaredNetwork),
       apiToken: await loadOrCreateGatewayToken(deps.dataDir),
+      secrets: [deps.apiKey],
       ...(sleeping ? { sleeping } : {}),
     });
     gateway

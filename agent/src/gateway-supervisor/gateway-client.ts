@@ -18,13 +18,13 @@ export interface GatewayClient {
   putConfig(table: { version: number; routes: unknown[] }): Promise<void>;
   /** Long-poll for containers to start (and idle ones to stop) past `after`. */
   wakeRequests(after: number, waitMs: number): Promise<WakeRequests>;
-  /** The container's last log lines, for the loading page. */
-  putLogs(container: string, lines: string[]): Promise<void>;
+  /** The container's last log lines, for the loading page; `failure`: its wake failed, why. */
+  putLogs(container: string, lines: string[], failure?: string): Promise<void>;
 }
 
 export interface WakeRequests {
   seq: number;
-  start: { container: string; dependsOn: string[] }[];
+  start: { container: string; dependsOn: string[]; startTimeoutMs: number }[];
   stop: string[];
 }
 
@@ -81,11 +81,11 @@ export function createGatewayClient(options: {
       }
       return (await response.body.json()) as WakeRequests;
     },
-    async putLogs(container, lines) {
+    async putLogs(container, lines, failure) {
       const response = await request(`${options.origin}/containers/${encodeURIComponent(container)}/logs`, {
         method: 'PUT',
         headers: { authorization: `Bearer ${options.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ lines }),
+        body: JSON.stringify({ lines, failure }),
         ...timeouts,
       });
       await response.body.dump();

@@ -48,6 +48,8 @@ export interface GatewaySupervisorOptions {
   networks?: NetworkEnsurer;
   /** Where the wake loop remembers the containers it stopped for idleness. */
   sleeping?: Pick<SleepingContainers, 'add' | 'delete'>;
+  /** Secrets to mask in the log lines shown on the loading page (the agent's API key). */
+  secrets?: readonly string[];
 }
 
 export interface GatewaySupervisor {
@@ -191,6 +193,13 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     docker,
     logger,
     client: () => (supervision.ready ? live : undefined),
+    secrets: [options.apiToken, ...(options.secrets ?? [])],
+    dependencies: () =>
+      new Map(
+        (routes ?? []).flatMap((route) =>
+          route.wake ? [[route.wake.container, route.wake.dependsOn ?? []]] : [],
+        ),
+      ),
     ...(options.sleeping ? { sleeping: options.sleeping } : {}),
   });
 

@@ -1,9 +1,10 @@
-import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
+import { createKeyedMutex, createSecretMasker, type Logger } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { lastOutputLines } from '../docker/container-output.js';
 import { isNotFound, isNotModified } from '../docker/docker-errors.js';
 import type { SleepingContainers } from '../state/sleeping-containers.js';
-import type { GatewayClient } from './gateway-client.js';
+import type { GatewayClient, WakeRequests } from './gateway-client.js';
+import { dependencyOrder, WakeFailedError, waitDependencyReady } from './wake-dependencies.js';
 
 /** Long-poll length: the gateway answers at once when a start is wanted. */
 const WAIT_MS = 20_000;
@@ -11,6 +12,7 @@ const WAIT_MS = 20_000;
 const LOG_PUSH_INTERVAL_MS = 1_000;
 const LOG_PUSH_FOR_MS = 120_000;
 const LOG_LINES = 50;
+const DEFAULT_START_TIMEOUT_MS = 60_000;
 
 export interface WakeLoop {
   stop(): void;
@@ -26,13 +28,21 @@ export function startWakeLoop(options: {
   logger: Logger;
   /** The gateway's API while it is ready; undefined: wait. */
   client: () => GatewayClient | undefined;
+  /** Each waking container's `depends_on`, from the routes last given: dependencies of dependencies. */
+  dependencies?: () => ReadonlyMap<string, readonly string[]>;
   /** Where the containers stopped for idleness are remembered, so that they are reported `sleeping`. */
   sleeping?: Pick<SleepingContainers, 'add' | 'delete'>;
+  /**
+   * Secrets without a recognisable shape (the agent's API key, the gateway's token) masked in the
+   * log lines, beside the shapes the logger masks: the loading page is public.
+   */
+  secrets?: readonly string[];
   retryMs?: number;
 }): WakeLoop {
   const { docker } = options;
   const logger = options.logger.child({ component: 'wake-loop' });
   const mutex = createKeyedMutex();
+  const mask = createSecretMasker(options.secrets);
   let stopped = false;
   let after = 0;
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -55,19 +65,42 @@ export function startWakeLoop(options: {
   const pushLogs = async (client: GatewayClient, name: string, id: string) => {
     const until = Date.now() + LOG_PUSH_FOR_MS;
     while (!stopped && Date.now() < until) {
-      const lines = await lastOutputLines(docker, id, LOG_LINES).catch(() => []);
+      // Container output is anyone's: a token it prints must not reach a public page.
+      const lines = (await lastOutputLines(docker, id, LOG_LINES).catch(() => [])).map(mask);
       await client.putLogs(name, lines).catch(() => undefined);
       await pause(LOG_PUSH_INTERVAL_MS);
     }
   };
 
-  const wake = async (client: GatewayClient, request: { container: string; dependsOn: string[] }) => {
+  /** The dependency's last lines, for the page that says why the wake failed. */
+  const failureLines = async (name: string) =>
+    (await lastOutputLines(docker, name, LOG_LINES).catch(() => [])).map((line) => mask(`[${name}] ${line}`));
+
+  const wake = async (client: GatewayClient, request: WakeRequests['start'][number]) => {
+    // A gateway of an older release sends no timeout: its default.
+    const deadline = Date.now() + (request.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
     try {
-      for (const dependency of request.dependsOn) await startOne(dependency);
+      // The route's own list, in its order, each one's own depends_on before it.
+      const direct = new Map(options.dependencies?.() ?? []);
+      direct.set(request.container, request.dependsOn);
+      // Each dependency ready before the next starts: a database up before the app that needs it.
+      for (const dependency of dependencyOrder(request.container, direct)) {
+        await startOne(dependency).catch((error: unknown) => {
+          if (!isNotFound(error)) throw error;
+          throw new WakeFailedError(`dependency ${dependency} does not exist on this host`);
+        });
+        await waitDependencyReady(docker, dependency, deadline);
+      }
       const id = await startOne(request.container);
       void pushLogs(client, request.container, id);
     } catch (error) {
       logger.error({ err: error, container: request.container }, 'cannot wake the container');
+      // The page says why at once instead of waiting out the start timeout.
+      if (error instanceof WakeFailedError) {
+        const dependency = error.details?.dependency;
+        const lines = typeof dependency === 'string' ? await failureLines(dependency) : [];
+        await client.putLogs(request.container, lines, error.message).catch(() => undefined);
+      }
     }
   };
 

@@ -100,6 +100,41 @@ async function sleepingWeb(network: string) {
   return web;
 }
 
+/** A busybox container on the test network, created stopped, running `script`. */
+async function sleepingShell(prefix: string, script: string, healthcheck?: string) {
+  const container = await docker.createContainer({
+    name: uniqueName(prefix),
+    Image: TEST_BUSYBOX_IMAGE,
+    Cmd: ['sh', '-c', script],
+    HostConfig: { NetworkMode: network, Init: true },
+    ...(healthcheck
+      ? {
+          Healthcheck: {
+            Test: ['CMD-SHELL', healthcheck],
+            Interval: 300_000_000,
+            // Failures in the first 30 s do not count: `starting` until the first success.
+            StartPeriod: 30_000_000_000,
+            Retries: 1,
+          },
+        }
+      : {}),
+  });
+  leftovers.push(container.id);
+  return { container, name: (await container.inspect()).Name.slice(1) };
+}
+
+/** A waking route `<id>.example.com` to `app` that needs `dependsOn` started (and ready) first. */
+function setAppRoute(id: string, app: { name: string }, dependsOn: string[], startTimeoutMs?: number) {
+  return setRoutes([
+    {
+      id,
+      hostname: `${id}.example.com`,
+      backend: { url: `http://${app.name}:80` },
+      wake: { container: app.name, dependsOn, ...(startTimeoutMs ? { startTimeoutMs } : {}) },
+    },
+  ]);
+}
+
 describe('wake on request', () => {
   it('wakes a sleeping container with exactly one docker start under 100 concurrent API requests', async () => {
     const web = await sleepingWeb(network);
@@ -120,18 +155,111 @@ describe('wake on request', () => {
 
   it('starts the dependencies first', async () => {
     const [db, app] = [await sleepingWeb(network), await sleepingWeb(network)];
-    await setRoutes([
-      {
-        id: 'app',
-        hostname: 'app.example.com',
-        backend: { url: `http://${app.name}:80` },
-        wake: { container: app.name, dependsOn: [db.name] },
-      },
-    ]);
+    await setAppRoute('app', app, [db.name]);
     expect((await send('app.example.com')).status).toBe(200);
     const [dbInfo, appInfo] = await Promise.all([db.container.inspect(), app.container.inspect()]);
     expect(dbInfo.State.Running).toBe(true);
     expect(Date.parse(dbInfo.State.StartedAt)).toBeLessThanOrEqual(Date.parse(appInfo.State.StartedAt));
+  });
+
+  it('waits for each dependency to be healthy before starting the next', async () => {
+    // Healthy only 2 s after it starts: the app must not start before.
+    const db = await sleepingShell(
+      'tf-db',
+      'sleep 2; touch /tmp/ready; exec sleep 3600',
+      'test -f /tmp/ready',
+    );
+    const app = await sleepingWeb(network);
+    await setAppRoute('app', app, [db.name]);
+    expect((await send('app.example.com')).status).toBe(200);
+    const [dbInfo, appInfo] = await Promise.all([db.container.inspect(), app.container.inspect()]);
+    expect(dbInfo.State.Health?.Status).toBe('healthy');
+    const firstHealthy = dbInfo.State.Health!.Log.find((entry) => entry.ExitCode === 0)!;
+    expect(Date.parse(appInfo.State.StartedAt)).toBeGreaterThanOrEqual(Date.parse(firstHealthy.End));
+  });
+
+  it('fails the wake at once, saying why, when a dependency exits', async () => {
+    const db = await sleepingShell('tf-db', 'echo "db: cannot open the data directory"; exit 3');
+    const app = await sleepingWeb(network);
+    await setAppRoute('broken', app, [db.name], 600_000);
+    const api = await send('broken.example.com');
+    expect(api.status).toBe(502);
+    expect(JSON.parse(api.text).error).toEqual({
+      code: 'wake_failed',
+      message: `dependency ${db.name} exited (code 3)`,
+    });
+    expect((await app.container.inspect()).State.Running).toBe(false);
+    const state = JSON.parse((await send('broken.example.com', '/_tunnelfleet/state?route=broken')).text);
+    expect(state).toEqual({ state: 'failed', message: `dependency ${db.name} exited (code 3)` });
+    const page = await send('broken.example.com', '/', 'text/html');
+    expect(page.status).toBe(504);
+    expect(page.text).toContain(`could not be started: dependency ${db.name} exited (code 3)`);
+    expect(page.text).toContain(`[${db.name}] db: cannot open the data directory`);
+  });
+
+  it('fails the wake, saying why, when a dependency does not exist', async () => {
+    const app = await sleepingWeb(network);
+    const missing = uniqueName('tf-no-such-db');
+    await setAppRoute('orphan', app, [missing]);
+    const api = await send('orphan.example.com');
+    expect(api.status).toBe(502);
+    expect(JSON.parse(api.text).error.message).toBe(`dependency ${missing} does not exist on this host`);
+    expect((await app.container.inspect()).State.Running).toBe(false);
+  });
+
+  it('refuses a dependency cycle across containers with a clear message, starting nothing', async () => {
+    const [a, b] = [await sleepingWeb(network), await sleepingWeb(network)];
+    await setRoutes([
+      {
+        id: 'cycle-a',
+        hostname: 'a.example.com',
+        backend: { url: `http://${a.name}:80` },
+        wake: { container: a.name, dependsOn: [b.name] },
+      },
+      {
+        id: 'cycle-b',
+        hostname: 'b.example.com',
+        backend: { url: `http://${b.name}:80` },
+        wake: { container: b.name, dependsOn: [a.name] },
+      },
+    ]);
+    const api = await send('a.example.com');
+    expect(api.status).toBe(502);
+    expect(JSON.parse(api.text).error.message).toBe(
+      `dependency cycle ${a.name} → ${b.name} → ${a.name} (check their depends_on labels)`,
+    );
+    const [aInfo, bInfo] = await Promise.all([a.container.inspect(), b.container.inspect()]);
+    expect([aInfo.State.Running, bInfo.State.Running]).toEqual([false, false]);
+  });
+
+  it('masks secrets in the log lines the loading page shows', async () => {
+    const key = 'tfk_0123456789abcdef_s3cr3tPartOfTheKey';
+    const mute = await sleepingShell(
+      'tf-leaky',
+      `echo "connecting with ${key}"; echo "DB_PASSWORD=hunter2hunter2 ready"; exec sleep 3600`,
+    );
+    await setRoutes([
+      {
+        id: 'leaky',
+        hostname: 'leaky.example.com',
+        backend: { url: `http://${mute.name}:80` },
+        wake: { container: mute.name },
+      },
+    ]);
+    expect((await send('leaky.example.com', '/', 'text/html')).status).toBe(503);
+    const lines = await waitFor(
+      async () => {
+        const answer = await send('leaky.example.com', '/_tunnelfleet/logs?route=leaky');
+        const shown = answer.status === 200 ? (JSON.parse(answer.text).lines as string[]) : [];
+        return shown.length >= 2 ? shown : undefined;
+      },
+      { description: 'the log lines on the page', timeoutMs: 30_000, intervalMs: 1_100 },
+    );
+    expect(lines).toEqual([
+      'connecting with tfk_0123456789abcdef_[REDACTED]',
+      'DB_PASSWORD=[REDACTED] ready',
+    ]);
+    expect(lines.join('\n')).not.toContain('hunter2');
   });
 
   it('answers a browser at once with a loading page whose script polls the state until running', async () => {

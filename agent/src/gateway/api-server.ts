@@ -97,12 +97,15 @@ export function createApiHandler(options: {
     }
     if (logs) {
       const body = await readJson(req);
-      const lines = (body as { lines?: unknown }).lines;
+      const { lines, failure } = body as { lines?: unknown; failure?: unknown };
       if (!Array.isArray(lines) || !lines.every((line) => typeof line === 'string'))
         throw new ValidationError('logs body', [{ path: 'lines', reason: 'must be an array of strings' }]);
+      if (failure !== undefined && typeof failure !== 'string')
+        throw new ValidationError('logs body', [{ path: 'failure', reason: 'must be a string' }]);
       options.wake.setLogs(
         logs[1]!,
         lines.slice(-MAX_LOG_LINES).map((line) => line.slice(0, 2_000)),
+        failure?.slice(0, 2_000),
       );
       return send(res, 200, { lines: Math.min(lines.length, MAX_LOG_LINES) });
     }

@@ -168,8 +168,10 @@ export function createProxy(options: {
       });
       return;
     }
-    if (name === 'state') sendJson(res, 200, { state: wake.state(target.id) });
-    else sendJson(res, 200, { lines: wake.logs(target.wake!.container) });
+    if (name === 'state') {
+      const failure = wake.state(target.id) === 'failed' ? wake.failure(target.id) : undefined;
+      sendJson(res, 200, { state: wake.state(target.id), ...(failure ? { message: failure } : {}) });
+    } else sendJson(res, 200, { lines: wake.logs(target.wake!.container) });
   };
 
   /** `retried`: this request already found the backend gone once; it is not sent around again. */
@@ -183,7 +185,7 @@ export function createProxy(options: {
     if (wake.state(target.id) === 'failed' && wantsHtml(req)) {
       // The start timed out: say so once, with the log lines; the next request tries again.
       res.writeHead(504, PAGE_HEADERS);
-      res.end(failedPage(target, wake.logs(target.wake!.container)));
+      res.end(failedPage(target, wake.logs(target.wake!.container), wake.failure(target.id)));
       void wake.wake(target);
       return;
     }
@@ -197,9 +199,12 @@ export function createProxy(options: {
     if (await ready) forward(req, res, routed, true);
     else {
       req.resume();
-      sendJson(res, 504, {
-        error: { code: 'start_timeout', message: `${target.hostname} did not become ready in time` },
-      });
+      const failure = wake.failure(target.id);
+      if (failure) sendJson(res, 502, { error: { code: 'wake_failed', message: failure } });
+      else
+        sendJson(res, 504, {
+          error: { code: 'start_timeout', message: `${target.hostname} did not become ready in time` },
+        });
     }
   };
 

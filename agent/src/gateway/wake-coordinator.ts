@@ -2,12 +2,17 @@ import type { GatewayRoute, Logger } from '@tunnelfleet/common';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import { probeBackend } from './readiness-probe.js';
 
+/** After the agent reports the start, the backend is probed this often for this long, then every 500 ms. */
+const FAST_PROBE_INTERVAL_MS = 50;
+const FAST_PROBE_FOR_MS = 3_000;
+
 export type WakeState = 'unknown' | 'sleeping' | 'starting' | 'running' | 'failed';
 
-/** What the agent is asked to start: the container after its dependencies. */
+/** What the agent is asked to start: the container after its dependencies, ready within the timeout. */
 export interface StartRequest {
   container: string;
   dependsOn: string[];
+  startTimeoutMs: number;
 }
 
 export interface WakeRequests {
@@ -24,9 +29,12 @@ export interface WakeCoordinator {
   /** True if the backend answers now; marks the route running if so. */
   isAwake(route: GatewayRoute): Promise<boolean>;
   state(routeId: string): WakeState;
+  /** Why the last wake failed before its timeout (a dependency that did not become ready…). */
+  failure(routeId: string): string | undefined;
   /** The container's last log lines, as the agent last sent them. */
   logs(container: string): string[];
-  setLogs(container: string, lines: string[]): void;
+  /** `failure`: the agent gave up waking `container`; its wakes in flight fail now, saying why. */
+  setLogs(container: string, lines: string[], failure?: string): void;
   /** A request for the route arrived: its idle clock starts again. */
   touch(route: GatewayRoute): void;
   /** The backend refused a connection: the next request probes it again. */
@@ -40,6 +48,12 @@ interface WakeRecord {
   state: WakeState;
   /** The wake in progress, shared by every request that arrives during it. */
   running?: Promise<boolean>;
+  /** The agent's reason for giving up the wake in flight (or the last one). */
+  failure?: string;
+  /** When the agent first reported the container started during this wake (its first log push). */
+  startReportedAt?: number;
+  /** Ends the wait between two probes early: the agent has news. */
+  kick?: () => void;
   lastRequestAt: number;
   route: GatewayRoute;
 }
@@ -84,10 +98,20 @@ export function createWakeCoordinator(options: {
     for (const wake of woken) wake();
   };
 
-  const waitReady = async (route: GatewayRoute, deadline: number): Promise<boolean> => {
-    while (!closed && now() < deadline) {
+  const waitReady = async (item: WakeRecord, route: GatewayRoute, deadline: number): Promise<boolean> => {
+    while (!closed && now() < deadline && item.failure === undefined) {
       if (await probeBackend(route, probeTimeoutMs)) return true;
-      await new Promise((resolve) => setTimeout(resolve, probeIntervalMs));
+      // Just started, a container usually listens within moments: probing every 500 ms then would
+      // add up to 500 ms to every wake, so the first seconds after the start are probed closely.
+      const fast = item.startReportedAt !== undefined && now() - item.startReportedAt < FAST_PROBE_FOR_MS;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, fast ? FAST_PROBE_INTERVAL_MS : probeIntervalMs);
+        item.kick = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      item.kick = undefined;
     }
     return false;
   };
@@ -124,18 +148,28 @@ export function createWakeCoordinator(options: {
       if (item.state === 'running') return Promise.resolve(true);
       const wake = route.wake!;
       item.state = 'starting';
+      item.failure = undefined;
+      item.startReportedAt = undefined;
       seq += 1;
-      queue.push({ seq, request: { container: wake.container, dependsOn: wake.dependsOn } });
+      queue.push({
+        seq,
+        request: {
+          container: wake.container,
+          dependsOn: wake.dependsOn,
+          startTimeoutMs: wake.startTimeoutMs,
+        },
+      });
       logger.info({ route: route.id, container: wake.container }, 'waking');
       notify();
       const started = now();
       const deadline = started + wake.startTimeoutMs;
-      item.running = waitReady(route, deadline).then((ready) => {
+      item.running = waitReady(item, route, deadline).then((ready) => {
         options.metrics?.wake(route.id, ready, (now() - started) / 1_000);
         item.state = ready ? 'running' : 'failed';
         item.lastRequestAt = now();
         item.running = undefined;
-        logger[ready ? 'info' : 'warn']({ route: route.id }, ready ? 'awake' : 'start timed out');
+        if (ready) logger.info({ route: route.id }, 'awake');
+        else logger.warn({ route: route.id, reason: item.failure ?? 'start timed out' }, 'wake failed');
         return ready;
       });
       return item.running;
@@ -149,9 +183,18 @@ export function createWakeCoordinator(options: {
       return ready;
     },
     state: (routeId) => records.get(routeId)?.state ?? 'unknown',
+    failure: (routeId) => records.get(routeId)?.failure,
     logs: (container) => logLines.get(container) ?? [],
-    setLogs(container, lines) {
+    setLogs(container, lines, failure) {
       logLines.set(container, lines);
+      for (const item of records.values()) {
+        if (!item.running || item.route.wake?.container !== container) continue;
+        // The agent pushes the lines once it has started the container, or to say it could not.
+        if (failure !== undefined) item.failure = failure;
+        else if (item.startReportedAt === undefined) item.startReportedAt = now();
+        else continue;
+        item.kick?.();
+      }
     },
     touch(route) {
       record(route).lastRequestAt = now();

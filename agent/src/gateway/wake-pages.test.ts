@@ -16,10 +16,11 @@ const [route] = routingTableSchema.parse({
   ],
 }).routes;
 
-it('escapes what it writes into the pages: a route id and log lines', () => {
+it('escapes what it writes into the pages: a route id, log lines and the reason a wake failed', () => {
   const pages = [
     loadingPage(route!),
     failedPage(route!, [`boot ${hostile}`, '</pre><img src=x onerror=alert(1)>']),
+    failedPage(route!, [], `dependency db${hostile} exited (code 1)`),
   ];
   for (const page of pages) {
     expect(page).not.toContain('<script>alert');
@@ -29,6 +30,7 @@ it('escapes what it writes into the pages: a route id and log lines', () => {
   }
   expect(pages[0]).toContain('data-route="r&quot;&gt;&lt;script&gt;');
   expect(pages[1]).toContain('boot &quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;');
+  expect(pages[2]).toContain('could not be started: dependency db&quot;&gt;&lt;script&gt;');
 });
 
 it('refuses a redirect off the host or with markup', () => {

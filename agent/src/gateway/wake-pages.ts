@@ -41,12 +41,18 @@ export function loadingPage(route: GatewayRoute): string {
   );
 }
 
-/** A later request after the start timeout passed: what happened, with the container's last lines. */
-export function failedPage(route: GatewayRoute, logs: readonly string[]): string {
+/**
+ * A later request after the wake failed: what happened (the agent's `failure`, else the start
+ * timeout), with the container's last lines.
+ */
+export function failedPage(route: GatewayRoute, logs: readonly string[], failure?: string): string {
+  const why = failure
+    ? `The container could not be started: ${escapeHtml(failure)}.`
+    : `The container was started but did not become ready within ${Math.round(route.wake!.startTimeoutMs / 1000)} s.`;
   return page(
     `${route.hostname} did not start`,
-    `<main><h1>${escapeHtml(route.hostname)} did not start in time</h1>
-<p>The container was started but did not become ready within ${Math.round(route.wake!.startTimeoutMs / 1000)} s.</p>
+    `<main><h1>${escapeHtml(route.hostname)} did not start${failure ? '' : ' in time'}</h1>
+<p id="failure">${why}</p>
 <pre>${escapeHtml(logs.join('\n'))}</pre></main>`,
   );
 }
@@ -66,10 +72,13 @@ export const WAKE_SCRIPT = `(() => {
     try {
       const answer = await fetch('${WAKE_PREFIX}state?route=' + route, { cache: 'no-store' });
       if (answer.ok) {
-        const { state } = await answer.json();
+        const { state, message } = await answer.json();
         stateEl.textContent = state;
         if (state === 'running') { window.location.replace(redirect); return; }
-        if (state === 'failed') { stateEl.textContent = 'The container did not start in time.'; return; }
+        if (state === 'failed') {
+          stateEl.textContent = message ? 'The container could not be started: ' + message : 'The container did not start in time.';
+          return;
+        }
       }
     } catch {}
     setTimeout(pollState, 2000);

@@ -9,6 +9,7 @@ import {
   attacker,
   CONVERGE_TIMEOUT_MS,
   cloudView,
+  gatewayAddress,
   publishLabels,
   routesOf,
   rulesFor,
@@ -79,20 +80,6 @@ function throughGateway(
     req.on('error', reject);
     req.end();
   });
-}
-
-/** Host A's gateway container's address on its cloudflared network (where cloudflared reaches it). */
-async function gatewayAddress(docker: Docker, agentId: string, network: string): Promise<string> {
-  return waitFor(
-    async () => {
-      const info = await docker
-        .getContainer(gatewayNames(agentId).container)
-        .inspect()
-        .catch(() => undefined);
-      return info?.State.Running ? info.NetworkSettings.Networks[network]?.IPAddress || undefined : undefined;
-    },
-    { description: "host A's gateway running", timeoutMs: CONVERGE_TIMEOUT_MS },
-  );
 }
 
 /** `docker start` events of one container between two times (seconds), as the engine recorded them. */

@@ -34,7 +34,12 @@ export interface ChromiumSession {
  * so no cookie or cache outlives the test. Fails with the fix when chromium is not installed.
  */
 export async function launchChromium(
-  options: { viewport?: { width: number; height: number }; colorScheme?: 'light' | 'dark' } = {},
+  options: {
+    viewport?: { width: number; height: number };
+    colorScheme?: 'light' | 'dark';
+    /** More flags, e.g. `--host-resolver-rules` to send a public hostname to a local address. */
+    args?: string[];
+  } = {},
 ): Promise<ChromiumSession> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new HarnessError(
@@ -46,7 +51,7 @@ export async function launchChromium(
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...(options.args ?? [])],
     viewport: options.viewport ?? { width: 1280, height: 900 },
     colorScheme: options.colorScheme ?? 'light',
   });

@@ -73,6 +73,8 @@ export interface FleetHost {
     labels: Record<string, string>;
     name?: string;
     start?: boolean;
+    /** Instead of the web image's server, e.g. `sh -c` around it: a slow start, log lines. */
+    entrypoint?: string[];
   }): Promise<TestContainer>;
   /** The agent's managed cloudflared containers, in every state. */
   cloudflared(): Promise<Docker.ContainerInfo[]>;
@@ -261,11 +263,12 @@ function createFleetHost(parts: {
   return {
     ...parts,
     agentId,
-    async runContainer({ labels, name, start = true }) {
+    async runContainer({ labels, name, start = true, entrypoint }) {
       const containerName = name ?? uniqueName(`tf-e2e-app-${parts.name}`);
       const container = await docker.createContainer({
         name: containerName,
         Image: TEST_WEB_IMAGE,
+        ...(entrypoint ? { Entrypoint: entrypoint } : {}),
         Labels: labels,
         ExposedPorts: { '80/tcp': {} },
         HostConfig: { Init: true, NetworkMode: parts.network },
