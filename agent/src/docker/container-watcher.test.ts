@@ -105,6 +105,12 @@ describe('createContainerWatcher', () => {
         'tunnelfleet.enable': 'true',
         'tunnelfleet.hostname': 'plain.example.com',
       });
+      // Created and never started (`docker compose create`): asleep until the first request.
+      const neverStarted = await createContainer({
+        'tunnelfleet.enable': 'true',
+        'tunnelfleet.hostname': 'created.example.com',
+        'tunnelfleet.wake': 'true',
+      });
       for (const container of [stoppedForIdleness, wakes, plain]) {
         await container.start();
         await container.stop({ t: 1 });
@@ -119,12 +125,14 @@ describe('createContainerWatcher', () => {
       // A restarted agent reads the file again.
       const { view } = watch(logger, await loadSleepingContainers(dataDir, logger));
       const stateOf = (id: string) => view.get(id)?.state;
-      await waitFor(() => [stoppedForIdleness, wakes, plain].every((c) => stateOf(c.id) !== undefined), {
-        description: 'the three containers listed',
-      });
+      await waitFor(
+        () => [stoppedForIdleness, wakes, plain, neverStarted].every((c) => stateOf(c.id) !== undefined),
+        { description: 'the four containers listed' },
+      );
       expect(stateOf(stoppedForIdleness.id)).toBe('sleeping');
       expect(stateOf(wakes.id)).toBe('sleeping');
       expect(stateOf(plain.id)).toBe('exited');
+      expect(stateOf(neverStarted.id)).toBe('sleeping');
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }

@@ -135,10 +135,11 @@ export function createContainerWatcher(options: ContainerWatcherOptions): Contai
 
   /**
    * A stopped container that wakes on request sleeps: the agent stopped it for idleness, or its
-   * labels say `wake=true`. The master believes it only for routes its labels make wake.
+   * labels say `wake=true`. So does one created and never started (`docker compose create`): the
+   * first request starts it. The master believes it only for routes its labels make wake.
    */
   const withSleep = (container: Container): Container => {
-    if (container.state !== 'exited') return container;
+    if (container.state !== 'exited' && container.state !== 'created') return container;
     const wakes =
       options.sleeping?.has(container.name) ||
       parseContainerLabels(container.labels, {
