@@ -12,8 +12,10 @@ import {
   type GatewaySpec,
   managedGatewayFilter,
 } from './container-spec.js';
+import { createContainerWaker } from './container-waker.js';
 import { createGatewayClient, type GatewayClient } from './gateway-client.js';
 import { startWakeLoop } from './wake-loop.js';
+import { startWakeSchedules } from './wake-schedules.js';
 
 export type GatewayRoutes = RoutingTableInput['routes'];
 
@@ -187,12 +189,15 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     live = client;
   };
 
+  const waker = createContainerWaker({ docker, logger, sleeping: options.sleeping });
   const wakeLoop = startWakeLoop({
     docker,
     logger,
     client: () => (supervision.ready ? live : undefined),
-    ...(options.sleeping ? { sleeping: options.sleeping } : {}),
+    waker,
   });
+  // Schedules need no gateway: the agent starts and stops the containers itself.
+  const schedules = startWakeSchedules({ logger, waker, routes: () => routes });
 
   return {
     start() {
@@ -216,6 +221,7 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     status,
     async stop(stopOptions) {
       wakeLoop.stop();
+      schedules.stop();
       await supervision.stop(stopOptions);
     },
   };

@@ -1,8 +1,7 @@
-import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
+import type { Logger } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { lastOutputLines } from '../docker/container-output.js';
-import { isNotFound, isNotModified } from '../docker/docker-errors.js';
-import type { SleepingContainers } from '../state/sleeping-containers.js';
+import type { ContainerWaker } from './container-waker.js';
 import type { GatewayClient } from './gateway-client.js';
 
 /** Long-poll length: the gateway answers at once when a start is wanted. */
@@ -18,39 +17,23 @@ export interface WakeLoop {
 
 /**
  * The agent's half of wake on request: it collects the gateway's start and stop requests and does
- * them, since the agent is the only Docker client. Dependencies start first, in their order; one
- * mutex per container name makes concurrent requests for one container a single `docker start`.
+ * them, since the agent is the only Docker client (through the waker: dependencies first, one
+ * `docker start` for concurrent requests).
  */
 export function startWakeLoop(options: {
   docker: Docker;
   logger: Logger;
   /** The gateway's API while it is ready; undefined: wait. */
   client: () => GatewayClient | undefined;
-  /** Where the containers stopped for idleness are remembered, so that they are reported `sleeping`. */
-  sleeping?: Pick<SleepingContainers, 'add' | 'delete'>;
+  /** Starts and stops the containers (shared with the schedules: one mutex per container). */
+  waker: ContainerWaker;
   retryMs?: number;
 }): WakeLoop {
   const { docker } = options;
   const logger = options.logger.child({ component: 'wake-loop' });
-  const mutex = createKeyedMutex();
   let stopped = false;
   let after = 0;
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
-
-  const startOne = (name: string) =>
-    mutex.run(name, async () => {
-      const container = docker.getContainer(name);
-      const info = await container.inspect();
-      await options.sleeping?.delete(name);
-      if (info.State.Running) return info.Id;
-      try {
-        await container.start();
-        logger.info({ container: name }, 'woken');
-      } catch (error) {
-        if (!isNotModified(error)) throw error;
-      }
-      return info.Id;
-    });
 
   const pushLogs = async (client: GatewayClient, name: string, id: string) => {
     const until = Date.now() + LOG_PUSH_FOR_MS;
@@ -63,25 +46,10 @@ export function startWakeLoop(options: {
 
   const wake = async (client: GatewayClient, request: { container: string; dependsOn: string[] }) => {
     try {
-      for (const dependency of request.dependsOn) await startOne(dependency);
-      const id = await startOne(request.container);
+      const id = await options.waker.wake(request, 'a request');
       void pushLogs(client, request.container, id);
     } catch (error) {
       logger.error({ err: error, container: request.container }, 'cannot wake the container');
-    }
-  };
-
-  const sleep = async (name: string) => {
-    try {
-      await mutex.run(name, async () => {
-        // Written before the stop: the watcher reports the stopped container as sleeping.
-        await options.sleeping?.add(name);
-        await docker.getContainer(name).stop();
-      });
-      logger.info({ container: name }, 'stopped after its idle timeout');
-    } catch (error) {
-      if (!isNotModified(error) && !isNotFound(error))
-        logger.error({ err: error, container: name }, 'cannot stop');
     }
   };
 
@@ -97,7 +65,7 @@ export function startWakeLoop(options: {
         // A restarted gateway counts from 0 again: start over with it.
         after = answer.seq < after ? 0 : answer.seq;
         for (const request of answer.start) void wake(client, request);
-        for (const name of answer.stop) void sleep(name);
+        for (const name of answer.stop) void options.waker.sleep(name, 'idle timeout');
       } catch (error) {
         logger.debug({ err: error }, 'wake long-poll failed; retrying');
         await pause(options.retryMs ?? 1_000);

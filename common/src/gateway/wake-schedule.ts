@@ -31,7 +31,9 @@ export function checkCron(raw: string): Check<string> {
     // cron-parser reads 5 fields as minute first (the seconds are 0).
     CronExpressionParser.parse(value, { tz: 'UTC' }).next();
   } catch (error) {
-    return refuse(`is not a valid cron expression (${error instanceof Error ? error.message : String(error)})`);
+    return refuse(
+      `is not a valid cron expression (${error instanceof Error ? error.message : String(error)})`,
+    );
   }
   return ok(value);
 }
@@ -61,7 +63,11 @@ export function lastFireTime(cron: string, timeZone: string, at: Date): Date {
  * when neither came. A start and a stop at the same minute: the stop wins (nothing runs that was
  * not asked to).
  */
-export function dueScheduleAction(schedule: WakeSchedule, from: Date, to: Date): 'start' | 'stop' | undefined {
+export function dueScheduleAction(
+  schedule: WakeSchedule,
+  from: Date,
+  to: Date,
+): 'start' | 'stop' | undefined {
   const inWindow = (cron: string | undefined) => {
     if (cron === undefined) return undefined;
     const fired = lastFireTime(cron, schedule.timeZone, to).getTime();

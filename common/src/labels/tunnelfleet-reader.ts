@@ -35,7 +35,13 @@ export const ROUTE_KEYS: readonly string[] = [
 ];
 const CONTAINER_KEYS = ['enable', ...ROUTE_KEYS];
 // `schedule.start` and its kin are scalars of two parts: their head is no route name either.
-const KEY_HEADS = new Set(['enable', 'origin', 'access', ...SCALAR_KEYS.map((k) => k.split('.')[0]!), ...L7_HEADS]);
+const KEY_HEADS = new Set([
+  'enable',
+  'origin',
+  'access',
+  ...SCALAR_KEYS.map((k) => k.split('.')[0]!),
+  ...L7_HEADS,
+]);
 
 interface RouteLabels {
   scalars: Map<ScalarKey, LabelValue>;

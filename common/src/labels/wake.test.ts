@@ -140,9 +140,11 @@ describe('wake labels', () => {
     expect(messages({ ...base, 'tunnelfleet.schedule.start': '0 8 * * *' })).toEqual([
       'warning tunnelfleet.schedule.start: "0 8 * * *" is ignored: wake on request is off (set wake=true)',
     ]);
-    expect(
-      messages({ ...base, 'tunnelfleet.wake': 'true', 'tunnelfleet.schedule.timezone': 'UTC' }),
-    ).toEqual(['warning tunnelfleet.schedule.timezone: "UTC" is ignored: there is no schedule.start or schedule.stop']);
+    expect(messages({ ...base, 'tunnelfleet.wake': 'true', 'tunnelfleet.schedule.timezone': 'UTC' })).toEqual(
+      [
+        'warning tunnelfleet.schedule.timezone: "UTC" is ignored: there is no schedule.start or schedule.stop',
+      ],
+    );
     // `schedule` is a key, not a route name.
     expect(messages({ ...base, 'tunnelfleet.schedule.hostname': 'x.example.com' }).join('\n')).toContain(
       'tunnelfleet.schedule.hostname: is not a known key',

@@ -1,5 +1,5 @@
-import type { BoolDialect } from './booleans.js';
 import { checkCron, checkTimeZone } from '../gateway/wake-schedule.js';
+import type { BoolDialect } from './booleans.js';
 import { parseDuration } from './duration.js';
 import { splitList } from './lists.js';
 import { type Check, checkLabel, labelError, labelWarning, ok, refuse } from './problems.js';
