@@ -1,4 +1,5 @@
 import { gatewayServiceUrl, type Logger, type RoutingTableInput } from '@tunnelfleet/common';
+import { setTimeout as delay } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { CLOUDFLARED_LABELS } from '../cloudflared/container-spec.js';
 import type { BackoffOptions } from '../docker/backoff.js';
@@ -48,6 +49,11 @@ export interface GatewaySupervisorOptions {
   probeTimeoutMs?: number;
   /** Shared with cloudflared's supervisor (the same networks); one of its own if unset. */
   networks?: NetworkEnsurer;
+  /**
+   * How long a gateway being replaced (new image or token) keeps serving beside its successor while
+   * that one starts and takes the table; it is stopped once the successor is ready, or after this.
+   */
+  overlapMs?: number;
   /** Where the wake loop remembers the containers it stopped for idleness. */
   sleeping?: Pick<SleepingContainers, 'add' | 'delete'>;
 }
@@ -67,7 +73,10 @@ const DEFAULTS = {
   restartBackoff: { initialDelayMs: 1_000, maxDelayMs: 30_000 },
   stableAfterMs: 60_000,
   probeTimeoutMs: 2_000,
+  overlapMs: 30_000,
 };
+/** How often a successor's readiness is checked during an overlap. */
+const OVERLAP_CHECK_MS = 250;
 
 /**
  * Runs this agent's gateway container on the shared container supervision, as cloudflared's
@@ -146,15 +155,61 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
   const ensureNetwork = (network: string, internal: boolean) =>
     networks.ensure(network, { internal, labels: { [CLOUDFLARED_LABELS.managed]: 'network' } });
 
+  const asideName = `${spec.name}-previous`;
+
+  /**
+   * The running gateway of another spec (an agent upgraded to a new image, a new token), or one an
+   * unfinished replacement left aside: it keeps serving on the shared network, under the alias
+   * cloudflared dials, while its successor starts beside it with the same alias (Docker's DNS
+   * answers both addresses meanwhile). Off the control network: the successor binds its API to
+   * the control alias, which must resolve to it alone.
+   */
+  const setAsidePrevious = async (): Promise<string | undefined> => {
+    const running = (await supervision.listManaged()).filter((c) => c.State === 'running');
+    const current =
+      running.find((c) => c.Names.includes(`/${spec.name}`) && c.Labels[GATEWAY_LABELS.specHash] !== spec.specHash) ??
+      running.find((c) => c.Names.includes(`/${asideName}`));
+    if (!current) return undefined;
+    await supervision.setAside(current, asideName, spec.controlNetwork);
+    logger.info({ containerId: current.Id }, 'previous gateway keeps serving until its successor is ready');
+    return current.Id;
+  };
+
+  /**
+   * Stops the previous gateway once its successor serves the routes (or after `overlapMs`):
+   * gracefully, with its stop timeout, so that it stops accepting and its requests in flight end.
+   * A supervisor stopping meanwhile leaves it serving; the next start retires it.
+   */
+  const retire = async (previousId: string) => {
+    const deadline = Date.now() + (options.overlapMs ?? DEFAULTS.overlapMs);
+    while (!(supervision.ready && supervision.containerId !== previousId)) {
+      if (supervision.stopping.aborted) return;
+      if (Date.now() >= deadline) {
+        logger.warn({ containerId: previousId }, 'the new gateway is not ready in time; stopping the previous one anyway');
+        break;
+      }
+      await supervision.check().catch((error: unknown) => {
+        supervision.lastError = error instanceof Error ? error.message : String(error);
+      });
+      if (supervision.ready) break;
+      await delay(OVERLAP_CHECK_MS, undefined, { signal: supervision.stopping }).catch(() => undefined);
+    }
+    logger.info({ containerId: previousId, successor: supervision.containerId }, 'stopping the previous gateway');
+    await supervision.removeContainer(previousId);
+  };
+
   const converge = async () => {
     await ensureNetwork(spec.network, false);
     // Internal: the API is reachable from the agent alone, never from the published containers.
     await ensureNetwork(spec.controlNetwork, true);
-    await supervision.launch(target, await supervision.keepOne(target), {
+    const previous = await setAsidePrevious();
+    await supervision.launch(target, await supervision.keepOne(target, previous), {
       logFields: { image: options.image },
+      spare: previous,
     });
     supervision.setPhase('running');
     supervision.lastError = undefined;
+    if (previous) await retire(previous);
   };
 
   /** Probes `/readyz` of a running gateway, and pushes the routes it does not have yet. */
