@@ -236,7 +236,9 @@ describe('gateway supervisor', () => {
     expect(replaced.containerId).not.toBe(oldId);
     expect((await list(agentId)).map((c) => c.Id)).toEqual([replaced.containerId]);
     const after = (await tally()).ok;
-    await waitFor(async () => (await tally()).ok > after + 40, { description: 'traffic through the new gateway' });
+    await waitFor(async () => (await tally()).ok > after + 40, {
+      description: 'traffic through the new gateway',
+    });
     const final = await tally();
     expect(final).toMatchObject({ failed: 0, errors: [] });
 

@@ -1,5 +1,5 @@
-import { gatewayServiceUrl, type Logger, type RoutingTableInput } from '@tunnelfleet/common';
 import { setTimeout as delay } from 'node:timers/promises';
+import { gatewayServiceUrl, type Logger, type RoutingTableInput } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { CLOUDFLARED_LABELS } from '../cloudflared/container-spec.js';
 import type { BackoffOptions } from '../docker/backoff.js';
@@ -167,8 +167,9 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
   const setAsidePrevious = async (): Promise<string | undefined> => {
     const running = (await supervision.listManaged()).filter((c) => c.State === 'running');
     const current =
-      running.find((c) => c.Names.includes(`/${spec.name}`) && c.Labels[GATEWAY_LABELS.specHash] !== spec.specHash) ??
-      running.find((c) => c.Names.includes(`/${asideName}`));
+      running.find(
+        (c) => c.Names.includes(`/${spec.name}`) && c.Labels[GATEWAY_LABELS.specHash] !== spec.specHash,
+      ) ?? running.find((c) => c.Names.includes(`/${asideName}`));
     if (!current) return undefined;
     await supervision.setAside(current, asideName, spec.controlNetwork);
     logger.info({ containerId: current.Id }, 'previous gateway keeps serving until its successor is ready');
@@ -185,7 +186,10 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     while (!(supervision.ready && supervision.containerId !== previousId)) {
       if (supervision.stopping.aborted) return;
       if (Date.now() >= deadline) {
-        logger.warn({ containerId: previousId }, 'the new gateway is not ready in time; stopping the previous one anyway');
+        logger.warn(
+          { containerId: previousId },
+          'the new gateway is not ready in time; stopping the previous one anyway',
+        );
         break;
       }
       await supervision.check().catch((error: unknown) => {
@@ -194,7 +198,10 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
       if (supervision.ready) break;
       await delay(OVERLAP_CHECK_MS, undefined, { signal: supervision.stopping }).catch(() => undefined);
     }
-    logger.info({ containerId: previousId, successor: supervision.containerId }, 'stopping the previous gateway');
+    logger.info(
+      { containerId: previousId, successor: supervision.containerId },
+      'stopping the previous gateway',
+    );
     await supervision.removeContainer(previousId);
   };
 

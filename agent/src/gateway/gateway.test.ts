@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { stat, writeFile } from 'node:fs/promises';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -268,6 +268,64 @@ describe('table swap', () => {
     expect((await get(gw, 'app.example.com')).headers['x-backend']).toBe('b');
     a.release();
     expect(await inFlight).toMatchObject({ status: 200, text: 'released' });
+  });
+});
+
+describe('stop', () => {
+  it('drains: no new connection, a request in flight finishes, a kept-alive client is told to close first', async () => {
+    const gw = await gateway();
+    const a = await backend('a');
+    await push(gw, {
+      version: 1,
+      routes: [{ id: 'r', hostname: 'app.example.com', backend: { url: a.url } }],
+    });
+    const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (path: string) =>
+      new Promise<{ status: number; connection: string | undefined; text: string }>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port: gw.proxyPort,
+            path,
+            agent: keepAlive,
+            headers: { host: 'app.example.com' },
+          },
+          (res: IncomingMessage) => {
+            let text = '';
+            res.on('data', (chunk) => (text += chunk));
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, text }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      expect(await send('/')).toMatchObject({ status: 200, connection: 'keep-alive' });
+      // Held by the backend: in flight while the gateway stops (on a connection of its own).
+      const inFlight = get(gw, 'app.example.com', '/hold');
+      await a.held();
+      let stopped = false;
+      const stopping = gw.stop().then(() => {
+        stopped = true;
+      });
+      // No new connection: the listener is closed.
+      const refused = await new Promise<string>((resolve) => {
+        const socket = connect(gw.proxyPort, '127.0.0.1');
+        socket.on('connect', () => resolve('connected'));
+        socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      });
+      expect(refused).toBe('ECONNREFUSED');
+      // The idle kept-alive connection still answers, and says it closes after.
+      expect(await send('/after')).toEqual({ status: 200, connection: 'close', text: 'a GET /after' });
+      expect(stopped).toBe(false);
+      a.release();
+      expect(await inFlight).toMatchObject({ status: 200, text: 'released' });
+      await stopping;
+    } finally {
+      keepAlive.destroy();
+    }
   });
 });
 

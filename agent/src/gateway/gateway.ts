@@ -105,10 +105,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     async stop() {
       wake.close();
       balancer.close();
-      await Promise.all([
-        proxyDrain.drain(options.drainLimitMs ?? DRAIN_LIMIT_MS),
-        closeServer(apiServer),
-      ]);
+      await Promise.all([proxyDrain.drain(options.drainLimitMs ?? DRAIN_LIMIT_MS), closeServer(apiServer)]);
       await pools.close();
     },
   };
