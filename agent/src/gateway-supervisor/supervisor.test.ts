@@ -235,8 +235,13 @@ describe('gateway supervisor', () => {
     await first.stop();
     const second = supervise(agentId);
     void second.setRoutes(routes);
-    const replaced = await second.start();
+    // What the agent reports while it replaces: once ready (the old one serving), never not ready.
+    const readiness: boolean[] = [];
+    const sampler = setInterval(() => readiness.push(second.status().ready), 20);
+    const replaced = await second.start().finally(() => clearInterval(sampler));
     expect(replaced.containerId).not.toBe(oldId);
+    expect(readiness.slice(readiness.indexOf(true))).not.toContain(false);
+    expect(replaced.ready).toBe(true);
     expect((await list(agentId)).map((c) => c.Id)).toEqual([replaced.containerId]);
     const after = (await tally()).ok;
     await waitFor(async () => (await tally()).ok > after + 40, {

@@ -110,6 +110,11 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
   let tableVersion: number | undefined;
   /** The API of the gateway while it is ready: the wake loop long-polls it. */
   let live: GatewayClient | undefined;
+  /**
+   * During a replacement's overlap: the set-aside gateway was ready when it was set aside, so the
+   * routes are served (by it) until its successor is; the master keeps them published.
+   */
+  let previousServing = false;
 
   const supervision = createContainerSupervision({
     docker,
@@ -141,7 +146,7 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     const { containerId, lastError } = supervision;
     return {
       state: supervision.phase,
-      ready: supervision.ready,
+      ready: supervision.ready || previousServing,
       ...(containerId ? { containerId } : {}),
       ...(tableVersion !== undefined ? { tableVersion } : {}),
       ...(containerId ? { serviceUrl: gatewayServiceUrl(agentId) } : {}),
@@ -171,6 +176,16 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
         (c) => c.Names.includes(`/${spec.name}`) && c.Labels[GATEWAY_LABELS.specHash] !== spec.specHash,
       ) ?? running.find((c) => c.Names.includes(`/${asideName}`));
     if (!current) return undefined;
+    // Asked before it goes off the control network, where its API listens.
+    const address = current.NetworkSettings?.Networks?.[spec.controlNetwork]?.IPAddress;
+    if (address) {
+      const client = createGatewayClient({
+        origin: `http://${address}:${GATEWAY_API_PORT}`,
+        token: options.apiToken,
+        timeoutMs: probeTimeoutMs,
+      });
+      previousServing = (await client.readyVersion().catch(() => undefined)) !== undefined;
+    }
     await supervision.setAside(current, asideName, spec.controlNetwork);
     logger.info({ containerId: current.Id }, 'previous gateway keeps serving until its successor is ready');
     return current.Id;
@@ -182,27 +197,42 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
    * A supervisor stopping meanwhile leaves it serving; the next start retires it.
    */
   const retire = async (previousId: string) => {
-    const deadline = Date.now() + (options.overlapMs ?? DEFAULTS.overlapMs);
-    while (!(supervision.ready && supervision.containerId !== previousId)) {
-      if (supervision.stopping.aborted) return;
-      if (Date.now() >= deadline) {
-        logger.warn(
-          { containerId: previousId },
-          'the new gateway is not ready in time; stopping the previous one anyway',
-        );
-        break;
-      }
-      await supervision.check().catch((error: unknown) => {
-        supervision.lastError = error instanceof Error ? error.message : String(error);
-      });
-      if (supervision.ready) break;
-      await delay(OVERLAP_CHECK_MS, undefined, { signal: supervision.stopping }).catch(() => undefined);
+    let settled: boolean;
+    try {
+      settled = await successorSettled(previousId);
+    } finally {
+      previousServing = false;
     }
+    if (!settled) return;
     logger.info(
       { containerId: previousId, successor: supervision.containerId },
       'stopping the previous gateway',
     );
     await supervision.removeContainer(previousId);
+  };
+
+  /**
+   * Waits until the successor serves the routes, or `overlapMs` has passed: then the previous one
+   * may stop. False when the supervisor stops first: the previous one serves on.
+   */
+  const successorSettled = async (previousId: string): Promise<boolean> => {
+    const deadline = Date.now() + (options.overlapMs ?? DEFAULTS.overlapMs);
+    while (!(supervision.ready && supervision.containerId !== previousId)) {
+      if (supervision.stopping.aborted) return false;
+      if (Date.now() >= deadline) {
+        logger.warn(
+          { containerId: previousId },
+          'the new gateway is not ready in time; stopping the previous one anyway',
+        );
+        return true;
+      }
+      await supervision.check().catch((error: unknown) => {
+        supervision.lastError = error instanceof Error ? error.message : String(error);
+      });
+      if (supervision.ready) return true;
+      await delay(OVERLAP_CHECK_MS, undefined, { signal: supervision.stopping }).catch(() => undefined);
+    }
+    return true;
   };
 
   const converge = async () => {
