@@ -289,7 +289,12 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     waker,
   });
   // Schedules need no gateway: the agent starts and stops the containers itself.
-  const schedules = startWakeSchedules({ logger, waker, routes: () => routes });
+  const schedules = startWakeSchedules({
+    logger,
+    waker,
+    routes: () => routes,
+    gateway: () => (supervision.ready ? live : undefined),
+  });
 
   return {
     start() {

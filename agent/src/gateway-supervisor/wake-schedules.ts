@@ -1,5 +1,6 @@
 import { dueScheduleAction, type Logger, type RoutingTableInput } from '@tunnelfleet/common';
 import type { ContainerWaker } from './container-waker.js';
+import type { GatewayClient } from './gateway-client.js';
 
 /** How often the schedules are read: cron has minutes, so a firing is acted on within this. */
 const TICK_MS = 10_000;
@@ -20,6 +21,8 @@ export interface WakeSchedules {
 export function startWakeSchedules(options: {
   logger: Logger;
   waker: ContainerWaker;
+  /** The gateway's API while it is ready: told of a scheduled stop, so that a request wakes the container. */
+  gateway?: () => Pick<GatewayClient, 'putSleeping'> | undefined;
   /** The routes the gateway serves (undefined until the master gave them). */
   routes: () => RoutingTableInput['routes'] | undefined;
   now?: () => Date;
@@ -62,7 +65,11 @@ export function startWakeSchedules(options: {
       [...actions].map(async ([container, { action, dependsOn }]) => {
         try {
           if (action === 'start') await options.waker.wake({ container, dependsOn }, 'start schedule');
-          else await options.waker.sleep(container, 'stop schedule');
+          else {
+            await options.waker.sleep(container, 'stop schedule');
+            // Else the gateway finds the backend gone at the next request (a request with a body: 502).
+            await options.gateway?.()?.putSleeping(container);
+          }
         } catch (error) {
           logger.error({ err: error, container, action }, 'cannot act on the schedule');
         }

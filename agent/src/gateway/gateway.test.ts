@@ -271,6 +271,43 @@ describe('table swap', () => {
   });
 });
 
+describe('a container stopped by the agent', () => {
+  it('is marked sleeping when the agent says so: the next request with a body wakes it instead of a 502', async () => {
+    const gw = await gateway();
+    const a = await backend('a');
+    await push(gw, {
+      version: 1,
+      routes: [
+        {
+          id: 'r',
+          hostname: 'app.example.com',
+          backend: { url: a.url },
+          wake: { container: 'app', startTimeoutMs: 1_000 },
+        },
+      ],
+    });
+    const post = async () => {
+      const response = await request(`http://127.0.0.1:${gw.proxyPort}/form`, {
+        method: 'POST',
+        headers: { host: 'app.example.com', accept: 'application/json' },
+        body: 'x=1',
+      });
+      return { status: response.statusCode, text: await response.body.text() };
+    };
+    expect(await post()).toEqual({ status: 200, text: 'a POST /form' });
+    // The agent stops it on a schedule (here: the backend goes away) and tells the gateway.
+    await a.close();
+    expect(await api(gw, 'PUT', '/containers/app/sleeping')).toEqual({ status: 200, body: { routes: 1 } });
+    expect((await api(gw, 'PUT', '/containers/app/sleeping', undefined, null)).status).toBe(401);
+    // A wake, not a 502: the start is asked of the agent (here nobody starts it: the start timeout).
+    const answer = await post();
+    expect(answer.status).toBe(504);
+    expect(JSON.parse(answer.text).error.code).toBe('start_timeout');
+    const asked = await api(gw, 'GET', '/wake-requests?after=0&wait_ms=0');
+    expect(asked.body).toMatchObject({ start: [{ container: 'app', dependsOn: [] }] });
+  });
+});
+
 describe('stop', () => {
   it('drains: no new connection, a request in flight finishes, a kept-alive client is told to close first', async () => {
     const gw = await gateway();
