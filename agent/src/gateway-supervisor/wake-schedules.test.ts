@@ -63,7 +63,15 @@ describe('wake schedules', () => {
         },
       },
     ];
-    const schedules = startWakeSchedules({ logger, waker, routes: () => routes, now: () => clock });
+    // What the gateway is told (its side of `/sleeping` is gateway.test.ts's).
+    const told: string[] = [];
+    const schedules = startWakeSchedules({
+      logger,
+      waker,
+      routes: () => routes,
+      now: () => clock,
+      gateway: () => ({ putSleeping: async (name: string) => void told.push(name) }),
+    });
     try {
       clock = new Date('2026-12-07T06:59:59Z');
       await schedules.tick();
@@ -86,6 +94,7 @@ describe('wake schedules', () => {
       expect((await app.inspect()).State.Running).toBe(false);
       // Sleeping, as after an idle stop: the master keeps its routes published.
       expect(sleeping.has(app.name)).toBe(true);
+      expect(told).toEqual([app.name]);
       expect(JSON.parse(await readFile(join(dataDir, 'sleeping_containers.json'), 'utf8'))).toEqual([
         app.name,
       ]);
