@@ -187,6 +187,9 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
       previousServing = (await client.readyVersion().catch(() => undefined)) !== undefined;
     }
     await supervision.setAside(current, asideName, spec.controlNetwork);
+    // Readiness from now on is the successor's.
+    supervision.setReady(false);
+    live = undefined;
     logger.info({ containerId: current.Id }, 'previous gateway keeps serving until its successor is ready');
     return current.Id;
   };
