@@ -79,7 +79,9 @@ export function startWakeSchedules(options: {
 
   const serialised = () => {
     // One tick at a time: a slow start does not make the next tick act on the same window.
-    running = (running ?? Promise.resolve()).then(tick);
+    running = (running ?? Promise.resolve())
+      .then(tick)
+      .catch((error: unknown) => logger.error({ err: error }, 'schedule tick failed'));
     return running;
   };
   const timer = setInterval(() => void serialised(), options.tickMs ?? TICK_MS);
