@@ -6,6 +6,7 @@ export * from './errors/index.js';
 export * from './gateway/gateway-names.js';
 export * from './gateway/path-match.js';
 export * from './gateway/routing-table.js';
+export * from './gateway/wake-schedule.js';
 export * from './http/index.js';
 export * from './labels/index.js';
 export * from './logger/index.js';

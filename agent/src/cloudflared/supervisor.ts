@@ -271,20 +271,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
         c.Labels[CLOUDFLARED_LABELS.specHash] !== next.specHash,
     );
     if (!current) return undefined;
-    const asideName = asideNameOf(next);
-    // Left aside by a replacement that did not finish (the agent stopped meanwhile).
-    for (const stale of managed.filter((c) => c.Id !== current.Id && c.Names.includes(`/${asideName}`)))
-      await supervision.removeContainer(stale.Id);
-    if (!current.Names.includes(`/${asideName}`))
-      await docker.getContainer(current.Id).rename({ name: asideName });
-    // Already off it when a retry after a failed replacement sets it aside again.
-    if (current.NetworkSettings?.Networks?.[next.metricsNetwork] !== undefined) {
-      try {
-        await docker.getNetwork(next.metricsNetwork).disconnect({ Container: current.Id });
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-      }
-    }
+    await supervision.setAside(current, asideNameOf(next), next.metricsNetwork);
     logger.info(
       { containerId: current.Id },
       'previous cloudflared keeps serving until its successor is ready',

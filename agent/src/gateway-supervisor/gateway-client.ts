@@ -20,6 +20,8 @@ export interface GatewayClient {
   wakeRequests(after: number, waitMs: number): Promise<WakeRequests>;
   /** The container's last log lines, for the loading page; `failure`: its wake failed, why. */
   putLogs(container: string, lines: string[], failure?: string): Promise<void>;
+  /** The agent stopped the container (a stop schedule): its routes sleep until a request wakes them. */
+  putSleeping(container: string): Promise<void>;
 }
 
 export interface WakeRequests {
@@ -88,6 +90,13 @@ export function createGatewayClient(options: {
         body: JSON.stringify({ lines, failure }),
         ...timeouts,
       });
+      await response.body.dump();
+    },
+    async putSleeping(container) {
+      const response = await request(
+        `${options.origin}/containers/${encodeURIComponent(container)}/sleeping`,
+        { method: 'PUT', headers: { authorization: `Bearer ${options.token}` }, ...timeouts },
+      );
       await response.body.dump();
     },
   };

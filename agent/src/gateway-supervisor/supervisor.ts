@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { gatewayServiceUrl, type Logger, type RoutingTableInput } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { CLOUDFLARED_LABELS } from '../cloudflared/container-spec.js';
@@ -12,8 +13,10 @@ import {
   type GatewaySpec,
   managedGatewayFilter,
 } from './container-spec.js';
+import { createContainerWaker } from './container-waker.js';
 import { createGatewayClient, type GatewayClient } from './gateway-client.js';
 import { startWakeLoop } from './wake-loop.js';
+import { startWakeSchedules } from './wake-schedules.js';
 
 export type GatewayRoutes = RoutingTableInput['routes'];
 
@@ -46,6 +49,11 @@ export interface GatewaySupervisorOptions {
   probeTimeoutMs?: number;
   /** Shared with cloudflared's supervisor (the same networks); one of its own if unset. */
   networks?: NetworkEnsurer;
+  /**
+   * How long a gateway being replaced (new image or token) keeps serving beside its successor while
+   * that one starts and takes the table; it is stopped once the successor is ready, or after this.
+   */
+  overlapMs?: number;
   /** Where the wake loop remembers the containers it stopped for idleness. */
   sleeping?: Pick<SleepingContainers, 'add' | 'delete'>;
   /** Secrets to mask in the log lines shown on the loading page (the agent's API key). */
@@ -67,7 +75,10 @@ const DEFAULTS = {
   restartBackoff: { initialDelayMs: 1_000, maxDelayMs: 30_000 },
   stableAfterMs: 60_000,
   probeTimeoutMs: 2_000,
+  overlapMs: 30_000,
 };
+/** How often a successor's readiness is checked during an overlap. */
+const OVERLAP_CHECK_MS = 250;
 
 /**
  * Runs this agent's gateway container on the shared container supervision, as cloudflared's
@@ -101,6 +112,11 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
   let tableVersion: number | undefined;
   /** The API of the gateway while it is ready: the wake loop long-polls it. */
   let live: GatewayClient | undefined;
+  /**
+   * During a replacement's overlap: the set-aside gateway was ready when it was set aside, so the
+   * routes are served (by it) until its successor is; the master keeps them published.
+   */
+  let previousServing = false;
 
   const supervision = createContainerSupervision({
     docker,
@@ -132,7 +148,7 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     const { containerId, lastError } = supervision;
     return {
       state: supervision.phase,
-      ready: supervision.ready,
+      ready: supervision.ready || previousServing,
       ...(containerId ? { containerId } : {}),
       ...(tableVersion !== undefined ? { tableVersion } : {}),
       ...(containerId ? { serviceUrl: gatewayServiceUrl(agentId) } : {}),
@@ -146,15 +162,96 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
   const ensureNetwork = (network: string, internal: boolean) =>
     networks.ensure(network, { internal, labels: { [CLOUDFLARED_LABELS.managed]: 'network' } });
 
+  const asideName = `${spec.name}-previous`;
+
+  /**
+   * The running gateway of another spec (an agent upgraded to a new image, a new token), or one an
+   * unfinished replacement left aside: it keeps serving on the shared network, under the alias
+   * cloudflared dials, while its successor starts beside it with the same alias (Docker's DNS
+   * answers both addresses meanwhile). Off the control network: the successor binds its API to
+   * the control alias, which must resolve to it alone.
+   */
+  const setAsidePrevious = async (): Promise<string | undefined> => {
+    const running = (await supervision.listManaged()).filter((c) => c.State === 'running');
+    const current =
+      running.find(
+        (c) => c.Names.includes(`/${spec.name}`) && c.Labels[GATEWAY_LABELS.specHash] !== spec.specHash,
+      ) ?? running.find((c) => c.Names.includes(`/${asideName}`));
+    if (!current) return undefined;
+    // Asked before it goes off the control network, where its API listens.
+    const address = current.NetworkSettings?.Networks?.[spec.controlNetwork]?.IPAddress;
+    if (address) {
+      const client = createGatewayClient({
+        origin: `http://${address}:${GATEWAY_API_PORT}`,
+        token: options.apiToken,
+        timeoutMs: probeTimeoutMs,
+      });
+      previousServing = (await client.readyVersion().catch(() => undefined)) !== undefined;
+    }
+    await supervision.setAside(current, asideName, spec.controlNetwork);
+    // Readiness from now on is the successor's.
+    supervision.setReady(false);
+    live = undefined;
+    logger.info({ containerId: current.Id }, 'previous gateway keeps serving until its successor is ready');
+    return current.Id;
+  };
+
+  /**
+   * Stops the previous gateway once its successor serves the routes (or after `overlapMs`):
+   * gracefully, with its stop timeout, so that it stops accepting and its requests in flight end.
+   * A supervisor stopping meanwhile leaves it serving; the next start retires it.
+   */
+  const retire = async (previousId: string) => {
+    let settled: boolean;
+    try {
+      settled = await successorSettled(previousId);
+    } finally {
+      previousServing = false;
+    }
+    if (!settled) return;
+    logger.info(
+      { containerId: previousId, successor: supervision.containerId },
+      'stopping the previous gateway',
+    );
+    await supervision.removeContainer(previousId);
+  };
+
+  /**
+   * Waits until the successor serves the routes, or `overlapMs` has passed: then the previous one
+   * may stop. False when the supervisor stops first: the previous one serves on.
+   */
+  const successorSettled = async (previousId: string): Promise<boolean> => {
+    const deadline = Date.now() + (options.overlapMs ?? DEFAULTS.overlapMs);
+    while (!(supervision.ready && supervision.containerId !== previousId)) {
+      if (supervision.stopping.aborted) return false;
+      if (Date.now() >= deadline) {
+        logger.warn(
+          { containerId: previousId },
+          'the new gateway is not ready in time; stopping the previous one anyway',
+        );
+        return true;
+      }
+      await supervision.check().catch((error: unknown) => {
+        supervision.lastError = error instanceof Error ? error.message : String(error);
+      });
+      if (supervision.ready) return true;
+      await delay(OVERLAP_CHECK_MS, undefined, { signal: supervision.stopping }).catch(() => undefined);
+    }
+    return true;
+  };
+
   const converge = async () => {
     await ensureNetwork(spec.network, false);
     // Internal: the API is reachable from the agent alone, never from the published containers.
     await ensureNetwork(spec.controlNetwork, true);
-    await supervision.launch(target, await supervision.keepOne(target), {
+    const previous = await setAsidePrevious();
+    await supervision.launch(target, await supervision.keepOne(target, previous), {
       logFields: { image: options.image },
+      spare: previous,
     });
     supervision.setPhase('running');
     supervision.lastError = undefined;
+    if (previous) await retire(previous);
   };
 
   /** Probes `/readyz` of a running gateway, and pushes the routes it does not have yet. */
@@ -189,18 +286,30 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     live = client;
   };
 
-  const wakeLoop = startWakeLoop({
+  const waker = createContainerWaker({
     docker,
     logger,
-    client: () => (supervision.ready ? live : undefined),
-    secrets: [options.apiToken, ...(options.secrets ?? [])],
+    sleeping: options.sleeping,
     dependencies: () =>
       new Map(
         (routes ?? []).flatMap((route) =>
           route.wake ? [[route.wake.container, route.wake.dependsOn ?? []]] : [],
         ),
       ),
-    ...(options.sleeping ? { sleeping: options.sleeping } : {}),
+  });
+  const wakeLoop = startWakeLoop({
+    docker,
+    logger,
+    client: () => (supervision.ready ? live : undefined),
+    waker,
+    secrets: [options.apiToken, ...(options.secrets ?? [])],
+  });
+  // Schedules need no gateway: the agent starts and stops the containers itself.
+  const schedules = startWakeSchedules({
+    logger,
+    waker,
+    routes: () => routes,
+    gateway: () => (supervision.ready ? live : undefined),
   });
 
   return {
@@ -225,6 +334,7 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     status,
     async stop(stopOptions) {
       wakeLoop.stop();
+      schedules.stop();
       await supervision.stop(stopOptions);
     },
   };

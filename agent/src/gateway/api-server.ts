@@ -19,6 +19,7 @@ const MAX_WAIT_MS = 30_000;
 /** Log lines of one container the loading page may show. */
 const MAX_LOG_LINES = 200;
 const LOGS_PATH = /^\/containers\/([A-Za-z0-9][A-Za-z0-9_.-]{0,127})\/logs$/;
+const SLEEPING_PATH = /^\/containers\/([A-Za-z0-9][A-Za-z0-9_.-]{0,127})\/sleeping$/;
 
 /** A routing table of 10,000 routes is well under this; anything bigger is refused unread. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -75,12 +76,14 @@ export function createApiHandler(options: {
       });
     }
     const logs = LOGS_PATH.exec(path ?? '');
+    const slept = SLEEPING_PATH.exec(path ?? '');
     const known =
       ((path === '/config' || logs) && (req.method === 'GET' || req.method === 'PUT')) ||
+      (slept && req.method === 'PUT') ||
       ((path === '/wake-requests' || path === '/metrics') && req.method === 'GET');
     if (!known)
       throw new NotFoundError(
-        'only GET|PUT /config, GET /wake-requests, PUT /containers/<name>/logs, GET /metrics, GET /healthz and GET /readyz',
+        'only GET|PUT /config, GET /wake-requests, PUT /containers/<name>/logs, PUT /containers/<name>/sleeping, GET /metrics, GET /healthz and GET /readyz',
       );
     if (!authorized(req)) throw new AuthenticationError();
     if (path === '/metrics') {
@@ -95,6 +98,7 @@ export function createApiHandler(options: {
       const waitMs = Math.min(MAX_WAIT_MS, Math.max(0, Number(query.get('wait_ms')) || 0));
       return send(res, 200, await options.wake.takeRequests(after, waitMs));
     }
+    if (slept) return send(res, 200, { routes: options.wake.slept(slept[1]!) });
     if (logs) {
       const body = await readJson(req);
       const { lines, failure } = body as { lines?: unknown; failure?: unknown };

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { stat, writeFile } from 'node:fs/promises';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -268,6 +268,101 @@ describe('table swap', () => {
     expect((await get(gw, 'app.example.com')).headers['x-backend']).toBe('b');
     a.release();
     expect(await inFlight).toMatchObject({ status: 200, text: 'released' });
+  });
+});
+
+describe('a container stopped by the agent', () => {
+  it('is marked sleeping when the agent says so: the next request with a body wakes it instead of a 502', async () => {
+    const gw = await gateway();
+    const a = await backend('a');
+    await push(gw, {
+      version: 1,
+      routes: [
+        {
+          id: 'r',
+          hostname: 'app.example.com',
+          backend: { url: a.url },
+          wake: { container: 'app', startTimeoutMs: 1_000 },
+        },
+      ],
+    });
+    const post = async () => {
+      const response = await request(`http://127.0.0.1:${gw.proxyPort}/form`, {
+        method: 'POST',
+        headers: { host: 'app.example.com', accept: 'application/json' },
+        body: 'x=1',
+      });
+      return { status: response.statusCode, text: await response.body.text() };
+    };
+    expect(await post()).toEqual({ status: 200, text: 'a POST /form' });
+    // The agent stops it on a schedule (here: the backend goes away) and tells the gateway.
+    await a.close();
+    expect(await api(gw, 'PUT', '/containers/app/sleeping')).toEqual({ status: 200, body: { routes: 1 } });
+    expect((await api(gw, 'PUT', '/containers/app/sleeping', undefined, null)).status).toBe(401);
+    // A wake, not a 502: the start is asked of the agent (here nobody starts it: the start timeout).
+    const answer = await post();
+    expect(answer.status).toBe(504);
+    expect(JSON.parse(answer.text).error.code).toBe('start_timeout');
+    const asked = await api(gw, 'GET', '/wake-requests?after=0&wait_ms=0');
+    expect(asked.body).toMatchObject({ start: [{ container: 'app', dependsOn: [] }] });
+  });
+});
+
+describe('stop', () => {
+  it('drains: no new connection, a request in flight finishes, a kept-alive client is told to close first', async () => {
+    const gw = await gateway();
+    const a = await backend('a');
+    await push(gw, {
+      version: 1,
+      routes: [{ id: 'r', hostname: 'app.example.com', backend: { url: a.url } }],
+    });
+    const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (path: string) =>
+      new Promise<{ status: number; connection: string | undefined; text: string }>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port: gw.proxyPort,
+            path,
+            agent: keepAlive,
+            headers: { host: 'app.example.com' },
+          },
+          (res: IncomingMessage) => {
+            let text = '';
+            res.on('data', (chunk) => (text += chunk));
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, text }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      expect(await send('/')).toMatchObject({ status: 200, connection: 'keep-alive' });
+      // Held by the backend: in flight while the gateway stops (on a connection of its own).
+      const inFlight = get(gw, 'app.example.com', '/hold');
+      await a.held();
+      let stopped = false;
+      const stopping = gw.stop().then(() => {
+        stopped = true;
+      });
+      // No new connection: the listener is closed.
+      const refused = await new Promise<string>((resolve) => {
+        const socket = connect(gw.proxyPort, '127.0.0.1');
+        socket.on('connect', () => resolve('connected'));
+        socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      });
+      expect(refused).toBe('ECONNREFUSED');
+      // The idle kept-alive connection still answers, and says it closes after.
+      expect(await send('/after')).toEqual({ status: 200, connection: 'close', text: 'a GET /after' });
+      expect(stopped).toBe(false);
+      a.release();
+      expect(await inFlight).toMatchObject({ status: 200, text: 'released' });
+      await stopping;
+    } finally {
+      keepAlive.destroy();
+    }
   });
 });
 

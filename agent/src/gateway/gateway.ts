@@ -7,6 +7,7 @@ import { createBackendPools } from './backend-pools.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
 import { createProxy } from './proxy.js';
 import { createRequestMirror } from './request-mirror.js';
+import { makeDrainable } from './server-drain.js';
 import { createTableStore } from './table-store.js';
 import { createWakeCoordinator } from './wake-coordinator.js';
 
@@ -14,7 +15,10 @@ export interface Gateway {
   /** Where the proxy and the API listen (their ports once bound, when 0 was asked). */
   proxyPort: number;
   apiPort: number;
-  /** Stops accepting, lets requests in flight end, then closes the backend pools. */
+  /**
+   * Stops accepting, lets requests in flight and kept-alive connections end (at most
+   * `drainLimitMs`), then closes the backend pools.
+   */
   stop(): Promise<void>;
 }
 
@@ -32,7 +36,13 @@ type GatewayOptions = Pick<
   | 'bodyTimeoutMs'
   | 'keepAliveTimeoutMs'
   | 'healthProbeIntervalMs'
-> & { logger: Logger };
+> & {
+  logger: Logger;
+  /** Longest a stop waits for connections to end: under the container's 30 s stop timeout. */
+  drainLimitMs?: number;
+};
+
+const DRAIN_LIMIT_MS = 25_000;
 
 async function listen(server: Server, port: number, host: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
@@ -82,6 +92,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const proxy = createProxy({ tables, pools, balancer, mirror, metrics, wake, logger });
   const proxyServer = createServer(proxy.handleRequest);
   proxyServer.on('upgrade', proxy.handleUpgrade);
+  const proxyDrain = makeDrainable(proxyServer);
   const apiServer = createServer(
     createApiHandler({ tables, wake, metrics, apiToken: options.apiToken, logger }),
   );
@@ -94,7 +105,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     async stop() {
       wake.close();
       balancer.close();
-      await Promise.all([closeServer(proxyServer), closeServer(apiServer)]);
+      await Promise.all([proxyDrain.drain(options.drainLimitMs ?? DRAIN_LIMIT_MS), closeServer(apiServer)]);
       await pools.close();
     },
   };

@@ -37,6 +37,11 @@ export interface WakeCoordinator {
   setLogs(container: string, lines: string[], failure?: string): void;
   /** A request for the route arrived: its idle clock starts again. */
   touch(route: GatewayRoute): void;
+  /**
+   * The agent stopped the container for a reason of its own (a stop schedule): its routes are
+   * `sleeping`, so the next request wakes it instead of finding the backend gone.
+   */
+  slept(container: string): number;
   /** The backend refused a connection: the next request probes it again. */
   lost(routeId: string): void;
   /** Long-poll of the agent: answers at once if a start is pending past `after`, else within `waitMs`. */
@@ -198,6 +203,15 @@ export function createWakeCoordinator(options: {
     },
     touch(route) {
       record(route).lastRequestAt = now();
+    },
+    slept(container) {
+      let routes = 0;
+      for (const item of records.values()) {
+        if (item.route.wake?.container !== container || item.running) continue;
+        item.state = 'sleeping';
+        routes += 1;
+      }
+      return routes;
     },
     lost(routeId) {
       const item = records.get(routeId);

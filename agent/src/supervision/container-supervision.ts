@@ -86,6 +86,13 @@ export interface ContainerSupervision {
     keeper: Docker.ContainerInfo | undefined,
     options: { logFields: Record<string, unknown>; spare?: string | undefined },
   ): Promise<void>;
+  /**
+   * Sets a running container of another spec aside so that its successor can start beside it
+   * under the supervised name and probe alias: renamed to `asideName` (removing a stale one left
+   * there) and taken off the probe network (two containers with one alias would each resolve the
+   * other's address). It keeps serving on its other networks until it is removed.
+   */
+  setAside(current: Docker.ContainerInfo, asideName: string, probeNetwork: string): Promise<void>;
   /** Inspects the container: an exit or a removal schedules a restart; a running one is probed. */
   check(): Promise<void>;
   /** Queues `check` from outside the queue (events, the timer); a failure is logged. */
@@ -219,6 +226,24 @@ export function createContainerSupervision(options: ContainerSupervisionOptions)
     }
   };
 
+  const setAside = async (current: Docker.ContainerInfo, asideName: string, probeNetwork: string) => {
+    // Left aside by a replacement that did not finish (the agent stopped meanwhile).
+    for (const stale of (await listManaged()).filter(
+      (c) => c.Id !== current.Id && c.Names.includes(`/${asideName}`),
+    ))
+      await removeContainer(stale.Id);
+    if (!current.Names.includes(`/${asideName}`))
+      await docker.getContainer(current.Id).rename({ name: asideName });
+    // Already off it when a retry after a failed replacement sets it aside again.
+    if (current.NetworkSettings?.Networks?.[probeNetwork] !== undefined) {
+      try {
+        await docker.getNetwork(probeNetwork).disconnect({ Container: current.Id });
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+  };
+
   const cancelRestart = () => {
     if (restartTimer) clearTimeout(restartTimer);
     restartTimer = undefined;
@@ -329,6 +354,7 @@ export function createContainerSupervision(options: ContainerSupervisionOptions)
     removeContainer,
     keepOne,
     launch,
+    setAside,
     check,
     runCheck,
     scheduleRestart,

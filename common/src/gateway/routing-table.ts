@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { checkHostname } from '../labels/hostname.js';
 import { toJavaScriptRegex } from '../labels/path-regex.js';
 import { showValue } from '../labels/problems.js';
+import { checkCron, checkTimeZone } from './wake-schedule.js';
 
 /** Most routes one table may hold: a host runs far fewer containers; a bigger push is a mistake. */
 const MAX_ROUTES = 10_000;
@@ -193,6 +194,29 @@ const containerNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be a Docker container name');
 
+const cronSchema = z.string().superRefine((value, ctx) => {
+  const checked = checkCron(value);
+  if (!checked.ok) ctx.addIssue({ code: 'custom', message: `${showValue(value)} ${checked.reason}` });
+});
+
+/** When the agent starts and stops the container besides requests and idleness (`wake-schedule.ts`). */
+const wakeScheduleSchema = z
+  .object({
+    start: cronSchema.optional(),
+    stop: cronSchema.optional(),
+    timeZone: z
+      .string()
+      .default('UTC')
+      .superRefine((value, ctx) => {
+        const checked = checkTimeZone(value);
+        if (!checked.ok) ctx.addIssue({ code: 'custom', message: `${showValue(value)} ${checked.reason}` });
+      }),
+  })
+  .strict()
+  .refine((schedule) => schedule.start !== undefined || schedule.stop !== undefined, {
+    message: 'a schedule needs a start or a stop',
+  });
+
 /**
  * Wake on request: the container sleeps until a request comes, and is stopped again after
  * `idleTimeoutMs` without one (0: never).
@@ -217,6 +241,7 @@ const wakeSchema = z
       .max(1024)
       .regex(/^\/(?!\/)[^\s"<>\\]*$/, 'a path on the same host ("/…", not "//host")')
       .default('/'),
+    schedule: wakeScheduleSchema.optional(),
   })
   .strict();
 

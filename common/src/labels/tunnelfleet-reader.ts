@@ -34,7 +34,14 @@ export const ROUTE_KEYS: readonly string[] = [
   ...L7_KEYS,
 ];
 const CONTAINER_KEYS = ['enable', ...ROUTE_KEYS];
-const KEY_HEADS = new Set(['enable', 'origin', 'access', ...SCALAR_KEYS, ...L7_HEADS]);
+// `schedule.start` and its kin are scalars of two parts: their head is no route name either.
+const KEY_HEADS = new Set([
+  'enable',
+  'origin',
+  'access',
+  ...SCALAR_KEYS.map((k) => k.split('.')[0]!),
+  ...L7_HEADS,
+]);
 
 interface RouteLabels {
   scalars: Map<ScalarKey, LabelValue>;
@@ -54,8 +61,9 @@ function file(
   problems: LabelProblem[],
 ): boolean {
   const [head = '', ...rest] = parts;
-  if (rest.length === 0 && (SCALAR_KEYS as readonly string[]).includes(head)) {
-    route.scalars.set(head as ScalarKey, { label, value });
+  const key = parts.join('.');
+  if ((SCALAR_KEYS as readonly string[]).includes(key)) {
+    route.scalars.set(key as ScalarKey, { label, value });
     return true;
   }
   if (head === 'origin' && rest.length > 0) {

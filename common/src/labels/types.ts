@@ -1,4 +1,5 @@
 import type { GatewayL7 } from '../gateway/routing-table.js';
+import type { WakeSchedule } from '../gateway/wake-schedule.js';
 import type { LabelPrefixes } from './label-prefixes.js';
 import type { OwnContainer, ServicePolicy } from './service-policy.js';
 
@@ -151,6 +152,8 @@ export interface WakeSpec {
   healthPath?: string;
   /** Where the loading page sends the browser once ready. */
   redirectPath: string;
+  /** Start and stop times (`schedule.start`, `schedule.stop`, `schedule.timezone`), done by the agent. */
+  schedule?: WakeSchedule;
 }
 
 /** A route the labels describe but that has at least one error. */

@@ -93,4 +93,61 @@ describe('wake labels', () => {
     expect(parseContainerLabels(withRegex).problems).toEqual([]);
     expect(parseContainerLabels(withRegex).routes[0]).toMatchObject({ path: '/api|/v2', wake: {} });
   });
+
+  it('reads start and stop schedules (5-field cron, a time zone, UTC unless given), per route', () => {
+    const result = parseContainerLabels({
+      ...base,
+      'tunnelfleet.wake': 'true',
+      'tunnelfleet.schedule.start': ' 0  8 * * 1-5 ',
+      'tunnelfleet.schedule.stop': '30 19 * * *',
+      'tunnelfleet.schedule.timezone': 'Europe/Paris',
+      'tunnelfleet.api.hostname': 'api.example.com',
+      'tunnelfleet.api.wake': 'true',
+      'tunnelfleet.api.schedule.stop': '0 0 * * *',
+    });
+    expect(result.problems).toEqual([]);
+    const byKey = Object.fromEntries(result.routes.map((r) => [r.key, r.wake?.schedule]));
+    expect(byKey).toEqual({
+      default: { start: '0 8 * * 1-5', stop: '30 19 * * *', timeZone: 'Europe/Paris' },
+      api: { stop: '0 0 * * *', timeZone: 'UTC' },
+    });
+  });
+
+  it('refuses a bad schedule naming the label, and warns about one without wake=true', () => {
+    const cases: [Record<string, string>, string][] = [
+      [
+        { 'tunnelfleet.schedule.start': '0 8 * *' },
+        'error tunnelfleet.schedule.start: "0 8 * *" is not a 5-field cron expression (minute hour day-of-month month day-of-week, e.g. "0 8 * * 1-5"); it has 4',
+      ],
+      [
+        { 'tunnelfleet.schedule.start': '0 0 8 * * *' },
+        'error tunnelfleet.schedule.start: "0 0 8 * * *" is not a 5-field cron expression',
+      ],
+      [
+        { 'tunnelfleet.schedule.stop': '61 * * * *' },
+        'error tunnelfleet.schedule.stop: "61 * * * *" is not a valid cron expression',
+      ],
+      [
+        { 'tunnelfleet.schedule.stop': '0 0 * * *', 'tunnelfleet.schedule.timezone': 'Mars/Olympus' },
+        'error tunnelfleet.schedule.timezone: "Mars/Olympus" is not an IANA time zone',
+      ],
+    ];
+    for (const [labels, message] of cases) {
+      const all = { ...base, 'tunnelfleet.wake': 'true', ...labels };
+      expect(parseContainerLabels(all).routes, message).toEqual([]);
+      expect(messages(all).join('\n')).toContain(message);
+    }
+    expect(messages({ ...base, 'tunnelfleet.schedule.start': '0 8 * * *' })).toEqual([
+      'warning tunnelfleet.schedule.start: "0 8 * * *" is ignored: wake on request is off (set wake=true)',
+    ]);
+    expect(messages({ ...base, 'tunnelfleet.wake': 'true', 'tunnelfleet.schedule.timezone': 'UTC' })).toEqual(
+      [
+        'warning tunnelfleet.schedule.timezone: "UTC" is ignored: there is no schedule.start or schedule.stop',
+      ],
+    );
+    // `schedule` is a key, not a route name.
+    expect(messages({ ...base, 'tunnelfleet.schedule.hostname': 'x.example.com' }).join('\n')).toContain(
+      'tunnelfleet.schedule.hostname: is not a known key',
+    );
+  });
 });

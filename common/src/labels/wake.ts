@@ -1,3 +1,4 @@
+import { checkCron, checkTimeZone } from '../gateway/wake-schedule.js';
 import type { BoolDialect } from './booleans.js';
 import { parseDuration } from './duration.js';
 import { splitList } from './lists.js';
@@ -13,6 +14,9 @@ export const WAKE_KEYS = [
   'health_path',
   'depends_on',
   'redirect_path',
+  'schedule.start',
+  'schedule.stop',
+  'schedule.timezone',
 ] as const;
 export type WakeKey = (typeof WAKE_KEYS)[number];
 
@@ -100,5 +104,21 @@ export function buildWake(
   };
   const healthPath = read('health_path', urlPath);
   if (healthPath !== undefined) spec.healthPath = healthPath;
+  const start = read('schedule.start', checkCron);
+  const stop = read('schedule.stop', checkCron);
+  const timeZone = read('schedule.timezone', checkTimeZone);
+  if (start !== undefined || stop !== undefined)
+    spec.schedule = {
+      ...(start !== undefined ? { start } : {}),
+      ...(stop !== undefined ? { stop } : {}),
+      timeZone: timeZone ?? 'UTC',
+    };
+  else if (fields['schedule.timezone'] && timeZone !== undefined)
+    problems.push(
+      labelWarning({
+        ...fields['schedule.timezone'],
+        reason: 'is ignored: there is no schedule.start or schedule.stop',
+      }),
+    );
   return spec;
 }

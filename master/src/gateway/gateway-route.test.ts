@@ -42,6 +42,15 @@ describe('toGatewayRoute', () => {
     expect(routingTableSchema.safeParse({ version: 1, routes: [translated.route] }).success).toBe(true);
   });
 
+  it('carries the start and stop schedule to the gateway route, for the agent to act on', () => {
+    const schedule = { start: '0 8 * * 1-5', stop: '0 20 * * *', timeZone: 'Europe/Paris' };
+    const translated = toGatewayRoute(route({}, { wake: { ...wake, schedule } }), { name: 'web-1' });
+    expect(translated.ok && translated.route.wake).toMatchObject({ container: 'web-1', schedule });
+    if (!translated.ok) return;
+    const table = routingTableSchema.parse({ version: 1, routes: [translated.route] });
+    expect(table.routes[0]?.wake?.schedule).toEqual(schedule);
+  });
+
   it('maps the path regex to the gateway match with the same meaning: exact, segment prefix, else the regex', () => {
     const pathOf = (path: string) => {
       const translated = toGatewayRoute(route({ path }), { name: 'web' });

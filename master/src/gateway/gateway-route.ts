@@ -69,6 +69,8 @@ export function toGatewayRoute(route: GatewayRouteSource, container: { name: str
       idleTimeoutMs: wake.idleTimeoutSeconds * 1000,
       redirectPath: wake.redirectPath,
       ...(wake.healthPath ? { healthPath: wake.healthPath } : {}),
+      // The agent starts and stops the container at these times (the gateway only carries them).
+      ...(wake.schedule ? { schedule: wake.schedule } : {}),
     } satisfies GatewayRoute['wake'];
   }
   return { ok: true, route: gatewayRoute };
