@@ -122,7 +122,7 @@ export function readDesiredState(db: SqliteDatabase, now: Date, scope?: DesiredS
   // Each route through the gateway is checked on its own first: a group member the gateway cannot
   // route is withheld with its reason, and the group's rule is carried by the others.
   const gatewayWithheld: DesiredState['gatewayWithheld'] = [];
-  const gatewayServices = new Map<CarriedRoute, string>();
+  const gatewayServices = new Map<RouteRecord, string>();
   const routable = carried.filter((route) => {
     if (!route.route || !needsGateway(route.spec)) return true;
     const ingress = gatewayIngress(
@@ -130,13 +130,13 @@ export function readDesiredState(db: SqliteDatabase, now: Date, scope?: DesiredS
       { ...route.route, hostname: route.hostname, service: route.service },
       route.tunnelId,
     );
-    if (ingress.ok) gatewayServices.set(route, ingress.service);
+    if (ingress.ok) gatewayServices.set(route.route, ingress.service);
     else gatewayWithheld.push({ route: route.route, tunnelId: route.tunnelId, message: ingress.message });
     return ingress.ok;
   });
   const rules = onePerRule(routable);
   const published = rules.flatMap((route): PublishedRoute[] => {
-    const gatewayService = gatewayServices.get(route);
+    const gatewayService = route.route ? gatewayServices.get(route.route) : undefined;
     // cloudflared's origin is the gateway; the route's own service is the gateway's backend.
     const through: PublishedRoute = gatewayService === undefined ? route : { ...route, service: gatewayService };
     if (!through.spec.access) return [through];
