@@ -35,7 +35,8 @@ export function gatewayGroupRefusal(
       `and ${joinsGroups(holder) ? 'this one has none' : `container ${holder.containerName}'s has none`}`
     );
   }
-  const access = (route: Pick<RouteRecord, 'spec'>) => stableStringify(readRouteSpec(route.spec).access ?? null);
+  const access = (route: Pick<RouteRecord, 'spec'>) =>
+    stableStringify(readRouteSpec(route.spec).access ?? null);
   if (access(holder) !== access(claimant)) {
     return (
       `it asks for other Access than container ${holder.containerName}'s route; the members of a ` +
@@ -50,7 +51,11 @@ export function gatewayGroupRefusal(
  * same hostname and path through the gateway (itself included, oldest claim first), when there
  * are several. Routes alone on their hostname and path have none.
  */
-export function gatewayGroupsOf(db: SqliteDatabase, routes: readonly RouteRecord[], now: Date): Map<number, number[]> {
+export function gatewayGroupsOf(
+  db: SqliteDatabase,
+  routes: readonly RouteRecord[],
+  now: Date,
+): Map<number, number[]> {
   const groups = new Map<number, number[]>();
   const seen = new Set<string>();
   for (const route of routes) {

@@ -214,7 +214,11 @@ describe('gateway groups: several containers of one agent under one hostname and
     const access = { 'tunnelfleet.access.emails': 'ops@example.com' };
     await run(a, 'stable', backend('stable', { 'tunnelfleet.weight': '1', ...access }));
     await run(a, 'same', backend('same', { 'tunnelfleet.weight': '1', ...access }));
-    await run(a, 'open', backend('open', { 'tunnelfleet.weight': '1', 'tunnelfleet.access.emails': 'x@example.com' }));
+    await run(
+      a,
+      'open',
+      backend('open', { 'tunnelfleet.weight': '1', 'tunnelfleet.access.emails': 'x@example.com' }),
+    );
 
     expect(statuses().map(([name, status]) => [name, status])).toEqual([
       ['stable', 'active'],

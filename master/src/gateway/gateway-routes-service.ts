@@ -55,7 +55,9 @@ export function createGatewayRoutesService(deps: GatewayRoutesDeps) {
     // A stopped member of a gateway group (in its grace period) is left out while a running one
     // serves the hostname and path: the gateway would send it requests to fail.
     const live = new Set(
-      carried.filter((route) => route.status !== 'pending_deletion').map((route) => `${route.hostname}|${route.path}`),
+      carried
+        .filter((route) => route.status !== 'pending_deletion')
+        .map((route) => `${route.hostname}|${route.path}`),
     );
     return carried.flatMap((route) => {
       if (route.status === 'pending_deletion' && live.has(`${route.hostname}|${route.path}`)) return [];

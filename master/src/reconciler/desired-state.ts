@@ -138,7 +138,8 @@ export function readDesiredState(db: SqliteDatabase, now: Date, scope?: DesiredS
   const published = rules.flatMap((route): PublishedRoute[] => {
     const gatewayService = route.route ? gatewayServices.get(route.route) : undefined;
     // cloudflared's origin is the gateway; the route's own service is the gateway's backend.
-    const through: PublishedRoute = gatewayService === undefined ? route : { ...route, service: gatewayService };
+    const through: PublishedRoute =
+      gatewayService === undefined ? route : { ...route, service: gatewayService };
     if (!through.spec.access) return [through];
     const aud = guards.apps[accessDomain(route.hostname, route.path || undefined)];
     if (!aud || guards.teamName === null) return [];
@@ -163,7 +164,8 @@ function onePerRule(carried: CarriedRoute[]): CarriedRoute[] {
   const members = new Map<CarriedRoute, RouteRecord[]>();
   for (const route of carried) {
     const holder = first.get(keyOf(route))!;
-    if (holder === route || !route.route || route.agentId !== holder.agentId || !needsGateway(route.spec)) continue;
+    if (holder === route || !route.route || route.agentId !== holder.agentId || !needsGateway(route.spec))
+      continue;
     members.set(holder, [...(members.get(holder) ?? []), route.route]);
   }
   return carried
