@@ -1,9 +1,10 @@
 import { request as httpRequest } from 'node:http';
-import { GATEWAY_PROXY_PORT, gatewayNames } from '@tunnelfleet/common';
+import { type Command, type Container, GATEWAY_PROXY_PORT, gatewayNames } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { waitFor } from '../harness/wait-for.js';
 import type { Fleet } from '../system/fleet.js';
-import { CONVERGE_TIMEOUT_MS, cloudView, rulesFor } from './support.js';
+import { type ProtocolAgent, reportedContainer } from '../system/protocol-agent.js';
+import { CONVERGE_TIMEOUT_MS, cloudView, publishLabels, rulesFor, waitForBarrier } from './support.js';
 
 /**
  * Everything Cloudflare holds for one hostname, serialised: its records, its ingress rules in every
@@ -59,5 +60,36 @@ export async function gatewayAddress(docker: Docker, agentId: string, network: s
       return info?.State.Running ? info.NetworkSettings.Networks[network]?.IPAddress || undefined : undefined;
     },
     { description: "host A's gateway running", timeoutMs: CONVERGE_TIMEOUT_MS },
+  );
+}
+
+/**
+ * A protocol agent reports these containers and an honest one publishing `barrier`; resolves once
+ * the master settled the report (the barrier is published).
+ */
+export async function reportWithBarrier(
+  f: Fleet,
+  agent: ProtocolAgent,
+  barrier: string,
+  containers: Container[],
+): Promise<void> {
+  const answer = await agent.report([
+    ...containers,
+    reportedContainer(
+      'eb',
+      'honest',
+      publishLabels(barrier, { 'tunnelfleet.service': 'http://10.0.0.6:80' }),
+    ),
+  ]);
+  if (answer.status !== 200) throw new Error(`report refused: ${JSON.stringify(answer.body)}`);
+  await waitForBarrier(f, barrier);
+}
+
+/** The hostnames of each gateway table the master sent a protocol agent (its queue drained). */
+export async function sentGatewayTables(agent: ProtocolAgent): Promise<string[][]> {
+  const commands: Command[] = [];
+  for (let next = await agent.nextCommand(); next; next = await agent.nextCommand()) commands.push(next);
+  return commands.flatMap((command) =>
+    command.type === 'set_gateway_routes' ? [command.payload.routes.map((route) => route.hostname)] : [],
   );
 }

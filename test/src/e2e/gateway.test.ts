@@ -1,10 +1,16 @@
-import { type Command, gatewayNames, gatewayServiceUrl } from '@tunnelfleet/common';
+import { gatewayNames, gatewayServiceUrl } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGatewayTestImage, GATEWAY_TEST_IMAGE, removeGatewayVolume } from '../harness/gateway-image.js';
 import { waitFor } from '../harness/wait-for.js';
 import { reportedContainer } from '../system/protocol-agent.js';
-import { gatewayAddress, hostnameState, throughGateway } from './gateway-support.js';
+import {
+  gatewayAddress,
+  hostnameState,
+  reportWithBarrier,
+  sentGatewayTables,
+  throughGateway,
+} from './gateway-support.js';
 import {
   attacker,
   CONVERGE_TIMEOUT_MS,
@@ -15,7 +21,6 @@ import {
   tunnelIdOf,
   uniqueHostname,
   useFleet,
-  waitForBarrier,
   waitPublished,
   waitRouteStatus,
 } from './support.js';
@@ -209,8 +214,8 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
       gateway: { state: 'running', ready: true, serviceUrl: gatewayServiceUrl(victimAgent), image: 'evil:1' },
     });
     expect(beat.status).toBe(200);
-    const answer = await c.report([
-      // Take A's hostname through the attacker's gateway, and route its own through A's gateway.
+    // Take A's hostname through the attacker's gateway, and route its own through A's gateway.
+    await reportWithBarrier(f, c, barrier, [
       reportedContainer(
         'e1',
         'steal',
@@ -221,14 +226,7 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
         'borrow',
         publishLabels(own, { 'tunnelfleet.wake': 'true', 'tunnelfleet.service': 'http://10.0.0.5:80' }),
       ),
-      reportedContainer(
-        'e3',
-        'honest',
-        publishLabels(barrier, { 'tunnelfleet.service': 'http://10.0.0.6:80' }),
-      ),
     ]);
-    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-    await waitForBarrier(f, barrier);
 
     const [stolen] = (await routesOf(f, victim)).filter((r) => r.agentId === c.agentId);
     expect(stolen?.status).toBe('conflict');
@@ -244,11 +242,7 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
     );
     expect(naming.map(([tunnelId]) => tunnelId)).toEqual([victimTunnel]);
     // What the master told the attacker's gateway to route: its own accepted route only.
-    const commands: Command[] = [];
-    for (let next = await c.nextCommand(); next; next = await c.nextCommand()) commands.push(next);
-    const tables = commands.flatMap((command) =>
-      command.type === 'set_gateway_routes' ? [command.payload.routes.map((route) => route.hostname)] : [],
-    );
+    const tables = await sentGatewayTables(c);
     expect(tables.length).toBeGreaterThan(0);
     for (const hostnames of tables) expect(hostnames.every((hostname) => hostname === own)).toBe(true);
     expect(hostnameState(f, victim)).toBe(before);
