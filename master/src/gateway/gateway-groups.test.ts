@@ -1,30 +1,19 @@
 import { gatewayServiceUrl } from '@tunnelfleet/common';
-import { type RedisServerHandle, startRedisServer, waitFor } from '@tunnelfleet/test';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '@tunnelfleet/test';
+import { describe, expect, it } from 'vitest';
 import {
   cnames,
   container,
   ingressRules,
   type ReconcilerWorld,
-  startReconcilerWorld,
+  useReconcilerWorlds,
   webLabels,
 } from '../../test/reconciler-test-world.js';
 import { saveAgentGateway } from '../store/agent-gateways.js';
 import { listRoutes } from '../store/routes.js';
 
-let redis: RedisServerHandle;
+const startWorld = useReconcilerWorlds();
 let world: ReconcilerWorld;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterEach(async () => {
-  expect(world.emulator.specViolations()).toEqual([]);
-  await world?.close();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
 
 const HOSTNAME = 'shop.example.com';
 const member = (name: string, more: Record<string, string>) =>
@@ -52,7 +41,7 @@ function hostnameState(tunnelIds: readonly string[]): string {
 
 describe('gateway groups at the emulator', () => {
   it('publishes one rule naming the gateway for a canary pair, each member active', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await agentWithGateway();
     await world.report(agentId, member('stable', { 'tunnelfleet.weight': '90' }));
     await world.report(agentId, member('canary', { 'tunnelfleet.weight': '10' }));
@@ -72,7 +61,7 @@ describe('gateway groups at the emulator', () => {
   });
 
   it("keeps an attacker agent's weighted claim out of the victim's group: the emulator unchanged byte for byte", async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const victim = await agentWithGateway();
     const attacker = await agentWithGateway();
     await world.report(victim.agentId, member('stable', { 'tunnelfleet.weight': '90' }));
