@@ -60,6 +60,29 @@ describe('gateway groups at the emulator', () => {
     expect(cnames(world, HOSTNAME)).toHaveLength(1);
   });
 
+  it("gives the rule's verdict to every member: a foreign rule on the hostname makes each a conflict", async () => {
+    world = await startWorld();
+    const { agentId, tunnelId } = await agentWithGateway();
+    world.emulator.setTunnelConfig(tunnelId, {
+      ingress: [{ hostname: HOSTNAME, service: 'http://legacy:80' }, { service: 'http_status:404' }],
+    });
+    await world.report(agentId, member('stable', { 'tunnelfleet.weight': '90' }));
+    await world.report(agentId, member('canary', { 'tunnelfleet.weight': '10' }));
+    await world.reconciler.reconcileNow();
+
+    const routes = await waitFor(
+      () => {
+        const found = listRoutes(world.db);
+        return found.every((route) => route.status === 'conflict') ? found : undefined;
+      },
+      { description: 'both members in conflict with the foreign rule' },
+    );
+    for (const route of routes) expect(route.statusMessage).toContain('that Tunnelfleet does not own');
+    expect(ingressRules(world, tunnelId).filter((rule) => rule.hostname === HOSTNAME)).toEqual([
+      { hostname: HOSTNAME, service: 'http://legacy:80' },
+    ]);
+  });
+
   it("keeps an attacker agent's weighted claim out of the victim's group: the emulator unchanged byte for byte", async () => {
     world = await startWorld();
     const victim = await agentWithGateway();

@@ -176,6 +176,12 @@ function onePerRule(carried: CarriedRoute[]): CarriedRoute[] {
     });
 }
 
+/** The routes a carried rule serves: its own row (none for a retained route) and its gateway group's. */
+export const routesOfRule = (route: CarriedRoute): RouteRecord[] => [
+  ...(route.route ? [route.route] : []),
+  ...(route.groupMembers ?? []),
+];
+
 /** Of several carried routes on one hostname (different paths), the DNS record follows the first claim. */
 export function dnsHolders(carried: readonly CarriedRoute[]): Map<string, CarriedRoute> {
   const holders = new Map<string, CarriedRoute>();

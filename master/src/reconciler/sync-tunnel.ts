@@ -3,8 +3,7 @@ import { type DesiredIngressRule, ingressKey } from '../cloudflare/ingress.js';
 import { ACCESS_TARGET } from '../routes/route-targets.js';
 import { recordAudit } from '../store/audit-log.js';
 import { listOwnedApps, listOwnedIngressRules, replaceOwnedIngressRules } from '../store/owned-objects.js';
-import type { RouteRecord } from '../store/routes.js';
-import { type CarriedRoute, type PublishedRoute, readDesiredState } from './desired-state.js';
+import { type CarriedRoute, type PublishedRoute, readDesiredState, routesOfRule } from './desired-state.js';
 import { readTunnelMemo, writeTunnelMemo } from './ingress-intent.js';
 import type { SyncContext } from './sync-context.js';
 
@@ -30,12 +29,6 @@ export function desiredIngressRule(route: PublishedRoute): DesiredIngressRule {
     ...(Object.keys(originRequest).length > 0 ? { originRequest } : {}),
   };
 }
-
-/** The routes a carried rule serves: its own row (none for a retained route) and its gateway group's. */
-const servedBy = (route: CarriedRoute): RouteRecord[] => [
-  ...(route.route ? [route.route] : []),
-  ...(route.groupMembers ?? []),
-];
 
 /**
  * Brings one tunnel's ingress in line with the routes it carries: one read and at most one PUT,
@@ -74,7 +67,7 @@ export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<vo
       db.transaction(() => {
         replaceOwnedIngressRules(db, tunnelId, [], at());
         writeTunnelMemo(db, tunnelId, { intent: [], foreign: [] });
-        for (const route of carried.flatMap(servedBy)) {
+        for (const route of carried.flatMap(routesOfRule)) {
           ctx.outcomes.record(route, 'ingress', { status: 'error', message: error.message }, at());
         }
       })();
@@ -82,7 +75,7 @@ export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<vo
     }
     const message = (error as Error).message;
     db.transaction(() => {
-      for (const route of carried.flatMap(servedBy)) {
+      for (const route of carried.flatMap(routesOfRule)) {
         ctx.outcomes.record(route, 'ingress', { status: 'error', message }, at());
       }
     })();
@@ -122,7 +115,7 @@ export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<vo
       const key = keyOf(route);
       const problem = rejected.get(key);
       const record = (outcome: Parameters<typeof ctx.outcomes.record>[2]) => {
-        for (const served of servedBy(route)) ctx.outcomes.record(served, 'ingress', outcome, now);
+        for (const served of routesOfRule(route)) ctx.outcomes.record(served, 'ingress', outcome, now);
       };
       if (problem) {
         record({ status: 'error', message: problem });
