@@ -1,6 +1,6 @@
-import { gatewayNames, gatewayServiceUrl } from '@tunnelfleet/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGatewayTestImage, GATEWAY_TEST_IMAGE, removeGatewayVolume } from '../harness/gateway-image.js';
+import { gatewayServiceUrl } from '@tunnelfleet/common';
+import { describe, expect, it } from 'vitest';
+import { GATEWAY_TEST_IMAGE } from '../harness/gateway-image.js';
 import { waitFor } from '../harness/wait-for.js';
 import { reportedContainer } from '../system/protocol-agent.js';
 import {
@@ -9,6 +9,7 @@ import {
   reportWithBarrier,
   sentGatewayTables,
   throughGateway,
+  useGatewayImage,
 } from './gateway-support.js';
 import {
   attacker,
@@ -23,10 +24,7 @@ import {
 } from './support.js';
 
 // Built before the fleet starts, on the main engine, where host A's agent runs it.
-beforeAll(() => buildGatewayTestImage(), 600_000);
-let gatewayVolume: string | undefined;
-// Registered before the fleet's: runs after its teardown removed the gateway container.
-afterAll(() => (gatewayVolume ? removeGatewayVolume(gatewayVolume) : undefined));
+const gatewayVolumeOf = useGatewayImage();
 
 // Host A (the main engine) runs the gateway: a second engine drops traffic between its containers.
 const fleet = useFleet({ secondEngine: 'docker28', hostEnv: { a: { GATEWAY_IMAGE: GATEWAY_TEST_IMAGE } } });
@@ -58,7 +56,7 @@ describe('groups of containers under one hostname, through the host gateway', { 
   it('publishes one rule for two containers with weights 1/1, which take turns exactly; another agent never joins', async () => {
     const f = fleet();
     const agentId = await f.a.agentId();
-    gatewayVolume = gatewayNames(agentId).volume;
+    gatewayVolumeOf(agentId);
     const hostname = uniqueHostname('group');
     const labels = publishLabels(hostname, { 'tunnelfleet.weight': '1' });
     const one = await f.a.runContainer({ labels });

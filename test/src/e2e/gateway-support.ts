@@ -1,6 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import { type Command, type Container, GATEWAY_PROXY_PORT, gatewayNames } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
+import { afterAll, beforeAll } from 'vitest';
+import { buildGatewayTestImage, removeGatewayVolume } from '../harness/gateway-image.js';
 import { waitFor } from '../harness/wait-for.js';
 import type { Fleet } from '../system/fleet.js';
 import { type ProtocolAgent, reportedContainer } from '../system/protocol-agent.js';
@@ -92,4 +94,19 @@ export async function sentGatewayTables(agent: ProtocolAgent): Promise<string[][
   return commands.flatMap((command) =>
     command.type === 'set_gateway_routes' ? [command.payload.routes.map((route) => route.hostname)] : [],
   );
+}
+
+/**
+ * For a file whose fleet runs the gateway on host A: the agent image is built before the fleet
+ * starts (call this before `useFleet`), and the gateway's volume is removed after the fleet's
+ * teardown removed its container. Returns a call that names the agent whose volume it is.
+ */
+export function useGatewayImage(): (agentId: string) => void {
+  let volume: string | undefined;
+  beforeAll(() => buildGatewayTestImage(), 600_000);
+  // Registered before the fleet's: runs after its teardown removed the gateway container.
+  afterAll(() => (volume ? removeGatewayVolume(volume) : undefined));
+  return (agentId) => {
+    volume = gatewayNames(agentId).volume;
+  };
 }

@@ -1,7 +1,7 @@
-import { gatewayNames, gatewayServiceUrl } from '@tunnelfleet/common';
+import { gatewayServiceUrl } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGatewayTestImage, GATEWAY_TEST_IMAGE, removeGatewayVolume } from '../harness/gateway-image.js';
+import { describe, expect, it } from 'vitest';
+import { GATEWAY_TEST_IMAGE } from '../harness/gateway-image.js';
 import { waitFor } from '../harness/wait-for.js';
 import { reportedContainer } from '../system/protocol-agent.js';
 import {
@@ -10,6 +10,7 @@ import {
   reportWithBarrier,
   sentGatewayTables,
   throughGateway,
+  useGatewayImage,
 } from './gateway-support.js';
 import {
   attacker,
@@ -28,10 +29,7 @@ import {
 const GRACE_SECONDS = 2;
 
 // Built before the fleet starts, on the main engine, where host A's agent runs it.
-beforeAll(() => buildGatewayTestImage(), 600_000);
-let gatewayVolume: string | undefined;
-// Registered before the fleet's: runs after its teardown removed the gateway container.
-afterAll(() => (gatewayVolume ? removeGatewayVolume(gatewayVolume) : undefined));
+const gatewayVolumeOf = useGatewayImage();
 
 // Host A runs the L7 gateway (GATEWAY_IMAGE); host B does not. Host A, not B: a second engine
 // drops traffic between its containers (the host forwards nothing for an engine without
@@ -59,7 +57,7 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
   it('publishes a wake route through the gateway, keeps it published while it sleeps, and one start wakes it for 100 requests', async () => {
     const f = fleet();
     const agentId = await f.a.agentId();
-    gatewayVolume = gatewayNames(agentId).volume;
+    gatewayVolumeOf(agentId);
     const hostname = uniqueHostname('wake');
     const plain = uniqueHostname('plain');
     const app = await f.a.runContainer({
