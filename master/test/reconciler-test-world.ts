@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Container } from '@tunnelfleet/common';
-import type { RedisServerHandle } from '@tunnelfleet/test';
+import { type RedisServerHandle, startRedisServer } from '@tunnelfleet/test';
 import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { agentTunnelName } from '#master/agents/agent-service.js';
 import type { CallBudgetOptions } from '#master/cloudflare/call-budget.js';
 import type { CloudflareLayer } from '#master/cloudflare/cloudflare-layer.js';
@@ -144,4 +145,30 @@ export function ingressRules(
     ingress?: { hostname?: string; service: string }[];
   };
   return config?.ingress ?? [];
+}
+
+/**
+ * For a test file whose tests each start their own world: one private Redis for the file, and
+ * each world closed after its test, with the emulator asked whether any call broke its spec.
+ */
+export function useReconcilerWorlds(): (extra?: Partial<ReconcilerOptions>) => Promise<ReconcilerWorld> {
+  let redis: RedisServerHandle | undefined;
+  let world: ReconcilerWorld | undefined;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterEach(async () => {
+    const closing = world;
+    world = undefined;
+    if (!closing) return;
+    expect(closing.emulator.specViolations()).toEqual([]);
+    await closing.close();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  return async (extra = {}) => {
+    world = await startReconcilerWorld(redis!, extra);
+    return world;
+  };
 }

@@ -90,6 +90,12 @@ export const routeViewSchema = z.object({
   statusMessage: z.string().nullable(),
   /** Null for a route that does not wake on request. */
   wakeState: z.enum(WAKE_STATES).nullable(),
+  /**
+   * The ids of the routes of its agent that share its hostname and path through the host's
+   * gateway (itself included, earliest claim first), which the gateway chooses among by weight
+   * and match; null for a route alone on its hostname and path.
+   */
+  gatewayGroup: z.array(z.number().int()).nullable(),
   problems: z.array(z.unknown()),
   deleteAfter: z.string().nullable(),
   claimedAt: z.string(),

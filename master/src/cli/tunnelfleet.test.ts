@@ -502,6 +502,36 @@ describe('tunnelfleet CLI', () => {
     expect(shown.stdout).toMatch(/^Gateway\s+none \(GATEWAY_IMAGE not set\)/m);
   });
 
+  it('routes list shows the members of a gateway group', async () => {
+    const agent = await fx.enrollAgent({ name: 'cli-group' });
+    const labels = (name: string, weight: string) => ({
+      'tunnelfleet.enable': 'true',
+      'tunnelfleet.hostname': 'canary.example.com',
+      'tunnelfleet.service': `http://${name}:80`,
+      'tunnelfleet.weight': weight,
+    });
+    const report = await fx.reportSnapshot(agent, 1, [
+      container('stable', labels('stable', '90')),
+      container('canary', labels('canary', '10')),
+    ]);
+    expect(report.status).toBe(200);
+    // Both members wait for the host's gateway (none here), each shown with its place in the group
+    // (by claim, then route id: one report claims both at once, in no fixed order).
+    const rows = [
+      /^canary\.example\.com\s+http:\/\/stable:80\s+error\s+([12]) of 2\s+cli-group\s+stable/m,
+      /^canary\.example\.com\s+http:\/\/canary:80\s+error\s+([12]) of 2\s+cli-group\s+canary/m,
+    ];
+    const listed = await waitFor(
+      async () => {
+        const out = await run(['routes', 'list', '--agent', agent.agentId], env);
+        return rows.every((row) => row.test(out.stdout)) ? out : undefined;
+      },
+      { description: 'both members of the gateway group in routes list', timeoutMs: 15_000 },
+    );
+    expect(listed.stdout).toMatch(/^HOSTNAME\s+SERVICE\s+STATUS\s+GROUP\s+AGENT/m);
+    expect(new Set(rows.map((row) => row.exec(listed.stdout)?.[1]))).toEqual(new Set(['1', '2']));
+  });
+
   it('alerts add shows the secret once; list, test, deliveries, update and remove', async () => {
     const receiver = await startWebhookReceiver();
     try {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gatewayServiceUrl } from '@tunnelfleet/common';
+import { gatewayServiceUrl, stableStringify } from '@tunnelfleet/common';
 import { type CloudflareEmulator, startCloudflareEmulator } from '@tunnelfleet/test';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -14,7 +14,9 @@ import { insertAgentKey } from '../store/agent-keys.js';
 import { approveAgent, insertAgent } from '../store/agents.js';
 import { upsertContainer } from '../store/containers.js';
 import { openDatabase, type SqliteDatabase } from '../store/database.js';
+import { listRoutes } from '../store/routes.js';
 import { upsertTunnel } from '../store/tunnels.js';
+import { gatewayGroupsOf } from './gateway-groups.js';
 import { createGatewayRoutesService, type GatewayRoutesService } from './gateway-routes-service.js';
 
 // Zone lookups go to the emulator through the real Cloudflare layer, as in the routes engine's tests.
@@ -140,5 +142,141 @@ describe("each host's gateway table", () => {
     // The gateway goes away (GATEWAY_IMAGE unset): the route is withdrawn again.
     await gateways.noteHeartbeat(a, undefined);
     expect(published()).toEqual([]);
+  });
+});
+
+describe('gateway groups: several containers of one agent under one hostname and path', () => {
+  const backend = (name: string, more: Record<string, string> = {}) =>
+    webLabels('shop.example.com', { 'tunnelfleet.service': `http://${name}:80`, ...more });
+  const statuses = () =>
+    listRoutes(db).map((route) => [route.containerName, route.status, route.statusMessage]);
+
+  async function readyGateway(agentId: string) {
+    await gateways.noteHeartbeat(agentId, { ...ready, serviceUrl: gatewayServiceUrl(agentId) });
+  }
+
+  it('accepts every member with routing labels, sends each to the gateway and publishes one rule', async () => {
+    const a = addAgent('ag_a');
+    await readyGateway(a);
+    await run(a, 'stable', backend('stable', { 'tunnelfleet.weight': '90' }));
+    await run(a, 'canary', backend('canary', { 'tunnelfleet.weight': '10' }));
+    await run(a, 'beta', backend('beta', { 'tunnelfleet.match.header.X-Beta': '1' }));
+
+    expect(statuses()).toEqual([
+      ['stable', 'active', null],
+      ['canary', 'active', null],
+      ['beta', 'active', null],
+    ]);
+    expect(
+      gateways.tableOf(a).map((route) => [route.backend.url, route.weight ?? null, route.match ?? null]),
+    ).toEqual(
+      expect.arrayContaining([
+        ['http://stable', 90, null],
+        ['http://canary', 10, null],
+        ['http://beta', null, { headers: [{ name: 'x-beta', type: 'exact', value: '1' }] }],
+      ]),
+    );
+    expect(gateways.tableOf(a)).toHaveLength(3);
+    const state = readDesiredState(db, new Date(clock));
+    expect(state.published.map((route) => [route.hostname, route.service])).toEqual([
+      ['shop.example.com', gatewayServiceUrl(a)],
+    ]);
+    // The rule's verdict is every member's: the rule's route carries the others.
+    expect(state.published[0]!.groupMembers?.map((route) => route.containerName)).toEqual(['canary', 'beta']);
+    const ids = listRoutes(db).map((route) => route.id);
+    expect([...gatewayGroupsOf(db, listRoutes(db), new Date(clock)).values()]).toEqual([ids, ids, ids]);
+  });
+
+  it('keeps a plain route colliding with a gateway route a claimant, saying why', async () => {
+    const a = addAgent('ag_a');
+    await readyGateway(a);
+    await run(a, 'stable', backend('stable', { 'tunnelfleet.weight': '90' }));
+    await run(a, 'plain', backend('plain'));
+    await run(a, 'wake-only', backend('sleepy', wake));
+
+    const [, plain, wakeOnly] = statuses();
+    expect(plain).toEqual([
+      'plain',
+      'conflict',
+      expect.stringContaining(
+        "already held by container stable (only routes through the host's gateway with routing labels " +
+          '(weight, match.*, filter.*, mirror) can share a hostname and path, and this one has none)',
+      ),
+    ]);
+    expect(wakeOnly?.[1]).toBe('conflict');
+    expect(gateways.tableOf(a).map((route) => route.backend.url)).toEqual(['http://stable']);
+    expect(gatewayGroupsOf(db, listRoutes(db), new Date(clock)).size).toBe(0);
+  });
+
+  it('refuses a member asking for other Access than the group (fail closed), and publishes it once alone', async () => {
+    const a = addAgent('ag_a');
+    await readyGateway(a);
+    const access = { 'tunnelfleet.access.emails': 'ops@example.com' };
+    await run(a, 'stable', backend('stable', { 'tunnelfleet.weight': '1', ...access }));
+    await run(a, 'same', backend('same', { 'tunnelfleet.weight': '1', ...access }));
+    await run(
+      a,
+      'open',
+      backend('open', { 'tunnelfleet.weight': '1', 'tunnelfleet.access.emails': 'x@example.com' }),
+    );
+
+    expect(statuses().map(([name, status]) => [name, status])).toEqual([
+      ['stable', 'active'],
+      ['same', 'active'],
+      ['open', 'conflict'],
+    ]);
+    expect(statuses()[2]![2]).toContain(
+      "it asks for other Access than container stable's route; the members of a gateway group must agree on Access",
+    );
+    expect(gateways.tableOf(a).map((route) => route.backend.url)).toEqual(['http://stable', 'http://same']);
+  });
+
+  it('keeps the rule while a member remains, and withdraws it with the last one', async () => {
+    const a = addAgent('ag_a');
+    await readyGateway(a);
+    const stableLabels = backend('stable', { 'tunnelfleet.weight': '90' });
+    const canaryLabels = backend('canary', { 'tunnelfleet.weight': '10' });
+    const stable = container('stable', stableLabels);
+    const canary = container('canary', canaryLabels);
+    upsertContainer(db, a, stable);
+    upsertContainer(db, a, canary);
+    await engine.syncAgentRoutes(a);
+
+    // The first member (whose claim the rule was published under) stops: the canary serves alone.
+    upsertContainer(db, a, { ...stable, state: 'exited' });
+    await engine.syncAgentRoutes(a);
+    expect(gateways.tableOf(a).map((route) => route.backend.url)).toEqual(['http://canary']);
+    expect(readDesiredState(db, new Date(clock)).published.map((route) => route.service)).toEqual([
+      gatewayServiceUrl(a),
+    ]);
+
+    // The last one stops: the normal grace period, then withdrawal.
+    upsertContainer(db, a, { ...canary, state: 'exited' });
+    await engine.syncAgentRoutes(a);
+    expect(listRoutes(db).map((route) => route.status)).toEqual(['pending_deletion', 'pending_deletion']);
+    expect(readDesiredState(db, new Date(clock)).published).toHaveLength(1);
+    clock += 601_000;
+    engine.expireGracePeriods();
+    expect(readDesiredState(db, new Date(clock)).published).toEqual([]);
+    expect(gateways.tableOf(a)).toEqual([]);
+  });
+
+  it("never lets another agent join a group: its claim is a conflict and the holder's table is unchanged", async () => {
+    const victim = addAgent('ag_victim');
+    const attacker = addAgent('ag_attacker');
+    await readyGateway(victim);
+    await readyGateway(attacker);
+    await run(victim, 'stable', backend('stable', { 'tunnelfleet.weight': '90' }));
+    await run(victim, 'canary', backend('canary', { 'tunnelfleet.weight': '10' }));
+    const before = stableStringify(gateways.tableOf(victim));
+
+    await run(attacker, 'evil', backend('evil', { 'tunnelfleet.weight': '1000000' }));
+
+    const evil = listRoutes(db, { agentId: attacker })[0]!;
+    expect(evil.status).toBe('conflict');
+    expect(evil.statusMessage).toContain('(every path of it) is held by agent ag_victim');
+    expect(stableStringify(gateways.tableOf(victim))).toBe(before);
+    expect(gateways.tableOf(attacker)).toEqual([]);
+    expect(gatewayGroupsOf(db, [evil], new Date(clock)).size).toBe(0);
   });
 });

@@ -44,10 +44,24 @@ export function createGatewayRoutesService(deps: GatewayRoutesDeps) {
     const own = findAgentTunnel(db, agentId);
     if (!own) return [];
     const at = now();
-    return listRoutes(db, { agentId }).flatMap((route) => {
-      if (route.hostname === null || route.service === null || !throughGateway(route)) return [];
-      if (!isCloudDesired(db, route, at) || routeTunnelId(db, route) !== own.id) return [];
-      const translated = gatewayRouteOf({ ...route, hostname: route.hostname, service: route.service });
+    const carried = listRoutes(db, { agentId }).filter(
+      (route) =>
+        route.hostname !== null &&
+        route.service !== null &&
+        throughGateway(route) &&
+        isCloudDesired(db, route, at) &&
+        routeTunnelId(db, route) === own.id,
+    );
+    // A stopped member of a gateway group (in its grace period) is left out while a running one
+    // serves the hostname and path: the gateway would send it requests to fail.
+    const live = new Set(
+      carried
+        .filter((route) => route.status !== 'pending_deletion')
+        .map((route) => `${route.hostname}|${route.path}`),
+    );
+    return carried.flatMap((route) => {
+      if (route.status === 'pending_deletion' && live.has(`${route.hostname}|${route.path}`)) return [];
+      const translated = gatewayRouteOf({ ...route, hostname: route.hostname!, service: route.service! });
       return translated.ok ? [translated.route] : [];
     });
   }

@@ -57,6 +57,7 @@ import { agentTunnelName } from '../agents/agent-service.js';
 import type { AgentState, HeartbeatStore } from '../agents/heartbeats.js';
 import type { MasterHooks } from '../agents/ports.js';
 import type { RolloutDriver } from '../agents/rollout-driver.js';
+import { withGatewayGroups } from '../gateway/gateway-groups.js';
 import { withWakeStates } from '../gateway/wake-state.js';
 import type { FleetOverview } from '../overview/fleet-overview.js';
 import { requestReconcile } from '../reconciler/request-reconcile.js';
@@ -292,7 +293,9 @@ export function adminRouter(deps: AdminRouterDeps): Router {
         ? labelRouteGroups(db, page.group, found.groups)
         : undefined;
     send<ListRoutesResponse>(res, 200, {
-      routes: withWakeStates(db, found.routes).map(({ spec: _spec, ...route }) => route),
+      routes: withGatewayGroups(db, withWakeStates(db, found.routes), deps.now()).map(
+        ({ spec: _spec, ...route }) => route,
+      ),
       total: found.total,
       ...(groups ? { groups } : {}),
       retained: status === undefined || status === RETAINED_STATUS ? deps.retainedRoutes.list(filter) : [],
@@ -303,7 +306,7 @@ export function adminRouter(deps: AdminRouterDeps): Router {
     // `/routes/public` and `/routes/retained/…` are their own endpoints, answered below.
     if (!/^\d+$/.test(String(req.params.id))) return next();
     const { id } = parseOrThrow(routeIdParamsSchema, { ...req.params }, 'path');
-    send<RouteDetailResponse>(res, 200, { detail: routeDetail(db, id) });
+    send<RouteDetailResponse>(res, 200, { detail: routeDetail(db, id, deps.now()) });
   });
 
   router.get(p('/routes/public'), (_req, res) => {

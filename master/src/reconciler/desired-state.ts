@@ -31,6 +31,11 @@ export interface CarriedRoute {
   claimedAt: string;
   /** Open conflicts with foreign objects: only the sync that checks each of them carries the route. */
   foreignConflicts: readonly ConflictKind[];
+  /**
+   * The other routes of a gateway group carried by this one's rule (claims.ts lets routes through
+   * the gateway share a hostname and path): the rule's verdict is theirs too.
+   */
+  groupMembers?: readonly RouteRecord[];
 }
 
 /** What `originRequest.access` of a protected route's ingress rule holds. */
@@ -107,23 +112,27 @@ export function readDesiredState(db: SqliteDatabase, now: Date, scope?: DesiredS
     });
   }
   const guards = readAccessGuards(db);
-  const rules = onePerRule(carried);
+  // Each route through the gateway is checked on its own first: a group member the gateway cannot
+  // route is withheld with its reason, and the group's rule is carried by the others.
   const gatewayWithheld: DesiredState['gatewayWithheld'] = [];
+  const gatewayServices = new Map<RouteRecord, string>();
+  const routable = carried.filter((route) => {
+    if (!route.route || !needsGateway(route.spec)) return true;
+    const ingress = gatewayIngress(
+      db,
+      { ...route.route, hostname: route.hostname, service: route.service },
+      route.tunnelId,
+    );
+    if (ingress.ok) gatewayServices.set(route.route, ingress.service);
+    else gatewayWithheld.push({ route: route.route, tunnelId: route.tunnelId, message: ingress.message });
+    return ingress.ok;
+  });
+  const rules = onePerRule(routable);
   const published = rules.flatMap((route): PublishedRoute[] => {
-    let through: PublishedRoute = route;
-    if (route.route && needsGateway(route.spec)) {
-      const ingress = gatewayIngress(
-        db,
-        { ...route.route, hostname: route.hostname, service: route.service },
-        route.tunnelId,
-      );
-      if (!ingress.ok) {
-        gatewayWithheld.push({ route: route.route, tunnelId: route.tunnelId, message: ingress.message });
-        return [];
-      }
-      // cloudflared's origin is the gateway; the route's own service is the gateway's backend.
-      through = { ...route, service: ingress.service };
-    }
+    const gatewayService = route.route ? gatewayServices.get(route.route) : undefined;
+    // cloudflared's origin is the gateway; the route's own service is the gateway's backend.
+    const through: PublishedRoute =
+      gatewayService === undefined ? route : { ...route, service: gatewayService };
     if (!through.spec.access) return [through];
     const aud = guards.apps[accessDomain(route.hostname, route.path || undefined)];
     if (!aud || guards.teamName === null) return [];
@@ -199,18 +208,38 @@ export function desiredTargets(db: SqliteDatabase, now: Date): Set<SyncTarget> {
 }
 
 /**
- * Replicas on a shared tunnel's members are carried as one rule, record and app: the earliest
- * claim's (claims.ts lets only replicas with the very same rule hold a path together).
+ * Replicas on a shared tunnel's members, and the members of a gateway group, are carried as one
+ * rule, record and app: the earliest claim's (claims.ts lets only replicas with the very same rule,
+ * or routes through one gateway that agree on Access, hold a path together). The gateway group's
+ * other members ride along, so that the rule's verdict is theirs too.
  */
 function onePerRule(carried: CarriedRoute[]): CarriedRoute[] {
+  const keyOf = (route: CarriedRoute) => `${route.tunnelId}|${route.hostname}|${route.path}`;
   const first = new Map<string, CarriedRoute>();
   for (const route of carried) {
-    const key = `${route.tunnelId}|${route.hostname}|${route.path}`;
-    const current = first.get(key);
-    if (!current || route.claimedAt < current.claimedAt) first.set(key, route);
+    const current = first.get(keyOf(route));
+    if (!current || route.claimedAt < current.claimedAt) first.set(keyOf(route), route);
   }
-  return carried.filter((route) => first.get(`${route.tunnelId}|${route.hostname}|${route.path}`) === route);
+  const members = new Map<CarriedRoute, RouteRecord[]>();
+  for (const route of carried) {
+    const holder = first.get(keyOf(route))!;
+    if (holder === route || !route.route || route.agentId !== holder.agentId || !needsGateway(route.spec))
+      continue;
+    members.set(holder, [...(members.get(holder) ?? []), route.route]);
+  }
+  return carried
+    .filter((route) => first.get(keyOf(route)) === route)
+    .map((route) => {
+      const group = members.get(route);
+      return group ? { ...route, groupMembers: group } : route;
+    });
 }
+
+/** The routes a carried rule serves: its own row (none for a retained route) and its gateway group's. */
+export const routesOfRule = (route: CarriedRoute): RouteRecord[] => [
+  ...(route.route ? [route.route] : []),
+  ...(route.groupMembers ?? []),
+];
 
 /** Of several carried routes on one hostname (different paths), the DNS record follows the first claim. */
 export function dnsHolders(carried: readonly CarriedRoute[]): Map<string, CarriedRoute> {

@@ -24,7 +24,7 @@ import {
   replaceOwnedApps,
 } from '../store/owned-objects.js';
 import { type AccessGuards, readAccessGuards, writeAccessGuards } from './access-guards.js';
-import { type CarriedRoute, readDesiredState } from './desired-state.js';
+import { type CarriedRoute, readDesiredState, routesOfRule } from './desired-state.js';
 import type { SyncContext } from './sync-context.js';
 
 type Translation =
@@ -197,13 +197,15 @@ export async function syncAccess(ctx: SyncContext): Promise<void> {
       const app = result.apps[domain];
       const confirmed = app && (app.status === 'ok' || app.status === 'adopted') && app.aud;
       if (confirmed) guarded[domain] = app.aud!;
-      if (!route.route) continue;
-      if (confirmed) {
-        ctx.outcomes.record(route.route, 'access', { status: 'ok' }, now);
-      } else {
-        const status = app?.status === 'conflict' ? 'conflict' : 'error';
-        const message = withheld(app?.message ?? `Access application for ${domain}: not in place`);
-        ctx.outcomes.record(route.route, 'access', { status, message }, now);
+      // A gateway group's members share the rule's app: its verdict is theirs.
+      for (const served of routesOfRule(route)) {
+        if (confirmed) {
+          ctx.outcomes.record(served, 'access', { status: 'ok' }, now);
+        } else {
+          const status = app?.status === 'conflict' ? 'conflict' : 'error';
+          const message = withheld(app?.message ?? `Access application for ${domain}: not in place`);
+          ctx.outcomes.record(served, 'access', { status, message }, now);
+        }
       }
     }
     for (const [domain, { route, zone }] of byZoneDefault) {

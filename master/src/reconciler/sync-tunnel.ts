@@ -3,7 +3,7 @@ import { type DesiredIngressRule, ingressKey } from '../cloudflare/ingress.js';
 import { ACCESS_TARGET } from '../routes/route-targets.js';
 import { recordAudit } from '../store/audit-log.js';
 import { listOwnedApps, listOwnedIngressRules, replaceOwnedIngressRules } from '../store/owned-objects.js';
-import { type CarriedRoute, type PublishedRoute, readDesiredState } from './desired-state.js';
+import { type CarriedRoute, type PublishedRoute, readDesiredState, routesOfRule } from './desired-state.js';
 import { readTunnelMemo, writeTunnelMemo } from './ingress-intent.js';
 import type { SyncContext } from './sync-context.js';
 
@@ -67,18 +67,16 @@ export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<vo
       db.transaction(() => {
         replaceOwnedIngressRules(db, tunnelId, [], at());
         writeTunnelMemo(db, tunnelId, { intent: [], foreign: [] });
-        for (const route of carried) {
-          if (route.route) {
-            ctx.outcomes.record(route.route, 'ingress', { status: 'error', message: error.message }, at());
-          }
+        for (const route of carried.flatMap(routesOfRule)) {
+          ctx.outcomes.record(route, 'ingress', { status: 'error', message: error.message }, at());
         }
       })();
       return;
     }
     const message = (error as Error).message;
     db.transaction(() => {
-      for (const route of carried) {
-        if (route.route) ctx.outcomes.record(route.route, 'ingress', { status: 'error', message }, at());
+      for (const route of carried.flatMap(routesOfRule)) {
+        ctx.outcomes.record(route, 'ingress', { status: 'error', message }, at());
       }
     })();
     throw error;
@@ -114,19 +112,21 @@ export async function syncTunnel(ctx: SyncContext, tunnelId: string): Promise<vo
     }
     const rejected = new Map(result.rejected.map((r) => [r.key, r.message]));
     for (const route of carried) {
-      if (!route.route) continue;
       const key = keyOf(route);
       const problem = rejected.get(key);
+      const record = (outcome: Parameters<typeof ctx.outcomes.record>[2]) => {
+        for (const served of routesOfRule(route)) ctx.outcomes.record(served, 'ingress', outcome, now);
+      };
       if (problem) {
-        ctx.outcomes.record(route.route, 'ingress', { status: 'error', message: problem }, now);
+        record({ status: 'error', message: problem });
       } else if (result.conflicts.includes(key)) {
         const rule = `an ingress rule for ${route.hostname}${route.path ? ` path ${route.path}` : ''}`;
         const message = result.staleAdoptions.includes(key)
           ? `tunnel ${tunnelId} has ${rule} that changed after an admin's diff of it: nothing was adopted; look at it again`
           : `tunnel ${tunnelId} already has ${rule} that Tunnelfleet does not own; it is left untouched`;
-        ctx.outcomes.record(route.route, 'ingress', { status: 'conflict', message }, now);
+        record({ status: 'conflict', message });
       } else {
-        ctx.outcomes.record(route.route, 'ingress', { status: 'ok' }, now);
+        record({ status: 'ok' });
       }
     }
   })();

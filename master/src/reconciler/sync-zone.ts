@@ -4,7 +4,7 @@ import type { DesiredDnsRecord, OwnedDnsRecord } from '../cloudflare/dns-plan.js
 import { ACCESS_TARGET } from '../routes/route-targets.js';
 import { recordAudit } from '../store/audit-log.js';
 import { listOwnedApps, listOwnedRecords, replaceOwnedRecords } from '../store/owned-objects.js';
-import { type CarriedRoute, dnsHolders, readDesiredState } from './desired-state.js';
+import { type CarriedRoute, dnsHolders, readDesiredState, routesOfRule } from './desired-state.js';
 import type { SyncContext } from './sync-context.js';
 
 /**
@@ -110,16 +110,20 @@ export async function syncZone(ctx: SyncContext, zoneName: string): Promise<void
     at: string,
   ): void {
     if (!route.route || !route.spec.dns) return;
+    // A gateway group's members share the rule's record: its verdict is theirs.
+    const record = (outcome: Parameters<typeof ctx.outcomes.record>[2]) => {
+      for (const served of routesOfRule(route)) ctx.outcomes.record(served, 'dns', outcome, at);
+    };
     if (holders.get(route.hostname) !== route) {
       // Another path of this hostname holds the record, for its own tunnel: nothing to say here.
-      ctx.outcomes.record(route.route, 'dns', { status: 'ok' }, at);
+      record({ status: 'ok' });
       return;
     }
     if (!verdict || verdict.status === 'ok' || verdict.status === 'adopted') {
-      ctx.outcomes.record(route.route, 'dns', { status: 'ok' }, at);
+      record({ status: 'ok' });
     } else {
       const message = verdict.message ?? `DNS record for ${route.hostname}: ${verdict.status}`;
-      ctx.outcomes.record(route.route, 'dns', { status: verdict.status, message }, at);
+      record({ status: verdict.status, message });
     }
   }
 }

@@ -1,3 +1,4 @@
+import { gatewayGroupRefusal } from '../gateway/gateway-groups.js';
 import { recordAudit } from '../store/audit-log.js';
 import { openConflict, openConflictKinds, resolveConflicts } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
@@ -24,7 +25,9 @@ function describePath(path: string): string {
  * Settles who holds each of these hostnames. The hostname is the unit of ownership: the agent of
  * its earliest claimant holds every path of it, so another agent can never slip a route (or an
  * Access app: a bypass on `/admin`) onto a hostname it does not hold. Within the holding agent,
- * each path goes to its earliest claimant. Every other claimant is a `conflict` with an open
+ * each path goes to its earliest claimant, except that routes through the host's gateway with
+ * routing labels that agree on Access form a gateway group and all hold it (the gateway chooses
+ * among them: gateway-groups.ts). Every other claimant is a `conflict` with an open
  * `hostname_claimed` conflict naming the holder. A former loser whose holder went away becomes
  * the holder (hand-over). A route that claims a hostname kept for a `cleanup=false` route that is
  * gone takes it over from that retained route. Runs inside the caller's transaction.
@@ -60,6 +63,12 @@ export function resolveClaims(db: SqliteDatabase, hostnames: Iterable<string>, n
       if (holder === undefined) {
         holderOfPath.set(claimant.path, claimant);
         holdClaim(db, claimant, at);
+        continue;
+      }
+      // A gateway group lives on its agent's own tunnel: a shared tunnel cannot name one gateway.
+      const refusal = sharedTunnel === undefined ? gatewayGroupRefusal(holder, claimant) : undefined;
+      if (sharedTunnel === undefined && refusal === undefined) {
+        holdClaim(db, claimant, at);
       } else if (
         sharedTunnel !== undefined &&
         claimant.agentId !== holder.agentId &&
@@ -67,7 +76,7 @@ export function resolveClaims(db: SqliteDatabase, hostnames: Iterable<string>, n
       ) {
         holdClaim(db, claimant, at);
       } else {
-        loseClaim(db, claimant, holder, at, sharedTunnel?.name);
+        loseClaim(db, claimant, holder, at, sharedTunnel?.name, refusal);
       }
     }
   }
@@ -102,6 +111,8 @@ function loseClaim(
   holder: RouteRecord,
   at: string,
   sharedTunnel?: string,
+  /** Why it cannot join the holder's gateway group, when both are on the holder's agent. */
+  refusal?: string,
 ): void {
   const hostname = holder.hostname!;
   const what =
@@ -110,7 +121,8 @@ function loseClaim(
         `with another rule (service, origin or Access) by container ${holder.containerName}; replicas on a ` +
         'shared tunnel must ask for the same rule'
       : loser.agentId === holder.agentId
-        ? `hostname ${hostname}${describePath(loser.path)} is already held by container ${holder.containerName}`
+        ? `hostname ${hostname}${describePath(loser.path)} is already held by container ${holder.containerName}` +
+          (refusal ? ` (${refusal})` : '')
         : `hostname ${hostname} (every path of it) is held by agent ${holder.agentId}`;
   const message =
     `${what} on agent ${holder.agentId} (claimed ${holder.claimedAt}); ` +

@@ -1,4 +1,5 @@
 import { NotFoundError, parseContainerLabels, type RouteDetail } from '@tunnelfleet/common';
+import { gatewayGroupsOf } from '../gateway/gateway-groups.js';
 import { wakeStateOf } from '../gateway/wake-state.js';
 import { auditMentioning } from '../store/audit-log.js';
 import { listContainers } from '../store/containers.js';
@@ -12,12 +13,16 @@ const HISTORY_ENTRIES = 50;
  * A route as an operator investigates it: the labels it came from and in which tool's language,
  * the Cloudflare objects we own for it, and the audit entries that name its hostname.
  */
-export function routeDetail(db: SqliteDatabase, id: number): RouteDetail {
+export function routeDetail(db: SqliteDatabase, id: number, now: Date): RouteDetail {
   const record = findRoute(db, id);
   if (!record) throw new NotFoundError(`no route ${id}`);
   const container = listContainers(db, record.agentId).find((c) => c.containerId === record.containerId);
   const { spec: _spec, createdAt: _created, ...rest } = record;
-  const route = { ...rest, wakeState: wakeStateOf(record, container?.state) };
+  const route = {
+    ...rest,
+    wakeState: wakeStateOf(record, container?.state),
+    gatewayGroup: gatewayGroupsOf(db, [record], now).get(record.id) ?? null,
+  };
   const labels = container?.labels ?? {};
   const parsed = parseContainerLabels(labels, { containerName: record.containerName });
   const language =

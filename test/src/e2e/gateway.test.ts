@@ -1,22 +1,27 @@
-import { request as httpRequest } from 'node:http';
-import { type Command, GATEWAY_PROXY_PORT, gatewayNames, gatewayServiceUrl } from '@tunnelfleet/common';
+import { gatewayServiceUrl } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGatewayTestImage, GATEWAY_TEST_IMAGE, removeGatewayVolume } from '../harness/gateway-image.js';
+import { describe, expect, it } from 'vitest';
+import { GATEWAY_TEST_IMAGE } from '../harness/gateway-image.js';
 import { waitFor } from '../harness/wait-for.js';
 import { reportedContainer } from '../system/protocol-agent.js';
+import {
+  gatewayAddress,
+  hostnameState,
+  reportWithBarrier,
+  sentGatewayTables,
+  throughGateway,
+  useGatewayImage,
+} from './gateway-support.js';
 import {
   attacker,
   CONVERGE_TIMEOUT_MS,
   cloudView,
-  gatewayAddress,
   publishLabels,
   routesOf,
   rulesFor,
   tunnelIdOf,
   uniqueHostname,
   useFleet,
-  waitForBarrier,
   waitPublished,
   waitRouteStatus,
 } from './support.js';
@@ -24,10 +29,7 @@ import {
 const GRACE_SECONDS = 2;
 
 // Built before the fleet starts, on the main engine, where host A's agent runs it.
-beforeAll(() => buildGatewayTestImage(), 600_000);
-let gatewayVolume: string | undefined;
-// Registered before the fleet's: runs after its teardown removed the gateway container.
-afterAll(() => (gatewayVolume ? removeGatewayVolume(gatewayVolume) : undefined));
+const gatewayVolumeOf = useGatewayImage();
 
 // Host A runs the L7 gateway (GATEWAY_IMAGE); host B does not. Host A, not B: a second engine
 // drops traffic between its containers (the host forwards nothing for an engine without
@@ -38,49 +40,6 @@ const fleet = useFleet({
   hostEnv: { a: { GATEWAY_IMAGE: GATEWAY_TEST_IMAGE } },
   masterEnv: { GRACE_PERIOD_SECONDS: String(GRACE_SECONDS) },
 });
-
-/**
- * Everything Cloudflare holds for one hostname, serialised: its records, its ingress rules in every
- * tunnel, its Access apps. Host A's tunnel also carries the labelled containers of other test
- * files on the main engine, so the comparison is of this hostname's objects, whole.
- */
-function hostnameState(f: ReturnType<typeof fleet>, hostname: string): string {
-  const view = cloudView(f);
-  return JSON.stringify({
-    records: view.records.filter((record) => record.name === hostname),
-    rules: rulesFor(view, hostname),
-    apps: view.apps.filter((app) => app.domain.split('/')[0] === hostname),
-  });
-}
-
-/** One request to host A's gateway as cloudflared sends it: to its proxy port, with the public Host. */
-function throughGateway(
-  address: string,
-  hostname: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: address,
-        port: GATEWAY_PROXY_PORT,
-        path: '/',
-        headers: { host: hostname, accept: 'application/json', ...headers },
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** `docker start` events of one container between two times (seconds), as the engine recorded them. */
 async function startEvents(docker: Docker, name: string, since: number, until: number): Promise<number> {
@@ -98,7 +57,7 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
   it('publishes a wake route through the gateway, keeps it published while it sleeps, and one start wakes it for 100 requests', async () => {
     const f = fleet();
     const agentId = await f.a.agentId();
-    gatewayVolume = gatewayNames(agentId).volume;
+    gatewayVolumeOf(agentId);
     const hostname = uniqueHostname('wake');
     const plain = uniqueHostname('plain');
     const app = await f.a.runContainer({
@@ -253,8 +212,8 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
       gateway: { state: 'running', ready: true, serviceUrl: gatewayServiceUrl(victimAgent), image: 'evil:1' },
     });
     expect(beat.status).toBe(200);
-    const answer = await c.report([
-      // Take A's hostname through the attacker's gateway, and route its own through A's gateway.
+    // Take A's hostname through the attacker's gateway, and route its own through A's gateway.
+    await reportWithBarrier(f, c, barrier, [
       reportedContainer(
         'e1',
         'steal',
@@ -265,14 +224,7 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
         'borrow',
         publishLabels(own, { 'tunnelfleet.wake': 'true', 'tunnelfleet.service': 'http://10.0.0.5:80' }),
       ),
-      reportedContainer(
-        'e3',
-        'honest',
-        publishLabels(barrier, { 'tunnelfleet.service': 'http://10.0.0.6:80' }),
-      ),
     ]);
-    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-    await waitForBarrier(f, barrier);
 
     const [stolen] = (await routesOf(f, victim)).filter((r) => r.agentId === c.agentId);
     expect(stolen?.status).toBe('conflict');
@@ -288,11 +240,7 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
     );
     expect(naming.map(([tunnelId]) => tunnelId)).toEqual([victimTunnel]);
     // What the master told the attacker's gateway to route: its own accepted route only.
-    const commands: Command[] = [];
-    for (let next = await c.nextCommand(); next; next = await c.nextCommand()) commands.push(next);
-    const tables = commands.flatMap((command) =>
-      command.type === 'set_gateway_routes' ? [command.payload.routes.map((route) => route.hostname)] : [],
-    );
+    const tables = await sentGatewayTables(c);
     expect(tables.length).toBeGreaterThan(0);
     for (const hostnames of tables) expect(hostnames.every((hostname) => hostname === own)).toBe(true);
     expect(hostnameState(f, victim)).toBe(before);

@@ -1,10 +1,8 @@
 import {
   type CreateKeyRequest,
-  gatewayNames,
   type RegisterRequest,
   type RouteView,
 } from '@tunnelfleet/common';
-import type Docker from 'dockerode';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { waitFor } from '../harness/wait-for.js';
 import { type Fleet, type FleetHost, type FleetOptions, startFleet } from '../system/fleet.js';
@@ -289,18 +287,4 @@ export async function attacker(
   });
   f.secrets.add(`API key ${name}`, key);
   return connectProtocolAgent(f.master.url, key, name, registration);
-}
-
-/** Host A's gateway container's address on its cloudflared network (where cloudflared reaches it). */
-export async function gatewayAddress(docker: Docker, agentId: string, network: string): Promise<string> {
-  return waitFor(
-    async () => {
-      const info = await docker
-        .getContainer(gatewayNames(agentId).container)
-        .inspect()
-        .catch(() => undefined);
-      return info?.State.Running ? info.NetworkSettings.Networks[network]?.IPAddress || undefined : undefined;
-    },
-    { description: "host A's gateway running", timeoutMs: CONVERGE_TIMEOUT_MS },
-  );
 }

@@ -5,7 +5,8 @@ import { buildGatewayTestImage, GATEWAY_TEST_IMAGE, removeGatewayVolume } from '
 import { waitFor } from '../harness/wait-for.js';
 import type { Fleet, TestContainer } from '../system/fleet.js';
 
-import { CONVERGE_TIMEOUT_MS, gatewayAddress, publishLabels, uniqueHostname, useFleet } from './support.js';
+import { gatewayAddress } from './gateway-support.js';
+import { CONVERGE_TIMEOUT_MS, publishLabels, uniqueHostname, useFleet } from './support.js';
 
 beforeAll(() => buildGatewayTestImage(), 600_000);
 let gatewayVolume: string | undefined;

@@ -46,13 +46,27 @@ function routeRows({ routes, retained }: ListRoutesResponse, agentNames: Map<str
     return `No routes. Label a container with tunnelfleet.enable=true (docs/labels.md).\n${kept}`;
   // The wake state only when some route wakes on request (sleeping, starting, running, failed).
   const wakes = routes.some((route) => route.wakeState !== null);
+  // The gateway group only when some route shares its hostname and path through the gateway.
+  const groups = routes.some((route) => route.gatewayGroup !== null);
+  const groupOf = ({ id, gatewayGroup }: (typeof routes)[number]) =>
+    gatewayGroup ? `${gatewayGroup.indexOf(id) + 1} of ${gatewayGroup.length}` : '-';
   let text = formatTable(
-    ['HOSTNAME', 'SERVICE', 'STATUS', ...(wakes ? ['WAKE'] : []), 'AGENT', 'CONTAINER', 'TUNNEL'],
+    [
+      'HOSTNAME',
+      'SERVICE',
+      'STATUS',
+      ...(wakes ? ['WAKE'] : []),
+      ...(groups ? ['GROUP'] : []),
+      'AGENT',
+      'CONTAINER',
+      'TUNNEL',
+    ],
     routes.map((route) => [
       `${route.hostname ?? '-'}${route.path && route.path !== '/' ? route.path : ''}`,
       route.service ?? '-',
       route.status,
       ...(wakes ? [route.wakeState ?? '-'] : []),
+      ...(groups ? [groupOf(route)] : []),
       agentNames.get(route.agentId) ?? route.agentId,
       route.replicas > 1 ? `${route.containerName} (1 of ${route.replicas} replicas)` : route.containerName,
       route.tunnelName ?? '(agent)',

@@ -1,0 +1,112 @@
+import { request as httpRequest } from 'node:http';
+import { type Command, type Container, GATEWAY_PROXY_PORT, gatewayNames } from '@tunnelfleet/common';
+import type Docker from 'dockerode';
+import { afterAll, beforeAll } from 'vitest';
+import { buildGatewayTestImage, removeGatewayVolume } from '../harness/gateway-image.js';
+import { waitFor } from '../harness/wait-for.js';
+import type { Fleet } from '../system/fleet.js';
+import { type ProtocolAgent, reportedContainer } from '../system/protocol-agent.js';
+import { CONVERGE_TIMEOUT_MS, cloudView, publishLabels, rulesFor, waitForBarrier } from './support.js';
+
+/**
+ * Everything Cloudflare holds for one hostname, serialised: its records, its ingress rules in every
+ * tunnel, its Access apps. Host A's tunnel also carries the labelled containers of other test
+ * files on the main engine, so the comparison is of this hostname's objects, whole.
+ */
+export function hostnameState(f: Fleet, hostname: string): string {
+  const view = cloudView(f);
+  return JSON.stringify({
+    records: view.records.filter((record) => record.name === hostname),
+    rules: rulesFor(view, hostname),
+    apps: view.apps.filter((app) => app.domain.split('/')[0] === hostname),
+  });
+}
+
+/** One request to host A's gateway as cloudflared sends it: to its proxy port, with the public Host. */
+export function throughGateway(
+  address: string,
+  hostname: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: address,
+        port: GATEWAY_PROXY_PORT,
+        path: '/',
+        headers: { host: hostname, accept: 'application/json', ...headers },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Host A's gateway container's address on its cloudflared network (where cloudflared reaches it). */
+export async function gatewayAddress(docker: Docker, agentId: string, network: string): Promise<string> {
+  return waitFor(
+    async () => {
+      const info = await docker
+        .getContainer(gatewayNames(agentId).container)
+        .inspect()
+        .catch(() => undefined);
+      return info?.State.Running ? info.NetworkSettings.Networks[network]?.IPAddress || undefined : undefined;
+    },
+    { description: "host A's gateway running", timeoutMs: CONVERGE_TIMEOUT_MS },
+  );
+}
+
+/**
+ * A protocol agent reports these containers and an honest one publishing `barrier`; resolves once
+ * the master settled the report (the barrier is published).
+ */
+export async function reportWithBarrier(
+  f: Fleet,
+  agent: ProtocolAgent,
+  barrier: string,
+  containers: Container[],
+): Promise<void> {
+  const answer = await agent.report([
+    ...containers,
+    reportedContainer(
+      'eb',
+      'honest',
+      publishLabels(barrier, { 'tunnelfleet.service': 'http://10.0.0.6:80' }),
+    ),
+  ]);
+  if (answer.status !== 200) throw new Error(`report refused: ${JSON.stringify(answer.body)}`);
+  await waitForBarrier(f, barrier);
+}
+
+/** The hostnames of each gateway table the master sent a protocol agent (its queue drained). */
+export async function sentGatewayTables(agent: ProtocolAgent): Promise<string[][]> {
+  const commands: Command[] = [];
+  for (let next = await agent.nextCommand(); next; next = await agent.nextCommand()) commands.push(next);
+  return commands.flatMap((command) =>
+    command.type === 'set_gateway_routes' ? [command.payload.routes.map((route) => route.hostname)] : [],
+  );
+}
+
+/**
+ * For a file whose fleet runs the gateway on host A: the agent image is built before the fleet
+ * starts (call this before `useFleet`), and the gateway's volume is removed after the fleet's
+ * teardown removed its container. Returns a call that names the agent whose volume it is.
+ */
+export function useGatewayImage(): (agentId: string) => void {
+  let volume: string | undefined;
+  beforeAll(() => buildGatewayTestImage(), 600_000);
+  // Registered before the fleet's: runs after its teardown removed the gateway container.
+  afterAll(() => (volume ? removeGatewayVolume(volume) : undefined));
+  return (agentId) => {
+    volume = gatewayNames(agentId).volume;
+  };
+}
