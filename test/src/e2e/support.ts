@@ -1,8 +1,4 @@
-import {
-  type CreateKeyRequest,
-  type RegisterRequest,
-  type RouteView,
-} from '@tunnelfleet/common';
+import type { CreateKeyRequest, RegisterRequest, RouteView } from '@tunnelfleet/common';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { waitFor } from '../harness/wait-for.js';
 import { type Fleet, type FleetHost, type FleetOptions, startFleet } from '../system/fleet.js';
