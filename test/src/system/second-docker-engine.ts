@@ -40,7 +40,7 @@ export interface SecondDockerEngine {
 
 const DOCKERD_START_TIMEOUT_MS = 60_000;
 const LAUNCH_ATTEMPTS = 3;
-const NAME = /^docker([2-9]|[12][0-9])$/;
+const NAME = /^docker([2-9]|[123][0-9])$/;
 
 /**
  * A second Docker engine beside the main one, for a second simulated host (see
@@ -54,7 +54,7 @@ export async function startSecondDockerEngine(
   options: SecondDockerEngineOptions = {},
 ): Promise<SecondDockerEngine> {
   const name = options.name ?? 'docker2';
-  if (!NAME.test(name)) throw new HarnessError(`second engine name must be docker2…docker29, got "${name}"`);
+  if (!NAME.test(name)) throw new HarnessError(`second engine name must be docker2…docker39, got "${name}"`);
   const paths = enginePaths(name);
   const dockerHost = `unix://${paths.socket}`;
   const main = await connectDockerEngine();
