@@ -151,7 +151,10 @@ export function ingressRules(
  * For a test file whose tests each start their own world: one private Redis for the file, and
  * each world closed after its test, with the emulator asked whether any call broke its spec.
  */
-export function useReconcilerWorlds(): (extra?: Partial<ReconcilerOptions>) => Promise<ReconcilerWorld> {
+export function useReconcilerWorlds(): (
+  extra?: Partial<ReconcilerOptions>,
+  budget?: CallBudgetOptions,
+) => Promise<ReconcilerWorld> {
   let redis: RedisServerHandle | undefined;
   let world: ReconcilerWorld | undefined;
   beforeAll(async () => {
@@ -167,8 +170,8 @@ export function useReconcilerWorlds(): (extra?: Partial<ReconcilerOptions>) => P
   afterAll(async () => {
     await redis?.stop();
   });
-  return async (extra = {}) => {
-    world = await startReconcilerWorld(redis!, extra);
+  return async (extra = {}, budget = {}) => {
+    world = await startReconcilerWorld(redis!, extra, budget);
     return world;
   };
 }

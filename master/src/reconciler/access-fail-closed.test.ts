@@ -1,38 +1,20 @@
-import {
-  ACCESS_RULE_LISTS,
-  ACCESS_SELECTOR_CASES,
-  accessSelectorLabels,
-  type RedisServerHandle,
-  startRedisServer,
-  waitFor,
-} from '@tunnelfleet/test';
+import { ACCESS_RULE_LISTS, ACCESS_SELECTOR_CASES, accessSelectorLabels, waitFor } from '@tunnelfleet/test';
 import Cloudflare from 'cloudflare';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   cnames,
   container,
   GRACE_SECONDS,
   ingressRules,
   type ReconcilerWorld,
-  startReconcilerWorld,
+  useReconcilerWorlds,
   webLabels,
 } from '../../test/reconciler-test-world.js';
 import { deleteAccessPolicy, insertAccessPolicy } from '../store/access-policies.js';
 import { listRoutes } from '../store/routes.js';
 
-let redis: RedisServerHandle;
+const startWorld = useReconcilerWorlds();
 let world: ReconcilerWorld;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterEach(async () => {
-  expect(world.emulator.specViolations()).toEqual([]);
-  await world?.close();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
 
 interface Rule {
   hostname?: string;
@@ -69,7 +51,7 @@ function expectUnpublished(tunnelId: string, hostname: string) {
 
 describe('Access fails closed', () => {
   it('builds require/exclude rules into the app, then publishes the rule carrying its audience tag', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     await world.report(
       agentId,
@@ -104,7 +86,7 @@ describe('Access fails closed', () => {
   });
 
   it('publishes nothing while Cloudflare refuses the app, and publishes once it accepts it', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     world.emulator.faults.set({
       failNext: { route: 'POST /accounts/:id/access/apps', status: 500, count: 1000 },
@@ -131,7 +113,7 @@ describe('Access fails closed', () => {
   });
 
   it('does not publish a route whose named policy is undefined, and publishes it once defined', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     await world.report(
       agentId,
@@ -162,7 +144,7 @@ describe('Access fails closed', () => {
   });
 
   it('withdraws the routes of a named policy that disappears, never leaving them public', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     insertAccessPolicy(world.db, {
       id: 'pol_ops',
@@ -192,7 +174,7 @@ describe('Access fails closed', () => {
   });
 
   it('refuses Access on a path regex no app domain covers, and maps an anchored literal prefix', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     await world.report(
       agentId,
@@ -224,7 +206,7 @@ describe('Access fails closed', () => {
   });
 
   it('takes the rule and the CNAME away before the app, and re-guards a rule whose app was deleted by hand', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     const web = container(
       'gone',
@@ -268,7 +250,7 @@ describe('Access fails closed', () => {
 
 describe('dropping Access from a published route', () => {
   it('is refused unless the labels say access.public=true', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     const guarded = container(
       'v1',
@@ -307,7 +289,7 @@ describe('dropping Access from a published route', () => {
 
 describe('every selector the labels accept', () => {
   it('builds each in include, require and exclude, and publishes each route behind its app', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     const labels = accessSelectorLabels('example.com');
     await world.report(agentId, container('selectors', labels));
@@ -328,7 +310,7 @@ describe('every selector the labels accept', () => {
   });
 
   it("builds DockFlare's access.custom_rules policies", async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     const custom = [
       {
@@ -395,7 +377,7 @@ describe("DockFlare's zone default policy (access.policy=default_tld)", () => {
   };
 
   it("publishes only behind the zone's *.<zone> app, checking its audience, and withdraws when it goes", async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     await world.report(agentId, container('zone', dockflare));
     await waitFor(() => routeOf('tld.example.com')?.status === 'error', { description: 'the error' });
@@ -434,7 +416,7 @@ describe("DockFlare's zone default policy (access.policy=default_tld)", () => {
   });
 
   it('is not guarded by a zone default app with no policy, nor by two of them', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     const account_id = world.cf.accountId;
     const empty = await cloudflareClient().zeroTrust.access.applications.create({

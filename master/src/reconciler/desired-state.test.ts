@@ -1,32 +1,21 @@
-import { type RedisServerHandle, startRedisServer } from '@tunnelfleet/test';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   container,
   GRACE_SECONDS,
   type ReconcilerWorld,
-  startReconcilerWorld,
+  useReconcilerWorlds,
   webLabels,
 } from '../../test/reconciler-test-world.js';
 import { carriedRouteTargets, tunnelTarget } from '../routes/route-targets.js';
 import { listTunnels } from '../store/tunnels.js';
 import { desiredTargets, readDesiredState } from './desired-state.js';
 
-let redis: RedisServerHandle;
+const startWorld = useReconcilerWorlds();
 let world: ReconcilerWorld;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterEach(async () => {
-  await world?.close();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
 
 describe('desired targets (the drift checks’ list)', () => {
   it('names what the whole desired state carries, zone by its first carried route, without reading every route', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     let advanced = 0;
     const now = () => new Date(Date.now() + advanced * 1000);
     /** What reading every route gives: each carried route's targets, and every live tunnel. */

@@ -1,12 +1,12 @@
-import { type RedisServerHandle, startRedisServer, waitFor } from '@tunnelfleet/test';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '@tunnelfleet/test';
+import { describe, expect, it } from 'vitest';
 import {
   cnames,
   container,
   GRACE_SECONDS,
   ingressRules,
   type ReconcilerWorld,
-  startReconcilerWorld,
+  useReconcilerWorlds,
   webLabels,
 } from '../../test/reconciler-test-world.js';
 import type { CallBudgetOptions } from '../cloudflare/call-budget.js';
@@ -16,18 +16,8 @@ import { upsertContainer } from '../store/containers.js';
 import { listRoutes } from '../store/routes.js';
 import { writeTunnelMemo } from './ingress-intent.js';
 
-let redis: RedisServerHandle;
+const startWorld = useReconcilerWorlds();
 let world: ReconcilerWorld;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterEach(async () => {
-  await world?.close();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
 
 const hostnamesOf = (rules: { hostname?: string }[]) =>
   rules.flatMap((r) => (r.hostname ? [r.hostname] : []));
@@ -36,7 +26,7 @@ const configPuts = () => world.emulator.writes().filter((c) => c.path.endsWith('
 
 describe('publishing', () => {
   it('turns labelled containers into active routes, CNAMEs and ingress rules', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     await world.report(agentId, container('web', webLabels('app.example.com')));
     await world.report(
@@ -86,7 +76,7 @@ describe('publishing', () => {
 
   it('folds a burst of 100 containers into at most 1 configuration PUT and 2 DNS writes', async () => {
     // The reports of a burst come close together: one quiet window and no cap between them.
-    world = await startReconcilerWorld(redis, { debounceMs: 1_500, maxWaitMs: 60_000 });
+    world = await startWorld({ debounceMs: 1_500, maxWaitMs: 60_000 });
     const { agentId, tunnelId } = await world.addAgent();
     world.emulator.clearCalls();
     await Promise.all(
@@ -107,7 +97,7 @@ describe('publishing', () => {
   });
 
   it('gives a route with bad labels status invalid, with the message, and writes nothing', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId } = await world.addAgent();
     world.emulator.clearCalls();
     await world.report(agentId, container('bad', webLabels('not a hostname!')));
@@ -120,7 +110,7 @@ describe('publishing', () => {
   });
 
   it('refuses a hostname outside the key allowlist or the managed zones, as a recorded conflict', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId } = await world.addAgent({ allowlist: ['*.apps.example.com'] });
     world.emulator.clearCalls();
     await world.report(agentId, container('a', webLabels('web.apps.example.com')));
@@ -145,7 +135,7 @@ describe('publishing', () => {
 
 describe('grace period', () => {
   it('restores a restarted container without any Cloudflare write, removes only ours after the grace period', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     const foreignRecord = world.emulator.seedDnsRecord('example.com', {
       type: 'A',
@@ -180,7 +170,7 @@ describe('grace period', () => {
   });
 
   it('keeps the cloud objects of a cleanup=false route after its grace period', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     const kept = container('kept', webLabels('kept.example.com', { 'tunnelfleet.cleanup': 'false' }));
     const gone = container('gone', webLabels('gone.example.com'));
@@ -210,7 +200,7 @@ describe('grace period', () => {
 
 describe('hostname conflicts across agents', () => {
   it('keeps the first claimant, records the conflict, hands over when the holder goes away', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const first = await world.addAgent();
     const second = await world.addAgent();
     const a = container('a', webLabels('shared.example.com'));
@@ -246,7 +236,7 @@ describe('hostname conflicts across agents', () => {
 
 describe('conflicts with foreign objects', () => {
   it('publishes no ingress rule for a route whose hostname has a foreign DNS record', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     world.emulator.seedDnsRecord('example.com', {
       type: 'CNAME',
@@ -276,7 +266,7 @@ describe('conflicts with foreign objects', () => {
 
 describe('drift', () => {
   it('puts back a record and a rule deleted by hand, and writes nothing when nothing drifted', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     await world.report(agentId, container('web', webLabels('app.example.com')));
     await world.report(agentId, container('api', webLabels('api.example.com')));
@@ -310,7 +300,7 @@ describe('drift', () => {
  */
 async function startDriftWorld(budget: CallBudgetOptions) {
   const redisPrefix = `drift-${Math.random().toString(36).slice(2)}`;
-  world = await startReconcilerWorld(redis, { driftPeriodMs: 1_000, redisPrefix }, budget);
+  world = await startWorld({ driftPeriodMs: 1_000, redisPrefix }, budget);
   const agents = [await world.addAgent(), await world.addAgent(), await world.addAgent()];
   for (const [i, { agentId }] of agents.entries()) {
     await world.report(agentId, container(`web${i}`, webLabels(`app${i}.example.com`)));
@@ -418,7 +408,7 @@ describe('changes before drift checks', () => {
 
 describe('crash between an ingress PUT and its ownership record', () => {
   it('takes the rules a dead sync wrote as ours, but never a foreign rule it found before', async () => {
-    world = await startReconcilerWorld(redis);
+    world = await startWorld();
     const { agentId, tunnelId } = await world.addAgent();
     world.emulator.seedIngressRule(tunnelId, { hostname: 'taken.example.com', service: 'http://theirs:80' });
     await world.report(agentId, container('taken', webLabels('taken.example.com')));

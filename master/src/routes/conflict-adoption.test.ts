@@ -1,12 +1,12 @@
-import { type RedisServerHandle, startRedisServer, waitFor } from '@tunnelfleet/test';
+import { waitFor } from '@tunnelfleet/test';
 import Cloudflare from 'cloudflare';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   cnames,
   container,
   ingressRules,
   type ReconcilerWorld,
-  startReconcilerWorld,
+  useReconcilerWorlds,
   webLabels,
 } from '../../test/reconciler-test-world.js';
 import { deleteAccessPolicy, insertAccessPolicy } from '../store/access-policies.js';
@@ -15,23 +15,12 @@ import { listConflicts } from '../store/conflicts.js';
 import { listRoutes } from '../store/routes.js';
 import { type ConflictAdoption, createConflictAdoption } from './conflict-adoption.js';
 
-let redis: RedisServerHandle;
+const startWorld = useReconcilerWorlds();
 let world: ReconcilerWorld;
 let adoption: ConflictAdoption;
 
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterEach(async () => {
-  expect(world.emulator.specViolations()).toEqual([]);
-  await world?.close();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-
 async function start() {
-  world = await startReconcilerWorld(redis);
+  world = await startWorld();
   adoption = createConflictAdoption({
     db: world.db,
     cloudflare: world.cloudflare,
