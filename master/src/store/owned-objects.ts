@@ -24,21 +24,32 @@ export interface OwnedApp {
   path: string;
 }
 
+/** Where a sync's scope lies for each kind it replaces: a tunnel's rules, a zone's records. */
+const SCOPE_COLUMN = { ingress_rule: 'tunnel_id', dns_record: 'zone_id' } as const;
+
+/** The rows of one kind we own, all of them or those of one scope (a tunnel or a zone). */
+function ownedRows<Row>(
+  db: SqliteDatabase,
+  kind: keyof typeof SCOPE_COLUMN,
+  columns: string,
+  scopeId: string | undefined,
+): Row[] {
+  // Only the given filter goes into the SQL: `(? IS NULL OR zone_id = ?)` keeps SQLite off the index.
+  const select = `SELECT ${columns} FROM owned_objects WHERE kind = '${kind}'`;
+  return (
+    scopeId === undefined
+      ? statement(db, `${select} ORDER BY id`).all()
+      : statement(db, `${select} AND ${SCOPE_COLUMN[kind]} = ? ORDER BY id`).all(scopeId)
+  ) as Row[];
+}
+
 export function listOwnedIngressRules(db: SqliteDatabase, tunnelId?: string): OwnedIngressRule[] {
-  // Only the given filter goes into the SQL: `(? IS NULL OR tunnel_id = ?)` keeps SQLite off the index.
-  const rows = (
-    tunnelId === undefined
-      ? statement(
-          db,
-          "SELECT tunnel_id, hostname, path FROM owned_objects WHERE kind = 'ingress_rule' ORDER BY id",
-        ).all()
-      : statement(
-          db,
-          `SELECT tunnel_id, hostname, path FROM owned_objects
-           WHERE kind = 'ingress_rule' AND tunnel_id = ? ORDER BY id`,
-        ).all(tunnelId)
-  ) as { tunnel_id: string; hostname: string; path: string }[];
-  return rows.map((row) => ({ tunnelId: row.tunnel_id, hostname: row.hostname, path: row.path }));
+  return ownedRows<{ tunnel_id: string; hostname: string; path: string }>(
+    db,
+    'ingress_rule',
+    'tunnel_id, hostname, path',
+    tunnelId,
+  ).map((row) => ({ tunnelId: row.tunnel_id, hostname: row.hostname, path: row.path }));
 }
 
 /** Replaces what we own on one tunnel with what its sync returned. */
@@ -58,19 +69,12 @@ export function replaceOwnedIngressRules(
 }
 
 export function listOwnedRecords(db: SqliteDatabase, zoneId?: string): OwnedRecord[] {
-  const rows = (
-    zoneId === undefined
-      ? statement(
-          db,
-          "SELECT cf_id, zone_id, hostname FROM owned_objects WHERE kind = 'dns_record' ORDER BY id",
-        ).all()
-      : statement(
-          db,
-          `SELECT cf_id, zone_id, hostname FROM owned_objects
-           WHERE kind = 'dns_record' AND zone_id = ? ORDER BY id`,
-        ).all(zoneId)
-  ) as { cf_id: string; zone_id: string; hostname: string }[];
-  return rows.map((row) => ({ cfId: row.cf_id, zoneId: row.zone_id, hostname: row.hostname }));
+  return ownedRows<{ cf_id: string; zone_id: string; hostname: string }>(
+    db,
+    'dns_record',
+    'cf_id, zone_id, hostname',
+    zoneId,
+  ).map((row) => ({ cfId: row.cf_id, zoneId: row.zone_id, hostname: row.hostname }));
 }
 
 /** Tunnels we own an ingress rule on. */
