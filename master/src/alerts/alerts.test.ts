@@ -12,6 +12,7 @@ import { startRedisServer, startWebhookReceiver, type WebhookReceiver, waitFor }
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MasterFixture, registerBody, startMasterFixture } from '../../test/master-test-fixture.js';
+import { container, webLabels } from '../../test/reconciler-test-world.js';
 import { setSyncedRouteStatus } from '../store/routes.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhookSignature } from './webhook-signature.js';
 
@@ -71,19 +72,9 @@ function heartbeat(agentId: string, cloudflared: { state: string; ready: boolean
   };
 }
 
+/** A published web container; the same `id` reported again is the same container. */
 function webContainer(hostname: string, id: string): Container {
-  return {
-    id: id.repeat(64),
-    name: 'web',
-    labels: {
-      'tunnelfleet.enable': 'true',
-      'tunnelfleet.hostname': hostname,
-      'tunnelfleet.service': 'http://web:80',
-    },
-    state: 'running',
-    networks: {},
-    exposedPorts: [{ port: 80, protocol: 'tcp' }],
-  };
+  return { ...container('web', webLabels(hostname)), id: id.repeat(64) };
 }
 
 describe('alert webhooks', () => {

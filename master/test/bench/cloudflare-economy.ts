@@ -8,38 +8,15 @@
  *
  *   pnpm build && node master/test/dist/test/bench/cloudflare-economy.js [containers=100]
  */
-import { randomBytes } from 'node:crypto';
-import { AGENT_ROUTES, type Container, snapshotFingerprint } from '@tunnelfleet/common';
+import { AGENT_ROUTES, snapshotFingerprint } from '@tunnelfleet/common';
 import { runBench, waitFor } from '@tunnelfleet/test';
 import Cloudflare from 'cloudflare';
 import { type MasterFixture, startMasterFixture } from '../master-test-fixture.js';
+import { container, webLabels } from '../reconciler-test-world.js';
 
 const ZONE = 'example.com';
 /** No new call for this long after convergence: the burst's work is over. */
 const QUIET_MS = 3_000;
-
-function labelledContainer(hostname: string): Container {
-  return {
-    id: randomBytes(32).toString('hex'),
-    name: hostname.split('.')[0]!,
-    labels: {
-      'tunnelfleet.enable': 'true',
-      'tunnelfleet.hostname': hostname,
-      'tunnelfleet.service': 'http://web:80',
-    },
-    state: 'running',
-    networks: {},
-    exposedPorts: [{ port: 80, protocol: 'tcp' }],
-  };
-}
-
-async function fullReconciles(fixture: MasterFixture): Promise<number> {
-  const metrics = await fixture.request('GET', '/metrics');
-  const match = /^tunnelfleet_reconcile_duration_seconds_count\{kind="full"\} (\d+)$/m.exec(
-    String(metrics.body),
-  );
-  return Number(match?.[1] ?? 0);
-}
 
 /** Waits until the emulator has seen no API call for QUIET_MS. */
 async function quiet(fixture: MasterFixture): Promise<void> {
@@ -84,13 +61,13 @@ async function tunnelfleetBurst(fixture: MasterFixture, count: number, arrival: 
   fixture.emulator.clearCalls();
 
   const hostnames = Array.from({ length: count }, (_, i) => `${arrival}-${i}.${ZONE}`);
-  const containers = hostnames.map(labelledContainer);
+  const containers = hostnames.map((hostname) => container(hostname.split('.')[0]!, webLabels(hostname)));
   const started = performance.now();
   if (arrival === 'snapshot') {
     await report({ kind: 'snapshot', fingerprint: snapshotFingerprint(containers), containers });
   } else {
-    for (const container of containers)
-      await report({ kind: 'event', change: { action: 'upsert', container } });
+    for (const each of containers)
+      await report({ kind: 'event', change: { action: 'upsert', container: each } });
   }
   const reportedMs = performance.now() - started;
   await waitFor(
