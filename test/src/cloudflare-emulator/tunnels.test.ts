@@ -2,15 +2,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type EmulatorWorld, emulatorWithWorld } from './test-support.js';
 import { decodeTunnelToken } from './tunnel-token.js';
 
-describe('tunnels', () => {
-  let w: EmulatorWorld;
-  let base: string;
-  beforeEach(async () => {
-    w = await emulatorWithWorld({ heartbeatSeconds: 1 });
-    base = `/accounts/${w.account.id}/cfd_tunnel`;
-  });
-  afterEach(() => w.emulator.close());
+// Each test its own emulator, with one account whose tunnels live under `base`.
+let w: EmulatorWorld;
+let base: string;
+beforeEach(async () => {
+  w = await emulatorWithWorld({ heartbeatSeconds: 1 });
+  base = `/accounts/${w.account.id}/cfd_tunnel`;
+});
+afterEach(() => w.emulator.close());
 
+describe('tunnels', () => {
   const create = async (name: string) =>
     (await w.api('POST', base, { name, config_src: 'cloudflare' })).body.result;
   const tokenOf = async (id: string) => (await w.api('GET', `${base}/${id}/token`)).body.result as string;
@@ -84,14 +85,6 @@ describe('tunnels', () => {
 });
 
 describe('edge', () => {
-  let w: EmulatorWorld;
-  let base: string;
-  beforeEach(async () => {
-    w = await emulatorWithWorld({ heartbeatSeconds: 1 });
-    base = `/accounts/${w.account.id}/cfd_tunnel`;
-  });
-  afterEach(() => w.emulator.close());
-
   const setup = async () => {
     const tunnel = (await w.api('POST', base, { name: 'edge-test', config_src: 'cloudflare' })).body.result;
     const token = (await w.api('GET', `${base}/${tunnel.id}/token`)).body.result as string;
