@@ -220,36 +220,31 @@ async function runFleet(
 
 function report(baseline: FleetFigures, fleet: FleetFigures): void {
   const row = (cells: string[]) => console.log(`| ${cells.join(' | ')} |`);
+  /** One endpoint's latencies in one phase of one run. */
+  const latencyRow = (figures: FleetFigures, phase: 'steady' | 'ramp', endpoint: string) => {
+    const s = figures[phase].summary(endpoint);
+    row([
+      phase === 'ramp' ? `${endpoint} (ramp)` : endpoint,
+      String(figures.agents),
+      String(s.n),
+      formatMs(s.p50),
+      formatMs(s.p90),
+      formatMs(s.p99),
+      formatMs(s.max),
+    ]);
+  };
   console.log(`\nLatency per endpoint, steady phase (client side, loopback)`);
   row(['endpoint', 'agents', 'n', 'p50', 'p90', 'p99', 'max']);
   row(['---', '---', '---', '---', '---', '---', '---']);
   const endpoints = [...new Set([...baseline.steady.names(), ...fleet.steady.names()])];
   for (const endpoint of endpoints) {
     for (const figures of [baseline, fleet]) {
-      const s = figures.steady.summary(endpoint);
-      row([
-        endpoint,
-        String(figures.agents),
-        String(s.n),
-        formatMs(s.p50),
-        formatMs(s.p90),
-        formatMs(s.p99),
-        formatMs(s.max),
-      ]);
+      latencyRow(figures, 'steady', endpoint);
     }
   }
   for (const figures of [baseline, fleet]) {
     for (const endpoint of figures.ramp.names()) {
-      const s = figures.ramp.summary(endpoint);
-      row([
-        `${endpoint} (ramp)`,
-        String(figures.agents),
-        String(s.n),
-        formatMs(s.p50),
-        formatMs(s.p90),
-        formatMs(s.p99),
-        formatMs(s.max),
-      ]);
+      latencyRow(figures, 'ramp', endpoint);
     }
   }
   console.log(`\nMaster process and Redis`);
