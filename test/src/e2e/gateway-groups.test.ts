@@ -1,6 +1,5 @@
 import { gatewayServiceUrl } from '@tunnelfleet/common';
 import { describe, expect, it } from 'vitest';
-import { GATEWAY_TEST_IMAGE } from '../harness/gateway-image.js';
 import { waitFor } from '../harness/wait-for.js';
 import { reportedContainer } from '../system/protocol-agent.js';
 import {
@@ -9,7 +8,7 @@ import {
   reportWithBarrier,
   sentGatewayTables,
   throughGateway,
-  useGatewayImage,
+  useGatewayFleet,
 } from './gateway-support.js';
 import {
   attacker,
@@ -19,15 +18,10 @@ import {
   routesOf,
   rulesFor,
   uniqueHostname,
-  useFleet,
   waitPublished,
 } from './support.js';
 
-// Built before the fleet starts, on the main engine, where host A's agent runs it.
-const gatewayVolumeOf = useGatewayImage();
-
-// Host A (the main engine) runs the gateway: a second engine drops traffic between its containers.
-const fleet = useFleet({ secondEngine: 'docker28', hostEnv: { a: { GATEWAY_IMAGE: GATEWAY_TEST_IMAGE } } });
+const { fleet, gatewayVolumeOf } = useGatewayFleet({ secondEngine: 'docker28' });
 
 /** The container that answered (the web image answers with its hostname: its id's first 12 characters). */
 async function answerer(address: string, hostname: string): Promise<string> {

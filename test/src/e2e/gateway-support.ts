@@ -2,11 +2,18 @@ import { request as httpRequest } from 'node:http';
 import { type Command, type Container, GATEWAY_PROXY_PORT, gatewayNames } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll } from 'vitest';
-import { buildGatewayTestImage, removeGatewayVolume } from '../harness/gateway-image.js';
+import { buildGatewayTestImage, GATEWAY_TEST_IMAGE, removeGatewayVolume } from '../harness/gateway-image.js';
 import { waitFor } from '../harness/wait-for.js';
-import type { Fleet } from '../system/fleet.js';
+import type { Fleet, FleetOptions } from '../system/fleet.js';
 import { type ProtocolAgent, reportedContainer } from '../system/protocol-agent.js';
-import { CONVERGE_TIMEOUT_MS, cloudView, publishLabels, rulesFor, waitForBarrier } from './support.js';
+import {
+  CONVERGE_TIMEOUT_MS,
+  cloudView,
+  publishLabels,
+  rulesFor,
+  useFleet,
+  waitForBarrier,
+} from './support.js';
 
 /**
  * Everything Cloudflare holds for one hostname, serialised: its records, its ingress rules in every
@@ -109,4 +116,23 @@ export function useGatewayImage(): (agentId: string) => void {
   return (agentId) => {
     volume = gatewayNames(agentId).volume;
   };
+}
+
+/**
+ * A fleet whose host A runs the L7 gateway (GATEWAY_IMAGE); host B does not. Host A, not B: a
+ * second engine drops traffic between its containers (the host forwards nothing for an engine
+ * without iptables), and the gateway must reach the containers it routes to. The image is built
+ * before the fleet starts and the gateway's volume removed after its teardown (`useGatewayImage`).
+ */
+export function useGatewayFleet(options: FleetOptions): {
+  fleet: () => Fleet;
+  /** Names the agent whose gateway volume is removed after the fleet's teardown. */
+  gatewayVolumeOf: (agentId: string) => void;
+} {
+  const gatewayVolumeOf = useGatewayImage();
+  const fleet = useFleet({
+    ...options,
+    hostEnv: { ...options.hostEnv, a: { GATEWAY_IMAGE: GATEWAY_TEST_IMAGE, ...options.hostEnv?.a } },
+  });
+  return { fleet, gatewayVolumeOf };
 }

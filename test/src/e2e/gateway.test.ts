@@ -1,7 +1,6 @@
 import { gatewayServiceUrl } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
-import { GATEWAY_TEST_IMAGE } from '../harness/gateway-image.js';
 import { waitFor } from '../harness/wait-for.js';
 import { reportedContainer } from '../system/protocol-agent.js';
 import {
@@ -10,7 +9,7 @@ import {
   reportWithBarrier,
   sentGatewayTables,
   throughGateway,
-  useGatewayImage,
+  useGatewayFleet,
 } from './gateway-support.js';
 import {
   attacker,
@@ -21,23 +20,16 @@ import {
   rulesFor,
   tunnelIdOf,
   uniqueHostname,
-  useFleet,
   waitPublished,
   waitRouteStatus,
 } from './support.js';
 
 const GRACE_SECONDS = 2;
 
-// Built before the fleet starts, on the main engine, where host A's agent runs it.
-const gatewayVolumeOf = useGatewayImage();
-
-// Host A runs the L7 gateway (GATEWAY_IMAGE); host B does not. Host A, not B: a second engine
-// drops traffic between its containers (the host forwards nothing for an engine without
-// iptables), and the gateway must reach the containers it routes to. A short grace period makes a
-// sleeping container that were taken for a stopped one lose its route within seconds.
-const fleet = useFleet({
+// A short grace period makes a sleeping container that were taken for a stopped one lose its
+// route within seconds.
+const { fleet, gatewayVolumeOf } = useGatewayFleet({
   secondEngine: 'docker27',
-  hostEnv: { a: { GATEWAY_IMAGE: GATEWAY_TEST_IMAGE } },
   masterEnv: { GRACE_PERIOD_SECONDS: String(GRACE_SECONDS) },
 });
 

@@ -1,19 +1,13 @@
-import { GATEWAY_PROXY_PORT, gatewayNames } from '@tunnelfleet/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GATEWAY_PROXY_PORT } from '@tunnelfleet/common';
+import { describe, expect, it } from 'vitest';
 import { type ChromiumSession, launchChromium } from '../harness/chromium.js';
-import { buildGatewayTestImage, GATEWAY_TEST_IMAGE, removeGatewayVolume } from '../harness/gateway-image.js';
 import { waitFor } from '../harness/wait-for.js';
 import type { Fleet, TestContainer } from '../system/fleet.js';
 
-import { gatewayAddress } from './gateway-support.js';
-import { CONVERGE_TIMEOUT_MS, publishLabels, uniqueHostname, useFleet } from './support.js';
+import { gatewayAddress, useGatewayFleet } from './gateway-support.js';
+import { CONVERGE_TIMEOUT_MS, publishLabels, uniqueHostname } from './support.js';
 
-beforeAll(() => buildGatewayTestImage(), 600_000);
-let gatewayVolume: string | undefined;
-afterAll(() => (gatewayVolume ? removeGatewayVolume(gatewayVolume) : undefined));
-
-// Host A (the main engine) runs the gateway: see gateway.test.ts for why not host B.
-const fleet = useFleet({ secondEngine: 'docker29', hostEnv: { a: { GATEWAY_IMAGE: GATEWAY_TEST_IMAGE } } });
+const { fleet, gatewayVolumeOf } = useGatewayFleet({ secondEngine: 'docker29' });
 
 /** Reports every CSP violation of the page (run before any of the page's own scripts). */
 const RECORD_CSP_VIOLATIONS = `
@@ -29,7 +23,7 @@ const RECORD_CSP_VIOLATIONS = `
  */
 async function sleepingRoute(f: Fleet, prefix: string, labels: Record<string, string>, script: string) {
   const agentId = await f.a.agentId();
-  gatewayVolume = gatewayNames(agentId).volume;
+  gatewayVolumeOf(agentId);
   const hostname = uniqueHostname(prefix);
   const app = await f.a.runContainer({
     labels: publishLabels(hostname, { 'tunnelfleet.wake': 'true', ...labels }),
