@@ -18,6 +18,14 @@ const ZONE = 'example.com';
 /** No new call for this long after convergence: the burst's work is over. */
 const QUIET_MS = 3_000;
 
+async function fullReconciles(fixture: MasterFixture): Promise<number> {
+  const metrics = await fixture.request('GET', '/metrics');
+  const match = /^tunnelfleet_reconcile_duration_seconds_count\{kind="full"\} (\d+)$/m.exec(
+    String(metrics.body),
+  );
+  return Number(match?.[1] ?? 0);
+}
+
 /** Waits until the emulator has seen no API call for QUIET_MS. */
 async function quiet(fixture: MasterFixture): Promise<void> {
   await waitFor(
