@@ -7,6 +7,7 @@ import {
   cloudView,
   publishLabels,
   publishVictim,
+  reportWithBarrier,
   routesOf,
   uniqueHostname,
   useFleet,
@@ -42,25 +43,15 @@ describe('key scopes and retained routes against another agent', { timeout: 180_
     const wildcard = '*.example.org';
     const barrier = uniqueHostname('barrier', 'example.org');
     const { agent } = await attacker(f, 'attacker-wildcard');
-    const answer = await agent.report([
+    // Once the barrier's record exists, the zone sync that would have carried the wildcard ran.
+    await reportWithBarrier(f, agent, barrier, [
       // Served for every name of the zone nobody else claims, B's future ones included.
       reportedContainer(
         'f1',
         'catch-all',
         publishLabels(wildcard, { 'tunnelfleet.service': 'http://10.0.0.5:80' }),
       ),
-      reportedContainer(
-        'f2',
-        'honest',
-        publishLabels(barrier, { 'tunnelfleet.service': 'http://10.0.0.6:80' }),
-      ),
     ]);
-    expect(answer.status).toBe(200);
-    // Once the barrier's record exists, the zone sync that would have carried the wildcard ran.
-    await waitFor(() => cloudView(f).records.some((record) => record.name === barrier), {
-      description: `the attacker's own route ${barrier} published`,
-      timeoutMs: CONVERGE_TIMEOUT_MS,
-    });
 
     const [route] = await routesOf(f, wildcard);
     expect(route?.status).toBe('invalid');

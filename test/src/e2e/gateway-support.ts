@@ -1,19 +1,15 @@
 import { request as httpRequest } from 'node:http';
-import { type Command, type Container, GATEWAY_PROXY_PORT, gatewayNames } from '@tunnelfleet/common';
+import { type Command, GATEWAY_PROXY_PORT, gatewayNames } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll } from 'vitest';
 import { buildGatewayTestImage, GATEWAY_TEST_IMAGE, removeGatewayVolume } from '../harness/gateway-image.js';
 import { waitFor } from '../harness/wait-for.js';
 import type { Fleet, FleetOptions } from '../system/fleet.js';
-import { type ProtocolAgent, reportedContainer } from '../system/protocol-agent.js';
-import {
-  CONVERGE_TIMEOUT_MS,
-  cloudView,
-  publishLabels,
-  rulesFor,
-  useFleet,
-  waitForBarrier,
-} from './support.js';
+import type { ProtocolAgent } from '../system/protocol-agent.js';
+import { CONVERGE_TIMEOUT_MS, cloudView, rulesFor, useFleet } from './support.js';
+
+// Moved to support.js (the isolation files use it too); still importable from here.
+export { reportWithBarrier } from './support.js';
 
 /**
  * Everything Cloudflare holds for one hostname, serialised: its records, its ingress rules in every
@@ -70,28 +66,6 @@ export async function gatewayAddress(docker: Docker, agentId: string, network: s
     },
     { description: "host A's gateway running", timeoutMs: CONVERGE_TIMEOUT_MS },
   );
-}
-
-/**
- * A protocol agent reports these containers and an honest one publishing `barrier`; resolves once
- * the master settled the report (the barrier is published).
- */
-export async function reportWithBarrier(
-  f: Fleet,
-  agent: ProtocolAgent,
-  barrier: string,
-  containers: Container[],
-): Promise<void> {
-  const answer = await agent.report([
-    ...containers,
-    reportedContainer(
-      'eb',
-      'honest',
-      publishLabels(barrier, { 'tunnelfleet.service': 'http://10.0.0.6:80' }),
-    ),
-  ]);
-  if (answer.status !== 200) throw new Error(`report refused: ${JSON.stringify(answer.body)}`);
-  await waitForBarrier(f, barrier);
 }
 
 /** The hostnames of each gateway table the master sent a protocol agent (its queue drained). */

@@ -1,7 +1,15 @@
 import { AGENT_ROUTES } from '@tunnelfleet/common';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cloudView, publishLabels, tunnelIdOf, uniqueHostname, useFleet, waitPublished } from './support.js';
+import {
+  cloudView,
+  publishLabels,
+  tunnelIdOf,
+  uniqueHostname,
+  useFleet,
+  waitPublished,
+  writesTouching,
+} from './support.js';
 
 // The fuzzer's report bodies must reach the parser, not stop at the report rate limit.
 const fleet = useFleet({ secondEngine: 'docker9', masterEnv: { AGENT_REPORT_BURST: '100000' } });
@@ -108,16 +116,7 @@ describe('hostile input', { timeout: 240_000 }, () => {
         apps: view.apps,
       });
     };
-    const writesAboutB = () =>
-      emulator
-        .writes()
-        .map((w) => `${w.method} ${w.path}`)
-        .filter(
-          (w) =>
-            w.includes(tunnelB) ||
-            w.includes(fleet().cloudflare.zones['example.org']!) ||
-            w.includes('/access/'),
-        );
+    const writesAboutB = () => writesTouching(fleet(), tunnelB, 'example.org');
     const before = await steadyState();
     emulator.clearCalls();
     const statuses = new Map<number, number>();

@@ -12,6 +12,7 @@ import {
   waitPublished,
   waitRouteStatus,
   waitUnpublished,
+  writesTouching,
 } from './support.js';
 
 // A short grace period and a full reconcile every second (which expires grace periods) stand in
@@ -28,21 +29,14 @@ const retained: string[] = [];
 describe('routes over a container lifecycle', { timeout: 120_000 }, () => {
   it('restores a route whose container comes back within the grace period, with no Cloudflare write', async () => {
     // On host B: its engine runs only this file's containers, so any write would be this route's.
-    const { b, emulator, cloudflare } = fleet();
+    const { b, emulator } = fleet();
     const hostname = uniqueHostname('restore', 'example.org');
     const app = await b.runContainer({ labels: publishLabels(hostname) });
     await waitPublished(fleet(), b, hostname);
     await expectConverged(fleet(), { alsoCarried: retained });
     const agentId = await b.agentId();
     const tunnelId = await tunnelIdOf(fleet(), b);
-    const writesAboutB = () =>
-      emulator
-        .writes()
-        .map((w) => `${w.method} ${w.path}`)
-        .filter(
-          (w) =>
-            w.includes(tunnelId) || w.includes(cloudflare.zones['example.org']!) || w.includes('/access/'),
-        );
+    const writesAboutB = () => writesTouching(fleet(), tunnelId, 'example.org');
 
     emulator.clearCalls();
     await app.container.stop({ t: 1 });

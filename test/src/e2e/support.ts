@@ -1,8 +1,8 @@
-import type { CreateKeyRequest, RegisterRequest, RouteView } from '@tunnelfleet/common';
+import type { Container, CreateKeyRequest, RegisterRequest, RouteView } from '@tunnelfleet/common';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { waitFor } from '../harness/wait-for.js';
 import { type Fleet, type FleetHost, type FleetOptions, startFleet } from '../system/fleet.js';
-import { connectProtocolAgent, type ProtocolAgent } from '../system/protocol-agent.js';
+import { connectProtocolAgent, type ProtocolAgent, reportedContainer } from '../system/protocol-agent.js';
 
 /** What a user checks at Cloudflare: records, ingress rules per tunnel, Access applications. */
 export interface CloudView {
@@ -266,6 +266,28 @@ export async function waitForBarrier(f: Fleet, barrier: string) {
   });
 }
 
+/**
+ * A protocol agent reports these containers and an honest one publishing `barrier`; resolves once
+ * the master settled the report (the barrier is published).
+ */
+export async function reportWithBarrier(
+  f: Fleet,
+  agent: ProtocolAgent,
+  barrier: string,
+  containers: Container[],
+): Promise<void> {
+  const answer = await agent.report([
+    ...containers,
+    reportedContainer(
+      'eb',
+      'honest',
+      publishLabels(barrier, { 'tunnelfleet.service': 'http://10.0.0.6:80' }),
+    ),
+  ]);
+  if (answer.status !== 200) throw new Error(`report refused: ${JSON.stringify(answer.body)}`);
+  await waitForBarrier(f, barrier);
+}
+
 /** An agent that speaks only the protocol, with its own key: the compromised or careless host. */
 export async function attacker(
   f: Fleet,
@@ -283,4 +305,16 @@ export async function attacker(
   });
   f.secrets.add(`API key ${name}`, key);
   return connectProtocolAgent(f.master.url, key, name, registration);
+}
+
+/**
+ * The Cloudflare writes (`METHOD path`) that could change a route of this tunnel in this zone: the
+ * tunnel's, the zone's, and any Access write.
+ */
+export function writesTouching(f: Fleet, tunnelId: string, zone: string): string[] {
+  const zoneId = f.cloudflare.zones[zone]!;
+  return f.emulator
+    .writes()
+    .map((w) => `${w.method} ${w.path}`)
+    .filter((w) => w.includes(tunnelId) || w.includes(zoneId) || w.includes('/access/'));
 }
