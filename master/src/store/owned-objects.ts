@@ -24,32 +24,30 @@ export interface OwnedApp {
   path: string;
 }
 
-/** Where a sync's scope lies for each kind it replaces: a tunnel's rules, a zone's records. */
-const SCOPE_COLUMN = { ingress_rule: 'tunnel_id', dns_record: 'zone_id' } as const;
+/** What a sync reads back of each kind it replaces, and the column of its scope (tunnel or zone). */
+const LISTED = {
+  ingress_rule: { columns: 'tunnel_id, hostname, path', scope: 'tunnel_id' },
+  dns_record: { columns: 'cf_id, zone_id, hostname', scope: 'zone_id' },
+} as const;
 
 /** The rows of one kind we own, all of them or those of one scope (a tunnel or a zone). */
-function ownedRows<Row>(
-  db: SqliteDatabase,
-  kind: keyof typeof SCOPE_COLUMN,
-  columns: string,
-  scopeId: string | undefined,
-): Row[] {
+function ownedRows<Row>(db: SqliteDatabase, kind: keyof typeof LISTED, scopeId: string | undefined): Row[] {
+  const { columns, scope } = LISTED[kind];
   // Only the given filter goes into the SQL: `(? IS NULL OR zone_id = ?)` keeps SQLite off the index.
   const select = `SELECT ${columns} FROM owned_objects WHERE kind = '${kind}'`;
   return (
     scopeId === undefined
       ? statement(db, `${select} ORDER BY id`).all()
-      : statement(db, `${select} AND ${SCOPE_COLUMN[kind]} = ? ORDER BY id`).all(scopeId)
+      : statement(db, `${select} AND ${scope} = ? ORDER BY id`).all(scopeId)
   ) as Row[];
 }
 
+type IngressRuleRow = { tunnel_id: string; hostname: string; path: string };
+type RecordRow = { cf_id: string; zone_id: string; hostname: string };
+
 export function listOwnedIngressRules(db: SqliteDatabase, tunnelId?: string): OwnedIngressRule[] {
-  return ownedRows<{ tunnel_id: string; hostname: string; path: string }>(
-    db,
-    'ingress_rule',
-    'tunnel_id, hostname, path',
-    tunnelId,
-  ).map((row) => ({ tunnelId: row.tunnel_id, hostname: row.hostname, path: row.path }));
+  const rows = ownedRows<IngressRuleRow>(db, 'ingress_rule', tunnelId);
+  return rows.map((row) => ({ tunnelId: row.tunnel_id, hostname: row.hostname, path: row.path }));
 }
 
 /** Replaces what we own on one tunnel with what its sync returned. */
@@ -69,12 +67,8 @@ export function replaceOwnedIngressRules(
 }
 
 export function listOwnedRecords(db: SqliteDatabase, zoneId?: string): OwnedRecord[] {
-  return ownedRows<{ cf_id: string; zone_id: string; hostname: string }>(
-    db,
-    'dns_record',
-    'cf_id, zone_id, hostname',
-    zoneId,
-  ).map((row) => ({ cfId: row.cf_id, zoneId: row.zone_id, hostname: row.hostname }));
+  const rows = ownedRows<RecordRow>(db, 'dns_record', zoneId);
+  return rows.map((row) => ({ cfId: row.cf_id, zoneId: row.zone_id, hostname: row.hostname }));
 }
 
 /** Tunnels we own an ingress rule on. */
