@@ -1,29 +1,24 @@
 import { type Command, NotFoundError, ValidationError } from '@tunnelfleet/common';
-import { type RedisServerHandle, startRedisServer, waitFor } from '@tunnelfleet/test';
+import { waitFor } from '@tunnelfleet/test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startTunnel, stopTunnel, uniqueAgentId } from '../../test/test-commands.js';
+import { useRedis } from '../../test/use-redis.js';
 import { type CommandGateway, type CommandGatewayOptions, createCommandGateway } from './command-gateway.js';
 
 const LONG_WAIT_MS = 20_000;
 
-let redis: RedisServerHandle;
+const redisUnderTest = useRedis();
 const gateways: CommandGateway[] = [];
 
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
 afterEach(async () => {
   await Promise.all(gateways.splice(0).map((gateway) => gateway.close()));
-});
-afterAll(async () => {
-  await redis?.stop();
 });
 
 async function gateway(options: Partial<CommandGatewayOptions> = {}): Promise<CommandGateway> {
   const created = await createCommandGateway({
-    connection: redis.url,
+    connection: redisUnderTest().server.url,
     logger: pino({ level: 'silent' }),
     leaseMs: 60_000,
     ...options,
@@ -52,7 +47,7 @@ describe('command gateway', () => {
     const agent = uniqueAgentId();
     expect(await commands.next(agent, { timeoutMs: 0 })).toBeNull();
 
-    const counter = new Redis(redis.url);
+    const counter = new Redis(redisUnderTest().server.url);
     try {
       // What reading the count costs, with nothing in between…
       const idle = -(await commandsProcessed(counter)) + (await commandsProcessed(counter));
@@ -134,7 +129,7 @@ describe('command gateway', () => {
     const queued = await commands.enqueue(agent, startTunnel());
     await commands.next(agent, { timeoutMs: 0 });
     // What a master killed between taking the job and writing its lease leaves behind.
-    const raw = new Redis(redis.url);
+    const raw = new Redis(redisUnderTest().server.url);
     try {
       expect(await raw.del(`tunnelfleet:cmd-lease:${agent}`)).toBe(1);
     } finally {
