@@ -261,16 +261,22 @@ describe('the real cloudflared runs the command lines the agent builds', () => {
   });
 });
 
+/** A supervisor told to run the real cloudflared for a new tunnel, with these extra arguments. */
+async function superviseRunning(extraArgs: string[]) {
+  const supervisor = supervise();
+  await supervisor.apply({
+    state: 'running',
+    tunnelId: randomUUID(),
+    tunnelName: 'contract',
+    token: realShapedToken(),
+    settings: { extraArgs },
+  });
+  return supervisor;
+}
+
 describe('the supervisor runs the real cloudflared', () => {
   it('reports a flag cloudflared does not know as a configuration error and does not restart it', async () => {
-    const supervisor = supervise();
-    await supervisor.apply({
-      state: 'running',
-      tunnelId: randomUUID(),
-      tunnelName: 'contract',
-      token: realShapedToken(),
-      settings: { extraArgs: ['--no-such-flag'] },
-    });
+    const supervisor = await superviseRunning(['--no-such-flag']);
     // cloudflared prints "Incorrect Usage" and its help, and exits 0.
     const status = await waitFor(
       () => (supervisor.status().state === 'running' ? undefined : supervisor.status()),
@@ -288,14 +294,7 @@ describe('the supervisor runs the real cloudflared', () => {
   });
 
   it("reports the real cloudflared's release and connector id from its metrics server", async () => {
-    const supervisor = supervise();
-    await supervisor.apply({
-      state: 'running',
-      tunnelId: randomUUID(),
-      tunnelName: 'contract',
-      token: realShapedToken(),
-      settings: { extraArgs: CLOSED_EDGE },
-    });
+    const supervisor = await superviseRunning(CLOSED_EDGE);
     const status = await waitFor(() => (supervisor.status().version ? supervisor.status() : undefined), {
       description: 'the supervisor to read build_info from /metrics',
     });
