@@ -408,7 +408,9 @@ describe('changes before drift checks', () => {
 
 describe('crash between an ingress PUT and its ownership record', () => {
   it('takes the rules a dead sync wrote as ours, but never a foreign rule it found before', async () => {
-    world = await startWorld();
+    // Every sync here is run by hand, in order: the report's debounced sync must not run between
+    // the hand-made steps (it would write its own memo over the dead sync's and find `new` foreign).
+    world = await startWorld({ debounceMs: 600_000, maxWaitMs: 600_000 });
     const { agentId, tunnelId } = await world.addAgent();
     world.emulator.seedIngressRule(tunnelId, { hostname: 'taken.example.com', service: 'http://theirs:80' });
     await world.report(agentId, container('taken', webLabels('taken.example.com')));
