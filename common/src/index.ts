@@ -5,6 +5,7 @@ export * from './config/index.js';
 export * from './errors/index.js';
 export * from './gateway/gateway-names.js';
 export * from './gateway/path-match.js';
+export * from './gateway/route-refusal.js';
 export * from './gateway/routing-table.js';
 export * from './gateway/wake-schedule.js';
 export * from './http/index.js';

@@ -57,6 +57,12 @@ export interface AgentRouterDeps {
 const ackParamsSchema = z.strictObject({ id: identifierSchema });
 
 /** Routes under `/api/v1/agent`, as listed in `common/src/protocol/routes.ts`. */
+/**
+ * A heartbeat is small, but may carry up to `MAX_REPORTED_REFUSALS` routes its gateway refused
+ * (an id, a code and a reason each): about 55 KiB at most.
+ */
+const HEARTBEAT_BODY_LIMIT_BYTES = 64 * 1024;
+
 export function agentRouter(deps: AgentRouterDeps): Router {
   const { db } = deps;
   const router = Router();
@@ -80,7 +86,7 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     res.json(answer);
   });
 
-  router.post(AGENT_ROUTES.heartbeat, authenticate, jsonBody(), async (req, res) => {
+  router.post(AGENT_ROUTES.heartbeat, authenticate, jsonBody(HEARTBEAT_BODY_LIMIT_BYTES), async (req, res) => {
     const agent = registeredAgent(agentCaller(res).agent);
     const body = parseOrThrow(heartbeatRequestSchema, req.body, 'heartbeat body');
     assertOwnId(agent, body.agentId);
