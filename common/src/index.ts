@@ -3,6 +3,7 @@ export * from './concurrency/deadline-signal.js';
 export * from './concurrency/keyed-mutex.js';
 export * from './config/index.js';
 export * from './errors/index.js';
+export * from './gateway/dependency-order.js';
 export * from './gateway/gateway-names.js';
 export * from './gateway/path-match.js';
 export * from './gateway/route-refusal.js';

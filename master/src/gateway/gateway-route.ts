@@ -20,6 +20,15 @@ export function needsGateway(spec: Pick<RouteSpec, 'wake' | 'l7'>): boolean {
  */
 const BACKEND_ORIGIN_KEYS = ['httpHostHeader', 'originServerName', 'matchSNItoHost', 'caPool', 'noTLSVerify'];
 
+/** A route's id in its gateway's table, as the gateway names it back (in a refusal). */
+export const gatewayRouteId = (routeId: number) => `route-${routeId}`;
+
+/** The master's route id in a gateway route id; undefined for any other text. */
+export function routeIdOfGatewayRoute(id: string): number | undefined {
+  const digits = /^route-([1-9][0-9]{0,14})$/.exec(id)?.[1];
+  return digits === undefined ? undefined : Number(digits);
+}
+
 export type GatewayRouteResult = { ok: true; route: GatewayRouteInput } | { ok: false; reason: string };
 
 /** What of a route the gateway needs: its row's id, hostname, path regex, service and spec. */
@@ -53,7 +62,7 @@ export function toGatewayRoute(route: GatewayRouteSource, container: { name: str
       reason: `origin.${unsupported.join(', origin.')} cannot be applied through the gateway`,
     };
   const gatewayRoute: GatewayRouteInput = {
-    id: `route-${route.id}`,
+    id: gatewayRouteId(route.id),
     hostname: route.hostname,
     path,
     backend: { url: backend },
