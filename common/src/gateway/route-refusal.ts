@@ -22,7 +22,7 @@ export const routeRefusalCodeSchema = z.enum([
 export type RouteRefusalCode = z.infer<typeof routeRefusalCodeSchema>;
 
 /** Characters of a refusal's reason: enough for the first problems, small enough for a heartbeat. */
-export const REFUSAL_MESSAGE_LENGTH = 240;
+export const REFUSAL_MESSAGE_LENGTH = 400;
 /** Refusals one heartbeat may carry; an agent with more reports its gateway not ready (fail closed). */
 export const MAX_REPORTED_REFUSALS = 100;
 

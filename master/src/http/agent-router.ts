@@ -59,9 +59,9 @@ const ackParamsSchema = z.strictObject({ id: identifierSchema });
 /** Routes under `/api/v1/agent`, as listed in `common/src/protocol/routes.ts`. */
 /**
  * A heartbeat is small, but may carry up to `MAX_REPORTED_REFUSALS` routes its gateway refused
- * (an id, a code and a reason each): about 55 KiB at most.
+ * (an id, a code and a reason each): about 70 KiB at most.
  */
-const HEARTBEAT_BODY_LIMIT_BYTES = 64 * 1024;
+const HEARTBEAT_BODY_LIMIT_BYTES = 96 * 1024;
 
 export function agentRouter(deps: AgentRouterDeps): Router {
   const { db } = deps;
