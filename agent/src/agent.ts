@@ -6,8 +6,6 @@ import {
   checkLabelPrefixes,
   createLogger,
   type DockerInfo,
-  type GatewayHeartbeat,
-  MAX_REPORTED_REFUSALS,
   LABEL_PREFIX_VARIABLES,
   type LabelPrefixes,
   type Logger,
@@ -31,7 +29,7 @@ import {
 } from './docker/index.js';
 import {
   createGatewaySupervisor,
-  type GatewayStatus,
+  gatewayHeartbeat,
   type GatewaySupervisor,
   loadOrCreateGatewayToken,
 } from './gateway-supervisor/index.js';
@@ -210,7 +208,7 @@ export function createAgent(deps: AgentDeps): Agent {
         // Only when there are some: a master from before shared tunnels refuses the field.
         ...(shared.length > 0 ? { sharedTunnels: shared } : {}),
         ...(gateway && deps.gatewayImage
-          ? { gateway: protocolGateway(gateway.status(), deps.gatewayImage) }
+          ? { gateway: gatewayHeartbeat(gateway.status(), deps.gatewayImage) }
           : {}),
       };
     },
@@ -403,22 +401,6 @@ async function dockerInfo(docker: Docker): Promise<DockerInfo | null> {
   } catch {
     return null;
   }
-}
-
-function protocolGateway(status: GatewayStatus, image: string): GatewayHeartbeat {
-  // More refusals than a heartbeat carries: the master could not withhold the rest, so the whole
-  // gateway counts as not ready (fail closed) until a push is refused less.
-  const reportable = status.refused.length <= MAX_REPORTED_REFUSALS;
-  return {
-    state: status.state,
-    // Ready for the master once it serves a table: before that it routes nothing.
-    ready: status.ready && status.tableVersion !== undefined && reportable,
-    image,
-    ...(status.serviceUrl ? { serviceUrl: status.serviceUrl } : {}),
-    ...(status.tableVersion !== undefined ? { tableVersion: status.tableVersion } : {}),
-    // Only when there are some: a master from before refusals refuses the field.
-    ...(status.refused.length > 0 ? { refused: status.refused.slice(0, MAX_REPORTED_REFUSALS) } : {}),
-  };
 }
 
 function protocolCloudflared(status: CloudflaredStatus | undefined): ProtocolCloudflaredStatus {
