@@ -147,7 +147,10 @@ describe("routes the host's gateway refuses", () => {
         all.get('victim-app.example.com')?.status === 'active' &&
         all.get('attacker-app.example.com')?.status === 'active' &&
         rules().has('victim-app.example.com') &&
-        rules().has('attacker-app.example.com'),
+        rules().has('attacker-app.example.com') &&
+        master()
+          .emulator.dnsRecords('example.com')
+          .some((record) => record.name === 'victim-app.example.com'),
     );
     const target = before.get('victim-app.example.com')!;
     const snapshot = cloudflareState();
@@ -165,11 +168,19 @@ describe("routes the host's gateway refuses", () => {
     const after = await routes();
     expect(after.get('victim-app.example.com')).toMatchObject({ status: 'active', statusMessage: null });
     expect(rules().get('victim-app.example.com')).toBe(gatewayServiceUrl(victim.agentId));
-    const victimOnly = (state: string) =>
-      (JSON.parse(state) as { configs: unknown[] }).configs.filter((config) =>
-        JSON.stringify(config).includes('victim-app.example.com'),
-      );
-    expect(stableStringify(victimOnly(cloudflareState()))).toBe(stableStringify(victimOnly(snapshot)));
+    // The victim's tunnel configuration and DNS record, byte for byte.
+    const victimOnly = (state: string) => {
+      const { configs, records } = JSON.parse(state) as { configs: unknown[]; records: { name: string }[] };
+      return stableStringify({
+        configs: configs.filter((config) => JSON.stringify(config).includes('victim-app.example.com')),
+        records: records.filter((record) => record.name === 'victim-app.example.com'),
+      });
+    };
+    expect(JSON.parse(victimOnly(snapshot))).toMatchObject({
+      configs: [expect.anything()],
+      records: [expect.anything()],
+    });
+    expect(victimOnly(cloudflareState())).toBe(victimOnly(snapshot));
 
     // Too many, or too long: refused whole at the boundary, nothing stored.
     const tooMany = Array.from({ length: 101 }, (_, i) => ({
