@@ -29,8 +29,8 @@ import {
 } from './docker/index.js';
 import {
   createGatewaySupervisor,
-  gatewayHeartbeat,
   type GatewaySupervisor,
+  gatewayHeartbeat,
   loadOrCreateGatewayToken,
 } from './gateway-supervisor/index.js';
 import {

@@ -2,7 +2,7 @@ import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { isNotFound, isNotModified } from '../docker/docker-errors.js';
 import type { SleepingContainers } from '../state/sleeping-containers.js';
-import { wakeOrder, WakeFailedError, waitDependencyReady } from './wake-dependencies.js';
+import { WakeFailedError, waitDependencyReady, wakeOrder } from './wake-dependencies.js';
 
 /** A route's start timeout when the gateway sent none (a gateway of an older release). */
 const DEFAULT_START_TIMEOUT_MS = 60_000;

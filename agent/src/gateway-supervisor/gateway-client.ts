@@ -65,7 +65,11 @@ export function createGatewayClient(options: {
       if (response.statusCode === 200) {
         const answer = configPushAnswerSchema.safeParse(JSON.parse(text));
         if (!answer.success)
-          throw new GatewayPushError(200, 'invalid_answer', 'the gateway answered the push with an unknown body');
+          throw new GatewayPushError(
+            200,
+            'invalid_answer',
+            'the gateway answered the push with an unknown body',
+          );
         return answer.data.refused;
       }
       let code = 'unknown';

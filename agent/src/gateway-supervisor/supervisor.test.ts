@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { heartbeatRequestSchema } from '@tunnelfleet/common';
 import {
   buildGatewayTestImage,
   containerIpAddress,
@@ -7,7 +8,6 @@ import {
   uniqueName,
   waitFor,
 } from '@tunnelfleet/test';
-import { heartbeatRequestSchema } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { request } from 'undici';

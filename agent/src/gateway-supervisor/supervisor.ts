@@ -1,5 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { gatewayServiceUrl, type Logger, type RouteRefusal, type RoutingTableInput } from '@tunnelfleet/common';
+import {
+  gatewayServiceUrl,
+  type Logger,
+  type RouteRefusal,
+  type RoutingTableInput,
+} from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { CLOUDFLARED_LABELS } from '../cloudflared/container-spec.js';
 import type { BackoffOptions } from '../docker/backoff.js';

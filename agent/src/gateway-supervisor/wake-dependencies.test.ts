@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { wakeOrder, WakeFailedError } from './wake-dependencies.js';
+import { WakeFailedError, wakeOrder } from './wake-dependencies.js';
 
 describe('wakeOrder', () => {
   it('puts dependencies of dependencies first, each once, in the order given', () => {

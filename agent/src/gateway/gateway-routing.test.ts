@@ -174,7 +174,11 @@ describe('matching and precedence', () => {
       expect(answer.status).toBe(200);
       expect(answer.body).toMatchObject({ version, routes: 1 });
       expect(answer.body.refused).toEqual([
-        { id: 'r', code: expect.stringMatching(/^invalid_(route|regex)$/), message: expect.stringMatching(message) },
+        {
+          id: 'r',
+          code: expect.stringMatching(/^invalid_(route|regex)$/),
+          message: expect.stringMatching(message),
+        },
       ]);
       expect(served(await get(gw, 'fine.example.com'))).toBe('a');
     }
@@ -189,7 +193,9 @@ describe('matching and precedence', () => {
         },
       ],
     });
-    expect(badHeader.body.refused[0]?.message).toMatch(/match\.headers\[0\]\.name: must be an HTTP header name/);
+    expect(badHeader.body.refused[0]?.message).toMatch(
+      /match\.headers\[0\]\.name: must be an HTTP header name/,
+    );
     expect(badHeader.body.refused[0]?.message).toMatch(/match\.method: must be an upper-case HTTP method/);
   });
 

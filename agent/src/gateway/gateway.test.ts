@@ -102,7 +102,12 @@ describe('local API', () => {
         { id: 'host', hostname: 'bad host.example.com', backend: { url: b.url } },
         { id: 'origin', hostname: 'origin.example.com', backend: { url: `${b.url}/admin` } },
         { id: 'dup', hostname: 'dup.example.com', backend: { url: b.url } },
-        { id: 'dup', hostname: 'dup.example.com', path: { type: 'exact', value: '/x' }, backend: { url: b.url } },
+        {
+          id: 'dup',
+          hostname: 'dup.example.com',
+          path: { type: 'exact', value: '/x' },
+          backend: { url: b.url },
+        },
         'not a route',
       ],
     });
@@ -163,7 +168,12 @@ describe('local API', () => {
       version: 2,
       routes: [
         { id: 'ok', hostname: 'app.example.com', backend: { url: a.url } },
-        { id: 'newer', hostname: 'app.example.com', path: { type: 'prefix', value: '/api' }, backend: { url: b.url } },
+        {
+          id: 'newer',
+          hostname: 'app.example.com',
+          path: { type: 'prefix', value: '/api' },
+          backend: { url: b.url },
+        },
       ],
     });
     expect(fixed.body).toEqual({ version: 2, routes: 2, refused: [] });

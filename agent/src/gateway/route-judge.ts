@@ -86,15 +86,17 @@ export function judgeTable(input: unknown): JudgedTable {
   const refused: RefusedRoute[] = [];
   envelope.routes.forEach((raw, index) => {
     const id = ids[index]!;
-    const refuse = (refusal: Pick<RouteRefusal, 'code' | 'message'>) => {
-      const shadow = shadowOf(raw);
-      refused.push({ id, ...refusal, ...(shadow ? { shadow } : {}) });
-    };
     const count = uses.get(id) ?? 0;
-    if (count > 1) return refuse({ code: 'duplicate_id', message: `${count} routes of the table have this id` });
-    const parsed = gatewayRouteSchema.safeParse(raw);
-    if (!parsed.success) return refuse(describe(parsed.error));
-    routes.push(parsed.data);
+    const parsed = count > 1 ? undefined : gatewayRouteSchema.safeParse(raw);
+    if (parsed?.success) {
+      routes.push(parsed.data);
+      return;
+    }
+    const refusal: Pick<RouteRefusal, 'code' | 'message'> = parsed
+      ? describe(parsed.error)
+      : { code: 'duplicate_id', message: `${count} routes of the table have this id` };
+    const shadow = shadowOf(raw);
+    refused.push({ id, ...refusal, ...(shadow ? { shadow } : {}) });
   });
   return { table: { version: envelope.version, routes }, refused };
 }

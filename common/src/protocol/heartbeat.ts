@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_REPORTED_REFUSALS, routeRefusalSchema } from '../gateway/route-refusal.js';
 import {
   containerIdSchema,
   counterSchema,
@@ -7,7 +8,6 @@ import {
   messageSchema,
   tunnelIdSchema,
 } from './primitives.js';
-import { MAX_REPORTED_REFUSALS, routeRefusalSchema } from '../gateway/route-refusal.js';
 import { approvalStatusSchema } from './register.js';
 
 /**

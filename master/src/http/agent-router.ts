@@ -86,32 +86,37 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     res.json(answer);
   });
 
-  router.post(AGENT_ROUTES.heartbeat, authenticate, jsonBody(HEARTBEAT_BODY_LIMIT_BYTES), async (req, res) => {
-    const agent = registeredAgent(agentCaller(res).agent);
-    const body = parseOrThrow(heartbeatRequestSchema, req.body, 'heartbeat body');
-    assertOwnId(agent, body.agentId);
-    const { cameBack, previous } = await deps.heartbeats.record(agent.id, body);
-    if (body.lastAppliedCommandVersion !== null)
-      deps.agents.noteAppliedVersion(agent.id, body.lastAppliedCommandVersion);
-    if (agent.status === 'approved') await deps.gatewayRoutes.noteHeartbeat(agent.id, body.gateway);
-    if (agent.status === 'approved')
-      await deps.agents.noteSharedConnectors(
-        agent.id,
-        (body.sharedTunnels ?? []).flatMap((connector) => (connector.tunnelId ? [connector.tunnelId] : [])),
-      );
-    for (const alert of heartbeatAlerts(previous, body, cameBack)) {
-      // A paused host's cloudflared is down on purpose: that is no alert.
-      if (agent.pausedAt !== null && alert.type.startsWith('cloudflared.')) continue;
-      deps.alerts.emit(alert.type, { agentId: agent.id, agentName: agent.name, ...alert.data });
-    }
-    res.json({
-      status: agent.status === 'approved' ? 'approved' : 'pending',
-      reportIntervalSeconds: deps.reportIntervalSeconds,
-      // Nothing reported yet (new agent, or a master restored without its rows): ask for a snapshot.
-      // Not after mere events: the agent's periodic snapshots resync those without a storm.
-      snapshotRequested: agent.reportSequence === 0,
-    });
-  });
+  router.post(
+    AGENT_ROUTES.heartbeat,
+    authenticate,
+    jsonBody(HEARTBEAT_BODY_LIMIT_BYTES),
+    async (req, res) => {
+      const agent = registeredAgent(agentCaller(res).agent);
+      const body = parseOrThrow(heartbeatRequestSchema, req.body, 'heartbeat body');
+      assertOwnId(agent, body.agentId);
+      const { cameBack, previous } = await deps.heartbeats.record(agent.id, body);
+      if (body.lastAppliedCommandVersion !== null)
+        deps.agents.noteAppliedVersion(agent.id, body.lastAppliedCommandVersion);
+      if (agent.status === 'approved') await deps.gatewayRoutes.noteHeartbeat(agent.id, body.gateway);
+      if (agent.status === 'approved')
+        await deps.agents.noteSharedConnectors(
+          agent.id,
+          (body.sharedTunnels ?? []).flatMap((connector) => (connector.tunnelId ? [connector.tunnelId] : [])),
+        );
+      for (const alert of heartbeatAlerts(previous, body, cameBack)) {
+        // A paused host's cloudflared is down on purpose: that is no alert.
+        if (agent.pausedAt !== null && alert.type.startsWith('cloudflared.')) continue;
+        deps.alerts.emit(alert.type, { agentId: agent.id, agentName: agent.name, ...alert.data });
+      }
+      res.json({
+        status: agent.status === 'approved' ? 'approved' : 'pending',
+        reportIntervalSeconds: deps.reportIntervalSeconds,
+        // Nothing reported yet (new agent, or a master restored without its rows): ask for a snapshot.
+        // Not after mere events: the agent's periodic snapshots resync those without a storm.
+        snapshotRequested: agent.reportSequence === 0,
+      });
+    },
+  );
 
   /** Before the body is read: a refused report costs the master no parse. */
   const reportRateLimit: RequestHandler = (req, res, next) => {
