@@ -79,14 +79,20 @@ async function through(containerId: string, host: string): Promise<string> {
   return `${response.statusCode} ${(await response.body.text()).trim()}`;
 }
 
+/** A started supervisor of a new agent, and a web container on the shared network. */
+async function startWithWeb() {
+  const agentId = uniqueName('agent');
+  agentIds.push(agentId);
+  const supervisor = supervise(agentId);
+  await supervisor.start();
+  const web = await startTestWebContainer(docker, { network });
+  leftovers.push(web.id);
+  return { agentId, supervisor, web };
+}
+
 describe('gateway supervisor', () => {
   it('runs the gateway from the agent image as non-root, pushes the routes, and keeps its API off the shared network', async () => {
-    const agentId = uniqueName('agent');
-    agentIds.push(agentId);
-    const supervisor = supervise(agentId);
-    await supervisor.start();
-    const web = await startTestWebContainer(docker, { network });
-    leftovers.push(web.id);
+    const { agentId, supervisor, web } = await startWithWeb();
     await supervisor.setRoutes([
       { id: 'r1', hostname: 'app.example.com', backend: { url: `http://${web.name}:80` } },
     ]);
@@ -112,12 +118,7 @@ describe('gateway supervisor', () => {
   });
 
   it('serves the routes it can when the gateway refuses one, and the refusal reaches the heartbeat', async () => {
-    const agentId = uniqueName('agent');
-    agentIds.push(agentId);
-    const supervisor = supervise(agentId);
-    await supervisor.start();
-    const web = await startTestWebContainer(docker, { network });
-    leftovers.push(web.id);
+    const { supervisor, web } = await startWithWeb();
     const good = { id: 'route-1', hostname: 'app.example.com', backend: { url: `http://${web.name}:80` } };
     // A field this gateway does not know, as from a newer master than the gateway image.
     const newer = {

@@ -87,18 +87,19 @@ describe('local API', () => {
     const gw = await gateway();
     const a = await backend('a');
     const b = await backend('b');
+    const ok = { id: 'ok', hostname: 'app.example.com', backend: { url: a.url } };
+    const underApi = {
+      id: 'newer',
+      hostname: 'app.example.com',
+      path: { type: 'prefix', value: '/api' },
+      backend: { url: b.url },
+    };
     const answer = await api(gw, 'PUT', '/config', {
       version: 1,
       routes: [
-        { id: 'ok', hostname: 'app.example.com', backend: { url: a.url } },
+        ok,
         // A newer field than this gateway knows (version skew), under a served hostname.
-        {
-          id: 'newer',
-          hostname: 'app.example.com',
-          path: { type: 'prefix', value: '/api' },
-          backend: { url: b.url },
-          filters: { rateLimit: { perMinute: 10 } },
-        },
+        { ...underApi, filters: { rateLimit: { perMinute: 10 } } },
         { id: 'host', hostname: 'bad host.example.com', backend: { url: b.url } },
         { id: 'origin', hostname: 'origin.example.com', backend: { url: `${b.url}/admin` } },
         { id: 'dup', hostname: 'dup.example.com', backend: { url: b.url } },
@@ -164,18 +165,7 @@ describe('local API', () => {
     expect((await get(again, 'app.example.com', '/api/users')).status).toBe(503);
 
     // A later push that fixes the route serves it.
-    const fixed = await api(again, 'PUT', '/config', {
-      version: 2,
-      routes: [
-        { id: 'ok', hostname: 'app.example.com', backend: { url: a.url } },
-        {
-          id: 'newer',
-          hostname: 'app.example.com',
-          path: { type: 'prefix', value: '/api' },
-          backend: { url: b.url },
-        },
-      ],
-    });
+    const fixed = await api(again, 'PUT', '/config', { version: 2, routes: [ok, underApi] });
     expect(fixed.body).toEqual({ version: 2, routes: 2, refused: [] });
     expect((await get(again, 'app.example.com', '/api/users')).text).toBe('b GET /api/users');
   });
