@@ -1,4 +1,10 @@
-import { type GatewayRoute, gatewayPathMatch, type RoutingTableInput } from '@tunnelfleet/common';
+import {
+  type GatewayRoute,
+  gatewayPathMatch,
+  gatewayRouteSchema,
+  type RoutingTableInput,
+  ValidationError,
+} from '@tunnelfleet/common';
 import type { RouteSpec } from '../routes/route-spec.js';
 
 /** One route of a host's gateway table, as `set_gateway_routes` carries it. */
@@ -82,5 +88,11 @@ export function toGatewayRoute(route: GatewayRouteSource, container: { name: str
       ...(wake.schedule ? { schedule: wake.schedule } : {}),
     } satisfies GatewayRoute['wake'];
   }
+  // Checked with the gateway's own schema: a route it would refuse is withheld here, with the
+  // reason, rather than sent (the whole \`set_gateway_routes\` would be refused for it, and the
+  // host's other routes with it).
+  const checked = gatewayRouteSchema.safeParse(gatewayRoute);
+  if (!checked.success)
+    return { ok: false, reason: ValidationError.fromZod('gateway route', checked.error).message };
   return { ok: true, route: gatewayRoute };
 }
