@@ -56,13 +56,13 @@ export interface AgentRouterDeps {
 
 const ackParamsSchema = z.strictObject({ id: identifierSchema });
 
-/** Routes under `/api/v1/agent`, as listed in `common/src/protocol/routes.ts`. */
 /**
- * A heartbeat is small, but may carry up to `MAX_REPORTED_REFUSALS` routes its gateway refused
- * (an id, a code and a reason each): about 70 KiB at most.
+ * Bytes of a heartbeat: small, but it may carry up to `MAX_REPORTED_REFUSALS` routes its gateway
+ * refused (an id, a code and a reason each), about 70 KiB at most.
  */
-const HEARTBEAT_BODY_LIMIT_BYTES = 96 * 1024;
+const HEARTBEAT_BYTES = 96 * 1024;
 
+/** Routes under `/api/v1/agent`, as listed in `common/src/protocol/routes.ts`. */
 export function agentRouter(deps: AgentRouterDeps): Router {
   const { db } = deps;
   const router = Router();
@@ -86,37 +86,32 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     res.json(answer);
   });
 
-  router.post(
-    AGENT_ROUTES.heartbeat,
-    authenticate,
-    jsonBody(HEARTBEAT_BODY_LIMIT_BYTES),
-    async (req, res) => {
-      const agent = registeredAgent(agentCaller(res).agent);
-      const body = parseOrThrow(heartbeatRequestSchema, req.body, 'heartbeat body');
-      assertOwnId(agent, body.agentId);
-      const { cameBack, previous } = await deps.heartbeats.record(agent.id, body);
-      if (body.lastAppliedCommandVersion !== null)
-        deps.agents.noteAppliedVersion(agent.id, body.lastAppliedCommandVersion);
-      if (agent.status === 'approved') await deps.gatewayRoutes.noteHeartbeat(agent.id, body.gateway);
-      if (agent.status === 'approved')
-        await deps.agents.noteSharedConnectors(
-          agent.id,
-          (body.sharedTunnels ?? []).flatMap((connector) => (connector.tunnelId ? [connector.tunnelId] : [])),
-        );
-      for (const alert of heartbeatAlerts(previous, body, cameBack)) {
-        // A paused host's cloudflared is down on purpose: that is no alert.
-        if (agent.pausedAt !== null && alert.type.startsWith('cloudflared.')) continue;
-        deps.alerts.emit(alert.type, { agentId: agent.id, agentName: agent.name, ...alert.data });
-      }
-      res.json({
-        status: agent.status === 'approved' ? 'approved' : 'pending',
-        reportIntervalSeconds: deps.reportIntervalSeconds,
-        // Nothing reported yet (new agent, or a master restored without its rows): ask for a snapshot.
-        // Not after mere events: the agent's periodic snapshots resync those without a storm.
-        snapshotRequested: agent.reportSequence === 0,
-      });
-    },
-  );
+  router.post(AGENT_ROUTES.heartbeat, authenticate, jsonBody(HEARTBEAT_BYTES), async (req, res) => {
+    const agent = registeredAgent(agentCaller(res).agent);
+    const body = parseOrThrow(heartbeatRequestSchema, req.body, 'heartbeat body');
+    assertOwnId(agent, body.agentId);
+    const { cameBack, previous } = await deps.heartbeats.record(agent.id, body);
+    if (body.lastAppliedCommandVersion !== null)
+      deps.agents.noteAppliedVersion(agent.id, body.lastAppliedCommandVersion);
+    if (agent.status === 'approved') await deps.gatewayRoutes.noteHeartbeat(agent.id, body.gateway);
+    if (agent.status === 'approved')
+      await deps.agents.noteSharedConnectors(
+        agent.id,
+        (body.sharedTunnels ?? []).flatMap((connector) => (connector.tunnelId ? [connector.tunnelId] : [])),
+      );
+    for (const alert of heartbeatAlerts(previous, body, cameBack)) {
+      // A paused host's cloudflared is down on purpose: that is no alert.
+      if (agent.pausedAt !== null && alert.type.startsWith('cloudflared.')) continue;
+      deps.alerts.emit(alert.type, { agentId: agent.id, agentName: agent.name, ...alert.data });
+    }
+    res.json({
+      status: agent.status === 'approved' ? 'approved' : 'pending',
+      reportIntervalSeconds: deps.reportIntervalSeconds,
+      // Nothing reported yet (new agent, or a master restored without its rows): ask for a snapshot.
+      // Not after mere events: the agent's periodic snapshots resync those without a storm.
+      snapshotRequested: agent.reportSequence === 0,
+    });
+  });
 
   /** Before the body is read: a refused report costs the master no parse. */
   const reportRateLimit: RequestHandler = (req, res, next) => {
