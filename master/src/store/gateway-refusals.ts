@@ -35,6 +35,8 @@ export function replaceGatewayRefusals(
   refusals: readonly GatewayRefusalRecord[],
   at: string,
 ): number[] {
+  // The common case, every heartbeat of a healthy host: nothing refused before or now, no write.
+  if (refusals.length === 0 && listGatewayRefusals(db, agentId).length === 0) return [];
   return db.transaction(() => {
     const before = new Map(listGatewayRefusals(db, agentId).map((r) => [r.routeId, r]));
     statement(db, 'DELETE FROM gateway_refusals WHERE agent_id = ?').run(agentId);
