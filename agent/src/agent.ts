@@ -6,7 +6,6 @@ import {
   checkLabelPrefixes,
   createLogger,
   type DockerInfo,
-  type GatewayHeartbeat,
   LABEL_PREFIX_VARIABLES,
   type LabelPrefixes,
   type Logger,
@@ -30,8 +29,8 @@ import {
 } from './docker/index.js';
 import {
   createGatewaySupervisor,
-  type GatewayStatus,
   type GatewaySupervisor,
+  gatewayHeartbeat,
   loadOrCreateGatewayToken,
 } from './gateway-supervisor/index.js';
 import {
@@ -209,7 +208,7 @@ export function createAgent(deps: AgentDeps): Agent {
         // Only when there are some: a master from before shared tunnels refuses the field.
         ...(shared.length > 0 ? { sharedTunnels: shared } : {}),
         ...(gateway && deps.gatewayImage
-          ? { gateway: protocolGateway(gateway.status(), deps.gatewayImage) }
+          ? { gateway: gatewayHeartbeat(gateway.status(), deps.gatewayImage) }
           : {}),
       };
     },
@@ -402,17 +401,6 @@ async function dockerInfo(docker: Docker): Promise<DockerInfo | null> {
   } catch {
     return null;
   }
-}
-
-function protocolGateway(status: GatewayStatus, image: string): GatewayHeartbeat {
-  return {
-    state: status.state,
-    // Ready for the master once it serves a table: before that it routes nothing.
-    ready: status.ready && status.tableVersion !== undefined,
-    image,
-    ...(status.serviceUrl ? { serviceUrl: status.serviceUrl } : {}),
-    ...(status.tableVersion !== undefined ? { tableVersion: status.tableVersion } : {}),
-  };
 }
 
 function protocolCloudflared(status: CloudflaredStatus | undefined): ProtocolCloudflaredStatus {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RoutingTableInput } from '@tunnelfleet/common';
+import type { RouteRefusal, RoutingTableInput } from '@tunnelfleet/common';
 import pino from 'pino';
 import { request } from 'undici';
 import { afterEach, beforeEach, expect } from 'vitest';
@@ -13,6 +13,8 @@ import { startTestBackend, type TestBackend } from './test-backend.js';
 export interface ApiAnswer {
   error: { code: string; message: string; details?: Record<string, unknown> };
   version: number | null;
+  /** `PUT /config`'s answer: the routes refused. */
+  refused: RouteRefusal[];
   [key: string]: unknown;
 }
 

@@ -2,7 +2,7 @@ import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { isNotFound, isNotModified } from '../docker/docker-errors.js';
 import type { SleepingContainers } from '../state/sleeping-containers.js';
-import { dependencyOrder, WakeFailedError, waitDependencyReady } from './wake-dependencies.js';
+import { WakeFailedError, waitDependencyReady, wakeOrder } from './wake-dependencies.js';
 
 /** A route's start timeout when the gateway sent none (a gateway of an older release). */
 const DEFAULT_START_TIMEOUT_MS = 60_000;
@@ -62,7 +62,7 @@ export function createContainerWaker(options: {
       const direct = new Map(options.dependencies?.() ?? []);
       direct.set(request.container, request.dependsOn);
       // Each dependency ready before the next starts: a database up before the app that needs it.
-      for (const dependency of dependencyOrder(request.container, direct)) {
+      for (const dependency of wakeOrder(request.container, direct)) {
         await startOne(dependency, why).catch((error: unknown) => {
           if (!isNotFound(error)) throw error;
           throw new WakeFailedError(`dependency ${dependency} does not exist on this host`);

@@ -1,4 +1,4 @@
-import { TunnelfleetError } from '@tunnelfleet/common';
+import { configPushAnswerSchema, type RouteRefusal, TunnelfleetError } from '@tunnelfleet/common';
 import { request } from 'undici';
 
 /** The gateway refused or failed a push of the routing table. */
@@ -14,8 +14,11 @@ export class GatewayPushError extends TunnelfleetError {
 export interface GatewayClient {
   /** The version of the table the gateway serves; `null`: none yet; undefined: no answer. */
   readyVersion(): Promise<number | null | undefined>;
-  /** Pushes `table`; the gateway refuses one not above its version (`stale_config_version`). */
-  putConfig(table: { version: number; routes: unknown[] }): Promise<void>;
+  /**
+   * Pushes `table`; the gateway refuses one not above its version (`stale_config_version`). It
+   * serves the routes it can and answers which it refused, and why.
+   */
+  putConfig(table: { version: number; routes: unknown[] }): Promise<RouteRefusal[]>;
   /** Long-poll for containers to start (and idle ones to stop) past `after`. */
   wakeRequests(after: number, waitMs: number): Promise<WakeRequests>;
   /** The container's last log lines, for the loading page; `failure`: its wake failed, why. */
@@ -59,7 +62,16 @@ export function createGatewayClient(options: {
         signal: AbortSignal.timeout(options.timeoutMs),
       });
       const text = await response.body.text();
-      if (response.statusCode === 200) return;
+      if (response.statusCode === 200) {
+        const answer = configPushAnswerSchema.safeParse(JSON.parse(text));
+        if (!answer.success)
+          throw new GatewayPushError(
+            200,
+            'invalid_answer',
+            'the gateway answered the push with an unknown body',
+          );
+        return answer.data.refused;
+      }
       let code = 'unknown';
       let message = text.slice(0, 500);
       try {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { heartbeatRequestSchema } from '@tunnelfleet/common';
 import {
   buildGatewayTestImage,
   containerIpAddress,
@@ -20,7 +21,8 @@ import {
   gatewayNames,
   managedGatewayFilter,
 } from './container-spec.js';
-import { createGatewaySupervisor, type GatewaySupervisor } from './supervisor.js';
+import { gatewayHeartbeat } from './gateway-heartbeat.js';
+import { createGatewaySupervisor, type GatewayRoutes, type GatewaySupervisor } from './supervisor.js';
 
 const logger = pino({ level: 'silent' });
 let docker: Docker;
@@ -77,14 +79,20 @@ async function through(containerId: string, host: string): Promise<string> {
   return `${response.statusCode} ${(await response.body.text()).trim()}`;
 }
 
+/** A started supervisor of a new agent, and a web container on the shared network. */
+async function startWithWeb() {
+  const agentId = uniqueName('agent');
+  agentIds.push(agentId);
+  const supervisor = supervise(agentId);
+  await supervisor.start();
+  const web = await startTestWebContainer(docker, { network });
+  leftovers.push(web.id);
+  return { agentId, supervisor, web };
+}
+
 describe('gateway supervisor', () => {
   it('runs the gateway from the agent image as non-root, pushes the routes, and keeps its API off the shared network', async () => {
-    const agentId = uniqueName('agent');
-    agentIds.push(agentId);
-    const supervisor = supervise(agentId);
-    await supervisor.start();
-    const web = await startTestWebContainer(docker, { network });
-    leftovers.push(web.id);
+    const { agentId, supervisor, web } = await startWithWeb();
     await supervisor.setRoutes([
       { id: 'r1', hostname: 'app.example.com', backend: { url: `http://${web.name}:80` } },
     ]);
@@ -107,6 +115,38 @@ describe('gateway supervisor', () => {
     expect(await fetchFromNetwork(docker, network, `http://${address}:${GATEWAY_API_PORT}/healthz`)).toBe(
       'unreachable',
     );
+  });
+
+  it('serves the routes it can when the gateway refuses one, and the refusal reaches the heartbeat', async () => {
+    const { supervisor, web } = await startWithWeb();
+    const good = { id: 'route-1', hostname: 'app.example.com', backend: { url: `http://${web.name}:80` } };
+    // A field this gateway does not know, as from a newer master than the gateway image.
+    const newer = {
+      id: 'route-2',
+      hostname: 'newer.example.com',
+      backend: { url: `http://${web.name}:80` },
+      filters: { rateLimit: { perMinute: 10 } },
+    } as unknown as GatewayRoutes[number];
+    await supervisor.setRoutes([good, newer]);
+    const status = await waitFor(() => (supervisor.status().ready ? supervisor.status() : undefined), {
+      description: 'the gateway ready with its routes',
+      timeoutMs: 30_000,
+    });
+    expect(status.refused).toEqual([
+      { id: 'route-2', code: 'unsupported_field', message: 'filters: Unrecognized key: "rateLimit"' },
+    ]);
+    expect(await through(status.containerId!, 'app.example.com')).toBe(`200 ${web.id.slice(0, 12)}`);
+    expect(await through(status.containerId!, 'newer.example.com')).toMatch(/^503 .*route_refused/);
+    // The heartbeat's gateway section, as the agent sends it and the master's schema reads it.
+    const section = heartbeatRequestSchema.shape.gateway.parse(gatewayHeartbeat(status, image));
+    expect(section).toMatchObject({ ready: true, refused: status.refused });
+
+    // Accepted by a later push: no refusal left to report.
+    await supervisor.setRoutes([good, { ...good, id: 'route-2', hostname: 'newer.example.com' }]);
+    const fixed = supervisor.status();
+    expect(fixed.refused).toEqual([]);
+    expect(gatewayHeartbeat(fixed, image)).not.toHaveProperty('refused');
+    expect(await through(status.containerId!, 'newer.example.com')).toBe(`200 ${web.id.slice(0, 12)}`);
   });
 
   it('restarts a crashed gateway, which serves its stored table at once; recreates a removed one and pushes again', async () => {

@@ -1,5 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { gatewayServiceUrl, type Logger, type RoutingTableInput } from '@tunnelfleet/common';
+import {
+  gatewayServiceUrl,
+  type Logger,
+  type RouteRefusal,
+  type RoutingTableInput,
+} from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { CLOUDFLARED_LABELS } from '../cloudflared/container-spec.js';
 import type { BackoffOptions } from '../docker/backoff.js';
@@ -31,6 +36,8 @@ export interface GatewayStatus {
   serviceUrl?: string;
   restarts: number;
   lastError?: string;
+  /** The routes the gateway refused at the last push (it serves the others), and why. */
+  refused: RouteRefusal[];
 }
 
 export interface GatewaySupervisorOptions {
@@ -110,6 +117,8 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
   /** The routes (as JSON) the current container was last given, and which container that was. */
   let pushed: { containerId: string; routes: string } | undefined;
   let tableVersion: number | undefined;
+  /** What the gateway answered to the last push: the routes it left out. */
+  let refused: RouteRefusal[] = [];
   /** The API of the gateway while it is ready: the wake loop long-polls it. */
   let live: GatewayClient | undefined;
   /**
@@ -154,6 +163,7 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
       ...(containerId ? { serviceUrl: gatewayServiceUrl(agentId) } : {}),
       restarts: supervision.restarts,
       ...(lastError ? { lastError } : {}),
+      refused,
     };
   };
 
@@ -277,10 +287,12 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     if (routes !== undefined && (pushed?.containerId !== containerId || pushed.routes !== wantedRoutes)) {
       // Above whatever it serves: its table outlives agents (on its volume) and this counter does not.
       const next = (version ?? 0) + 1;
-      await client.putConfig({ version: next, routes });
+      refused = await client.putConfig({ version: next, routes });
       pushed = { containerId, routes: wantedRoutes };
       tableVersion = next;
       logger.info({ version: next, routes: routes.length }, 'routing table pushed to the gateway');
+      if (refused.length > 0)
+        logger.warn({ version: next, refused: refused.slice(0, 20) }, 'the gateway refused some routes');
     }
     supervision.setReady(true);
     live = client;

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { dependencyOrder, WakeFailedError } from './wake-dependencies.js';
+import { WakeFailedError, wakeOrder } from './wake-dependencies.js';
 
-describe('dependencyOrder', () => {
+describe('wakeOrder', () => {
   it('puts dependencies of dependencies first, each once, in the order given', () => {
     const direct = new Map([
       ['app', ['db', 'cache']],
       ['db', ['volume-helper']],
       ['cache', ['volume-helper']],
     ]);
-    expect(dependencyOrder('app', direct)).toEqual(['volume-helper', 'db', 'cache']);
+    expect(wakeOrder('app', direct)).toEqual(['volume-helper', 'db', 'cache']);
   });
 
   it('refuses a cycle, naming it', () => {
@@ -17,8 +17,8 @@ describe('dependencyOrder', () => {
       ['db', ['queue']],
       ['queue', ['db']],
     ]);
-    expect(() => dependencyOrder('app', direct)).toThrow(WakeFailedError);
-    expect(() => dependencyOrder('app', direct)).toThrow(
+    expect(() => wakeOrder('app', direct)).toThrow(WakeFailedError);
+    expect(() => wakeOrder('app', direct)).toThrow(
       'dependency cycle db → queue → db (check their depends_on labels)',
     );
   });

@@ -1,4 +1,4 @@
-import { TunnelfleetError } from '@tunnelfleet/common';
+import { dependencyOrder, describeCycle, TunnelfleetError } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 
 /** A wake that cannot be done: a dependency cycle, or a dependency that did not become ready. */
@@ -8,26 +8,11 @@ export class WakeFailedError extends TunnelfleetError {
   }
 }
 
-/**
- * The containers to start before `container`, dependencies of dependencies first: `direct` is each
- * waking container's `depends_on` as the routing table has it (one container's labels cannot
- * show a cycle through another's, so it is found here, when a wake needs the order).
- */
-export function dependencyOrder(container: string, direct: ReadonlyMap<string, readonly string[]>): string[] {
-  const order: string[] = [];
-  const done = new Set<string>();
-  const visit = (name: string, path: string[]) => {
-    if (path.includes(name)) {
-      const cycle = [...path.slice(path.indexOf(name)), name].join(' → ');
-      throw new WakeFailedError(`dependency cycle ${cycle} (check their depends_on labels)`, { cycle });
-    }
-    if (done.has(name)) return;
-    for (const dependency of direct.get(name) ?? []) visit(dependency, [...path, name]);
-    done.add(name);
-    if (name !== container) order.push(name);
-  };
-  visit(container, []);
-  return order;
+/** The containers to start before `container` (see `dependencyOrder`); a cycle fails the wake. */
+export function wakeOrder(container: string, direct: ReadonlyMap<string, readonly string[]>): string[] {
+  const found = dependencyOrder(container, direct);
+  if (!found.ok) throw new WakeFailedError(describeCycle(found.cycle), { cycle: found.cycle.join(' → ') });
+  return found.order;
 }
 
 /**

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import {
   AuthenticationError,
+  type ConfigPushAnswer,
   type Logger,
   NotFoundError,
   readBody,
@@ -118,8 +119,13 @@ export function createApiHandler(options: {
       if (!current) throw new NotFoundError('no routing table yet');
       return send(res, 200, current.table);
     }
-    const table = await options.tables.replace(await readJson(req));
-    return send(res, 200, { version: table.version, routes: table.routes.length });
+    // 200 when the table is served, even with routes refused: the answer names them.
+    const { table, refused } = await options.tables.replace(await readJson(req));
+    return send(res, 200, {
+      version: table.version,
+      routes: table.routes.length,
+      refused,
+    } satisfies ConfigPushAnswer);
   };
 
   return (req, res) => {

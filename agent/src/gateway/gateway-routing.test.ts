@@ -153,25 +153,37 @@ describe('matching and precedence', () => {
     expect(served(await get(gw, HOST, `/${'a'.repeat(5_000)}`))).toBe('a');
   });
 
-  it('refuses regexes RE2 cannot run, naming the field', async () => {
+  it('refuses a route whose regex RE2 cannot run, naming the field, and serves the rest', async () => {
     const gw = await gateway();
     const a = await backend('a');
     const cases: [unknown, RegExp][] = [
-      [{ type: 'regex', value: '^/(a)\\1' }, /routes\[0\]\.path\.value: .*backreference/],
-      [{ type: 'regex', value: '^/(?=x)' }, /routes\[0\]\.path\.value: .*lookahead/],
+      [{ type: 'regex', value: '^/(a)\\1' }, /path\.value: .*backreference/],
+      [{ type: 'regex', value: '^/(?=x)' }, /path\.value: .*lookahead/],
       [{ type: 'regex', value: '^/(?i:x)' }, /inline flags/],
       [{ type: 'regex', value: '^/(' }, /not a valid regular expression/],
     ];
+    let version = 0;
     for (const [path, message] of cases) {
-      const refused = await api(gw, 'PUT', '/config', {
-        version: 1,
-        routes: [{ id: 'r', hostname: HOST, path, backend: { url: a.url } }],
+      const answer = await api(gw, 'PUT', '/config', {
+        version: ++version,
+        routes: [
+          { id: 'r', hostname: HOST, path, backend: { url: a.url } },
+          { id: 'fine', hostname: 'fine.example.com', backend: { url: a.url } },
+        ],
       });
-      expect(refused.status).toBe(400);
-      expect(refused.body.error.message).toMatch(message);
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ version, routes: 1 });
+      expect(answer.body.refused).toEqual([
+        {
+          id: 'r',
+          code: expect.stringMatching(/^invalid_(route|regex)$/),
+          message: expect.stringMatching(message),
+        },
+      ]);
+      expect(served(await get(gw, 'fine.example.com'))).toBe('a');
     }
     const badHeader = await api(gw, 'PUT', '/config', {
-      version: 1,
+      version: ++version,
       routes: [
         {
           id: 'r',
@@ -181,8 +193,10 @@ describe('matching and precedence', () => {
         },
       ],
     });
-    expect(badHeader.body.error.message).toMatch(/match\.headers\[0\]\.name: must be an HTTP header name/);
-    expect(badHeader.body.error.message).toMatch(/match\.method: must be an upper-case HTTP method/);
+    expect(badHeader.body.refused[0]?.message).toMatch(
+      /match\.headers\[0\]\.name: must be an HTTP header name/,
+    );
+    expect(badHeader.body.refused[0]?.message).toMatch(/match\.method: must be an upper-case HTTP method/);
   });
 
   it('matches a case-insensitive regex from a leading (?i)', async () => {
@@ -360,12 +374,13 @@ describe('filters', () => {
         },
       ],
     });
-    expect(refused.status).toBe(400);
-    expect(refused.body.error.message).toMatch(
-      /requestHeaders\.set\[0\]\.name: is a header the gateway owns/,
-    );
-    expect(refused.body.error.message).toMatch(/requestHeaders\.set\[1\]\.value: must not hold line breaks/);
-    expect(refused.body.error.message).toMatch(/responseHeaders\.remove\[0\]: is a header the gateway owns/);
+    expect(refused.status).toBe(200);
+    const message = refused.body.refused[0]?.message;
+    expect(message).toMatch(/requestHeaders\.set\[0\]\.name: is a header the gateway owns/);
+    expect(message).toMatch(/requestHeaders\.set\[1\]\.value: must not hold line breaks/);
+    expect(message).toMatch(/responseHeaders\.remove\[0\]: is a header the gateway owns/);
+    // Refused, not served without its filters.
+    expect((await get(gw, HOST)).status).toBe(503);
   });
 
   it('redirects with the status, scheme, host, port and path asked, keeping the query', async () => {

@@ -53,7 +53,7 @@ describe('local API', () => {
     expect(current.body).toMatchObject({ version: 5, routes: [{ id: 'r5' }] });
   });
 
-  it('refuses a malformed table naming the bad field, and serves the previous one', async () => {
+  it('refuses a malformed table as a whole (its version or list), and serves the previous one', async () => {
     const gw = await gateway();
     const a = await backend('a');
     await push(gw, {
@@ -61,26 +61,9 @@ describe('local API', () => {
       routes: [{ id: 'ok', hostname: 'app.example.com', backend: { url: a.url } }],
     });
     const cases: [unknown, RegExp][] = [
-      [
-        { version: 2, routes: [{ id: 'x', hostname: 'bad host.example.com', backend: { url: a.url } }] },
-        /routes\[0\]\.hostname: "bad host.example.com" is not a valid hostname/,
-      ],
-      [
-        {
-          version: 2,
-          routes: [{ id: 'x', hostname: 'app.example.com', backend: { url: `${a.url}/admin` } }],
-        },
-        /routes\[0\]\.backend\.url: a backend is an origin only/,
-      ],
-      [
-        {
-          version: 2,
-          routes: [{ id: 'x', hostname: 'app.example.com', backend: { url: 'file:///etc/passwd' } }],
-        },
-        /a backend must be http:\/\/ or https:\/\//,
-      ],
       [{ version: 2.5, routes: [] }, /version/],
       [{ version: 2, routes: [], extra: true }, /extra/],
+      [{ version: 2, routes: 'all' }, /routes/],
     ];
     for (const [body, message] of cases) {
       const refused = await api(gw, 'PUT', '/config', body);
@@ -98,6 +81,93 @@ describe('local API', () => {
     expect(huge.status).toBe(413);
     expect((await get(gw, 'app.example.com')).text).toBe('a GET /');
     expect((await api(gw, 'GET', '/config')).body.version).toBe(1);
+  });
+
+  it('refuses a bad route alone: the rest are served, it answers 503, and the answer says why', async () => {
+    const gw = await gateway();
+    const a = await backend('a');
+    const b = await backend('b');
+    const ok = { id: 'ok', hostname: 'app.example.com', backend: { url: a.url } };
+    const underApi = {
+      id: 'newer',
+      hostname: 'app.example.com',
+      path: { type: 'prefix', value: '/api' },
+      backend: { url: b.url },
+    };
+    const answer = await api(gw, 'PUT', '/config', {
+      version: 1,
+      routes: [
+        ok,
+        // A newer field than this gateway knows (version skew), under a served hostname.
+        { ...underApi, filters: { rateLimit: { perMinute: 10 } } },
+        { id: 'host', hostname: 'bad host.example.com', backend: { url: b.url } },
+        { id: 'origin', hostname: 'origin.example.com', backend: { url: `${b.url}/admin` } },
+        { id: 'dup', hostname: 'dup.example.com', backend: { url: b.url } },
+        {
+          id: 'dup',
+          hostname: 'dup.example.com',
+          path: { type: 'exact', value: '/x' },
+          backend: { url: b.url },
+        },
+        'not a route',
+      ],
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({
+      version: 1,
+      routes: 1,
+      refused: [
+        {
+          id: 'newer',
+          code: 'unsupported_field',
+          message: expect.stringMatching(/^filters: Unrecognized key: "rateLimit"/),
+        },
+        {
+          id: 'host',
+          code: 'invalid_route',
+          message: expect.stringMatching(/hostname: "bad host.example.com" is not a valid hostname/),
+        },
+        {
+          id: 'origin',
+          code: 'invalid_route',
+          message: expect.stringMatching(/backend\.url: a backend is an origin only/),
+        },
+        { id: 'dup', code: 'duplicate_id', message: '2 routes of the table have this id' },
+        { id: 'dup', code: 'duplicate_id', message: '2 routes of the table have this id' },
+        { id: 'routes[6]', code: 'invalid_route', message: expect.any(String) },
+      ],
+    });
+    // The good route is served; the refused one's requests never reach another route's backend.
+    expect((await get(gw, 'app.example.com', '/')).text).toBe('a GET /');
+    for (const [host, path] of [
+      ['app.example.com', '/api/users'],
+      ['origin.example.com', '/'],
+      ['dup.example.com', '/x'],
+      ['dup.example.com', '/'],
+    ] as const) {
+      const refused = await get(gw, host, path);
+      expect(refused.status, `${host}${path}`).toBe(503);
+      expect(JSON.parse(refused.text)).toEqual({
+        error: {
+          code: 'route_refused',
+          message: "this route is not served: the host's gateway refused its configuration",
+        },
+      });
+    }
+    expect(b.seen).toEqual([]);
+    expect((await get(gw, 'unknown.example.com', '/')).status).toBe(404);
+    expect((await api(gw, 'GET', '/config')).body.routes).toEqual([expect.objectContaining({ id: 'ok' })]);
+
+    // A restarted gateway reads the stored table back the same way.
+    await gw.stop();
+    const again = await gateway();
+    expect((await get(again, 'app.example.com', '/')).text).toBe('a GET /');
+    expect((await get(again, 'app.example.com', '/api/users')).status).toBe(503);
+
+    // A later push that fixes the route serves it.
+    const fixed = await api(again, 'PUT', '/config', { version: 2, routes: [ok, underApi] });
+    expect(fixed.body).toEqual({ version: 2, routes: 2, refused: [] });
+    expect((await get(again, 'app.example.com', '/api/users')).text).toBe('b GET /api/users');
   });
 
   it('keeps the table on disk (0600) and serves it at once after a restart', async () => {
@@ -122,7 +192,7 @@ describe('local API', () => {
 
 describe('local API under stress', () => {
   it('serves nothing from an unreadable stored table (not ready) until a push, which replaces it', async () => {
-    await writeFile(join(currentDataDir(), 'routing-table.json'), '{"version": 9, "routes": [{"id": 1}]}');
+    await writeFile(join(currentDataDir(), 'routing-table.json'), '{"version": "nine", "routes": []}');
     const gw = await gateway();
     expect((await api(gw, 'GET', '/readyz', undefined, null)).status).toBe(503);
     expect((await get(gw, 'app.example.com')).status).toBe(404);

@@ -60,6 +60,17 @@ function failureStatus(error: unknown): number {
   return 502;
 }
 
+/**
+ * The answer where a refused route would have matched. The reason stays out of it (it names
+ * backends and labels, which are the operator's business): the master's route status shows it.
+ */
+const REFUSED_ANSWER = {
+  error: {
+    code: 'route_refused',
+    message: "this route is not served: the host's gateway refused its configuration",
+  },
+};
+
 /** Errors that mean the backend is not there (a stopped container has no address on its network). */
 const GONE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
 
@@ -124,7 +135,7 @@ export function createProxy(options: {
       headers: req.headers,
       query,
     });
-    return group && { group, target: balancer.pick(group), path, query };
+    return group && { group, target: group.refused ? undefined : balancer.pick(group), path, query };
   };
 
   /** `/_tunnelfleet/…`: the loading page's script and what it polls, for routes of this host only. */
@@ -295,6 +306,10 @@ export function createProxy(options: {
         answer(res, 404, 'no route for this host and path');
         return;
       }
+      if (routed.group.refused) {
+        sendJson(res, 503, REFUSED_ANSWER);
+        return;
+      }
       if (!routed.target) {
         answer(res, 503, 'every backend of this route has weight 0');
         return;
@@ -320,6 +335,10 @@ export function createProxy(options: {
     handleUpgrade(req, socket, head) {
       const routed = route(req);
       const target = routed?.target;
+      if (routed?.group.refused) {
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        return;
+      }
       if (!routed || !target) {
         socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
         return;

@@ -2,10 +2,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import {
   type GatewayPathMatch,
   type GatewayRoute,
+  type RouteRefusal,
   type RoutingTable,
   toJavaScriptRegex,
+  ValidationError,
 } from '@tunnelfleet/common';
 import { compileLinearRegex } from './linear-regex.js';
+import { clipReason, type JudgedTable, type RefusedRoute, type RouteShadow } from './route-judge.js';
 
 /** What a route matches a request on. */
 export interface RequestView {
@@ -26,12 +29,20 @@ export interface RequestView {
 export interface RouteGroup {
   key: string;
   members: GatewayRoute[];
+  /**
+   * Set when the group stands for a route the gateway refused (then `members` is empty): a
+   * request it matches is answered 503, never sent to another route's backend (fail closed).
+   */
+  refused?: RouteRefusal;
   /** Where the path match matched in `path` (the prefix, the whole path, the regex's match). */
   matchSpan(path: string): [number, number];
 }
 
 export interface CompiledTable {
+  /** The routes served: the pushed table without those refused. */
   table: RoutingTable;
+  /** The routes left out, with why: the answer to the push says so. */
+  refused: RouteRefusal[];
   /** The group serving the request, by Gateway API precedence; undefined: no route. */
   lookup(request: RequestView): RouteGroup | undefined;
   /** Every backend origin the table names, mirrors included (pools of others may be closed). */
@@ -48,6 +59,9 @@ interface CompiledGroup extends RouteGroup {
   hasMethod: boolean;
   headerCount: number;
   queryCount: number;
+  /** Breaks ties: the first member's id, or the refused route's. */
+  id: string;
+  hostname: string;
 }
 
 const PATH_KINDS = { exact: 0, prefix: 1, regex: 2 } as const;
@@ -87,7 +101,7 @@ const valueTest = (match: { type: 'exact' | 'regex'; value: string }, what: stri
 };
 
 /** Match conditions in a canonical order: routes that only list them differently are one group. */
-function groupKey(route: GatewayRoute): string {
+function groupKey(route: RouteShadow): string {
   const byName = <T extends { name: string; type: string; value: string }>(list: T[] = []) =>
     [...list].sort((a, b) => a.name.localeCompare(b.name) || a.value.localeCompare(b.value));
   return JSON.stringify([
@@ -100,22 +114,33 @@ function groupKey(route: GatewayRoute): string {
   ]);
 }
 
-function compileGroup(key: string, members: GatewayRoute[], index: number): CompiledGroup {
-  const [first] = members as [GatewayRoute];
-  const what = `routes[${index}]`;
-  const matchPath = pathMatcher(first.path, `${what}.path.value`);
+/**
+ * The matcher of routes that match as `first` does. Regexes are compiled here; one the linear
+ * engine refuses throws a `ValidationError` naming the field (`path.value`, `match.headers[0].value`).
+ */
+function compileGroup(
+  key: string,
+  first: RouteShadow,
+  members: GatewayRoute[],
+  id: string,
+  refused?: RouteRefusal,
+): CompiledGroup {
+  const matchPath = pathMatcher(first.path, 'path.value');
   const method = first.match?.method;
   const headers = (first.match?.headers ?? []).map((match, i) => ({
     name: match.name,
-    test: valueTest(match, `${what}.match.headers[${i}].value`),
+    test: valueTest(match, `match.headers[${i}].value`),
   }));
   const query = (first.match?.query ?? []).map((match, i) => ({
     name: match.name,
-    test: valueTest(match, `${what}.match.query[${i}].value`),
+    test: valueTest(match, `match.query[${i}].value`),
   }));
   return {
     key,
     members,
+    ...(refused ? { refused } : {}),
+    id,
+    hostname: first.hostname,
     matchSpan: (path) => matchPath(path) ?? [0, 0],
     pathKind: PATH_KINDS[first.path.type],
     pathLength: first.path.type === 'prefix' ? bare(first.path.value).length : first.path.value.length,
@@ -142,6 +167,35 @@ function compileGroup(key: string, members: GatewayRoute[], index: number): Comp
   };
 }
 
+/** Why a group's regex cannot run: its problems, as the refusal's message. */
+function regexProblem(error: unknown): string {
+  if (!(error instanceof ValidationError)) throw error;
+  return clipReason(error.issues.map((issue) => `${issue.path}: ${issue.reason}`).join('; '));
+}
+
+/**
+ * The group answering for a refused route: its shadow as far as it compiles, widened step by step
+ * (without its match, then without its path) when a part of it does not.
+ */
+function compileShadow(refused: RefusedRoute & { shadow: RouteShadow }): CompiledGroup {
+  const { hostname, path, match } = refused.shadow;
+  const refusal: RouteRefusal = { id: refused.id, code: refused.code, message: refused.message };
+  const widened: RouteShadow[] = [
+    { hostname, path, ...(match ? { match } : {}) },
+    { hostname, path },
+    { hostname, path: { type: 'prefix', value: '/' } },
+  ];
+  for (const shadow of widened.slice(0, -1)) {
+    try {
+      return compileGroup(groupKey(shadow), shadow, [], refused.id, refusal);
+    } catch (error) {
+      regexProblem(error);
+    }
+  }
+  const last = widened.at(-1)!;
+  return compileGroup(groupKey(last), last, [], refused.id, refusal);
+}
+
 /**
  * Gateway API's precedence within one hostname: an exact path first, then the longest path; then
  * a method match, more header matches, more query matches; ties by route id. The Gateway API
@@ -158,7 +212,7 @@ function byPrecedence(a: CompiledGroup, b: CompiledGroup): number {
     Number(b.hasMethod) - Number(a.hasMethod) ||
     b.headerCount - a.headerCount ||
     b.queryCount - a.queryCount ||
-    (a.members[0]!.id < b.members[0]!.id ? -1 : a.members[0]!.id > b.members[0]!.id ? 1 : 0)
+    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
   );
 }
 
@@ -182,22 +236,42 @@ export function hostnameServes(hostname: string, host: string): boolean {
  * Builds the lookup structures once per push, so that a request reads an immutable table: exact
  * hosts in a map, wildcards by their suffix, longest first (longest hostname wins, exact before
  * wildcard); within a host, groups in precedence order, the first that matches wins. Regexes are
- * compiled here, once.
+ * compiled here, once: a group whose regex the linear engine refuses is refused, its members with
+ * it. Each refused route with a readable hostname answers 503 where it would have matched, unless
+ * a served group matches exactly as it would (a refused member of a group: the others serve it).
  */
-export function compileTable(table: RoutingTable): CompiledTable {
-  const grouped = new Map<string, { members: GatewayRoute[]; index: number }>();
-  table.routes.forEach((route, index) => {
+export function compileTable(judged: JudgedTable): CompiledTable {
+  const grouped = new Map<string, GatewayRoute[]>();
+  for (const route of judged.table.routes) {
     const key = groupKey(route);
-    const group = grouped.get(key) ?? { members: [], index };
-    group.members.push(route);
-    grouped.set(key, group);
-  });
+    grouped.set(key, [...(grouped.get(key) ?? []), route]);
+  }
+  const refused: RefusedRoute[] = [...judged.refused];
+  const compiled: CompiledGroup[] = [];
+  for (const [key, members] of grouped) {
+    members.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const [first] = members as [GatewayRoute];
+    try {
+      compiled.push(compileGroup(key, first, members, first.id));
+    } catch (error) {
+      const message = regexProblem(error);
+      grouped.delete(key);
+      for (const member of members)
+        refused.push({ id: member.id, code: 'invalid_regex', message, shadow: member });
+    }
+  }
+  const keys = new Set(compiled.map((group) => group.key));
+  for (const refusal of refused) {
+    if (!refusal.shadow) continue;
+    const shadow = compileShadow({ ...refusal, shadow: refusal.shadow });
+    if (keys.has(shadow.key)) continue;
+    keys.add(shadow.key);
+    compiled.push(shadow);
+  }
   const exact = new Map<string, CompiledGroup[]>();
   const wildcard = new Map<string, CompiledGroup[]>();
-  for (const [key, { members, index }] of grouped) {
-    members.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const group = compileGroup(key, members, index);
-    const { hostname } = members[0]!;
+  for (const group of compiled) {
+    const { hostname } = group;
     const isWildcard = hostname.startsWith('*.');
     const map = isWildcard ? wildcard : exact;
     const hostKey = isWildcard ? hostname.slice(1) : hostname;
@@ -207,6 +281,12 @@ export function compileTable(table: RoutingTable): CompiledTable {
   }
   for (const list of [...exact.values(), ...wildcard.values()]) list.sort(byPrecedence);
   const suffixes = [...wildcard.keys()].sort((a, b) => b.length - a.length);
+  const served = new Set([...grouped.values()].flat());
+  const table: RoutingTable = {
+    version: judged.table.version,
+    // In the pushed order (the wake endpoints and GET /config read it).
+    routes: judged.table.routes.filter((route) => served.has(route)),
+  };
   const backends = new Set<string>();
   for (const route of table.routes) {
     backends.add(route.backend.url);
@@ -214,6 +294,7 @@ export function compileTable(table: RoutingTable): CompiledTable {
   }
   return {
     table,
+    refused: refused.map(({ id, code, message }) => ({ id, code, message })),
     backends,
     groups: new Set(grouped.keys()),
     lookup(request) {

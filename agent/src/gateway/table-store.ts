@@ -1,14 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  createKeyedMutex,
-  type Logger,
-  parseOrThrow,
-  type RoutingTable,
-  routingTableSchema,
-} from '@tunnelfleet/common';
+import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
 import { writeFileAtomic } from '../state/atomic-write.js';
 import { StaleConfigVersionError, StoredTableUnreadableError } from './errors.js';
+import { judgeTable } from './route-judge.js';
 import { type CompiledTable, compileTable } from './routing-table.js';
 
 const FILE_NAME = 'routing-table.json';
@@ -18,8 +13,11 @@ const FILE_MODE = 0o600;
 export interface TableStore {
   /** The table requests are routed by; undefined until one is pushed or read back. */
   current(): CompiledTable | undefined;
-  /** Validates, persists, then swaps; refuses a version not above the current one. */
-  replace(input: unknown): Promise<RoutingTable>;
+  /**
+   * Judges the table route by route, persists it, then swaps; refuses a version not above the
+   * current one. The compiled table says which routes were refused and why.
+   */
+  replace(input: unknown): Promise<CompiledTable>;
   /** Reads the last persisted table, if any, and serves it. */
   load(): Promise<void>;
 }
@@ -44,16 +42,21 @@ export function createTableStore(options: {
   return {
     current: () => compiled,
     replace(input) {
-      const table = parseOrThrow(routingTableSchema, input, 'routing table');
+      const judged = judgeTable(input);
       return mutex.run('table', async () => {
         const version = compiled?.table.version ?? 0;
-        if (table.version <= version) throw new StaleConfigVersionError(table.version, version);
-        const next = compileTable(table);
-        await writeFileAtomic(path, JSON.stringify(table), FILE_MODE);
+        const offered = judged.table.version;
+        if (offered <= version) throw new StaleConfigVersionError(offered, version);
+        const next = compileTable(judged);
+        // As pushed: read back, it is judged again, so its refused routes still answer 503.
+        await writeFileAtomic(path, JSON.stringify(input), FILE_MODE);
         compiled = next;
         options.onSwap?.(next);
-        logger.info({ version: table.version, routes: table.routes.length }, 'routing table swapped');
-        return table;
+        logger.info(
+          { version: offered, routes: next.table.routes.length, refused: next.refused.slice(0, 20) },
+          'routing table swapped',
+        );
+        return next;
       });
     },
     async load() {
@@ -64,14 +67,16 @@ export function createTableStore(options: {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
         throw new StoredTableUnreadableError(path, error);
       }
-      let table: RoutingTable;
       try {
-        table = routingTableSchema.parse(JSON.parse(text));
+        compiled = compileTable(judgeTable(JSON.parse(text)));
       } catch (error) {
         throw new StoredTableUnreadableError(path, error);
       }
-      compiled = compileTable(table);
-      logger.info({ version: table.version, routes: table.routes.length }, 'stored routing table served');
+      const { table, refused } = compiled;
+      logger.info(
+        { version: table.version, routes: table.routes.length, refused: refused.slice(0, 20) },
+        'stored routing table served',
+      );
     },
   };
 }

@@ -11,7 +11,7 @@ import { showValue } from '../labels/problems.js';
 import { checkCron, checkTimeZone } from './wake-schedule.js';
 
 /** Most routes one table may hold: a host runs far fewer containers; a bigger push is a mistake. */
-const MAX_ROUTES = 10_000;
+export const MAX_ROUTES = 10_000;
 
 const hostname = (wildcard: boolean) =>
   z.string().transform((text, ctx) => {
@@ -272,6 +272,14 @@ export const routingTableSchema = z
     routes: z.array(gatewayRouteSchema).max(MAX_ROUTES),
   })
   .strict();
+
+/**
+ * The table as the gateway first reads it: the version and a list of routes, each judged on its
+ * own afterwards (a route the gateway cannot serve is refused, not the whole table).
+ */
+export const routingTableEnvelopeSchema = routingTableSchema.extend({
+  routes: z.array(z.unknown()).max(MAX_ROUTES),
+});
 
 export type RoutingTableInput = z.input<typeof routingTableSchema>;
 export type RoutingTable = z.output<typeof routingTableSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_REPORTED_REFUSALS, routeRefusalSchema } from '../gateway/route-refusal.js';
 import {
   containerIdSchema,
   counterSchema,
@@ -62,6 +63,11 @@ const gatewayStatusSchema = z.strictObject({
     .optional(),
   tableVersion: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   image: imageRefSchema,
+  /**
+   * The routes the gateway refused at the last push (it serves the rest): the master withholds
+   * them and their status says why. Absent: none (or an agent from before refusals).
+   */
+  refused: z.array(routeRefusalSchema).max(MAX_REPORTED_REFUSALS).optional(),
 });
 export type GatewayHeartbeat = z.infer<typeof gatewayStatusSchema>;
 

@@ -17,6 +17,14 @@ const route = (
 });
 
 describe('toGatewayRoute', () => {
+  it('refuses a route the gateway would refuse, naming the field, so one route never blocks the table', () => {
+    const l7 = { match: { headers: [{ name: 'bad header', type: 'exact' as const, value: '1' }] } };
+    expect(toGatewayRoute(route({}, { l7 }), { name: 'web-1' })).toEqual({
+      ok: false,
+      reason: 'invalid gateway route: match.headers[0].name: must be an HTTP header name',
+    });
+  });
+
   it('turns a wake route into the gateway route the gateway validates (seconds → ms, the container by name)', () => {
     const translated = toGatewayRoute(route({}, { wake: { ...wake, healthPath: '/health' } }), {
       name: 'web-1',

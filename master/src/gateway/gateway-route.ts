@@ -1,4 +1,10 @@
-import { type GatewayRoute, gatewayPathMatch, type RoutingTableInput } from '@tunnelfleet/common';
+import {
+  type GatewayRoute,
+  gatewayPathMatch,
+  gatewayRouteSchema,
+  type RoutingTableInput,
+  ValidationError,
+} from '@tunnelfleet/common';
 import type { RouteSpec } from '../routes/route-spec.js';
 
 /** One route of a host's gateway table, as `set_gateway_routes` carries it. */
@@ -19,6 +25,15 @@ export function needsGateway(spec: Pick<RouteSpec, 'wake' | 'l7'>): boolean {
  * route that sets one is not sent through it (fail closed) rather than served without it.
  */
 const BACKEND_ORIGIN_KEYS = ['httpHostHeader', 'originServerName', 'matchSNItoHost', 'caPool', 'noTLSVerify'];
+
+/** A route's id in its gateway's table, as the gateway names it back (in a refusal). */
+export const gatewayRouteId = (routeId: number) => `route-${routeId}`;
+
+/** The master's route id in a gateway route id; undefined for any other text. */
+export function routeIdOfGatewayRoute(id: string): number | undefined {
+  const digits = /^route-([1-9][0-9]{0,14})$/.exec(id)?.[1];
+  return digits === undefined ? undefined : Number(digits);
+}
 
 export type GatewayRouteResult = { ok: true; route: GatewayRouteInput } | { ok: false; reason: string };
 
@@ -53,7 +68,7 @@ export function toGatewayRoute(route: GatewayRouteSource, container: { name: str
       reason: `origin.${unsupported.join(', origin.')} cannot be applied through the gateway`,
     };
   const gatewayRoute: GatewayRouteInput = {
-    id: `route-${route.id}`,
+    id: gatewayRouteId(route.id),
     hostname: route.hostname,
     path,
     backend: { url: backend },
@@ -73,5 +88,11 @@ export function toGatewayRoute(route: GatewayRouteSource, container: { name: str
       ...(wake.schedule ? { schedule: wake.schedule } : {}),
     } satisfies GatewayRoute['wake'];
   }
+  // Checked with the gateway's own schema: a route it would refuse is withheld here, with the
+  // reason, rather than sent (the whole \`set_gateway_routes\` would be refused for it, and the
+  // host's other routes with it).
+  const checked = gatewayRouteSchema.safeParse(gatewayRoute);
+  if (!checked.success)
+    return { ok: false, reason: ValidationError.fromZod('gateway route', checked.error).message };
   return { ok: true, route: gatewayRoute };
 }

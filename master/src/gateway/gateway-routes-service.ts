@@ -3,10 +3,11 @@ import { readRouteSpec } from '../routes/route-spec.js';
 import { isCloudDesired, routeTargets, routeTunnelId, type SyncTarget } from '../routes/route-targets.js';
 import { findAgentGateway, saveAgentGateway } from '../store/agent-gateways.js';
 import type { SqliteDatabase } from '../store/database.js';
-import { listRoutes, type RouteRecord } from '../store/routes.js';
+import { type GatewayRefusalRecord, replaceGatewayRefusals } from '../store/gateway-refusals.js';
+import { findRoute, listRoutes, type RouteRecord } from '../store/routes.js';
 import { findAgentTunnel, findTunnelById } from '../store/tunnels.js';
 import { gatewayRouteOf } from './gateway-ingress.js';
-import { type GatewayRouteInput, needsGateway } from './gateway-route.js';
+import { type GatewayRouteInput, needsGateway, routeIdOfGatewayRoute } from './gateway-route.js';
 
 export interface GatewayRoutesDeps {
   db: SqliteDatabase;
@@ -20,6 +21,14 @@ export interface GatewayRoutesDeps {
 
 /** How long a gateway that reports no table waits before it is sent its routes again. */
 const RESEND_COOLDOWN_MS = 60_000;
+
+/** The master's route ids in what the gateway refused (`route-<id>`, as `toGatewayRoute` names them). */
+function refusalsOf(gateway: GatewayHeartbeat | undefined): GatewayRefusalRecord[] {
+  return (gateway?.refused ?? []).flatMap((refusal) => {
+    const routeId = routeIdOfGatewayRoute(refusal.id);
+    return routeId === undefined ? [] : [{ routeId, code: refusal.code, message: refusal.message }];
+  });
+}
 
 export type GatewayRoutesService = ReturnType<typeof createGatewayRoutesService>;
 
@@ -97,18 +106,25 @@ export function createGatewayRoutesService(deps: GatewayRoutesDeps) {
   async function noteHeartbeat(agentId: string, gateway: GatewayHeartbeat | undefined): Promise<void> {
     const hadOne = findAgentGateway(db, agentId) !== undefined;
     const record = gateway && { ready: gateway.ready, serviceUrl: gateway.serviceUrl ?? null };
-    if (saveAgentGateway(db, agentId, record, now().toISOString())) {
-      const targets = new Set<SyncTarget>();
+    const at = now().toISOString();
+    const targets = new Set<SyncTarget>();
+    if (saveAgentGateway(db, agentId, record, at)) {
       for (const route of listRoutes(db, { agentId }))
         if (throughGateway(route)) for (const target of routeTargets(db, route)) targets.add(target);
-      if (targets.size > 0) await deps.markDirty([...targets]);
     }
+    // Only the agent's own routes can be refused (the store drops any other id): its word cannot
+    // withhold, or publish, another host's route.
+    for (const id of replaceGatewayRefusals(db, agentId, refusalsOf(gateway), at)) {
+      const route = findRoute(db, id);
+      if (route) for (const target of routeTargets(db, route)) targets.add(target);
+    }
+    if (targets.size > 0) await deps.markDirty([...targets]);
     if (!gateway) return;
-    const at = now().getTime();
+    const time = now().getTime();
     const missing =
-      gateway.tableVersion === undefined && at - (resentAt.get(agentId) ?? -Infinity) >= RESEND_COOLDOWN_MS;
+      gateway.tableVersion === undefined && time - (resentAt.get(agentId) ?? -Infinity) >= RESEND_COOLDOWN_MS;
     if (!hadOne || missing) {
-      resentAt.set(agentId, at);
+      resentAt.set(agentId, time);
       await refresh(agentId, { force: true });
     }
   }

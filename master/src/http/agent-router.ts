@@ -56,6 +56,12 @@ export interface AgentRouterDeps {
 
 const ackParamsSchema = z.strictObject({ id: identifierSchema });
 
+/**
+ * Bytes of a heartbeat: small, but it may carry up to `MAX_REPORTED_REFUSALS` routes its gateway
+ * refused (an id, a code and a reason each), about 70 KiB at most.
+ */
+const HEARTBEAT_BYTES = 96 * 1024;
+
 /** Routes under `/api/v1/agent`, as listed in `common/src/protocol/routes.ts`. */
 export function agentRouter(deps: AgentRouterDeps): Router {
   const { db } = deps;
@@ -80,7 +86,7 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     res.json(answer);
   });
 
-  router.post(AGENT_ROUTES.heartbeat, authenticate, jsonBody(), async (req, res) => {
+  router.post(AGENT_ROUTES.heartbeat, authenticate, jsonBody(HEARTBEAT_BYTES), async (req, res) => {
     const agent = registeredAgent(agentCaller(res).agent);
     const body = parseOrThrow(heartbeatRequestSchema, req.body, 'heartbeat body');
     assertOwnId(agent, body.agentId);

@@ -171,11 +171,11 @@ const cases: Case[] = [
     code: 'entity_too_large',
   },
   {
-    name: 'heartbeat over 16 KiB',
+    name: 'heartbeat over 96 KiB',
     method: 'POST',
     path: AGENT_ROUTES.heartbeat,
     token: agentKey,
-    rawBody: () => JSON.stringify({ agentId: alice.agentId, padding: 'x'.repeat(20_000) }),
+    rawBody: () => JSON.stringify({ agentId: alice.agentId, padding: 'x'.repeat(100_000) }),
     status: 413,
     code: 'entity_too_large',
   },

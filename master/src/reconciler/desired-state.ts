@@ -1,6 +1,7 @@
 import { accessDomain } from '../cloudflare/access.js';
 import { gatewayIngress } from '../gateway/gateway-ingress.js';
 import { needsGateway } from '../gateway/gateway-route.js';
+import { createWakeCycleLookup } from '../gateway/wake-cycles.js';
 import { listRetainedRoutes } from '../routes/retained-routes.js';
 import { type RouteSpec, readRouteSpec } from '../routes/route-spec.js';
 import {
@@ -116,12 +117,14 @@ export function readDesiredState(db: SqliteDatabase, now: Date, scope?: DesiredS
   // route is withheld with its reason, and the group's rule is carried by the others.
   const gatewayWithheld: DesiredState['gatewayWithheld'] = [];
   const gatewayServices = new Map<RouteRecord, string>();
+  const cycleOf = createWakeCycleLookup(db);
   const routable = carried.filter((route) => {
     if (!route.route || !needsGateway(route.spec)) return true;
     const ingress = gatewayIngress(
       db,
       { ...route.route, hostname: route.hostname, service: route.service },
       route.tunnelId,
+      cycleOf,
     );
     if (ingress.ok) gatewayServices.set(route.route, ingress.service);
     else gatewayWithheld.push({ route: route.route, tunnelId: route.tunnelId, message: ingress.message });

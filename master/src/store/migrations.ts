@@ -432,4 +432,21 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX owned_by_hostname_any_kind ON owned_objects(hostname);
     `,
   },
+  {
+    version: 16,
+    description: "routes the host's gateway refused (it serves the rest): withheld, their status says why",
+    sql: `
+      -- What the agent's last heartbeat said its gateway refused, for its own routes only (the
+      -- master matches each id to a route of that agent). Read by the reconciler with the rest of
+      -- the desired state.
+      CREATE TABLE gateway_refusals (
+        route_id    INTEGER PRIMARY KEY REFERENCES routes(id) ON DELETE CASCADE,
+        agent_id    TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+        code        TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+      );
+      CREATE INDEX gateway_refusals_by_agent ON gateway_refusals(agent_id);
+    `,
+  },
 ];

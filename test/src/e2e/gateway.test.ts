@@ -53,7 +53,9 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
     const hostname = uniqueHostname('wake');
     const plain = uniqueHostname('plain');
     const app = await f.a.runContainer({
-      labels: publishLabels(hostname, { 'tunnelfleet.wake': 'true', 'tunnelfleet.idle_timeout': '3s' }),
+      // Long enough for the master to be told of the restart after the 100 requests below (the
+      // route seen `running` again) before the container idles out once more, on a loaded host.
+      labels: publishLabels(hostname, { 'tunnelfleet.wake': 'true', 'tunnelfleet.idle_timeout': '10s' }),
     });
     const direct = await f.a.runContainer({ labels: publishLabels(plain) });
 
@@ -61,6 +63,16 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
     const { rule } = await waitPublished(f, f.a, hostname);
     expect(rule.service).toBe(gatewayServiceUrl(agentId));
     expect((await waitPublished(f, f.a, plain)).rule.service).toBe(`http://${direct.name}:80`);
+
+    // Running before any request: the idle clock starts with the first one, so this cannot race it.
+    const [awake] = await waitFor(
+      async () => {
+        const routes = await routesOf(f, hostname);
+        return routes[0]?.wakeState === 'running' ? routes : undefined;
+      },
+      { description: 'the wake route seen running', timeoutMs: CONVERGE_TIMEOUT_MS },
+    );
+    expect(awake?.status).toBe('active');
 
     // What cloudflared's request would do: through the gateway to the container.
     const address = await gatewayAddress(f.a.docker, agentId, f.a.network);
@@ -77,11 +89,9 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
     });
     // The web image answers with the container's hostname: its id's first 12 characters.
     expect(first.body.trim()).toBe(app.id.slice(0, 12));
-    const [awake] = await routesOf(f, hostname);
-    expect(awake?.wakeState).toBe('running');
     const before = hostnameState(f, hostname);
 
-    // Idle for 3 s: the agent stops it, and reports it sleeping, not stopped.
+    // Idle for 10 s: the agent stops it, and reports it sleeping, not stopped.
     const asleep = await waitFor(
       async () => {
         const [route] = await routesOf(f, hostname);
