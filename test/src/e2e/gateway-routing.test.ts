@@ -37,10 +37,15 @@ const fleet = useFleet({ secondEngine: 'docker32', hostEnv: { a: { GATEWAY_IMAGE
 async function gatewayServing(f: Fleet, hostnames: string[], routes: number): Promise<string> {
   const agentId = await f.a.agentId();
   gatewayVolumeOf(agentId);
+  let last = '';
   await waitFor(
     async () => {
       const found = (await Promise.all(hostnames.map((hostname) => routesOf(f, hostname)))).flat();
       const rules = hostnames.flatMap((hostname) => rulesFor(cloudView(f), hostname));
+      last = JSON.stringify({
+        routes: found.map((route) => [route.hostname, route.path, route.status, route.statusMessage]),
+        rules,
+      });
       return (
         found.length === routes &&
         found.every((route) => route.status === 'active') &&
@@ -49,7 +54,9 @@ async function gatewayServing(f: Fleet, hostnames: string[], routes: number): Pr
       );
     },
     { description: `${routes} routes of ${hostnames.join(', ')} active through the gateway`, timeoutMs: CONVERGE_TIMEOUT_MS },
-  );
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; last seen: ${last}`);
+  });
   return gatewayAddress(f.a.docker, agentId, f.a.network);
 }
 
@@ -69,10 +76,11 @@ async function echoed(
 }
 
 describe('routing beyond hostname and path, through the host gateway', { timeout: 300_000 }, () => {
+  // Exact hostnames before wildcards is proven at the gateway's level: a wildcard hostname needs an
+  // agent key whose allowlist names it, and this fleet's keys allow any hostname but no wildcard.
   it('sends each request to the container the Gateway API precedence picks, from labels alone', async () => {
     const f = fleet();
-    const domain = `${uniqueHostname('prec')}`;
-    const hostname = `app.${domain}`;
+    const hostname = uniqueHostname('precedence');
     const on = (extra: Record<string, string>) => runEcho(f.a, { labels: publishLabels(hostname, extra) });
     // Every container has a routing label: several containers of one host may then share the hostname.
     const fallback = await on({ 'tunnelfleet.weight': '1' });
@@ -85,11 +93,7 @@ describe('routing beyond hostname and path, through the host gateway', { timeout
     const method = await on({ 'tunnelfleet.match.method': 'POST' });
     const prefix = await on({ 'tunnelfleet.path': '^/api(/|$)', 'tunnelfleet.weight': '1' });
     const exact = await on({ 'tunnelfleet.path': '^/api$', 'tunnelfleet.weight': '1' });
-    // The exact hostname before the wildcard: another name under the domain goes to the wildcard.
-    const wildcard = await runEcho(f.a, {
-      labels: publishLabels(`*.${domain}`, { 'tunnelfleet.weight': '1' }),
-    });
-    const address = await gatewayServing(f, [hostname, `*.${domain}`], 8);
+    const address = await gatewayServing(f, [hostname], 7);
 
     const beta = { 'x-env': 'beta' };
     const gold = { 'x-env': 'beta', 'x-tier': 'gold' };
@@ -103,7 +107,6 @@ describe('routing beyond hostname and path, through the host gateway', { timeout
       ['a longer path before a method match', { hostname, method: 'POST', path: '/api/users', headers: gold }, prefix.server],
       ['an exact path before a prefix of the same length', { hostname, method: 'POST', path: '/api', headers: gold }, exact.server],
       ['a prefix matches whole segments only', { hostname, path: '/apix' }, fallback.server],
-      ['another name under the wildcard', { hostname: `other.${domain}`, headers: gold }, wildcard.server],
     ];
     const servedBy = async () =>
       Promise.all(cases.map(async ([, request]) => (await echoed(address, request)).echo?.server));
