@@ -235,12 +235,19 @@ describe('gateway supervisor', () => {
     await first.stop();
     const second = supervise(agentId);
     void second.setRoutes(routes);
-    // What the agent reports while it replaces: once ready (the old one serving), never not ready.
-    const readiness: boolean[] = [];
-    const sampler = setInterval(() => readiness.push(second.status().ready), 20);
+    // What the agent reports while it replaces: once ready (the old one serving), never not ready,
+    // and always with the version of the table served: the agent's heartbeat says ready only with
+    // one, and a new supervisor (a restarted agent) knows none until the old gateway tells it.
+    const samples: Array<{ ready: boolean; tableVersion?: number }> = [];
+    const sampler = setInterval(() => {
+      const { ready, tableVersion } = second.status();
+      samples.push({ ready, ...(tableVersion !== undefined ? { tableVersion } : {}) });
+    }, 20);
     const replaced = await second.start().finally(() => clearInterval(sampler));
     expect(replaced.containerId).not.toBe(oldId);
-    expect(readiness.slice(readiness.indexOf(true))).not.toContain(false);
+    const fromReady = samples.slice(samples.findIndex((sample) => sample.ready));
+    expect(fromReady.length).toBeGreaterThan(0);
+    expect(fromReady.filter((sample) => !sample.ready || sample.tableVersion === undefined)).toEqual([]);
     expect(replaced.ready).toBe(true);
     expect((await list(agentId)).map((c) => c.Id)).toEqual([replaced.containerId]);
     const after = (await tally()).ok;

@@ -186,7 +186,12 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
         token: options.apiToken,
         timeoutMs: probeTimeoutMs,
       });
-      previousServing = (await client.readyVersion().catch(() => undefined)) !== undefined;
+      // Serving means a table (a version), not merely an answer: a gateway without one routes nothing.
+      const served = await client.readyVersion().catch(() => undefined);
+      previousServing = typeof served === 'number';
+      // The table served meanwhile is its own: a restarted agent knows no version yet, and the
+      // agent reports the gateway ready only with one (the master would withdraw the routes).
+      if (typeof served === 'number') tableVersion = served;
     }
     await supervision.setAside(current, asideName, spec.controlNetwork);
     // Readiness from now on is the successor's.
