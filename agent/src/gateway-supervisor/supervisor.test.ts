@@ -236,18 +236,23 @@ describe('gateway supervisor', () => {
     const second = supervise(agentId);
     void second.setRoutes(routes);
     // What the agent reports while it replaces: once ready (the old one serving), never not ready,
-    // and always with the version of the table served: the agent's heartbeat says ready only with
-    // one, and a new supervisor (a restarted agent) knows none until the old gateway tells it.
-    const samples: Array<{ ready: boolean; tableVersion?: number }> = [];
+    // and always with the version of the table served and the address: the master keeps the routes
+    // published only with both, and a new supervisor (a restarted agent) knows neither until the
+    // old gateway told it (before its successor exists).
+    const samples: Array<{ ready: boolean; tableVersion?: number; serviceUrl?: string }> = [];
     const sampler = setInterval(() => {
-      const { ready, tableVersion } = second.status();
-      samples.push({ ready, ...(tableVersion !== undefined ? { tableVersion } : {}) });
+      const { ready, tableVersion, serviceUrl } = second.status();
+      samples.push({ ready, tableVersion, serviceUrl });
     }, 20);
     const replaced = await second.start().finally(() => clearInterval(sampler));
     expect(replaced.containerId).not.toBe(oldId);
     const fromReady = samples.slice(samples.findIndex((sample) => sample.ready));
     expect(fromReady.length).toBeGreaterThan(0);
-    expect(fromReady.filter((sample) => !sample.ready || sample.tableVersion === undefined)).toEqual([]);
+    expect(
+      fromReady.filter(
+        (sample) => !sample.ready || sample.tableVersion === undefined || sample.serviceUrl === undefined,
+      ),
+    ).toEqual([]);
     expect(replaced.ready).toBe(true);
     expect((await list(agentId)).map((c) => c.Id)).toEqual([replaced.containerId]);
     const after = (await tally()).ok;

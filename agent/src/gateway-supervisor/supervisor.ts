@@ -151,7 +151,8 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
       ready: supervision.ready || previousServing,
       ...(containerId ? { containerId } : {}),
       ...(tableVersion !== undefined ? { tableVersion } : {}),
-      ...(containerId ? { serviceUrl: gatewayServiceUrl(agentId) } : {}),
+      // Set aside, the previous gateway serves at the same alias before its successor exists.
+      ...(containerId || previousServing ? { serviceUrl: gatewayServiceUrl(agentId) } : {}),
       restarts: supervision.restarts,
       ...(lastError ? { lastError } : {}),
     };
