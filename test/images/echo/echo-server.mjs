@@ -31,7 +31,14 @@ const http = createServer((req, res) => {
     receiving = bytes;
   });
   req.on('end', () => {
-    const echo = { server, method: req.method, url: req.url, headers: req.headers, bytes, sha256: hash.digest('hex') };
+    const echo = {
+      server,
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      bytes,
+      sha256: hash.digest('hex'),
+    };
     seen.push(echo);
     if (seen.length > 200) seen.shift();
     const delay = Number(new URL(req.url, 'http://x').searchParams.get('delay') ?? 0);

@@ -4,7 +4,7 @@
 // gave in turn. Each request asks the echo backend to hold its answer DELAY_MS, so that requests
 // are in flight whenever a gateway stops. `GET /tally` on port 9000 answers
 // { ok, failed, errors } (the first 20 errors), for the test to read at this container's address.
-import { get, createServer } from 'node:http';
+import { createServer, get } from 'node:http';
 
 const target = process.env.TARGET;
 const publicHost = process.env.PUBLIC_HOST;
@@ -58,7 +58,7 @@ for (let i = 0; i < concurrency; i++)
     for (;;) await one();
   })();
 
-createServer((req, res) => {
+createServer((_req, res) => {
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(JSON.stringify(tally));
 }).listen(9000);

@@ -111,7 +111,9 @@ export async function webSocketThroughGateway(
       },
     });
     req.on('upgrade', (res, upgraded) => {
-      const expected = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC11B65`).digest('base64');
+      const expected = createHash('sha1')
+        .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC11B65`)
+        .digest('base64');
       if (res.headers['sec-websocket-accept'] !== expected) {
         upgraded.destroy();
         reject(new Error(`bad Sec-WebSocket-Accept: ${String(res.headers['sec-websocket-accept'])}`));

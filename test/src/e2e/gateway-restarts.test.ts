@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { gatewayNames, gatewayServiceUrl } from '@tunnelfleet/common';
 import type Docker from 'dockerode';
 import { afterAll, describe, expect, it } from 'vitest';
+import { dockerCli } from '../harness/docker-cli.js';
 import { GATEWAY_TEST_IMAGE } from '../harness/gateway-image.js';
 import { uniqueName } from '../harness/unique-name.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -19,16 +18,13 @@ import {
   waitPublished,
 } from './support.js';
 
-const run = promisify(execFile);
-const { DOCKER_HOST: _proxy, ...ENGINE_ENV } = process.env;
-
 // Built before the fleet starts, on the main engine, where host A's agent runs the gateway.
 const gatewayVolumeOf = useGatewayImage();
 useEchoImage();
 
 // The same image under another tag: to the agent, an upgrade to a new gateway image.
 const UPGRADED_IMAGE = `tunnelfleet-test/agent-gateway:${uniqueName('upgraded')}`;
-afterAll(() => run('docker', ['image', 'rm', UPGRADED_IMAGE], { env: ENGINE_ENV }).catch(() => undefined));
+afterAll(() => dockerCli(['image', 'rm', UPGRADED_IMAGE]).catch(() => undefined));
 
 // Host A (the main engine) runs the gateway: a second engine drops traffic between its containers.
 const fleet = useFleet({ secondEngine: 'docker33', hostEnv: { a: { GATEWAY_IMAGE: GATEWAY_TEST_IMAGE } } });
@@ -44,19 +40,29 @@ interface Tally {
  * gateway for it by the alias cloudflared dials (Docker's DNS), 4 requests at a time, each held
  * 100 ms by the backend: requests are in flight whenever something restarts.
  */
-async function underLoad(f: Fleet): Promise<{ hostname: string; backend: EchoContainer; tally: () => Promise<Tally> }> {
+async function underLoad(
+  f: Fleet,
+): Promise<{ hostname: string; backend: EchoContainer; tally: () => Promise<Tally> }> {
   const agentId = await f.a.agentId();
   gatewayVolumeOf(agentId);
   const hostname = uniqueHostname('load');
   const backend = await runEcho(f.a, { labels: publishLabels(hostname, { 'tunnelfleet.weight': '1' }) });
   expect((await waitPublished(f, f.a, hostname)).rule.service).toBe(gatewayServiceUrl(agentId));
   const address = await gatewayAddress(f.a.docker, agentId, f.a.network);
-  await waitFor(async () => (await gatewayRequest(address, { hostname }).catch(() => undefined))?.status === 200, {
-    description: 'the gateway routing the hostname',
-    timeoutMs: CONVERGE_TIMEOUT_MS,
-  });
+  await waitFor(
+    async () => (await gatewayRequest(address, { hostname }).catch(() => undefined))?.status === 200,
+    {
+      description: 'the gateway routing the hostname',
+      timeoutMs: CONVERGE_TIMEOUT_MS,
+    },
+  );
   const client = await runEcho(f.a, {
-    loadClient: { TARGET: gatewayNames(agentId).proxyAlias, PUBLIC_HOST: hostname, CONCURRENCY: '4', DELAY_MS: '100' },
+    loadClient: {
+      TARGET: gatewayNames(agentId).proxyAlias,
+      PUBLIC_HOST: hostname,
+      CONCURRENCY: '4',
+      DELAY_MS: '100',
+    },
   });
   const tally = () => directJson<Tally>(client.address, 9000, '/tally');
   await waitFor(async () => ((await tally().catch(() => undefined))?.ok ?? 0) > 40, {
@@ -69,7 +75,10 @@ async function underLoad(f: Fleet): Promise<{ hostname: string; backend: EchoCon
 /** Waits for `more` successful requests beyond now. */
 async function moreTraffic(tally: () => Promise<Tally>, more: number, what: string): Promise<void> {
   const from = (await tally()).ok;
-  await waitFor(async () => (await tally()).ok >= from + more, { description: what, timeoutMs: CONVERGE_TIMEOUT_MS });
+  await waitFor(async () => (await tally()).ok >= from + more, {
+    description: what,
+    timeoutMs: CONVERGE_TIMEOUT_MS,
+  });
 }
 
 /** Samples the hostname's ingress rule until stopped: every moment it did not name the gateway. */
@@ -157,7 +166,7 @@ describe('restarts under load, through the host gateway', { timeout: 300_000 }, 
     const rule = watchRule(f, hostname, gatewayServiceUrl(agentId));
 
     // The operator's upgrade: a new GATEWAY_IMAGE, and the agent restarted with it.
-    await run('docker', ['tag', GATEWAY_TEST_IMAGE, UPGRADED_IMAGE], { env: ENGINE_ENV });
+    await dockerCli(['tag', GATEWAY_TEST_IMAGE, UPGRADED_IMAGE]);
     const since = Math.floor(Date.now() / 1000);
     f.a.agent.setEnv({ GATEWAY_IMAGE: UPGRADED_IMAGE });
     await f.a.agent.restart();
@@ -168,15 +177,23 @@ describe('restarts under load, through the host gateway', { timeout: 300_000 }, 
           all: true,
           filters: { label: ['tunnelfleet.managed=gateway', `tunnelfleet.agent-id=${agentId}`] },
         });
-        return now?.Config.Image === UPGRADED_IMAGE && now.State.Running && leftovers.length === 1 ? now : undefined;
+        return now?.Config.Image === UPGRADED_IMAGE && now.State.Running && leftovers.length === 1
+          ? now
+          : undefined;
       },
-      { description: 'the gateway replaced by one of the new image, the old one gone', timeoutMs: CONVERGE_TIMEOUT_MS },
+      {
+        description: 'the gateway replaced by one of the new image, the old one gone',
+        timeoutMs: CONVERGE_TIMEOUT_MS,
+      },
     );
     await moreTraffic(tally, 40, 'traffic through the new gateway');
 
     expect(await tally()).toMatchObject({ failed: 0, errors: [] });
     expect(rule.stop()).toEqual([]);
     // Overlapped: the new gateway started before the old one stopped.
-    expect(await gatewayEvents(f.a.docker, agentId, since)).toEqual([`start ${replaced.Id}`, `die ${old!.Id}`]);
+    expect(await gatewayEvents(f.a.docker, agentId, since)).toEqual([
+      `start ${replaced.Id}`,
+      `die ${old!.Id}`,
+    ]);
   });
 });

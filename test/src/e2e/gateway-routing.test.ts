@@ -22,7 +22,6 @@ import {
   rulesFor,
   uniqueHostname,
   useFleet,
-  waitPublished,
 } from './support.js';
 
 // Built before the fleet starts, on the main engine, where host A's agent runs the gateway; the
@@ -53,7 +52,10 @@ async function gatewayServing(f: Fleet, hostnames: string[], routes: number): Pr
         rules.every((rule) => rule.service === gatewayServiceUrl(agentId))
       );
     },
-    { description: `${routes} routes of ${hostnames.join(', ')} active through the gateway`, timeoutMs: CONVERGE_TIMEOUT_MS },
+    {
+      description: `${routes} routes of ${hostnames.join(', ')} active through the gateway`,
+      timeoutMs: CONVERGE_TIMEOUT_MS,
+    },
   ).catch((error: Error) => {
     throw new Error(`${error.message}; last seen: ${last}`);
   });
@@ -64,7 +66,11 @@ async function gatewayServing(f: Fleet, hostnames: string[], routes: number): Pr
 async function echoed(
   address: string,
   options: Parameters<typeof gatewayRequest>[1],
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; echo: Echo | undefined }> {
+): Promise<{
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  echo: Echo | undefined;
+}> {
   const answer = await gatewayRequest(address, options);
   let echo: Echo | undefined;
   try {
@@ -103,9 +109,21 @@ describe('routing beyond hostname and path, through the host gateway', { timeout
       ['another query value: no query match', { hostname, path: '/?v=3' }, fallback.server],
       ['a header match before a query match', { hostname, path: '/?v=2', headers: beta }, header.server],
       ['two header matches before one', { hostname, path: '/?v=2', headers: gold }, twoHeaders.server],
-      ['a method match before header matches', { hostname, method: 'POST', path: '/?v=2', headers: gold }, method.server],
-      ['a longer path before a method match', { hostname, method: 'POST', path: '/api/users', headers: gold }, prefix.server],
-      ['an exact path before a prefix of the same length', { hostname, method: 'POST', path: '/api', headers: gold }, exact.server],
+      [
+        'a method match before header matches',
+        { hostname, method: 'POST', path: '/?v=2', headers: gold },
+        method.server,
+      ],
+      [
+        'a longer path before a method match',
+        { hostname, method: 'POST', path: '/api/users', headers: gold },
+        prefix.server,
+      ],
+      [
+        'an exact path before a prefix of the same length',
+        { hostname, method: 'POST', path: '/api', headers: gold },
+        exact.server,
+      ],
       ['a prefix matches whole segments only', { hostname, path: '/apix' }, fallback.server],
     ];
     const servedBy = async () =>
@@ -165,11 +183,21 @@ describe('routing beyond hostname and path, through the host gateway', { timeout
     const filtered = await echoed(address, {
       hostname: headers,
       path: '/h',
-      headers: { 'x-set': 'client', 'x-add': 'client', 'x-remove': 'client', 'x-remove-too': 'client', 'x-kept': 'client' },
+      headers: {
+        'x-set': 'client',
+        'x-add': 'client',
+        'x-remove': 'client',
+        'x-remove-too': 'client',
+        'x-kept': 'client',
+      },
     });
     expect(filtered.status).toBe(200);
     expect(filtered.echo?.server).toBe(backend.server);
-    expect(filtered.echo?.headers).toMatchObject({ 'x-set': 'gateway', 'x-add': 'client, gateway', 'x-kept': 'client' });
+    expect(filtered.echo?.headers).toMatchObject({
+      'x-set': 'gateway',
+      'x-add': 'client, gateway',
+      'x-kept': 'client',
+    });
     expect(filtered.echo?.headers).not.toHaveProperty('x-remove');
     expect(filtered.echo?.headers).not.toHaveProperty('x-remove-too');
     expect(filtered.headers['x-backend-set']).toBe('gateway');
@@ -186,7 +214,10 @@ describe('routing beyond hostname and path, through the host gateway', { timeout
     const rewritten = await echoed(address, { hostname: rewrite, path: '/old/page?x=1' });
     expect(rewritten.status).toBe(200);
     expect(rewritten.echo).toMatchObject({ server: backend.server, url: '/new/page?x=1' });
-    expect(rewritten.echo?.headers).toMatchObject({ host: 'internal.example.net', 'x-forwarded-host': rewrite });
+    expect(rewritten.echo?.headers).toMatchObject({
+      host: 'internal.example.net',
+      'x-forwarded-host': rewrite,
+    });
     const seen = (await echoSeen(backend)).slice(before);
     expect(seen.map((echo) => echo.url)).toEqual(['/new/page?x=1']);
   });
@@ -206,7 +237,13 @@ describe('routing beyond hostname and path, through the host gateway', { timeout
 
     const sent = Array.from({ length: 5 }, (_, i) => ({ path: `/copy?n=${i}`, body: randomBytes(4096 + i) }));
     for (const { path, body } of sent) {
-      const answer = await echoed(address, { hostname, method: 'POST', path, body, headers: { 'x-trace': path } });
+      const answer = await echoed(address, {
+        hostname,
+        method: 'POST',
+        path,
+        body,
+        headers: { 'x-trace': path },
+      });
       expect(answer.status).toBe(200);
       expect(answer.echo).toMatchObject({ server: primary.server, url: path, bytes: body.length });
     }
@@ -263,15 +300,23 @@ describe('routing beyond hostname and path, through the host gateway', { timeout
           let body = '';
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => (body += chunk));
-          res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as Echo) : reject(new Error(`${res.statusCode} ${body}`))));
+          res.on('end', () =>
+            res.statusCode === 200
+              ? resolve(JSON.parse(body) as Echo)
+              : reject(new Error(`${res.statusCode} ${body}`)),
+          );
         },
       );
       req.on('error', reject);
       const rest = async () => {
         await waitFor(
           async () =>
-            (await directJson<{ bytes: number }>(backend.address, 8080, '/_echo/progress')).bytes >= chunks[0]!.length,
-          { description: 'the backend to have the first MiB while the client holds the rest', timeoutMs: CONVERGE_TIMEOUT_MS },
+            (await directJson<{ bytes: number }>(backend.address, 8080, '/_echo/progress')).bytes >=
+            chunks[0]!.length,
+          {
+            description: 'the backend to have the first MiB while the client holds the rest',
+            timeoutMs: CONVERGE_TIMEOUT_MS,
+          },
         );
         for (const chunk of chunks.slice(1))
           if (!req.write(chunk)) await new Promise((drained) => req.once('drain', drained));
