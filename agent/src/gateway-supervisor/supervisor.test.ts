@@ -172,7 +172,17 @@ describe('gateway supervisor', () => {
     await waitFor(() => answers.length > 5, { description: 'traffic through the gateway' });
     await first.stop();
     const again = supervise(agentId, token);
-    expect((await again.start()).containerId).toBe(id);
+    const adopting = again.start();
+    // What a restarted agent's first heartbeat waits for: then the adopted gateway is ready, with
+    // the version of its stored table, at its alias (the routes are not given yet).
+    await again.looked();
+    expect(again.status()).toMatchObject({
+      ready: true,
+      containerId: id,
+      tableVersion: 1,
+      serviceUrl: `http://${gatewayNames(agentId).proxyAlias}:8080`,
+    });
+    expect((await adopting).containerId).toBe(id);
     await again.setRoutes([
       { id: 'r1', hostname: 'app.example.com', backend: { url: `http://${web.name}:80` } },
     ]);
@@ -244,7 +254,15 @@ describe('gateway supervisor', () => {
       const { ready, tableVersion, serviceUrl } = second.status();
       samples.push({ ready, tableVersion, serviceUrl });
     }, 20);
-    const replaced = await second.start().finally(() => clearInterval(sampler));
+    const starting = second.start().finally(() => clearInterval(sampler));
+    // Once it looked (the old one set aside, or already succeeded): ready, with a version, at the alias.
+    await second.looked();
+    expect(second.status()).toMatchObject({
+      ready: true,
+      tableVersion: expect.any(Number),
+      serviceUrl: `http://${gatewayNames(agentId).proxyAlias}:8080`,
+    });
+    const replaced = await starting;
     expect(replaced.containerId).not.toBe(oldId);
     const fromReady = samples.slice(samples.findIndex((sample) => sample.ready));
     expect(fromReady.length).toBeGreaterThan(0);

@@ -66,6 +66,13 @@ export interface GatewaySupervisor {
   /** The routes the gateway should serve; pushed now if it runs, else once it does. */
   setRoutes(routes: GatewayRoutes): Promise<GatewayStatus>;
   status(): GatewayStatus;
+  /**
+   * Resolves once `start` has looked at what runs: a gateway adopted (or created) and probed, or a
+   * previous one probed and set aside; also when that failed. Until then `status` says not ready
+   * whatever serves: a restarted agent reports nothing before it (the master would withdraw the
+   * routes of a gateway that serves on).
+   */
+  looked(): Promise<void>;
   /** Stops supervising. The gateway keeps serving unless `removeContainer` is set. */
   stop(options?: { removeContainer?: boolean }): Promise<void>;
 }
@@ -117,6 +124,10 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
    * routes are served (by it) until its successor is; the master keeps them published.
    */
   let previousServing = false;
+  let markLooked: () => void = () => undefined;
+  const firstLook = new Promise<void>((resolve) => {
+    markLooked = resolve;
+  });
 
   const supervision = createContainerSupervision({
     docker,
@@ -251,6 +262,8 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     // Internal: the API is reachable from the agent alone, never from the published containers.
     await ensureNetwork(spec.controlNetwork, true);
     const previous = await setAsidePrevious();
+    // The previous one serves (or not) until its successor is ready: that much is known now.
+    if (previous) markLooked();
     await supervision.launch(target, await supervision.keepOne(target, previous), {
       logFields: { image: options.image },
       spare: previous,
@@ -323,10 +336,14 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
       return run(async () => {
         wanted = true;
         supervision.cancelRestart();
-        await converge();
-        await supervision.check().catch((error: unknown) => {
-          supervision.lastError = error instanceof Error ? error.message : String(error);
-        });
+        try {
+          await converge();
+          await supervision.check().catch((error: unknown) => {
+            supervision.lastError = error instanceof Error ? error.message : String(error);
+          });
+        } finally {
+          markLooked();
+        }
         return status();
       });
     },
@@ -338,6 +355,7 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
       });
     },
     status,
+    looked: () => firstLook,
     async stop(stopOptions) {
       wakeLoop.stop();
       schedules.stop();
