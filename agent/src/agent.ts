@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   type AgentConfig,
   ConfigError,
@@ -101,6 +102,8 @@ const DEFAULT_CLOUDFLARED_METRICS_PORT = 20241;
 export const REVOKED_KEY_MESSAGE =
   'API key rejected by the master (revoked or unknown): set a new TUNNELFLEET_API_KEY and restart the agent';
 const DEFAULT_REJECTED_LOG_INTERVAL_MS = 60_000;
+/** At most this long the first heartbeat waits for the gateway's supervisor to look at what runs. */
+const GATEWAY_LOOK_WAIT_MS = 10_000;
 
 const AGENT_VERSION = readAgentVersion();
 
@@ -273,6 +276,10 @@ export function createAgent(deps: AgentDeps): Agent {
       sharedConnectors = makeSharedConnectors(agentId);
       await superviseGateway(agentId);
     }
+    // A heartbeat before the gateway's supervisor has looked would say "not ready" of a gateway
+    // that serves on (after an agent restart), and the master would withdraw its routes meanwhile.
+    if (gateway)
+      await Promise.race([gateway.looked(), delay(GATEWAY_LOOK_WAIT_MS, undefined, { ref: false })]);
     reporter.start(agentId);
     commandLoop = startCommandLoop({
       client,

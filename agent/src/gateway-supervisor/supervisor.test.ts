@@ -212,7 +212,17 @@ describe('gateway supervisor', () => {
     await waitFor(() => answers.length > 5, { description: 'traffic through the gateway' });
     await first.stop();
     const again = supervise(agentId, token);
-    expect((await again.start()).containerId).toBe(id);
+    const adopting = again.start();
+    // What a restarted agent's first heartbeat waits for: then the adopted gateway is ready, with
+    // the version of its stored table, at its alias (the routes are not given yet).
+    await again.looked();
+    expect(again.status()).toMatchObject({
+      ready: true,
+      containerId: id,
+      tableVersion: 1,
+      serviceUrl: `http://${gatewayNames(agentId).proxyAlias}:8080`,
+    });
+    expect((await adopting).containerId).toBe(id);
     await again.setRoutes([
       { id: 'r1', hostname: 'app.example.com', backend: { url: `http://${web.name}:80` } },
     ]);
@@ -275,12 +285,32 @@ describe('gateway supervisor', () => {
     await first.stop();
     const second = supervise(agentId);
     void second.setRoutes(routes);
-    // What the agent reports while it replaces: once ready (the old one serving), never not ready.
-    const readiness: boolean[] = [];
-    const sampler = setInterval(() => readiness.push(second.status().ready), 20);
-    const replaced = await second.start().finally(() => clearInterval(sampler));
+    // What the agent reports while it replaces: once ready (the old one serving), never not ready,
+    // and always with the version of the table served and the address: the master keeps the routes
+    // published only with both, and a new supervisor (a restarted agent) knows neither until the
+    // old gateway told it (before its successor exists).
+    const samples: Array<{ ready: boolean; tableVersion?: number; serviceUrl?: string }> = [];
+    const sampler = setInterval(() => {
+      const { ready, tableVersion, serviceUrl } = second.status();
+      samples.push({ ready, tableVersion, serviceUrl });
+    }, 20);
+    const starting = second.start().finally(() => clearInterval(sampler));
+    // Once it looked (the old one set aside, or already succeeded): ready, with a version, at the alias.
+    await second.looked();
+    expect(second.status()).toMatchObject({
+      ready: true,
+      tableVersion: expect.any(Number),
+      serviceUrl: `http://${gatewayNames(agentId).proxyAlias}:8080`,
+    });
+    const replaced = await starting;
     expect(replaced.containerId).not.toBe(oldId);
-    expect(readiness.slice(readiness.indexOf(true))).not.toContain(false);
+    const fromReady = samples.slice(samples.findIndex((sample) => sample.ready));
+    expect(fromReady.length).toBeGreaterThan(0);
+    expect(
+      fromReady.filter(
+        (sample) => !sample.ready || sample.tableVersion === undefined || sample.serviceUrl === undefined,
+      ),
+    ).toEqual([]);
     expect(replaced.ready).toBe(true);
     expect((await list(agentId)).map((c) => c.Id)).toEqual([replaced.containerId]);
     const after = (await tally()).ok;

@@ -73,6 +73,13 @@ export interface GatewaySupervisor {
   /** The routes the gateway should serve; pushed now if it runs, else once it does. */
   setRoutes(routes: GatewayRoutes): Promise<GatewayStatus>;
   status(): GatewayStatus;
+  /**
+   * Resolves once `start` has looked at what runs: a gateway adopted (or created) and probed, or a
+   * previous one probed and set aside; also when that failed. Until then `status` says not ready
+   * whatever serves: a restarted agent reports nothing before it (the master would withdraw the
+   * routes of a gateway that serves on).
+   */
+  looked(): Promise<void>;
   /** Stops supervising. The gateway keeps serving unless `removeContainer` is set. */
   stop(options?: { removeContainer?: boolean }): Promise<void>;
 }
@@ -126,6 +133,10 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
    * routes are served (by it) until its successor is; the master keeps them published.
    */
   let previousServing = false;
+  let markLooked: () => void = () => undefined;
+  const firstLook = new Promise<void>((resolve) => {
+    markLooked = resolve;
+  });
 
   const supervision = createContainerSupervision({
     docker,
@@ -160,7 +171,8 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
       ready: supervision.ready || previousServing,
       ...(containerId ? { containerId } : {}),
       ...(tableVersion !== undefined ? { tableVersion } : {}),
-      ...(containerId ? { serviceUrl: gatewayServiceUrl(agentId) } : {}),
+      // Set aside, the previous gateway serves at the same alias before its successor exists.
+      ...(containerId || previousServing ? { serviceUrl: gatewayServiceUrl(agentId) } : {}),
       restarts: supervision.restarts,
       ...(lastError ? { lastError } : {}),
       refused,
@@ -196,7 +208,12 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
         token: options.apiToken,
         timeoutMs: probeTimeoutMs,
       });
-      previousServing = (await client.readyVersion().catch(() => undefined)) !== undefined;
+      // Serving means a table (a version), not merely an answer: a gateway without one routes nothing.
+      const served = await client.readyVersion().catch(() => undefined);
+      previousServing = typeof served === 'number';
+      // The table served meanwhile is its own: a restarted agent knows no version yet, and the
+      // agent reports the gateway ready only with one (the master would withdraw the routes).
+      if (typeof served === 'number') tableVersion = served;
     }
     await supervision.setAside(current, asideName, spec.controlNetwork);
     // Readiness from now on is the successor's.
@@ -255,6 +272,8 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     // Internal: the API is reachable from the agent alone, never from the published containers.
     await ensureNetwork(spec.controlNetwork, true);
     const previous = await setAsidePrevious();
+    // The previous one serves (or not) until its successor is ready: that much is known now.
+    if (previous) markLooked();
     await supervision.launch(target, await supervision.keepOne(target, previous), {
       logFields: { image: options.image },
       spare: previous,
@@ -329,10 +348,14 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
       return run(async () => {
         wanted = true;
         supervision.cancelRestart();
-        await converge();
-        await supervision.check().catch((error: unknown) => {
-          supervision.lastError = error instanceof Error ? error.message : String(error);
-        });
+        try {
+          await converge();
+          await supervision.check().catch((error: unknown) => {
+            supervision.lastError = error instanceof Error ? error.message : String(error);
+          });
+        } finally {
+          markLooked();
+        }
         return status();
       });
     },
@@ -344,6 +367,7 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
       });
     },
     status,
+    looked: () => firstLook,
     async stop(stopOptions) {
       wakeLoop.stop();
       schedules.stop();

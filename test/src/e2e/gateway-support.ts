@@ -25,19 +25,40 @@ export function hostnameState(f: Fleet, hostname: string): string {
   });
 }
 
+export interface GatewayAnswer {
+  status: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
 /** One request to host A's gateway as cloudflared sends it: to its proxy port, with the public Host. */
 export function throughGateway(
   address: string,
   hostname: string,
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+): Promise<GatewayAnswer> {
+  return gatewayRequest(address, { hostname, headers });
+}
+
+/** `throughGateway` with a method, a path (and query) and a body of one's choosing. */
+export function gatewayRequest(
+  address: string,
+  options: {
+    hostname: string;
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+  },
+): Promise<GatewayAnswer> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       {
         host: address,
         port: GATEWAY_PROXY_PORT,
-        path: '/',
-        headers: { host: hostname, accept: 'application/json', ...headers },
+        method: options.method ?? 'GET',
+        path: options.path ?? '/',
+        headers: { host: options.hostname, accept: 'application/json', ...options.headers },
       },
       (res) => {
         let body = '';
@@ -50,7 +71,7 @@ export function throughGateway(
       },
     );
     req.on('error', reject);
-    req.end();
+    req.end(options.body);
   });
 }
 

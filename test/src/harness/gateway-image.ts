@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { dockerCli, ENGINE_ENV } from './docker-cli.js';
 
 const run = promisify(execFile);
-/** The engine's own socket: in the socket-proxy project DOCKER_HOST is a proxy that allows no build. */
-const { DOCKER_HOST: _proxy, ...ENGINE_ENV } = process.env;
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The agent image the gateway tests run, built from this workspace's agent/dist. */
@@ -27,25 +26,21 @@ export async function buildGatewayTestImage(): Promise<string> {
     await run('bash', [`${root}deploy/build-app.sh`, 'agent', `${stage}/agent`], {
       maxBuffer: 16 * 1024 * 1024,
     });
-    await run(
-      'docker',
-      [
-        'build',
-        '-q',
-        '--network',
-        'none',
-        '-f',
-        `${root}deploy/agent.Dockerfile`,
-        '--target',
-        'prebuilt',
-        '--build-arg',
-        'NODE_IMAGE=tunnelfleet-local/node:20',
-        '-t',
-        GATEWAY_TEST_IMAGE,
-        `${stage}/agent`,
-      ],
-      { maxBuffer: 16 * 1024 * 1024, env: ENGINE_ENV },
-    );
+    await dockerCli([
+      'build',
+      '-q',
+      '--network',
+      'none',
+      '-f',
+      `${root}deploy/agent.Dockerfile`,
+      '--target',
+      'prebuilt',
+      '--build-arg',
+      'NODE_IMAGE=tunnelfleet-local/node:20',
+      '-t',
+      GATEWAY_TEST_IMAGE,
+      `${stage}/agent`,
+    ]);
     return GATEWAY_TEST_IMAGE;
   } finally {
     await rm(stage, { recursive: true, force: true });
@@ -57,5 +52,5 @@ export async function buildGatewayTestImage(): Promise<string> {
  * `agent-via-socket-proxy` project grants no volume call (the agent never needs one).
  */
 export async function removeGatewayVolume(name: string): Promise<void> {
-  await run('docker', ['volume', 'rm', '-f', name], { env: ENGINE_ENV }).catch(() => undefined);
+  await dockerCli(['volume', 'rm', '-f', name]).catch(() => undefined);
 }

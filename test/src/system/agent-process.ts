@@ -34,6 +34,8 @@ export interface AgentProcess extends NodeService {
   agentId(): Promise<string | undefined>;
   /** The cached `tunnel_state.json`, or undefined. */
   tunnelState(): Promise<Record<string, unknown> | undefined>;
+  /** Changes variables for the next start, as an operator edits the agent's `.env` (e.g. a new `GATEWAY_IMAGE`). */
+  setEnv(overrides: Record<string, string>): void;
 }
 
 /**
@@ -82,5 +84,7 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<A
       return text.trim() || undefined;
     },
     tunnelState: () => readJson(AGENT_DATA_FILES.tunnelState),
+    // The service reads this same object at each start.
+    setEnv: (overrides) => Object.assign(env, overrides),
   };
 }
