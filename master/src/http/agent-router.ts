@@ -8,6 +8,7 @@ import {
   heartbeatRequestSchema,
   identifierSchema,
   MAX_AGENT_BODY_BYTES,
+  MAX_HEARTBEAT_BODY_BYTES,
   nextCommandQuerySchema,
   parseOrThrow,
   registerRequestSchema,
@@ -80,7 +81,7 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     res.json(answer);
   });
 
-  router.post(AGENT_ROUTES.heartbeat, authenticate, jsonBody(), async (req, res) => {
+  router.post(AGENT_ROUTES.heartbeat, authenticate, jsonBody(MAX_HEARTBEAT_BODY_BYTES), async (req, res) => {
     const agent = registeredAgent(agentCaller(res).agent);
     const body = parseOrThrow(heartbeatRequestSchema, req.body, 'heartbeat body');
     assertOwnId(agent, body.agentId);
