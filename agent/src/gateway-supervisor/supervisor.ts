@@ -66,6 +66,8 @@ export interface GatewaySupervisor {
   /** The routes the gateway should serve; pushed now if it runs, else once it does. */
   setRoutes(routes: GatewayRoutes): Promise<GatewayStatus>;
   status(): GatewayStatus;
+  /** The Prometheus text of the gateway serving now; undefined while none is ready. */
+  metrics(): Promise<string | undefined>;
   /** Stops supervising. The gateway keeps serving unless `removeContainer` is set. */
   stop(options?: { removeContainer?: boolean }): Promise<void>;
 }
@@ -332,6 +334,9 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
       });
     },
     status,
+    async metrics() {
+      return supervision.ready ? live?.metrics() : undefined;
+    },
     async stop(stopOptions) {
       wakeLoop.stop();
       schedules.stop();

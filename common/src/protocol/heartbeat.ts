@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { gatewayTrafficSchema } from './gateway-traffic.js';
 import {
   containerIdSchema,
   counterSchema,
@@ -7,7 +8,6 @@ import {
   messageSchema,
   tunnelIdSchema,
 } from './primitives.js';
-import { gatewayTrafficSchema } from './gateway-traffic.js';
 import { approvalStatusSchema } from './register.js';
 
 /**
