@@ -22,6 +22,16 @@ const BACKEND_ORIGIN_KEYS = ['httpHostHeader', 'originServerName', 'matchSNItoHo
 
 export type GatewayRouteResult = { ok: true; route: GatewayRouteInput } | { ok: false; reason: string };
 
+/** A route's id in its gateway's table (and the gateway's metrics). */
+export const gatewayRouteId = (id: number) => `route-${id}`;
+
+/** The route a gateway route id names; undefined for one the master never gave. */
+export function routeIdOfGatewayRoute(gatewayId: string): number | undefined {
+  const match = /^route-([1-9][0-9]{0,15})$/.exec(gatewayId);
+  const id = match ? Number(match[1]) : undefined;
+  return id !== undefined && Number.isSafeInteger(id) ? id : undefined;
+}
+
 /** What of a route the gateway needs: its row's id, hostname, path regex, service and spec. */
 export interface GatewayRouteSource {
   id: number;
@@ -53,7 +63,7 @@ export function toGatewayRoute(route: GatewayRouteSource, container: { name: str
       reason: `origin.${unsupported.join(', origin.')} cannot be applied through the gateway`,
     };
   const gatewayRoute: GatewayRouteInput = {
-    id: `route-${route.id}`,
+    id: gatewayRouteId(route.id),
     hostname: route.hostname,
     path,
     backend: { url: backend },
