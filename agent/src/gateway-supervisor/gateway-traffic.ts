@@ -13,7 +13,7 @@ const SAMPLE = /^([a-z_]+)(?:\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\})? (\S+)$/;
 const LABEL = /([a-z_]+)="((?:[^"\\]|\\.)*)"/g;
 const PREFIX = 'tunnelfleet_gateway_';
 
-const unescape = (value: string) => value.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+const unescapeLabel = (value: string) => value.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
 
 const emptyTraffic = (route: string): GatewayRouteTraffic => ({
   route,
@@ -46,12 +46,12 @@ export function readGatewayTraffic(
       startedAt = Math.round(value * 1000);
       continue;
     }
-    const labels = new Map([...labelText.matchAll(LABEL)].map(([, key, v]) => [key, unescape(v ?? '')]));
+    const labels = new Map([...labelText.matchAll(LABEL)].map(([, key, v]) => [key, unescapeLabel(v ?? '')]));
     const id = labels.get('route');
     if (id === undefined) continue;
     const at = () => {
-      let traffic = routes.get(id);
-      if (!traffic) routes.set(id, (traffic = emptyTraffic(id)));
+      const traffic = routes.get(id) ?? emptyTraffic(id);
+      routes.set(id, traffic);
       return traffic;
     };
     switch (name.slice(PREFIX.length)) {

@@ -167,13 +167,15 @@ describe("the gateways' per-route traffic at the master", () => {
     expect(
       (await heartbeat(fx, victim, { startedAt: 5, routes: [counted(routeId, { ok: 3, wakes: 1 })] })).status,
     ).toBe(200);
-    const before = {
+    // What anyone can see of the victim's route: its series, its view, its objects at the emulator.
+    const victimView = async () => ({
       metrics: String((await fx.request('GET', '/metrics')).body)
         .split('\n')
         .filter((line) => line.includes(victimHost)),
       traffic: (await fx.admin('GET', `/routes/${routeId}`)).body.detail.traffic,
       cloud: hostnameState(fx, victimHost),
-    };
+    });
+    const before = await victimView();
     expect(
       await sample(fx, 'tunnelfleet_gateway_requests_total', { ...victimLabels, status_class: '2xx' }),
     ).toBe(3);
@@ -187,14 +189,7 @@ describe("the gateways' per-route traffic at the master", () => {
     };
     expect((await heartbeat(fx, attacker, forged)).status).toBe(200);
 
-    const after = {
-      metrics: String((await fx.request('GET', '/metrics')).body)
-        .split('\n')
-        .filter((line) => line.includes(victimHost)),
-      traffic: (await fx.admin('GET', `/routes/${routeId}`)).body.detail.traffic,
-      cloud: hostnameState(fx, victimHost),
-    };
-    expect(after).toEqual(before);
+    expect(await victimView()).toEqual(before);
     // Nothing was counted under the attacker's name for that route or hostname either.
     const text = String((await fx.request('GET', '/metrics')).body);
     expect(text).not.toMatch(new RegExp(`agent="${attacker.agentId}"[^\\n]*hostname="${victimHost}"`));
