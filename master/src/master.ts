@@ -254,7 +254,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     alerts: deps.alerts,
     sharedTunnels,
     health: {
-      registry: metrics.registry,
+      registry: metrics.exposition,
       ...(deps.metricsToken === undefined ? {} : { metricsToken: deps.metricsToken }),
       checks: {
         sqlite: () => deps.db.prepare('SELECT 1').get(),

@@ -1,14 +1,11 @@
-import {
-  type CloudflareBudgetResponse,
-  GATEWAY_STATUS_CLASSES,
-  GATEWAY_TRAFFIC_LATENCY_BUCKETS,
-} from '@tunnelfleet/common';
+import type { CloudflareBudgetResponse } from '@tunnelfleet/common';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { HeartbeatStore } from '../agents/heartbeats.js';
 import type { RouteTraffic } from '../gateway/gateway-traffic.js';
 import { listAgents } from '../store/agents.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { countRoutesByStatus } from '../store/routes.js';
+import { gatewayTrafficExposition } from './gateway-traffic-exposition.js';
 
 /** Running totals of the command gateway (`CommandGateway.stats()`). */
 interface CommandTotals {
@@ -62,133 +59,10 @@ const mirrorCounter = (
   read: () => Mirrored,
 ) => mirror('counter', registry, name, help, labelNames, read);
 
-/** One series of a mirrored histogram: cumulative counts at each bound, the sum and the count. */
-type HistogramSample = [Record<string, string>, { buckets: readonly number[]; sum: number; count: number }];
-
-/**
- * A histogram whose buckets another module counted (prom-client's can only observe): its exposition
- * is computed at scrape time from `read`, as a histogram's (`_bucket` with `le`, `_sum`, `_count`).
- */
-function mirrorHistogram(
-  registry: Registry,
-  name: string,
-  help: string,
-  labelNames: string[],
-  bounds: readonly number[],
-  read: () => HistogramSample[],
-) {
-  const histogram = new Histogram({ name, help, labelNames, buckets: [...bounds], registers: [registry] });
-  const get = async () => ({
-    name,
-    help,
-    type: 'histogram' as const,
-    aggregator: 'sum' as const,
-    values: read().flatMap(([labels, { buckets, sum, count }]) => [
-      ...bounds.map((le, i) => ({
-        labels: { ...labels, le },
-        value: buckets[i] ?? 0,
-        metricName: `${name}_bucket`,
-      })),
-      { labels: { ...labels, le: '+Inf' }, value: count, metricName: `${name}_bucket` },
-      { labels, value: sum, metricName: `${name}_sum` },
-      { labels, value: count, metricName: `${name}_count` },
-    ]),
-  });
-  // The registry renders `getForPromString` when there is one, else `get`.
-  Object.assign(histogram, { get, getForPromString: get });
-}
-
-/**
- * Per route of every host's gateway, as the agents forward them (`gateway-traffic.ts`): the names
- * of the gateway's own metrics, labelled with the agent, the hostname and the route id, which
- * the master reads from its own rows (never the agent's word).
- */
-function gatewayTrafficMetrics(registry: Registry, readAll: () => RouteTraffic[]) {
-  // Read once per scrape: the registry collects every metric in the same tick.
-  let scraped: RouteTraffic[] | undefined;
-  const read = () => {
-    if (!scraped) {
-      scraped = readAll();
-      setImmediate(() => {
-        scraped = undefined;
-      });
-    }
-    return scraped;
-  };
-  const labelNames = ['agent', 'hostname', 'route'];
-  const labelsOf = (traffic: RouteTraffic) => ({
-    agent: traffic.agentId,
-    hostname: traffic.hostname,
-    route: String(traffic.routeId),
-  });
-  const perRoute = (value: (traffic: RouteTraffic) => number) => (): Mirrored =>
-    read().map((traffic) => [labelsOf(traffic), value(traffic)]);
-  mirrorCounter(
-    registry,
-    'tunnelfleet_gateway_requests_total',
-    "Requests a host's gateway answered, by route and status class",
-    [...labelNames, 'status_class'],
-    () =>
-      read().flatMap((traffic) =>
-        GATEWAY_STATUS_CLASSES.flatMap((statusClass, i): Mirrored => {
-          const count = traffic.totals.requests[i] ?? 0;
-          // Only the classes a route answered: a route costs the series it uses.
-          return count > 0 ? [[{ ...labelsOf(traffic), status_class: statusClass }, count]] : [];
-        }),
-      ),
-  );
-  mirrorHistogram(
-    registry,
-    'tunnelfleet_gateway_request_duration_seconds',
-    "Time from a request to the end of its response in a host's gateway, by route",
-    labelNames,
-    GATEWAY_TRAFFIC_LATENCY_BUCKETS,
-    () =>
-      read().map((traffic) => [
-        labelsOf(traffic),
-        {
-          buckets: traffic.totals.latency.buckets,
-          sum: traffic.totals.latency.sum,
-          count: traffic.totals.requests.reduce((sum, n) => sum + n, 0),
-        },
-      ]),
-  );
-  mirrorCounter(
-    registry,
-    'tunnelfleet_gateway_wakes_total',
-    'Wakes of sleeping containers by a gateway, by route and result (ready or timeout)',
-    [...labelNames, 'result'],
-    () =>
-      read().flatMap(
-        (traffic): Mirrored => [
-          [{ ...labelsOf(traffic), result: 'ready' }, traffic.totals.wakes],
-          [{ ...labelsOf(traffic), result: 'timeout' }, traffic.totals.wakeTimeouts],
-        ],
-      ),
-  );
-  mirrorHistogram(
-    registry,
-    'tunnelfleet_gateway_wake_duration_seconds',
-    'Time from a wake request to the container answering its readiness probe, by route (sum and count)',
-    labelNames,
-    [],
-    () =>
-      read().map((traffic) => [
-        labelsOf(traffic),
-        { buckets: [], sum: traffic.totals.wakeSeconds, count: traffic.totals.wakes },
-      ]),
-  );
-  mirrorCounter(
-    registry,
-    'tunnelfleet_gateway_idle_stops_total',
-    'Containers a gateway had stopped after their idle timeout, by route',
-    labelNames,
-    perRoute((traffic) => traffic.totals.idleStops),
-  );
-}
-
 export interface MasterMetrics {
   readonly registry: Registry;
+  /** What `/metrics` serves: the registry's metrics, then the gateways' per-route series. */
+  readonly exposition: { readonly contentType: string; metrics(): Promise<string> };
   /** For the reconciler: observe each reconcile's duration (`kind` = `full` | `tunnel` | `zone`). */
   readonly reconcileDuration: Histogram<'kind'>;
 }
@@ -335,10 +209,16 @@ export function createMasterMetrics(deps: {
     [],
   );
 
-  if (deps.gatewayTraffic) gatewayTrafficMetrics(registry, deps.gatewayTraffic);
-
+  const { gatewayTraffic } = deps;
   return {
     registry,
+    exposition: {
+      contentType: registry.contentType,
+      async metrics() {
+        const text = await registry.metrics();
+        return gatewayTraffic ? text + gatewayTrafficExposition(gatewayTraffic()) : text;
+      },
+    },
     reconcileDuration: new Histogram({
       name: 'tunnelfleet_reconcile_duration_seconds',
       help: 'Duration of reconcile runs',
