@@ -1,5 +1,9 @@
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { GATEWAY_STATUS_CLASSES, GATEWAY_TRAFFIC_LATENCY_BUCKETS } from '@tunnelfleet/common';
 import type { RouteTraffic } from '../gateway/gateway-traffic.js';
+
+/** Routes written between two yields to the event loop: heartbeats go on during a large scrape. */
+const ROUTES_PER_SLICE = 1_000;
 
 /** A label value in the text format: backslash, line feed and double quote escaped. */
 const labelValue = (value: string) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
@@ -11,7 +15,7 @@ const labelValue = (value: string) => value.replace(/\\/g, '\\\\').replace(/\n/g
  * series, and prom-client's per-series label handling made a scrape of 19,000 routes take seconds
  * (bench/RESULTS.md); here each route's labels are formatted once.
  */
-export function gatewayTrafficExposition(routes: readonly RouteTraffic[]): string {
+export async function gatewayTrafficExposition(routes: readonly RouteTraffic[]): Promise<string> {
   const lines: string[] = [];
   const family = (name: string, type: 'counter' | 'histogram', help: string) =>
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -19,13 +23,16 @@ export function gatewayTrafficExposition(routes: readonly RouteTraffic[]): strin
     (traffic) =>
       `agent="${labelValue(traffic.agentId)}",hostname="${labelValue(traffic.hostname)}",route="${traffic.routeId}"`,
   );
-  const each = (write: (traffic: RouteTraffic, labels: string) => void) => {
-    for (const [i, traffic] of routes.entries()) write(traffic, labels[i]!);
+  const each = async (write: (traffic: RouteTraffic, labels: string) => void) => {
+    for (const [i, traffic] of routes.entries()) {
+      write(traffic, labels[i]!);
+      if (i % ROUTES_PER_SLICE === ROUTES_PER_SLICE - 1) await yieldToEvents();
+    }
   };
 
   const requests = 'tunnelfleet_gateway_requests_total';
   family(requests, 'counter', "Requests a host's gateway answered, by route and status class");
-  each(({ totals }, route) =>
+  await each(({ totals }, route) =>
     GATEWAY_STATUS_CLASSES.forEach((statusClass, i) => {
       // Only the classes a route answered: a route costs the series it uses.
       const count = totals.requests[i] ?? 0;
@@ -54,7 +61,7 @@ export function gatewayTrafficExposition(routes: readonly RouteTraffic[]): strin
     'histogram',
     "Time from a request to the end of its response in a host's gateway, by route",
   );
-  histogram(duration, GATEWAY_TRAFFIC_LATENCY_BUCKETS, ({ totals }) => ({
+  await histogram(duration, GATEWAY_TRAFFIC_LATENCY_BUCKETS, ({ totals }) => ({
     buckets: totals.latency.buckets,
     sum: totals.latency.sum,
     count: totals.requests.reduce((sum, n) => sum + n, 0),
@@ -66,7 +73,7 @@ export function gatewayTrafficExposition(routes: readonly RouteTraffic[]): strin
     'counter',
     'Wakes of sleeping containers by a gateway, by route and result (ready or timeout)',
   );
-  each(({ totals }, route) =>
+  await each(({ totals }, route) =>
     lines.push(
       `${wakes}{${route},result="ready"} ${totals.wakes}`,
       `${wakes}{${route},result="timeout"} ${totals.wakeTimeouts}`,
@@ -79,7 +86,7 @@ export function gatewayTrafficExposition(routes: readonly RouteTraffic[]): strin
     'histogram',
     'Time from a wake request to the container answering its readiness probe, by route (sum and count)',
   );
-  histogram(wakeDuration, [], ({ totals }) => ({
+  await histogram(wakeDuration, [], ({ totals }) => ({
     buckets: [],
     sum: totals.wakeSeconds,
     count: totals.wakes,
@@ -87,7 +94,7 @@ export function gatewayTrafficExposition(routes: readonly RouteTraffic[]): strin
 
   const idleStops = 'tunnelfleet_gateway_idle_stops_total';
   family(idleStops, 'counter', 'Containers a gateway had stopped after their idle timeout, by route');
-  each(({ totals }, route) => lines.push(`${idleStops}{${route}} ${totals.idleStops}`));
+  await each(({ totals }, route) => lines.push(`${idleStops}{${route}} ${totals.idleStops}`));
 
   return `${lines.join('\n')}\n`;
 }

@@ -216,7 +216,7 @@ export function createMasterMetrics(deps: {
       contentType: registry.contentType,
       async metrics() {
         const text = await registry.metrics();
-        return gatewayTraffic ? text + gatewayTrafficExposition(gatewayTraffic()) : text;
+        return gatewayTraffic ? text + (await gatewayTrafficExposition(gatewayTraffic())) : text;
       },
     },
     reconcileDuration: new Histogram({
