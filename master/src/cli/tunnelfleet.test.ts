@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AGENT_ROUTES, type Container } from '@tunnelfleet/common';
-import { freePort, startWebhookReceiver, waitFor } from '@tunnelfleet/test';
+import { freePort, gatewayRouteTraffic, startWebhookReceiver, waitFor } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_TOKEN,
@@ -548,28 +548,10 @@ describe('tunnelfleet CLI', () => {
     const before = await run(['routes', 'show', String(routeId)], env);
     expect(before.stdout).toMatch(/^Traffic\s+- \(not through a gateway/m);
     // What the agent forwards from its gateway's /metrics with a heartbeat.
-    const beat = await fx.request('POST', AGENT_ROUTES.heartbeat, {
-      token: agent.key,
-      body: {
-        agentId: agent.agentId,
-        uptimeSeconds: 5,
-        cloudflared: { state: 'running', ready: true, tunnelId: null, containerId: null },
-        lastAppliedCommandVersion: null,
-        dockerReachable: true,
-        gatewayTraffic: {
-          startedAt: 1,
-          routes: [
-            {
-              route: `route-${routeId}`,
-              requests: [0, 7, 0, 0, 1],
-              latency: { sum: 0.024, buckets: [8, 8, 8, 8, 8, 8] },
-              wakes: 1,
-              wakeSeconds: 1.5,
-              wakeTimeouts: 0,
-              idleStops: 1,
-            },
-          ],
-        },
+    const beat = await fx.heartbeat(agent, {
+      gatewayTraffic: {
+        startedAt: 1,
+        routes: [gatewayRouteTraffic(`route-${routeId}`, { ok: 7, errors: 1, wakes: 1, idleStops: 1 })],
       },
     });
     expect(beat.status).toBe(200);

@@ -1,11 +1,5 @@
-import {
-  AGENT_ROUTES,
-  type GatewayRouteTraffic,
-  type GatewayTraffic,
-  gatewayServiceUrl,
-  type HeartbeatRequest,
-} from '@tunnelfleet/common';
-import { waitFor } from '@tunnelfleet/test';
+import { type GatewayTraffic, gatewayServiceUrl } from '@tunnelfleet/common';
+import { gatewayRouteTraffic, waitFor } from '@tunnelfleet/test';
 import { describe, expect, it } from 'vitest';
 import { type MasterFixture, useMasterFixture } from '../../test/master-test-fixture.js';
 import { container, webLabels } from '../../test/reconciler-test-world.js';
@@ -14,14 +8,9 @@ const fixture = useMasterFixture({ zone: 'example.com' });
 
 type Agent = { key: string; agentId: string };
 
-/** A heartbeat as an agent running a ready gateway sends it, with `gatewayTraffic` when given. */
+/** A heartbeat of an agent whose gateway is ready, with `gatewayTraffic` when given. */
 function heartbeat(fx: MasterFixture, agent: Agent, gatewayTraffic?: unknown) {
-  const body: HeartbeatRequest = {
-    agentId: agent.agentId,
-    uptimeSeconds: 60,
-    cloudflared: { state: 'running', ready: true, tunnelId: null, containerId: null },
-    lastAppliedCommandVersion: null,
-    dockerReachable: true,
+  return fx.heartbeat(agent, {
     gateway: {
       state: 'running',
       ready: true,
@@ -29,25 +18,8 @@ function heartbeat(fx: MasterFixture, agent: Agent, gatewayTraffic?: unknown) {
       tableVersion: 1,
       image: 'tunnelfleet/agent:test',
     },
-  };
-  return fx.request('POST', AGENT_ROUTES.heartbeat, {
-    token: agent.key,
-    body: gatewayTraffic === undefined ? body : { ...body, gatewayTraffic },
+    ...(gatewayTraffic === undefined ? {} : { gatewayTraffic }),
   });
-}
-
-/** One route's totals as a gateway counts them: `ok` 2xx answers and `errors` 5xx ones. */
-function counted(routeId: number, n: { ok: number; errors?: number; wakes?: number; idleStops?: number }) {
-  const requests = n.ok + (n.errors ?? 0);
-  return {
-    route: `route-${routeId}`,
-    requests: [0, n.ok, 0, 0, n.errors ?? 0],
-    latency: { sum: requests * 0.002, buckets: [requests, requests, requests, requests, requests, requests] },
-    wakes: n.wakes ?? 0,
-    wakeSeconds: (n.wakes ?? 0) * 1.5,
-    wakeTimeouts: 0,
-    idleStops: n.idleStops ?? 0,
-  } satisfies GatewayRouteTraffic;
 }
 
 /** The value of one sample of the master's `/metrics`; undefined when the series is absent. */
@@ -104,7 +76,7 @@ describe("the gateways' per-route traffic at the master", () => {
     const labels = { agent: agent.agentId, hostname, route: String(routeId) };
     const first: GatewayTraffic = {
       startedAt: 1_000,
-      routes: [counted(routeId, { ok: 7, errors: 1, wakes: 1, idleStops: 1 })],
+      routes: [gatewayRouteTraffic(`route-${routeId}`, { ok: 7, errors: 1, wakes: 1, idleStops: 1 })],
     };
     expect((await heartbeat(fx, agent, first)).status).toBe(200);
 
@@ -140,14 +112,20 @@ describe("the gateways' per-route traffic at the master", () => {
     });
 
     // The gateway restarts (another start): its counters begin again, the master's totals go on.
-    const restarted: GatewayTraffic = { startedAt: 2_000, routes: [counted(routeId, { ok: 2 })] };
+    const restarted: GatewayTraffic = {
+      startedAt: 2_000,
+      routes: [gatewayRouteTraffic(`route-${routeId}`, { ok: 2 })],
+    };
     expect((await heartbeat(fx, agent, restarted)).status).toBe(200);
     expect(await sample(fx, 'tunnelfleet_gateway_requests_total', { ...labels, status_class: '2xx' })).toBe(
       9,
     );
     expect(await sample(fx, 'tunnelfleet_gateway_idle_stops_total', labels)).toBe(1);
     // More of the same process: added once, not again.
-    const more: GatewayTraffic = { startedAt: 2_000, routes: [counted(routeId, { ok: 5 })] };
+    const more: GatewayTraffic = {
+      startedAt: 2_000,
+      routes: [gatewayRouteTraffic(`route-${routeId}`, { ok: 5 })],
+    };
     expect((await heartbeat(fx, agent, more)).status).toBe(200);
     expect(await sample(fx, 'tunnelfleet_gateway_requests_total', { ...labels, status_class: '2xx' })).toBe(
       12,
@@ -165,7 +143,12 @@ describe("the gateways' per-route traffic at the master", () => {
     const { agent: victim, routeId } = await publishedWakeRoute(fx, 'victim', victimHost);
     const victimLabels = { agent: victim.agentId, hostname: victimHost, route: String(routeId) };
     expect(
-      (await heartbeat(fx, victim, { startedAt: 5, routes: [counted(routeId, { ok: 3, wakes: 1 })] })).status,
+      (
+        await heartbeat(fx, victim, {
+          startedAt: 5,
+          routes: [gatewayRouteTraffic(`route-${routeId}`, { ok: 3, wakes: 1 })],
+        })
+      ).status,
     ).toBe(200);
     // What anyone can see of the victim's route: its series, its view, its objects at the emulator.
     const victimView = async () => ({
@@ -185,7 +168,14 @@ describe("the gateways' per-route traffic at the master", () => {
     const { agent: attacker } = await publishedWakeRoute(fx, 'attacker', 'attacker-traffic.example.com');
     const forged: GatewayTraffic = {
       startedAt: 9_999,
-      routes: [counted(routeId, { ok: 1_000_000, errors: 1_000_000, wakes: 500, idleStops: 500 })],
+      routes: [
+        gatewayRouteTraffic(`route-${routeId}`, {
+          ok: 1_000_000,
+          errors: 1_000_000,
+          wakes: 500,
+          idleStops: 500,
+        }),
+      ],
     };
     expect((await heartbeat(fx, attacker, forged)).status).toBe(200);
 
@@ -205,21 +195,37 @@ describe("the gateways' per-route traffic at the master", () => {
       // Buckets that go down.
       {
         startedAt: 1,
-        routes: [{ ...counted(routeId, { ok: 4 }), latency: { sum: 1, buckets: [4, 3, 4, 4, 4, 4] } }],
+        routes: [
+          {
+            ...gatewayRouteTraffic(`route-${routeId}`, { ok: 4 }),
+            latency: { sum: 1, buckets: [4, 3, 4, 4, 4, 4] },
+          },
+        ],
       },
       // A bucket above the requests counted.
       {
         startedAt: 1,
-        routes: [{ ...counted(routeId, { ok: 4 }), latency: { sum: 1, buckets: [9, 9, 9, 9, 9, 9] } }],
+        routes: [
+          {
+            ...gatewayRouteTraffic(`route-${routeId}`, { ok: 4 }),
+            latency: { sum: 1, buckets: [9, 9, 9, 9, 9, 9] },
+          },
+        ],
       },
       // A negative counter, a fraction, and a number beyond the safe integers.
-      { startedAt: 1, routes: [{ ...counted(routeId, { ok: 4 }), wakes: -1 }] },
-      { startedAt: 1, routes: [{ ...counted(routeId, { ok: 4 }), idleStops: 0.5 }] },
-      { startedAt: 1, routes: [{ ...counted(routeId, { ok: 4 }), requests: [0, 2 ** 60, 0, 0, 0] }] },
+      { startedAt: 1, routes: [{ ...gatewayRouteTraffic(`route-${routeId}`, { ok: 4 }), wakes: -1 }] },
+      { startedAt: 1, routes: [{ ...gatewayRouteTraffic(`route-${routeId}`, { ok: 4 }), idleStops: 0.5 }] },
+      {
+        startedAt: 1,
+        routes: [{ ...gatewayRouteTraffic(`route-${routeId}`, { ok: 4 }), requests: [0, 2 ** 60, 0, 0, 0] }],
+      },
       // More routes than a heartbeat may carry.
-      { startedAt: 1, routes: Array.from({ length: 101 }, () => counted(routeId, { ok: 4 })) },
+      {
+        startedAt: 1,
+        routes: Array.from({ length: 101 }, () => gatewayRouteTraffic(`route-${routeId}`, { ok: 4 })),
+      },
       // A field the protocol does not know.
-      { startedAt: 1, routes: [{ ...counted(routeId, { ok: 4 }), path: '/' }] },
+      { startedAt: 1, routes: [{ ...gatewayRouteTraffic(`route-${routeId}`, { ok: 4 }), path: '/' }] },
     ];
     for (const traffic of bad) {
       const answer = await heartbeat(fx, agent, traffic);

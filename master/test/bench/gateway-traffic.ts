@@ -19,9 +19,8 @@ import { pino } from 'pino';
 import type { HeartbeatStore } from '#master/agents/heartbeats.js';
 import { createGatewayTrafficBook } from '#master/gateway/gateway-traffic.js';
 import { createMasterMetrics } from '#master/metrics/metrics.js';
-import { insertAgentKey } from '#master/store/agent-keys.js';
-import { approveAgent, insertAgent } from '#master/store/agents.js';
 import { openDatabase } from '#master/store/database.js';
+import { insertApprovedAgent } from '../approved-agent.js';
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
@@ -78,16 +77,7 @@ async function main(): Promise<void> {
     db.transaction(() => {
       for (let a = 0; a < agents; a++) {
         const id = `agent-${a}`;
-        insertAgentKey(db, {
-          id: `key_${id}`,
-          name: id,
-          secretHash: 'x',
-          hostnameAllowlist: [],
-          allowAnyHostname: true,
-          autoApprove: true,
-        });
-        insertAgent(db, { id, keyId: `key_${id}`, name: id, hostname: null, agentVersion: null });
-        approveAgent(db, id);
+        insertApprovedAgent(db, id);
         const ids: number[] = [];
         for (let r = 0; r < Math.max(perAgent, 100); r++) {
           const name = `app-${a}-${r}`;

@@ -1,6 +1,7 @@
 import type { GatewayTraffic } from '@tunnelfleet/common';
 import { describe, expect, it } from 'vitest';
 import { GATEWAY_TEST_IMAGE } from '../harness/gateway-image.js';
+import { gatewayRouteTraffic } from '../harness/gateway-traffic.js';
 import { waitFor } from '../harness/wait-for.js';
 import type { Fleet } from '../system/fleet.js';
 import { gatewayAddress, hostnameState, throughGateway, useGatewayImage } from './gateway-support.js';
@@ -140,15 +141,13 @@ describe("the gateway's per-route metrics at the master", { timeout: 300_000 }, 
     const forged: GatewayTraffic = {
       startedAt: Date.now(),
       routes: [
-        {
-          route: `route-${route!.id}`,
-          requests: [0, 1_000_000, 0, 0, 1_000_000],
-          latency: { sum: 1, buckets: [2_000_000, 2_000_000, 2_000_000, 2_000_000, 2_000_000, 2_000_000] },
+        gatewayRouteTraffic(`route-${route!.id}`, {
+          ok: 1_000_000,
+          errors: 1_000_000,
           wakes: 1_000,
-          wakeSeconds: 1,
           wakeTimeouts: 1_000,
           idleStops: 1_000,
-        },
+        }),
       ],
     };
     for (let i = 0; i < 3; i++) expect((await c.heartbeat({ gatewayTraffic: forged })).status).toBe(200);
