@@ -20,6 +20,7 @@ benchmarks=(
   "rotation-gap|node test/dist/bench/rotation-gap.js 12"
   "dashboard-routes|node test/dist/bench/dashboard-routes.js 1000 10 7"
   "gateway-latency|node agent/test/dist/test/bench/gateway-latency.js 1000 20"
+  "gateway-traffic|node master/test/dist/test/bench/gateway-traffic.js 1000 10"
 )
 
 pnpm build

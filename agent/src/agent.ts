@@ -30,6 +30,7 @@ import {
 } from './docker/index.js';
 import {
   createGatewaySupervisor,
+  createGatewayTrafficFeed,
   type GatewaySupervisor,
   gatewayHeartbeat,
   loadOrCreateGatewayToken,
@@ -193,6 +194,9 @@ export function createAgent(deps: AgentDeps): Agent {
       .catch((error) => logger.error({ err: error }, 'cannot start the gateway yet; the supervisor retries'));
   };
 
+  // What the gateway counts per route, forwarded with the heartbeats as it changes.
+  const traffic = createGatewayTrafficFeed({ read: async () => gateway?.metrics(), logger });
+
   let executor: ReturnType<typeof createCommandExecutor> | undefined;
   const reporter = createReporter({
     client,
@@ -204,6 +208,7 @@ export function createAgent(deps: AgentDeps): Agent {
     containers: () => watcher?.containers() ?? [],
     hostStatus: () => {
       const shared = (sharedConnectors?.statuses() ?? []).map(({ status }) => protocolCloudflared(status));
+      const gatewayTraffic = gateway ? traffic.next() : undefined;
       return {
         cloudflared: protocolCloudflared(supervisor?.status()),
         dockerReachable: watcher?.dockerReachable ?? false,
@@ -213,7 +218,12 @@ export function createAgent(deps: AgentDeps): Agent {
         ...(gateway && deps.gatewayImage
           ? { gateway: gatewayHeartbeat(gateway.status(), deps.gatewayImage) }
           : {}),
+        // Only when some route's numbers changed: a master from before it refuses the field.
+        ...(gatewayTraffic ? { gatewayTraffic } : {}),
       };
+    },
+    heartbeatTaken: (heartbeat) => {
+      if (heartbeat.gatewayTraffic) traffic.sent(heartbeat.gatewayTraffic);
     },
   });
 
@@ -343,6 +353,7 @@ export function createAgent(deps: AgentDeps): Agent {
       await background;
       await commandLoop?.stop();
       await reporter.stop();
+      await traffic.settled();
       await watcher?.stop();
       await supervisor?.stop();
       await sharedConnectors?.stop();

@@ -12,6 +12,7 @@ import { type CloudflareLayer, createCloudflareLayer } from './cloudflare/cloudf
 import { TunnelNotFoundError } from './cloudflare/errors.js';
 import { type CommandGateway, createCommandGateway } from './commands/index.js';
 import { createGatewayRoutesService, type GatewayRoutesService } from './gateway/gateway-routes-service.js';
+import { createGatewayTrafficBook } from './gateway/gateway-traffic.js';
 import { createHttpApp } from './http/app.js';
 import { findDashboardDir } from './http/dashboard-assets.js';
 import { createFailedAuthLimiter } from './http/failed-auth-limiter.js';
@@ -134,8 +135,14 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       targets: [],
     },
   });
+  const gatewayTraffic = createGatewayTrafficBook({
+    db: deps.db,
+    logger: deps.logger.child({ component: 'gateway-traffic' }),
+    ...(deps.now ? { now: () => new Date(deps.now!()) } : {}),
+  });
   const metrics = createMasterMetrics({
     db: deps.db,
+    gatewayTraffic: () => gatewayTraffic.all(),
     heartbeats,
     commandStats: () => deps.gateway.stats(),
     cloudflareCalls: () => deps.cloudflare.callCounters(),
@@ -215,6 +222,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       reportIntervalSeconds: deps.reportIntervalSeconds,
       reportRate,
       gatewayRoutes,
+      gatewayTraffic,
     },
     admin: {
       db: deps.db,
@@ -239,13 +247,14 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
         budgets: () => deps.cloudflare.budgets(),
       }),
       requireAccess: deps.requireAccess ?? false,
+      gatewayTraffic,
       cloudflareBudget,
       now: () => new Date(deps.now?.() ?? Date.now()),
     },
     alerts: deps.alerts,
     sharedTunnels,
     health: {
-      registry: metrics.registry,
+      registry: metrics.exposition,
       ...(deps.metricsToken === undefined ? {} : { metricsToken: deps.metricsToken }),
       checks: {
         sqlite: () => deps.db.prepare('SELECT 1').get(),

@@ -76,6 +76,14 @@ export interface MasterFixture {
   }): Promise<{ key: string; keyId: string; agentId: string; status: string }>;
   /** Live (not deleted) tunnels of that name at the emulator, read over its HTTP API. */
   liveTunnels(name: string): Promise<{ id: string; name: string }[]>;
+  /**
+   * A heartbeat as an agent sends it (a healthy cloudflared, Docker reachable), with these fields
+   * added or replaced (e.g. `gateway`, `gatewayTraffic`).
+   */
+  heartbeat(
+    agent: { key: string; agentId: string },
+    extra?: Record<string, unknown>,
+  ): Promise<{ status: number; body: Json; headers: Headers }>;
   /** Takes the agent's next command (waiting up to 5 s) and acknowledges it as applied, as the agent does. */
   applyNext(key: string): Promise<Command>;
   /** Acknowledges `command` as applied with nothing changed, as an agent whose state already fits. */
@@ -200,6 +208,18 @@ export async function startMasterFixture(options: MasterFixtureOptions = {}): Pr
           kind: 'snapshot',
           fingerprint: snapshotFingerprint(containers),
           containers,
+        },
+      }),
+    heartbeat: (agent, extra = {}) =>
+      request('POST', AGENT_ROUTES.heartbeat, {
+        token: agent.key,
+        body: {
+          agentId: agent.agentId,
+          uptimeSeconds: 60,
+          cloudflared: { state: 'running', ready: true, tunnelId: null, containerId: null },
+          lastAppliedCommandVersion: null,
+          dockerReachable: true,
+          ...extra,
         },
       }),
     async enrollAgent(enroll = {}) {

@@ -7,6 +7,7 @@ export * from './harness/docker-socket-proxy.js';
 export * from './harness/dockerd-control.js';
 export * from './harness/free-port.js';
 export * from './harness/gateway-image.js';
+export * from './harness/gateway-traffic.js';
 export * from './harness/harness-error.js';
 export * from './harness/host-network.js';
 export * from './harness/redis-server.js';

@@ -25,6 +25,8 @@ export interface GatewayClient {
   putLogs(container: string, lines: string[], failure?: string): Promise<void>;
   /** The agent stopped the container (a stop schedule): its routes sleep until a request wakes them. */
   putSleeping(container: string): Promise<void>;
+  /** Its Prometheus text (`GET /metrics`). */
+  metrics(): Promise<string>;
 }
 
 export interface WakeRequests {
@@ -103,6 +105,18 @@ export function createGatewayClient(options: {
         ...timeouts,
       });
       await response.body.dump();
+    },
+    async metrics() {
+      const response = await request(`${options.origin}/metrics`, {
+        headers: { authorization: `Bearer ${options.token}` },
+        ...timeouts,
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
+      if (response.statusCode !== 200) {
+        await response.body.dump();
+        throw new GatewayPushError(response.statusCode, 'metrics', 'the gateway refused its metrics');
+      }
+      return response.body.text();
     },
     async putSleeping(container) {
       const response = await request(

@@ -80,6 +80,8 @@ export interface GatewaySupervisor {
    * routes of a gateway that serves on).
    */
   looked(): Promise<void>;
+  /** The Prometheus text of the gateway serving now; undefined while none is ready. */
+  metrics(): Promise<string | undefined>;
   /** Stops supervising. The gateway keeps serving unless `removeContainer` is set. */
   stop(options?: { removeContainer?: boolean }): Promise<void>;
 }
@@ -368,6 +370,9 @@ export function createGatewaySupervisor(options: GatewaySupervisorOptions): Gate
     },
     status,
     looked: () => firstLook,
+    async metrics() {
+      return supervision.ready ? live?.metrics() : undefined;
+    },
     async stop(stopOptions) {
       wakeLoop.stop();
       schedules.stop();

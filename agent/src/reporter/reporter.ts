@@ -1,8 +1,8 @@
 import {
-  type CloudflaredStatus,
   type Container,
   type ContainerChange,
   createReportSequencer,
+  type HeartbeatRequest,
   type Logger,
   type Report,
   snapshotFingerprint,
@@ -27,12 +27,9 @@ interface ReporterOptions {
   /** The Docker watcher's current view of our containers. */
   containers(): Container[];
   /** What the heartbeat says about this host. */
-  hostStatus(): {
-    cloudflared: CloudflaredStatus;
-    dockerReachable: boolean;
-    lastAppliedCommandVersion: number | null;
-    sharedTunnels?: CloudflaredStatus[];
-  };
+  hostStatus(): Omit<HeartbeatRequest, 'agentId' | 'uptimeSeconds'>;
+  /** The master took this heartbeat (what it carried once need not be sent again). */
+  heartbeatTaken?(heartbeat: HeartbeatRequest): void;
   retry?: RetryDelayOptions;
   now?: () => number;
 }
@@ -172,11 +169,13 @@ export function createReporter(options: ReporterOptions): Reporter {
     while (!abort.signal.aborted) {
       let delayMs = intervalSeconds * 1000;
       try {
-        const reply = await client.heartbeat({
+        const heartbeat: HeartbeatRequest = {
           agentId: agentId as string,
           uptimeSeconds: Math.max(0, Math.floor((now() - startedAt) / 1000)),
           ...options.hostStatus(),
-        });
+        };
+        const reply = await client.heartbeat(heartbeat);
+        options.heartbeatTaken?.(heartbeat);
         retry.reset();
         intervalSeconds = reply.reportIntervalSeconds;
         delayMs = intervalSeconds * 1000;

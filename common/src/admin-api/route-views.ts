@@ -175,6 +175,26 @@ export const routeIdParamsSchema = z.strictObject({
   id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
 });
 
+/**
+ * What the host's gateway counted for a route that goes through it, as its agent last forwarded
+ * it (docs/gateway.md, Metrics): totals since the master started, carried over gateway restarts.
+ */
+export const routeTrafficSchema = z.object({
+  /** Requests answered, in all and by status class (`2xx`…). */
+  requests: z.number().int(),
+  requestsByStatusClass: z.record(z.string(), z.number().int()),
+  /** Seconds of all those requests together (divide by `requests` for the mean). */
+  requestSeconds: z.number(),
+  /** Wakes that ended ready, their seconds together, and wakes that ran out of time. */
+  wakes: z.number().int(),
+  wakeSeconds: z.number(),
+  wakeTimeouts: z.number().int(),
+  idleStops: z.number().int(),
+  /** When the agent last sent the route's numbers. */
+  reportedAt: z.string(),
+});
+export type RouteTrafficView = z.infer<typeof routeTrafficSchema>;
+
 /** One route with where it came from and what stands behind it: `GET /routes/:id`. */
 export const routeDetailSchema = z.object({
   route: routeViewSchema,
@@ -190,6 +210,8 @@ export const routeDetailSchema = z.object({
   }),
   /** Audit entries naming its hostname, newest first. */
   history: z.array(auditEntrySchema),
+  /** Null: not through a gateway, or nothing counted since the master started. */
+  traffic: routeTrafficSchema.nullable(),
 });
 export type RouteDetail = z.infer<typeof routeDetailSchema>;
 export const routeDetailResponseSchema = z.object({ detail: routeDetailSchema });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_REPORTED_REFUSALS, routeRefusalSchema } from '../gateway/route-refusal.js';
+import { gatewayTrafficSchema } from './gateway-traffic.js';
 import {
   containerIdSchema,
   counterSchema,
@@ -86,6 +87,11 @@ export const heartbeatRequestSchema = z.strictObject({
   sharedTunnels: z.array(cloudflaredStatusSchema).max(100).optional(),
   /** Absent: the agent runs no gateway (no `GATEWAY_IMAGE`, or an agent from before gateways). */
   gateway: gatewayStatusSchema.optional(),
+  /**
+   * Per-route counts of the host's gateway (its `/metrics`), when some changed. The master takes
+   * them only for this agent's own routes. Absent: nothing new, or an agent from before it.
+   */
+  gatewayTraffic: gatewayTrafficSchema.optional(),
 });
 export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
 

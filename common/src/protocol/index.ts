@@ -3,6 +3,7 @@ export * from './api-key.js';
 export * from './command.js';
 export * from './container.js';
 export * from './fingerprint.js';
+export * from './gateway-traffic.js';
 export * from './heartbeat.js';
 export * from './limits.js';
 export * from './primitives.js';

@@ -1,3 +1,4 @@
+import { MAX_REPORTED_REFUSALS } from '../gateway/route-refusal.js';
 /**
  * Size limits of the agent protocol. They exist so that a hostile or broken body is rejected by
  * the schema before any work is done; they are generous for real hosts.
@@ -43,6 +44,11 @@ export const PROTOCOL_LIMITS = {
   imageRefLength: 512,
   /** Routes of one host's L7 gateway (`set_gateway_routes`): its containers' routes that need it. */
   gatewayRoutes: 5000,
+  /**
+   * Routes of the gateway's traffic one heartbeat carries (`gatewayTraffic`): those whose numbers
+   * changed first, the rest in later heartbeats. Bounds the heartbeat and the master's work on it.
+   */
+  gatewayTrafficRoutes: 100,
   /** Extra cloudflared arguments. */
   extraArgs: 32,
   /** Characters of one extra cloudflared argument. */
@@ -67,3 +73,25 @@ const SNAPSHOT_ENVELOPE_BYTES = 1024;
  */
 export const MAX_AGENT_BODY_BYTES =
   SNAPSHOT_ENVELOPE_BYTES + PROTOCOL_LIMITS.containersPerSnapshot * (PROTOCOL_LIMITS.containerJsonBytes + 1);
+
+/**
+ * Bytes of one route's traffic in a heartbeat at the most: a 128-character id and every number at
+ * its longest come to about 550; real ones (`route-12`, small counts) to about 200.
+ */
+const GATEWAY_TRAFFIC_ROUTE_BYTES = 640;
+
+/**
+ * Bytes of one route the gateway refused, in a heartbeat at the most: a 128-character id, a code
+ * and a 400-character reason, JSON-escaped.
+ */
+const GATEWAY_REFUSAL_BYTES = 700;
+
+/**
+ * Body size the master accepts on `POST /api/v1/agent/heartbeat`: the API's default 16 KiB for the
+ * host's status, plus the gateway's traffic and its refused routes at their largest (about 148 KiB
+ * with the limits above).
+ */
+export const MAX_HEARTBEAT_BODY_BYTES =
+  16 * 1024 +
+  PROTOCOL_LIMITS.gatewayTrafficRoutes * GATEWAY_TRAFFIC_ROUTE_BYTES +
+  MAX_REPORTED_REFUSALS * GATEWAY_REFUSAL_BYTES;

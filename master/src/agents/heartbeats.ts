@@ -3,7 +3,7 @@ import type { HeartbeatRequest } from '@tunnelfleet/common';
 /** An agent missing this many heartbeat intervals is offline. */
 export const MISSED_INTERVALS_OFFLINE = 3;
 
-export interface AgentState extends Omit<HeartbeatRequest, 'agentId'> {
+export interface AgentState extends Omit<HeartbeatRequest, 'agentId' | 'gatewayTraffic'> {
   receivedAt: string;
 }
 
@@ -15,7 +15,7 @@ export interface HeartbeatStore {
    */
   record(
     agentId: string,
-    request: HeartbeatRequest,
+    request: Omit<HeartbeatRequest, 'gatewayTraffic'>,
   ): Promise<{ cameBack: boolean; previous: AgentState | null }>;
   /** Presence for a registration or any request that proves the agent is alive. */
   touch(agentId: string): Promise<{ cameBack: boolean }>;

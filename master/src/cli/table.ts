@@ -22,3 +22,9 @@ export function shortTime(iso: string | null | undefined): string {
   if (!iso) return '-';
   return iso.replace(/\.\d+Z$/, 'Z');
 }
+
+/** `Label  value` lines, the values aligned after the longest label (a detail view). */
+export function formatFields(fields: readonly (readonly [label: string, value: string])[]): string {
+  const width = Math.max(...fields.map(([label]) => label.length));
+  return `${fields.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n`;
+}

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AGENT_ROUTES, type Container } from '@tunnelfleet/common';
-import { freePort, startWebhookReceiver, waitFor } from '@tunnelfleet/test';
+import { freePort, gatewayRouteTraffic, startWebhookReceiver, waitFor } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_TOKEN,
@@ -530,6 +530,37 @@ describe('tunnelfleet CLI', () => {
     );
     expect(listed.stdout).toMatch(/^HOSTNAME\s+SERVICE\s+STATUS\s+GROUP\s+AGENT/m);
     expect(new Set(rows.map((row) => row.exec(listed.stdout)?.[1]))).toEqual(new Set(['1', '2']));
+  });
+
+  it("routes show shows a route's traffic through the host's gateway", async () => {
+    const agent = await fx.enrollAgent({ name: 'cli-traffic' });
+    const labels = {
+      'tunnelfleet.enable': 'true',
+      'tunnelfleet.hostname': 'counted.example.com',
+      'tunnelfleet.service': 'http://web:80',
+      'tunnelfleet.wake': 'true',
+    };
+    expect((await fx.reportSnapshot(agent, 1, [container('counted', labels)])).status).toBe(200);
+    const routeId = await waitFor(
+      async () => (await fx.admin('GET', `/routes?agentId=${agent.agentId}`)).body.routes[0]?.id as number,
+      { description: 'the route at the master', timeoutMs: 15_000 },
+    );
+    const before = await run(['routes', 'show', String(routeId)], env);
+    expect(before.stdout).toMatch(/^Traffic\s+- \(not through a gateway/m);
+    // What the agent forwards from its gateway's /metrics with a heartbeat.
+    const beat = await fx.heartbeat(agent, {
+      gatewayTraffic: {
+        startedAt: 1,
+        routes: [gatewayRouteTraffic(`route-${routeId}`, { ok: 7, errors: 1, wakes: 1, idleStops: 1 })],
+      },
+    });
+    expect(beat.status).toBe(200);
+    const shown = await run(['routes', 'show', String(routeId)], env);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^Hostname\s+counted\.example\.com$/m);
+    expect(shown.stdout).toMatch(
+      /^Traffic\s+8 requests \(2xx 7, 5xx 1\), 3 ms on average; 1 wake \(1\.5 s on average\), 0 timed out; 1 idle stop \(as of /m,
+    );
   });
 
   it('alerts add shows the secret once; list, test, deliveries, update and remove', async () => {

@@ -26,16 +26,17 @@ export function needsGateway(spec: Pick<RouteSpec, 'wake' | 'l7'>): boolean {
  */
 const BACKEND_ORIGIN_KEYS = ['httpHostHeader', 'originServerName', 'matchSNItoHost', 'caPool', 'noTLSVerify'];
 
-/** A route's id in its gateway's table, as the gateway names it back (in a refusal). */
-export const gatewayRouteId = (routeId: number) => `route-${routeId}`;
-
-/** The master's route id in a gateway route id; undefined for any other text. */
-export function routeIdOfGatewayRoute(id: string): number | undefined {
-  const digits = /^route-([1-9][0-9]{0,14})$/.exec(id)?.[1];
-  return digits === undefined ? undefined : Number(digits);
-}
-
 export type GatewayRouteResult = { ok: true; route: GatewayRouteInput } | { ok: false; reason: string };
+
+/** A route's id in its gateway's table, as the gateway names it back (in a refusal, in its metrics). */
+export const gatewayRouteId = (id: number) => `route-${id}`;
+
+/** The route a gateway route id names; undefined for one the master never gave. */
+export function routeIdOfGatewayRoute(gatewayId: string): number | undefined {
+  const match = /^route-([1-9][0-9]{0,15})$/.exec(gatewayId);
+  const id = match ? Number(match[1]) : undefined;
+  return id !== undefined && Number.isSafeInteger(id) ? id : undefined;
+}
 
 /** What of a route the gateway needs: its row's id, hostname, path regex, service and spec. */
 export interface GatewayRouteSource {

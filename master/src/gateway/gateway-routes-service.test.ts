@@ -5,13 +5,12 @@ import { gatewayServiceUrl, stableStringify } from '@tunnelfleet/common';
 import { type CloudflareEmulator, startCloudflareEmulator } from '@tunnelfleet/test';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { insertApprovedAgent } from '../../test/approved-agent.js';
 import { container, webLabels } from '../../test/reconciler-test-world.js';
 import { createCloudflareLayer } from '../cloudflare/cloudflare-layer.js';
 import { readDesiredState } from '../reconciler/desired-state.js';
 import type { SyncTarget } from '../routes/route-targets.js';
 import { createRoutesEngine, type RoutesEngine } from '../routes/routes-engine.js';
-import { insertAgentKey } from '../store/agent-keys.js';
-import { approveAgent, insertAgent } from '../store/agents.js';
 import { upsertContainer } from '../store/containers.js';
 import { openDatabase, type SqliteDatabase } from '../store/database.js';
 import { listRoutes } from '../store/routes.js';
@@ -76,16 +75,7 @@ afterEach(() => {
 });
 
 function addAgent(id: string) {
-  insertAgentKey(db, {
-    id: `key_${id}`,
-    name: id,
-    secretHash: 'x',
-    hostnameAllowlist: [],
-    allowAnyHostname: true,
-    autoApprove: true,
-  });
-  insertAgent(db, { id, keyId: `key_${id}`, name: id, hostname: null, agentVersion: null });
-  approveAgent(db, id);
+  insertApprovedAgent(db, id);
   upsertTunnel(db, { id: `tunnel-${id}`, name: `tf-${id}`, accountId: 'acc', agentId: id });
   return id;
 }

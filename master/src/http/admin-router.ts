@@ -58,6 +58,7 @@ import type { AgentState, HeartbeatStore } from '../agents/heartbeats.js';
 import type { MasterHooks } from '../agents/ports.js';
 import type { RolloutDriver } from '../agents/rollout-driver.js';
 import { withGatewayGroups } from '../gateway/gateway-groups.js';
+import type { GatewayTrafficBook } from '../gateway/gateway-traffic.js';
 import { withWakeStates } from '../gateway/wake-state.js';
 import type { FleetOverview } from '../overview/fleet-overview.js';
 import { requestReconcile } from '../reconciler/request-reconcile.js';
@@ -99,6 +100,8 @@ export interface AdminRouterDeps {
   overview: FleetOverview;
   /** `REQUIRE_ACCESS`, shown with the public-routes report. */
   requireAccess: boolean;
+  /** What each host's gateway counted per route, for the route view. */
+  gatewayTraffic: Pick<GatewayTrafficBook, 'ofRoute'>;
   /** Clock of grace periods: whether a stopped container's route is still served. */
   now: () => Date;
   /** The Cloudflare budget's backlog and the drift checks' pacing. */
@@ -306,7 +309,9 @@ export function adminRouter(deps: AdminRouterDeps): Router {
     // `/routes/public` and `/routes/retained/…` are their own endpoints, answered below.
     if (!/^\d+$/.test(String(req.params.id))) return next();
     const { id } = parseOrThrow(routeIdParamsSchema, { ...req.params }, 'path');
-    send<RouteDetailResponse>(res, 200, { detail: routeDetail(db, id, deps.now()) });
+    send<RouteDetailResponse>(res, 200, {
+      detail: routeDetail(db, id, deps.now(), deps.gatewayTraffic.ofRoute(id)),
+    });
   });
 
   router.get(p('/routes/public'), (_req, res) => {

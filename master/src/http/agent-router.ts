@@ -8,6 +8,7 @@ import {
   heartbeatRequestSchema,
   identifierSchema,
   MAX_AGENT_BODY_BYTES,
+  MAX_HEARTBEAT_BODY_BYTES,
   nextCommandQuerySchema,
   parseOrThrow,
   registerRequestSchema,
@@ -24,6 +25,7 @@ import { applyReport } from '../agents/report-intake.js';
 import type { AlertSink } from '../alerts/alert-sink.js';
 import { heartbeatAlerts } from '../alerts/heartbeat-alerts.js';
 import type { GatewayRoutesService } from '../gateway/gateway-routes-service.js';
+import type { GatewayTrafficBook } from '../gateway/gateway-traffic.js';
 import type { AgentRecord } from '../store/agents.js';
 import { findAgent } from '../store/agents.js';
 import type { SqliteDatabase } from '../store/database.js';
@@ -52,15 +54,11 @@ export interface AgentRouterDeps {
   reportRate: ReportRateLimiter;
   /** What each host's gateway routes (`set_gateway_routes`), and its readiness from heartbeats. */
   gatewayRoutes: Pick<GatewayRoutesService, 'noteHeartbeat' | 'refresh'>;
+  /** What each host's gateway counted per route (heartbeat `gatewayTraffic`). */
+  gatewayTraffic: Pick<GatewayTrafficBook, 'note'>;
 }
 
 const ackParamsSchema = z.strictObject({ id: identifierSchema });
-
-/**
- * Bytes of a heartbeat: small, but it may carry up to `MAX_REPORTED_REFUSALS` routes its gateway
- * refused (an id, a code and a reason each), about 70 KiB at most.
- */
-const HEARTBEAT_BYTES = 96 * 1024;
 
 /** Routes under `/api/v1/agent`, as listed in `common/src/protocol/routes.ts`. */
 export function agentRouter(deps: AgentRouterDeps): Router {
@@ -86,14 +84,17 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     res.json(answer);
   });
 
-  router.post(AGENT_ROUTES.heartbeat, authenticate, jsonBody(HEARTBEAT_BYTES), async (req, res) => {
+  router.post(AGENT_ROUTES.heartbeat, authenticate, jsonBody(MAX_HEARTBEAT_BODY_BYTES), async (req, res) => {
     const agent = registeredAgent(agentCaller(res).agent);
     const body = parseOrThrow(heartbeatRequestSchema, req.body, 'heartbeat body');
     assertOwnId(agent, body.agentId);
-    const { cameBack, previous } = await deps.heartbeats.record(agent.id, body);
+    // The traffic is not presence: it stays out of the state kept in Redis for every heartbeat.
+    const { gatewayTraffic, ...presence } = body;
+    const { cameBack, previous } = await deps.heartbeats.record(agent.id, presence);
     if (body.lastAppliedCommandVersion !== null)
       deps.agents.noteAppliedVersion(agent.id, body.lastAppliedCommandVersion);
     if (agent.status === 'approved') await deps.gatewayRoutes.noteHeartbeat(agent.id, body.gateway);
+    if (agent.status === 'approved' && gatewayTraffic) deps.gatewayTraffic.note(agent.id, gatewayTraffic);
     if (agent.status === 'approved')
       await deps.agents.noteSharedConnectors(
         agent.id,

@@ -1,6 +1,5 @@
 import { AuthenticationError } from '@tunnelfleet/common';
 import { Router } from 'express';
-import type { Registry } from 'prom-client';
 import { hashSecret, secretMatchesHash } from '../keys/secret-hash.js';
 
 /** One dependency check of `/readyz`; throws (or rejects) when the dependency is not usable. */
@@ -9,7 +8,7 @@ type ReadinessCheck = () => unknown;
 export interface HealthRouterDeps {
   /** e.g. `{ sqlite, redis, cloudflare }`; each is reported by name. */
   checks: Record<string, ReadinessCheck>;
-  registry: Registry;
+  registry: { readonly contentType: string; metrics(): Promise<string> };
   /** Upper bound of one check, so a hung dependency makes the master unready instead of hanging. */
   checkTimeoutMs?: number;
   /** `METRICS_TOKEN`: when set, `/metrics` requires it as a bearer token. */

@@ -1,4 +1,4 @@
-import { AGENT_ROUTES, type Command, commandAckPath } from '@tunnelfleet/common';
+import { AGENT_ROUTES, type Command, commandAckPath, MAX_HEARTBEAT_BODY_BYTES } from '@tunnelfleet/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MasterFixture, registerBody, startMasterFixture } from '../../test/master-test-fixture.js';
 
@@ -171,11 +171,11 @@ const cases: Case[] = [
     code: 'entity_too_large',
   },
   {
-    name: 'heartbeat over 96 KiB',
+    name: 'heartbeat over MAX_HEARTBEAT_BODY_BYTES (about 147 KiB)',
     method: 'POST',
     path: AGENT_ROUTES.heartbeat,
     token: agentKey,
-    rawBody: () => JSON.stringify({ agentId: alice.agentId, padding: 'x'.repeat(100_000) }),
+    rawBody: () => JSON.stringify({ agentId: alice.agentId, padding: 'x'.repeat(MAX_HEARTBEAT_BODY_BYTES) }),
     status: 413,
     code: 'entity_too_large',
   },

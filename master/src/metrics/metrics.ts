@@ -1,9 +1,11 @@
 import type { CloudflareBudgetResponse } from '@tunnelfleet/common';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { HeartbeatStore } from '../agents/heartbeats.js';
+import type { RouteTraffic } from '../gateway/gateway-traffic.js';
 import { listAgents } from '../store/agents.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { countRoutesByStatus } from '../store/routes.js';
+import { gatewayTrafficExposition } from './gateway-traffic-exposition.js';
 
 /** Running totals of the command gateway (`CommandGateway.stats()`). */
 interface CommandTotals {
@@ -59,6 +61,8 @@ const mirrorCounter = (
 
 export interface MasterMetrics {
   readonly registry: Registry;
+  /** What `/metrics` serves: the registry's metrics, then the gateways' per-route series. */
+  readonly exposition: { readonly contentType: string; metrics(): Promise<string> };
   /** For the reconciler: observe each reconcile's duration (`kind` = `full` | `tunnel` | `zone`). */
   readonly reconcileDuration: Histogram<'kind'>;
 }
@@ -73,6 +77,8 @@ export function createMasterMetrics(deps: {
   commandStats: () => CommandTotals;
   cloudflareCalls: () => CloudflareCallTotals;
   cloudflareBudget: () => CloudflareBudgetResponse;
+  /** What the hosts' gateways counted per route, as their agents last said. */
+  gatewayTraffic?: () => RouteTraffic[];
 }): MasterMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tunnelfleet_master_' });
@@ -203,8 +209,16 @@ export function createMasterMetrics(deps: {
     [],
   );
 
+  const { gatewayTraffic } = deps;
   return {
     registry,
+    exposition: {
+      contentType: registry.contentType,
+      async metrics() {
+        const text = await registry.metrics();
+        return gatewayTraffic ? text + (await gatewayTrafficExposition(gatewayTraffic())) : text;
+      },
+    },
     reconcileDuration: new Histogram({
       name: 'tunnelfleet_reconcile_duration_seconds',
       help: 'Duration of reconcile runs',

@@ -1,5 +1,12 @@
-import { NotFoundError, parseContainerLabels, type RouteDetail } from '@tunnelfleet/common';
+import {
+  GATEWAY_STATUS_CLASSES,
+  NotFoundError,
+  parseContainerLabels,
+  type RouteDetail,
+  type RouteTrafficView,
+} from '@tunnelfleet/common';
 import { gatewayGroupsOf } from '../gateway/gateway-groups.js';
+import type { RouteTraffic } from '../gateway/gateway-traffic.js';
 import { wakeStateOf } from '../gateway/wake-state.js';
 import { auditMentioning } from '../store/audit-log.js';
 import { listContainers } from '../store/containers.js';
@@ -13,7 +20,12 @@ const HISTORY_ENTRIES = 50;
  * A route as an operator investigates it: the labels it came from and in which tool's language,
  * the Cloudflare objects we own for it, and the audit entries that name its hostname.
  */
-export function routeDetail(db: SqliteDatabase, id: number, now: Date): RouteDetail {
+export function routeDetail(
+  db: SqliteDatabase,
+  id: number,
+  now: Date,
+  traffic: RouteTraffic | undefined,
+): RouteDetail {
   const record = findRoute(db, id);
   if (!record) throw new NotFoundError(`no route ${id}`);
   const container = listContainers(db, record.agentId).find((c) => c.containerId === record.containerId);
@@ -45,5 +57,21 @@ export function routeDetail(db: SqliteDatabase, id: number, now: Date): RouteDet
         .map((o) => ({ id: o.cfId! })),
     },
     history: record.hostname === null ? [] : auditMentioning(db, record.hostname, HISTORY_ENTRIES),
+    traffic: traffic ? trafficView(traffic) : null,
+  };
+}
+
+function trafficView({ totals, reportedAt }: RouteTraffic): RouteTrafficView {
+  return {
+    requests: totals.requests.reduce((sum, n) => sum + n, 0),
+    requestsByStatusClass: Object.fromEntries(
+      GATEWAY_STATUS_CLASSES.map((statusClass, i) => [statusClass, totals.requests[i] ?? 0]),
+    ),
+    requestSeconds: totals.latency.sum,
+    wakes: totals.wakes,
+    wakeSeconds: totals.wakeSeconds,
+    wakeTimeouts: totals.wakeTimeouts,
+    idleStops: totals.idleStops,
+    reportedAt,
   };
 }

@@ -372,3 +372,24 @@ export function markAgentRoutesRevoked(db: SqliteDatabase, agentId: string, mess
     return rows.flatMap((row) => (row.hostname ? [row.hostname] : []));
   })();
 }
+
+/**
+ * The hostname (and agent) of each of these routes that still exists: one indexed look-up per id,
+ * whatever the table holds. With `agentId`, only that agent's routes.
+ */
+export function routeHostnames(
+  db: SqliteDatabase,
+  ids: readonly number[],
+  agentId?: string,
+): Map<number, { agentId: string; hostname: string | null }> {
+  const rows = statement(
+    db,
+    `SELECT id, agent_id, hostname FROM routes
+      WHERE id IN (SELECT value FROM json_each(?)) AND (? IS NULL OR agent_id = ?)`,
+  ).all(JSON.stringify(ids), agentId ?? null, agentId ?? null) as {
+    id: number;
+    agent_id: string;
+    hostname: string | null;
+  }[];
+  return new Map(rows.map((row) => [row.id, { agentId: row.agent_id, hostname: row.hostname }]));
+}

@@ -10,7 +10,7 @@ import {
 import { type CliCommand, output } from '../cli-context.js';
 import { UsageError } from '../cli-errors.js';
 import { requestCommand } from '../request-command.js';
-import { formatTable, shortTime } from '../table.js';
+import { formatFields, formatTable, shortTime } from '../table.js';
 import { settingsText } from './cloudflared.js';
 
 function agentRows(agents: AgentView[]): string {
@@ -43,7 +43,7 @@ function agentDetail(agent: AgentDetail): string {
   const cloudflared = agent.lastState?.cloudflared as
     | { state?: string; ready?: boolean; problem?: { message?: string } }
     | undefined;
-  const lines = [
+  const lines: [string, string][] = [
     ['ID', agent.id],
     ['Name', agent.name],
     ['Status', agent.status],
@@ -84,8 +84,7 @@ function agentDetail(agent: AgentDetail): string {
     ['Gateway', gatewayText(agent.lastState?.gateway as GatewayHeartbeat | undefined)],
     ['Routes', String(agent.routes)],
   ];
-  const width = Math.max(...lines.map(([label]) => label!.length));
-  let text = `${lines.map(([label, value]) => `${label!.padEnd(width)}  ${value}`).join('\n')}\n`;
+  let text = formatFields(lines);
   if (agent.containers.length > 0) {
     text += `\nContainers:\n${formatTable(
       ['NAME', 'STATE', 'ID', 'UPDATED'],

@@ -5,11 +5,14 @@ import {
   type PublicRoutesResponse,
   publicRoutesResponseSchema,
   type RetainedRouteView,
+  type RouteDetail,
+  type RouteTrafficView,
+  routeDetailResponseSchema,
 } from '@tunnelfleet/common';
 import { z } from 'zod';
 import { type CliCommand, output } from '../cli-context.js';
 import { requestCommand } from '../request-command.js';
-import { formatTable, shortTime } from '../table.js';
+import { formatFields, formatTable, shortTime } from '../table.js';
 
 /** A problem as the label parser reports it; older rows may hold plain strings. */
 function problemText(problem: unknown): string {
@@ -118,6 +121,42 @@ function publicRows(
   return `${table}\n${setting}\n`;
 }
 
+/** `8 requests (2xx 7, 5xx 1), 3 ms on average; 1 wake (1.5 s), 0 timed out; 1 idle stop`. */
+function trafficText(traffic: RouteTrafficView | null): string {
+  if (!traffic) return '- (not through a gateway, or nothing counted since the master started)';
+  const classes = Object.entries(traffic.requestsByStatusClass)
+    .filter(([, count]) => count > 0)
+    .map(([statusClass, count]) => `${statusClass} ${count}`);
+  const mean = (seconds: number, count: number, unit: 'ms' | 's') =>
+    count === 0
+      ? ''
+      : unit === 'ms'
+        ? `${Math.round((seconds / count) * 1000)} ms`
+        : `${(seconds / count).toFixed(1)} s`;
+  const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
+  return [
+    `${plural(traffic.requests, 'request')}${classes.length > 0 ? ` (${classes.join(', ')})` : ''}${
+      traffic.requests > 0 ? `, ${mean(traffic.requestSeconds, traffic.requests, 'ms')} on average` : ''
+    }`,
+    `${plural(traffic.wakes, 'wake')}${traffic.wakes > 0 ? ` (${mean(traffic.wakeSeconds, traffic.wakes, 's')} on average)` : ''}, ${traffic.wakeTimeouts} timed out`,
+    `${plural(traffic.idleStops, 'idle stop')} (as of ${shortTime(traffic.reportedAt)})`,
+  ].join('; ');
+}
+
+function routeDetailText({ route, language, traffic }: RouteDetail): string {
+  return formatFields([
+    ['ID', String(route.id)],
+    ['Hostname', `${route.hostname ?? '-'}${route.path && route.path !== '/' ? route.path : ''}`],
+    ['Service', route.service ?? '-'],
+    ['Status', `${route.status}${route.statusMessage ? `: ${route.statusMessage}` : ''}`],
+    ['Wake', route.wakeState ?? '-'],
+    ['Agent', route.agentId],
+    ['Container', route.containerName],
+    ['Labels', language ?? '-'],
+    ['Traffic', trafficText(traffic)],
+  ]);
+}
+
 export const routeCommands: CliCommand[] = [
   {
     words: ['routes', 'list'],
@@ -146,6 +185,16 @@ export const routeCommands: CliCommand[] = [
       output(context, answer, () => routeRows(answer, new Map(agents.map((a) => [a.id, a.name]))));
     },
   },
+  requestCommand({
+    words: ['routes', 'show'],
+    args: '<route id>',
+    summary: "one route: status, wake state, and its traffic through the host's gateway",
+    arity: 1,
+    method: 'GET',
+    path: (context) => `/routes/${encodeURIComponent(context.positionals[0]!)}`,
+    response: routeDetailResponseSchema,
+    text: (answer) => routeDetailText(answer.detail),
+  }),
   {
     words: ['routes', 'public'],
     args: '',
