@@ -25,7 +25,7 @@ import { type CloudflareEmulator, startCloudflareEmulator } from '../cloudflare-
 import { startRedisServer } from '../harness/redis-server.js';
 import { createCloudflareAccount, type MasterProcess, startMasterProcess } from '../system/index.js';
 import { formatMs, summarize } from './latency-stats.js';
-import { cpuPercent, formatMb, processUsage } from './process-usage.js';
+import { cpuPercent, formatMb, mainThreadSchedule, processUsage } from './process-usage.js';
 import { type SimulatedAgent, startSimulatedAgent } from './simulated-agent.js';
 
 const CONTAINERS_PER_HOST = 20;
@@ -57,6 +57,18 @@ interface BurstFigures {
   pausedMaxSeconds: number;
   /** The master's CPU while the changes came and converged, % of one core. */
   masterCpuPercent: number;
+  /**
+   * Main threads of the master and of this process (emulator, agents, poller) meanwhile: time run,
+   * and time ready to run but waiting for a CPU the machine's other work held.
+   */
+  masterThread: ThreadTime;
+  benchThread: ThreadTime;
+}
+
+interface ThreadTime {
+  runSeconds: number;
+  waitSeconds: number;
+  wallSeconds: number;
 }
 
 interface RunFigures {
@@ -372,6 +384,7 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
         }
       })();
       const cpuBefore = processUsage(pid);
+      const scheduleBefore = [mainThreadSchedule(pid), mainThreadSchedule(process.pid)] as const;
       const latencies: number[] = [];
       let lost = 0;
       await Promise.all(
@@ -391,6 +404,13 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
         }),
       );
       const masterCpuPercent = cpuPercent(cpuBefore, processUsage(pid));
+      const [masterThread, benchThread] = [mainThreadSchedule(pid), mainThreadSchedule(process.pid)].map(
+        (after, i) => ({
+          runSeconds: after.runSeconds - scheduleBefore[i]!.runSeconds,
+          waitSeconds: after.waitSeconds - scheduleBefore[i]!.waitSeconds,
+          wallSeconds: (after.at - scheduleBefore[i]!.at) / 1000,
+        }),
+      );
       sampling = false;
       await sampler;
       outside.abort();
@@ -410,6 +430,8 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
         changeWaitMaxSeconds,
         pausedMaxSeconds,
         masterCpuPercent,
+        masterThread: masterThread!,
+        benchThread: benchThread!,
       };
     };
     progress(`${hosts} hosts: ${UNDER_PRESSURE} changes alone`);
@@ -509,6 +531,11 @@ function report(runs: RunFigures[]): void {
       },
     );
     both(`burst ${label}: master CPU (% of one core)`, (r) => pick(r).masterCpuPercent.toFixed(0));
+    both(`burst ${label}: main thread ran / waited for a CPU / wall, master; bench (emulator)`, (r) => {
+      const t = (x: ThreadTime) =>
+        `${x.runSeconds.toFixed(1)} / ${x.waitSeconds.toFixed(1)} / ${x.wallSeconds.toFixed(1)} s`;
+      return `${t(pick(r).masterThread)}; ${t(pick(r).benchThread)}`;
+    });
   }
   both('master peak RSS', (r) => formatMb(r.peakRssBytes));
   console.log(
