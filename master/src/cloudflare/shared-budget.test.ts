@@ -125,12 +125,13 @@ describe('another tool uses up the token the master shares', () => {
     const paused = await waitFor(
       async () => {
         const state = await budget();
-        const token = state.tokens.find((t) => t.pausedSeconds > 0 && t.queued.change > 0);
+        const token = state.tokens.find(
+          (t) => t.pausedSeconds > 0 && t.queued.change > 0 && t.oldestChangeWaitSeconds > 0,
+        );
         return token ? { state, token } : undefined;
       },
       { description: 'the budget API shows the 429 pause and changes waiting' },
     );
-    expect(paused.token.oldestChangeWaitSeconds).toBeGreaterThanOrEqual(0);
     expect(paused.token.pausedSeconds).toBeLessThanOrEqual(WINDOW_SECONDS);
     const metrics = (await fx.request('GET', '/metrics')).body as string;
     const gauge = (name: string, labels: string) =>
@@ -170,8 +171,9 @@ describe('another tool uses up the token the master shares', () => {
       { description: 'both routes active', timeoutMs: 30_000 },
     );
 
-    // Retry-After honoured: the master's 429s are those of the calls it had sent before the
-    // first one came back (a sync's calls, not a retry loop), and none came after it resumed.
+    // Retry-After honoured: the master's 429s are those of the calls in flight when the first came
+    // back (the tunnel's and the zone's sync, a call or two each), not a retry loop through the
+    // block, and none came after it resumed.
     const masterCalls = fx.emulator.calls().filter((c) => c.route !== OUTSIDE_ROUTE && c.time >= blockedAt);
     const limited = masterCalls.filter((c) => c.status === 429);
     const resumed = masterCalls.find((c) => c.status !== 429);

@@ -367,7 +367,9 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
           );
         }
       })();
-      if (perSecond > 0) await delay(windowSeconds * 500);
+      // Half a window before the changes, in both bursts: the other tool's pace settles, and the
+      // control does not start in the wake of the previous phase (100 hosts just enrolled).
+      await delay(windowSeconds * 500);
       // The master's side while the changes come: its change backlog (budget API) and CPU.
       let sampling = true;
       let changeQueuedMax = 0;
