@@ -106,6 +106,8 @@ export interface MasterFixtureOptions {
   dataDir?: string;
   /** More variables of `masterConfigSpec`, e.g. `{ TRUST_PROXY: 'loopback' }`. */
   env?: Record<string, string>;
+  /** The emulator's rate limit per token (default Cloudflare's: 1,200 calls per 300 s). */
+  cloudflareRateLimit?: { requests: number; windowSeconds: number };
 }
 
 /**
@@ -131,7 +133,9 @@ export function useMasterFixture(
 
 export async function startMasterFixture(options: MasterFixtureOptions = {}): Promise<MasterFixture> {
   const redis = options.redis ?? (await startRedisServer());
-  const emulator = await startCloudflareEmulator();
+  const emulator = await startCloudflareEmulator(
+    options.cloudflareRateLimit ? { rateLimit: options.cloudflareRateLimit } : {},
+  );
   const account = emulator.createAccount('tunnelfleet-test');
   const cloudflareToken = emulator.createToken({ accountIds: [account.id], zoneNames: 'all' });
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tunnelfleet-master-'));

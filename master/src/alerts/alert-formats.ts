@@ -40,9 +40,9 @@ function alertSummary(event: Pick<AlertEventRecord, 'type' | 'data'>): string {
     case 'route.conflict':
       return `Route ${route} is in conflict: ${text(d.message)}`;
     case 'cloudflare.token_failed':
-      return `Cloudflare token ${text(d.token)} failed verification: ${text(d.message)}`;
+      return `Cloudflare token ${text(d.tokenName)} failed verification: ${text(d.message)}`;
     case 'cloudflare.budget_exhausted':
-      return `Cloudflare call budget of token ${text(d.token)} is exhausted (${text(d.queued)} calls queued${
+      return `Cloudflare call budget of token ${text(d.tokenName)} is exhausted (${text(d.queued)} calls queued${
         d.retryAfterSeconds === undefined ? '' : `, Cloudflare asks to wait ${text(d.retryAfterSeconds)} s`
       })`;
     case 'rollout.halted':

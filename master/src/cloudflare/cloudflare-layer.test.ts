@@ -167,7 +167,7 @@ describe('the layer on one tunnel', () => {
       expect(raised).toEqual([
         {
           type: 'cloudflare.token_failed',
-          data: { token: 'default', message: expect.stringContaining('401') },
+          data: { tokenName: 'default', message: expect.stringContaining('401') },
         },
       ]);
       expect(JSON.stringify(raised)).not.toContain('not-a-token');

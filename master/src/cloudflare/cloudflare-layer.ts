@@ -91,6 +91,8 @@ export function createCloudflareLayer(
   alerts?: AlertSink,
 ): CloudflareLayer {
   const log = logger.child({ component: 'cloudflare' });
+  // Alerts name a token by `tokenName`: the alert service scrubs any field called `token`, which
+  // would leave the operator not knowing which budget ran out.
   const creds = createCredentials({
     ...config,
     budget: {
@@ -100,7 +102,7 @@ export function createCloudflareLayer(
           { token, queued },
           'Cloudflare call budget queue is full: further calls are refused until it drains',
         );
-        alerts?.emit('cloudflare.budget_exhausted', { token, queued, reason: 'queue_full' });
+        alerts?.emit('cloudflare.budget_exhausted', { tokenName: token, queued, reason: 'queue_full' });
       },
       onPaused: ({ token, retryAfterMs, queued }) => {
         // Cloudflare counts every caller of the token (the dashboard, other tools): a 429 says the
@@ -110,7 +112,7 @@ export function createCloudflareLayer(
           'Cloudflare answered 429: the token pauses for Retry-After',
         );
         alerts?.emit('cloudflare.budget_exhausted', {
-          token,
+          tokenName: token,
           queued,
           retryAfterSeconds: Math.ceil(retryAfterMs / 1000),
           reason: 'rate_limited',
@@ -198,7 +200,7 @@ function createTokenVerifier(
     for (const check of checks) {
       if (!check.ok && !failing.has(check.name)) {
         failing.add(check.name);
-        alerts?.emit('cloudflare.token_failed', { token: check.name, message: check.message });
+        alerts?.emit('cloudflare.token_failed', { tokenName: check.name, message: check.message });
       } else if (check.ok) failing.delete(check.name);
     }
     return checks;

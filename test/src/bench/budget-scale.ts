@@ -8,8 +8,9 @@
  *     random host, timed from its event report until its CNAME and ingress rule are at the
  *     emulator; the budget API sampled (drift period, oldest check's age, calls by lane);
  *  3. 100 hosts enrol together: Cloudflare calls per enrolled host;
- *  4. another tool on the same token spends half the budget while 200 new containers start on
- *     hosts: every one must converge, none lost.
+ *  4. 200 new containers start on hosts, 50 ms apart, twice: alone (the same-run control), then
+ *     while another tool on the same token spends half the budget; every one must converge, none
+ *     lost. The budget API (change backlog, 429 pause) and the master's CPU are sampled meanwhile.
  * Baseline: the same run with 10 hosts.
  *
  *   pnpm build && node test/dist/bench/budget-scale.js [hosts=1000] [baselineHosts=10] [compression=10]
@@ -24,7 +25,7 @@ import { type CloudflareEmulator, startCloudflareEmulator } from '../cloudflare-
 import { startRedisServer } from '../harness/redis-server.js';
 import { createCloudflareAccount, type MasterProcess, startMasterProcess } from '../system/index.js';
 import { formatMs, summarize } from './latency-stats.js';
-import { formatMb, processUsage } from './process-usage.js';
+import { cpuPercent, formatMb, mainThreadSchedule, processUsage } from './process-usage.js';
 import { type SimulatedAgent, startSimulatedAgent } from './simulated-agent.js';
 
 const CONTAINERS_PER_HOST = 20;
@@ -35,7 +36,40 @@ const REAL_DRIFT_PERIOD_MINUTES = 60;
 const TOGETHER = 100;
 const UNDER_PRESSURE = 200;
 
-const progress = (message: string) => process.stderr.write(`[budget-scale] ${message}\n`);
+// With the monotonic clock in µs, which a master's CPU profile (bench/cpu-profile.cjs) also uses:
+// bench/cpu-profile-slice.cjs cuts the profile between two of these lines.
+const progress = (message: string) =>
+  process.stderr.write(`[budget-scale] ${message} (clock ${process.hrtime.bigint() / 1000n} µs)\n`);
+
+interface BurstFigures {
+  latencies: number[];
+  lost: number;
+  outsideCalls: number;
+  /** The other tool's calls per window, as a share of Cloudflare's limit. */
+  outsideShare: number;
+  /** Calls the master made while the burst ran (every call but the other tool's). */
+  masterCalls: number;
+  /** 429s seen by anyone (the master or the other tool). */
+  rateLimited: number;
+  /** The budget API, sampled every 250 ms: most changes waiting for a slot, the longest wait, a 429 pause. */
+  changeQueuedMax: number;
+  changeWaitMaxSeconds: number;
+  pausedMaxSeconds: number;
+  /** The master's CPU while the changes came and converged, % of one core. */
+  masterCpuPercent: number;
+  /**
+   * Main threads of the master and of this process (emulator, agents, poller) meanwhile: time run,
+   * and time ready to run but waiting for a CPU the machine's other work held.
+   */
+  masterThread: ThreadTime;
+  benchThread: ThreadTime;
+}
+
+interface ThreadTime {
+  runSeconds: number;
+  waitSeconds: number;
+  wallSeconds: number;
+}
 
 interface RunFigures {
   hosts: number;
@@ -54,12 +88,9 @@ interface RunFigures {
   checkedTargets: number;
   targets: number;
   togetherCallsPerHost: number;
-  pressure: number[];
-  pressureLost: number;
-  outsideCalls: number;
-  /** The other tool's calls per window, as a share of Cloudflare's limit. */
-  outsideShare: number;
-  rateLimited: number;
+  /** The burst of changes alone (same-run control), and while another tool spends half the budget. */
+  alone: BurstFigures;
+  shared: BurstFigures;
   peakRssBytes: number;
 }
 
@@ -234,9 +265,10 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
       `${hosts} hosts: all ${hosts * CONTAINERS_PER_HOST} routes published in ${enrolSeconds.toFixed(0)} s`,
     );
 
-    // 2. Steady phase: a little longer than one drift period.
+    // 2. Steady phase: a little longer than one drift period (BUDGET_SCALE_SKIP_STEADY=1 skips it,
+    // to iterate on the other phases).
     emulator.clearCalls();
-    const steadyMs = (driftPeriodSeconds + windowSeconds) * 1000;
+    const steadyMs = process.env.BUDGET_SCALE_SKIP_STEADY ? 0 : (driftPeriodSeconds + windowSeconds) * 1000;
     const convergence: number[] = [];
     let convergenceLost = 0;
     let driftCallsMax = 0;
@@ -310,54 +342,105 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
     agents.push(...together);
     agentZone.push(...together.map(() => ZONES[0]!));
 
-    // 4. Another tool spends half the budget while changes come.
-    emulator.clearCalls();
-    let outsideCalls = 0;
-    const outside = new AbortController();
-    // Fired at a fixed rate, not one after the other: its pace must not depend on the answers'.
-    const perSecond = CLOUDFLARE_LIMIT / 2 / windowSeconds;
-    const outsideStarted = Date.now();
-    const inFlight: Promise<unknown>[] = [];
-    const outsideLoop = (async () => {
-      while (!outside.signal.aborted) {
-        const due = outsideStarted + (outsideCalls * 1000) / perSecond;
-        if (due > Date.now()) await delay(due - Date.now());
-        outsideCalls++;
-        inFlight.push(
-          fetch(`${account.baseUrl}/zones?per_page=5`, {
-            headers: { authorization: `Bearer ${account.apiToken}` },
-          }).then(
-            (r) => r.body?.cancel(),
-            () => undefined,
-          ),
-        );
-      }
-    })();
-    await delay(windowSeconds * 500);
-    const pressure: number[] = [];
-    let pressureLost = 0;
-    await Promise.all(
-      Array.from({ length: UNDER_PRESSURE }, async (_, i) => {
-        const index = Math.floor((i * (agents.length - TOGETHER)) / UNDER_PRESSURE);
-        const agent = agents[index]!;
-        await delay(i * 50);
-        const hostname = await agent.addContainer();
-        const ms = await waitConverged(
-          hostname,
-          agentZone[index]!,
-          () => tunnelOf(agent),
-          windowSeconds * 4000,
-        );
-        if (ms === undefined) pressureLost++;
-        else pressure.push(ms);
-      }),
-    );
-    outside.abort();
-    await outsideLoop;
-    await Promise.all(inFlight);
-    const outsideShare =
-      (outsideCalls * windowSeconds) / ((Date.now() - outsideStarted) / 1000) / CLOUDFLARE_LIMIT;
-    const rateLimited = emulator.calls().filter((c) => c.status === 429).length;
+    // 4. The same burst of changes twice: alone (the same-run control), then while another tool
+    // spends half the budget. What differs between the two is the other tool.
+    const burst = async (outsideShareWanted: number): Promise<BurstFigures> => {
+      emulator.clearCalls();
+      let outsideCalls = 0;
+      const outside = new AbortController();
+      // Fired at a fixed rate, not one after the other: its pace must not depend on the answers'.
+      const perSecond = (CLOUDFLARE_LIMIT * outsideShareWanted) / windowSeconds;
+      const outsideStarted = Date.now();
+      const inFlight: Promise<unknown>[] = [];
+      const outsideLoop = (async () => {
+        while (perSecond > 0 && !outside.signal.aborted) {
+          const due = outsideStarted + (outsideCalls * 1000) / perSecond;
+          if (due > Date.now()) await delay(due - Date.now());
+          outsideCalls++;
+          inFlight.push(
+            fetch(`${account.baseUrl}/zones?per_page=5`, {
+              headers: { authorization: `Bearer ${account.apiToken}` },
+            }).then(
+              (r) => r.body?.cancel(),
+              () => undefined,
+            ),
+          );
+        }
+      })();
+      // Half a window before the changes, in both bursts: the other tool's pace settles, and the
+      // control does not start in the wake of the previous phase (100 hosts just enrolled).
+      await delay(windowSeconds * 500);
+      // The master's side while the changes come: its change backlog (budget API) and CPU.
+      let sampling = true;
+      let changeQueuedMax = 0;
+      let changeWaitMaxSeconds = 0;
+      let pausedMaxSeconds = 0;
+      const sampler = (async () => {
+        while (sampling) {
+          for (const token of (await budgetOf(master!)).tokens) {
+            changeQueuedMax = Math.max(changeQueuedMax, token.queued.change);
+            changeWaitMaxSeconds = Math.max(changeWaitMaxSeconds, token.oldestChangeWaitSeconds);
+            pausedMaxSeconds = Math.max(pausedMaxSeconds, token.pausedSeconds);
+          }
+          await delay(250);
+        }
+      })();
+      const cpuBefore = processUsage(pid);
+      const scheduleBefore = [mainThreadSchedule(pid), mainThreadSchedule(process.pid)] as const;
+      const latencies: number[] = [];
+      let lost = 0;
+      await Promise.all(
+        Array.from({ length: UNDER_PRESSURE }, async (_, i) => {
+          const index = Math.floor((i * (agents.length - TOGETHER)) / UNDER_PRESSURE);
+          const agent = agents[index]!;
+          await delay(i * 50);
+          const hostname = await agent.addContainer();
+          const ms = await waitConverged(
+            hostname,
+            agentZone[index]!,
+            () => tunnelOf(agent),
+            windowSeconds * 4000,
+          );
+          if (ms === undefined) lost++;
+          else latencies.push(ms);
+        }),
+      );
+      const masterCpuPercent = cpuPercent(cpuBefore, processUsage(pid));
+      const [masterThread, benchThread] = [mainThreadSchedule(pid), mainThreadSchedule(process.pid)].map(
+        (after, i) => ({
+          runSeconds: after.runSeconds - scheduleBefore[i]!.runSeconds,
+          waitSeconds: after.waitSeconds - scheduleBefore[i]!.waitSeconds,
+          wallSeconds: (after.at - scheduleBefore[i]!.at) / 1000,
+        }),
+      );
+      sampling = false;
+      await sampler;
+      outside.abort();
+      await outsideLoop;
+      await Promise.all(inFlight);
+      const calls = emulator.calls();
+      return {
+        latencies,
+        lost,
+        outsideCalls,
+        outsideShare:
+          (outsideCalls * windowSeconds) / ((Date.now() - outsideStarted) / 1000) / CLOUDFLARE_LIMIT,
+        // The other tool only lists zones; the master's zones are resolved once and cached.
+        masterCalls: calls.filter((c) => c.route !== 'GET /zones' && c.status !== 429).length,
+        rateLimited: calls.filter((c) => c.status === 429).length,
+        changeQueuedMax,
+        changeWaitMaxSeconds,
+        pausedMaxSeconds,
+        masterCpuPercent,
+        masterThread: masterThread!,
+        benchThread: benchThread!,
+      };
+    };
+    progress(`${hosts} hosts: ${UNDER_PRESSURE} changes alone`);
+    const alone = await burst(0);
+    progress(`${hosts} hosts: ${UNDER_PRESSURE} changes with another tool at 50%`);
+    const shared = await burst(0.5);
+    progress(`${hosts} hosts: bursts done`);
     const usage = processUsage(pid);
     return {
       hosts,
@@ -374,11 +457,8 @@ async function runFleet(hosts: number, compression: number): Promise<RunFigures>
       checkedTargets,
       targets: budgetEnd.drift.targets.length,
       togetherCallsPerHost,
-      pressure,
-      pressureLost,
-      outsideCalls,
-      outsideShare,
-      rateLimited,
+      alone,
+      shared,
       peakRssBytes: usage.peakRssBytes,
     };
   } finally {
@@ -419,7 +499,8 @@ function report(runs: RunFigures[]): void {
   both('targets checked at least once by the end', (r) => `${r.checkedTargets} of ${r.targets}`);
   for (const [label, pick] of [
     ['new container converges (steady, drift running)', (r: RunFigures) => r.convergence],
-    ['new container converges (other tool at 50%)', (r: RunFigures) => r.pressure],
+    [`${UNDER_PRESSURE} changes alone converge (control)`, (r: RunFigures) => r.alone.latencies],
+    [`${UNDER_PRESSURE} changes converge, other tool at 50%`, (r: RunFigures) => r.shared.latencies],
   ] as const) {
     for (const r of runs) {
       const s = summarize(pick(r));
@@ -430,12 +511,34 @@ function report(runs: RunFigures[]): void {
       ]);
     }
   }
-  both('changes lost (steady / under pressure)', (r) => `${r.convergenceLost} / ${r.pressureLost}`);
+  both(
+    'changes lost (steady / alone / other tool)',
+    (r) => `${r.convergenceLost} / ${r.alone.lost} / ${r.shared.lost}`,
+  );
   both(`${TOGETHER} hosts enrolling together: calls per host`, (r) => r.togetherCallsPerHost.toFixed(2));
   both(
     'other tool: calls (share of the limit per window) / 429s seen by anyone',
-    (r) => `${r.outsideCalls} (${(100 * r.outsideShare).toFixed(0)}%) / ${r.rateLimited}`,
+    (r) =>
+      `${r.shared.outsideCalls} (${(100 * r.shared.outsideShare).toFixed(0)}%) / ${r.shared.rateLimited}`,
   );
+  for (const [label, pick] of [
+    ['alone', (r: RunFigures) => r.alone],
+    ['other tool', (r: RunFigures) => r.shared],
+  ] as const) {
+    both(
+      `burst ${label}: master calls / changes waiting for the budget (max) / longest wait / 429 pause`,
+      (r) => {
+        const b = pick(r);
+        return `${b.masterCalls} / ${b.changeQueuedMax} / ${b.changeWaitMaxSeconds.toFixed(2)} s / ${b.pausedMaxSeconds.toFixed(0)} s`;
+      },
+    );
+    both(`burst ${label}: master CPU (% of one core)`, (r) => pick(r).masterCpuPercent.toFixed(0));
+    both(`burst ${label}: main thread ran / waited for a CPU / wall, master; bench (emulator)`, (r) => {
+      const t = (x: ThreadTime) =>
+        `${x.runSeconds.toFixed(1)} / ${x.waitSeconds.toFixed(1)} / ${x.wallSeconds.toFixed(1)} s`;
+      return `${t(pick(r).masterThread)}; ${t(pick(r).benchThread)}`;
+    });
+  }
   both('master peak RSS', (r) => formatMb(r.peakRssBytes));
   console.log(
     `\n(budget ceiling per window after the 10% reserve: ${budgetPerWindow}; drift share 10%: ${Math.floor(budgetPerWindow / 10)})`,

@@ -36,6 +36,23 @@ export function processUsage(pid: number): ProcessUsage {
   };
 }
 
+export interface ThreadSchedule {
+  /** Time the process's main thread ran on a CPU, and time it was ready to run but waited for one. */
+  runSeconds: number;
+  waitSeconds: number;
+  at: number;
+}
+
+/**
+ * The scheduler's account of a process's main thread (/proc/<pid>/schedstat, Linux only): on a
+ * machine shared with other work, a slow answer is either work (run) or a CPU it could not get
+ * (wait); the difference tells our cost from the machine's load.
+ */
+export function mainThreadSchedule(pid: number): ThreadSchedule {
+  const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+  return { runSeconds: (run ?? 0) / 1e9, waitSeconds: (wait ?? 0) / 1e9, at: performance.now() };
+}
+
 /** CPU used between two readings, as a percentage of one core. */
 export function cpuPercent(before: ProcessUsage, after: ProcessUsage): number {
   const wallSeconds = (after.at - before.at) / 1000;
