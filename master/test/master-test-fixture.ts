@@ -17,11 +17,13 @@ import {
   type RedisServerHandle,
   startCloudflareEmulator,
   startRedisServer,
+  waitFor,
 } from '@tunnelfleet/test';
 import { pino } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import type { MasterHooks } from '#master/agents/ports.js';
 import { type RunningMaster, startMaster } from '#master/master.js';
+import { findAgent } from '#master/store/agents.js';
 
 /**
  * A real master for integration tests: private redis-server, SQLite in a temp dir, the Cloudflare
@@ -217,6 +219,16 @@ export async function startMasterFixture(options: MasterFixtureOptions = {}): Pr
       });
       if (registered.status !== 200)
         throw new Error(`registration failed: ${JSON.stringify(registered.body)}`);
+      // Registration answers before the tunnel is made; like a real agent, the tests go on once
+      // its start_tunnel is queued.
+      if (registered.body.status === 'approved') {
+        await waitFor(
+          () => (findAgent(fixture.master.db, registered.body.agentId)?.commandVersion ?? 0) > 0,
+          {
+            description: `the tunnel of ${enroll.name ?? 'host'} provisioned and its start_tunnel queued`,
+          },
+        );
+      }
       return {
         key: created.body.key,
         keyId: created.body.record.id,

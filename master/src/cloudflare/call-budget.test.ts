@@ -107,7 +107,7 @@ describe('budget lanes', () => {
       Promise.all([1, 2, 3].map((n) => budget.fetch(at(`drift-${n}`)))),
     );
     const changes = Promise.all([1, 2, 3].map((n) => budget.fetch(at(`change-${n}`))));
-    expect(budget.state().queued).toEqual({ change: 3, sweep: 0, drift: 3 });
+    expect(budget.state().queued).toEqual({ change: 3, enrol: 0, sweep: 0, drift: 3 });
     await Promise.all([driftCalls, changes]);
 
     expect(sentOrder(world)).toEqual([
