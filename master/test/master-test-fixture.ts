@@ -98,6 +98,11 @@ export interface MasterFixtureOptions {
   hooks?: Partial<MasterHooks>;
   redis?: RedisServerHandle;
   dataDir?: string;
+  /**
+   * The Cloudflare of an earlier fixture (its emulator, account and token), left open at close:
+   * a restarted master against the same Cloudflare.
+   */
+  cloudflare?: Pick<MasterFixture, 'emulator' | 'accountId' | 'cloudflareToken'>;
   /** More variables of `masterConfigSpec`, e.g. `{ TRUST_PROXY: 'loopback' }`. */
   env?: Record<string, string>;
 }
@@ -125,9 +130,13 @@ export function useMasterFixture(
 
 export async function startMasterFixture(options: MasterFixtureOptions = {}): Promise<MasterFixture> {
   const redis = options.redis ?? (await startRedisServer());
-  const emulator = await startCloudflareEmulator();
-  const account = emulator.createAccount('tunnelfleet-test');
-  const cloudflareToken = emulator.createToken({ accountIds: [account.id], zoneNames: 'all' });
+  const emulator = options.cloudflare?.emulator ?? (await startCloudflareEmulator());
+  const account = options.cloudflare
+    ? { id: options.cloudflare.accountId }
+    : emulator.createAccount('tunnelfleet-test');
+  const cloudflareToken =
+    options.cloudflare?.cloudflareToken ??
+    emulator.createToken({ accountIds: [account.id], zoneNames: 'all' });
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tunnelfleet-master-'));
   const adminToken = options.adminToken === undefined ? ADMIN_TOKEN : options.adminToken;
   const config = loadConfig(masterConfigSpec, {
@@ -263,7 +272,7 @@ export async function startMasterFixture(options: MasterFixtureOptions = {}): Pr
     },
     async close() {
       await master.close();
-      await emulator.close();
+      if (!options.cloudflare) await emulator.close();
       if (!options.redis) await redis.stop();
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },

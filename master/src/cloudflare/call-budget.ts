@@ -177,18 +177,17 @@ export function createCallBudget(
     }
   };
 
+  // The lane of the first rank (`change`, `enrol`) that was served last.
+  let lastFirstRank: BudgetLane = 'enrol';
   /**
    * The next waiter by lane, then by arrival. `change` and `enrol` share the first rank: while
-   * both wait, the one with fewer calls in the window goes (half each), so neither a publishing
-   * backlog nor a fleet enrolling at once holds the other up for windows on end.
+   * both wait they take turns (half the calls each), so neither a publishing backlog nor a fleet
+   * enrolling at once holds the other up for windows on end.
    */
   const next = (): Waiter | undefined => {
     const change = waiting.find((w) => w.ticket.lane === 'change');
     const enrol = waiting.find((w) => w.ticket.lane === 'enrol');
-    if (change && enrol) {
-      const inWindow = (lane: BudgetLane) => slots.filter((s) => s.lane === lane).length;
-      return inWindow('enrol') < inWindow('change') ? enrol : change;
-    }
+    if (change && enrol) return lastFirstRank === 'change' ? enrol : change;
     for (const lane of BUDGET_LANES) {
       const waiter = waiting.find((w) => w.ticket.lane === lane);
       if (waiter) return waiter;
@@ -220,6 +219,7 @@ export function createCallBudget(
       if (pausedUntil <= now) pauseReported = false;
       waiting.splice(waiting.indexOf(waiter), 1);
       const slot = { lane: waiter.ticket.lane, done: Number.POSITIVE_INFINITY };
+      if (slot.lane === 'change' || slot.lane === 'enrol') lastFirstRank = slot.lane;
       slots.push(slot);
       if (waiter.ticket.calls !== undefined) waiter.ticket.calls += 1;
       waiter.grant(slot);
