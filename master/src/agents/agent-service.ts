@@ -31,8 +31,8 @@ import {
   findAgent,
   findAgentByKey,
   insertAgent,
+  listAgentIdsAwaitingTunnel,
   listAgents,
-  listAgentsAwaitingTunnel,
   raiseCommandVersion,
   revokeAgent,
   setAgentLastSeen,
@@ -328,9 +328,12 @@ export function createAgentService(deps: AgentServiceDeps) {
    * registers only when it starts. Resolves once those provisionings have settled.
    */
   async function provisionMissingTunnels(): Promise<number> {
-    const awaiting = listAgentsAwaitingTunnel(db).filter((agent) => !provisioning.has(agent.id));
-    for (const agent of awaiting) provisionInBackground(agent);
-    await Promise.all(awaiting.map((agent) => provisioning.get(agent.id)));
+    const awaiting = listAgentIdsAwaitingTunnel(db).filter((agentId) => !provisioning.has(agentId));
+    for (const agentId of awaiting) {
+      const agent = findAgent(db, agentId);
+      if (agent) provisionInBackground(agent);
+    }
+    await Promise.all(awaiting.map((agentId) => provisioning.get(agentId)));
     return awaiting.length;
   }
 
