@@ -337,11 +337,6 @@ export function createAgentService(deps: AgentServiceDeps) {
     return awaiting.length;
   }
 
-  /** Settles once every provisioning under way has (for a clean shutdown, and tests). */
-  async function provisioningSettled(): Promise<void> {
-    while (provisioning.size > 0) await Promise.all(provisioning.values());
-  }
-
   async function register(key: AgentKeyRecord, request: RegisterRequest): Promise<RegisterResponse> {
     const { agent, created, prefixesChanged } = bindAgent(key, request);
     if (prefixesChanged) {
@@ -944,7 +939,6 @@ export function createAgentService(deps: AgentServiceDeps) {
     markOfflineAgents,
     finishRevocations,
     provisionMissingTunnels,
-    provisioningSettled,
     requireAgent,
   };
 }

@@ -15,6 +15,18 @@ async function autoApprovingKey(fx: MasterFixture, name: string): Promise<string
   return created.body.key;
 }
 
+/** Registers a new auto-approved agent, its tunnel creation held at the emulator until `release`. */
+async function registerWithCreationHeld(fx: MasterFixture, name: string) {
+  const key = await autoApprovingKey(fx, name);
+  fx.emulator.faults.hold(CREATE_TUNNEL);
+  const answer = await fx.request('POST', AGENT_ROUTES.register, {
+    token: key,
+    body: registerBody({ name }),
+  });
+  await waitFor(() => fx.emulator.faults.held() === 1, { description: 'the tunnel creation held' });
+  return { key, answer, agentId: answer.body.agentId as string };
+}
+
 const tunnelCreations = (fx: MasterFixture) =>
   fx.emulator.calls().filter((call) => call.route === CREATE_TUNNEL && call.status < 300);
 
@@ -30,19 +42,12 @@ describe('registration with the tunnel provisioned in the background', () => {
   });
 
   it('answers approved while Cloudflare holds the tunnel creation; the tunnel follows as start_tunnel', async () => {
-    const key = await autoApprovingKey(fx, 'held');
-    fx.emulator.faults.hold(CREATE_TUNNEL);
-    const answer = await fx.request('POST', AGENT_ROUTES.register, {
-      token: key,
-      body: registerBody({ name: 'held' }),
-    });
+    const { key, answer, agentId } = await registerWithCreationHeld(fx, 'held');
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({
       status: 'approved',
       message: 'approved; its tunnel is being provisioned and follows as start_tunnel',
     });
-    const agentId = answer.body.agentId as string;
-    await waitFor(() => fx.emulator.faults.held() === 1, { description: 'the tunnel creation held' });
     // Answered with the creation still held: no tunnel anywhere yet.
     expect(await fx.liveTunnels(`tunnelfleet-${agentId}`)).toEqual([]);
     expect((await fx.admin('GET', `/agents/${agentId}`)).body.agent.tunnel).toBeNull();
@@ -56,15 +61,8 @@ describe('registration with the tunnel provisioned in the background', () => {
   });
 
   it('an agent registering again while its tunnel is being made gets the one tunnel, made once', async () => {
-    const key = await autoApprovingKey(fx, 'impatient');
     fx.emulator.clearCalls();
-    fx.emulator.faults.hold(CREATE_TUNNEL);
-    const first = await fx.request('POST', AGENT_ROUTES.register, {
-      token: key,
-      body: registerBody({ name: 'impatient' }),
-    });
-    const agentId = first.body.agentId as string;
-    await waitFor(() => fx.emulator.faults.held() === 1, { description: 'the tunnel creation held' });
+    const { key, agentId } = await registerWithCreationHeld(fx, 'impatient');
     // Its request "timed out" and it registers again, with the id it was given.
     const again = await fx.request('POST', AGENT_ROUTES.register, {
       token: key,
@@ -112,14 +110,7 @@ describe('a master stopped while it provisioned a tunnel', () => {
     const first = await startMasterFixture({ redis });
     let second: MasterFixture | undefined;
     try {
-      const key = await autoApprovingKey(first, 'interrupted');
-      first.emulator.faults.hold(CREATE_TUNNEL);
-      const answer = await first.request('POST', AGENT_ROUTES.register, {
-        token: key,
-        body: registerBody({ name: 'interrupted' }),
-      });
-      const agentId = answer.body.agentId as string;
-      await waitFor(() => first.emulator.faults.held() === 1, { description: 'the tunnel creation held' });
+      const { key, agentId } = await registerWithCreationHeld(first, 'interrupted');
       // The master stops with the creation in flight; Cloudflare carries it out after all.
       await first.master.close();
       first.emulator.faults.release();
