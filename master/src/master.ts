@@ -102,6 +102,7 @@ function agentTunnels(cloudflare: CloudflareLayer, accountId: string): AgentTunn
       }),
     rotateTunnelSecret: (tunnelId) => cloudflare.tunnels.rotateToken(tunnelId),
     deleteTunnel: (tunnelId) => cloudflare.tunnels.deleteTunnel(tunnelId),
+    asEnrolment: (fn) => cloudflare.lanes.run({ lane: 'enrol' }, fn),
   };
 }
 
@@ -413,9 +414,12 @@ export async function startMaster(
   });
   gatewayRoutes = master.gatewayRoutes;
   // Offline marking needs the heartbeat interval's resolution, not the full reconcile's;
-  // the same tick retries tunnel deletions of revocations Cloudflare refused earlier, and checks
-  // the Cloudflare tokens (at most once a minute: the check is cached) so a failing one alerts.
+  // the same tick retries tunnel deletions of revocations Cloudflare refused earlier, provisions
+  // the tunnels of approved agents whose provisioning did not finish (it never waits for them),
+  // and checks the Cloudflare tokens (at most once a minute: the check is cached) so a failing
+  // one alerts.
   const housekeeping = setInterval(() => {
+    void master.agents.provisionMissingTunnels();
     Promise.all([
       master.agents.markOfflineAgents(),
       master.agents.finishRevocations(),
@@ -445,6 +449,9 @@ export async function startMaster(
   master.rollouts.start();
   // Converge on start: after a crash or an outage, SQLite is the truth and Cloudflare is brought to it.
   reconciler.start().catch((error: unknown) => logger.error({ err: error }, 'initial reconcile failed'));
+  // A registration answers before its tunnel is made: one the master stopped in the middle of is
+  // made now (the agent registers again only when it restarts).
+  void master.agents.provisionMissingTunnels();
 
   let closing: Promise<void> | undefined;
   return {

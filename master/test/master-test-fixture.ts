@@ -17,11 +17,13 @@ import {
   type RedisServerHandle,
   startCloudflareEmulator,
   startRedisServer,
+  waitFor,
 } from '@tunnelfleet/test';
 import { pino } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import type { MasterHooks } from '#master/agents/ports.js';
 import { type RunningMaster, startMaster } from '#master/master.js';
+import { findAgent } from '#master/store/agents.js';
 
 /**
  * A real master for integration tests: private redis-server, SQLite in a temp dir, the Cloudflare
@@ -104,6 +106,11 @@ export interface MasterFixtureOptions {
   hooks?: Partial<MasterHooks>;
   redis?: RedisServerHandle;
   dataDir?: string;
+  /**
+   * The Cloudflare of an earlier fixture (its emulator, account and token), left open at close:
+   * a restarted master against the same Cloudflare.
+   */
+  cloudflare?: Pick<MasterFixture, 'emulator' | 'accountId' | 'cloudflareToken'>;
   /** More variables of `masterConfigSpec`, e.g. `{ TRUST_PROXY: 'loopback' }`. */
   env?: Record<string, string>;
   /** The emulator's rate limit per token (default Cloudflare's: 1,200 calls per 300 s). */
@@ -133,11 +140,17 @@ export function useMasterFixture(
 
 export async function startMasterFixture(options: MasterFixtureOptions = {}): Promise<MasterFixture> {
   const redis = options.redis ?? (await startRedisServer());
-  const emulator = await startCloudflareEmulator(
-    options.cloudflareRateLimit ? { rateLimit: options.cloudflareRateLimit } : {},
-  );
-  const account = emulator.createAccount('tunnelfleet-test');
-  const cloudflareToken = emulator.createToken({ accountIds: [account.id], zoneNames: 'all' });
+  const emulator =
+    options.cloudflare?.emulator ??
+    (await startCloudflareEmulator(
+      options.cloudflareRateLimit ? { rateLimit: options.cloudflareRateLimit } : {},
+    ));
+  const account = options.cloudflare
+    ? { id: options.cloudflare.accountId }
+    : emulator.createAccount('tunnelfleet-test');
+  const cloudflareToken =
+    options.cloudflare?.cloudflareToken ??
+    emulator.createToken({ accountIds: [account.id], zoneNames: 'all' });
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tunnelfleet-master-'));
   const adminToken = options.adminToken === undefined ? ADMIN_TOKEN : options.adminToken;
   const config = loadConfig(masterConfigSpec, {
@@ -241,6 +254,16 @@ export async function startMasterFixture(options: MasterFixtureOptions = {}): Pr
       });
       if (registered.status !== 200)
         throw new Error(`registration failed: ${JSON.stringify(registered.body)}`);
+      // Registration answers before the tunnel is made; like a real agent, the tests go on once
+      // its start_tunnel is queued.
+      if (registered.body.status === 'approved') {
+        await waitFor(
+          () => (findAgent(fixture.master.db, registered.body.agentId)?.commandVersion ?? 0) > 0,
+          {
+            description: `the tunnel of ${enroll.name ?? 'host'} provisioned and its start_tunnel queued`,
+          },
+        );
+      }
       return {
         key: created.body.key,
         keyId: created.body.record.id,
@@ -275,7 +298,7 @@ export async function startMasterFixture(options: MasterFixtureOptions = {}): Pr
     },
     async close() {
       await master.close();
-      await emulator.close();
+      if (!options.cloudflare) await emulator.close();
       if (!options.redis) await redis.stop();
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },

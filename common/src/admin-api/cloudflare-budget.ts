@@ -2,7 +2,12 @@ import { z } from 'zod';
 
 /** The Cloudflare call budget and the drift checks' pacing: `GET /cloudflare/budget`. */
 
-const perLaneSchema = z.object({ change: z.number(), sweep: z.number(), drift: z.number() });
+const perLaneSchema = z.object({
+  change: z.number(),
+  enrol: z.number(),
+  sweep: z.number(),
+  drift: z.number(),
+});
 
 export const budgetStateSchema = z.object({
   token: z.string(),

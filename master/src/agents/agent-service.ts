@@ -31,6 +31,7 @@ import {
   findAgent,
   findAgentByKey,
   insertAgent,
+  listAgentIdsAwaitingTunnel,
   listAgents,
   raiseCommandVersion,
   revokeAgent,
@@ -56,9 +57,6 @@ import { planRolloutWaves, type RolloutCandidate } from './rollout-plan.js';
 
 /** Agent ids we issue; only ids of this shape are adopted from an agent's cache. */
 const AGENT_ID = /^ag_[0-9a-f]{16}$/;
-
-/** How long a registration waits for its tunnel before answering (agents time out at 30 s). */
-const REGISTER_PROVISIONING_WAIT_MS = 10_000;
 
 export function agentTunnelName(agentId: string): string {
   return `tunnelfleet-${agentId}`;
@@ -280,46 +278,63 @@ export function createAgentService(deps: AgentServiceDeps) {
         target: agent.id,
         details: { message: (error as Error).message },
       });
-      return 'approved, but its tunnel could not be provisioned yet; it is retried at the next registration';
+      return 'approved, but its tunnel could not be provisioned yet; it is retried at the next registration or housekeeping tick';
+    }
+  }
+
+  /**
+   * What a registration's background provisioning does: the tunnel and start_tunnel, the shared
+   * connectors, and — for a tunnel made now — the routes the agent reported while it waited.
+   */
+  async function provisionAndCarry(agent: AgentRecord): Promise<void> {
+    const hadTunnel = findAgentTunnel(db, agent.id) !== undefined;
+    // A revocation meanwhile was handled by withdrawTunnel: nothing is left to carry.
+    const problem = await tryStartAgentTunnel(agent).catch((error: unknown) => {
+      if (error instanceof AuthenticationError) return 'revoked meanwhile';
+      throw error;
+    });
+    if (problem !== undefined) return;
+    await tryJoinSharedTunnels(agent.id);
+    if (hadTunnel) return;
+    try {
+      await deps.hooks.onAgentApproved(agent.id);
+    } catch (error) {
+      logger.error({ err: error, agentId: agent.id }, 'onAgentApproved hook failed');
     }
   }
 
   // One provisioning at a time per agent: an agent that registers again while its tunnel is being
-  // made (its request timed out in a budget backlog) joins the one under way instead of paying again.
-  const provisioning = new Map<string, Promise<string | undefined>>();
-  function provisionTunnel(agent: AgentRecord): Promise<string | undefined> {
-    let running = provisioning.get(agent.id);
-    if (!running) {
-      running = tryStartAgentTunnel(agent).finally(() => provisioning.delete(agent.id));
-      provisioning.set(agent.id, running);
-    }
-    return running;
+  // made (its calls wait in a budget backlog) joins the one under way instead of paying again.
+  const provisioning = new Map<string, Promise<void>>();
+  /**
+   * Provisions in the background, in the budget's enrolment share: a registration never waits for
+   * Cloudflare (a fleet enrolling at once would queue for longer than an agent's request timeout),
+   * and the agent gets its tunnel as start_tunnel on the command long-poll.
+   */
+  function provisionInBackground(agent: AgentRecord): void {
+    if (provisioning.has(agent.id)) return;
+    const running = deps.tunnels
+      .asEnrolment(() => provisionAndCarry(agent))
+      .catch((error: unknown) =>
+        logger.error({ err: error, agentId: agent.id }, 'tunnel provisioning failed'),
+      )
+      .finally(() => provisioning.delete(agent.id));
+    provisioning.set(agent.id, running);
   }
 
   /**
-   * Provisioning as registration answers it: at once when Cloudflare's budget has room; when a
-   * fleet enrols together and the calls queue, registration answers after a while and the tunnel
-   * follows as start_tunnel on the command long-poll.
+   * For start-up and the housekeeping tick: provisions again every approved agent whose
+   * provisioning did not finish (the master stopped mid-way, or Cloudflare refused), as the agent
+   * registers only when it starts. Resolves once those provisionings have settled.
    */
-  async function provisionForRegistration(agent: AgentRecord): Promise<string | undefined> {
-    const running = provisionTunnel(agent);
-    let timer: NodeJS.Timeout | undefined;
-    const later = new Promise<string>((resolve) => {
-      timer = setTimeout(
-        () =>
-          resolve(
-            'approved; its tunnel is being provisioned (Cloudflare calls are queued) and follows as start_tunnel',
-          ),
-        REGISTER_PROVISIONING_WAIT_MS,
-      );
-    });
-    try {
-      return await Promise.race([running, later]);
-    } finally {
-      clearTimeout(timer);
-      // Finished in the background: a revocation meanwhile was already handled by withdrawTunnel.
-      running.catch(() => undefined);
+  async function provisionMissingTunnels(): Promise<number> {
+    const awaiting = listAgentIdsAwaitingTunnel(db).filter((agentId) => !provisioning.has(agentId));
+    for (const agentId of awaiting) {
+      const agent = findAgent(db, agentId);
+      if (agent) provisionInBackground(agent);
     }
+    await Promise.all(awaiting.map((agentId) => provisioning.get(agentId)));
+    return awaiting.length;
   }
 
   async function register(key: AgentKeyRecord, request: RegisterRequest): Promise<RegisterResponse> {
@@ -344,12 +359,15 @@ export function createAgentService(deps: AgentServiceDeps) {
       });
       current = findAgent(db, agent.id)!;
     }
+    // An approved agent's tunnel (and the shared connectors, re-armed for an agent that lost its
+    // data dir) follow on the command long-poll; a known tunnel costs one call (its token).
+    if (current.status === 'approved') provisionInBackground(current);
     const message =
-      current.status === 'approved'
-        ? await provisionForRegistration(current)
-        : 'waiting for an operator to approve this agent';
-    // Re-arms the shared connectors of an agent that lost its data dir, like start_tunnel does.
-    if (current.status === 'approved' && message === undefined) await tryJoinSharedTunnels(agent.id);
+      current.status !== 'approved'
+        ? 'waiting for an operator to approve this agent'
+        : findAgentTunnel(db, agent.id) === undefined
+          ? 'approved; its tunnel is being provisioned and follows as start_tunnel'
+          : undefined;
     return {
       agentId: agent.id,
       status: current.status === 'approved' ? 'approved' : 'pending',
@@ -920,6 +938,7 @@ export function createAgentService(deps: AgentServiceDeps) {
     remove,
     markOfflineAgents,
     finishRevocations,
+    provisionMissingTunnels,
     requireAgent,
   };
 }

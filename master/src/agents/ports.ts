@@ -24,6 +24,8 @@ export interface AgentTunnelProvider {
   rotateTunnelSecret(tunnelId: string): Promise<string>;
   /** Deletes the tunnel, dropping its connections; an already deleted tunnel is not an error. */
   deleteTunnel(tunnelId: string): Promise<void>;
+  /** Runs `fn` with its Cloudflare calls in the call budget's enrolment share (`budget-lanes.ts`). */
+  asEnrolment<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** A command as the master issues it; the gateway adds id, version, issue time and lease. */

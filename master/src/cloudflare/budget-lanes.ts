@@ -2,13 +2,16 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 
 /**
  * Who a Cloudflare call is for, in the order the call budget serves them:
- * - `change`: a new, changed or removed route, an enrolment, an operator's action;
+ * - `change`: a new, changed or removed route, an operator's action;
+ * - `enrol`: a host's tunnel as its registration provisions it (create, token). It shares the
+ *   first rank with `change`, taking turns while both wait (`call-budget.ts`), so a publishing
+ *   backlog never starves enrolment and a fleet enrolling at once never starves route changes;
  * - `sweep`: the full reconcile at start (convergence after a restart), with whatever changes leave;
  * - `drift`: the paced drift checks, which also stay under their share of the budget.
  */
-export type BudgetLane = 'change' | 'sweep' | 'drift';
+export type BudgetLane = 'change' | 'enrol' | 'sweep' | 'drift';
 
-export const BUDGET_LANES: readonly BudgetLane[] = ['change', 'sweep', 'drift'];
+export const BUDGET_LANES: readonly BudgetLane[] = ['change', 'enrol', 'sweep', 'drift'];
 
 /** A unit of work's lane; mutable, so a drift check that a change now waits for can be promoted. */
 export interface LaneTicket {

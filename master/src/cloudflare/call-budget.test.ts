@@ -107,7 +107,7 @@ describe('budget lanes', () => {
       Promise.all([1, 2, 3].map((n) => budget.fetch(at(`drift-${n}`)))),
     );
     const changes = Promise.all([1, 2, 3].map((n) => budget.fetch(at(`change-${n}`))));
-    expect(budget.state().queued).toEqual({ change: 3, sweep: 0, drift: 3 });
+    expect(budget.state().queued).toEqual({ change: 3, enrol: 0, sweep: 0, drift: 3 });
     await Promise.all([driftCalls, changes]);
 
     expect(sentOrder(world)).toEqual([
@@ -124,6 +124,36 @@ describe('budget lanes', () => {
     // One drift call per window at most (its share: half of two), whatever the changes left free.
     const driftCallsSent = world.emulator.calls().filter((c) => nameOf(c.path)?.startsWith('drift-'));
     expect(busiestWindow(driftCallsSent, 400)).toBeLessThanOrEqual(1);
+  });
+
+  it('lets changes and enrolments take turns while both wait, and serves both before the sweep', async () => {
+    world = await startTestWorld();
+    const creds = world.credentials({ budget: { limit: 2, windowMs: 300, safetyMargin: 0 } });
+    const { budget } = creds.account();
+    const at = (name: string) => `${world!.emulator.baseUrl}/zones/${zoneIdOf(name)}`;
+    // The window is full (two changes): what follows waits, a backlog of enrolments first.
+    await Promise.all([budget.fetch(at('fill-1')), budget.fetch(at('fill-2'))]);
+    const sweep = creds.lanes.run({ lane: 'sweep' }, () => budget.fetch(at('sweep-1')));
+    const enrolments = creds.lanes.run({ lane: 'enrol' }, () =>
+      Promise.all([1, 2, 3, 4, 5].map((n) => budget.fetch(at(`enrol-${n}`)))),
+    );
+    const changes = Promise.all([1, 2, 3].map((n) => budget.fetch(at(`change-${n}`))));
+    expect(budget.state().queued).toEqual({ change: 3, enrol: 5, sweep: 1, drift: 0 });
+    await Promise.all([sweep, enrolments, changes]);
+
+    expect(sentOrder(world)).toEqual([
+      'fill-1',
+      'fill-2',
+      'enrol-1',
+      'change-1',
+      'enrol-2',
+      'change-2',
+      'enrol-3',
+      'change-3',
+      'enrol-4',
+      'enrol-5',
+      'sweep-1',
+    ]);
   });
 
   it('promotes a waiting drift check to the change lane when a change needs its target', async () => {

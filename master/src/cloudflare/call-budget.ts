@@ -118,7 +118,7 @@ const DEFAULTS = {
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-const perLane = (): Record<BudgetLane, number> => ({ change: 0, sweep: 0, drift: 0 });
+const perLane = (): Record<BudgetLane, number> => ({ change: 0, enrol: 0, sweep: 0, drift: 0 });
 
 interface Slot {
   lane: BudgetLane;
@@ -137,8 +137,8 @@ interface Waiter {
  * `fetch`, so pagination follow-ups and retries are counted too).
  *
  * A sliding log keeps every window of `windowMs` under `ceiling` requests. Waiting requests are
- * served by lane (`budget-lanes.ts`: changes, then the start-up sweep, then drift checks) and in
- * arrival order within a lane, so a change never queues behind a drift check and changes keep
+ * served by lane (`budget-lanes.ts`: changes and enrolments half each, then the start-up sweep,
+ * then drift checks) and in arrival order within a lane, so a change never queues behind a drift check and changes keep
  * their order. Drift checks also stay under `driftCeiling` per window, whatever is left.
  * A 429 pauses the whole token (not only the request that got it) until Retry-After has
  * passed, then resends: Cloudflare answers 429 before doing anything, so resending is safe
@@ -177,8 +177,17 @@ export function createCallBudget(
     }
   };
 
-  /** The next waiter by lane, then by arrival. */
+  // The lane of the first rank (`change`, `enrol`) that was served last.
+  let lastFirstRank: BudgetLane = 'enrol';
+  /**
+   * The next waiter by lane, then by arrival. `change` and `enrol` share the first rank: while
+   * both wait they take turns (half the calls each), so neither a publishing backlog nor a fleet
+   * enrolling at once holds the other up for windows on end.
+   */
   const next = (): Waiter | undefined => {
+    const change = waiting.find((w) => w.ticket.lane === 'change');
+    const enrol = waiting.find((w) => w.ticket.lane === 'enrol');
+    if (change && enrol) return lastFirstRank === 'change' ? enrol : change;
     for (const lane of BUDGET_LANES) {
       const waiter = waiting.find((w) => w.ticket.lane === lane);
       if (waiter) return waiter;
@@ -210,6 +219,7 @@ export function createCallBudget(
       if (pausedUntil <= now) pauseReported = false;
       waiting.splice(waiting.indexOf(waiter), 1);
       const slot = { lane: waiter.ticket.lane, done: Number.POSITIVE_INFINITY };
+      if (slot.lane === 'change' || slot.lane === 'enrol') lastFirstRank = slot.lane;
       slots.push(slot);
       if (waiter.ticket.calls !== undefined) waiter.ticket.calls += 1;
       waiter.grant(slot);

@@ -158,7 +158,7 @@ export function createMasterMetrics(deps: {
       );
   budgetGauge(
     'tunnelfleet_cloudflare_budget_queued',
-    'Cloudflare calls waiting for the call budget, by token and lane (change, sweep, drift): the backlog',
+    'Cloudflare calls waiting for the call budget, by token and lane (change, enrol, sweep, drift): the backlog',
     byLane((b) => b.queued),
     ['token', 'lane'],
   );

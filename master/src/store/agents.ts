@@ -105,6 +105,23 @@ export function listAgents(db: SqliteDatabase, filter: { status?: AgentStatus } 
   return (rows as AgentRow[]).map(toRecord);
 }
 
+/**
+ * Ids of approved agents whose tunnel provisioning has not finished: without a live tunnel, or
+ * running (not paused) with one but no command ever queued — the master stopped between creating
+ * the tunnel and queuing its `start_tunnel`. Ids only: while a fleet enrols, most are under way.
+ */
+export function listAgentIdsAwaitingTunnel(db: SqliteDatabase): string[] {
+  return statement(
+    db,
+    `SELECT id FROM agents a WHERE a.status = 'approved' AND (
+       NOT EXISTS (SELECT 1 FROM tunnels t WHERE t.agent_id = a.id AND t.deleted_at IS NULL)
+       OR (a.paused_at IS NULL AND a.command_version = 0)
+     ) ORDER BY a.created_at, a.id`,
+  )
+    .all()
+    .map((row) => (row as { id: string }).id);
+}
+
 /** Refreshes what the agent says about itself at (re-)registration. */
 export function updateAgentRegistration(
   db: SqliteDatabase,

@@ -131,6 +131,37 @@ describe('wake on request through the host gateway', { timeout: 300_000 }, () =>
     expect(hostnameState(f, hostname)).toBe(before);
   });
 
+  it("starts a sleeping container's dependencies first when a request wakes it through the host's gateway", async () => {
+    const f = fleet();
+    const agentId = await f.a.agentId();
+    const hostname = uniqueHostname('deps');
+    // Neither has ever run: the dependency is a plain container, the app a wake route (sleeping).
+    const db = await f.a.runContainer({ labels: {}, start: false });
+    const app = await f.a.runContainer({
+      labels: publishLabels(hostname, { 'tunnelfleet.wake': 'true', 'tunnelfleet.depends_on': db.name }),
+      start: false,
+    });
+    expect((await waitPublished(f, f.a, hostname)).rule.service).toBe(gatewayServiceUrl(agentId));
+    await waitFor(async () => (await routesOf(f, hostname))[0]?.wakeState === 'sleeping', {
+      description: 'the never-started wake route reported sleeping',
+      timeoutMs: CONVERGE_TIMEOUT_MS,
+    });
+
+    const address = await gatewayAddress(f.a.docker, agentId, f.a.network);
+    const answer = await waitFor(
+      async () => {
+        const reply = await throughGateway(address, hostname).catch(() => undefined);
+        return reply?.status === 200 ? reply : undefined;
+      },
+      { description: 'the request to wake the app (its table pushed)', timeoutMs: CONVERGE_TIMEOUT_MS },
+    );
+    expect(answer.body.trim()).toBe(app.id.slice(0, 12));
+    const [dbInfo, appInfo] = await Promise.all([db.container.inspect(), app.container.inspect()]);
+    expect(dbInfo.State.Running).toBe(true);
+    // Its dependency was started, and ready (running for 1 s without a HEALTHCHECK), before it.
+    expect(Date.parse(dbInfo.State.StartedAt)).toBeLessThan(Date.parse(appInfo.State.StartedAt));
+  });
+
   it("publishes a container labelled for The Awakening Gateway (dag.*) through the host's gateway, as it is", async () => {
     const f = fleet();
     const agentId = await f.a.agentId();
