@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { AGENT_ROUTES, type Command, type Container } from '@tunnelfleet/common';
+import type { Command, Container } from '@tunnelfleet/common';
 import { decodeTunnelToken, waitFor } from '@tunnelfleet/test';
 import { describe, expect, it } from 'vitest';
 import { useMasterFixture } from '../../test/master-test-fixture.js';
@@ -323,17 +323,7 @@ describe('shared tunnels', () => {
       containerId: null,
       connectorId,
     });
-    const beat = await master().request('POST', AGENT_ROUTES.heartbeat, {
-      token: agent.key,
-      body: {
-        agentId: agent.agentId,
-        uptimeSeconds: 5,
-        cloudflared: { state: 'running', ready: true, tunnelId: null, containerId: null },
-        lastAppliedCommandVersion: null,
-        dockerReachable: true,
-        sharedTunnels: [connector(tunnelId), connector(stray)],
-      },
-    });
+    const beat = await master().heartbeat(agent, { sharedTunnels: [connector(tunnelId), connector(stray)] });
     expect(beat.status).toBe(200);
     expect(await applyNext(agent)).toMatchObject({
       type: 'leave_shared_tunnel',

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import {
-  AGENT_ROUTES,
   type Container,
   type GatewayHeartbeat,
   gatewayServiceUrl,
@@ -61,27 +60,17 @@ describe("routes the host's gateway refuses", () => {
       records: master().emulator.dnsRecords('example.com'),
     });
 
-  async function heartbeat(agent: { key: string; agentId: string }, gateway: Partial<GatewayHeartbeat> = {}) {
-    const answer = await master().request('POST', AGENT_ROUTES.heartbeat, {
-      token: agent.key,
-      body: {
-        agentId: agent.agentId,
-        uptimeSeconds: 5,
-        cloudflared: { state: 'running', ready: true, tunnelId: null, containerId: null },
-        lastAppliedCommandVersion: null,
-        dockerReachable: true,
-        gateway: {
-          state: 'running',
-          ready: true,
-          serviceUrl: gatewayServiceUrl(agent.agentId),
-          tableVersion: 1,
-          image: 'tunnelfleet/agent:1',
-          ...gateway,
-        },
+  const heartbeat = (agent: { key: string; agentId: string }, gateway: Partial<GatewayHeartbeat> = {}) =>
+    master().heartbeat(agent, {
+      gateway: {
+        state: 'running',
+        ready: true,
+        serviceUrl: gatewayServiceUrl(agent.agentId),
+        tableVersion: 1,
+        image: 'tunnelfleet/agent:1',
+        ...gateway,
       },
     });
-    return answer;
-  }
 
   const settle = (description: string, done: (all: Map<string, RouteView>) => boolean) =>
     waitFor(
