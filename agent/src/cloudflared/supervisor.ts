@@ -165,6 +165,12 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
 
   let desired: CloudflaredDesired | undefined;
   let spec: CloudflaredSpec | undefined;
+  /**
+   * The image of the container supervised now. Not `spec`'s: during a replacement `spec` is the
+   * successor's before it runs, while the predecessor still serves and is still the ready one, and
+   * a heartbeat then would tell a rollout that the new image is ready.
+   */
+  let runningImage: string | undefined;
   /** Pulling its image: no container to speak of yet. */
   let pulling = false;
   /** Leftover predecessors being retired beside the queue (`retireLeftover`). */
@@ -218,7 +224,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
       restarts: supervision.restarts,
       ...(lastError ? { lastError } : {}),
       ...(problem ? { problem } : {}),
-      ...(containerId && spec ? { image: spec.createOptions.Image } : {}),
+      ...(containerId && runningImage ? { image: runningImage } : {}),
       ...(containerId && identity.containerId === containerId
         ? {
             ...(identity.version ? { version: identity.version } : {}),
@@ -373,6 +379,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
           'cloudflared stopped and removed',
         );
       spec = undefined;
+      runningImage = undefined;
       supervision.markStopped();
       return;
     }
@@ -400,6 +407,7 @@ export function createCloudflaredSupervisor(options: CloudflaredSupervisorOption
       logFields: { tunnelId: target.tunnelId, tokenHash: next.tokenHash, image },
       spare: previous ?? leftover,
     });
+    runningImage = image;
     supervision.setPhase('running');
     supervision.lastError = undefined;
     if (previous) await retire(previous);
