@@ -166,15 +166,23 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         : docker.createNetwork({ Name: network, CheckDuplicate: true }));
       onTeardown(`remove network ${network}`, async () => {
         // The fleet's own network: a container still on it is the fleet's (a cloudflared the agent
-        // was replacing when it stopped, say), so it goes with the network.
-        const { Containers } = (await docker.getNetwork(network).inspect()) as Docker.NetworkInspectInfo;
-        for (const id of Object.keys(Containers ?? {})) {
-          await docker
-            .getContainer(id)
-            .remove({ force: true })
-            .catch(() => undefined);
-        }
-        await docker.getNetwork(network).remove();
+        // was replacing when it stopped, say), so it goes with the network. A loaded engine may
+        // still hold an endpoint of a container whose removal it has not finished: until the
+        // network goes, its containers are removed again and the removal is retried.
+        await waitFor(
+          async () => {
+            const { Containers } = (await docker.getNetwork(network).inspect()) as Docker.NetworkInspectInfo;
+            for (const id of Object.keys(Containers ?? {})) {
+              await docker
+                .getContainer(id)
+                .remove({ force: true })
+                .catch(() => undefined);
+            }
+            await docker.getNetwork(network).remove();
+            return true;
+          },
+          { description: `network ${network} removed`, timeoutMs: 30_000, intervalMs: 500 },
+        );
       });
       // The agent's cloudflared metrics network (agent/src/cloudflared/container-spec.ts), made
       // with its first cloudflared.
