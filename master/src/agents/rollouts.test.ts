@@ -223,9 +223,15 @@ describe('rolling upgrades of the fleet cloudflared image', () => {
         async () => {
           const view = (await second.admin('GET', `/cloudflared/rollouts/${rollout.id}`)).body
             .rollout as RolloutView;
-          return view.status === 'halted' ? view : undefined;
+          // Halted first, then the previous image is sent and the host counts as rolled back.
+          return view.status === 'halted' && view.hosts.every((host) => host.state !== 'rolling_back')
+            ? view
+            : undefined;
         },
-        { description: 'the restarted master to halt the rollout', timeoutMs: 30_000 },
+        {
+          description: 'the restarted master to halt the rollout and send the previous image',
+          timeoutMs: 30_000,
+        },
       );
       expect(halted.hosts.filter((host) => host.state === 'rolled_back')).toHaveLength(1);
     } finally {
