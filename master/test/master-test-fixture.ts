@@ -166,6 +166,9 @@ export async function startMasterFixture(options: MasterFixtureOptions = {}): Pr
     CLOUDFLARE_API_BASE_URL: emulator.baseUrl,
     REPORT_INTERVAL_SECONDS: String(options.reportIntervalSeconds ?? 30),
     LOG_LEVEL: 'silent',
+    // A test registers at once and expects an answer: a slow machine (or a test's own 16 MB
+    // report) must not turn it into a 503. Admission control's own tests force the delay.
+    ADMISSION_MAX_EVENT_LOOP_DELAY_MS: '0',
     ...(adminToken ? { TUNNELFLEET_ADMIN_TOKEN: adminToken } : {}),
     ...options.env,
   });

@@ -16,6 +16,7 @@
  * the request rate of a fleet six times larger (container restarts are compressed alike).
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import { masterConfigSpec } from '@tunnelfleet/common';
 import { startCloudflareEmulator } from '../cloudflare-emulator/index.js';
 import { startRedisServer } from '../harness/redis-server.js';
 import { createCloudflareAccount, type MasterProcess, startMasterProcess } from '../system/index.js';
@@ -94,6 +95,8 @@ async function runFleet(
         REPORT_INTERVAL_SECONDS: String(intervalSeconds),
         ...(mode.approved ? { CLOUDFLARE_WINDOW_SECONDS: String(windowSeconds) } : {}),
         LOG_LEVEL: 'warn',
+        // Admission control as shipped (the test harness turns its delay check off).
+        ADMISSION_MAX_EVENT_LOOP_DELAY_MS: masterConfigSpec.admissionMaxEventLoopDelayMs.defaultValue ?? '',
         // e.g. FLEET_MASTER_NODE_OPTIONS="--require $PWD/bench/cpu-profile.cjs" to see where the master spends its time.
         ...(process.env.FLEET_MASTER_NODE_OPTIONS
           ? { NODE_OPTIONS: process.env.FLEET_MASTER_NODE_OPTIONS }
