@@ -13,6 +13,12 @@ import { TunnelNotFoundError } from './cloudflare/errors.js';
 import { type CommandGateway, createCommandGateway } from './commands/index.js';
 import { createGatewayRoutesService, type GatewayRoutesService } from './gateway/gateway-routes-service.js';
 import { createGatewayTrafficBook } from './gateway/gateway-traffic.js';
+import {
+  type AdmissionSettings,
+  createAdmissionControl,
+  createEventLoopProbe,
+  type LoadProbe,
+} from './http/admission-control.js';
 import { createHttpApp } from './http/app.js';
 import { findDashboardDir } from './http/dashboard-assets.js';
 import { createFailedAuthLimiter } from './http/failed-auth-limiter.js';
@@ -81,6 +87,10 @@ export interface MasterDeps {
   driftStatus?: () => DriftStatus;
   /** Where the banner naming the generated admin token's file goes; stdout by default. */
   printAdminToken?: (banner: string) => void;
+  /** `ADMISSION_*`: when registrations and first snapshots are answered 503 `master_busy`. */
+  admission: AdmissionSettings;
+  /** The load admission control reads: `startMaster` measures the event loop; tests force one. */
+  loadProbe: LoadProbe;
 }
 
 /** The agent service's view of the Cloudflare layer: its own tunnel, created idempotently by name. */
@@ -127,6 +137,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
   });
   const limiter = createFailedAuthLimiter(deps.now ? { now: deps.now } : {});
   const reportRate = createReportRateLimiter({ ...deps.reportRate, ...(deps.now ? { now: deps.now } : {}) });
+  const admission = createAdmissionControl(deps.admission, { probe: deps.loadProbe });
   const cloudflareBudget = () => ({
     tokens: deps.cloudflare.budgets(),
     drift: deps.driftStatus?.() ?? {
@@ -148,6 +159,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
     commandStats: () => deps.gateway.stats(),
     cloudflareCalls: () => deps.cloudflare.callCounters(),
     cloudflareBudget,
+    admissionRefused: admission.refused,
   });
   const retainedRoutes = createRetainedRouteService({ db: deps.db, hooks });
   const tunnels = agentTunnels(deps.cloudflare, deps.accountId);
@@ -222,6 +234,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       alerts: deps.alerts.sink,
       reportIntervalSeconds: deps.reportIntervalSeconds,
       reportRate,
+      admission,
       gatewayRoutes,
       gatewayTraffic,
     },
@@ -310,6 +323,8 @@ export async function startMaster(
   config: MasterConfig,
   options: Pick<MasterDeps, 'hooks' | 'now' | 'printAdminToken' | 'trustProxy'> & {
     logger?: Logger;
+    /** Admission control's load reading; the event loop's own delay unless given. */
+    loadProbe?: LoadProbe;
   } = {},
 ): Promise<RunningMaster> {
   const secrets = [
@@ -387,6 +402,7 @@ export async function startMaster(
     },
     ...(options.now ? { now: () => new Date(options.now!()) } : {}),
   });
+  const loadProbe = options.loadProbe ?? createEventLoopProbe();
   const master = createMaster({
     ...options,
     hooks: { ...reconciler.hooks, ...options.hooks },
@@ -403,6 +419,12 @@ export async function startMaster(
     dataDir: config.dataDir,
     reportIntervalSeconds: config.reportIntervalSeconds,
     reportRate: { burst: config.agentReportBurst, perMinute: config.agentReportsPerMinute },
+    admission: {
+      maxEventLoopDelayMs: config.admissionMaxEventLoopDelayMs,
+      maxInFlight: config.admissionMaxRegistrations,
+      retryAfterSeconds: config.admissionRetryAfterSeconds,
+    },
+    loadProbe,
     cloudflaredImage: config.cloudflaredImage,
     rolloutCheckIntervalMs: config.rolloutCheckIntervalMs,
     requireAccess: config.requireAccess,
@@ -473,6 +495,7 @@ export async function startMaster(
         await alerts.close();
         await fleetEvents.close();
         await redis.close().catch(() => undefined);
+        loadProbe.stop();
         db.close();
       })();
       return closing;

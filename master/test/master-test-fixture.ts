@@ -22,6 +22,7 @@ import {
 import { pino } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import type { MasterHooks } from '#master/agents/ports.js';
+import type { LoadProbe } from '#master/http/admission-control.js';
 import { type RunningMaster, startMaster } from '#master/master.js';
 import { findAgent } from '#master/store/agents.js';
 
@@ -115,6 +116,8 @@ export interface MasterFixtureOptions {
   env?: Record<string, string>;
   /** The emulator's rate limit per token (default Cloudflare's: 1,200 calls per 300 s). */
   cloudflareRateLimit?: { requests: number; windowSeconds: number };
+  /** Admission control's load reading (the event loop's own delay unless given): forces overload. */
+  loadProbe?: LoadProbe;
 }
 
 /**
@@ -163,6 +166,9 @@ export async function startMasterFixture(options: MasterFixtureOptions = {}): Pr
     CLOUDFLARE_API_BASE_URL: emulator.baseUrl,
     REPORT_INTERVAL_SECONDS: String(options.reportIntervalSeconds ?? 30),
     LOG_LEVEL: 'silent',
+    // A test registers at once and expects an answer: a slow machine (or a test's own 16 MB
+    // report) must not turn it into a 503. Admission control's own tests force the delay.
+    ADMISSION_MAX_EVENT_LOOP_DELAY_MS: '0',
     ...(adminToken ? { TUNNELFLEET_ADMIN_TOKEN: adminToken } : {}),
     ...options.env,
   });
@@ -172,6 +178,7 @@ export async function startMasterFixture(options: MasterFixtureOptions = {}): Pr
     now: () => Date.now() + clockOffset,
     printAdminToken: options.printAdminToken ?? (() => undefined),
     ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(options.loadProbe ? { loadProbe: options.loadProbe } : {}),
   });
 
   const request: MasterFixture['request'] = async (method, path, opts = {}) => {

@@ -83,6 +83,22 @@ export class MasterServerError extends MasterClientError {
   }
 }
 
+/**
+ * 503 with `Retry-After`: the master sheds load (a fleet enrolling at once). Retried, never given
+ * up, and never before `retryAfterMs`; the backoff still grows while it keeps answering so.
+ */
+export class MasterBusyError extends MasterClientError {
+  readonly retryAfterMs: number;
+
+  constructor(path: string, retryAfterMs: number, message: string) {
+    super('master_busy', `the master is busy on ${path} (503, retry after ${retryAfterMs} ms): ${message}`, {
+      retryable: true,
+      status: 503,
+    });
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
 /** No HTTP answer at all: connection refused, DNS, TLS, timeout. */
 export class MasterUnreachableError extends MasterClientError {
   constructor(path: string, cause: unknown) {

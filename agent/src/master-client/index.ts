@@ -1,4 +1,9 @@
-export { MasterClientError, MasterForbiddenError, MasterRateLimitedError } from './errors.js';
+export {
+  MasterBusyError,
+  MasterClientError,
+  MasterForbiddenError,
+  MasterRateLimitedError,
+} from './errors.js';
 export { createMasterClient, type MasterClient } from './master-client.js';
 export { createMasterLink, type MasterLink, type MasterLinkState } from './master-link.js';
 export { pause } from './pause.js';

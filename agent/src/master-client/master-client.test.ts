@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestMaster } from '../../test/test-master.js';
 import {
   MasterAuthRejectedError,
+  MasterBusyError,
   MasterForbiddenError,
   MasterRateLimitedError,
   MasterReplyInvalidError,
@@ -110,6 +111,25 @@ describe('master client failures', () => {
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(MasterServerError);
       expect((error as Error).message).toContain('queue unavailable');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('maps a 503 with Retry-After (admission control) to MasterBusyError carrying it', async () => {
+    const { url, server } = await answering(
+      503,
+      '{"error":{"code":"master_busy","message":"the master is enrolling other hosts"}}',
+      { 'retry-after': '12' },
+    );
+    try {
+      const { client: api, link } = client(url, UNKNOWN_KEY);
+      const error = await api.register(registration).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MasterBusyError);
+      expect((error as MasterBusyError).retryAfterMs).toBe(12_000);
+      expect((error as MasterBusyError).retryable).toBe(true);
+      expect((error as Error).message).toContain('enrolling other hosts');
+      expect(link.state().reachable).toBe(true);
     } finally {
       server.close();
     }

@@ -26,6 +26,7 @@ import {
 import type { z } from 'zod';
 import {
   MasterAuthRejectedError,
+  MasterBusyError,
   type MasterClientError,
   MasterForbiddenError,
   MasterRateLimitedError,
@@ -162,7 +163,7 @@ function outbound<T>(schema: z.ZodType<T>, body: T, subject: string): T {
   return parsed.data;
 }
 
-/** Without a usable Retry-After a 429 still waits this long. */
+/** Without a usable Retry-After a 429 or 503 still waits this long. */
 const DEFAULT_RETRY_AFTER_MS = 1_000;
 
 function errorFor(path: string, response: Response, text: string): MasterClientError {
@@ -171,6 +172,9 @@ function errorFor(path: string, response: Response, text: string): MasterClientE
   if (status === 401) return new MasterAuthRejectedError(path);
   if (status === 403) return new MasterForbiddenError(path, message);
   if (status === 429) return new MasterRateLimitedError(path, retryAfterMs(response.headers), message);
+  // Admission control: only a 503 that says when to come back is the master shedding load.
+  if (status === 503 && response.headers.has('retry-after'))
+    return new MasterBusyError(path, retryAfterMs(response.headers), message);
   if (status >= 500) return new MasterServerError(path, status, message);
   return new MasterRequestError(path, status, message);
 }

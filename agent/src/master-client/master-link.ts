@@ -1,4 +1,9 @@
-import { MasterAuthRejectedError, type MasterClientError, MasterRateLimitedError } from './errors.js';
+import {
+  MasterAuthRejectedError,
+  MasterBusyError,
+  type MasterClientError,
+  MasterRateLimitedError,
+} from './errors.js';
 
 export interface MasterLinkState {
   /** The last request got an HTTP answer that was not a 5xx. */
@@ -60,8 +65,9 @@ export function createMasterLink(now: () => number = Date.now): MasterLink {
         notify((l) => l.onRejected?.(first));
         return;
       }
-      if (!error.retryable || error instanceof MasterRateLimitedError) {
-        // A 4xx is an answer too: the link works; the request was wrong, or came too soon.
+      if (!error.retryable || error instanceof MasterRateLimitedError || error instanceof MasterBusyError) {
+        // A 4xx is an answer too: the link works; the request was wrong, or came too soon (a 429,
+        // or a busy master's 503 asking to come back later).
         state.reachable = true;
         state.lastContactAt = now();
         return;

@@ -1,5 +1,5 @@
 import { createBackoff } from '../docker/backoff.js';
-import { MasterAuthRejectedError, MasterRateLimitedError } from './errors.js';
+import { MasterAuthRejectedError, MasterBusyError, MasterRateLimitedError } from './errors.js';
 
 export interface RetryDelayOptions {
   initialDelayMs?: number;
@@ -21,7 +21,7 @@ const DEFAULT_RETRY_DELAY = { initialDelayMs: 1_000, maxDelayMs: 60_000, rejecte
 /**
  * Retry pacing of the loops that talk to the master: jittered exponential backoff (so a fleet
  * does not hammer a master that just came back in lockstep), a slow fixed pace for a revoked key,
- * and never sooner than a 429's Retry-After.
+ * and never sooner than the Retry-After of a 429 or of a busy master's 503.
  */
 export function createRetryDelay(options: RetryDelayOptions = {}): RetryDelay {
   const backoff = createBackoff({
@@ -33,7 +33,8 @@ export function createRetryDelay(options: RetryDelayOptions = {}): RetryDelay {
     next: (error) => {
       if (error instanceof MasterAuthRejectedError) return rejectedDelayMs;
       // Never before the master's Retry-After; the backoff grows if it keeps refusing.
-      if (error instanceof MasterRateLimitedError) return Math.max(error.retryAfterMs, backoff.next());
+      if (error instanceof MasterRateLimitedError || error instanceof MasterBusyError)
+        return Math.max(error.retryAfterMs, backoff.next());
       return backoff.next();
     },
     reset: () => backoff.reset(),

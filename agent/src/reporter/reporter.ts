@@ -9,6 +9,7 @@ import {
 } from '@tunnelfleet/common';
 import {
   createRetryDelay,
+  MasterBusyError,
   type MasterClient,
   type MasterLink,
   MasterRateLimitedError,
@@ -150,10 +151,13 @@ export function createReporter(options: ReporterOptions): Reporter {
         if (abort.signal.aborted) break;
         const delayMs = retry.next(error);
         const wait = pause(delayMs, abort.signal);
-        if (error instanceof MasterRateLimitedError) {
+        if (error instanceof MasterRateLimitedError || error instanceof MasterBusyError) {
           // Changes meanwhile must not wake the worker before Retry-After: the snapshot owed now,
           // taken when the wait ends, carries them all.
-          logger.info({ retryAfterMs: delayMs }, 'master rate-limited our reports; one snapshot follows');
+          logger.info(
+            { retryAfterMs: delayMs, code: error.code },
+            'master asked us to wait; one snapshot follows',
+          );
           wakeWorker = () => {};
         } else {
           logger.debug({ err: error }, 'report failed; a snapshot will follow');

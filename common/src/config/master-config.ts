@@ -180,6 +180,21 @@ export const masterConfigSpec = {
     example: '60',
     defaultValue: '60',
   }),
+  admissionMaxEventLoopDelayMs: envVar('ADMISSION_MAX_EVENT_LOOP_DELAY_MS', envInt(0, 60_000), {
+    doc: "Admission control: while the p99 of the master's event-loop delay over the last second is\nabove this, registrations and the first snapshot of a new host are answered 503 master_busy\nwith Retry-After (agents come back then; heartbeats and command polls of enrolled hosts are\nnever refused). 0 turns the delay check off.",
+    example: '200',
+    defaultValue: '200',
+  }),
+  admissionMaxRegistrations: envVar('ADMISSION_MAX_REGISTRATIONS', envInt(1, 100_000), {
+    doc: 'Admission control: registrations and first snapshots the master answers at once; more\nare answered 503 master_busy with Retry-After.',
+    example: '64',
+    defaultValue: '64',
+  }),
+  admissionRetryAfterSeconds: envVar('ADMISSION_RETRY_AFTER_SECONDS', envInt(1, 3600), {
+    doc: 'Admission control: the Retry-After of a 503 master_busy, jittered up to twice as long so\nrefused agents do not come back together.',
+    example: '10',
+    defaultValue: '10',
+  }),
   logLevel: logLevelVar(),
 };
 

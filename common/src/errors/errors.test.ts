@@ -6,6 +6,7 @@ import {
   AuthenticationError,
   ConflictError,
   ForbiddenError,
+  MasterBusyError,
   NotFoundError,
   RateLimitedError,
 } from './request-errors.js';
@@ -38,6 +39,14 @@ describe('typed errors', () => {
 
   it('sets Retry-After on rate limiting, rounded up', () => {
     expect(toHttpError(new RateLimitedError(2.2)).headers).toEqual({ 'retry-after': '3' });
+  });
+
+  it('answers admission control as a 503 master_busy with Retry-After, not as an opaque 500', () => {
+    expect(toHttpError(new MasterBusyError(4.5))).toEqual({
+      status: 503,
+      headers: { 'retry-after': '5' },
+      body: { error: { code: 'master_busy', message: 'the master is busy: retry after Retry-After' } },
+    });
   });
 
   it('hides unknown errors and 5xx details behind an opaque 500', () => {

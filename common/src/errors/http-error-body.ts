@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RateLimitedError } from './request-errors.js';
+import { MasterBusyError, RateLimitedError } from './request-errors.js';
 import { TunnelfleetError } from './tunnelfleet-error.js';
 import { ValidationError } from './validation-error.js';
 
@@ -48,9 +48,13 @@ export function toHttpError(error: unknown): HttpErrorResponse {
   if (error instanceof z.ZodError) return toHttpError(ValidationError.fromZod('input', error));
   if (error instanceof TunnelfleetError) {
     const status = error.httpStatus >= 400 && error.httpStatus < 600 ? error.httpStatus : 500;
-    if (status >= 500) return internal();
+    const retryAfter =
+      error instanceof RateLimitedError || error instanceof MasterBusyError
+        ? error.retryAfterSeconds
+        : undefined;
+    if (status >= 500 && !(error instanceof MasterBusyError)) return internal();
     const headers: Record<string, string> =
-      error instanceof RateLimitedError ? { 'retry-after': String(error.retryAfterSeconds) } : {};
+      retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) };
     const body: ErrorBody = { error: { code: error.code, message: error.message } };
     if (error.details !== undefined) body.error.details = error.details;
     return { status, headers, body };

@@ -39,3 +39,21 @@ export class RateLimitedError extends TunnelfleetError {
     this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
   }
 }
+
+/**
+ * The master is too loaded to take this request now (admission control): `retryAfterSeconds`
+ * becomes the `Retry-After` header. Unlike other 5xx it is answered as it is, since the caller is
+ * meant to act on it: come back later, nothing of the request was kept.
+ */
+export class MasterBusyError extends TunnelfleetError {
+  readonly retryAfterSeconds: number;
+
+  constructor(
+    retryAfterSeconds: number,
+    message = 'the master is busy: retry after Retry-After',
+    options: Options = {},
+  ) {
+    super('master_busy', message, { ...options, httpStatus: 503 });
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  }
+}

@@ -29,6 +29,7 @@ import type { GatewayTrafficBook } from '../gateway/gateway-traffic.js';
 import type { AgentRecord } from '../store/agents.js';
 import { findAgent } from '../store/agents.js';
 import type { SqliteDatabase } from '../store/database.js';
+import type { AdmissionControl } from './admission-control.js';
 import { agentAuthentication, agentCaller } from './authentication.js';
 import type { FailedAuthLimiter } from './failed-auth-limiter.js';
 import { jsonBody } from './json-body.js';
@@ -52,6 +53,8 @@ export interface AgentRouterDeps {
   logger: Logger;
   reportIntervalSeconds: number;
   reportRate: ReportRateLimiter;
+  /** Sheds enrolment (registrations, first snapshots) while the master is overloaded. */
+  admission: Pick<AdmissionControl, 'admit'>;
   /** What each host's gateway routes (`set_gateway_routes`), and its readiness from heartbeats. */
   gatewayRoutes: Pick<GatewayRoutesService, 'noteHeartbeat' | 'refresh'>;
   /** What each host's gateway counted per route (heartbeat `gatewayTraffic`). */
@@ -76,7 +79,8 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     if (claimed !== agent.id) throw new ForbiddenError(`agentId: ${claimed} is not the agent of this key`);
   }
 
-  router.post(AGENT_ROUTES.register, authenticate, jsonBody(), async (req, res) => {
+  // Admission first: a refused registration costs no key check and no body parse.
+  router.post(AGENT_ROUTES.register, deps.admission.admit, authenticate, jsonBody(), async (req, res) => {
     const body = parseOrThrow(registerRequestSchema, req.body, 'register body');
     const answer = await deps.agents.register(agentCaller(res).key, body);
     // A (re)started agent pushes nothing to its gateway until told its routes: tell it now.
@@ -124,9 +128,19 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     next();
   };
 
+  /**
+   * A new host's first snapshot plans all its containers at once: part of enrolment, so it waits
+   * too while the master is overloaded. Enrolled hosts' reports are never refused here.
+   */
+  const firstSnapshotAdmission: RequestHandler = (req, res, next) => {
+    if (registeredAgent(agentCaller(res).agent).reportSequence === 0) deps.admission.admit(req, res, next);
+    else next();
+  };
+
   router.post(
     AGENT_ROUTES.reports,
     authenticate,
+    firstSnapshotAdmission,
     reportRateLimit,
     jsonBody(MAX_AGENT_BODY_BYTES),
     async (req, res) => {

@@ -14,7 +14,8 @@ export const notFound: RequestHandler = (req) => {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const answer = toHttpError(error);
-    if (answer.status >= 500)
+    // A 503 of admission control is load shedding, not a failure: logging each would add load.
+    if (answer.status === 500)
       logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
     if (res.headersSent) {
       res.end();

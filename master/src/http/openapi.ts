@@ -98,6 +98,12 @@ const errors: Responses = {
   ),
 };
 
+/** Admission control's answer to enrolment (a registration, a new host's first snapshot). */
+const busy = json(
+  errorBodySchema,
+  'master_busy: the master is overloaded; nothing was kept, try again after Retry-After',
+);
+
 /**
  * The OpenAPI 3.1 description of the agent and admin APIs, generated from the very zod schemas
  * that validate the requests, so it cannot drift from the code.
@@ -129,6 +135,7 @@ export function buildOpenApiDocument(): object {
         200: json(registerResponseSchema, 'Registered'),
         ...errors,
         403: json(errorBodySchema, 'agentId not this key’s'),
+        503: busy,
       },
     },
     {
@@ -143,7 +150,7 @@ export function buildOpenApiDocument(): object {
       path: '/api/v1/agent/reports',
       summary: `Report a container change or a full snapshot (body up to ${MAX_AGENT_BODY_BYTES} bytes; rate-limited per agent)`,
       request: body(reportSchema),
-      responses: { 200: json(reportResponseSchema, 'Accepted, unchanged or stale'), ...errors },
+      responses: { 200: json(reportResponseSchema, 'Accepted, unchanged or stale'), ...errors, 503: busy },
     },
     {
       method: 'get',

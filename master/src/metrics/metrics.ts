@@ -79,6 +79,8 @@ export function createMasterMetrics(deps: {
   cloudflareBudget: () => CloudflareBudgetResponse;
   /** What the hosts' gateways counted per route, as their agents last said. */
   gatewayTraffic?: () => RouteTraffic[];
+  /** Enrolment requests admission control answered 503 `master_busy`. */
+  admissionRefused?: () => number;
 }): MasterMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tunnelfleet_master_' });
@@ -111,6 +113,13 @@ export function createMasterMetrics(deps: {
       this.set(await deps.heartbeats.countOnline());
     },
   });
+  mirrorCounter(
+    registry,
+    'tunnelfleet_admission_refused_total',
+    'Registrations and first snapshots answered 503 master_busy by admission control',
+    [],
+    () => [[{}, deps.admissionRefused?.() ?? 0]],
+  );
   mirrorCounter(registry, 'tunnelfleet_commands_queued_total', 'Agent commands enqueued', [], () => [
     [{}, deps.commandStats().queued],
   ]);

@@ -294,7 +294,11 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
       onContainersChanged: (agentId) => engine.syncAgentRoutes(agentId),
       onAgentRevoked: (agentId) => engine.releaseAgentRoutes(agentId),
       onAgentApproved: async (agentId) => {
-        await engine.syncAgentRoutes(agentId);
+        // The plan of a route does not depend on the tunnel, except for a `tunnel` label naming
+        // the agent's own tunnel, refused while that did not exist: only then plan again. The
+        // snapshot just planned every other route, so a fleet enrolling plans each host once.
+        if (listRoutes(db, { agentId }).some((route) => route.tunnelName !== null))
+          await engine.syncAgentRoutes(agentId);
         // Its tunnel was made before this ran, so the routes' fingerprints show no change: sync
         // the targets of every route of the agent anyway, now that a tunnel can carry them.
         await markDirty(listRoutes(db, { agentId }).flatMap((route) => routeTargets(db, route)));

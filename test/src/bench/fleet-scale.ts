@@ -16,6 +16,7 @@
  * the request rate of a fleet six times larger (container restarts are compressed alike).
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import { masterConfigSpec } from '@tunnelfleet/common';
 import { startCloudflareEmulator } from '../cloudflare-emulator/index.js';
 import { startRedisServer } from '../harness/redis-server.js';
 import { createCloudflareAccount, type MasterProcess, startMasterProcess } from '../system/index.js';
@@ -94,6 +95,8 @@ async function runFleet(
         REPORT_INTERVAL_SECONDS: String(intervalSeconds),
         ...(mode.approved ? { CLOUDFLARE_WINDOW_SECONDS: String(windowSeconds) } : {}),
         LOG_LEVEL: 'warn',
+        // Admission control as shipped (the test harness turns its delay check off).
+        ADMISSION_MAX_EVENT_LOOP_DELAY_MS: masterConfigSpec.admissionMaxEventLoopDelayMs.defaultValue ?? '',
         // e.g. FLEET_MASTER_NODE_OPTIONS="--require $PWD/bench/cpu-profile.cjs" to see where the master spends its time.
         ...(process.env.FLEET_MASTER_NODE_OPTIONS
           ? { NODE_OPTIONS: process.env.FLEET_MASTER_NODE_OPTIONS }
@@ -309,7 +312,13 @@ function report(baseline: FleetFigures, fleet: FleetFigures): void {
     for (const [error, count] of figures.errors)
       console.log(`errors (${figures.agents} agents): ${count} × ${error}`);
   }
-  const worstP99 = Math.max(...fleet.steady.names().map((name) => fleet.steady.summary(name).p99));
+  // Admission control's 503s are answers to come back later, not the latency of an endpoint.
+  const worstP99 = Math.max(
+    ...fleet.steady
+      .names()
+      .filter((name) => !name.endsWith(' 503'))
+      .map((name) => fleet.steady.summary(name).p99),
+  );
   console.log(
     `\ntarget p99 ≤ 50 ms: ${worstP99 <= 50 ? 'met' : 'MISSED'} (worst endpoint p99 ${formatMs(worstP99)})`,
   );

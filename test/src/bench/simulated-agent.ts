@@ -21,6 +21,17 @@ function describe(error: unknown): string {
   return cause ? `${message} (${cause.code ?? cause.message})` : message;
 }
 
+/**
+ * A `503` with `Retry-After`: the master's admission control asks to come back later. Not a
+ * failure: the agent waits that long and tries again, however often (as the real agent does);
+ * its latency is logged apart, as `<endpoint> 503`.
+ */
+class MasterBusy extends Error {
+  constructor(readonly retryAfterMs: number) {
+    super(`503 master busy, retry after ${retryAfterMs} ms`);
+  }
+}
+
 /** The real agent's default: a full snapshot every 10 heartbeats. */
 const SNAPSHOT_EVERY_HEARTBEATS = 10;
 const REGISTER_ATTEMPTS = 5;
@@ -103,8 +114,10 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
       signal: AbortSignal.any([signal, timeout]),
     });
     const text = await response.text();
-    options.latencies.add(endpoint, performance.now() - started);
+    const retryAfter = response.status === 503 ? response.headers.get('retry-after') : null;
+    options.latencies.add(retryAfter === null ? endpoint : `${endpoint} 503`, performance.now() - started);
     timeout.throwIfAborted();
+    if (retryAfter !== null) throw new MasterBusy(Number(retryAfter) * 1000);
     if (!response.ok) throw new Error(`${response.status} ${text.slice(0, 200)}`);
     return JSON.parse(text) as T;
   }
@@ -112,11 +125,20 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
   /** Reports go one at a time, as the real reporter sends them: sequences arrive in order. */
   function report(build: () => Report): Promise<void> {
     return reports.run('reports', async () => {
-      if (signal.aborted) return;
-      try {
-        await call('reports', 'POST', AGENT_ROUTES.reports, build());
-      } catch (error) {
-        if (!signal.aborted) options.onError('reports', describe(error));
+      while (!signal.aborted) {
+        try {
+          await call('reports', 'POST', AGENT_ROUTES.reports, build());
+          return;
+        } catch (error) {
+          if (signal.aborted) return;
+          // A new host's first snapshot may wait for admission like its registration.
+          if (error instanceof MasterBusy) {
+            await delay(error.retryAfterMs, undefined, { signal }).catch(() => undefined);
+            continue;
+          }
+          options.onError('reports', describe(error));
+          return;
+        }
       }
     });
   }
@@ -212,12 +234,19 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
       docker: { serverVersion: '27.3.1', apiVersion: '1.47', os: 'linux', arch: 'x86_64' },
     };
     let registered: { agentId: string; reportIntervalSeconds: number } | undefined;
-    // Like the real agent: a failed registration is retried after a pause that grows.
+    // Like the real agent: a failed registration is retried after a pause that grows, and a busy
+    // master's answer after its Retry-After, without counting as an attempt (the real agent
+    // retries forever; these 5 attempts only bound a run against a master that fails).
     for (let attempt = 1; registered === undefined; attempt++) {
       try {
         registered = await call('register', 'POST', AGENT_ROUTES.register, registration);
       } catch (error) {
         if (signal.aborted) return;
+        if (error instanceof MasterBusy) {
+          attempt -= 1;
+          await delay(error.retryAfterMs, undefined, { signal });
+          continue;
+        }
         options.onError('register', describe(error));
         if (attempt >= REGISTER_ATTEMPTS) return;
         await delay(1000 * 2 ** attempt, undefined, { signal });

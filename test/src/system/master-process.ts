@@ -55,6 +55,9 @@ export async function startMasterProcess(options: MasterProcessOptions): Promise
     CLOUDFLARE_API_BASE_URL: options.cloudflare.baseUrl,
     REPORT_INTERVAL_SECONDS: '1',
     LOG_LEVEL: 'info',
+    // Tests register over raw HTTP and expect an answer: a loaded machine must not make that a
+    // 503 master_busy. Benchmarks set it back (`fleet-scale.ts`).
+    ADMISSION_MAX_EVENT_LOOP_DELAY_MS: '0',
     ...options.env,
   };
   const service = createNodeService({
