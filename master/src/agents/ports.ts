@@ -7,6 +7,7 @@ import type {
   UpdateTunnelPayload,
 } from '@tunnelfleet/common';
 import type { SyncTarget } from '../routes/route-targets.js';
+import type { ContainerChange } from '../store/containers.js';
 
 /**
  * What the agent service needs of the Cloudflare layer: the agent's own tunnel. `master.ts`
@@ -54,6 +55,11 @@ export interface AgentCommandSender {
   purgeAgent(agentId: string): Promise<unknown> | unknown;
 }
 
+/** Which containers of an agent a report changed: only their services' routes need planning again. */
+export interface ContainersChanged {
+  changes: readonly ContainerChange[];
+}
+
 /**
  * Seams towards the routes engine and reconciler (master/src/routes, master/src/reconciler).
  * Each may be async; a hook that fails is logged and never undoes the request that triggered it
@@ -63,9 +69,10 @@ export interface MasterHooks {
   /**
    * The `containers` rows of this agent changed (upserted, or marked `removed` — which a full
    * snapshot does for every container it no longer lists). Derive desired routes from them.
-   * Called after the report's transaction committed, for pending agents too.
+   * Called after the report's transaction committed, for pending agents too. Without a scope,
+   * every container of the agent is planned again.
    */
-  onContainersChanged(agentId: string): unknown;
+  onContainersChanged(agentId: string, scope?: ContainersChanged): unknown;
   /**
    * The agent was revoked or deleted: its routes are already marked `revoked` and its tunnel
    * deleted; remove the DNS records, ingress rules and Access apps we own for those routes,

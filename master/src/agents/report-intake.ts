@@ -6,7 +6,13 @@ import {
   findAgent,
   setSnapshotFingerprint,
 } from '../store/agents.js';
-import { markContainerRemoved, replaceAgentContainers, upsertContainer } from '../store/containers.js';
+import {
+  type ContainerChange,
+  findContainer,
+  markContainerRemoved,
+  replaceAgentContainers,
+  upsertContainer,
+} from '../store/containers.js';
 import type { SqliteDatabase } from '../store/database.js';
 import type { MasterHooks } from './ports.js';
 
@@ -15,7 +21,8 @@ import type { MasterHooks } from './ports.js';
  * - a sequence not above the last accepted one is `stale` and changes nothing;
  * - a snapshot whose (recomputed, never trusted) fingerprint equals the last applied one is
  *   `unchanged`: one UPDATE of the sequence, nothing else;
- * - an event changes the view, so the stored fingerprint is cleared and the next snapshot applies.
+ * - an event changes the view, so the stored fingerprint is cleared and the next snapshot applies;
+ * - the routes engine is told which containers' stored view changed, if any.
  */
 export async function applyReport(
   deps: { db: SqliteDatabase; hooks: MasterHooks; logger: Logger },
@@ -27,25 +34,34 @@ export async function applyReport(
     throw new ForbiddenError(`agentId: ${report.agentId} is not the agent of this key`);
   }
   const fingerprint = report.kind === 'snapshot' ? snapshotFingerprint(report.containers) : null;
-  const status = db.transaction((): ReportResponse['status'] => {
-    if (!advanceReportSequence(db, agent.id, report.sequence)) return 'stale';
+  const outcome = db.transaction((): { status: ReportResponse['status']; changed: ContainerChange[] } => {
+    if (!advanceReportSequence(db, agent.id, report.sequence)) return { status: 'stale', changed: [] };
+    let changed: ContainerChange[];
     if (report.kind === 'snapshot') {
-      if (fingerprint === findAgent(db, agent.id)?.snapshotFingerprint) return 'unchanged';
-      replaceAgentContainers(db, agent.id, report.containers);
+      if (fingerprint === findAgent(db, agent.id)?.snapshotFingerprint)
+        return { status: 'unchanged', changed: [] };
+      changed = replaceAgentContainers(db, agent.id, report.containers);
     } else if (report.change.action === 'upsert') {
-      upsertContainer(db, agent.id, report.change.container);
+      const { container } = report.change;
+      const change = upsertContainer(db, agent.id, container);
+      changed = change ? [change] : [];
     } else {
-      markContainerRemoved(db, agent.id, report.change.containerId);
+      const { containerId } = report.change;
+      const before = findContainer(db, agent.id, containerId);
+      changed = markContainerRemoved(db, agent.id, containerId) ? [{ containerId, before }] : [];
     }
     setSnapshotFingerprint(db, agent.id, fingerprint);
-    return 'accepted';
+    return { status: 'accepted', changed };
   })();
-  if (status === 'accepted') {
+  // Only the changed containers are planned again: a host's report of one restart does not
+  // re-plan its other services, and a snapshot that only confirms the events before it plans nothing.
+  if (outcome.changed.length > 0) {
     try {
-      await deps.hooks.onContainersChanged(agent.id);
+      await deps.hooks.onContainersChanged(agent.id, { changes: outcome.changed });
     } catch (error) {
       deps.logger.error({ err: error, agentId: agent.id }, 'onContainersChanged hook failed');
     }
   }
+  const { status } = outcome;
   return { status, lastSequence: findAgent(db, agent.id)?.reportSequence ?? report.sequence };
 }

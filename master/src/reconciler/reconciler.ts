@@ -291,7 +291,7 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   return {
     engine,
     hooks: {
-      onContainersChanged: (agentId) => engine.syncAgentRoutes(agentId),
+      onContainersChanged: (agentId, scope) => engine.syncAgentRoutes(agentId, scope ?? {}),
       onAgentRevoked: (agentId) => engine.releaseAgentRoutes(agentId),
       onAgentApproved: async (agentId) => {
         // The plan of a route does not depend on the tunnel, except for a `tunnel` label naming

@@ -10,7 +10,7 @@ import { type CloudflareLayer, createCloudflareLayer } from '../cloudflare/cloud
 import { insertAgentKey } from '../store/agent-keys.js';
 import { approveAgent, insertAgent } from '../store/agents.js';
 import { listConflicts } from '../store/conflicts.js';
-import { markContainerRemoved, upsertContainer } from '../store/containers.js';
+import { findContainer, markContainerRemoved, upsertContainer } from '../store/containers.js';
 import { openDatabase, type SqliteDatabase } from '../store/database.js';
 import { listRoutes } from '../store/routes.js';
 import { upsertTunnel } from '../store/tunnels.js';
@@ -85,10 +85,17 @@ function addAgent(id: string, allowlist: string[] = []) {
   return id;
 }
 
-/** Stores the container as the agent API does, then runs the hook the API calls. */
+/** Stores the container as the agent API does, then runs the hook the API calls, scoped as it does. */
 function report(agentId: string, reported: Container) {
-  upsertContainer(db, agentId, reported);
-  return engine.syncAgentRoutes(agentId);
+  const change = upsertContainer(db, agentId, reported);
+  return engine.syncAgentRoutes(agentId, { changes: change ? [change] : [] });
+}
+
+/** What `docker rm -f` reports: the container is gone. */
+function remove(agentId: string, removed: Container) {
+  const before = findContainer(db, agentId, removed.id);
+  const changed = markContainerRemoved(db, agentId, removed.id);
+  return engine.syncAgentRoutes(agentId, { changes: changed ? [{ containerId: removed.id, before }] : [] });
 }
 
 const routesOf = (agentId: string) => listRoutes(db, { agentId });
@@ -287,11 +294,6 @@ describe('routes engine', () => {
       'com.docker.compose.project': project,
       'com.docker.compose.service': service,
     });
-    /** What `docker rm -f` reports: the container is gone. */
-    function remove(agentId: string, removed: Container) {
-      markContainerRemoved(db, agentId, removed.id);
-      return engine.syncAgentRoutes(agentId);
-    }
 
     it('hands a removed container’s route to a new one of the same name at once, with its new labels', async () => {
       const agent = addAgent('ag_a');
@@ -438,5 +440,76 @@ describe('routes engine', () => {
 
     engine.expireGracePeriods();
     expect(listRetainedRoutes(db)).toEqual([expect.objectContaining({ hostname: 'wiki.example.com' })]);
+  });
+
+  it('plans a report of some containers exactly as planning the whole host would (seeded walk of 300 changes)', async () => {
+    let seed = 20261205;
+    const random = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const hostnames = ['a.example.com', 'b.example.com', 'c.example.com'];
+    const agents = [addAgent('ag_a'), addAgent('ag_b')];
+    // Compose services (recreated and scaled under one identity) and plain names (renamed).
+    const composeLabels = (service: string, hostname: string) => ({
+      ...webLabels(hostname),
+      'com.docker.compose.project': 'shop',
+      'com.docker.compose.service': service,
+    });
+    const live: { agentId: string; container: Container }[] = [];
+    const stored = (agentId: string) => routesOf(agentId).map(({ updatedAt: _updatedAt, ...route }) => route);
+    for (let step = 0; step < 300; step++) {
+      const agentId = pick(agents);
+      const mine = live.filter((entry) => entry.agentId === agentId);
+      const operation =
+        mine.length === 0 ? 'start' : pick(['start', 'start', 'state', 'label', 'rename', 'remove']);
+      let changed: Container;
+      // Docker keeps names unique on a host: a plain name is started or renamed to only while free.
+      const used = new Set(mine.map((entry) => entry.container.name));
+      const freeNames = ['blog', 'wiki', 'copy'].filter((name) => !used.has(name));
+      if (operation === 'start') {
+        const compose = freeNames.length === 0 || random() < 0.5;
+        const name = compose ? `shop-${pick(['web', 'api'])}-${step}` : pick(freeNames);
+        const labels = compose
+          ? composeLabels(name.split('-')[1]!, pick(hostnames))
+          : webLabels(pick(hostnames));
+        changed = container(name, labels);
+        live.push({ agentId, container: changed });
+      } else {
+        const entry = pick(mine);
+        if (operation === 'state')
+          entry.container = { ...entry.container, state: pick(['running', 'exited']) };
+        if (operation === 'label')
+          entry.container = {
+            ...entry.container,
+            labels: { ...entry.container.labels, 'tunnelfleet.hostname': pick(hostnames) },
+          };
+        if (operation === 'rename' && !used.has(`${entry.container.name}-r`))
+          entry.container = { ...entry.container, name: `${entry.container.name}-r` };
+        changed = entry.container;
+      }
+      if (operation === 'remove') {
+        const entry = live.splice(live.indexOf(mine[0]!), 1)[0]!;
+        await remove(agentId, entry.container);
+      } else {
+        await report(agentId, changed);
+      }
+      advance(1);
+      // The whole host planned again finds nothing to change, on either host.
+      for (const agent of agents) {
+        const scoped = stored(agent);
+        expect(await engine.syncAgentRoutes(agent, { notify: false })).toEqual([]);
+        expect(stored(agent), `step ${step}: ${operation} on ${agentId}`).toEqual(scoped);
+      }
+    }
+    // The walk reached the cases that matter: takeovers, replicas, conflicts, ended routes.
+    const every = agents.flatMap((agent) => routesOf(agent));
+    expect(every.some((route) => route.replaced.length > 0)).toBe(true);
+    expect(every.some((route) => route.replicas > 1)).toBe(true);
+    expect(every.some((route) => route.status === 'conflict')).toBe(true);
+    expect(every.some((route) => route.status === 'pending_deletion')).toBe(true);
   });
 });

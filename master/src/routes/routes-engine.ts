@@ -12,6 +12,7 @@ import { findAgentKey } from '../store/agent-keys.js';
 import { findAgent } from '../store/agents.js';
 import { openConflict, openConflictKinds, resolveConflicts } from '../store/conflicts.js';
 import {
+  type ContainerChange,
   type ContainerRecord,
   deleteContainer,
   listContainers,
@@ -324,6 +325,13 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
     }
     if (route.status === 'revoked') return undefined;
     if (route.status === 'pending_deletion' && !succeeded) return undefined;
+    // Ended already (an expired row waits to be forgotten): ending it again would move its deadline.
+    if (
+      route.status === 'pending_deletion' &&
+      route.deleteAfter !== null &&
+      route.deleteAfter <= at.toISOString()
+    )
+      return undefined;
     const deleteAfter = succeeded
       ? at.toISOString()
       : new Date(at.getTime() + deps.graceSeconds * 1000).toISOString();
@@ -350,6 +358,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
    * carried by nothing, until `forgetExpiredRoutes` drops it once Cloudflare caught up.
    */
   function retire(expired: readonly RouteRecord[], iso: string): void {
+    if (expired.length === 0) return;
     const retained = listRetainedRoutes(db);
     for (const route of expired) {
       const spec = readRouteSpec(route.spec);
@@ -376,21 +385,64 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
   }
 
   /**
-   * The `onContainersChanged` hook: recomputes the agent's routes from its containers, settles
-   * hostname claims, and tells the reconciler which tunnels and zones need a sync.
+   * The identities (services) whose routes a change of these containers can move: theirs now and
+   * before (a renamed container's old name is an identity too), closed over the rows those
+   * identities' containers hold under another identity (a renamed replica keeps its own row,
+   * which it takes before any other) and those rows' identities in turn.
    */
-  async function syncAgentRoutes(agentId: string, options: { notify?: boolean } = {}): Promise<SyncTarget[]> {
+  function identitiesOf(
+    changes: readonly ContainerChange[],
+    containers: readonly ContainerRecord[],
+    routes: readonly RouteRecord[],
+  ): Set<string> {
+    const changed = new Set(changes.map((change) => change.containerId));
+    const identities = new Set<string>();
+    for (const container of containers)
+      if (changed.has(container.containerId)) identities.add(routeIdentity(container));
+    for (const { before } of changes) if (before) identities.add(routeIdentity(before));
+    for (let grew = true; grew; ) {
+      grew = false;
+      const members = new Set(
+        containers.filter((c) => identities.has(routeIdentity(c))).map((c) => c.containerId),
+      );
+      for (const route of routes) {
+        if (!members.has(route.containerId) || identities.has(route.identity)) continue;
+        identities.add(route.identity);
+        grew = true;
+      }
+    }
+    return identities;
+  }
+
+  /**
+   * The `onContainersChanged` hook: recomputes the agent's routes from its containers, settles
+   * hostname claims, and tells the reconciler which tunnels and zones need a sync. With
+   * `changes`, only the routes of the changed containers' identities are planned: a route's
+   * server, replicas and claim depend only on its identity's containers and its hostname's
+   * other routes, so the agent's other services are left as they are.
+   */
+  async function syncAgentRoutes(
+    agentId: string,
+    options: { notify?: boolean; changes?: readonly ContainerChange[] } = {},
+  ): Promise<SyncTarget[]> {
     const agent = findAgent(db, agentId);
     // A revoked agent's routes were marked by the revocation and stay as they are.
     if (!agent || agent.status === 'revoked') return [];
     const containers = listContainers(db, agentId);
-    const planned = await plan(agentId, containers);
+    const scope = options.changes
+      ? identitiesOf(options.changes, containers, listRoutes(db, { agentId }))
+      : undefined;
+    const inScope = (identity: string) => scope === undefined || scope.has(identity);
+    const planned = await plan(
+      agentId,
+      containers.filter((container) => inScope(routeIdentity(container))),
+    );
     const runningIdentities = new Set(
       containers.filter((c) => SERVING_STATES.has(c.state)).map((c) => routeIdentity(c)),
     );
     const at = now();
     const targets = db.transaction(() => {
-      const existing = listRoutes(db, { agentId });
+      const existing = listRoutes(db, { agentId }).filter((route) => inScope(route.identity));
       const hostnames = new Set<string>();
       for (const route of existing) if (route.hostname) hostnames.add(route.hostname);
       for (const p of planned) if (p.write.hostname) hostnames.add(p.write.hostname);

@@ -45,14 +45,43 @@ function toRecord(row: ContainerRow): ContainerRecord {
   };
 }
 
-export function upsertContainer(db: SqliteDatabase, agentId: string, container: Container): void {
-  statement(
+/** A container whose stored view a report changed, with the view it had before (none: it is new). */
+export interface ContainerChange {
+  containerId: string;
+  before: ContainerRecord | undefined;
+}
+
+export function findContainer(
+  db: SqliteDatabase,
+  agentId: string,
+  containerId: string,
+): ContainerRecord | undefined {
+  const row = statement(db, 'SELECT * FROM containers WHERE agent_id = ? AND container_id = ?').get(
+    agentId,
+    containerId,
+  ) as ContainerRow | undefined;
+  return row ? toRecord(row) : undefined;
+}
+
+/**
+ * Stores the container's reported view. Returns the change, or undefined when the view equals the
+ * stored one (a repeated report writes nothing, so nothing downstream is planned again).
+ */
+export function upsertContainer(
+  db: SqliteDatabase,
+  agentId: string,
+  container: Container,
+): ContainerChange | undefined {
+  const before = findContainer(db, agentId, container.id);
+  const written = statement(
     db,
     `INSERT INTO containers (agent_id, container_id, name, state, labels, ports, networks, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT(agent_id, container_id) DO UPDATE SET name = excluded.name, state = excluded.state,
        labels = excluded.labels, ports = excluded.ports, networks = excluded.networks,
-       updated_at = excluded.updated_at`,
+       updated_at = excluded.updated_at
+     WHERE name IS NOT excluded.name OR state IS NOT excluded.state OR labels IS NOT excluded.labels
+       OR ports IS NOT excluded.ports OR networks IS NOT excluded.networks`,
   ).run(
     agentId,
     container.id,
@@ -63,6 +92,7 @@ export function upsertContainer(db: SqliteDatabase, agentId: string, container: 
     JSON.stringify(container.networks),
     isoNow(),
   );
+  return written.changes === 1 ? { containerId: container.id, before } : undefined;
 }
 
 /** Marks one container removed; false when it was unknown or already removed. */
@@ -78,21 +108,21 @@ export function markContainerRemoved(db: SqliteDatabase, agentId: string, contai
 /**
  * Applies a full snapshot: every listed container is upserted, every other known container of the
  * agent is marked removed (a snapshot that no longer lists a container counts as a stop).
- * Returns how many rows changed state to removed.
+ * Returns the containers whose stored view changed.
  */
 export function replaceAgentContainers(
   db: SqliteDatabase,
   agentId: string,
   containers: readonly Container[],
-): number {
+): ContainerChange[] {
   return db.transaction(() => {
-    for (const container of containers) upsertContainer(db, agentId, container);
+    const changes = containers.flatMap((container) => upsertContainer(db, agentId, container) ?? []);
     const listed = new Set(containers.map((c) => c.id));
-    let removed = 0;
     for (const known of listContainers(db, agentId)) {
-      if (!listed.has(known.containerId) && markContainerRemoved(db, agentId, known.containerId)) removed++;
+      if (!listed.has(known.containerId) && markContainerRemoved(db, agentId, known.containerId))
+        changes.push({ containerId: known.containerId, before: known });
     }
-    return removed;
+    return changes;
   })();
 }
 
@@ -104,7 +134,6 @@ export function listContainers(db: SqliteDatabase, agentId: string): ContainerRe
   ).map(toRecord);
 }
 
-/** Drops a removed container's row once the routes engine no longer needs it. */
 /** Containers reported removed that no route row names any more: nothing needs them. */
 export function listUnroutedRemovedContainers(
   db: SqliteDatabase,
@@ -117,6 +146,7 @@ export function listUnroutedRemovedContainers(
   return rows.map((row) => ({ agentId: row.agent_id, containerId: row.container_id }));
 }
 
+/** Drops a removed container's row once the routes engine no longer needs it. */
 export function deleteContainer(db: SqliteDatabase, agentId: string, containerId: string): void {
   statement(db, 'DELETE FROM containers WHERE agent_id = ? AND container_id = ?').run(agentId, containerId);
 }

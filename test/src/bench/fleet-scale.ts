@@ -42,7 +42,7 @@ const REGISTRATION_DEADLINE_MS = 150_000;
 
 interface FleetFigures {
   agents: number;
-  /** Agents whose registration succeeded (a failed one retries like the real agent, 5 times). */
+  /** Agents whose registration succeeded by the deadline (a failed one retries forever, like the real agent). */
   registered: number;
   /** From the first registration to every agent registered with its first snapshot sent (or the deadline). */
   registrationSeconds: number;

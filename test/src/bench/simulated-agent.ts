@@ -34,7 +34,15 @@ class MasterBusy extends Error {
 
 /** The real agent's default: a full snapshot every 10 heartbeats. */
 const SNAPSHOT_EVERY_HEARTBEATS = 10;
-const REGISTER_ATTEMPTS = 5;
+/** The real agent's retry pacing (`agent/src/master-client/retry-delay.ts`): from 1 s, doubling, capped. */
+const RETRY_INITIAL_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+
+/** Equal jitter like the real agent's, so agents that failed together do not come back together. */
+function retryPause(attempt: number): number {
+  const base = Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** attempt);
+  return base / 2 + Math.random() * (base / 2);
+}
 /** A request the master has not answered by then counts as an error (the real agent's timeout). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -52,7 +60,7 @@ interface SimulatedAgentOptions {
 }
 
 export interface SimulatedAgent {
-  /** Settles once registered and the first snapshot is sent, or registration gave up. */
+  /** Settles once registered and the first snapshot is sent (registration is retried until stopped). */
   readonly ready: Promise<void>;
   registered(): boolean;
   /** The master's id of this agent ('' until registered). */
@@ -234,22 +242,20 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
       docker: { serverVersion: '27.3.1', apiVersion: '1.47', os: 'linux', arch: 'x86_64' },
     };
     let registered: { agentId: string; reportIntervalSeconds: number } | undefined;
-    // Like the real agent: a failed registration is retried after a pause that grows, and a busy
-    // master's answer after its Retry-After, without counting as an attempt (the real agent
-    // retries forever; these 5 attempts only bound a run against a master that fails).
-    for (let attempt = 1; registered === undefined; attempt++) {
+    // Like the real agent: a failed registration is retried forever, after a jittered pause that
+    // doubles up to a minute, and a busy master's answer after its Retry-After. A run against a
+    // master that never answers ends at the bench's registration deadline, not here.
+    for (let attempt = 0; registered === undefined; attempt++) {
       try {
         registered = await call('register', 'POST', AGENT_ROUTES.register, registration);
       } catch (error) {
         if (signal.aborted) return;
         if (error instanceof MasterBusy) {
-          attempt -= 1;
           await delay(error.retryAfterMs, undefined, { signal });
           continue;
         }
         options.onError('register', describe(error));
-        if (attempt >= REGISTER_ATTEMPTS) return;
-        await delay(1000 * 2 ** attempt, undefined, { signal });
+        await delay(retryPause(attempt), undefined, { signal });
       }
     }
     agentId = registered.agentId;

@@ -38,7 +38,7 @@ export interface SimulatedFleetOptions {
 }
 
 export interface SimulatedFleet {
-  /** Settles once every agent registered and sent its first snapshot, or gave up. */
+  /** Settles once every agent registered and sent its first snapshot. */
   readonly ready: Promise<void>;
   registered(): number;
   /** Starts measuring the children's event-loop lag afresh. */
