@@ -41,7 +41,8 @@ export function createRouteOutcomes(
     }
     const kind = FOREIGN_KIND[part];
     const wasOpen = kind !== undefined && openConflictKinds(db, route.id).includes(kind);
-    if (kind && outcome.status === 'conflict' && route.hostname) {
+    const nowOpen = kind !== undefined && outcome.status === 'conflict' && route.hostname !== null;
+    if (kind && nowOpen && route.hostname) {
       openConflict(
         db,
         {
@@ -54,10 +55,10 @@ export function createRouteOutcomes(
         },
         at,
       );
-    } else if (kind) {
+    } else if (wasOpen) {
       resolveConflicts(db, route.id, at, [kind]);
     }
-    if (kind && wasOpen !== openConflictKinds(db, route.id).includes(kind)) onForeignConflictChanged(route);
+    if (wasOpen !== nowOpen) onForeignConflictChanged(route);
     const all = [...(failing.get(route.id)?.values() ?? [])];
     const worst = all.find((o) => o.status === 'error') ?? all.find((o) => o.status === 'conflict');
     // A stopped container's route keeps saying so; its parts still count once it restarts.
