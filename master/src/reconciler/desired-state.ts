@@ -7,12 +7,12 @@ import { type RouteSpec, readRouteSpec } from '../routes/route-spec.js';
 import {
   carriedRouteTargets,
   foreignConflicts,
-  isCloudDesired,
+  isCloudDesiredGiven,
   routeTunnelId,
   type SyncTarget,
   tunnelTarget,
 } from '../routes/route-targets.js';
-import type { ConflictKind } from '../store/conflicts.js';
+import { type ConflictKind, openConflictKinds } from '../store/conflicts.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { iterateRoutes, listRoutes, listRouteZones, type RouteRecord } from '../store/routes.js';
 import { listSharedTunnelMembers, listSharedTunnels } from '../store/shared-tunnels.js';
@@ -97,8 +97,9 @@ function routesOf(db: SqliteDatabase, scope: DesiredScope | undefined): RouteRec
 export function readDesiredState(db: SqliteDatabase, now: Date, scope?: DesiredScope): DesiredState {
   const carried: CarriedRoute[] = [];
   const withoutTunnel: RouteRecord[] = [];
+  const tunnelOf = tunnelLookup(db);
   for (const route of routesOf(db, scope)) {
-    const outcome = carry(db, route, now);
+    const outcome = carry(db, route, now, tunnelOf);
     if (outcome === 'without_tunnel') withoutTunnel.push(route);
     else if (outcome) carried.push(outcome);
   }
@@ -153,14 +154,29 @@ function retainedInScope(
   return kept.tunnelId === scope.tunnelId;
 }
 
+/** A route's tunnel id, read once per agent and tunnel label for one pass over many routes. */
+type TunnelOf = (route: RouteRecord) => string | undefined;
+
+function tunnelLookup(db: SqliteDatabase): TunnelOf {
+  const known = new Map<string, string | undefined>();
+  return (route) => {
+    const key = `${route.agentId}\u0000${route.tunnelName ?? ''}`;
+    if (!known.has(key)) known.set(key, routeTunnelId(db, route));
+    return known.get(key);
+  };
+}
+
 /** How Cloudflare carries a route: not at all (undefined), by no tunnel yet, or by its tunnel. */
 function carry(
   db: SqliteDatabase,
   route: RouteRecord,
   now: Date,
+  tunnelOf: TunnelOf,
 ): CarriedRoute | 'without_tunnel' | undefined {
-  if (!isCloudDesired(db, route, now) || route.hostname === null || route.service === null) return undefined;
-  const tunnelId = routeTunnelId(db, route);
+  const openKinds = openConflictKinds(db, route.id);
+  if (!isCloudDesiredGiven(route, openKinds, now) || route.hostname === null || route.service === null)
+    return undefined;
+  const tunnelId = tunnelOf(route);
   if (!tunnelId) return 'without_tunnel';
   return {
     route,
@@ -172,7 +188,7 @@ function carry(
     zone: route.zone,
     spec: readRouteSpec(route.spec),
     claimedAt: route.claimedAt,
-    foreignConflicts: foreignConflicts(db, route.id),
+    foreignConflicts: foreignConflicts(openKinds),
   };
 }
 
@@ -185,11 +201,12 @@ function carry(
  */
 export function desiredTargets(db: SqliteDatabase, now: Date): Set<SyncTarget> {
   const targets = new Set<SyncTarget>();
+  const tunnelOf = tunnelLookup(db);
   for (const tunnel of listTunnels(db)) if (tunnel.deletedAt === null) targets.add(tunnelTarget(tunnel.id));
   for (const shared of listSharedTunnels(db)) targets.add(tunnelTarget(shared.tunnelId));
   for (const zone of listRouteZones(db)) {
     for (const route of iterateRoutes(db, { zone })) {
-      const carried = carry(db, route, now);
+      const carried = carry(db, route, now, tunnelOf);
       if (typeof carried === 'object' && carried.spec.dns && carried.zone) {
         for (const target of carriedRouteTargets(carried)) targets.add(target);
         break;
@@ -197,7 +214,7 @@ export function desiredTargets(db: SqliteDatabase, now: Date): Set<SyncTarget> {
     }
   }
   for (const route of iterateRoutes(db, { asksAccess: true })) {
-    const carried = carry(db, route, now);
+    const carried = carry(db, route, now, tunnelOf);
     if (typeof carried === 'object' && carried.spec.access) {
       for (const target of carriedRouteTargets(carried)) targets.add(target);
       break;

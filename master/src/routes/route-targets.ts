@@ -60,6 +60,15 @@ export function tunnelLabelProblem(db: SqliteDatabase, agentId: string, tunnelNa
  * nowhere else until then (`foreignConflicts`).
  */
 export function isCloudDesired(db: SqliteDatabase, route: RouteRecord, now: Date): boolean {
+  return isCloudDesiredGiven(route, openConflictKinds(db, route.id), now);
+}
+
+/** `isCloudDesired` with the route's open conflict kinds already read. */
+export function isCloudDesiredGiven(
+  route: RouteRecord,
+  openKinds: readonly ConflictKind[],
+  now: Date,
+): boolean {
   if (route.hostname === null) return false;
   const wanted =
     route.status === 'active' ||
@@ -68,7 +77,7 @@ export function isCloudDesired(db: SqliteDatabase, route: RouteRecord, now: Date
     (route.status === 'pending_deletion' &&
       route.deleteAfter !== null &&
       route.deleteAfter > now.toISOString());
-  return wanted && !openConflictKinds(db, route.id).includes('hostname_claimed');
+  return wanted && !openKinds.includes('hostname_claimed');
 }
 
 /**
@@ -78,8 +87,8 @@ export function isCloudDesired(db: SqliteDatabase, route: RouteRecord, now: Date
  */
 export const FOREIGN_CONFLICT_KINDS: readonly ConflictKind[] = ['foreign_dns_record', 'foreign_access_app'];
 
-export function foreignConflicts(db: SqliteDatabase, routeId: number): ConflictKind[] {
-  return openConflictKinds(db, routeId).filter((kind) => FOREIGN_CONFLICT_KINDS.includes(kind));
+export function foreignConflicts(openKinds: readonly ConflictKind[]): ConflictKind[] {
+  return openKinds.filter((kind) => FOREIGN_CONFLICT_KINDS.includes(kind));
 }
 
 /**

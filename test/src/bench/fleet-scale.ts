@@ -33,6 +33,8 @@ const KEY_CREATION_CONCURRENCY = 20;
 const ZONE = 'bench.example.com';
 /** Approved mode: hosts spread over this many zones (a zone of 200,000 records is not a fleet's shape). */
 const APPROVED_ZONES = Array.from({ length: 100 }, (_, i) => `z${i}.bench.example.com`);
+/** What the profiling preloads of `bench/` read from the master's environment. */
+const PROFILER_SETTINGS = ['CPU_PROFILE_DIR', 'CPU_PROFILE_SLICE_SECONDS', 'MEMORY_USAGE_DIR'];
 /** The load generator runs this many agents per child process (one event loop, one descriptor table each). */
 const AGENTS_PER_PROCESS = 1000;
 /** Approved mode: how long the run waits for every route's DNS record at the emulator. */
@@ -101,6 +103,10 @@ async function runFleet(
         ...(process.env.FLEET_MASTER_NODE_OPTIONS
           ? { NODE_OPTIONS: process.env.FLEET_MASTER_NODE_OPTIONS }
           : {}),
+        // The settings of those preloads (bench/*.cjs), when given.
+        ...Object.fromEntries(
+          PROFILER_SETTINGS.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+        ),
       },
     });
     const pid = master.pid();
