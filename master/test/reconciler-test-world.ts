@@ -12,7 +12,7 @@ import type { CloudflareLayer } from '#master/cloudflare/cloudflare-layer.js';
 import { createReconciler, type Reconciler, type ReconcilerOptions } from '#master/reconciler/reconciler.js';
 import { insertAgentKey } from '#master/store/agent-keys.js';
 import { approveAgent, insertAgent } from '#master/store/agents.js';
-import { markContainerRemoved, upsertContainer } from '#master/store/containers.js';
+import { findContainer, markContainerRemoved, upsertContainer } from '#master/store/containers.js';
 import { openDatabase, type SqliteDatabase } from '#master/store/database.js';
 import { upsertTunnel } from '#master/store/tunnels.js';
 import { startTestWorld, type TestWorld } from './cloudflare-test-world.js';
@@ -29,7 +29,7 @@ export interface ReconcilerWorld {
   addAgent(options?: { allowlist?: string[] }): Promise<{ agentId: string; tunnelId: string }>;
   /** Moves the clock of grace periods. */
   advance(seconds: number): void;
-  /** Stores the container as a report would and runs the hook the API calls. */
+  /** Stores the container as a report would and runs the hook the API calls, scoped as it does. */
   report(agentId: string, container: Container): Promise<void>;
   remove(agentId: string, containerId: string): Promise<void>;
   close(): Promise<void>;
@@ -92,12 +92,13 @@ export async function startReconcilerWorld(
       clock += seconds * 1000;
     },
     async report(agentId: string, container: Container) {
-      upsertContainer(db, agentId, container);
-      await reconciler.hooks.onContainersChanged(agentId);
+      const change = upsertContainer(db, agentId, container);
+      if (change) await reconciler.hooks.onContainersChanged(agentId, { changes: [change] });
     },
     async remove(agentId: string, containerId: string) {
-      markContainerRemoved(db, agentId, containerId);
-      await reconciler.hooks.onContainersChanged(agentId);
+      const before = findContainer(db, agentId, containerId);
+      if (markContainerRemoved(db, agentId, containerId))
+        await reconciler.hooks.onContainersChanged(agentId, { changes: [{ containerId, before }] });
     },
     async close() {
       await reconciler.close();

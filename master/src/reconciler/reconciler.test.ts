@@ -133,6 +133,33 @@ describe('publishing', () => {
   });
 });
 
+describe('housekeeping', () => {
+  it('publishes a route whose zone lookup failed once Cloudflare answers again, without a new report', async () => {
+    world = await startWorld();
+    const { agentId } = await world.addAgent();
+    world.emulator.faults.set({ errorRate: { 'GET /zones': 1 } });
+    await world.report(agentId, container('web', webLabels('app.example.com')));
+    const [failed] = listRoutes(world.db);
+    expect(failed?.status).toBe('error');
+    expect(failed?.statusMessage).toContain('could not look up the zone');
+    world.emulator.faults.clear();
+    await world.reconciler.housekeep();
+    expect(listRoutes(world.db)[0]).toMatchObject({ status: 'active', zone: 'example.com' });
+    await waitFor(() => cnames(world, 'app.example.com').length === 1, { description: 'the CNAME' });
+  });
+
+  it('does not plan again a host whose routes are settled: its rows are left as they are', async () => {
+    world = await startWorld();
+    const { agentId } = await world.addAgent();
+    await world.report(agentId, container('web', webLabels('app.example.com')));
+    await waitFor(() => cnames(world, 'app.example.com').length === 1, { description: 'the CNAME' });
+    const before = listRoutes(world.db);
+    world.advance(60);
+    await world.reconciler.housekeep();
+    expect(listRoutes(world.db)).toEqual(before);
+  });
+});
+
 describe('grace period', () => {
   it('restores a restarted container without any Cloudflare write, removes only ours after the grace period', async () => {
     world = await startWorld();

@@ -14,10 +14,10 @@ import {
 } from '../routes/route-targets.js';
 import { createRoutesEngine, type RoutesEngine } from '../routes/routes-engine.js';
 import { listAccessPolicies } from '../store/access-policies.js';
-import { listAgents } from '../store/agents.js';
+import { listAgents, listApprovedAgentIdsWithoutTunnel } from '../store/agents.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { listOwnedApps, listOwnedRecordZones, listOwnedRuleTunnels } from '../store/owned-objects.js';
-import { listRoutes } from '../store/routes.js';
+import { listAgentIdsWithUnsettledRoutes, listRoutes } from '../store/routes.js';
 import { SETTING_KEYS, setSetting } from '../store/settings.js';
 import { desiredTargets, readDesiredState } from './desired-state.js';
 import { createDriftScheduler, type DriftScheduler, type DriftStatus } from './drift-scheduler.js';
@@ -79,6 +79,11 @@ export interface Reconciler {
    * budget's `sweep` lane (changes go first).
    */
   reconcileNow(): Promise<ReconcileSummary>;
+  /**
+   * The cron's pass: grace periods that ran out, and the hosts whose routes may settle without a
+   * report (drift is the drift scheduler's).
+   */
+  housekeep(): Promise<ReconcileSummary>;
   /** The drift checks' pacing: the period each target gets and the oldest check's age. */
   driftStatus(): DriftStatus;
   /** Runs a full reconcile (convergence after a restart or a crash), then schedules the cron. */
@@ -205,6 +210,24 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     }
   }
 
+  /** Agents whose routes a report changed but whose planning then failed: housekeeping plans them. */
+  const planningFailed = new Set<string>();
+
+  /**
+   * The agents housekeeping plans again. Every report plans its host's changed services, so only
+   * what can change without one is looked at: routes a later look may settle (a zone lookup that
+   * failed, a zone added), hosts still without a tunnel, and plannings that failed. Planning all
+   * 10,000 hosts of a fleet every 5 minutes cost a sixth of a core for nothing; the sweep (start-up,
+   * an operator's reconcile) still plans every host.
+   */
+  function agentsToReplan(): Set<string> {
+    return new Set([
+      ...listAgentIdsWithUnsettledRoutes(db),
+      ...listApprovedAgentIdsWithoutTunnel(db),
+      ...planningFailed,
+    ]);
+  }
+
   let running: Promise<ReconcileSummary> | undefined;
   /**
    * `sweep`: every target, in the sweep lane (start-up and an operator's "reconcile now").
@@ -216,9 +239,11 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     // What re-reading the agents' routes changed (a claim passing to a waiting route once the
     // holder's grace period is over, say) is synced below even when the pass is only housekeeping.
     const changed: SyncTarget[] = [];
+    const replanned = mode === 'sweep' ? undefined : agentsToReplan();
     for (const agent of listAgents(db)) {
-      if (agent.status === 'revoked') continue;
+      if (agent.status === 'revoked' || (replanned && !replanned.has(agent.id))) continue;
       changed.push(...(await engine.syncAgentRoutes(agent.id, { notify: false })));
+      planningFailed.delete(agent.id);
       recordRoutesWithoutTunnel(agent.id);
       // SQLite calls are synchronous: give the event loop back between agents, or a fleet-wide
       // reconcile holds every heartbeat and long-poll of the API for seconds.
@@ -291,7 +316,14 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   return {
     engine,
     hooks: {
-      onContainersChanged: (agentId, scope) => engine.syncAgentRoutes(agentId, scope ?? {}),
+      onContainersChanged: async (agentId, scope) => {
+        try {
+          return await engine.syncAgentRoutes(agentId, scope ?? {});
+        } catch (error) {
+          planningFailed.add(agentId);
+          throw error;
+        }
+      },
       onAgentRevoked: (agentId) => engine.releaseAgentRoutes(agentId),
       onAgentApproved: async (agentId) => {
         // The plan of a route does not depend on the tunnel, except for a `tunnel` label naming
@@ -311,6 +343,7 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     },
     syncTarget,
     reconcileNow: () => reconcileNow('sweep'),
+    housekeep: () => reconcileNow('housekeeping'),
     driftStatus: () =>
       drift?.status() ?? { configuredPeriodSeconds: 0, oldestCheckAgeSeconds: 0, tokens: [], targets: [] },
     async start() {

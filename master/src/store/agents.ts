@@ -122,6 +122,17 @@ export function listAgentIdsAwaitingTunnel(db: SqliteDatabase): string[] {
     .map((row) => (row as { id: string }).id);
 }
 
+/** Approved agents without a live tunnel of their own: their routes say why they are not carried. */
+export function listApprovedAgentIdsWithoutTunnel(db: SqliteDatabase): string[] {
+  return statement(
+    db,
+    `SELECT id FROM agents a WHERE a.status = 'approved'
+       AND NOT EXISTS (SELECT 1 FROM tunnels t WHERE t.agent_id = a.id AND t.deleted_at IS NULL)`,
+  )
+    .all()
+    .map((row) => (row as { id: string }).id);
+}
+
 /** Refreshes what the agent says about itself at (re-)registration. */
 export function updateAgentRegistration(
   db: SqliteDatabase,

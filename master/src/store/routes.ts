@@ -178,6 +178,21 @@ export function setSyncedRouteStatus(
   ).run(status, message, at, id, status, message);
 }
 
+/**
+ * Agents with a route that a later look may settle without a new report: `error` or `invalid`
+ * (a hostname outside the managed zones, which may be added), or a hostname whose zone could not
+ * be looked up (a later sync may have called the route `active` meanwhile: its zone stays unknown).
+ */
+export function listAgentIdsWithUnsettledRoutes(db: SqliteDatabase): string[] {
+  return (
+    statement(
+      db,
+      `SELECT agent_id FROM routes WHERE status IN ('error', 'invalid')
+       UNION SELECT agent_id FROM routes WHERE zone IS NULL AND hostname IS NOT NULL AND status != 'revoked'`,
+    ).all() as { agent_id: string }[]
+  ).map((row) => row.agent_id);
+}
+
 export function deleteRoute(db: SqliteDatabase, id: number): void {
   statement(db, 'DELETE FROM routes WHERE id = ?').run(id);
 }
