@@ -40,7 +40,7 @@ const AGENTS_PER_PROCESS = 1000;
 /** Approved mode: how long the run waits for every route's DNS record at the emulator. */
 const PUBLISH_DEADLINE_MS = 900_000;
 /** After the ramp, how long the run waits for every agent's registration and first snapshot. */
-const REGISTRATION_DEADLINE_MS = 150_000;
+const REGISTRATION_DEADLINE_MS = 300_000;
 
 interface FleetFigures {
   agents: number;
