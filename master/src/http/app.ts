@@ -64,6 +64,10 @@ function warnOfUntrustedProxy(logger: Logger): RequestHandler {
 export function createHttpApp(deps: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Nothing revalidates the API's JSON answers (agents and the dashboard never send
+  // If-None-Match): an ETag would only cost a hash of every body, hundreds a second at fleet
+  // scale. The dashboard's files keep theirs (express.static sets its own).
+  app.set('etag', false);
   app.set('trust proxy', deps.trustProxy ?? false);
   app.use(securityHeaders());
   if (deps.fleetEvents) app.use(announceChanges(deps.fleetEvents));

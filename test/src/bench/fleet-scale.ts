@@ -19,7 +19,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { masterConfigSpec } from '@tunnelfleet/common';
 import { startCloudflareEmulator } from '../cloudflare-emulator/index.js';
 import { startRedisServer } from '../harness/redis-server.js';
-import { createCloudflareAccount, type MasterProcess, startMasterProcess } from '../system/index.js';
+import {
+  createCloudflareAccount,
+  type MasterProcess,
+  shippedMasterNodeOptions,
+  startMasterProcess,
+} from '../system/index.js';
 import { inBatches } from './in-batches.js';
 import { createLatencyLog, formatMs, formatRatio, type LatencyLog } from './latency-stats.js';
 import { cpuPercent, formatMb, processUsage } from './process-usage.js';
@@ -99,10 +104,11 @@ async function runFleet(
         LOG_LEVEL: 'warn',
         // Admission control as shipped (the test harness turns its delay check off).
         ADMISSION_MAX_EVENT_LOOP_DELAY_MS: masterConfigSpec.admissionMaxEventLoopDelayMs.defaultValue ?? '',
-        // e.g. FLEET_MASTER_NODE_OPTIONS="--require $PWD/bench/cpu-profile.cjs" to see where the master spends its time.
-        ...(process.env.FLEET_MASTER_NODE_OPTIONS
-          ? { NODE_OPTIONS: process.env.FLEET_MASTER_NODE_OPTIONS }
-          : {}),
+        // As shipped, plus e.g. FLEET_MASTER_NODE_OPTIONS="--require $PWD/bench/cpu-profile.cjs" to
+        // see where the master spends its time.
+        NODE_OPTIONS: [shippedMasterNodeOptions(), process.env.FLEET_MASTER_NODE_OPTIONS ?? '']
+          .join(' ')
+          .trim(),
         // The settings of those preloads (bench/*.cjs), when given.
         ...Object.fromEntries(
           PROFILER_SETTINGS.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),

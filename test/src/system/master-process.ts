@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,17 @@ import type { CloudflareAccount } from './cloudflare-account.js';
 import { createNodeService, type NodeService } from './node-service.js';
 
 const MASTER_MAIN = fileURLToPath(new URL('../../../master/dist/main.js', import.meta.url));
+const MASTER_DOCKERFILE = fileURLToPath(new URL('../../../deploy/master.Dockerfile', import.meta.url));
+
+/**
+ * The `NODE_OPTIONS` the master's image runs with (its heap limit): read from the Dockerfile, the
+ * one place it is set, so that what is measured here is what operators run.
+ */
+export function shippedMasterNodeOptions(): string {
+  const match = /^\s*NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(MASTER_DOCKERFILE, 'utf8'));
+  if (!match?.[1]) throw new Error(`no NODE_OPTIONS="…" line in ${MASTER_DOCKERFILE}`);
+  return match[1];
+}
 
 interface MasterProcessOptions {
   redisUrl: string;
@@ -55,6 +67,7 @@ export async function startMasterProcess(options: MasterProcessOptions): Promise
     CLOUDFLARE_API_BASE_URL: options.cloudflare.baseUrl,
     REPORT_INTERVAL_SECONDS: '1',
     LOG_LEVEL: 'info',
+    NODE_OPTIONS: shippedMasterNodeOptions(),
     // Tests register over raw HTTP and expect an answer: a loaded machine must not make that a
     // 503 master_busy. Benchmarks set it back (`fleet-scale.ts`).
     ADMISSION_MAX_EVENT_LOOP_DELAY_MS: '0',
