@@ -22,9 +22,10 @@ RUN if ! command -v tini >/dev/null 2>&1; then \
     && printf '#!/bin/sh\nexec node /app/dist/cli/tunnelfleet.js "$@"\n' >/usr/local/bin/tunnelfleet \
     && chmod 0755 /usr/local/bin/tunnelfleet
 WORKDIR /app
-# The heap limit: V8 otherwise grows the heap with the allocation rate, to three or four times
-# what is live (at 10,000 hosts ~300 MB live in a 960 MB heap; bench/RESULTS.md). 640 MB holds
-# 10,000 hosts; raise it (NODE_OPTIONS in the compose file's environment) for a larger fleet.
+# The heap limit: V8 otherwise grows the heap with the allocation rate, to three times what is
+# live (10,000 hosts: up to 420 MB live in a heap of 1,140 MB, RSS 1.24 GB; with this limit RSS
+# 616 MB, at the cost of more collection; bench/RESULTS.md, runs E and F). Raise it (NODE_OPTIONS
+# in the compose file's environment) for a larger fleet.
 # The benchmarks and system tests read it from this line.
 ENV NODE_ENV=production \
     NODE_OPTIONS="--max-old-space-size=640" \
