@@ -50,20 +50,40 @@ export function listOwnedIngressRules(db: SqliteDatabase, tunnelId?: string): Ow
   return rows.map((row) => ({ tunnelId: row.tunnel_id, hostname: row.hostname, path: row.path }));
 }
 
-/** Replaces what we own on one tunnel with what its sync returned. */
+/**
+ * Replaces what we own on one tunnel with what its sync returned. Only the rows that changed are
+ * written: a drift check that found nothing to change writes nothing, and a rule kept keeps the
+ * time it was first recorded.
+ */
 export function replaceOwnedIngressRules(
   db: SqliteDatabase,
   tunnelId: string,
   rules: readonly { hostname: string; path: string }[],
   at: string,
 ): void {
-  statement(db, "DELETE FROM owned_objects WHERE kind = 'ingress_rule' AND tunnel_id = ?").run(tunnelId);
+  const key = (rule: { hostname: string; path: string }) => `${rule.hostname}\u0000${rule.path}`;
+  const before = statement(
+    db,
+    "SELECT id, hostname, path FROM owned_objects WHERE kind = 'ingress_rule' AND tunnel_id = ?",
+  ).all(tunnelId) as { id: number; hostname: string; path: string }[];
+  const wanted = new Set(rules.map(key));
+  const kept = new Set<string>();
+  for (const row of before) {
+    if (wanted.has(key(row)) && !kept.has(key(row))) kept.add(key(row));
+    else deleteOwnedRow(db, row.id);
+  }
   for (const rule of rules) {
+    if (kept.has(key(rule))) continue;
+    kept.add(key(rule));
     statement(
       db,
       `INSERT INTO owned_objects (kind, tunnel_id, hostname, path, created_at) VALUES ('ingress_rule', ?, ?, ?, ?)`,
     ).run(tunnelId, rule.hostname, rule.path, at);
   }
+}
+
+function deleteOwnedRow(db: SqliteDatabase, id: number): void {
+  statement(db, 'DELETE FROM owned_objects WHERE id = ?').run(id);
 }
 
 export function listOwnedRecords(db: SqliteDatabase, zoneId?: string): OwnedRecord[] {
@@ -96,8 +116,28 @@ export function replaceOwnedRecords(
   records: readonly { hostname: string; recordId: string; adopted: boolean }[],
   at: string,
 ): void {
-  statement(db, "DELETE FROM owned_objects WHERE kind = 'dns_record' AND zone_id = ?").run(zoneId);
+  // Only what changed is written: a zone of thousands of records is synced often (every change of
+  // one of its routes, every drift check), and rewriting each of its rows held the event loop.
+  const before = statement(
+    db,
+    "SELECT id, cf_id, hostname, adopted FROM owned_objects WHERE kind = 'dns_record' AND zone_id = ?",
+  ).all(zoneId) as { id: number; cf_id: string; hostname: string; adopted: number }[];
+  const wanted = new Map(records.map((record) => [record.recordId, record]));
+  const kept = new Set<string>();
+  for (const row of before) {
+    const record = wanted.get(row.cf_id);
+    if (!record || record.hostname !== row.hostname || kept.has(row.cf_id)) {
+      deleteOwnedRow(db, row.id);
+      continue;
+    }
+    kept.add(row.cf_id);
+    const adopted = record.adopted ? 1 : 0;
+    if (adopted !== row.adopted)
+      statement(db, 'UPDATE owned_objects SET adopted = ? WHERE id = ?').run(adopted, row.id);
+  }
   for (const record of records) {
+    if (kept.has(record.recordId)) continue;
+    kept.add(record.recordId);
     statement(
       db,
       `INSERT INTO owned_objects (kind, cf_id, zone_id, hostname, adopted, created_at)

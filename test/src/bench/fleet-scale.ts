@@ -15,6 +15,7 @@
  * The heartbeat interval defaults to 5 s, the default 30 s compressed 6×, so a short run carries
  * the request rate of a fleet six times larger (container restarts are compressed alike).
  */
+import { execFileSync } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import { masterConfigSpec } from '@tunnelfleet/common';
 import { startCloudflareEmulator } from '../cloudflare-emulator/index.js';
@@ -27,7 +28,7 @@ import {
 } from '../system/index.js';
 import { inBatches } from './in-batches.js';
 import { createLatencyLog, formatMs, formatRatio, type LatencyLog } from './latency-stats.js';
-import { cpuPercent, formatMb, processUsage } from './process-usage.js';
+import { cpuPercent, formatMb, mainThreadSchedule, processUsage } from './process-usage.js';
 import { runBench } from './run-bench.js';
 import { startSimulatedFleet } from './simulated-fleet.js';
 
@@ -39,11 +40,16 @@ const ZONE = 'bench.example.com';
 /** Approved mode: hosts spread over this many zones (a zone of 200,000 records is not a fleet's shape). */
 const APPROVED_ZONES = Array.from({ length: 100 }, (_, i) => `z${i}.bench.example.com`);
 /** What the profiling preloads of `bench/` read from the master's environment. */
-const PROFILER_SETTINGS = ['CPU_PROFILE_DIR', 'CPU_PROFILE_SLICE_SECONDS', 'MEMORY_USAGE_DIR'];
+const PROFILER_SETTINGS = [
+  'CPU_PROFILE_DIR',
+  'CPU_PROFILE_SLICE_SECONDS',
+  'MEMORY_USAGE_DIR',
+  'EVENT_LOOP_DELAY_DIR',
+];
 /** The load generator runs this many agents per child process (one event loop, one descriptor table each). */
 const AGENTS_PER_PROCESS = 1000;
 /** Approved mode: how long the run waits for every route's DNS record at the emulator. */
-const PUBLISH_DEADLINE_MS = 900_000;
+const PUBLISH_DEADLINE_MS = 1_800_000;
 /** After the ramp, how long the run waits for every agent's registration and first snapshot. */
 const REGISTRATION_DEADLINE_MS = 300_000;
 
@@ -62,6 +68,12 @@ interface FleetFigures {
   rssBytes: number;
   peakRssBytes: number;
   cpuPercent: number;
+  /** Steady phase: how long the master's main thread was ready to run but waited for a CPU (% of the phase). */
+  masterCpuWaitPercent: number;
+  /** Steady phase: the load generator's child processes together (% of one core). */
+  loadGeneratorCpuPercent: number;
+  /** Steady phase: this process, which runs the Cloudflare emulator (% of one core). */
+  emulatorCpuPercent: number;
   redisConnections: number;
   longPollsHeld: number;
   requestsPerSecond: number;
@@ -74,6 +86,18 @@ interface FleetFigures {
 interface FleetMode {
   approved: boolean;
   compression: number;
+}
+
+/**
+ * `FLEET_PIN_CPUS=1`: the master gets CPU 0 to itself and everything else (this process with the
+ * emulator, Redis, the load generator's children, which inherit it) shares CPU 1, as if the load
+ * came from other machines. Without it, all of them share both CPUs.
+ */
+const PIN_CPUS = process.env.FLEET_PIN_CPUS === '1';
+
+/** Moves every thread of a process to one CPU (`taskset`, util-linux). */
+function pinToCpu(pid: number, cpu: number): void {
+  execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
 }
 
 /** Progress goes to stderr so stdout holds only the figures. */
@@ -117,6 +141,7 @@ async function runFleet(
     });
     const pid = master.pid();
     if (pid === undefined) throw new Error('the master process has no pid');
+    if (PIN_CPUS) pinToCpu(pid, 0);
     await delay(2000);
     const idle = processUsage(pid);
     // Pending agents (no auto-approval): registering 1,000 approved agents costs 3 Cloudflare calls
@@ -195,6 +220,9 @@ async function runFleet(
     emulator.clearCalls();
     fleet.resetLag();
     const before = processUsage(pid);
+    const scheduleBefore = mainThreadSchedule(pid);
+    const loadBefore = fleet.pids().map(processUsage);
+    const emulatorBefore = processUsage(process.pid);
     let redisConnections = 0;
     const deadline = Date.now() + steadySeconds * 1000;
     while (Date.now() < deadline) {
@@ -202,6 +230,9 @@ async function runFleet(
       redisConnections = Math.max(redisConnections, await redis.connectionCount());
     }
     const after = processUsage(pid);
+    const scheduleAfter = mainThreadSchedule(pid);
+    const loadAfter = fleet.pids().map(processUsage);
+    const emulatorAfter = processUsage(process.pid);
     loadGeneratorLagP99Ms = await fleet.stop();
     const requests = steady.all().length;
     return {
@@ -216,6 +247,14 @@ async function runFleet(
       rssBytes: after.rssBytes,
       peakRssBytes: after.peakRssBytes,
       cpuPercent: cpuPercent(before, after),
+      masterCpuWaitPercent:
+        ((scheduleAfter.waitSeconds - scheduleBefore.waitSeconds) * 100_000) /
+        (scheduleAfter.at - scheduleBefore.at),
+      loadGeneratorCpuPercent: loadBefore.reduce(
+        (sum, usage, i) => sum + cpuPercent(usage, loadAfter[i]!),
+        0,
+      ),
+      emulatorCpuPercent: cpuPercent(emulatorBefore, emulatorAfter),
       redisConnections,
       longPollsHeld: registered,
       requestsPerSecond: requests / steadySeconds,
@@ -302,6 +341,24 @@ function report(baseline: FleetFigures, fleet: FleetFigures): void {
   ]);
   row(['master CPU (% of one core)', baseline.cpuPercent.toFixed(1), fleet.cpuPercent.toFixed(1), '']);
   row([
+    "master's main thread waiting for a CPU (% of the steady phase)",
+    baseline.masterCpuWaitPercent.toFixed(1),
+    fleet.masterCpuWaitPercent.toFixed(1),
+    '',
+  ]);
+  row([
+    'load generator CPU (% of one core)',
+    baseline.loadGeneratorCpuPercent.toFixed(1),
+    fleet.loadGeneratorCpuPercent.toFixed(1),
+    '',
+  ]);
+  row([
+    'Cloudflare emulator (the bench process) CPU (% of one core)',
+    baseline.emulatorCpuPercent.toFixed(1),
+    fleet.emulatorCpuPercent.toFixed(1),
+    '',
+  ]);
+  row([
     'Redis connections (max seen)',
     String(baseline.redisConnections),
     String(fleet.redisConnections),
@@ -357,10 +414,13 @@ async function main(): Promise<void> {
     compression = 10,
   ] = process.argv.slice(2).map(Number);
   const mode = { approved: approved === 1, compression };
+  // Before Redis, the emulator and the load generator start: they inherit this process's CPU.
+  if (PIN_CPUS) pinToCpu(process.pid, 1);
   console.log(
     `Fleet scale (${new Date().toISOString()}, node ${process.version}): ${agents} vs ${baselineAgents} agents, ` +
       `${CONTAINERS_PER_AGENT} containers each, heartbeat every ${intervalSeconds} s, ${steadySeconds} s steady phase` +
-      (mode.approved ? `, approved (Cloudflare window 300 s / ${compression})` : ', pending'),
+      (mode.approved ? `, approved (Cloudflare window 300 s / ${compression})` : ', pending') +
+      (PIN_CPUS ? '; the master alone on CPU 0, everything else on CPU 1' : ''),
   );
   const baseline = await runFleet(baselineAgents, intervalSeconds, steadySeconds, mode);
   const fleet = await runFleet(agents, intervalSeconds, steadySeconds, mode);

@@ -43,6 +43,8 @@ export interface SimulatedFleet {
   registered(): number;
   /** Starts measuring the children's event-loop lag afresh. */
   resetLag(): void;
+  /** The child processes' pids (their CPU is the load generator's share of the machine). */
+  pids(): number[];
   /** Stops every agent; resolves with the worst child's event-loop lag p99 since `resetLag`. */
   stop(): Promise<number>;
 }
@@ -106,6 +108,7 @@ export function startSimulatedFleet(options: SimulatedFleetOptions): SimulatedFl
     resetLag() {
       for (const child of children) if (child.connected) child.send({ type: 'reset-lag' });
     },
+    pids: () => children.flatMap((child) => (child.pid === undefined ? [] : [child.pid])),
     async stop() {
       for (const child of children) if (child.connected) child.send({ type: 'stop' });
       await Promise.all(exits);

@@ -1,0 +1,23 @@
+// Preload for a Node process to watch: `NODE_OPTIONS="--require <path>/bench/event-loop-delay.cjs"`.
+// Appends one JSON line every 5 s to <EVENT_LOOP_DELAY_DIR or cwd>/event-loop-<pid>.jsonl: the
+// event loop's delay over those 5 s (p50, p99, max in ms) and the time, so a slow answer can be
+// told apart as the master's own loop being held (a long synchronous pass, a GC pause) or as
+// waiting elsewhere (a CPU taken by other processes, the client).
+const fs = require('node:fs');
+const path = require('node:path');
+const { monitorEventLoopDelay } = require('node:perf_hooks');
+
+const file = path.join(process.env.EVENT_LOOP_DELAY_DIR ?? process.cwd(), `event-loop-${process.pid}.jsonl`);
+const histogram = monitorEventLoopDelay({ resolution: 10 });
+histogram.enable();
+const ms = (ns) => Math.round(ns / 1e4) / 100;
+setInterval(() => {
+  const line = {
+    at: new Date().toISOString(),
+    p50: ms(histogram.percentile(50)),
+    p99: ms(histogram.percentile(99)),
+    max: ms(histogram.max),
+  };
+  histogram.reset();
+  fs.appendFileSync(file, `${JSON.stringify(line)}\n`);
+}, 5000).unref();
