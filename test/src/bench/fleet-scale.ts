@@ -89,15 +89,19 @@ interface FleetMode {
 }
 
 /**
- * `FLEET_PIN_CPUS=1`: the master gets CPU 0 to itself and everything else (this process with the
- * emulator, Redis, the load generator's children, which inherit it) shares CPU 1, as if the load
- * came from other machines. Without it, all of them share both CPUs.
+ * `FLEET_PIN_CPUS=1`: the master's main thread gets CPU 0, which no other process uses, as if the load came from
+ * other machines: everything else (this process with the emulator, Redis, the load generator's
+ * children, which inherit it) runs on CPU 1. The master's other threads (V8's garbage collection
+ * helpers, libuv's pool) may use both, as they would on a machine of its own. Without it, every
+ * process shares both CPUs.
  */
 const PIN_CPUS = process.env.FLEET_PIN_CPUS === '1';
 
-/** Moves every thread of a process to one CPU (`taskset`, util-linux). */
-function pinToCpu(pid: number, cpu: number): void {
-  execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+/** Sets the CPUs of a process's main thread, or with `allThreads` of every thread (`taskset`, util-linux). */
+function pinToCpus(pid: number, cpus: string, allThreads = false): void {
+  execFileSync('taskset', [...(allThreads ? ['-a'] : []), '-p', '-c', cpus, String(pid)], {
+    stdio: 'ignore',
+  });
 }
 
 /** Progress goes to stderr so stdout holds only the figures. */
@@ -141,7 +145,10 @@ async function runFleet(
     });
     const pid = master.pid();
     if (pid === undefined) throw new Error('the master process has no pid');
-    if (PIN_CPUS) pinToCpu(pid, 0);
+    if (PIN_CPUS) {
+      pinToCpus(pid, '0,1', true);
+      pinToCpus(pid, '0');
+    }
     await delay(2000);
     const idle = processUsage(pid);
     // Pending agents (no auto-approval): registering 1,000 approved agents costs 3 Cloudflare calls
@@ -415,12 +422,12 @@ async function main(): Promise<void> {
   ] = process.argv.slice(2).map(Number);
   const mode = { approved: approved === 1, compression };
   // Before Redis, the emulator and the load generator start: they inherit this process's CPU.
-  if (PIN_CPUS) pinToCpu(process.pid, 1);
+  if (PIN_CPUS) pinToCpus(process.pid, '1', true);
   console.log(
     `Fleet scale (${new Date().toISOString()}, node ${process.version}): ${agents} vs ${baselineAgents} agents, ` +
       `${CONTAINERS_PER_AGENT} containers each, heartbeat every ${intervalSeconds} s, ${steadySeconds} s steady phase` +
       (mode.approved ? `, approved (Cloudflare window 300 s / ${compression})` : ', pending') +
-      (PIN_CPUS ? '; the master alone on CPU 0, everything else on CPU 1' : ''),
+      (PIN_CPUS ? "; the master's main thread alone on CPU 0, everything else on CPU 1" : ''),
   );
   const baseline = await runFleet(baselineAgents, intervalSeconds, steadySeconds, mode);
   const fleet = await runFleet(agents, intervalSeconds, steadySeconds, mode);
