@@ -19,5 +19,9 @@ setInterval(() => {
     max: ms(histogram.max),
   };
   histogram.reset();
-  fs.appendFileSync(file, `${JSON.stringify(line)}\n`);
+  // A watch must never end the process it watches: a sample that cannot be written (EMFILE under
+  // load) is skipped.
+  try {
+    fs.appendFileSync(file, `${JSON.stringify(line)}\n`);
+  } catch {}
 }, 5000).unref();

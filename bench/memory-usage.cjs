@@ -7,5 +7,11 @@ const path = require('node:path');
 
 const file = path.join(process.env.MEMORY_USAGE_DIR ?? process.cwd(), `memory-${process.pid}.jsonl`);
 setInterval(() => {
-  fs.appendFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), ...process.memoryUsage() })}\n`);
+  // A watch must never end the process it watches: a sample that cannot be written is skipped.
+  try {
+    fs.appendFileSync(
+      file,
+      `${JSON.stringify({ at: new Date().toISOString(), ...process.memoryUsage() })}\n`,
+    );
+  } catch {}
 }, 5000).unref();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Agent, request as httpRequest } from 'node:http';
+import { type Agent, globalAgent, request as httpRequest } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   AGENT_ROUTES,
@@ -89,6 +89,12 @@ interface SimulatedAgentOptions {
   meanEventIntervalMs: number;
   latencies: Pick<LatencyLog, 'add'>;
   onError(endpoint: string, message: string): void;
+  /**
+   * Keep-alive connections shared by the agents of one load-generator process, as undici's pool
+   * did for `fetch`: one connection per host for its heartbeats besides its long-poll would be
+   * 20,000 descriptors at the master, the limit of this machine. node:http's global agent if not given.
+   */
+  connections?: Agent;
 }
 
 export interface SimulatedAgent {
@@ -131,9 +137,7 @@ function benchContainer(agent: string, index: number, zone: string): Container {
 export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAgent {
   const stopping = new AbortController();
   const { signal } = stopping;
-  // Its own connections, kept between heartbeats like the real agent's (the master keeps an idle
-  // connection 35 s, longer than the 30 s heartbeat interval).
-  const connections = new Agent({ keepAlive: true, timeout: 60_000 });
+  const connections = options.connections ?? globalAgent;
   const containers = Array.from({ length: options.containers }, (_, i) =>
     benchContainer(options.name, i, options.zone),
   );
@@ -326,7 +330,6 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
       await ready.catch(() => undefined);
       await loops;
       await reports.idle('reports');
-      connections.destroy();
     },
   };
 }

@@ -2,6 +2,7 @@
  * A child process of `simulated-fleet.ts`: runs its share of the simulated agents and streams what
  * they measured to the parent over IPC. Not started by hand.
  */
+import { Agent } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type SimulatedAgent, startSimulatedAgent } from './simulated-agent.js';
@@ -23,6 +24,8 @@ async function run(start: FleetProcessStart): Promise<void> {
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
   const agents: SimulatedAgent[] = [];
+  // Idle connections close before the master's 35 s keep-alive would, so none is reused as it closes.
+  const connections = new Agent({ keepAlive: true, scheduling: 'lifo', timeout: 30_000 });
   const latencies = {
     // Wall-clock start of the request, so the parent can tell which phase it belongs to.
     add: (name: string, ms: number) =>
@@ -50,6 +53,7 @@ async function run(start: FleetProcessStart): Promise<void> {
       meanEventIntervalMs: start.meanEventIntervalMs,
       latencies,
       onError: (endpoint, message) => errors.push([endpoint, message]),
+      connections,
     });
     agents.push(handle);
     void handle.ready.then(() => {
@@ -62,6 +66,7 @@ async function run(start: FleetProcessStart): Promise<void> {
   }
   await stopped;
   await Promise.all(agents.map((agent) => agent.stop()));
+  connections.destroy();
   clearInterval(flusher);
   flush();
   lag.disable();
