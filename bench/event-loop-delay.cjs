@@ -3,6 +3,7 @@
 // event loop's delay over those 5 s (p50, p99, max in ms) and the time, so a slow answer can be
 // told apart as the master's own loop being held (a long synchronous pass, a GC pause) or as
 // waiting elsewhere (a CPU taken by other processes, the client).
+// The histogram's timer runs every 10 ms, and an idle loop reads about 10 ms: subtract it.
 const fs = require('node:fs');
 const path = require('node:path');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
