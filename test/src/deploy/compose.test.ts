@@ -212,9 +212,6 @@ describe('compose deployment', () => {
     expect(await redisConfig('appendonly')).toEqual(['appendonly', 'yes']);
     expect(await redisConfig('maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
     expect(await redisConfig('requirepass')).toEqual(['requirepass', REDIS_PASSWORD]);
-    // A descriptor per connection: 10,000 hosts hold 20,000 of them.
-    const limits = (await master.exec('master', ['cat', '/proc/1/limits'])).stdout;
-    expect(limits).toMatch(/^Max open files\s+65536\s+65536\s+files/m);
   }, 60_000);
 
   it('keeps the Redis password out of docker inspect and of every process command line', async () => {
