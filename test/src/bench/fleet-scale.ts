@@ -346,25 +346,13 @@ function report(baseline: FleetFigures, fleet: FleetFigures): void {
     formatMb(fleet.peakRssBytes),
     formatRatio(fleet.peakRssBytes, baseline.peakRssBytes),
   ]);
-  row(['master CPU (% of one core)', baseline.cpuPercent.toFixed(1), fleet.cpuPercent.toFixed(1), '']);
-  row([
-    "master's main thread waiting for a CPU (% of the steady phase)",
-    baseline.masterCpuWaitPercent.toFixed(1),
-    fleet.masterCpuWaitPercent.toFixed(1),
-    '',
-  ]);
-  row([
-    'load generator CPU (% of one core)',
-    baseline.loadGeneratorCpuPercent.toFixed(1),
-    fleet.loadGeneratorCpuPercent.toFixed(1),
-    '',
-  ]);
-  row([
-    'Cloudflare emulator (the bench process) CPU (% of one core)',
-    baseline.emulatorCpuPercent.toFixed(1),
-    fleet.emulatorCpuPercent.toFixed(1),
-    '',
-  ]);
+  /** A percentage of both runs, without a ratio. */
+  const percentRow = (label: string, of: (figures: FleetFigures) => number) =>
+    row([label, of(baseline).toFixed(1), of(fleet).toFixed(1), '']);
+  percentRow('master CPU (% of one core)', (f) => f.cpuPercent);
+  percentRow("master's main thread waiting for a CPU (% of the steady phase)", (f) => f.masterCpuWaitPercent);
+  percentRow('load generator CPU (% of one core)', (f) => f.loadGeneratorCpuPercent);
+  percentRow('Cloudflare emulator (the bench process) CPU (% of one core)', (f) => f.emulatorCpuPercent);
   row([
     'Redis connections (max seen)',
     String(baseline.redisConnections),
