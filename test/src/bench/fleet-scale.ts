@@ -78,6 +78,8 @@ interface FleetFigures {
   longPollsHeld: number;
   requestsPerSecond: number;
   cloudflareCalls: number;
+  /** Cloudflare calls by route: the ramp (registration and the enrolment's backlog) and the steady phase. */
+  callsByRoute: { ramp: Record<string, number>; steady: Record<string, number> };
   /** Approved mode: tunnels at the emulator at the end. */
   tunnels: number;
   loadGeneratorLagP99Ms: number;
@@ -224,6 +226,7 @@ async function runFleet(
 
     progress(`${agents} agents: registered, steady phase of ${steadySeconds} s`);
     steadyFrom = Date.now();
+    const rampCalls = emulator.countsByRoute();
     emulator.clearCalls();
     fleet.resetLag();
     const before = processUsage(pid);
@@ -266,6 +269,7 @@ async function runFleet(
       longPollsHeld: registered,
       requestsPerSecond: requests / steadySeconds,
       cloudflareCalls: emulator.calls().length,
+      callsByRoute: { ramp: rampCalls, steady: emulator.countsByRoute() },
       tunnels: emulator.tunnels().length,
       loadGeneratorLagP99Ms,
     };
@@ -372,6 +376,12 @@ function report(baseline: FleetFigures, fleet: FleetFigures): void {
     formatMs(fleet.loadGeneratorLagP99Ms),
     '',
   ]);
+  console.log(`\nCloudflare calls by route (${fleet.agents} agents)`);
+  row(['route', 'ramp', 'steady']);
+  row(['---', '---', '---']);
+  const { ramp, steady } = fleet.callsByRoute;
+  for (const route of [...new Set([...Object.keys(ramp), ...Object.keys(steady)])].sort())
+    row([route, String(ramp[route] ?? 0), String(steady[route] ?? 0)]);
   for (const figures of [baseline, fleet]) {
     for (const [error, count] of figures.errors)
       console.log(`errors (${figures.agents} agents): ${count} × ${error}`);

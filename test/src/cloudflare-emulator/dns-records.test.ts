@@ -144,14 +144,17 @@ describe('DNS records', () => {
   it('rolls the whole batch back when one operation fails', async () => {
     const doomed = w.emulator.seedDnsRecord(w.zone.id, cname('doomed'));
     w.emulator.seedDnsRecord(w.zone.id, { type: 'A', name: 'taken', content: '192.0.2.1', ttl: 1 });
-    const before = w.emulator.dnsRecords(w.zone.id);
+    w.emulator.seedDnsRecord(w.otherZone.id, cname('elsewhere'));
+    const before = w.emulator.dnsRecords();
     const reply = await w.api('POST', `${base}/batch`, {
       deletes: [{ id: doomed.id }],
       posts: [cname('fine'), cname('taken')],
     });
     expect(reply.status).toBe(400);
     expect(reply.body.errors[0]?.code).toBe(81053);
-    expect(w.emulator.dnsRecords(w.zone.id)).toEqual(before);
+    // Every zone as it was, in its order, and the deleted record found by id again.
+    expect(w.emulator.dnsRecords()).toEqual(before);
+    expect((await w.api('GET', `${base}/${doomed.id}`)).body.result).toMatchObject({ id: doomed.id });
   });
 
   it('hides zones outside the token scope', async () => {

@@ -103,7 +103,9 @@ export function createSeeding(state: EmulatorState, deps: RouteDeps) {
     },
     dnsRecords(zoneIdOrName?: string) {
       const zoneId = zoneIdOrName === undefined ? undefined : zoneByIdOrName(zoneIdOrName).id;
-      return [...state.dnsRecords.values()].filter((r) => !zoneId || r.zone_id === zoneId).map(recordView);
+      return [...state.dnsRecordsByZone]
+        .filter(([id]) => !zoneId || id === zoneId)
+        .flatMap(([, records]) => [...records.values()].map(recordView));
     },
     tunnels() {
       return [...state.tunnels.values()].map((tunnel) => tunnelView(deps, tunnel));

@@ -109,7 +109,13 @@ export interface EmulatorState {
   accounts: Map<string, Account>;
   zones: Map<string, Zone>;
   tokens: Map<string, ApiToken>;
+  /** By id. Written only through `routes/dns-records.ts`, which keeps `dnsRecordsByZone` beside it. */
   dnsRecords: Map<string, DnsRecord>;
+  /**
+   * zone id → record id → record: what a list, a conflict check or a batch's rollback of one zone
+   * reads, instead of every zone's records (a fleet's 100 zones hold 200,000).
+   */
+  dnsRecordsByZone: Map<string, Map<string, DnsRecord>>;
   tunnels: Map<string, Tunnel>;
   tunnelConfigs: Map<string, TunnelConfiguration>;
   /** tunnel id → connector id → connection */
@@ -125,6 +131,7 @@ export function createState(): EmulatorState {
     zones: new Map(),
     tokens: new Map(),
     dnsRecords: new Map(),
+    dnsRecordsByZone: new Map(),
     tunnels: new Map(),
     tunnelConfigs: new Map(),
     connections: new Map(),

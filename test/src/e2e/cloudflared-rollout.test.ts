@@ -39,10 +39,22 @@ async function waitFinished(f: Fleet, rolloutId: string) {
   return waitFor(
     async () => {
       const rollout = await f.admin.rollout(rolloutId);
-      return rollout.status === 'running' ? undefined : rollout;
+      if (rollout.status !== 'running') return rollout;
+      // Should it time out, the error says what the rollout waits for and what each host runs.
+      const hosts = rollout.hosts.map((host) => `${host.agentId} ${host.state}: ${host.detail}`);
+      throw new Error(
+        `still running (${hosts.join('; ')}); ${(await Promise.all([f.a, f.b].map((host) => hostSeen(f, host)))).join('; ')}`,
+      );
     },
     { description: `rollout ${rolloutId} to finish`, timeoutMs: 2 * CONVERGE_TIMEOUT_MS },
   );
+}
+
+/** What a host runs, and who is connected to its tunnel at the emulator: for a timeout's message. */
+async function hostSeen(f: Fleet, host: FleetHost): Promise<string> {
+  const containers = (await host.cloudflared()).map((c) => `${c.Image} ${c.State}`);
+  const connectors = f.emulator.tunnelConnections(await tunnelIdOf(f, host)).map((c) => c.clientId);
+  return `${host.name} (${await host.agentId()}) runs [${containers.join(', ')}], connected [${connectors.join(', ')}]`;
 }
 
 describe('rolling out a new fleet cloudflared image', { timeout: 300_000 }, () => {

@@ -27,9 +27,28 @@ function objectBody(body: unknown): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
-function zoneRecords(state: EmulatorState, zoneId: string): DnsRecord[] {
-  return [...state.dnsRecords.values()].filter((record) => record.zone_id === zoneId);
+/** The zone's records by id (empty for a zone without records). */
+function zoneRecords(state: EmulatorState, zoneId: string): ReadonlyMap<string, DnsRecord> {
+  return state.dnsRecordsByZone.get(zoneId) ?? new Map();
 }
+
+function saveRecord(state: EmulatorState, record: DnsRecord): void {
+  state.dnsRecords.set(record.id, record);
+  let zone = state.dnsRecordsByZone.get(record.zone_id);
+  if (!zone) {
+    zone = new Map();
+    state.dnsRecordsByZone.set(record.zone_id, zone);
+  }
+  zone.set(record.id, record);
+}
+
+function deleteRecord(state: EmulatorState, record: DnsRecord): void {
+  state.dnsRecords.delete(record.id);
+  state.dnsRecordsByZone.get(record.zone_id)?.delete(record.id);
+}
+
+/** Sorting as `localeCompare` does, with one collator instead of one per comparison. */
+const compareText = new Intl.Collator().compare;
 
 function findRecord(state: EmulatorState, zone: Zone, id: unknown): DnsRecord {
   if (typeof id !== 'string' || !isHexId(id)) throw apiErrors.recordNotFound();
@@ -66,14 +85,15 @@ function build(zone: Zone, input: RecordInput, previous?: DnsRecord): DnsRecord 
 
 /** The record operations, applied straight to the state; the batch endpoint rolls them back. */
 export function recordOperations(state: EmulatorState, zone: Zone) {
-  const others = (exceptId?: string) =>
-    zoneRecords(state, zone.id).filter((record) => record.id !== exceptId);
+  function* others(exceptId?: string): Iterable<DnsRecord> {
+    for (const record of zoneRecords(state, zone.id).values()) if (record.id !== exceptId) yield record;
+  }
   return {
     create(body: unknown): DnsRecord {
       const input = validateRecordInput(objectBody(body), zone);
       checkConflicts(input, others());
       const record = build(zone, input);
-      state.dnsRecords.set(record.id, record);
+      saveRecord(state, record);
       return record;
     },
     replace(id: unknown, body: unknown): DnsRecord {
@@ -81,7 +101,7 @@ export function recordOperations(state: EmulatorState, zone: Zone) {
       const input = validateRecordInput(objectBody(body), zone);
       checkConflicts(input, others(previous.id));
       const record = build(zone, input, previous);
-      state.dnsRecords.set(record.id, record);
+      saveRecord(state, record);
       return record;
     },
     patch(id: unknown, body: unknown): DnsRecord {
@@ -91,12 +111,12 @@ export function recordOperations(state: EmulatorState, zone: Zone) {
       const input = validateRecordInput(merged, zone);
       checkConflicts(input, others(previous.id));
       const record = build(zone, input, previous);
-      state.dnsRecords.set(record.id, record);
+      saveRecord(state, record);
       return record;
     },
     remove(id: unknown): DnsRecord {
       const record = findRecord(state, zone, id);
-      state.dnsRecords.delete(record.id);
+      deleteRecord(state, record);
       return record;
     },
   };
@@ -162,16 +182,16 @@ function listRecords(state: EmulatorState, zone: Zone, req: ApiRequest) {
   const matchAny = q.get('match') === 'any';
   const order = (q.get('order') ?? 'type') as keyof DnsRecord;
   const direction = q.get('direction') === 'desc' ? -1 : 1;
-  const records = zoneRecords(state, zone.id)
+  const records = [...zoneRecords(state, zone.id).values()]
     .filter((record) =>
       checks.length === 0 ? true : matchAny ? checks.some((c) => c(record)) : checks.every((c) => c(record)),
     )
     .sort(
       (a, b) =>
-        direction * String(a[order]).localeCompare(String(b[order])) ||
-        a.name.localeCompare(b.name) ||
-        a.created_on.localeCompare(b.created_on) ||
-        a.id.localeCompare(b.id),
+        direction * compareText(String(a[order]), String(b[order])) ||
+        compareText(a.name, b.name) ||
+        compareText(a.created_on, b.created_on) ||
+        compareText(a.id, b.id),
     );
   return paginate(records.map(recordView), q, { defaultPerPage: 100, maxPerPage: 5_000_000 });
 }
@@ -190,8 +210,9 @@ function batch(state: EmulatorState, zone: Zone, body: unknown) {
       throw apiErrors.invalidRequest(`${key} must be an array`);
     }
   }
-  // All or nothing, like the live API: any failure restores the records as they were.
-  const snapshot = new Map(state.dnsRecords);
+  // All or nothing, like the live API: any failure restores the zone's records as they were (a
+  // batch reaches no other zone).
+  const snapshot = [...zoneRecords(state, zone.id).values()];
   const ops = recordOperations(state, zone);
   try {
     return {
@@ -204,8 +225,10 @@ function batch(state: EmulatorState, zone: Zone, body: unknown) {
       posts: (parsed.posts ?? []).map((item) => recordView(ops.create(item))),
     };
   } catch (error) {
-    state.dnsRecords.clear();
-    for (const [id, record] of snapshot) state.dnsRecords.set(id, record);
+    // The zone's records come back in their order (the order a list of equal keys and `dnsRecords()` show).
+    for (const id of zoneRecords(state, zone.id).keys()) state.dnsRecords.delete(id);
+    state.dnsRecordsByZone.get(zone.id)?.clear();
+    for (const record of snapshot) saveRecord(state, record);
     throw error;
   }
 }
