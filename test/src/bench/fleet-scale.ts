@@ -206,19 +206,35 @@ async function runFleet(
     if (mode.approved) {
       const wanted = registered * CONTAINERS_PER_AGENT;
       const publishedBy = Date.now() + PUBLISH_DEADLINE_MS;
-      // Every record at the emulator is one of the hosts' (its only zones are theirs). A host whose
-      // first snapshot failed sends it again only when asked, so the count can stop short of
-      // `wanted`: the backlog is done too once the count has not moved for 30 s.
-      const published = () => emulator.dnsRecords().length;
-      let last = -1;
+      // Every record and ingress rule at the emulator is one of the hosts' (its only zones and
+      // tunnels are theirs). A host whose first snapshot failed sends it again only when asked, so
+      // the counts can stop short of `wanted`: the backlog is done too once neither has moved for
+      // 30 s. Rules count as well as records: the zones' syncs may wait behind the tunnels' in the
+      // budget's queue, and a fleet whose tunnels are still being configured is not settled.
+      const published = () => {
+        let rules = 0;
+        for (const tunnel of emulator.tunnels()) {
+          const config = emulator.tunnelConfig(String(tunnel.id))?.config as
+            | { ingress?: unknown[] }
+            | undefined;
+          // The last rule is the catch-all.
+          rules += Math.max(0, (config?.ingress?.length ?? 0) - 1);
+        }
+        return { records: emulator.dnsRecords().length, rules };
+      };
+      const settled = (count: { records: number; rules: number }) =>
+        count.records >= wanted && count.rules >= wanted;
+      let last = published();
       let stillSince = Date.now();
-      while (published() < wanted && Date.now() < publishedBy && Date.now() - stillSince < 30_000) {
+      while (!settled(last) && Date.now() < publishedBy && Date.now() - stillSince < 30_000) {
         await delay(10_000);
         const count = published();
-        if (count !== last) stillSince = Date.now();
+        if (count.records !== last.records || count.rules !== last.rules) stillSince = Date.now();
         last = count;
       }
-      progress(`${agents} agents: ${published()} of ${wanted} records published`);
+      progress(
+        `${agents} agents: ${last.records} records and ${last.rules} ingress rules published of ${wanted} each`,
+      );
       publishedSeconds = (performance.now() - rampStarted) / 1000;
     }
     // Let the first heartbeats spread out before measuring.

@@ -102,7 +102,7 @@ describe('outages', { timeout: 180_000 }, () => {
     // A third host whose approval (which queues its start_tunnel) lands just before Redis goes.
     const engine = await startSecondDockerEngine({ name: 'docker11' });
     const network = uniqueName('tf-e2e-host-c');
-    await engine.createNetwork(network);
+    await engine.createAgentNetworks(network);
     const dataDir = await mkdtemp(join(tmpdir(), 'tunnelfleet-host-c-'));
     const { key } = await admin.createKey({ name: uniqueName('host-c'), autoApprove: false });
     fleet().secrets.add('API key host-c', key);

@@ -46,6 +46,14 @@ describe('startFleet', () => {
       networks.flatMap((n) => n.IPAM?.Config?.map((c) => c.Subnet) ?? []);
     const mainSubnets = subnets(mainNetworks);
     for (const subnet of subnets(secondNetworks)) expect(mainSubnets).not.toContain(subnet);
+    // The fleet's networks there, the agent's cloudflared metrics network included, are in the
+    // engine's own range: Docker's default pools are the main engine's too, and the host would
+    // route an address of both to one engine only.
+    const ownPrefix = `${fleet.secondEngine.addressRange.split('.').slice(0, 2).join('.')}.`;
+    const fleetNetworks = secondNetworks.filter((n) => n.Name.startsWith(fleet.b.network));
+    expect(fleetNetworks.map((n) => n.Name).sort()).toEqual([fleet.b.network, `${fleet.b.network}-metrics`]);
+    for (const subnet of subnets(fleetNetworks))
+      expect(subnet?.startsWith(ownPrefix), `${subnet} in ${fleet.secondEngine.addressRange}`).toBe(true);
     // The main engine's default bridge still works after the second engine started.
     const probe = await fleet.a.docker.createContainer({ Image: TEST_BUSYBOX_IMAGE, Cmd: ['true'] });
     try {

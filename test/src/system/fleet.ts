@@ -162,7 +162,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     ) => {
       const network = uniqueName(`tf-e2e-${name}`);
       await (engine
-        ? engine.createNetwork(network)
+        ? engine.createAgentNetworks(network)
         : docker.createNetwork({ Name: network, CheckDuplicate: true }));
       onTeardown(`remove network ${network}`, async () => {
         // The fleet's own network: a container still on it is the fleet's (a cloudflared the agent

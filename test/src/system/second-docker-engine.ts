@@ -25,11 +25,23 @@ export interface SecondDockerEngine {
   /** `unix:///run/<name>.sock`, the agent's DOCKER_HOST. */
   readonly dockerHost: string;
   readonly docker: Docker;
+  /** The engine's own /16 (e.g. `10.223.0.0/16`): every network the harness makes there is inside. */
+  readonly addressRange: string;
   /**
-   * Creates a user network with an explicit /24 subnet of this engine's own range: the engine
-   * runs with `--bridge none` and must not pick a subnet the main engine already routes.
+   * Creates a user network with an explicit /24 subnet of this engine's own range. The engine
+   * would otherwise draw from Docker's default pools, as the main engine does, and hand out a
+   * subnet the host already routes to the main engine's bridge of the same range.
    */
   createNetwork(name: string): Promise<Docker.Network>;
+  /**
+   * An agent's CLOUDFLARED_NETWORK and, before the agent makes it itself from Docker's default
+   * pools, its cloudflared metrics network (`<network>-metrics`, internal, with the agent's label;
+   * the agent uses a network that exists). Both in this engine's range: the default pools are the
+   * main engine's too, and both engines once handed out 172.19.0.0/16. The host then routed host
+   * B's probe of its cloudflared to a main-engine container of the same address, whose connector
+   * it reported.
+   */
+  createAgentNetworks(network: string): Promise<void>;
   /** SIGTERM dockerd and wait until it is gone (its containers stop with it). */
   stop(): Promise<void>;
   /** SIGKILL dockerd and its containerd, as a crash would. */
@@ -81,25 +93,41 @@ export async function startSecondDockerEngine(
     });
   };
 
+  /** A user network with an explicit /24 of this engine's range. */
+  async function createNetwork(
+    networkName: string,
+    { internal = false, labels = {} }: { internal?: boolean; labels?: Record<string, string> } = {},
+  ): Promise<Docker.Network> {
+    // Random /24s, retried on overlap: several test files may create networks at once.
+    for (let attempt = 1; ; attempt++) {
+      const subnet = `10.${secondOctet}.${Math.floor(Math.random() * 255)}.0/24`;
+      try {
+        return await docker.createNetwork({
+          Name: networkName,
+          Driver: 'bridge',
+          CheckDuplicate: true,
+          Internal: internal,
+          Labels: labels,
+          IPAM: { Config: [{ Subnet: subnet }] },
+        });
+      } catch (error) {
+        if (attempt >= 20 || !/overlap/i.test((error as Error).message)) throw error;
+      }
+    }
+  }
+
   return {
     name,
     dockerHost,
     docker,
-    async createNetwork(networkName) {
-      // Random /24s, retried on overlap: several test files may create networks at once.
-      for (let attempt = 1; ; attempt++) {
-        const subnet = `10.${secondOctet}.${Math.floor(Math.random() * 255)}.0/24`;
-        try {
-          return await docker.createNetwork({
-            Name: networkName,
-            Driver: 'bridge',
-            CheckDuplicate: true,
-            IPAM: { Config: [{ Subnet: subnet }] },
-          });
-        } catch (error) {
-          if (attempt >= 20 || !/overlap/i.test((error as Error).message)) throw error;
-        }
-      }
+    addressRange: `10.${secondOctet}.0.0/16`,
+    createNetwork: (networkName) => createNetwork(networkName),
+    async createAgentNetworks(network) {
+      await createNetwork(network);
+      await createNetwork(`${network}-metrics`, {
+        internal: true,
+        labels: { 'tunnelfleet.managed': 'network' },
+      });
     },
     stop: () => stop('SIGTERM'),
     kill9: () => stop('SIGKILL'),
