@@ -37,9 +37,10 @@ export interface SecondDockerEngine {
    * An agent's CLOUDFLARED_NETWORK and, before the agent makes it itself from Docker's default
    * pools, its cloudflared metrics network (`<network>-metrics`, internal, with the agent's label;
    * the agent uses a network that exists). Both in this engine's range: the default pools are the
-   * main engine's too, and both engines once handed out 172.19.0.0/16. The host then routed host
-   * B's probe of its cloudflared to a main-engine container of the same address, whose connector
-   * it reported.
+   * main engine's too, both engines once handed out 172.19.0.0/16, and the host routes such an
+   * address to one engine only. Host B's probe of its own cloudflared can then reach a main-engine
+   * container of the same address, and report its connector (the likely cause of a rollout test
+   * that waited on a connector of another tunnel).
    */
   createAgentNetworks(network: string): Promise<void>;
   /** SIGTERM dockerd and wait until it is gone (its containers stop with it). */
