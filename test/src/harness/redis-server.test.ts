@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServerHandle, startRedisServer } from './redis-server.js';
 import { uniqueName } from './unique-name.js';
+import { waitFor } from './wait-for.js';
 
 describe('startRedisServer', () => {
   let redis: RedisServerHandle;
@@ -80,6 +81,37 @@ describe('redis-server faults', () => {
       } finally {
         client.disconnect();
       }
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('never takes another server on its port for its own: it fails, and the other keeps serving', async () => {
+    const holder = await startRedisServer();
+    try {
+      await expect(startRedisServer({ port: holder.port })).rejects.toThrow(/port \d+ taken/);
+      const client = new Redis(holder.url);
+      try {
+        expect(await client.ping()).toBe('PONG');
+      } finally {
+        client.disconnect();
+      }
+    } finally {
+      await holder.stop();
+    }
+  });
+
+  it('says why it is gone when it exits on its own', async () => {
+    const redis = await startRedisServer();
+    try {
+      expect(redis.unexpectedExit()).toBeUndefined();
+      const client = new Redis(redis.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => {});
+      // SHUTDOWN from a client: the server ends without the harness asking.
+      await client.call('SHUTDOWN', 'NOSAVE').catch(() => undefined);
+      client.disconnect();
+      await waitFor(() => redis.unexpectedExit(), { description: 'the exit to be seen' });
+      expect(redis.unexpectedExit()).toMatch(/exited on its own \(code 0\)/);
     } finally {
       await redis.stop();
     }

@@ -14,6 +14,8 @@ export interface RedisServerOptions {
   appendonly?: boolean;
   /** Extra `redis-server` arguments, e.g. `['--maxmemory', '10mb']`. */
   extraArgs?: string[];
+  /** Listen on this port and fail if it is taken. Default: a free port, retried if taken. */
+  port?: number;
 }
 
 export interface RedisServerHandle {
@@ -29,6 +31,11 @@ export interface RedisServerHandle {
   restart(): Promise<void>;
   /** Clients connected right now, not counting the one that asks. */
   connectionCount(): Promise<number>;
+  /**
+   * Why the server is gone if it exited without being asked to (its exit code and output), for
+   * the error of whatever then cannot reach it; undefined while it runs or after a requested stop.
+   */
+  unexpectedExit(): string | undefined;
 }
 
 const HOST = '127.0.0.1';
@@ -72,11 +79,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   let port = 0;
   let child: RedisProcess | undefined;
   for (let attempt = 1; child === undefined; attempt++) {
-    port = await freePort(HOST);
+    port = options.port ?? (await freePort(HOST));
     try {
       child = await launch(args(port), port);
     } catch (error) {
-      if (!(error instanceof PortTakenError) || attempt >= START_ATTEMPTS) throw error;
+      if (!(error instanceof PortTakenError) || attempt >= START_ATTEMPTS || options.port !== undefined)
+        throw error;
     }
   }
 
@@ -103,14 +111,16 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     },
     connectionCount: () =>
       withClient(port, async (client) => Number(await client.call('CLIENT', 'LIST').then(countLines)) - 1),
+    unexpectedExit: () => current?.unexpectedExit(),
   };
 }
 
-class PortTakenError extends Error {}
+class PortTakenError extends HarnessError {}
 
 interface RedisProcess {
   kill(signal: NodeJS.Signals): void;
   running(): boolean;
+  unexpectedExit(): string | undefined;
   readonly exited: Promise<void>;
 }
 
@@ -144,14 +154,18 @@ async function launch(args: string[], port: number): Promise<RedisProcess> {
   shell.stdout.on('data', collect);
   shell.stderr.on('data', collect);
   let exited = false;
+  let exitCode: number | null = null;
   const proc: RedisProcess = {
     kill: (signal) => {
       if (redisPid !== undefined && !exited) process.kill(redisPid, signal);
     },
     running: () => !exited,
+    unexpectedExit: () =>
+      exited ? `redis-server exited on its own (code ${exitCode}); its output:\n${output}` : undefined,
     exited: new Promise((resolve) => {
-      shell.once('exit', () => {
+      shell.once('exit', (code) => {
         exited = true;
+        exitCode = code;
         live.delete(proc);
         // The guard is gone: closing its stdin now only ends its orphaned `cat`.
         shell.stdin.end();
@@ -165,7 +179,11 @@ async function launch(args: string[], port: number): Promise<RedisProcess> {
     const state = await waitFor(
       async () => {
         if (exited) return 'exited';
-        return (await withClient(port, (client) => client.ping())) === 'PONG' ? 'ready' : false;
+        // Another test's server may hold the port while ours is still failing to bind it: only our
+        // own process answering counts. (Taking theirs for ours once left a master with a Redis
+        // that went away when that test ended.)
+        if (redisPid === undefined) return false;
+        return (await withClient(port, serverPid)) === redisPid ? 'ready' : false;
       },
       {
         description: `redis-server on port ${port} to answer PING`,
@@ -183,6 +201,11 @@ async function launch(args: string[], port: number): Promise<RedisProcess> {
     );
   }
   return proc;
+}
+
+async function serverPid(client: Redis): Promise<number | undefined> {
+  const info = await client.info('server');
+  return Number(/^process_id:(\d+)/m.exec(info)?.[1]) || undefined;
 }
 
 async function withClient<T>(port: number, use: (client: Redis) => Promise<T>): Promise<T> {

@@ -140,6 +140,10 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       dataDir: join(runDir, 'master-data'),
       logFile: join(runDir, 'master.log'),
       ...(options.masterEnv ? { env: options.masterEnv } : {}),
+    }).catch((error: Error) => {
+      // A master that cannot reach Redis says only "ECONNREFUSED": say why Redis is gone.
+      const redisGone = redis.unexpectedExit();
+      throw redisGone ? new HarnessError(`${error.message}\n${redisGone}`) : error;
     });
     onTeardown('stop the master', () => master.close());
 
