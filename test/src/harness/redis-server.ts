@@ -180,8 +180,8 @@ async function launch(args: string[], port: number): Promise<RedisProcess> {
       async () => {
         if (exited) return 'exited';
         // Another test's server may hold the port while ours is still failing to bind it: only our
-        // own process answering counts. (Taking theirs for ours once left a master with a Redis
-        // that went away when that test ended.)
+        // own process answering counts. (Taking theirs for ours leaves a master whose Redis goes
+        // away when that test ends.)
         if (redisPid === undefined) return false;
         return (await withClient(port, serverPid)) === redisPid ? 'ready' : false;
       },
