@@ -49,9 +49,10 @@ export interface CloudflareLayer {
   syncDnsRecords(input: DnsSyncInput): Promise<DnsSyncResult>;
   /**
    * Several owners' records in one pass: one read per zone, their changes batched together. The
-   * caller runs one at a time per zone (the reconciler's zone sync does).
+   * caller runs one at a time per zone (the reconciler's zone sync does). With `names`, only
+   * those hostnames are read and synced (a change's), whatever else the zone holds.
    */
-  syncDnsOwners(inputs: readonly DnsSyncInput[]): Promise<DnsSyncResult[]>;
+  syncDnsOwners(inputs: readonly DnsSyncInput[], names?: ReadonlySet<string>): Promise<DnsSyncResult[]>;
   syncAccessApps(input: AccessSyncInput): Promise<AccessSyncResult>;
   /** Every record on one name, read afresh (an operator's diff before adopting a foreign record). */
   readDnsName(hostname: string, zone?: string): Promise<DnsName>;
@@ -151,11 +152,12 @@ export function createCloudflareLayer(
         );
         return result;
       }),
-    syncDnsOwners: async (inputs) => {
-      const results = await syncDnsOwners(creds, inputs, config.dns);
+    syncDnsOwners: async (inputs, names) => {
+      const results = await syncDnsOwners(creds, inputs, config.dns, names);
       log.info(
         {
           owners: inputs.length,
+          ...(names ? { names: names.size } : {}),
           records: results.reduce((n, r) => n + r.owned.length, 0),
           deleted: results.reduce((n, r) => n + r.deleted.length, 0),
         },

@@ -86,6 +86,62 @@ describe('DNS sync against the emulator', () => {
     expect(records('example.org').filter((r) => String(r.name).endsWith('.fleet.example.org'))).toEqual([]);
   });
 
+  it("limited to a change's names, reads and changes those names only, and the rest of the zone stays byte for byte", async () => {
+    const owner = 'scoped-1';
+    const names = ['s1', 's2', 's3', 's4'].map((n) => `${n}.scoped.example.org`);
+    const first = await layer.syncDnsOwners([
+      { owner, owned: [], desired: names.map((hostname) => ({ hostname, tunnelId: TUNNEL_A })) },
+    ]);
+    const scoped = () => records('example.org').filter((r) => String(r.name).endsWith('.scoped.example.org'));
+    const others = () => scoped().filter((r) => r.name !== 's1.scoped.example.org');
+    const before = JSON.stringify(others());
+    world.emulator.clearCalls();
+
+    // s1 moves tunnel; the owner's wanted set names s1 only, as a change sync gives it: s2 to s4
+    // are neither wanted nor looked at, so they are not deleted.
+    const changed = await layer.syncDnsOwners(
+      [{ owner, owned: [], desired: [{ hostname: 's1.scoped.example.org', tunnelId: TUNNEL_B }] }],
+      new Set(['s1.scoped.example.org']),
+    );
+    expect(changed[0]!.hostnames).toEqual({
+      's1.scoped.example.org': { status: 'ok', recordId: expect.any(String) },
+    });
+    expect(records('example.org', 's1.scoped.example.org')).toEqual([
+      expect.objectContaining({ content: `${TUNNEL_B}.cfargotunnel.com` }),
+    ]);
+    expect(JSON.stringify(others())).toBe(before);
+    // One read by the name, not of the zone, and one batch.
+    const calls = world.emulator.calls().filter((c) => c.path.includes('/dns_records'));
+    const asked = (c: (typeof calls)[number]) => new URLSearchParams(c.query).get('name.exact');
+    expect(calls.map((c) => `${c.method} ${c.route?.split('/').at(-1)} ${asked(c) ?? ''}`.trim())).toEqual([
+      'GET dns_records s1.scoped.example.org',
+      'POST batch',
+    ]);
+
+    // A name the owner no longer wants, in the sync's names: its record goes, the others stay.
+    const s2 = first[0]!.owned.find((o) => o.hostname === 's2.scoped.example.org')!;
+    await layer.syncDnsOwners([{ owner, owned: [s2], desired: [] }], new Set(['s2.scoped.example.org']));
+    expect(
+      scoped()
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(['s1.scoped.example.org', 's3.scoped.example.org', 's4.scoped.example.org']);
+
+    // Wanting a name outside the sync's names is refused before any call: it would be written
+    // without the records already on it being read.
+    world.emulator.clearCalls();
+    await expect(
+      layer.syncDnsOwners(
+        [{ owner, owned: [], desired: [{ hostname: 's3.scoped.example.org', tunnelId: TUNNEL_B }] }],
+        new Set(['s1.scoped.example.org']),
+      ),
+    ).rejects.toThrow(/s3.scoped.example.org is wanted by a sync limited to other names/);
+    expect(world.emulator.calls()).toEqual([]);
+
+    await layer.syncDnsOwners([{ owner, owned: changed[0]!.owned.concat(first[0]!.owned), desired: [] }]);
+    expect(scoped()).toEqual([]);
+  });
+
   it('creates, fixes drift, deletes its own records and never touches foreign ones', async () => {
     world.emulator.seedDnsRecord('example.com', {
       type: 'A',

@@ -82,6 +82,12 @@ export async function syncDnsRecords(
   return result!;
 }
 
+class DnsNameOutOfScopeError extends CloudflareLayerError {
+  constructor(hostname: string) {
+    super('cf_dns_name_out_of_scope', `${hostname} is wanted by a sync limited to other names`);
+  }
+}
+
 /**
  * Keeps the CNAMEs of several owners in line with what each wants, with the fewest calls: per
  * zone, one read shared by every owner (our records by comment plus the wanted names, or the
@@ -90,12 +96,23 @@ export async function syncDnsRecords(
  * of each. What to change is `planZone`'s decision per owner (ownership rules there); this only
  * reads, writes and retries. The owners' wanted hostnames must differ (the reconciler gives each
  * hostname one holder).
+ *
+ * With `names`, the sync is limited to those hostnames (the ones a change touched): records on
+ * other names are neither read nor changed, so `desired` and `owned` then hold only names of it.
+ * A change in a zone of thousands of records costs its names, not the zone.
  */
 export async function syncDnsOwners(
   creds: Credentials,
   inputs: readonly DnsSyncInput[],
   options: DnsOptions = {},
+  names?: ReadonlySet<string>,
 ): Promise<DnsSyncResult[]> {
+  const scope = names && new Set([...names].map(normalizeHostname));
+  for (const input of inputs) {
+    for (const { hostname } of [...input.desired, ...input.owned]) {
+      if (scope && !scope.has(normalizeHostname(hostname))) throw new DnsNameOutOfScopeError(hostname);
+    }
+  }
   const comments = inputs.map((input) => ownershipComment(input.owner));
   const results: DnsSyncResult[] = inputs.map(() => ({ hostnames: {}, deleted: [], owned: [] }));
   const zones = new Map<string, ZoneWork>();
@@ -206,8 +223,17 @@ export async function syncDnsOwners(
   async function readZone(work: ZoneWork, options: DnsOptions): Promise<RecordResponse[]> {
     const records = work.token.client.dns.records;
     const zone_id = work.zoneId;
+    const limit = options.perNameLookupLimit ?? 3;
+    const byName = (hostname: string) =>
+      listAll(() => records.list({ zone_id, name: { exact: hostname }, per_page: 100 }), creds.retry);
+    if (scope) {
+      // Only the names of the change count: records elsewhere in the zone stay out of the plan.
+      if (scope.size <= limit) return (await Promise.all([...scope].map(byName))).flat();
+      const zone = await listAll(() => records.list({ zone_id, per_page: LIST_PAGE }), creds.retry);
+      return zone.filter((record) => scope.has(normalizeHostname(record.name)));
+    }
     const wanted = [...work.owners.values()].flatMap((owner) => [...owner.desired.keys()]);
-    if (wanted.length > (options.perNameLookupLimit ?? 3)) {
+    if (wanted.length > limit) {
       return listAll(() => records.list({ zone_id, per_page: LIST_PAGE }), creds.retry);
     }
     const ours = await listAll(
@@ -215,13 +241,7 @@ export async function syncDnsOwners(
       creds.retry,
     );
     const known = new Set(ours.map((r) => normalizeHostname(r.name)));
-    const others = await Promise.all(
-      wanted
-        .filter((hostname) => !known.has(hostname))
-        .map((hostname) =>
-          listAll(() => records.list({ zone_id, name: { exact: hostname }, per_page: 100 }), creds.retry),
-        ),
-    );
+    const others = await Promise.all(wanted.filter((hostname) => !known.has(hostname)).map(byName));
     return [...ours, ...others.flat()];
   }
 

@@ -69,12 +69,21 @@ interface DesiredState {
   gatewayWithheld: { route: RouteRecord; tunnelId: string; message: string }[];
 }
 
-/** Part of the desired state: what one tunnel or one zone carries. */
-export type DesiredScope = { tunnelId: string } | { zone: string } | { agentId: string };
+/**
+ * Part of the desired state: what one tunnel or one zone carries, or one zone's given hostnames
+ * (every path of each: a hostname's record and rules are decided by all its routes together).
+ */
+export type DesiredScope =
+  | { tunnelId: string }
+  | { zone: string; hostnames?: ReadonlySet<string> }
+  | { agentId: string };
 
 /** The routes a scope may carry, read by index rather than the whole table. */
 function routesOf(db: SqliteDatabase, scope: DesiredScope | undefined): RouteRecord[] {
   if (scope === undefined) return listRoutes(db);
+  if ('zone' in scope && scope.hostnames) {
+    return [...scope.hostnames].flatMap((hostname) => listRoutes(db, { hostname, zone: scope.zone }));
+  }
   if ('zone' in scope) return listRoutes(db, { zone: scope.zone });
   if ('agentId' in scope) return listRoutes(db, { agentId: scope.agentId });
   // A route rides its own agent's tunnel (route-targets.ts, routeTunnelId), or a shared tunnel its
@@ -146,10 +155,10 @@ export function readDesiredState(db: SqliteDatabase, now: Date, scope?: DesiredS
 }
 
 function retainedInScope(
-  kept: { zone: string | null; tunnelId: string; agentId: string },
+  kept: { zone: string | null; hostname: string; tunnelId: string; agentId: string },
   scope: DesiredScope,
 ) {
-  if ('zone' in scope) return kept.zone === scope.zone;
+  if ('zone' in scope) return kept.zone === scope.zone && (scope.hostnames?.has(kept.hostname) ?? true);
   if ('agentId' in scope) return kept.agentId === scope.agentId;
   return kept.tunnelId === scope.tunnelId;
 }

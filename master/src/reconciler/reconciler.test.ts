@@ -96,6 +96,58 @@ describe('publishing', () => {
     expect(listRoutes(world.db, { status: 'active' })).toHaveLength(100);
   });
 
+  it("syncs a container start in a zone of many routes by its own name: one read, one batch, the zone's other records left to drift checks", async () => {
+    world = await startWorld();
+    const { agentId } = await world.addAgent();
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        world.report(agentId, container(`web-${i}`, webLabels(`app-${i}.example.com`))),
+      ),
+    );
+    await waitFor(
+      () =>
+        world.emulator.dnsRecords('example.com').length === 20 &&
+        listRoutes(world.db).every((r) => r.status === 'active'),
+      { description: '20 published routes' },
+    );
+    // app-0's record deleted by hand: drift, which only a check of the whole zone is for.
+    const record = cnames(world, 'app-0.example.com')[0]!;
+    await world.cf.layer().syncDnsRecords({
+      owner: agentId,
+      desired: [],
+      owned: [{ hostname: String(record.name), recordId: String(record.id) }],
+    });
+    const others = JSON.stringify(world.emulator.dnsRecords('example.com'));
+    world.emulator.clearCalls();
+
+    await world.report(agentId, container('late', webLabels('late.example.com')));
+    await waitFor(
+      () =>
+        cnames(world, 'late.example.com').length === 1 &&
+        listRoutes(world.db).every((r) => r.status === 'active'),
+      { description: 'the late route published' },
+    );
+    const dnsCalls = world.emulator.calls().filter((c) => c.path.includes('/dns_records'));
+    expect(
+      dnsCalls.map((c) => [
+        c.method,
+        c.route?.split('/').at(-1),
+        new URLSearchParams(c.query).get('name.exact'),
+      ]),
+    ).toEqual([
+      ['GET', 'dns_records', 'late.example.com'],
+      ['POST', 'batch', null],
+    ]);
+    expect(
+      JSON.stringify(world.emulator.dnsRecords('example.com').filter((r) => r.name !== 'late.example.com')),
+    ).toBe(others);
+
+    // The sweep checks the zone whole and puts the record deleted by hand back.
+    await world.reconciler.reconcileNow();
+    expect(cnames(world, 'app-0.example.com')).toHaveLength(1);
+    expect(world.emulator.dnsRecords('example.com')).toHaveLength(21);
+  });
+
   it('gives a route with bad labels status invalid, with the message, and writes nothing', async () => {
     world = await startWorld();
     const { agentId } = await world.addAgent();

@@ -21,6 +21,7 @@ import { listAgentIdsWithUnsettledRoutes, listRoutes } from '../store/routes.js'
 import { SETTING_KEYS, setSetting } from '../store/settings.js';
 import { desiredTargets, readDesiredState } from './desired-state.js';
 import { createDriftScheduler, type DriftScheduler, type DriftStatus } from './drift-scheduler.js';
+import { createPendingZoneNames } from './pending-zone-names.js';
 import { createRouteOutcomes } from './route-outcomes.js';
 import { syncAccess } from './sync-access.js';
 import type { SyncContext } from './sync-context.js';
@@ -121,13 +122,23 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     requireAccess: options.requireAccess ?? false,
     now,
     resolveZone: (hostname, zone) => cloudflare.resolveZone(hostname, zone),
-    onTargetsChanged: (targets) => markDirty(targets),
+    onTargetsChanged: (changes) => markDirty([...changes.keys()], changes),
   });
 
-  async function markDirty(targets: readonly SyncTarget[]): Promise<void> {
+  const pendingZoneNames = createPendingZoneNames();
+
+  /**
+   * Queues the targets' syncs. `hostnames`: per target, the names a change touched (the routes
+   * engine knows them): a zone's queued sync is then limited to those; without them, it is whole.
+   */
+  async function markDirty(
+    targets: readonly SyncTarget[],
+    hostnames?: ReadonlyMap<SyncTarget, ReadonlySet<string>>,
+  ): Promise<void> {
     for (const target of targets) {
       const ticket = background.get(target);
       if (ticket) cloudflare.lanes.promote(ticket);
+      if (target.startsWith('zone:')) pendingZoneNames.add(target, hostnames?.get(target));
     }
     try {
       await queue?.enqueue(targets);
@@ -137,10 +148,11 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     }
   }
 
-  async function runTarget(target: SyncTarget): Promise<void> {
+  /** `zoneNames`: a zone sync limited to these hostnames (undefined: the whole zone). */
+  async function runTarget(target: SyncTarget, zoneNames?: ReadonlySet<string>): Promise<void> {
     if (target === ACCESS_TARGET) return syncAccess(ctx);
     if (target.startsWith('tunnel:')) return syncTunnel(ctx, target.slice('tunnel:'.length));
-    return syncZone(ctx, target.slice('zone:'.length));
+    return syncZone(ctx, target.slice('zone:'.length), zoneNames);
   }
 
   // Tickets of the sweep and drift work under way, by target: a change to one of these targets
@@ -150,6 +162,23 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   const syncTarget = (target: SyncTarget) =>
     mutex.run(target, async () => {
       await runTarget(target);
+      options.onSynced?.(target);
+    });
+
+  /**
+   * What a queued `cf-sync` job runs: a zone's sync covers the names its changes gathered while it
+   * waited. Only the queue's syncs take them: a sync started elsewhere (housekeeping, a sweep, a
+   * drift check) is whole, and leaves them to the job that was queued for them.
+   */
+  const syncQueuedTarget = (target: SyncTarget) =>
+    mutex.run(target, async () => {
+      const zoneNames = target.startsWith('zone:') ? pendingZoneNames.take(target) : undefined;
+      try {
+        await runTarget(target, zoneNames);
+      } catch (error) {
+        if (target.startsWith('zone:')) pendingZoneNames.giveBack(target, zoneNames);
+        throw error;
+      }
       options.onSynced?.(target);
     });
 
@@ -176,7 +205,7 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     logger,
     debounceMs: options.debounceMs ?? 150,
     maxWaitMs: options.maxWaitMs ?? 2_000,
-    process: syncTarget,
+    process: syncQueuedTarget,
   });
 
   /**

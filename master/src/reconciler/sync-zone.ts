@@ -3,7 +3,12 @@ import type { DnsSyncResult } from '../cloudflare/dns.js';
 import type { DesiredDnsRecord, OwnedDnsRecord } from '../cloudflare/dns-plan.js';
 import { ACCESS_TARGET } from '../routes/route-targets.js';
 import { recordAudit } from '../store/audit-log.js';
-import { listOwnedApps, listOwnedRecords, replaceOwnedRecords } from '../store/owned-objects.js';
+import {
+  listOwnedApps,
+  listOwnedRecords,
+  listOwnedRecordsOn,
+  replaceOwnedRecords,
+} from '../store/owned-objects.js';
 import { type CarriedRoute, dnsHolders, readDesiredState, routesOfRule } from './desired-state.js';
 import type { SyncContext } from './sync-context.js';
 
@@ -18,14 +23,24 @@ const CLEANUP_OWNER = 'tunnelfleet-cleanup';
  * record's comment names its agent): one read of the zone and its changes in batch writes.
  * Records we own that no route wants are handed to one of those syncs for deletion. A hostname
  * carried by two routes on different paths gets one record, pointing where the first claim is.
+ *
+ * With `hostnames` (the names a change touched), only those are read and synced, here and at
+ * Cloudflare: each name is decided exactly as in a sync of the whole zone, and the rest of the
+ * zone is left to the syncs of its own changes and to the drift checks, which sync it whole.
  */
-export async function syncZone(ctx: SyncContext, zoneName: string): Promise<void> {
+export async function syncZone(
+  ctx: SyncContext,
+  zoneName: string,
+  hostnames?: ReadonlySet<string>,
+): Promise<void> {
   const { db, cloudflare } = ctx;
   const { zoneId } = await cloudflare.resolveZone(zoneName);
+  const names = hostnames && new Set([...hostnames].map(normalizeHostname));
   // Only published routes: one whose Access app is not in place yet gets no CNAME (fail closed).
   // A route in conflict with a foreign Access app gets no record until it wins; one in conflict
   // with a foreign record stays here, as this sync is what finds the record gone.
-  const carried = readDesiredState(db, ctx.now(), { zone: zoneName }).published.filter(
+  const scope = names ? { zone: zoneName, hostnames: names } : { zone: zoneName };
+  const carried = readDesiredState(db, ctx.now(), scope).published.filter(
     (r) => r.zone === zoneName && !r.foreignConflicts.includes('foreign_access_app'),
   );
   const holders = dnsHolders(carried);
@@ -39,7 +54,7 @@ export async function syncZone(ctx: SyncContext, zoneName: string): Promise<void
     });
     byOwner.set(route.agentId, records);
   }
-  const ownedBefore = listOwnedRecords(db, zoneId);
+  const ownedBefore = names ? listOwnedRecordsOn(db, zoneId, names) : listOwnedRecords(db, zoneId);
   const unwanted: OwnedDnsRecord[] = ownedBefore
     .filter((r) => !holders.has(r.hostname))
     .map((r) => ({ hostname: r.hostname, recordId: r.cfId }));
@@ -51,6 +66,7 @@ export async function syncZone(ctx: SyncContext, zoneName: string): Promise<void
   try {
     results = await cloudflare.syncDnsOwners(
       calls.map(([owner, desired], i) => ({ owner, desired, owned: i === 0 ? unwanted : [] })),
+      names,
     );
   } catch (error) {
     failure = error;
@@ -83,7 +99,7 @@ export async function syncZone(ctx: SyncContext, zoneName: string): Promise<void
     // Records we knew of that the layer neither kept nor deleted are gone from the zone (deleted by hand).
     const previous = new Set(ownedBefore.map((r) => r.cfId));
     const created = [...owned.values()].filter((r) => !previous.has(r.recordId));
-    replaceOwnedRecords(db, zoneId, [...owned.values()], at);
+    replaceOwnedRecords(db, zoneId, [...owned.values()], at, names);
     if (created.length > 0 || deleted.length > 0) {
       recordAudit(db, {
         actor: 'system',

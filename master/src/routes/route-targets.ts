@@ -12,6 +12,9 @@ import { type Reach, ROUTE_SPEC_REACH, type RouteSpec, readRouteSpec } from './r
  */
 export type SyncTarget = `tunnel:${string}` | `zone:${string}` | 'access';
 
+/** Targets a change touched, each with the hostnames of the changed routes that touch it. */
+export type TargetChanges = Map<SyncTarget, Set<string>>;
+
 export const ACCESS_TARGET: SyncTarget = 'access';
 export const tunnelTarget = (tunnelId: string): SyncTarget => `tunnel:${tunnelId}`;
 export const zoneTarget = (zoneName: string): SyncTarget => `zone:${zoneName}`;

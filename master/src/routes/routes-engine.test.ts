@@ -15,7 +15,7 @@ import { openDatabase, type SqliteDatabase } from '../store/database.js';
 import { listRoutes } from '../store/routes.js';
 import { upsertTunnel } from '../store/tunnels.js';
 import { listRetainedRoutes } from './retained-routes.js';
-import type { SyncTarget } from './route-targets.js';
+import type { TargetChanges } from './route-targets.js';
 import { routeTargets } from './route-targets.js';
 import { createRoutesEngine, type RoutesEngine } from './routes-engine.js';
 
@@ -45,7 +45,7 @@ let db: SqliteDatabase;
 let clock: number;
 let engine: RoutesEngine;
 /** Every batch of targets the engine asked the reconciler to sync. */
-let notified: SyncTarget[][];
+let notified: TargetChanges[];
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'tunnelfleet-routes-engine-'));
@@ -116,7 +116,13 @@ describe('routes engine', () => {
       }),
     ]);
     expect(targets.sort()).toEqual(['tunnel:tunnel-ag_a', 'zone:example.com']);
-    expect(notified).toEqual([targets]);
+    // Each target with the hostname that changed: the zone's sync need read no other name.
+    expect(notified).toEqual([
+      new Map([
+        ['tunnel:tunnel-ag_a', new Set(['app.example.com'])],
+        ['zone:example.com', new Set(['app.example.com'])],
+      ]),
+    ]);
   });
 
   it('asks for no sync when the same report comes again', async () => {

@@ -38,6 +38,7 @@ import {
   routeTargets,
   routeTunnelId,
   type SyncTarget,
+  type TargetChanges,
   tunnelLabelProblem,
 } from './route-targets.js';
 
@@ -53,8 +54,11 @@ export interface RoutesEngineDeps {
   graceSeconds: number;
   /** REQUIRE_ACCESS: the label parser makes a route without Access, not marked public, invalid. */
   requireAccess: boolean;
-  /** Told which sync targets' desired state changed (the reconciler enqueues their jobs). */
-  onTargetsChanged(targets: SyncTarget[]): Promise<void> | void;
+  /**
+   * Told which sync targets' desired state changed, each with the hostnames of its changed routes
+   * (the reconciler enqueues their jobs; a zone's sync may look at those names only).
+   */
+  onTargetsChanged(changes: TargetChanges): Promise<void> | void;
   now?: () => Date;
 }
 
@@ -239,21 +243,27 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
     return out;
   }
 
-  /** Targets whose desired state differs between two fingerprint sets. */
+  /** Targets whose desired state differs between two fingerprint sets, with the changed hostnames. */
   function changedTargets(
     before: Map<number, { route: RouteRecord; print: string | null }>,
     after: Map<number, { route: RouteRecord; print: string | null }>,
-  ): SyncTarget[] {
-    const targets = new Set<SyncTarget>();
+  ): TargetChanges {
+    const changes: TargetChanges = new Map();
     for (const id of new Set([...before.keys(), ...after.keys()])) {
       const old = before.get(id);
       const next = after.get(id);
       if ((old?.print ?? null) === (next?.print ?? null)) continue;
-      for (const entry of [old, next]) {
-        if (entry) for (const target of routeTargets(db, entry.route)) targets.add(target);
-      }
+      for (const entry of [old, next]) if (entry) addRouteTargets(changes, entry.route);
     }
-    return [...targets];
+    return changes;
+  }
+
+  function addRouteTargets(changes: TargetChanges, route: RouteRecord): void {
+    for (const target of routeTargets(db, route)) {
+      const hostnames = changes.get(target) ?? new Set<string>();
+      if (route.hostname !== null) hostnames.add(route.hostname);
+      changes.set(target, hostnames);
+    }
   }
 
   function write(planned: Planned, existing: RouteRecord | undefined, replicas: number, at: Date): void {
@@ -441,7 +451,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
       containers.filter((c) => SERVING_STATES.has(c.state)).map((c) => routeIdentity(c)),
     );
     const at = now();
-    const targets = db.transaction(() => {
+    const changes = db.transaction(() => {
       const existing = listRoutes(db, { agentId }).filter((route) => inScope(route.identity));
       const hostnames = new Set<string>();
       for (const route of existing) if (route.hostname) hostnames.add(route.hostname);
@@ -460,17 +470,17 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
       resolveClaims(db, hostnames, at);
       return changedTargets(before, fingerprints(hostnames, at));
     })();
-    if (targets.length > 0 && options.notify !== false) {
-      logger.debug({ agentId, targets }, 'desired routes changed');
-      await deps.onTargetsChanged(targets);
+    if (changes.size > 0 && options.notify !== false) {
+      logger.debug({ agentId, targets: [...changes.keys()] }, 'desired routes changed');
+      await deps.onTargetsChanged(changes);
     }
-    return targets;
+    return [...changes.keys()];
   }
 
   /** The agent was revoked: its hostnames go to the next claimants, its objects are removed. */
   async function releaseAgentRoutes(agentId: string): Promise<SyncTarget[]> {
     const at = now();
-    const targets = db.transaction(() => {
+    const changes = db.transaction(() => {
       const routes = listRoutes(db, { agentId });
       // Its retained (cleanup=false) routes go too: they were served by its tunnel, now deleted, and
       // would otherwise keep a record and an Access app for a hostname nothing serves any more.
@@ -488,13 +498,13 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
         );
       resolveClaims(db, hostnames, at);
       const after = fingerprints(hostnames, at);
-      const changed = new Set(changedTargets(before, after));
+      const changed = changedTargets(before, after);
       // The revoked routes no longer count, whatever they counted for before.
-      for (const route of routes) for (const target of routeTargets(db, route)) changed.add(target);
-      return [...changed];
+      for (const route of routes) addRouteTargets(changed, route);
+      return changed;
     })();
-    if (targets.length > 0) await deps.onTargetsChanged(targets);
-    return targets;
+    if (changes.size > 0) await deps.onTargetsChanged(changes);
+    return [...changes.keys()];
   }
 
   /** Ends grace periods that ran out (see `retire`). Returns the targets to sync. */
@@ -512,7 +522,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
       const before = fingerprints(hostnames, new Date(earliest - 1));
       retire(expired, iso);
       resolveClaims(db, hostnames, at);
-      return changedTargets(before, fingerprints(hostnames, at));
+      return [...changedTargets(before, fingerprints(hostnames, at)).keys()];
     })();
   }
 

@@ -91,6 +91,31 @@ export function listOwnedRecords(db: SqliteDatabase, zoneId?: string): OwnedReco
   return rows.map((row) => ({ cfId: row.cf_id, zoneId: row.zone_id, hostname: row.hostname }));
 }
 
+/** Our records of one zone on the given hostnames only, read by hostname (a change's names). */
+export function listOwnedRecordsOn(
+  db: SqliteDatabase,
+  zoneId: string,
+  hostnames: ReadonlySet<string>,
+): OwnedRecord[] {
+  return recordRowsOn(db, zoneId, hostnames).map((row) => ({
+    cfId: row.cf_id,
+    zoneId,
+    hostname: row.hostname,
+  }));
+}
+
+function recordRowsOn(db: SqliteDatabase, zoneId: string, hostnames: ReadonlySet<string>) {
+  const select = statement(
+    db,
+    `SELECT id, cf_id, hostname, adopted FROM owned_objects
+     WHERE hostname = ? AND kind = 'dns_record' AND zone_id = ? ORDER BY id`,
+  );
+  return [...hostnames].flatMap(
+    (hostname) =>
+      select.all(hostname, zoneId) as { id: number; cf_id: string; hostname: string; adopted: number }[],
+  );
+}
+
 /** Tunnels we own an ingress rule on. */
 export function listOwnedRuleTunnels(db: SqliteDatabase): string[] {
   const rows = statement(
@@ -110,18 +135,25 @@ export function listOwnedRecordZones(db: SqliteDatabase): { zoneId: string; host
   return rows.map((row) => ({ zoneId: row.zone_id, hostname: row.hostname }));
 }
 
+/**
+ * Replaces what we own in one zone with what its sync returned: the whole zone, or with
+ * `hostnames` only the rows on those names (a sync limited to a change's names).
+ */
 export function replaceOwnedRecords(
   db: SqliteDatabase,
   zoneId: string,
   records: readonly { hostname: string; recordId: string; adopted: boolean }[],
   at: string,
+  hostnames?: ReadonlySet<string>,
 ): void {
   // Only what changed is written: a zone of thousands of records is synced often (every change of
   // one of its routes, every drift check), and rewriting each of its rows held the event loop.
-  const before = statement(
-    db,
-    "SELECT id, cf_id, hostname, adopted FROM owned_objects WHERE kind = 'dns_record' AND zone_id = ?",
-  ).all(zoneId) as { id: number; cf_id: string; hostname: string; adopted: number }[];
+  const before = hostnames
+    ? recordRowsOn(db, zoneId, hostnames)
+    : (statement(
+        db,
+        "SELECT id, cf_id, hostname, adopted FROM owned_objects WHERE kind = 'dns_record' AND zone_id = ?",
+      ).all(zoneId) as { id: number; cf_id: string; hostname: string; adopted: number }[]);
   const wanted = new Map(records.map((record) => [record.recordId, record]));
   const kept = new Set<string>();
   for (const row of before) {

@@ -131,7 +131,8 @@ async function runFleet(
       env: {
         REPORT_INTERVAL_SECONDS: String(intervalSeconds),
         ...(mode.approved ? { CLOUDFLARE_WINDOW_SECONDS: String(windowSeconds) } : {}),
-        LOG_LEVEL: 'warn',
+        // FLEET_MASTER_LOG_LEVEL=info, say, to count the master's syncs in its log (/tmp/tunnelfleet-master-*/master.log, while it runs).
+        LOG_LEVEL: process.env.FLEET_MASTER_LOG_LEVEL ?? 'warn',
         // Admission control as shipped (the test harness turns its delay check off).
         ADMISSION_MAX_EVENT_LOOP_DELAY_MS: masterConfigSpec.admissionMaxEventLoopDelayMs.defaultValue ?? '',
         // As shipped, plus e.g. FLEET_MASTER_NODE_OPTIONS="--require $PWD/bench/cpu-profile.cjs" to

@@ -1,6 +1,8 @@
 export interface CallRecord {
   method: string;
   path: string;
+  /** The query string as sent, `?` included (empty when none): what a list call asked for. */
+  query: string;
   /** Route key, e.g. `PUT /accounts/:id/cfd_tunnel/:id/configurations`; null when no route matched. */
   route: string | null;
   status: number;

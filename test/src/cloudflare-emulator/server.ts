@@ -164,6 +164,7 @@ export async function startCloudflareEmulator(options: CloudflareEmulatorOptions
     const call: CallRecord = {
       method: req.method ?? 'GET',
       path: url.pathname,
+      query: url.search,
       route: null,
       status: 0,
       token: null,
