@@ -27,6 +27,11 @@ export interface ReconcilerWorld {
   cloudflare: CloudflareLayer;
   reconciler: Reconciler;
   addAgent(options?: { allowlist?: string[] }): Promise<{ agentId: string; tunnelId: string }>;
+  /**
+   * An agent not approved yet: its reports make routes no tunnel carries. `approve()` does what
+   * an admin's approval does (tunnel, then the reconciler's hook) and gives the tunnel's id.
+   */
+  addPendingAgent(options?: { allowlist?: string[] }): { agentId: string; approve(): Promise<string> };
   /** Moves the clock of grace periods. */
   advance(seconds: number): void;
   /** Stores the container as a report would and runs the hook the API calls, scoped as it does. */
@@ -61,8 +66,7 @@ export async function startReconcilerWorld(
     ...extra,
   });
 
-  /** An approved agent with its own tunnel at the emulator. */
-  async function addAgent(options: { allowlist?: string[] } = {}) {
+  function addPendingAgent(options: { allowlist?: string[] } = {}) {
     const agentId = `ag_${randomBytes(8).toString('hex')}`;
     const keyId = `key_${randomBytes(6).toString('hex')}`;
     insertAgentKey(db, {
@@ -74,10 +78,20 @@ export async function startReconcilerWorld(
       autoApprove: true,
     });
     insertAgent(db, { id: agentId, keyId, name: agentId, hostname: null, agentVersion: null });
-    approveAgent(db, agentId);
-    const tunnel = await cloudflare.tunnels.ensureTunnel(agentTunnelName(agentId));
-    upsertTunnel(db, { id: tunnel.tunnelId, name: tunnel.name, accountId: cf.accountId, agentId });
-    return { agentId, tunnelId: tunnel.tunnelId };
+    async function approve() {
+      approveAgent(db, agentId);
+      const tunnel = await cloudflare.tunnels.ensureTunnel(agentTunnelName(agentId));
+      upsertTunnel(db, { id: tunnel.tunnelId, name: tunnel.name, accountId: cf.accountId, agentId });
+      await reconciler.hooks.onAgentApproved(agentId);
+      return tunnel.tunnelId;
+    }
+    return { agentId, approve };
+  }
+
+  /** An approved agent with its own tunnel at the emulator. */
+  async function addAgent(options: { allowlist?: string[] } = {}) {
+    const { agentId, approve } = addPendingAgent(options);
+    return { agentId, tunnelId: await approve() };
   }
 
   return {
@@ -88,6 +102,7 @@ export async function startReconcilerWorld(
     cloudflare,
     reconciler,
     addAgent,
+    addPendingAgent,
     advance(seconds: number) {
       clock += seconds * 1000;
     },

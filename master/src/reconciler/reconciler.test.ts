@@ -148,6 +148,43 @@ describe('publishing', () => {
     expect(world.emulator.dnsRecords('example.com')).toHaveLength(21);
   });
 
+  it("publishes a host approved after its reports by its own names: the zone's other records are not read", async () => {
+    world = await startWorld();
+    const { agentId: settled } = await world.addAgent();
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        world.report(settled, container(`web-${i}`, webLabels(`app-${i}.example.com`))),
+      ),
+    );
+    await waitFor(() => world.emulator.dnsRecords('example.com').length === 10, {
+      description: '10 records',
+    });
+    const pending = world.addPendingAgent();
+    await world.report(pending.agentId, container('one', webLabels('one.example.com')));
+    await world.report(pending.agentId, container('two', webLabels('two.example.com')));
+    const before = JSON.stringify(world.emulator.dnsRecords('example.com'));
+    world.emulator.clearCalls();
+
+    const tunnelId = await pending.approve();
+    await waitFor(
+      () =>
+        cnames(world, 'one.example.com').length === 1 &&
+        cnames(world, 'two.example.com').length === 1 &&
+        listRoutes(world.db).every((r) => r.status === 'active'),
+      { description: "the approved host's routes published" },
+    );
+    expect(cnames(world, 'two.example.com')[0]).toMatchObject({ content: `${tunnelId}.cfargotunnel.com` });
+    const reads = world.emulator
+      .calls()
+      .filter((c) => c.method === 'GET' && c.path.endsWith('/dns_records'))
+      .map((c) => new URLSearchParams(c.query).get('name.exact'));
+    expect(reads.sort()).toEqual(['one.example.com', 'two.example.com']);
+    const others = world.emulator
+      .dnsRecords('example.com')
+      .filter((r) => r.name !== 'one.example.com' && r.name !== 'two.example.com');
+    expect(JSON.stringify(others)).toBe(before);
+  });
+
   it('gives a route with bad labels status invalid, with the message, and writes nothing', async () => {
     world = await startWorld();
     const { agentId } = await world.addAgent();

@@ -7,8 +7,10 @@ import type { CloudflareLayer } from '../cloudflare/cloudflare-layer.js';
 import type { RedisConnectionOptions } from '../redis/index.js';
 import {
   ACCESS_TARGET,
+  addRouteTargets,
   routeTargets,
   type SyncTarget,
+  type TargetChanges,
   tunnelTarget,
   zoneTarget,
 } from '../routes/route-targets.js';
@@ -361,8 +363,11 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
         if (listRoutes(db, { agentId }).some((route) => route.tunnelName !== null))
           await engine.syncAgentRoutes(agentId);
         // Its tunnel was made before this ran, so the routes' fingerprints show no change: sync
-        // the targets of every route of the agent anyway, now that a tunnel can carry them.
-        await markDirty(listRoutes(db, { agentId }).flatMap((route) => routeTargets(db, route)));
+        // the targets of every route of the agent anyway, now that a tunnel can carry them (a
+        // zone's sync by the agent's names: a fleet enrolling does not read each zone whole).
+        const changes: TargetChanges = new Map();
+        for (const route of listRoutes(db, { agentId })) addRouteTargets(db, changes, route);
+        await markDirty([...changes.keys()], changes);
       },
       markDirty,
       requestReconcile: () => {

@@ -169,6 +169,15 @@ export function carriedRouteTargets(route: {
   return targets;
 }
 
+/** Adds the route's targets to `changes`, each with the route's hostname. */
+export function addRouteTargets(db: SqliteDatabase, changes: TargetChanges, route: RouteRecord): void {
+  for (const target of routeTargets(db, route)) {
+    const hostnames = changes.get(target) ?? new Set<string>();
+    if (route.hostname !== null) hostnames.add(route.hostname);
+    changes.set(target, hostnames);
+  }
+}
+
 /** The sync targets a route touches. */
 export function routeTargets(db: SqliteDatabase, route: RouteRecord): SyncTarget[] {
   const targets: SyncTarget[] = [];

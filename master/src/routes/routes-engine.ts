@@ -34,6 +34,7 @@ import { routeIdentity } from './route-identity.js';
 import { assignServers } from './route-servers.js';
 import { type RouteSpec, readRouteSpec } from './route-spec.js';
 import {
+  addRouteTargets,
   cloudFingerprint,
   routeTargets,
   routeTunnelId,
@@ -253,17 +254,9 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
       const old = before.get(id);
       const next = after.get(id);
       if ((old?.print ?? null) === (next?.print ?? null)) continue;
-      for (const entry of [old, next]) if (entry) addRouteTargets(changes, entry.route);
+      for (const entry of [old, next]) if (entry) addRouteTargets(db, changes, entry.route);
     }
     return changes;
-  }
-
-  function addRouteTargets(changes: TargetChanges, route: RouteRecord): void {
-    for (const target of routeTargets(db, route)) {
-      const hostnames = changes.get(target) ?? new Set<string>();
-      if (route.hostname !== null) hostnames.add(route.hostname);
-      changes.set(target, hostnames);
-    }
   }
 
   function write(planned: Planned, existing: RouteRecord | undefined, replicas: number, at: Date): void {
@@ -500,7 +493,7 @@ export function createRoutesEngine(deps: RoutesEngineDeps) {
       const after = fingerprints(hostnames, at);
       const changed = changedTargets(before, after);
       // The revoked routes no longer count, whatever they counted for before.
-      for (const route of routes) addRouteTargets(changed, route);
+      for (const route of routes) addRouteTargets(db, changed, route);
       return changed;
     })();
     if (changes.size > 0) await deps.onTargetsChanged(changes);
