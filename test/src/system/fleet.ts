@@ -171,8 +171,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       onTeardown(`remove network ${network}`, async () => {
         // The fleet's own network: a container still on it is the fleet's (a cloudflared the agent
         // was replacing when it stopped, say), so it goes with the network. A loaded engine may
-        // still hold an endpoint of a container whose removal it has not finished: until the
-        // network goes, its containers are removed again and the removal is retried.
+        // still hold an endpoint of a container whose removal it has not finished, or one left
+        // behind by a container already gone: until the network goes, its containers are removed
+        // again, their endpoints disconnected by force, and the removal is retried.
         await waitFor(
           async () => {
             const { Containers } = (await docker.getNetwork(network).inspect()) as Docker.NetworkInspectInfo;
@@ -180,6 +181,10 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
               await docker
                 .getContainer(id)
                 .remove({ force: true })
+                .catch(() => undefined);
+              await docker
+                .getNetwork(network)
+                .disconnect({ Container: id, Force: true })
                 .catch(() => undefined);
             }
             await docker.getNetwork(network).remove();
