@@ -45,6 +45,9 @@ const PROFILER_SETTINGS = [
   'CPU_PROFILE_SLICE_SECONDS',
   'MEMORY_USAGE_DIR',
   'EVENT_LOOP_DELAY_DIR',
+  'HEAP_PROFILE_DIR',
+  'HEAP_PROFILE_PROMOTED',
+  'HEAP_PROFILE_SLICE_SECONDS',
 ];
 /** The load generator runs this many agents per child process (one event loop, one descriptor table each). */
 const AGENTS_PER_PROCESS = 1000;

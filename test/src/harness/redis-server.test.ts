@@ -75,12 +75,7 @@ describe('redis-server faults', () => {
 
       await redis.restart();
       expect(redis.port).toBe(port);
-      const client = new Redis(redis.url);
-      try {
-        expect(await client.ping()).toBe('PONG');
-      } finally {
-        client.disconnect();
-      }
+      expect(await pingOnce(redis.url)).toBe('PONG');
     } finally {
       await redis.stop();
     }
@@ -90,12 +85,7 @@ describe('redis-server faults', () => {
     const holder = await startRedisServer();
     try {
       await expect(startRedisServer({ port: holder.port })).rejects.toThrow(/port \d+ taken/);
-      const client = new Redis(holder.url);
-      try {
-        expect(await client.ping()).toBe('PONG');
-      } finally {
-        client.disconnect();
-      }
+      expect(await pingOnce(holder.url)).toBe('PONG');
     } finally {
       await holder.stop();
     }
@@ -153,4 +143,14 @@ function tcpConnect(port: number): Promise<void> {
     });
     socket.once('error', reject);
   });
+}
+
+/** One PING from a client of its own, which is closed again. */
+async function pingOnce(url: string): Promise<string> {
+  const client = new Redis(url);
+  try {
+    return await client.ping();
+  } finally {
+    client.disconnect();
+  }
 }
