@@ -216,7 +216,10 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
    */
   async function allTargets(): Promise<SyncTarget[]> {
     const targets = desiredTargets(db, now());
+    // Each part reads up to 10,000 rows at 10,000 hosts: the requests waiting meanwhile go between.
+    await yieldToEventLoop();
     for (const tunnelId of listOwnedRuleTunnels(db)) targets.add(tunnelTarget(tunnelId));
+    await yieldToEventLoop();
     for (const { hostname } of listOwnedRecordZones(db)) {
       try {
         targets.add(zoneTarget((await cloudflare.resolveZone(hostname)).zoneName));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from './database.js';
-import { replaceOwnedIngressRules, replaceOwnedRecords } from './owned-objects.js';
+import { listOwnedRecordZones, replaceOwnedIngressRules, replaceOwnedRecords } from './owned-objects.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -90,5 +90,20 @@ describe('replacing what a sync owns', () => {
       ['a.example.com', '', '2026-12-01T00:00:00.000Z'],
       ['c.example.com', '', 'later'],
     ]);
+  });
+});
+
+describe('the zones we own records in', () => {
+  it('names each zone once, in order, by its least hostname; rules of tunnels name no zone', () => {
+    const db = freshDatabase();
+    const record = (hostname: string) => ({ hostname, recordId: `rec-${hostname}`, adopted: false });
+    replaceOwnedRecords(db, 'zone-b', [record('y.b.test'), record('x.b.test')], 'x');
+    replaceOwnedRecords(db, 'zone-a', [record('m.a.test'), record('c.a.test'), record('q.a.test')], 'x');
+    replaceOwnedIngressRules(db, 'tunnel-1', [{ hostname: 'a.c.test', path: '' }], 'x');
+    expect(listOwnedRecordZones(db)).toEqual([
+      { zoneId: 'zone-a', hostname: 'c.a.test' },
+      { zoneId: 'zone-b', hostname: 'x.b.test' },
+    ]);
+    expect(listOwnedRecordZones(freshDatabase())).toEqual([]);
   });
 });

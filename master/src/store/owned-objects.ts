@@ -125,12 +125,23 @@ export function listOwnedRuleTunnels(db: SqliteDatabase): string[] {
   return rows.map((row) => row.tunnel_id);
 }
 
-/** One hostname of each zone we own a DNS record in (enough to name the zone). */
+/**
+ * One hostname of each zone we own a DNS record in (enough to name the zone), in zone order. Two
+ * seeks a zone in `owned_by_zone` (kind, zone, hostname): a GROUP BY read every record, 93 ms at
+ * 200,000 of them.
+ */
 export function listOwnedRecordZones(db: SqliteDatabase): { zoneId: string; hostname: string }[] {
   const rows = statement(
     db,
-    `SELECT zone_id, MIN(hostname) AS hostname FROM owned_objects
-     WHERE kind = 'dns_record' GROUP BY zone_id ORDER BY zone_id`,
+    `WITH RECURSIVE zones(zone_id) AS (
+       SELECT MIN(zone_id) FROM owned_objects WHERE kind = 'dns_record'
+       UNION ALL
+       SELECT (SELECT MIN(zone_id) FROM owned_objects WHERE kind = 'dns_record' AND zone_id > zones.zone_id)
+       FROM zones WHERE zones.zone_id IS NOT NULL
+     )
+     SELECT zone_id,
+       (SELECT MIN(hostname) FROM owned_objects WHERE kind = 'dns_record' AND zone_id = zones.zone_id) AS hostname
+     FROM zones WHERE zone_id IS NOT NULL`,
   ).all() as { zone_id: string; hostname: string }[];
   return rows.map((row) => ({ zoneId: row.zone_id, hostname: row.hostname }));
 }

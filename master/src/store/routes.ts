@@ -243,12 +243,20 @@ export function listRoutes(db: SqliteDatabase, filter: RouteFilter = {}): RouteR
   return rows.map(toRecord);
 }
 
-/** Zones named by a route that has a hostname and a service: where something may be carried. */
+/**
+ * Every zone a route names, in order: where something may be carried (the caller decides what).
+ * Read by skipping from one zone to the next in `routes_by_zone`, a seek per zone: a DISTINCT read
+ * every route, 61 ms at 200,000 routes, on the event loop the agents' requests share.
+ */
 export function listRouteZones(db: SqliteDatabase): string[] {
   const rows = statement(
     db,
-    `SELECT DISTINCT zone FROM routes
-     WHERE zone IS NOT NULL AND hostname IS NOT NULL AND service IS NOT NULL ORDER BY zone`,
+    `WITH RECURSIVE zones(zone) AS (
+       SELECT MIN(zone) FROM routes
+       UNION ALL
+       SELECT (SELECT MIN(zone) FROM routes WHERE zone > zones.zone) FROM zones WHERE zones.zone IS NOT NULL
+     )
+     SELECT zone FROM zones WHERE zone IS NOT NULL`,
   ).all() as { zone: string }[];
   return rows.map((row) => row.zone);
 }
@@ -264,7 +272,12 @@ export function* iterateRoutes(
   const rows =
     'zone' in filter
       ? statement(db, 'SELECT * FROM routes WHERE zone = ?').iterate(filter.zone)
-      : statement(db, "SELECT * FROM routes WHERE json_extract(spec, '$.access') IS NOT NULL").iterate();
+      : // The very expression of the partial index `routes_asking_access` (migration 17), so that a
+        // fleet without Access reads no row; a spec that is not JSON (a hand-edited row) asks none.
+        statement(
+          db,
+          "SELECT * FROM routes WHERE CASE WHEN json_valid(spec) THEN json_extract(spec, '$.access') END IS NOT NULL",
+        ).iterate();
   for (const row of rows) yield toRecord(row as RouteRow);
 }
 
