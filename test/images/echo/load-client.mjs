@@ -48,7 +48,9 @@ const one = () =>
       },
     );
     req.on('error', (error) => {
-      fail(`${error.code} ${error.message}`);
+      // When and where: which gateway (address) failed, against the test's own timeline.
+      const address = req.socket?.remoteAddress ?? 'no address';
+      fail(`${error.code} ${error.message} (${address}, ${new Date().toISOString()})`);
       done();
     });
   });

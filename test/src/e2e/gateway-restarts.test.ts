@@ -104,8 +104,12 @@ async function gatewayContainer(docker: Docker, agentId: string) {
     .catch(() => undefined);
 }
 
-/** `start` and `die` of this agent's gateway containers since `since` (seconds), in order. */
-async function gatewayEvents(docker: Docker, agentId: string, since: number): Promise<string[]> {
+/** `start` and `die` of this agent's gateway containers since `since` (seconds), in order: when, and how each died. */
+async function gatewayEvents(
+  docker: Docker,
+  agentId: string,
+  since: number,
+): Promise<Array<{ event: string; at: string; exitCode?: string }>> {
   const stream = (await docker.getEvents({
     since,
     until: Math.ceil(Date.now() / 1000),
@@ -120,8 +124,20 @@ async function gatewayEvents(docker: Docker, agentId: string, since: number): Pr
   return text
     .split('\n')
     .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as { Action: string; id: string })
-    .map((event) => `${event.Action} ${event.id}`);
+    .map(
+      (line) =>
+        JSON.parse(line) as {
+          Action: string;
+          id: string;
+          timeNano: number;
+          Actor: { Attributes: Record<string, string> };
+        },
+    )
+    .map((event) => ({
+      event: `${event.Action} ${event.id}`,
+      at: new Date(event.timeNano / 1e6).toISOString(),
+      ...(event.Action === 'die' ? { exitCode: event.Actor.Attributes.exitCode } : {}),
+    }));
 }
 
 describe('restarts under load, through the host gateway', { timeout: 300_000 }, () => {
@@ -188,12 +204,14 @@ describe('restarts under load, through the host gateway', { timeout: 300_000 }, 
     );
     await moreTraffic(tally, 40, 'traffic through the new gateway');
 
-    expect(await tally()).toMatchObject({ failed: 0, errors: [] });
+    const events = await gatewayEvents(f.a.docker, agentId, since);
+    // A failed request's time, read against when each gateway started and stopped.
+    expect(await tally(), `gateway events: ${JSON.stringify(events)}`).toMatchObject({
+      failed: 0,
+      errors: [],
+    });
     expect(rule.stop()).toEqual([]);
     // Overlapped: the new gateway started before the old one stopped.
-    expect(await gatewayEvents(f.a.docker, agentId, since)).toEqual([
-      `start ${replaced.Id}`,
-      `die ${old!.Id}`,
-    ]);
+    expect(events.map(({ event }) => event)).toEqual([`start ${replaced.Id}`, `die ${old!.Id}`]);
   });
 });

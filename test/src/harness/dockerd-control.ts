@@ -1,8 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { HarnessError } from './harness-error.js';
+import { isAlive, pidFrom } from './os-processes.js';
 import { waitFor } from './wait-for.js';
 
 // Controls the machine's main Docker engine, for the tests of the `disruptive` project only:
@@ -13,20 +14,6 @@ const DOCKERD_LOG = '/var/log/dockerd.log';
 const DOCKER_NETWORK_STORE = '/var/lib/docker/network';
 
 const run = promisify(execFile);
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function pidFrom(file: string): Promise<number | undefined> {
-  const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
 
 /**
  * Sends `signal` to dockerd (SIGKILL: as a crash would, its containerd goes with it) and returns

@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HarnessError } from './harness-error.js';
+import { isAlive } from './os-processes.js';
 import { waitFor } from './wait-for.js';
 
 const LOCK_TIMEOUT_MS = 180_000;
@@ -46,13 +47,4 @@ async function isStale(lockDir: string): Promise<boolean> {
     () => Date.now(),
   );
   return Date.now() - created > UNOWNED_LOCK_STALE_MS;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -7,9 +7,17 @@ import Docker from 'dockerode';
 import { connectDockerEngine } from '../harness/docker-engine.js';
 import { withFileLock } from '../harness/file-lock.js';
 import { HarnessError } from '../harness/harness-error.js';
+import {
+  commandOf,
+  describeProcess,
+  isAlive,
+  killAndWait,
+  pidFrom,
+  run,
+  runPipeline,
+} from '../harness/os-processes.js';
 import { ensureTestImages, TEST_IMAGE_TAGS } from '../harness/test-images.js';
 import { waitFor } from '../harness/wait-for.js';
-import { isAlive, run, runPipeline } from './os-processes.js';
 
 interface SecondDockerEngineOptions {
   /**
@@ -53,6 +61,8 @@ export interface SecondDockerEngine {
 
 const DOCKERD_START_TIMEOUT_MS = 60_000;
 const LAUNCH_ATTEMPTS = 3;
+/** A killed engine process normally goes at once; one stuck in the kernel (I/O, a mount) takes longer. */
+const KILL_TIMEOUT_MS = 60_000;
 const NAME = /^docker([2-9]|[123][0-9])$/;
 
 /**
@@ -89,8 +99,10 @@ export async function startSecondDockerEngine(
       process.kill(containerdPid, 'SIGKILL');
     await waitFor(() => !isAlive(dockerdPid), {
       description: `${name} dockerd (pid ${dockerdPid}) to exit`,
-      timeoutMs: 30_000,
+      timeoutMs: KILL_TIMEOUT_MS,
       intervalMs: 100,
+    }).catch((error: Error) => {
+      throw new HarnessError(`${error.message}; ${describeProcess(dockerdPid)}`);
     });
   };
 
@@ -192,7 +204,11 @@ async function launchDockerd(paths: EnginePaths): Promise<void> {
     const failure = await launchDockerdOnce(paths);
     if (failure === undefined) return;
     failures.push(`attempt ${attempt}: ${failure}`);
-    await killEngineProcesses(paths);
+    await killEngineProcesses(paths).catch((error: Error) => {
+      throw new HarnessError(
+        `${paths.name} dockerd failed to start:\n${failures.join('\n')}\n${error.message}`,
+      );
+    });
   }
   const tail = (await readFile(paths.log, 'utf8').catch(() => '')).slice(-2_000);
   throw new HarnessError(
@@ -260,13 +276,20 @@ async function removeStalePidFiles(paths: EnginePaths): Promise<void> {
   }
 }
 
-/** SIGKILLs a failed attempt's dockerd and containerd and waits until both are gone. */
+/**
+ * SIGKILLs a failed attempt's dockerd and containerd and waits until both are gone. A pid file a
+ * process left behind may name another process by now (pids wrap at 32768 here): only a process
+ * with the engine's command name is killed.
+ */
 async function killEngineProcesses(paths: EnginePaths): Promise<void> {
-  for (const file of [paths.pidFile, paths.containerdPidFile]) {
+  const processes = [
+    { file: paths.pidFile, command: 'dockerd' },
+    { file: paths.containerdPidFile, command: 'containerd' },
+  ];
+  for (const { file, command } of processes) {
     const pid = await pidFrom(file);
-    if (pid === undefined || !isAlive(pid)) continue;
-    process.kill(pid, 'SIGKILL');
-    await waitFor(() => !isAlive(pid), { description: `pid ${pid} (${file}) to exit`, timeoutMs: 30_000 });
+    if (pid === undefined || !isAlive(pid) || commandOf(pid) !== command) continue;
+    await killAndWait(pid, `${command} of ${file}`, KILL_TIMEOUT_MS);
   }
 }
 
@@ -299,9 +322,4 @@ async function copyTestImages(main: Docker, dockerHost: string, second: Docker):
       throw new HarnessError(`loading the test images into ${dockerHost} failed: ${error.message}`);
     },
   );
-}
-
-async function pidFrom(file: string): Promise<number | undefined> {
-  const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }

@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { commandOf, describeProcess, isAlive, killAndWait } from './os-processes.js';
+import { waitFor } from './wait-for.js';
+
+const started: number[] = [];
+afterEach(() => {
+  for (const pid of started.splice(0)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+});
+
+/**
+ * A `sleep` whose child has exited and is never reaped: `sh` starts `true` in the background,
+ * prints its pid and becomes `sleep` (exec), which never waits for children. The child stays a
+ * zombie, as a killed dockerd does until its parent reaps it.
+ */
+async function parentOfZombie(): Promise<{ parent: number; zombie: number }> {
+  const child = spawn('sh', ['-c', 'true & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  started.push(child.pid!);
+  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  const zombie = Number(line.toString().trim());
+  await waitFor(() => commandOf(child.pid!) === 'sleep', { description: 'sh to become sleep' });
+  return { parent: child.pid!, zombie };
+}
+
+describe('os processes', () => {
+  it('counts a zombie as gone, though the kernel still knows its pid', async () => {
+    const { parent, zombie } = await parentOfZombie();
+    await waitFor(() => !isAlive(zombie), { description: 'the background child to exit' });
+    // The pid still answers signal 0: only its state says it is dead.
+    expect(() => process.kill(zombie, 0)).not.toThrow();
+    expect(isAlive(parent)).toBe(true);
+    expect(describeProcess(zombie)).toBe(`pid ${zombie} is gone`);
+  });
+
+  it('kills a process and returns once it is gone; names what a live one is doing', async () => {
+    const { parent } = await parentOfZombie();
+    expect(describeProcess(parent)).toMatch(
+      new RegExp(`^pid ${parent} \\(sleep\\) is S \\(sleeping\\), waiting in `),
+    );
+    await killAndWait(parent, 'the sleep', 10_000);
+    // Gone, though this process (its parent) may not have reaped it yet.
+    expect(isAlive(parent)).toBe(false);
+  });
+});
