@@ -4,6 +4,7 @@ import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import { request } from 'undici';
 import { describe, expect, it, vi } from 'vitest';
 import { useGatewayHarness } from '../../test/gateway-harness.js';
@@ -417,13 +418,17 @@ describe('stop', () => {
       const stopping = gw.stop().then(() => {
         stopped = true;
       });
-      // No new connection: the listener is closed.
-      const refused = await new Promise<string>((resolve) => {
-        const socket = connect(gw.proxyPort, '127.0.0.1');
-        socket.on('connect', () => resolve('connected'));
-        socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-      });
-      expect(refused).toBe('ECONNREFUSED');
+      // No new connection: the listener closes once it has taken what the kernel queued.
+      const tryConnect = () =>
+        new Promise<string>((resolve) => {
+          const socket = connect(gw.proxyPort, '127.0.0.1');
+          socket.on('connect', () => {
+            socket.destroy();
+            resolve('connected');
+          });
+          socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+        });
+      await vi.waitFor(async () => expect(await tryConnect()).toBe('ECONNREFUSED'));
       // The idle kept-alive connection still answers, and says it closes after.
       expect(await send('/after')).toEqual({ status: 200, connection: 'close', text: 'a GET /after' });
       expect(stopped).toBe(false);
@@ -435,6 +440,54 @@ describe('stop', () => {
     }
   });
 });
+
+describe('stop under load', () => {
+  it('answers the connections the kernel queued while the gateway was too busy to accept them', async () => {
+    const gw = await gateway();
+    const a = await backend('a');
+    await push(gw, {
+      version: 1,
+      routes: [{ id: 'r', hostname: 'app.example.com', backend: { url: a.url } }],
+    });
+    const count = 4;
+    const sent = new Int32Array(new SharedArrayBuffer(4));
+    const clients = new Worker(QUEUED_CLIENTS, {
+      eval: true,
+      workerData: { port: gw.proxyPort, count, sent },
+    });
+    const answers = once(clients, 'message');
+    // This thread is held, as a process waiting for a CPU is, while the clients connect and send
+    // their requests: the kernel completes each connection and queues it. Then the stop begins.
+    expect(Atomics.wait(sent, 0, 0, 10_000)).toBe('ok');
+    const stopping = gw.stop();
+    const [statuses] = (await answers) as [string[]];
+    await stopping;
+    expect(statuses).toEqual(Array.from({ length: count }, () => '200 close'));
+  });
+});
+
+/**
+ * Worker: `count` raw connections to the gateway, each sending a GET for app.example.com; sets
+ * `sent[0]` once every request is written, then posts each answer's status and Connection
+ * header, or its error code (ECONNRESET for a connection reset unanswered).
+ */
+const QUEUED_CLIENTS = `
+const { connect } = require('node:net');
+const { parentPort, workerData } = require('node:worker_threads');
+const { port, count, sent } = workerData;
+let written = 0;
+const answers = Array.from({ length: count }, (_, i) => new Promise((resolve) => {
+  const socket = connect(port, '127.0.0.1');
+  let text = '';
+  socket.on('connect', () => socket.write('GET /q' + i + ' HTTP/1.1\\r\\nhost: app.example.com\\r\\n\\r\\n', () => {
+    if (++written === count) { Atomics.store(sent, 0, 1); Atomics.notify(sent, 0); }
+  }));
+  socket.on('data', (chunk) => (text += chunk));
+  socket.on('end', () => resolve(text.split(' ')[1] + ' ' + (/^connection: (.*)$/im.exec(text)?.[1].trim() ?? '-')));
+  socket.on('error', (error) => resolve(error.code));
+}));
+Promise.all(answers).then((all) => parentPort.postMessage(all));
+`;
 
 describe('streaming', () => {
   it('streams an upload: the backend reads it while the client is still sending', async () => {
