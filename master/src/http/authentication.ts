@@ -58,7 +58,7 @@ export function agentAuthentication(db: SqliteDatabase, limiter: FailedAuthLimit
       const keyId = presented === undefined ? undefined : parseApiKey(presented)?.keyId;
       throw refusal(limiter, { address: clientAddress(req), ...(keyId ? { keyId } : {}) });
     }
-    touchAgentKey(db, key.id);
+    touchAgentKey(db, key);
     res.locals.caller = { key, agent } satisfies AgentCaller;
     next();
   };

@@ -1,13 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { RouteStatus } from '@tunnelfleet/common';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { insertAgentKey } from '../store/agent-keys.js';
-import { insertAgent } from '../store/agents.js';
+import { describe, expect, it } from 'vitest';
+import { useTempStore } from '../../test/temp-store.js';
 import { listAudit } from '../store/audit-log.js';
 import { listConflicts } from '../store/conflicts.js';
-import { openDatabase, type SqliteDatabase } from '../store/database.js';
 import { insertRoute, listRoutes, type RouteRecord, updateRoute } from '../store/routes.js';
 import { resolveClaims } from './claims.js';
 import {
@@ -21,27 +16,7 @@ const NOW = new Date('2026-12-04T12:00:00.000Z');
 const minutesAgo = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000).toISOString();
 const HOST = 'app.example.com';
 
-let dir: string;
-let db: SqliteDatabase;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tunnelfleet-claims-'));
-  db = openDatabase(dir);
-  for (const agent of ['ag_a', 'ag_b', 'ag_c']) {
-    insertAgentKey(db, {
-      id: `k_${agent}`,
-      name: agent,
-      secretHash: 'x',
-      hostnameAllowlist: [],
-      allowAnyHostname: true,
-      autoApprove: true,
-    });
-    insertAgent(db, { id: agent, keyId: `k_${agent}`, name: agent, hostname: null, agentVersion: null });
-  }
-});
-afterEach(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const db = useTempStore({ agents: ['ag_a', 'ag_b', 'ag_c'] });
 
 /** A route of `agent` that wants HOST (at `path`) since `claimedAt`. */
 function claim(
@@ -51,7 +26,7 @@ function claim(
 ) {
   const container = extra.container ?? `${agent}-web`;
   return insertRoute(
-    db,
+    db(),
     {
       agentId: agent,
       identity: `container:${container}`,
@@ -76,14 +51,14 @@ function claim(
   );
 }
 
-const routeOf = (id: number) => listRoutes(db).find((r) => r.id === id)!;
-const openConflicts = () => listConflicts(db);
+const routeOf = (id: number) => listRoutes(db()).find((r) => r.id === id)!;
+const openConflicts = () => listConflicts(db());
 
 describe('resolveClaims', () => {
   it('lets the earliest claim keep a hostname; a later one is a conflict naming the holder', () => {
     const late = claim('ag_b', minutesAgo(1));
     const early = claim('ag_a', minutesAgo(5));
-    resolveClaims(db, [HOST], NOW);
+    resolveClaims(db(), [HOST], NOW);
 
     expect(routeOf(early).status).toBe('active');
     expect(routeOf(late).status).toBe('conflict');
@@ -103,7 +78,7 @@ describe('resolveClaims', () => {
   it("gives every path of a hostname to the agent holding it: another agent's path is a conflict", () => {
     const root = claim('ag_a', minutesAgo(5));
     const admin = claim('ag_b', minutesAgo(1), { path: '^/admin' });
-    resolveClaims(db, [HOST], NOW);
+    resolveClaims(db(), [HOST], NOW);
     expect([routeOf(root).status, routeOf(admin).status]).toEqual(['active', 'conflict']);
     expect(openConflicts().map((c) => [c.routeId, c.holderRouteId, c.path])).toEqual([
       [admin, root, '^/admin'],
@@ -114,7 +89,7 @@ describe('resolveClaims', () => {
     const root = claim('ag_a', minutesAgo(5));
     const api = claim('ag_a', minutesAgo(1), { path: '/api' });
     const apiAgain = claim('ag_a', minutesAgo(0.5), { path: '/api', container: 'ag_a-api2' });
-    resolveClaims(db, [HOST], NOW);
+    resolveClaims(db(), [HOST], NOW);
     expect([routeOf(root).status, routeOf(api).status, routeOf(apiAgain).status]).toEqual([
       'active',
       'active',
@@ -127,15 +102,15 @@ describe('resolveClaims', () => {
     const holder = claim('ag_a', minutesAgo(5));
     const next = claim('ag_b', minutesAgo(3));
     const last = claim('ag_c', minutesAgo(1));
-    resolveClaims(db, [HOST], NOW);
+    resolveClaims(db(), [HOST], NOW);
     const stopped = routeOf(holder);
     updateRoute(
-      db,
+      db(),
       holder,
       { ...stopped, status: 'pending_deletion', deleteAfter: minutesAgo(0.5) },
       NOW.toISOString(),
     );
-    resolveClaims(db, [HOST], NOW);
+    resolveClaims(db(), [HOST], NOW);
 
     expect(routeOf(next).status).toBe('active');
     expect(routeOf(next).statusMessage).toBeNull();
@@ -148,12 +123,12 @@ describe('resolveClaims', () => {
     const next = claim('ag_b', minutesAgo(1));
     const stopped: RouteRecord = routeOf(holder);
     updateRoute(
-      db,
+      db(),
       holder,
       { ...stopped, status: 'pending_deletion', deleteAfter: '2026-12-04T12:05:00.000Z' },
       NOW.toISOString(),
     );
-    resolveClaims(db, [HOST], NOW);
+    resolveClaims(db(), [HOST], NOW);
     expect(routeOf(holder).status).toBe('pending_deletion');
     expect(routeOf(next).status).toBe('conflict');
   });
@@ -162,8 +137,8 @@ describe('resolveClaims', () => {
     claim('ag_a', minutesAgo(5));
     const late = claim('ag_b', minutesAgo(1), { status: 'pending_deletion' });
     const stopped = routeOf(late);
-    updateRoute(db, late, { ...stopped, deleteAfter: '2026-12-04T12:05:00.000Z' }, NOW.toISOString());
-    resolveClaims(db, [HOST], NOW);
+    updateRoute(db(), late, { ...stopped, deleteAfter: '2026-12-04T12:05:00.000Z' }, NOW.toISOString());
+    resolveClaims(db(), [HOST], NOW);
     expect(routeOf(late).status).toBe('pending_deletion');
     expect(openConflicts().map((c) => c.routeId)).toEqual([late]);
   });
@@ -181,11 +156,11 @@ describe('resolveClaims', () => {
       spec: { dns: true, cleanup: false },
       retainedAt: minutesAgo(60),
     });
-    saveRetainedRoutes(db, [retained(HOST), retained('wiki.example.com')]);
+    saveRetainedRoutes(db(), [retained(HOST), retained('wiki.example.com')]);
     claim('ag_a', minutesAgo(1));
-    resolveClaims(db, [HOST], NOW);
-    expect(listRetainedRoutes(db).map((r) => r.hostname)).toEqual(['wiki.example.com']);
-    expect(listAudit(db, { limit: 10, action: 'route.retained.replace' }).entries).toEqual([
+    resolveClaims(db(), [HOST], NOW);
+    expect(listRetainedRoutes(db()).map((r) => r.hostname)).toEqual(['wiki.example.com']);
+    expect(listAudit(db(), { limit: 10, action: 'route.retained.replace' }).entries).toEqual([
       expect.objectContaining({ actor: 'system', details: { agentId: 'ag_c', hostname: HOST, path: '' } }),
     ]);
   });

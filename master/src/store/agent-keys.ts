@@ -104,12 +104,18 @@ export function revokeAgentKey(db: SqliteDatabase, id: string): boolean {
 
 /**
  * Records that the key was used. Writes at most once a minute per key, so thousands of agents
- * heartbeating do not turn every request into a SQLite write.
+ * heartbeating do not turn every request into a SQLite write; the key as just read says whether
+ * it is due, so a request within the minute runs no statement at all.
  */
-export function touchAgentKey(db: SqliteDatabase, id: string, now = new Date()): void {
+export function touchAgentKey(
+  db: SqliteDatabase,
+  key: Pick<AgentKeyRecord, 'id' | 'lastUsedAt'>,
+  now = new Date(),
+): void {
   const staleBefore = new Date(now.getTime() - 60_000).toISOString();
+  if (key.lastUsedAt !== null && key.lastUsedAt >= staleBefore) return;
   statement(
     db,
     'UPDATE agent_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)',
-  ).run(now.toISOString(), id, staleBefore);
+  ).run(now.toISOString(), key.id, staleBefore);
 }

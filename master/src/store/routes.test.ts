@@ -1,42 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useTempStore } from '../../test/temp-store.js';
 import type { RouteSpec } from '../routes/route-spec.js';
-import { insertAgentKey } from './agent-keys.js';
-import { insertAgent } from './agents.js';
-import { openDatabase, type SqliteDatabase } from './database.js';
 import { insertRoute, iterateRoutes, listRouteZones } from './routes.js';
 
 const AT = '2026-12-05T12:00:00.000Z';
 
-let dir: string;
-let db: SqliteDatabase;
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tunnelfleet-routes-'));
-  db = openDatabase(dir);
-  insertAgentKey(db, {
-    id: 'key_a',
-    name: 'a',
-    secretHash: 'x',
-    hostnameAllowlist: [],
-    allowAnyHostname: true,
-    autoApprove: true,
-  });
-  insertAgent(db, { id: 'ag_a', keyId: 'key_a', name: 'a', hostname: null, agentVersion: null });
-});
-
-afterEach(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const db = useTempStore({ agents: ['ag_a'] });
 
 let containers = 0;
 function addRoute(route: { hostname: string | null; zone: string | null; spec?: RouteSpec }): number {
   containers += 1;
   return insertRoute(
-    db,
+    db(),
     {
       agentId: 'ag_a',
       identity: `container:web${containers}`,
@@ -68,11 +43,11 @@ describe('the zones the routes name', () => {
     // An invalid route still names its zone: the caller decides what, if anything, is carried there.
     addRoute({ hostname: null, zone: 'invalid-only.example' });
     addRoute({ hostname: 'nowhere.test', zone: null });
-    expect(listRouteZones(db)).toEqual(['a.example', 'b.example', 'c.example', 'invalid-only.example']);
+    expect(listRouteZones(db())).toEqual(['a.example', 'b.example', 'c.example', 'invalid-only.example']);
   });
 
   it('is empty without routes', () => {
-    expect(listRouteZones(db)).toEqual([]);
+    expect(listRouteZones(db())).toEqual([]);
   });
 });
 
@@ -92,7 +67,7 @@ describe('the routes that ask for Access', () => {
     addRoute({ hostname: 'open.example.com', zone: 'example.com' });
     const garbled = addRoute({ hostname: 'garbled.example.com', zone: 'example.com' });
     // A hand-edited row: the index's expression must not fail on it, now or when it is written.
-    db.prepare("UPDATE routes SET spec = 'not json' WHERE id = ?").run(garbled);
-    expect([...iterateRoutes(db, { asksAccess: true })].map((route) => route.id)).toEqual([staff]);
+    db().prepare("UPDATE routes SET spec = 'not json' WHERE id = ?").run(garbled);
+    expect([...iterateRoutes(db(), { asksAccess: true })].map((route) => route.id)).toEqual([staff]);
   });
 });
