@@ -93,26 +93,30 @@ export interface MasterDeps {
   loadProbe: LoadProbe;
 }
 
-/** The agent service's view of the Cloudflare layer: its own tunnel, created idempotently by name. */
+/**
+ * The agent service's view of the Cloudflare layer: its own tunnel, created idempotently by name.
+ * Making a host's tunnel and reading its token are enrolment calls (`budget-lanes.ts`); a new
+ * secret and a delete are an operator's changes.
+ */
 function agentTunnels(cloudflare: CloudflareLayer, accountId: string): AgentTunnelProvider {
+  const enrolment = cloudflare.enrolment.tunnels;
   return {
     async ensureTunnel(name) {
-      const tunnel = await cloudflare.tunnels.ensureTunnel(name);
+      const tunnel = await enrolment.ensureTunnel(name);
       return { id: tunnel.tunnelId, name: tunnel.name, accountId };
     },
     async findTunnel(name) {
-      const tunnel = await cloudflare.tunnels.findTunnel(name);
+      const tunnel = await enrolment.findTunnel(name);
       return tunnel && { id: tunnel.tunnelId };
     },
-    tunnelToken: (tunnelId) => cloudflare.tunnels.getToken(tunnelId),
+    tunnelToken: (tunnelId) => enrolment.getToken(tunnelId),
     recordedTunnelToken: (tunnelId) =>
-      cloudflare.tunnels.getToken(tunnelId).catch((error: unknown) => {
+      enrolment.getToken(tunnelId).catch((error: unknown) => {
         if (error instanceof TunnelNotFoundError) return undefined;
         throw error;
       }),
     rotateTunnelSecret: (tunnelId) => cloudflare.tunnels.rotateToken(tunnelId),
     deleteTunnel: (tunnelId) => cloudflare.tunnels.deleteTunnel(tunnelId),
-    asEnrolment: (fn) => cloudflare.lanes.run({ lane: 'enrol' }, fn),
   };
 }
 

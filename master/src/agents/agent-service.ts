@@ -313,8 +313,7 @@ export function createAgentService(deps: AgentServiceDeps) {
    */
   function provisionInBackground(agent: AgentRecord): void {
     if (provisioning.has(agent.id)) return;
-    const running = deps.tunnels
-      .asEnrolment(() => provisionAndCarry(agent))
+    const running = provisionAndCarry(agent)
       .catch((error: unknown) =>
         logger.error({ err: error, agentId: agent.id }, 'tunnel provisioning failed'),
       )

@@ -12,6 +12,7 @@ import type { ContainerChange } from '../store/containers.js';
 /**
  * What the agent service needs of the Cloudflare layer: the agent's own tunnel. `master.ts`
  * adapts the real layer (`master/src/cloudflare`) to this, so the agent code reads as the domain.
+ * Making the tunnel, finding it and reading its token are in the call budget's enrolment share.
  */
 export interface AgentTunnelProvider {
   /** Creates the tunnel, or returns the existing one of that name (idempotent by name). */
@@ -25,8 +26,6 @@ export interface AgentTunnelProvider {
   rotateTunnelSecret(tunnelId: string): Promise<string>;
   /** Deletes the tunnel, dropping its connections; an already deleted tunnel is not an error. */
   deleteTunnel(tunnelId: string): Promise<void>;
-  /** Runs `fn` with its Cloudflare calls in the call budget's enrolment share (`budget-lanes.ts`). */
-  asEnrolment<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** A command as the master issues it; the gateway adds id, version, issue time and lease. */

@@ -1,5 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-
 /**
  * Who a Cloudflare call is for, in the order the call budget serves them:
  * - `change`: a new, changed or removed route, an operator's action;
@@ -21,28 +19,41 @@ export interface LaneTicket {
 }
 
 export interface BudgetLanes {
-  /** Runs `fn` with every Cloudflare call it makes (however deep) in the ticket's lane. */
-  run<T>(ticket: LaneTicket, fn: () => Promise<T>): Promise<T>;
-  /** The lane of the calling code (`change` outside any `run`). */
-  current(): LaneTicket;
   /** Moves a ticket to the `change` lane; its waiting calls are served as changes at once. */
   promote(ticket: LaneTicket): void;
   /** For the call budgets: told when a promotion may let a waiting call go first. */
   onPromote(listener: () => void): void;
 }
 
-const CHANGE: LaneTicket = Object.freeze({ lane: 'change' }) as LaneTicket;
+/** The ticket of every call not made for a ticket of its own: changes. */
+const CHANGE_TICKET: LaneTicket = Object.freeze({ lane: 'change' }) as LaneTicket;
 
 /**
- * The lanes of one set of credentials. The lane travels with the async context (the SDK's
- * `fetch` runs inside the caller's context), so the layer's functions need no extra parameter.
+ * Where a call's ticket travels: a property of the `RequestInit` the SDK hands the budget's fetch.
+ * A client made for a unit of work carries it in its `fetchOptions`, which the SDK spreads into
+ * every request's init (the pages of a list included). Passed explicitly, not in an
+ * AsyncLocalStorage: on Node 20 that turns on a promise hook for every promise of the process, and
+ * the master's CPU per request fell by a fifth without it (`bench/RESULTS.md`).
  */
+const LANE_TICKET = Symbol('tunnelfleet.laneTicket');
+
+/**
+ * The SDK client's `fetchOptions` that put every call of the client in the ticket's lane. Typed as
+ * an empty init: the symbol is ours, and no `RequestInit` field is set.
+ */
+export function laneFetchOptions(ticket: LaneTicket): Record<never, never> {
+  return { [LANE_TICKET]: ticket };
+}
+
+/** The ticket a request was made for (`change` when none). */
+export function ticketOf(init: RequestInit | undefined): LaneTicket {
+  return (init as { [LANE_TICKET]?: LaneTicket } | undefined)?.[LANE_TICKET] ?? CHANGE_TICKET;
+}
+
+/** The promotions of one set of credentials. */
 export function createBudgetLanes(): BudgetLanes {
-  const storage = new AsyncLocalStorage<LaneTicket>();
   const listeners: (() => void)[] = [];
   return {
-    run: (ticket, fn) => storage.run(ticket, fn),
-    current: () => storage.getStore() ?? CHANGE,
     promote(ticket) {
       if (ticket.lane === 'change') return;
       ticket.lane = 'change';

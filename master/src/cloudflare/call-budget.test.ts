@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { busiestWindow, startTestWorld, type TestWorld, until } from '../../test/cloudflare-test-world.js';
+import { type LaneTicket, laneFetchOptions } from './budget-lanes.js';
 import { CallBudgetQueueFullError, type CallEvent } from './call-budget.js';
+import { listAll } from './pagination.js';
 
 describe('call budget against the emulator', () => {
   let world: TestWorld | undefined;
@@ -20,6 +22,20 @@ describe('call budget against the emulator', () => {
     expect(calls.filter((c) => c.status === 429)).toEqual([]);
     expect(busiestWindow(calls, 1000)).toBeLessThanOrEqual(limit.requests);
     expect(creds.account().budget.counters()).toMatchObject({ ok: 30, rate_limited: 0 });
+  });
+
+  it("counts a lane's client's calls on its ticket, every page of a list included, and no other client's", async () => {
+    world = await startTestWorld(['a.example', 'b.example', 'c.example']);
+    const creds = world.credentials();
+    const drift: LaneTicket = { lane: 'drift', calls: 0 };
+    const zones = await listAll(() => creds.inLane(drift).account().client.zones.list({ per_page: 1 }), {});
+    expect(zones.map((z) => z.name).sort()).toEqual(['a.example', 'b.example', 'c.example']);
+    expect(world.emulator.calls()).toHaveLength(3);
+    expect(drift.calls).toBe(3);
+    // The same token's own client: changes, not counted on the ticket.
+    await creds.account().client.zones.list({ per_page: 50 });
+    expect(drift.calls).toBe(3);
+    expect(creds.account().budget.counters()).toMatchObject({ ok: 4 });
   });
 
   it('pauses the whole token for Retry-After on a 429, then resends and succeeds', async () => {
@@ -103,8 +119,8 @@ describe('budget lanes', () => {
     // The window is full: what follows waits, the drift checks first in arrival.
     await Promise.all([budget.fetch(at('fill-1')), budget.fetch(at('fill-2'))]);
     const drift = { lane: 'drift' as const, calls: 0 };
-    const driftCalls = creds.lanes.run(drift, () =>
-      Promise.all([1, 2, 3].map((n) => budget.fetch(at(`drift-${n}`)))),
+    const driftCalls = Promise.all(
+      [1, 2, 3].map((n) => budget.fetch(at(`drift-${n}`), laneFetchOptions(drift))),
     );
     const changes = Promise.all([1, 2, 3].map((n) => budget.fetch(at(`change-${n}`))));
     expect(budget.state().queued).toEqual({ change: 3, enrol: 0, sweep: 0, drift: 3 });
@@ -133,10 +149,9 @@ describe('budget lanes', () => {
     const at = (name: string) => `${world!.emulator.baseUrl}/zones/${zoneIdOf(name)}`;
     // The window is full (two changes): what follows waits, a backlog of enrolments first.
     await Promise.all([budget.fetch(at('fill-1')), budget.fetch(at('fill-2'))]);
-    const sweep = creds.lanes.run({ lane: 'sweep' }, () => budget.fetch(at('sweep-1')));
-    const enrolments = creds.lanes.run({ lane: 'enrol' }, () =>
-      Promise.all([1, 2, 3, 4, 5].map((n) => budget.fetch(at(`enrol-${n}`)))),
-    );
+    const sweep = budget.fetch(at('sweep-1'), laneFetchOptions({ lane: 'sweep' }));
+    const enrol = laneFetchOptions({ lane: 'enrol' });
+    const enrolments = Promise.all([1, 2, 3, 4, 5].map((n) => budget.fetch(at(`enrol-${n}`), enrol)));
     const changes = Promise.all([1, 2, 3].map((n) => budget.fetch(at(`change-${n}`))));
     expect(budget.state().queued).toEqual({ change: 3, enrol: 5, sweep: 1, drift: 0 });
     await Promise.all([sweep, enrolments, changes]);
@@ -162,11 +177,11 @@ describe('budget lanes', () => {
     const { budget } = creds.account();
     const at = (name: string) => `${world!.emulator.baseUrl}/zones/${zoneIdOf(name)}`;
     await budget.fetch(at('fill-1'));
-    const other = creds.lanes.run({ lane: 'drift' }, () => budget.fetch(at('drift-1')));
-    const ticket = { lane: 'drift' as const } as { lane: 'drift' | 'change' };
-    const promoted = creds.lanes.run(ticket as never, () => budget.fetch(at('drift-2')));
+    const other = budget.fetch(at('drift-1'), laneFetchOptions({ lane: 'drift' }));
+    const ticket: LaneTicket = { lane: 'drift' };
+    const promoted = budget.fetch(at('drift-2'), laneFetchOptions(ticket));
     const change = budget.fetch(at('change-1'));
-    creds.lanes.promote(ticket as never);
+    creds.lanes.promote(ticket);
     expect(budget.state().queued).toMatchObject({ change: 2, drift: 1 });
     await Promise.all([other, promoted, change]);
     expect(sentOrder(world)).toEqual(['fill-1', 'drift-2', 'change-1', 'drift-1']);

@@ -6,6 +6,7 @@ import {
   type BudgetLanes,
   createBudgetLanes,
   type LaneTicket,
+  ticketOf,
 } from './budget-lanes.js';
 
 type CallResult = 'ok' | 'rate_limited' | 'server_error' | 'client_error' | 'network_error';
@@ -233,14 +234,13 @@ export function createCallBudget(
 
   lanes.onPromote(pump);
 
-  function acquire(): Promise<Slot> {
+  function acquire(ticket: LaneTicket): Promise<Slot> {
     if (waiting.length >= maxQueued) {
       if (!full) opts.onQueueFull?.({ token: tokenName, queued: waiting.length });
       full = true;
       return Promise.reject(new CallBudgetQueueFullError(tokenName, waiting.length));
     }
     full = false;
-    const ticket = lanes.current();
     return new Promise<Slot>((grant) => {
       waiting.push({ ticket, since: Date.now(), grant });
       pump();
@@ -261,7 +261,7 @@ export function createCallBudget(
     const method = (init?.method ?? 'GET').toUpperCase();
     const resendable = init?.body === undefined || init.body === null || typeof init.body === 'string';
     for (let waits = 0; ; waits++) {
-      const slot = await acquire();
+      const slot = await acquire(ticketOf(init));
       // Not cleared once the headers arrive: the deadline covers the body the SDK reads next.
       const deadline = deadlineSignal(opts.requestTimeoutMs, init?.signal ?? undefined);
       let response: Response;

@@ -1,5 +1,5 @@
 import Cloudflare from 'cloudflare';
-import { type BudgetLanes, createBudgetLanes } from './budget-lanes.js';
+import { type BudgetLanes, createBudgetLanes, type LaneTicket, laneFetchOptions } from './budget-lanes.js';
 import {
   type CallBudget,
   type CallBudgetOptions,
@@ -56,6 +56,8 @@ export interface Credentials {
   handles(): TokenHandle[];
   /** The lanes every token's budget serves calls by (changes before drift checks). */
   readonly lanes: BudgetLanes;
+  /** The same credentials with every call made for `ticket` (in its lane, counted on it). */
+  inLane(ticket: LaneTicket): Credentials;
 }
 
 // The SDK's own timer would run while a request waits in the budget queue; the per-request
@@ -127,7 +129,7 @@ export function createCredentials(config: CloudflareConfig): Credentials {
   });
   const defaultHandle = handleFor(config.defaultToken, 'default');
 
-  const tokenFor = (hostname: string, zone?: string): TokenHandle => {
+  const rootTokenFor = (hostname: string, zone?: string): TokenHandle => {
     const key = zone ? normalizeHostname(zone) : longestZone(normalizeHostname(hostname), zoneOwners.keys());
     return (key && zoneOwners.get(key)) || defaultHandle;
   };
@@ -136,59 +138,88 @@ export function createCredentials(config: CloudflareConfig): Credentials {
     fetchedAt: number;
     zones: Promise<Map<string, string>>;
   }
-  const zoneLists = new Map<TokenHandle, ZoneList>();
+  /** By token name: shared by every lane's view of the tokens. */
+  const zoneLists = new Map<string, ZoneList>();
 
-  const loadZones = (handle: TokenHandle): ZoneList => {
-    const zones = listAll(() => handle.client.zones.list({ per_page: 50 }), retry)
-      .then((list) => new Map(list.map((z) => [normalizeHostname(z.name), z.id])))
-      .catch((err: unknown) => {
-        zoneLists.delete(handle);
-        throw toLayerError(err, handle.name, 'list zones');
-      });
-    const entry = { fetchedAt: Date.now(), zones };
-    zoneLists.set(handle, entry);
-    return entry;
+  /** The credentials with each token's handle as `lane` gives it (its client bound to a ticket). */
+  const credentialsIn = (lane: (handle: TokenHandle) => TokenHandle): Credentials => {
+    const tokenFor = (hostname: string, zone?: string) => lane(rootTokenFor(hostname, zone));
+
+    const loadZones = (handle: TokenHandle): ZoneList => {
+      const zones = listAll(() => handle.client.zones.list({ per_page: 50 }), retry)
+        .then((list) => new Map(list.map((z) => [normalizeHostname(z.name), z.id])))
+        .catch((err: unknown) => {
+          zoneLists.delete(handle.name);
+          throw toLayerError(err, handle.name, 'list zones');
+        });
+      const entry = { fetchedAt: Date.now(), zones };
+      zoneLists.set(handle.name, entry);
+      return entry;
+    };
+
+    const resolveZone = async (rawHostname: string, zone?: string): Promise<ResolvedZone> => {
+      const hostname = normalizeHostname(rawHostname);
+      const wanted = zone ? normalizeHostname(zone) : undefined;
+      if (wanted && !isUnder(hostname.replace(/^\*\./, ''), wanted)) {
+        throw new ZoneNotFoundError(
+          rawHostname,
+          tokenFor(hostname, zone).name,
+          `it is not under zone "${wanted}"`,
+        );
+      }
+      const handle = tokenFor(hostname, zone);
+      let list = zoneLists.get(handle.name) ?? loadZones(handle);
+      for (let refreshed = false; ; refreshed = true) {
+        const zones = await list.zones;
+        const name = wanted ?? longestZone(hostname, zones.keys());
+        const id = name === undefined ? undefined : zones.get(name);
+        if (name !== undefined && id !== undefined) return { zoneId: id, zoneName: name, token: handle };
+        // The zone may have been added since the list was read: re-list once, but not in a loop.
+        if (refreshed || Date.now() - list.fetchedAt < zoneRefreshMs) {
+          const visible = [...zones.keys()].sort().join(', ') || 'none';
+          const what = wanted ? `zone "${wanted}" is not visible` : 'no visible zone suffixes it';
+          throw new ZoneNotFoundError(rawHostname, handle.name, `${what} (the token sees: ${visible})`);
+        }
+        list = loadZones(handle);
+      }
+    };
+
+    return {
+      accountId: config.accountId,
+      retry,
+      account: () => lane(defaultHandle),
+      tokenFor,
+      resolveZone,
+      invalidateZones: (tokenName) => {
+        for (const name of [...zoneLists.keys()]) {
+          if (tokenName === undefined || name === tokenName) zoneLists.delete(name);
+        }
+      },
+      handles: () => [...new Set(byToken.values())].map(lane),
+      lanes,
+      inLane: (ticket) => credentialsIn(ticketClients(ticket)),
+    };
   };
 
-  const resolveZone = async (rawHostname: string, zone?: string): Promise<ResolvedZone> => {
-    const hostname = normalizeHostname(rawHostname);
-    const wanted = zone ? normalizeHostname(zone) : undefined;
-    if (wanted && !isUnder(hostname.replace(/^\*\./, ''), wanted)) {
-      throw new ZoneNotFoundError(
-        rawHostname,
-        tokenFor(hostname, zone).name,
-        `it is not under zone "${wanted}"`,
-      );
-    }
-    const handle = tokenFor(hostname, zone);
-    let list = zoneLists.get(handle) ?? loadZones(handle);
-    for (let refreshed = false; ; refreshed = true) {
-      const zones = await list.zones;
-      const name = wanted ?? longestZone(hostname, zones.keys());
-      const id = name === undefined ? undefined : zones.get(name);
-      if (name !== undefined && id !== undefined) return { zoneId: id, zoneName: name, token: handle };
-      // The zone may have been added since the list was read: re-list once, but not in a loop.
-      if (refreshed || Date.now() - list.fetchedAt < zoneRefreshMs) {
-        const visible = [...zones.keys()].sort().join(', ') || 'none';
-        const what = wanted ? `zone "${wanted}" is not visible` : 'no visible zone suffixes it';
-        throw new ZoneNotFoundError(rawHostname, handle.name, `${what} (the token sees: ${visible})`);
-      }
-      list = loadZones(handle);
-    }
-  };
+  return credentialsIn((handle) => handle);
+}
 
-  return {
-    accountId: config.accountId,
-    retry,
-    account: () => defaultHandle,
-    tokenFor,
-    resolveZone,
-    invalidateZones: (tokenName) => {
-      for (const handle of [...zoneLists.keys()]) {
-        if (tokenName === undefined || handle.name === tokenName) zoneLists.delete(handle);
-      }
-    },
-    handles: () => [...new Set(byToken.values())],
-    lanes,
+/**
+ * Handles whose clients make every call for `ticket`, made when first asked for (a client costs
+ * about half a millisecond to build, and most units of work use one token).
+ */
+function ticketClients(ticket: LaneTicket): (handle: TokenHandle) => TokenHandle {
+  const made = new Map<TokenHandle, TokenHandle>();
+  return (handle) => {
+    let bound = made.get(handle);
+    if (!bound) {
+      bound = {
+        name: handle.name,
+        budget: handle.budget,
+        client: handle.client.withOptions({ fetchOptions: laneFetchOptions(ticket) }),
+      };
+      made.set(handle, bound);
+    }
+    return bound;
   };
 }

@@ -1,7 +1,7 @@
 import { createKeyedMutex, type Logger } from '@tunnelfleet/common';
 import type { AlertSink } from '../alerts/alert-sink.js';
 import { type AccessSyncInput, type AccessSyncResult, syncAccessApps } from './access.js';
-import type { BudgetLanes } from './budget-lanes.js';
+import type { BudgetLanes, LaneTicket } from './budget-lanes.js';
 import type { BudgetState, CallCounters } from './call-budget.js';
 import {
   type CloudflareConfig,
@@ -43,7 +43,8 @@ interface TokenCheck {
   message: string;
 }
 
-export interface CloudflareLayer {
+/** What makes Cloudflare calls: the same for every lane, in `CloudflareLayer.inLane`. */
+export interface CloudflareOperations {
   tunnels: Tunnels;
   syncTunnelIngress(input: TunnelIngressSyncInput): Promise<TunnelIngressSyncResult>;
   syncDnsRecords(input: DnsSyncInput): Promise<DnsSyncResult>;
@@ -66,6 +67,17 @@ export interface CloudflareLayer {
     record: TunnelCname;
   }): Promise<void>;
   resolveZone(hostname: string, zone?: string): Promise<ResolvedZone>;
+}
+
+/** The layer's own calls are changes (`budget-lanes.ts`); `inLane` and `enrolment` make others. */
+export interface CloudflareLayer extends CloudflareOperations {
+  /**
+   * The operations with every call made for `ticket`: in its lane, and counted on it. The syncs
+   * of one tunnel, DNS owner or Access scope still run one at a time across lanes.
+   */
+  inLane(ticket: LaneTicket): CloudflareOperations;
+  /** The operations in the enrolment lane: a host's tunnel and token as it is provisioned. */
+  readonly enrolment: CloudflareOperations;
   invalidateZones(tokenName?: string): void;
   /**
    * Whether each configured token is valid and active. Cloudflare is asked at most once per TTL,
@@ -76,7 +88,7 @@ export interface CloudflareLayer {
   callCounters(): Record<string, CallCounters>;
   /** Each token's budget now: calls in the window and the backlog, by lane. */
   budgets(): BudgetState[];
-  /** Runs work in a budget lane (drift checks and the start-up sweep give way to changes). */
+  /** Promotes a ticket whose work a change now waits for. */
   readonly lanes: BudgetLanes;
   /** Name of the token a zone's calls are counted against; without a zone, account-level calls'. */
   tokenOfZone(zoneName?: string): string;
@@ -94,7 +106,7 @@ export function createCloudflareLayer(
   const log = logger.child({ component: 'cloudflare' });
   // Alerts name a token by `tokenName`: the alert service scrubs any field called `token`, which
   // would leave the operator not knowing which budget ran out.
-  const creds = createCredentials({
+  const rootCreds = createCredentials({
     ...config,
     budget: {
       ...config.budget,
@@ -123,71 +135,85 @@ export function createCloudflareLayer(
   });
   const mutex = createKeyedMutex();
 
-  return {
-    tunnels: createTunnels(creds),
-    syncTunnelIngress: (input) =>
-      mutex.run(`ingress:${input.tunnelId}`, async () => {
-        const result = await syncTunnelIngress(creds, input);
+  /** The operations over `credentials` (the tokens as one lane sees them), sharing the mutex. */
+  const operationsIn = (creds: Credentials): CloudflareOperations => {
+    let tunnels: Tunnels | undefined;
+    return {
+      // Made when first used: a drift check of a zone never needs the account's client.
+      get tunnels() {
+        tunnels ??= createTunnels(creds);
+        return tunnels;
+      },
+      syncTunnelIngress: (input) =>
+        mutex.run(`ingress:${input.tunnelId}`, async () => {
+          const result = await syncTunnelIngress(creds, input);
+          log.info(
+            {
+              tunnelId: input.tunnelId,
+              changed: result.changed,
+              version: result.version,
+              rules: result.ownedKeys.length,
+              conflicts: result.conflicts,
+              shadowed: result.shadowed,
+              rejected: result.rejected,
+            },
+            'tunnel ingress synced',
+          );
+          return result;
+        }),
+      syncDnsRecords: (input) =>
+        mutex.run(`dns:${input.owner}`, async () => {
+          const result = await syncDnsRecords(creds, input, config.dns);
+          const problems = Object.entries(result.hostnames).filter(([, r]) => r.status !== 'ok');
+          log.info(
+            { owner: input.owner, records: result.owned.length, deleted: result.deleted.length, problems },
+            'DNS records synced',
+          );
+          return result;
+        }),
+      syncDnsOwners: async (inputs, names) => {
+        const results = await syncDnsOwners(creds, inputs, config.dns, names);
         log.info(
           {
-            tunnelId: input.tunnelId,
-            changed: result.changed,
-            version: result.version,
-            rules: result.ownedKeys.length,
-            conflicts: result.conflicts,
-            shadowed: result.shadowed,
-            rejected: result.rejected,
+            owners: inputs.length,
+            ...(names ? { names: names.size } : {}),
+            records: results.reduce((n, r) => n + r.owned.length, 0),
+            deleted: results.reduce((n, r) => n + r.deleted.length, 0),
           },
-          'tunnel ingress synced',
-        );
-        return result;
-      }),
-    syncDnsRecords: (input) =>
-      mutex.run(`dns:${input.owner}`, async () => {
-        const result = await syncDnsRecords(creds, input, config.dns);
-        const problems = Object.entries(result.hostnames).filter(([, r]) => r.status !== 'ok');
-        log.info(
-          { owner: input.owner, records: result.owned.length, deleted: result.deleted.length, problems },
           'DNS records synced',
         );
-        return result;
-      }),
-    syncDnsOwners: async (inputs, names) => {
-      const results = await syncDnsOwners(creds, inputs, config.dns, names);
-      log.info(
-        {
-          owners: inputs.length,
-          ...(names ? { names: names.size } : {}),
-          records: results.reduce((n, r) => n + r.owned.length, 0),
-          deleted: results.reduce((n, r) => n + r.deleted.length, 0),
-        },
-        'DNS records synced',
-      );
-      return results;
-    },
-    syncAccessApps: (input) =>
-      mutex.run('access', async () => {
-        const result = await syncAccessApps(creds, input);
-        log.info(
-          { apps: result.ownedAppIds.length, deleted: result.deletedAppIds.length },
-          'Access applications synced',
-        );
-        return result;
-      }),
-    readDnsName: (hostname, zone) => readDnsName(creds, hostname, zone),
-    readTunnelIngress: (tunnelId) => readTunnelIngress(creds, tunnelId),
-    overwriteDnsRecord: async (target) => {
-      await overwriteDnsRecord(creds, target);
-      log.info({ hostname: target.hostname, recordId: target.recordId }, 'adopted DNS record overwritten');
-    },
-    resolveZone: (hostname, zone) => creds.resolveZone(hostname, zone),
-    invalidateZones: (tokenName) => creds.invalidateZones(tokenName),
-    verifyTokens: createTokenVerifier(creds, config.tokenCheckTtlMs ?? TOKEN_CHECK_TTL_MS, alerts),
-    callCounters: () => Object.fromEntries(creds.handles().map((h) => [h.name, h.budget.counters()])),
-    budgets: () => creds.handles().map((h) => h.budget.state()),
-    lanes: creds.lanes,
+        return results;
+      },
+      syncAccessApps: (input) =>
+        mutex.run('access', async () => {
+          const result = await syncAccessApps(creds, input);
+          log.info(
+            { apps: result.ownedAppIds.length, deleted: result.deletedAppIds.length },
+            'Access applications synced',
+          );
+          return result;
+        }),
+      readDnsName: (hostname, zone) => readDnsName(creds, hostname, zone),
+      readTunnelIngress: (tunnelId) => readTunnelIngress(creds, tunnelId),
+      overwriteDnsRecord: async (target) => {
+        await overwriteDnsRecord(creds, target);
+        log.info({ hostname: target.hostname, recordId: target.recordId }, 'adopted DNS record overwritten');
+      },
+      resolveZone: (hostname, zone) => creds.resolveZone(hostname, zone),
+    };
+  };
+
+  return {
+    ...operationsIn(rootCreds),
+    inLane: (ticket) => operationsIn(rootCreds.inLane(ticket)),
+    enrolment: operationsIn(rootCreds.inLane({ lane: 'enrol' })),
+    invalidateZones: (tokenName) => rootCreds.invalidateZones(tokenName),
+    verifyTokens: createTokenVerifier(rootCreds, config.tokenCheckTtlMs ?? TOKEN_CHECK_TTL_MS, alerts),
+    callCounters: () => Object.fromEntries(rootCreds.handles().map((h) => [h.name, h.budget.counters()])),
+    budgets: () => rootCreds.handles().map((h) => h.budget.state()),
+    lanes: rootCreds.lanes,
     tokenOfZone: (zoneName) =>
-      zoneName === undefined ? creds.account().name : creds.tokenFor(zoneName, zoneName).name,
+      zoneName === undefined ? rootCreds.account().name : rootCreds.tokenFor(zoneName, zoneName).name,
   };
 }
 

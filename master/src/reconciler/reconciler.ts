@@ -150,11 +150,18 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
     }
   }
 
-  /** `zoneNames`: a zone sync limited to these hostnames (undefined: the whole zone). */
-  async function runTarget(target: SyncTarget, zoneNames?: ReadonlySet<string>): Promise<void> {
-    if (target === ACCESS_TARGET) return syncAccess(ctx);
-    if (target.startsWith('tunnel:')) return syncTunnel(ctx, target.slice('tunnel:'.length));
-    return syncZone(ctx, target.slice('zone:'.length), zoneNames);
+  /**
+   * `zoneNames`: a zone sync limited to these hostnames (undefined: the whole zone). `context`: the
+   * sync's, whose Cloudflare calls are changes unless it is given one in another lane.
+   */
+  async function runTarget(
+    target: SyncTarget,
+    zoneNames?: ReadonlySet<string>,
+    context: SyncContext = ctx,
+  ): Promise<void> {
+    if (target === ACCESS_TARGET) return syncAccess(context);
+    if (target.startsWith('tunnel:')) return syncTunnel(context, target.slice('tunnel:'.length));
+    return syncZone(context, target.slice('zone:'.length), zoneNames);
   }
 
   // Tickets of the sweep and drift work under way, by target: a change to one of these targets
@@ -187,18 +194,17 @@ export async function createReconciler(options: ReconcilerOptions): Promise<Reco
   /** Syncs a target with its Cloudflare calls in a lower lane; resolves to the calls it made. */
   async function syncInLane(target: SyncTarget, lane: Exclude<BudgetLane, 'change'>): Promise<number> {
     const ticket: LaneTicket = { lane, calls: 0 };
-    return cloudflare.lanes.run(ticket, () =>
-      mutex.run(target, async () => {
-        background.set(target, ticket);
-        try {
-          await runTarget(target);
-          options.onSynced?.(target);
-        } finally {
-          background.delete(target);
-        }
-        return ticket.calls ?? 0;
-      }),
-    );
+    const inLane: SyncContext = { ...ctx, cloudflare: cloudflare.inLane(ticket) };
+    return mutex.run(target, async () => {
+      background.set(target, ticket);
+      try {
+        await runTarget(target, undefined, inLane);
+        options.onSynced?.(target);
+      } finally {
+        background.delete(target);
+      }
+      return ticket.calls ?? 0;
+    });
   }
 
   queue = await createSyncQueue({
