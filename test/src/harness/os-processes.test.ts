@@ -10,12 +10,15 @@ afterEach(() => {
 });
 
 /**
- * A `sleep` whose child has exited and is never reaped: `sh` starts `true` in the background,
- * prints its pid and becomes `sleep` (exec), which never waits for children. The child stays a
+ * A `sleep` whose child has exited and is never reaped: `sh` starts a short `sleep` in the
+ * background, prints its pid and becomes the long `sleep` (exec), which never waits for children.
+ * The short one outlives the exec, so it is the long one's child when it exits, and stays a
  * zombie, as a killed dockerd does until its parent reaps it.
  */
 async function parentOfZombie(): Promise<{ parent: number; zombie: number }> {
-  const child = spawn('sh', ['-c', 'true & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 60'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   started.push(child.pid!);
   const [line] = (await once(child.stdout!, 'data')) as [Buffer];
   const zombie = Number(line.toString().trim());
@@ -35,9 +38,15 @@ describe('os processes', () => {
 
   it('kills a process and returns once it is gone; names what a live one is doing', async () => {
     const { parent } = await parentOfZombie();
-    expect(describeProcess(parent)).toMatch(
-      new RegExp(`^pid ${parent} \\(sleep\\) is S \\(sleeping\\), waiting in `),
+    // Asleep in the kernel once it runs `sleep` (on a loaded machine it may first be running).
+    const described = await waitFor(
+      () => {
+        const text = describeProcess(parent);
+        return text.includes('is S (sleeping)') ? text : undefined;
+      },
+      { description: 'the sleep to be asleep' },
     );
+    expect(described).toMatch(new RegExp(`^pid ${parent} \\(sleep\\) is S \\(sleeping\\), waiting in \\S+$`));
     await killAndWait(parent, 'the sleep', 10_000);
     // Gone, though this process (its parent) may not have reaped it yet.
     expect(isAlive(parent)).toBe(false);
