@@ -40,6 +40,7 @@ import { createRetainedRouteService } from './routes/retained-route-service.js';
 import { createSessionService } from './sessions/session-service.js';
 import { createViewerTokenService } from './sessions/viewer-token-service.js';
 import { openDatabase, type SqliteDatabase } from './store/database.js';
+import { startWalCheckpointer } from './store/wal-checkpointer.js';
 
 /** Image named in `start_tunnel` when none is configured (same default as the agent). */
 const DEFAULT_CLOUDFLARED_IMAGE = 'cloudflare/cloudflared:latest';
@@ -340,6 +341,7 @@ export async function startMaster(
   ];
   const logger = options.logger ?? createLogger({ name: 'master', level: config.logLevel, secrets });
   const db = openDatabase(config.dataDir);
+  const checkpointer = startWalCheckpointer(db, { logger: logger.child({ component: 'store' }) });
   const redisConnection = redisUrlWithPassword(config.redisUrl, config.redisPassword);
   const redis = createRedisClient({
     connection: redisConnection,
@@ -500,6 +502,7 @@ export async function startMaster(
         await fleetEvents.close();
         await redis.close().catch(() => undefined);
         loadProbe.stop();
+        await checkpointer.stop();
         db.close();
       })();
       return closing;
