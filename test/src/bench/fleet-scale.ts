@@ -181,7 +181,7 @@ async function runFleet(
     // Registrations spread over 30 s: a fleet does not start in the same second.
     const rampMs = Math.min(30_000, agents * 30);
     const rampStarted = performance.now();
-    fleet = startSimulatedFleet({
+    const running = startSimulatedFleet({
       url: master.url,
       agents: keys.map((key, i) => ({
         key,
@@ -195,6 +195,7 @@ async function runFleet(
       onSample: ([name, ms, startedAt]) => (startedAt < steadyFrom ? ramp : steady).add(name, ms),
       onError,
     });
+    fleet = running;
     // Bounded: agents not ready by then are counted, and the steady phase starts without waiting.
     const registrationDeadline = new AbortController();
     const readyBy = delay(rampMs + REGISTRATION_DEADLINE_MS, undefined, {
@@ -212,7 +213,9 @@ async function runFleet(
     // tunnel's ingress) at the budget's pace; that belongs to the ramp (its RSS peak included).
     let publishedSeconds = Number.NaN;
     if (mode.approved) {
-      const wanted = registered * CONTAINERS_PER_AGENT;
+      // Hosts still registering after the deadline count too (they retry until they are in): a
+      // steady phase that still enrols them measures the ramp, not a settled fleet.
+      const wanted = () => running.registered() * CONTAINERS_PER_AGENT;
       const publishedBy = Date.now() + PUBLISH_DEADLINE_MS;
       // Every record and ingress rule at the emulator is one of the hosts' (its only zones and
       // tunnels are theirs). A host whose first snapshot failed sends it again only when asked, so
@@ -231,7 +234,7 @@ async function runFleet(
         return { records: emulator.dnsRecords().length, rules };
       };
       const settled = (count: { records: number; rules: number }) =>
-        count.records >= wanted && count.rules >= wanted;
+        count.records >= wanted() && count.rules >= wanted();
       let last = published();
       let stillSince = Date.now();
       while (!settled(last) && Date.now() < publishedBy && Date.now() - stillSince < 30_000) {
@@ -241,7 +244,7 @@ async function runFleet(
         last = count;
       }
       progress(
-        `${agents} agents: ${last.records} records and ${last.rules} ingress rules published of ${wanted} each`,
+        `${agents} agents: ${last.records} records and ${last.rules} ingress rules published of ${wanted()} each (${running.registered()} hosts registered)`,
       );
       publishedSeconds = (performance.now() - rampStarted) / 1000;
     }
