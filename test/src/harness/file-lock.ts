@@ -1,15 +1,18 @@
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HarnessError } from './harness-error.js';
-import { isAlive } from './os-processes.js';
+import { processIdentity } from './os-processes.js';
 import { waitFor } from './wait-for.js';
 
 const LOCK_TIMEOUT_MS = 180_000;
 const UNOWNED_LOCK_STALE_MS = 10_000;
+/** Holds the owner's process identity: `<pid> <start time>`. */
+const OWNER_FILE = 'owner';
 
 /**
  * Runs `task` while holding a lock shared by every process on this machine (a directory:
- * `mkdir` is atomic). A lock left by a process that died is taken over.
+ * `mkdir` is atomic). A lock left by a process that died is taken over, even when its pid
+ * belongs to another process by now: the lock names its owner by pid and start time.
  */
 export async function withFileLock<T>(lockDir: string, task: () => Promise<T>): Promise<T> {
   await waitFor(() => tryAcquire(lockDir), {
@@ -34,14 +37,15 @@ async function tryAcquire(lockDir: string): Promise<boolean> {
     if (await isStale(lockDir)) await rm(lockDir, { recursive: true, force: true });
     return false;
   }
-  await writeFile(join(lockDir, 'pid'), String(process.pid));
+  await writeFile(join(lockDir, OWNER_FILE), processIdentity(process.pid));
   return true;
 }
 
 async function isStale(lockDir: string): Promise<boolean> {
-  const owner = await readFile(join(lockDir, 'pid'), 'utf8').catch(() => '');
-  if (owner !== '') return !isAlive(Number(owner));
-  // The owner writes its pid right after mkdir: without one, only an old lock is abandoned.
+  const owner = await readFile(join(lockDir, OWNER_FILE), 'utf8').catch(() => '');
+  if (/^\d+ \d+$/.test(owner)) return processIdentity(Number(owner.split(' ')[0])) !== owner;
+  // The owner names itself right after mkdir: without a name (or with a bare pid, as an older
+  // harness wrote it), only an old lock is abandoned.
   const created = await stat(lockDir).then(
     (info) => info.mtimeMs,
     () => Date.now(),

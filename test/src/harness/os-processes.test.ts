@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { commandOf, describeProcess, isAlive, killAndWait } from './os-processes.js';
+import { commandOf, describeProcess, isAlive, killAndWait, pidOfRunning } from './os-processes.js';
 import { waitFor } from './wait-for.js';
 
 const started: number[] = [];
@@ -50,5 +53,31 @@ describe('os processes', () => {
     await killAndWait(parent, 'the sleep', 10_000);
     // Gone, though this process (its parent) may not have reaped it yet.
     expect(isAlive(parent)).toBe(false);
+  });
+
+  it('trusts a pid file only while it names the program that wrote it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pid-file-'));
+    try {
+      const file = join(dir, 'engine.pid');
+      const tail = spawn('tail', ['-f', '/dev/null'], { stdio: 'ignore' });
+      started.push(tail.pid!);
+      await waitFor(() => commandOf(tail.pid!) === 'tail', { description: 'tail to run' });
+      await writeFile(file, `${tail.pid}\n`);
+
+      expect(await pidOfRunning(file, { command: 'tail', marker: '/dev' })).toBe(tail.pid);
+      // The same pid, as a killed engine's pid file would name it once the pid was reused.
+      expect(await pidOfRunning(file, { command: 'dockerd', marker: '/dev' })).toBeUndefined();
+      // The same program, started for another engine (another path).
+      expect(await pidOfRunning(file, { command: 'tail', marker: '/de' })).toBeUndefined();
+      expect(await pidOfRunning(file, { command: 'tail', marker: '/run/docker7-exec' })).toBeUndefined();
+
+      await killAndWait(tail.pid!, 'the tail', 10_000);
+      expect(await pidOfRunning(file, { command: 'tail', marker: '/dev' })).toBeUndefined();
+      expect(
+        await pidOfRunning(join(dir, 'missing.pid'), { command: 'tail', marker: '/dev' }),
+      ).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -30,6 +30,41 @@ export function commandOf(pid: number): string {
 }
 
 /**
+ * The live process a pid file names, if it is still the program that wrote it: `command` is its
+ * command name, and one of its arguments is the path `marker` or a path inside it (an engine's own
+ * exec-root, which its dockerd and its containerd's `--config` both name). Pids wrap (at
+ * 32768 here), so a pid file left by a killed process may name an unrelated process by now, or
+ * another engine's dockerd: neither may be waited on, signalled or kept as "running".
+ */
+export async function pidOfRunning(
+  file: string,
+  { command, marker }: { command: string; marker: string },
+): Promise<number | undefined> {
+  const pid = await pidFrom(file);
+  if (pid === undefined || !isAlive(pid) || commandOf(pid) !== command) return undefined;
+  const named = argumentsOf(pid).some((arg) => arg === marker || arg.startsWith(`${marker}/`));
+  return named ? pid : undefined;
+}
+
+/**
+ * Who a process is: its pid and its start time (clock ticks after boot, field 22 of
+ * /proc/<pid>/stat). A pid is reused once freed; the pair names one process for the machine's
+ * uptime. '' once the process is gone.
+ */
+export function processIdentity(pid: number): string {
+  if (!isAlive(pid)) return '';
+  const stat = procFile(pid, 'stat');
+  // Fields after "pid (comm)" start at field 3, so field 22 is the 20th of them.
+  const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  return startTime ? `${pid} ${startTime}` : '';
+}
+
+/** A process's argv (`/proc/<pid>/cmdline`), or [] once its pid is free. */
+function argumentsOf(pid: number): string[] {
+  return procFile(pid, 'cmdline').split('\0').filter(Boolean);
+}
+
+/**
  * SIGKILLs `pid` and waits until it is gone. A process that outlives SIGKILL is stuck in the
  * kernel: the error says in which state and where, which is all a failed run can tell afterwards.
  */
@@ -50,7 +85,7 @@ export function describeProcess(pid: number): string {
 }
 
 /** A file of /proc/<pid>, trimmed; '' once the process is gone. */
-function procFile(pid: number, name: 'stat' | 'status' | 'comm' | 'wchan'): string {
+function procFile(pid: number, name: 'stat' | 'status' | 'comm' | 'wchan' | 'cmdline'): string {
   try {
     return readFileSync(`/proc/${pid}/${name}`, 'utf8').trim();
   } catch {

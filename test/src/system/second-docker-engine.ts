@@ -8,11 +8,10 @@ import { connectDockerEngine } from '../harness/docker-engine.js';
 import { withFileLock } from '../harness/file-lock.js';
 import { HarnessError } from '../harness/harness-error.js';
 import {
-  commandOf,
   describeProcess,
   isAlive,
   killAndWait,
-  pidFrom,
+  pidOfRunning,
   run,
   runPipeline,
 } from '../harness/os-processes.js';
@@ -91,12 +90,11 @@ export async function startSecondDockerEngine(
   const secondOctet = subnetRange(name);
 
   const stop = async (signal: NodeJS.Signals) => {
-    const dockerdPid = await pidFrom(paths.pidFile);
-    const containerdPid = await pidFrom(paths.containerdPidFile);
-    if (dockerdPid === undefined || !isAlive(dockerdPid)) return;
+    const dockerdPid = await enginePid(paths, 'dockerd');
+    const containerdPid = await enginePid(paths, 'containerd');
+    if (dockerdPid === undefined) return;
     process.kill(dockerdPid, signal);
-    if (signal === 'SIGKILL' && containerdPid !== undefined && isAlive(containerdPid))
-      process.kill(containerdPid, 'SIGKILL');
+    if (signal === 'SIGKILL' && containerdPid !== undefined) process.kill(containerdPid, 'SIGKILL');
     await waitFor(() => !isAlive(dockerdPid), {
       description: `${name} dockerd (pid ${dockerdPid}) to exit`,
       timeoutMs: KILL_TIMEOUT_MS,
@@ -184,6 +182,15 @@ function subnetRange(name: string): number {
   return 200 + Number(name.slice('docker'.length));
 }
 
+/**
+ * The engine's live dockerd or containerd, by its pid file. A pid file a killed engine left behind
+ * may name another process by now, another engine's dockerd included: that one is not ours.
+ */
+function enginePid(paths: EnginePaths, command: 'dockerd' | 'containerd'): Promise<number | undefined> {
+  const file = command === 'dockerd' ? paths.pidFile : paths.containerdPidFile;
+  return pidOfRunning(file, { command, marker: paths.execRoot });
+}
+
 async function answers(socketPath: string): Promise<boolean> {
   try {
     await new Docker({ socketPath }).ping();
@@ -251,45 +258,33 @@ async function launchDockerdOnce(paths: EnginePaths): Promise<string | undefined
     closeSync(log);
   }
   try {
-    await waitFor(
-      async () => {
-        if (exited !== undefined) throw new HarnessError(exited);
-        return answers(paths.socket);
-      },
-      {
-        description: `${paths.name} dockerd to answer`,
-        timeoutMs: DOCKERD_START_TIMEOUT_MS,
-        intervalMs: 100,
-      },
-    );
-    return undefined;
+    // A dockerd that exited will not answer: the attempt ends at once, with its reason.
+    await waitFor(async () => exited !== undefined || (await answers(paths.socket)), {
+      description: `${paths.name} dockerd to answer`,
+      timeoutMs: DOCKERD_START_TIMEOUT_MS,
+      intervalMs: 100,
+    });
+    return exited;
   } catch (error) {
     return exited ?? (error as Error).message;
   }
 }
 
-/** A crash leaves pid files behind, and dockerd refuses to start over them. */
+/**
+ * A killed engine leaves its pid files behind, and dockerd refuses to start over them ("pid file
+ * found"), even when the pid they name is another process's by now.
+ */
 async function removeStalePidFiles(paths: EnginePaths): Promise<void> {
-  for (const file of [paths.pidFile, paths.containerdPidFile]) {
-    const pid = await pidFrom(file);
-    if (pid === undefined || !isAlive(pid)) await rm(file, { force: true });
-  }
+  if ((await enginePid(paths, 'dockerd')) === undefined) await rm(paths.pidFile, { force: true });
+  if ((await enginePid(paths, 'containerd')) === undefined)
+    await rm(paths.containerdPidFile, { force: true });
 }
 
-/**
- * SIGKILLs a failed attempt's dockerd and containerd and waits until both are gone. A pid file a
- * process left behind may name another process by now (pids wrap at 32768 here): only a process
- * with the engine's command name is killed.
- */
+/** SIGKILLs a failed attempt's dockerd and containerd and waits until both are gone. */
 async function killEngineProcesses(paths: EnginePaths): Promise<void> {
-  const processes = [
-    { file: paths.pidFile, command: 'dockerd' },
-    { file: paths.containerdPidFile, command: 'containerd' },
-  ];
-  for (const { file, command } of processes) {
-    const pid = await pidFrom(file);
-    if (pid === undefined || !isAlive(pid) || commandOf(pid) !== command) continue;
-    await killAndWait(pid, `${command} of ${file}`, KILL_TIMEOUT_MS);
+  for (const command of ['dockerd', 'containerd'] as const) {
+    const pid = await enginePid(paths, command);
+    if (pid !== undefined) await killAndWait(pid, `${paths.name} ${command}`, KILL_TIMEOUT_MS);
   }
 }
 
