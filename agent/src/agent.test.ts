@@ -1,6 +1,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AGENT_ROUTES, COMMAND_POLL_DEFAULT_WAIT_SECONDS } from '@tunnelfleet/common';
 import {
   buildGatewayTestImage,
   CLOUDFLARED_IMAGE,
@@ -28,9 +29,12 @@ let master: MasterProcess;
 const agents: Agent[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
 
+/** The master's COMMAND_POLL_WAIT_SECONDS; agents with a fixed wait (`commandWaitSeconds`) keep theirs. */
+const MASTER_POLL_WAIT_SECONDS = 3;
+
 beforeAll(async () => {
   docker = await connectTestDocker();
-  master = await startTestMaster();
+  master = await startTestMaster({ env: { COMMAND_POLL_WAIT_SECONDS: String(MASTER_POLL_WAIT_SECONDS) } });
 });
 
 afterEach(async () => {
@@ -47,7 +51,9 @@ interface Host {
   dataDir: string;
   network: string;
   proxy: RecordingProxy;
-  newAgent(overrides?: Partial<Pick<AgentDeps, 'now' | 'fetch' | 'logger' | 'gatewayImage'>>): Promise<Agent>;
+  newAgent(
+    overrides?: Partial<Pick<AgentDeps, 'now' | 'fetch' | 'logger' | 'gatewayImage' | 'tuning'>>,
+  ): Promise<Agent>;
 }
 
 /** One simulated host: its key, data dir and cloudflared network; agents on it talk through a recording proxy. */
@@ -309,6 +315,26 @@ describe('agent against the real master and Docker engine', () => {
     await moreRejections(3);
     expect(revokedMessages()).toBe(2);
     expect(agent.health().revoked).toBe(true);
+  });
+
+  it("polls for commands with the wait the master's answers advise", async () => {
+    const h = await host();
+    const waits: number[] = [];
+    const agent = await h.newAgent({
+      // The shipped agent's tuning: no fixed wait.
+      tuning: { retry: { initialDelayMs: 100, maxDelayMs: 500, rejectedDelayMs: 500 } },
+      fetch: (input, init) => {
+        const url = new URL(String(input));
+        if (url.pathname === AGENT_ROUTES.commandsNext)
+          waits.push(Number(url.searchParams.get('waitSeconds')));
+        return fetch(input, init);
+      },
+    });
+    removeCloudflaredOf(await registered(agent));
+    // The first poll, before any answer, waits the default; its answer (start_tunnel) advises.
+    await waitFor(() => waits.length >= 3, { description: 'three command polls' });
+    expect(waits[0]).toBe(COMMAND_POLL_DEFAULT_WAIT_SECONDS);
+    expect(waits.slice(1)).toEqual(waits.slice(1).map(() => MASTER_POLL_WAIT_SECONDS));
   });
 
   it('runs the host gateway when GATEWAY_IMAGE is set, leaves it serving when it stops, and adopts it again', async () => {

@@ -1,6 +1,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger, type Logger, type MasterConfig, type TrustProxy } from '@tunnelfleet/common';
+import {
+  COMMAND_POLL_DEFAULT_WAIT_SECONDS,
+  createLogger,
+  type Logger,
+  type MasterConfig,
+  type TrustProxy,
+} from '@tunnelfleet/common';
 import type { Redis } from 'ioredis';
 import { createAccessPolicyService } from './access/access-policy-service.js';
 import { createAgentService } from './agents/agent-service.js';
@@ -63,6 +69,8 @@ export interface MasterDeps {
   /** `TUNNELFLEET_DATA_DIR`: where a generated admin token is written (mode 0600). */
   dataDir: string;
   reportIntervalSeconds: number;
+  /** `COMMAND_POLL_WAIT_SECONDS`: the long-poll wait each poll's answer asks agents to use (default 25). */
+  commandPollWaitSeconds?: number;
   /** `AGENT_REPORT_BURST` and `AGENT_REPORTS_PER_MINUTE`: the rate limit of each agent's reports. */
   reportRate: { burst: number; perMinute: number };
   cloudflaredImage?: string;
@@ -238,6 +246,7 @@ export function createMaster(deps: MasterDeps & { accountId: string }) {
       hooks,
       alerts: deps.alerts.sink,
       reportIntervalSeconds: deps.reportIntervalSeconds,
+      commandPollWaitSeconds: deps.commandPollWaitSeconds ?? COMMAND_POLL_DEFAULT_WAIT_SECONDS,
       reportRate,
       admission,
       gatewayRoutes,
@@ -424,6 +433,7 @@ export async function startMaster(
     accountId: config.cloudflareAccountId,
     dataDir: config.dataDir,
     reportIntervalSeconds: config.reportIntervalSeconds,
+    commandPollWaitSeconds: config.commandPollWaitSeconds,
     reportRate: { burst: config.agentReportBurst, perMinute: config.agentReportsPerMinute },
     admission: {
       maxEventLoopDelayMs: config.admissionMaxEventLoopDelayMs,
@@ -466,7 +476,8 @@ export async function startMaster(
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  // Long-polls hold requests for up to 30 s: keep the sockets open a little longer than that.
+  // An agent's connection idles between its answers and its next request (a long-poll is not
+  // idle while held): keep it open a little longer than the agents' 30 s heartbeat interval.
   server.keepAliveTimeout = 35_000;
   server.headersTimeout = 36_000;
   const address = server.address() as AddressInfo;

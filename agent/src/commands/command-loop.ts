@@ -12,6 +12,7 @@ interface CommandLoopOptions {
   client: MasterClient;
   executor: CommandExecutor;
   logger: Logger;
+  /** A fixed long-poll wait (tests); without it the agent takes the wait each answer advises. */
   waitSeconds?: number;
   retry?: RetryDelayOptions;
 }
@@ -28,7 +29,7 @@ export interface CommandLoop {
 export function startCommandLoop(options: CommandLoopOptions): CommandLoop {
   const { client, executor } = options;
   const logger = options.logger.child({ component: 'command-loop' });
-  const waitSeconds = options.waitSeconds ?? COMMAND_POLL_DEFAULT_WAIT_SECONDS;
+  let waitSeconds = options.waitSeconds ?? COMMAND_POLL_DEFAULT_WAIT_SECONDS;
   const retry = createRetryDelay(options.retry);
   const abort = new AbortController();
   let pendingAck: CommandAck | undefined;
@@ -38,8 +39,18 @@ export function startCommandLoop(options: CommandLoopOptions): CommandLoop {
       await client.acknowledge(pendingAck);
       pendingAck = undefined;
     }
-    const { command } = await client.nextCommand({ waitSeconds, signal: abort.signal });
+    const { command, advisedWaitSeconds } = await client.nextCommand({ waitSeconds, signal: abort.signal });
     retry.reset();
+    // The master paces the fleet's polls (COMMAND_POLL_WAIT_SECONDS); one of an earlier version
+    // advises nothing, and the wait stays.
+    if (
+      options.waitSeconds === undefined &&
+      advisedWaitSeconds !== undefined &&
+      advisedWaitSeconds !== waitSeconds
+    ) {
+      logger.info({ from: waitSeconds, to: advisedWaitSeconds }, 'command poll wait set by the master');
+      waitSeconds = advisedWaitSeconds;
+    }
     if (!command) return;
     logger.info(
       {

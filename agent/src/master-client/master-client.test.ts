@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { COMMAND_POLL_WAIT_HEADER } from '@tunnelfleet/common';
 import { freePort, type MasterProcess } from '@tunnelfleet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestMaster } from '../../test/test-master.js';
@@ -19,8 +20,10 @@ const registration = { name: 'host', agentVersion: '0.1.0', hostname: 'host.loca
 const UNKNOWN_KEY = `tfk_0123456789abcdef_${'u'.repeat(43)}`;
 
 let master: MasterProcess;
+// A poll wait of the master's own: the clients must hear it from the master, not assume the default.
+const MASTER_POLL_WAIT_SECONDS = 7;
 beforeAll(async () => {
-  master = await startTestMaster();
+  master = await startTestMaster({ env: { COMMAND_POLL_WAIT_SECONDS: String(MASTER_POLL_WAIT_SECONDS) } });
 });
 afterAll(async () => {
   await master?.close();
@@ -163,6 +166,33 @@ describe('master client failures', () => {
       expect((error as Error).message).toContain('agentId');
     } finally {
       server.close();
+    }
+  });
+
+  it("takes the master's advised poll wait from the answer's header", async () => {
+    const { client: api } = client(master.url, (await master.admin.createKey({ name: 'poll-wait' })).key);
+    await api.register(registration);
+    expect(await api.nextCommand({ waitSeconds: 0 })).toEqual({
+      command: null,
+      advisedWaitSeconds: MASTER_POLL_WAIT_SECONDS,
+    });
+  });
+
+  it('ignores an advised wait the master would not accept, and a master that advises none', async () => {
+    const headers: Array<Record<string, string>> = [
+      { [COMMAND_POLL_WAIT_HEADER]: '100000' },
+      { [COMMAND_POLL_WAIT_HEADER]: '0' },
+      {},
+    ];
+    for (const header of headers) {
+      const { url, server } = await answering(200, '{"command":null}', header);
+      try {
+        expect(await client(url, UNKNOWN_KEY).client.nextCommand({ waitSeconds: 0 })).toEqual({
+          command: null,
+        });
+      } finally {
+        server.close();
+      }
     }
   });
 });

@@ -1,5 +1,7 @@
 import {
   AGENT_ROUTES,
+  COMMAND_POLL_MAX_WAIT_SECONDS,
+  COMMAND_POLL_WAIT_HEADER,
   type CommandAck,
   type CommandAckResponse,
   commandAckPath,
@@ -53,12 +55,17 @@ export interface NextCommandOptions {
   signal?: AbortSignal;
 }
 
+export interface NextCommandAnswer extends NextCommandResponse {
+  /** The wait the master asks for in the next polls; absent from a master of an earlier version. */
+  advisedWaitSeconds?: number;
+}
+
 export interface MasterClient {
   register(body: RegisterRequest): Promise<RegisterResponse>;
   heartbeat(body: HeartbeatRequest): Promise<HeartbeatResponse>;
   report(body: Report): Promise<ReportResponse>;
   /** Long-poll; `command: null` when the wait ended with nothing to do. */
-  nextCommand(options: NextCommandOptions): Promise<NextCommandResponse>;
+  nextCommand(options: NextCommandOptions): Promise<NextCommandAnswer>;
   acknowledge(ack: CommandAck): Promise<CommandAckResponse>;
 }
 
@@ -81,7 +88,7 @@ export function createMasterClient(options: MasterClientOptions): MasterClient {
     method: 'GET' | 'POST',
     path: string,
     replySchema: z.ZodType<T>,
-    init: { body?: unknown; timeoutMs?: number; signal?: AbortSignal } = {},
+    init: CallOptions = {},
   ): Promise<T> => {
     try {
       const result = await send(method, path, replySchema, init);
@@ -98,7 +105,7 @@ export function createMasterClient(options: MasterClientOptions): MasterClient {
     method: 'GET' | 'POST',
     path: string,
     replySchema: z.ZodType<T>,
-    init: { body?: unknown; timeoutMs?: number; signal?: AbortSignal },
+    init: CallOptions,
   ): Promise<T> => {
     const deadline = deadlineSignal(init.timeoutMs ?? requestTimeoutMs, init.signal);
     const headers: Record<string, string> = { authorization, accept: 'application/json' };
@@ -127,6 +134,7 @@ export function createMasterClient(options: MasterClientOptions): MasterClient {
     }
     const parsed = replySchema.safeParse(json);
     if (!parsed.success) throw new MasterReplyInvalidError(path, describeIssues(parsed.error));
+    init.onHeaders?.(response.headers);
     return parsed.data;
   };
 
@@ -143,16 +151,45 @@ export function createMasterClient(options: MasterClientOptions): MasterClient {
       call('POST', AGENT_ROUTES.reports, reportResponseSchema, {
         body: outbound(reportSchema, body, 'report'),
       }),
-    nextCommand: ({ waitSeconds, signal }) =>
-      call('GET', `${AGENT_ROUTES.commandsNext}?waitSeconds=${waitSeconds}`, nextCommandResponseSchema, {
-        timeoutMs: waitSeconds * 1000 + LONG_POLL_MARGIN_MS,
-        ...(signal ? { signal } : {}),
-      }),
+    nextCommand: async ({ waitSeconds, signal }) => {
+      let advisedWaitSeconds: number | undefined;
+      const answer = await call(
+        'GET',
+        `${AGENT_ROUTES.commandsNext}?waitSeconds=${waitSeconds}`,
+        nextCommandResponseSchema,
+        {
+          timeoutMs: waitSeconds * 1000 + LONG_POLL_MARGIN_MS,
+          ...(signal ? { signal } : {}),
+          onHeaders: (headers) => {
+            advisedWaitSeconds = advisedWait(headers.get(COMMAND_POLL_WAIT_HEADER));
+          },
+        },
+      );
+      return advisedWaitSeconds === undefined ? answer : { ...answer, advisedWaitSeconds };
+    },
     acknowledge: (ack) =>
       call('POST', commandAckPath(ack.commandId), commandAckResponseSchema, {
         body: outbound(commandAckSchema, ack, 'acknowledgement'),
       }),
   };
+}
+
+interface CallOptions {
+  body?: unknown;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Called with the headers of an answer that passed its schema. */
+  onHeaders?: (headers: Headers) => void;
+}
+
+/**
+ * The master's advised poll wait, when it is one the master would accept. Anything else (a proxy's
+ * header, a garbled value) is ignored: the agent keeps the wait it has.
+ */
+function advisedWait(value: string | null): number | undefined {
+  if (value === null || !/^\d{1,4}$/.test(value)) return undefined;
+  const seconds = Number(value);
+  return seconds >= 1 && seconds <= COMMAND_POLL_MAX_WAIT_SECONDS ? seconds : undefined;
 }
 
 /** A body we are about to send that breaks the protocol is our bug: fail loudly, do not send it. */

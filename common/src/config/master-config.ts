@@ -1,3 +1,4 @@
+import { COMMAND_POLL_DEFAULT_WAIT_SECONDS, COMMAND_POLL_MAX_WAIT_SECONDS } from '../protocol/command.js';
 import { envCloudflareTokens } from './cloudflare-tokens.js';
 import { envBool, envDurationSeconds, envInt, envSecretFile, envString, envUrl } from './env-parsers.js';
 import { type ConfigOf, envVar, optionalEnvVar } from './env-var.js';
@@ -169,6 +170,11 @@ export const masterConfigSpec = {
     doc: 'Heartbeat interval given to agents; an agent missing three is offline.',
     example: '30',
     defaultValue: '30',
+  }),
+  commandPollWaitSeconds: envVar('COMMAND_POLL_WAIT_SECONDS', envInt(1, COMMAND_POLL_MAX_WAIT_SECONDS), {
+    doc: "How long agents hold their command long-poll open (each poll's answer tells them). Every\nagent renews its poll this often, so at thousands of hosts a longer wait saves the master most\nof that work. Commands arrive at once either way. Keep it below the read timeout of any proxy\nbetween agents and master (nginx: 60 s by default; Cloudflare: 100 s).",
+    example: String(COMMAND_POLL_DEFAULT_WAIT_SECONDS),
+    defaultValue: String(COMMAND_POLL_DEFAULT_WAIT_SECONDS),
   }),
   agentReportBurst: envVar('AGENT_REPORT_BURST', envInt(1, 100_000), {
     doc: 'Reports (container events and snapshots) one agent may send at once: its start-up or\nreconnect burst. A report costs one token, plus one per 256 KiB of body. Above the burst, and\nabove AGENT_REPORTS_PER_MINUTE, the master answers 429 with Retry-After and the agent sends one\nsnapshot when that has passed.',

@@ -183,8 +183,14 @@ export const commandSchema = z.discriminatedUnion('type', [
 export type Command = z.infer<typeof commandSchema>;
 
 /** Longest wait the master holds a long-poll open; the agent's HTTP timeout must exceed it. */
-const COMMAND_POLL_MAX_WAIT_SECONDS = 30;
+export const COMMAND_POLL_MAX_WAIT_SECONDS = 120;
 export const COMMAND_POLL_DEFAULT_WAIT_SECONDS = 25;
+/**
+ * Response header of `GET commands/next`: the wait, in seconds, the master asks agents to use in
+ * their next polls (its COMMAND_POLL_WAIT_SECONDS). A header, not a body field: an agent of an
+ * earlier version ignores it, where its strict reply schema would refuse a field it does not know.
+ */
+export const COMMAND_POLL_WAIT_HEADER = 'tunnelfleet-poll-wait-seconds';
 
 /** Query of `GET commands/next`: `?waitSeconds=N` (0 = answer at once). */
 export const nextCommandQuerySchema = z.strictObject({

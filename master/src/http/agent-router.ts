@@ -1,6 +1,7 @@
 import {
   AGENT_ROUTES,
   AuthenticationError,
+  COMMAND_POLL_WAIT_HEADER,
   type Command,
   ConflictError,
   commandAckSchema,
@@ -52,6 +53,8 @@ export interface AgentRouterDeps {
   alerts: AlertSink;
   logger: Logger;
   reportIntervalSeconds: number;
+  /** Sent with every long-poll's answer (`COMMAND_POLL_WAIT_HEADER`): the wait agents use next. */
+  commandPollWaitSeconds: number;
   reportRate: ReportRateLimiter;
   /** Sheds enrolment (registrations, first snapshots) while the master is overloaded. */
   admission: Pick<AdmissionControl, 'admit'>;
@@ -170,6 +173,7 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     if (current === undefined || current.status === 'revoked') {
       throw new AuthenticationError('missing, invalid or revoked credentials');
     }
+    res.set(COMMAND_POLL_WAIT_HEADER, String(deps.commandPollWaitSeconds));
     res.json({ command });
   });
 

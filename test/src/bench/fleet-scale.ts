@@ -14,6 +14,9 @@
  *
  * The heartbeat interval defaults to 5 s, the default 30 s compressed 6×, so a short run carries
  * the request rate of a fleet six times larger (container restarts are compressed alike).
+ *
+ * `FLEET_POLL_WAIT_SECONDS=N`: the master's COMMAND_POLL_WAIT_SECONDS (default 25), which the
+ * simulated agents follow as real ones do.
  */
 import { execFileSync } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -104,6 +107,8 @@ interface FleetMode {
  * to the garbage collector's concurrent threads sharing the main thread's CPU.
  */
 const PIN_MODE = process.env.FLEET_PIN_CPUS;
+const POLL_WAIT_SECONDS =
+  process.env.FLEET_POLL_WAIT_SECONDS ?? masterConfigSpec.commandPollWaitSeconds.defaultValue ?? '';
 const PIN_CPUS = PIN_MODE === '1' || PIN_MODE === 'main-alone';
 
 /** Sets the CPUs of a process's main thread, or with `allThreads` of every thread (`taskset`, util-linux). */
@@ -137,6 +142,7 @@ async function runFleet(
       cloudflare: createCloudflareAccount(emulator, mode.approved ? APPROVED_ZONES : [ZONE]),
       env: {
         REPORT_INTERVAL_SECONDS: String(intervalSeconds),
+        COMMAND_POLL_WAIT_SECONDS: POLL_WAIT_SECONDS,
         ...(mode.approved ? { CLOUDFLARE_WINDOW_SECONDS: String(windowSeconds) } : {}),
         // FLEET_MASTER_LOG_LEVEL=info, say, to count the master's syncs in its log (/tmp/tunnelfleet-master-*/master.log, while it runs).
         LOG_LEVEL: process.env.FLEET_MASTER_LOG_LEVEL ?? 'warn',
@@ -450,7 +456,7 @@ async function main(): Promise<void> {
   if (PIN_CPUS) pinToCpus(process.pid, '1', true);
   console.log(
     `Fleet scale (${new Date().toISOString()}, node ${process.version}): ${agents} vs ${baselineAgents} agents, ` +
-      `${CONTAINERS_PER_AGENT} containers each, heartbeat every ${intervalSeconds} s, ${steadySeconds} s steady phase` +
+      `${CONTAINERS_PER_AGENT} containers each, heartbeat every ${intervalSeconds} s, command polls of ${POLL_WAIT_SECONDS} s, ${steadySeconds} s steady phase` +
       (mode.approved ? `, approved (Cloudflare window 300 s / ${compression})` : ', pending') +
       (PIN_CPUS ? "; the master's main thread alone on CPU 0, everything else on CPU 1" : '') +
       (PIN_MODE === 'main-alone' ? " (the master's other threads included)" : ''),

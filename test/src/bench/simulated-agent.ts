@@ -4,6 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import {
   AGENT_ROUTES,
   COMMAND_POLL_DEFAULT_WAIT_SECONDS,
+  COMMAND_POLL_WAIT_HEADER,
   type Command,
   type Container,
   commandAckPath,
@@ -24,6 +25,8 @@ function describe(error: unknown): string {
 interface Answer {
   status: number;
   retryAfter: string | undefined;
+  /** The master's advice on long-polls (`COMMAND_POLL_WAIT_HEADER`). */
+  pollWait: string | undefined;
   text: string;
 }
 
@@ -45,7 +48,9 @@ function send(
       res.on('error', reject);
       res.on('end', () => {
         const retryAfter = res.headers['retry-after'];
-        resolve({ status: res.statusCode ?? 0, retryAfter, text: Buffer.concat(chunks).toString('utf8') });
+        const pollWait = res.headers[COMMAND_POLL_WAIT_HEADER] as string | undefined;
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, retryAfter, pollWait, text });
       });
     });
     req.on('error', reject);
@@ -248,14 +253,17 @@ export function startSimulatedAgent(options: SimulatedAgentOptions): SimulatedAg
   }
 
   async function commandPolls(): Promise<void> {
+    // As the real agent: the wait the master's last answer advised.
+    let waitSeconds = String(COMMAND_POLL_DEFAULT_WAIT_SECONDS);
     while (!signal.aborted) {
       try {
-        const path = `${AGENT_ROUTES.commandsNext}?waitSeconds=${COMMAND_POLL_DEFAULT_WAIT_SECONDS}`;
+        const path = `${AGENT_ROUTES.commandsNext}?waitSeconds=${waitSeconds}`;
         const answer = await send(connections, `${options.url}${path}`, {
           method: 'GET',
           headers: { authorization: `Bearer ${options.key}` },
           signal,
         });
+        waitSeconds = answer.pollWait ?? waitSeconds;
         const { command } = JSON.parse(answer.text) as { command: Command | null };
         if (command) {
           await call('commands/ack', 'POST', commandAckPath(command.id), {
