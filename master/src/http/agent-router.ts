@@ -31,7 +31,7 @@ import type { AgentRecord } from '../store/agents.js';
 import { findAgent } from '../store/agents.js';
 import type { SqliteDatabase } from '../store/database.js';
 import type { AdmissionControl } from './admission-control.js';
-import { agentAuthentication, agentCaller } from './authentication.js';
+import { agentAuthentication, agentCaller, agentCallerKey } from './authentication.js';
 import type { FailedAuthLimiter } from './failed-auth-limiter.js';
 import { jsonBody } from './json-body.js';
 import type { ReportRateLimiter } from './report-rate-limiter.js';
@@ -85,7 +85,7 @@ export function agentRouter(deps: AgentRouterDeps): Router {
   // Admission first: a refused registration costs no key check and no body parse.
   router.post(AGENT_ROUTES.register, deps.admission.admit, authenticate, jsonBody(), async (req, res) => {
     const body = parseOrThrow(registerRequestSchema, req.body, 'register body');
-    const answer = await deps.agents.register(agentCaller(res).key, body);
+    const answer = await deps.agents.register(agentCallerKey(db, res), body);
     // A (re)started agent pushes nothing to its gateway until told its routes: tell it now.
     if (answer.status === 'approved') await deps.gatewayRoutes.refresh(answer.agentId, { force: true });
     res.json(answer);
@@ -98,7 +98,8 @@ export function agentRouter(deps: AgentRouterDeps): Router {
     // The traffic is not presence: it stays out of the state kept in Redis for every heartbeat.
     const { gatewayTraffic, ...presence } = body;
     const { cameBack, previous } = await deps.heartbeats.record(agent.id, presence);
-    if (body.lastAppliedCommandVersion !== null)
+    // The store only raises it: no statement when the agent's row, read for this request, is not behind.
+    if (body.lastAppliedCommandVersion !== null && body.lastAppliedCommandVersion > agent.commandVersion)
       deps.agents.noteAppliedVersion(agent.id, body.lastAppliedCommandVersion);
     if (agent.status === 'approved') await deps.gatewayRoutes.noteHeartbeat(agent.id, body.gateway);
     if (agent.status === 'approved' && gatewayTraffic) deps.gatewayTraffic.note(agent.id, gatewayTraffic);

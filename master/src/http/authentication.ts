@@ -10,7 +10,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { adminTokenMatches } from '../keys/admin-token.js';
 import { findPresentedAgentKey } from '../keys/agent-key-issuer.js';
 import type { SessionService } from '../sessions/session-service.js';
-import { type AgentKeyRecord, touchAgentKey } from '../store/agent-keys.js';
+import { type AgentKeyRecord, findAgentKey, touchAgentKey } from '../store/agent-keys.js';
 import { type AgentRecord, findAgentByKey } from '../store/agents.js';
 import type { AuditActor } from '../store/audit-log.js';
 import type { SqliteDatabase } from '../store/database.js';
@@ -19,7 +19,7 @@ import { readSessionCookie } from './session-cookie.js';
 
 /** What agent authentication leaves on `res.locals` for the handlers. */
 interface AgentCaller {
-  key: AgentKeyRecord;
+  keyId: string;
   /** Undefined until the key's first registration. */
   agent: AgentRecord | undefined;
 }
@@ -59,13 +59,23 @@ export function agentAuthentication(db: SqliteDatabase, limiter: FailedAuthLimit
       throw refusal(limiter, { address: clientAddress(req), ...(keyId ? { keyId } : {}) });
     }
     touchAgentKey(db, key);
-    res.locals.caller = { key, agent } satisfies AgentCaller;
+    res.locals.caller = { keyId: key.id, agent } satisfies AgentCaller;
     next();
   };
 }
 
 export function agentCaller(res: Response): AgentCaller {
   return res.locals.caller as AgentCaller;
+}
+
+/**
+ * The caller's whole key (its allowlist and policy), read when a handler needs it. Read again
+ * after the body: a key revoked while its request was being read is refused, not used.
+ */
+export function agentCallerKey(db: SqliteDatabase, res: Response): AgentKeyRecord {
+  const key = findAgentKey(db, agentCaller(res).keyId);
+  if (!key || key.revokedAt !== null) throw new AuthenticationError(REFUSED);
+  return key;
 }
 
 /** Who called the admin API: the admin token (CLI), or a dashboard session of either role. */

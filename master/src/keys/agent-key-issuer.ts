@@ -1,5 +1,10 @@
 import { generateApiKey, parseApiKey, type ServicePolicy } from '@tunnelfleet/common';
-import { type AgentKeyRecord, findAgentKey, insertAgentKey } from '../store/agent-keys.js';
+import {
+  type AgentKeyCredential,
+  type AgentKeyRecord,
+  findAgentKeyCredential,
+  insertAgentKey,
+} from '../store/agent-keys.js';
 import type { SqliteDatabase } from '../store/database.js';
 import { hashSecret, secretMatchesHash } from './secret-hash.js';
 
@@ -29,14 +34,15 @@ export function issueAgentKey(
 }
 
 /**
- * The key record a presented bearer value belongs to, or null. Looked up by its public id, then
- * the secret is compared in constant time. A revoked key is returned (the caller answers 401 and
- * may say so); a malformed or unknown one is null.
+ * The key a presented bearer value belongs to, or null. Looked up by its public id, then the
+ * secret is compared in constant time. A revoked key is returned (the caller answers 401 and may
+ * say so); a malformed or unknown one is null. Only the credential is read: the key's allowlist
+ * and policy are for the few handlers that need them (`findAgentKey`).
  */
-export function findPresentedAgentKey(db: SqliteDatabase, presented: string): AgentKeyRecord | null {
+export function findPresentedAgentKey(db: SqliteDatabase, presented: string): AgentKeyCredential | null {
   const parts = parseApiKey(presented);
   if (!parts) return null;
-  const record = findAgentKey(db, parts.keyId);
+  const record = findAgentKeyCredential(db, parts.keyId);
   if (!record) return null;
   return secretMatchesHash(parts.secret, record.secretHash) ? record : null;
 }

@@ -39,7 +39,11 @@ describe('heartbeat store', () => {
   it('keeps its keys under the configured prefix, apart from another prefix on the same Redis', async () => {
     const a = store('fleet-a');
     const b = store('fleet-b');
-    await a.heartbeats.record('agent-1', beat('agent-1'));
+    // A first beat replaces nothing, and its time is the store's clock.
+    expect(await a.heartbeats.record('agent-1', beat('agent-1'))).toEqual({ cameBack: false, previous: null });
+    expect(await a.heartbeats.lastSeen(['agent-1'])).toEqual(
+      new Map([['agent-1', Date.parse('2026-12-04T12:00:00Z')]]),
+    );
 
     expect(await redisUnderTest().redis.keys('*')).toEqual(
       expect.arrayContaining(['fleet-a:heartbeats', 'fleet-a:agent-state']),

@@ -81,6 +81,24 @@ export function insertAgentKey(
   return { ...key, servicePolicy, createdAt, revokedAt: null, lastUsedAt: null };
 }
 
+/** What checking a presented key needs: no JSON column is read (every agent request does this). */
+export type AgentKeyCredential = Pick<AgentKeyRecord, 'id' | 'secretHash' | 'revokedAt' | 'lastUsedAt'>;
+
+export function findAgentKeyCredential(db: SqliteDatabase, id: string): AgentKeyCredential | undefined {
+  const row = statement(
+    db,
+    'SELECT id, secret_hash, revoked_at, last_used_at FROM agent_keys WHERE id = ?',
+  ).get(id) as Pick<AgentKeyRow, 'id' | 'secret_hash' | 'revoked_at' | 'last_used_at'> | undefined;
+  return (
+    row && {
+      id: row.id,
+      secretHash: row.secret_hash,
+      revokedAt: row.revoked_at,
+      lastUsedAt: row.last_used_at,
+    }
+  );
+}
+
 export function findAgentKey(db: SqliteDatabase, id: string): AgentKeyRecord | undefined {
   const row = statement(db, 'SELECT * FROM agent_keys WHERE id = ?').get(id) as AgentKeyRow | undefined;
   return row && toRecord(row);

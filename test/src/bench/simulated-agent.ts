@@ -113,7 +113,8 @@ export interface SimulatedAgent {
   stop(): Promise<void>;
 }
 
-function benchContainer(agent: string, index: number, zone: string): Container {
+/** A labelled container of a simulated host, with a route in `zone`. */
+export function benchContainer(agent: string, index: number, zone: string): Container {
   const name = `svc-${index}`;
   return {
     id: randomBytes(32).toString('hex'),
