@@ -40,7 +40,10 @@ describe('heartbeat store', () => {
     const a = store('fleet-a');
     const b = store('fleet-b');
     // A first beat replaces nothing, and its time is the store's clock.
-    expect(await a.heartbeats.record('agent-1', beat('agent-1'))).toEqual({ cameBack: false, previous: null });
+    expect(await a.heartbeats.record('agent-1', beat('agent-1'))).toEqual({
+      cameBack: false,
+      previous: null,
+    });
     expect(await a.heartbeats.lastSeen(['agent-1'])).toEqual(
       new Map([['agent-1', Date.parse('2026-12-04T12:00:00Z')]]),
     );
