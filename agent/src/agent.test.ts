@@ -15,7 +15,11 @@ import {
 import type Docker from 'dockerode';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type RecordingProxy, startRecordingProxy } from '../test/recording-proxy.js';
+import {
+  type RecordingProxy,
+  type RecordingProxyOptions,
+  startRecordingProxy,
+} from '../test/recording-proxy.js';
 import { connectTestDocker } from '../test/test-docker.js';
 import { startTestMaster } from '../test/test-master.js';
 import { type Agent, type AgentDeps, createAgent, REVOKED_KEY_MESSAGE } from './agent.js';
@@ -57,11 +61,11 @@ interface Host {
 }
 
 /** One simulated host: its key, data dir and cloudflared network; agents on it talk through a recording proxy. */
-async function host(): Promise<Host> {
+async function host(proxyOptions: RecordingProxyOptions = {}): Promise<Host> {
   const { key } = await master.admin.createKey({ name: uniqueName('host') });
   const dataDir = await mkdtemp(join(tmpdir(), 'tf-agent-data-'));
   const network = uniqueName('tf-agent-net');
-  const proxy = await startRecordingProxy(master.url);
+  const proxy = await startRecordingProxy(master.url, proxyOptions);
   const created: Host = {
     key,
     dataDir,
@@ -335,6 +339,47 @@ describe('agent against the real master and Docker engine', () => {
     await waitFor(() => waits.length >= 3, { description: 'three command polls' });
     expect(waits[0]).toBe(COMMAND_POLL_DEFAULT_WAIT_SECONDS);
     expect(waits.slice(1)).toEqual(waits.slice(1).map(() => MASTER_POLL_WAIT_SECONDS));
+  });
+
+  it('notices a proxy that ends its command polls before their wait, and polls for less from then on', async () => {
+    // nginx's proxy_read_timeout, say, under the wait: the proxy answers 504 after 2.5 s.
+    const h = await host({ readTimeoutMs: 2_500 });
+    const polls: Array<{ wait: number; status: number }> = [];
+    const lines: string[] = [];
+    const agent = await h.newAgent({
+      logger: pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) }),
+      tuning: {
+        commandWaitSeconds: 6,
+        retry: { initialDelayMs: 100, maxDelayMs: 500, rejectedDelayMs: 500 },
+      },
+      fetch: async (input, init) => {
+        const url = new URL(String(input));
+        const answer = await fetch(input, init);
+        if (url.pathname === AGENT_ROUTES.commandsNext)
+          polls.push({ wait: Number(url.searchParams.get('waitSeconds')), status: answer.status });
+        return answer;
+      },
+    });
+    removeCloudflaredOf(await registered(agent));
+    const shortened = () => polls.findIndex((poll) => poll.wait < 6);
+    await waitFor(() => shortened() >= 0 && polls.length >= shortened() + 3, {
+      description: 'three polls after the wait was shortened',
+    });
+
+    // Two polls in a row cut at the same time are the proxy's timeout; one would have been chance.
+    expect(polls.slice(shortened() - 2, shortened())).toEqual([
+      { wait: 6, status: 504 },
+      { wait: 6, status: 504 },
+    ]);
+    const warnings = lines
+      .map((line) => JSON.parse(line) as { msg: string; [field: string]: unknown })
+      .filter((line) => line.msg.startsWith('command polls end before their wait'));
+    expect(warnings).toEqual([
+      expect.objectContaining({ cutAfterSeconds: 3, waitSeconds: 6, nowWaitSeconds: 1 }),
+    ]);
+    expect(warnings[0]?.msg).toContain("raise the proxy's read timeout");
+    // Under the proxy's timeout, the master answers every poll again.
+    expect(polls.slice(shortened())).toEqual(polls.slice(shortened()).map(() => ({ wait: 1, status: 200 })));
   });
 
   it('runs the host gateway when GATEWAY_IMAGE is set, leaves it serving when it stops, and adopts it again', async () => {

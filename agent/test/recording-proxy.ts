@@ -16,11 +16,22 @@ export interface RecordingProxy {
   close(): Promise<void>;
 }
 
+export interface RecordingProxyOptions {
+  /**
+   * Like nginx's `proxy_read_timeout`: a request the master has not begun to answer by then gets a
+   * `504` from the proxy, and its upstream request is dropped. Unset: the proxy waits as long as it takes.
+   */
+  readTimeoutMs?: number;
+}
+
 /**
  * Plain HTTP forwarder between agent and master that records the reports the master answered.
  * When the master is down the agent's connection is dropped, exactly as if it called the master.
  */
-export async function startRecordingProxy(upstream: string): Promise<RecordingProxy> {
+export async function startRecordingProxy(
+  upstream: string,
+  options: RecordingProxyOptions = {},
+): Promise<RecordingProxy> {
   const target = new URL(upstream);
   const reports: ReceivedReport[] = [];
   const server = createServer((req, res) => {
@@ -37,14 +48,28 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
           headers: req.headers,
         },
         (answer) => {
+          clearTimeout(readTimeout);
           if (req.method === 'POST' && req.url === AGENT_ROUTES.reports)
             reports.push(describe(body, answer.statusCode ?? 0));
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
         },
       );
-      forward.on('error', () => res.socket?.destroy());
-      res.on('close', () => forward.destroy());
+      const readTimeout =
+        options.readTimeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              forward.destroy();
+              res.writeHead(504, { 'content-type': 'text/html' });
+              res.end('<html><head><title>504 Gateway Time-out</title></head></html>');
+            }, options.readTimeoutMs);
+      forward.on('error', () => {
+        if (!res.headersSent) res.socket?.destroy();
+      });
+      res.on('close', () => {
+        clearTimeout(readTimeout);
+        forward.destroy();
+      });
       forward.end(body);
     });
   });

@@ -7,6 +7,7 @@ import {
   type RetryDelayOptions,
 } from '../master-client/index.js';
 import type { CommandExecutor } from './command-executor.js';
+import { createPollCutDetector } from './poll-cut-detector.js';
 
 interface CommandLoopOptions {
   client: MasterClient;
@@ -33,13 +34,42 @@ export function startCommandLoop(options: CommandLoopOptions): CommandLoop {
   const retry = createRetryDelay(options.retry);
   const abort = new AbortController();
   let pendingAck: CommandAck | undefined;
+  const cuts = createPollCutDetector();
+  /** Under the time a proxy lets a poll last, once one was found to cut them. */
+  let cutWaitSeconds = Number.POSITIVE_INFINITY;
+
+  /** A poll, watched for a proxy that ends polls before their wait. */
+  const poll = async () => {
+    const wait = Math.min(waitSeconds, cutWaitSeconds);
+    const started = performance.now();
+    try {
+      const answer = await client.nextCommand({ waitSeconds: wait, signal: abort.signal });
+      cuts.answered();
+      return answer;
+    } catch (error) {
+      const cut = abort.signal.aborted ? undefined : cuts.failed(performance.now() - started, wait, error);
+      if (cut && cut.waitSeconds < cutWaitSeconds) {
+        cutWaitSeconds = cut.waitSeconds;
+        logger.warn(
+          {
+            cutAfterSeconds: Math.round(cut.afterMs / 1000),
+            waitSeconds: wait,
+            nowWaitSeconds: cut.waitSeconds,
+            err: error,
+          },
+          "command polls end before their wait: a proxy between this host and the master likely times out reads sooner than the master's COMMAND_POLL_WAIT_SECONDS; polling with a shorter wait from now on (raise the proxy's read timeout above the wait: docs/operations.md)",
+        );
+      }
+      throw error;
+    }
+  };
 
   const step = async () => {
     if (pendingAck) {
       await client.acknowledge(pendingAck);
       pendingAck = undefined;
     }
-    const { command, advisedWaitSeconds } = await client.nextCommand({ waitSeconds, signal: abort.signal });
+    const { command, advisedWaitSeconds } = await poll();
     retry.reset();
     // The master paces the fleet's polls (COMMAND_POLL_WAIT_SECONDS); one of an earlier version
     // advises nothing, and the wait stays.

@@ -3,6 +3,8 @@ export {
   MasterClientError,
   MasterForbiddenError,
   MasterRateLimitedError,
+  MasterServerError,
+  MasterUnreachableError,
 } from './errors.js';
 export { createMasterClient, type MasterClient } from './master-client.js';
 export { createMasterLink, type MasterLink, type MasterLinkState } from './master-link.js';

@@ -181,6 +181,44 @@ describe('container', () => {
     );
   });
 
+  /** `container` padded with labels of `char` to at most `bytes` of UTF-8 JSON (within 12 bytes). */
+  function containerOfUtf8Bytes(char: string, bytes: number): Container {
+    const size = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).length;
+    const labels: Record<string, string> = { ...container.labels };
+    const padded = { ...container, labels };
+    const charBytes = size(char) - 2;
+    const perLabel = Math.floor(PROTOCOL_LIMITS.labelValueLength / char.length);
+    for (let n = 0; ; n++) {
+      labels[`pad${n}`] = '';
+      if (size(padded) > bytes) {
+        delete labels[`pad${n}`];
+        return padded;
+      }
+      const count = Math.min(perLabel, Math.floor((bytes - size(padded)) / charBytes));
+      labels[`pad${n}`] = char.repeat(count);
+      if (count < perLabel) return padded;
+    }
+  }
+
+  it.each([
+    ['é (2 bytes)', 'é'],
+    ['€ (3 bytes)', '€'],
+    ['😀 (4 bytes, 2 UTF-16 units)', '😀'],
+  ])('counts a container JSON size in UTF-8 bytes, not characters: %s', (_name, char) => {
+    const limit = PROTOCOL_LIMITS.containerJsonBytes;
+    for (const target of [limit - 4, limit - 2, limit]) {
+      const within = containerOfUtf8Bytes(char, target);
+      // Fewer characters than bytes: a count of characters would pass what bytes refuse.
+      expect(JSON.stringify(within).length).toBeLessThan(limit);
+      expect(containerSchema.safeParse(within).success).toBe(true);
+    }
+    const over = containerOfUtf8Bytes(char, limit);
+    over.labels.last = char;
+    expect(new TextEncoder().encode(JSON.stringify(over)).length).toBeGreaterThan(limit);
+    expect(JSON.stringify(over).length).toBeLessThan(limit);
+    expect(rejects(containerSchema, over)).toContain(`at most ${limit} bytes of JSON per container`);
+  });
+
   it.each(['__proto__', 'constructor', 'prototype'])('rejects the prototype key %s in labels', (key) => {
     const body = JSON.parse(
       `{"id":"${CONTAINER_ID}","name":"w","labels":{"${key}":"x"},"state":"running","networks":{},"exposedPorts":[]}`,
