@@ -14,6 +14,7 @@ benchmarks=(
   "cloudflare-economy|node master/test/dist/test/bench/cloudflare-economy.js 100"
   "fleet-scale|node test/dist/bench/fleet-scale.js 1000 10 5 60"
   "budget-scale|node test/dist/bench/budget-scale.js 1000 10 10"
+  "agent-request-cost|node test/dist/bench/agent-request-cost.js 200 20000 16"
   "agent-footprint|node test/dist/bench/agent-footprint.js 100 30"
   "convergence|node test/dist/bench/convergence.js 200 100"
   "recreate|node test/dist/bench/recreate.js 100"
