@@ -275,8 +275,10 @@ function createFleetHost(parts: {
   agent: AgentProcess;
 }): FleetHost {
   const { docker, agent } = parts;
+  // 90 s: in a full CI run (2026-12-06) a host on a second engine did not register within 30 s,
+  // and passed alone; the fleet's start allows 180 s in all.
   const agentId = () =>
-    waitFor(() => agent.agentId(), { description: `${parts.name}'s agent to register`, timeoutMs: 30_000 });
+    waitFor(() => agent.agentId(), { description: `${parts.name}'s agent to register`, timeoutMs: 90_000 });
   return {
     ...parts,
     agentId,
