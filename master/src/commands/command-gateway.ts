@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   type Command,
   type CommandAck,
@@ -108,6 +109,9 @@ type Claim = { command: Command } | { inFlightUntil: number } | { empty: true };
  */
 const DEFAULT_MAX_POLLS_PER_AGENT = 2;
 
+/** How long `close` waits for queue operations under way before it closes Redis. */
+const CLOSE_DRAIN_MS = 5_000;
+
 /** Command ids are UUIDs the gateway made; anything else cannot be one of them. */
 const COMMAND_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -171,25 +175,46 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
   redis.client.on('ready', notifyAll);
 
   /**
+   * Queue operations still running: `close` lets them finish before it closes their connection (a
+   * poll ended by `closeAgent` leaves its look in Redis running; closed under it, BullMQ's own
+   * clean-up would reject with nobody to hear it).
+   */
+  const inFlight = new Set<Promise<void>>();
+  const tracked = <T>(task: Promise<T>): Promise<T> => {
+    const settled = task.then(
+      () => undefined,
+      () => undefined,
+    );
+    inFlight.add(settled);
+    void settled.then(() => inFlight.delete(settled));
+    return task;
+  };
+
+  /**
    * Runs `task` alone for this agent. Redis failures become `CommandQueueUnavailableError`; the
    * agent's queue object is dropped then, as BullMQ never retries a queue's failed initialisation.
    */
   const exclusive = <T>(agentId: string, operation: string, task: () => Promise<T>): Promise<T> =>
-    mutex.run(agentId, async () => {
-      if (closed)
-        throw new TunnelfleetError('gateway_closed', 'the command gateway is closed', { httpStatus: 503 });
-      if (redis.client.status !== 'ready')
-        throw new CommandQueueUnavailableError(operation, redis.client.status);
-      try {
-        return await task();
-      } catch (error) {
-        if (error instanceof TunnelfleetError) throw error;
-        knownEmpty.delete(agentId);
-        await queues.evict(agentId);
-        logger.warn({ agentId, operation, err: (error as Error).message }, 'command queue operation failed');
-        throw new CommandQueueUnavailableError(operation, error);
-      }
-    });
+    tracked(
+      mutex.run(agentId, async () => {
+        if (closed)
+          throw new TunnelfleetError('gateway_closed', 'the command gateway is closed', { httpStatus: 503 });
+        if (redis.client.status !== 'ready')
+          throw new CommandQueueUnavailableError(operation, redis.client.status);
+        try {
+          return await task();
+        } catch (error) {
+          if (error instanceof TunnelfleetError) throw error;
+          knownEmpty.delete(agentId);
+          await queues.evict(agentId);
+          logger.warn(
+            { agentId, operation, err: (error as Error).message },
+            'command queue operation failed',
+          );
+          throw new CommandQueueUnavailableError(operation, error);
+        }
+      }),
+    );
 
   const deliver = async (agentId: string, job: CommandJob, attempt: number): Promise<Claim> => {
     const lease: CommandLease = { jobId: job.id as string, expiresAt: Date.now() + leaseMs, attempt };
@@ -394,6 +419,8 @@ export async function createCommandGateway(options: CommandGatewayOptions): Prom
       if (closed) return;
       closed = true;
       for (const agentId of polls.keys()) closeAgent(agentId);
+      // Bounded: a stop must not hang on a Redis that stopped answering.
+      await Promise.race([Promise.all(inFlight), delay(CLOSE_DRAIN_MS, undefined, { ref: false })]);
       await queues.close();
       await wake.close();
       await redis.close();
